@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* usk environment: DMA-safe memory, address translation, mempools, rings, ticks, cores. No DPDK. */
+#ifndef USK_ENV_H
+#define USK_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <assert.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define USK_ENV_SOCKET_ID_ANY (-1)
+#define USK_ENV_LCORE_ID_ANY UINT32_MAX
+#define USK_ENV_MAX_CORES 128
+#define USK_VTOPHYS_ERROR UINT64_MAX
+#define USK_MEM_MAP_PAGE_SHIFT 21
+#define USK_MEM_MAP_PAGE_SIZE (1ULL << USK_MEM_MAP_PAGE_SHIFT) /* 2 MiB translation granule */
+
+struct usk_env_opts {
+	/* sizeof(struct usk_env_opts) as the caller knows it; lets the struct grow. */
+	size_t opts_size;
+	const char *name;
+	/* "0x3", "[0,1]" or "0-3". Default "0x1". */
+	const char *core_mask;
+	int shm_id;
+	/* MiB to reserve up front; 0 = grow on demand. */
+	int mem_size;
+	int main_core;
+	/* Never use hugepages even when hugetlbfs is mounted. */
+	bool no_huge;
+	/* hugetlbfs mount to use; NULL = first one in /proc/mounts. */
+	const char *hugedir;
+};
+
+/** Fill opts with defaults. */
+void usk_env_opts_init(struct usk_env_opts *opts, size_t opts_size);
+
+/**
+ * Initialise the environment: parse the core mask, set up memory (hugepages when a hugetlbfs
+ * is mounted and !no_huge, locked anonymous memory otherwise) and the vtophys map.
+ * Call once, from the main thread. Returns 0 or -errno.
+ */
+int usk_env_init(const struct usk_env_opts *opts);
+void usk_env_fini(void);
+/** True when DMA memory comes from hugepages. */
+bool usk_env_hugepages_enabled(void);
+
+/* ---- DMA-safe memory ---- */
+
+/**
+ * Allocate memory that is pinned and registered in the vtophys map. align 0 = 64 bytes.
+ * phys_addr may be NULL; it receives the physical address (or the IOVA) of the start.
+ * Thread safe. Returns NULL on failure.
+ */
+void *usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr);
+void *usk_dma_zmalloc(size_t size, size_t align, uint64_t *phys_addr);
+void *usk_dma_realloc(void *buf, size_t size, size_t align, uint64_t *phys_addr);
+void usk_dma_free(void *buf);
+
+/**
+ * Translate a virtual address to physical (or IOVA). *size on input is the length wanted;
+ * on output, the length that is physically contiguous from vaddr (may be NULL).
+ * Returns USK_VTOPHYS_ERROR when vaddr is not registered.
+ */
+uint64_t usk_vtophys(const void *vaddr, uint64_t *size);
+
+/* ---- memory maps (2 MiB granular two-level tables) ---- */
+
+struct usk_mem_map;
+
+enum usk_mem_map_notify_action {
+	USK_MEM_MAP_NOTIFY_REGISTER,
+	USK_MEM_MAP_NOTIFY_UNREGISTER,
+};
+
+typedef int (*usk_mem_map_notify_cb)(void *cb_ctx, struct usk_mem_map *map,
+				     enum usk_mem_map_notify_action action, void *vaddr, size_t size);
+typedef int (*usk_mem_map_contiguous_translations)(uint64_t addr_1, uint64_t addr_2);
+
+struct usk_mem_map_ops {
+	/* Called for every registered region at alloc time and on each (un)register. May be NULL. */
+	usk_mem_map_notify_cb notify_cb;
+	/* Whether two adjacent 2 MiB translations may be merged. May be NULL (never merge). */
+	usk_mem_map_contiguous_translations are_contiguous;
+};
+
+/**
+ * Create a map; every already-registered region is replayed to ops->notify_cb.
+ * Returns NULL on failure (including a notify_cb error).
+ */
+struct usk_mem_map *usk_mem_map_alloc(uint64_t default_translation,
+				      const struct usk_mem_map_ops *ops, void *cb_ctx);
+/** Free *pmap (unregister notifications are sent) and set it to NULL. */
+void usk_mem_map_free(struct usk_mem_map **pmap);
+/** vaddr and size must be 2 MiB aligned. Returns 0 or -EINVAL/-ENOMEM. */
+int usk_mem_map_set_translation(struct usk_mem_map *map, uint64_t vaddr, uint64_t size,
+				uint64_t translation);
+int usk_mem_map_clear_translation(struct usk_mem_map *map, uint64_t vaddr, uint64_t size);
+/**
+ * Look up vaddr. *size (may be NULL) in: bytes wanted; out: bytes covered by one translation.
+ * Returns the default translation when vaddr is not set.
+ */
+uint64_t usk_mem_map_translate(const struct usk_mem_map *map, uint64_t vaddr, uint64_t *size);
+
+/**
+ * Register [vaddr, vaddr+len) (2 MiB aligned) as DMA memory: every map's notify_cb is called.
+ * Returns 0, -EINVAL (unaligned), -EBUSY (overlaps a registered region) or a notify error.
+ */
+int usk_mem_register(void *vaddr, size_t len);
+int usk_mem_unregister(void *vaddr, size_t len);
+
+/* ---- mempool ---- */
+
+struct usk_mempool;
+#define USK_MEMPOOL_DEFAULT_CACHE_SIZE 256
+
+/**
+ * Fixed-size object pool in DMA memory with a per-thread cache of up to cache_size objects
+ * (0 = no cache) in front of a lockless shared ring. count is rounded up internally only for
+ * the ring; exactly count objects exist. Returns NULL on failure.
+ */
+struct usk_mempool *usk_mempool_create(const char *name, size_t count, size_t ele_size,
+				       size_t cache_size, int socket_id);
+/** As create, calling obj_init(mp, arg, obj, index) on every object once. */
+typedef void (usk_mempool_obj_cb_t)(struct usk_mempool *mp, void *arg, void *obj, unsigned idx);
+struct usk_mempool *usk_mempool_create_ctor(const char *name, size_t count, size_t ele_size,
+		size_t cache_size, int socket_id, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg);
+void usk_mempool_free(struct usk_mempool *mp);
+const char *usk_mempool_get_name(struct usk_mempool *mp);
+/** NULL when empty (the pool's exhaustion counter is incremented). Thread safe. */
+void *usk_mempool_get(struct usk_mempool *mp);
+/** All or nothing: returns 0 or -ENOMEM. */
+int usk_mempool_get_bulk(struct usk_mempool *mp, void **ele_arr, size_t count);
+void usk_mempool_put(struct usk_mempool *mp, void *ele);
+void usk_mempool_put_bulk(struct usk_mempool *mp, void **ele_arr, size_t count);
+/** Objects available (shared ring + all caches). Approximate while others run. */
+size_t usk_mempool_count(const struct usk_mempool *mp);
+/** How many get/get_bulk calls found the pool empty. */
+uint64_t usk_mempool_get_exhausted_count(const struct usk_mempool *mp);
+/** Visit every object (for teardown checks). */
+uint32_t usk_mempool_obj_iter(struct usk_mempool *mp, usk_mempool_obj_cb_t obj_cb, void *obj_cb_arg);
+
+/* ---- ring ---- */
+
+struct usk_ring;
+
+enum usk_ring_type {
+	USK_RING_TYPE_SP_SC, /* single producer, single consumer */
+	USK_RING_TYPE_MP_SC, /* multi producer, single consumer */
+	USK_RING_TYPE_MP_MC, /* multi producer, multi consumer */
+};
+
+/** count must be a power of two; the ring holds count - 1 entries. NULL on failure. */
+struct usk_ring *usk_ring_create(enum usk_ring_type type, size_t count, int socket_id);
+void usk_ring_free(struct usk_ring *ring);
+size_t usk_ring_count(struct usk_ring *ring);
+/**
+ * Enqueue up to count objects; returns how many were enqueued (all or nothing for SP_SC and
+ * MP_SC: 0 or count). free_space (may be NULL) receives the remaining room.
+ */
+size_t usk_ring_enqueue(struct usk_ring *ring, void **objs, size_t count, size_t *free_space);
+/** Dequeue up to count objects; returns how many. */
+size_t usk_ring_dequeue(struct usk_ring *ring, void **objs, size_t count);
+
+/* ---- time ---- */
+
+/** Monotonic tick counter (TSC when invariant, else CLOCK_MONOTONIC_RAW in ns). */
+uint64_t usk_get_ticks(void);
+/** Ticks per second. */
+uint64_t usk_get_ticks_hz(void);
+void usk_delay_us(unsigned int us);
+
+/* ---- cores ---- */
+
+uint32_t usk_env_get_core_count(void);
+/** Core the calling OS thread is pinned to, or USK_ENV_LCORE_ID_ANY. */
+uint32_t usk_env_get_current_core(void);
+uint32_t usk_env_get_main_core(void);
+uint32_t usk_env_get_first_core(void);
+uint32_t usk_env_get_last_core(void);
+/** Next core of the mask after prev_core, or UINT32_MAX. */
+uint32_t usk_env_get_next_core(uint32_t prev_core);
+#define USK_ENV_FOREACH_CORE(i) \
+	for (i = usk_env_get_first_core(); i < UINT32_MAX; i = usk_env_get_next_core(i))
+
+typedef int (*usk_thread_fn)(void *arg);
+/** Start an OS thread pinned to core (which must be in the mask and not the current one). */
+int usk_env_thread_launch_pinned(uint32_t core, usk_thread_fn fn, void *arg);
+/** Join every thread started by usk_env_thread_launch_pinned. */
+void usk_env_thread_wait_all(void);
+/** Pin the calling thread to core. Returns 0 or -errno. */
+int usk_env_pin_current(uint32_t core);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

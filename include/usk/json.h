@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * JSON helpers over libjansson: table-driven decoding of RPC params that reports which field
+ * was wrong and why, and small builders for config output.
+ */
+#ifndef USK_JSON_H
+#define USK_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Decode val into out. Return 0, or -EINVAL with a reason in err (what was expected). */
+typedef int (*usk_json_decode_fn)(const json_t *val, void *out, char *err, size_t err_len);
+
+struct usk_json_object_decoder {
+	const char *name;
+	size_t offset;
+	usk_json_decode_fn decode_func;
+	bool optional;
+};
+
+/**
+ * Decode the members of obj listed in decoders into out (+offset each).
+ * Unknown members and missing required ones are errors. On error, err gets a message that
+ * names the field, e.g. "block_size: must be a power of two >= 512" or
+ * "num_blocks: missing required field". Returns 0 or -EINVAL.
+ * Strings decoded by usk_json_decode_string are strdup'ed; free them with free().
+ */
+int usk_json_decode_object(const json_t *obj, const struct usk_json_object_decoder *decoders,
+			   size_t num_decoders, void *out, char *err, size_t err_len);
+/** Same, but members not in decoders are ignored. */
+int usk_json_decode_object_relaxed(const json_t *obj, const struct usk_json_object_decoder *decoders,
+				   size_t num_decoders, void *out, char *err, size_t err_len);
+
+int usk_json_decode_string(const json_t *val, void *out, char *err, size_t err_len);   /* char ** */
+int usk_json_decode_bool(const json_t *val, void *out, char *err, size_t err_len);     /* bool * */
+int usk_json_decode_int32(const json_t *val, void *out, char *err, size_t err_len);    /* int32_t * */
+int usk_json_decode_uint8(const json_t *val, void *out, char *err, size_t err_len);    /* uint8_t * */
+int usk_json_decode_uint16(const json_t *val, void *out, char *err, size_t err_len);   /* uint16_t * */
+int usk_json_decode_uint32(const json_t *val, void *out, char *err, size_t err_len);   /* uint32_t * */
+int usk_json_decode_uint64(const json_t *val, void *out, char *err, size_t err_len);   /* uint64_t * */
+int usk_json_decode_double(const json_t *val, void *out, char *err, size_t err_len);   /* double * */
+/** Decodes an object or array as-is (json_t **, a new reference). */
+int usk_json_decode_json(const json_t *val, void *out, char *err, size_t err_len);
+
+/** Append {"method": method, "params": params} to array; params is stolen. */
+void usk_json_config_add(json_t *array, const char *method, json_t *params);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Lightweight threads, pollers, messages and io_device/io_channel.
+ *
+ * A usk_thread is not an OS thread: it is a context that some OS thread (a reactor) polls with
+ * usk_thread_poll(). Everything owned by a thread (pollers, channels) is only touched on it;
+ * other threads talk to it with messages. The API follows SPDK's spdk/thread.h.
+ */
+#ifndef USK_THREAD_H
+#define USK_THREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "usk/util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct usk_thread;
+struct usk_poller;
+struct usk_io_channel;
+struct usk_io_channel_iter;
+struct usk_interrupt;
+
+enum usk_thread_poller_rc {
+	USK_POLLER_IDLE = 0,
+	USK_POLLER_BUSY = 1,
+};
+
+#define USK_MAX_THREAD_NAME_LEN 256
+#define USK_MAX_POLLER_NAME_LEN 256
+/* Messages handled per usk_thread_poll() call when max_msgs is 0. */
+#define USK_MSG_BATCH_SIZE 8
+/* Default message pool size for the whole process. */
+#define USK_DEFAULT_MSG_MEMPOOL_SIZE (262144 - 1)
+
+typedef void (*usk_msg_fn)(void *ctx);
+typedef int (*usk_poller_fn)(void *ctx);
+typedef void (*usk_thread_pass_msg)(usk_msg_fn fn, void *ctx, void *thread_ctx);
+
+enum usk_thread_op {
+	/* Called when a new thread is created: the framework should schedule it on a reactor. */
+	USK_THREAD_OP_NEW,
+	/* The thread's cpumask changed: the framework may move it. */
+	USK_THREAD_OP_RESCHED,
+};
+typedef int (*usk_thread_op_fn)(struct usk_thread *thread, enum usk_thread_op op);
+typedef bool (*usk_thread_op_supported_fn)(enum usk_thread_op op);
+
+typedef int (*usk_io_channel_create_cb)(void *io_device, void *ctx_buf);
+typedef void (*usk_io_channel_destroy_cb)(void *io_device, void *ctx_buf);
+typedef void (*usk_io_device_unregister_cb)(void *io_device);
+typedef void (*usk_channel_msg)(struct usk_io_channel_iter *i);
+typedef void (*usk_channel_for_each_cpl)(struct usk_io_channel_iter *i, int status);
+typedef void (*usk_poller_set_interrupt_mode_cb)(struct usk_poller *poller, void *cb_arg,
+		bool interrupt_mode);
+/** Interrupt handler: return > 0 if it did work, 0 if not, < 0 on error. */
+typedef int (*usk_interrupt_fn)(void *ctx);
+
+struct usk_thread_stats {
+	uint64_t busy_tsc;
+	uint64_t idle_tsc;
+};
+
+/**
+ * Initialise the thread library. thread_op_fn (may be NULL) is called for every new thread so
+ * the framework can schedule it; with NULL, the creator must poll the thread itself.
+ * ctx_sz: bytes of per-thread framework context (usk_thread_get_ctx).
+ * msg_mempool_size: 0 = USK_DEFAULT_MSG_MEMPOOL_SIZE. Call once. Returns 0 or -errno.
+ */
+int usk_thread_lib_init_ext(usk_thread_op_fn thread_op_fn, usk_thread_op_supported_fn is_supported,
+			    size_t ctx_sz, size_t msg_mempool_size);
+int usk_thread_lib_init(void);
+void usk_thread_lib_fini(void);
+
+/**
+ * Create a thread. cpumask NULL = every core. The first thread created is the app thread.
+ * Returns NULL on failure.
+ */
+struct usk_thread *usk_thread_create(const char *name, const struct usk_cpuset *cpumask);
+/** Bind the calling OS thread to thread (NULL to unbind); usk_get_thread() then returns it. */
+void usk_set_thread(struct usk_thread *thread);
+/**
+ * Mark the thread as exiting; it must be called on that thread. The thread keeps being polled
+ * until its pollers are unregistered, its channels released and its messages drained; then
+ * usk_thread_is_exited() turns true. Returns 0.
+ */
+int usk_thread_exit(struct usk_thread *thread);
+bool usk_thread_is_exited(struct usk_thread *thread);
+bool usk_thread_is_running(struct usk_thread *thread);
+/** Free an exited thread. */
+void usk_thread_destroy(struct usk_thread *thread);
+void *usk_thread_get_ctx(struct usk_thread *thread);
+struct usk_thread *usk_thread_get_from_ctx(void *ctx);
+const struct usk_cpuset *usk_thread_get_cpumask(struct usk_thread *thread);
+int usk_thread_set_cpumask(struct usk_cpuset *cpumask);
+struct usk_thread *usk_thread_get_app_thread(void);
+bool usk_thread_is_app_thread(struct usk_thread *thread);
+
+/**
+ * Run one iteration: up to max_msgs messages (0 = USK_MSG_BATCH_SIZE), every active poller
+ * once, expired timed pollers. now = usk_get_ticks() or 0 to read it. Returns > 0 if it did
+ * work, 0 if idle, < 0 on error. Must be called by the OS thread that owns the thread.
+ */
+int usk_thread_poll(struct usk_thread *thread, uint32_t max_msgs, uint64_t now);
+/** Tick at which the next timed poller expires, 0 when none. */
+uint64_t usk_thread_next_poller_expiration(struct usk_thread *thread);
+int usk_thread_has_active_pollers(struct usk_thread *thread);
+bool usk_thread_has_pollers(struct usk_thread *thread);
+bool usk_thread_is_idle(struct usk_thread *thread);
+uint32_t usk_thread_get_count(void);
+/** The usk_thread bound to the calling OS thread, or NULL. */
+struct usk_thread *usk_get_thread(void);
+const char *usk_thread_get_name(const struct usk_thread *thread);
+uint64_t usk_thread_get_id(const struct usk_thread *thread);
+struct usk_thread *usk_thread_get_by_id(uint64_t id);
+int usk_thread_get_stats(struct usk_thread_stats *stats);
+uint64_t usk_thread_get_last_tsc(struct usk_thread *thread);
+/** Iterate all threads (only from the app thread, or when no thread is being created). */
+struct usk_thread *usk_thread_get_first(void);
+struct usk_thread *usk_thread_get_next(struct usk_thread *prev);
+
+/**
+ * Send a message: fn(ctx) runs on thread. Lock-free (MPSC ring). From any OS thread.
+ * Returns 0, -ENOMEM if no message object, -EIO if thread is exited.
+ */
+int usk_thread_send_msg(const struct usk_thread *thread, usk_msg_fn fn, void *ctx);
+/** Send a message that is delivered even when the pool is exhausted (signal handlers). */
+int usk_thread_send_critical_msg(struct usk_thread *thread, usk_msg_fn fn);
+/** Run fn(ctx) on every thread in turn, then cpl(ctx) on the caller's thread. */
+void usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl);
+
+/**
+ * Register a poller on the current thread. period_microseconds 0 = active (every poll),
+ * else timed. Returns NULL on failure.
+ */
+struct usk_poller *usk_poller_register(usk_poller_fn fn, void *arg, uint64_t period_microseconds);
+struct usk_poller *usk_poller_register_named(usk_poller_fn fn, void *arg,
+		uint64_t period_microseconds, const char *name);
+#define USK_POLLER_REGISTER(fn, arg, period_us) usk_poller_register_named(fn, arg, period_us, #fn)
+/** Unregister *ppoller (on its thread) and set it to NULL. Safe from inside the poller. */
+void usk_poller_unregister(struct usk_poller **ppoller);
+void usk_poller_pause(struct usk_poller *poller);
+void usk_poller_resume(struct usk_poller *poller);
+const char *usk_poller_get_name(struct usk_poller *poller);
+/**
+ * Tell the poller how to switch between polled and interrupt mode: cb_fn is called with
+ * interrupt_mode=true when the thread enters interrupt mode (the poller should then register
+ * an fd with usk_interrupt_register), and false when it leaves it.
+ */
+void usk_poller_register_interrupt(struct usk_poller *poller,
+				   usk_poller_set_interrupt_mode_cb cb_fn, void *cb_arg);
+
+/* ---- interrupt mode ---- */
+
+/** Enable interrupt mode for the process; call before usk_thread_lib_init. */
+int usk_interrupt_mode_enable(void);
+bool usk_interrupt_mode_is_enabled(void);
+/**
+ * The epoll fd of thread's fd group: readable when the thread has something to do (a message,
+ * an expired timer, a registered fd). A reactor sleeps on it.
+ */
+int usk_thread_get_interrupt_fd(struct usk_thread *thread);
+/** Run the ready handlers of the thread's fd group without blocking. Returns events handled or < 0. */
+int usk_thread_process_interrupts(struct usk_thread *thread, int timeout_ms);
+/** Register fd (EPOLLIN) on the current thread's fd group; fn(arg) runs when it is readable. */
+struct usk_interrupt *usk_interrupt_register(int efd, usk_interrupt_fn fn, void *arg, const char *name);
+/** As above with explicit epoll events (EPOLLIN, EPOLLOUT...). */
+struct usk_interrupt *usk_interrupt_register_for_events(int efd, uint32_t events,
+		usk_interrupt_fn fn, void *arg, const char *name);
+int usk_interrupt_set_event_types(struct usk_interrupt *intr, uint32_t events);
+void usk_interrupt_unregister(struct usk_interrupt **pintr);
+
+/* ---- io_device / io_channel ---- */
+
+/**
+ * Register io_device (any unique pointer). Each thread that calls usk_get_io_channel(io_device)
+ * gets one channel with ctx_size bytes of context, initialised by create_cb on that thread.
+ */
+void usk_io_device_register(void *io_device, usk_io_channel_create_cb create_cb,
+			    usk_io_channel_destroy_cb destroy_cb, uint32_t ctx_size, const char *name);
+/**
+ * Unregister; unregister_cb (may be NULL) runs on the calling thread once every channel is gone.
+ */
+void usk_io_device_unregister(void *io_device, usk_io_device_unregister_cb unregister_cb);
+/** Get (or take one more reference on) this thread's channel to io_device. NULL on failure. */
+struct usk_io_channel *usk_get_io_channel(void *io_device);
+/** Drop a reference; the last one destroys the channel (deferred by one message). */
+void usk_put_io_channel(struct usk_io_channel *ch);
+void *usk_io_channel_get_ctx(struct usk_io_channel *ch);
+struct usk_io_channel *usk_io_channel_from_ctx(void *ctx);
+struct usk_thread *usk_io_channel_get_thread(struct usk_io_channel *ch);
+void *usk_io_channel_get_io_device(struct usk_io_channel *ch);
+
+/**
+ * Call fn on every channel of io_device, each on its own thread, one after the other; each fn
+ * must end with usk_for_each_channel_continue(i, status). A non-zero status stops the walk.
+ * Then cpl(i, status) runs on the calling thread.
+ */
+void usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx, usk_channel_for_each_cpl cpl);
+void *usk_io_channel_iter_get_io_device(struct usk_io_channel_iter *i);
+struct usk_io_channel *usk_io_channel_iter_get_channel(struct usk_io_channel_iter *i);
+void *usk_io_channel_iter_get_ctx(struct usk_io_channel_iter *i);
+void usk_for_each_channel_continue(struct usk_io_channel_iter *i, int status);
+
+/* ---- introspection for RPC (thread_get_stats, thread_get_pollers) ---- */
+
+struct usk_poller_info {
+	const char *name;
+	const char *state; /* "waiting", "running", "paused" */
+	uint64_t run_count;
+	uint64_t busy_count;
+	uint64_t period_ticks;
+};
+/** Visit every poller of thread (active, timed, paused); call on that thread. */
+void usk_thread_foreach_poller(struct usk_thread *thread,
+			       void (*fn)(const struct usk_poller_info *info, void *ctx), void *ctx);
+/** Stats of a given thread (busy/idle ticks). */
+void usk_thread_get_stats_of(struct usk_thread *thread, struct usk_thread_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Small helpers shared by every usk library: macros, cpusets, string helpers. */
+#ifndef USK_UTIL_H
+#define USK_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define USK_CACHE_LINE_SIZE 64
+#define usk_likely(x) __builtin_expect(!!(x), 1)
+#define usk_unlikely(x) __builtin_expect(!!(x), 0)
+#define USK_COUNTOF(arr) (sizeof(arr) / sizeof((arr)[0]))
+#define USK_CONTAINEROF(ptr, type, member) ((type *)((uintptr_t)(ptr) - offsetof(type, member)))
+#define USK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define USK_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define USK_ALIGN_CEIL(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
+#define USK_ALIGN_FLOOR(x, a) ((x) & ~((__typeof__(x))(a) - 1))
+#define USK_IS_POW2(x) ((x) != 0 && (((x) & ((x) - 1)) == 0))
+#define USK_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#define USK_SEC_TO_USEC 1000000ULL
+#define USK_SEC_TO_NSEC 1000000000ULL
+
+static inline uint32_t
+usk_u32log2(uint32_t x)
+{
+	return x == 0 ? 0 : 31u - (uint32_t)__builtin_clz(x);
+}
+
+static inline uint64_t
+usk_align64pow2(uint64_t x)
+{
+	return x <= 1 ? 1 : 1ULL << (64 - __builtin_clzll(x - 1));
+}
+
+/* ---- cpuset ---- */
+
+#define USK_CPUSET_SIZE 128
+
+struct usk_cpuset {
+	uint8_t cpus[USK_CPUSET_SIZE / 8];
+};
+
+void usk_cpuset_zero(struct usk_cpuset *set);
+void usk_cpuset_set_cpu(struct usk_cpuset *set, uint32_t cpu, bool state);
+bool usk_cpuset_get_cpu(const struct usk_cpuset *set, uint32_t cpu);
+uint32_t usk_cpuset_count(const struct usk_cpuset *set);
+void usk_cpuset_copy(struct usk_cpuset *dst, const struct usk_cpuset *src);
+bool usk_cpuset_equal(const struct usk_cpuset *a, const struct usk_cpuset *b);
+void usk_cpuset_and(struct usk_cpuset *dst, const struct usk_cpuset *src);
+void usk_cpuset_or(struct usk_cpuset *dst, const struct usk_cpuset *src);
+void usk_cpuset_negate(struct usk_cpuset *set);
+/** Parse "0x3", "3" (hex), "[0,1]", "[0-3,5]". Returns 0 or -EINVAL. */
+int usk_cpuset_parse(struct usk_cpuset *set, const char *mask);
+/** Hex string without 0x, e.g. "3". Returns a pointer into set-owned static storage per thread. */
+const char *usk_cpuset_fmt(const struct usk_cpuset *set);
+
+/* ---- strings ---- */
+
+/** strdup that aborts nothing: NULL in, NULL out. */
+char *usk_strdup(const char *s);
+/** snprintf into a fresh allocation; NULL on failure. */
+char *usk_sprintf_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/** Copy src into dst of dst_len, padding with pad (NVMe serial/model fields). */
+void usk_strcpy_pad(void *dst, const char *src, size_t dst_len, int pad);
+/** Length of a space-padded field without the padding. */
+size_t usk_strlen_pad(const void *str, size_t size, int pad);
+
+/* ---- iovecs ---- */
+
+/** Copy from iovs into buf (up to buf_len). Returns bytes copied. */
+size_t usk_iov_to_buf(const struct iovec *iovs, int iovcnt, void *buf, size_t buf_len);
+size_t usk_iov_from_buf(const struct iovec *iovs, int iovcnt, const void *buf, size_t buf_len);
+size_t usk_iov_length(const struct iovec *iovs, int iovcnt);
+void usk_iov_memset(const struct iovec *iovs, int iovcnt, int c);
+
+/* ---- CRC32C (Castagnoli, ISA-L). crc is the running value; start with ~0 and invert at the end ---- */
+uint32_t usk_crc32c_update(const void *buf, size_t len, uint32_t crc);
+uint32_t usk_crc32c_iov_update(const struct iovec *iov, int iovcnt, uint32_t crc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
