@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private layout of usk_thread, usk_poller and io_channel state shared by lib/thread's files. */
+#ifndef USK_THREAD_INTERNAL_H
+#define USK_THREAD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/queue.h>
+
+#include "usk/env.h"
+#include "usk/log.h"
+#include "usk/thread.h"
+
+/* Messages a thread keeps in its private free list before returning them to the pool. */
+#define USK_MSG_CACHE_SIZE 1024
+/* Slots of a thread's message ring (power of two; holds one less). */
+#define USK_MSG_RING_SIZE 65536
+/* A thread that cannot finish exiting within this many seconds is forced out (with a log). */
+#define USK_THREAD_EXIT_TIMEOUT_SEC 5
+
+struct usk_msg {
+	usk_msg_fn fn;
+	void *arg;
+	SLIST_ENTRY(usk_msg) link;
+};
+
+enum poller_state {
+	/* Registered; waiting for its turn (in active_pollers or the timed heap). */
+	POLLER_STATE_WAITING,
+	/* Its callback is running now. */
+	POLLER_STATE_RUNNING,
+	/* Unregistered; freed by the poll loop (active) or right away (timed, not running). */
+	POLLER_STATE_UNREGISTERED,
+	/* Pause requested while it sat in active_pollers or was running; moved to paused_pollers. */
+	POLLER_STATE_PAUSING,
+	/* In paused_pollers. */
+	POLLER_STATE_PAUSED,
+};
+
+struct usk_poller {
+	/* Hot: read on every poll. */
+	usk_poller_fn fn;
+	void *arg;
+	enum poller_state state;
+	/* Index in thread->timed heap while it is there, UINT32_MAX otherwise. */
+	uint32_t heap_idx;
+	uint64_t period_ticks;
+	uint64_t next_run_tick;
+	/* Tie breaker for timed pollers with the same expiry: registration/reschedule order. */
+	uint64_t seq;
+	uint64_t run_count;
+	uint64_t busy_count;
+	TAILQ_ENTRY(usk_poller) tailq;
+	/* Cold. */
+	struct usk_thread *thread;
+	usk_poller_set_interrupt_mode_cb set_intr_cb_fn;
+	void *set_intr_cb_arg;
+	char name[USK_MAX_POLLER_NAME_LEN];
+};
+
+enum thread_state {
+	THREAD_STATE_RUNNING,
+	THREAD_STATE_EXITING,
+	THREAD_STATE_EXITED,
+};
+
+struct io_device;
+
+struct usk_io_channel {
+	struct usk_thread *thread;
+	struct io_device *dev;
+	uint32_t ref;
+	/* Destroy messages in flight for this channel (ref fell to 0 at least once). */
+	uint32_t destroy_ref;
+	TAILQ_ENTRY(usk_io_channel) tailq;
+	usk_io_channel_destroy_cb destroy_cb;
+	/* ctx_size bytes of device context follow, cache-line aligned. */
+} __attribute__((aligned(USK_CACHE_LINE_SIZE)));
+
+struct usk_interrupt {
+	struct usk_thread *thread;
+	int efd;
+	uint32_t events;
+	usk_interrupt_fn fn;
+	void *arg;
+	TAILQ_ENTRY(usk_interrupt) tailq;
+	char name[64];
+};
+
+TAILQ_HEAD(poller_list, usk_poller);
+
+/*
+ * Invariants:
+ * - Everything except `messages`, `critical_msg`, `may_sleep` and the global-list link is only
+ *   touched by the OS thread that currently polls this thread (usk_set_thread).
+ * - io_channels is modified only by the owning thread, while holding g_devlist_mutex, so that
+ *   usk_for_each_channel can read other threads' lists under that mutex; the owner reads its own
+ *   list without the lock.
+ * - A timed poller is in the heap iff state is WAITING or RUNNING (popped lazily on run).
+ */
+struct usk_thread {
+	/* ---- hot: touched by every usk_thread_poll() ---- */
+	uint64_t tsc_last;
+	struct usk_ring *messages;
+	struct poller_list active_pollers;
+	/* Min-heap of timed pollers ordered by (next_run_tick, seq). */
+	struct usk_poller **timed;
+	uint32_t timed_count;
+	uint32_t timed_cap;
+	uint32_t msg_cache_count;
+	enum thread_state state;
+	SLIST_HEAD(, usk_msg) msg_cache;
+	struct usk_thread_stats stats;
+	/* Written by usk_thread_send_critical_msg (possibly from a signal handler). */
+	_Atomic(usk_msg_fn) critical_msg;
+	bool in_interrupt;
+	/* ---- cold ---- */
+	uint64_t timed_seq;
+	struct poller_list paused_pollers;
+	TAILQ_HEAD(, usk_io_channel) io_channels;
+	TAILQ_ENTRY(usk_thread) tailq;
+	uint64_t id;
+	uint64_t exit_timeout_tsc;
+	struct usk_cpuset cpumask;
+	char name[USK_MAX_THREAD_NAME_LEN];
+
+	/* ---- interrupt mode (in_interrupt only) ---- */
+	/*
+	 * may_sleep pairs a sender's "enqueue; full fence; load may_sleep" with the receiver's
+	 * "store may_sleep=1; full fence; check ring": at least one side sees the other, so a
+	 * message is never stranded while the thread sleeps. Set only when the thread goes idle.
+	 */
+	atomic_bool may_sleep __attribute__((aligned(USK_CACHE_LINE_SIZE)));
+	int epfd;
+	int msg_fd;
+	int timer_fd;
+	/* Kept readable while active pollers without an interrupt callback exist. */
+	int busy_fd;
+	uint32_t busy_pollers;
+	uint64_t timer_armed_tick;
+	struct usk_interrupt *msg_intr;
+	struct usk_interrupt *timer_intr;
+	struct usk_interrupt *busy_intr;
+	TAILQ_HEAD(, usk_interrupt) interrupts;
+
+	/* Framework context (usk_thread_lib_init_ext ctx_sz) follows. */
+	uint8_t ctx[] __attribute__((aligned(USK_CACHE_LINE_SIZE)));
+};
+
+/* ---- shared between the library's files ---- */
+
+extern pthread_mutex_t g_devlist_mutex;
+extern bool g_interrupt_mode;
+extern uint64_t g_ticks_hz;
+extern bool g_ut_ticks;
+extern uint64_t g_ut_now;
+
+static inline uint64_t
+thread_ticks(void)
+{
+	if (usk_unlikely(g_ut_ticks)) {
+		return g_ut_now;
+	}
+	return usk_get_ticks();
+}
+
+struct usk_thread *thread_list_first_locked(void);
+struct usk_thread *thread_list_next_locked(struct usk_thread *t);
+void thread_run_timed_pollers(struct usk_thread *thread, uint64_t now, int *rc);
+int thread_msg_queue_run(struct usk_thread *thread, uint32_t max_msgs);
+bool thread_exit_check(struct usk_thread *thread, uint64_t now);
+void thread_update_stats(struct usk_thread *thread, uint64_t start, uint64_t end, int rc);
+
+/* interrupt.c */
+int thread_interrupt_init(struct usk_thread *thread);
+void thread_interrupt_fini(struct usk_thread *thread);
+void thread_interrupt_rearm_timer(struct usk_thread *thread, uint64_t now);
+void thread_interrupt_wake(const struct usk_thread *thread);
+void thread_interrupt_busy_poller_add(struct usk_thread *thread);
+void thread_interrupt_busy_poller_del(struct usk_thread *thread);
+int thread_interrupt_poll(struct usk_thread *thread, int timeout_ms);
+void thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc);
+
+/* io_channel.c */
+void io_device_lib_fini(void);
+
+#endif
