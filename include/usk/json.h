@@ -31,6 +31,12 @@ struct usk_json_object_decoder {
  * names the field, e.g. "block_size: must be a power of two >= 512" or
  * "num_blocks: missing required field". Returns 0 or -EINVAL.
  * Strings decoded by usk_json_decode_string are strdup'ed; free them with free().
+ * obj NULL (no params) decodes like {}. Error forms: "<field>: missing required field",
+ * "<field>: unknown member", "<field>: wrong type: expected an unsigned integer, got a string",
+ * "<field>: out of range: 300 is not in 0..255", or "<field>: <reason from a custom decoder>".
+ * On error, fields decoded before the failing one may already hold allocations (strings):
+ * the caller frees them as usual (zero-initialise out first).
+ * A custom decode_func writes only the reason (no field name); the field name is prefixed.
  */
 int usk_json_decode_object(const json_t *obj, const struct usk_json_object_decoder *decoders,
 			   size_t num_decoders, void *out, char *err, size_t err_len);

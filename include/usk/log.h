@@ -69,6 +69,17 @@ struct usk_log_flag *usk_log_get_next_flag(struct usk_log_flag *prev);
 /** Print the flag names to stderr (usage text). */
 void usk_log_usage(void);
 
+/**
+ * Optional sink that replaces stderr/syslog output (tests capture messages with it).
+ * Called for every message regardless of level; the sink filters.
+ */
+typedef void (*usk_log_fn)(int level, const char *file, int line, const char *func,
+			   const char *format, va_list ap);
+/** Route messages to fn (NULL = back to stderr/syslog). */
+void usk_log_open(usk_log_fn fn);
+/** Same as usk_log_open(NULL). */
+void usk_log_close(void);
+
 #ifdef __cplusplus
 }
 #endif

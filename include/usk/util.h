@@ -79,8 +79,20 @@ size_t usk_iov_from_buf(const struct iovec *iovs, int iovcnt, const void *buf, s
 size_t usk_iov_length(const struct iovec *iovs, int iovcnt);
 void usk_iov_memset(const struct iovec *iovs, int iovcnt, int c);
 
-/* ---- CRC32C (Castagnoli, ISA-L). crc is the running value; start with ~0 and invert at the end ---- */
+/* ---- CRC32C (Castagnoli, ISA-L) ---- */
+
+/**
+ * Continue a CRC32C over buf. This is ISA-L's crc32_iscsi(), which applies neither the initial
+ * nor the final inversion itself, so the caller does (same convention as SPDK's
+ * spdk_crc32c_update):
+ *
+ *     uint32_t crc = usk_crc32c_update(buf, len, ~0u) ^ ~0u;   // standard CRC32C
+ *
+ * e.g. "123456789" gives 0xE3069283. Chaining: pass the previous (non-inverted) return value as
+ * crc; invert once at the end. NVMe/TCP header and data digests use the standard value.
+ */
 uint32_t usk_crc32c_update(const void *buf, size_t len, uint32_t crc);
+/** usk_crc32c_update over each element of iov in order (same convention). */
 uint32_t usk_crc32c_iov_update(const struct iovec *iov, int iovcnt, uint32_t crc);
 
 #ifdef __cplusplus

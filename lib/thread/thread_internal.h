@@ -24,17 +24,17 @@ struct usk_msg {
 	SLIST_ENTRY(usk_msg) link;
 };
 
+/*
+ * Where a poller is: WAITING: in active_pollers (period 0) or the timed heap. PAUSED: in
+ * paused_pollers. PAUSING / UNREGISTERED: requested while the poller was running or while the
+ * active list was being walked; it stays where it is (active list, or popped off the heap while
+ * running) and the poll loop finishes the move / frees it. `running` is orthogonal.
+ */
 enum poller_state {
-	/* Registered; waiting for its turn (in active_pollers or the timed heap). */
 	POLLER_STATE_WAITING,
-	/* Its callback is running now. */
-	POLLER_STATE_RUNNING,
-	/* Unregistered; freed by the poll loop (active) or right away (timed, not running). */
-	POLLER_STATE_UNREGISTERED,
-	/* Pause requested while it sat in active_pollers or was running; moved to paused_pollers. */
 	POLLER_STATE_PAUSING,
-	/* In paused_pollers. */
 	POLLER_STATE_PAUSED,
+	POLLER_STATE_UNREGISTERED,
 };
 
 struct usk_poller {
@@ -42,6 +42,10 @@ struct usk_poller {
 	usk_poller_fn fn;
 	void *arg;
 	enum poller_state state;
+	bool running;
+	/* Counted in thread->busy_pollers (interrupt mode, active, no interrupt callback). */
+	bool busy_counted;
+	bool notice_logged;
 	/* Index in thread->timed heap while it is there, UINT32_MAX otherwise. */
 	uint32_t heap_idx;
 	uint64_t period_ticks;
@@ -81,6 +85,7 @@ struct usk_interrupt {
 	struct usk_thread *thread;
 	int efd;
 	uint32_t events;
+	bool dead;
 	usk_interrupt_fn fn;
 	void *arg;
 	TAILQ_ENTRY(usk_interrupt) tailq;
@@ -99,23 +104,33 @@ TAILQ_HEAD(poller_list, usk_poller);
  * - A timed poller is in the heap iff state is WAITING or RUNNING (popped lazily on run).
  */
 struct usk_thread {
-	/* ---- hot: touched by every usk_thread_poll() ---- */
-	uint64_t tsc_last;
+	/*
+	 * ---- read by senders on other cores: written only at create and exit, so this line
+	 * stays shared in every sender's cache (no false sharing with the poll loop) ----
+	 */
 	struct usk_ring *messages;
+	enum thread_state state;
+	bool in_interrupt;
+	int msg_fd;
+
+	/* ---- owner-only hot fields: touched by every usk_thread_poll() ---- */
+	uint64_t tsc_last __attribute__((aligned(USK_CACHE_LINE_SIZE)));
 	struct poller_list active_pollers;
 	/* Min-heap of timed pollers ordered by (next_run_tick, seq). */
 	struct usk_poller **timed;
 	uint32_t timed_count;
 	uint32_t timed_cap;
 	uint32_t msg_cache_count;
-	enum thread_state state;
 	SLIST_HEAD(, usk_msg) msg_cache;
 	struct usk_thread_stats stats;
-	/* Written by usk_thread_send_critical_msg (possibly from a signal handler). */
+	/* Written by usk_thread_send_critical_msg (possibly from a signal handler); rare. */
 	_Atomic(usk_msg_fn) critical_msg;
-	bool in_interrupt;
 	/* ---- cold ---- */
 	uint64_t timed_seq;
+	/* The active list is being walked: unregister/pause of its members is deferred. */
+	bool active_iter;
+	/* usk_for_each_channel walks started here and not completed yet. */
+	uint32_t for_each_count;
 	struct poller_list paused_pollers;
 	TAILQ_HEAD(, usk_io_channel) io_channels;
 	TAILQ_ENTRY(usk_thread) tailq;
@@ -132,7 +147,6 @@ struct usk_thread {
 	 */
 	atomic_bool may_sleep __attribute__((aligned(USK_CACHE_LINE_SIZE)));
 	int epfd;
-	int msg_fd;
 	int timer_fd;
 	/* Kept readable while active pollers without an interrupt callback exist. */
 	int busy_fd;
@@ -142,6 +156,9 @@ struct usk_thread {
 	struct usk_interrupt *timer_intr;
 	struct usk_interrupt *busy_intr;
 	TAILQ_HEAD(, usk_interrupt) interrupts;
+	/* Handlers unregistered during a dispatch, freed when it ends. */
+	TAILQ_HEAD(, usk_interrupt) dead_interrupts;
+	bool dispatching;
 
 	/* Framework context (usk_thread_lib_init_ext ctx_sz) follows. */
 	uint8_t ctx[] __attribute__((aligned(USK_CACHE_LINE_SIZE)));

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Thin non-blocking TCP sockets and per-poll-group socket groups (one epoll fd each).
+ *
+ * A usk_sock and a usk_sock_group are owned by one thread; nothing here takes a lock. A group
+ * is polled with usk_sock_group_poll() (epoll_wait with timeout 0) once per poller iteration, or
+ * its fd (usk_sock_group_get_fd) is registered with usk_interrupt_register() in interrupt mode.
+ * Every function returns 0 / a byte count or a negative errno; errno itself is left alone.
+ */
+#ifndef USK_SOCK_H
+#define USK_SOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct usk_sock;
+struct usk_sock_group;
+
+/* Largest iovec count accepted by usk_sock_writev/readv in one call. */
+#define USK_SOCK_MAX_IOV 64
+/* Longest textual address written by usk_sock_getaddr (IPv6 + NUL). */
+#define USK_SOCK_ADDR_LEN 46
+
+struct usk_sock_opts {
+	/* sizeof(struct usk_sock_opts) as known by the caller */
+	size_t opts_size;
+	/* SO_PRIORITY for the socket (and accepted sockets of a listener); 0 = leave as is */
+	int priority;
+	/* TCP_NODELAY; default true */
+	bool nodelay;
+	/* SO_RCVBUF / SO_SNDBUF in bytes; 0 = kernel default */
+	int recv_buf_size;
+	int send_buf_size;
+};
+
+/** Fill opts with the defaults (priority 0, nodelay true, kernel buffer sizes). */
+void usk_sock_get_default_opts(struct usk_sock_opts *opts, size_t opts_size);
+
+/**
+ * Listen on ip:port (numeric IPv4 or IPv6 address, "0.0.0.0"/"::" for any). SO_REUSEADDR is set;
+ * the socket is non-blocking. port 0 picks a free port (read it with usk_sock_getaddr).
+ * opts may be NULL for defaults. Returns 0 and *out, or -errno (-EINVAL for a bad address).
+ */
+int usk_sock_listen(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out);
+
+/**
+ * Accept one connection from a listening socket. The new socket is non-blocking and inherits
+ * the listener's options (priority, nodelay). Returns 0 and *out, -EAGAIN when none is pending,
+ * or another -errno.
+ */
+int usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out);
+
+/**
+ * Connect to ip:port. The connect itself blocks (bounded by the kernel's SYN timeout; it is
+ * meant for tests, tools and benchmarks); the returned socket is non-blocking.
+ * Returns 0 and *out or -errno (-ECONNREFUSED ...).
+ */
+int usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out);
+
+/** Close *psock (it is first removed from its group, if any) and set it to NULL. */
+void usk_sock_close(struct usk_sock **psock);
+
+/**
+ * Receive up to len bytes. Returns the byte count (> 0), -EAGAIN when nothing is available,
+ * -ECONNRESET when the peer closed the connection, or another -errno.
+ */
+ssize_t usk_sock_recv(struct usk_sock *sock, void *buf, size_t len);
+/** As usk_sock_recv into an iovec array (iovcnt <= USK_SOCK_MAX_IOV). */
+ssize_t usk_sock_readv(struct usk_sock *sock, const struct iovec *iov, int iovcnt);
+/**
+ * Send an iovec array with one sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT). Returns bytes sent (may be
+ * fewer than asked: resend the rest later), -EAGAIN when the send buffer is full, or -errno
+ * (-EPIPE/-ECONNRESET when the peer is gone). iovcnt is capped at USK_SOCK_MAX_IOV.
+ */
+ssize_t usk_sock_writev(struct usk_sock *sock, const struct iovec *iov, int iovcnt);
+
+/** The file descriptor (for interrupt registration or diagnostics). */
+int usk_sock_get_fd(const struct usk_sock *sock);
+/**
+ * Local (saddr, sport) and peer (caddr, cport) numeric address and port. Any output pointer may
+ * be NULL; buffers should hold USK_SOCK_ADDR_LEN bytes. Returns 0 or -errno.
+ */
+int usk_sock_getaddr(struct usk_sock *sock, char *saddr, int slen, uint16_t *sport,
+		     char *caddr, int clen, uint16_t *cport);
+/** true if the socket is bound to an IPv6 address. */
+bool usk_sock_is_ipv6(const struct usk_sock *sock);
+/** Opaque per-socket user context. */
+void usk_sock_set_ctx(struct usk_sock *sock, void *ctx);
+void *usk_sock_get_ctx(const struct usk_sock *sock);
+
+/* ---- socket groups ---- */
+
+/** Called from usk_sock_group_poll() for a socket that is readable or in error/hangup state. */
+typedef void (*usk_sock_cb)(void *cb_arg, struct usk_sock_group *group, struct usk_sock *sock);
+
+/** Create an empty group (one epoll fd). ctx is returned by usk_sock_group_get_ctx. */
+int usk_sock_group_create(void *ctx, struct usk_sock_group **out);
+void *usk_sock_group_get_ctx(const struct usk_sock_group *group);
+/**
+ * Add sock to group: cb(cb_arg, group, sock) runs from usk_sock_group_poll when sock is
+ * readable. A socket belongs to at most one group. Returns 0, -EBUSY if already in a group, -errno.
+ */
+int usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock,
+			    usk_sock_cb cb, void *cb_arg);
+/**
+ * Remove sock from its group. Safe from inside a callback of the same poll (even for another
+ * socket whose event is still pending: that event is dropped). Returns 0 or -EINVAL.
+ */
+int usk_sock_group_remove_sock(struct usk_sock_group *group, struct usk_sock *sock);
+/**
+ * One epoll_wait(timeout 0) of up to 32 events; runs the callbacks. Returns the number of
+ * sockets handled (0 when idle) or -errno.
+ */
+int usk_sock_group_poll(struct usk_sock_group *group);
+/** As usk_sock_group_poll with a limit of max_events (<= 128). */
+int usk_sock_group_poll_count(struct usk_sock_group *group, int max_events);
+/** The group's epoll fd: readable when a member socket is (for usk_interrupt_register). */
+int usk_sock_group_get_fd(const struct usk_sock_group *group);
+/** Number of sockets in the group. */
+uint32_t usk_sock_group_count(const struct usk_sock_group *group);
+/** Close the group; it must be empty (-EBUSY otherwise, and *pgroup is kept). */
+int usk_sock_group_close(struct usk_sock_group **pgroup);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

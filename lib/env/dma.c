@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DMA-safe memory: where it comes from (2 MiB hugepages from a hugetlbfs mount, or anonymous
+ * memory aligned to 2 MiB and mlock'ed) and a buddy allocator that carves registered 2 MiB
+ * chunks into power-of-two blocks of 64 B .. 1 MiB. Larger requests get their own region.
+ *
+ * Trade-offs: one mutex guards the heap (uncontended cost ~20 ns; the I/O path uses mempools,
+ * not usk_dma_malloc); sizes round up to a power of two; small chunks are never returned to the
+ * OS (they stay registered and are reused), big regions are unmapped on free.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "usk/log.h"
+#include "usk/util.h"
+#include "env_internal.h"
+
+#define MIN_ORDER 6            /* 64 B */
+#define CHUNK_ORDER SHIFT_2MB  /* 2 MiB */
+#define MAX_SMALL_ORDER (CHUNK_ORDER - 1)
+#define UNITS_PER_CHUNK (1u << (CHUNK_ORDER - MIN_ORDER))
+
+/* Per-64-B-unit state byte at the head of each block; 0 for units inside a block. */
+#define ST_ORDER_MASK 0x1f
+#define ST_FREE 0x40
+#define ST_ALLOC 0x80
+
+enum region_type {
+	REGION_CHUNK = 1,
+	REGION_BIG,
+};
+
+struct free_node {
+	struct free_node *prev;
+	struct free_node *next;
+};
+
+struct chunk {
+	enum region_type type; /* REGION_CHUNK */
+	uintptr_t base;
+	uint8_t state[UNITS_PER_CHUNK];
+};
+
+struct big_region {
+	enum region_type type; /* REGION_BIG */
+	uintptr_t base;
+	size_t size;
+};
+
+static pthread_mutex_t g_heap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct free_node *g_free[CHUNK_ORDER + 1]; /* heads of free lists by order */
+/* vaddr (2 MiB page) -> struct chunk * or struct big_region *, 0 if not ours. */
+static struct usk_mem_map *g_heap_map;
+
+static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool g_dma_ready;
+static bool g_hugepages;
+static char g_hugedir[256];
+static unsigned g_file_seq;
+static bool g_mlock_warned;
+
+/* ---- backing memory ---- */
+
+static bool
+find_hugetlbfs(const char *want, char *dir, size_t dir_len)
+{
+	char line[1024], src[256], mnt[256], type[64], opts[512];
+	FILE *f;
+	bool found = false;
+
+	f = fopen("/proc/mounts", "re");
+	if (f == NULL) {
+		return false;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%255s %255s %63s %511s", src, mnt, type, opts) != 4) {
+			continue;
+		}
+		if (strcmp(type, "hugetlbfs") != 0) {
+			continue;
+		}
+		if (want != NULL && strcmp(want, mnt) != 0) {
+			continue;
+		}
+		/* Only 2 MiB pages: our granule. A pagesize= option other than 2M is skipped. */
+		if (strstr(opts, "pagesize=") != NULL && strstr(opts, "pagesize=2M") == NULL &&
+		    strstr(opts, "pagesize=2048k") == NULL) {
+			continue;
+		}
+		snprintf(dir, dir_len, "%s", mnt);
+		found = true;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Reserve size bytes of address space aligned to align (both multiples of 2 MiB). */
+static void *
+reserve_aligned(size_t size, size_t align)
+{
+	uintptr_t raw, aligned;
+	void *p;
+
+	p = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		return NULL;
+	}
+	raw = (uintptr_t)p;
+	aligned = USK_ALIGN_CEIL(raw, (uintptr_t)align);
+	if (aligned > raw) {
+		munmap(p, aligned - raw);
+	}
+	if (raw + align > aligned) {
+		munmap((void *)(aligned + size), raw + align - aligned);
+	}
+	return (void *)aligned;
+}
+
+static void *
+backend_map(size_t size, size_t align)
+{
+	char path[320];
+	void *addr, *p;
+	int fd;
+
+	align = USK_MAX(align, (size_t)VALUE_2MB);
+	addr = reserve_aligned(size, align);
+	if (addr == NULL) {
+		return NULL;
+	}
+	if (g_hugepages) {
+		snprintf(path, sizeof(path), "%s/usk_%d_%u", g_hugedir, (int)getpid(), g_file_seq++);
+		fd = open(path, O_CREAT | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			USK_ERRLOG("dma: cannot create %s: %s\n", path, strerror(errno));
+			munmap(addr, size);
+			return NULL;
+		}
+		/* The mapping keeps the pages; the name is not needed once mapped. */
+		p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+			 fd, 0);
+		unlink(path);
+		close(fd);
+		if (p == MAP_FAILED) {
+			USK_ERRLOG("dma: no free 2 MiB hugepages for %zu bytes (%s)\n", size,
+				   strerror(errno));
+			munmap(addr, size);
+			return NULL;
+		}
+		return p;
+	}
+	p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (p == MAP_FAILED) {
+		munmap(addr, size);
+		return NULL;
+	}
+	madvise(p, size, MADV_HUGEPAGE);
+	madvise(p, size, MADV_DONTFORK);
+	if (mlock(p, size) != 0) {
+		if (!g_mlock_warned) {
+			g_mlock_warned = true;
+			USK_WARNLOG("dma: mlock failed (%s); DMA memory is not pinned (raise "
+				    "RLIMIT_MEMLOCK / ulimit -l, or mount hugetlbfs)\n", strerror(errno));
+		}
+	}
+	return p;
+}
+
+static void
+backend_unmap(void *addr, size_t size)
+{
+	munmap(addr, size);
+}
+
+/* ---- init ---- */
+
+static bool
+pagemap_works(void)
+{
+	uint64_t entry = 0;
+	volatile char probe = 1;
+	long pgsz = sysconf(_SC_PAGESIZE);
+	int fd;
+	ssize_t n;
+
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return false;
+	}
+	n = pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)&probe / (uint64_t)pgsz * 8));
+	close(fd);
+	return n == sizeof(entry) && (entry & (1ULL << 63)) && (entry & ((1ULL << 55) - 1)) != 0;
+}
+
+static int chunk_add_locked(void *mem, size_t size);
+
+int
+env_dma_init(const struct usk_env_opts *opts)
+{
+	enum env_phys_mode mode = ENV_PHYS_IOVA_VA;
+	size_t reserve;
+	void *mem;
+	int rc = 0;
+
+	if (atomic_load_explicit(&g_dma_ready, memory_order_acquire)) {
+		if (opts != NULL && opts->no_huge && g_hugepages) {
+			USK_NOTICELOG("dma: memory was already set up with hugepages; no_huge ignored\n");
+		}
+		return 0;
+	}
+	pthread_mutex_lock(&g_init_lock);
+	if (atomic_load_explicit(&g_dma_ready, memory_order_relaxed)) {
+		goto out;
+	}
+	g_hugepages = false;
+	if (opts == NULL || !opts->no_huge) {
+		g_hugepages = find_hugetlbfs(opts ? opts->hugedir : NULL, g_hugedir, sizeof(g_hugedir));
+		if (!g_hugepages && opts != NULL && opts->hugedir != NULL) {
+			USK_ERRLOG("dma: %s is not a 2 MiB hugetlbfs mount\n", opts->hugedir);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	if (g_hugepages && pagemap_works()) {
+		mode = ENV_PHYS_PAGEMAP;
+	}
+	rc = env_mem_maps_init(mode);
+	if (rc != 0) {
+		goto out;
+	}
+	g_heap_map = env_mem_map_create_private(0);
+	if (g_heap_map == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	USK_INFOLOG(env, "dma: %s, addresses %s\n",
+		    g_hugepages ? g_hugedir : "anonymous memory (no hugepages)",
+		    mode == ENV_PHYS_PAGEMAP ? "physical (pagemap)" : "IOVA = VA");
+	atomic_store_explicit(&g_dma_ready, true, memory_order_release);
+	if (opts != NULL && opts->mem_size > 0) {
+		reserve = USK_ALIGN_CEIL((size_t)opts->mem_size << 20, (size_t)VALUE_2MB);
+		mem = backend_map(reserve, VALUE_2MB);
+		if (mem == NULL) {
+			USK_ERRLOG("dma: cannot reserve %d MiB\n", opts->mem_size);
+			rc = -ENOMEM;
+			goto out;
+		}
+		pthread_mutex_lock(&g_heap_lock);
+		rc = chunk_add_locked(mem, reserve);
+		pthread_mutex_unlock(&g_heap_lock);
+		if (rc != 0) {
+			backend_unmap(mem, reserve);
+		}
+	}
+out:
+	pthread_mutex_unlock(&g_init_lock);
+	return rc;
+}
+
+bool
+env_dma_hugepages(void)
+{
+	return g_hugepages;
+}
+
+/* ---- buddy heap ---- */
+
+static inline void
+free_push(unsigned order, uintptr_t addr)
+{
+	struct free_node *n = (struct free_node *)addr;
+
+	n->prev = NULL;
+	n->next = g_free[order];
+	if (n->next != NULL) {
+		n->next->prev = n;
+	}
+	g_free[order] = n;
+}
+
+static inline void
+free_remove(unsigned order, uintptr_t addr)
+{
+	struct free_node *n = (struct free_node *)addr;
+
+	if (n->prev != NULL) {
+		n->prev->next = n->next;
+	} else {
+		g_free[order] = n->next;
+	}
+	if (n->next != NULL) {
+		n->next->prev = n->prev;
+	}
+}
+
+static inline struct chunk *
+chunk_of(uintptr_t addr)
+{
+	return (struct chunk *)(uintptr_t)usk_mem_map_translate(g_heap_map, addr, NULL);
+}
+
+/* Register mem (size a multiple of 2 MiB) and turn it into free whole chunks. */
+static int
+chunk_add_locked(void *mem, size_t size)
+{
+	struct chunk **chunks;
+	size_t n = size / VALUE_2MB, i;
+	int rc;
+
+	chunks = calloc(n, sizeof(*chunks));
+	if (chunks == NULL) {
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		chunks[i] = calloc(1, sizeof(struct chunk));
+		if (chunks[i] == NULL) {
+			rc = -ENOMEM;
+			goto err_free_chunks;
+		}
+	}
+	rc = usk_mem_register(mem, size);
+	if (rc != 0) {
+		USK_ERRLOG("dma: registering %zu bytes failed: %d\n", size, rc);
+		goto err_free_chunks;
+	}
+	for (i = 0; i < n; i++) {
+		uintptr_t base = (uintptr_t)mem + i * VALUE_2MB;
+
+		chunks[i]->type = REGION_CHUNK;
+		chunks[i]->base = base;
+		chunks[i]->state[0] = ST_FREE | CHUNK_ORDER;
+		usk_mem_map_set_translation(g_heap_map, base, VALUE_2MB, (uint64_t)(uintptr_t)chunks[i]);
+		free_push(CHUNK_ORDER, base);
+	}
+	free(chunks);
+	return 0;
+
+err_free_chunks:
+	for (i = 0; i < n; i++) {
+		free(chunks[i]);
+	}
+	free(chunks);
+	return rc;
+}
+
+static void *
+small_alloc(unsigned order)
+{
+	unsigned k;
+	uintptr_t addr;
+	struct chunk *c;
+	void *mem;
+
+	pthread_mutex_lock(&g_heap_lock);
+	for (k = order; k <= CHUNK_ORDER && g_free[k] == NULL; k++) {
+	}
+	if (k > CHUNK_ORDER) {
+		mem = backend_map(VALUE_2MB, VALUE_2MB);
+		if (mem == NULL || chunk_add_locked(mem, VALUE_2MB) != 0) {
+			pthread_mutex_unlock(&g_heap_lock);
+			if (mem != NULL) {
+				backend_unmap(mem, VALUE_2MB);
+			}
+			return NULL;
+		}
+		k = CHUNK_ORDER;
+	}
+	addr = (uintptr_t)g_free[k];
+	free_remove(k, addr);
+	c = chunk_of(addr);
+	/* Split, keeping the lower half each time; upper halves become free buddies. */
+	while (k > order) {
+		k--;
+		c->state[((addr + (1ul << k)) - c->base) >> MIN_ORDER] = (uint8_t)(ST_FREE | k);
+		free_push(k, addr + (1ul << k));
+	}
+	c->state[(addr - c->base) >> MIN_ORDER] = (uint8_t)(ST_ALLOC | order);
+	pthread_mutex_unlock(&g_heap_lock);
+	return (void *)addr;
+}
+
+static void
+small_free(struct chunk *c, uintptr_t addr)
+{
+	uintptr_t off = addr - c->base, buddy;
+	unsigned order;
+	uint8_t st;
+
+	pthread_mutex_lock(&g_heap_lock);
+	st = (off & ((1u << MIN_ORDER) - 1)) ? 0 : c->state[off >> MIN_ORDER];
+	if (!(st & ST_ALLOC)) {
+		pthread_mutex_unlock(&g_heap_lock);
+		USK_ERRLOG("dma: free of %p that is not an allocated block (double free?)\n",
+			   (void *)addr);
+		return;
+	}
+	order = st & ST_ORDER_MASK;
+	c->state[off >> MIN_ORDER] = 0;
+	while (order < CHUNK_ORDER) {
+		buddy = off ^ (1ul << order);
+		if (c->state[buddy >> MIN_ORDER] != (ST_FREE | order)) {
+			break;
+		}
+		free_remove(order, c->base + buddy);
+		c->state[buddy >> MIN_ORDER] = 0;
+		off = USK_MIN(off, buddy);
+		order++;
+	}
+	c->state[off >> MIN_ORDER] = (uint8_t)(ST_FREE | order);
+	free_push(order, c->base + off);
+	pthread_mutex_unlock(&g_heap_lock);
+}
+
+static void *
+big_alloc(size_t size, size_t align)
+{
+	struct big_region *r;
+	void *mem;
+	int rc;
+
+	size = USK_ALIGN_CEIL(size, (size_t)VALUE_2MB);
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		return NULL;
+	}
+	mem = backend_map(size, align);
+	if (mem == NULL) {
+		free(r);
+		return NULL;
+	}
+	rc = usk_mem_register(mem, size);
+	if (rc != 0) {
+		USK_ERRLOG("dma: registering %zu bytes failed: %d\n", size, rc);
+		backend_unmap(mem, size);
+		free(r);
+		return NULL;
+	}
+	r->type = REGION_BIG;
+	r->base = (uintptr_t)mem;
+	r->size = size;
+	usk_mem_map_set_translation(g_heap_map, r->base, size, (uint64_t)(uintptr_t)r);
+	return mem;
+}
+
+static void
+big_free(struct big_region *r, uintptr_t addr)
+{
+	if (addr != r->base) {
+		USK_ERRLOG("dma: free of %p inside a region that starts at %p\n", (void *)addr,
+			   (void *)r->base);
+		return;
+	}
+	usk_mem_map_clear_translation(g_heap_map, r->base, r->size);
+	usk_mem_unregister((void *)r->base, r->size);
+	backend_unmap((void *)r->base, r->size);
+	free(r);
+}
+
+/* Usable size of an allocation, 0 if buf is not one. */
+static size_t
+alloc_size(const void *buf)
+{
+	uintptr_t addr = (uintptr_t)buf;
+	struct chunk *c = chunk_of(addr);
+	uint8_t st;
+
+	if (c == NULL) {
+		return 0;
+	}
+	if (c->type == REGION_BIG) {
+		return ((struct big_region *)c)->size;
+	}
+	st = c->state[(addr - c->base) >> MIN_ORDER];
+	return (st & ST_ALLOC) ? (size_t)1 << (st & ST_ORDER_MASK) : 0;
+}
+
+void *
+usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr)
+{
+	uint64_t need;
+	unsigned order;
+	void *buf;
+
+	if (usk_unlikely(!atomic_load_explicit(&g_dma_ready, memory_order_acquire))) {
+		if (env_dma_init(NULL) != 0) {
+			return NULL;
+		}
+	}
+	if (align == 0) {
+		align = USK_CACHE_LINE_SIZE;
+	}
+	if (!USK_IS_POW2(align) || size > (SIZE_MAX >> 2) || align > (SIZE_MAX >> 2)) {
+		return NULL;
+	}
+	if (size == 0) {
+		size = 1;
+	}
+	need = usk_align64pow2(USK_MAX(size, align));
+	if (need > (1ULL << MAX_SMALL_ORDER)) {
+		buf = big_alloc(size, align);
+	} else {
+		order = (unsigned)__builtin_ctzll(need);
+		buf = small_alloc(USK_MAX(order, (unsigned)MIN_ORDER));
+	}
+	if (buf != NULL && phys_addr != NULL) {
+		*phys_addr = usk_vtophys(buf, NULL);
+	}
+	return buf;
+}
+
+void *
+usk_dma_zmalloc(size_t size, size_t align, uint64_t *phys_addr)
+{
+	void *buf = usk_dma_malloc(size, align, phys_addr);
+
+	if (buf != NULL) {
+		memset(buf, 0, size);
+	}
+	return buf;
+}
+
+void
+usk_dma_free(void *buf)
+{
+	struct chunk *c;
+
+	if (buf == NULL) {
+		return;
+	}
+	c = g_heap_map ? chunk_of((uintptr_t)buf) : NULL;
+	if (c == NULL) {
+		USK_ERRLOG("dma: free of %p that was not allocated by usk_dma_malloc\n", buf);
+		return;
+	}
+	if (c->type == REGION_BIG) {
+		big_free((struct big_region *)c, (uintptr_t)buf);
+	} else {
+		small_free(c, (uintptr_t)buf);
+	}
+}
+
+void *
+usk_dma_realloc(void *buf, size_t size, size_t align, uint64_t *phys_addr)
+{
+	size_t old;
+	void *nbuf;
+
+	if (buf == NULL) {
+		return usk_dma_malloc(size, align, phys_addr);
+	}
+	if (size == 0) {
+		usk_dma_free(buf);
+		return NULL;
+	}
+	if (align == 0) {
+		align = USK_CACHE_LINE_SIZE;
+	}
+	old = g_heap_map ? alloc_size(buf) : 0;
+	if (old == 0) {
+		USK_ERRLOG("dma: realloc of %p that was not allocated by usk_dma_malloc\n", buf);
+		return NULL;
+	}
+	if (size <= old && USK_IS_POW2(align) && ((uintptr_t)buf & (align - 1)) == 0 &&
+	    (old <= VALUE_2MB || size > old / 2)) {
+		if (phys_addr != NULL) {
+			*phys_addr = usk_vtophys(buf, NULL);
+		}
+		return buf;
+	}
+	nbuf = usk_dma_malloc(size, align, phys_addr);
+	if (nbuf == NULL) {
+		return NULL;
+	}
+	memcpy(nbuf, buf, USK_MIN(old, size));
+	usk_dma_free(buf);
+	return nbuf;
+}

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* NVMe/TCP transport: options, listeners and acceptor, poll groups, qpair hand-off to the core. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "usk/log.h"
+#include "usk/nvmf.h"
+#include "usk/thread.h"
+#include "usk/util.h"
+#include "tcp_internal.h"
+
+USK_LOG_REGISTER_COMPONENT(nvmf_tcp)
+
+static const struct usk_nvmf_transport_ops g_tcp_ops;
+
+static void
+tcp_opts_init(struct usk_nvmf_transport_opts *opts)
+{
+	opts->max_queue_depth = TCP_DEFAULT_MAX_QUEUE_DEPTH;
+	opts->max_qpairs_per_ctrlr = TCP_DEFAULT_MAX_QPAIRS_PER_CTRLR;
+	opts->in_capsule_data_size = TCP_DEFAULT_IN_CAPSULE_DATA_SIZE;
+	opts->max_io_size = TCP_DEFAULT_MAX_IO_SIZE;
+	opts->io_unit_size = TCP_DEFAULT_IO_UNIT_SIZE;
+	opts->max_aq_depth = TCP_DEFAULT_MAX_AQ_DEPTH;
+	opts->num_shared_buffers = TCP_DEFAULT_NUM_SHARED_BUFFERS;
+	opts->buf_cache_size = TCP_DEFAULT_BUF_CACHE_SIZE;
+	opts->dif_insert_or_strip = false;
+	opts->zcopy = false;
+	opts->abort_timeout_sec = TCP_DEFAULT_ABORT_TIMEOUT_SEC;
+	opts->acceptor_poll_rate = TCP_DEFAULT_ACCEPTOR_POLL_RATE;
+}
+
+/* TCP-specific limits on the generic options; err gets "field: reason". */
+static int
+tcp_opts_check(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len)
+{
+	if (o->max_queue_depth < 2) {
+		snprintf(err, err_len, "max_queue_depth: must be at least 2, got %u", o->max_queue_depth);
+		return -EINVAL;
+	}
+	if (o->max_aq_depth < 2 || o->max_aq_depth > 4096) {
+		snprintf(err, err_len, "max_aq_depth: must be 2..4096, got %u", o->max_aq_depth);
+		return -EINVAL;
+	}
+	if (o->in_capsule_data_size > TCP_MAX_IN_CAPSULE_DATA_SIZE ||
+	    o->in_capsule_data_size % 16 != 0) {
+		snprintf(err, err_len, "in_capsule_data_size: must be a multiple of 16 up to %u, got %u",
+			 TCP_MAX_IN_CAPSULE_DATA_SIZE, o->in_capsule_data_size);
+		return -EINVAL;
+	}
+	if (o->io_unit_size == 0 || o->io_unit_size % 512 != 0) {
+		snprintf(err, err_len, "io_unit_size: must be a non-zero multiple of 512, got %u",
+			 o->io_unit_size);
+		return -EINVAL;
+	}
+	if (o->max_io_size == 0 || o->max_io_size % 512 != 0) {
+		snprintf(err, err_len, "max_io_size: must be a non-zero multiple of 512, got %u",
+			 o->max_io_size);
+		return -EINVAL;
+	}
+	if ((o->max_io_size + o->io_unit_size - 1) / o->io_unit_size > USK_NVMF_REQ_MAX_BUFFERS - 1) {
+		snprintf(err, err_len, "io_unit_size: %u is too small for max_io_size %u "
+			 "(at most %u buffers per I/O)", o->io_unit_size, o->max_io_size,
+			 USK_NVMF_REQ_MAX_BUFFERS - 1);
+		return -EINVAL;
+	}
+	if (o->num_shared_buffers == 0) {
+		snprintf(err, err_len, "num_shared_buffers: must be > 0 for TCP");
+		return -EINVAL;
+	}
+	if (o->buf_cache_size > o->num_shared_buffers) {
+		snprintf(err, err_len, "buf_cache_size: %u is larger than num_shared_buffers %u",
+			 o->buf_cache_size, o->num_shared_buffers);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport **transport,
+	   char *err, size_t err_len)
+{
+	struct tcp_transport *tt;
+	bool c2h_success = TCP_DEFAULT_C2H_SUCCESS;
+	int sock_priority = TCP_DEFAULT_SOCK_PRIORITY;
+	const json_t *v;
+	int rc;
+
+	rc = tcp_opts_check(opts, err, err_len);
+	if (rc != 0) {
+		return rc;
+	}
+	if (opts->transport_specific != NULL) {
+		v = json_object_get(opts->transport_specific, "c2h_success");
+		if (v != NULL) {
+			if (!json_is_boolean(v)) {
+				snprintf(err, err_len, "c2h_success: must be a boolean");
+				return -EINVAL;
+			}
+			c2h_success = json_is_true(v);
+		}
+		v = json_object_get(opts->transport_specific, "sock_priority");
+		if (v != NULL) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > TCP_MAX_SOCK_PRIORITY) {
+				snprintf(err, err_len, "sock_priority: must be an integer 0..%d",
+					 TCP_MAX_SOCK_PRIORITY);
+				return -EINVAL;
+			}
+			sock_priority = (int)json_integer_value(v);
+		}
+	}
+	tt = calloc(1, sizeof(*tt));
+	if (tt == NULL) {
+		return -ENOMEM;
+	}
+	tt->c2h_success = c2h_success;
+	tt->sock_priority = sock_priority;
+	TAILQ_INIT(&tt->listeners);
+	*transport = &tt->transport;
+	USK_NOTICELOG("TCP transport created: max_queue_depth %u max_io_size %u io_unit_size %u "
+		      "in_capsule_data_size %u num_shared_buffers %u buf_cache_size %u\n",
+		      opts->max_queue_depth, opts->max_io_size, opts->io_unit_size,
+		      opts->in_capsule_data_size, opts->num_shared_buffers, opts->buf_cache_size);
+	return 0;
+}
+
+static void
+tcp_dump_opts(struct usk_nvmf_transport *transport, json_t *params)
+{
+	struct tcp_transport *tt = USK_CONTAINEROF(transport, struct tcp_transport, transport);
+
+	json_object_set_new(params, "c2h_success", json_boolean(tt->c2h_success));
+	json_object_set_new(params, "sock_priority", json_integer(tt->sock_priority));
+}
+
+static int
+tcp_destroy(struct usk_nvmf_transport *transport, usk_nvmf_transport_destroy_done_cb cb_fn,
+	    void *cb_arg)
+{
+	struct tcp_transport *tt = USK_CONTAINEROF(transport, struct tcp_transport, transport);
+	struct tcp_listener *l;
+
+	while ((l = TAILQ_FIRST(&tt->listeners)) != NULL) {
+		TAILQ_REMOVE(&tt->listeners, l, link);
+		usk_sock_close(&l->sock);
+		free(l);
+	}
+	usk_poller_unregister(&tt->accept_poller);
+	free(tt);
+	if (cb_fn != NULL) {
+		cb_fn(cb_arg);
+	}
+	return 0;
+}
+
+/* Accept every pending connection and hand it to the core. */
+static int
+tcp_accept_poll(void *arg)
+{
+	struct tcp_transport *tt = arg;
+	struct tcp_listener *l;
+	struct usk_sock *sock;
+	struct tcp_qpair *tq;
+	int count = 0, rc;
+
+	TAILQ_FOREACH(l, &tt->listeners, link) {
+		for (;;) {
+			rc = usk_sock_accept(l->sock, &sock);
+			if (rc != 0) {
+				if (rc != -EAGAIN) {
+					USK_ERRLOG("accept on %s:%s failed: %s\n", l->trid.traddr,
+						   l->trid.trsvcid, strerror(-rc));
+				}
+				break;
+			}
+			rc = tcp_qpair_create(tt, sock, &l->trid, &tq);
+			if (rc != 0) {
+				USK_ERRLOG("no memory for a new NVMe/TCP connection on %s:%s\n",
+					   l->trid.traddr, l->trid.trsvcid);
+				usk_sock_close(&sock);
+				continue;
+			}
+			USK_DEBUGLOG(nvmf_tcp, "new connection %s:%u -> %s:%u\n", tq->peer_addr,
+				     tq->peer_port, tq->local_addr, tq->local_port);
+			count++;
+			usk_nvmf_tgt_new_qpair(tt->transport.tgt, &tq->qpair);
+		}
+	}
+	return count > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
+}
+
+static int
+tcp_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid,
+	   const struct usk_nvmf_listen_opts *lopts)
+{
+	struct tcp_transport *tt = USK_CONTAINEROF(transport, struct tcp_transport, transport);
+	struct usk_sock_opts sopts;
+	struct tcp_listener *l;
+	char *end;
+	long port;
+	int rc;
+
+	port = strtol(trid->trsvcid, &end, 10);
+	if (trid->trsvcid[0] == '\0' || *end != '\0' || port <= 0 || port > 65535) {
+		USK_ERRLOG("trsvcid: '%s' is not a TCP port\n", trid->trsvcid);
+		return -EINVAL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		return -ENOMEM;
+	}
+	usk_sock_get_default_opts(&sopts, sizeof(sopts));
+	sopts.priority = tt->sock_priority;
+	rc = usk_sock_listen(trid->traddr, (int)port, &sopts, &l->sock);
+	if (rc != 0) {
+		USK_ERRLOG("cannot listen on %s:%s: %s\n", trid->traddr, trid->trsvcid, strerror(-rc));
+		free(l);
+		return rc;
+	}
+	l->trid = *trid;
+	TAILQ_INSERT_TAIL(&tt->listeners, l, link);
+	if (tt->accept_poller == NULL) {
+		tt->accept_poller = usk_poller_register_named(tcp_accept_poll, tt,
+				    transport->opts.acceptor_poll_rate, "nvmf_tcp_accept");
+		if (tt->accept_poller == NULL) {
+			TAILQ_REMOVE(&tt->listeners, l, link);
+			usk_sock_close(&l->sock);
+			free(l);
+			return -ENOMEM;
+		}
+	}
+	USK_NOTICELOG("NVMe/TCP target listening on %s port %s\n", trid->traddr, trid->trsvcid);
+	return 0;
+}
+
+static void
+tcp_stop_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid)
+{
+	struct tcp_transport *tt = USK_CONTAINEROF(transport, struct tcp_transport, transport);
+	struct tcp_listener *l, *tmp;
+
+	for (l = TAILQ_FIRST(&tt->listeners); l != NULL; l = tmp) {
+		tmp = TAILQ_NEXT(l, link);
+		if (usk_nvmf_trid_equal(&l->trid, trid)) {
+			TAILQ_REMOVE(&tt->listeners, l, link);
+			usk_sock_close(&l->sock);
+			free(l);
+		}
+	}
+	if (TAILQ_EMPTY(&tt->listeners)) {
+		usk_poller_unregister(&tt->accept_poller);
+	}
+}
+
+static void
+tcp_cdata_init(struct usk_nvmf_transport *transport, const struct usk_nvmf_subsystem *subsystem,
+	       struct usk_nvme_ctrlr_data *cdata)
+{
+	/* SGL data block with offset (in-capsule) and transport data blocks */
+	cdata->sgls = USK_NVME_SGLS_SUPPORTED | USK_NVME_SGLS_ADDRESS_AS_OFFSET |
+		      USK_NVME_SGLS_TRANSPORT_DATA_BLOCK;
+	cdata->nvmf_specific.ioccsz = (uint32_t)(sizeof(struct usk_nvme_cmd) +
+				      transport->opts.in_capsule_data_size) / 16;
+	cdata->nvmf_specific.iorcsz = sizeof(struct usk_nvme_cpl) / 16;
+	cdata->nvmf_specific.icdoff = 0;
+	cdata->nvmf_specific.msdbd = 1;
+}
+
+static void
+tcp_listener_discover(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid,
+		      struct usk_nvmf_discovery_log_page_entry *entry)
+{
+	entry->trtype = USK_NVMF_TRTYPE_TCP;
+	entry->adrfam = (uint8_t)trid->adrfam;
+	entry->treq = USK_NVMF_TREQ_SECURE_CHANNEL_NOT_REQUIRED;
+	usk_strcpy_pad(entry->trsvcid, trid->trsvcid, sizeof(entry->trsvcid), ' ');
+	usk_strcpy_pad(entry->traddr, trid->traddr, sizeof(entry->traddr), ' ');
+	entry->tsas.tcp.sectype = 0;
+}
+
+/* ---- poll groups ---- */
+
+static int
+tcp_group_intr(void *arg)
+{
+	struct tcp_poll_group *tg = arg;
+
+	return tg->group.transport->ops->poll_group_poll(&tg->group);
+}
+
+static struct usk_nvmf_transport_poll_group *
+tcp_poll_group_create(struct usk_nvmf_transport *transport, struct usk_nvmf_poll_group *group)
+{
+	struct tcp_poll_group *tg = calloc(1, sizeof(*tg));
+
+	if (tg == NULL) {
+		return NULL;
+	}
+	if (usk_sock_group_create(tg, &tg->sock_group) != 0) {
+		free(tg);
+		return NULL;
+	}
+	TAILQ_INIT(&tg->qpairs);
+	TAILQ_INIT(&tg->flush_list);
+	TAILQ_INIT(&tg->pending_buf_queue);
+	if (usk_interrupt_mode_is_enabled()) {
+		tg->intr = usk_interrupt_register(usk_sock_group_get_fd(tg->sock_group),
+						  tcp_group_intr, tg, "nvmf_tcp_group");
+		if (tg->intr == NULL) {
+			usk_sock_group_close(&tg->sock_group);
+			free(tg);
+			return NULL;
+		}
+	}
+	return &tg->group;
+}
+
+static void
+tcp_poll_group_destroy(struct usk_nvmf_transport_poll_group *group)
+{
+	struct tcp_poll_group *tg = USK_CONTAINEROF(group, struct tcp_poll_group, group);
+
+	usk_interrupt_unregister(&tg->intr);
+	usk_sock_group_close(&tg->sock_group);
+	free(tg);
+}
+
+static int
+tcp_poll_group_add(struct usk_nvmf_transport_poll_group *group, struct usk_nvmf_qpair *qpair)
+{
+	struct tcp_poll_group *tg = USK_CONTAINEROF(group, struct tcp_poll_group, group);
+	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+	int rc;
+
+	rc = usk_sock_group_add_sock(tg->sock_group, tq->sock, tcp_qpair_sock_cb, tq);
+	if (rc != 0) {
+		USK_ERRLOG("cannot add the connection from %s:%u to its poll group: %s\n",
+			   tq->peer_addr, tq->peer_port, strerror(-rc));
+		return rc;
+	}
+	tq->tgroup = tg;
+	tg->qpairs_accepted++;
+	TAILQ_INSERT_TAIL(&tg->qpairs, tq, link);
+	return 0;
+}
+
+static int
+tcp_poll_group_remove(struct usk_nvmf_transport_poll_group *group, struct usk_nvmf_qpair *qpair)
+{
+	struct tcp_poll_group *tg = USK_CONTAINEROF(group, struct tcp_poll_group, group);
+	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+
+	if (tq->tgroup != tg) {
+		return -EINVAL;
+	}
+	usk_sock_group_remove_sock(tg->sock_group, tq->sock);
+	if (tq->in_flush_list) {
+		TAILQ_REMOVE(&tg->flush_list, tq, flush_link);
+		tq->in_flush_list = false;
+	}
+	tcp_qpair_release_all(tq);
+	TAILQ_REMOVE(&tg->qpairs, tq, link);
+	tq->tgroup = NULL;
+	return 0;
+}
+
+static int
+tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
+{
+	struct tcp_poll_group *tg = USK_CONTAINEROF(group, struct tcp_poll_group, group);
+	TAILQ_HEAD(, tcp_qpair) list = TAILQ_HEAD_INITIALIZER(list);
+	struct tcp_qpair *tq;
+	int rc, count;
+
+	count = usk_sock_group_poll(tg->sock_group);
+	if (count < 0) {
+		return count;
+	}
+	if (usk_unlikely(!TAILQ_EMPTY(&tg->pending_buf_queue))) {
+		count += tcp_group_process_pending(tg);
+	}
+	/* one writev per connection per poll carries every PDU queued since the last one */
+	TAILQ_CONCAT(&list, &tg->flush_list, flush_link);
+	while ((tq = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, tq, flush_link);
+		tq->in_flush_list = false;
+		rc = tcp_qpair_flush(tq);
+		if (rc < 0) {
+			USK_NOTICELOG("NVMe/TCP send to %s:%u failed: %s\n", tq->peer_addr,
+				      tq->peer_port, strerror(-rc));
+			tcp_qpair_disconnect(tq);
+			continue;
+		}
+		count += rc > 0;
+		if (!STAILQ_EMPTY(&tq->send_queue)) {
+			/* socket full: retried on the next poll */
+			tq->in_flush_list = true;
+			TAILQ_INSERT_TAIL(&tg->flush_list, tq, flush_link);
+		}
+	}
+	return count;
+}
+
+static void
+tcp_poll_group_dump_stat(struct usk_nvmf_transport_poll_group *group, json_t *obj)
+{
+	struct tcp_poll_group *tg = USK_CONTAINEROF(group, struct tcp_poll_group, group);
+	struct tcp_qpair *tq;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(tq, &tg->qpairs, link) {
+		n++;
+	}
+	json_object_set_new(obj, "trtype", json_string("TCP"));
+	json_object_set_new(obj, "current_qpairs", json_integer(n));
+	json_object_set_new(obj, "accepted_qpairs", json_integer((json_int_t)tg->qpairs_accepted));
+	json_object_set_new(obj, "pending_data_buffer", json_integer(tg->pending_buf_now));
+	json_object_set_new(obj, "data_buffer_waits", json_integer((json_int_t)tg->pending_buf_waits));
+	json_object_set_new(obj, "fatal_pdu_errors", json_integer((json_int_t)tg->fatal_errors));
+	json_object_set_new(obj, "buf_cache_count", json_integer(tg->group.buf_cache_count));
+}
+
+/* ---- qpairs ---- */
+
+static void
+tcp_qpair_fini(struct usk_nvmf_qpair *qpair, usk_nvmf_transport_qpair_fini_cb cb_fn, void *cb_arg)
+{
+	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+
+	if (tq->tgroup != NULL) {
+		tcp_poll_group_remove(&tq->tgroup->group, qpair);
+	}
+	USK_DEBUGLOG(nvmf_tcp, "connection %s:%u closed\n", tq->peer_addr, tq->peer_port);
+	tcp_qpair_destroy(tq);
+	if (cb_fn != NULL) {
+		cb_fn(cb_arg);
+	}
+}
+
+static void
+trid_fill(struct usk_nvme_transport_id *trid, const char *addr, uint16_t port)
+{
+	memset(trid, 0, sizeof(*trid));
+	trid->trtype = USK_NVME_TRANSPORT_TCP;
+	snprintf(trid->trstring, sizeof(trid->trstring), "TCP");
+	trid->adrfam = strchr(addr, ':') != NULL ? USK_NVMF_ADRFAM_IPV6 : USK_NVMF_ADRFAM_IPV4;
+	snprintf(trid->traddr, sizeof(trid->traddr), "%s", addr);
+	snprintf(trid->trsvcid, sizeof(trid->trsvcid), "%u", port);
+}
+
+static int
+tcp_qpair_get_peer_trid(struct usk_nvmf_qpair *qpair, struct usk_nvme_transport_id *trid)
+{
+	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+
+	trid_fill(trid, tq->peer_addr, tq->peer_port);
+	return 0;
+}
+
+static int
+tcp_qpair_get_local_trid(struct usk_nvmf_qpair *qpair, struct usk_nvme_transport_id *trid)
+{
+	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+
+	trid_fill(trid, tq->local_addr, tq->local_port);
+	return 0;
+}
+
+static int
+tcp_qpair_get_listen_trid(struct usk_nvmf_qpair *qpair, struct usk_nvme_transport_id *trid)
+{
+	*trid = tcp_qpair_from(qpair)->listen_trid;
+	return 0;
+}
+
+static const struct usk_nvmf_transport_ops g_tcp_ops = {
+	.name = "TCP",
+	.type = USK_NVME_TRANSPORT_TCP,
+	.opts_init = tcp_opts_init,
+	.create = tcp_create,
+	.dump_opts = tcp_dump_opts,
+	.destroy = tcp_destroy,
+	.listen = tcp_listen,
+	.stop_listen = tcp_stop_listen,
+	.cdata_init = tcp_cdata_init,
+	.listener_discover = tcp_listener_discover,
+	.poll_group_create = tcp_poll_group_create,
+	.poll_group_destroy = tcp_poll_group_destroy,
+	.poll_group_add = tcp_poll_group_add,
+	.poll_group_remove = tcp_poll_group_remove,
+	.poll_group_poll = tcp_poll_group_poll,
+	.poll_group_dump_stat = tcp_poll_group_dump_stat,
+	.req_free = tcp_req_free,
+	.req_complete = tcp_req_complete,
+	.qpair_fini = tcp_qpair_fini,
+	.qpair_get_peer_trid = tcp_qpair_get_peer_trid,
+	.qpair_get_local_trid = tcp_qpair_get_local_trid,
+	.qpair_get_listen_trid = tcp_qpair_get_listen_trid,
+	.qpair_abort_request = tcp_qpair_abort_request,
+};
+
+USK_NVMF_TRANSPORT_REGISTER(tcp, &g_tcp_ops)

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* NVMe/TCP transport internals shared by tcp.c (transport, listeners, groups) and tcp_qpair.c. */
+#ifndef USK_NVMF_TCP_INTERNAL_H
+#define USK_NVMF_TCP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "usk/nvme_tcp.h"
+#include "usk/nvmf_transport.h"
+#include "usk/sock.h"
+#include "tcp_pdu.h"
+
+#define TCP_DEFAULT_MAX_QUEUE_DEPTH		128
+#define TCP_DEFAULT_MAX_QPAIRS_PER_CTRLR	128
+#define TCP_DEFAULT_IN_CAPSULE_DATA_SIZE	4096
+#define TCP_DEFAULT_MAX_IO_SIZE			131072
+#define TCP_DEFAULT_IO_UNIT_SIZE		131072
+#define TCP_DEFAULT_MAX_AQ_DEPTH		128
+#define TCP_DEFAULT_NUM_SHARED_BUFFERS		511
+#define TCP_DEFAULT_BUF_CACHE_SIZE		32
+#define TCP_DEFAULT_ABORT_TIMEOUT_SEC		1
+#define TCP_DEFAULT_ACCEPTOR_POLL_RATE		10000
+#define TCP_DEFAULT_C2H_SUCCESS			true
+#define TCP_DEFAULT_SOCK_PRIORITY		0
+#define TCP_MAX_SOCK_PRIORITY			16
+#define TCP_MAX_IN_CAPSULE_DATA_SIZE		131072
+/* Linux hosts send up to 8 KiB capsules on the admin queue (NVME_TCP_ADMIN_CCSZ). */
+#define TCP_ADMIN_ICD_SIZE			8192
+/* MAXH2CDATA we announce in ICResp. */
+#define TCP_MAXH2CDATA				131072
+/* Receive buffer of a connection: several PDUs are parsed from one recv(). */
+#define TCP_RECV_BUF_SIZE			65536
+/* Payloads at least this large are read straight into the request's buffers. */
+#define TCP_DIRECT_READ_MIN			8192
+/* Reads per connection per poll before giving other connections a turn. */
+#define TCP_RECV_BUDGET				8
+/* iovecs of one request's send: PDU header, data buffers, data digest, CapsuleResp. */
+#define TCP_REQ_TX_IOV				(USK_NVMF_REQ_MAX_BUFFERS + 3)
+/* Room for a C2HData/R2T header, its digest and padding up to the host's alignment (HPDA). */
+#define TCP_TX_HDR_MAX				(24 + 4 + USK_NVME_TCP_PDO_MAX_ALIGN)
+
+extern struct usk_log_flag USK_LOG_nvmf_tcp;
+
+/*
+ * Request life cycle. A request is FREE on the qpair's free list, or in exactly one of the
+ * other states; the transport owns it except in EXECUTING (the core owns it).
+ */
+enum tcp_req_state {
+	TCP_REQ_STATE_FREE = 0,
+	/* capsule header received; in-capsule data (if any) is being received */
+	TCP_REQ_STATE_NEW,
+	/* waiting for data buffers (on the group's pending_buf_queue) */
+	TCP_REQ_STATE_NEED_BUFFER,
+	/* R2T queued/sent, receiving H2CData */
+	TCP_REQ_STATE_TRANSFERRING_HOST_TO_CONTROLLER,
+	/* given to usk_nvmf_request_exec */
+	TCP_REQ_STATE_EXECUTING,
+	/* C2HData and/or CapsuleResp queued on the qpair's send queue */
+	TCP_REQ_STATE_TRANSFERRING_CONTROLLER_TO_HOST,
+};
+
+struct tcp_qpair;
+
+/* A unit on a qpair's send queue: iovecs written in order; done() runs once all are sent. */
+struct tcp_tx {
+	STAILQ_ENTRY(tcp_tx) link;
+	struct iovec *iov;
+	int iovcnt;
+	int idx;		/* first iovec not fully sent */
+	size_t off;		/* bytes of iov[idx] already sent */
+	void (*done)(struct tcp_qpair *tq, struct tcp_tx *tx);
+};
+
+struct tcp_req {
+	struct usk_nvmf_request req;
+	union usk_nvmf_h2c_msg cmd;
+	union usk_nvmf_c2h_msg rsp;
+	enum tcp_req_state state;
+	uint16_t ttag;		/* index + 1, the R2T transfer tag */
+	bool tx_queued;		/* tx is on the qpair's send queue */
+	bool uses_big_icd;	/* in-capsule data is in the qpair's big_icd_buf */
+	uint32_t h2c_offset;	/* host data received so far */
+	uint8_t *icd_buf;	/* in-capsule data slot (in_capsule_data_size) */
+	TAILQ_ENTRY(tcp_req) link;	/* free list or group's pending_buf_queue */
+	struct tcp_tx tx;
+	/* ---- send staging; only touched when a response is built ---- */
+	uint8_t tx_hdr[TCP_TX_HDR_MAX];
+	uint8_t tx_rsp[sizeof(struct usk_nvme_tcp_rsp) + USK_NVME_TCP_DIGEST_LEN];
+	uint8_t tx_ddgst[USK_NVME_TCP_DIGEST_LEN];
+	struct iovec tx_iov[TCP_REQ_TX_IOV];
+};
+
+enum tcp_qpair_state {
+	TCP_QPAIR_AWAIT_ICREQ = 0,
+	TCP_QPAIR_RUNNING,
+	/* fatal error or peer gone: nothing more is read; the core tears the qpair down */
+	TCP_QPAIR_EXITING,
+};
+
+struct tcp_poll_group;
+struct tcp_transport;
+
+struct tcp_qpair {
+	struct usk_nvmf_qpair qpair;
+	struct tcp_transport *ttransport;
+	struct tcp_poll_group *tgroup;
+	struct usk_sock *sock;
+	enum tcp_qpair_state state;
+	bool in_flush_list;
+	bool disconnect_started;
+	bool close_after_send;	/* a C2HTermReq is queued: close once it is out */
+	uint8_t hpda;
+	uint32_t maxr2t;
+	struct tcp_pdu_params params;
+	struct tcp_pdu_rx rx;
+	/* request whose payload rx is receiving (CapsuleCmd ICD or H2CData) */
+	struct tcp_req *rx_req;
+	bool rx_big_icd;
+	/* receive buffer: bytes [rbuf_off, rbuf_len) are not parsed yet */
+	uint8_t *rbuf;
+	uint32_t rbuf_off;
+	uint32_t rbuf_len;
+	STAILQ_HEAD(, tcp_tx) send_queue;
+	TAILQ_HEAD(, tcp_req) free_reqs;
+	TAILQ_ENTRY(tcp_qpair) link;		/* group's qpairs */
+	TAILQ_ENTRY(tcp_qpair) flush_link;	/* group's flush list */
+	/* ---- cold ---- */
+	struct tcp_req *reqs;
+	uint32_t num_reqs;
+	uint32_t outstanding;	/* requests not FREE */
+	uint8_t *icd_bufs;
+	uint8_t *big_icd_buf;	/* one larger in-capsule buffer (admin capsules up to 8 KiB) */
+	bool big_icd_busy;
+	struct tcp_tx icresp_tx;
+	struct iovec icresp_iov[1];
+	struct usk_nvme_tcp_ic_resp icresp;
+	struct tcp_tx term_tx;
+	struct iovec term_iov[1];
+	uint8_t term_buf[USK_NVME_TCP_TERM_REQ_PDU_MAX_SIZE];
+	uint8_t term_data[USK_NVME_TCP_TERM_REQ_ERROR_DATA_MAX_SIZE];
+	struct usk_nvme_transport_id listen_trid;
+	char peer_addr[USK_SOCK_ADDR_LEN];
+	uint16_t peer_port;
+	char local_addr[USK_SOCK_ADDR_LEN];
+	uint16_t local_port;
+};
+
+struct tcp_poll_group {
+	struct usk_nvmf_transport_poll_group group;
+	struct usk_sock_group *sock_group;
+	struct usk_interrupt *intr;
+	TAILQ_HEAD(, tcp_qpair) qpairs;
+	TAILQ_HEAD(, tcp_qpair) flush_list;
+	TAILQ_HEAD(, tcp_req) pending_buf_queue;
+	/* statistics (nvmf_get_stats) */
+	uint64_t pending_buf_waits;	/* times a request had to wait for a data buffer */
+	uint32_t pending_buf_now;
+	uint64_t fatal_errors;
+	uint64_t qpairs_accepted;
+};
+
+struct tcp_listener {
+	struct usk_sock *sock;
+	struct usk_nvme_transport_id trid;
+	TAILQ_ENTRY(tcp_listener) link;
+};
+
+struct tcp_transport {
+	struct usk_nvmf_transport transport;
+	bool c2h_success;
+	int sock_priority;
+	struct usk_poller *accept_poller;
+	TAILQ_HEAD(, tcp_listener) listeners;
+};
+
+static inline struct tcp_qpair *
+tcp_qpair_from(struct usk_nvmf_qpair *qpair)
+{
+	return USK_CONTAINEROF(qpair, struct tcp_qpair, qpair);
+}
+
+static inline struct tcp_req *
+tcp_req_from(struct usk_nvmf_request *req)
+{
+	return USK_CONTAINEROF(req, struct tcp_req, req);
+}
+
+/* tcp_qpair.c */
+int tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
+		     const struct usk_nvme_transport_id *listen_trid, struct tcp_qpair **out);
+void tcp_qpair_destroy(struct tcp_qpair *tq);
+/* socket readable (sock group callback) */
+void tcp_qpair_sock_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock);
+/* write what is queued; returns bytes written or < 0 when the qpair failed */
+int tcp_qpair_flush(struct tcp_qpair *tq);
+/* retry requests waiting for buffers; returns how many got going */
+int tcp_group_process_pending(struct tcp_poll_group *tg);
+int tcp_req_complete(struct usk_nvmf_request *req);
+int tcp_req_free(struct usk_nvmf_request *req);
+bool tcp_qpair_abort_request(struct usk_nvmf_qpair *qpair, uint16_t cid);
+/* stop reading, drop transport-held requests and tell the core (idempotent) */
+void tcp_qpair_disconnect(struct tcp_qpair *tq);
+/* requests held by the transport (not executing) are released: called on teardown */
+void tcp_qpair_release_all(struct tcp_qpair *tq);
+
+#endif

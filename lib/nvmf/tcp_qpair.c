@@ -1,0 +1,878 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* NVMe/TCP connection: PDU receive/dispatch, request state machine, batched sends. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usk/env.h"
+#include "usk/log.h"
+#include "usk/util.h"
+#include "tcp_internal.h"
+
+static void req_exec(struct tcp_qpair *tq, struct tcp_req *r);
+
+/* ---------------------------------------------------------------- setup / teardown */
+
+int
+tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
+		 const struct usk_nvme_transport_id *listen_trid, struct tcp_qpair **out)
+{
+	const struct usk_nvmf_transport_opts *o = &tt->transport.opts;
+	struct tcp_qpair *tq;
+	uint32_t i, icd = o->in_capsule_data_size;
+
+	tq = calloc(1, sizeof(*tq));
+	if (tq == NULL) {
+		return -ENOMEM;
+	}
+	tq->qpair.transport = &tt->transport;
+	tq->ttransport = tt;
+	tq->sock = sock;
+	tq->listen_trid = *listen_trid;
+	/* before Connect we do not know the queue type: size for the larger of admin and I/O */
+	tq->num_reqs = USK_MAX((uint32_t)o->max_queue_depth, o->max_aq_depth);
+	tq->reqs = calloc(tq->num_reqs, sizeof(*tq->reqs));
+	tq->rbuf = malloc(TCP_RECV_BUF_SIZE);
+	if (tq->reqs == NULL || tq->rbuf == NULL) {
+		goto err_free;
+	}
+	if (icd != 0) {
+		tq->icd_bufs = usk_dma_zmalloc((size_t)tq->num_reqs * icd, USK_CACHE_LINE_SIZE, NULL);
+		if (tq->icd_bufs == NULL) {
+			goto err_free;
+		}
+	}
+	tq->big_icd_buf = usk_dma_zmalloc(USK_MAX(TCP_ADMIN_ICD_SIZE, icd), USK_CACHE_LINE_SIZE, NULL);
+	if (tq->big_icd_buf == NULL) {
+		goto err_free;
+	}
+	TAILQ_INIT(&tq->free_reqs);
+	STAILQ_INIT(&tq->send_queue);
+	for (i = 0; i < tq->num_reqs; i++) {
+		struct tcp_req *r = &tq->reqs[i];
+
+		r->ttag = (uint16_t)(i + 1);
+		r->req.qpair = &tq->qpair;
+		r->req.cmd = &r->cmd;
+		r->req.rsp = &r->rsp;
+		r->icd_buf = icd != 0 ? tq->icd_bufs + (size_t)i * icd : NULL;
+		r->tx.iov = r->tx_iov;
+		TAILQ_INSERT_TAIL(&tq->free_reqs, r, link);
+	}
+	tq->icresp_tx.iov = tq->icresp_iov;
+	tq->term_tx.iov = tq->term_iov;
+	tq->params.max_icd = USK_MAX(TCP_ADMIN_ICD_SIZE, icd);
+	tq->params.maxh2cdata = TCP_MAXH2CDATA;
+	tq->params.cpda = 0;
+	tcp_pdu_rx_init(&tq->rx);
+	usk_sock_getaddr(sock, tq->local_addr, sizeof(tq->local_addr), &tq->local_port,
+			 tq->peer_addr, sizeof(tq->peer_addr), &tq->peer_port);
+	*out = tq;
+	return 0;
+
+err_free:
+	usk_dma_free(tq->big_icd_buf);
+	usk_dma_free(tq->icd_bufs);
+	free(tq->rbuf);
+	free(tq->reqs);
+	free(tq);
+	return -ENOMEM;
+}
+
+void
+tcp_qpair_destroy(struct tcp_qpair *tq)
+{
+	usk_sock_close(&tq->sock);
+	usk_dma_free(tq->big_icd_buf);
+	usk_dma_free(tq->icd_bufs);
+	free(tq->rbuf);
+	free(tq->reqs);
+	free(tq);
+}
+
+/* ---------------------------------------------------------------- send path */
+
+static void
+qpair_want_flush(struct tcp_qpair *tq)
+{
+	if (!tq->in_flush_list && tq->tgroup != NULL) {
+		tq->in_flush_list = true;
+		TAILQ_INSERT_TAIL(&tq->tgroup->flush_list, tq, flush_link);
+	}
+}
+
+static void
+tx_queue(struct tcp_qpair *tq, struct tcp_tx *tx, int iovcnt,
+	 void (*done)(struct tcp_qpair *, struct tcp_tx *))
+{
+	tx->iovcnt = iovcnt;
+	tx->idx = 0;
+	tx->off = 0;
+	tx->done = done;
+	STAILQ_INSERT_TAIL(&tq->send_queue, tx, link);
+	qpair_want_flush(tq);
+}
+
+int
+tcp_qpair_flush(struct tcp_qpair *tq)
+{
+	struct iovec iov[USK_SOCK_MAX_IOV];
+	struct tcp_tx *tx;
+	size_t want, left;
+	ssize_t rc;
+	int n, i, total = 0;
+
+	while (!STAILQ_EMPTY(&tq->send_queue)) {
+		n = 0;
+		want = 0;
+		STAILQ_FOREACH(tx, &tq->send_queue, link) {
+			for (i = tx->idx; i < tx->iovcnt && n < USK_SOCK_MAX_IOV; i++) {
+				size_t off = i == tx->idx ? tx->off : 0;
+
+				if (tx->iov[i].iov_len == off) {
+					continue;
+				}
+				iov[n].iov_base = (uint8_t *)tx->iov[i].iov_base + off;
+				iov[n].iov_len = tx->iov[i].iov_len - off;
+				want += iov[n].iov_len;
+				n++;
+			}
+			if (n == USK_SOCK_MAX_IOV) {
+				break;
+			}
+		}
+		rc = 0;
+		if (n > 0) {
+			rc = usk_sock_writev(tq->sock, iov, n);
+			if (rc == -EAGAIN) {
+				break;
+			}
+			if (rc < 0) {
+				return (int)rc;
+			}
+		}
+		total += (int)rc;
+		/* retire what went out; done() may recycle the request */
+		left = (size_t)rc;
+		while ((tx = STAILQ_FIRST(&tq->send_queue)) != NULL) {
+			while (tx->idx < tx->iovcnt) {
+				size_t rest = tx->iov[tx->idx].iov_len - tx->off;
+
+				if (rest > left) {
+					tx->off += left;
+					left = 0;
+					break;
+				}
+				left -= rest;
+				tx->idx++;
+				tx->off = 0;
+			}
+			if (tx->idx < tx->iovcnt) {
+				break;
+			}
+			STAILQ_REMOVE_HEAD(&tq->send_queue, link);
+			tx->done(tq, tx);
+		}
+		if ((size_t)rc < want) {
+			/* socket buffer full: the rest goes on a later poll */
+			break;
+		}
+	}
+	return total;
+}
+
+static void
+hdr_digest_append(struct tcp_qpair *tq, uint8_t *hdr, uint32_t hlen)
+{
+	if (tq->params.hdgst) {
+		tcp_pdu_put_le32(hdr + hlen, tcp_pdu_hdgst(hdr, hlen));
+	}
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static void
+req_release(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	if (r->state == TCP_REQ_STATE_FREE) {
+		return;
+	}
+	if (r->state == TCP_REQ_STATE_NEED_BUFFER) {
+		TAILQ_REMOVE(&tq->tgroup->pending_buf_queue, r, link);
+		tq->tgroup->pending_buf_now--;
+	}
+	if (r->req.data_from_pool) {
+		usk_nvmf_request_free_buffers(&r->req, &tq->tgroup->group, tq->qpair.transport);
+	}
+	if (r->uses_big_icd) {
+		r->uses_big_icd = false;
+		tq->big_icd_busy = false;
+	}
+	if (tq->rx_req == r) {
+		tq->rx_req = NULL;
+	}
+	r->req.iovcnt = 0;
+	r->req.data = NULL;
+	r->tx_queued = false;
+	r->state = TCP_REQ_STATE_FREE;
+	tq->outstanding--;
+	TAILQ_INSERT_HEAD(&tq->free_reqs, r, link);
+}
+
+static void
+req_tx_done(struct tcp_qpair *tq, struct tcp_tx *tx)
+{
+	struct tcp_req *r = USK_CONTAINEROF(tx, struct tcp_req, tx);
+
+	r->tx_queued = false;
+	if (r->state == TCP_REQ_STATE_TRANSFERRING_CONTROLLER_TO_HOST) {
+		req_release(tq, r);
+	}
+	/* an R2T: the request stays in TRANSFERRING_HOST_TO_CONTROLLER */
+}
+
+/* Complete a request the transport rejects itself (bad SGL and the like). */
+static void
+req_fail(struct tcp_qpair *tq, struct tcp_req *r, uint8_t sct, uint8_t sc)
+{
+	struct usk_nvme_cpl *cpl = &r->rsp.nvme_cpl;
+
+	USK_DEBUGLOG(nvmf_tcp, "qpair %s:%u cid %u failed sct %u sc 0x%x\n", tq->peer_addr,
+		     tq->peer_port, r->cmd.nvme_cmd.cid, sct, sc);
+	cpl->cid = r->cmd.nvme_cmd.cid;
+	cpl->status.sct = sct & 7;
+	cpl->status.sc = sc;
+	cpl->status.dnr = 1;
+	r->state = TCP_REQ_STATE_EXECUTING;
+	usk_nvmf_request_complete(&r->req);
+}
+
+static void
+req_send_r2t(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	struct usk_nvme_tcp_r2t_hdr *h = (struct usk_nvme_tcp_r2t_hdr *)r->tx_hdr;
+	uint32_t hlen = sizeof(*h), dg = tq->params.hdgst ? USK_NVME_TCP_DIGEST_LEN : 0;
+
+	memset(h, 0, hlen);
+	h->common.pdu_type = USK_NVME_TCP_PDU_TYPE_R2T;
+	h->common.flags = dg ? USK_NVME_TCP_CH_FLAGS_HDGSTF : 0;
+	h->common.hlen = (uint8_t)hlen;
+	h->common.plen = hlen + dg;
+	h->cccid = r->cmd.nvme_cmd.cid;
+	h->ttag = r->ttag;
+	h->r2to = 0;
+	h->r2tl = r->req.length;
+	hdr_digest_append(tq, r->tx_hdr, hlen);
+	r->tx_iov[0].iov_base = r->tx_hdr;
+	r->tx_iov[0].iov_len = hlen + dg;
+	r->h2c_offset = 0;
+	r->state = TCP_REQ_STATE_TRANSFERRING_HOST_TO_CONTROLLER;
+	r->tx_queued = true;
+	tx_queue(tq, &r->tx, 1, req_tx_done);
+}
+
+/* Buffers are there: a write asks for its data, anything else runs. */
+static void
+req_buffers_ready(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	if (r->req.xfer == USK_NVME_DATA_HOST_TO_CONTROLLER) {
+		req_send_r2t(tq, r);
+	} else {
+		req_exec(tq, r);
+	}
+}
+
+static void
+req_need_buffers(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	struct tcp_poll_group *tg = tq->tgroup;
+	int rc;
+
+	if (TAILQ_EMPTY(&tg->pending_buf_queue)) {
+		rc = usk_nvmf_request_get_buffers(&r->req, &tg->group, tq->qpair.transport,
+						  r->req.length);
+		if (rc == 0) {
+			req_buffers_ready(tq, r);
+			return;
+		}
+		if (rc != -ENOMEM) {
+			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
+			return;
+		}
+	}
+	/* pool exhausted (or others wait already, keep FIFO order): retried from the poll */
+	r->state = TCP_REQ_STATE_NEED_BUFFER;
+	TAILQ_INSERT_TAIL(&tg->pending_buf_queue, r, link);
+	tg->pending_buf_waits++;
+	tg->pending_buf_now++;
+}
+
+int
+tcp_group_process_pending(struct tcp_poll_group *tg)
+{
+	struct tcp_req *r;
+	struct tcp_qpair *tq;
+	int rc, n = 0;
+
+	while ((r = TAILQ_FIRST(&tg->pending_buf_queue)) != NULL) {
+		tq = tcp_qpair_from(r->req.qpair);
+		rc = usk_nvmf_request_get_buffers(&r->req, &tg->group, tq->qpair.transport,
+						  r->req.length);
+		if (rc == -ENOMEM) {
+			break;
+		}
+		TAILQ_REMOVE(&tg->pending_buf_queue, r, link);
+		tg->pending_buf_now--;
+		n++;
+		if (rc != 0) {
+			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
+			continue;
+		}
+		req_buffers_ready(tq, r);
+	}
+	return n;
+}
+
+static void
+req_exec(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	r->state = TCP_REQ_STATE_EXECUTING;
+	usk_nvmf_request_exec(&r->req);
+}
+
+/* A whole CapsuleCmd (with its in-capsule data) arrived. */
+static void
+capsule_ready(struct tcp_qpair *tq, struct tcp_req *r, uint32_t icd_len)
+{
+	const struct usk_nvme_sgl_descriptor *sgl = &r->cmd.nvme_cmd.dptr.sgl1;
+	uint8_t *icd = r->uses_big_icd ? tq->big_icd_buf : r->icd_buf;
+	uint64_t offset;
+	uint32_t length;
+
+	memset(&r->rsp, 0, sizeof(r->rsp));
+	r->req.length = 0;
+	r->req.iovcnt = 0;
+	r->req.data = NULL;
+	r->req.data_from_pool = false;
+	r->req.xfer = (uint8_t)usk_nvmf_req_get_xfer(&r->req);
+	if (r->req.xfer == USK_NVME_DATA_NONE) {
+		req_exec(tq, r);
+		return;
+	}
+	if (sgl->generic.type == USK_NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK &&
+	    sgl->generic.subtype == USK_NVME_SGL_SUBTYPE_TRANSPORT) {
+		length = sgl->unkeyed.length;
+		if (icd_len != 0) {
+			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_INVALID_FIELD);
+			return;
+		}
+		if (length == 0 || length > tq->qpair.transport->opts.max_io_size) {
+			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
+			return;
+		}
+		r->req.length = length;
+		req_need_buffers(tq, r);
+		return;
+	}
+	if (sgl->generic.type == USK_NVME_SGL_TYPE_DATA_BLOCK &&
+	    sgl->generic.subtype == USK_NVME_SGL_SUBTYPE_OFFSET) {
+		offset = sgl->address;
+		length = sgl->unkeyed.length;
+		if (offset > icd_len) {
+			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_INVALID_SGL_OFFSET);
+			return;
+		}
+		if (length > icd_len - offset || length == 0) {
+			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
+			return;
+		}
+		if (r->req.xfer != USK_NVME_DATA_HOST_TO_CONTROLLER) {
+			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_INVALID_FIELD);
+			return;
+		}
+		r->req.length = length;
+		r->req.iov[0].iov_base = icd + offset;
+		r->req.iov[0].iov_len = length;
+		r->req.iovcnt = 1;
+		r->req.data = icd + offset;
+		req_exec(tq, r);
+		return;
+	}
+	req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID);
+}
+
+/* Build the C2HData PDU header for the whole read (one PDU; data follows in the iovecs). */
+static int
+build_c2h_data(struct tcp_qpair *tq, struct tcp_req *r, bool success_flag)
+{
+	struct usk_nvme_tcp_c2h_data_hdr *h = (struct usk_nvme_tcp_c2h_data_hdr *)r->tx_hdr;
+	uint32_t hlen = sizeof(*h), dg = tq->params.hdgst ? USK_NVME_TCP_DIGEST_LEN : 0;
+	uint32_t align = ((uint32_t)tq->hpda + 1) * 4, pdo, left = r->req.length, i;
+	int n = 0;
+
+	pdo = USK_ALIGN_CEIL(hlen + dg, align);
+	memset(r->tx_hdr, 0, pdo);
+	h->common.pdu_type = USK_NVME_TCP_PDU_TYPE_C2H_DATA;
+	h->common.flags = USK_NVME_TCP_C2H_DATA_FLAGS_LAST_PDU |
+			  (dg ? USK_NVME_TCP_CH_FLAGS_HDGSTF : 0) |
+			  (tq->params.ddgst ? USK_NVME_TCP_CH_FLAGS_DDGSTF : 0) |
+			  (success_flag ? USK_NVME_TCP_C2H_DATA_FLAGS_SUCCESS : 0);
+	h->common.hlen = (uint8_t)hlen;
+	h->common.pdo = (uint8_t)pdo;
+	h->common.plen = pdo + r->req.length + (tq->params.ddgst ? USK_NVME_TCP_DIGEST_LEN : 0);
+	h->cccid = r->cmd.nvme_cmd.cid;
+	h->datao = 0;
+	h->datal = r->req.length;
+	hdr_digest_append(tq, r->tx_hdr, hlen);
+	r->tx_iov[n].iov_base = r->tx_hdr;
+	r->tx_iov[n++].iov_len = pdo;
+	for (i = 0; i < r->req.iovcnt && left > 0; i++) {
+		r->tx_iov[n].iov_base = r->req.iov[i].iov_base;
+		r->tx_iov[n].iov_len = USK_MIN(left, (uint32_t)r->req.iov[i].iov_len);
+		left -= (uint32_t)r->tx_iov[n].iov_len;
+		n++;
+	}
+	if (tq->params.ddgst) {
+		uint32_t crc = usk_crc32c_iov_update(&r->tx_iov[1], n - 1, ~0u) ^ ~0u;
+
+		tcp_pdu_put_le32(r->tx_ddgst, crc);
+		r->tx_iov[n].iov_base = r->tx_ddgst;
+		r->tx_iov[n++].iov_len = USK_NVME_TCP_DIGEST_LEN;
+	}
+	return n;
+}
+
+static void
+build_capsule_resp(struct tcp_qpair *tq, struct tcp_req *r, struct iovec *iov)
+{
+	struct usk_nvme_tcp_rsp *h = (struct usk_nvme_tcp_rsp *)r->tx_rsp;
+	uint32_t hlen = sizeof(*h), dg = tq->params.hdgst ? USK_NVME_TCP_DIGEST_LEN : 0;
+
+	h->common.pdu_type = USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP;
+	h->common.flags = dg ? USK_NVME_TCP_CH_FLAGS_HDGSTF : 0;
+	h->common.hlen = (uint8_t)hlen;
+	h->common.pdo = 0;
+	h->common.plen = hlen + dg;
+	h->rccqe = r->rsp.nvme_cpl;
+	hdr_digest_append(tq, r->tx_rsp, hlen);
+	iov->iov_base = r->tx_rsp;
+	iov->iov_len = hlen + dg;
+}
+
+int
+tcp_req_complete(struct usk_nvmf_request *req)
+{
+	struct tcp_req *r = tcp_req_from(req);
+	struct tcp_qpair *tq = tcp_qpair_from(req->qpair);
+	const struct usk_nvme_cpl *cpl = &r->rsp.nvme_cpl;
+	bool ok = cpl->status.sc == USK_NVME_SC_SUCCESS && cpl->status.sct == USK_NVME_SCT_GENERIC;
+	bool success_flag = false;
+	int n = 0;
+
+	if (tq->disconnect_started || r->tx_queued) {
+		/* the connection is going away: nothing to send */
+		req_release(tq, r);
+		return 0;
+	}
+	if (ok && req->xfer == USK_NVME_DATA_CONTROLLER_TO_HOST && req->length > 0) {
+		/* with a data digest the host may still fail the command: keep the response */
+		success_flag = tq->ttransport->c2h_success && !tq->params.ddgst;
+		n = build_c2h_data(tq, r, success_flag);
+	}
+	if (!success_flag) {
+		build_capsule_resp(tq, r, &r->tx_iov[n++]);
+	}
+	r->state = TCP_REQ_STATE_TRANSFERRING_CONTROLLER_TO_HOST;
+	r->tx_queued = true;
+	tx_queue(tq, &r->tx, n, req_tx_done);
+	return 0;
+}
+
+int
+tcp_req_free(struct usk_nvmf_request *req)
+{
+	req_release(tcp_qpair_from(req->qpair), tcp_req_from(req));
+	return 0;
+}
+
+bool
+tcp_qpair_abort_request(struct usk_nvmf_qpair *qpair, uint16_t cid)
+{
+	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+	uint32_t i;
+
+	for (i = 0; i < tq->num_reqs; i++) {
+		struct tcp_req *r = &tq->reqs[i];
+
+		if (r->state == TCP_REQ_STATE_NEED_BUFFER && r->cmd.nvme_cmd.cid == cid) {
+			TAILQ_REMOVE(&tq->tgroup->pending_buf_queue, r, link);
+			tq->tgroup->pending_buf_now--;
+			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_ABORTED_BY_REQUEST);
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+tcp_qpair_release_all(struct tcp_qpair *tq)
+{
+	uint32_t i;
+
+	STAILQ_INIT(&tq->send_queue);
+	for (i = 0; i < tq->num_reqs; i++) {
+		struct tcp_req *r = &tq->reqs[i];
+
+		r->tx_queued = false;
+		if (r->state != TCP_REQ_STATE_FREE && r->state != TCP_REQ_STATE_EXECUTING) {
+			req_release(tq, r);
+		}
+	}
+}
+
+void
+tcp_qpair_disconnect(struct tcp_qpair *tq)
+{
+	if (tq->disconnect_started) {
+		return;
+	}
+	tq->disconnect_started = true;
+	tq->state = TCP_QPAIR_EXITING;
+	if (tq->tgroup != NULL) {
+		usk_sock_group_remove_sock(tq->tgroup->sock_group, tq->sock);
+		if (tq->in_flush_list) {
+			TAILQ_REMOVE(&tq->tgroup->flush_list, tq, flush_link);
+			tq->in_flush_list = false;
+		}
+		tcp_qpair_release_all(tq);
+	}
+	usk_nvmf_qpair_disconnect(&tq->qpair);
+}
+
+/* ---------------------------------------------------------------- receive path */
+
+static void
+term_tx_done(struct tcp_qpair *tq, struct tcp_tx *tx)
+{
+}
+
+/* Fatal protocol error: send C2HTermReq, close this connection only. */
+static void
+qpair_fatal(struct tcp_qpair *tq)
+{
+	struct usk_nvme_tcp_term_req_hdr *h = (struct usk_nvme_tcp_term_req_hdr *)tq->term_buf;
+	uint32_t copy = USK_MIN(USK_MAX((uint32_t)tq->rx.hdr.common.hlen,
+					(uint32_t)sizeof(struct usk_nvme_tcp_common_pdu_hdr)),
+				(uint32_t)USK_NVME_TCP_TERM_REQ_ERROR_DATA_MAX_SIZE);
+
+	if (tq->state == TCP_QPAIR_EXITING) {
+		return;
+	}
+	USK_ERRLOG("NVMe/TCP qpair from %s:%u: %s (PDU type 0x%02x %s, FES 0x%x, FEI %u): "
+		   "sending C2HTermReq and closing the connection\n", tq->peer_addr, tq->peer_port,
+		   tq->rx.reason ? tq->rx.reason : "protocol error", tq->rx.hdr.common.pdu_type,
+		   tcp_pdu_type_name(tq->rx.hdr.common.pdu_type), tq->rx.fes, tq->rx.fei);
+	if (tq->tgroup != NULL) {
+		tq->tgroup->fatal_errors++;
+	}
+	memset(h, 0, sizeof(*h));
+	h->common.pdu_type = USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ;
+	h->common.hlen = sizeof(*h);
+	h->common.plen = sizeof(*h) + copy;
+	h->fes = tq->rx.fes;
+	tcp_pdu_put_le32(h->fei, tq->rx.fei);
+	memcpy(tq->term_buf + sizeof(*h), tq->rx.hdr.raw, copy);
+	tq->term_iov[0].iov_base = tq->term_buf;
+	tq->term_iov[0].iov_len = h->common.plen;
+	tq->state = TCP_QPAIR_EXITING;
+	tx_queue(tq, &tq->term_tx, 1, term_tx_done);
+	/* best effort: whatever fits in the socket now, then the connection goes */
+	tcp_qpair_flush(tq);
+	tcp_qpair_disconnect(tq);
+}
+
+static void
+icresp_tx_done(struct tcp_qpair *tq, struct tcp_tx *tx)
+{
+}
+
+static void
+handle_icreq(struct tcp_qpair *tq)
+{
+	const struct usk_nvme_tcp_ic_req *ic = &tq->rx.hdr.ic_req;
+	struct usk_nvme_tcp_ic_resp *rsp = &tq->icresp;
+
+	if (ic->pfv != USK_NVME_TCP_PFV_1_0) {
+		tcp_pdu_rx_fail(&tq->rx, USK_NVME_TCP_FES_UNSUPPORTED_PARAMETER,
+				offsetof(struct usk_nvme_tcp_ic_req, pfv), "ICReq PFV is not 0");
+		qpair_fatal(tq);
+		return;
+	}
+	if (ic->hpda > USK_NVME_TCP_HPDA_MAX) {
+		tcp_pdu_rx_fail(&tq->rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
+				offsetof(struct usk_nvme_tcp_ic_req, hpda), "ICReq HPDA above 31");
+		qpair_fatal(tq);
+		return;
+	}
+	tq->hpda = ic->hpda;
+	tq->maxr2t = ic->maxr2t + 1;
+	tq->params.hdgst = (ic->dgst & USK_NVME_TCP_DGST_HDGST_ENABLE) != 0;
+	tq->params.ddgst = (ic->dgst & USK_NVME_TCP_DGST_DDGST_ENABLE) != 0;
+	tq->params.ic_done = true;
+	tq->state = TCP_QPAIR_RUNNING;
+
+	memset(rsp, 0, sizeof(*rsp));
+	rsp->common.pdu_type = USK_NVME_TCP_PDU_TYPE_IC_RESP;
+	rsp->common.hlen = sizeof(*rsp);
+	rsp->common.plen = sizeof(*rsp);
+	rsp->pfv = USK_NVME_TCP_PFV_1_0;
+	rsp->cpda = tq->params.cpda;
+	rsp->dgst = ic->dgst & (USK_NVME_TCP_DGST_HDGST_ENABLE | USK_NVME_TCP_DGST_DDGST_ENABLE);
+	rsp->maxh2cdata = tq->params.maxh2cdata;
+	tq->icresp_iov[0].iov_base = rsp;
+	tq->icresp_iov[0].iov_len = sizeof(*rsp);
+	tx_queue(tq, &tq->icresp_tx, 1, icresp_tx_done);
+	USK_DEBUGLOG(nvmf_tcp, "ICReq from %s:%u: hdgst %d ddgst %d hpda %u maxr2t %u\n",
+		     tq->peer_addr, tq->peer_port, tq->params.hdgst, tq->params.ddgst, tq->hpda,
+		     tq->maxr2t);
+}
+
+/* Slice [off, off+len) of the request's data iovecs into out. Returns the count or -1. */
+static int
+iov_slice(const struct usk_nvmf_request *req, uint32_t off, uint32_t len, struct iovec *out, int max)
+{
+	uint32_t i;
+	int n = 0;
+
+	for (i = 0; i < req->iovcnt && len > 0; i++) {
+		uint32_t l = (uint32_t)req->iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		if (n == max) {
+			return -1;
+		}
+		out[n].iov_base = (uint8_t *)req->iov[i].iov_base + off;
+		out[n].iov_len = USK_MIN(l - off, len);
+		len -= (uint32_t)out[n].iov_len;
+		off = 0;
+		n++;
+	}
+	return len == 0 ? n : -1;
+}
+
+/* Header validated: say where its payload goes (or fail the connection). */
+static int
+handle_header(struct tcp_qpair *tq)
+{
+	struct tcp_pdu_rx *rx = &tq->rx;
+	struct iovec iov[TCP_PDU_MAX_DATA_IOV];
+	struct tcp_req *r;
+	int n;
+
+	switch (rx->hdr.common.pdu_type) {
+	case USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ:
+		iov[0].iov_base = tq->term_data;
+		iov[0].iov_len = rx->data_len;
+		return tcp_pdu_rx_set_dest(rx, iov, rx->data_len ? 1 : 0);
+	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD:
+		r = TAILQ_FIRST(&tq->free_reqs);
+		if (r == NULL) {
+			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
+					"more commands outstanding than the queue depth");
+			return -1;
+		}
+		TAILQ_REMOVE(&tq->free_reqs, r, link);
+		tq->outstanding++;
+		r->state = TCP_REQ_STATE_NEW;
+		memcpy(&r->cmd, &rx->hdr.capsule_cmd.ccsqe, sizeof(r->cmd));
+		tq->rx_req = r;
+		if (rx->data_len == 0) {
+			return tcp_pdu_rx_set_dest(rx, NULL, 0);
+		}
+		iov[0].iov_len = rx->data_len;
+		if (rx->data_len <= tq->qpair.transport->opts.in_capsule_data_size) {
+			iov[0].iov_base = r->icd_buf;
+		} else if (!tq->big_icd_busy) {
+			tq->big_icd_busy = true;
+			r->uses_big_icd = true;
+			iov[0].iov_base = tq->big_icd_buf;
+		} else {
+			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_LIMIT_EXCEEDED, 0,
+					"in-capsule data larger than in_capsule_data_size");
+			return -1;
+		}
+		return tcp_pdu_rx_set_dest(rx, iov, 1);
+	case USK_NVME_TCP_PDU_TYPE_H2C_DATA: {
+		const struct usk_nvme_tcp_h2c_data_hdr *h = &rx->hdr.h2c_data;
+
+		if (h->ttag == 0 || h->ttag > tq->num_reqs) {
+			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
+					offsetof(struct usk_nvme_tcp_h2c_data_hdr, ttag),
+					"H2CData with an unknown transfer tag");
+			return -1;
+		}
+		r = &tq->reqs[h->ttag - 1];
+		if (r->state != TCP_REQ_STATE_TRANSFERRING_HOST_TO_CONTROLLER || r->tx_queued) {
+			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
+					"H2CData for a command that did not get an R2T");
+			return -1;
+		}
+		if (h->cccid != r->cmd.nvme_cmd.cid) {
+			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
+					offsetof(struct usk_nvme_tcp_h2c_data_hdr, cccid),
+					"H2CData cccid does not match the transfer tag");
+			return -1;
+		}
+		if (h->datao != r->h2c_offset || h->datal > r->req.length - r->h2c_offset) {
+			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
+					"H2CData offset/length outside the R2T");
+			return -1;
+		}
+		n = iov_slice(&r->req, h->datao, h->datal, iov, TCP_PDU_MAX_DATA_IOV);
+		if (n < 0) {
+			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
+					"H2CData does not fit the buffers");
+			return -1;
+		}
+		tq->rx_req = r;
+		return tcp_pdu_rx_set_dest(rx, iov, n);
+	}
+	default:
+		/* ICReq: no payload */
+		return tcp_pdu_rx_set_dest(rx, NULL, 0);
+	}
+}
+
+static void
+handle_pdu(struct tcp_qpair *tq)
+{
+	struct tcp_pdu_rx *rx = &tq->rx;
+	struct tcp_req *r = tq->rx_req;
+
+	switch (rx->hdr.common.pdu_type) {
+	case USK_NVME_TCP_PDU_TYPE_IC_REQ:
+		handle_icreq(tq);
+		break;
+	case USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ:
+		USK_ERRLOG("NVMe/TCP host %s:%u sent H2CTermReq (FES 0x%x): closing the connection\n",
+			   tq->peer_addr, tq->peer_port, rx->hdr.term_req.fes);
+		tcp_qpair_disconnect(tq);
+		break;
+	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD:
+		tq->rx_req = NULL;
+		capsule_ready(tq, r, rx->data_len);
+		break;
+	case USK_NVME_TCP_PDU_TYPE_H2C_DATA:
+		tq->rx_req = NULL;
+		r->h2c_offset += rx->data_len;
+		if (r->h2c_offset == r->req.length) {
+			req_exec(tq, r);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Parse every complete PDU in the receive buffer. */
+static void
+qpair_parse(struct tcp_qpair *tq)
+{
+	enum tcp_pdu_rx_event ev;
+	size_t c;
+
+	while (tq->state != TCP_QPAIR_EXITING) {
+		ev = tcp_pdu_rx_feed(&tq->rx, &tq->params, tq->rbuf + tq->rbuf_off,
+				     tq->rbuf_len - tq->rbuf_off, &c);
+		tq->rbuf_off += (uint32_t)c;
+		switch (ev) {
+		case TCP_PDU_RX_EV_NEED_MORE:
+			tq->rbuf_off = 0;
+			tq->rbuf_len = 0;
+			return;
+		case TCP_PDU_RX_EV_HEADER:
+			if (handle_header(tq) != 0) {
+				qpair_fatal(tq);
+				return;
+			}
+			break;
+		case TCP_PDU_RX_EV_PDU:
+			handle_pdu(tq);
+			break;
+		case TCP_PDU_RX_EV_ERROR:
+			qpair_fatal(tq);
+			return;
+		}
+	}
+}
+
+static void
+qpair_conn_lost(struct tcp_qpair *tq, int rc)
+{
+	if (rc == -ECONNRESET) {
+		USK_DEBUGLOG(nvmf_tcp, "NVMe/TCP host %s:%u closed the connection\n",
+			     tq->peer_addr, tq->peer_port);
+	} else {
+		USK_NOTICELOG("NVMe/TCP connection from %s:%u failed: %s\n", tq->peer_addr,
+			      tq->peer_port, strerror(-rc));
+	}
+	tcp_qpair_disconnect(tq);
+}
+
+void
+tcp_qpair_sock_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock)
+{
+	struct tcp_qpair *tq = arg;
+	struct iovec iov[TCP_PDU_MAX_DATA_IOV + 2];
+	ssize_t rc;
+	size_t want;
+	uint32_t rem;
+	int budget, n;
+
+	for (budget = 0; budget < TCP_RECV_BUDGET && tq->state != TCP_QPAIR_EXITING; budget++) {
+		rem = tcp_pdu_rx_payload_remaining(&tq->rx);
+		if (rem >= TCP_DIRECT_READ_MIN) {
+			/* large payload: straight into the data buffers, what follows into rbuf */
+			n = tcp_pdu_rx_payload_iovs(&tq->rx, iov, TCP_PDU_MAX_DATA_IOV + 1);
+			iov[n].iov_base = tq->rbuf;
+			iov[n].iov_len = TCP_RECV_BUF_SIZE;
+			want = rem + TCP_RECV_BUF_SIZE;
+			rc = usk_sock_readv(sock, iov, n + 1);
+			if (rc > 0) {
+				size_t direct = USK_MIN((size_t)rc, (size_t)rem);
+				enum tcp_pdu_rx_event ev = tcp_pdu_rx_payload_advance(&tq->rx, direct);
+
+				if (ev == TCP_PDU_RX_EV_ERROR) {
+					qpair_fatal(tq);
+					return;
+				}
+				if (ev == TCP_PDU_RX_EV_PDU) {
+					handle_pdu(tq);
+				}
+				tq->rbuf_off = 0;
+				tq->rbuf_len = (uint32_t)((size_t)rc - direct);
+			}
+		} else {
+			want = TCP_RECV_BUF_SIZE;
+			rc = usk_sock_recv(sock, tq->rbuf, TCP_RECV_BUF_SIZE);
+			if (rc > 0) {
+				tq->rbuf_off = 0;
+				tq->rbuf_len = (uint32_t)rc;
+			}
+		}
+		if (rc == -EAGAIN) {
+			return;
+		}
+		if (rc < 0) {
+			qpair_conn_lost(tq, (int)rc);
+			return;
+		}
+		qpair_parse(tq);
+		if ((size_t)rc < want) {
+			return;
+		}
+	}
+}

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* NVMe-oF target transports: registry, option validation, shared data buffers, listener refcounts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "usk/env.h"
+#include "nvmf_internal.h"
+
+#define NVMF_MAX_TRANSPORT_OPS 8
+
+static const struct usk_nvmf_transport_ops *g_transport_ops[NVMF_MAX_TRANSPORT_OPS];
+static int g_num_transport_ops;
+
+void
+usk_nvmf_transport_register(const struct usk_nvmf_transport_ops *ops)
+{
+	if (nvmf_transport_find_ops(ops->name) != NULL) {
+		USK_ERRLOG("transport %s registered twice\n", ops->name);
+		return;
+	}
+	if (g_num_transport_ops == NVMF_MAX_TRANSPORT_OPS) {
+		USK_ERRLOG("too many transports, %s ignored\n", ops->name);
+		return;
+	}
+	g_transport_ops[g_num_transport_ops++] = ops;
+}
+
+const struct usk_nvmf_transport_ops *
+nvmf_transport_find_ops(const char *name)
+{
+	int i;
+
+	for (i = 0; i < g_num_transport_ops; i++) {
+		if (strcasecmp(g_transport_ops[i]->name, name) == 0) {
+			return g_transport_ops[i];
+		}
+	}
+	return NULL;
+}
+
+bool
+usk_nvmf_transport_opts_init(const char *transport_name, struct usk_nvmf_transport_opts *opts,
+			     size_t opts_size)
+{
+	const struct usk_nvmf_transport_ops *ops = nvmf_transport_find_ops(transport_name);
+	struct usk_nvmf_transport_opts defaults = { .opts_size = sizeof(defaults) };
+
+	if (ops == NULL) {
+		return false;
+	}
+	ops->opts_init(&defaults);
+	defaults.opts_size = sizeof(defaults);
+	memset(opts, 0, opts_size);
+	memcpy(opts, &defaults, USK_MIN(opts_size, sizeof(defaults)));
+	opts->opts_size = opts_size;
+	return true;
+}
+
+static int
+validate_opts(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len)
+{
+	if (o->max_queue_depth < 2) {
+		snprintf(err, err_len, "max_queue_depth: must be at least 2 (got %u)", o->max_queue_depth);
+		return -EINVAL;
+	}
+	if (o->max_qpairs_per_ctrlr < 2) {
+		snprintf(err, err_len, "max_io_qpairs_per_ctrlr: must be at least 1");
+		return -EINVAL;
+	}
+	if (o->max_aq_depth < USK_NVME_ADMIN_QUEUE_MIN_ENTRIES || o->max_aq_depth > 4096) {
+		snprintf(err, err_len, "max_aq_depth: must be in 2..4096 (got %u)", o->max_aq_depth);
+		return -EINVAL;
+	}
+	if (o->io_unit_size == 0 || o->io_unit_size % 512 != 0) {
+		snprintf(err, err_len, "io_unit_size: must be a non-zero multiple of 512 (got %u)",
+			 o->io_unit_size);
+		return -EINVAL;
+	}
+	if (o->max_io_size < 4096 || !USK_IS_POW2(o->max_io_size)) {
+		snprintf(err, err_len, "max_io_size: must be a power of two >= 4096 (got %u)",
+			 o->max_io_size);
+		return -EINVAL;
+	}
+	if (o->io_unit_size > o->max_io_size) {
+		snprintf(err, err_len, "io_unit_size: must not exceed max_io_size (%u > %u)",
+			 o->io_unit_size, o->max_io_size);
+		return -EINVAL;
+	}
+	if (o->max_io_size / o->io_unit_size + 1 > USK_NVMF_REQ_MAX_BUFFERS) {
+		snprintf(err, err_len, "io_unit_size: max_io_size / io_unit_size must be below %d",
+			 USK_NVMF_REQ_MAX_BUFFERS);
+		return -EINVAL;
+	}
+	if (o->in_capsule_data_size % 16 != 0 || o->in_capsule_data_size > 128 * 1024) {
+		snprintf(err, err_len, "in_capsule_data_size: must be a multiple of 16 up to 131072 (got %u)",
+			 o->in_capsule_data_size);
+		return -EINVAL;
+	}
+	if (o->num_shared_buffers && o->num_shared_buffers < o->max_io_size / o->io_unit_size) {
+		snprintf(err, err_len, "num_shared_buffers: must hold at least one max_io_size I/O (%u)",
+			 o->max_io_size / o->io_unit_size);
+		return -EINVAL;
+	}
+	if (o->num_shared_buffers && o->buf_cache_size > o->num_shared_buffers) {
+		snprintf(err, err_len, "buf_cache_size: must not exceed num_shared_buffers (%u > %u)",
+			 o->buf_cache_size, o->num_shared_buffers);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+usk_nvmf_transport_create(const char *transport_name, struct usk_nvmf_transport_opts *opts,
+			  struct usk_nvmf_transport **out, char *err, size_t err_len)
+{
+	const struct usk_nvmf_transport_ops *ops = nvmf_transport_find_ops(transport_name);
+	struct usk_nvmf_transport *transport = NULL;
+	struct usk_nvmf_transport_opts o;
+	char pool_name[64];
+	int rc;
+
+	if (ops == NULL) {
+		snprintf(err, err_len, "trtype: transport '%s' is not available", transport_name);
+		return -ENOENT;
+	}
+	memset(&o, 0, sizeof(o));
+	memcpy(&o, opts, USK_MIN(opts->opts_size ? opts->opts_size : sizeof(o), sizeof(o)));
+	o.opts_size = sizeof(o);
+	rc = validate_opts(&o, err, err_len);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = ops->create(&o, &transport, err, err_len);
+	if (rc != 0) {
+		if (err[0] == '\0') {
+			snprintf(err, err_len, "trtype: cannot create %s transport: %s", ops->name,
+				 strerror(-rc));
+		}
+		return rc;
+	}
+	transport->ops = ops;
+	transport->opts = o;
+	transport->opts.transport_specific = NULL;
+	TAILQ_INIT(&transport->listeners);
+	if (o.num_shared_buffers) {
+		snprintf(pool_name, sizeof(pool_name), "nvmf_%s_%p", ops->name, (void *)transport);
+		transport->data_buf_pool = usk_mempool_create(pool_name, o.num_shared_buffers,
+					   o.io_unit_size, 0, -1);
+		if (transport->data_buf_pool == NULL) {
+			snprintf(err, err_len, "num_shared_buffers: cannot allocate %u buffers of %u bytes",
+				 o.num_shared_buffers, o.io_unit_size);
+			ops->destroy(transport, NULL, NULL);
+			return -ENOMEM;
+		}
+	}
+	*out = transport;
+	return 0;
+}
+
+int
+usk_nvmf_transport_destroy(struct usk_nvmf_transport *transport,
+			   usk_nvmf_transport_destroy_done_fn cb_fn, void *cb_arg)
+{
+	struct usk_nvmf_listener *listener;
+	int rc;
+
+	while ((listener = TAILQ_FIRST(&transport->listeners)) != NULL) {
+		TAILQ_REMOVE(&transport->listeners, listener, link);
+		transport->ops->stop_listen(transport, &listener->trid);
+		free(listener);
+	}
+	if (transport->data_buf_pool) {
+		usk_mempool_free(transport->data_buf_pool);
+		transport->data_buf_pool = NULL;
+	}
+	rc = transport->ops->destroy(transport, cb_fn, cb_arg);
+	if (rc != 0 && cb_fn) {
+		cb_fn(cb_arg);
+	}
+	return rc;
+}
+
+void
+nvmf_transport_free_all(struct usk_nvmf_tgt *tgt)
+{
+	struct usk_nvmf_transport *transport;
+
+	while ((transport = TAILQ_FIRST(&tgt->transports)) != NULL) {
+		TAILQ_REMOVE(&tgt->transports, transport, link);
+		usk_nvmf_transport_destroy(transport, NULL, NULL);
+	}
+}
+
+struct add_transport_ctx {
+	struct usk_nvmf_transport *transport;
+	usk_nvmf_tgt_add_transport_done_fn cb_fn;
+	void *cb_arg;
+};
+
+static void
+add_transport_on_group(struct usk_io_channel_iter *i)
+{
+	struct add_transport_ctx *ctx = usk_io_channel_iter_get_ctx(i);
+	struct usk_nvmf_poll_group *group = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_nvmf_transport_poll_group *tgroup;
+
+	TAILQ_FOREACH(tgroup, &group->tgroups, link) {
+		if (tgroup->transport == ctx->transport) {
+			usk_for_each_channel_continue(i, 0);
+			return;
+		}
+	}
+	tgroup = nvmf_transport_poll_group_create(ctx->transport, group);
+	if (tgroup == NULL) {
+		usk_for_each_channel_continue(i, -ENOMEM);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&group->tgroups, tgroup, link);
+	usk_for_each_channel_continue(i, 0);
+}
+
+static void
+add_transport_done(struct usk_io_channel_iter *i, int status)
+{
+	struct add_transport_ctx *ctx = usk_io_channel_iter_get_ctx(i);
+
+	if (ctx->cb_fn) {
+		ctx->cb_fn(ctx->cb_arg, status);
+	}
+	free(ctx);
+}
+
+void
+usk_nvmf_tgt_add_transport(struct usk_nvmf_tgt *tgt, struct usk_nvmf_transport *transport,
+			   usk_nvmf_tgt_add_transport_done_fn cb_fn, void *cb_arg)
+{
+	struct add_transport_ctx *ctx;
+
+	if (usk_nvmf_tgt_get_transport(tgt, transport->ops->name) != NULL) {
+		cb_fn(cb_arg, -EEXIST);
+		return;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		cb_fn(cb_arg, -ENOMEM);
+		return;
+	}
+	ctx->transport = transport;
+	ctx->cb_fn = cb_fn;
+	ctx->cb_arg = cb_arg;
+	transport->tgt = tgt;
+	TAILQ_INSERT_TAIL(&tgt->transports, transport, link);
+	usk_for_each_channel(tgt, add_transport_on_group, ctx, add_transport_done);
+}
+
+struct usk_nvmf_transport *
+usk_nvmf_tgt_get_transport(struct usk_nvmf_tgt *tgt, const char *transport_name)
+{
+	struct usk_nvmf_transport *transport;
+
+	TAILQ_FOREACH(transport, &tgt->transports, link) {
+		if (strcasecmp(transport->ops->name, transport_name) == 0) {
+			return transport;
+		}
+	}
+	return NULL;
+}
+
+struct usk_nvmf_transport *
+usk_nvmf_transport_get_first(struct usk_nvmf_tgt *tgt)
+{
+	return TAILQ_FIRST(&tgt->transports);
+}
+
+struct usk_nvmf_transport *
+usk_nvmf_transport_get_next(struct usk_nvmf_transport *transport)
+{
+	return TAILQ_NEXT(transport, link);
+}
+
+const char *
+usk_nvmf_get_transport_name(struct usk_nvmf_transport *transport)
+{
+	return transport->ops->name;
+}
+
+enum usk_nvme_transport_type
+usk_nvmf_get_transport_type(struct usk_nvmf_transport *transport)
+{
+	return transport->ops->type;
+}
+
+const struct usk_nvmf_transport_opts *
+usk_nvmf_get_transport_opts(struct usk_nvmf_transport *transport)
+{
+	return &transport->opts;
+}
+
+json_t *
+usk_nvmf_transport_opts_to_json(struct usk_nvmf_transport *transport)
+{
+	const struct usk_nvmf_transport_opts *o = &transport->opts;
+	json_t *params = json_object();
+
+	if (params == NULL) {
+		return NULL;
+	}
+	json_object_set_new(params, "trtype", json_string(transport->ops->name));
+	json_object_set_new(params, "max_queue_depth", json_integer(o->max_queue_depth));
+	json_object_set_new(params, "max_io_qpairs_per_ctrlr",
+			    json_integer(o->max_qpairs_per_ctrlr - 1));
+	json_object_set_new(params, "in_capsule_data_size", json_integer(o->in_capsule_data_size));
+	json_object_set_new(params, "max_io_size", json_integer(o->max_io_size));
+	json_object_set_new(params, "io_unit_size", json_integer(o->io_unit_size));
+	json_object_set_new(params, "max_aq_depth", json_integer(o->max_aq_depth));
+	json_object_set_new(params, "num_shared_buffers", json_integer(o->num_shared_buffers));
+	json_object_set_new(params, "buf_cache_size", json_integer(o->buf_cache_size));
+	json_object_set_new(params, "dif_insert_or_strip", json_boolean(o->dif_insert_or_strip));
+	json_object_set_new(params, "zcopy", json_boolean(o->zcopy));
+	json_object_set_new(params, "abort_timeout_sec", json_integer(o->abort_timeout_sec));
+	if (transport->ops->dump_opts) {
+		transport->ops->dump_opts(transport, params);
+	}
+	return params;
+}
+
+/* ---- poll groups and buffers ---- */
+
+struct usk_nvmf_transport_poll_group *
+nvmf_transport_poll_group_create(struct usk_nvmf_transport *transport,
+				 struct usk_nvmf_poll_group *group)
+{
+	struct usk_nvmf_transport_poll_group *tgroup;
+	struct usk_nvmf_transport_pg_cache_buf *buf;
+
+	tgroup = transport->ops->poll_group_create(transport, group);
+	if (tgroup == NULL) {
+		return NULL;
+	}
+	tgroup->transport = transport;
+	tgroup->group = group;
+	STAILQ_INIT(&tgroup->buf_cache);
+	tgroup->buf_cache_count = 0;
+	tgroup->buf_cache_size = 0;
+	if (transport->data_buf_pool) {
+		tgroup->buf_cache_size = transport->opts.buf_cache_size;
+		while (tgroup->buf_cache_count < tgroup->buf_cache_size) {
+			buf = usk_mempool_get(transport->data_buf_pool);
+			if (buf == NULL) {
+				/* Others took the pool: this group just caches fewer. */
+				tgroup->buf_cache_size = tgroup->buf_cache_count;
+				break;
+			}
+			STAILQ_INSERT_HEAD(&tgroup->buf_cache, buf, link);
+			tgroup->buf_cache_count++;
+		}
+	}
+	return tgroup;
+}
+
+void
+nvmf_transport_poll_group_destroy(struct usk_nvmf_transport_poll_group *tgroup)
+{
+	struct usk_nvmf_transport *transport = tgroup->transport;
+	struct usk_nvmf_transport_pg_cache_buf *buf;
+
+	while ((buf = STAILQ_FIRST(&tgroup->buf_cache)) != NULL) {
+		STAILQ_REMOVE_HEAD(&tgroup->buf_cache, link);
+		usk_mempool_put(transport->data_buf_pool, buf);
+	}
+	tgroup->buf_cache_count = 0;
+	transport->ops->poll_group_destroy(tgroup);
+}
+
+void
+usk_nvmf_request_free_buffers(struct usk_nvmf_request *req,
+			      struct usk_nvmf_transport_poll_group *tgroup,
+			      struct usk_nvmf_transport *transport)
+{
+	struct usk_nvmf_transport_pg_cache_buf *buf;
+	uint32_t i;
+
+	if (!req->data_from_pool) {
+		return;
+	}
+	for (i = 0; i < req->iovcnt; i++) {
+		buf = req->buffers[i];
+		if (tgroup && tgroup->buf_cache_count < tgroup->buf_cache_size) {
+			STAILQ_INSERT_HEAD(&tgroup->buf_cache, buf, link);
+			tgroup->buf_cache_count++;
+		} else {
+			usk_mempool_put(transport->data_buf_pool, buf);
+		}
+		req->buffers[i] = NULL;
+		req->iov[i].iov_base = NULL;
+		req->iov[i].iov_len = 0;
+	}
+	req->iovcnt = 0;
+	req->data = NULL;
+	req->data_from_pool = false;
+}
+
+int
+usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
+			     struct usk_nvmf_transport_poll_group *tgroup,
+			     struct usk_nvmf_transport *transport, uint32_t length)
+{
+	uint32_t io_unit = transport->opts.io_unit_size;
+	uint32_t num = (length + io_unit - 1) / io_unit;
+	uint32_t i, from_cache = 0;
+	void *bufs[USK_NVMF_REQ_MAX_BUFFERS];
+
+	if (length > transport->opts.max_io_size || num >= USK_NVMF_REQ_MAX_BUFFERS) {
+		return -EINVAL;
+	}
+	if (transport->data_buf_pool == NULL) {
+		return -ENOMEM;
+	}
+	while (from_cache < num && tgroup && !STAILQ_EMPTY(&tgroup->buf_cache)) {
+		bufs[from_cache] = STAILQ_FIRST(&tgroup->buf_cache);
+		STAILQ_REMOVE_HEAD(&tgroup->buf_cache, link);
+		tgroup->buf_cache_count--;
+		from_cache++;
+	}
+	if (from_cache < num &&
+	    usk_mempool_get_bulk(transport->data_buf_pool, &bufs[from_cache], num - from_cache) != 0) {
+		/* Give back what we took and let the transport retry later. */
+		for (i = 0; i < from_cache; i++) {
+			struct usk_nvmf_transport_pg_cache_buf *buf = bufs[i];
+
+			STAILQ_INSERT_HEAD(&tgroup->buf_cache, buf, link);
+			tgroup->buf_cache_count++;
+		}
+		return -ENOMEM;
+	}
+	for (i = 0; i < num; i++) {
+		req->buffers[i] = bufs[i];
+		req->iov[i].iov_base = bufs[i];
+		req->iov[i].iov_len = USK_MIN(io_unit, length);
+		length -= (uint32_t)req->iov[i].iov_len;
+	}
+	req->iovcnt = num;
+	req->data = req->iov[0].iov_base;
+	req->data_from_pool = true;
+	return 0;
+}
+
+/* ---- listeners ---- */
+
+int
+nvmf_transport_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid,
+		      const json_t *params)
+{
+	struct usk_nvmf_listener *listener;
+	struct usk_nvmf_listen_opts opts = { .opts_size = sizeof(opts), .transport_specific = params };
+	int rc;
+
+	TAILQ_FOREACH(listener, &transport->listeners, link) {
+		if (usk_nvmf_trid_equal(&listener->trid, trid)) {
+			listener->ref++;
+			return 0;
+		}
+	}
+	listener = calloc(1, sizeof(*listener));
+	if (listener == NULL) {
+		return -ENOMEM;
+	}
+	listener->trid = *trid;
+	listener->ref = 1;
+	rc = transport->ops->listen(transport, trid, &opts);
+	if (rc != 0) {
+		free(listener);
+		return rc;
+	}
+	TAILQ_INSERT_TAIL(&transport->listeners, listener, link);
+	return 0;
+}
+
+void
+nvmf_transport_stop_listen(struct usk_nvmf_transport *transport,
+			   const struct usk_nvme_transport_id *trid)
+{
+	struct usk_nvmf_listener *listener;
+
+	TAILQ_FOREACH(listener, &transport->listeners, link) {
+		if (usk_nvmf_trid_equal(&listener->trid, trid)) {
+			if (--listener->ref == 0) {
+				TAILQ_REMOVE(&transport->listeners, listener, link);
+				transport->ops->stop_listen(transport, trid);
+				free(listener);
+			}
+			return;
+		}
+	}
+}
+
+void
+nvmf_transport_listener_discover(struct usk_nvmf_transport *transport,
+				 const struct usk_nvme_transport_id *trid,
+				 struct usk_nvmf_discovery_log_page_entry *entry)
+{
+	entry->trtype = (uint8_t)trid->trtype;
+	entry->adrfam = (uint8_t)trid->adrfam;
+	entry->treq = USK_NVMF_TREQ_SECURE_CHANNEL_NOT_REQUIRED;
+	usk_strcpy_pad(entry->trsvcid, trid->trsvcid, sizeof(entry->trsvcid), ' ');
+	usk_strcpy_pad(entry->traddr, trid->traddr, sizeof(entry->traddr), ' ');
+	if (transport->ops->listener_discover) {
+		transport->ops->listener_discover(transport, trid, entry);
+	}
+}
+
+/* ---- transport ids ---- */
+
+static const struct {
+	const char *name;
+	enum usk_nvme_transport_type type;
+} g_trtypes[] = {
+	{ "TCP", USK_NVME_TRANSPORT_TCP },
+	{ "RDMA", USK_NVME_TRANSPORT_RDMA },
+	{ "FC", USK_NVME_TRANSPORT_FC },
+	{ "PCIe", USK_NVME_TRANSPORT_PCIE },
+	{ "VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER },
+};
+
+int
+usk_nvmf_trtype_parse(const char *str, enum usk_nvme_transport_type *trtype)
+{
+	size_t i;
+
+	for (i = 0; i < USK_COUNTOF(g_trtypes); i++) {
+		if (strcasecmp(str, g_trtypes[i].name) == 0) {
+			*trtype = g_trtypes[i].type;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *
+usk_nvmf_trtype_str(enum usk_nvme_transport_type trtype)
+{
+	size_t i;
+
+	for (i = 0; i < USK_COUNTOF(g_trtypes); i++) {
+		if (g_trtypes[i].type == trtype) {
+			return g_trtypes[i].name;
+		}
+	}
+	return "CUSTOM";
+}
+
+static const struct {
+	const char *name;
+	enum usk_nvmf_adrfam adrfam;
+} g_adrfams[] = {
+	{ "IPv4", USK_NVMF_ADRFAM_IPV4 },
+	{ "IPv6", USK_NVMF_ADRFAM_IPV6 },
+	{ "IB", USK_NVMF_ADRFAM_IB },
+	{ "FC", USK_NVMF_ADRFAM_FC },
+	{ "INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST },
+};
+
+int
+usk_nvmf_adrfam_parse(const char *str, enum usk_nvmf_adrfam *adrfam)
+{
+	size_t i;
+
+	for (i = 0; i < USK_COUNTOF(g_adrfams); i++) {
+		if (strcasecmp(str, g_adrfams[i].name) == 0) {
+			*adrfam = g_adrfams[i].adrfam;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *
+usk_nvmf_adrfam_str(enum usk_nvmf_adrfam adrfam)
+{
+	size_t i;
+
+	for (i = 0; i < USK_COUNTOF(g_adrfams); i++) {
+		if (g_adrfams[i].adrfam == adrfam) {
+			return g_adrfams[i].name;
+		}
+	}
+	return "unknown";
+}
+
+bool
+usk_nvmf_trid_equal(const struct usk_nvme_transport_id *a, const struct usk_nvme_transport_id *b)
+{
+	return a->trtype == b->trtype && a->adrfam == b->adrfam &&
+	       strcasecmp(a->traddr, b->traddr) == 0 && strcmp(a->trsvcid, b->trsvcid) == 0;
+}

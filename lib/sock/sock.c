@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Non-blocking TCP sockets (POSIX) and epoll-based socket groups. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "usk/sock.h"
+#include "usk/util.h"
+
+#define SOCK_GROUP_MAX_EVENTS 128
+#define SOCK_GROUP_DEFAULT_EVENTS 32
+
+struct usk_sock {
+	int fd;
+	bool ipv6;
+	bool listener;
+	struct usk_sock_opts opts;
+	void *ctx;
+	/* group membership; group == NULL when not in a group */
+	struct usk_sock_group *group;
+	usk_sock_cb cb;
+	void *cb_arg;
+};
+
+struct usk_sock_group {
+	int epfd;
+	uint32_t count;
+	void *ctx;
+	/* events of the poll in progress; entries of removed sockets are cleared */
+	int nevents;
+	int cur;
+	struct epoll_event events[SOCK_GROUP_MAX_EVENTS];
+};
+
+void
+usk_sock_get_default_opts(struct usk_sock_opts *opts, size_t opts_size)
+{
+	struct usk_sock_opts def = {
+		.opts_size = opts_size,
+		.priority = 0,
+		.nodelay = true,
+		.recv_buf_size = 0,
+		.send_buf_size = 0,
+	};
+
+	memcpy(opts, &def, USK_MIN(opts_size, sizeof(def)));
+}
+
+static void
+opts_copy(struct usk_sock_opts *dst, const struct usk_sock_opts *src)
+{
+	usk_sock_get_default_opts(dst, sizeof(*dst));
+	if (src != NULL) {
+		memcpy(dst, src, USK_MIN(src->opts_size, sizeof(*dst)));
+		dst->opts_size = sizeof(*dst);
+	}
+}
+
+static int
+sock_apply_opts(int fd, const struct usk_sock_opts *opts, bool stream)
+{
+	int val;
+
+	if (opts->recv_buf_size > 0) {
+		val = opts->recv_buf_size;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &val, sizeof(val)) != 0) {
+			return -errno;
+		}
+	}
+	if (opts->send_buf_size > 0) {
+		val = opts->send_buf_size;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &val, sizeof(val)) != 0) {
+			return -errno;
+		}
+	}
+	if (opts->priority != 0) {
+		val = opts->priority;
+		if (setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &val, sizeof(val)) != 0) {
+			return -errno;
+		}
+	}
+	if (stream && opts->nodelay) {
+		val = 1;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &val, sizeof(val)) != 0) {
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int
+set_nonblock(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		return -errno;
+	}
+	return 0;
+}
+
+static struct usk_sock *
+sock_alloc(int fd, bool ipv6, const struct usk_sock_opts *opts)
+{
+	struct usk_sock *sock = calloc(1, sizeof(*sock));
+
+	if (sock == NULL) {
+		return NULL;
+	}
+	sock->fd = fd;
+	sock->ipv6 = ipv6;
+	opts_copy(&sock->opts, opts);
+	return sock;
+}
+
+static int
+resolve(const char *ip, int port, bool passive, struct addrinfo **res)
+{
+	struct addrinfo hints = {0};
+	char portstr[16];
+	const char *host = ip;
+	char buf[USK_SOCK_ADDR_LEN + 2];
+	size_t len;
+	int rc;
+
+	if (ip == NULL || port < 0 || port > 65535) {
+		return -EINVAL;
+	}
+	/* accept "[::1]" as well as "::1" */
+	len = strlen(ip);
+	if (len >= 2 && ip[0] == '[' && ip[len - 1] == ']' && len - 2 < sizeof(buf)) {
+		memcpy(buf, ip + 1, len - 2);
+		buf[len - 2] = '\0';
+		host = buf;
+	}
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+	rc = getaddrinfo(host, portstr, &hints, res);
+	if (rc != 0) {
+		return rc == EAI_SYSTEM ? -errno : -EINVAL;
+	}
+	return 0;
+}
+
+int
+usk_sock_listen(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out)
+{
+	struct addrinfo *res, *ai;
+	struct usk_sock_opts o;
+	int fd = -1, rc, val = 1;
+
+	opts_copy(&o, opts);
+	rc = resolve(ip, port, true, &res);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = -EINVAL;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &val, sizeof(val)) != 0 ||
+		    (ai->ai_family == AF_INET6 &&
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &val, sizeof(val)) != 0)) {
+			rc = -errno;
+			goto err_close;
+		}
+		rc = sock_apply_opts(fd, &o, false);
+		if (rc != 0) {
+			goto err_close;
+		}
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 512) != 0) {
+			rc = -errno;
+			goto err_close;
+		}
+		rc = set_nonblock(fd);
+		if (rc != 0) {
+			goto err_close;
+		}
+		*out = sock_alloc(fd, ai->ai_family == AF_INET6, &o);
+		if (*out == NULL) {
+			rc = -ENOMEM;
+			goto err_close;
+		}
+		(*out)->listener = true;
+		freeaddrinfo(res);
+		return 0;
+err_close:
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+int
+usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+	int fd, rc;
+
+	fd = accept4(lsock->fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+	rc = sock_apply_opts(fd, &lsock->opts, true);
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	*out = sock_alloc(fd, sa.ss_family == AF_INET6, &lsock->opts);
+	if (*out == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out)
+{
+	struct addrinfo *res, *ai;
+	struct usk_sock_opts o;
+	int fd, rc;
+
+	opts_copy(&o, opts);
+	rc = resolve(ip, port, false, &res);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = -EINVAL;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		rc = sock_apply_opts(fd, &o, true);
+		if (rc == 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			rc = -errno;
+		}
+		if (rc == 0) {
+			rc = set_nonblock(fd);
+		}
+		if (rc == 0) {
+			*out = sock_alloc(fd, ai->ai_family == AF_INET6, &o);
+			if (*out == NULL) {
+				rc = -ENOMEM;
+			} else {
+				freeaddrinfo(res);
+				return 0;
+			}
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+void
+usk_sock_close(struct usk_sock **psock)
+{
+	struct usk_sock *sock = *psock;
+
+	if (sock == NULL) {
+		return;
+	}
+	if (sock->group != NULL) {
+		usk_sock_group_remove_sock(sock->group, sock);
+	}
+	close(sock->fd);
+	free(sock);
+	*psock = NULL;
+}
+
+ssize_t
+usk_sock_recv(struct usk_sock *sock, void *buf, size_t len)
+{
+	ssize_t n = recv(sock->fd, buf, len, MSG_DONTWAIT);
+
+	if (n > 0) {
+		return n;
+	}
+	if (n == 0) {
+		return len == 0 ? 0 : -ECONNRESET;
+	}
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+ssize_t
+usk_sock_readv(struct usk_sock *sock, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n;
+
+	if (iovcnt > USK_SOCK_MAX_IOV) {
+		iovcnt = USK_SOCK_MAX_IOV;
+	}
+	n = readv(sock->fd, iov, iovcnt);
+	if (n > 0) {
+		return n;
+	}
+	if (n == 0) {
+		return usk_iov_length(iov, iovcnt) == 0 ? 0 : -ECONNRESET;
+	}
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+ssize_t
+usk_sock_writev(struct usk_sock *sock, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr msg = {0};
+	ssize_t n;
+
+	if (iovcnt > USK_SOCK_MAX_IOV) {
+		iovcnt = USK_SOCK_MAX_IOV;
+	}
+	msg.msg_iov = (struct iovec *)iov;
+	msg.msg_iovlen = (size_t)iovcnt;
+	n = sendmsg(sock->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n >= 0) {
+		return n;
+	}
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+int
+usk_sock_get_fd(const struct usk_sock *sock)
+{
+	return sock->fd;
+}
+
+static int
+format_addr(const struct sockaddr_storage *sa, char *addr, int alen, uint16_t *port)
+{
+	const void *src;
+
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		src = &in->sin_addr;
+		if (port != NULL) {
+			*port = ntohs(in->sin_port);
+		}
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		src = &in6->sin6_addr;
+		if (port != NULL) {
+			*port = ntohs(in6->sin6_port);
+		}
+	} else {
+		return -EINVAL;
+	}
+	if (addr != NULL && inet_ntop(sa->ss_family, src, addr, (socklen_t)alen) == NULL) {
+		return -errno;
+	}
+	return 0;
+}
+
+int
+usk_sock_getaddr(struct usk_sock *sock, char *saddr, int slen, uint16_t *sport,
+		 char *caddr, int clen, uint16_t *cport)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int rc;
+
+	if (saddr != NULL || sport != NULL) {
+		salen = sizeof(sa);
+		if (getsockname(sock->fd, (struct sockaddr *)&sa, &salen) != 0) {
+			return -errno;
+		}
+		rc = format_addr(&sa, saddr, slen, sport);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	if (caddr != NULL || cport != NULL) {
+		salen = sizeof(sa);
+		if (getpeername(sock->fd, (struct sockaddr *)&sa, &salen) != 0) {
+			return -errno;
+		}
+		rc = format_addr(&sa, caddr, clen, cport);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+bool
+usk_sock_is_ipv6(const struct usk_sock *sock)
+{
+	return sock->ipv6;
+}
+
+void
+usk_sock_set_ctx(struct usk_sock *sock, void *ctx)
+{
+	sock->ctx = ctx;
+}
+
+void *
+usk_sock_get_ctx(const struct usk_sock *sock)
+{
+	return sock->ctx;
+}
+
+/* ---- groups ---- */
+
+int
+usk_sock_group_create(void *ctx, struct usk_sock_group **out)
+{
+	struct usk_sock_group *group = calloc(1, sizeof(*group));
+
+	if (group == NULL) {
+		return -ENOMEM;
+	}
+	group->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (group->epfd < 0) {
+		int rc = -errno;
+
+		free(group);
+		return rc;
+	}
+	group->ctx = ctx;
+	*out = group;
+	return 0;
+}
+
+void *
+usk_sock_group_get_ctx(const struct usk_sock_group *group)
+{
+	return group->ctx;
+}
+
+int
+usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock,
+			usk_sock_cb cb, void *cb_arg)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sock };
+
+	if (sock->group != NULL) {
+		return -EBUSY;
+	}
+	if (cb == NULL) {
+		return -EINVAL;
+	}
+	if (epoll_ctl(group->epfd, EPOLL_CTL_ADD, sock->fd, &ev) != 0) {
+		return -errno;
+	}
+	sock->group = group;
+	sock->cb = cb;
+	sock->cb_arg = cb_arg;
+	group->count++;
+	return 0;
+}
+
+int
+usk_sock_group_remove_sock(struct usk_sock_group *group, struct usk_sock *sock)
+{
+	int i;
+
+	if (sock->group != group) {
+		return -EINVAL;
+	}
+	/* the fd may already be gone from the kernel's view; removal is best effort */
+	epoll_ctl(group->epfd, EPOLL_CTL_DEL, sock->fd, NULL);
+	/* drop events of this socket still pending in the poll in progress */
+	for (i = group->cur + 1; i < group->nevents; i++) {
+		if (group->events[i].data.ptr == sock) {
+			group->events[i].data.ptr = NULL;
+		}
+	}
+	sock->group = NULL;
+	sock->cb = NULL;
+	group->count--;
+	return 0;
+}
+
+int
+usk_sock_group_poll_count(struct usk_sock_group *group, int max_events)
+{
+	int n, handled = 0;
+
+	if (max_events <= 0 || max_events > SOCK_GROUP_MAX_EVENTS) {
+		max_events = SOCK_GROUP_MAX_EVENTS;
+	}
+	if (group->count == 0) {
+		return 0;
+	}
+	n = epoll_wait(group->epfd, group->events, max_events, 0);
+	if (n < 0) {
+		return errno == EINTR ? 0 : -errno;
+	}
+	group->nevents = n;
+	for (group->cur = 0; group->cur < n; group->cur++) {
+		struct usk_sock *sock = group->events[group->cur].data.ptr;
+
+		if (sock == NULL || sock->cb == NULL) {
+			continue;
+		}
+		sock->cb(sock->cb_arg, group, sock);
+		handled++;
+	}
+	group->nevents = 0;
+	group->cur = 0;
+	return handled;
+}
+
+int
+usk_sock_group_poll(struct usk_sock_group *group)
+{
+	return usk_sock_group_poll_count(group, SOCK_GROUP_DEFAULT_EVENTS);
+}
+
+int
+usk_sock_group_get_fd(const struct usk_sock_group *group)
+{
+	return group->epfd;
+}
+
+uint32_t
+usk_sock_group_count(const struct usk_sock_group *group)
+{
+	return group->count;
+}
+
+int
+usk_sock_group_close(struct usk_sock_group **pgroup)
+{
+	struct usk_sock_group *group = *pgroup;
+
+	if (group == NULL) {
+		return 0;
+	}
+	if (group->count != 0) {
+		return -EBUSY;
+	}
+	close(group->epfd);
+	free(group);
+	*pgroup = NULL;
+	return 0;
+}

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* aio bdev module: a bdev on a file or block device driven with Linux native AIO (libaio). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libaio.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "usk/bdev_module.h"
+#include "usk/json.h"
+#include "usk/log.h"
+#include "usk/thread.h"
+#include "usk/util.h"
+
+#include "aio.h"
+
+/* Events per io_context: the most I/O a channel has in flight (more completes as NOMEM). */
+#define AIO_QUEUE_DEPTH 1024
+#define AIO_REAP_BATCH 128
+
+struct aio_disk {
+	struct usk_bdev bdev;
+	char *filename;
+	int fd;
+	bool direct;
+	bool readonly;
+	TAILQ_ENTRY(aio_disk) link;
+};
+
+/*
+ * Per (disk, thread). Invariant: inflight counts iocbs handed to the kernel; npending iocbs
+ * wait in pending[] for the next io_submit; inflight + npending <= AIO_QUEUE_DEPTH.
+ */
+struct aio_channel {
+	io_context_t ctx;
+	struct aio_disk *disk;
+	uint32_t npending;
+	uint32_t inflight;
+	bool intr_mode;
+	int efd;
+	struct usk_poller *poller;
+	struct usk_interrupt *intr;
+	struct iocb *pending[AIO_QUEUE_DEPTH];
+	struct io_event events[AIO_REAP_BATCH];
+};
+
+struct aio_task {
+	struct iocb iocb;
+};
+
+static TAILQ_HEAD(, aio_disk) g_aio_disks = TAILQ_HEAD_INITIALIZER(g_aio_disks);
+
+static int aio_module_init(void);
+static int aio_get_ctx_size(void);
+
+static struct usk_bdev_module g_aio_if = {
+	.name = "aio",
+	.module_init = aio_module_init,
+	.get_ctx_size = aio_get_ctx_size,
+};
+USK_BDEV_MODULE_REGISTER(aio, &g_aio_if)
+
+static int
+aio_module_init(void)
+{
+	return 0;
+}
+
+static int
+aio_get_ctx_size(void)
+{
+	return sizeof(struct aio_task);
+}
+
+/* ---------------------------------------------------------------- completion reaping */
+
+/* Kernel's struct aio_ring, mapped at the io_context address (user-space reaping as SPDK does). */
+struct aio_user_ring {
+	uint32_t id;
+	uint32_t size;
+	uint32_t head;
+	uint32_t tail;
+	uint32_t version;
+	uint32_t compat_features;
+	uint32_t incompat_features;
+	uint32_t header_length;
+	struct io_event events[0];
+};
+#define AIO_RING_VERSION 0xa10a10a1
+
+static int
+aio_reap(struct aio_channel *ch, struct io_event *events, int max)
+{
+	struct aio_user_ring *ring = (struct aio_user_ring *)ch->ctx;
+	uint32_t head, tail, count;
+
+	if (usk_unlikely(ring->version != AIO_RING_VERSION || ring->incompat_features != 0)) {
+		struct timespec timeout = { 0, 0 };
+
+		return io_getevents(ch->ctx, 0, max, events, &timeout);
+	}
+	head = ring->head;
+	/* Pairs with the kernel's smp_wmb() before it publishes tail in aio_complete(). */
+	tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+	if (tail >= head) {
+		count = tail - head;
+	} else {
+		count = ring->size - head + tail;
+	}
+	if (count == 0) {
+		return 0;
+	}
+	if (count > (uint32_t)max) {
+		count = (uint32_t)max;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		events[i] = ring->events[head];
+		head = head + 1 == ring->size ? 0 : head + 1;
+	}
+	/* Events are copied out before the kernel may reuse the slots. */
+	__atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
+	return (int)count;
+}
+
+static int
+aio_complete_events(struct aio_channel *ch)
+{
+	int n, total = 0;
+
+	do {
+		n = aio_reap(ch, ch->events, AIO_REAP_BATCH);
+		if (n <= 0) {
+			break;
+		}
+		ch->inflight -= (uint32_t)n;
+		for (int i = 0; i < n; i++) {
+			struct aio_task *task = ch->events[i].data;
+			struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(task);
+			long res = (long)ch->events[i].res;
+			uint64_t expect = bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen;
+
+			if (usk_likely(res >= 0 && (uint64_t)res == expect)) {
+				usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
+			} else {
+				usk_bdev_io_complete_aio_status(bdev_io, res < 0 ? (int)res : -EIO);
+			}
+		}
+		total += n;
+	} while (n == AIO_REAP_BATCH);
+	return total;
+}
+
+/* One io_submit for everything queued since the last poll. */
+static int
+aio_flush_pending(struct aio_channel *ch)
+{
+	uint32_t done = 0;
+	int rc;
+
+	while (done < ch->npending) {
+		rc = io_submit(ch->ctx, (long)(ch->npending - done), &ch->pending[done]);
+		if (rc > 0) {
+			done += (uint32_t)rc;
+			ch->inflight += (uint32_t)rc;
+			continue;
+		}
+		if (rc == -EAGAIN || rc == 0) {
+			break; /* kernel is full: keep the rest for the next poll */
+		}
+		/* The first iocb was refused: fail it and go on with the others. */
+		{
+			struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(ch->pending[done]->data);
+
+			done++;
+			usk_bdev_io_complete_aio_status(bdev_io, rc);
+		}
+	}
+	if (done != 0) {
+		ch->npending -= done;
+		if (ch->npending != 0) {
+			memmove(ch->pending, &ch->pending[done], ch->npending * sizeof(ch->pending[0]));
+		}
+	}
+	return (int)done;
+}
+
+static int
+aio_poll(void *arg)
+{
+	struct aio_channel *ch = arg;
+	int work = 0;
+
+	if (ch->npending != 0) {
+		work += aio_flush_pending(ch);
+	}
+	if (ch->inflight != 0) {
+		work += aio_complete_events(ch);
+	}
+	return work > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
+}
+
+static int
+aio_intr(void *arg)
+{
+	struct aio_channel *ch = arg;
+	uint64_t cnt;
+	int work;
+
+	/* Reset the eventfd counter before reaping so no completion is missed. */
+	if (read(ch->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
+		USK_ERRLOG("aio: read of eventfd failed: %s\n", strerror(errno));
+	}
+	work = aio_complete_events(ch);
+	if (ch->npending != 0) {
+		work += aio_flush_pending(ch);
+	}
+	return work;
+}
+
+/* ---------------------------------------------------------------- submission */
+
+static void
+aio_rw(struct aio_channel *ch, struct usk_bdev_io *bdev_io, bool write)
+{
+	struct aio_task *task = (struct aio_task *)bdev_io->driver_ctx;
+	struct aio_disk *disk = ch->disk;
+	long long offset = (long long)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen);
+
+	if (usk_unlikely(ch->inflight + ch->npending >= AIO_QUEUE_DEPTH)) {
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
+		return;
+	}
+	if (write) {
+		io_prep_pwritev(&task->iocb, disk->fd, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
+				offset);
+	} else {
+		io_prep_preadv(&task->iocb, disk->fd, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
+			       offset);
+	}
+	task->iocb.data = task;
+	ch->pending[ch->npending++] = &task->iocb;
+	if (ch->intr_mode) {
+		/* No poller runs in interrupt mode: submit now, completions signal the eventfd. */
+		io_set_eventfd(&task->iocb, ch->efd);
+		aio_flush_pending(ch);
+	}
+}
+
+static void
+aio_get_buf_cb(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io, bool success)
+{
+	if (!success) {
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+	aio_rw(usk_io_channel_get_ctx(_ch), bdev_io, false);
+}
+
+static void
+aio_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
+{
+	struct aio_channel *ch = usk_io_channel_get_ctx(_ch);
+	struct aio_disk *disk = ch->disk;
+
+	switch (bdev_io->type) {
+	case USK_BDEV_IO_TYPE_READ:
+		if (usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
+			usk_bdev_io_get_buf(bdev_io, aio_get_buf_cb,
+					    bdev_io->u.bdev.num_blocks * disk->bdev.blocklen);
+			return;
+		}
+		aio_rw(ch, bdev_io, false);
+		return;
+	case USK_BDEV_IO_TYPE_WRITE:
+		if (usk_unlikely(disk->readonly)) {
+			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
+			return;
+		}
+		aio_rw(ch, bdev_io, true);
+		return;
+	case USK_BDEV_IO_TYPE_FLUSH:
+		/* Linux AIO has no portable fsync command; a flush is rare, do it inline. */
+		if (!disk->direct || disk->bdev.write_cache) {
+			if (fdatasync(disk->fd) != 0) {
+				usk_bdev_io_complete_aio_status(bdev_io, -errno);
+				return;
+			}
+		}
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
+		return;
+	case USK_BDEV_IO_TYPE_RESET:
+		/* The bdev layer waited for in-flight I/O already; nothing is cached here. */
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
+		return;
+	default:
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+}
+
+static bool
+aio_io_type_supported(void *ctx, enum usk_bdev_io_type type)
+{
+	switch (type) {
+	case USK_BDEV_IO_TYPE_READ:
+	case USK_BDEV_IO_TYPE_WRITE:
+	case USK_BDEV_IO_TYPE_FLUSH:
+	case USK_BDEV_IO_TYPE_RESET:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---------------------------------------------------------------- channels */
+
+static int
+aio_channel_create(void *io_device, void *ctx_buf)
+{
+	struct aio_channel *ch = ctx_buf;
+	int rc;
+
+	ch->disk = io_device;
+	ch->efd = -1;
+	ch->ctx = 0;
+	rc = io_setup(AIO_QUEUE_DEPTH, &ch->ctx);
+	if (rc != 0) {
+		USK_ERRLOG("aio: io_setup(%d) failed: %s (raise /proc/sys/fs/aio-max-nr?)\n",
+			   AIO_QUEUE_DEPTH, strerror(-rc));
+		return rc;
+	}
+	if (usk_interrupt_mode_is_enabled()) {
+		ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (ch->efd < 0) {
+			rc = -errno;
+			goto err_destroy_ctx;
+		}
+		ch->intr = usk_interrupt_register(ch->efd, aio_intr, ch, "aio_intr");
+		if (ch->intr == NULL) {
+			rc = -ENOMEM;
+			goto err_close_efd;
+		}
+		ch->intr_mode = true;
+		return 0;
+	}
+	ch->poller = usk_poller_register_named(aio_poll, ch, 0, "aio_poll");
+	if (ch->poller == NULL) {
+		rc = -ENOMEM;
+		goto err_destroy_ctx;
+	}
+	return 0;
+
+err_close_efd:
+	close(ch->efd);
+err_destroy_ctx:
+	io_destroy(ch->ctx);
+	return rc;
+}
+
+static void
+aio_channel_destroy(void *io_device, void *ctx_buf)
+{
+	struct aio_channel *ch = ctx_buf;
+
+	usk_poller_unregister(&ch->poller);
+	if (ch->intr != NULL) {
+		usk_interrupt_unregister(&ch->intr);
+	}
+	if (ch->efd >= 0) {
+		close(ch->efd);
+	}
+	io_destroy(ch->ctx);
+}
+
+static struct usk_io_channel *
+aio_get_io_channel(void *ctx)
+{
+	return usk_get_io_channel(ctx);
+}
+
+/* ---------------------------------------------------------------- bdev lifecycle */
+
+static void
+aio_disk_free(struct aio_disk *disk)
+{
+	if (disk->fd >= 0) {
+		close(disk->fd);
+	}
+	free(disk->filename);
+	free(disk->bdev.name);
+	free(disk);
+}
+
+static void
+aio_io_device_unregistered(void *io_device)
+{
+	struct aio_disk *disk = io_device;
+
+	usk_bdev_destruct_done(&disk->bdev, 0);
+	aio_disk_free(disk);
+}
+
+static int
+aio_destruct(void *ctx)
+{
+	struct aio_disk *disk = ctx;
+
+	TAILQ_REMOVE(&g_aio_disks, disk, link);
+	usk_io_device_unregister(disk, aio_io_device_unregistered);
+	return 1;
+}
+
+static int
+aio_dump_info_json(void *ctx, json_t *obj)
+{
+	struct aio_disk *disk = ctx;
+
+	json_object_set_new(obj, "aio", json_pack("{s:s, s:b, s:b}",
+			    "filename", disk->filename,
+			    "readonly", disk->readonly,
+			    "direct", disk->direct));
+	return 0;
+}
+
+static void
+aio_write_config_json(struct usk_bdev *bdev, json_t *config_array)
+{
+	struct aio_disk *disk = bdev->ctxt;
+
+	usk_json_config_add(config_array, "bdev_aio_create",
+			    json_pack("{s:s, s:s, s:I, s:b}", "name", bdev->name,
+				      "filename", disk->filename, "block_size", (json_int_t)bdev->blocklen,
+				      "readonly", disk->readonly));
+}
+
+static const struct usk_bdev_fn_table g_aio_fn_table = {
+	.destruct = aio_destruct,
+	.submit_request = aio_submit_request,
+	.io_type_supported = aio_io_type_supported,
+	.get_io_channel = aio_get_io_channel,
+	.dump_info_json = aio_dump_info_json,
+	.write_config_json = aio_write_config_json,
+};
+
+/* Size in bytes of a regular file or block device. */
+static int
+fd_get_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		return -errno;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, size) != 0) {
+			return -errno;
+		}
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		return -ENOTSUP;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static uint32_t
+fd_detect_block_size(int fd, bool direct)
+{
+	struct stat st;
+	int ssz = 0;
+
+	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 0) {
+			return (uint32_t)ssz;
+		}
+		return 512;
+	}
+#ifdef STATX_DIOALIGN
+	if (direct) {
+		struct statx stx;
+
+		if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align >= 512) {
+			return stx.stx_dio_offset_align;
+		}
+	}
+#endif
+	return 512;
+}
+
+/* Open with O_DIRECT when the file system allows it. */
+static int
+file_open(const char *filename, bool readonly, bool *direct)
+{
+	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int fd;
+
+	fd = open(filename, flags | O_DIRECT);
+	if (fd >= 0) {
+		*direct = true;
+		return fd;
+	}
+	if (errno != EINVAL) {
+		return -errno;
+	}
+	fd = open(filename, flags);
+	if (fd < 0) {
+		return -errno;
+	}
+	USK_NOTICELOG("%s: the file system does not support O_DIRECT, using buffered I/O\n",
+		      filename);
+	*direct = false;
+	return fd;
+}
+
+int
+usk_bdev_aio_create(const char *name, const char *filename, uint32_t block_size, bool readonly,
+		    char *err, size_t err_len)
+{
+	struct aio_disk *disk;
+	uint64_t size;
+	uint32_t detected;
+	int rc;
+
+	if (usk_bdev_get_by_name(name) != NULL) {
+		snprintf(err, err_len, "name: a bdev named '%s' already exists", name);
+		return -EEXIST;
+	}
+	if (block_size != 0 && (block_size < 512 || !USK_IS_POW2(block_size))) {
+		snprintf(err, err_len, "block_size: %u is not a power of two >= 512", block_size);
+		return -EINVAL;
+	}
+	disk = calloc(1, sizeof(*disk));
+	if (disk == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	disk->fd = -1;
+	disk->readonly = readonly;
+	disk->filename = strdup(filename);
+	disk->bdev.name = strdup(name);
+	if (disk->filename == NULL || disk->bdev.name == NULL) {
+		snprintf(err, err_len, "out of memory");
+		rc = -ENOMEM;
+		goto err_free_disk;
+	}
+	disk->fd = file_open(filename, readonly, &disk->direct);
+	if (disk->fd < 0) {
+		rc = disk->fd;
+		snprintf(err, err_len, "filename: cannot open '%s': %s", filename, strerror(-rc));
+		goto err_free_disk;
+	}
+	rc = fd_get_size(disk->fd, &size);
+	if (rc != 0) {
+		snprintf(err, err_len, "filename: '%s' is not a regular file or block device (%s)",
+			 filename, strerror(-rc));
+		goto err_free_disk;
+	}
+	detected = fd_detect_block_size(disk->fd, disk->direct);
+	if (block_size == 0) {
+		block_size = detected;
+	} else if (disk->direct && block_size < detected) {
+		snprintf(err, err_len, "block_size: %u is smaller than the device's %u required for"
+			 " direct I/O", block_size, detected);
+		rc = -EINVAL;
+		goto err_free_disk;
+	}
+	if (size < block_size) {
+		snprintf(err, err_len, "filename: '%s' is smaller than one block (%u bytes)", filename,
+			 block_size);
+		rc = -EINVAL;
+		goto err_free_disk;
+	}
+	disk->bdev.ctxt = disk;
+	disk->bdev.product_name = "AIO disk";
+	disk->bdev.module = &g_aio_if;
+	disk->bdev.fn_table = &g_aio_fn_table;
+	disk->bdev.blocklen = block_size;
+	disk->bdev.blockcnt = size / block_size;
+	disk->bdev.write_cache = !disk->direct;
+	disk->bdev.required_alignment = disk->direct ? (uint8_t)usk_u32log2(block_size) : 0;
+
+	usk_io_device_register(disk, aio_channel_create, aio_channel_destroy,
+			       sizeof(struct aio_channel), disk->bdev.name);
+	rc = usk_bdev_register(&disk->bdev);
+	if (rc != 0) {
+		snprintf(err, err_len, "name: cannot register bdev '%s': %s", name, strerror(-rc));
+		usk_io_device_unregister(disk, NULL);
+		goto err_free_disk;
+	}
+	TAILQ_INSERT_TAIL(&g_aio_disks, disk, link);
+	return 0;
+
+err_free_disk:
+	aio_disk_free(disk);
+	return rc;
+}
+
+struct aio_delete_ctx {
+	usk_bdev_aio_delete_cb cb_fn;
+	void *cb_arg;
+};
+
+static void
+aio_delete_done(void *cb_arg, int rc)
+{
+	struct aio_delete_ctx *ctx = cb_arg;
+
+	ctx->cb_fn(ctx->cb_arg, rc);
+	free(ctx);
+}
+
+int
+usk_bdev_aio_delete(const char *name, usk_bdev_aio_delete_cb cb_fn, void *cb_arg)
+{
+	struct aio_delete_ctx *ctx;
+	int rc;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		return -ENOMEM;
+	}
+	ctx->cb_fn = cb_fn;
+	ctx->cb_arg = cb_arg;
+	rc = usk_bdev_unregister_by_name(name, &g_aio_if, aio_delete_done, ctx);
+	if (rc != 0) {
+		free(ctx);
+	}
+	return rc;
+}
+
+int
+usk_bdev_aio_rescan(const char *name)
+{
+	struct aio_disk *disk;
+	uint64_t size;
+	int rc;
+
+	TAILQ_FOREACH(disk, &g_aio_disks, link) {
+		if (strcmp(disk->bdev.name, name) == 0) {
+			break;
+		}
+	}
+	if (disk == NULL) {
+		return -ENODEV;
+	}
+	rc = fd_get_size(disk->fd, &size);
+	if (rc != 0) {
+		return rc;
+	}
+	if (size / disk->bdev.blocklen == disk->bdev.blockcnt) {
+		return 0;
+	}
+	return usk_bdev_notify_blockcnt_change(&disk->bdev, size / disk->bdev.blocklen);
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* JSON-RPC methods of the passthru vbdev: bdev_passthru_create, bdev_passthru_delete. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usk/json.h"
+#include "usk/rpc.h"
+#include "usk/util.h"
+
+#include "passthru.h"
+
+struct rpc_passthru_create {
+	char *base_bdev_name;
+	char *name;
+	char *uuid;
+};
+
+static const struct usk_json_object_decoder g_rpc_passthru_create_decoders[] = {
+	{ "base_bdev_name", offsetof(struct rpc_passthru_create, base_bdev_name), usk_json_decode_string, false },
+	{ "name", offsetof(struct rpc_passthru_create, name), usk_json_decode_string, false },
+	{ "uuid", offsetof(struct rpc_passthru_create, uuid), usk_json_decode_string, true },
+};
+
+static void
+rpc_bdev_passthru_create(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	struct rpc_passthru_create req = {};
+	char err[512] = "";
+	int rc;
+
+	if (!usk_rpc_decode_params(request, params, g_rpc_passthru_create_decoders,
+				   USK_COUNTOF(g_rpc_passthru_create_decoders), &req)) {
+		goto cleanup;
+	}
+	if (req.name[0] == '\0') {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"name: must not be empty");
+		goto cleanup;
+	}
+	if (req.base_bdev_name[0] == '\0') {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"base_bdev_name: must not be empty");
+		goto cleanup;
+	}
+	if (req.uuid != NULL) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"uuid: setting the UUID of a passthru bdev is not supported");
+		goto cleanup;
+	}
+	rc = usk_bdev_passthru_create(req.base_bdev_name, req.name, err, sizeof(err));
+	if (rc != 0) {
+		usk_jsonrpc_send_error_response(request, rc == -EEXIST ? -EEXIST :
+						USK_JSONRPC_ERROR_INVALID_PARAMS, err);
+		goto cleanup;
+	}
+	usk_jsonrpc_send_result(request, json_string(req.name));
+cleanup:
+	free(req.base_bdev_name);
+	free(req.name);
+	free(req.uuid);
+}
+USK_RPC_REGISTER("bdev_passthru_create", rpc_bdev_passthru_create, USK_RPC_RUNTIME)
+
+struct rpc_passthru_delete {
+	char *name;
+};
+
+static const struct usk_json_object_decoder g_rpc_passthru_delete_decoders[] = {
+	{ "name", offsetof(struct rpc_passthru_delete, name), usk_json_decode_string, false },
+};
+
+static void
+rpc_passthru_delete_done(void *cb_arg, int rc)
+{
+	struct usk_jsonrpc_request *request = cb_arg;
+
+	if (rc != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						    "delete failed: %s", strerror(-rc));
+		return;
+	}
+	usk_jsonrpc_send_bool_response(request, true);
+}
+
+static void
+rpc_bdev_passthru_delete(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	struct rpc_passthru_delete req = {};
+
+	if (!usk_rpc_decode_params(request, params, g_rpc_passthru_delete_decoders,
+				   USK_COUNTOF(g_rpc_passthru_delete_decoders), &req)) {
+		goto cleanup;
+	}
+	if (usk_bdev_passthru_delete(req.name, rpc_passthru_delete_done, request) != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV,
+						    "name: no passthru bdev named '%s'", req.name);
+	}
+cleanup:
+	free(req.name);
+}
+USK_RPC_REGISTER("bdev_passthru_delete", rpc_bdev_passthru_delete, USK_RPC_RUNTIME)

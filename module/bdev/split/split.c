@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* split virtual bdev: cuts a base bdev into split_count equal parts named <base>p0, <base>p1... */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "usk/bdev_module.h"
+#include "usk/json.h"
+#include "usk/log.h"
+#include "usk/thread.h"
+#include "usk/util.h"
+
+#include "split.h"
+
+struct split_base;
+
+/* What the user asked for; kept while the base is missing or after it was hot-removed. */
+struct split_config {
+	char *base_name;
+	uint32_t split_count;
+	uint64_t split_size_mb;
+	struct split_base *live; /* NULL while the base is absent */
+	TAILQ_ENTRY(split_config) link;
+};
+
+/* The claimed base and its parts; freed when the last part is destructed. */
+struct split_base {
+	struct split_config *config; /* NULL once deleted */
+	struct usk_bdev *bdev;
+	struct usk_bdev_desc *desc;
+	struct usk_thread *desc_thread;
+	uint32_t nparts;
+	uint32_t alive; /* parts not yet destructed */
+	struct split_part **parts;
+	/* bdev_split_delete waiting for every part to go */
+	void (*delete_cb)(void *cb_arg, int rc);
+	void *delete_cb_arg;
+};
+
+struct split_part {
+	struct usk_bdev bdev;
+	struct split_base *base;
+	uint64_t offset_blocks;
+	uint32_t index;
+};
+
+struct split_channel {
+	struct usk_io_channel *base_ch;
+};
+
+static TAILQ_HEAD(, split_config) g_split_configs = TAILQ_HEAD_INITIALIZER(g_split_configs);
+
+static void split_examine_config(struct usk_bdev *bdev);
+static void split_module_fini(void);
+
+static struct usk_bdev_module g_split_if = {
+	.name = "split",
+	.examine_config = split_examine_config,
+	.module_fini = split_module_fini,
+};
+USK_BDEV_MODULE_REGISTER(split, &g_split_if)
+
+/* ---------------------------------------------------------------- I/O */
+
+static void
+split_io_done(struct usk_bdev_io *base_io, bool success, void *cb_arg)
+{
+	struct usk_bdev_io *bdev_io = cb_arg;
+
+	if (usk_likely(success)) {
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
+	} else {
+		uint32_t cdw0;
+		int sct, sc;
+
+		usk_bdev_io_get_nvme_status(base_io, &cdw0, &sct, &sc);
+		if (sct != 0 || sc != 0) {
+			usk_bdev_io_complete_nvme_status(bdev_io, cdw0, sct, sc);
+		} else {
+			usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		}
+	}
+	usk_bdev_free_io(base_io);
+}
+
+static void
+split_submit(struct split_channel *ch, struct usk_bdev_io *bdev_io)
+{
+	struct split_part *part = bdev_io->bdev->ctxt;
+	struct usk_bdev_desc *d = part->base->desc;
+	uint64_t off = bdev_io->u.bdev.offset_blocks + part->offset_blocks;
+	uint64_t num = bdev_io->u.bdev.num_blocks;
+	int rc;
+
+	switch (bdev_io->type) {
+	case USK_BDEV_IO_TYPE_READ:
+		rc = usk_bdev_readv_blocks(d, ch->base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
+					   off, num, split_io_done, bdev_io);
+		break;
+	case USK_BDEV_IO_TYPE_WRITE:
+		rc = usk_bdev_writev_blocks(d, ch->base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
+					    off, num, split_io_done, bdev_io);
+		break;
+	case USK_BDEV_IO_TYPE_UNMAP:
+		rc = usk_bdev_unmap_blocks(d, ch->base_ch, off, num, split_io_done, bdev_io);
+		break;
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
+		rc = usk_bdev_write_zeroes_blocks(d, ch->base_ch, off, num, split_io_done, bdev_io);
+		break;
+	case USK_BDEV_IO_TYPE_FLUSH:
+		rc = usk_bdev_flush_blocks(d, ch->base_ch, off, num, split_io_done, bdev_io);
+		break;
+	case USK_BDEV_IO_TYPE_RESET:
+		rc = usk_bdev_reset(d, ch->base_ch, split_io_done, bdev_io);
+		break;
+	case USK_BDEV_IO_TYPE_COMPARE:
+		rc = usk_bdev_comparev_blocks(d, ch->base_ch, bdev_io->u.bdev.iovs,
+					      bdev_io->u.bdev.iovcnt, off, num, split_io_done, bdev_io);
+		break;
+	default:
+		rc = -ENOTSUP;
+		break;
+	}
+	if (usk_unlikely(rc != 0)) {
+		usk_bdev_io_complete(bdev_io, rc == -ENOMEM ? USK_BDEV_IO_STATUS_NOMEM :
+				     USK_BDEV_IO_STATUS_FAILED);
+	}
+}
+
+static void
+split_get_buf_cb(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io, bool success)
+{
+	if (!success) {
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+	split_submit(usk_io_channel_get_ctx(_ch), bdev_io);
+}
+
+static void
+split_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
+{
+	if (bdev_io->type == USK_BDEV_IO_TYPE_READ &&
+	    usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
+		usk_bdev_io_get_buf(bdev_io, split_get_buf_cb,
+				    bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen);
+		return;
+	}
+	split_submit(usk_io_channel_get_ctx(_ch), bdev_io);
+}
+
+static bool
+split_io_type_supported(void *ctx, enum usk_bdev_io_type type)
+{
+	struct split_part *part = ctx;
+
+	switch (type) {
+	case USK_BDEV_IO_TYPE_READ:
+	case USK_BDEV_IO_TYPE_WRITE:
+	case USK_BDEV_IO_TYPE_UNMAP:
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
+	case USK_BDEV_IO_TYPE_FLUSH:
+	case USK_BDEV_IO_TYPE_RESET:
+	case USK_BDEV_IO_TYPE_COMPARE:
+		return usk_bdev_io_type_supported(part->base->bdev, type);
+	default:
+		return false;
+	}
+}
+
+/* ---------------------------------------------------------------- channels */
+
+static int
+split_channel_create(void *io_device, void *ctx_buf)
+{
+	struct split_part *part = io_device;
+	struct split_channel *ch = ctx_buf;
+
+	ch->base_ch = usk_bdev_get_io_channel(part->base->desc);
+	return ch->base_ch != NULL ? 0 : -ENOMEM;
+}
+
+static void
+split_channel_destroy(void *io_device, void *ctx_buf)
+{
+	struct split_channel *ch = ctx_buf;
+
+	usk_put_io_channel(ch->base_ch);
+}
+
+static struct usk_io_channel *
+split_get_io_channel(void *ctx)
+{
+	return usk_get_io_channel(ctx);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void
+split_close_base_msg(void *ctx)
+{
+	usk_bdev_close(ctx);
+}
+
+static void
+split_base_put(struct split_base *sb)
+{
+	if (--sb->alive != 0) {
+		return;
+	}
+	if (sb->config != NULL) {
+		sb->config->live = NULL;
+	}
+	usk_bdev_module_release_bdev(sb->bdev);
+	if (usk_get_thread() == sb->desc_thread) {
+		usk_bdev_close(sb->desc);
+	} else {
+		usk_thread_send_msg(sb->desc_thread, split_close_base_msg, sb->desc);
+	}
+	if (sb->delete_cb != NULL) {
+		sb->delete_cb(sb->delete_cb_arg, 0);
+	}
+	free(sb->parts);
+	free(sb);
+}
+
+static void
+split_io_device_unregistered(void *io_device)
+{
+	struct split_part *part = io_device;
+	struct split_base *sb = part->base;
+
+	sb->parts[part->index] = NULL;
+	usk_bdev_destruct_done(&part->bdev, 0);
+	free(part->bdev.name);
+	free(part);
+	split_base_put(sb);
+}
+
+static int
+split_destruct(void *ctx)
+{
+	usk_io_device_unregister(ctx, split_io_device_unregistered);
+	return 1;
+}
+
+static int
+split_dump_info_json(void *ctx, json_t *obj)
+{
+	struct split_part *part = ctx;
+
+	json_object_set_new(obj, "split", json_pack("{s:s, s:I}", "base_bdev",
+			    usk_bdev_get_name(part->base->bdev), "offset_blocks",
+			    (json_int_t)part->offset_blocks));
+	return 0;
+}
+
+static void
+split_write_config_json(struct usk_bdev *bdev, json_t *config_array)
+{
+	struct split_part *part = bdev->ctxt;
+	struct split_base *sb = part->base;
+	json_t *params;
+
+	/* One create call recreates every part: emit it with the first part only. */
+	if (part->index != 0 || sb->config == NULL) {
+		return;
+	}
+	params = json_pack("{s:s, s:i}", "base_bdev", sb->config->base_name, "split_count",
+			   (int)sb->config->split_count);
+	if (sb->config->split_size_mb != 0) {
+		json_object_set_new(params, "split_size_mb", json_integer((json_int_t)sb->config->split_size_mb));
+	}
+	usk_json_config_add(config_array, "bdev_split_create", params);
+}
+
+static const struct usk_bdev_fn_table g_split_fn_table = {
+	.destruct = split_destruct,
+	.submit_request = split_submit_request,
+	.io_type_supported = split_io_type_supported,
+	.get_io_channel = split_get_io_channel,
+	.dump_info_json = split_dump_info_json,
+	.write_config_json = split_write_config_json,
+};
+
+static void
+split_unregister_parts(struct split_base *sb)
+{
+	for (uint32_t i = 0; i < sb->nparts; i++) {
+		if (sb->parts[i] != NULL) {
+			usk_bdev_unregister(&sb->parts[i]->bdev, NULL, NULL);
+		}
+	}
+}
+
+static void
+split_base_event_cb(enum usk_bdev_event_type type, struct usk_bdev *bdev, void *ctx)
+{
+	struct split_base *sb = ctx;
+
+	if (type == USK_BDEV_EVENT_REMOVE) {
+		/* Base hot-removed: the parts go too; the config stays for its return. */
+		split_unregister_parts(sb);
+	}
+}
+
+/* Part size in blocks for config on base, or 0 with err set. */
+static uint64_t
+split_part_blocks(const struct split_config *config, const struct usk_bdev *base, char *err,
+		  size_t err_len)
+{
+	uint64_t blocks;
+
+	if (config->split_size_mb != 0) {
+		uint64_t bytes = config->split_size_mb * 1024 * 1024;
+
+		if (bytes % base->blocklen != 0) {
+			snprintf(err, err_len, "split_size_mb: not a multiple of the block size %u",
+				 base->blocklen);
+			return 0;
+		}
+		blocks = bytes / base->blocklen;
+		if (blocks > base->blockcnt / config->split_count) {
+			snprintf(err, err_len, "split_size_mb: %u parts of %" PRIu64 " MiB exceed the "
+				 "%" PRIu64 " MiB of %s", config->split_count, config->split_size_mb,
+				 base->blockcnt * base->blocklen / (1024 * 1024), base->name);
+			return 0;
+		}
+		return blocks;
+	}
+	blocks = base->blockcnt / config->split_count;
+	if (blocks == 0) {
+		snprintf(err, err_len, "split_count: %u is more than the %" PRIu64 " blocks of %s",
+			 config->split_count, base->blockcnt, base->name);
+	}
+	return blocks;
+}
+
+static int
+split_build(struct split_config *config, json_t *names, char *err, size_t err_len)
+{
+	struct split_base *sb;
+	struct usk_bdev *base;
+	uint64_t part_blocks;
+	size_t align;
+	int rc;
+
+	base = usk_bdev_get_by_name(config->base_name);
+	if (base == NULL) {
+		snprintf(err, err_len, "base_bdev: no bdev named '%s'", config->base_name);
+		return -ENODEV;
+	}
+	part_blocks = split_part_blocks(config, base, err, err_len);
+	if (part_blocks == 0) {
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < config->split_count; i++) {
+		char name[USK_BDEV_MAX_NAME_LEN];
+
+		snprintf(name, sizeof(name), "%sp%u", config->base_name, i);
+		if (usk_bdev_get_by_name(name) != NULL) {
+			snprintf(err, err_len, "base_bdev: part name '%s' is already taken", name);
+			return -EEXIST;
+		}
+	}
+	sb = calloc(1, sizeof(*sb));
+	if (sb == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	sb->parts = calloc(config->split_count, sizeof(*sb->parts));
+	if (sb->parts == NULL) {
+		free(sb);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = usk_bdev_open_ext(config->base_name, true, split_base_event_cb, sb, &sb->desc);
+	if (rc != 0) {
+		snprintf(err, err_len, "base_bdev: cannot open '%s': %s", config->base_name,
+			 strerror(-rc));
+		goto err_free;
+	}
+	sb->desc_thread = usk_get_thread();
+	sb->bdev = base;
+	rc = usk_bdev_module_claim_bdev(base, sb->desc, &g_split_if);
+	if (rc != 0) {
+		snprintf(err, err_len, "base_bdev: '%s' is already claimed by module %s",
+			 config->base_name, usk_bdev_get_claim_module(base) ?
+			 usk_bdev_get_claim_module(base)->name : "?");
+		goto err_close;
+	}
+	sb->config = config;
+	sb->nparts = config->split_count;
+	config->live = sb;
+	align = usk_bdev_get_buf_align(base);
+
+	/* alive holds one extra reference while parts are being registered. */
+	sb->alive = 1;
+	for (uint32_t i = 0; i < config->split_count; i++) {
+		struct split_part *part = calloc(1, sizeof(*part));
+
+		if (part == NULL || (part->bdev.name = usk_sprintf_alloc("%sp%u", config->base_name,
+				     i)) == NULL) {
+			free(part);
+			USK_ERRLOG("split %s: out of memory for part %u\n", config->base_name, i);
+			continue;
+		}
+		part->base = sb;
+		part->index = i;
+		part->offset_blocks = (uint64_t)i * part_blocks;
+		part->bdev.ctxt = part;
+		part->bdev.product_name = "Split Disk";
+		part->bdev.module = &g_split_if;
+		part->bdev.fn_table = &g_split_fn_table;
+		part->bdev.blocklen = base->blocklen;
+		part->bdev.blockcnt = part_blocks;
+		part->bdev.write_cache = base->write_cache;
+		part->bdev.required_alignment = align > 1 ? (uint8_t)usk_u32log2((uint32_t)align) : 0;
+		part->bdev.optimal_io_boundary = base->optimal_io_boundary;
+		part->bdev.split_on_optimal_io_boundary = base->split_on_optimal_io_boundary;
+		part->bdev.write_unit_size = base->write_unit_size;
+		usk_io_device_register(part, split_channel_create, split_channel_destroy,
+				       sizeof(struct split_channel), part->bdev.name);
+		rc = usk_bdev_register(&part->bdev);
+		if (rc != 0) {
+			USK_ERRLOG("split %s: cannot register %s: %s\n", config->base_name,
+				   part->bdev.name, strerror(-rc));
+			usk_io_device_unregister(part, NULL);
+			free(part->bdev.name);
+			free(part);
+			continue;
+		}
+		sb->parts[i] = part;
+		sb->alive++;
+		if (names != NULL) {
+			json_array_append_new(names, json_string(part->bdev.name));
+		}
+	}
+	split_base_put(sb);
+	return 0;
+
+err_close:
+	usk_bdev_close(sb->desc);
+err_free:
+	free(sb->parts);
+	free(sb);
+	return rc;
+}
+
+static void
+split_examine_config(struct usk_bdev *bdev)
+{
+	struct split_config *config;
+	char err[256];
+
+	TAILQ_FOREACH(config, &g_split_configs, link) {
+		if (config->live == NULL && strcmp(config->base_name, usk_bdev_get_name(bdev)) == 0) {
+			if (split_build(config, NULL, err, sizeof(err)) != 0) {
+				USK_ERRLOG("split %s: %s\n", config->base_name, err);
+			}
+		}
+	}
+	usk_bdev_module_examine_done(&g_split_if);
+}
+
+static void
+split_config_free(struct split_config *config)
+{
+	free(config->base_name);
+	free(config);
+}
+
+static void
+split_module_fini(void)
+{
+	struct split_config *config;
+
+	while ((config = TAILQ_FIRST(&g_split_configs)) != NULL) {
+		TAILQ_REMOVE(&g_split_configs, config, link);
+		split_config_free(config);
+	}
+}
+
+int
+usk_bdev_split_create(const char *base_bdev, uint32_t split_count, uint64_t split_size_mb,
+		      json_t **names, char *err, size_t err_len)
+{
+	struct split_config *config;
+	json_t *arr = NULL;
+	int rc;
+
+	if (split_count == 0) {
+		snprintf(err, err_len, "split_count: must be at least 1");
+		return -EINVAL;
+	}
+	if (split_size_mb > UINT64_MAX / (1024 * 1024)) {
+		snprintf(err, err_len, "split_size_mb: too large");
+		return -EINVAL;
+	}
+	TAILQ_FOREACH(config, &g_split_configs, link) {
+		if (strcmp(config->base_name, base_bdev) == 0) {
+			snprintf(err, err_len, "base_bdev: '%s' is already split", base_bdev);
+			return -EEXIST;
+		}
+	}
+	config = calloc(1, sizeof(*config));
+	if (config == NULL || (config->base_name = strdup(base_bdev)) == NULL) {
+		free(config);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	config->split_count = split_count;
+	config->split_size_mb = split_size_mb;
+	if (names != NULL) {
+		arr = json_array();
+	}
+	if (usk_bdev_get_by_name(base_bdev) != NULL) {
+		rc = split_build(config, arr, err, err_len);
+		if (rc != 0) {
+			json_decref(arr);
+			split_config_free(config);
+			return rc;
+		}
+	} else {
+		USK_NOTICELOG("split: base bdev %s not present yet, creation deferred\n", base_bdev);
+	}
+	TAILQ_INSERT_TAIL(&g_split_configs, config, link);
+	if (names != NULL) {
+		*names = arr;
+	}
+	return 0;
+}
+
+int
+usk_bdev_split_delete(const char *base_bdev, usk_bdev_split_delete_cb cb_fn, void *cb_arg)
+{
+	struct split_config *config;
+	struct split_base *sb;
+
+	TAILQ_FOREACH(config, &g_split_configs, link) {
+		if (strcmp(config->base_name, base_bdev) == 0) {
+			break;
+		}
+	}
+	if (config == NULL) {
+		return -ENODEV;
+	}
+	TAILQ_REMOVE(&g_split_configs, config, link);
+	sb = config->live;
+	split_config_free(config);
+	if (sb == NULL) {
+		cb_fn(cb_arg, 0);
+		return 0;
+	}
+	sb->config = NULL;
+	sb->delete_cb = cb_fn;
+	sb->delete_cb_arg = cb_arg;
+	split_unregister_parts(sb);
+	return 0;
+}

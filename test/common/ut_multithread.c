@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Deterministic usk_thread stepping for unit tests; see ut_multithread.h. */
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "ut_multithread.h"
+#include "usk_internal/thread_ut.h"
+
+static struct usk_thread *g_ut_threads[UT_MAX_THREADS];
+static int g_ut_count;
+static bool g_ut_lib_owned;
+
+int
+ut_allocate_threads(int count)
+{
+	char name[32];
+	int rc;
+
+	if (count <= 0 || count > UT_MAX_THREADS || g_ut_count != 0) {
+		return -EINVAL;
+	}
+	usk_thread_ut_set_ticks_hz(UT_TICKS_HZ);
+	usk_thread_ut_set_ticks(true, 1);
+	rc = usk_thread_lib_init();
+	if (rc == 0) {
+		g_ut_lib_owned = true;
+	} else if (rc != -EALREADY) {
+		return rc;
+	}
+	for (int i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "ut_thread%d", i);
+		g_ut_threads[i] = usk_thread_create(name, NULL);
+		if (g_ut_threads[i] == NULL) {
+			g_ut_count = i;
+			ut_free_threads();
+			return -ENOMEM;
+		}
+	}
+	g_ut_count = count;
+	ut_set_thread(0);
+	return 0;
+}
+
+void
+ut_free_threads(void)
+{
+	for (int i = 0; i < g_ut_count; i++) {
+		struct usk_thread *thread = g_ut_threads[i];
+
+		usk_set_thread(thread);
+		usk_thread_exit(thread);
+		/* Bounded: lib/thread forces the exit after its timeout on the fake clock. */
+		for (int n = 0; n < 1000000 && !usk_thread_is_exited(thread); n++) {
+			usk_thread_poll(thread, 0, 0);
+			if (n > 1000) {
+				usk_thread_ut_advance_ticks(UT_TICKS_HZ);
+			}
+		}
+		usk_thread_destroy(thread);
+		g_ut_threads[i] = NULL;
+	}
+	g_ut_count = 0;
+	usk_set_thread(NULL);
+	if (g_ut_lib_owned) {
+		usk_thread_lib_fini();
+		g_ut_lib_owned = false;
+	}
+	usk_thread_ut_set_ticks(false, 0);
+	usk_thread_ut_set_ticks_hz(0);
+}
+
+void
+ut_set_thread(int idx)
+{
+	usk_set_thread(idx >= 0 && idx < g_ut_count ? g_ut_threads[idx] : NULL);
+}
+
+struct usk_thread *
+ut_get_thread(int idx)
+{
+	return idx >= 0 && idx < g_ut_count ? g_ut_threads[idx] : NULL;
+}
+
+int
+ut_current_thread(void)
+{
+	struct usk_thread *cur = usk_get_thread();
+
+	for (int i = 0; i < g_ut_count; i++) {
+		if (g_ut_threads[i] == cur) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+int
+ut_poll_thread(int idx)
+{
+	struct usk_thread *orig = usk_get_thread();
+	int rc;
+
+	if (idx < 0 || idx >= g_ut_count) {
+		return -EINVAL;
+	}
+	usk_set_thread(g_ut_threads[idx]);
+	rc = usk_thread_poll(g_ut_threads[idx], 0, 0);
+	usk_set_thread(orig);
+	return rc;
+}
+
+int
+ut_poll_thread_times(int idx, int max_polls)
+{
+	int busy = 0;
+
+	for (int n = 0; max_polls == 0 || n < max_polls; n++) {
+		if (ut_poll_thread(idx) <= 0) {
+			break;
+		}
+		busy++;
+	}
+	return busy;
+}
+
+int
+ut_poll_threads(void)
+{
+	int busy = 0;
+	bool any;
+
+	do {
+		any = false;
+		for (int i = 0; i < g_ut_count; i++) {
+			if (ut_poll_thread(i) > 0) {
+				any = true;
+				busy++;
+			}
+		}
+	} while (any);
+	return busy;
+}
+
+void
+ut_delay_us(uint64_t us)
+{
+	usk_thread_ut_advance_ticks(us * (UT_TICKS_HZ / USK_SEC_TO_USEC));
+}
+
+uint64_t
+ut_now(void)
+{
+	return usk_thread_ut_get_ticks();
+}

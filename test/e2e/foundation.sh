@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# End-to-end test of the framework: usk_tgt start/stop, JSON-RPC over the unix socket (usk_rpc and
+# a raw SPDK-style client), error handling per connection, save_config -> --json round trip.
+set -u
+
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
+RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
+SOCK=/tmp/usk-e2e-foundation-$$.sock
+TMP=$(mktemp -d /tmp/usk-e2e-foundation-XXXXXX)
+PID=
+
+cleanup() {
+	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+		kill -KILL "$PID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+	rm -f "$SOCK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$TMP/tgt.log" ]; then
+		echo "--- usk_tgt log ---" >&2
+		tail -30 "$TMP/tgt.log" >&2
+	fi
+	exit 1
+}
+
+for b in "$TGT" "$RPC"; do
+	[ -x "$b" ] || fail "$b not built"
+done
+command -v python3 >/dev/null || fail "python3 missing"
+
+start_tgt() {
+	"$TGT" -m 0x3 -r "$SOCK" "$@" >"$TMP/tgt.log" 2>&1 &
+	PID=$!
+	for _ in $(seq 1 100); do
+		[ -S "$SOCK" ] && return 0
+		kill -0 "$PID" 2>/dev/null || fail "usk_tgt exited during start-up"
+		sleep 0.1
+	done
+	fail "RPC socket $SOCK did not appear within 10 s"
+}
+
+stop_tgt() {
+	local sig=${1:-TERM} rc
+	kill -"$sig" "$PID" || fail "cannot signal usk_tgt"
+	for _ in $(seq 1 100); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$PID" 2>/dev/null && fail "usk_tgt did not exit within 10 s of SIG$sig"
+	wait "$PID"
+	rc=$?
+	PID=
+	[ "$rc" -eq 0 ] || fail "usk_tgt exit code $rc after SIG$sig (expected 0)"
+	[ -e "$SOCK" ] && fail "socket file $SOCK left behind after SIG$sig"
+	return 0
+}
+
+# Raw JSON-RPC client in the style of SPDK's rpc.py (python3 socket, raw_decode framing).
+cat >"$TMP/client.py" <<'PY'
+import json, socket, sys, time
+
+sock_path = sys.argv[1]
+
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sock_path)
+    return s
+
+def recv_values(s, count):
+    dec = json.JSONDecoder()
+    buf, out = "", []
+    while len(out) < count:
+        data = s.recv(65536)
+        if not data:
+            break
+        buf += data.decode()
+        while True:
+            buf = buf.lstrip()
+            if not buf:
+                break
+            try:
+                obj, idx = dec.raw_decode(buf)
+            except ValueError:
+                break
+            out.append(obj)
+            buf = buf[idx:]
+    return out
+
+def req(method, params=None, id=1):
+    r = {"jsonrpc": "2.0", "method": method, "id": id}
+    if params is not None:
+        r["params"] = params
+    return json.dumps(r).encode()
+
+def closed(s):
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, socket.timeout):
+        return True
+
+def check(cond, msg):
+    if not cond:
+        print("client check failed: " + msg, file=sys.stderr)
+        sys.exit(1)
+
+test = sys.argv[2]
+if test == "framing":
+    s = connect()
+    # one request split into single bytes
+    for b in req("spdk_get_version", id=11):
+        s.sendall(bytes([b]))
+        time.sleep(0.0005)
+    (r,) = recv_values(s, 1)
+    check(r["id"] == 11 and r["result"]["version"].startswith("usk"), "byte-by-byte: %r" % r)
+    # two requests in one write; replies in order
+    s.sendall(req("rpc_get_methods", id=1) + b"\n" + req("spdk_get_version", id=2))
+    r = recv_values(s, 2)
+    check([x["id"] for x in r] == [1, 2], "two in one read: %r" % r)
+    # batch with a notification, an unknown method and a valid call
+    batch = [json.loads(req("spdk_get_version", id=5)), {"jsonrpc": "2.0", "method": "spdk_get_version"},
+             json.loads(req("no_such_method", id=6))]
+    s.sendall(json.dumps(batch).encode())
+    (r,) = recv_values(s, 1)
+    check(isinstance(r, list) and len(r) == 2, "batch: %r" % r)
+    check(r[1]["error"]["code"] == -32601 and "no_such_method" in r[1]["error"]["message"], "batch error: %r" % r)
+    # invalid request keeps the connection
+    s.sendall(b'{"jsonrpc":"2.0","id":9}')
+    (r,) = recv_values(s, 1)
+    check(r["error"]["code"] == -32600, "invalid request: %r" % r)
+    s.sendall(req("spdk_get_version", id=10))
+    (r,) = recv_values(s, 1)
+    check(r["id"] == 10, "after invalid request: %r" % r)
+    s.close()
+elif test == "malformed":
+    other = connect()
+    bad = connect()
+    bad.sendall(b'{"jsonrpc":"2.0","method":"spdk_get_version","id":1,,}')
+    (r,) = recv_values(bad, 1)
+    check(r["error"]["code"] == -32700, "malformed: %r" % r)
+    check(closed(bad), "malformed: connection not closed")
+    other.sendall(req("spdk_get_version", id=3))
+    (r,) = recv_values(other, 1)
+    check(r["id"] == 3 and "result" in r, "other client after malformed: %r" % r)
+    # oversized request: error, then close; the other client still works
+    big = connect()
+    try:
+        big.sendall(b'{"jsonrpc":"2.0","method":"x","params":{"a":"' + b"a" * (1100 * 1024))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    r = recv_values(big, 1)
+    check(len(r) == 1 and r[0]["error"]["code"] in (-32600, -32700), "oversized: %r" % r)
+    check(closed(big), "oversized: connection not closed")
+    # clients that vanish mid-reply
+    for i in range(50):
+        c = connect()
+        c.sendall(req("rpc_get_methods", id=i))
+        c.close()
+    other.sendall(req("spdk_get_version", id=4))
+    (r,) = recv_values(other, 1)
+    check(r["id"] == 4, "after vanished clients: %r" % r)
+    other.close()
+else:
+    sys.exit("unknown test " + test)
+PY
+
+# ---- 1. start, methods, reactors ----
+start_tgt
+perm=$(stat -c %a "$SOCK")
+[ "$perm" = "600" ] || fail "socket mode $perm, expected 600"
+"$RPC" -s "$SOCK" rpc_get_methods >"$TMP/methods.json" || fail "rpc_get_methods"
+for m in rpc_get_methods spdk_get_version framework_get_reactors save_config framework_start_init \
+	 thread_get_stats log_set_flag spdk_kill_instance; do
+	grep -q "\"$m\"" "$TMP/methods.json" || fail "rpc_get_methods lacks $m"
+done
+"$RPC" -s "$SOCK" spdk_get_version | grep -q '"usk v0.1.0"' || fail "spdk_get_version"
+"$RPC" -s "$SOCK" framework_get_reactors >"$TMP/reactors.json" || fail "framework_get_reactors"
+n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["reactors"]))' "$TMP/reactors.json")
+[ "$n" = 2 ] || fail "framework_get_reactors: $n reactors, expected 2"
+"$RPC" -s "$SOCK" thread_get_stats | grep -q '"app_thread"' || fail "thread_get_stats"
+"$RPC" -s "$SOCK" thread_get_pollers | grep -q '"timed_pollers"' || fail "thread_get_pollers"
+
+# ---- 2. invalid params name the field ----
+"$RPC" -s "$SOCK" log_set_flag bogus_field=1 2>"$TMP/err" && fail "unknown param accepted"
+grep -q -- "-32602" "$TMP/err" && grep -q "bogus_field" "$TMP/err" || fail "invalid params message: $(cat "$TMP/err")"
+"$RPC" -s "$SOCK" log_set_level 2>"$TMP/err" && fail "missing param accepted"
+grep -q "level" "$TMP/err" || fail "missing field not named: $(cat "$TMP/err")"
+"$RPC" -s "$SOCK" no_such_method 2>"$TMP/err" && fail "unknown method accepted"
+grep -q -- "-32601" "$TMP/err" || fail "unknown method: $(cat "$TMP/err")"
+"$RPC" -s "$SOCK" log_set_print_level --json '{"level":"INFO"}' >/dev/null || fail "--json params"
+[ "$("$RPC" -s "$SOCK" log_get_print_level)" = '"INFO"' ] || fail "log_get_print_level"
+"$RPC" -s "$SOCK" framework_start_init 2>"$TMP/err" && fail "framework_start_init allowed at runtime"
+grep -q -- "-1" "$TMP/err" || fail "invalid state code: $(cat "$TMP/err")"
+
+# ---- 3. raw clients: framing, malformed input, oversized input, vanishing clients ----
+python3 "$TMP/client.py" "$SOCK" framing || fail "framing checks"
+python3 "$TMP/client.py" "$SOCK" malformed || fail "malformed/oversized checks"
+kill -0 "$PID" 2>/dev/null || fail "usk_tgt died during bad-client checks"
+
+# ---- 4. save_config -> restart with --json -> same config ----
+"$RPC" -s "$SOCK" log_set_print_level level=NOTICE >/dev/null || fail "log_set_print_level"
+"$RPC" -s "$SOCK" save_config >"$TMP/config.json" || fail "save_config"
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert isinstance(c["subsystems"], list)' \
+	"$TMP/config.json" || fail "save_config output shape"
+stop_tgt TERM
+
+start_tgt --json "$TMP/config.json"
+"$RPC" -s "$SOCK" save_config >"$TMP/config2.json" || fail "save_config after --json"
+python3 - "$TMP/config.json" "$TMP/config2.json" <<'PY' || fail "config differs after --json round trip"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+sys.exit(0 if a == b else 1)
+PY
+stop_tgt INT
+
+# ---- 5. bad --json file: start-up fails with a message naming the problem ----
+echo '{"subsystems":[{"subsystem":"x","config":[{"method":"no_such_method"}]}]}' >"$TMP/bad.json"
+"$TGT" -m 0x1 -r "$SOCK" --json "$TMP/bad.json" >"$TMP/bad.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PID" 2>/dev/null && fail "usk_tgt kept running with a failing --json"
+wait "$PID" && fail "usk_tgt exit code 0 with a failing --json"
+PID=
+grep -q "no_such_method" "$TMP/bad.log" || fail "--json error does not name the method: $(cat "$TMP/bad.log")"
+[ -e "$SOCK" ] && fail "socket left behind after failed start"
+
+# ---- 6. --wait-for-rpc: runtime methods refused until framework_start_init ----
+start_tgt --wait-for-rpc
+"$RPC" -s "$SOCK" framework_get_reactors 2>"$TMP/err" && fail "runtime method allowed before init"
+grep -q "Method may only be called at runtime" "$TMP/err" || fail "state error: $(cat "$TMP/err")"
+"$RPC" -s "$SOCK" framework_start_init >/dev/null || fail "framework_start_init"
+"$RPC" -s "$SOCK" framework_wait_init >/dev/null || fail "framework_wait_init"
+"$RPC" -s "$SOCK" framework_get_reactors >/dev/null || fail "runtime method after init"
+"$RPC" -s "$SOCK" spdk_kill_instance sig_name=SIGTERM >/dev/null || fail "spdk_kill_instance"
+for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+wait "$PID"
+rc=$?
+PID=
+[ "$rc" -eq 0 ] || fail "exit code $rc after spdk_kill_instance"
+[ -e "$SOCK" ] && fail "socket left behind after spdk_kill_instance"
+
+# ---- 7. interrupt mode starts, answers and stops ----
+start_tgt --interrupt-mode
+"$RPC" -s "$SOCK" framework_get_reactors >/dev/null || fail "interrupt mode: framework_get_reactors"
+python3 "$TMP/client.py" "$SOCK" framing || fail "interrupt mode: framing checks"
+stop_tgt TERM
+
+echo "foundation: PASS"
+exit 0
