@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "usk/bdev.h"
 #include "usk/env.h"
 #include "usk/event.h"
 #include "usk/log.h"
+#include "usk/rpc.h"
 #include "usk/thread.h"
 #include "usk/util.h"
 
@@ -52,7 +54,8 @@ struct bdevperf_job {
 	uint32_t block_size;
 	uint32_t io_size;
 	uint64_t rand_state;
-	uint64_t size_in_ios;
+	uint64_t ios_base;	/* first I/O-sized region of this job's range */
+	uint64_t size_in_ios;	/* regions in the range */
 	uint64_t offset_in_ios;
 	uint64_t write_generation;
 	uint32_t current_queue_depth;
@@ -90,6 +93,7 @@ static bool g_test_done;
 
 /* Options */
 static struct usk_app_opts g_opts;
+static char g_rpc_path[64];
 static const char *g_workload_str;
 static enum bdevperf_workload g_workload = BDEVPERF_RW_INVALID;
 static uint64_t g_io_size;
@@ -102,9 +106,17 @@ static const char *g_bdev_filter;
 static bool g_continue_on_failure;
 static bool g_check_pattern;
 
-static void submit_single(struct bdevperf_job *job, struct bdevperf_task *task);
+static void submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now);
 static void job_drain(struct bdevperf_job *job);
 static void bdevperf_test_done(void);
+
+/* Stop the app: close the RPC listener first so its socket file does not outlive us. */
+static void
+app_stop(int rc)
+{
+	usk_rpc_close();
+	usk_app_stop(rc);
+}
 
 static void
 thread_exit_msg(void *ctx)
@@ -129,10 +141,14 @@ job_fail(struct bdevperf_job *job, int rc)
 	job_drain(job);
 }
 
+/*
+ * Latency uses the tick at which the thread's current poll began (no rdtsc per I/O: rdtsc
+ * costs as much as a whole null-bdev I/O on some hosts); resolution is one poll iteration.
+ */
 static inline void
-record_latency(struct bdevperf_job *job, struct bdevperf_task *task)
+record_latency(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now)
 {
-	uint64_t lat = usk_get_ticks() - task->submit_tsc;
+	uint64_t lat = now - task->submit_tsc;
 
 	job->lat_total_tsc += lat;
 	if (lat < job->lat_min_tsc) {
@@ -177,10 +193,12 @@ io_complete(struct usk_bdev_io *bdev_io, bool success, void *cb_arg)
 {
 	struct bdevperf_task *task = cb_arg;
 	struct bdevperf_job *job = task->job;
+	/* One clock read serves this completion and the resubmission below. */
+	uint64_t now = usk_thread_get_last_tsc(job->thread);
 
 	usk_bdev_free_io(bdev_io);
 	job->current_queue_depth--;
-	record_latency(job, task);
+	record_latency(job, task, now);
 
 	if (usk_likely(success)) {
 		if (usk_unlikely(job->check_pattern) && task->io_type == USK_BDEV_IO_TYPE_READ) {
@@ -202,11 +220,11 @@ io_complete(struct usk_bdev_io *bdev_io, bool success, void *cb_arg)
 		}
 	}
 	if (job->outstanding != NULL) {
-		job->outstanding[task->offset_blocks / job->io_size_blocks] = 0;
+		job->outstanding[task->offset_blocks / job->io_size_blocks - job->ios_base] = 0;
 	}
 
 	if (usk_likely(!job->is_draining)) {
-		submit_single(job, task);
+		submit_single(job, task, now);
 	} else {
 		task_end(task);
 	}
@@ -229,7 +247,7 @@ verify_submit_read(void *arg)
 		usk_bdev_queue_io_wait(job->bdev, job->ch, &task->wait);
 	} else if (rc != 0) {
 		fprintf(stderr, "Failed to submit read on %s: %s\n", job->name, strerror(-rc));
-		job->outstanding[task->offset_blocks / job->io_size_blocks] = 0;
+		job->outstanding[task->offset_blocks / job->io_size_blocks - job->ios_base] = 0;
 		job->current_queue_depth--;
 		job_fail(job, rc);
 		task_end(task);
@@ -261,7 +279,7 @@ retry_submit(void *arg)
 		task_end(task);
 		return;
 	}
-	submit_single(job, task);
+	submit_single(job, task, usk_thread_get_last_tsc(job->thread));
 }
 
 /* Issue task as task->io_type at task->offset_blocks. Returns the submit rc. */
@@ -299,7 +317,7 @@ submit_task(struct bdevperf_job *job, struct bdevperf_task *task)
 }
 
 static void
-submit_single(struct bdevperf_job *job, struct bdevperf_task *task)
+submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now)
 {
 	uint64_t off;
 	int rc;
@@ -322,7 +340,7 @@ submit_single(struct bdevperf_job *job, struct bdevperf_task *task)
 			job->outstanding[off] = 1;
 		}
 	}
-	task->offset_blocks = off * job->io_size_blocks;
+	task->offset_blocks = (job->ios_base + off) * job->io_size_blocks;
 
 	switch (job->workload) {
 	case BDEVPERF_RW_READ:
@@ -356,7 +374,7 @@ submit_single(struct bdevperf_job *job, struct bdevperf_task *task)
 		break;
 	}
 
-	task->submit_tsc = usk_get_ticks();
+	task->submit_tsc = now;
 	rc = submit_task(job, task);
 	if (usk_likely(rc == 0)) {
 		job->current_queue_depth++;
@@ -498,7 +516,7 @@ job_start_on_thread(void *ctx)
 	for (uint32_t i = 0; i < job->queue_depth && !job->is_draining; i++) {
 		task = TAILQ_FIRST(&job->task_list);
 		TAILQ_REMOVE(&job->task_list, task, link);
-		submit_single(job, task);
+		submit_single(job, task, usk_thread_get_last_tsc(job->thread));
 	}
 	if (job->is_draining && job->current_queue_depth == 0) {
 		job_empty_on_thread(job);
@@ -550,7 +568,7 @@ workload_supported(struct usk_bdev *bdev, enum bdevperf_workload w)
 }
 
 static int
-job_create(struct usk_bdev *bdev, uint32_t core)
+job_create(struct usk_bdev *bdev, uint32_t core, uint32_t slice, uint32_t nslices)
 {
 	struct bdevperf_job *job;
 	struct usk_cpuset cpumask;
@@ -590,7 +608,9 @@ job_create(struct usk_bdev *bdev, uint32_t core)
 	}
 	job->io_size = (uint32_t)g_io_size;
 	job->io_size_blocks = (uint32_t)(g_io_size / job->block_size);
-	job->size_in_ios = usk_bdev_get_num_blocks(bdev) / job->io_size_blocks;
+	/* With -C several jobs share a bdev: each gets its own slice, so verify never races. */
+	job->size_in_ios = usk_bdev_get_num_blocks(bdev) / job->io_size_blocks / nslices;
+	job->ios_base = job->size_in_ios * slice;
 	if (job->size_in_ios == 0) {
 		fprintf(stderr, "bdev %s is smaller than one I/O of %" PRIu64 " bytes\n", job->name,
 			g_io_size);
@@ -756,8 +776,8 @@ bdevperf_test_done(void)
 			printf(" Job: %s ended in about %.2f seconds with error\n", job->name, s.runtime_s);
 		}
 		if (job->verify) {
-			printf("\t Verification LBA range: start 0x0 length 0x%" PRIx64 "\n",
-			       job->size_in_ios * job->io_size_blocks);
+			printf("\t Verification LBA range: start 0x%" PRIx64 " length 0x%" PRIx64 "\n",
+			       job->ios_base * job->io_size_blocks, job->size_in_ios * job->io_size_blocks);
 		}
 		printf("\t %-20s: %10.2f %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f\n",
 		       job->name, s.runtime_s, s.iops, s.mibps, s.fail_s, s.to_s, s.avg_us, s.min_us,
@@ -796,7 +816,7 @@ bdevperf_test_done(void)
 		usk_thread_send_msg(job->thread, thread_exit_msg, NULL);
 		job_free(job);
 	}
-	usk_app_stop(g_run_rc == 0 ? 0 : 1);
+	app_stop(g_run_rc == 0 ? 0 : 1);
 }
 
 static int
@@ -851,7 +871,7 @@ create_jobs(void)
 			return -ENODEV;
 		}
 		for (uint32_t i = 0; i < (g_every_core ? ncores : 1); i++) {
-			rc = job_create(bdev, cores[g_every_core ? i : 0]);
+			rc = job_create(bdev, cores[g_every_core ? i : 0], i, g_every_core ? ncores : 1);
 			if (rc != 0) {
 				return rc;
 			}
@@ -861,13 +881,13 @@ create_jobs(void)
 	for (bdev = usk_bdev_first_leaf(); bdev != NULL; bdev = usk_bdev_next_leaf(bdev)) {
 		if (g_every_core) {
 			for (uint32_t i = 0; i < ncores; i++) {
-				rc = job_create(bdev, cores[i]);
+				rc = job_create(bdev, cores[i], i, ncores);
 				if (rc != 0) {
 					return rc;
 				}
 			}
 		} else {
-			rc = job_create(bdev, cores[next]);
+			rc = job_create(bdev, cores[next], 0, 1);
 			if (rc != 0) {
 				return rc;
 			}
@@ -894,7 +914,7 @@ bdevperf_start(void *ctx)
 			usk_thread_send_msg(job->thread, thread_exit_msg, NULL);
 			job_free(job);
 		}
-		usk_app_stop(1);
+		app_stop(1);
 		return;
 	}
 	printf("Running I/O for %d seconds...\n", g_time_in_sec);
@@ -933,7 +953,7 @@ shutdown_on_main(void *ctx)
 	}
 	g_shutdown = true;
 	if (g_running_jobs == 0) {
-		usk_app_stop(1);
+		app_stop(1);
 		return;
 	}
 	TAILQ_FOREACH(job, &g_jobs, link) {
@@ -947,7 +967,7 @@ bdevperf_shutdown_cb(void)
 	if (g_main_thread != NULL) {
 		usk_thread_send_msg(g_main_thread, shutdown_on_main, NULL);
 	} else {
-		usk_app_stop(1);
+		app_stop(1);
 	}
 }
 
@@ -1130,6 +1150,11 @@ main(int argc, char **argv)
 	}
 	if (prc != USK_APP_PARSE_ARGS_SUCCESS) {
 		return 1;
+	}
+	if (g_opts.rpc_addr == NULL) {
+		/* No -r: a private socket, so runs never collide with a usk_tgt or each other. */
+		snprintf(g_rpc_path, sizeof(g_rpc_path), "/var/tmp/usk_bdevperf.%d.sock", (int)getpid());
+		g_opts.rpc_addr = g_rpc_path;
 	}
 	if (verify_params() != 0) {
 		bdevperf_usage();

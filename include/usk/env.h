@@ -39,11 +39,20 @@ struct usk_env_opts {
 void usk_env_opts_init(struct usk_env_opts *opts, size_t opts_size);
 
 /**
- * Initialise the environment: parse the core mask, set up memory (hugepages when a hugetlbfs
- * is mounted and !no_huge, locked anonymous memory otherwise) and the vtophys map.
- * Call once, from the main thread. Returns 0 or -errno.
+ * Initialise the environment: parse the core mask (every core must exist on this machine, else
+ * -EINVAL), pin the calling thread to the main core, set up memory (2 MiB hugepages when a
+ * hugetlbfs with 2 MiB pages is mounted and !no_huge, mlock'ed anonymous memory otherwise; a
+ * failing mlock, e.g. RLIMIT_MEMLOCK, only warns once) and the vtophys map.
+ * Call once, from the main thread. Returns 0, -EINVAL, -EALREADY or -ENOMEM.
+ *
+ * Memory, maps, rings, mempools, ticks and the core queries also work without usk_env_init():
+ * memory is then set up on first use with default options, and the core mask is {0}.
  */
 int usk_env_init(const struct usk_env_opts *opts);
+/**
+ * Join threads started by usk_env_thread_launch_pinned and forget the core mask, so that
+ * usk_env_init() may be called again. DMA memory stays mapped (objects may still point to it).
+ */
 void usk_env_fini(void);
 /** True when DMA memory comes from hugepages. */
 bool usk_env_hugepages_enabled(void);
@@ -51,13 +60,25 @@ bool usk_env_hugepages_enabled(void);
 /* ---- DMA-safe memory ---- */
 
 /**
- * Allocate memory that is pinned and registered in the vtophys map. align 0 = 64 bytes.
- * phys_addr may be NULL; it receives the physical address (or the IOVA) of the start.
- * Thread safe. Returns NULL on failure.
+ * Allocate memory that is pinned and registered in the vtophys map. align 0 = 64 bytes; align
+ * must be a power of two. phys_addr may be NULL; it receives the physical address (or the IOVA)
+ * of the start.
+ *
+ * Addresses: with hugepages and root (pagemap readable), real physical addresses from
+ * /proc/self/pagemap. Otherwise (no hugepages, the default in containers) the "physical"
+ * address is the virtual address (IOVA = VA), which is what vfio with an IOMMU uses; such
+ * memory must not be given to a device that needs real physical addresses (uio).
+ *
+ * Sizes up to 1 MiB come from a buddy allocator over registered 2 MiB chunks (rounded up to a
+ * power of two, naturally aligned); larger ones get their own 2 MiB-aligned registered region,
+ * unmapped again by usk_dma_free. Thread safe (one mutex; not for the per-I/O path: use a
+ * mempool there). Returns NULL on failure.
  */
 void *usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr);
 void *usk_dma_zmalloc(size_t size, size_t align, uint64_t *phys_addr);
+/** buf NULL = malloc; size 0 = free (returns NULL). Keeps buf when it still fits. */
 void *usk_dma_realloc(void *buf, size_t size, size_t align, uint64_t *phys_addr);
+/** NULL is ignored; a pointer not from usk_dma_malloc is logged and ignored. */
 void usk_dma_free(void *buf);
 
 /**
@@ -81,7 +102,12 @@ typedef int (*usk_mem_map_notify_cb)(void *cb_ctx, struct usk_mem_map *map,
 typedef int (*usk_mem_map_contiguous_translations)(uint64_t addr_1, uint64_t addr_2);
 
 struct usk_mem_map_ops {
-	/* Called for every registered region at alloc time and on each (un)register. May be NULL. */
+	/*
+	 * Called for every registered region at alloc time and on each (un)register. May be NULL.
+	 * Runs under the registry lock, possibly from usk_dma_malloc: it must not allocate DMA
+	 * memory, (un)register memory or alloc/free maps. A non-zero return fails the register
+	 * (or the map alloc); on unregister it is reported but the region goes away regardless.
+	 */
 	usk_mem_map_notify_cb notify_cb;
 	/* Whether two adjacent 2 MiB translations may be merged. May be NULL (never merge). */
 	usk_mem_map_contiguous_translations are_contiguous;
@@ -95,21 +121,39 @@ struct usk_mem_map *usk_mem_map_alloc(uint64_t default_translation,
 				      const struct usk_mem_map_ops *ops, void *cb_ctx);
 /** Free *pmap (unregister notifications are sent) and set it to NULL. */
 void usk_mem_map_free(struct usk_mem_map **pmap);
-/** vaddr and size must be 2 MiB aligned. Returns 0 or -EINVAL/-ENOMEM. */
+/**
+ * Set the translation of every 2 MiB page of [vaddr, vaddr+size) to translation (the same value
+ * for each page, as SPDK does; set pages one by one for per-page values such as physical
+ * addresses). vaddr and size must be 2 MiB aligned, vaddr+size below 2^48.
+ * Writers are serialised per map; translate may run concurrently from any thread.
+ * Returns 0 or -EINVAL/-ENOMEM.
+ */
 int usk_mem_map_set_translation(struct usk_mem_map *map, uint64_t vaddr, uint64_t size,
 				uint64_t translation);
+/** Reset pages to the default translation. Same alignment rules. */
 int usk_mem_map_clear_translation(struct usk_mem_map *map, uint64_t vaddr, uint64_t size);
 /**
- * Look up vaddr. *size (may be NULL) in: bytes wanted; out: bytes covered by one translation.
- * Returns the default translation when vaddr is not set.
+ * Look up vaddr: returns the translation stored for its 2 MiB page (not offset by vaddr's
+ * position in the page), or the default translation when not set. Lock free.
+ * *size (may be NULL) in: bytes wanted; out: bytes from vaddr that the caller may treat as one
+ * range: up to the end of the page, extended over following pages while
+ * ops->are_contiguous(prev, next) says so; never more than the input.
  */
 uint64_t usk_mem_map_translate(const struct usk_mem_map *map, uint64_t vaddr, uint64_t *size);
 
 /**
- * Register [vaddr, vaddr+len) (2 MiB aligned) as DMA memory: every map's notify_cb is called.
- * Returns 0, -EINVAL (unaligned), -EBUSY (overlaps a registered region) or a notify error.
+ * Register [vaddr, vaddr+len) (2 MiB aligned) as DMA memory: every map's notify_cb is called
+ * once for the range, and the vtophys map learns it. The caller keeps the memory pinned.
+ * Returns 0, -EINVAL (unaligned or empty), -EBUSY (overlaps a registered region) or a notify
+ * error (then no map keeps the region).
  */
 int usk_mem_register(void *vaddr, size_t len);
+/**
+ * Unregister whole regions: vaddr must start a registered region and vaddr+len end one (several
+ * adjacent regions at once are fine). Every map gets one UNREGISTER call for the range.
+ * Returns 0, -EINVAL (unaligned, not registered, not a region start) or -ERANGE (ends inside a
+ * region).
+ */
 int usk_mem_unregister(void *vaddr, size_t len);
 
 /* ---- mempool ---- */
@@ -118,9 +162,13 @@ struct usk_mempool;
 #define USK_MEMPOOL_DEFAULT_CACHE_SIZE 256
 
 /**
- * Fixed-size object pool in DMA memory with a per-thread cache of up to cache_size objects
- * (0 = no cache) in front of a lockless shared ring. count is rounded up internally only for
- * the ring; exactly count objects exist. Returns NULL on failure.
+ * Fixed-size object pool in DMA memory with a per-OS-thread cache of up to cache_size objects
+ * (0 = no cache; capped at 512 and at 2/3 of count) in front of a lockless shared ring. count
+ * is rounded up internally only for the ring; exactly count objects exist, each aligned to a
+ * cache line. get/put never lock or make syscalls (a thread's first use of a pool allocates its
+ * cache). Objects in one thread's cache are invisible to others, so size pools for
+ * count + threads * cache_size; a thread's caches are returned to the pool when it exits.
+ * Returns NULL on failure.
  */
 struct usk_mempool *usk_mempool_create(const char *name, size_t count, size_t ele_size,
 				       size_t cache_size, int socket_id);
@@ -153,16 +201,23 @@ enum usk_ring_type {
 	USK_RING_TYPE_MP_MC, /* multi producer, multi consumer */
 };
 
-/** count must be a power of two; the ring holds count - 1 entries. NULL on failure. */
+/**
+ * Lockless ring of pointers (head/tail scheme of DPDK's rte_ring, C11 atomics). SP_SC: one
+ * producer thread and one consumer thread at a time; MP_SC: any producers, one consumer;
+ * MP_MC: any of both. count must be a power of two (2 .. 2^31); the ring holds count - 1
+ * entries. Not backed by DMA memory. NULL on failure.
+ */
 struct usk_ring *usk_ring_create(enum usk_ring_type type, size_t count, int socket_id);
 void usk_ring_free(struct usk_ring *ring);
 size_t usk_ring_count(struct usk_ring *ring);
 /**
  * Enqueue up to count objects; returns how many were enqueued (all or nothing for SP_SC and
- * MP_SC: 0 or count). free_space (may be NULL) receives the remaining room.
+ * MP_SC: 0 or count). free_space (may be NULL) receives the remaining room as this producer saw
+ * it (a lower bound while a consumer runs concurrently). Never blocks; no syscall except a
+ * sched_yield() when an MP producer waits for a preempted earlier producer.
  */
 size_t usk_ring_enqueue(struct usk_ring *ring, void **objs, size_t count, size_t *free_space);
-/** Dequeue up to count objects; returns how many. */
+/** Dequeue up to count objects (FIFO); returns how many (0 when empty). */
 size_t usk_ring_dequeue(struct usk_ring *ring, void **objs, size_t count);
 
 /* ---- time ---- */

@@ -37,7 +37,15 @@ struct usk_app_opts {
 	enum usk_log_level print_level;
 	/* Called on SIGINT/SIGTERM instead of the default orderly shutdown. May be NULL. */
 	usk_app_shutdown_cb shutdown_cb;
+	/*
+	 * Messages in the process-wide pool; 0 = USK_APP_MSG_POOL_PER_CORE per reactor core, at
+	 * least USK_APP_MSG_POOL_MIN (SPDK's fixed 262143 costs ~16 MiB of pinned memory at idle).
+	 */
+	size_t msg_mempool_size;
 };
+
+#define USK_APP_MSG_POOL_PER_CORE 16384
+#define USK_APP_MSG_POOL_MIN 65535
 
 enum usk_app_parse_args_rvals {
 	USK_APP_PARSE_ARGS_HELP = 0,
@@ -45,6 +53,7 @@ enum usk_app_parse_args_rvals {
 	USK_APP_PARSE_ARGS_FAIL = 2,
 };
 
+/** Fill opts (of opts_size bytes, normally sizeof(*opts)) with defaults. */
 void usk_app_opts_init(struct usk_app_opts *opts, size_t opts_size);
 /**
  * Parse the common flags (-m -r -s -L -c/--json --wait-for-rpc --no-huge --interrupt-mode
@@ -53,6 +62,7 @@ void usk_app_opts_init(struct usk_app_opts *opts, size_t opts_size);
 enum usk_app_parse_args_rvals usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 		const char *app_getopt_str, const struct option *app_long_opts,
 		int (*parse)(int ch, char *arg), void (*usage)(void));
+/** Print the common options to stderr. */
 void usk_app_usage(void);
 
 /**
@@ -67,7 +77,9 @@ void usk_app_start_shutdown(void);
 void usk_app_stop(int rc);
 /** Release what usk_app_start allocated; call after it returns. */
 void usk_app_fini(void);
+/** True between usk_app_start and usk_app_stop. */
 bool usk_app_is_running(void);
+/** Number of reactors (cores of -m). */
 uint32_t usk_app_get_core_count(void);
 
 /* ---- subsystems ---- */
@@ -89,7 +101,12 @@ struct usk_subsystem_depend {
 	struct usk_subsystem_depend *next;
 };
 
+/** Register a subsystem (constructor time, through USK_SUBSYSTEM_REGISTER). */
 void usk_add_subsystem(struct usk_subsystem *subsystem);
+/**
+ * Declare that depend->name must be initialised after depend->depends_on (through
+ * USK_SUBSYSTEM_DEPEND). Start-up fails, naming both, if either subsystem does not exist.
+ */
 void usk_add_subsystem_depend(struct usk_subsystem_depend *depend);
 #define USK_SUBSYSTEM_REGISTER(_name) \
 	__attribute__((constructor)) static void _name##_register(void) { usk_add_subsystem(&_name); }
@@ -99,8 +116,14 @@ void usk_add_subsystem_depend(struct usk_subsystem_depend *depend);
 	__attribute__((constructor)) static void _name##_depend_on_##_depends_on(void) \
 	{ usk_add_subsystem_depend(&__subsystem_##_name##_depend_on_##_depends_on); }
 
+/**
+ * End of a subsystem's init: rc 0 goes on with the next one, non-zero stops start-up. May be
+ * called from any thread; the sequence continues on the app thread.
+ */
 void usk_subsystem_init_next(int rc);
+/** End of a subsystem's fini; the previous one (in init order) is finished next. Any thread. */
 void usk_subsystem_fini_next(void);
+/** The registered subsystem called name, or NULL. */
 struct usk_subsystem *usk_subsystem_find(const char *name);
 /** In initialisation order. */
 struct usk_subsystem *usk_subsystem_get_first(void);

@@ -35,7 +35,15 @@ struct usk_jsonrpc_request;
 /** params is NULL when the request had none. The handler must reply exactly once. */
 typedef void (*usk_rpc_method_handler)(struct usk_jsonrpc_request *request, const json_t *params);
 
+/**
+ * Add method to the table (safe from constructors: needs no initialisation). state_mask says
+ * when it may be called (USK_RPC_STARTUP, USK_RPC_RUNTIME or both). A duplicate is ignored.
+ */
 void usk_rpc_register_method(const char *method, usk_rpc_method_handler func, uint32_t state_mask);
+/**
+ * Register alias as a deprecated name of method (which may be registered later). Calling it
+ * runs method and logs a deprecation warning once.
+ */
 void usk_rpc_register_alias_deprecated(const char *method, const char *alias);
 #define USK_RPC_REGISTER(method, func, state_mask) \
 	__attribute__((constructor)) static void rpc_register_##func(void) \
@@ -44,9 +52,11 @@ void usk_rpc_register_alias_deprecated(const char *method, const char *alias);
 	__attribute__((constructor)) static void rpc_register_alias_##alias(void) \
 	{ usk_rpc_register_alias_deprecated(#method, #alias); }
 
-/** Whether method exists and is allowed in the current state (-ENOENT / -EPERM / 0). */
+/** Whether method (or alias) exists (-ENOENT) and is allowed in any state of state_mask (-EPERM / 0). */
 int usk_rpc_is_method_allowed(const char *method, uint32_t state_mask);
+/** Set the server state (USK_RPC_STARTUP or USK_RPC_RUNTIME); requests are checked against it. */
 void usk_rpc_set_state(uint32_t state);
+/** The current server state. */
 uint32_t usk_rpc_get_state(void);
 /** Visit registered methods (and aliases when include_aliases); for rpc_get_methods. */
 void usk_rpc_foreach_method(bool include_aliases, uint32_t state_mask,
@@ -57,13 +67,25 @@ void usk_rpc_foreach_method(bool include_aliases, uint32_t state_mask,
  * is -EADDRINUSE). Registers pollers (or interrupts) on the current thread. Returns 0 or -errno.
  */
 int usk_rpc_listen(const char *path);
-/** Close the listener and every connection, remove the socket file. */
+/**
+ * Close the listener and every connection, remove the socket file. Call on the thread that
+ * listened. From inside a handler the close happens once the handler returns.
+ */
 void usk_rpc_close(void);
+
+/*
+ * Replies. Exactly one per request, from any thread (a reply made on another thread is carried
+ * back to the server thread by a message). After the reply the request must not be touched.
+ * Replies to one connection are written in request order; a notification's reply is dropped.
+ */
 
 /** Reply with result (reference stolen; NULL means true). */
 void usk_jsonrpc_send_result(struct usk_jsonrpc_request *request, json_t *result);
+/** Reply with a JSON boolean. */
 void usk_jsonrpc_send_bool_response(struct usk_jsonrpc_request *request, bool value);
+/** Reply with an error object {"code": code, "message": msg}. */
 void usk_jsonrpc_send_error_response(struct usk_jsonrpc_request *request, int code, const char *msg);
+/** As usk_jsonrpc_send_error_response with a printf-style message (truncated at 1 KiB). */
 void usk_jsonrpc_send_error_response_fmt(struct usk_jsonrpc_request *request, int code,
 		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -80,6 +102,7 @@ bool usk_rpc_decode_params(struct usk_jsonrpc_request *request, const json_t *pa
  * the response is borrowed for the duration of cb.
  */
 typedef void (*usk_rpc_local_cb)(void *ctx, const json_t *response);
+/** Returns 0 (cb will run exactly once, possibly before this returns) or -EINVAL / -ENOMEM. */
 int usk_rpc_call_local(const char *method, const json_t *params, usk_rpc_local_cb cb, void *ctx);
 
 #ifdef __cplusplus

@@ -55,7 +55,7 @@ typedef void (*usk_io_device_unregister_cb)(void *io_device);
 typedef void (*usk_channel_msg)(struct usk_io_channel_iter *i);
 typedef void (*usk_channel_for_each_cpl)(struct usk_io_channel_iter *i, int status);
 typedef void (*usk_poller_set_interrupt_mode_cb)(struct usk_poller *poller, void *cb_arg,
-		bool interrupt_mode);
+						 bool interrupt_mode);
 /** Interrupt handler: return > 0 if it did work, 0 if not, < 0 on error. */
 typedef int (*usk_interrupt_fn)(void *ctx);
 
@@ -74,7 +74,8 @@ int usk_thread_lib_init_ext(usk_thread_op_fn thread_op_fn, usk_thread_op_support
 			    size_t ctx_sz, size_t msg_mempool_size);
 /** usk_thread_lib_init_ext(NULL, NULL, 0, 0). */
 int usk_thread_lib_init(void);
-/** Free the message pool and any io_device left registered (logged). Call after every thread is destroyed. */
+/** Free the message pool and any io_device left registered (logged). Call after every thread is
+ * destroyed. */
 void usk_thread_lib_fini(void);
 
 /**
@@ -177,7 +178,7 @@ void usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl);
  */
 struct usk_poller *usk_poller_register(usk_poller_fn fn, void *arg, uint64_t period_microseconds);
 struct usk_poller *usk_poller_register_named(usk_poller_fn fn, void *arg,
-		uint64_t period_microseconds, const char *name);
+					     uint64_t period_microseconds, const char *name);
 #define USK_POLLER_REGISTER(fn, arg, period_us) usk_poller_register_named(fn, arg, period_us, #fn)
 /** Unregister *ppoller (on its thread) and set it to NULL. Safe from inside the poller. */
 void usk_poller_unregister(struct usk_poller **ppoller);
@@ -227,10 +228,12 @@ int usk_thread_process_interrupts(struct usk_thread *thread, int timeout_ms);
  * thread when it is readable. Interrupt mode only: returns NULL when it is off, when called off
  * a usk_thread or on an exiting thread. The handler may unregister itself or other handlers.
  */
-struct usk_interrupt *usk_interrupt_register(int efd, usk_interrupt_fn fn, void *arg, const char *name);
+struct usk_interrupt *usk_interrupt_register(int efd, usk_interrupt_fn fn, void *arg,
+					     const char *name);
 /** As above with explicit epoll events (EPOLLIN, EPOLLOUT...). */
 struct usk_interrupt *usk_interrupt_register_for_events(int efd, uint32_t events,
-		usk_interrupt_fn fn, void *arg, const char *name);
+							usk_interrupt_fn fn, void *arg,
+							const char *name);
 /** Change the epoll events of intr (on its thread). Returns 0 or -errno. */
 int usk_interrupt_set_event_types(struct usk_interrupt *intr, uint32_t events);
 /** Remove *pintr from its thread's fd group (on that thread) and set it to NULL. */
@@ -243,7 +246,8 @@ void usk_interrupt_unregister(struct usk_interrupt **pintr);
  * gets one channel with ctx_size bytes of context, initialised by create_cb on that thread.
  */
 void usk_io_device_register(void *io_device, usk_io_channel_create_cb create_cb,
-			    usk_io_channel_destroy_cb destroy_cb, uint32_t ctx_size, const char *name);
+			    usk_io_channel_destroy_cb destroy_cb, uint32_t ctx_size,
+			    const char *name);
 /**
  * Unregister; unregister_cb (may be NULL) runs on the calling thread once every channel is gone.
  */
@@ -266,7 +270,8 @@ void *usk_io_channel_get_io_device(struct usk_io_channel *ch);
  * must end with usk_for_each_channel_continue(i, status). A non-zero status stops the walk.
  * Then cpl(i, status) runs on the calling thread.
  */
-void usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx, usk_channel_for_each_cpl cpl);
+void usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx,
+			  usk_channel_for_each_cpl cpl);
 /** io_device being walked. */
 void *usk_io_channel_iter_get_io_device(struct usk_io_channel_iter *i);
 /** Channel of the current thread (in fn); NULL in cpl. */
@@ -287,7 +292,8 @@ struct usk_poller_info {
 };
 /** Visit every poller of thread (active, timed, paused); call on that thread. */
 void usk_thread_foreach_poller(struct usk_thread *thread,
-			       void (*fn)(const struct usk_poller_info *info, void *ctx), void *ctx);
+			       void (*fn)(const struct usk_poller_info *info, void *ctx),
+			       void *ctx);
 /** Stats of a given thread (busy/idle ticks). */
 void usk_thread_get_stats_of(struct usk_thread *thread, struct usk_thread_stats *stats);
 

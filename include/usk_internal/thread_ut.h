@@ -21,7 +21,10 @@ void usk_thread_ut_advance_ticks(uint64_t delta);
 uint64_t usk_thread_ut_get_ticks(void);
 /** Override ticks per second used to convert poller periods (0 = back to usk_get_ticks_hz()). */
 void usk_thread_ut_set_ticks_hz(uint64_t hz);
-/** Turn interrupt mode off again (usk_interrupt_mode_enable has no inverse); call with no thread. */
+/** Whether usk_thread_lib_init(_ext) has run (and usk_thread_lib_fini not yet). */
+bool usk_thread_ut_lib_is_initialized(void);
+/** Turn interrupt mode off again (usk_interrupt_mode_enable has no inverse); call with no thread.
+ */
 void usk_thread_ut_interrupt_mode_disable(void);
 
 #ifdef __cplusplus

@@ -6,6 +6,7 @@
 #include <uuid/uuid.h>
 
 #include "bdev_internal.h"
+#include "usk/json.h"
 
 USK_LOG_REGISTER_COMPONENT(bdev)
 
@@ -1281,11 +1282,6 @@ usk_bdev_io_type_supported(struct usk_bdev *bdev, enum usk_bdev_io_type io_type)
 			supported = bdev->fn_table->io_type_supported(bdev->ctxt,
 					USK_BDEV_IO_TYPE_WRITE);
 			break;
-		case USK_BDEV_IO_TYPE_COMPARE:
-			/* Emulated with a read and memcmp. */
-			supported = bdev->fn_table->io_type_supported(bdev->ctxt,
-					USK_BDEV_IO_TYPE_READ);
-			break;
 		default:
 			break;
 		}
@@ -1299,4 +1295,39 @@ usk_bdev_dump_info_json(struct usk_bdev *bdev, json_t *obj)
 	if (bdev->fn_table->dump_info_json) {
 		bdev->fn_table->dump_info_json(bdev->ctxt, obj);
 	}
+}
+
+/* ---- configuration ---- */
+
+void
+usk_bdev_subsystem_config_json(json_t *config_array)
+{
+	struct usk_bdev_module *m;
+	struct usk_bdev_internal *bi;
+	json_t *params = json_object();
+
+	json_object_set_new(params, "bdev_io_pool_size", json_integer(g_bdev_opts.bdev_io_pool_size));
+	json_object_set_new(params, "bdev_io_cache_size", json_integer(g_bdev_opts.bdev_io_cache_size));
+	json_object_set_new(params, "bdev_auto_examine", json_boolean(g_bdev_opts.bdev_auto_examine));
+	json_object_set_new(params, "small_buf_pool_size", json_integer(g_bdev_opts.small_buf_pool_size));
+	json_object_set_new(params, "large_buf_pool_size", json_integer(g_bdev_opts.large_buf_pool_size));
+	usk_json_config_add(config_array, "bdev_set_options", params);
+
+	for (m = g_modules_head; m; m = m->internal.next) {
+		if (m->config_json) {
+			m->config_json(config_array);
+		}
+	}
+	pthread_mutex_lock(&g_bdev_list_mutex);
+	TAILQ_FOREACH(bi, &g_bdev_mgr.bdevs, link) {
+		if (bi->status != BDEV_STATUS_READY) {
+			continue;
+		}
+		if (bi->bdev->fn_table->write_config_json) {
+			bi->bdev->fn_table->write_config_json(bi->bdev, config_array);
+		}
+		bdev_qos_write_config(bi->bdev, config_array);
+	}
+	pthread_mutex_unlock(&g_bdev_list_mutex);
+	usk_json_config_add(config_array, "bdev_wait_for_examine", NULL);
 }

@@ -74,6 +74,12 @@ struct bdev_mgmt_channel {
 	struct usk_bdev_io *deferred_head;
 	struct usk_bdev_io *deferred_tail;
 	bool deferred_msg_sent;
+	/*
+	 * The thread's poll timestamp while a completion callback runs (0 otherwise): I/O submitted
+	 * from the callback (the common resubmit loop) takes its submit_tsc from here instead of
+	 * another call. The value is the same either way: the timestamp only moves between polls.
+	 */
+	uint64_t cb_now;
 	/* ---- cold ---- */
 	struct usk_thread *thread;
 	/* bdev_io waiting for a data buffer, FIFO. */

@@ -388,13 +388,19 @@ usk_bdev_get_buf_stats(struct usk_bdev_buf_stats *stats)
 static void bdev_nomem_retry(struct usk_bdev_channel *bch);
 static int nomem_poll(void *ctx);
 
-void
-bdev_io_do_submit(struct usk_bdev_channel *bch, struct usk_bdev_io *bdev_io)
+static inline __attribute__((always_inline)) void
+bdev_io_do_submit_inline(struct usk_bdev_channel *bch, struct usk_bdev_io *bdev_io)
 {
 	bch->io_outstanding++;
 	bch->in_submit++;
 	bch->submit_request(bch->module_ch, bdev_io);
 	bch->in_submit--;
+}
+
+void
+bdev_io_do_submit(struct usk_bdev_channel *bch, struct usk_bdev_io *bdev_io)
+{
+	bdev_io_do_submit_inline(bch, bdev_io);
 }
 
 
@@ -421,18 +427,28 @@ bdev_io_submit_slow(struct usk_bdev_io *bdev_io)
 	bdev_io_do_submit(bch, bdev_io);
 }
 
-void
-bdev_io_submit(struct usk_bdev_io *bdev_io)
+static inline __attribute__((always_inline)) void
+bdev_io_submit_inline(struct usk_bdev_io *bdev_io)
 {
 	struct usk_bdev_channel *bch = bdev_io->internal.ch;
+	uint64_t now = bch->mgmt->cb_now;
 
-	/* The thread's poll timestamp: one load instead of a TSC read per I/O. */
-	bdev_io->internal.submit_tsc = usk_thread_get_last_tsc(bch->thread);
+	/* The thread's poll timestamp: a load instead of a TSC read per I/O. */
+	if (now == 0) {
+		now = usk_thread_get_last_tsc(bch->thread);
+	}
+	bdev_io->internal.submit_tsc = now;
 	if (usk_unlikely(bch->flags & BDEV_CH_SLOW)) {
 		bdev_io_submit_slow(bdev_io);
 		return;
 	}
-	bdev_io_do_submit(bch, bdev_io);
+	bdev_io_do_submit_inline(bch, bdev_io);
+}
+
+void
+bdev_io_submit(struct usk_bdev_io *bdev_io)
+{
+	bdev_io_submit_inline(bdev_io);
 }
 
 static inline bool
@@ -483,7 +499,7 @@ bdev_rw_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 	}
 	io->u.bdev.num_blocks = num_blocks;
 	io->u.bdev.offset_blocks = offset_blocks;
-	bdev_io_submit(io);
+	bdev_io_submit_inline(io);
 	return 0;
 }
 
@@ -857,7 +873,7 @@ stat_lat(uint64_t *sum, uint64_t *max, uint64_t *min, uint64_t lat)
 }
 
 static inline void
-bdev_io_update_stat(struct usk_bdev_channel *bch, struct usk_bdev_io *io)
+bdev_io_update_stat(struct usk_bdev_channel *bch, struct usk_bdev_io *io, uint64_t now)
 {
 	struct usk_bdev_io_stat *st = &bch->stat;
 	uint64_t lat, bytes;
@@ -866,7 +882,7 @@ bdev_io_update_stat(struct usk_bdev_channel *bch, struct usk_bdev_io *io)
 		st->io_error[io->type]++;
 		return;
 	}
-	lat = usk_thread_get_last_tsc(bch->thread) - io->internal.submit_tsc;
+	lat = now - io->internal.submit_tsc;
 	bytes = io->u.bdev.num_blocks * io->bdev->blocklen;
 	switch (io->type) {
 	case USK_BDEV_IO_TYPE_READ:
@@ -899,10 +915,12 @@ bdev_io_update_stat(struct usk_bdev_channel *bch, struct usk_bdev_io *io)
 }
 
 /* Final step on the submitting channel's thread: stats and the user's callback. */
-void
-bdev_io_complete_final(struct usk_bdev_io *bdev_io)
+static inline __attribute__((always_inline)) void
+bdev_io_complete_final_inline(struct usk_bdev_io *bdev_io)
 {
 	struct usk_bdev_channel *bch = bdev_io->internal.ch;
+	struct bdev_mgmt_channel *mgmt;
+	uint64_t now, saved;
 
 	if (usk_unlikely(bdev_io->internal.flags & (BDEV_IO_F_CHILD | BDEV_IO_F_QOS_FWD |
 			 BDEV_IO_F_PARENT))) {
@@ -911,9 +929,20 @@ bdev_io_complete_final(struct usk_bdev_io *bdev_io)
 		}
 		bch = bdev_io->internal.ch;
 	}
-	bdev_io_update_stat(bch, bdev_io);
+	mgmt = bch->mgmt;
+	saved = mgmt->cb_now;
+	now = saved ? saved : usk_thread_get_last_tsc(bch->thread);
+	bdev_io_update_stat(bch, bdev_io, now);
+	mgmt->cb_now = now;
 	bdev_io->internal.cb(bdev_io, bdev_io->internal.status == USK_BDEV_IO_STATUS_SUCCESS,
 			     bdev_io->internal.caller_ctx);
+	mgmt->cb_now = saved;
+}
+
+void
+bdev_io_complete_final(struct usk_bdev_io *bdev_io)
+{
+	bdev_io_complete_final_inline(bdev_io);
 }
 
 void
@@ -943,7 +972,7 @@ usk_bdev_io_complete(struct usk_bdev_io *bdev_io, enum usk_bdev_io_status status
 		bdev_nomem_retry(bch);
 		return;
 	}
-	bdev_io_complete_final(bdev_io);
+	bdev_io_complete_final_inline(bdev_io);
 }
 
 void

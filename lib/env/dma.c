@@ -164,7 +164,6 @@ backend_map(size_t size, size_t align)
 		return NULL;
 	}
 	madvise(p, size, MADV_HUGEPAGE);
-	madvise(p, size, MADV_DONTFORK);
 	if (mlock(p, size) != 0) {
 		if (!g_mlock_warned) {
 			g_mlock_warned = true;

@@ -22,6 +22,9 @@
 
 USK_LOG_REGISTER_COMPONENT(env)
 
+/* Grows only at the end; old callers pass their smaller opts_size. */
+USK_STATIC_ASSERT(sizeof(struct usk_env_opts) == 48, "usk_env_opts layout changed");
+
 /* ---- ticks ---- */
 
 static bool g_use_tsc;

@@ -68,7 +68,17 @@ usk_ring_enqueue(struct usk_ring *ring, void **objs, size_t count, size_t *free_
 		}
 		count = ring->capacity;
 	}
-	n = ring_do_enqueue(ring, objs, (uint32_t)count, ring->type != USK_RING_TYPE_MP_MC, &fs);
+	switch (ring->type) {
+	case USK_RING_TYPE_SP_SC:
+		n = ring_enqueue_x(ring, objs, (uint32_t)count, true, true, &fs);
+		break;
+	case USK_RING_TYPE_MP_SC:
+		n = ring_enqueue_x(ring, objs, (uint32_t)count, true, false, &fs);
+		break;
+	default:
+		n = ring_enqueue_x(ring, objs, (uint32_t)count, false, false, &fs);
+		break;
+	}
 	if (free_space != NULL) {
 		*free_space = fs;
 	}
@@ -81,5 +91,8 @@ usk_ring_dequeue(struct usk_ring *ring, void **objs, size_t count)
 	if (usk_unlikely(count > ring->capacity)) {
 		count = ring->capacity;
 	}
-	return ring_do_dequeue(ring, objs, (uint32_t)count, false);
+	if (ring->type == USK_RING_TYPE_MP_MC) {
+		return ring_dequeue_x(ring, objs, (uint32_t)count, false, false);
+	}
+	return ring_dequeue_x(ring, objs, (uint32_t)count, false, true);
 }

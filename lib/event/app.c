@@ -16,6 +16,9 @@
 
 #define USK_VERSION_STRING "usk v0.1.0"
 
+/* Grow usk_app_opts only at the end (callers pass opts_size); update this when it grows. */
+USK_STATIC_ASSERT(sizeof(struct usk_app_opts) == 96, "usk_app_opts layout changed");
+
 struct init_waiter {
 	void (*cb)(void *arg);
 	void *arg;
@@ -549,7 +552,17 @@ startup_replay_done(int rc, void *arg)
 static void
 app_start_msg(void *ctx)
 {
+	char err[256];
+	int rc;
+
 	usk_rpc_set_state(USK_RPC_STARTUP);
+	/* Order now so save_config and framework_get_subsystems show init order even before init. */
+	rc = subsystem_sort(err, sizeof(err));
+	if (rc != 0) {
+		USK_ERRLOG("cannot order subsystems: %s\n", err);
+		app_fail(rc);
+		return;
+	}
 	if (g_config != NULL) {
 		json_config_replay(g_config, g_opts.json_config_file, USK_RPC_STARTUP,
 				   g_opts.json_config_ignore_errors, startup_replay_done, NULL);
@@ -588,6 +601,7 @@ usk_app_start(struct usk_app_opts *opts, usk_msg_fn start_fn, void *ctx)
 {
 	struct usk_env_opts env_opts;
 	struct usk_cpuset main_mask;
+	size_t msg_pool;
 	char err[512];
 	int rc;
 
@@ -647,8 +661,13 @@ usk_app_start(struct usk_app_opts *opts, usk_msg_fn start_fn, void *ctx)
 		USK_ERRLOG("cannot create reactors: %s\n", strerror(-rc));
 		return rc;
 	}
+	msg_pool = g_opts.msg_mempool_size;
+	if (msg_pool == 0) {
+		msg_pool = USK_MAX((size_t)USK_APP_MSG_POOL_MIN,
+				   (size_t)USK_APP_MSG_POOL_PER_CORE * usk_app_get_core_count() - 1);
+	}
 	rc = usk_thread_lib_init_ext(reactor_thread_op, reactor_thread_op_supported,
-				     reactor_thread_ctx_size(), 0);
+				     reactor_thread_ctx_size(), msg_pool);
 	if (rc != 0) {
 		USK_ERRLOG("cannot initialise the thread library: %s\n", strerror(-rc));
 		return rc;

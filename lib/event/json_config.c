@@ -23,8 +23,10 @@ json_config_load(const char *path, json_t **config, char *err, size_t err_len)
 
 	*config = NULL;
 	if (stat(path, &st) != 0) {
-		snprintf(err, err_len, "cannot read: %s", strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		snprintf(err, err_len, "cannot read: %s", strerror(-rc));
+		return rc;
 	}
 	if (st.st_size > JSON_CONFIG_MAX_SIZE) {
 		snprintf(err, err_len, "file larger than %d bytes", JSON_CONFIG_MAX_SIZE);

@@ -25,6 +25,7 @@ struct lw_thread {
 	struct usk_reactor *reactor;
 	uint64_t tsc_start;
 	bool in_epoll;
+	bool resched;           /* cpumask changed: move after this poll (set on the thread itself) */
 	TAILQ_ENTRY(lw_thread) link;
 };
 
@@ -169,7 +170,7 @@ reactors_fini(void)
 bool
 reactor_thread_op_supported(enum usk_thread_op op)
 {
-	return op == USK_THREAD_OP_NEW;
+	return op == USK_THREAD_OP_NEW || op == USK_THREAD_OP_RESCHED;
 }
 
 /* Round-robin over the reactors whose core is in the thread's cpumask. */
@@ -194,11 +195,16 @@ reactor_thread_op(struct usk_thread *thread, enum usk_thread_op op)
 	struct lw_thread *lw = usk_thread_get_ctx(thread);
 	struct usk_reactor *r;
 
-	if (op != USK_THREAD_OP_NEW) {
-		return -ENOTSUP;
-	}
 	if (g_reactors == NULL) {
 		return -EINVAL;
+	}
+	if (op == USK_THREAD_OP_RESCHED) {
+		/* Called on the thread itself, inside its poll: the reactor moves it afterwards. */
+		lw->resched = true;
+		return 0;
+	}
+	if (op != USK_THREAD_OP_NEW) {
+		return -ENOTSUP;
 	}
 	r = reactor_pick(usk_thread_get_cpumask(thread));
 	if (r == NULL) {
@@ -241,7 +247,7 @@ reactor_take_incoming(struct usk_reactor *r)
 }
 
 static void
-reactor_remove_thread(struct usk_reactor *r, struct lw_thread *lw)
+reactor_detach_thread(struct usk_reactor *r, struct lw_thread *lw)
 {
 	struct usk_thread *thread = usk_thread_get_from_ctx(lw);
 
@@ -253,7 +259,37 @@ reactor_remove_thread(struct usk_reactor *r, struct lw_thread *lw)
 		epoll_ctl(r->epfd, EPOLL_CTL_DEL, usk_thread_get_interrupt_fd(thread), NULL);
 		lw->in_epoll = false;
 	}
-	usk_thread_destroy(thread);
+}
+
+static void
+reactor_remove_thread(struct usk_reactor *r, struct lw_thread *lw)
+{
+	reactor_detach_thread(r, lw);
+	usk_thread_destroy(usk_thread_get_from_ctx(lw));
+}
+
+/* Hand a thread whose cpumask changed to a reactor in its new mask (maybe this one again). */
+static void
+reactor_move_thread(struct usk_reactor *r, struct lw_thread *lw)
+{
+	struct usk_thread *thread = usk_thread_get_from_ctx(lw);
+	struct usk_reactor *to;
+
+	lw->resched = false;
+	if (usk_cpuset_get_cpu(usk_thread_get_cpumask(thread), r->core)) {
+		return;
+	}
+	to = reactor_pick(usk_thread_get_cpumask(thread));
+	if (to == NULL || to == r) {
+		return;
+	}
+	reactor_detach_thread(r, lw);
+	lw->reactor = to;
+	pthread_mutex_lock(&to->lock);
+	TAILQ_INSERT_TAIL(&to->incoming, lw, link);
+	atomic_fetch_add_explicit(&to->nincoming, 1, memory_order_release);
+	pthread_mutex_unlock(&to->lock);
+	reactor_wake(to);
 }
 
 /* One pass over the reactor's threads. Returns > 0 when any did work. */
@@ -277,6 +313,8 @@ reactor_poll_once(struct usk_reactor *r)
 		now = usk_thread_get_last_tsc(thread);
 		if (usk_thread_is_exited(thread)) {
 			reactor_remove_thread(r, lw);
+		} else if (usk_unlikely(lw->resched)) {
+			reactor_move_thread(r, lw);
 		}
 	}
 	return busy;

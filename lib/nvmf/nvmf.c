@@ -423,6 +423,7 @@ usk_nvmf_qpair_disconnect(struct usk_nvmf_qpair *qpair)
 	}
 	qpair_abort_queued(qpair);
 	if (qpair->ctrlr && qpair->ctrlr->admin_qpair == qpair) {
+		qpair->ctrlr->disconnecting = true;
 		nvmf_ctrlr_free_aers(qpair->ctrlr);
 		usk_poller_unregister(&qpair->ctrlr->keep_alive_poller);
 	}
@@ -485,6 +486,9 @@ usk_nvmf_request_complete(struct usk_nvmf_request *req)
 		sgroup = nvmf_qpair_sgroup(qpair);
 	}
 	req->core_flags = 0;
+	if (qpair->qid != 0 && qpair->group) {
+		qpair->group->stat.completed_nvme_io++;
+	}
 	qpair->transport->ops->req_complete(req);
 	/* req belongs to the transport again. */
 	if (sgroup) {

@@ -15,6 +15,11 @@
 #include "usk/nvmf_transport.h"
 #include "usk/thread.h"
 
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
+	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); (var) = (tvar))
+#endif
+
 #define NVMF_MAX_ASYNC_EVENTS		4	/* outstanding AERs per controller (AERL + 1) */
 #define NVMF_MAX_PENDING_EVENTS		16
 #define NVMF_MAX_CHANGED_NS		1024
@@ -187,7 +192,7 @@ struct usk_nvmf_ctrlr {
 	union usk_nvme_cc_register cc;
 	union usk_nvme_csts_register csts;
 	struct nvmf_ctrlr_features feat;
-	uint64_t last_keep_alive_tick;
+	bool keep_alive_seen;		/* a Keep Alive came during this KATO period */
 	struct usk_poller *keep_alive_poller;
 	struct usk_nvmf_request *aer_req[NVMF_MAX_ASYNC_EVENTS];
 	uint8_t nr_aer_reqs;
@@ -272,6 +277,8 @@ void nvmf_ctrlr_async_event_discovery_change(struct usk_nvmf_ctrlr *ctrlr);
 void nvmf_ctrlr_queue_event(struct usk_nvmf_ctrlr *ctrlr, union usk_nvme_async_event_completion ev);
 void nvmf_ctrlr_clear_notice(struct usk_nvmf_ctrlr *ctrlr, uint8_t info);
 void nvmf_ctrlr_keep_alive_touch(struct usk_nvmf_ctrlr *ctrlr);
+int nvmf_ctrlr_keep_alive_poll(void *arg);
+int nvmf_ctrlr_async_event_request(struct usk_nvmf_request *req);
 bool nvmf_ctrlr_is_discovery(const struct usk_nvmf_ctrlr *ctrlr);
 void nvmf_req_set_status(struct usk_nvmf_request *req, uint8_t sct, uint8_t sc);
 
@@ -292,11 +299,7 @@ void nvmf_bdev_ctrlr_identify_ns(struct usk_nvmf_ns *ns, struct usk_nvme_ns_data
 #define NVMF_REQ_EXEC_COMPLETE		0	/* rsp filled: complete now */
 #define NVMF_REQ_EXEC_ASYNC		1	/* completes later */
 
-/* Helpers */
-static inline void
-nvmf_iov_copy_out(struct usk_nvmf_request *req, const void *src, size_t len)
-{
-	usk_iov_from_buf(req->iov, (int)req->iovcnt, src, len);
-}
+/* Copy len bytes to the request's data buffers (at most req->length), zero-filling the rest. */
+void nvmf_req_copy_to_host(struct usk_nvmf_request *req, const void *src, size_t len);
 
 #endif

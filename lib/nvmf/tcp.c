@@ -426,15 +426,54 @@ tcp_poll_group_dump_stat(struct usk_nvmf_transport_poll_group *group, json_t *ob
 
 /* ---- qpairs ---- */
 
+struct qpair_free_ctx {
+	struct tcp_qpair *tq;
+	usk_nvmf_transport_qpair_fini_cb cb_fn;
+	void *cb_arg;
+};
+
+static void
+qpair_free_msg(void *arg)
+{
+	struct qpair_free_ctx *ctx = arg;
+
+	tcp_qpair_destroy(ctx->tq);
+	if (ctx->cb_fn != NULL) {
+		ctx->cb_fn(ctx->cb_arg);
+	}
+	free(ctx);
+}
+
+/*
+ * The core may call this from deep inside our own receive path (a request completion that
+ * drains a disconnecting qpair), so the memory is freed by a message, after the stack unwinds;
+ * until then the qpair is EXITING and nothing reads it or sends on it.
+ */
 static void
 tcp_qpair_fini(struct usk_nvmf_qpair *qpair, usk_nvmf_transport_qpair_fini_cb cb_fn, void *cb_arg)
 {
 	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+	struct usk_thread *thread = usk_get_thread();
+	struct qpair_free_ctx *ctx;
 
 	if (tq->tgroup != NULL) {
 		tcp_poll_group_remove(&tq->tgroup->group, qpair);
 	}
+	tq->state = TCP_QPAIR_EXITING;
+	tq->disconnect_started = true;
 	USK_DEBUGLOG(nvmf_tcp, "connection %s:%u closed\n", tq->peer_addr, tq->peer_port);
+	/* the host sees the close now */
+	usk_sock_close(&tq->sock);
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx != NULL) {
+		ctx->tq = tq;
+		ctx->cb_fn = cb_fn;
+		ctx->cb_arg = cb_arg;
+		if (thread != NULL && usk_thread_send_msg(thread, qpair_free_msg, ctx) == 0) {
+			return;
+		}
+		free(ctx);
+	}
 	tcp_qpair_destroy(tq);
 	if (cb_fn != NULL) {
 		cb_fn(cb_arg);

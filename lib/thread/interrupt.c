@@ -71,7 +71,7 @@ intr_add(struct usk_thread *thread, int efd, uint32_t events, usk_interrupt_fn f
 	 const char *name)
 {
 	struct usk_interrupt *intr;
-	struct epoll_event ev = { .events = events };
+	struct epoll_event ev = {.events = events};
 
 	intr = calloc(1, sizeof(*intr));
 	if (intr == NULL) {
@@ -87,8 +87,8 @@ intr_add(struct usk_thread *thread, int efd, uint32_t events, usk_interrupt_fn f
 	if (epoll_ctl(thread->epfd, EPOLL_CTL_ADD, efd, &ev) != 0) {
 		int err = errno;
 
-		USK_ERRLOG("cannot add fd %d (%s) to thread %s: %s\n", efd, intr->name, thread->name,
-			   strerror(err));
+		USK_ERRLOG("cannot add fd %d (%s) to thread %s: %s\n", efd, intr->name,
+			   thread->name, strerror(err));
 		free(intr);
 		errno = err;
 		return NULL;
@@ -112,24 +112,24 @@ thread_interrupt_init(struct usk_thread *thread)
 	if (thread->msg_intr == NULL) {
 		goto err_fini;
 	}
-	thread->timer_intr = intr_add(thread, thread->timer_fd, EPOLLIN, timer_intr_fn, thread,
-				      "timer");
+	thread->timer_intr =
+	    intr_add(thread, thread->timer_fd, EPOLLIN, timer_intr_fn, thread, "timer");
 	if (thread->timer_intr == NULL) {
 		goto err_fini;
 	}
-	thread->busy_intr = intr_add(thread, thread->busy_fd, EPOLLIN, busy_intr_fn, thread, "busy");
+	thread->busy_intr =
+	    intr_add(thread, thread->busy_fd, EPOLLIN, busy_intr_fn, thread, "busy");
 	if (thread->busy_intr == NULL) {
 		goto err_fini;
 	}
 	return 0;
 
-err_fini:
-	{
-		int err = errno != 0 ? errno : ENOMEM;
+err_fini : {
+	int err = errno != 0 ? errno : ENOMEM;
 
-		thread_interrupt_fini(thread);
-		return -err;
-	}
+	thread_interrupt_fini(thread);
+	return -err;
+}
 }
 
 void
@@ -140,8 +140,8 @@ thread_interrupt_fini(struct usk_thread *thread)
 	while ((intr = TAILQ_FIRST(&thread->interrupts)) != NULL) {
 		if (intr != thread->msg_intr && intr != thread->timer_intr &&
 		    intr != thread->busy_intr) {
-			USK_WARNLOG("interrupt %s (fd %d) still registered on thread %s\n", intr->name,
-				    intr->efd, thread->name);
+			USK_WARNLOG("interrupt %s (fd %d) still registered on thread %s\n",
+				    intr->name, intr->efd, thread->name);
 		}
 		TAILQ_REMOVE(&thread->interrupts, intr, tailq);
 		free(intr);
@@ -212,7 +212,7 @@ void
 thread_interrupt_rearm_timer(struct usk_thread *thread, uint64_t now)
 {
 	uint64_t next = thread->timed_count > 0 ? thread->timed[0]->next_run_tick : 0;
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 
 	if (next == thread->timer_armed_tick) {
 		return;
@@ -220,8 +220,8 @@ thread_interrupt_rearm_timer(struct usk_thread *thread, uint64_t now)
 	if (next != 0) {
 		uint64_t delta = next > now ? next - now : 1;
 		/* Round up so the timer never fires before the poller is due. */
-		unsigned __int128 ns = ((unsigned __int128)delta * USK_SEC_TO_NSEC + g_ticks_hz - 1) /
-				       g_ticks_hz;
+		unsigned __int128 ns =
+		    ((unsigned __int128)delta * USK_SEC_TO_NSEC + g_ticks_hz - 1) / g_ticks_hz;
 
 		if (ns == 0) {
 			ns = 1;
@@ -335,7 +335,7 @@ usk_interrupt_register(int efd, usk_interrupt_fn fn, void *arg, const char *name
 int
 usk_interrupt_set_event_types(struct usk_interrupt *intr, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = intr };
+	struct epoll_event ev = {.events = events, .data.ptr = intr};
 
 	assert(usk_get_thread() == intr->thread);
 	if (epoll_ctl(intr->thread->epfd, EPOLL_CTL_MOD, intr->efd, &ev) != 0) {

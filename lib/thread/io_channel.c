@@ -19,7 +19,8 @@ struct io_device {
 	uint32_t refcnt;
 	/* usk_for_each_channel walks in progress (g_devlist_mutex). */
 	uint32_t for_each_count;
-	/* Set under g_devlist_mutex; read without it by a channel owner (the device outlives it). */
+	/* Set under g_devlist_mutex; read without it by a channel owner (the device outlives it).
+	 */
 	bool unregistered;
 	TAILQ_ENTRY(io_device) tailq;
 	char name[64];
@@ -53,7 +54,8 @@ io_device_find_locked(void *io_device)
 {
 	struct io_device *dev;
 
-	TAILQ_FOREACH(dev, &g_io_devices, tailq) {
+	TAILQ_FOREACH(dev, &g_io_devices, tailq)
+	{
 		if (dev->io_device == io_device) {
 			return dev;
 		}
@@ -66,7 +68,8 @@ thread_find_channel(struct usk_thread *thread, struct io_device *dev)
 {
 	struct usk_io_channel *ch;
 
-	TAILQ_FOREACH(ch, &thread->io_channels, tailq) {
+	TAILQ_FOREACH(ch, &thread->io_channels, tailq)
+	{
 		if (ch->dev == dev) {
 			return ch;
 		}
@@ -212,11 +215,16 @@ usk_get_io_channel(void *io_device)
 		return NULL;
 	}
 	/* Fast path: only this thread changes its own list, so no lock is needed to read it. */
-	TAILQ_FOREACH(ch, &thread->io_channels, tailq) {
+	TAILQ_FOREACH(ch, &thread->io_channels, tailq)
+	{
 		if (ch->dev->io_device == io_device) {
-			if (usk_unlikely(__atomic_load_n(&ch->dev->unregistered, __ATOMIC_RELAXED))) {
-				USK_ERRLOG("io_device %s is being unregistered\n", ch->dev->name);
-				return NULL;
+			/*
+			 * A channel of an unregistered device (still waiting for its last put) is
+			 * skipped: the slow path fails, or finds the device registered again.
+			 */
+			if (usk_unlikely(
+				__atomic_load_n(&ch->dev->unregistered, __ATOMIC_RELAXED))) {
+				break;
 			}
 			ch->ref++;
 			return ch;

@@ -67,6 +67,12 @@ usk_thread_ut_set_ticks_hz(uint64_t hz)
 	}
 }
 
+bool
+usk_thread_ut_lib_is_initialized(void)
+{
+	return g_msg_mempool != NULL;
+}
+
 void
 usk_thread_ut_interrupt_mode_disable(void)
 {
@@ -153,7 +159,8 @@ default_cpumask(struct usk_cpuset *mask)
 	uint32_t core;
 
 	usk_cpuset_zero(mask);
-	USK_ENV_FOREACH_CORE(core) {
+	USK_ENV_FOREACH_CORE(core)
+	{
 		usk_cpuset_set_cpu(mask, core, true);
 	}
 	if (usk_cpuset_count(mask) == 0) {
@@ -231,7 +238,8 @@ usk_thread_create(const char *name, const struct usk_cpuset *cpumask)
 		snprintf(thread->name, sizeof(thread->name), "%p", (void *)thread);
 	}
 
-	thread->messages = usk_ring_create(USK_RING_TYPE_MP_SC, USK_MSG_RING_SIZE, USK_ENV_SOCKET_ID_ANY);
+	thread->messages =
+	    usk_ring_create(USK_RING_TYPE_MP_SC, USK_MSG_RING_SIZE, USK_ENV_SOCKET_ID_ANY);
 	if (thread->messages == NULL) {
 		USK_ERRLOG("cannot allocate the message ring of thread %s\n", thread->name);
 		free(thread);
@@ -269,7 +277,8 @@ usk_thread_create(const char *name, const struct usk_cpuset *cpumask)
 	if (g_thread_op_fn != NULL) {
 		rc = g_thread_op_fn(thread, USK_THREAD_OP_NEW);
 		if (rc != 0) {
-			USK_ERRLOG("framework refused thread %s: %s\n", thread->name, strerror(-rc));
+			USK_ERRLOG("framework refused thread %s: %s\n", thread->name,
+				   strerror(-rc));
 			pthread_mutex_lock(&g_devlist_mutex);
 			TAILQ_REMOVE(&g_threads, thread, tailq);
 			g_thread_count--;
@@ -332,7 +341,8 @@ thread_exit_check(struct usk_thread *thread, uint64_t now)
 			   thread->name);
 		goto exited;
 	}
-	TAILQ_FOREACH(poller, &thread->active_pollers, tailq) {
+	TAILQ_FOREACH(poller, &thread->active_pollers, tailq)
+	{
 		if (poller->state != POLLER_STATE_UNREGISTERED) {
 			USK_INFOLOG(thread, "thread %s still has active poller %s\n", thread->name,
 				    poller->name);
@@ -414,7 +424,8 @@ usk_thread_destroy(struct usk_thread *thread)
 		TAILQ_REMOVE(&thread->paused_pollers, poller, tailq);
 		poller_free(thread, poller);
 	}
-	TAILQ_FOREACH(ch, &thread->io_channels, tailq) {
+	TAILQ_FOREACH(ch, &thread->io_channels, tailq)
+	{
 		USK_ERRLOG("thread %s still has a channel for io_device %p\n", thread->name,
 			   usk_io_channel_get_io_device(ch));
 	}
@@ -509,7 +520,8 @@ usk_thread_get_by_id(uint64_t id)
 	struct usk_thread *thread;
 
 	pthread_mutex_lock(&g_devlist_mutex);
-	TAILQ_FOREACH(thread, &g_threads, tailq) {
+	TAILQ_FOREACH(thread, &g_threads, tailq)
+	{
 		if (thread->id == id) {
 			break;
 		}
@@ -661,12 +673,13 @@ thread_msg_queue_run(struct usk_thread *thread, uint32_t max_msgs)
 		if (n == 0) {
 			break;
 		}
+		/* The messages were written on other cores: start every miss at once. */
+		for (size_t i = 0; i < n; i++) {
+			__builtin_prefetch(msgs[i]);
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct usk_msg *msg = msgs[i];
 
-			if (i + 1 < n) {
-				__builtin_prefetch(msgs[i + 1]);
-			}
 			msg->fn(msg->arg);
 			msg_recycle(thread, msg);
 		}
@@ -889,7 +902,8 @@ usk_poller_unregister(struct usk_poller **ppoller)
 	*ppoller = NULL;
 	thread = poller->thread;
 	if (tls_thread != thread) {
-		USK_ERRLOG("poller %s unregistered from a thread that does not own it\n", poller->name);
+		USK_ERRLOG("poller %s unregistered from a thread that does not own it\n",
+			   poller->name);
 		assert(false);
 		return;
 	}
@@ -1048,8 +1062,10 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 		}
 		if (usk_unlikely(only_busy && !poller->notice_logged)) {
 			poller->notice_logged = true;
-			USK_NOTICELOG("poller %s on thread %s has no interrupt mode; the thread keeps "
-				      "polling\n", poller->name, thread->name);
+			USK_NOTICELOG(
+			    "poller %s on thread %s has no interrupt mode; the thread keeps "
+			    "polling\n",
+			    poller->name, thread->name);
 		}
 		poller->running = true;
 		prc = poller->fn(poller->arg);
@@ -1180,7 +1196,8 @@ usk_thread_has_active_pollers(struct usk_thread *thread)
 {
 	struct usk_poller *poller;
 
-	TAILQ_FOREACH(poller, &thread->active_pollers, tailq) {
+	TAILQ_FOREACH(poller, &thread->active_pollers, tailq)
+	{
 		if (poller->state == POLLER_STATE_WAITING) {
 			return 1;
 		}
@@ -1206,10 +1223,10 @@ poller_info_emit(struct usk_poller *poller, void (*fn)(const struct usk_poller_i
 		 void *ctx)
 {
 	struct usk_poller_info info = {
-		.name = poller->name,
-		.run_count = poller->run_count,
-		.busy_count = poller->busy_count,
-		.period_ticks = poller->period_ticks,
+	    .name = poller->name,
+	    .run_count = poller->run_count,
+	    .busy_count = poller->busy_count,
+	    .period_ticks = poller->period_ticks,
 	};
 
 	if (poller->state == POLLER_STATE_UNREGISTERED) {
@@ -1231,13 +1248,15 @@ usk_thread_foreach_poller(struct usk_thread *thread,
 {
 	struct usk_poller *poller;
 
-	TAILQ_FOREACH(poller, &thread->active_pollers, tailq) {
+	TAILQ_FOREACH(poller, &thread->active_pollers, tailq)
+	{
 		poller_info_emit(poller, fn, ctx);
 	}
 	for (uint32_t i = 0; i < thread->timed_count; i++) {
 		poller_info_emit(thread->timed[i], fn, ctx);
 	}
-	TAILQ_FOREACH(poller, &thread->paused_pollers, tailq) {
+	TAILQ_FOREACH(poller, &thread->paused_pollers, tailq)
+	{
 		poller_info_emit(poller, fn, ctx);
 	}
 }

@@ -22,11 +22,12 @@ ut_allocate_threads(int count)
 	}
 	usk_thread_ut_set_ticks_hz(UT_TICKS_HZ);
 	usk_thread_ut_set_ticks(true, 1);
-	rc = usk_thread_lib_init();
-	if (rc == 0) {
+	if (!usk_thread_ut_lib_is_initialized()) {
+		rc = usk_thread_lib_init();
+		if (rc != 0) {
+			return rc;
+		}
 		g_ut_lib_owned = true;
-	} else if (rc != -EALREADY) {
-		return rc;
 	}
 	for (int i = 0; i < count; i++) {
 		snprintf(name, sizeof(name), "ut_thread%d", i);

@@ -23,9 +23,11 @@ extern "C" {
 /* Fake ticks per second: one tick per microsecond. */
 #define UT_TICKS_HZ 1000000ULL
 
-/** Create count threads named "ut_thread<i>"; thread 0 is current afterwards. Returns 0 or -errno. */
+/** Create count threads named "ut_thread<i>"; thread 0 is current afterwards. Returns 0 or -errno.
+ */
 int ut_allocate_threads(int count);
-/** Exit (polling until exited) and destroy every thread, then finish lib/thread if this helper set it up. */
+/** Exit (polling until exited) and destroy every thread, then finish lib/thread if this helper set
+ * it up. */
 void ut_free_threads(void);
 /** Make thread idx current on the calling OS thread (-1: none). */
 void ut_set_thread(int idx);
@@ -35,7 +37,8 @@ struct usk_thread *ut_get_thread(int idx);
 int ut_current_thread(void);
 /** One usk_thread_poll of thread idx (made current meanwhile, restored afterwards). */
 int ut_poll_thread(int idx);
-/** Poll thread idx until it is idle or max_polls (0 = no limit) polls were made; returns the polls that did work. */
+/** Poll thread idx until it is idle or max_polls (0 = no limit) polls were made; returns the polls
+ * that did work. */
 int ut_poll_thread_times(int idx, int max_polls);
 /** Poll every thread round-robin until a full round does no work. Returns polls that did work. */
 int ut_poll_threads(void);

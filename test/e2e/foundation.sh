@@ -35,6 +35,10 @@ for b in "$TGT" "$RPC"; do
 done
 command -v python3 >/dev/null || fail "python3 missing"
 
+rpc() {
+	"$RPC" -s "$SOCK" -t 10 "$@"
+}
+
 start_tgt() {
 	"$TGT" -m 0x3 -r "$SOCK" "$@" >"$TMP/tgt.log" 2>&1 &
 	PID=$!
@@ -167,6 +171,24 @@ elif test == "malformed":
     (r,) = recv_values(other, 1)
     check(r["id"] == 4, "after vanished clients: %r" % r)
     other.close()
+elif test == "concurrent":
+    import threading
+    errors = []
+    def worker(n):
+        try:
+            c = connect()
+            # pipeline 40 requests per client, then read all replies in order
+            c.sendall(b"".join(req("spdk_get_version", id=n * 1000 + i) for i in range(40)))
+            r = recv_values(c, 40)
+            if [x["id"] for x in r] != [n * 1000 + i for i in range(40)]:
+                errors.append("client %d: replies out of order or missing" % n)
+            c.close()
+        except Exception as e:
+            errors.append("client %d: %r" % (n, e))
+    ts = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
+    for t in ts: t.start()
+    for t in ts: t.join(30)
+    check(not errors, "; ".join(errors))
 else:
     sys.exit("unknown test " + test)
 PY
@@ -175,44 +197,50 @@ PY
 start_tgt
 perm=$(stat -c %a "$SOCK")
 [ "$perm" = "600" ] || fail "socket mode $perm, expected 600"
-"$RPC" -s "$SOCK" rpc_get_methods >"$TMP/methods.json" || fail "rpc_get_methods"
+rpc rpc_get_methods >"$TMP/methods.json" || fail "rpc_get_methods"
 for m in rpc_get_methods spdk_get_version framework_get_reactors save_config framework_start_init \
 	 thread_get_stats log_set_flag spdk_kill_instance; do
 	grep -q "\"$m\"" "$TMP/methods.json" || fail "rpc_get_methods lacks $m"
 done
-"$RPC" -s "$SOCK" spdk_get_version | grep -q '"usk v0.1.0"' || fail "spdk_get_version"
-"$RPC" -s "$SOCK" framework_get_reactors >"$TMP/reactors.json" || fail "framework_get_reactors"
+rpc spdk_get_version | grep -q '"usk v0.1.0"' || fail "spdk_get_version"
+rpc framework_get_reactors >"$TMP/reactors.json" || fail "framework_get_reactors"
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["reactors"]))' "$TMP/reactors.json")
 [ "$n" = 2 ] || fail "framework_get_reactors: $n reactors, expected 2"
-"$RPC" -s "$SOCK" thread_get_stats | grep -q '"app_thread"' || fail "thread_get_stats"
-"$RPC" -s "$SOCK" thread_get_pollers | grep -q '"timed_pollers"' || fail "thread_get_pollers"
+rpc thread_get_stats | grep -q '"app_thread"' || fail "thread_get_stats"
+rpc thread_get_pollers | grep -q '"timed_pollers"' || fail "thread_get_pollers"
 
 # ---- 2. invalid params name the field ----
-"$RPC" -s "$SOCK" log_set_flag bogus_field=1 2>"$TMP/err" && fail "unknown param accepted"
+rpc log_set_flag bogus_field=1 2>"$TMP/err" && fail "unknown param accepted"
 grep -q -- "-32602" "$TMP/err" && grep -q "bogus_field" "$TMP/err" || fail "invalid params message: $(cat "$TMP/err")"
-"$RPC" -s "$SOCK" log_set_level 2>"$TMP/err" && fail "missing param accepted"
+rpc log_set_level 2>"$TMP/err" && fail "missing param accepted"
 grep -q "level" "$TMP/err" || fail "missing field not named: $(cat "$TMP/err")"
-"$RPC" -s "$SOCK" no_such_method 2>"$TMP/err" && fail "unknown method accepted"
+rpc no_such_method 2>"$TMP/err" && fail "unknown method accepted"
 grep -q -- "-32601" "$TMP/err" || fail "unknown method: $(cat "$TMP/err")"
-"$RPC" -s "$SOCK" log_set_print_level --json '{"level":"INFO"}' >/dev/null || fail "--json params"
-[ "$("$RPC" -s "$SOCK" log_get_print_level)" = '"INFO"' ] || fail "log_get_print_level"
-"$RPC" -s "$SOCK" framework_start_init 2>"$TMP/err" && fail "framework_start_init allowed at runtime"
+rpc log_set_print_level --json '{"level":"INFO"}' >/dev/null || fail "--json params"
+[ "$(rpc log_get_print_level)" = '"INFO"' ] || fail "log_get_print_level"
+rpc framework_start_init 2>"$TMP/err" && fail "framework_start_init allowed at runtime"
 grep -q -- "-1" "$TMP/err" || fail "invalid state code: $(cat "$TMP/err")"
 
 # ---- 3. raw clients: framing, malformed input, oversized input, vanishing clients ----
 python3 "$TMP/client.py" "$SOCK" framing || fail "framing checks"
 python3 "$TMP/client.py" "$SOCK" malformed || fail "malformed/oversized checks"
+python3 "$TMP/client.py" "$SOCK" concurrent || fail "concurrent clients"
 kill -0 "$PID" 2>/dev/null || fail "usk_tgt died during bad-client checks"
 
 # ---- 4. save_config -> restart with --json -> same config ----
-"$RPC" -s "$SOCK" log_set_print_level level=NOTICE >/dev/null || fail "log_set_print_level"
-"$RPC" -s "$SOCK" save_config >"$TMP/config.json" || fail "save_config"
+rpc log_set_print_level level=NOTICE >/dev/null || fail "log_set_print_level"
+# Give the round trip some content when the bdev layer is linked in.
+if grep -q '"bdev_malloc_create"' "$TMP/methods.json"; then
+	rpc bdev_malloc_create name=Malloc0 num_blocks=2048 block_size=512 >/dev/null ||
+		fail "bdev_malloc_create"
+fi
+rpc save_config >"$TMP/config.json" || fail "save_config"
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert isinstance(c["subsystems"], list)' \
 	"$TMP/config.json" || fail "save_config output shape"
 stop_tgt TERM
 
 start_tgt --json "$TMP/config.json"
-"$RPC" -s "$SOCK" save_config >"$TMP/config2.json" || fail "save_config after --json"
+rpc save_config >"$TMP/config2.json" || fail "save_config after --json"
 python3 - "$TMP/config.json" "$TMP/config2.json" <<'PY' || fail "config differs after --json round trip"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
@@ -233,12 +261,12 @@ grep -q "no_such_method" "$TMP/bad.log" || fail "--json error does not name the 
 
 # ---- 6. --wait-for-rpc: runtime methods refused until framework_start_init ----
 start_tgt --wait-for-rpc
-"$RPC" -s "$SOCK" framework_get_reactors 2>"$TMP/err" && fail "runtime method allowed before init"
+rpc framework_get_reactors 2>"$TMP/err" && fail "runtime method allowed before init"
 grep -q "Method may only be called at runtime" "$TMP/err" || fail "state error: $(cat "$TMP/err")"
-"$RPC" -s "$SOCK" framework_start_init >/dev/null || fail "framework_start_init"
-"$RPC" -s "$SOCK" framework_wait_init >/dev/null || fail "framework_wait_init"
-"$RPC" -s "$SOCK" framework_get_reactors >/dev/null || fail "runtime method after init"
-"$RPC" -s "$SOCK" spdk_kill_instance sig_name=SIGTERM >/dev/null || fail "spdk_kill_instance"
+rpc framework_start_init >/dev/null || fail "framework_start_init"
+rpc framework_wait_init >/dev/null || fail "framework_wait_init"
+rpc framework_get_reactors >/dev/null || fail "runtime method after init"
+rpc spdk_kill_instance sig_name=SIGTERM >/dev/null || fail "spdk_kill_instance"
 for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 wait "$PID"
 rc=$?
@@ -248,8 +276,11 @@ PID=
 
 # ---- 7. interrupt mode starts, answers and stops ----
 start_tgt --interrupt-mode
-"$RPC" -s "$SOCK" framework_get_reactors >/dev/null || fail "interrupt mode: framework_get_reactors"
+rpc framework_get_reactors >/dev/null || fail "interrupt mode: framework_get_reactors"
+rpc thread_get_stats | grep -q '"app_thread"' || fail "interrupt mode: thread_get_stats"
 python3 "$TMP/client.py" "$SOCK" framing || fail "interrupt mode: framing checks"
+python3 "$TMP/client.py" "$SOCK" malformed || fail "interrupt mode: malformed/oversized checks"
+python3 "$TMP/client.py" "$SOCK" concurrent || fail "interrupt mode: concurrent clients"
 stop_tgt TERM
 
 echo "foundation: PASS"

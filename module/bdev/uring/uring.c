@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <liburing.h>
+#include <sched.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,31 @@ uring_io_type_supported(void *ctx, enum usk_bdev_io_type type)
 
 /* ---------------------------------------------------------------- channels */
 
+/*
+ * I/O the kernel cannot finish inline (e.g. O_DIRECT on tmpfs) goes to io-wq worker threads,
+ * which inherit the reactor's pinning and would then fight the busy-polling reactor for its
+ * core. Let them run on the other online cores instead (kept when this is the only core).
+ */
+static void
+uring_set_worker_affinity(struct uring_channel *ch)
+{
+	cpu_set_t self, others;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu <= 1 || sched_getaffinity(0, sizeof(self), &self) != 0 || CPU_COUNT(&self) != 1) {
+		return;
+	}
+	CPU_ZERO(&others);
+	for (long c = 0; c < ncpu && c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &self)) {
+			CPU_SET(c, &others);
+		}
+	}
+	if (CPU_COUNT(&others) != 0 && io_uring_register_iowq_aff(&ch->ring, sizeof(others), &others) != 0) {
+		USK_NOTICELOG("uring %s: cannot set the io-wq worker affinity\n", ch->disk->bdev.name);
+	}
+}
+
 static int
 uring_channel_create(void *io_device, void *ctx_buf)
 {
@@ -285,6 +311,7 @@ uring_channel_create(void *io_device, void *ctx_buf)
 	}
 	/* A registered file saves the kernel an fget/fput per I/O. */
 	ch->fixed_file = io_uring_register_files(&ch->ring, &disk->fd, 1) == 0;
+	uring_set_worker_affinity(ch);
 
 	if (usk_interrupt_mode_is_enabled()) {
 		ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for usk_ring: SP/MP types, wraparound, full/empty, bulk semantics, MP stress. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,26 +148,26 @@ producer_fn(void *arg)
 }
 
 static void
-mp_stress(enum usk_ring_type type)
+mp_stress(enum usk_ring_type type, size_t nprod, size_t ring_size)
 {
 	struct producer prod[STRESS_PRODUCERS];
 	uintptr_t last[STRESS_PRODUCERS] = {0};
-	struct usk_ring *r = usk_ring_create(type, 256, USK_ENV_SOCKET_ID_ANY);
+	struct usk_ring *r = usk_ring_create(type, ring_size, USK_ENV_SOCKET_ID_ANY);
 	void *objs[32];
 	size_t total = 0, n, i;
 
 	assert_non_null(r);
-	for (i = 0; i < STRESS_PRODUCERS; i++) {
+	for (i = 0; i < nprod; i++) {
 		prod[i].ring = r;
 		prod[i].id = i;
 		assert_int_equal(pthread_create(&prod[i].tid, NULL, producer_fn, &prod[i]), 0);
 	}
-	while (total < (size_t)STRESS_PER_PRODUCER * STRESS_PRODUCERS) {
+	while (total < (size_t)STRESS_PER_PRODUCER * nprod) {
 		n = usk_ring_dequeue(r, objs, 32);
 		for (i = 0; i < n; i++) {
 			uintptr_t v = (uintptr_t)objs[i], id = v >> 32, seq = v & 0xffffffffu;
 
-			assert_true(id < STRESS_PRODUCERS);
+			assert_true(id < nprod);
 			/* each producer's items arrive complete and in order */
 			assert_int_equal(seq, last[id] + 1);
 			last[id] = seq;
@@ -176,7 +177,7 @@ mp_stress(enum usk_ring_type type)
 			sched_yield();
 		}
 	}
-	for (i = 0; i < STRESS_PRODUCERS; i++) {
+	for (i = 0; i < nprod; i++) {
 		pthread_join(prod[i].tid, NULL);
 		assert_int_equal(last[i], STRESS_PER_PRODUCER);
 	}
@@ -187,7 +188,15 @@ mp_stress(enum usk_ring_type type)
 static void
 test_ring_mp_sc_stress(void **state)
 {
-	mp_stress(USK_RING_TYPE_MP_SC);
+	mp_stress(USK_RING_TYPE_MP_SC, STRESS_PRODUCERS, 256);
+	mp_stress(USK_RING_TYPE_MP_SC, 2, 8); /* tiny ring: constant full/empty transitions */
+}
+
+static void
+test_ring_sp_sc_two_threads(void **state)
+{
+	mp_stress(USK_RING_TYPE_SP_SC, 1, 16);
+	mp_stress(USK_RING_TYPE_SP_SC, 1, 1024);
 }
 
 struct mc_consumer {
@@ -204,7 +213,7 @@ consumer_fn(void *arg)
 	void *objs[8];
 	size_t n, i;
 
-	while (__atomic_load_n(c->remaining, __ATOMIC_RELAXED) > 0) {
+	while (atomic_load_explicit(c->remaining, memory_order_relaxed) > 0) {
 		n = usk_ring_dequeue(c->ring, objs, 1 + (c->sum & 7));
 		for (i = 0; i < n; i++) {
 			c->sum += (uintptr_t)objs[i] & 0xffffffffu;
@@ -212,7 +221,7 @@ consumer_fn(void *arg)
 		if (n == 0) {
 			sched_yield();
 		}
-		__atomic_fetch_sub(c->remaining, n, __ATOMIC_RELAXED);
+		atomic_fetch_sub_explicit(c->remaining, n, memory_order_relaxed);
 	}
 	return NULL;
 }
@@ -256,6 +265,7 @@ main(void)
 		cmocka_unit_test(test_ring_create_bad),
 		cmocka_unit_test(test_ring_full_empty),
 		cmocka_unit_test(test_ring_wraparound),
+		cmocka_unit_test(test_ring_sp_sc_two_threads),
 		cmocka_unit_test(test_ring_mp_sc_stress),
 		cmocka_unit_test(test_ring_mp_mc_stress),
 	};

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "usk/thread.h"
+#include "usk/util.h"
 #include "usk_internal/thread_ut.h"
 #include "ut_multithread.h"
 
@@ -54,7 +55,7 @@ teardown_threads(void **state)
 static bool
 fd_readable(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
@@ -298,7 +299,7 @@ poller_fn(void *arg)
 static void
 test_active_poller(void **state)
 {
-	struct poller_ctx a = { .id = 1, .rc = USK_POLLER_BUSY }, b = { .id = 2 };
+	struct poller_ctx a = {.id = 1, .rc = USK_POLLER_BUSY}, b = {.id = 2};
 	struct usk_thread *t0 = ut_get_thread(0);
 	struct usk_poller *pa, *pb;
 
@@ -330,18 +331,18 @@ static void
 test_timed_poller_order(void **state)
 {
 	struct poller_ctx c[5] = {
-		{ .id = 0 }, { .id = 1 }, { .id = 2 }, { .id = 3 }, { .id = 4 },
+	    {.id = 0}, {.id = 1}, {.id = 2}, {.id = 3}, {.id = 4},
 	};
 	/* Periods in microseconds (= fake ticks). */
-	const uint64_t period[5] = { 300, 100, 200, 100, 250 };
+	const uint64_t period[5] = {300, 100, 200, 100, 250};
 	struct usk_poller *p[5];
 	struct usk_thread *t0 = ut_get_thread(0);
 	uint64_t start = ut_now();
 	static const int expect[] = {
-		1, 3,		/* t=100: both 100 us pollers, in registration order */
-		2, 1, 3,	/* t=200 */
-		4,		/* t=250 */
-		0, 1, 3,	/* t=300 */
+	    1, 3,    /* t=100: both 100 us pollers, in registration order */
+	    2, 1, 3, /* t=200 */
+	    4,	     /* t=250 */
+	    0, 1, 3, /* t=300 */
 	};
 
 	log_reset();
@@ -390,7 +391,7 @@ test_timed_poller_order(void **state)
 static void
 test_poller_pause_resume(void **state)
 {
-	struct poller_ctx a = { .id = 1 }, t = { .id = 2 }, s = { .id = 3 };
+	struct poller_ctx a = {.id = 1}, t = {.id = 2}, s = {.id = 3};
 	struct usk_poller *pa, *pt, *ps;
 
 	ut_set_thread(0);
@@ -442,7 +443,7 @@ test_poller_pause_resume(void **state)
 static void
 test_poller_unregister_in_callback(void **state)
 {
-	struct poller_ctx a = { .id = 1 }, b = { .id = 2 }, c = { .id = 3 }, t = { .id = 4 };
+	struct poller_ctx a = {.id = 1}, b = {.id = 2}, c = {.id = 3}, t = {.id = 4};
 	struct usk_poller *pa, *pb, *pc, *pt;
 
 	log_reset();
@@ -472,7 +473,7 @@ test_poller_unregister_in_callback(void **state)
 	assert_int_equal(t.runs, 1);
 	/* A timed poller unregistering another timed poller that is due in the same poll. */
 	{
-		struct poller_ctx x = { .id = 5 }, y = { .id = 6 };
+		struct poller_ctx x = {.id = 5}, y = {.id = 6};
 		struct usk_poller *px = usk_poller_register(poller_fn, &x, 7);
 		struct usk_poller *py = usk_poller_register(poller_fn, &y, 7);
 
@@ -511,11 +512,11 @@ poller_info_cb(const struct usk_poller_info *info, void *ctx)
 static void
 test_poller_stats(void **state)
 {
-	struct poller_ctx busy = { .id = 1, .rc = USK_POLLER_BUSY, .advance = 10 };
-	struct poller_ctx idle = { .id = 2, .rc = USK_POLLER_IDLE, .advance = 3 };
+	struct poller_ctx busy = {.id = 1, .rc = USK_POLLER_BUSY, .advance = 10};
+	struct poller_ctx idle = {.id = 2, .rc = USK_POLLER_IDLE, .advance = 3};
 	struct usk_poller *pb, *pi, *pt, *pp;
 	struct usk_thread_stats before, after;
-	int counts[2] = { 0 };
+	int counts[2] = {0};
 
 	ut_set_thread(1);
 	assert_int_equal(usk_thread_get_stats(&before), 0);
@@ -677,6 +678,21 @@ test_io_device_unregister_deferred(void **state)
 	/* No new channels once unregistered, not even on a thread that has one. */
 	ut_set_thread(2);
 	assert_null(usk_get_io_channel(&g_dev2));
+	/* The same pointer registered again gets fresh channels next to the old one. */
+	usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx), "again");
+	{
+		struct usk_io_channel *fresh = usk_get_io_channel(&g_dev2);
+
+		assert_non_null(fresh);
+		assert_ptr_not_equal(fresh, ch2);
+		assert_ptr_equal(usk_get_io_channel(&g_dev2), fresh);
+		usk_put_io_channel(fresh);
+		usk_put_io_channel(fresh);
+		ut_poll_threads();
+		usk_io_device_unregister(&g_dev2, NULL);
+		assert_int_equal(g_destroy_calls, 1);
+		g_destroy_calls = 0;
+	}
 	usk_put_io_channel(ch2);
 	ut_poll_threads();
 	assert_int_equal(g_destroy_calls, 1);
@@ -720,7 +736,7 @@ static void
 test_for_each_channel(void **state)
 {
 	struct usk_io_channel *ch0, *ch2;
-	int visits[3] = { 0 };
+	int visits[3] = {0};
 
 	io_reset();
 	log_reset();
@@ -787,7 +803,7 @@ exit_msg(void *ctx)
 static void
 test_thread_exit_waits(void **state)
 {
-	struct poller_ctx a = { .id = 1 };
+	struct poller_ctx a = {.id = 1};
 	struct usk_poller *pa;
 	struct usk_io_channel *ch;
 	struct usk_thread *t;
@@ -824,7 +840,7 @@ test_thread_exit_waits(void **state)
 static void
 test_thread_exit_timeout(void **state)
 {
-	struct poller_ctx a = { .id = 1 };
+	struct poller_ctx a = {.id = 1};
 	struct usk_poller *pa;
 	struct usk_thread *t;
 
@@ -841,6 +857,119 @@ test_thread_exit_timeout(void **state)
 	assert_true(usk_thread_is_exited(t));
 	/* Destroy frees the leftover poller. */
 	usk_thread_destroy(t);
+}
+
+/* ---- framework hook, per-thread context, pool exhaustion ---- */
+
+static int g_op_new, g_op_resched;
+static bool g_op_fail;
+
+static int
+thread_op(struct usk_thread *thread, enum usk_thread_op op)
+{
+	if (op == USK_THREAD_OP_NEW) {
+		if (g_op_fail) {
+			return -ENODEV;
+		}
+		g_op_new++;
+		/* The framework's context is zeroed and sits with the thread. */
+		assert_int_equal(*(uint64_t *)usk_thread_get_ctx(thread), 0);
+		*(uint64_t *)usk_thread_get_ctx(thread) = usk_thread_get_id(thread);
+		return 0;
+	}
+	g_op_resched++;
+	return 0;
+}
+
+static bool
+thread_op_supported(enum usk_thread_op op)
+{
+	return true;
+}
+
+static int
+setup_framework(void **state)
+{
+	int rc;
+
+	g_op_new = g_op_resched = 0;
+	g_op_fail = false;
+	/* Small pool: 64 messages, too few for the per-thread caches to be filled. */
+	rc = usk_thread_lib_init_ext(thread_op, thread_op_supported, 64, 64);
+	if (rc != 0) {
+		return rc;
+	}
+	assert_int_equal(usk_thread_lib_init(), -EALREADY);
+	log_reset();
+	return ut_allocate_threads(2);
+}
+
+static int
+teardown_framework(void **state)
+{
+	ut_free_threads();
+	usk_thread_lib_fini();
+	return 0;
+}
+
+static void
+test_framework_hook(void **state)
+{
+	struct usk_thread *t0 = ut_get_thread(0), *t;
+	struct usk_cpuset mask;
+	void *ctx = usk_thread_get_ctx(t0);
+
+	assert_int_equal(g_op_new, 2);
+	assert_non_null(ctx);
+	assert_int_equal(((uintptr_t)ctx) % 64, 0);
+	assert_int_equal(*(uint64_t *)ctx, usk_thread_get_id(t0));
+	assert_ptr_equal(usk_thread_get_from_ctx(ctx), t0);
+	/* The framework refuses a thread: creation fails cleanly. */
+	g_op_fail = true;
+	assert_null(usk_thread_create("refused", NULL));
+	g_op_fail = false;
+	assert_int_equal(usk_thread_get_count(), 2);
+	/* Rescheduling goes through the hook with the new mask. */
+	usk_cpuset_zero(&mask);
+	usk_cpuset_set_cpu(&mask, 1, true);
+	ut_set_thread(1);
+	assert_int_equal(usk_thread_set_cpumask(&mask), 0);
+	assert_int_equal(g_op_resched, 1);
+	assert_true(usk_cpuset_equal(usk_thread_get_cpumask(ut_get_thread(1)), &mask));
+	/* NULL cpumask at creation: a non-empty default. */
+	assert_true(usk_cpuset_count(usk_thread_get_cpumask(t0)) > 0);
+	t = usk_thread_get_app_thread();
+	assert_ptr_equal(t, t0);
+}
+
+static void
+test_msg_pool_exhaustion(void **state)
+{
+	struct usk_thread *t1 = ut_get_thread(1);
+	int sent = 0, rc;
+
+	ut_set_thread(0);
+	while ((rc = usk_thread_send_msg(t1, msg_log, (void *)(intptr_t)sent)) == 0) {
+		sent++;
+		assert_true(sent <= 64);
+	}
+	/* Flow control, not failure: nothing was lost and sending works again after a poll. */
+	assert_int_equal(rc, -ENOMEM);
+	assert_true(sent > 0);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, sent);
+	for (int i = 0; i < sent; i++) {
+		assert_int_equal(g_log[i], i);
+	}
+	/*
+	 * The objects now sit in thread 1's private message cache (as in SPDK): a message sent
+	 * from thread 1 reuses them without touching the pool.
+	 */
+	ut_set_thread(1);
+	assert_int_equal(usk_thread_send_msg(ut_get_thread(0), msg_log, (void *)(intptr_t)-1), 0);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, sent + 1);
+	assert_int_equal(g_log[sent], -1);
 }
 
 /* ---- interrupt mode ---- */
@@ -915,7 +1044,7 @@ test_intr_msg_wakeup(void **state)
 static void
 test_intr_timer(void **state)
 {
-	struct poller_ctx t = { .id = 1, .rc = USK_POLLER_BUSY };
+	struct poller_ctx t = {.id = 1, .rc = USK_POLLER_BUSY};
 	struct usk_thread *t0 = ut_get_thread(0);
 	struct usk_poller *pt;
 	int fd = usk_thread_get_interrupt_fd(t0);
@@ -929,7 +1058,7 @@ test_intr_timer(void **state)
 	ut_delay_us(2000);
 	/* Sleep on the fd group: the timerfd wakes it. */
 	{
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 		assert_int_equal(poll(&pfd, 1, 2000), 1);
 	}
@@ -1004,7 +1133,7 @@ set_mode_cb(struct usk_poller *poller, void *cb_arg, bool interrupt_mode)
 static void
 test_intr_busy_poller(void **state)
 {
-	struct poller_ctx a = { .id = 1 };
+	struct poller_ctx a = {.id = 1};
 	struct usk_thread *t1 = ut_get_thread(1);
 	struct usk_poller *pa;
 	int fd = usk_thread_get_interrupt_fd(t1);
@@ -1033,32 +1162,264 @@ test_intr_busy_poller(void **state)
 	assert_false(fd_readable(fd));
 }
 
+static void
+test_intr_thread_exit(void **state)
+{
+	struct poller_ctx t = {.id = 1};
+	struct usk_thread *th = usk_thread_create("intr_exit", NULL);
+	struct usk_poller *pt;
+	int fd;
+
+	assert_non_null(th);
+	fd = usk_thread_get_interrupt_fd(th);
+	usk_set_thread(th);
+	pt = usk_poller_register(poller_fn, &t, 1000);
+	/* Idle and armed: nothing to do. */
+	assert_int_equal(usk_thread_poll(th, 0, 0), 0);
+	assert_false(fd_readable(fd));
+	/* Exit makes the fd readable so a sleeping reactor polls the thread again. */
+	usk_thread_exit(th);
+	assert_true(fd_readable(fd));
+	usk_thread_process_interrupts(th, 0);
+	assert_false(usk_thread_is_exited(th));
+	/* Pause + resume re-arms the timer; unregistering lets the exit finish. */
+	usk_poller_pause(pt);
+	usk_poller_resume(pt);
+	usk_poller_unregister(&pt);
+	usk_thread_process_interrupts(th, 0);
+	assert_true(usk_thread_is_exited(th));
+	assert_null(usk_interrupt_register(0, efd_handler, NULL, "late"));
+	usk_thread_destroy(th);
+}
+
+#define INTR_PRODUCER_MSGS 50000
+static _Atomic int g_producers_done;
+static int g_intr_consumed;
+
+static void
+intr_count_msg(void *ctx)
+{
+	g_intr_consumed++;
+}
+
+static void *
+intr_producer_main(void *arg)
+{
+	for (int i = 0; i < INTR_PRODUCER_MSGS; i++) {
+		while (usk_thread_send_msg(ut_get_thread(0), intr_count_msg, NULL) != 0) {
+			sched_yield();
+		}
+		if ((i & 1023) == 0) {
+			/* Let the consumer fall asleep now and then. */
+			usleep(50);
+		}
+	}
+	g_producers_done++;
+	return NULL;
+}
+
+/* Wake-up protocol under races: a sleeping consumer never misses a message. */
+static void
+test_intr_no_lost_wakeup(void **state)
+{
+	struct usk_thread *t0 = ut_get_thread(0);
+	pthread_t tid[2];
+	int sleeps = 0;
+
+	g_producers_done = 0;
+	g_intr_consumed = 0;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_create(&tid[i], NULL, intr_producer_main, NULL), 0);
+	}
+	while (g_intr_consumed < 2 * INTR_PRODUCER_MSGS) {
+		bool done_before = g_producers_done == 2;
+		int rc = usk_thread_process_interrupts(t0, 5000);
+
+		assert_true(rc >= 0);
+		if (rc == 0) {
+			sleeps++;
+			/* Idle after the senders finished means the ring was empty: all consumed.
+			 */
+			if (done_before) {
+				assert_int_equal(g_intr_consumed, 2 * INTR_PRODUCER_MSGS);
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(tid[i], NULL);
+	}
+	assert_int_equal(g_intr_consumed, 2 * INTR_PRODUCER_MSGS);
+	/* Idle returns happen (a wake-up write can land after its message was already run). */
+	print_message("# %d idle returns\n", sleeps);
+}
+
+/* Randomised timed pollers against a reference model: same runs, same order, every tick. */
+#define MODEL_POLLERS 24
+
+struct model_poller {
+	struct usk_poller *p;
+	uint64_t period;
+	uint64_t next;
+	uint64_t seq;
+	bool active; /* registered and not paused */
+	bool registered;
+	int runs;
+	int id;
+};
+
+static struct model_poller g_model[MODEL_POLLERS];
+static int g_model_log[64];
+static int g_model_log_n;
+
+static int
+model_poller_fn(void *arg)
+{
+	struct model_poller *m = arg;
+
+	m->runs++;
+	assert_true(g_model_log_n < 64);
+	g_model_log[g_model_log_n++] = m->id;
+	return USK_POLLER_BUSY;
+}
+
+static uint32_t
+xorshift(uint32_t *state)
+{
+	uint32_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	*state = x;
+	return x;
+}
+
+static void
+test_timed_poller_model(void **state)
+{
+	uint32_t rnd = 0x12345678;
+	uint64_t seq = 0;
+
+	ut_set_thread(2);
+	memset(g_model, 0, sizeof(g_model));
+	for (int i = 0; i < MODEL_POLLERS; i++) {
+		g_model[i].id = i;
+	}
+	for (int tick = 0; tick < 20000; tick++) {
+		int expect[MODEL_POLLERS], n_expect = 0;
+		uint64_t now;
+		struct model_poller *m = &g_model[xorshift(&rnd) % MODEL_POLLERS];
+
+		/* One random operation per tick. */
+		switch (xorshift(&rnd) % 4) {
+		case 0:
+			if (!m->registered) {
+				m->period = 1 + xorshift(&rnd) % 40;
+				m->p = usk_poller_register(model_poller_fn, m, m->period);
+				m->registered = m->active = true;
+				m->next = ut_now() + m->period;
+				m->seq = seq++;
+			}
+			break;
+		case 1:
+			if (m->registered) {
+				usk_poller_unregister(&m->p);
+				m->registered = m->active = false;
+			}
+			break;
+		case 2:
+			if (m->registered && m->active) {
+				usk_poller_pause(m->p);
+				m->active = false;
+			}
+			break;
+		default:
+			if (m->registered && !m->active) {
+				usk_poller_resume(m->p);
+				m->active = true;
+				m->next = ut_now() + m->period;
+				m->seq = seq++;
+			}
+			break;
+		}
+
+		ut_delay_us(1);
+		now = ut_now();
+		/* Model: due pollers by (next, seq); each runs once and is rescheduled. */
+		for (;;) {
+			struct model_poller *best = NULL;
+
+			for (int i = 0; i < MODEL_POLLERS; i++) {
+				struct model_poller *c = &g_model[i];
+
+				if (c->active && c->next <= now &&
+				    (best == NULL || c->next < best->next ||
+				     (c->next == best->next && c->seq < best->seq))) {
+					best = c;
+				}
+			}
+			if (best == NULL) {
+				break;
+			}
+			expect[n_expect++] = best->id;
+			best->next = now + best->period;
+			best->seq = seq++;
+		}
+		g_model_log_n = 0;
+		ut_poll_thread(2);
+		assert_int_equal(g_model_log_n, n_expect);
+		for (int i = 0; i < n_expect; i++) {
+			assert_int_equal(g_model_log[i], expect[i]);
+		}
+	}
+	for (int i = 0; i < MODEL_POLLERS; i++) {
+		usk_poller_unregister(&g_model[i].p);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_thread_basics, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_msg_order_and_batch, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_msg_cross_thread, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_msg_from_os_threads, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_critical_msg, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_for_each_thread, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_active_poller, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_timed_poller_order, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_poller_pause_resume, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_poller_unregister_in_callback, setup_threads3,
-						teardown_threads),
-		cmocka_unit_test_setup_teardown(test_poller_stats, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_io_channel_refcount, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_io_device_unregister_deferred, setup_threads3,
-						teardown_threads),
-		cmocka_unit_test_setup_teardown(test_for_each_channel, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_thread_exit_waits, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_thread_exit_timeout, setup_threads3, teardown_threads),
-		cmocka_unit_test_setup_teardown(test_intr_msg_wakeup, setup_intr, teardown_intr),
-		cmocka_unit_test_setup_teardown(test_intr_timer, setup_intr, teardown_intr),
-		cmocka_unit_test_setup_teardown(test_intr_registered_fd, setup_intr, teardown_intr),
-		cmocka_unit_test_setup_teardown(test_intr_busy_poller, setup_intr, teardown_intr),
+	    cmocka_unit_test_setup_teardown(test_thread_basics, setup_threads3, teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_msg_order_and_batch, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_msg_cross_thread, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_msg_from_os_threads, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_critical_msg, setup_threads3, teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_for_each_thread, setup_threads3, teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_active_poller, setup_threads3, teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_timed_poller_order, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_poller_pause_resume, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_timed_poller_model, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_poller_unregister_in_callback, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_poller_stats, setup_threads3, teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_io_channel_refcount, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_io_device_unregister_deferred, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_for_each_channel, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_thread_exit_waits, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_thread_exit_timeout, setup_threads3,
+					    teardown_threads),
+	    cmocka_unit_test_setup_teardown(test_framework_hook, setup_framework,
+					    teardown_framework),
+	    cmocka_unit_test_setup_teardown(test_msg_pool_exhaustion, setup_framework,
+					    teardown_framework),
+	    cmocka_unit_test_setup_teardown(test_intr_msg_wakeup, setup_intr, teardown_intr),
+	    cmocka_unit_test_setup_teardown(test_intr_timer, setup_intr, teardown_intr),
+	    cmocka_unit_test_setup_teardown(test_intr_registered_fd, setup_intr, teardown_intr),
+	    cmocka_unit_test_setup_teardown(test_intr_busy_poller, setup_intr, teardown_intr),
+	    cmocka_unit_test_setup_teardown(test_intr_thread_exit, setup_intr, teardown_intr),
+	    cmocka_unit_test_setup_teardown(test_intr_no_lost_wakeup, setup_intr, teardown_intr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# NVMe/TCP target benchmark: usk_tgt on core 0 with a null bdev (malloc if null is missing),
+# bench/nvmf/nvmf_tcp_load on core 1 over 127.0.0.1; prints IOPS / MiB/s, the target's CPU time
+# per I/O and RSS, and a raw TCP loopback stream (iperf3) measured in the same run.
+#   run_nvmf_bench.sh [BUILD_DIR] [SECONDS]
+set -u
+BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
+SECS=${2:-10}
+TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
+RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
+LOAD=$BUILD_DIR/bench/nvmf/nvmf_tcp_load
+NQN=nqn.2016-06.io.spdk:cnode1
+SOCK=/tmp/usk-bench-nvmf-$$.sock
+TMP=$(mktemp -d /tmp/usk-bench-nvmf-XXXXXX)
+PID=
+IPERF_PID=
+cleanup() {
+	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	[ -n "$IPERF_PID" ] && kill -KILL "$IPERF_PID" 2>/dev/null && wait "$IPERF_PID" 2>/dev/null
+	rm -rf "$TMP" "$SOCK"
+}
+trap cleanup EXIT
+for b in "$TGT" "$RPC" "$LOAD"; do
+	[ -x "$b" ] || { echo "missing $b (build first)"; exit 1; }
+done
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BDEV='{"method": "bdev_null_create", "params": {"name": "Null0", "num_blocks": 2097152, "block_size": 512}}'
+cat >"$TMP/tgt.json" <<JSON
+{"subsystems": [
+ {"subsystem": "bdev", "config": [ $BDEV ]},
+ {"subsystem": "nvmf", "config": [
+  {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+  {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": true}},
+  {"method": "nvmf_subsystem_add_ns", "params": {"nqn": "$NQN", "namespace": {"bdev_name": "Null0"}}},
+  {"method": "nvmf_subsystem_add_listener", "params": {"nqn": "$NQN",
+    "listen_address": {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "$PORT"}}}
+ ]}
+]}
+JSON
+"$TGT" -m 0x1 -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do
+	"$RPC" -s "$SOCK" -t 2 rpc_get_methods >/dev/null 2>&1 && break
+	kill -0 "$PID" 2>/dev/null || { cat "$TMP/tgt.log"; exit 1; }
+	sleep 0.1
+done
+if ! grep -q Null0 <("$RPC" -s "$SOCK" bdev_get_bdevs 2>/dev/null); then
+	echo "null bdev unavailable"; cat "$TMP/tgt.log"; exit 1
+fi
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+HZ=$(getconf CLK_TCK)
+echo "usk NVMe/TCP target (usk_tgt -m 0x1, null bdev) <- nvmf_tcp_load on core 1, ${SECS}s each"
+printf '%-22s %12s %10s %12s %14s\n' workload IOPS MiB/s "lat(us)" "tgt-CPU/IO(us)"
+for w in "read 4096 32" "read 4096 128" "read 131072 32" "write 4096 32" "write 131072 32"; do
+	set -- $w
+	c0=$(cpu_ticks)
+	out=$(taskset -c 1 "$LOAD" -p "$PORT" -n "$NQN" -w "$1" -s "$2" -q "$3" -t "$SECS" -c 1)
+	c1=$(cpu_ticks)
+	iops=$(echo "$out" | sed -n 's/.*: \([0-9]*\) IOPS.*/\1/p')
+	mibs=$(echo "$out" | sed -n 's/.*IOPS \([0-9.]*\) MiB.*/\1/p')
+	lat=$(echo "$out" | sed -n 's/.*latency \([0-9.]*\) us.*/\1/p')
+	ios=$(echo "$out" | sed -n 's/.*(\([0-9]*\) I\/Os.*/\1/p')
+	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$ios" 'BEGIN{ if (n > 0) printf "%.2f", (b-a)/hz*1e6/n; else print "-" }')
+	printf '%-22s %12s %10s %12s %14s\n' "$1 $2 QD$3" "$iops" "$mibs" "$lat" "$cpu"
+done
+echo "usk_tgt RSS: $(awk '/VmRSS/ {print $2, $3}' "/proc/$PID/status")  (busy-polling reactor: CPU/IO includes idle polling)"
+
+if command -v iperf3 >/dev/null; then
+	IPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	taskset -c 0 iperf3 -s -B 127.0.0.1 -p "$IPORT" -1 >/dev/null 2>&1 &
+	IPERF_PID=$!
+	sleep 0.5
+	taskset -c 1 iperf3 -c 127.0.0.1 -p "$IPORT" -t 5 -f g 2>&1 | awk '/receiver/ {print "raw TCP loopback (iperf3, 1 stream, core 1 -> core 0): " $7, $8}'
+	wait "$IPERF_PID" 2>/dev/null
+	IPERF_PID=
+fi

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* malloc bdev module: data in DMA memory, copied with memcpy; read, write, unmap, write_zeroes, flush, reset, compare. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <uuid/uuid.h>
+
+#include "malloc.h"
+#include "usk/env.h"
+#include "usk/json.h"
+#include "usk/log.h"
+#include "usk/util.h"
+
+struct malloc_disk {
+	struct usk_bdev disk;
+	uint8_t *buf;
+	TAILQ_ENTRY(malloc_disk) link;
+};
+
+static TAILQ_HEAD(, malloc_disk) g_malloc_disks = TAILQ_HEAD_INITIALIZER(g_malloc_disks);
+
+static int malloc_module_init(void);
+static void malloc_module_fini(void);
+
+static struct usk_bdev_module g_malloc_module = {
+	.name = "malloc",
+	.module_init = malloc_module_init,
+	.module_fini = malloc_module_fini,
+};
+
+USK_BDEV_MODULE_REGISTER(malloc, &g_malloc_module)
+
+static int
+malloc_ch_create(void *io_device, void *ctx_buf)
+{
+	return 0;
+}
+
+static void
+malloc_ch_destroy(void *io_device, void *ctx_buf)
+{
+}
+
+static int
+malloc_module_init(void)
+{
+	usk_io_device_register(&g_malloc_disks, malloc_ch_create, malloc_ch_destroy, 0, "malloc");
+	return 0;
+}
+
+static void
+malloc_module_fini(void)
+{
+	usk_io_device_unregister(&g_malloc_disks, NULL);
+}
+
+static void
+malloc_disk_free(struct malloc_disk *md)
+{
+	usk_dma_free(md->buf);
+	free(md->disk.name);
+	free(md);
+}
+
+static int
+malloc_destruct(void *ctx)
+{
+	struct malloc_disk *md = ctx;
+
+	TAILQ_REMOVE(&g_malloc_disks, md, link);
+	malloc_disk_free(md);
+	return 0;
+}
+
+static bool
+malloc_iov_equal(const struct iovec *iovs, int iovcnt, const uint8_t *buf, uint64_t len)
+{
+	int i;
+
+	for (i = 0; i < iovcnt && len > 0; i++) {
+		uint64_t n = USK_MIN(len, (uint64_t)iovs[i].iov_len);
+
+		if (memcmp(iovs[i].iov_base, buf, n) != 0) {
+			return false;
+		}
+		buf += n;
+		len -= n;
+	}
+	return len == 0;
+}
+
+static void
+malloc_submit_request(struct usk_io_channel *ch, struct usk_bdev_io *io)
+{
+	struct malloc_disk *md = io->bdev->ctxt;
+	uint32_t bs = md->disk.blocklen;
+	uint8_t *p = md->buf + io->u.bdev.offset_blocks * bs;
+	uint64_t len = io->u.bdev.num_blocks * bs;
+
+	switch (io->type) {
+	case USK_BDEV_IO_TYPE_READ:
+		if (io->u.bdev.iovs[0].iov_base == NULL) {
+			/* No buffer given: hand out the data in place (zero copy). */
+			io->u.bdev.iovs[0].iov_base = p;
+			io->u.bdev.iovs[0].iov_len = len;
+			io->u.bdev.iovcnt = 1;
+		} else if (usk_iov_from_buf(io->u.bdev.iovs, io->u.bdev.iovcnt, p, len) != len) {
+			usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
+			return;
+		}
+		break;
+	case USK_BDEV_IO_TYPE_WRITE:
+		if (usk_iov_to_buf(io->u.bdev.iovs, io->u.bdev.iovcnt, p, len) != len) {
+			usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
+			return;
+		}
+		break;
+	case USK_BDEV_IO_TYPE_UNMAP:
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
+		memset(p, 0, len);
+		break;
+	case USK_BDEV_IO_TYPE_COMPARE:
+		if (!malloc_iov_equal(io->u.bdev.iovs, io->u.bdev.iovcnt, p, len)) {
+			usk_bdev_io_complete_nvme_status(io, 0, 2, 0x85); /* Compare Failure */
+			return;
+		}
+		break;
+	case USK_BDEV_IO_TYPE_FLUSH:
+	case USK_BDEV_IO_TYPE_RESET:
+		break;
+	default:
+		usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+	usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_SUCCESS);
+}
+
+static bool
+malloc_io_type_supported(void *ctx, enum usk_bdev_io_type type)
+{
+	switch (type) {
+	case USK_BDEV_IO_TYPE_READ:
+	case USK_BDEV_IO_TYPE_WRITE:
+	case USK_BDEV_IO_TYPE_UNMAP:
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
+	case USK_BDEV_IO_TYPE_FLUSH:
+	case USK_BDEV_IO_TYPE_RESET:
+	case USK_BDEV_IO_TYPE_COMPARE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct usk_io_channel *
+malloc_get_io_channel(void *ctx)
+{
+	return usk_get_io_channel(&g_malloc_disks);
+}
+
+static int
+malloc_dump_info_json(void *ctx, json_t *driver_specific)
+{
+	struct malloc_disk *md = ctx;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "num_blocks", json_integer((json_int_t)md->disk.blockcnt));
+	json_object_set_new(o, "block_size", json_integer(md->disk.blocklen));
+	json_object_set_new(driver_specific, "malloc", o);
+	return 0;
+}
+
+static void
+malloc_write_config_json(struct usk_bdev *bdev, json_t *config_array)
+{
+	json_t *params = json_object();
+	char uuid_str[37];
+
+	uuid_unparse_lower(bdev->uuid, uuid_str);
+	json_object_set_new(params, "name", json_string(bdev->name));
+	json_object_set_new(params, "num_blocks", json_integer((json_int_t)bdev->blockcnt));
+	json_object_set_new(params, "block_size", json_integer(bdev->blocklen));
+	json_object_set_new(params, "uuid", json_string(uuid_str));
+	if (bdev->optimal_io_boundary) {
+		json_object_set_new(params, "optimal_io_boundary",
+				    json_integer(bdev->optimal_io_boundary));
+	}
+	usk_json_config_add(config_array, "bdev_malloc_create", params);
+}
+
+static const struct usk_bdev_fn_table g_malloc_fn_table = {
+	.destruct = malloc_destruct,
+	.submit_request = malloc_submit_request,
+	.io_type_supported = malloc_io_type_supported,
+	.get_io_channel = malloc_get_io_channel,
+	.dump_info_json = malloc_dump_info_json,
+	.write_config_json = malloc_write_config_json,
+};
+
+int
+create_malloc_disk(struct usk_bdev **bdev, const struct malloc_bdev_opts *opts)
+{
+	struct malloc_disk *md;
+	uint64_t size;
+	int rc, n;
+
+	if (opts->block_size < 512 || !USK_IS_POW2(opts->block_size)) {
+		USK_ERRLOG("block_size %u: must be a power of two >= 512\n", opts->block_size);
+		return -EINVAL;
+	}
+	if (opts->num_blocks == 0 || opts->num_blocks > UINT64_MAX / opts->block_size) {
+		USK_ERRLOG("num_blocks %lu: must be > 0 and num_blocks * block_size must fit 64 bits\n",
+			   (unsigned long)opts->num_blocks);
+		return -EINVAL;
+	}
+	size = opts->num_blocks * opts->block_size;
+	md = calloc(1, sizeof(*md));
+	if (md == NULL) {
+		return -ENOMEM;
+	}
+	if (opts->name) {
+		md->disk.name = strdup(opts->name);
+	} else {
+		for (n = 0;; n++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "Malloc%d", n);
+			if (usk_bdev_get_by_name(name) == NULL) {
+				md->disk.name = strdup(name);
+				break;
+			}
+		}
+	}
+	if (md->disk.name == NULL) {
+		free(md);
+		return -ENOMEM;
+	}
+	if (opts->name && usk_bdev_get_by_name(opts->name) != NULL) {
+		free(md->disk.name);
+		free(md);
+		return -EEXIST;
+	}
+	md->buf = usk_dma_zmalloc(size, USK_BDEV_BUF_ALIGN, NULL);
+	if (md->buf == NULL) {
+		USK_ERRLOG("could not allocate %lu bytes for malloc bdev %s\n", (unsigned long)size,
+			   md->disk.name);
+		free(md->disk.name);
+		free(md);
+		return -ENOMEM;
+	}
+	md->disk.product_name = "Malloc disk";
+	md->disk.write_cache = false;
+	md->disk.blocklen = opts->block_size;
+	md->disk.blockcnt = opts->num_blocks;
+	md->disk.optimal_io_boundary = opts->optimal_io_boundary;
+	md->disk.split_on_optimal_io_boundary = opts->optimal_io_boundary != 0;
+	memcpy(md->disk.uuid, opts->uuid, sizeof(md->disk.uuid));
+	md->disk.ctxt = md;
+	md->disk.fn_table = &g_malloc_fn_table;
+	md->disk.module = &g_malloc_module;
+	rc = usk_bdev_register(&md->disk);
+	if (rc != 0) {
+		malloc_disk_free(md);
+		return rc;
+	}
+	TAILQ_INSERT_TAIL(&g_malloc_disks, md, link);
+	*bdev = &md->disk;
+	return 0;
+}
+
+int
+delete_malloc_disk(const char *name, usk_bdev_unregister_cb cb_fn, void *cb_arg)
+{
+	return usk_bdev_unregister_by_name(name, &g_malloc_module, cb_fn, cb_arg);
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* RPCs of the null bdev module: bdev_null_create, bdev_null_delete, bdev_null_resize. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "null.h"
+#include "usk/rpc.h"
+#include "usk/util.h"
+
+struct rpc_null_create {
+	char *name;
+	char *uuid;
+	uint64_t num_blocks;
+	uint32_t block_size;
+	uint32_t md_size;
+};
+
+static void
+rpc_bdev_null_create(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	struct rpc_null_create p = {0};
+	const struct usk_json_object_decoder d[] = {
+		{"name", offsetof(struct rpc_null_create, name), usk_json_decode_string, false},
+		{"uuid", offsetof(struct rpc_null_create, uuid), usk_json_decode_string, true},
+		{"num_blocks", offsetof(struct rpc_null_create, num_blocks), usk_json_decode_uint64, false},
+		{"block_size", offsetof(struct rpc_null_create, block_size), usk_json_decode_uint32, false},
+		{"md_size", offsetof(struct rpc_null_create, md_size), usk_json_decode_uint32, true},
+	};
+	struct null_bdev_opts opts = {0};
+	struct usk_bdev *bdev;
+	int rc;
+
+	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &p)) {
+		goto out;
+	}
+	if (p.name[0] == '\0' || strlen(p.name) >= USK_BDEV_MAX_NAME_LEN) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"Invalid parameters: name: must be 1..255 characters");
+		goto out;
+	}
+	if (p.block_size == 0 || p.block_size % 512 != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "Invalid parameters: block_size: %u is not a multiple of 512",
+						    p.block_size);
+		goto out;
+	}
+	if (p.num_blocks == 0) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"Invalid parameters: num_blocks: must be > 0");
+		goto out;
+	}
+	if (p.md_size != 0) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"Invalid parameters: md_size: separate metadata is not supported (use 0)");
+		goto out;
+	}
+	if (p.uuid && uuid_parse(p.uuid, opts.uuid) != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "Invalid parameters: uuid: '%s' is not a valid UUID", p.uuid);
+		goto out;
+	}
+	if (usk_bdev_get_by_name(p.name) != NULL) {
+		usk_jsonrpc_send_error_response_fmt(request, -EEXIST, "name: bdev %s already exists",
+						    p.name);
+		goto out;
+	}
+	opts.name = p.name;
+	opts.num_blocks = p.num_blocks;
+	opts.block_size = p.block_size;
+	rc = bdev_null_create(&bdev, &opts);
+	if (rc == -EEXIST) {
+		usk_jsonrpc_send_error_response_fmt(request, rc, "uuid: a bdev with uuid %s already exists",
+						    p.uuid ? p.uuid : "");
+		goto out;
+	}
+	if (rc != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, rc, "could not create null bdev: %s",
+						    strerror(-rc));
+		goto out;
+	}
+	usk_jsonrpc_send_result(request, json_string(usk_bdev_get_name(bdev)));
+out:
+	free(p.name);
+	free(p.uuid);
+}
+USK_RPC_REGISTER("bdev_null_create", rpc_bdev_null_create, USK_RPC_RUNTIME)
+
+static void
+null_delete_done(void *cb_arg, int rc)
+{
+	if (rc == 0) {
+		usk_jsonrpc_send_bool_response(cb_arg, true);
+	} else {
+		usk_jsonrpc_send_error_response_fmt(cb_arg, rc, "delete failed: %s", strerror(-rc));
+	}
+}
+
+static void
+rpc_bdev_null_delete(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	char *name = NULL;
+	const struct usk_json_object_decoder d[] = {
+		{"name", 0, usk_json_decode_string, false},
+	};
+	int rc;
+
+	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &name)) {
+		free(name);
+		return;
+	}
+	rc = bdev_null_delete(name, null_delete_done, request);
+	if (rc != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s", name);
+	}
+	free(name);
+}
+USK_RPC_REGISTER("bdev_null_delete", rpc_bdev_null_delete, USK_RPC_RUNTIME)
+
+struct rpc_null_resize {
+	char *name;
+	uint64_t new_size;
+};
+
+static void
+rpc_bdev_null_resize(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	struct rpc_null_resize p = {0};
+	const struct usk_json_object_decoder d[] = {
+		{"name", offsetof(struct rpc_null_resize, name), usk_json_decode_string, false},
+		{"new_size", offsetof(struct rpc_null_resize, new_size), usk_json_decode_uint64, false},
+	};
+	struct usk_bdev *bdev;
+	uint64_t blocks;
+	int rc;
+
+	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &p)) {
+		goto out;
+	}
+	bdev = usk_bdev_get_by_name(p.name);
+	if (bdev == NULL) {
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "name: no null bdev named %s", p.name);
+		goto out;
+	}
+	/* new_size is in MiB, as in SPDK. */
+	if (p.new_size == 0 || p.new_size > UINT64_MAX / (1024 * 1024)) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"Invalid parameters: new_size: must be > 0 (MiB)");
+		goto out;
+	}
+	blocks = p.new_size * 1024 * 1024 / usk_bdev_get_block_size(bdev);
+	rc = bdev_null_resize(p.name, blocks);
+	if (rc == -ENODEV) {
+		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s", p.name);
+	} else if (rc == -EBUSY) {
+		usk_jsonrpc_send_error_response(request, rc,
+						"new_size: cannot shrink a bdev that is open");
+	} else if (rc != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, rc, "resize failed: %s", strerror(-rc));
+	} else {
+		usk_jsonrpc_send_bool_response(request, true);
+	}
+out:
+	free(p.name);
+}
+USK_RPC_REGISTER("bdev_null_resize", rpc_bdev_null_resize, USK_RPC_RUNTIME)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# usk_bdevperf -w verify for 5 s on malloc, aio, uring and on split/passthru/delay stacked on
+# malloc, all in one run on two cores. The vbdevs are listed before their bases in the config,
+# so they are built through examine when the base appears.
+set -u
+
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
+TMP=$(mktemp -d /tmp/usk-e2e-bdev_verify-XXXXXX)
+PID=
+
+cleanup() {
+	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+		kill -KILL "$PID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$TMP/out.log" ] && tail -40 "$TMP/out.log" >&2
+	exit 1
+}
+
+[ -x "$PERF" ] || fail "$PERF not built"
+
+truncate -s 64M "$TMP/aio.img"
+truncate -s 64M "$TMP/uring.img"
+
+cat >"$TMP/bdev.json" <<JSON
+{"subsystems":[{"subsystem":"bdev","config":[
+ {"method":"bdev_passthru_create","params":{"base_bdev_name":"Malloc2","name":"PT0"}},
+ {"method":"bdev_split_create","params":{"base_bdev":"Malloc1","split_count":2}},
+ {"method":"bdev_malloc_create","params":{"name":"Malloc0","num_blocks":32768,"block_size":512}},
+ {"method":"bdev_malloc_create","params":{"name":"Malloc1","num_blocks":32768,"block_size":512}},
+ {"method":"bdev_malloc_create","params":{"name":"Malloc2","num_blocks":32768,"block_size":512}},
+ {"method":"bdev_malloc_create","params":{"name":"Malloc3","num_blocks":32768,"block_size":512}},
+ {"method":"bdev_delay_create","params":{"base_bdev_name":"Malloc3","name":"Delay0",
+   "avg_read_latency":50,"p99_read_latency":200,"avg_write_latency":50,"p99_write_latency":200}},
+ {"method":"bdev_aio_create","params":{"name":"AIO0","filename":"$TMP/aio.img","block_size":512}},
+ {"method":"bdev_uring_create","params":{"name":"URING0","filename":"$TMP/uring.img"}}
+]}]}
+JSON
+
+timeout -k 5 60 "$PERF" --json "$TMP/bdev.json" -m 0x3 -q 32 -o 4096 -w verify -t 5 \
+	>"$TMP/out.log" 2>&1 &
+PID=$!
+wait "$PID"
+rc=$?
+PID=
+[ $rc -eq 0 ] || fail "usk_bdevperf verify exited with $rc"
+
+for b in Malloc0 AIO0 URING0 Malloc1p0 Malloc1p1 PT0 Delay0; do
+	line=$(grep -E "^[[:space:]]+$b[[:space:]]+:" "$TMP/out.log") || fail "no result row for $b"
+	iops=$(echo "$line" | awk -F: '{print $2}' | awk '{print $2}')
+	fails=$(echo "$line" | awk -F: '{print $2}' | awk '{print $4}')
+	awk -v v="$iops" 'BEGIN { exit !(v > 0) }' || fail "$b: IOPS $iops"
+	awk -v v="$fails" 'BEGIN { exit !(v == 0) }' || fail "$b: Fail/s $fails"
+done
+grep -q "^ Total" "$TMP/out.log" || fail "no Total row"
+grep -q "Verification LBA range" "$TMP/out.log" || fail "no verification range line"
+# The bases are claimed by the vbdevs: no job may run on them.
+for b in Malloc1 Malloc2 Malloc3; do
+	if grep -qE "^[[:space:]]+$b[[:space:]]+:" "$TMP/out.log"; then
+		fail "a job ran on claimed base $b"
+	fi
+done
+echo "PASS: verify on malloc, aio, uring, split, passthru, delay"
+exit 0

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Shared host-side helpers of the test/e2e/nvmf_*.sh tests (sourced, not run by the e2e runner).
+# The sourcing script sets NAME first. Provides: TMP, SOCK, fail, free_port, start_tgt, stop_tgt,
+# rpc, tcp_config, run_guest. Everything started here is killed by PID on exit.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT_DIR=$(cd "$E2E_DIR/../.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
+TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
+RPC_BIN=$BUILD_DIR/app/usk_rpc/usk_rpc
+HARNESS=$E2E_DIR/harness
+CLIENT=$E2E_DIR/nvmf_lib/nvmf_tcp_client.py
+NQN=nqn.2016-06.io.spdk:cnode1
+SOCK=/tmp/usk-e2e-$NAME-$$.sock
+TMP=$(mktemp -d /tmp/usk-e2e-$NAME-XXXXXX)
+TGT_PID=
+BG_PIDS=()
+
+nvmf_cleanup() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "$TGT_PID" ] && kill -0 "$TGT_PID" 2>/dev/null; then
+		kill -KILL "$TGT_PID" 2>/dev/null
+		wait "$TGT_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+	rm -f "$SOCK"
+}
+trap nvmf_cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$TMP/tgt.log" ]; then
+		echo "--- usk_tgt log (tail) ---" >&2
+		tail -40 "$TMP/tgt.log" >&2
+	fi
+	exit 1
+}
+pass() { echo "PASS: $*"; }
+
+skip_unless_ready() {
+	local b
+	for b in "$TGT" "$RPC_BIN"; do
+		[ -x "$b" ] || fail "$b not built"
+	done
+	command -v python3 >/dev/null || fail "python3 missing"
+}
+
+skip_unless_guest() {
+	local gd=${GUEST_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/usk-guest}
+	if [ ! -f "$gd/vmlinuz" ] || [ ! -f "$gd/initramfs.cpio.gz" ]; then
+		echo "SKIP: guest kernel not built (run test/e2e/harness/build-guest.sh)"
+		exit 77
+	fi
+	command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 missing"; exit 77; }
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_tgt CONFIG.json [extra usk_tgt args]: start and wait for the RPC socket.
+start_tgt() {
+	local cfg=$1
+	shift
+	"$TGT" -m 0x1 -r "$SOCK" --json "$cfg" "$@" >"$TMP/tgt.log" 2>&1 &
+	TGT_PID=$!
+	for _ in $(seq 1 100); do
+		if [ -S "$SOCK" ] && "$RPC_BIN" -s "$SOCK" -t 5 rpc_get_methods >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$TGT_PID" 2>/dev/null || fail "usk_tgt exited during start-up"
+		sleep 0.1
+	done
+	fail "usk_tgt RPC socket did not come up within 10 s"
+}
+
+stop_tgt() {
+	[ -n "$TGT_PID" ] || return 0
+	kill -TERM "$TGT_PID" 2>/dev/null
+	for _ in $(seq 1 100); do
+		kill -0 "$TGT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$TGT_PID" 2>/dev/null
+	wait "$TGT_PID" 2>/dev/null
+	TGT_PID=
+}
+
+tgt_alive() { kill -0 "$TGT_PID" 2>/dev/null; }
+
+rpc() { "$RPC_BIN" -s "$SOCK" -t 30 "$@"; }
+
+# tcp_config PORT BDEV_JSON_ENTRY [allow_any_host] [extra nvmf entries]: print a usk_tgt --json
+# config with the bdev entry, a TCP transport, subsystem $NQN (serial USK00000000000001,
+# model "usk e2e ctrl") with namespace Malloc0 and a listener on 127.0.0.1:PORT.
+tcp_config() {
+	local port=$1 bdev=$2 any=${3:-true} extra=${4:-}
+	cat <<JSON
+{"subsystems": [
+ {"subsystem": "bdev", "config": [ $bdev ]},
+ {"subsystem": "nvmf", "config": [
+  {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+  {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": $any,
+     "serial_number": "USK00000000000001", "model_number": "usk e2e ctrl"}},
+  {"method": "nvmf_subsystem_add_ns", "params": {"nqn": "$NQN", "namespace": {"bdev_name": "Malloc0"}}},
+  {"method": "nvmf_subsystem_add_listener", "params": {"nqn": "$NQN",
+     "listen_address": {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "$port"}}}
+  $extra
+ ]}
+]}
+JSON
+}
+
+MALLOC_BDEV='{"method": "bdev_malloc_create", "params": {"name": "Malloc0", "num_blocks": 262144, "block_size": 512}}'
+
+# run_guest PORT SCRIPT [guest-run.sh args...]: boot the guest with the kernel initiator aimed at
+# 10.0.2.2:PORT/$NQN; the serial log goes to $TMP/guest-<n>.log. Returns the script's rc.
+GUEST_RUNS=0
+run_guest() {
+	local port=$1 script=$2
+	shift 2
+	GUEST_RUNS=$((GUEST_RUNS + 1))
+	"$HARNESS/guest-run.sh" --quiet --timeout 120 --nvme-tcp "10.0.2.2:$port:$NQN" \
+		--log "$TMP/guest-$GUEST_RUNS.log" --script "$script" "$@"
+}

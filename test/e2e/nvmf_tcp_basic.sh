@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# NVMe/TCP end to end: usk_tgt (malloc and aio namespaces) and the Linux kernel nvme-tcp initiator
+# in a QEMU guest: plain, header+data digest and 2-I/O-queue connections each write 8 MiB of
+# random data with O_DIRECT and read it back (md5); the aio file on the host holds the same data.
+set -u
+NAME=nvmf_tcp_basic
+. "$(dirname "$0")/nvmf_lib/common.sh"
+skip_unless_ready
+skip_unless_guest
+
+PORT=$(free_port)
+NQN2=nqn.2016-06.io.spdk:cnode2
+AIO_FILE=$TMP/aio.img
+truncate -s 64M "$AIO_FILE"
+AIO_BDEV="{\"method\": \"bdev_aio_create\", \"params\": {\"name\": \"Aio0\", \"filename\": \"$AIO_FILE\", \"block_size\": 512}}"
+EXTRA=",{\"method\": \"nvmf_create_subsystem\", \"params\": {\"nqn\": \"$NQN2\", \"allow_any_host\": true}},
+ {\"method\": \"nvmf_subsystem_add_ns\", \"params\": {\"nqn\": \"$NQN2\", \"namespace\": {\"bdev_name\": \"Aio0\"}}},
+ {\"method\": \"nvmf_subsystem_add_listener\", \"params\": {\"nqn\": \"$NQN2\",
+   \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"$PORT\"}}}"
+tcp_config "$PORT" "$MALLOC_BDEV, $AIO_BDEV" true "$EXTRA" >"$TMP/tgt.json"
+start_tgt "$TMP/tgt.json"
+pass "usk_tgt listening on 127.0.0.1:$PORT"
+
+run_guest "$PORT" "$E2E_DIR/guest/nvmf_basic_guest.sh" --env "NVMF_NQN2=$NQN2" --env NVMF_MB=8
+RC=$?
+grep -E "^(PASS|FAIL):|PATTERN_MD5|passed," "$TMP/guest-1.log" | tr -d '\r'
+[ "$RC" -eq 0 ] || fail "guest script failed (rc=$RC)"
+tgt_alive || fail "usk_tgt died"
+
+# the aio namespace's data must be in the host file, at the same offset
+GUEST_MD5=$(tr -d '\r' <"$TMP/guest-1.log" | awk '$1 == "PATTERN_MD5" && $2 == "aio" {print $4}')
+[ -n "$GUEST_MD5" ] || fail "guest did not report the aio pattern"
+rpc nvmf_get_stats >"$TMP/stats.json" || fail "nvmf_get_stats failed"
+stop_tgt
+HOST_MD5=$(dd if="$AIO_FILE" bs=1M skip=1 count=8 2>/dev/null | md5sum | cut -d' ' -f1)
+[ "$HOST_MD5" = "$GUEST_MD5" ] || fail "aio file md5 $HOST_MD5 differs from the guest's $GUEST_MD5"
+pass "aio backing file holds the guest's data (md5 $HOST_MD5)"
+echo "nvmf_tcp_basic: all checks passed"
+exit 0

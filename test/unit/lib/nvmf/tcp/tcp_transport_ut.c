@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * NVMe/TCP transport over real loopback sockets with the target core mocked: ICReq/ICResp,
+ * in-capsule writes, R2T + H2CData, C2HData (SUCCESS flag and digests), buffer-pool exhaustion,
+ * fatal errors answered with C2HTermReq, connection teardown.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "usk/env.h"
+#include "usk/nvmf.h"
+#include "usk/nvmf_transport.h"
+#include "usk/sock.h"
+#include "usk/thread.h"
+#include "usk/util.h"
+#include "../../../../../lib/nvmf/tcp_internal.h"
+
+#include "tcp_mock.h"
+
+/* ------------------------------------------------------------------ test client */
+
+struct env {
+	struct usk_nvmf_transport *t;
+	struct usk_nvmf_transport_poll_group *tg;
+	struct usk_nvme_transport_id trid;
+	int port;
+};
+
+struct conn {
+	struct usk_sock *sock;
+	struct usk_nvmf_qpair *qpair;
+	bool hdgst, ddgst;
+	uint8_t buf[300000];
+	uint32_t len;
+};
+
+static struct env g_env;
+
+static void
+pump(void)
+{
+	if (g_accept_fn != NULL) {
+		g_accept_fn(g_accept_arg);
+	}
+	if (g_env.tg != NULL) {
+		g_ops->poll_group_poll(g_env.tg);
+	}
+	if (g_msg_fn != NULL) {
+		usk_msg_fn fn = g_msg_fn;
+
+		g_msg_fn = NULL;
+		fn(g_msg_arg);
+	}
+}
+
+static void
+env_setup(uint32_t icd, bool c2h_success)
+{
+	struct usk_nvmf_transport_opts opts = { .opts_size = sizeof(opts) };
+	struct usk_sock *probe;
+	json_t *spec = json_pack("{s:b}", "c2h_success", c2h_success);
+	char err[256];
+	uint16_t port;
+
+	assert_non_null(g_ops);
+	g_ops->opts_init(&opts);
+	opts.in_capsule_data_size = icd;
+	opts.io_unit_size = 16384;
+	opts.transport_specific = spec;
+	assert_int_equal(g_ops->create(&opts, &g_env.t, err, sizeof(err)), 0);
+	json_decref(spec);
+	opts.transport_specific = NULL;
+	g_env.t->opts = opts;
+	g_env.t->ops = g_ops;
+	/* a free port */
+	assert_int_equal(usk_sock_listen("127.0.0.1", 0, NULL, &probe), 0);
+	usk_sock_getaddr(probe, NULL, 0, &port, NULL, 0, NULL);
+	usk_sock_close(&probe);
+	memset(&g_env.trid, 0, sizeof(g_env.trid));
+	snprintf(g_env.trid.traddr, sizeof(g_env.trid.traddr), "127.0.0.1");
+	snprintf(g_env.trid.trsvcid, sizeof(g_env.trid.trsvcid), "%u", port);
+	g_env.port = port;
+	assert_int_equal(g_ops->listen(g_env.t, &g_env.trid, NULL), 0);
+	g_env.tg = g_ops->poll_group_create(g_env.t, NULL);
+	assert_non_null(g_env.tg);
+	g_env.tg->transport = g_env.t;
+}
+
+static void
+env_teardown(void)
+{
+	g_ops->poll_group_destroy(g_env.tg);
+	g_env.tg = NULL;
+	g_ops->stop_listen(g_env.t, &g_env.trid);
+	assert_int_equal(g_ops->destroy(g_env.t, NULL, NULL), 0);
+	assert_int_equal(g_pool_avail, 64);
+}
+
+static void
+conn_send(struct conn *c, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+	ssize_t n;
+
+	while (iov.iov_len > 0) {
+		n = usk_sock_writev(c->sock, &iov, 1);
+		if (n == -EAGAIN) {
+			pump();
+			continue;
+		}
+		assert_true(n > 0);
+		iov.iov_base = (uint8_t *)iov.iov_base + n;
+		iov.iov_len -= (size_t)n;
+	}
+}
+
+/* Send a PDU: header (hlen bytes in hdr), optional data; digests per connection. */
+static void
+conn_send_pdu(struct conn *c, void *hdr, const void *data, uint32_t dlen)
+{
+	struct usk_nvme_tcp_common_pdu_hdr *ch = hdr;
+	uint8_t dg[4];
+	bool hd = c->hdgst && ch->pdu_type != USK_NVME_TCP_PDU_TYPE_IC_REQ;
+	bool dd = c->ddgst && dlen && ch->pdu_type != USK_NVME_TCP_PDU_TYPE_IC_REQ;
+
+	ch->flags |= (hd ? USK_NVME_TCP_CH_FLAGS_HDGSTF : 0) | (dd ? USK_NVME_TCP_CH_FLAGS_DDGSTF : 0);
+	ch->pdo = dlen ? (uint8_t)(ch->hlen + (hd ? 4 : 0)) : 0;
+	ch->plen = ch->hlen + (hd ? 4 : 0) + dlen + (dd ? 4 : 0);
+	conn_send(c, hdr, ch->hlen);
+	if (hd) {
+		tcp_pdu_put_le32(dg, tcp_pdu_hdgst(hdr, ch->hlen));
+		conn_send(c, dg, 4);
+	}
+	if (dlen) {
+		conn_send(c, data, dlen);
+		if (dd) {
+			tcp_pdu_put_le32(dg, usk_crc32c_update(data, dlen, ~0u) ^ ~0u);
+			conn_send(c, dg, 4);
+		}
+	}
+}
+
+/* Receive one whole PDU into c->buf (pumping the target meanwhile). Returns 0, or -1 on EOF. */
+static int
+conn_recv_pdu(struct conn *c)
+{
+	uint32_t need = 8;
+	ssize_t n;
+	int spins;
+
+	c->len = 0;
+	for (spins = 0; spins < 200000; spins++) {
+		if (c->len >= 8) {
+			need = ((struct usk_nvme_tcp_common_pdu_hdr *)c->buf)->plen;
+			assert_true(need <= sizeof(c->buf));
+		}
+		if (c->len >= need) {
+			return 0;
+		}
+		pump();
+		n = usk_sock_recv(c->sock, c->buf + c->len, need - c->len);
+		if (n == -ECONNRESET) {
+			return -1;
+		}
+		if (n > 0) {
+			c->len += (uint32_t)n;
+		} else {
+			assert_int_equal(n, -EAGAIN);
+			usleep(10);
+		}
+	}
+	fail_msg("no PDU from the target");
+	return -1;
+}
+
+static void
+conn_open(struct conn *c, bool hdgst, bool ddgst)
+{
+	struct usk_nvme_tcp_ic_req ic = {0};
+	const struct usk_nvme_tcp_ic_resp *rsp = (const void *)c->buf;
+	int i;
+
+	memset(c, 0, offsetof(struct conn, buf));
+	c->hdgst = hdgst;
+	c->ddgst = ddgst;
+	assert_int_equal(usk_sock_connect("127.0.0.1", g_env.port, NULL, &c->sock), 0);
+	g_new_qpair = NULL;
+	for (i = 0; i < 10000 && g_new_qpair == NULL; i++) {
+		pump();
+		usleep(10);
+	}
+	assert_non_null(g_new_qpair);
+	c->qpair = g_new_qpair;
+	assert_int_equal(g_ops->poll_group_add(g_env.tg, c->qpair), 0);
+	ic.common.pdu_type = USK_NVME_TCP_PDU_TYPE_IC_REQ;
+	ic.common.hlen = sizeof(ic);
+	ic.dgst = (hdgst ? 1 : 0) | (ddgst ? 2 : 0);
+	conn_send_pdu(c, &ic, NULL, 0);
+	assert_int_equal(conn_recv_pdu(c), 0);
+	assert_int_equal(rsp->common.pdu_type, USK_NVME_TCP_PDU_TYPE_IC_RESP);
+	assert_int_equal(rsp->common.plen, 128);
+	assert_int_equal(rsp->dgst, ic.dgst);
+	assert_int_equal(rsp->maxh2cdata, 131072);
+	assert_int_equal(rsp->pfv, 0);
+}
+
+/* The core's part of a teardown: remove from the group and fini (free by message). */
+static void
+conn_core_teardown(struct conn *c)
+{
+	if (c->qpair != NULL) {
+		g_ops->poll_group_remove(g_env.tg, c->qpair);
+		g_ops->qpair_fini(c->qpair, NULL, NULL);
+		pump();
+		c->qpair = NULL;
+	}
+	usk_sock_close(&c->sock);
+}
+
+static void
+make_cmd(struct usk_nvme_tcp_cmd *pdu, uint8_t opc, uint16_t cid, uint32_t lba, uint32_t len, bool icd)
+{
+	memset(pdu, 0, sizeof(*pdu));
+	pdu->common.pdu_type = USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD;
+	pdu->common.hlen = sizeof(*pdu);
+	pdu->ccsqe.opc = opc;
+	pdu->ccsqe.cid = cid;
+	pdu->ccsqe.nsid = 1;
+	pdu->ccsqe.cdw10 = lba;
+	pdu->ccsqe.dptr.sgl1.unkeyed.length = len;
+	pdu->ccsqe.dptr.sgl1.unkeyed.type = icd ? USK_NVME_SGL_TYPE_DATA_BLOCK :
+					    USK_NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK;
+	pdu->ccsqe.dptr.sgl1.unkeyed.subtype = icd ? USK_NVME_SGL_SUBTYPE_OFFSET :
+					       USK_NVME_SGL_SUBTYPE_TRANSPORT;
+}
+
+static void
+expect_resp(struct conn *c, uint16_t cid, uint16_t status)
+{
+	const struct usk_nvme_tcp_rsp *r = (const void *)c->buf;
+
+	assert_int_equal(conn_recv_pdu(c), 0);
+	assert_int_equal(r->common.pdu_type, USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+	assert_int_equal(r->common.plen, 24 + (c->hdgst ? 4 : 0));
+	if (c->hdgst) {
+		assert_int_equal(tcp_pdu_get_le32(c->buf + 24), tcp_pdu_hdgst(c->buf, 24));
+	}
+	assert_int_equal(r->rccqe.cid, cid);
+	assert_int_equal(r->rccqe.status_raw >> 1, status);
+}
+
+/* Read len bytes at lba; check C2HData (+ digests) against g_disk. Returns whether SUCCESS was set. */
+static bool
+do_read(struct conn *c, uint16_t cid, uint32_t lba, uint32_t len)
+{
+	struct usk_nvme_tcp_cmd cmd;
+	const struct usk_nvme_tcp_c2h_data_hdr *h = (const void *)c->buf;
+	bool success;
+
+	make_cmd(&cmd, 0x02, cid, lba, len, false);
+	conn_send_pdu(c, &cmd, NULL, 0);
+	assert_int_equal(conn_recv_pdu(c), 0);
+	assert_int_equal(h->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_DATA);
+	assert_int_equal(h->cccid, cid);
+	assert_int_equal(h->datal, len);
+	assert_int_equal(h->datao, 0);
+	assert_true(h->common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_LAST_PDU);
+	assert_int_equal(h->common.pdo, 24 + (c->hdgst ? 4 : 0));
+	assert_memory_equal(c->buf + h->common.pdo, g_disk + lba * 512, len);
+	if (c->ddgst) {
+		assert_true(h->common.flags & USK_NVME_TCP_CH_FLAGS_DDGSTF);
+		assert_int_equal(tcp_pdu_get_le32(c->buf + h->common.pdo + len),
+				 usk_crc32c_update(c->buf + h->common.pdo, len, ~0u) ^ ~0u);
+	}
+	success = h->common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_SUCCESS;
+	if (!success) {
+		expect_resp(c, cid, 0);
+	}
+	return success;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void
+test_opts_validation(void **state)
+{
+	struct usk_nvmf_transport_opts opts = { .opts_size = sizeof(opts) };
+	struct usk_nvmf_transport *t;
+	json_t *spec;
+	char err[256];
+
+	g_ops->opts_init(&opts);
+	assert_int_equal(opts.max_queue_depth, 128);
+	assert_int_equal(opts.in_capsule_data_size, 4096);
+	assert_int_equal(opts.max_io_size, 131072);
+	assert_int_equal(opts.io_unit_size, 131072);
+	assert_int_equal(opts.num_shared_buffers, 511);
+	assert_int_equal(opts.buf_cache_size, 32);
+	opts.io_unit_size = 1024;
+	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "io_unit_size"));
+	g_ops->opts_init(&opts);
+	opts.in_capsule_data_size = 1000;
+	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "in_capsule_data_size"));
+	g_ops->opts_init(&opts);
+	spec = json_pack("{s:i}", "sock_priority", 99);
+	opts.transport_specific = spec;
+	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "sock_priority"));
+	json_decref(spec);
+	spec = json_pack("{s:s}", "c2h_success", "yes");
+	opts.transport_specific = spec;
+	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "c2h_success"));
+	json_decref(spec);
+}
+
+static void
+test_io_digests(void **state)
+{
+	static struct conn c;
+	static uint8_t data[65536];
+	struct usk_nvme_tcp_cmd cmd;
+	struct usk_nvme_tcp_h2c_data_hdr h2c;
+	const struct usk_nvme_tcp_r2t_hdr *r2t = (const void *)c.buf;
+	uint32_t i;
+
+	env_setup(4096, true);
+	conn_open(&c, true, true);
+	for (i = 0; i < sizeof(data); i++) {
+		data[i] = (uint8_t)(i * 13 + 1);
+	}
+	/* 4 KiB in-capsule write */
+	make_cmd(&cmd, 0x01, 1, 8, 4096, true);
+	conn_send_pdu(&c, &cmd, data, 4096);
+	expect_resp(&c, 1, 0);
+	assert_memory_equal(g_disk + 8 * 512, data, 4096);
+
+	/* 64 KiB write: R2T, then two H2CData PDUs */
+	make_cmd(&cmd, 0x01, 2, 100, sizeof(data), false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
+	assert_int_equal(conn_recv_pdu(&c), 0);
+	assert_int_equal(r2t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_R2T);
+	assert_int_equal(r2t->cccid, 2);
+	assert_int_equal(r2t->r2to, 0);
+	assert_int_equal(r2t->r2tl, sizeof(data));
+	assert_int_equal(tcp_pdu_get_le32(c.buf + 24), tcp_pdu_hdgst(c.buf, 24));
+	for (i = 0; i < 2; i++) {
+		memset(&h2c, 0, sizeof(h2c));
+		h2c.common.pdu_type = USK_NVME_TCP_PDU_TYPE_H2C_DATA;
+		h2c.common.hlen = sizeof(h2c);
+		h2c.common.flags = i == 1 ? USK_NVME_TCP_H2C_DATA_FLAGS_LAST_PDU : 0;
+		h2c.cccid = 2;
+		h2c.ttag = ((const struct usk_nvme_tcp_r2t_hdr *)c.buf)->ttag;
+		h2c.datao = i * 32768;
+		h2c.datal = 32768;
+		conn_send_pdu(&c, &h2c, data + i * 32768, 32768);
+	}
+	expect_resp(&c, 2, 0);
+	assert_memory_equal(g_disk + 100 * 512, data, sizeof(data));
+
+	/* reads with a data digest keep the CapsuleResp */
+	assert_false(do_read(&c, 3, 100, sizeof(data)));
+	assert_false(do_read(&c, 4, 8, 4096));
+	conn_core_teardown(&c);
+	env_teardown();
+}
+
+static void
+test_c2h_success_and_pool_exhaustion(void **state)
+{
+	static struct conn c;
+	struct usk_nvme_tcp_cmd cmd[3];
+	const struct usk_nvme_tcp_c2h_data_hdr *h = (const void *)c.buf;
+	json_t *stats;
+	int i;
+
+	env_setup(4096, true);
+	conn_open(&c, false, false);
+	memset(g_disk, 0x77, 65536);
+	assert_true(do_read(&c, 9, 0, 8192));
+
+	/* only 2 buffers of 16 KiB: the third 16 KiB read waits for one */
+	g_pool_avail = 2;
+	for (i = 0; i < 3; i++) {
+		make_cmd(&cmd[i], 0x02, (uint16_t)(20 + i), (uint32_t)i * 32, 16384, false);
+		cmd[i].common.plen = sizeof(cmd[i]);
+	}
+	conn_send(&c, cmd, sizeof(cmd));
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(conn_recv_pdu(&c), 0);
+		assert_int_equal(h->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_DATA);
+		assert_int_equal(h->cccid, 20 + i);
+		assert_true(h->common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_SUCCESS);
+	}
+	stats = json_object();
+	g_ops->poll_group_dump_stat(g_env.tg, stats);
+	assert_true(json_integer_value(json_object_get(stats, "data_buffer_waits")) >= 1);
+	assert_int_equal(json_integer_value(json_object_get(stats, "pending_data_buffer")), 0);
+	json_decref(stats);
+	g_pool_avail = 64;
+	conn_core_teardown(&c);
+	env_teardown();
+}
+
+static void
+test_fatal_errors(void **state)
+{
+	static struct conn c, good;
+	struct usk_nvme_tcp_cmd cmd;
+	const struct usk_nvme_tcp_term_req_hdr *t = (const void *)c.buf;
+	uint8_t dg[4];
+
+	env_setup(4096, true);
+	conn_open(&good, false, false);
+
+	/* header digest mismatch */
+	conn_open(&c, true, false);
+	make_cmd(&cmd, 0x02, 1, 0, 4096, false);
+	cmd.common.flags = USK_NVME_TCP_CH_FLAGS_HDGSTF;
+	cmd.common.plen = 76;
+	conn_send(&c, &cmd, sizeof(cmd));
+	tcp_pdu_put_le32(dg, tcp_pdu_hdgst(&cmd, 72) ^ 1);
+	g_disconnects = 0;
+	conn_send(&c, dg, 4);
+	assert_int_equal(conn_recv_pdu(&c), 0);
+	assert_int_equal(t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ);
+	assert_int_equal(t->fes, USK_NVME_TCP_FES_HDGST_ERROR);
+	assert_int_equal(t->common.plen, 24 + 72);
+	assert_int_equal(g_disconnects, 1);
+	conn_core_teardown(&c);
+
+	/* wrong PDU length on an ICReq */
+	conn_open(&c, false, false);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.common.pdu_type = USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD;
+	cmd.common.hlen = 72;
+	cmd.common.plen = 30;
+	conn_send(&c, &cmd, sizeof(cmd));
+	assert_int_equal(conn_recv_pdu(&c), 0);
+	assert_int_equal(t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ);
+	assert_int_equal(t->fes, USK_NVME_TCP_FES_INVALID_HEADER_FIELD);
+	assert_int_equal(tcp_pdu_get_le32(t->fei), 4);
+	conn_core_teardown(&c);
+
+	/* the other connection is unaffected */
+	memset(g_disk, 0x12, 4096);
+	assert_true(do_read(&good, 5, 0, 4096));
+
+	/* a host closing its socket ends in a disconnect */
+	g_disconnects = 0;
+	usk_sock_close(&good.sock);
+	while (g_disconnects == 0) {
+		pump();
+	}
+	conn_core_teardown(&good);
+	env_teardown();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_opts_validation),
+		cmocka_unit_test(test_io_digests),
+		cmocka_unit_test(test_c2h_success_and_pool_exhaustion),
+		cmocka_unit_test(test_fatal_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
