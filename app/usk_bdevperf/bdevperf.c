@@ -54,6 +54,8 @@ struct bdevperf_job {
 	uint32_t block_size;
 	uint32_t io_size;
 	uint64_t rand_state;
+	uint32_t rand_shift;	/* 64 - log2(size_in_ios) when that is a power of two > 1, else 0 */
+	enum usk_bdev_io_type fixed_io_type; /* the only type a pure read/write job issues, else INVALID */
 	uint64_t ios_base;	/* first I/O-sized region of this job's range */
 	uint64_t size_in_ios;	/* regions in the range */
 	uint64_t offset_in_ios;
@@ -316,6 +318,46 @@ submit_task(struct bdevperf_job *job, struct bdevperf_task *task)
 	}
 }
 
+/* Type of the next I/O of a mixed workload (rw, randrw, unmap, flush, write_zeroes). */
+static enum usk_bdev_io_type
+pick_mixed_io_type(struct bdevperf_job *job)
+{
+	enum usk_bdev_io_type t;
+
+	switch (job->workload) {
+	case BDEVPERF_RW_READ:
+	case BDEVPERF_RW_RANDREAD:
+		t = USK_BDEV_IO_TYPE_READ;
+		break;
+	case BDEVPERF_RW_WRITE:
+	case BDEVPERF_RW_RANDWRITE:
+	case BDEVPERF_RW_VERIFY:
+	case BDEVPERF_RW_RESET:
+		t = USK_BDEV_IO_TYPE_WRITE;
+		break;
+	case BDEVPERF_RW_RW:
+	case BDEVPERF_RW_RANDRW:
+		t = bdevperf_rand_below(&job->rand_state, 100) < job->rw_percentage ?
+		    USK_BDEV_IO_TYPE_READ : USK_BDEV_IO_TYPE_WRITE;
+		break;
+	case BDEVPERF_RW_UNMAP:
+	case BDEVPERF_RW_FLUSH:
+	case BDEVPERF_RW_WRITE_ZEROES:
+		if (bdevperf_rand_below(&job->rand_state, 100) < job->rw_percentage) {
+			t = USK_BDEV_IO_TYPE_READ;
+		} else {
+			t = job->workload == BDEVPERF_RW_UNMAP ? USK_BDEV_IO_TYPE_UNMAP :
+			    job->workload == BDEVPERF_RW_FLUSH ? USK_BDEV_IO_TYPE_FLUSH :
+			    USK_BDEV_IO_TYPE_WRITE_ZEROES;
+		}
+		break;
+	default:
+		t = USK_BDEV_IO_TYPE_READ;
+		break;
+	}
+	return t;
+}
+
 static void
 submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now)
 {
@@ -323,7 +365,9 @@ submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now
 	int rc;
 
 	if (job->is_random) {
-		off = bdevperf_rand_below(&job->rand_state, job->size_in_ios);
+		/* Power-of-two ranges (the usual case) take the top bits: no multiply. */
+		off = job->rand_shift != 0 ? bdevperf_rand64(&job->rand_state) >> job->rand_shift :
+		      bdevperf_rand_below(&job->rand_state, job->size_in_ios);
 	} else {
 		off = job->offset_in_ios++;
 		if (job->offset_in_ios == job->size_in_ios) {
@@ -342,56 +386,41 @@ submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now
 	}
 	task->offset_blocks = (job->ios_base + off) * job->io_size_blocks;
 
-	switch (job->workload) {
-	case BDEVPERF_RW_READ:
-	case BDEVPERF_RW_RANDREAD:
-		task->io_type = USK_BDEV_IO_TYPE_READ;
-		break;
-	case BDEVPERF_RW_WRITE:
-	case BDEVPERF_RW_RANDWRITE:
-	case BDEVPERF_RW_VERIFY:
-	case BDEVPERF_RW_RESET:
-		task->io_type = USK_BDEV_IO_TYPE_WRITE;
-		break;
-	case BDEVPERF_RW_RW:
-	case BDEVPERF_RW_RANDRW:
-		task->io_type = bdevperf_rand_below(&job->rand_state, 100) < job->rw_percentage ?
-				USK_BDEV_IO_TYPE_READ : USK_BDEV_IO_TYPE_WRITE;
-		break;
-	case BDEVPERF_RW_UNMAP:
-	case BDEVPERF_RW_FLUSH:
-	case BDEVPERF_RW_WRITE_ZEROES:
-		if (bdevperf_rand_below(&job->rand_state, 100) < job->rw_percentage) {
-			task->io_type = USK_BDEV_IO_TYPE_READ;
-		} else {
-			task->io_type = job->workload == BDEVPERF_RW_UNMAP ? USK_BDEV_IO_TYPE_UNMAP :
-					job->workload == BDEVPERF_RW_FLUSH ? USK_BDEV_IO_TYPE_FLUSH :
-					USK_BDEV_IO_TYPE_WRITE_ZEROES;
-		}
-		break;
-	default:
-		task->io_type = USK_BDEV_IO_TYPE_READ;
-		break;
+	if (usk_likely(job->fixed_io_type != USK_BDEV_IO_TYPE_INVALID)) {
+		task->io_type = job->fixed_io_type;
+	} else {
+		task->io_type = pick_mixed_io_type(job);
 	}
 
 	task->submit_tsc = now;
-	rc = submit_task(job, task);
-	if (usk_likely(rc == 0)) {
-		job->current_queue_depth++;
-		return;
-	}
-	if (job->outstanding != NULL) {
-		job->outstanding[off] = 0;
-	}
-	if (rc == -ENOMEM) {
+	for (int attempt = 0;; attempt++) {
+		rc = submit_task(job, task);
+		if (usk_likely(rc == 0)) {
+			job->current_queue_depth++;
+			return;
+		}
+		if (rc != -ENOMEM) {
+			break;
+		}
+		/* Out of bdev_io: park the task until one is freed on this thread. */
 		task->wait.bdev = job->bdev;
 		task->wait.cb_fn = retry_submit;
 		task->wait.cb_arg = task;
 		rc = usk_bdev_queue_io_wait(job->bdev, job->ch, &task->wait);
 		if (rc == 0) {
+			if (job->outstanding != NULL) {
+				job->outstanding[off] = 0; /* retry_submit picks an offset again */
+			}
 			job->current_queue_depth++;
 			return;
 		}
+		if (rc != -EINVAL || attempt == 8) {
+			break;
+		}
+		/* -EINVAL: a bdev_io became free in between; just try again. */
+	}
+	if (job->outstanding != NULL) {
+		job->outstanding[off] = 0;
 	}
 	fprintf(stderr, "Failed to submit %s on %s: %s\n", task->io_type == USK_BDEV_IO_TYPE_READ ?
 		"read" : "I/O", job->name, strerror(-rc));
@@ -624,6 +653,24 @@ job_create(struct usk_bdev *bdev, uint32_t core, uint32_t slice, uint32_t nslice
 	job->check_pattern = job->verify || g_check_pattern;
 	job->continue_on_failure = g_continue_on_failure;
 	job->rw_percentage = g_rw_percentage < 0 ? 0 : (uint32_t)g_rw_percentage;
+	if (USK_IS_POW2(job->size_in_ios) && job->size_in_ios > 1) {
+		job->rand_shift = 64 - (uint32_t)__builtin_ctzll(job->size_in_ios);
+	}
+	switch (g_workload) {
+	case BDEVPERF_RW_READ:
+	case BDEVPERF_RW_RANDREAD:
+		job->fixed_io_type = USK_BDEV_IO_TYPE_READ;
+		break;
+	case BDEVPERF_RW_WRITE:
+	case BDEVPERF_RW_RANDWRITE:
+	case BDEVPERF_RW_VERIFY:
+	case BDEVPERF_RW_RESET:
+		job->fixed_io_type = USK_BDEV_IO_TYPE_WRITE;
+		break;
+	default:
+		job->fixed_io_type = USK_BDEV_IO_TYPE_INVALID;
+		break;
+	}
 	job->rand_state = bdevperf_seed(((uint64_t)core << 32) ^ usk_get_ticks() ^ (uintptr_t)job);
 	job->lat_min_tsc = UINT64_MAX;
 	if (job->verify) {

@@ -26,7 +26,8 @@ usage(const char *prog)
 		"  -t TIMEOUT   seconds to wait for the reply (default 60)\n"
 		"  -v           print the request on stderr\n"
 		"Values: integers and decimals become JSON numbers, true/false booleans, null null,\n"
-		"values starting with [ or { are parsed as JSON, anything else is a string.\n"
+		"values starting with [, { or \" are parsed as JSON, anything else (including digits\n"
+		"with a leading zero, e.g. serial numbers) is a string.\n"
 		"key.sub=value builds nested objects. Exit status is 1 on a JSON-RPC error.\n",
 		prog, prog, DEFAULT_SOCK);
 }
@@ -46,7 +47,9 @@ parse_value(const char *v)
 	if (strcmp(v, "null") == 0) {
 		return json_null();
 	}
-	if (v[0] != '\0') {
+	/* Digits with a leading zero (serial numbers, "007") stay strings, as do quoted values. */
+	if (v[0] != '\0' && !(v[0] == '0' && v[1] >= '0' && v[1] <= '9') &&
+	    !(v[0] == '-' && v[1] == '0' && v[2] != '\0')) {
 		long long ll;
 		double d;
 
@@ -61,7 +64,7 @@ parse_value(const char *v)
 			return json_real(d);
 		}
 	}
-	if (v[0] == '[' || v[0] == '{') {
+	if (v[0] == '[' || v[0] == '{' || v[0] == '"') {
 		j = json_loads(v, JSON_DECODE_ANY, NULL);
 		if (j != NULL) {
 			return j;

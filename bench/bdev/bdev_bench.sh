@@ -29,17 +29,43 @@ total_iops() {
 	awk -F: '/^ Total/ { split($2, f, " "); print f[1] }' "$1"
 }
 
+# CPU seconds (utime + stime) used so far by process $1.
+cpu_secs() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null
+}
+
+# Runs usk_bdevperf; prints its result table and, because this box may be shared, the CPU time
+# the process really got while the I/O ran: IOPS per CPU-second is what one dedicated core does.
 run_perf() { # name json args...
-	local name=$1 json=$2
+	local name=$1 json=$2 pid c0 c1 t0 t1 rc
 	shift 2
-	"$PERF" --json "$json" -m "$MASK" "$@" >"$TMP/$name.log" 2>&1
-	local rc=$?
+	"$PERF" --json "$json" -m "$MASK" "$@" >"$TMP/$name.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 600); do
+		grep -q "Running I/O" "$TMP/$name.log" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	c0=$(cpu_secs "$pid")
+	t0=$(date +%s.%N)
+	sleep "$(awk -v t="$T" 'BEGIN { print t - 0.3 }')"
+	c1=$(cpu_secs "$pid")
+	t1=$(date +%s.%N)
+	wait "$pid"
+	rc=$?
 	if [ $rc -ne 0 ]; then
 		echo "$name: usk_bdevperf failed (rc $rc):" >&2
 		tail -20 "$TMP/$name.log" >&2
 		return 1
 	fi
-	sed -n '/Latency(us)/,$p' "$TMP/$name.log"
+	sed -n '/Latency(us)/,/^ Total/p' "$TMP/$name.log"
+	if [ -n "$c0" ] && [ -n "$c1" ]; then
+		awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v iops="$(total_iops "$TMP/$name.log")" \
+			'BEGIN { cpu = c1 - c0; wall = t1 - t0;
+				 printf "   CPU share while running: %.0f%% of one core", 100 * cpu / wall;
+				 if (cpu > 0) printf "; IOPS per CPU-second: %.0f", iops * wall / cpu;
+				 printf "\n" }'
+	fi
 }
 
 echo "== host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"

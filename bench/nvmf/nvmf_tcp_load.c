@@ -394,7 +394,7 @@ main(int argc, char **argv)
 	}
 	fd = connect_to(addr, port);
 	(void)fd;
-	fabric_connect(nqn, 1, (uint16_t)(qd + 1), &cntlid);
+	fabric_connect(nqn, 1, (uint16_t)qd, &cntlid);
 	if (cntlid != admin_cntlid) {
 		fprintf(stderr, "nvmf_tcp_load: I/O queue joined controller %u, expected %u\n",
 			cntlid, admin_cntlid);

@@ -194,7 +194,9 @@ pong(void *ctx)
 {
 	struct pingpong *p = ctx;
 
-	usk_thread_send_msg(p->a, ping, p);
+	if (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+		usk_thread_send_msg(p->a, ping, p);
+	}
 }
 
 static void *

@@ -94,7 +94,8 @@ struct usk_bdev_opts {
 	uint32_t bdev_io_cache_size;
 	/* Offer new bdevs to modules' examine callbacks automatically. Default true. */
 	bool bdev_auto_examine;
-	/* Data buffers (usk_bdev_io_get_buf) of USK_BDEV_SMALL_BUF_MAX_SIZE. Default 8191. */
+	/* Data buffers (usk_bdev_io_get_buf) of USK_BDEV_SMALL_BUF_MAX_SIZE. Default 8191. Both
+	 * buffer pools are created on the first usk_bdev_io_get_buf() call. */
 	uint32_t small_buf_pool_size;
 	/* Data buffers of USK_BDEV_LARGE_BUF_MAX_SIZE. Default 1023. */
 	uint32_t large_buf_pool_size;
@@ -215,7 +216,10 @@ int usk_bdev_writev(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struc
 int usk_bdev_writev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			   struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			   usk_bdev_io_completion_cb cb, void *cb_arg);
-/** Compare data with the medium; a mismatch fails with NVMe status Compare Failure (SCT 2, SC 0x85). */
+/**
+ * Compare data with the medium; a mismatch fails with NVMe status Compare Failure (SCT 2,
+ * SC 0x85). -ENOTSUP when the module lacks COMPARE (no emulation).
+ */
 int usk_bdev_compare_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 			    uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
 			    void *cb_arg);

@@ -41,8 +41,9 @@ void usk_env_opts_init(struct usk_env_opts *opts, size_t opts_size);
 /**
  * Initialise the environment: parse the core mask (every core must exist on this machine, else
  * -EINVAL), pin the calling thread to the main core, set up memory (2 MiB hugepages when a
- * hugetlbfs with 2 MiB pages is mounted and !no_huge, mlock'ed anonymous memory otherwise; a
- * failing mlock, e.g. RLIMIT_MEMLOCK, only warns once) and the vtophys map.
+ * hugetlbfs with 2 MiB pages is mounted (found in /proc/mounts, or opts->hugedir), some 2 MiB
+ * pages are free and !no_huge; mlock'ed anonymous memory otherwise, where a failing mlock,
+ * e.g. RLIMIT_MEMLOCK, only warns once) and the vtophys map.
  * Call once, from the main thread. Returns 0, -EINVAL, -EALREADY or -ENOMEM.
  *
  * Memory, maps, rings, mempools, ticks and the core queries also work without usk_env_init():

@@ -277,17 +277,10 @@ usk_bdev_initialize(usk_bdev_init_cb cb_fn, void *cb_arg)
 	/* Each thread's mgmt channel keeps its own cache, so the pool needs no per-thread cache. */
 	g_bdev_mgr.bdev_io_pool = usk_mempool_create("bdev_io", g_bdev_opts.bdev_io_pool_size,
 				  g_bdev_mgr.bdev_io_size, 0, USK_ENV_SOCKET_ID_ANY);
-	g_bdev_mgr.small_buf_pool = usk_mempool_create("bdev_small_buf",
-				    g_bdev_opts.small_buf_pool_size,
-				    USK_BDEV_SMALL_BUF_MAX_SIZE + USK_BDEV_BUF_ALIGN, 32,
-				    USK_ENV_SOCKET_ID_ANY);
-	g_bdev_mgr.large_buf_pool = usk_mempool_create("bdev_large_buf",
-				    g_bdev_opts.large_buf_pool_size,
-				    USK_BDEV_LARGE_BUF_MAX_SIZE + USK_BDEV_BUF_ALIGN, 8,
-				    USK_ENV_SOCKET_ID_ANY);
+	/* The data buffer pools (~230 MiB by default) are created on the first
+	 * usk_bdev_io_get_buf(): most setups never need them. */
 	g_bdev_mgr.zero_buffer = usk_dma_zmalloc(BDEV_ZERO_BUFFER_SIZE, USK_BDEV_BUF_ALIGN, NULL);
-	if (!g_bdev_mgr.bdev_io_pool || !g_bdev_mgr.small_buf_pool || !g_bdev_mgr.large_buf_pool ||
-	    !g_bdev_mgr.zero_buffer) {
+	if (!g_bdev_mgr.bdev_io_pool || !g_bdev_mgr.zero_buffer) {
 		USK_ERRLOG("could not allocate bdev pools\n");
 		bdev_init_fail_cleanup();
 		g_init_cb = NULL;
@@ -766,7 +759,7 @@ usk_bdev_register(struct usk_bdev *bdev)
 	pthread_mutex_unlock(&g_bdev_list_mutex);
 
 	usk_io_device_register(bdev_io_device(bdev), bdev_channel_create, bdev_channel_destroy,
-			       sizeof(struct usk_bdev_channel), bdev->name);
+			       sizeof(struct usk_bdev_channel *), bdev->name);
 	bi->io_device_registered = true;
 
 	bi->examine_pending = true;
@@ -833,9 +826,8 @@ usk_bdev_destruct_done(struct usk_bdev *bdev, int bdeverrno)
 }
 
 static void
-bdev_io_device_unregistered(void *io_device)
+bdev_destruct(struct usk_bdev_internal *bi)
 {
-	struct usk_bdev_internal *bi = io_device;
 	struct usk_bdev *bdev = bi->bdev;
 	int rc;
 
@@ -847,6 +839,38 @@ bdev_io_device_unregistered(void *io_device)
 	}
 	/* The module may have freed bdev: only bi is ours now. */
 	bdev_unregister_finish(bi, rc);
+}
+
+static void
+zombies_gone_msg(void *ctx)
+{
+	bdev_destruct(ctx);
+}
+
+void
+bdev_zombies_gone(struct usk_bdev_internal *bi)
+{
+	struct usk_thread *t = bi->unregister_thread ? bi->unregister_thread : usk_get_thread();
+
+	if (usk_thread_send_msg(t, zombies_gone_msg, bi) != 0) {
+		bdev_destruct(bi);
+	}
+}
+
+static void
+bdev_io_device_unregistered(void *io_device)
+{
+	struct usk_bdev_internal *bi = io_device;
+
+	pthread_mutex_lock(&bi->mutex);
+	if (bi->zombies > 0) {
+		/* Channels put with I/O in flight: destruct once that I/O is done. */
+		bi->destruct_waiting = true;
+		pthread_mutex_unlock(&bi->mutex);
+		return;
+	}
+	pthread_mutex_unlock(&bi->mutex);
+	bdev_destruct(bi);
 }
 
 /* All descriptors are closed: take the bdev off the list and tear it down. */

@@ -28,8 +28,8 @@
 #define BDEV_CH_QOS_ENABLED 0x2
 /* Splitting may be needed: check every read/write. */
 #define BDEV_CH_SPLIT 0x4
-/* The bdev is being removed. */
-#define BDEV_CH_REMOVING 0x8
+/* Destroyed by lib/thread while I/O was still in flight: freed when the last one is done. */
+#define BDEV_CH_ZOMBIE 0x8
 #define BDEV_CH_SLOW (BDEV_CH_RESET_IN_PROGRESS | BDEV_CH_QOS_ENABLED | BDEV_CH_SPLIT)
 
 #define BDEV_ZERO_BUFFER_SIZE (1024 * 1024)
@@ -74,12 +74,6 @@ struct bdev_mgmt_channel {
 	struct usk_bdev_io *deferred_head;
 	struct usk_bdev_io *deferred_tail;
 	bool deferred_msg_sent;
-	/*
-	 * The thread's poll timestamp while a completion callback runs (0 otherwise): I/O submitted
-	 * from the callback (the common resubmit loop) takes its submit_tsc from here instead of
-	 * another call. The value is the same either way: the timestamp only moves between polls.
-	 */
-	uint64_t cb_now;
 	/* ---- cold ---- */
 	struct usk_thread *thread;
 	/* bdev_io waiting for a data buffer, FIFO. */
@@ -106,6 +100,15 @@ struct usk_bdev_channel {
 	uint32_t flags;
 	uint32_t in_submit;
 	uint64_t io_outstanding;
+	/* I/O submitted through the public API whose callback has not run yet. */
+	uint64_t user_inflight;
+	/*
+	 * The thread's poll timestamp while a completion callback of this channel runs (0
+	 * otherwise): I/O submitted from the callback (the usual resubmit loop) takes its
+	 * submit_tsc from here instead of another call. Same value either way: the timestamp only
+	 * moves between polls.
+	 */
+	uint64_t cb_now;
 	/* I/O the module completed with NOMEM, resubmitted later (FIFO). */
 	struct usk_bdev_io *nomem_head;
 	struct usk_bdev_io *nomem_tail;
@@ -117,6 +120,7 @@ struct usk_bdev_channel {
 	/* I/O queued by QoS on this (the QoS) channel. */
 	struct bdev_qos *qos;
 	TAILQ_ENTRY(usk_bdev_channel) link;
+	bool free_scheduled;
 };
 
 struct usk_bdev_internal {
@@ -143,6 +147,9 @@ struct usk_bdev_internal {
 	struct usk_bdev_io *queued_resets_head;
 	struct usk_bdev_io *queued_resets_tail;
 	bool examine_pending;
+	/* Zombie channels (see BDEV_CH_ZOMBIE) still alive; destruct waits for them (mutex). */
+	uint32_t zombies;
+	bool destruct_waiting;
 	bool io_device_registered;
 	uint64_t reset_start_tsc;
 	struct usk_poller *reset_poller;
@@ -204,6 +211,32 @@ void bdev_qos_write_config(struct usk_bdev *bdev, json_t *config_array);
 uint32_t bdev_qos_abort_queued(struct usk_bdev_channel *bch, void *bio_cb_arg);
 /* Let a parent wait for a free bdev_io on its thread. */
 void bdev_mgmt_queue_wait(struct bdev_mgmt_channel *mgmt, struct usk_bdev_io_wait_entry *entry);
+
+/*
+ * Byte offset from a usk_io_channel to its context. lib/thread places the context right after
+ * the channel struct (DESIGN.md), so the offset is the same for every channel; it is learned
+ * at the first channel creation and checked at every later one (0 = not constant: call
+ * usk_io_channel_get_ctx). Saves a cross-library call per I/O.
+ */
+extern size_t g_bdev_ch_ctx_offset;
+
+static inline struct usk_bdev_channel *
+bdev_ch_from_io_channel(struct usk_io_channel *ch)
+{
+	size_t off = __atomic_load_n(&g_bdev_ch_ctx_offset, __ATOMIC_RELAXED);
+
+	/* The io_channel context holds a pointer: the channel itself is heap allocated so that it
+	 * can outlive the io_channel while I/O is in flight (BDEV_CH_ZOMBIE). */
+	if (usk_likely(off != 0)) {
+		return *(struct usk_bdev_channel **)((uint8_t *)ch + off);
+	}
+	return *(struct usk_bdev_channel **)usk_io_channel_get_ctx(ch);
+}
+
+/* A zombie channel's counts may have dropped to zero: free it from a message. */
+void bdev_channel_zombie_check(struct usk_bdev_channel *bch);
+/* lib/bdev/bdev.c: the bdev's last zombie channel is gone; continue its destruction. */
+void bdev_zombies_gone(struct usk_bdev_internal *bi);
 
 static inline void *
 bdev_io_device(struct usk_bdev *bdev)

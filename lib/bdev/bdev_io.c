@@ -4,6 +4,7 @@
  * deferred completion. Splitting, emulation, reset and abort live in bdev_io_ext.c.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bdev_internal.h"
@@ -62,6 +63,25 @@ bdev_mgmt_channel_destroy(void *io_device, void *ctx_buf)
 
 /* ---- bdev channels ---- */
 
+size_t g_bdev_ch_ctx_offset;
+static bool g_bdev_ch_ctx_offset_varies;
+
+static void
+learn_ctx_offset(struct usk_io_channel *ch, void *ctx)
+{
+	size_t off = (size_t)((uint8_t *)ctx - (uint8_t *)ch);
+
+	if (g_bdev_ch_ctx_offset_varies) {
+		return;
+	}
+	if (g_bdev_ch_ctx_offset == 0) {
+		__atomic_store_n(&g_bdev_ch_ctx_offset, off, __ATOMIC_RELAXED);
+	} else if (g_bdev_ch_ctx_offset != off) {
+		g_bdev_ch_ctx_offset_varies = true;
+		__atomic_store_n(&g_bdev_ch_ctx_offset, 0, __ATOMIC_RELAXED);
+	}
+}
+
 static bool
 bdev_needs_split_check(const struct usk_bdev *bdev)
 {
@@ -74,21 +94,30 @@ bdev_channel_create(void *io_device, void *ctx_buf)
 {
 	struct usk_bdev_internal *bi = io_device;
 	struct usk_bdev *bdev = bi->bdev;
-	struct usk_bdev_channel *bch = ctx_buf;
+	struct usk_bdev_channel *bch;
 
+	bch = aligned_alloc(USK_CACHE_LINE_SIZE,
+			    USK_ALIGN_CEIL(sizeof(*bch), (size_t)USK_CACHE_LINE_SIZE));
+	if (bch == NULL) {
+		return -ENOMEM;
+	}
 	memset(bch, 0, sizeof(*bch));
+	*(struct usk_bdev_channel **)ctx_buf = bch;
 	bch->bdev = bdev;
 	bch->submit_request = bdev->fn_table->submit_request;
 	bch->thread = usk_get_thread();
 	bch->self = usk_io_channel_from_ctx(ctx_buf);
+	learn_ctx_offset(bch->self, ctx_buf);
 	bch->module_ch = bdev->fn_table->get_io_channel(bdev->ctxt);
 	if (bch->module_ch == NULL) {
 		USK_ERRLOG("bdev %s: module could not create an I/O channel\n", bdev->name);
+		free(bch);
 		return -ENOMEM;
 	}
 	bch->mgmt_ch = usk_get_io_channel(&g_bdev_mgr);
 	if (bch->mgmt_ch == NULL) {
 		usk_put_io_channel(bch->module_ch);
+		free(bch);
 		return -ENOMEM;
 	}
 	bch->mgmt = usk_io_channel_get_ctx(bch->mgmt_ch);
@@ -106,11 +135,52 @@ bdev_channel_create(void *io_device, void *ctx_buf)
 	return 0;
 }
 
+static void
+bdev_channel_free(struct usk_bdev_channel *bch)
+{
+	usk_put_io_channel(bch->module_ch);
+	usk_put_io_channel(bch->mgmt_ch);
+	free(bch);
+}
+
+static void
+zombie_free_msg(void *ctx)
+{
+	struct usk_bdev_channel *bch = ctx;
+	struct usk_bdev_internal *bi = bch->bdev->internal;
+	bool last;
+
+	bch->free_scheduled = false;
+	if (bch->io_outstanding || bch->user_inflight) {
+		return; /* more I/O came back meanwhile (cannot happen: nothing new is submitted) */
+	}
+	pthread_mutex_lock(&bi->mutex);
+	bdev_stat_add(&bi->stat_closed, &bch->stat);
+	last = --bi->zombies == 0 && bi->destruct_waiting;
+	pthread_mutex_unlock(&bi->mutex);
+	bdev_channel_free(bch);
+	if (last) {
+		bdev_zombies_gone(bi);
+	}
+}
+
+void
+bdev_channel_zombie_check(struct usk_bdev_channel *bch)
+{
+	if (bch->io_outstanding || bch->user_inflight || bch->free_scheduled) {
+		return;
+	}
+	/* From a message: the caller's stack may still hold bch. */
+	if (usk_thread_send_msg(bch->thread, zombie_free_msg, bch) == 0) {
+		bch->free_scheduled = true;
+	}
+}
+
 void
 bdev_channel_destroy(void *io_device, void *ctx_buf)
 {
 	struct usk_bdev_internal *bi = io_device;
-	struct usk_bdev_channel *bch = ctx_buf;
+	struct usk_bdev_channel *bch = *(struct usk_bdev_channel **)ctx_buf;
 
 	/* Queued I/O must not outlive its channel: fail it. */
 	bdev_channel_abort_queued(bch, &bch->nomem_head, &bch->nomem_tail, NULL, true);
@@ -118,16 +188,21 @@ bdev_channel_destroy(void *io_device, void *ctx_buf)
 	if (bch->nomem_poller) {
 		usk_poller_unregister(&bch->nomem_poller);
 	}
-	if (bch->io_outstanding) {
-		USK_ERRLOG("bdev %s: channel destroyed with %lu I/O outstanding\n", bi->bdev->name,
-			   (unsigned long)bch->io_outstanding);
-	}
 	pthread_mutex_lock(&bi->mutex);
-	bdev_stat_add(&bi->stat_closed, &bch->stat);
 	TAILQ_REMOVE(&bi->channels, bch, link);
+	if (bch->io_outstanding || bch->user_inflight) {
+		/* The user put the channel with I/O in flight: keep the channel (and the module's
+		 * channel) until that I/O is done, and the bdev until then too. */
+		bi->zombies++;
+		bch->flags |= BDEV_CH_ZOMBIE;
+		pthread_mutex_unlock(&bi->mutex);
+		USK_WARNLOG("bdev %s: channel put with %lu I/O in flight; freed when it completes\n",
+			    bi->bdev->name, (unsigned long)(bch->io_outstanding + bch->user_inflight));
+		return;
+	}
+	bdev_stat_add(&bi->stat_closed, &bch->stat);
 	pthread_mutex_unlock(&bi->mutex);
-	usk_put_io_channel(bch->module_ch);
-	usk_put_io_channel(bch->mgmt_ch);
+	bdev_channel_free(bch);
 }
 
 /* ---- bdev_io allocation ---- */
@@ -208,7 +283,7 @@ int
 usk_bdev_queue_io_wait(struct usk_bdev *bdev, struct usk_io_channel *ch,
 		       struct usk_bdev_io_wait_entry *entry)
 {
-	struct usk_bdev_channel *bch = usk_io_channel_get_ctx(ch);
+	struct usk_bdev_channel *bch = bdev_ch_from_io_channel(ch);
 	struct bdev_mgmt_channel *mgmt = bch->mgmt;
 
 	if (mgmt->cache_count > 0 || entry == NULL || entry->cb_fn == NULL) {
@@ -219,6 +294,43 @@ usk_bdev_queue_io_wait(struct usk_bdev *bdev, struct usk_io_channel *ch,
 }
 
 /* ---- data buffers ---- */
+
+static pthread_mutex_t g_buf_pool_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* Create the buffer pools on first use. Returns false when they cannot be created. */
+static bool
+bdev_buf_pools_ready(void)
+{
+	bool ok;
+
+	/* Pairs with the release store below: a non-NULL large pool means both are complete. */
+	if (usk_likely(__atomic_load_n(&g_bdev_mgr.large_buf_pool, __ATOMIC_ACQUIRE) != NULL)) {
+		return true;
+	}
+	pthread_mutex_lock(&g_buf_pool_mutex);
+	if (g_bdev_mgr.large_buf_pool == NULL) {
+		if (g_bdev_mgr.small_buf_pool == NULL) {
+			g_bdev_mgr.small_buf_pool = usk_mempool_create("bdev_small_buf",
+						    g_bdev_opts.small_buf_pool_size,
+						    USK_BDEV_SMALL_BUF_MAX_SIZE + USK_BDEV_BUF_ALIGN, 32,
+						    USK_ENV_SOCKET_ID_ANY);
+		}
+		if (g_bdev_mgr.small_buf_pool != NULL) {
+			struct usk_mempool *large = usk_mempool_create("bdev_large_buf",
+						    g_bdev_opts.large_buf_pool_size,
+						    USK_BDEV_LARGE_BUF_MAX_SIZE + USK_BDEV_BUF_ALIGN, 8,
+						    USK_ENV_SOCKET_ID_ANY);
+
+			__atomic_store_n(&g_bdev_mgr.large_buf_pool, large, __ATOMIC_RELEASE);
+		}
+	}
+	ok = g_bdev_mgr.large_buf_pool != NULL;
+	pthread_mutex_unlock(&g_buf_pool_mutex);
+	if (!ok) {
+		USK_ERRLOG("could not allocate the bdev data buffer pools\n");
+	}
+	return ok;
+}
 
 static inline struct usk_mempool *
 buf_pool_for(uint64_t len)
@@ -332,7 +444,7 @@ usk_bdev_io_get_buf(struct usk_bdev_io *bdev_io, usk_bdev_io_get_buf_cb cb, uint
 		cb(bch->module_ch, bdev_io, true);
 		return;
 	}
-	if (len > USK_BDEV_LARGE_BUF_MAX_SIZE || len == 0) {
+	if (len > USK_BDEV_LARGE_BUF_MAX_SIZE || len == 0 || !bdev_buf_pools_ready()) {
 		USK_ERRLOG("get_buf of %lu bytes: must be 1..%u\n", (unsigned long)len,
 			   USK_BDEV_LARGE_BUF_MAX_SIZE);
 		cb(bch->module_ch, bdev_io, false);
@@ -366,9 +478,13 @@ usk_bdev_get_buf_stats(struct usk_bdev_buf_stats *stats)
 	memset(stats, 0, sizeof(*stats));
 	stats->small_pool_size = g_bdev_opts.small_buf_pool_size;
 	stats->large_pool_size = g_bdev_opts.large_buf_pool_size;
-	if (g_bdev_mgr.small_buf_pool) {
+	if (__atomic_load_n(&g_bdev_mgr.large_buf_pool, __ATOMIC_ACQUIRE) != NULL) {
 		stats->small_available = usk_mempool_count(g_bdev_mgr.small_buf_pool);
 		stats->large_available = usk_mempool_count(g_bdev_mgr.large_buf_pool);
+	} else {
+		/* Not created yet (no buffer was ever asked for): all of them are available. */
+		stats->small_available = stats->small_pool_size;
+		stats->large_available = stats->large_pool_size;
 	}
 	/* Counters are written by their own threads only; reading them racily is fine for stats. */
 	pthread_mutex_lock(&g_bdev_mgr.mgmt_mutex);
@@ -431,7 +547,7 @@ static inline __attribute__((always_inline)) void
 bdev_io_submit_inline(struct usk_bdev_io *bdev_io)
 {
 	struct usk_bdev_channel *bch = bdev_io->internal.ch;
-	uint64_t now = bch->mgmt->cb_now;
+	uint64_t now = bch->cb_now;
 
 	/* The thread's poll timestamp: a load instead of a TSC read per I/O. */
 	if (now == 0) {
@@ -477,7 +593,7 @@ bdev_rw_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 	       uint8_t type, usk_bdev_io_completion_cb cb, void *cb_arg)
 {
 	struct usk_bdev *bdev = desc->bdev;
-	struct usk_bdev_channel *bch = usk_io_channel_get_ctx(ch);
+	struct usk_bdev_channel *bch = bdev_ch_from_io_channel(ch);
 	struct usk_bdev_io *io;
 
 	if (usk_unlikely(!bdev_range_valid(bdev, offset_blocks, num_blocks) || num_blocks == 0)) {
@@ -499,6 +615,7 @@ bdev_rw_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 	}
 	io->u.bdev.num_blocks = num_blocks;
 	io->u.bdev.offset_blocks = offset_blocks;
+	bch->user_inflight++;
 	bdev_io_submit_inline(io);
 	return 0;
 }
@@ -664,7 +781,7 @@ bdev_nodata_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64
 		   struct usk_bdev_io **out)
 {
 	struct usk_bdev *bdev = desc->bdev;
-	struct usk_bdev_channel *bch = usk_io_channel_get_ctx(ch);
+	struct usk_bdev_channel *bch = bdev_ch_from_io_channel(ch);
 	struct usk_bdev_io *io;
 
 	if (!desc->write) {
@@ -684,6 +801,7 @@ bdev_nodata_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64
 	io->u.bdev.iov.iov_len = 0;
 	io->u.bdev.offset_blocks = offset_blocks;
 	io->u.bdev.num_blocks = num_blocks;
+	bch->user_inflight++;
 	*out = io;
 	return 0;
 }
@@ -919,7 +1037,6 @@ static inline __attribute__((always_inline)) void
 bdev_io_complete_final_inline(struct usk_bdev_io *bdev_io)
 {
 	struct usk_bdev_channel *bch = bdev_io->internal.ch;
-	struct bdev_mgmt_channel *mgmt;
 	uint64_t now, saved;
 
 	if (usk_unlikely(bdev_io->internal.flags & (BDEV_IO_F_CHILD | BDEV_IO_F_QOS_FWD |
@@ -929,14 +1046,19 @@ bdev_io_complete_final_inline(struct usk_bdev_io *bdev_io)
 		}
 		bch = bdev_io->internal.ch;
 	}
-	mgmt = bch->mgmt;
-	saved = mgmt->cb_now;
+	saved = bch->cb_now;
 	now = saved ? saved : usk_thread_get_last_tsc(bch->thread);
 	bdev_io_update_stat(bch, bdev_io, now);
-	mgmt->cb_now = now;
+	bch->cb_now = now;
+	bch->user_inflight--;
 	bdev_io->internal.cb(bdev_io, bdev_io->internal.status == USK_BDEV_IO_STATUS_SUCCESS,
 			     bdev_io->internal.caller_ctx);
-	mgmt->cb_now = saved;
+	/* Still valid even if the callback put the channel: destruction is deferred by a
+	 * message, and a zombie channel is freed from a message too. */
+	bch->cb_now = saved;
+	if (usk_unlikely(bch->flags & BDEV_CH_ZOMBIE)) {
+		bdev_channel_zombie_check(bch);
+	}
 }
 
 void
@@ -967,8 +1089,13 @@ usk_bdev_io_complete(struct usk_bdev_io *bdev_io, enum usk_bdev_io_status status
 		bdev_io_defer(bdev_io);
 		return;
 	}
-	if (usk_unlikely(bch->nomem_head != NULL)) {
+	if (usk_unlikely(bch->nomem_head != NULL || (bch->flags & BDEV_CH_ZOMBIE))) {
 		bdev_io_complete_final(bdev_io);
+		if (bch->flags & BDEV_CH_ZOMBIE) {
+			/* I/O forwarded by QoS keeps the QoS channel busy, not the user's. */
+			bdev_channel_zombie_check(bch);
+			return;
+		}
 		bdev_nomem_retry(bch);
 		return;
 	}
@@ -1140,3 +1267,10 @@ bdev_channel_abort_queued(struct usk_bdev_channel *bch, struct usk_bdev_io **hea
 	*tail = keep_tail;
 	return count;
 }
+
+/* The submit path touches the first cache line (bdev, type, u.bdev) and the hot half of
+ * internal in the second; keep it that way. */
+USK_STATIC_ASSERT(offsetof(struct usk_bdev_io, internal) == USK_CACHE_LINE_SIZE,
+		  "bdev_io public part must fill exactly the first cache line");
+USK_STATIC_ASSERT(offsetof(struct usk_bdev_io, internal.io_submit_ch) <= 2 * USK_CACHE_LINE_SIZE,
+		  "bdev_io hot internal fields must fit the second cache line");

@@ -304,7 +304,7 @@ static void bdev_reset_start(struct usk_bdev_io *reset);
 static struct usk_bdev_channel *
 iter_bch(struct usk_io_channel_iter *i)
 {
-	return usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	return bdev_ch_from_io_channel(usk_io_channel_iter_get_channel(i));
 }
 
 static void
@@ -427,7 +427,7 @@ usk_bdev_reset(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 {
 	struct usk_bdev *bdev = desc->bdev;
 	struct usk_bdev_internal *bi = bdev->internal;
-	struct usk_bdev_channel *bch = usk_io_channel_get_ctx(ch);
+	struct usk_bdev_channel *bch = bdev_ch_from_io_channel(ch);
 	struct usk_bdev_io *reset;
 	bool queued = false;
 
@@ -441,6 +441,7 @@ usk_bdev_reset(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 	reset->u.bdev.iovcnt = 0;
 	reset->u.bdev.offset_blocks = 0;
 	reset->u.bdev.num_blocks = 0;
+	bch->user_inflight++;
 	pthread_mutex_lock(&bi->mutex);
 	if (bi->reset_in_progress) {
 		bdev_io_fifo_push(&bi->queued_resets_head, &bi->queued_resets_tail, reset);
@@ -461,7 +462,7 @@ int
 usk_bdev_abort(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *bio_cb_arg,
 	       usk_bdev_io_completion_cb cb, void *cb_arg)
 {
-	struct usk_bdev_channel *bch = usk_io_channel_get_ctx(ch);
+	struct usk_bdev_channel *bch = bdev_ch_from_io_channel(ch);
 	struct usk_bdev_io *io;
 	uint32_t count;
 
@@ -475,6 +476,7 @@ usk_bdev_abort(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *bio_
 	io->internal.flags = BDEV_IO_F_PARENT;
 	io->internal.submit_tsc = usk_thread_get_last_tsc(bch->thread);
 	io->u.abort.bio_to_abort = NULL;
+	bch->user_inflight++;
 	/* I/O not yet in the module (NOMEM retry queue, QoS queue) is aborted here; I/O the
 	 * module holds completes on its own. */
 	count = bdev_channel_abort_queued(bch, &bch->nomem_head, &bch->nomem_tail, bio_cb_arg, false);
@@ -570,7 +572,7 @@ void
 usk_bdev_get_io_stat(struct usk_bdev *bdev, struct usk_io_channel *ch,
 		     struct usk_bdev_io_stat *stat)
 {
-	struct usk_bdev_channel *bch = usk_io_channel_get_ctx(ch);
+	struct usk_bdev_channel *bch = bdev_ch_from_io_channel(ch);
 
 	*stat = bch->stat;
 	stat->ticks_rate = usk_get_ticks_hz();

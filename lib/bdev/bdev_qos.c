@@ -347,7 +347,7 @@ static void
 qos_update_ch(struct usk_io_channel_iter *i)
 {
 	struct qos_update_ctx *ctx = usk_io_channel_iter_get_ctx(i);
-	struct usk_bdev_channel *bch = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_bdev_channel *bch = bdev_ch_from_io_channel(usk_io_channel_iter_get_channel(i));
 	struct usk_bdev_internal *bi = bch->bdev->internal;
 	struct bdev_qos *qos = bi->qos;
 

@@ -103,6 +103,35 @@ find_hugetlbfs(const char *want, char *dir, size_t dir_len)
 	return found;
 }
 
+/* Free 2 MiB hugepages in the system pool, from sysfs (any default page size) or meminfo. */
+static long
+free_2mb_hugepages(void)
+{
+	FILE *f;
+	long n = -1;
+	char line[128];
+
+	f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "re");
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &n) != 1) {
+			n = -1;
+		}
+		fclose(f);
+		return n;
+	}
+	f = fopen("/proc/meminfo", "re");
+	if (f == NULL) {
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1) {
+			break;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
 /* Reserve size bytes of address space aligned to align (both multiples of 2 MiB). */
 static void *
 reserve_aligned(size_t size, size_t align)
@@ -227,6 +256,15 @@ env_dma_init(const struct usk_env_opts *opts)
 			USK_ERRLOG("dma: %s is not a 2 MiB hugetlbfs mount\n", opts->hugedir);
 			rc = -EINVAL;
 			goto out;
+		}
+		/*
+		 * systemd mounts /dev/hugepages on most hosts even with no pages reserved: use
+		 * hugepages only when some are free, else every allocation would fail.
+		 */
+		if (g_hugepages && free_2mb_hugepages() == 0) {
+			USK_NOTICELOG("dma: %s is mounted but no 2 MiB hugepages are free; using "
+				      "anonymous memory (IOVA = VA)\n", g_hugedir);
+			g_hugepages = false;
 		}
 	}
 	if (g_hugepages && pagemap_works()) {
@@ -482,8 +520,9 @@ alloc_size(const void *buf)
 	return (st & ST_ALLOC) ? (size_t)1 << (st & ST_ORDER_MASK) : 0;
 }
 
-void *
-usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr)
+/* *fresh is set when the memory was just mapped (and so is already zero). */
+static void *
+dma_alloc(size_t size, size_t align, uint64_t *phys_addr, bool *fresh)
 {
 	uint64_t need;
 	unsigned order;
@@ -505,7 +544,9 @@ usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr)
 	}
 	need = usk_align64pow2(USK_MAX(size, align));
 	if (need > (1ULL << MAX_SMALL_ORDER)) {
+		/* Big regions are always newly mapped: zero pages from the kernel. */
 		buf = big_alloc(size, align);
+		*fresh = true;
 	} else {
 		order = (unsigned)__builtin_ctzll(need);
 		buf = small_alloc(USK_MAX(order, (unsigned)MIN_ORDER));
@@ -517,11 +558,21 @@ usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr)
 }
 
 void *
+usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr)
+{
+	bool fresh = false;
+
+	return dma_alloc(size, align, phys_addr, &fresh);
+}
+
+void *
 usk_dma_zmalloc(size_t size, size_t align, uint64_t *phys_addr)
 {
-	void *buf = usk_dma_malloc(size, align, phys_addr);
+	bool fresh = false;
+	void *buf = dma_alloc(size, align, phys_addr, &fresh);
 
-	if (buf != NULL) {
+	/* Skipping the memset of a fresh region saves e.g. ~0.2 s per GiB of malloc bdev. */
+	if (buf != NULL && !fresh) {
 		memset(buf, 0, size);
 	}
 	return buf;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Framework RPCs: framework_*, thread_get_stats/pollers, save_config, spdk_kill_instance. */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,3 +316,102 @@ rpc_spdk_kill_instance(struct usk_jsonrpc_request *request, const json_t *params
 	kill(getpid(), sig);
 }
 USK_RPC_REGISTER("spdk_kill_instance", rpc_spdk_kill_instance, USK_RPC_STARTUP | USK_RPC_RUNTIME)
+
+/* ---- thread_set_cpumask ---- */
+
+struct rpc_set_cpumask {
+	uint64_t id;
+	char *cpumask;
+	struct usk_cpuset set;
+	struct usk_jsonrpc_request *request;
+	struct usk_thread *orig;
+	int rc;
+};
+
+static const struct usk_json_object_decoder set_cpumask_decoders[] = {
+	{"id", offsetof(struct rpc_set_cpumask, id), usk_json_decode_uint64, false},
+	{"cpumask", offsetof(struct rpc_set_cpumask, cpumask), usk_json_decode_string, false},
+};
+
+static void
+set_cpumask_done(void *arg)
+{
+	struct rpc_set_cpumask *ctx = arg;
+
+	if (ctx->rc != 0) {
+		usk_jsonrpc_send_error_response_fmt(ctx->request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						    "cannot move thread %" PRIu64 ": %s", ctx->id,
+						    strerror(-ctx->rc));
+	} else {
+		usk_jsonrpc_send_bool_response(ctx->request, true);
+	}
+	free(ctx->cpumask);
+	free(ctx);
+}
+
+static void
+set_cpumask_on_thread(void *arg)
+{
+	struct rpc_set_cpumask *ctx = arg;
+
+	ctx->rc = usk_thread_set_cpumask(&ctx->set);
+	usk_thread_send_msg(ctx->orig, set_cpumask_done, ctx);
+}
+
+static void
+rpc_thread_set_cpumask(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	struct rpc_set_cpumask *ctx = calloc(1, sizeof(*ctx));
+	struct usk_cpuset reactors;
+	struct usk_thread *thread;
+	uint32_t core;
+
+	if (ctx == NULL) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR, "Out of memory");
+		return;
+	}
+	if (!usk_rpc_decode_params(request, params, set_cpumask_decoders,
+				   USK_COUNTOF(set_cpumask_decoders), ctx)) {
+		goto err_free;
+	}
+	if (app_parse_mask(ctx->cpumask, &ctx->set) != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "cpumask: invalid mask '%s'", ctx->cpumask);
+		goto err_free;
+	}
+	usk_cpuset_zero(&reactors);
+	USK_ENV_FOREACH_CORE(core) {
+		usk_cpuset_set_cpu(&reactors, core, true);
+	}
+	usk_cpuset_and(&reactors, &ctx->set);
+	if (!usk_cpuset_equal(&reactors, &ctx->set)) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "cpumask: '%s' has cores without a reactor", ctx->cpumask);
+		goto err_free;
+	}
+	thread = usk_thread_get_by_id(ctx->id);
+	if (thread == NULL) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "id: no thread %" PRIu64, ctx->id);
+		goto err_free;
+	}
+	if (usk_thread_is_app_thread(thread)) {
+		/* The RPC server and subsystem sequencing live on it, on the main core. */
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"id: the app thread cannot be moved");
+		goto err_free;
+	}
+	ctx->request = request;
+	ctx->orig = usk_get_thread();
+	if (usk_thread_send_msg(thread, set_cpumask_on_thread, ctx) != 0) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						"cannot reach the thread");
+		goto err_free;
+	}
+	return;
+
+err_free:
+	free(ctx->cpumask);
+	free(ctx);
+}
+USK_RPC_REGISTER("thread_set_cpumask", rpc_thread_set_cpumask, USK_RPC_RUNTIME)

@@ -462,7 +462,12 @@ nvmf_req_set_status(struct usk_nvmf_request *req, uint8_t sct, uint8_t sc)
 {
 	req->rsp->nvme_cpl.status.sct = sct & 7;
 	req->rsp->nvme_cpl.status.sc = sc;
-	req->rsp->nvme_cpl.status.dnr = sct != USK_NVME_SCT_GENERIC || sc != USK_NVME_SC_SUCCESS;
+	/* Conditions that go away by themselves may be retried by the host. */
+	req->rsp->nvme_cpl.status.dnr = (sct != USK_NVME_SCT_GENERIC || sc != USK_NVME_SC_SUCCESS) &&
+					!(sct == USK_NVME_SCT_GENERIC &&
+					  (sc == USK_NVME_SC_NAMESPACE_NOT_READY ||
+					   sc == USK_NVME_SC_COMMAND_INTERRUPTED ||
+					   sc == USK_NVME_SC_TRANSIENT_TRANSPORT_ERROR));
 }
 
 int
@@ -587,6 +592,12 @@ usk_nvmf_request_exec(struct usk_nvmf_request *req)
 	}
 	sgroup = nvmf_qpair_sgroup(qpair);
 	if (usk_unlikely(sgroup->state != USK_NVMF_SUBSYSTEM_ACTIVE)) {
+		if (sgroup->state == USK_NVMF_SUBSYSTEM_INACTIVE) {
+			/* Subsystem stopping: its qpairs are being disconnected. */
+			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_NAMESPACE_NOT_READY);
+			usk_nvmf_request_complete(req);
+			return;
+		}
 		/* Paused (namespace or state change in progress): run it on resume. */
 		TAILQ_INSERT_TAIL(&sgroup->queued, req, link);
 		return;

@@ -316,8 +316,10 @@ nvmf_sgroup_update(struct usk_nvmf_poll_group *group, struct usk_nvmf_subsystem 
 		if (info == NULL) {
 			return -ENOMEM;
 		}
-		memcpy(info, sgroup->ns_info,
-		       USK_MIN(sgroup->num_ns, subsystem->max_nsid) * sizeof(*info));
+		if (sgroup->ns_info) {
+			memcpy(info, sgroup->ns_info,
+			       USK_MIN(sgroup->num_ns, subsystem->max_nsid) * sizeof(*info));
+		}
 		for (i = subsystem->max_nsid; i < sgroup->num_ns; i++) {
 			if (sgroup->ns_info[i].ch) {
 				usk_put_io_channel(sgroup->ns_info[i].ch);
@@ -868,17 +870,57 @@ usk_nvmf_subsystem_add_listener(struct usk_nvmf_subsystem *subsystem,
 	return 0;
 }
 
+struct listener_gone_ctx {
+	struct usk_nvmf_subsystem *subsystem;
+	struct usk_nvme_transport_id trid;
+};
+
+/* Drop the connections that came in through a removed listener (as SPDK does). */
+static void
+listener_gone_on_group(struct usk_io_channel_iter *i)
+{
+	struct listener_gone_ctx *ctx = usk_io_channel_iter_get_ctx(i);
+	struct usk_nvmf_poll_group *group = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_nvmf_qpair *qpair, *tmp;
+	struct usk_nvme_transport_id trid;
+
+	TAILQ_FOREACH_SAFE(qpair, &group->qpairs, link, tmp) {
+		if (qpair->ctrlr == NULL || qpair->ctrlr->subsys != ctx->subsystem ||
+		    qpair->transport->ops->qpair_get_listen_trid(qpair, &trid) != 0 ||
+		    !usk_nvmf_trid_equal(&trid, &ctx->trid)) {
+			continue;
+		}
+		usk_nvmf_qpair_disconnect(qpair);
+	}
+	usk_for_each_channel_continue(i, 0);
+}
+
+static void
+listener_gone_done(struct usk_io_channel_iter *i, int status)
+{
+	free(usk_io_channel_iter_get_ctx(i));
+}
+
 int
 usk_nvmf_subsystem_remove_listener(struct usk_nvmf_subsystem *subsystem,
 				   const struct usk_nvme_transport_id *trid)
 {
 	struct usk_nvmf_subsystem_listener *listener = find_listener(subsystem, trid);
+	struct listener_gone_ctx *ctx;
 
 	if (listener == NULL) {
 		return -ENOENT;
 	}
 	TAILQ_REMOVE(&subsystem->listeners, listener, link);
 	nvmf_transport_stop_listen(listener->transport, &listener->trid);
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx != NULL && !nvmf_subsystem_is_discovery(subsystem)) {
+		ctx->subsystem = subsystem;
+		ctx->trid = listener->trid;
+		usk_for_each_channel(subsystem->tgt, listener_gone_on_group, ctx, listener_gone_done);
+	} else {
+		free(ctx);
+	}
 	free(listener);
 	nvmf_tgt_discovery_changed(subsystem->tgt);
 	return 0;

@@ -208,6 +208,10 @@ n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["reactor
 [ "$n" = 2 ] || fail "framework_get_reactors: $n reactors, expected 2"
 rpc thread_get_stats | grep -q '"app_thread"' || fail "thread_get_stats"
 rpc thread_get_pollers | grep -q '"timed_pollers"' || fail "thread_get_pollers"
+rpc thread_set_cpumask id=1 cpumask=0x2 2>"$TMP/err" && fail "app thread moved"
+grep -q "app thread" "$TMP/err" || fail "thread_set_cpumask error: $(cat "$TMP/err")"
+rpc thread_set_cpumask id=1 cpumask=0x10000 2>"$TMP/err" && fail "cpumask without reactors accepted"
+grep -q "cpumask" "$TMP/err" || fail "thread_set_cpumask mask error: $(cat "$TMP/err")"
 
 # ---- 2. invalid params name the field ----
 rpc log_set_flag bogus_field=1 2>"$TMP/err" && fail "unknown param accepted"

@@ -19,10 +19,11 @@ qpair_count() {
 }
 
 # 1. a guest dies mid-write
-run_guest "$PORT" "$E2E_DIR/guest/nvmf_fault_writer_guest.sh" --pidfile "$TMP/qemu.pid" &
+run_guest "$PORT" "$E2E_DIR/guest/nvmf_fault_writer_guest.sh" --pidfile "$TMP/qemu.pid" \
+	>"$TMP/writer.out" 2>&1 &
 GUEST=$!
 BG_PIDS+=("$GUEST")
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1200); do
 	grep -q "^WRITING" "$TMP/guest-1.log" 2>/dev/null && break
 	kill -0 "$GUEST" 2>/dev/null || fail "writer guest ended early"
 	sleep 0.1
@@ -46,17 +47,17 @@ done
 pass "qpairs of the dead guest cleaned up"
 
 # 2. host access control
-rpc nvmf_subsystem_allow_any_host nqn="$NQN" allow_any_host=false || fail "nvmf_subsystem_allow_any_host"
-run_guest "$PORT" "$E2E_DIR/guest/nvmf_fault_access_guest.sh" --env "NVMF_HOSTNQN=$HOSTNQN" &
+rpc nvmf_subsystem_allow_any_host nqn="$NQN" allow_any_host=false >/dev/null || fail "nvmf_subsystem_allow_any_host"
+GUEST_LOG=$TMP/guest-2.log run_guest "$PORT" "$E2E_DIR/guest/nvmf_fault_access_guest.sh" --env "NVMF_HOSTNQN=$HOSTNQN" &
 GUEST=$!
 BG_PIDS+=("$GUEST")
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1200); do
 	grep -q "^REFUSED" "$TMP/guest-2.log" 2>/dev/null && break
 	kill -0 "$GUEST" 2>/dev/null || break
 	sleep 0.1
 done
 grep -q "^REFUSED" "$TMP/guest-2.log" || fail "access guest did not reach the refused step"
-rpc nvmf_subsystem_add_host nqn="$NQN" host="$HOSTNQN" || fail "nvmf_subsystem_add_host"
+rpc nvmf_subsystem_add_host nqn="$NQN" host="$HOSTNQN" >/dev/null || fail "nvmf_subsystem_add_host"
 pass "host $HOSTNQN added"
 wait "$GUEST"
 RC=$?

@@ -25,11 +25,11 @@ wait_log() {
 	return 1
 }
 wait_log HOTPLUG-READY || fail "guest never connected"
-rpc nvmf_subsystem_add_ns nqn="$NQN" namespace.bdev_name=Malloc1 namespace.nsid=2 \
+rpc nvmf_subsystem_add_ns nqn="$NQN" namespace.bdev_name=Malloc1 namespace.nsid=2 >/dev/null \
 	|| fail "nvmf_subsystem_add_ns"
 pass "namespace 2 added"
 wait_log NS2-SEEN || fail "guest stopped before namespace 2 was handled"
-rpc nvmf_subsystem_remove_ns nqn="$NQN" nsid=2 || fail "nvmf_subsystem_remove_ns"
+rpc nvmf_subsystem_remove_ns nqn="$NQN" nsid=2 >/dev/null || fail "nvmf_subsystem_remove_ns"
 pass "namespace 2 removed"
 wait "$GUEST"
 RC=$?

@@ -20,13 +20,15 @@ cat >"$TMP/tgt.json" <<JSON
 JSON
 start_tgt "$TMP/tgt.json"
 rpc nvmf_create_subsystem nqn="$NQN" allow_any_host=true serial_number="$SN" model_number="$MN" \
-	|| fail "nvmf_create_subsystem"
-rpc nvmf_subsystem_add_ns nqn="$NQN" namespace.bdev_name=Malloc0 || fail "nvmf_subsystem_add_ns"
-rpc nvmf_subsystem_add_listener nqn="$NQN" listen_address.trtype=TCP listen_address.adrfam=IPv4 \
-	listen_address.traddr=127.0.0.1 listen_address.trsvcid="$PORT" || fail "add_listener"
-rpc nvmf_subsystem_add_listener nqn=nqn.2014-08.org.nvmexpress.discovery listen_address.trtype=TCP \
-	listen_address.adrfam=IPv4 listen_address.traddr=127.0.0.1 listen_address.trsvcid="$PORT" \
-	>/dev/null 2>&1 || echo "(discovery listener RPC refused: relying on the default discovery listener)"
+	>/dev/null || fail "nvmf_create_subsystem"
+rpc nvmf_subsystem_add_ns nqn="$NQN" namespace.bdev_name=Malloc0 >/dev/null || fail "nvmf_subsystem_add_ns"
+listen() {
+	rpc nvmf_subsystem_add_listener --json "{\"nqn\": \"$1\", \"listen_address\": {\"trtype\": \"TCP\",
+		\"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"$PORT\"}}" >/dev/null
+}
+listen "$NQN" || fail "nvmf_subsystem_add_listener"
+listen nqn.2014-08.org.nvmexpress.discovery 2>/dev/null \
+	|| echo "(discovery listener RPC refused: relying on the default discovery listener)"
 rpc nvmf_get_subsystems >"$TMP/subsystems.json" || fail "nvmf_get_subsystems"
 grep -q "$SN" "$TMP/subsystems.json" || fail "serial number missing from nvmf_get_subsystems"
 pass "subsystem configured over RPC"

@@ -615,7 +615,9 @@ aio_delete_done(void *cb_arg, int rc)
 {
 	struct aio_delete_ctx *ctx = cb_arg;
 
-	ctx->cb_fn(ctx->cb_arg, rc);
+	if (ctx->cb_fn != NULL) {
+		ctx->cb_fn(ctx->cb_arg, rc);
+	}
 	free(ctx);
 }
 

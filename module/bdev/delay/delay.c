@@ -579,7 +579,9 @@ dl_delete_done(void *cb_arg, int rc)
 {
 	struct dl_delete_ctx *ctx = cb_arg;
 
-	ctx->cb_fn(ctx->cb_arg, rc);
+	if (ctx->cb_fn != NULL) {
+		ctx->cb_fn(ctx->cb_arg, rc);
+	}
 	free(ctx);
 }
 
@@ -602,14 +604,18 @@ usk_bdev_delay_delete(const char *name, usk_bdev_delay_delete_cb cb_fn, void *cb
 	dl = config->vbdev;
 	dl_config_free(config);
 	if (dl == NULL) {
-		cb_fn(cb_arg, 0);
+		if (cb_fn != NULL) {
+			cb_fn(cb_arg, 0);
+		}
 		return 0;
 	}
 	dl->config = NULL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL) {
 		usk_bdev_unregister(&dl->bdev, NULL, NULL);
-		cb_fn(cb_arg, 0);
+		if (cb_fn != NULL) {
+			cb_fn(cb_arg, 0);
+		}
 		return 0;
 	}
 	ctx->cb_fn = cb_fn;

@@ -556,7 +556,9 @@ ee_delete_done(void *cb_arg, int rc)
 {
 	struct ee_delete_ctx *ctx = cb_arg;
 
-	ctx->cb_fn(ctx->cb_arg, rc);
+	if (ctx->cb_fn != NULL) {
+		ctx->cb_fn(ctx->cb_arg, rc);
+	}
 	free(ctx);
 }
 
@@ -579,14 +581,18 @@ usk_bdev_error_delete(const char *name, usk_bdev_error_delete_cb cb_fn, void *cb
 	ee = config->vbdev;
 	ee_config_free(config);
 	if (ee == NULL) {
-		cb_fn(cb_arg, 0);
+		if (cb_fn != NULL) {
+			cb_fn(cb_arg, 0);
+		}
 		return 0;
 	}
 	ee->config = NULL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL) {
 		usk_bdev_unregister(&ee->bdev, NULL, NULL);
-		cb_fn(cb_arg, 0);
+		if (cb_fn != NULL) {
+			cb_fn(cb_arg, 0);
+		}
 		return 0;
 	}
 	ctx->cb_fn = cb_fn;

@@ -35,6 +35,25 @@ struct null_channel {
 
 static TAILQ_HEAD(, null_bdev) g_null_bdevs = TAILQ_HEAD_INITIALIZER(g_null_bdevs);
 
+/*
+ * Offset from a usk_io_channel to its context: lib/thread puts the context right after the
+ * channel (DESIGN.md), the same for every channel. Learned at channel creation; 0 = unknown or
+ * not constant, then usk_io_channel_get_ctx is called. Saves a call per I/O.
+ */
+static size_t g_null_ctx_offset;
+static bool g_null_ctx_offset_varies;
+
+static inline struct null_channel *
+null_ch(struct usk_io_channel *ch)
+{
+	size_t off = __atomic_load_n(&g_null_ctx_offset, __ATOMIC_RELAXED);
+
+	if (usk_likely(off != 0)) {
+		return (struct null_channel *)((uint8_t *)ch + off);
+	}
+	return usk_io_channel_get_ctx(ch);
+}
+
 static int null_module_init(void);
 static void null_module_fini(void);
 
@@ -81,6 +100,16 @@ null_ch_create(void *io_device, void *ctx_buf)
 {
 	struct null_channel *ch = ctx_buf;
 
+	size_t off = (size_t)((uint8_t *)ctx_buf - (uint8_t *)usk_io_channel_from_ctx(ctx_buf));
+
+	if (!g_null_ctx_offset_varies) {
+		if (g_null_ctx_offset == 0) {
+			__atomic_store_n(&g_null_ctx_offset, off, __ATOMIC_RELAXED);
+		} else if (g_null_ctx_offset != off) {
+			g_null_ctx_offset_varies = true;
+			__atomic_store_n(&g_null_ctx_offset, 0, __ATOMIC_RELAXED);
+		}
+	}
 	ch->head = NULL;
 	ch->tailp = &ch->head;
 	ch->poller = usk_poller_register_named(null_poll, ch, 0, "bdev_null_poll");
@@ -140,13 +169,13 @@ null_read_get_buf_cb(struct usk_io_channel *_ch, struct usk_bdev_io *io, bool su
 		usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
 		return;
 	}
-	null_queue(usk_io_channel_get_ctx(_ch), io);
+	null_queue(null_ch(_ch), io);
 }
 
 static void
 null_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *io)
 {
-	struct null_channel *ch = usk_io_channel_get_ctx(_ch);
+	struct null_channel *ch = null_ch(_ch);
 
 	switch (io->type) {
 	case USK_BDEV_IO_TYPE_READ:

@@ -439,7 +439,9 @@ pt_delete_done(void *cb_arg, int rc)
 {
 	struct pt_delete_ctx *ctx = cb_arg;
 
-	ctx->cb_fn(ctx->cb_arg, rc);
+	if (ctx->cb_fn != NULL) {
+		ctx->cb_fn(ctx->cb_arg, rc);
+	}
 	free(ctx);
 }
 
@@ -462,14 +464,18 @@ usk_bdev_passthru_delete(const char *name, usk_bdev_passthru_delete_cb cb_fn, vo
 	pt = config->vbdev;
 	pt_config_free(config);
 	if (pt == NULL) {
-		cb_fn(cb_arg, 0);
+		if (cb_fn != NULL) {
+			cb_fn(cb_arg, 0);
+		}
 		return 0;
 	}
 	pt->config = NULL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL) {
 		usk_bdev_unregister(&pt->bdev, NULL, NULL);
-		cb_fn(cb_arg, 0);
+		if (cb_fn != NULL) {
+			cb_fn(cb_arg, 0);
+		}
 		return 0;
 	}
 	ctx->cb_fn = cb_fn;

@@ -552,7 +552,9 @@ usk_bdev_split_delete(const char *base_bdev, usk_bdev_split_delete_cb cb_fn, voi
 	sb = config->live;
 	split_config_free(config);
 	if (sb == NULL) {
-		cb_fn(cb_arg, 0);
+		if (cb_fn != NULL) {
+			cb_fn(cb_arg, 0);
+		}
 		return 0;
 	}
 	sb->config = NULL;

@@ -584,7 +584,9 @@ uring_delete_done(void *cb_arg, int rc)
 {
 	struct uring_delete_ctx *ctx = cb_arg;
 
-	ctx->cb_fn(ctx->cb_arg, rc);
+	if (ctx->cb_fn != NULL) {
+		ctx->cb_fn(ctx->cb_arg, rc);
+	}
 	free(ctx);
 }
 

@@ -119,12 +119,11 @@ JSON
 MALLOC_BDEV='{"method": "bdev_malloc_create", "params": {"name": "Malloc0", "num_blocks": 262144, "block_size": 512}}'
 
 # run_guest PORT SCRIPT [guest-run.sh args...]: boot the guest with the kernel initiator aimed at
-# 10.0.2.2:PORT/$NQN; the serial log goes to $TMP/guest-<n>.log. Returns the script's rc.
-GUEST_RUNS=0
+# 10.0.2.2:PORT/$NQN; the serial log goes to $GUEST_LOG (default $TMP/guest-1.log; set it per
+# run when a test boots several guests). Returns the script's rc.
 run_guest() {
 	local port=$1 script=$2
 	shift 2
-	GUEST_RUNS=$((GUEST_RUNS + 1))
-	"$HARNESS/guest-run.sh" --quiet --timeout 120 --nvme-tcp "10.0.2.2:$port:$NQN" \
-		--log "$TMP/guest-$GUEST_RUNS.log" --script "$script" "$@"
+	"$HARNESS/guest-run.sh" --quiet --timeout 150 --nvme-tcp "10.0.2.2:$port:$NQN" \
+		--log "${GUEST_LOG:-$TMP/guest-1.log}" --script "$script" "$@"
 }

@@ -257,6 +257,19 @@ test_dma_zmalloc_reuse(void **state)
 		assert_int_equal(q[i], 0);
 	}
 	usk_dma_free(q);
+
+	/* big regions: zeroed too (fresh mappings), even right after a dirty one was freed */
+	p = usk_dma_malloc(3 * MB2, 0, NULL);
+	assert_non_null(p);
+	memset(p, 0xff, 3 * MB2);
+	usk_dma_free(p);
+	q = usk_dma_zmalloc(3 * MB2, 0, NULL);
+	assert_non_null(q);
+	for (i = 0; i < 3 * MB2; i += 4093) {
+		assert_int_equal(q[i], 0);
+	}
+	assert_int_equal(q[3 * MB2 - 1], 0);
+	usk_dma_free(q);
 }
 
 static void

@@ -82,19 +82,50 @@ config_cb(void *ctx, const json_t *resp)
 		      json_array_size(json_object_get(s1, "config")) == 1;
 }
 
+static bool g_app_move_refused;
+static bool g_worker_moved_back;
+static uint32_t g_final_core = UINT32_MAX;
+
 static void
-worker_exit(void *ctx)
+app_move_cb(void *ctx, const json_t *resp)
 {
+	json_t *err = json_object_get(resp, "error");
+
+	g_app_move_refused = err != NULL &&
+			     strstr(json_string_value(json_object_get(err, "message")), "app thread") != NULL;
+}
+
+static void
+record_core_and_exit(void *ctx)
+{
+	g_final_core = usk_reactor_get_current_core();
 	usk_thread_exit(usk_get_thread());
+}
+
+static void
+worker_move_cb(void *ctx, const json_t *resp)
+{
+	g_worker_moved_back = json_is_true(json_object_get(resp, "result"));
+	usk_thread_send_msg(g_worker, record_core_and_exit, NULL);
+	usk_app_start_shutdown();
 }
 
 static void
 back_on_app_thread(void *ctx)
 {
+	json_t *p;
+	char mask[32];
+
 	usk_rpc_call_local("framework_get_reactors", NULL, reactors_cb, NULL);
 	usk_rpc_call_local("save_config", NULL, config_cb, NULL);
-	usk_thread_send_msg(g_worker, worker_exit, NULL);
-	usk_app_start_shutdown();
+	p = json_pack("{s:I, s:s}", "id", (json_int_t)usk_thread_get_id(g_app_thread), "cpumask", "0x1");
+	usk_rpc_call_local("thread_set_cpumask", p, app_move_cb, NULL);
+	json_decref(p);
+	/* thread_set_cpumask replies once the worker has switched; it moves after that poll. */
+	snprintf(mask, sizeof(mask), "[%u]", g_second_core);
+	p = json_pack("{s:I, s:s}", "id", (json_int_t)usk_thread_get_id(g_worker), "cpumask", mask);
+	usk_rpc_call_local("thread_set_cpumask", p, worker_move_cb, NULL);
+	json_decref(p);
 }
 
 static uint32_t g_moved_core = UINT32_MAX;
@@ -164,6 +195,9 @@ test_lifecycle(void **state)
 	assert_int_equal(rc, 0);
 	assert_int_equal(g_worker_core, g_second_core);
 	assert_int_equal(g_moved_core, usk_env_get_main_core());
+	assert_true(g_app_move_refused);
+	assert_true(g_worker_moved_back);
+	assert_int_equal(g_final_core, g_second_core);
 	assert_int_equal(g_reactors_seen, 2);
 	assert_true(g_worker_listed);
 	assert_true(g_config_ok);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/util: log flags and levels, JSON decoders, cpusets, strings, iovecs, CRC32C. */
 #include <errno.h>
+#include <regex.h>
 #include <setjmp.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -85,6 +87,49 @@ test_log_levels_and_sink(void **state)
 	usk_log_close();
 	usk_log_set_print_level(USK_LOG_NOTICE);
 	usk_log_set_level(USK_LOG_NOTICE);
+}
+
+static void
+test_log_stderr_format(void **state)
+{
+	char buf[512] = {0};
+	regex_t re;
+	FILE *tmp = tmpfile();
+	int saved, line;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	usk_log_set_level(USK_LOG_DISABLED); /* no syslog from the test */
+	usk_log_set_print_level(USK_LOG_NOTICE);
+	line = __LINE__ + 1;
+	USK_ERRLOG("disk %s is on fire\n", "nvme0");
+	USK_INFOLOG(ut_alpha, "not printed: flag off\n");
+	usk_log_set_print_level(USK_LOG_ERROR);
+	USK_WARNLOG("not printed: below print level\n");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	usk_log_set_level(USK_LOG_NOTICE);
+	usk_log_set_print_level(USK_LOG_NOTICE);
+
+	rewind(tmp);
+	assert_true(fread(buf, 1, sizeof(buf) - 1, tmp) > 0);
+	fclose(tmp);
+	assert_int_equal(regcomp(&re, "^\\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\."
+				 "[0-9]{6}\\] util_ut\\.c: *([0-9]+):test_log_stderr_format: "
+				 "\\*ERROR\\*: disk nvme0 is on fire\n$", REG_EXTENDED), 0);
+	assert_int_equal(regexec(&re, buf, 0, NULL, 0), 0);
+	regfree(&re);
+	assert_non_null(strstr(buf, " util_ut.c:"));
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), ":%4d:", line);
+		assert_non_null(strstr(buf, want));
+	}
 }
 
 struct ut_params {
@@ -400,6 +445,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log_flags),
 		cmocka_unit_test(test_log_levels_and_sink),
+		cmocka_unit_test(test_log_stderr_format),
 		cmocka_unit_test(test_json_decode_ok),
 		cmocka_unit_test(test_json_decode_errors),
 		cmocka_unit_test(test_json_decode_relaxed_and_null),
