@@ -1010,6 +1010,45 @@ test_hot_remove_with_io(void **state)
 }
 
 static void
+test_hot_remove_close_with_io(void **state)
+{
+	struct ut_bdev *ub = mock_bdev_create("hz", 100, 512);
+	struct io_env e;
+	char buf[512];
+
+	ut_set_thread(1);
+	env_open(&e, "hz", true);
+	assert_int_equal(submit_read(&e, buf, 0, 1), 0);
+	assert_int_equal(submit_read(&e, buf, 1, 1), 0);
+	ut_set_thread(0);
+	g_unreg_count = 0;
+	g_destruct_count = 0;
+	usk_bdev_unregister(&ub->bdev, unreg_cb, NULL);
+	ut_poll_threads();
+	assert_int_equal(g_event_count[USK_BDEV_EVENT_REMOVE], 1);
+	/* A careless user puts the channel and closes at once, I/O still in the module. */
+	ut_set_thread(1);
+	env_close(&e);
+	ut_set_thread(0);
+	ut_poll_threads();
+	assert_int_equal(g_unreg_count, 0);  /* waits for the in-flight I/O */
+	assert_int_equal(g_destruct_count, 0);
+	ut_set_thread(1);
+	complete_held(0, USK_BDEV_IO_STATUS_SUCCESS);
+	ut_poll_threads();
+	assert_int_equal(g_done_count, 1);
+	assert_int_equal(g_unreg_count, 0);
+	ut_set_thread(1);
+	complete_held(1, USK_BDEV_IO_STATUS_FAILED);
+	ut_set_thread(0);
+	ut_poll_threads();
+	assert_int_equal(g_done_count, 2);
+	assert_int_equal(g_done_fail, 1);
+	assert_int_equal(g_unreg_count, 1);
+	assert_int_equal(g_destruct_count, 1);
+}
+
+static void
 test_resize_event(void **state)
 {
 	struct ut_bdev *ub = mock_bdev_create("rz", 100, 512);
@@ -1252,6 +1291,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_module_nomem_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_with_io_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hot_remove_with_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hot_remove_close_with_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qos_iops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qos_bandwidth, setup, teardown),
