@@ -38,6 +38,7 @@ static uint32_t g_maxh2c = 131072;
 static struct slot g_slots[MAX_QD];
 static uint16_t g_free_cids[MAX_QD];
 static uint32_t g_nfree;
+static bool g_busy_poll;
 
 static uint64_t
 now_ns(void)
@@ -98,9 +99,10 @@ fill(uint32_t need)
 	g_rlen -= g_roff;
 	g_roff = 0;
 	while (g_rlen < need) {
-		n = recv(g_fd, g_rbuf + g_rlen, RBUF_SIZE - g_rlen, 0);
+		/* -B: busy-poll like a polled-mode initiator (no wakeup per batch; needs an idle core) */
+		n = recv(g_fd, g_rbuf + g_rlen, RBUF_SIZE - g_rlen, g_busy_poll ? MSG_DONTWAIT : 0);
 		if (n <= 0) {
-			if (n < 0 && errno == EINTR) {
+			if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
 				continue;
 			}
 			errno = n == 0 ? ECONNRESET : errno;
@@ -299,7 +301,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: nvmf_tcp_load -p PORT -n NQN [-a 127.0.0.1] [-q QD] [-s IO_SIZE]"
-		" [-t SECONDS] [-w read|write] [-c CORE] [-N NUM_BLOCKS]\n");
+		" [-t SECONDS] [-w read|write] [-c CORE] [-N NUM_BLOCKS] [-B (busy-poll)]\n");
 	exit(2);
 }
 
@@ -314,7 +316,7 @@ main(int argc, char **argv)
 	int admin_fd, fd;
 	bool is_write;
 
-	while ((op = getopt(argc, argv, "a:p:n:q:s:t:w:c:N:")) != -1) {
+	while ((op = getopt(argc, argv, "a:p:n:q:s:t:w:c:N:B")) != -1) {
 		switch (op) {
 		case 'a': addr = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -325,6 +327,7 @@ main(int argc, char **argv)
 		case 'w': rw = optarg; break;
 		case 'c': core = atoi(optarg); break;
 		case 'N': nblocks = strtoull(optarg, NULL, 0); break;
+		case 'B': g_busy_poll = true; break;
 		default: usage();
 		}
 	}

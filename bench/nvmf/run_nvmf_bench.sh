@@ -3,7 +3,7 @@
 # NVMe/TCP target benchmark: usk_tgt on core 0 with a null bdev (malloc if null is missing),
 # bench/nvmf/nvmf_tcp_load on core 1 over 127.0.0.1; prints IOPS / MiB/s, the target's CPU time
 # per I/O and RSS, and a raw TCP loopback stream (iperf3) measured in the same run.
-#   run_nvmf_bench.sh [BUILD_DIR] [SECONDS]
+#   run_nvmf_bench.sh [BUILD_DIR] [SECONDS]      (BUSY=1: the generator busy-polls its socket)
 set -u
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 SECS=${2:-10}
@@ -56,7 +56,7 @@ printf '%-22s %12s %10s %12s %14s\n' workload IOPS MiB/s "lat(us)" "tgt-CPU/IO(u
 for w in "read 4096 32" "read 4096 128" "read 131072 32" "write 4096 32" "write 131072 32"; do
 	set -- $w
 	c0=$(cpu_ticks)
-	out=$(taskset -c 1 "$LOAD" -p "$PORT" -n "$NQN" -w "$1" -s "$2" -q "$3" -t "$SECS" -c 1)
+	out=$(taskset -c 1 "$LOAD" -p "$PORT" -n "$NQN" -w "$1" -s "$2" -q "$3" -t "$SECS" -c 1 ${BUSY:+-B})
 	c1=$(cpu_ticks)
 	iops=$(echo "$out" | sed -n 's/.*: \([0-9]*\) IOPS.*/\1/p')
 	mibs=$(echo "$out" | sed -n 's/.*IOPS \([0-9.]*\) MiB.*/\1/p')

@@ -115,6 +115,12 @@ int usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock,
  */
 int usk_sock_group_remove_sock(struct usk_sock_group *group, struct usk_sock *sock);
 /**
+ * Also report sock (to its callback) when it becomes writable: for interrupt mode, where a send
+ * that hit a full socket buffer must be retried without polling. Level-triggered, so turn it off
+ * once the pending data is out. Returns 0, -EINVAL if sock is not in group, or -errno.
+ */
+int usk_sock_group_want_write(struct usk_sock_group *group, struct usk_sock *sock, bool want);
+/**
  * One epoll_wait(timeout 0) of up to 32 events; runs the callbacks. Returns the number of
  * sockets handled (0 when idle) or -errno.
  */

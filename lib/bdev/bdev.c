@@ -25,6 +25,9 @@ struct usk_bdev_opts g_bdev_opts = {
 	.large_buf_pool_size = 1023,
 };
 
+/* Callers compiled against an older header pass a smaller opts_size; new fields go at the end. */
+USK_STATIC_ASSERT(sizeof(struct usk_bdev_opts) == 32, "struct usk_bdev_opts layout changed");
+
 /* Registry lock: the bdev list and names may be looked up from any thread. */
 static pthread_mutex_t g_bdev_list_mutex = PTHREAD_MUTEX_INITIALIZER;
 

@@ -197,7 +197,8 @@ bdev_channel_destroy(void *io_device, void *ctx_buf)
 		bch->flags |= BDEV_CH_ZOMBIE;
 		pthread_mutex_unlock(&bi->mutex);
 		USK_WARNLOG("bdev %s: channel put with %lu I/O in flight; freed when it completes\n",
-			    bi->bdev->name, (unsigned long)(bch->io_outstanding + bch->user_inflight));
+			    bi->bdev->name,
+			    (unsigned long)USK_MAX(bch->io_outstanding, bch->user_inflight));
 		return;
 	}
 	bdev_stat_add(&bi->stat_closed, &bch->stat);

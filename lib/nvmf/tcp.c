@@ -397,9 +397,14 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 		}
 		count += rc > 0;
 		if (!STAILQ_EMPTY(&tq->send_queue)) {
-			/* socket full: retried on the next poll */
+			/* socket full: retried on the next poll (or when writable, in interrupt mode) */
 			tq->in_flush_list = true;
 			TAILQ_INSERT_TAIL(&tg->flush_list, tq, flush_link);
+			if (tg->intr != NULL) {
+				usk_sock_group_want_write(tg->sock_group, tq->sock, true);
+			}
+		} else if (tg->intr != NULL) {
+			usk_sock_group_want_write(tg->sock_group, tq->sock, false);
 		}
 	}
 	return count;

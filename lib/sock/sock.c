@@ -27,6 +27,7 @@ struct usk_sock {
 	void *ctx;
 	/* group membership; group == NULL when not in a group */
 	struct usk_sock_group *group;
+	bool want_write;
 	usk_sock_cb cb;
 	void *cb_arg;
 };
@@ -488,7 +489,26 @@ usk_sock_group_remove_sock(struct usk_sock_group *group, struct usk_sock *sock)
 	}
 	sock->group = NULL;
 	sock->cb = NULL;
+	sock->want_write = false;
 	group->count--;
+	return 0;
+}
+
+int
+usk_sock_group_want_write(struct usk_sock_group *group, struct usk_sock *sock, bool want)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = sock };
+
+	if (sock->group != group) {
+		return -EINVAL;
+	}
+	if (sock->want_write == want) {
+		return 0;
+	}
+	if (epoll_ctl(group->epfd, EPOLL_CTL_MOD, sock->fd, &ev) != 0) {
+		return -errno;
+	}
+	sock->want_write = want;
 	return 0;
 }
 

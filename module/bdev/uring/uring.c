@@ -264,25 +264,24 @@ uring_io_type_supported(void *ctx, enum usk_bdev_io_type type)
 
 /*
  * I/O the kernel cannot finish inline (e.g. O_DIRECT on tmpfs) goes to io-wq worker threads,
- * which inherit the reactor's pinning and would then fight the busy-polling reactor for its
- * core. Let them run on the other online cores instead (kept when this is the only core).
+ * which inherit the reactor's single-core pinning and would then only run when the
+ * busy-polling reactor is preempted. Let them run on any online core; the scheduler places
+ * them (measured better than excluding the reactor's core when the host is shared).
  */
 static void
 uring_set_worker_affinity(struct uring_channel *ch)
 {
-	cpu_set_t self, others;
+	cpu_set_t self, all;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (ncpu <= 1 || sched_getaffinity(0, sizeof(self), &self) != 0 || CPU_COUNT(&self) != 1) {
 		return;
 	}
-	CPU_ZERO(&others);
+	CPU_ZERO(&all);
 	for (long c = 0; c < ncpu && c < CPU_SETSIZE; c++) {
-		if (!CPU_ISSET(c, &self)) {
-			CPU_SET(c, &others);
-		}
+		CPU_SET(c, &all);
 	}
-	if (CPU_COUNT(&others) != 0 && io_uring_register_iowq_aff(&ch->ring, sizeof(others), &others) != 0) {
+	if (io_uring_register_iowq_aff(&ch->ring, sizeof(all), &all) != 0) {
 		USK_NOTICELOG("uring %s: cannot set the io-wq worker affinity\n", ch->disk->bdev.name);
 	}
 }

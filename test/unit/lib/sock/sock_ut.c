@@ -246,6 +246,32 @@ test_group(void **state)
 	usk_sock_close(&l);
 }
 
+static void
+test_want_write(void **state)
+{
+	struct usk_sock_group *g;
+	struct usk_sock *l, *c, *s;
+	struct cb_ctx ctx = {0};
+
+	assert_int_equal(usk_sock_group_create(NULL, &g), 0);
+	make_pair("127.0.0.1", &l, &c, &s);
+	assert_int_equal(usk_sock_group_want_write(g, s, true), -EINVAL);
+	assert_int_equal(usk_sock_group_add_sock(g, s, read_cb, &ctx), 0);
+	/* nothing to read: no callback */
+	assert_int_equal(usk_sock_group_poll(g), 0);
+	/* an empty send buffer is writable: reported while asked for */
+	assert_int_equal(usk_sock_group_want_write(g, s, true), 0);
+	assert_int_equal(usk_sock_group_want_write(g, s, true), 0);
+	assert_int_equal(usk_sock_group_poll(g), 1);
+	assert_int_equal(ctx.calls, 1);
+	assert_int_equal(usk_sock_group_want_write(g, s, false), 0);
+	assert_int_equal(usk_sock_group_poll(g), 0);
+	usk_sock_close(&s);
+	usk_sock_close(&c);
+	usk_sock_close(&l);
+	assert_int_equal(usk_sock_group_close(&g), 0);
+}
+
 int
 main(void)
 {
@@ -254,6 +280,7 @@ main(void)
 		cmocka_unit_test(test_accept_connect_io),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_want_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@ struct conn {
 };
 
 static struct env g_env;
+static uint8_t g_hpda;
 
 static void
 pump(void)
@@ -202,6 +203,7 @@ conn_open(struct conn *c, bool hdgst, bool ddgst)
 	ic.common.pdu_type = USK_NVME_TCP_PDU_TYPE_IC_REQ;
 	ic.common.hlen = sizeof(ic);
 	ic.dgst = (hdgst ? 1 : 0) | (ddgst ? 2 : 0);
+	ic.hpda = g_hpda;
 	conn_send_pdu(c, &ic, NULL, 0);
 	assert_int_equal(conn_recv_pdu(c), 0);
 	assert_int_equal(rsp->common.pdu_type, USK_NVME_TCP_PDU_TYPE_IC_RESP);
@@ -272,7 +274,8 @@ do_read(struct conn *c, uint16_t cid, uint32_t lba, uint32_t len)
 	assert_int_equal(h->datal, len);
 	assert_int_equal(h->datao, 0);
 	assert_true(h->common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_LAST_PDU);
-	assert_int_equal(h->common.pdo, 24 + (c->hdgst ? 4 : 0));
+	assert_int_equal(h->common.pdo, USK_ALIGN_CEIL(24u + (c->hdgst ? 4 : 0), (g_hpda + 1u) * 4));
+	assert_int_equal(h->common.plen, h->common.pdo + len + (c->ddgst ? 4 : 0));
 	assert_memory_equal(c->buf + h->common.pdo, g_disk + lba * 512, len);
 	if (c->ddgst) {
 		assert_true(h->common.flags & USK_NVME_TCP_CH_FLAGS_DDGSTF);
@@ -401,6 +404,13 @@ test_c2h_success_and_pool_exhaustion(void **state)
 		assert_int_equal(h->cccid, 20 + i);
 		assert_true(h->common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_SUCCESS);
 	}
+	/* the host asks for 16-byte data alignment: C2HData data starts at PDO 32 */
+	conn_core_teardown(&c);
+	g_hpda = 3;
+	conn_open(&c, true, false);
+	assert_true(do_read(&c, 30, 0, 4096));
+	g_hpda = 0;
+
 	stats = json_object();
 	g_ops->poll_group_dump_stat(g_env.tg, stats);
 	assert_true(json_integer_value(json_object_get(stats, "data_buffer_waits")) >= 1);
