@@ -3,7 +3,9 @@
 # NVMe/TCP target benchmark: usk_tgt on core 0 with a null bdev (malloc if null is missing),
 # bench/nvmf/nvmf_tcp_load on core 1 over 127.0.0.1; prints IOPS / MiB/s, the target's CPU time
 # per I/O and RSS, and a raw TCP loopback stream (iperf3) measured in the same run.
-#   run_nvmf_bench.sh [BUILD_DIR] [SECONDS]      (BUSY=1: the generator busy-polls its socket)
+#   run_nvmf_bench.sh [BUILD_DIR] [SECONDS]
+# BUSY=1: the generator busy-polls its socket. INTR=1: usk_tgt runs with --interrupt-mode, so its
+# CPU time per I/O is the work done (a polling reactor burns its whole core by design).
 set -u
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 SECS=${2:-10}
@@ -38,7 +40,7 @@ cat >"$TMP/tgt.json" <<JSON
  ]}
 ]}
 JSON
-"$TGT" -m 0x1 -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
+"$TGT" -m 0x1 ${INTR:+--interrupt-mode} -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do
 	"$RPC" -s "$SOCK" -t 2 rpc_get_methods >/dev/null 2>&1 && break
@@ -51,7 +53,7 @@ fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 HZ=$(getconf CLK_TCK)
-echo "usk NVMe/TCP target (usk_tgt -m 0x1, null bdev) <- nvmf_tcp_load on core 1, ${SECS}s each"
+echo "usk NVMe/TCP target (usk_tgt -m 0x1${INTR:+ --interrupt-mode}, null bdev) <- nvmf_tcp_load on core 1, ${SECS}s each"
 printf '%-22s %12s %10s %12s %14s\n' workload IOPS MiB/s "lat(us)" "tgt-CPU/IO(us)"
 for w in "read 4096 32" "read 4096 128" "read 131072 32" "write 4096 32" "write 131072 32"; do
 	set -- $w
@@ -65,7 +67,9 @@ for w in "read 4096 32" "read 4096 128" "read 131072 32" "write 4096 32" "write 
 	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$ios" 'BEGIN{ if (n > 0) printf "%.2f", (b-a)/hz*1e6/n; else print "-" }')
 	printf '%-22s %12s %10s %12s %14s\n' "$1 $2 QD$3" "$iops" "$mibs" "$lat" "$cpu"
 done
-echo "usk_tgt RSS: $(awk '/VmRSS/ {print $2, $3}' "/proc/$PID/status")  (busy-polling reactor: CPU/IO includes idle polling)"
+note="(busy-polling reactor: CPU/IO includes idle polling)"
+[ -n "${INTR:-}" ] && note="(interrupt mode: CPU/IO is the work done)"
+echo "usk_tgt RSS: $(awk '/VmRSS/ {print $2, $3}' "/proc/$PID/status")  $note"
 
 if command -v iperf3 >/dev/null; then
 	IPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -192,7 +192,7 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 	struct usk_cpuset set;
 	enum usk_app_parse_args_rvals rval = USK_APP_PARSE_ARGS_SUCCESS;
 	enum usk_log_level level;
-	int ch, v;
+	int ch, v = 0;
 
 	if (app_getopt_str != NULL) {
 		for (i = 0; app_getopt_str[i] != '\0'; i++) {

@@ -73,7 +73,8 @@ rpc_log_get_flags(struct usk_jsonrpc_request *request, const json_t *params)
 }
 USK_RPC_REGISTER("log_get_flags", rpc_log_get_flags, USK_RPC_STARTUP | USK_RPC_RUNTIME)
 
-static void
+/* noinline: gcc 12 -O3 reports a false -Wdangling-pointer on 'level' once this is inlined. */
+static __attribute__((noinline)) void
 rpc_log_set_level_common(struct usk_jsonrpc_request *request, const json_t *params, bool print)
 {
 	enum usk_log_level level;
