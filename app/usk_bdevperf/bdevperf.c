@@ -68,6 +68,8 @@ struct bdevperf_job {
 	uint64_t lat_min_tsc;
 	uint64_t lat_max_tsc;
 	uint8_t *outstanding; /* verify: one byte per offset in ios, set while an I/O is on it */
+	uint64_t now_tsc;	/* poll timestamp cached by clock_poller (when cached_now) */
+	bool cached_now;
 	/* ---- cold: set up once ---- */
 	char *name;
 	struct usk_bdev *bdev;
@@ -78,6 +80,7 @@ struct bdevperf_job {
 	uint64_t run_time_in_usec;
 	bool failed_verify;
 	struct usk_poller *run_timer;
+	struct usk_poller *clock_poller;
 	struct usk_poller *reset_timer;
 	struct bdevperf_task *tasks;
 	TAILQ_HEAD(, bdevperf_task) task_list;
@@ -127,6 +130,26 @@ thread_exit_msg(void *ctx)
 }
 
 /* ---------------------------------------------------------------- I/O path */
+
+/*
+ * The thread's poll timestamp. In polled mode a per-job poller copies it once per poll into
+ * the job, so the I/O path reads a field instead of calling into lib/thread per I/O (in
+ * interrupt mode active pollers do not run, so the call is made).
+ */
+static inline uint64_t
+job_now(struct bdevperf_job *job)
+{
+	return usk_likely(job->cached_now) ? job->now_tsc : usk_thread_get_last_tsc(job->thread);
+}
+
+static int
+job_clock_poll(void *ctx)
+{
+	struct bdevperf_job *job = ctx;
+
+	job->now_tsc = usk_thread_get_last_tsc(job->thread);
+	return USK_POLLER_IDLE;
+}
 
 static inline void
 task_end(struct bdevperf_task *task);
@@ -196,7 +219,7 @@ io_complete(struct usk_bdev_io *bdev_io, bool success, void *cb_arg)
 	struct bdevperf_task *task = cb_arg;
 	struct bdevperf_job *job = task->job;
 	/* One clock read serves this completion and the resubmission below. */
-	uint64_t now = usk_thread_get_last_tsc(job->thread);
+	uint64_t now = job_now(job);
 
 	usk_bdev_free_io(bdev_io);
 	job->current_queue_depth--;
@@ -281,7 +304,7 @@ retry_submit(void *arg)
 		task_end(task);
 		return;
 	}
-	submit_single(job, task, usk_thread_get_last_tsc(job->thread));
+	submit_single(job, task, job_now(job));
 }
 
 /* Issue task as task->io_type at task->offset_blocks. Returns the submit rc. */
@@ -450,6 +473,8 @@ job_empty_on_thread(struct bdevperf_job *job)
 	uint64_t end_tsc = usk_get_ticks() - g_start_tsc;
 
 	job->run_time_in_usec = end_tsc * USK_SEC_TO_USEC / usk_get_ticks_hz();
+	job->cached_now = false;
+	usk_poller_unregister(&job->clock_poller);
 	if (job->ch != NULL) {
 		usk_put_io_channel(job->ch);
 		job->ch = NULL;
@@ -536,6 +561,11 @@ job_start_on_thread(void *ctx)
 		usk_thread_send_msg(g_main_thread, job_end_on_main, job);
 		return;
 	}
+	if (!usk_interrupt_mode_is_enabled()) {
+		job->now_tsc = usk_thread_get_last_tsc(job->thread);
+		job->clock_poller = usk_poller_register_named(job_clock_poll, job, 0, "bdevperf_clock");
+		job->cached_now = job->clock_poller != NULL;
+	}
 	job->run_timer = usk_poller_register_named(job_run_timer, job,
 			 (uint64_t)g_time_in_sec * USK_SEC_TO_USEC, "bdevperf_run_timer");
 	if (job->workload == BDEVPERF_RW_RESET) {
@@ -545,7 +575,7 @@ job_start_on_thread(void *ctx)
 	for (uint32_t i = 0; i < job->queue_depth && !job->is_draining; i++) {
 		task = TAILQ_FIRST(&job->task_list);
 		TAILQ_REMOVE(&job->task_list, task, link);
-		submit_single(job, task, usk_thread_get_last_tsc(job->thread));
+		submit_single(job, task, job_now(job));
 	}
 	if (job->is_draining && job->current_queue_depth == 0) {
 		job_empty_on_thread(job);

@@ -99,6 +99,10 @@ nvmf_ctrlr_build_cdata(struct usk_nvmf_ctrlr *ctrlr, struct usk_nvme_ctrlr_data 
 		cdata->cmic = USK_NVME_CMIC_MULTI_CTRLR;
 		if (subsystem->ana_reporting) {
 			cdata->cmic |= USK_NVME_CMIC_ANA;
+			cdata->anatt = 10;			/* seconds */
+			cdata->anacap = 0x01 | 0x40;		/* optimized state; ANAGRPID fixed */
+			cdata->anagrpmax = subsystem->max_nsid;
+			cdata->nanagrpid = subsystem->max_nsid;
 		}
 		cdata->oaes = USK_NVME_OAES_NS_ATTR;
 		cdata->nn = subsystem->max_nsid;
@@ -346,6 +350,65 @@ log_cmd_effects(struct usk_nvmf_request *req, uint64_t offset, uint32_t len)
 	return rc;
 }
 
+/*
+ * Asymmetric Namespace Access log: one group per distinct ANAGRPID (the NSID unless the namespace
+ * was given one), every group optimized. LSP bit 0 (RGO) leaves the NSID lists out.
+ */
+static int
+log_ana(struct usk_nvmf_request *req, uint64_t offset, uint32_t len, bool rgo)
+{
+	struct usk_nvmf_subsystem *subsystem = req->qpair->ctrlr->subsys;
+	uint32_t max = subsystem->max_nsid, ngrps = 0, i, j;
+	uint32_t *grps = calloc(max ? max : 1, sizeof(uint32_t));
+	size_t size = 16 + (size_t)max * (32 + 4), off = 16;
+	uint8_t *page = calloc(1, size);
+	int rc;
+
+	if (grps == NULL || page == NULL) {
+		free(grps);
+		free(page);
+		return status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INTERNAL_DEVICE_ERROR);
+	}
+	for (i = 0; i < max; i++) {
+		struct usk_nvmf_ns *ns = subsystem->ns[i];
+		uint32_t grp;
+
+		if (ns == NULL) {
+			continue;
+		}
+		grp = ns->opts.anagrpid ? ns->opts.anagrpid : ns->nsid;
+		for (j = 0; j < ngrps && grps[j] != grp; j++) {
+		}
+		if (j == ngrps) {
+			grps[ngrps++] = grp;
+		}
+	}
+	/* header: CHGCNT (8), NGRPS (2), reserved (6) */
+	memcpy(page + 8, &(uint16_t){ (uint16_t)ngrps }, 2);
+	for (j = 0; j < ngrps; j++) {
+		uint8_t *desc = page + off;
+		uint32_t nnsids = 0;
+
+		memcpy(desc, &grps[j], 4);		/* ANAGRPID */
+		desc[16] = 0x01;			/* ANA state: optimized */
+		off += 32;
+		for (i = 0; i < max && !rgo; i++) {
+			struct usk_nvmf_ns *ns = subsystem->ns[i];
+
+			if (ns && (ns->opts.anagrpid ? ns->opts.anagrpid : ns->nsid) == grps[j]) {
+				memcpy(page + off, &ns->nsid, 4);
+				off += 4;
+				nnsids++;
+			}
+		}
+		memcpy(desc + 4, &nnsids, 4);		/* NNSIDS */
+	}
+	rc = copy_log(req, page, off, offset, len);
+	free(grps);
+	free(page);
+	return rc;
+}
+
 static int
 cmd_get_log_page(struct usk_nvmf_request *req)
 {
@@ -389,9 +452,15 @@ cmd_get_log_page(struct usk_nvmf_request *req)
 		return log_changed_ns(req, offset, (uint32_t)len, rae);
 	case USK_NVME_LOG_COMMAND_EFFECTS_LOG:
 		return log_cmd_effects(req, offset, (uint32_t)len);
+	case USK_NVME_LOG_ASYMMETRIC_NAMESPACE_ACCESS:
+		if (!ctrlr->subsys->ana_reporting) {
+			break;
+		}
+		return log_ana(req, offset, (uint32_t)len, (cmd->cdw10 >> 8) & 1);
 	default:
-		return status(req, USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVME_SC_INVALID_LOG_PAGE);
+		break;
 	}
+	return status(req, USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVME_SC_INVALID_LOG_PAGE);
 }
 
 /* ---- Features ---- */

@@ -68,5 +68,27 @@ for b in Malloc1 Malloc2 Malloc3; do
 		fail "a job ran on claimed base $b"
 	fi
 done
-echo "PASS: verify on malloc, aio, uring, split, passthru, delay"
+# Interrupt mode: aio / uring completions arrive through their eventfds, delay through a timer.
+cat >"$TMP/intr.json" <<JSON
+{"subsystems":[{"subsystem":"bdev","config":[
+ {"method":"bdev_malloc_create","params":{"name":"Malloc3","num_blocks":32768,"block_size":512}},
+ {"method":"bdev_delay_create","params":{"base_bdev_name":"Malloc3","name":"Delay0",
+   "avg_read_latency":50,"p99_read_latency":200,"avg_write_latency":50,"p99_write_latency":200}},
+ {"method":"bdev_aio_create","params":{"name":"AIO0","filename":"$TMP/aio.img","block_size":512}},
+ {"method":"bdev_uring_create","params":{"name":"URING0","filename":"$TMP/uring.img"}}
+]}]}
+JSON
+timeout -k 5 60 "$PERF" --interrupt-mode --json "$TMP/intr.json" -q 16 -o 4096 -w verify -t 2 \
+	>"$TMP/out.log" 2>&1 &
+PID=$!
+wait "$PID"
+rc=$?
+PID=
+[ $rc -eq 0 ] || fail "usk_bdevperf verify in interrupt mode exited with $rc"
+for b in AIO0 URING0 Delay0; do
+	line=$(grep -E "^[[:space:]]+$b[[:space:]]+:" "$TMP/out.log") || fail "interrupt mode: no row for $b"
+	iops=$(echo "$line" | awk -F: '{print $2}' | awk '{print $2}')
+	awk -v v="$iops" 'BEGIN { exit !(v > 0) }' || fail "interrupt mode: $b IOPS $iops"
+done
+echo "PASS: verify on malloc, aio, uring, split, passthru, delay (polled and interrupt mode)"
 exit 0

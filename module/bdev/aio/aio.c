@@ -32,6 +32,7 @@ struct aio_disk {
 	int fd;
 	bool direct;
 	bool readonly;
+	bool fallocate; /* unmap / write_zeroes through fallocate(2) */
 	TAILQ_ENTRY(aio_disk) link;
 };
 
@@ -296,6 +297,24 @@ aio_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 		}
 		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
 		return;
+	case USK_BDEV_IO_TYPE_UNMAP:
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES: {
+		/* Rare and metadata-only for the file system: done inline, like flush. */
+		int mode = FALLOC_FL_KEEP_SIZE | (bdev_io->type == USK_BDEV_IO_TYPE_UNMAP ?
+						  FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+
+		if (disk->readonly) {
+			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
+			return;
+		}
+		if (fallocate(disk->fd, mode, (off_t)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen),
+			      (off_t)(bdev_io->u.bdev.num_blocks * disk->bdev.blocklen)) != 0) {
+			usk_bdev_io_complete_aio_status(bdev_io, -errno);
+			return;
+		}
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
+		return;
+	}
 	case USK_BDEV_IO_TYPE_RESET:
 		/* The bdev layer waited for in-flight I/O already; nothing is cached here. */
 		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
@@ -309,7 +328,12 @@ aio_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 static bool
 aio_io_type_supported(void *ctx, enum usk_bdev_io_type type)
 {
+	struct aio_disk *disk = ctx;
+
 	switch (type) {
+	case USK_BDEV_IO_TYPE_UNMAP:
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
+		return disk->fallocate;
 	case USK_BDEV_IO_TYPE_READ:
 	case USK_BDEV_IO_TYPE_WRITE:
 	case USK_BDEV_IO_TYPE_FLUSH:
@@ -423,9 +447,9 @@ aio_dump_info_json(void *ctx, json_t *obj)
 {
 	struct aio_disk *disk = ctx;
 
-	json_object_set_new(obj, "aio", json_pack("{s:s, s:b, s:b}",
+	json_object_set_new(obj, "aio", json_pack("{s:s, s:b, s:b, s:b}",
 			    "filename", disk->filename,
-			    "readonly", disk->readonly,
+			    "readonly", disk->readonly, "fallocate", disk->fallocate,
 			    "direct", disk->direct));
 	return 0;
 }
@@ -436,9 +460,9 @@ aio_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 	struct aio_disk *disk = bdev->ctxt;
 
 	usk_json_config_add(config_array, "bdev_aio_create",
-			    json_pack("{s:s, s:s, s:I, s:b}", "name", bdev->name,
+			    json_pack("{s:s, s:s, s:I, s:b, s:b}", "name", bdev->name,
 				      "filename", disk->filename, "block_size", (json_int_t)bdev->blocklen,
-				      "readonly", disk->readonly));
+				      "readonly", disk->readonly, "fallocate", disk->fallocate));
 }
 
 static const struct usk_bdev_fn_table g_aio_fn_table = {
@@ -524,7 +548,7 @@ file_open(const char *filename, bool readonly, bool *direct)
 
 int
 usk_bdev_aio_create(const char *name, const char *filename, uint32_t block_size, bool readonly,
-		    char *err, size_t err_len)
+		    bool fallocate, char *err, size_t err_len)
 {
 	struct aio_disk *disk;
 	uint64_t size;
@@ -546,6 +570,7 @@ usk_bdev_aio_create(const char *name, const char *filename, uint32_t block_size,
 	}
 	disk->fd = -1;
 	disk->readonly = readonly;
+	disk->fallocate = fallocate;
 	disk->filename = strdup(filename);
 	disk->bdev.name = strdup(name);
 	if (disk->filename == NULL || disk->bdev.name == NULL) {

@@ -13,11 +13,12 @@ struct usk_bdev;
  * Create an aio bdev named name on filename (app thread). block_size 0 = detect it (the
  * logical block size of a block device, the direct-I/O alignment of a file, else 512).
  * The file is opened with O_DIRECT when its file system allows it; otherwise buffered, with a
- * notice. On failure err gets a message naming the offending parameter.
+ * notice. fallocate: support unmap (punch hole) and write_zeroes (zero range) through
+ * fallocate(2). On failure err gets a message naming the offending parameter.
  * Returns 0, -EEXIST (name taken), -EINVAL (bad block_size, file too small), -errno of open.
  */
 int usk_bdev_aio_create(const char *name, const char *filename, uint32_t block_size,
-			bool readonly, char *err, size_t err_len);
+			bool readonly, bool fallocate, char *err, size_t err_len);
 
 typedef void (*usk_bdev_aio_delete_cb)(void *cb_arg, int rc);
 /** Unregister the aio bdev name; cb_fn(cb_arg, rc) when gone. Returns 0 or -ENODEV. */

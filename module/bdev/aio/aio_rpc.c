@@ -42,12 +42,7 @@ rpc_bdev_aio_create(struct usk_jsonrpc_request *request, const json_t *params)
 						"name: must not be empty");
 		goto cleanup;
 	}
-	if (req.fallocate) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"fallocate: unmap and write_zeroes through fallocate are not supported");
-		goto cleanup;
-	}
-	rc = usk_bdev_aio_create(req.name, req.filename, req.block_size, req.readonly, err,
+	rc = usk_bdev_aio_create(req.name, req.filename, req.block_size, req.readonly, req.fallocate, err,
 				 sizeof(err));
 	if (rc != 0) {
 		usk_jsonrpc_send_error_response(request, rc == -EEXIST ? -EEXIST :

@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for the two JSON parsers on the config path: the --json file loader
  * (json_config_load) and the table-driven params decoder (usk_json_decode_object) that every
- * RPC uses. The first byte picks the parser.
+ * RPC uses; also the -m core mask parser. The first byte picks the parser.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "usk/json.h"
+#include "usk/util.h"
 #include "event_internal.h"
 
 struct params {
@@ -78,21 +79,36 @@ fuzz_config_file(const uint8_t *data, size_t size)
 	close(fd);
 }
 
+static void
+fuzz_cpuset(const uint8_t *data, size_t size)
+{
+	struct usk_cpuset set;
+	char *s = strndup((const char *)data, size);
+
+	if (s != NULL && usk_cpuset_parse(&set, s) == 0) {
+		usk_cpuset_fmt(&set);
+	}
+	free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1) {
 		return 0;
 	}
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		fuzz_config_file(data + 1, size - 1);
 		break;
 	case 1:
 		fuzz_decode(data + 1, size - 1, false);
 		break;
-	default:
+	case 2:
 		fuzz_decode(data + 1, size - 1, true);
+		break;
+	default:
+		fuzz_cpuset(data + 1, size - 1);
 		break;
 	}
 	return 0;

@@ -1530,6 +1530,48 @@ test_remove_listener_drops_connections(void **state)
 }
 
 static void
+test_ana_log(void **state)
+{
+	struct usk_nvme_ctrlr_data *cdata;
+	struct fake_qpair *admin;
+	struct fake_req *r;
+	uint16_t cntlid;
+	uint32_t v32;
+	uint16_t ngrps;
+
+	ut_set_thread(0);
+	r = NULL;
+	assert_int_equal(usk_nvmf_subsystem_set_ana_reporting(g_subsystem, true), -EPERM);
+	wait_state_change(usk_nvmf_subsystem_stop(g_subsystem, state_cb, NULL));
+	assert_int_equal(usk_nvmf_subsystem_set_ana_reporting(g_subsystem, true), 0);
+	wait_state_change(usk_nvmf_subsystem_start(g_subsystem, state_cb, NULL));
+	admin = ctrlr_up(SUBNQN, HOSTNQN, 0, &cntlid);
+	r = nvme_cmd(admin, USK_NVME_OPC_IDENTIFY, 0, USK_NVME_IDENTIFY_CTRLR, 0, 0, 4096);
+	cdata = (struct usk_nvme_ctrlr_data *)r->buf;
+	assert_true(cdata->cmic & USK_NVME_CMIC_ANA);
+	assert_true(cdata->anatt > 0);
+	assert_int_equal(cdata->anagrpmax, 8);
+	free(r);
+	r = nvme_cmd(admin, USK_NVME_OPC_IDENTIFY, 1, USK_NVME_IDENTIFY_NS, 0, 0, 4096);
+	assert_int_equal(((struct usk_nvme_ns_data *)r->buf)->anagrpid, 1);
+	free(r);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0,
+		     USK_NVME_LOG_ASYMMETRIC_NAMESPACE_ACCESS | (1023u << 16), 0, 0, 4096);
+	assert_int_equal(sct_sc(r), 0);
+	memcpy(&ngrps, r->buf + 8, 2);
+	assert_int_equal(ngrps, 1);
+	memcpy(&v32, r->buf + 16, 4);
+	assert_int_equal(v32, 1);		/* ANAGRPID */
+	memcpy(&v32, r->buf + 20, 4);
+	assert_int_equal(v32, 1);		/* NNSIDS */
+	assert_int_equal(r->buf[32], 0x01);	/* optimized */
+	memcpy(&v32, r->buf + 48, 4);
+	assert_int_equal(v32, 1);		/* NSID */
+	free(r);
+	qpair_drop(admin);
+}
+
+static void
 unregister_cb(void *arg, int rc)
 {
 	*(bool *)arg = rc == 0;
@@ -1581,6 +1623,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hot_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enomem_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_listener_drops_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ana_log, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -461,6 +461,39 @@ test_fatal_errors(void **state)
 	assert_int_equal(tcp_pdu_get_le32(t->fei), 4);
 	conn_core_teardown(&c);
 
+	/* the host gives up with an H2CTermReq: the connection just goes, no C2HTermReq */
+	conn_open(&c, false, false);
+	{
+		uint8_t term[24 + 8] = { USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ, 0, 24, 0, 32, 0, 0, 0, 0x02 };
+		int spins;
+
+		g_disconnects = 0;
+		conn_send(&c, term, sizeof(term));
+		for (spins = 0; spins < 100000 && g_disconnects == 0; spins++) {
+			pump();
+		}
+		assert_int_equal(g_disconnects, 1);
+	}
+	conn_core_teardown(&c);
+
+	/* Abort of a command waiting for a data buffer completes it with ABORTED_BY_REQUEST */
+	conn_open(&c, false, false);
+	g_pool_avail = 0;
+	make_cmd(&cmd, 0x02, 77, 0, 4096, false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
+	{
+		int spins;
+
+		for (spins = 0; spins < 1000; spins++) {
+			pump();
+		}
+	}
+	assert_false(g_ops->qpair_abort_request(c.qpair, 78));
+	assert_true(g_ops->qpair_abort_request(c.qpair, 77));
+	expect_resp(&c, 77, (1u << 14) /* DNR */ | USK_NVME_SC_ABORTED_BY_REQUEST);
+	g_pool_avail = 64;
+	conn_core_teardown(&c);
+
 	/* the other connection is unaffected */
 	memset(g_disk, 0x12, 4096);
 	assert_true(do_read(&good, 5, 0, 4096));
