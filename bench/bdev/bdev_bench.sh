@@ -41,7 +41,7 @@ run_perf() { # name json args...
 	shift 2
 	"$PERF" --json "$json" -m "$MASK" "$@" >"$TMP/$name.log" 2>&1 &
 	pid=$!
-	for _ in $(seq 1 600); do
+	for _ in $(seq 1 2400); do
 		grep -q "Running I/O" "$TMP/$name.log" 2>/dev/null && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05

@@ -43,12 +43,12 @@ struct usk_nvmf_target_opts {
 	uint16_t crdt[3];		/* command retry delay times, 100 ms units */
 };
 
+/* Completion callbacks of the asynchronous calls below; status 0 or -errno. */
 typedef void (*usk_nvmf_tgt_destroy_done_fn)(void *ctx, int status);
 typedef void (*usk_nvmf_tgt_add_transport_done_fn)(void *ctx, int status);
 typedef void (*usk_nvmf_transport_destroy_done_fn)(void *ctx);
 typedef void (*usk_nvmf_subsystem_state_change_done)(struct usk_nvmf_subsystem *subsystem,
 		void *cb_arg, int status);
-typedef void (*usk_nvmf_tgt_subsystem_listen_done_fn)(void *ctx, int status);
 typedef void (*usk_nvmf_poll_group_destroy_done_fn)(void *ctx, int status);
 
 /* ---- target ---- */
@@ -64,6 +64,7 @@ int usk_nvmf_tgt_create(const struct usk_nvmf_target_opts *opts, struct usk_nvmf
  * cb_fn(ctx, 0) runs when done.
  */
 void usk_nvmf_tgt_destroy(struct usk_nvmf_tgt *tgt, usk_nvmf_tgt_destroy_done_fn cb_fn, void *ctx);
+/** Name given at creation ("nvmf_tgt" by default). */
 const char *usk_nvmf_tgt_get_name(struct usk_nvmf_tgt *tgt);
 /** Target by name; NULL name returns the first (default) target. */
 struct usk_nvmf_tgt *usk_nvmf_get_tgt(const char *name);
@@ -105,8 +106,10 @@ void usk_nvmf_tgt_add_transport(struct usk_nvmf_tgt *tgt, struct usk_nvmf_transp
 /** Transport of tgt named transport_name (case-insensitive) or NULL. */
 struct usk_nvmf_transport *usk_nvmf_tgt_get_transport(struct usk_nvmf_tgt *tgt,
 		const char *transport_name);
+/** Iterate tgt's transports in creation order (NULL at the end). Target thread. */
 struct usk_nvmf_transport *usk_nvmf_transport_get_first(struct usk_nvmf_tgt *tgt);
 struct usk_nvmf_transport *usk_nvmf_transport_get_next(struct usk_nvmf_transport *transport);
+/** The transport's ops name, type and validated generic options. */
 const char *usk_nvmf_get_transport_name(struct usk_nvmf_transport *transport);
 enum usk_nvme_transport_type usk_nvmf_get_transport_type(struct usk_nvmf_transport *transport);
 const struct usk_nvmf_transport_opts *usk_nvmf_get_transport_opts(struct usk_nvmf_transport *transport);
@@ -117,9 +120,11 @@ json_t *usk_nvmf_transport_opts_to_json(struct usk_nvmf_transport *transport);
 
 /** "TCP"/"RDMA"/"PCIe"/"VFIOUSER" (case-insensitive) to type; -EINVAL if unknown. */
 int usk_nvmf_trtype_parse(const char *str, enum usk_nvme_transport_type *trtype);
+/** Canonical name of a transport type ("TCP"; "CUSTOM" when unknown). */
 const char *usk_nvmf_trtype_str(enum usk_nvme_transport_type trtype);
 /** "IPv4"/"IPv6"/"IB"/"FC"/"INTRA_HOST" (case-insensitive); -EINVAL if unknown. */
 int usk_nvmf_adrfam_parse(const char *str, enum usk_nvmf_adrfam *adrfam);
+/** Canonical name of an address family ("IPv4"; "unknown"). */
 const char *usk_nvmf_adrfam_str(enum usk_nvmf_adrfam adrfam);
 /** Whether two trids name the same address (trtype, adrfam, traddr, trsvcid). */
 bool usk_nvmf_trid_equal(const struct usk_nvme_transport_id *a, const struct usk_nvme_transport_id *b);
@@ -163,6 +168,7 @@ int usk_nvmf_subsystem_destroy(struct usk_nvmf_subsystem *subsystem);
  * change is in progress, -EINVAL if not allowed in the current state. */
 int usk_nvmf_subsystem_start(struct usk_nvmf_subsystem *subsystem,
 			     usk_nvmf_subsystem_state_change_done cb_fn, void *cb_arg);
+/** Stop: wait for in-flight I/O, disconnect the subsystem's qpairs, close channels -> INACTIVE. */
 int usk_nvmf_subsystem_stop(struct usk_nvmf_subsystem *subsystem,
 			    usk_nvmf_subsystem_state_change_done cb_fn, void *cb_arg);
 /** Pause: new I/O is queued, cb_fn runs once no I/O of the subsystem is in flight anywhere. */
@@ -171,11 +177,15 @@ int usk_nvmf_subsystem_pause(struct usk_nvmf_subsystem *subsystem,
 /** Resume: poll groups pick up namespace changes, queued I/O runs. */
 int usk_nvmf_subsystem_resume(struct usk_nvmf_subsystem *subsystem,
 			      usk_nvmf_subsystem_state_change_done cb_fn, void *cb_arg);
+/** Current state (a transitional one while a change runs). */
 enum usk_nvmf_subsystem_state usk_nvmf_subsystem_get_state(struct usk_nvmf_subsystem *subsystem);
 
+/** Subsystem of tgt with this NQN (the discovery one included), or NULL. Target thread. */
 struct usk_nvmf_subsystem *usk_nvmf_tgt_find_subsystem(struct usk_nvmf_tgt *tgt, const char *nqn);
+/** Iterate subsystems in ID order (the discovery subsystem first). Target thread. */
 struct usk_nvmf_subsystem *usk_nvmf_subsystem_get_first(struct usk_nvmf_tgt *tgt);
 struct usk_nvmf_subsystem *usk_nvmf_subsystem_get_next(struct usk_nvmf_subsystem *subsystem);
+/** Attributes. */
 struct usk_nvmf_tgt *usk_nvmf_subsystem_get_tgt(struct usk_nvmf_subsystem *subsystem);
 const char *usk_nvmf_subsystem_get_nqn(const struct usk_nvmf_subsystem *subsystem);
 enum usk_nvmf_subtype usk_nvmf_subsystem_get_type(struct usk_nvmf_subsystem *subsystem);
@@ -185,12 +195,14 @@ const char *usk_nvmf_subsystem_get_sn(const struct usk_nvmf_subsystem *subsystem
 /** Model number: printable ASCII, at most 40 bytes. 0 or -EINVAL. */
 int usk_nvmf_subsystem_set_mn(struct usk_nvmf_subsystem *subsystem, const char *mn);
 const char *usk_nvmf_subsystem_get_mn(const struct usk_nvmf_subsystem *subsystem);
+/** Highest NSID (max_namespaces; 0 for the discovery subsystem). */
 uint32_t usk_nvmf_subsystem_get_max_nsid(struct usk_nvmf_subsystem *subsystem);
 /** Controller ID range for dynamic allocation ([1, 0xffef]). 0 or -EINVAL / -EPERM if active. */
 int usk_nvmf_subsystem_set_cntlid_range(struct usk_nvmf_subsystem *subsystem,
 					uint16_t min_cntlid, uint16_t max_cntlid);
 uint16_t usk_nvmf_subsystem_get_min_cntlid(const struct usk_nvmf_subsystem *subsystem);
 uint16_t usk_nvmf_subsystem_get_max_cntlid(const struct usk_nvmf_subsystem *subsystem);
+/** ANA reporting (CMIC.ANA, ANA log page, ANAGRPID); set while inactive, else -EPERM. */
 int usk_nvmf_subsystem_set_ana_reporting(struct usk_nvmf_subsystem *subsystem, bool ana_reporting);
 bool usk_nvmf_subsystem_get_ana_reporting(struct usk_nvmf_subsystem *subsystem);
 
@@ -200,10 +212,12 @@ bool usk_nvmf_subsystem_get_ana_reporting(struct usk_nvmf_subsystem *subsystem);
 int usk_nvmf_subsystem_add_host(struct usk_nvmf_subsystem *subsystem, const char *hostnqn);
 /** Remove hostnqn from the allow list (connected controllers stay). 0 or -ENOENT. */
 int usk_nvmf_subsystem_remove_host(struct usk_nvmf_subsystem *subsystem, const char *hostnqn);
+/** Let every host connect (true) or only the listed ones. Returns 0. */
 int usk_nvmf_subsystem_set_allow_any_host(struct usk_nvmf_subsystem *subsystem, bool allow_any_host);
 bool usk_nvmf_subsystem_get_allow_any_host(const struct usk_nvmf_subsystem *subsystem);
 /** Whether hostnqn may connect to subsystem (allow_any_host or listed). Any thread. */
 bool usk_nvmf_subsystem_host_allowed(struct usk_nvmf_subsystem *subsystem, const char *hostnqn);
+/** Iterate the allowed hosts; usk_nvmf_host_get_nqn gives each one's NQN. */
 struct usk_nvmf_host *usk_nvmf_subsystem_get_first_host(struct usk_nvmf_subsystem *subsystem);
 struct usk_nvmf_host *usk_nvmf_subsystem_get_next_host(struct usk_nvmf_subsystem *subsystem,
 		struct usk_nvmf_host *prev);
@@ -225,6 +239,7 @@ int usk_nvmf_subsystem_remove_listener(struct usk_nvmf_subsystem *subsystem,
 /** Whether a connection that arrived on trid may reach subsystem. */
 bool usk_nvmf_subsystem_listener_allowed(struct usk_nvmf_subsystem *subsystem,
 		const struct usk_nvme_transport_id *trid);
+/** Iterate the subsystem's listeners and read their addresses. */
 struct usk_nvmf_subsystem_listener *usk_nvmf_subsystem_get_first_listener(
 	struct usk_nvmf_subsystem *subsystem);
 struct usk_nvmf_subsystem_listener *usk_nvmf_subsystem_get_next_listener(
@@ -256,10 +271,12 @@ int usk_nvmf_subsystem_add_ns_ext(struct usk_nvmf_subsystem *subsystem, const ch
 				  uint32_t *nsid);
 /** Remove namespace nsid (subsystem inactive or paused). 0, -ENOENT, -EPERM. */
 int usk_nvmf_subsystem_remove_ns(struct usk_nvmf_subsystem *subsystem, uint32_t nsid);
+/** Namespace nsid or NULL; iterate in NSID order. Target thread. */
 struct usk_nvmf_ns *usk_nvmf_subsystem_get_ns(struct usk_nvmf_subsystem *subsystem, uint32_t nsid);
 struct usk_nvmf_ns *usk_nvmf_subsystem_get_first_ns(struct usk_nvmf_subsystem *subsystem);
 struct usk_nvmf_ns *usk_nvmf_subsystem_get_next_ns(struct usk_nvmf_subsystem *subsystem,
 		struct usk_nvmf_ns *prev);
+/** The namespace's NSID. */
 uint32_t usk_nvmf_ns_get_id(const struct usk_nvmf_ns *ns);
 /** The namespace's bdev (struct usk_bdev *). */
 struct usk_bdev *usk_nvmf_ns_get_bdev(struct usk_nvmf_ns *ns);

@@ -195,6 +195,7 @@ struct usk_nvmf_transport_poll_group {
 	TAILQ_ENTRY(usk_nvmf_transport_poll_group) link;
 };
 
+/* Completions of ops->destroy and ops->qpair_fini. */
 typedef void (*usk_nvmf_transport_destroy_done_cb)(void *cb_arg);
 typedef void (*usk_nvmf_transport_qpair_fini_cb)(void *cb_arg);
 

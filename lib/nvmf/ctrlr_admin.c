@@ -113,6 +113,9 @@ nvmf_ctrlr_build_cdata(struct usk_nvmf_ctrlr *ctrlr, struct usk_nvme_ctrlr_data 
 		cdata->awupf = 0;
 	}
 	cdata->psd[0].mp = 1000;	/* 10 W, centiwatts */
+	cdata->crdt1 = subsystem->tgt->crdt[0];
+	cdata->crdt2 = subsystem->tgt->crdt[1];
+	cdata->crdt3 = subsystem->tgt->crdt[2];
 	if (transport && transport->ops->cdata_init) {
 		transport->ops->cdata_init(transport, subsystem, cdata);
 	}
@@ -260,21 +263,18 @@ copy_log(struct usk_nvmf_request *req, const void *page, size_t page_size, uint6
 static int
 log_health(struct usk_nvmf_request *req, uint64_t offset, uint32_t len)
 {
-	struct usk_nvmf_ctrlr *ctrlr = req->qpair->ctrlr;
 	struct usk_nvme_health_information_page page;
 
+	/*
+	 * A healthy device. I/O counters are not kept: I/O runs on every poll group and counting it
+	 * per controller would need cross-thread updates on the hot path.
+	 */
 	memset(&page, 0, sizeof(page));
 	page.temperature = 0x127;	/* 295 K */
 	page.available_spare = 100;
 	page.available_spare_threshold = 10;
 	page.percentage_used = 0;
-	/* data units: thousands of 512-byte units, rounded up */
-	page.data_units_read[0] = (ctrlr->data_units_read / 512 + 999) / 1000;
-	page.data_units_written[0] = (ctrlr->data_units_written / 512 + 999) / 1000;
-	page.host_read_commands[0] = ctrlr->host_read_commands;
-	page.host_write_commands[0] = ctrlr->host_write_commands;
 	page.power_cycles[0] = 1;
-	page.num_error_info_log_entries[0] = ctrlr->error_count;
 	return copy_log(req, &page, sizeof(page), offset, len);
 }
 

@@ -202,11 +202,6 @@ struct usk_nvmf_ctrlr {
 	uint32_t changed_ns[NVMF_MAX_CHANGED_NS];
 	uint32_t num_changed_ns;
 	bool changed_ns_overflow;
-	uint64_t error_count;
-	uint64_t host_read_commands;
-	uint64_t host_write_commands;
-	uint64_t data_units_read;	/* bytes here; converted at log time */
-	uint64_t data_units_written;
 
 	TAILQ_ENTRY(usk_nvmf_ctrlr) link;	/* subsys->ctrlrs, target thread */
 };

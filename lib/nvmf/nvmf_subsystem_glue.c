@@ -7,6 +7,7 @@
 
 #include "usk/env.h"
 #include "usk/event.h"
+#include "usk/rpc.h"
 #include "nvmf_internal.h"
 
 #define NVMF_GLUE_MAX_GROUPS USK_CPUSET_SIZE
@@ -17,6 +18,11 @@ struct glue_group {
 };
 
 static struct usk_nvmf_tgt *g_tgt;
+/* Set by the STARTUP-time RPCs below, used when the target is created. */
+static uint32_t g_max_subsystems = USK_NVMF_DEFAULT_MAX_SUBSYSTEMS;
+static uint16_t g_crdt[3];
+static struct usk_cpuset g_poll_groups_mask;
+static bool g_poll_groups_mask_set;
 static struct glue_group g_groups[NVMF_GLUE_MAX_GROUPS];
 static uint32_t g_num_groups;
 static uint32_t g_pending;
@@ -51,13 +57,15 @@ group_create_on_thread(void *arg)
 static void
 nvmf_subsystem_init(void)
 {
-	struct usk_nvmf_target_opts opts = { .opts_size = sizeof(opts), .name = "nvmf_tgt" };
+	struct usk_nvmf_target_opts opts = { .opts_size = sizeof(opts), .name = "nvmf_tgt",
+		       .max_subsystems = g_max_subsystems };
 	struct usk_cpuset mask;
 	char name[32];
 	uint32_t core;
 	int rc;
 
 	g_glue_thread = usk_get_thread();
+	memcpy(opts.crdt, g_crdt, sizeof(opts.crdt));
 	rc = usk_nvmf_tgt_create(&opts, &g_tgt);
 	if (rc != 0) {
 		USK_ERRLOG("cannot create the NVMe-oF target: %s\n", strerror(-rc));
@@ -68,6 +76,9 @@ nvmf_subsystem_init(void)
 	g_init_rc = 0;
 	for (core = usk_env_get_first_core(); core != UINT32_MAX && g_num_groups < NVMF_GLUE_MAX_GROUPS;
 	     core = usk_env_get_next_core(core)) {
+		if (g_poll_groups_mask_set && !usk_cpuset_get_cpu(&g_poll_groups_mask, core)) {
+			continue;
+		}
 		usk_cpuset_zero(&mask);
 		usk_cpuset_set_cpu(&mask, core, true);
 		snprintf(name, sizeof(name), "nvmf_tgt_poll_group_%03u", g_num_groups);
@@ -173,10 +184,149 @@ nvmf_subsystem_fini(void)
 static void
 nvmf_subsystem_write_config_json(json_t *config)
 {
+	json_t *params = json_object();
+
+	json_object_set_new(params, "discovery_filter", json_string("match_any"));
+	if (g_poll_groups_mask_set) {
+		char mask[USK_CPUSET_SIZE / 4 + 3];
+
+		snprintf(mask, sizeof(mask), "0x%s", usk_cpuset_fmt(&g_poll_groups_mask));
+		json_object_set_new(params, "poll_groups_mask", json_string(mask));
+	}
+	usk_json_config_add(config, "nvmf_set_config", params);
+	usk_json_config_add(config, "nvmf_set_max_subsystems",
+			    json_pack("{s:i}", "max_subsystems", (json_int_t)g_max_subsystems));
+	usk_json_config_add(config, "nvmf_set_crdt", json_pack("{s:i, s:i, s:i}", "crdt1", g_crdt[0],
+			    "crdt2", g_crdt[1], "crdt3", g_crdt[2]));
 	if (g_tgt) {
 		usk_nvmf_tgt_write_config_json(config, g_tgt);
 	}
 }
+
+/* ---- target options (before the subsystem starts, as SPDK) ---- */
+
+struct rpc_set_config {
+	char *discovery_filter;
+	char *poll_groups_mask;
+	json_t *admin_cmd_passthru;
+	json_t *dhchap_digests;
+	json_t *dhchap_dhgroups;
+	uint32_t acceptor_poll_rate;
+	uint32_t max_subsystems;
+	uint16_t crdt[3];
+};
+
+static const struct usk_json_object_decoder g_set_config_decoders[] = {
+	{ "discovery_filter", offsetof(struct rpc_set_config, discovery_filter), usk_json_decode_string, true },
+	{ "poll_groups_mask", offsetof(struct rpc_set_config, poll_groups_mask), usk_json_decode_string, true },
+	{ "admin_cmd_passthru", offsetof(struct rpc_set_config, admin_cmd_passthru), usk_json_decode_json, true },
+	{ "dhchap_digests", offsetof(struct rpc_set_config, dhchap_digests), usk_json_decode_json, true },
+	{ "dhchap_dhgroups", offsetof(struct rpc_set_config, dhchap_dhgroups), usk_json_decode_json, true },
+	{ "acceptor_poll_rate", offsetof(struct rpc_set_config, acceptor_poll_rate), usk_json_decode_uint32, true },
+};
+
+static void
+set_config_free(struct rpc_set_config *req)
+{
+	free(req->discovery_filter);
+	free(req->poll_groups_mask);
+	json_decref(req->admin_cmd_passthru);
+	json_decref(req->dhchap_digests);
+	json_decref(req->dhchap_dhgroups);
+}
+
+static void
+rpc_nvmf_set_config(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	struct rpc_set_config req = {};
+	struct usk_cpuset mask;
+	json_t *identify;
+
+	if (!usk_rpc_decode_params(request, params, g_set_config_decoders,
+				   USK_COUNTOF(g_set_config_decoders), &req)) {
+		goto out;
+	}
+	if (req.discovery_filter && strcmp(req.discovery_filter, "match_any") != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "discovery_filter: only \"match_any\" is supported (got \"%s\")",
+						    req.discovery_filter);
+		goto out;
+	}
+	if (req.admin_cmd_passthru) {
+		identify = json_is_object(req.admin_cmd_passthru) ?
+			   json_object_get(req.admin_cmd_passthru, "identify_ctrlr") : NULL;
+		if (!json_is_object(req.admin_cmd_passthru) || json_object_size(req.admin_cmd_passthru) >
+		    (identify ? 1u : 0u) || (identify && !json_is_false(identify))) {
+			usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+							"admin_cmd_passthru: only {\"identify_ctrlr\": false} is supported");
+			goto out;
+		}
+	}
+	/* DH-HMAC-CHAP is not implemented: the algorithm lists are only checked for shape. */
+	if ((req.dhchap_digests && !json_is_array(req.dhchap_digests)) ||
+	    (req.dhchap_dhgroups && !json_is_array(req.dhchap_dhgroups))) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"dhchap_digests, dhchap_dhgroups: must be arrays of strings");
+		goto out;
+	}
+	if (req.poll_groups_mask) {
+		if (usk_cpuset_parse(&mask, req.poll_groups_mask) != 0 || usk_cpuset_count(&mask) == 0) {
+			usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+							    "poll_groups_mask: '%s' is not a CPU mask",
+							    req.poll_groups_mask);
+			goto out;
+		}
+		g_poll_groups_mask = mask;
+		g_poll_groups_mask_set = true;
+	}
+	usk_jsonrpc_send_bool_response(request, true);
+out:
+	set_config_free(&req);
+}
+USK_RPC_REGISTER("nvmf_set_config", rpc_nvmf_set_config, USK_RPC_STARTUP)
+
+static const struct usk_json_object_decoder g_max_subsystems_decoders[] = {
+	{ "max_subsystems", offsetof(struct rpc_set_config, max_subsystems), usk_json_decode_uint32, false },
+};
+
+static void
+rpc_nvmf_set_max_subsystems(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	struct rpc_set_config req = {};
+
+	if (!usk_rpc_decode_params(request, params, g_max_subsystems_decoders,
+				   USK_COUNTOF(g_max_subsystems_decoders), &req)) {
+		return;
+	}
+	if (req.max_subsystems < 1 || req.max_subsystems > 65535) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "max_subsystems: must be in 1..65535 (got %u)",
+						    req.max_subsystems);
+		return;
+	}
+	g_max_subsystems = req.max_subsystems;
+	usk_jsonrpc_send_bool_response(request, true);
+}
+USK_RPC_REGISTER("nvmf_set_max_subsystems", rpc_nvmf_set_max_subsystems, USK_RPC_STARTUP)
+
+static const struct usk_json_object_decoder g_crdt_decoders[] = {
+	{ "crdt1", offsetof(struct rpc_set_config, crdt[0]), usk_json_decode_uint16, true },
+	{ "crdt2", offsetof(struct rpc_set_config, crdt[1]), usk_json_decode_uint16, true },
+	{ "crdt3", offsetof(struct rpc_set_config, crdt[2]), usk_json_decode_uint16, true },
+};
+
+static void
+rpc_nvmf_set_crdt(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	struct rpc_set_config req = {};
+
+	if (!usk_rpc_decode_params(request, params, g_crdt_decoders, USK_COUNTOF(g_crdt_decoders), &req)) {
+		return;
+	}
+	memcpy(g_crdt, req.crdt, sizeof(g_crdt));
+	usk_jsonrpc_send_bool_response(request, true);
+}
+USK_RPC_REGISTER("nvmf_set_crdt", rpc_nvmf_set_crdt, USK_RPC_STARTUP)
 
 static struct usk_subsystem g_usk_subsystem_nvmf = {
 	.name = "nvmf",

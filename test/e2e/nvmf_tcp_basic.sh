@@ -32,6 +32,14 @@ tgt_alive || fail "usk_tgt died"
 GUEST_MD5=$(tr -d '\r' <"$TMP/guest-1.log" | awk '$1 == "PATTERN_MD5" && $2 == "aio" {print $4}')
 [ -n "$GUEST_MD5" ] || fail "guest did not report the aio pattern"
 rpc nvmf_get_stats >"$TMP/stats.json" || fail "nvmf_get_stats failed"
+python3 - "$TMP/stats.json" <<'PY' || fail "nvmf_get_stats lacks the TCP transport statistics"
+import json, sys
+st = json.load(open(sys.argv[1]))
+t = [t for g in st["poll_groups"] for t in g.get("transports", []) if t.get("trtype") == "TCP"]
+assert t and all(k in t[0] for k in ("accepted_qpairs", "data_buffer_waits", "pending_data_buffer")), t
+assert sum(x["accepted_qpairs"] for x in t) >= 8, t
+print("TCP transport stats:", t)
+PY
 stop_tgt
 HOST_MD5=$(dd if="$AIO_FILE" bs=1M skip=1 count=8 2>/dev/null | md5sum | cut -d' ' -f1)
 [ "$HOST_MD5" = "$GUEST_MD5" ] || fail "aio file md5 $HOST_MD5 differs from the guest's $GUEST_MD5"

@@ -508,6 +508,49 @@ test_fatal_errors(void **state)
 	env_teardown();
 }
 
+/* A host that does not read: sends hit a full socket and resume later, byte-exact. */
+static void
+test_partial_sends(void **state)
+{
+	static struct conn c;
+	struct usk_nvme_tcp_cmd cmd[32];
+	const struct usk_nvme_tcp_c2h_data_hdr *h = (const void *)c.buf;
+	uint32_t i;
+
+	env_setup(4096, true);
+	conn_open(&c, true, true);
+	for (i = 0; i < sizeof(g_disk); i++) {
+		g_disk[i] = (uint8_t)(i * 7 + (i >> 16));
+	}
+	for (i = 0; i < 32; i++) {
+		make_cmd(&cmd[i], 0x02, (uint16_t)(100 + i), i * 64, 32768, false);
+		cmd[i].common.flags = USK_NVME_TCP_CH_FLAGS_HDGSTF;
+		cmd[i].common.plen = sizeof(cmd[i]) + 4;
+	}
+	for (i = 0; i < 32; i++) {
+		uint8_t dg[4];
+
+		conn_send(&c, &cmd[i], sizeof(cmd[i]));
+		tcp_pdu_put_le32(dg, tcp_pdu_hdgst(&cmd[i], 72));
+		conn_send(&c, dg, 4);
+	}
+	/* 1 MiB of responses pile up while the client does not read */
+	for (i = 0; i < 2000; i++) {
+		pump();
+	}
+	for (i = 0; i < 32; i++) {
+		assert_int_equal(conn_recv_pdu(&c), 0);
+		assert_int_equal(h->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_DATA);
+		assert_int_equal(h->cccid, 100 + i);
+		assert_memory_equal(c.buf + h->common.pdo, g_disk + i * 64 * 512, 32768);
+		assert_int_equal(tcp_pdu_get_le32(c.buf + h->common.pdo + 32768),
+				 usk_crc32c_update(c.buf + h->common.pdo, 32768, ~0u) ^ ~0u);
+		expect_resp(&c, (uint16_t)(100 + i), 0);
+	}
+	conn_core_teardown(&c);
+	env_teardown();
+}
+
 int
 main(void)
 {
@@ -516,6 +559,7 @@ main(void)
 		cmocka_unit_test(test_io_digests),
 		cmocka_unit_test(test_c2h_success_and_pool_exhaustion),
 		cmocka_unit_test(test_fatal_errors),
+		cmocka_unit_test(test_partial_sends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
