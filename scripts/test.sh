@@ -44,9 +44,7 @@ python3 - "$build/meson-logs/testlog.json" >"$root/build-test.unit.counts" <<'PY
 import json, re, sys
 p = f = 0
 for line in open(sys.argv[1]):
-    t = json.loads(line)
-    if 'unit' not in t.get('suite', []) and not any(s.endswith(':unit') for s in t.get('suite', [])):
-        continue
+    t = json.loads(line)  # only the unit suite ran
     ok = len(re.findall(r'^ok \d+', t.get('stdout', ''), re.M))
     nok = len(re.findall(r'^not ok \d+', t.get('stdout', ''), re.M))
     if t['result'] not in ('OK', 'EXPECTEDFAIL', 'SKIP') and nok == 0:

@@ -2,6 +2,7 @@
 /* hello_bdev: open a bdev, write "Hello World!" to block 0, read it back and print it. */
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,7 @@ int
 main(int argc, char **argv)
 {
 	struct usk_app_opts opts;
+	char rpc_path[64];
 	enum usk_app_parse_args_rvals prc;
 	int rc;
 
@@ -187,6 +189,11 @@ main(int argc, char **argv)
 	}
 	if (prc != USK_APP_PARSE_ARGS_SUCCESS) {
 		return 1;
+	}
+	if (opts.rpc_addr == NULL) {
+		/* An example must not collide with a running usk_tgt on the default socket. */
+		snprintf(rpc_path, sizeof(rpc_path), "/var/tmp/hello_bdev.%d.sock", (int)getpid());
+		opts.rpc_addr = rpc_path;
 	}
 	rc = usk_app_start(&opts, hello_start, &g_ctx);
 	if (rc != 0) {

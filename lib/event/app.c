@@ -39,6 +39,7 @@ static bool g_shutdown_pending;      /* a signal came while subsystems were init
 static bool g_init_started;
 static bool g_init_running;
 static bool g_init_done;
+static atomic_bool g_fini_started;    /* subsystems are being finished */
 static struct init_waiter *g_waiters;
 static void (*g_start_init_cb)(int rc, void *arg);
 static void *g_start_init_arg;
@@ -331,8 +332,8 @@ usk_app_is_running(void)
 	return atomic_load(&g_running);
 }
 
-void
-usk_app_stop(int rc)
+static void
+app_stop_reactors(int rc)
 {
 	if (rc != 0 && g_app_rc == 0) {
 		g_app_rc = rc;
@@ -344,14 +345,41 @@ usk_app_stop(int rc)
 static void
 app_fini_done(void *arg)
 {
-	usk_app_stop(g_fail_rc);
+	app_stop_reactors(g_fail_rc);
+}
+
+/* Runs on the app thread: close RPC, finish subsystems in reverse order, then stop. */
+static void
+app_fini_msg(void *ctx)
+{
+	if (atomic_exchange(&g_fini_started, true)) {
+		return;
+	}
+	usk_rpc_close();
+	subsystem_fini(app_fini_done, NULL);
+}
+
+void
+usk_app_stop(int rc)
+{
+	struct usk_thread *app_thread = usk_thread_get_app_thread();
+
+	if (rc != 0 && g_app_rc == 0) {
+		g_app_rc = rc;
+	}
+	/* As SPDK's spdk_app_stop: the subsystems are finished before the reactors stop, so an
+	 * app that simply calls usk_app_stop() when its work is done exits cleanly. */
+	if (g_init_done && !atomic_load(&g_fini_started) && app_thread != NULL &&
+	    usk_thread_send_msg(app_thread, app_fini_msg, NULL) == 0) {
+		return;
+	}
+	app_stop_reactors(rc);
 }
 
 static void
 app_default_shutdown(void)
 {
-	usk_rpc_close();
-	subsystem_fini(app_fini_done, NULL);
+	app_fini_msg(NULL);
 }
 
 static void
@@ -709,5 +737,6 @@ usk_app_fini(void)
 		free(w);
 	}
 	g_init_started = g_init_running = g_init_done = false;
+	atomic_store(&g_fini_started, false);
 	g_shutdown_started = g_shutdown_pending = false;
 }

@@ -483,11 +483,6 @@ cmd_get_features(struct usk_nvmf_request *req)
 	if (nvmf_ctrlr_is_discovery(ctrlr) && !feature_allowed_on_discovery(fid)) {
 		return invalid_field(req);
 	}
-	if (sel == USK_NVME_FEAT_SUPPORTED) {
-		/* Nothing is saveable or namespace specific; everything listed is changeable. */
-		*cdw0 = 1u << 2;
-		return NVMF_REQ_EXEC_COMPLETE;
-	}
 	if (sel > USK_NVME_FEAT_SUPPORTED) {
 		return invalid_field(req);
 	}
@@ -531,6 +526,10 @@ cmd_get_features(struct usk_nvmf_request *req)
 		break;
 	default:
 		return invalid_field(req);
+	}
+	if (sel == USK_NVME_FEAT_SUPPORTED) {
+		/* Capabilities: nothing is saveable or namespace specific; all are changeable. */
+		*cdw0 = 1u << 2;
 	}
 	return NVMF_REQ_EXEC_COMPLETE;
 }

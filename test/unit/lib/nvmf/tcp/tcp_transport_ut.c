@@ -43,6 +43,7 @@ struct conn {
 
 static struct env g_env;
 static uint8_t g_hpda;
+static int g_client_rcvbuf;
 
 static void
 pump(void)
@@ -186,12 +187,15 @@ conn_open(struct conn *c, bool hdgst, bool ddgst)
 {
 	struct usk_nvme_tcp_ic_req ic = {0};
 	const struct usk_nvme_tcp_ic_resp *rsp = (const void *)c->buf;
+	struct usk_sock_opts sopts;
 	int i;
 
 	memset(c, 0, offsetof(struct conn, buf));
 	c->hdgst = hdgst;
 	c->ddgst = ddgst;
-	assert_int_equal(usk_sock_connect("127.0.0.1", g_env.port, NULL, &c->sock), 0);
+	usk_sock_get_default_opts(&sopts, sizeof(sopts));
+	sopts.recv_buf_size = g_client_rcvbuf;
+	assert_int_equal(usk_sock_connect("127.0.0.1", g_env.port, &sopts, &c->sock), 0);
 	g_new_qpair = NULL;
 	for (i = 0; i < 10000 && g_new_qpair == NULL; i++) {
 		pump();
@@ -513,41 +517,49 @@ static void
 test_partial_sends(void **state)
 {
 	static struct conn c;
-	struct usk_nvme_tcp_cmd cmd[32];
+	static struct usk_nvme_tcp_cmd cmd[64];
 	const struct usk_nvme_tcp_c2h_data_hdr *h = (const void *)c.buf;
-	uint32_t i;
+	uint32_t i, lba;
 
 	env_setup(4096, true);
+	g_client_rcvbuf = 4096;
 	conn_open(&c, true, true);
+	g_client_rcvbuf = 0;
+	g_pool_avail = 64 * 8;
 	for (i = 0; i < sizeof(g_disk); i++) {
 		g_disk[i] = (uint8_t)(i * 7 + (i >> 16));
 	}
-	for (i = 0; i < 32; i++) {
-		make_cmd(&cmd[i], 0x02, (uint16_t)(100 + i), i * 64, 32768, false);
+	/* 64 reads of 128 KiB = 8 MiB, more than the kernel buffers between the two sockets */
+	for (i = 0; i < 64; i++) {
+		make_cmd(&cmd[i], 0x02, (uint16_t)(100 + i), (i * 64) % 1792, 131072, false);
 		cmd[i].common.flags = USK_NVME_TCP_CH_FLAGS_HDGSTF;
 		cmd[i].common.plen = sizeof(cmd[i]) + 4;
 	}
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < 64; i++) {
 		uint8_t dg[4];
 
 		conn_send(&c, &cmd[i], sizeof(cmd[i]));
 		tcp_pdu_put_le32(dg, tcp_pdu_hdgst(&cmd[i], 72));
 		conn_send(&c, dg, 4);
 	}
-	/* 1 MiB of responses pile up while the client does not read */
 	for (i = 0; i < 2000; i++) {
 		pump();
 	}
-	for (i = 0; i < 32; i++) {
+	/* the socket is full: the rest waits on the qpair's send queue */
+	assert_false(STAILQ_EMPTY(&tcp_qpair_from(c.qpair)->send_queue));
+	for (i = 0; i < 64; i++) {
+		lba = (i * 64) % 1792;
 		assert_int_equal(conn_recv_pdu(&c), 0);
 		assert_int_equal(h->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_DATA);
 		assert_int_equal(h->cccid, 100 + i);
-		assert_memory_equal(c.buf + h->common.pdo, g_disk + i * 64 * 512, 32768);
-		assert_int_equal(tcp_pdu_get_le32(c.buf + h->common.pdo + 32768),
-				 usk_crc32c_update(c.buf + h->common.pdo, 32768, ~0u) ^ ~0u);
+		assert_memory_equal(c.buf + h->common.pdo, g_disk + lba * 512, 131072);
+		assert_int_equal(tcp_pdu_get_le32(c.buf + h->common.pdo + 131072),
+				 usk_crc32c_update(c.buf + h->common.pdo, 131072, ~0u) ^ ~0u);
 		expect_resp(&c, (uint16_t)(100 + i), 0);
 	}
 	conn_core_teardown(&c);
+	assert_int_equal(g_pool_avail, 64 * 8);
+	g_pool_avail = 64;
 	env_teardown();
 }
 
