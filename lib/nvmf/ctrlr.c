@@ -76,6 +76,7 @@ connect_done_msg(void *arg)
 	struct usk_nvmf_ctrlr *ctrlr = ctx->ctrlr;
 
 	qpair->ctrlr = ctrlr;
+	qpair->core_priv[0] = (uintptr_t)&qpair->group->sgroups[ctrlr->subsys->id];
 	qpair->qid = ctx->qid;
 	qpair->sq_head_max = ctx->sqsize;
 	if (qpair->state == USK_NVMF_QPAIR_CONNECTING) {

@@ -263,7 +263,7 @@ nvmf_ctrlr_process_io_cmd(struct usk_nvmf_request *req)
 {
 	struct usk_nvmf_qpair *qpair = req->qpair;
 	const struct usk_nvme_cmd *cmd = &req->cmd->nvme_cmd;
-	struct nvmf_sgroup *sgroup = &qpair->group->sgroups[qpair->ctrlr->subsys->id];
+	struct nvmf_sgroup *sgroup = nvmf_qpair_sgroup(qpair);
 	struct nvmf_ns_info *info;
 	uint32_t nsid = cmd->nsid;
 

@@ -433,14 +433,6 @@ usk_nvmf_qpair_disconnect(struct usk_nvmf_qpair *qpair)
 
 /* ---- requests ---- */
 
-struct nvmf_sgroup *
-nvmf_qpair_sgroup(struct usk_nvmf_qpair *qpair)
-{
-	if (qpair->ctrlr == NULL || qpair->group == NULL) {
-		return NULL;
-	}
-	return &qpair->group->sgroups[qpair->ctrlr->subsys->id];
-}
 
 void
 nvmf_sgroup_request_done(struct nvmf_sgroup *sgroup)

@@ -1,17 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* aio bdev module: a bdev on a file or block device driven with Linux native AIO (libaio). */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <libaio.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/queue.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "usk/bdev_module.h"
@@ -21,20 +16,11 @@
 #include "usk/util.h"
 
 #include "aio.h"
+#include "file_common.h"
 
 /* Events per io_context: the most I/O a channel has in flight (more completes as NOMEM). */
 #define AIO_QUEUE_DEPTH 1024
 #define AIO_REAP_BATCH 128
-
-struct aio_disk {
-	struct usk_bdev bdev;
-	char *filename;
-	int fd;
-	bool direct;
-	bool readonly;
-	bool fallocate; /* unmap / write_zeroes through fallocate(2) */
-	TAILQ_ENTRY(aio_disk) link;
-};
 
 /*
  * Per (disk, thread). Invariant: inflight counts iocbs handed to the kernel; npending iocbs
@@ -42,7 +28,7 @@ struct aio_disk {
  */
 struct aio_channel {
 	io_context_t ctx;
-	struct aio_disk *disk;
+	struct usk_file_disk *disk;
 	uint32_t npending;
 	uint32_t inflight;
 	bool intr_mode;
@@ -56,8 +42,6 @@ struct aio_channel {
 struct aio_task {
 	struct iocb iocb;
 };
-
-static TAILQ_HEAD(, aio_disk) g_aio_disks = TAILQ_HEAD_INITIALIZER(g_aio_disks);
 
 static int aio_module_init(void);
 static int aio_get_ctx_size(void);
@@ -232,7 +216,7 @@ static void
 aio_rw(struct aio_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 {
 	struct aio_task *task = (struct aio_task *)bdev_io->driver_ctx;
-	struct aio_disk *disk = ch->disk;
+	struct usk_file_disk *disk = ch->disk;
 	long long offset = (long long)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen);
 
 	if (usk_unlikely(ch->inflight + ch->npending >= AIO_QUEUE_DEPTH)) {
@@ -269,7 +253,7 @@ static void
 aio_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 {
 	struct aio_channel *ch = usk_io_channel_get_ctx(_ch);
-	struct aio_disk *disk = ch->disk;
+	struct usk_file_disk *disk = ch->disk;
 
 	switch (bdev_io->type) {
 	case USK_BDEV_IO_TYPE_READ:
@@ -287,60 +271,9 @@ aio_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 		}
 		aio_rw(ch, bdev_io, true);
 		return;
-	case USK_BDEV_IO_TYPE_FLUSH:
-		/* Linux AIO has no portable fsync command; a flush is rare, do it inline. */
-		if (!disk->direct || disk->bdev.write_cache) {
-			if (fdatasync(disk->fd) != 0) {
-				usk_bdev_io_complete_aio_status(bdev_io, -errno);
-				return;
-			}
-		}
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
-		return;
-	case USK_BDEV_IO_TYPE_UNMAP:
-	case USK_BDEV_IO_TYPE_WRITE_ZEROES: {
-		/* Rare and metadata-only for the file system: done inline, like flush. */
-		int mode = FALLOC_FL_KEEP_SIZE | (bdev_io->type == USK_BDEV_IO_TYPE_UNMAP ?
-						  FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
-
-		if (disk->readonly) {
-			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
-			return;
-		}
-		if (fallocate(disk->fd, mode, (off_t)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen),
-			      (off_t)(bdev_io->u.bdev.num_blocks * disk->bdev.blocklen)) != 0) {
-			usk_bdev_io_complete_aio_status(bdev_io, -errno);
-			return;
-		}
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
-		return;
-	}
-	case USK_BDEV_IO_TYPE_RESET:
-		/* The bdev layer waited for in-flight I/O already; nothing is cached here. */
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
-		return;
 	default:
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		usk_file_disk_submit_inline(disk, bdev_io);
 		return;
-	}
-}
-
-static bool
-aio_io_type_supported(void *ctx, enum usk_bdev_io_type type)
-{
-	struct aio_disk *disk = ctx;
-
-	switch (type) {
-	case USK_BDEV_IO_TYPE_UNMAP:
-	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
-		return disk->fallocate;
-	case USK_BDEV_IO_TYPE_READ:
-	case USK_BDEV_IO_TYPE_WRITE:
-	case USK_BDEV_IO_TYPE_FLUSH:
-	case USK_BDEV_IO_TYPE_RESET:
-		return true;
-	default:
-		return false;
 	}
 }
 
@@ -404,48 +337,12 @@ aio_channel_destroy(void *io_device, void *ctx_buf)
 	io_destroy(ch->ctx);
 }
 
-static struct usk_io_channel *
-aio_get_io_channel(void *ctx)
-{
-	return usk_get_io_channel(ctx);
-}
-
 /* ---------------------------------------------------------------- bdev lifecycle */
-
-static void
-aio_disk_free(struct aio_disk *disk)
-{
-	if (disk->fd >= 0) {
-		close(disk->fd);
-	}
-	free(disk->filename);
-	free(disk->bdev.name);
-	free(disk);
-}
-
-static void
-aio_io_device_unregistered(void *io_device)
-{
-	struct aio_disk *disk = io_device;
-
-	usk_bdev_destruct_done(&disk->bdev, 0);
-	aio_disk_free(disk);
-}
-
-static int
-aio_destruct(void *ctx)
-{
-	struct aio_disk *disk = ctx;
-
-	TAILQ_REMOVE(&g_aio_disks, disk, link);
-	usk_io_device_unregister(disk, aio_io_device_unregistered);
-	return 1;
-}
 
 static int
 aio_dump_info_json(void *ctx, json_t *obj)
 {
-	struct aio_disk *disk = ctx;
+	struct usk_file_disk *disk = ctx;
 
 	json_object_set_new(obj, "aio", json_pack("{s:s, s:b, s:b, s:b}",
 			    "filename", disk->filename,
@@ -457,7 +354,7 @@ aio_dump_info_json(void *ctx, json_t *obj)
 static void
 aio_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 {
-	struct aio_disk *disk = bdev->ctxt;
+	struct usk_file_disk *disk = bdev->ctxt;
 
 	usk_json_config_add(config_array, "bdev_aio_create",
 			    json_pack("{s:s, s:s, s:I, s:b, s:b}", "name", bdev->name,
@@ -466,226 +363,40 @@ aio_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 }
 
 static const struct usk_bdev_fn_table g_aio_fn_table = {
-	.destruct = aio_destruct,
+	.destruct = usk_file_disk_destruct,
 	.submit_request = aio_submit_request,
-	.io_type_supported = aio_io_type_supported,
-	.get_io_channel = aio_get_io_channel,
+	.io_type_supported = usk_file_disk_io_type_supported,
+	.get_io_channel = usk_file_disk_get_io_channel,
 	.dump_info_json = aio_dump_info_json,
 	.write_config_json = aio_write_config_json,
 };
 
-/* Size in bytes of a regular file or block device. */
-static int
-fd_get_size(int fd, uint64_t *size)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0) {
-		return -errno;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(fd, BLKGETSIZE64, size) != 0) {
-			return -errno;
-		}
-		return 0;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		return -ENOTSUP;
-	}
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
-static uint32_t
-fd_detect_block_size(int fd, bool direct)
-{
-	struct stat st;
-	int ssz = 0;
-
-	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode)) {
-		if (ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 0) {
-			return (uint32_t)ssz;
-		}
-		return 512;
-	}
-#ifdef STATX_DIOALIGN
-	if (direct) {
-		struct statx stx;
-
-		if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
-		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align >= 512) {
-			return stx.stx_dio_offset_align;
-		}
-	}
-#endif
-	return 512;
-}
-
-/* Open with O_DIRECT when the file system allows it. */
-static int
-file_open(const char *filename, bool readonly, bool *direct)
-{
-	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	int fd;
-
-	fd = open(filename, flags | O_DIRECT);
-	if (fd >= 0) {
-		*direct = true;
-		return fd;
-	}
-	if (errno != EINVAL) {
-		return -errno;
-	}
-	fd = open(filename, flags);
-	if (fd < 0) {
-		return -errno;
-	}
-	USK_NOTICELOG("%s: the file system does not support O_DIRECT, using buffered I/O\n",
-		      filename);
-	*direct = false;
-	return fd;
-}
+static struct usk_file_disk_type g_aio_type = {
+	.module = &g_aio_if,
+	.fn_table = &g_aio_fn_table,
+	.product_name = "AIO disk",
+	.channel_create = aio_channel_create,
+	.channel_destroy = aio_channel_destroy,
+	.channel_size = sizeof(struct aio_channel),
+	.disks = TAILQ_HEAD_INITIALIZER(g_aio_type.disks),
+};
 
 int
 usk_bdev_aio_create(const char *name, const char *filename, uint32_t block_size, bool readonly,
 		    bool fallocate, char *err, size_t err_len)
 {
-	struct aio_disk *disk;
-	uint64_t size;
-	uint32_t detected;
-	int rc;
-
-	if (usk_bdev_get_by_name(name) != NULL) {
-		snprintf(err, err_len, "name: a bdev named '%s' already exists", name);
-		return -EEXIST;
-	}
-	if (block_size != 0 && (block_size < 512 || !USK_IS_POW2(block_size))) {
-		snprintf(err, err_len, "block_size: %u is not a power of two >= 512", block_size);
-		return -EINVAL;
-	}
-	disk = calloc(1, sizeof(*disk));
-	if (disk == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	disk->fd = -1;
-	disk->readonly = readonly;
-	disk->fallocate = fallocate;
-	disk->filename = strdup(filename);
-	disk->bdev.name = strdup(name);
-	if (disk->filename == NULL || disk->bdev.name == NULL) {
-		snprintf(err, err_len, "out of memory");
-		rc = -ENOMEM;
-		goto err_free_disk;
-	}
-	disk->fd = file_open(filename, readonly, &disk->direct);
-	if (disk->fd < 0) {
-		rc = disk->fd;
-		snprintf(err, err_len, "filename: cannot open '%s': %s", filename, strerror(-rc));
-		goto err_free_disk;
-	}
-	rc = fd_get_size(disk->fd, &size);
-	if (rc != 0) {
-		snprintf(err, err_len, "filename: '%s' is not a regular file or block device (%s)",
-			 filename, strerror(-rc));
-		goto err_free_disk;
-	}
-	detected = fd_detect_block_size(disk->fd, disk->direct);
-	if (block_size == 0) {
-		block_size = detected;
-	} else if (disk->direct && block_size < detected) {
-		snprintf(err, err_len, "block_size: %u is smaller than the device's %u required for"
-			 " direct I/O", block_size, detected);
-		rc = -EINVAL;
-		goto err_free_disk;
-	}
-	if (size < block_size) {
-		snprintf(err, err_len, "filename: '%s' is smaller than one block (%u bytes)", filename,
-			 block_size);
-		rc = -EINVAL;
-		goto err_free_disk;
-	}
-	disk->bdev.ctxt = disk;
-	disk->bdev.product_name = "AIO disk";
-	disk->bdev.module = &g_aio_if;
-	disk->bdev.fn_table = &g_aio_fn_table;
-	disk->bdev.blocklen = block_size;
-	disk->bdev.blockcnt = size / block_size;
-	disk->bdev.write_cache = !disk->direct;
-	disk->bdev.required_alignment = disk->direct ? (uint8_t)usk_u32log2(block_size) : 0;
-
-	usk_io_device_register(disk, aio_channel_create, aio_channel_destroy,
-			       sizeof(struct aio_channel), disk->bdev.name);
-	rc = usk_bdev_register(&disk->bdev);
-	if (rc != 0) {
-		snprintf(err, err_len, "name: cannot register bdev '%s': %s", name, strerror(-rc));
-		usk_io_device_unregister(disk, NULL);
-		goto err_free_disk;
-	}
-	TAILQ_INSERT_TAIL(&g_aio_disks, disk, link);
-	return 0;
-
-err_free_disk:
-	aio_disk_free(disk);
-	return rc;
-}
-
-struct aio_delete_ctx {
-	usk_bdev_aio_delete_cb cb_fn;
-	void *cb_arg;
-};
-
-static void
-aio_delete_done(void *cb_arg, int rc)
-{
-	struct aio_delete_ctx *ctx = cb_arg;
-
-	if (ctx->cb_fn != NULL) {
-		ctx->cb_fn(ctx->cb_arg, rc);
-	}
-	free(ctx);
+	return usk_file_disk_create(&g_aio_type, name, filename, block_size, readonly, fallocate,
+				    err, err_len);
 }
 
 int
 usk_bdev_aio_delete(const char *name, usk_bdev_aio_delete_cb cb_fn, void *cb_arg)
 {
-	struct aio_delete_ctx *ctx;
-	int rc;
-
-	ctx = calloc(1, sizeof(*ctx));
-	if (ctx == NULL) {
-		return -ENOMEM;
-	}
-	ctx->cb_fn = cb_fn;
-	ctx->cb_arg = cb_arg;
-	rc = usk_bdev_unregister_by_name(name, &g_aio_if, aio_delete_done, ctx);
-	if (rc != 0) {
-		free(ctx);
-	}
-	return rc;
+	return usk_file_disk_delete(&g_aio_type, name, cb_fn, cb_arg);
 }
 
 int
 usk_bdev_aio_rescan(const char *name)
 {
-	struct aio_disk *disk;
-	uint64_t size;
-	int rc;
-
-	TAILQ_FOREACH(disk, &g_aio_disks, link) {
-		if (strcmp(disk->bdev.name, name) == 0) {
-			break;
-		}
-	}
-	if (disk == NULL) {
-		return -ENODEV;
-	}
-	rc = fd_get_size(disk->fd, &size);
-	if (rc != 0) {
-		return rc;
-	}
-	if (size / disk->bdev.blocklen == disk->bdev.blockcnt) {
-		return 0;
-	}
-	return usk_bdev_notify_blockcnt_change(&disk->bdev, size / disk->bdev.blocklen);
+	return usk_file_disk_rescan(&g_aio_type, name);
 }

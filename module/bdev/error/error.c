@@ -13,21 +13,10 @@
 #include "usk/util.h"
 
 #include "error.h"
-
-/* What the user asked for; kept while the base is missing or after it was hot-removed. */
-struct ee_config {
-	char *name;
-	char *base_name;
-	struct ee_vbdev *vbdev; /* NULL while the base is absent */
-	TAILQ_ENTRY(ee_config) link;
-};
+#include "vbdev_common.h"
 
 struct ee_vbdev {
-	struct usk_bdev bdev;
-	struct usk_bdev *base;
-	struct usk_bdev_desc *base_desc;
-	struct usk_thread *desc_thread; /* where base_desc was opened and must be closed */
-	struct ee_config *config;
+	struct usk_vbdev common;
 	/* Armed injections per I/O type; set on the app thread, consumed by the channels. */
 	struct usk_error_inject_opts inject[USK_BDEV_NUM_IO_TYPES];
 };
@@ -39,12 +28,10 @@ struct ee_io {
 };
 
 struct ee_channel {
-	struct usk_io_channel *base_ch;
+	struct usk_vbdev_channel common;
 	uint32_t outstanding;
 	TAILQ_HEAD(, ee_io) pending;
 };
-
-static TAILQ_HEAD(, ee_config) g_ee_configs = TAILQ_HEAD_INITIALIZER(g_ee_configs);
 
 static void ee_examine_config(struct usk_bdev *bdev);
 static void ee_module_fini(void);
@@ -88,32 +75,7 @@ ee_io_done(struct usk_bdev_io *base_io, bool success, void *cb_arg)
 	struct ee_channel *ch = usk_io_channel_get_ctx(usk_bdev_io_get_io_channel(bdev_io));
 
 	ch->outstanding--;
-	if (usk_likely(success)) {
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
-	} else {
-		uint32_t cdw0;
-		int sct, sc;
-
-		/* Keep the base's NVMe status so initiators see the real error. */
-		usk_bdev_io_get_nvme_status(base_io, &cdw0, &sct, &sc);
-		if (sct != 0 || sc != 0) {
-			usk_bdev_io_complete_nvme_status(bdev_io, cdw0, sct, sc);
-		} else {
-			usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
-		}
-	}
-	usk_bdev_free_io(base_io);
-}
-
-static void
-ee_submit_rc(struct usk_bdev_io *bdev_io, int rc)
-{
-	if (usk_likely(rc == 0)) {
-		return;
-	}
-	/* NOMEM: the bdev layer parks the I/O and resubmits it once resources are back. */
-	usk_bdev_io_complete(bdev_io, rc == -ENOMEM ? USK_BDEV_IO_STATUS_NOMEM :
-			     USK_BDEV_IO_STATUS_FAILED);
+	usk_vbdev_io_done(base_io, success, cb_arg);
 }
 
 /* Injections for reads that corrupt data apply once the data is there. */
@@ -195,45 +157,23 @@ static void
 ee_forward(struct ee_channel *ch, struct usk_bdev_io *bdev_io, bool corrupt_read)
 {
 	struct ee_vbdev *ee = bdev_io->bdev->ctxt;
-	struct usk_bdev_desc *d = ee->base_desc;
 	int rc;
 
-	switch (bdev_io->type) {
-	case USK_BDEV_IO_TYPE_READ:
-		rc = usk_bdev_readv_blocks(d, ch->base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
-					   bdev_io->u.bdev.offset_blocks, bdev_io->u.bdev.num_blocks,
-					   corrupt_read ? ee_read_done : ee_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_WRITE:
-		rc = usk_bdev_writev_blocks(d, ch->base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
-					    bdev_io->u.bdev.offset_blocks, bdev_io->u.bdev.num_blocks,
-					    ee_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_UNMAP:
-		rc = usk_bdev_unmap_blocks(d, ch->base_ch, bdev_io->u.bdev.offset_blocks,
-					   bdev_io->u.bdev.num_blocks, ee_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
-		rc = usk_bdev_write_zeroes_blocks(d, ch->base_ch, bdev_io->u.bdev.offset_blocks,
-						  bdev_io->u.bdev.num_blocks, ee_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_FLUSH:
-		rc = usk_bdev_flush_blocks(d, ch->base_ch, bdev_io->u.bdev.offset_blocks,
-					   bdev_io->u.bdev.num_blocks, ee_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_RESET:
-		/* I/O held by a "pending" injection is given up by a reset, as in SPDK. */
-		ee_fail_pending(ch);
-		rc = usk_bdev_reset(d, ch->base_ch, ee_io_done, bdev_io);
-		break;
-	default:
+	if (bdev_io->type == USK_BDEV_IO_TYPE_COMPARE) {
 		rc = -ENOTSUP;
-		break;
+	} else {
+		if (bdev_io->type == USK_BDEV_IO_TYPE_RESET) {
+			/* I/O held by a "pending" injection is given up by a reset, as in SPDK. */
+			ee_fail_pending(ch);
+		}
+		rc = usk_vbdev_forward_io(ee->common.base_desc, ch->common.base_ch, bdev_io,
+					  bdev_io->u.bdev.offset_blocks,
+					  corrupt_read ? ee_read_done : ee_io_done);
 	}
 	if (rc == 0) {
 		ch->outstanding++;
 	}
-	ee_submit_rc(bdev_io, rc);
+	usk_vbdev_submit_rc(bdev_io, rc);
 }
 
 static void
@@ -246,8 +186,7 @@ ee_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 	if (usk_unlikely(ee_inject(ee, ch, bdev_io, &corrupt_read))) {
 		return;
 	}
-	if (bdev_io->type == USK_BDEV_IO_TYPE_READ &&
-	    usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
+	if (usk_unlikely(usk_vbdev_read_needs_buf(bdev_io))) {
 		struct ee_io *io = (struct ee_io *)bdev_io->driver_ctx;
 
 		io->corrupt_read = corrupt_read;
@@ -263,17 +202,8 @@ ee_io_type_supported(void *ctx, enum usk_bdev_io_type type)
 {
 	struct ee_vbdev *ee = ctx;
 
-	switch (type) {
-	case USK_BDEV_IO_TYPE_READ:
-	case USK_BDEV_IO_TYPE_WRITE:
-	case USK_BDEV_IO_TYPE_UNMAP:
-	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
-	case USK_BDEV_IO_TYPE_FLUSH:
-	case USK_BDEV_IO_TYPE_RESET:
-		return usk_bdev_io_type_supported(ee->base, type);
-	default:
-		return false;
-	}
+	return type != USK_BDEV_IO_TYPE_COMPARE &&
+	       usk_vbdev_base_io_type_supported(ee->common.base, type);
 }
 
 /* ---------------------------------------------------------------- channels */
@@ -281,12 +211,10 @@ ee_io_type_supported(void *ctx, enum usk_bdev_io_type type)
 static int
 ee_channel_create(void *io_device, void *ctx_buf)
 {
-	struct ee_vbdev *ee = io_device;
 	struct ee_channel *ch = ctx_buf;
 
 	TAILQ_INIT(&ch->pending);
-	ch->base_ch = usk_bdev_get_io_channel(ee->base_desc);
-	return ch->base_ch != NULL ? 0 : -ENOMEM;
+	return usk_vbdev_channel_create(io_device, ctx_buf);
 }
 
 static void
@@ -295,56 +223,10 @@ ee_channel_destroy(void *io_device, void *ctx_buf)
 	struct ee_channel *ch = ctx_buf;
 
 	ee_fail_pending(ch);
-	usk_put_io_channel(ch->base_ch);
-}
-
-static struct usk_io_channel *
-ee_get_io_channel(void *ctx)
-{
-	return usk_get_io_channel(ctx);
+	usk_vbdev_channel_destroy(io_device, ctx_buf);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
-
-static void
-ee_vbdev_free(struct ee_vbdev *ee)
-{
-	free(ee->bdev.name);
-	free(ee);
-}
-
-static void
-ee_close_base_msg(void *ctx)
-{
-	usk_bdev_close(ctx);
-}
-
-static void
-ee_io_device_unregistered(void *io_device)
-{
-	struct ee_vbdev *ee = io_device;
-
-	usk_bdev_module_release_bdev(ee->base);
-	if (usk_get_thread() == ee->desc_thread) {
-		usk_bdev_close(ee->base_desc);
-	} else {
-		usk_thread_send_msg(ee->desc_thread, ee_close_base_msg, ee->base_desc);
-	}
-	usk_bdev_destruct_done(&ee->bdev, 0);
-	ee_vbdev_free(ee);
-}
-
-static int
-ee_destruct(void *ctx)
-{
-	struct ee_vbdev *ee = ctx;
-
-	if (ee->config != NULL) {
-		ee->config->vbdev = NULL;
-	}
-	usk_io_device_unregister(ee, ee_io_device_unregistered);
-	return 1;
-}
 
 static int
 ee_dump_info_json(void *ctx, json_t *obj)
@@ -352,7 +234,7 @@ ee_dump_info_json(void *ctx, json_t *obj)
 	struct ee_vbdev *ee = ctx;
 
 	json_object_set_new(obj, "error_disk", json_pack("{s:s}", "base_bdev",
-			    usk_bdev_get_name(ee->base)));
+			    usk_bdev_get_name(ee->common.base)));
 	return 0;
 }
 
@@ -362,145 +244,47 @@ ee_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 	struct ee_vbdev *ee = bdev->ctxt;
 
 	usk_json_config_add(config_array, "bdev_error_create",
-			    json_pack("{s:s}", "base_name", usk_bdev_get_name(ee->base)));
+			    json_pack("{s:s}", "base_name", usk_bdev_get_name(ee->common.base)));
 }
 
 static const struct usk_bdev_fn_table g_ee_fn_table = {
-	.destruct = ee_destruct,
+	.destruct = usk_vbdev_destruct,
 	.submit_request = ee_submit_request,
 	.io_type_supported = ee_io_type_supported,
-	.get_io_channel = ee_get_io_channel,
+	.get_io_channel = usk_vbdev_get_io_channel,
 	.dump_info_json = ee_dump_info_json,
 	.write_config_json = ee_write_config_json,
 };
 
-static void
-ee_base_event_cb(enum usk_bdev_event_type type, struct usk_bdev *bdev, void *ctx)
-{
-	struct ee_vbdev *ee = ctx;
-
-	switch (type) {
-	case USK_BDEV_EVENT_REMOVE:
-		/* Base hot-removed: go away too (the config stays for when it comes back). */
-		usk_bdev_unregister(&ee->bdev, NULL, NULL);
-		break;
-	case USK_BDEV_EVENT_RESIZE:
-		usk_bdev_notify_blockcnt_change(&ee->bdev, usk_bdev_get_num_blocks(bdev));
-		break;
-	default:
-		break;
-	}
-}
-
-/* Build the vbdev of config on its (present) base. */
-static int
-ee_vbdev_build(struct ee_config *config, char *err, size_t err_len)
-{
-	struct ee_vbdev *ee;
-	struct usk_bdev *base;
-	size_t align;
-	int rc;
-
-	ee = calloc(1, sizeof(*ee));
-	if (ee == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	ee->bdev.name = strdup(config->name);
-	if (ee->bdev.name == NULL) {
-		snprintf(err, err_len, "out of memory");
-		free(ee);
-		return -ENOMEM;
-	}
-	rc = usk_bdev_open_ext(config->base_name, true, ee_base_event_cb, ee, &ee->base_desc);
-	if (rc != 0) {
-		snprintf(err, err_len, "base_name: cannot open '%s': %s", config->base_name,
-			 strerror(-rc));
-		goto err_free;
-	}
-	ee->desc_thread = usk_get_thread();
-	base = usk_bdev_desc_get_bdev(ee->base_desc);
-	ee->base = base;
-	rc = usk_bdev_module_claim_bdev(base, ee->base_desc, &g_ee_if);
-	if (rc != 0) {
-		snprintf(err, err_len, "base_name: '%s' is already claimed by module %s",
-			 config->base_name, usk_bdev_get_claim_module(base) ?
-			 usk_bdev_get_claim_module(base)->name : "?");
-		goto err_close;
-	}
-	ee->config = config;
-	ee->bdev.ctxt = ee;
-	ee->bdev.product_name = "Error Injection Disk";
-	ee->bdev.module = &g_ee_if;
-	ee->bdev.fn_table = &g_ee_fn_table;
-	ee->bdev.blocklen = base->blocklen;
-	ee->bdev.blockcnt = base->blockcnt;
-	ee->bdev.write_cache = base->write_cache;
-	align = usk_bdev_get_buf_align(base);
-	ee->bdev.required_alignment = align > 1 ? (uint8_t)usk_u32log2((uint32_t)align) : 0;
-	ee->bdev.optimal_io_boundary = base->optimal_io_boundary;
-	ee->bdev.split_on_optimal_io_boundary = base->split_on_optimal_io_boundary;
-	ee->bdev.write_unit_size = base->write_unit_size;
-
-	usk_io_device_register(ee, ee_channel_create, ee_channel_destroy, sizeof(struct ee_channel),
-			       ee->bdev.name);
-	rc = usk_bdev_register(&ee->bdev);
-	if (rc != 0) {
-		snprintf(err, err_len, "name: cannot register bdev '%s': %s", config->name,
-			 strerror(-rc));
-		usk_io_device_unregister(ee, NULL);
-		usk_bdev_module_release_bdev(base);
-		goto err_close;
-	}
-	config->vbdev = ee;
-	return 0;
-
-err_close:
-	usk_bdev_close(ee->base_desc);
-err_free:
-	ee_vbdev_free(ee);
-	return rc;
-}
+static struct usk_vbdev_type g_ee_type = {
+	.module = &g_ee_if,
+	.fn_table = &g_ee_fn_table,
+	.product_name = "Error Injection Disk",
+	.name_param = "base_name",
+	.base_param = "base_name",
+	.vbdev_size = sizeof(struct ee_vbdev),
+	.channel_create = ee_channel_create,
+	.channel_destroy = ee_channel_destroy,
+	.channel_size = sizeof(struct ee_channel),
+	.configs = TAILQ_HEAD_INITIALIZER(g_ee_type.configs),
+};
 
 static void
 ee_examine_config(struct usk_bdev *bdev)
 {
-	struct ee_config *config;
-	char err[256];
-
-	TAILQ_FOREACH(config, &g_ee_configs, link) {
-		if (config->vbdev == NULL && strcmp(config->base_name, usk_bdev_get_name(bdev)) == 0) {
-			if (ee_vbdev_build(config, err, sizeof(err)) != 0) {
-				USK_ERRLOG("error %s: %s\n", config->name, err);
-			}
-		}
-	}
-	usk_bdev_module_examine_done(&g_ee_if);
-}
-
-static void
-ee_config_free(struct ee_config *config)
-{
-	free(config->name);
-	free(config->base_name);
-	free(config);
+	usk_vbdev_examine(&g_ee_type, bdev);
 }
 
 static void
 ee_module_fini(void)
 {
-	struct ee_config *config;
-
-	while ((config = TAILQ_FIRST(&g_ee_configs)) != NULL) {
-		TAILQ_REMOVE(&g_ee_configs, config, link);
-		ee_config_free(config);
-	}
+	usk_vbdev_fini(&g_ee_type);
 }
 
 int
 usk_bdev_error_create(const char *base_bdev_name, char *err, size_t err_len)
 {
-	struct ee_config *config;
+	struct usk_vbdev_config *config;
 	char name[USK_BDEV_MAX_NAME_LEN];
 	int rc;
 
@@ -509,115 +293,37 @@ usk_bdev_error_create(const char *base_bdev_name, char *err, size_t err_len)
 		return -EINVAL;
 	}
 
-	TAILQ_FOREACH(config, &g_ee_configs, link) {
-		if (strcmp(config->name, name) == 0) {
-			snprintf(err, err_len, "base_name: an error bdev on it ('%s') is already configured",
-				 name);
-			return -EEXIST;
-		}
-	}
-	if (usk_bdev_get_by_name(name) != NULL) {
-		snprintf(err, err_len, "base_name: a bdev named '%s' already exists", name);
+	if (usk_vbdev_config_find(&g_ee_type, name) != NULL) {
+		snprintf(err, err_len, "base_name: an error bdev on it ('%s') is already configured",
+			 name);
 		return -EEXIST;
 	}
-	config = calloc(1, sizeof(*config));
-	if (config == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
+	rc = usk_vbdev_config_new(&g_ee_type, sizeof(*config), name, base_bdev_name, &config, err,
+				  err_len);
+	if (rc != 0) {
+		return rc;
 	}
-	config->name = strdup(name);
-	config->base_name = strdup(base_bdev_name);
-	if (config->name == NULL || config->base_name == NULL) {
-		ee_config_free(config);
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	if (usk_bdev_get_by_name(base_bdev_name) != NULL) {
-		rc = ee_vbdev_build(config, err, err_len);
-		if (rc != 0) {
-			ee_config_free(config);
-			return rc;
-		}
-	} else {
-		USK_NOTICELOG("error %s: base bdev %s not present yet, creation deferred\n", name,
-			      base_bdev_name);
-	}
-	TAILQ_INSERT_TAIL(&g_ee_configs, config, link);
-	return 0;
-}
-
-struct ee_delete_ctx {
-	usk_bdev_error_delete_cb cb_fn;
-	void *cb_arg;
-};
-
-static void
-ee_delete_done(void *cb_arg, int rc)
-{
-	struct ee_delete_ctx *ctx = cb_arg;
-
-	if (ctx->cb_fn != NULL) {
-		ctx->cb_fn(ctx->cb_arg, rc);
-	}
-	free(ctx);
+	return usk_vbdev_config_add(&g_ee_type, config, err, err_len);
 }
 
 int
 usk_bdev_error_delete(const char *name, usk_bdev_error_delete_cb cb_fn, void *cb_arg)
 {
-	struct ee_config *config;
-	struct ee_delete_ctx *ctx;
-	struct ee_vbdev *ee;
-
-	TAILQ_FOREACH(config, &g_ee_configs, link) {
-		if (strcmp(config->name, name) == 0) {
-			break;
-		}
-	}
-	if (config == NULL) {
-		return -ENODEV;
-	}
-	TAILQ_REMOVE(&g_ee_configs, config, link);
-	ee = config->vbdev;
-	ee_config_free(config);
-	if (ee == NULL) {
-		if (cb_fn != NULL) {
-			cb_fn(cb_arg, 0);
-		}
-		return 0;
-	}
-	ee->config = NULL;
-	ctx = calloc(1, sizeof(*ctx));
-	if (ctx == NULL) {
-		usk_bdev_unregister(&ee->bdev, NULL, NULL);
-		if (cb_fn != NULL) {
-			cb_fn(cb_arg, 0);
-		}
-		return 0;
-	}
-	ctx->cb_fn = cb_fn;
-	ctx->cb_arg = cb_arg;
-	usk_bdev_unregister(&ee->bdev, ee_delete_done, ctx);
-	return 0;
+	return usk_vbdev_delete(&g_ee_type, name, cb_fn, cb_arg);
 }
 
 int
 usk_bdev_error_inject(const char *name, const struct usk_error_inject_opts *opts, char *err,
 		      size_t err_len)
 {
-	struct ee_config *config;
+	struct usk_vbdev_config *config = usk_vbdev_config_find(&g_ee_type, name);
 	struct ee_vbdev *ee;
 
-	TAILQ_FOREACH(config, &g_ee_configs, link) {
-		if (strcmp(config->name, name) == 0) {
-			break;
-		}
-	}
 	if (config == NULL || config->vbdev == NULL) {
 		snprintf(err, err_len, "name: no error bdev named '%s'", name);
 		return -ENODEV;
 	}
-	ee = config->vbdev;
+	ee = (struct ee_vbdev *)config->vbdev;
 	if (opts->io_type == USK_ERROR_IO_TYPE_CLEAR) {
 		memset(ee->inject, 0, sizeof(ee->inject));
 		return 0;

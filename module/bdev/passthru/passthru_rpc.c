@@ -9,6 +9,7 @@
 #include "usk/util.h"
 
 #include "passthru.h"
+#include "vbdev_common.h"
 
 struct rpc_passthru_create {
 	char *base_bdev_name;
@@ -50,8 +51,7 @@ rpc_bdev_passthru_create(struct usk_jsonrpc_request *request, const json_t *para
 	}
 	rc = usk_bdev_passthru_create(req.base_bdev_name, req.name, err, sizeof(err));
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response(request, rc == -EEXIST ? -EEXIST :
-						USK_JSONRPC_ERROR_INVALID_PARAMS, err);
+		usk_vbdev_rpc_create_error(request, rc, err);
 		goto cleanup;
 	}
 	usk_jsonrpc_send_result(request, json_string(req.name));
@@ -62,41 +62,10 @@ cleanup:
 }
 USK_RPC_REGISTER("bdev_passthru_create", rpc_bdev_passthru_create, USK_RPC_RUNTIME)
 
-struct rpc_passthru_delete {
-	char *name;
-};
-
-static const struct usk_json_object_decoder g_rpc_passthru_delete_decoders[] = {
-	{ "name", offsetof(struct rpc_passthru_delete, name), usk_json_decode_string, false },
-};
-
-static void
-rpc_passthru_delete_done(void *cb_arg, int rc)
-{
-	struct usk_jsonrpc_request *request = cb_arg;
-
-	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "delete failed: %s", strerror(-rc));
-		return;
-	}
-	usk_jsonrpc_send_bool_response(request, true);
-}
-
 static void
 rpc_bdev_passthru_delete(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	struct rpc_passthru_delete req = {};
-
-	if (!usk_rpc_decode_params(request, params, g_rpc_passthru_delete_decoders,
-				   USK_COUNTOF(g_rpc_passthru_delete_decoders), &req)) {
-		goto cleanup;
-	}
-	if (usk_bdev_passthru_delete(req.name, rpc_passthru_delete_done, request) != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, -ENODEV,
-						    "name: no passthru bdev named '%s'", req.name);
-	}
-cleanup:
-	free(req.name);
+	usk_vbdev_rpc_delete(request, params, "name", usk_bdev_passthru_delete,
+			     "name: no passthru bdev named '%s'");
 }
 USK_RPC_REGISTER("bdev_passthru_delete", rpc_bdev_passthru_delete, USK_RPC_RUNTIME)

@@ -14,6 +14,7 @@
 #include "usk/util.h"
 
 #include "split.h"
+#include "vbdev_common.h"
 
 struct split_base;
 
@@ -47,10 +48,6 @@ struct split_part {
 	uint32_t index;
 };
 
-struct split_channel {
-	struct usk_io_channel *base_ch;
-};
-
 static TAILQ_HEAD(, split_config) g_split_configs = TAILQ_HEAD_INITIALIZER(g_split_configs);
 
 static void split_examine_config(struct usk_bdev *bdev);
@@ -66,68 +63,13 @@ USK_BDEV_MODULE_REGISTER(split, &g_split_if)
 /* ---------------------------------------------------------------- I/O */
 
 static void
-split_io_done(struct usk_bdev_io *base_io, bool success, void *cb_arg)
-{
-	struct usk_bdev_io *bdev_io = cb_arg;
-
-	if (usk_likely(success)) {
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
-	} else {
-		uint32_t cdw0;
-		int sct, sc;
-
-		usk_bdev_io_get_nvme_status(base_io, &cdw0, &sct, &sc);
-		if (sct != 0 || sc != 0) {
-			usk_bdev_io_complete_nvme_status(bdev_io, cdw0, sct, sc);
-		} else {
-			usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
-		}
-	}
-	usk_bdev_free_io(base_io);
-}
-
-static void
-split_submit(struct split_channel *ch, struct usk_bdev_io *bdev_io)
+split_submit(struct usk_vbdev_channel *ch, struct usk_bdev_io *bdev_io)
 {
 	struct split_part *part = bdev_io->bdev->ctxt;
-	struct usk_bdev_desc *d = part->base->desc;
-	uint64_t off = bdev_io->u.bdev.offset_blocks + part->offset_blocks;
-	uint64_t num = bdev_io->u.bdev.num_blocks;
-	int rc;
 
-	switch (bdev_io->type) {
-	case USK_BDEV_IO_TYPE_READ:
-		rc = usk_bdev_readv_blocks(d, ch->base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
-					   off, num, split_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_WRITE:
-		rc = usk_bdev_writev_blocks(d, ch->base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
-					    off, num, split_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_UNMAP:
-		rc = usk_bdev_unmap_blocks(d, ch->base_ch, off, num, split_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
-		rc = usk_bdev_write_zeroes_blocks(d, ch->base_ch, off, num, split_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_FLUSH:
-		rc = usk_bdev_flush_blocks(d, ch->base_ch, off, num, split_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_RESET:
-		rc = usk_bdev_reset(d, ch->base_ch, split_io_done, bdev_io);
-		break;
-	case USK_BDEV_IO_TYPE_COMPARE:
-		rc = usk_bdev_comparev_blocks(d, ch->base_ch, bdev_io->u.bdev.iovs,
-					      bdev_io->u.bdev.iovcnt, off, num, split_io_done, bdev_io);
-		break;
-	default:
-		rc = -ENOTSUP;
-		break;
-	}
-	if (usk_unlikely(rc != 0)) {
-		usk_bdev_io_complete(bdev_io, rc == -ENOMEM ? USK_BDEV_IO_STATUS_NOMEM :
-				     USK_BDEV_IO_STATUS_FAILED);
-	}
+	usk_vbdev_submit_rc(bdev_io, usk_vbdev_forward_io(part->base->desc, ch->base_ch, bdev_io,
+			    bdev_io->u.bdev.offset_blocks + part->offset_blocks,
+			    usk_vbdev_io_done));
 }
 
 static void
@@ -143,8 +85,7 @@ split_get_buf_cb(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io, bool s
 static void
 split_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 {
-	if (bdev_io->type == USK_BDEV_IO_TYPE_READ &&
-	    usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
+	if (usk_unlikely(usk_vbdev_read_needs_buf(bdev_io))) {
 		usk_bdev_io_get_buf(bdev_io, split_get_buf_cb,
 				    bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen);
 		return;
@@ -157,18 +98,7 @@ split_io_type_supported(void *ctx, enum usk_bdev_io_type type)
 {
 	struct split_part *part = ctx;
 
-	switch (type) {
-	case USK_BDEV_IO_TYPE_READ:
-	case USK_BDEV_IO_TYPE_WRITE:
-	case USK_BDEV_IO_TYPE_UNMAP:
-	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
-	case USK_BDEV_IO_TYPE_FLUSH:
-	case USK_BDEV_IO_TYPE_RESET:
-	case USK_BDEV_IO_TYPE_COMPARE:
-		return usk_bdev_io_type_supported(part->base->bdev, type);
-	default:
-		return false;
-	}
+	return usk_vbdev_base_io_type_supported(part->base->bdev, type);
 }
 
 /* ---------------------------------------------------------------- channels */
@@ -177,33 +107,13 @@ static int
 split_channel_create(void *io_device, void *ctx_buf)
 {
 	struct split_part *part = io_device;
-	struct split_channel *ch = ctx_buf;
+	struct usk_vbdev_channel *ch = ctx_buf;
 
 	ch->base_ch = usk_bdev_get_io_channel(part->base->desc);
 	return ch->base_ch != NULL ? 0 : -ENOMEM;
 }
 
-static void
-split_channel_destroy(void *io_device, void *ctx_buf)
-{
-	struct split_channel *ch = ctx_buf;
-
-	usk_put_io_channel(ch->base_ch);
-}
-
-static struct usk_io_channel *
-split_get_io_channel(void *ctx)
-{
-	return usk_get_io_channel(ctx);
-}
-
 /* ---------------------------------------------------------------- lifecycle */
-
-static void
-split_close_base_msg(void *ctx)
-{
-	usk_bdev_close(ctx);
-}
 
 static void
 split_base_put(struct split_base *sb)
@@ -214,12 +124,7 @@ split_base_put(struct split_base *sb)
 	if (sb->config != NULL) {
 		sb->config->live = NULL;
 	}
-	usk_bdev_module_release_bdev(sb->bdev);
-	if (usk_get_thread() == sb->desc_thread) {
-		usk_bdev_close(sb->desc);
-	} else {
-		usk_thread_send_msg(sb->desc_thread, split_close_base_msg, sb->desc);
-	}
+	usk_vbdev_release_base(sb->bdev, sb->desc, sb->desc_thread);
 	if (sb->delete_cb != NULL) {
 		sb->delete_cb(sb->delete_cb_arg, 0);
 	}
@@ -281,7 +186,7 @@ static const struct usk_bdev_fn_table g_split_fn_table = {
 	.destruct = split_destruct,
 	.submit_request = split_submit_request,
 	.io_type_supported = split_io_type_supported,
-	.get_io_channel = split_get_io_channel,
+	.get_io_channel = usk_vbdev_get_io_channel,
 	.dump_info_json = split_dump_info_json,
 	.write_config_json = split_write_config_json,
 };
@@ -345,7 +250,6 @@ split_build(struct split_config *config, json_t *names, char *err, size_t err_le
 	struct split_base *sb;
 	struct usk_bdev *base;
 	uint64_t part_blocks;
-	size_t align;
 	int rc;
 
 	base = usk_bdev_get_by_name(config->base_name);
@@ -377,25 +281,16 @@ split_build(struct split_config *config, json_t *names, char *err, size_t err_le
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	rc = usk_bdev_open_ext(config->base_name, true, split_base_event_cb, sb, &sb->desc);
+	rc = usk_vbdev_open_claim_base(config->base_name, "base_bdev", &g_split_if,
+				       split_base_event_cb, sb, &sb->desc, &sb->desc_thread, err,
+				       err_len);
 	if (rc != 0) {
-		snprintf(err, err_len, "base_bdev: cannot open '%s': %s", config->base_name,
-			 strerror(-rc));
 		goto err_free;
 	}
-	sb->desc_thread = usk_get_thread();
 	sb->bdev = base;
-	rc = usk_bdev_module_claim_bdev(base, sb->desc, &g_split_if);
-	if (rc != 0) {
-		snprintf(err, err_len, "base_bdev: '%s' is already claimed by module %s",
-			 config->base_name, usk_bdev_get_claim_module(base) ?
-			 usk_bdev_get_claim_module(base)->name : "?");
-		goto err_close;
-	}
 	sb->config = config;
 	sb->nparts = config->split_count;
 	config->live = sb;
-	align = usk_bdev_get_buf_align(base);
 
 	/* alive holds one extra reference while parts are being registered. */
 	sb->alive = 1;
@@ -415,15 +310,10 @@ split_build(struct split_config *config, json_t *names, char *err, size_t err_le
 		part->bdev.product_name = "Split Disk";
 		part->bdev.module = &g_split_if;
 		part->bdev.fn_table = &g_split_fn_table;
-		part->bdev.blocklen = base->blocklen;
+		usk_vbdev_copy_geometry(&part->bdev, base);
 		part->bdev.blockcnt = part_blocks;
-		part->bdev.write_cache = base->write_cache;
-		part->bdev.required_alignment = align > 1 ? (uint8_t)usk_u32log2((uint32_t)align) : 0;
-		part->bdev.optimal_io_boundary = base->optimal_io_boundary;
-		part->bdev.split_on_optimal_io_boundary = base->split_on_optimal_io_boundary;
-		part->bdev.write_unit_size = base->write_unit_size;
-		usk_io_device_register(part, split_channel_create, split_channel_destroy,
-				       sizeof(struct split_channel), part->bdev.name);
+		usk_io_device_register(part, split_channel_create, usk_vbdev_channel_destroy,
+				       sizeof(struct usk_vbdev_channel), part->bdev.name);
 		rc = usk_bdev_register(&part->bdev);
 		if (rc != 0) {
 			USK_ERRLOG("split %s: cannot register %s: %s\n", config->base_name,
@@ -442,8 +332,6 @@ split_build(struct split_config *config, json_t *names, char *err, size_t err_le
 	split_base_put(sb);
 	return 0;
 
-err_close:
-	usk_bdev_close(sb->desc);
 err_free:
 	free(sb->parts);
 	free(sb);

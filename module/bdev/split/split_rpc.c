@@ -9,6 +9,7 @@
 #include "usk/util.h"
 
 #include "split.h"
+#include "vbdev_common.h"
 
 struct rpc_split_create {
 	char *base_bdev;
@@ -42,8 +43,7 @@ rpc_bdev_split_create(struct usk_jsonrpc_request *request, const json_t *params)
 	rc = usk_bdev_split_create(req.base_bdev, req.split_count, req.split_size_mb, &names, err,
 				   sizeof(err));
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response(request, rc == -EEXIST ? -EEXIST :
-						USK_JSONRPC_ERROR_INVALID_PARAMS, err);
+		usk_vbdev_rpc_create_error(request, rc, err);
 		goto cleanup;
 	}
 	usk_jsonrpc_send_result(request, names);
@@ -52,41 +52,10 @@ cleanup:
 }
 USK_RPC_REGISTER("bdev_split_create", rpc_bdev_split_create, USK_RPC_RUNTIME)
 
-struct rpc_split_delete {
-	char *base_bdev;
-};
-
-static const struct usk_json_object_decoder g_rpc_split_delete_decoders[] = {
-	{ "base_bdev", offsetof(struct rpc_split_delete, base_bdev), usk_json_decode_string, false },
-};
-
-static void
-rpc_split_delete_done(void *cb_arg, int rc)
-{
-	struct usk_jsonrpc_request *request = cb_arg;
-
-	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "delete failed: %s", strerror(-rc));
-		return;
-	}
-	usk_jsonrpc_send_bool_response(request, true);
-}
-
 static void
 rpc_bdev_split_delete(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	struct rpc_split_delete req = {};
-
-	if (!usk_rpc_decode_params(request, params, g_rpc_split_delete_decoders,
-				   USK_COUNTOF(g_rpc_split_delete_decoders), &req)) {
-		goto cleanup;
-	}
-	if (usk_bdev_split_delete(req.base_bdev, rpc_split_delete_done, request) != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, -ENODEV,
-						    "base_bdev: '%s' is not split", req.base_bdev);
-	}
-cleanup:
-	free(req.base_bdev);
+	usk_vbdev_rpc_delete(request, params, "base_bdev", usk_bdev_split_delete,
+			     "base_bdev: '%s' is not split");
 }
 USK_RPC_REGISTER("bdev_split_delete", rpc_bdev_split_delete, USK_RPC_RUNTIME)

@@ -1,18 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* uring bdev module: a bdev on a file or block device driven with io_uring (liburing). */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <liburing.h>
 #include <sched.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/queue.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "usk/bdev_module.h"
@@ -22,19 +17,11 @@
 #include "usk/util.h"
 
 #include "uring.h"
+#include "file_common.h"
 
 /* SQ entries per ring, and the most I/O a channel keeps in flight (CQ is twice as large). */
 #define URING_QUEUE_DEPTH 512
 #define URING_REAP_BATCH 128
-
-struct uring_disk {
-	struct usk_bdev bdev;
-	char *filename;
-	int fd;
-	bool direct;
-	bool readonly;
-	TAILQ_ENTRY(uring_disk) link;
-};
 
 /*
  * Per (disk, thread). Invariant: inflight counts SQEs given to the kernel with io_uring_submit
@@ -43,7 +30,7 @@ struct uring_disk {
  */
 struct uring_channel {
 	struct io_uring ring;
-	struct uring_disk *disk;
+	struct usk_file_disk *disk;
 	uint32_t npending;
 	uint32_t inflight;
 	bool intr_mode;
@@ -52,8 +39,6 @@ struct uring_channel {
 	struct usk_poller *poller;
 	struct usk_interrupt *intr;
 };
-
-static TAILQ_HEAD(, uring_disk) g_uring_disks = TAILQ_HEAD_INITIALIZER(g_uring_disks);
 
 static int uring_get_ctx_size(void);
 
@@ -155,7 +140,7 @@ uring_intr(void *arg)
 static void
 uring_rw(struct uring_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 {
-	struct uring_disk *disk = ch->disk;
+	struct usk_file_disk *disk = ch->disk;
 	struct io_uring_sqe *sqe;
 	uint64_t offset = bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen;
 	struct iovec *iov = bdev_io->u.bdev.iovs;
@@ -210,7 +195,7 @@ static void
 uring_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 {
 	struct uring_channel *ch = usk_io_channel_get_ctx(_ch);
-	struct uring_disk *disk = ch->disk;
+	struct usk_file_disk *disk = ch->disk;
 
 	switch (bdev_io->type) {
 	case USK_BDEV_IO_TYPE_READ:
@@ -228,35 +213,9 @@ uring_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 		}
 		uring_rw(ch, bdev_io, true);
 		return;
-	case USK_BDEV_IO_TYPE_FLUSH:
-		if (!disk->direct || disk->bdev.write_cache) {
-			if (fdatasync(disk->fd) != 0) {
-				usk_bdev_io_complete_aio_status(bdev_io, -errno);
-				return;
-			}
-		}
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
-		return;
-	case USK_BDEV_IO_TYPE_RESET:
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
-		return;
 	default:
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		usk_file_disk_submit_inline(disk, bdev_io);
 		return;
-	}
-}
-
-static bool
-uring_io_type_supported(void *ctx, enum usk_bdev_io_type type)
-{
-	switch (type) {
-	case USK_BDEV_IO_TYPE_READ:
-	case USK_BDEV_IO_TYPE_WRITE:
-	case USK_BDEV_IO_TYPE_FLUSH:
-	case USK_BDEV_IO_TYPE_RESET:
-		return true;
-	default:
-		return false;
 	}
 }
 
@@ -290,7 +249,7 @@ static int
 uring_channel_create(void *io_device, void *ctx_buf)
 {
 	struct uring_channel *ch = ctx_buf;
-	struct uring_disk *disk = io_device;
+	struct usk_file_disk *disk = io_device;
 	struct io_uring_params p;
 	int rc;
 
@@ -359,48 +318,12 @@ uring_channel_destroy(void *io_device, void *ctx_buf)
 	io_uring_queue_exit(&ch->ring);
 }
 
-static struct usk_io_channel *
-uring_get_io_channel(void *ctx)
-{
-	return usk_get_io_channel(ctx);
-}
-
 /* ---------------------------------------------------------------- bdev lifecycle */
-
-static void
-uring_disk_free(struct uring_disk *disk)
-{
-	if (disk->fd >= 0) {
-		close(disk->fd);
-	}
-	free(disk->filename);
-	free(disk->bdev.name);
-	free(disk);
-}
-
-static void
-uring_io_device_unregistered(void *io_device)
-{
-	struct uring_disk *disk = io_device;
-
-	usk_bdev_destruct_done(&disk->bdev, 0);
-	uring_disk_free(disk);
-}
-
-static int
-uring_destruct(void *ctx)
-{
-	struct uring_disk *disk = ctx;
-
-	TAILQ_REMOVE(&g_uring_disks, disk, link);
-	usk_io_device_unregister(disk, uring_io_device_unregistered);
-	return 1;
-}
 
 static int
 uring_dump_info_json(void *ctx, json_t *obj)
 {
-	struct uring_disk *disk = ctx;
+	struct usk_file_disk *disk = ctx;
 
 	json_object_set_new(obj, "uring", json_pack("{s:s, s:b}", "filename", disk->filename,
 			    "direct", disk->direct));
@@ -410,7 +333,7 @@ uring_dump_info_json(void *ctx, json_t *obj)
 static void
 uring_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 {
-	struct uring_disk *disk = bdev->ctxt;
+	struct usk_file_disk *disk = bdev->ctxt;
 
 	usk_json_config_add(config_array, "bdev_uring_create",
 			    json_pack("{s:s, s:s, s:I}", "name", bdev->name, "filename",
@@ -418,217 +341,40 @@ uring_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 }
 
 static const struct usk_bdev_fn_table g_uring_fn_table = {
-	.destruct = uring_destruct,
+	.destruct = usk_file_disk_destruct,
 	.submit_request = uring_submit_request,
-	.io_type_supported = uring_io_type_supported,
-	.get_io_channel = uring_get_io_channel,
+	.io_type_supported = usk_file_disk_io_type_supported,
+	.get_io_channel = usk_file_disk_get_io_channel,
 	.dump_info_json = uring_dump_info_json,
 	.write_config_json = uring_write_config_json,
 };
 
-static int
-fd_get_size(int fd, uint64_t *size)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0) {
-		return -errno;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		return ioctl(fd, BLKGETSIZE64, size) != 0 ? -errno : 0;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		return -ENOTSUP;
-	}
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
-static uint32_t
-fd_detect_block_size(int fd, bool direct)
-{
-	struct stat st;
-	int ssz = 0;
-
-	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode)) {
-		return ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 0 ? (uint32_t)ssz : 512;
-	}
-#ifdef STATX_DIOALIGN
-	if (direct) {
-		struct statx stx;
-
-		if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
-		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align >= 512) {
-			return stx.stx_dio_offset_align;
-		}
-	}
-#endif
-	return 512;
-}
-
-static int
-file_open(const char *filename, bool readonly, bool *direct)
-{
-	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	int fd;
-
-	fd = open(filename, flags | O_DIRECT);
-	if (fd >= 0) {
-		*direct = true;
-		return fd;
-	}
-	if (errno != EINVAL) {
-		return -errno;
-	}
-	fd = open(filename, flags);
-	if (fd < 0) {
-		return -errno;
-	}
-	USK_NOTICELOG("%s: the file system does not support O_DIRECT, using buffered I/O\n",
-		      filename);
-	*direct = false;
-	return fd;
-}
+static struct usk_file_disk_type g_uring_type = {
+	.module = &g_uring_if,
+	.fn_table = &g_uring_fn_table,
+	.product_name = "URING bdev",
+	.channel_create = uring_channel_create,
+	.channel_destroy = uring_channel_destroy,
+	.channel_size = sizeof(struct uring_channel),
+	.disks = TAILQ_HEAD_INITIALIZER(g_uring_type.disks),
+};
 
 int
 usk_bdev_uring_create(const char *name, const char *filename, uint32_t block_size,
 		      bool readonly, char *err, size_t err_len)
 {
-	struct uring_disk *disk;
-	uint64_t size;
-	uint32_t detected;
-	int rc;
-
-	if (usk_bdev_get_by_name(name) != NULL) {
-		snprintf(err, err_len, "name: a bdev named '%s' already exists", name);
-		return -EEXIST;
-	}
-	if (block_size != 0 && (block_size < 512 || !USK_IS_POW2(block_size))) {
-		snprintf(err, err_len, "block_size: %u is not a power of two >= 512", block_size);
-		return -EINVAL;
-	}
-	disk = calloc(1, sizeof(*disk));
-	if (disk == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	disk->fd = -1;
-	disk->readonly = readonly;
-	disk->filename = strdup(filename);
-	disk->bdev.name = strdup(name);
-	if (disk->filename == NULL || disk->bdev.name == NULL) {
-		snprintf(err, err_len, "out of memory");
-		rc = -ENOMEM;
-		goto err_free_disk;
-	}
-	disk->fd = file_open(filename, readonly, &disk->direct);
-	if (disk->fd < 0) {
-		rc = disk->fd;
-		snprintf(err, err_len, "filename: cannot open '%s': %s", filename, strerror(-rc));
-		goto err_free_disk;
-	}
-	rc = fd_get_size(disk->fd, &size);
-	if (rc != 0) {
-		snprintf(err, err_len, "filename: '%s' is not a regular file or block device (%s)",
-			 filename, strerror(-rc));
-		goto err_free_disk;
-	}
-	detected = fd_detect_block_size(disk->fd, disk->direct);
-	if (block_size == 0) {
-		block_size = detected;
-	} else if (disk->direct && block_size < detected) {
-		snprintf(err, err_len, "block_size: %u is smaller than the device's %u required for"
-			 " direct I/O", block_size, detected);
-		rc = -EINVAL;
-		goto err_free_disk;
-	}
-	if (size < block_size) {
-		snprintf(err, err_len, "filename: '%s' is smaller than one block (%u bytes)", filename,
-			 block_size);
-		rc = -EINVAL;
-		goto err_free_disk;
-	}
-	disk->bdev.ctxt = disk;
-	disk->bdev.product_name = "URING bdev";
-	disk->bdev.module = &g_uring_if;
-	disk->bdev.fn_table = &g_uring_fn_table;
-	disk->bdev.blocklen = block_size;
-	disk->bdev.blockcnt = size / block_size;
-	disk->bdev.write_cache = !disk->direct;
-	disk->bdev.required_alignment = disk->direct ? (uint8_t)usk_u32log2(block_size) : 0;
-
-	usk_io_device_register(disk, uring_channel_create, uring_channel_destroy,
-			       sizeof(struct uring_channel), disk->bdev.name);
-	rc = usk_bdev_register(&disk->bdev);
-	if (rc != 0) {
-		snprintf(err, err_len, "name: cannot register bdev '%s': %s", name, strerror(-rc));
-		usk_io_device_unregister(disk, NULL);
-		goto err_free_disk;
-	}
-	TAILQ_INSERT_TAIL(&g_uring_disks, disk, link);
-	return 0;
-
-err_free_disk:
-	uring_disk_free(disk);
-	return rc;
-}
-
-struct uring_delete_ctx {
-	usk_bdev_uring_delete_cb cb_fn;
-	void *cb_arg;
-};
-
-static void
-uring_delete_done(void *cb_arg, int rc)
-{
-	struct uring_delete_ctx *ctx = cb_arg;
-
-	if (ctx->cb_fn != NULL) {
-		ctx->cb_fn(ctx->cb_arg, rc);
-	}
-	free(ctx);
+	return usk_file_disk_create(&g_uring_type, name, filename, block_size, readonly, false,
+				    err, err_len);
 }
 
 int
 usk_bdev_uring_delete(const char *name, usk_bdev_uring_delete_cb cb_fn, void *cb_arg)
 {
-	struct uring_delete_ctx *ctx;
-	int rc;
-
-	ctx = calloc(1, sizeof(*ctx));
-	if (ctx == NULL) {
-		return -ENOMEM;
-	}
-	ctx->cb_fn = cb_fn;
-	ctx->cb_arg = cb_arg;
-	rc = usk_bdev_unregister_by_name(name, &g_uring_if, uring_delete_done, ctx);
-	if (rc != 0) {
-		free(ctx);
-	}
-	return rc;
+	return usk_file_disk_delete(&g_uring_type, name, cb_fn, cb_arg);
 }
 
 int
 usk_bdev_uring_rescan(const char *name)
 {
-	struct uring_disk *disk;
-	uint64_t size;
-	int rc;
-
-	TAILQ_FOREACH(disk, &g_uring_disks, link) {
-		if (strcmp(disk->bdev.name, name) == 0) {
-			break;
-		}
-	}
-	if (disk == NULL) {
-		return -ENODEV;
-	}
-	rc = fd_get_size(disk->fd, &size);
-	if (rc != 0) {
-		return rc;
-	}
-	if (size / disk->bdev.blocklen == disk->bdev.blockcnt) {
-		return 0;
-	}
-	return usk_bdev_notify_blockcnt_change(&disk->bdev, size / disk->bdev.blocklen);
+	return usk_file_disk_rescan(&g_uring_type, name);
 }

@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Shared pieces of the bdevs on a file or block device (aio, uring): open, size, create, delete. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "usk/log.h"
+#include "usk/util.h"
+
+#include "file_common.h"
+
+/* ---------------------------------------------------------------- files */
+
+int
+usk_file_get_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		return -errno;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		return ioctl(fd, BLKGETSIZE64, size) != 0 ? -errno : 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		return -ENOTSUP;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+uint32_t
+usk_file_detect_block_size(int fd, bool direct)
+{
+	struct stat st;
+	int ssz = 0;
+
+	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode)) {
+		return ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 0 ? (uint32_t)ssz : 512;
+	}
+#ifdef STATX_DIOALIGN
+	if (direct) {
+		struct statx stx;
+
+		if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align >= 512) {
+			return stx.stx_dio_offset_align;
+		}
+	}
+#endif
+	return 512;
+}
+
+int
+usk_file_open(const char *filename, bool readonly, bool *direct)
+{
+	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int fd;
+
+	fd = open(filename, flags | O_DIRECT);
+	if (fd >= 0) {
+		*direct = true;
+		return fd;
+	}
+	if (errno != EINVAL) {
+		return -errno;
+	}
+	fd = open(filename, flags);
+	if (fd < 0) {
+		return -errno;
+	}
+	USK_NOTICELOG("%s: the file system does not support O_DIRECT, using buffered I/O\n",
+		      filename);
+	*direct = false;
+	return fd;
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+void
+usk_file_disk_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev_io)
+{
+	switch (bdev_io->type) {
+	case USK_BDEV_IO_TYPE_FLUSH:
+		/* No portable async fsync (Linux AIO); a flush is rare, do it inline. */
+		if (!disk->direct || disk->bdev.write_cache) {
+			if (fdatasync(disk->fd) != 0) {
+				usk_bdev_io_complete_aio_status(bdev_io, -errno);
+				return;
+			}
+		}
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
+		return;
+	case USK_BDEV_IO_TYPE_UNMAP:
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES: {
+		/* Rare and metadata-only for the file system: done inline, like flush. */
+		int mode = FALLOC_FL_KEEP_SIZE | (bdev_io->type == USK_BDEV_IO_TYPE_UNMAP ?
+						  FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+
+		if (!disk->fallocate) {
+			usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+			return;
+		}
+		if (disk->readonly) {
+			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
+			return;
+		}
+		if (fallocate(disk->fd, mode, (off_t)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen),
+			      (off_t)(bdev_io->u.bdev.num_blocks * disk->bdev.blocklen)) != 0) {
+			usk_bdev_io_complete_aio_status(bdev_io, -errno);
+			return;
+		}
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
+		return;
+	}
+	case USK_BDEV_IO_TYPE_RESET:
+		/* The bdev layer waited for in-flight I/O already; nothing is cached here. */
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
+		return;
+	default:
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+}
+
+bool
+usk_file_disk_io_type_supported(void *ctx, enum usk_bdev_io_type type)
+{
+	struct usk_file_disk *disk = ctx;
+
+	switch (type) {
+	case USK_BDEV_IO_TYPE_UNMAP:
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
+		return disk->fallocate;
+	case USK_BDEV_IO_TYPE_READ:
+	case USK_BDEV_IO_TYPE_WRITE:
+	case USK_BDEV_IO_TYPE_FLUSH:
+	case USK_BDEV_IO_TYPE_RESET:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---------------------------------------------------------------- bdev lifecycle */
+
+struct usk_io_channel *
+usk_file_disk_get_io_channel(void *ctx)
+{
+	return usk_get_io_channel(ctx);
+}
+
+static void
+file_disk_free(struct usk_file_disk *disk)
+{
+	if (disk->fd >= 0) {
+		close(disk->fd);
+	}
+	free(disk->filename);
+	free(disk->bdev.name);
+	free(disk);
+}
+
+static void
+file_disk_io_device_unregistered(void *io_device)
+{
+	struct usk_file_disk *disk = io_device;
+
+	usk_bdev_destruct_done(&disk->bdev, 0);
+	file_disk_free(disk);
+}
+
+int
+usk_file_disk_destruct(void *ctx)
+{
+	struct usk_file_disk *disk = ctx;
+
+	TAILQ_REMOVE(&disk->type->disks, disk, link);
+	usk_io_device_unregister(disk, file_disk_io_device_unregistered);
+	return 1;
+}
+
+int
+usk_file_disk_create(struct usk_file_disk_type *type, const char *name, const char *filename,
+		     uint32_t block_size, bool readonly, bool fallocate, char *err, size_t err_len)
+{
+	struct usk_file_disk *disk;
+	uint64_t size;
+	uint32_t detected;
+	int rc;
+
+	if (usk_bdev_get_by_name(name) != NULL) {
+		snprintf(err, err_len, "name: a bdev named '%s' already exists", name);
+		return -EEXIST;
+	}
+	if (block_size != 0 && (block_size < 512 || !USK_IS_POW2(block_size))) {
+		snprintf(err, err_len, "block_size: %u is not a power of two >= 512", block_size);
+		return -EINVAL;
+	}
+	disk = calloc(1, sizeof(*disk));
+	if (disk == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	disk->fd = -1;
+	disk->type = type;
+	disk->readonly = readonly;
+	disk->fallocate = fallocate;
+	disk->filename = strdup(filename);
+	disk->bdev.name = strdup(name);
+	if (disk->filename == NULL || disk->bdev.name == NULL) {
+		snprintf(err, err_len, "out of memory");
+		rc = -ENOMEM;
+		goto err_free_disk;
+	}
+	disk->fd = usk_file_open(filename, readonly, &disk->direct);
+	if (disk->fd < 0) {
+		rc = disk->fd;
+		snprintf(err, err_len, "filename: cannot open '%s': %s", filename, strerror(-rc));
+		goto err_free_disk;
+	}
+	rc = usk_file_get_size(disk->fd, &size);
+	if (rc != 0) {
+		snprintf(err, err_len, "filename: '%s' is not a regular file or block device (%s)",
+			 filename, strerror(-rc));
+		goto err_free_disk;
+	}
+	detected = usk_file_detect_block_size(disk->fd, disk->direct);
+	if (block_size == 0) {
+		block_size = detected;
+	} else if (disk->direct && block_size < detected) {
+		snprintf(err, err_len, "block_size: %u is smaller than the device's %u required for"
+			 " direct I/O", block_size, detected);
+		rc = -EINVAL;
+		goto err_free_disk;
+	}
+	if (size < block_size) {
+		snprintf(err, err_len, "filename: '%s' is smaller than one block (%u bytes)", filename,
+			 block_size);
+		rc = -EINVAL;
+		goto err_free_disk;
+	}
+	disk->bdev.ctxt = disk;
+	disk->bdev.product_name = (char *)type->product_name;
+	disk->bdev.module = type->module;
+	disk->bdev.fn_table = type->fn_table;
+	disk->bdev.blocklen = block_size;
+	disk->bdev.blockcnt = size / block_size;
+	disk->bdev.write_cache = !disk->direct;
+	disk->bdev.required_alignment = disk->direct ? (uint8_t)usk_u32log2(block_size) : 0;
+
+	usk_io_device_register(disk, type->channel_create, type->channel_destroy,
+			       type->channel_size, disk->bdev.name);
+	rc = usk_bdev_register(&disk->bdev);
+	if (rc != 0) {
+		snprintf(err, err_len, "name: cannot register bdev '%s': %s", name, strerror(-rc));
+		usk_io_device_unregister(disk, NULL);
+		goto err_free_disk;
+	}
+	TAILQ_INSERT_TAIL(&type->disks, disk, link);
+	return 0;
+
+err_free_disk:
+	file_disk_free(disk);
+	return rc;
+}
+
+struct file_delete_ctx {
+	usk_file_disk_delete_cb cb_fn;
+	void *cb_arg;
+};
+
+static void
+file_delete_done(void *cb_arg, int rc)
+{
+	struct file_delete_ctx *ctx = cb_arg;
+
+	if (ctx->cb_fn != NULL) {
+		ctx->cb_fn(ctx->cb_arg, rc);
+	}
+	free(ctx);
+}
+
+int
+usk_file_disk_delete(struct usk_file_disk_type *type, const char *name,
+		     usk_file_disk_delete_cb cb_fn, void *cb_arg)
+{
+	struct file_delete_ctx *ctx;
+	int rc;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		return -ENOMEM;
+	}
+	ctx->cb_fn = cb_fn;
+	ctx->cb_arg = cb_arg;
+	rc = usk_bdev_unregister_by_name(name, type->module, file_delete_done, ctx);
+	if (rc != 0) {
+		free(ctx);
+	}
+	return rc;
+}
+
+int
+usk_file_disk_rescan(struct usk_file_disk_type *type, const char *name)
+{
+	struct usk_file_disk *disk;
+	uint64_t size;
+	int rc;
+
+	TAILQ_FOREACH(disk, &type->disks, link) {
+		if (strcmp(disk->bdev.name, name) == 0) {
+			break;
+		}
+	}
+	if (disk == NULL) {
+		return -ENODEV;
+	}
+	rc = usk_file_get_size(disk->fd, &size);
+	if (rc != 0) {
+		return rc;
+	}
+	if (size / disk->bdev.blocklen == disk->bdev.blockcnt) {
+		return 0;
+	}
+	return usk_bdev_notify_blockcnt_change(&disk->bdev, size / disk->bdev.blocklen);
+}
+
+/* ---------------------------------------------------------------- RPC helpers */
+
+static const struct usk_json_object_decoder g_rpc_create_flags_decoders[] = {
+	{ "name", offsetof(struct usk_file_rpc_create, name), usk_json_decode_string, false },
+	{ "filename", offsetof(struct usk_file_rpc_create, filename), usk_json_decode_string, false },
+	{ "block_size", offsetof(struct usk_file_rpc_create, block_size), usk_json_decode_uint32, true },
+	{ "readonly", offsetof(struct usk_file_rpc_create, readonly), usk_json_decode_bool, true },
+	{ "fallocate", offsetof(struct usk_file_rpc_create, fallocate), usk_json_decode_bool, true },
+};
+
+static const struct usk_json_object_decoder g_rpc_create_uuid_decoders[] = {
+	{ "name", offsetof(struct usk_file_rpc_create, name), usk_json_decode_string, false },
+	{ "filename", offsetof(struct usk_file_rpc_create, filename), usk_json_decode_string, false },
+	{ "block_size", offsetof(struct usk_file_rpc_create, block_size), usk_json_decode_uint32, true },
+	{ "uuid", offsetof(struct usk_file_rpc_create, uuid), usk_json_decode_string, true },
+};
+
+bool
+usk_file_rpc_create_decode(struct usk_jsonrpc_request *request, const json_t *params,
+			   const char *module_name, bool with_flags,
+			   struct usk_file_rpc_create *req)
+{
+	bool ok;
+
+	memset(req, 0, sizeof(*req));
+	ok = with_flags ?
+	     usk_rpc_decode_params(request, params, g_rpc_create_flags_decoders,
+				   USK_COUNTOF(g_rpc_create_flags_decoders), req) :
+	     usk_rpc_decode_params(request, params, g_rpc_create_uuid_decoders,
+				   USK_COUNTOF(g_rpc_create_uuid_decoders), req);
+	if (!ok) {
+		return false;
+	}
+	if (req->name[0] == '\0') {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"name: must not be empty");
+		return false;
+	}
+	if (req->uuid != NULL) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "uuid: setting the UUID of a %s bdev is not supported",
+						    module_name);
+		return false;
+	}
+	return true;
+}
+
+void
+usk_file_rpc_create_free(struct usk_file_rpc_create *req)
+{
+	free(req->name);
+	free(req->filename);
+	free(req->uuid);
+}
+
+void
+usk_file_rpc_create_reply(struct usk_jsonrpc_request *request, int rc, const char *name,
+			  const char *err)
+{
+	if (rc != 0) {
+		usk_jsonrpc_send_error_response(request, rc == -EEXIST ? -EEXIST :
+						USK_JSONRPC_ERROR_INVALID_PARAMS, err);
+		return;
+	}
+	usk_jsonrpc_send_result(request, json_string(name));
+}
+
+struct rpc_file_name {
+	char *name;
+};
+
+static const struct usk_json_object_decoder g_rpc_file_name_decoders[] = {
+	{ "name", offsetof(struct rpc_file_name, name), usk_json_decode_string, false },
+};
+
+static void
+rpc_file_delete_done(void *cb_arg, int rc)
+{
+	struct usk_jsonrpc_request *request = cb_arg;
+
+	if (rc != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						    "delete failed: %s", strerror(-rc));
+		return;
+	}
+	usk_jsonrpc_send_bool_response(request, true);
+}
+
+void
+usk_file_rpc_delete(struct usk_jsonrpc_request *request, const json_t *params,
+		    const char *module_name,
+		    int (*delete_fn)(const char *name, usk_file_disk_delete_cb cb_fn, void *cb_arg))
+{
+	struct rpc_file_name req = {};
+	int rc;
+
+	if (!usk_rpc_decode_params(request, params, g_rpc_file_name_decoders,
+				   USK_COUNTOF(g_rpc_file_name_decoders), &req)) {
+		goto cleanup;
+	}
+	rc = delete_fn(req.name, rpc_file_delete_done, request);
+	if (rc != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "name: no %s bdev named '%s'",
+						    module_name, req.name);
+	}
+cleanup:
+	free(req.name);
+}
+
+void
+usk_file_rpc_rescan(struct usk_jsonrpc_request *request, const json_t *params,
+		    const char *module_name, int (*rescan_fn)(const char *name))
+{
+	struct rpc_file_name req = {};
+	int rc;
+
+	if (!usk_rpc_decode_params(request, params, g_rpc_file_name_decoders,
+				   USK_COUNTOF(g_rpc_file_name_decoders), &req)) {
+		goto cleanup;
+	}
+	rc = rescan_fn(req.name);
+	if (rc == -ENODEV) {
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "name: no %s bdev named '%s'",
+						    module_name, req.name);
+	} else if (rc != 0) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						    "rescan of '%s' failed: %s", req.name, strerror(-rc));
+	} else {
+		usk_jsonrpc_send_bool_response(request, true);
+	}
+cleanup:
+	free(req.name);
+}

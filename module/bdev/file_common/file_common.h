@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Shared pieces of the bdevs on a file or block device (aio, uring): open, size, create, delete. */
+#ifndef USK_MODULE_BDEV_FILE_COMMON_H
+#define USK_MODULE_BDEV_FILE_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "usk/bdev_module.h"
+#include "usk/json.h"
+#include "usk/rpc.h"
+#include "usk/thread.h"
+
+struct usk_file_disk_type;
+
+/* A bdev on an open file; the io_device of the module's channels. */
+struct usk_file_disk {
+	struct usk_bdev bdev;
+	char *filename;
+	int fd;
+	bool direct;
+	bool readonly;
+	bool fallocate; /* unmap / write_zeroes through fallocate(2) */
+	struct usk_file_disk_type *type;
+	TAILQ_ENTRY(usk_file_disk) link;
+};
+
+/* One file bdev module (static, one per module). */
+struct usk_file_disk_type {
+	struct usk_bdev_module *module;
+	const struct usk_bdev_fn_table *fn_table;
+	const char *product_name;
+	usk_io_channel_create_cb channel_create;
+	usk_io_channel_destroy_cb channel_destroy;
+	uint32_t channel_size;
+	TAILQ_HEAD(, usk_file_disk) disks; /* initialize with TAILQ_HEAD_INITIALIZER */
+};
+
+typedef void (*usk_file_disk_delete_cb)(void *cb_arg, int rc);
+
+/** Size in bytes of a regular file or block device. Returns 0, -ENOTSUP or -errno of fstat/ioctl. */
+int usk_file_get_size(int fd, uint64_t *size);
+
+/**
+ * Block size to use on fd: the logical block size of a block device, the direct-I/O offset
+ * alignment of a file opened with O_DIRECT (statx), else 512.
+ */
+uint32_t usk_file_detect_block_size(int fd, bool direct);
+
+/**
+ * Open filename read-only or read-write, with O_DIRECT when the file system allows it
+ * (*direct tells; a notice is logged otherwise). Returns the fd or -errno.
+ */
+int usk_file_open(const char *filename, bool readonly, bool *direct);
+
+/**
+ * Create a bdev of type named name on filename (app thread); see usk_bdev_aio_create for the
+ * meaning of block_size and the error returns. err names the offending parameter.
+ */
+int usk_file_disk_create(struct usk_file_disk_type *type, const char *name, const char *filename,
+			 uint32_t block_size, bool readonly, bool fallocate, char *err,
+			 size_t err_len);
+
+/** Unregister bdev name of type; cb_fn(cb_arg, rc) when gone. Returns 0, -ENODEV, -ENOMEM. */
+int usk_file_disk_delete(struct usk_file_disk_type *type, const char *name,
+			 usk_file_disk_delete_cb cb_fn, void *cb_arg);
+
+/** Re-read the size of bdev name of type and resize it. Returns 0, -ENODEV, -errno. */
+int usk_file_disk_rescan(struct usk_file_disk_type *type, const char *name);
+
+/**
+ * Serve the I/O types done inline (not read or write): flush (fdatasync when a cache may hold
+ * data), reset, unmap / write_zeroes through fallocate(2) when enabled; others fail.
+ */
+void usk_file_disk_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev_io);
+
+/** io_type_supported of a file disk: read, write, flush, reset (+ unmap, write_zeroes). */
+bool usk_file_disk_io_type_supported(void *ctx, enum usk_bdev_io_type type);
+
+/** fn_table members (ctx: the disk). */
+int usk_file_disk_destruct(void *ctx);
+struct usk_io_channel *usk_file_disk_get_io_channel(void *ctx);
+
+/* ---------------------------------------------------------------- RPC helpers */
+
+/** Decoded parameters of bdev_<x>_create; free with usk_file_rpc_create_free. */
+struct usk_file_rpc_create {
+	char *name;
+	char *filename;
+	uint32_t block_size;
+	bool readonly;
+	bool fallocate;
+	char *uuid;
+};
+
+/**
+ * Decode params of a create RPC (name, filename, optional block_size, plus readonly/fallocate
+ * when with_flags, or uuid when not, refused) into req and check name is not empty. On false
+ * the error answer was sent; free req in both cases.
+ */
+bool usk_file_rpc_create_decode(struct usk_jsonrpc_request *request, const json_t *params,
+				const char *module_name, bool with_flags,
+				struct usk_file_rpc_create *req);
+void usk_file_rpc_create_free(struct usk_file_rpc_create *req);
+
+/** Answer a create RPC: the name, or the error (-EEXIST as is, else invalid params). */
+void usk_file_rpc_create_reply(struct usk_jsonrpc_request *request, int rc, const char *name,
+			       const char *err);
+
+/** Body of bdev_<x>_delete: decode name, call delete_fn, answer (module_name in messages). */
+void usk_file_rpc_delete(struct usk_jsonrpc_request *request, const json_t *params,
+			 const char *module_name,
+			 int (*delete_fn)(const char *name, usk_file_disk_delete_cb cb_fn, void *cb_arg));
+
+/** Body of bdev_<x>_rescan: decode name, call rescan_fn, answer. */
+void usk_file_rpc_rescan(struct usk_jsonrpc_request *request, const json_t *params,
+			 const char *module_name, int (*rescan_fn)(const char *name));
+
+#endif

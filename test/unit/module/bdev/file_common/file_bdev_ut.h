@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests shared by the file bdevs (aio, uring): create errors, data reaches the file,
+ * flush, rescan, delete. The includer defines FILE_CREATE(name, filename, block_size,
+ * readonly, err, err_len), FILE_DELETE, FILE_RESCAN and MODULE_NAME first.
+ */
+#ifndef USK_FILE_BDEV_UT_H
+#define USK_FILE_BDEV_UT_H
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "vbdev_ut_helpers.h"
+
+static char g_path[64];
+static int g_del_rc = 1;
+
+static void
+del_cb(void *arg, int rc)
+{
+	g_del_rc = rc;
+}
+
+/* Completions come from the kernel: poll until the I/O is done (bounded). */
+static bool
+wait_done(void)
+{
+	for (int i = 0; i < 5000 && g_io_done == 0; i++) {
+		ut_poll_threads();
+		if (g_io_done == 0) {
+			usleep(200);
+		}
+	}
+	assert_int_equal(g_io_done, 1);
+	return g_io_success;
+}
+
+static int
+file_setup(void **state)
+{
+	int fd;
+
+	snprintf(g_path, sizeof(g_path), "/tmp/usk_%s_ut.%d.img", MODULE_NAME, (int)getpid());
+	fd = open(g_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1024 * 1024), 0);
+	close(fd);
+	return ut_setup(state);
+}
+
+static int
+file_teardown(void **state)
+{
+	int rc = ut_teardown(state);
+
+	unlink(g_path);
+	return rc;
+}
+
+static void
+test_create_errors(void **state)
+{
+	char err[256];
+
+	assert_int_equal(FILE_CREATE("F0", "/nonexistent/x.img", 0, false, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "filename"));
+	assert_int_equal(FILE_CREATE("F0", g_path, 513, false, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "block_size"));
+	assert_int_equal(FILE_CREATE("F0", "/tmp", 0, false, err, sizeof(err)) < 0, 1);
+	assert_non_null(strstr(err, "filename"));
+	assert_int_equal(FILE_CREATE("F0", g_path, 0, false, err, sizeof(err)), 0);
+	assert_int_equal(FILE_CREATE("F0", g_path, 0, false, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "name"));
+	assert_string_equal(usk_bdev_get_module_name(usk_bdev_get_by_name("F0")), MODULE_NAME);
+	assert_int_equal(FILE_DELETE("nope", del_cb, NULL), -ENODEV);
+	assert_int_equal(FILE_RESCAN("nope"), -ENODEV);
+	g_del_rc = 1;
+	assert_int_equal(FILE_DELETE("F0", del_cb, NULL), 0);
+	ut_poll_threads();
+	assert_int_equal(g_del_rc, 0);
+	assert_null(usk_bdev_get_by_name("F0"));
+}
+
+static void
+test_io_reaches_file(void **state)
+{
+	struct usk_bdev_desc *d = NULL;
+	struct usk_io_channel *ch;
+	struct usk_bdev *b;
+	char err[256], fbuf[4096];
+	uint8_t *buf;
+	int fd;
+
+	assert_int_equal(FILE_CREATE("F1", g_path, 4096, false, err, sizeof(err)), 0);
+	b = usk_bdev_get_by_name("F1");
+	assert_int_equal(usk_bdev_get_num_blocks(b), 256);
+	assert_int_equal(usk_bdev_open_ext("F1", true, ut_ev_cb, NULL, &d), 0);
+	ch = usk_bdev_get_io_channel(d);
+	buf = usk_dma_zmalloc(8192, 4096, NULL);
+	memset(buf, 'u', 8192);
+	g_io_done = 0;
+	assert_int_equal(usk_bdev_write_blocks(d, ch, buf, 3, 2, ut_io_cb, NULL), 0);
+	assert_true(wait_done());
+	g_io_done = 0;
+	assert_int_equal(usk_bdev_flush_blocks(d, ch, 0, 256, ut_io_cb, NULL), 0);
+	assert_true(wait_done());
+	/* Another reader of the file sees the data at 3 * 4096. */
+	fd = open(g_path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, fbuf, sizeof(fbuf), 4 * 4096), sizeof(fbuf));
+	close(fd);
+	assert_memory_equal(fbuf, buf, sizeof(fbuf));
+	/* And the bdev reads it back. */
+	memset(buf, 0, 8192);
+	g_io_done = 0;
+	assert_int_equal(usk_bdev_read_blocks(d, ch, buf, 3, 2, ut_io_cb, NULL), 0);
+	assert_true(wait_done());
+	assert_memory_equal(buf + 4096, fbuf, 4096);
+
+	/* Growing the file and rescanning resizes the bdev. */
+	fd = open(g_path, O_RDWR);
+	assert_int_equal(ftruncate(fd, 2 * 1024 * 1024), 0);
+	close(fd);
+	assert_int_equal(FILE_RESCAN("F1"), 0);
+	ut_poll_threads();
+	assert_int_equal(usk_bdev_get_num_blocks(b), 512);
+
+	usk_put_io_channel(ch);
+	ut_poll_threads();
+	usk_bdev_close(d);
+	usk_dma_free(buf);
+}
+
+#endif
