@@ -88,7 +88,8 @@ const char *
 jsonrpc_conn_output(struct jsonrpc_conn *conn, size_t *len)
 {
 	*len = conn->send_len - conn->send_off;
-	return conn->send_buf + conn->send_off;
+	/* No buffer yet: NULL + 0 is undefined behaviour in C. */
+	return conn->send_buf == NULL ? NULL : conn->send_buf + conn->send_off;
 }
 
 void

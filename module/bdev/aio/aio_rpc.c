@@ -16,7 +16,7 @@ rpc_bdev_aio_create(struct usk_jsonrpc_request *request, const json_t *params)
 
 	if (usk_file_rpc_create_decode(request, params, "aio", true, &req)) {
 		rc = usk_bdev_aio_create(req.name, req.filename, req.block_size, req.readonly,
-				 req.fallocate, err, sizeof(err));
+					 req.fallocate, err, sizeof(err));
 		usk_file_rpc_create_reply(request, rc, req.name, err);
 	}
 	usk_file_rpc_create_free(&req);

@@ -39,19 +39,8 @@ rpc_bdev_delay_create(struct usk_jsonrpc_request *request, const json_t *params)
 				   USK_COUNTOF(g_rpc_delay_create_decoders), &req)) {
 		goto cleanup;
 	}
-	if (req.name[0] == '\0') {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"name: must not be empty");
-		goto cleanup;
-	}
-	if (req.base_bdev_name[0] == '\0') {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"base_bdev_name: must not be empty");
-		goto cleanup;
-	}
-	if (req.uuid != NULL) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"uuid: setting the UUID of a delay bdev is not supported");
+	if (!usk_vbdev_rpc_check_create(request, req.name, "base_bdev_name", req.base_bdev_name,
+					req.uuid, "a delay bdev")) {
 		goto cleanup;
 	}
 	rc = usk_bdev_delay_create(req.base_bdev_name, req.name, req.latency_us, err, sizeof(err));

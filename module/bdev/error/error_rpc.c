@@ -33,14 +33,8 @@ rpc_bdev_error_create(struct usk_jsonrpc_request *request, const json_t *params)
 				   USK_COUNTOF(g_rpc_error_create_decoders), &req)) {
 		goto cleanup;
 	}
-	if (req.base_name[0] == '\0') {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"base_name: must not be empty");
-		goto cleanup;
-	}
-	if (req.uuid != NULL) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"uuid: setting the UUID of an error bdev is not supported");
+	if (!usk_vbdev_rpc_check_create(request, NULL, "base_name", req.base_name, req.uuid,
+					"an error bdev")) {
 		goto cleanup;
 	}
 	rc = usk_bdev_error_create(req.base_name, err, sizeof(err));

@@ -34,19 +34,8 @@ rpc_bdev_passthru_create(struct usk_jsonrpc_request *request, const json_t *para
 				   USK_COUNTOF(g_rpc_passthru_create_decoders), &req)) {
 		goto cleanup;
 	}
-	if (req.name[0] == '\0') {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"name: must not be empty");
-		goto cleanup;
-	}
-	if (req.base_bdev_name[0] == '\0') {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"base_bdev_name: must not be empty");
-		goto cleanup;
-	}
-	if (req.uuid != NULL) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"uuid: setting the UUID of a passthru bdev is not supported");
+	if (!usk_vbdev_rpc_check_create(request, req.name, "base_bdev_name", req.base_bdev_name,
+					req.uuid, "a passthru bdev")) {
 		goto cleanup;
 	}
 	rc = usk_bdev_passthru_create(req.base_bdev_name, req.name, err, sizeof(err));

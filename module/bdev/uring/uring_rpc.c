@@ -16,7 +16,7 @@ rpc_bdev_uring_create(struct usk_jsonrpc_request *request, const json_t *params)
 
 	if (usk_file_rpc_create_decode(request, params, "uring", false, &req)) {
 		rc = usk_bdev_uring_create(req.name, req.filename, req.block_size, false, err,
-				   sizeof(err));
+					   sizeof(err));
 		usk_file_rpc_create_reply(request, rc, req.name, err);
 	}
 	usk_file_rpc_create_free(&req);

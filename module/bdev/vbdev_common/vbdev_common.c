@@ -522,3 +522,26 @@ usk_vbdev_rpc_create_error(struct usk_jsonrpc_request *request, int rc, const ch
 	usk_jsonrpc_send_error_response(request, rc == -EEXIST ? -EEXIST :
 					USK_JSONRPC_ERROR_INVALID_PARAMS, err);
 }
+
+bool
+usk_vbdev_rpc_check_create(struct usk_jsonrpc_request *request, const char *name,
+			   const char *base_param, const char *base_name, const char *uuid,
+			   const char *what)
+{
+	if (name != NULL && name[0] == '\0') {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"name: must not be empty");
+		return false;
+	}
+	if (base_name[0] == '\0') {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "%s: must not be empty", base_param);
+		return false;
+	}
+	if (uuid != NULL) {
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						    "uuid: setting the UUID of %s is not supported", what);
+		return false;
+	}
+	return true;
+}

@@ -167,6 +167,14 @@ void usk_vbdev_rpc_delete(struct usk_jsonrpc_request *request, const json_t *par
 			  int (*delete_fn)(const char *name, usk_vbdev_delete_cb cb_fn, void *cb_arg),
 			  const char *not_found_fmt);
 
+/**
+ * Checks of a create RPC: name (NULL when the module derives it) and base_name not empty, uuid
+ * not given (what: "a passthru bdev"). On false the error answer was sent.
+ */
+bool usk_vbdev_rpc_check_create(struct usk_jsonrpc_request *request, const char *name,
+				const char *base_param, const char *base_name, const char *uuid,
+				const char *what);
+
 /** Send the answer of a create RPC that failed with rc: -EEXIST as is, else invalid params. */
 void usk_vbdev_rpc_create_error(struct usk_jsonrpc_request *request, int rc, const char *err);
 
