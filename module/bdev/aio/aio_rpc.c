@@ -6,6 +6,7 @@
 
 #include "aio.h"
 #include "file_common.h"
+#include "vbdev_common.h"
 
 static void
 rpc_bdev_aio_create(struct usk_jsonrpc_request *request, const json_t *params)
@@ -26,7 +27,8 @@ USK_RPC_REGISTER("bdev_aio_create", rpc_bdev_aio_create, USK_RPC_RUNTIME)
 static void
 rpc_bdev_aio_delete(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	usk_file_rpc_delete(request, params, "aio", usk_bdev_aio_delete);
+	usk_vbdev_rpc_delete(request, params, "name", usk_bdev_aio_delete,
+			     "name: no aio bdev named '%s'");
 }
 USK_RPC_REGISTER("bdev_aio_delete", rpc_bdev_aio_delete, USK_RPC_RUNTIME)
 

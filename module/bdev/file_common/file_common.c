@@ -407,40 +407,6 @@ static const struct usk_json_object_decoder g_rpc_file_name_decoders[] = {
 	{ "name", offsetof(struct rpc_file_name, name), usk_json_decode_string, false },
 };
 
-static void
-rpc_file_delete_done(void *cb_arg, int rc)
-{
-	struct usk_jsonrpc_request *request = cb_arg;
-
-	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "delete failed: %s", strerror(-rc));
-		return;
-	}
-	usk_jsonrpc_send_bool_response(request, true);
-}
-
-void
-usk_file_rpc_delete(struct usk_jsonrpc_request *request, const json_t *params,
-		    const char *module_name,
-		    int (*delete_fn)(const char *name, usk_file_disk_delete_cb cb_fn, void *cb_arg))
-{
-	struct rpc_file_name req = {};
-	int rc;
-
-	if (!usk_rpc_decode_params(request, params, g_rpc_file_name_decoders,
-				   USK_COUNTOF(g_rpc_file_name_decoders), &req)) {
-		goto cleanup;
-	}
-	rc = delete_fn(req.name, rpc_file_delete_done, request);
-	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "name: no %s bdev named '%s'",
-						    module_name, req.name);
-	}
-cleanup:
-	free(req.name);
-}
-
 void
 usk_file_rpc_rescan(struct usk_jsonrpc_request *request, const json_t *params,
 		    const char *module_name, int (*rescan_fn)(const char *name))

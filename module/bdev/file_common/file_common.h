@@ -103,16 +103,12 @@ struct usk_file_rpc_create {
 bool usk_file_rpc_create_decode(struct usk_jsonrpc_request *request, const json_t *params,
 				const char *module_name, bool with_flags,
 				struct usk_file_rpc_create *req);
+/** Free the strings of req (decoded or not). */
 void usk_file_rpc_create_free(struct usk_file_rpc_create *req);
 
 /** Answer a create RPC: the name, or the error (-EEXIST as is, else invalid params). */
 void usk_file_rpc_create_reply(struct usk_jsonrpc_request *request, int rc, const char *name,
 			       const char *err);
-
-/** Body of bdev_<x>_delete: decode name, call delete_fn, answer (module_name in messages). */
-void usk_file_rpc_delete(struct usk_jsonrpc_request *request, const json_t *params,
-			 const char *module_name,
-			 int (*delete_fn)(const char *name, usk_file_disk_delete_cb cb_fn, void *cb_arg));
 
 /** Body of bdev_<x>_rescan: decode name, call rescan_fn, answer. */
 void usk_file_rpc_rescan(struct usk_jsonrpc_request *request, const json_t *params,

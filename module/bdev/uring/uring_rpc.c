@@ -6,6 +6,7 @@
 
 #include "uring.h"
 #include "file_common.h"
+#include "vbdev_common.h"
 
 static void
 rpc_bdev_uring_create(struct usk_jsonrpc_request *request, const json_t *params)
@@ -26,7 +27,8 @@ USK_RPC_REGISTER("bdev_uring_create", rpc_bdev_uring_create, USK_RPC_RUNTIME)
 static void
 rpc_bdev_uring_delete(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	usk_file_rpc_delete(request, params, "uring", usk_bdev_uring_delete);
+	usk_vbdev_rpc_delete(request, params, "name", usk_bdev_uring_delete,
+			     "name: no uring bdev named '%s'");
 }
 USK_RPC_REGISTER("bdev_uring_delete", rpc_bdev_uring_delete, USK_RPC_RUNTIME)
 
