@@ -341,6 +341,7 @@ int
 usk_rpc_listen(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char tmp_path[sizeof(addr.sun_path) + 32];
 	mode_t old_umask;
 	int rc;
 
@@ -358,7 +359,14 @@ usk_rpc_listen(const char *path)
 	if (rc != 0) {
 		return rc;
 	}
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	/* Bind and listen under a temporary name, then rename into place: a client that sees
+	 * the socket file can connect at once (no ECONNREFUSED window between bind and listen). */
+	if (snprintf(tmp_path, sizeof(tmp_path), "%s.%d.tmp", path, (int)getpid()) >=
+	    (int)sizeof(addr.sun_path)) {
+		snprintf(tmp_path, sizeof(tmp_path), "%s", path); /* no room: bind in place */
+	}
+	memcpy(addr.sun_path, tmp_path, strlen(tmp_path) + 1); /* fits: checked above */
+	unlink(tmp_path);
 	g_srv.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (g_srv.listen_fd < 0) {
 		rc = -errno;
@@ -373,13 +381,20 @@ usk_rpc_listen(const char *path)
 		USK_ERRLOG("cannot bind RPC socket %s: %s\n", path, strerror(errno));
 		goto err_close;
 	}
-	snprintf(g_srv.path, sizeof(g_srv.path), "%s", path);
-	chmod(path, 0600);
+	chmod(tmp_path, 0600);
 	if (listen(g_srv.listen_fd, 128) != 0) {
 		rc = -errno;
 		USK_ERRLOG("cannot listen on RPC socket %s: %s\n", path, strerror(errno));
-		goto err_unlink;
+		unlink(tmp_path);
+		goto err_close;
 	}
+	if (strcmp(tmp_path, path) != 0 && rename(tmp_path, path) != 0) {
+		rc = -errno;
+		USK_ERRLOG("cannot move RPC socket into place at %s: %s\n", path, strerror(errno));
+		unlink(tmp_path);
+		goto err_close;
+	}
+	snprintf(g_srv.path, sizeof(g_srv.path), "%s", path);
 	g_srv.thread = usk_get_thread();
 	g_srv.interrupt = usk_interrupt_mode_is_enabled();
 	if (g_srv.interrupt) {
