@@ -382,7 +382,7 @@ tcp_pdu_rx_feed(struct tcp_pdu_rx *rx, const struct tcp_pdu_params *p,
 					memcpy(rx->hdr.raw + CH_LEN + rx->have, buf + off, chunk);
 				} else if (rx->have < rest + rx->hdgst_len) {
 					chunk = USK_MIN(len - off, (size_t)(rest + rx->hdgst_len - rx->have));
-					memcpy(rx->hdgst + rx->have - rest, buf + off, chunk);
+					memcpy(rx->hdgst + (rx->have - rest), buf + off, chunk);
 				} else {
 					/* padding up to PDO: skipped */
 					chunk = USK_MIN(len - off, (size_t)(rx->psh_len - rx->have));
