@@ -732,11 +732,29 @@ struct rpc_listener {
 	struct rpc_listen_address addr;
 };
 
+/* trsvcid is a string in SPDK's schema; a port given as a JSON number (usk_rpc trsvcid=4420)
+ * is accepted too and converted. */
+static int
+decode_trsvcid(const json_t *val, void *out, char *err, size_t err_len)
+{
+	char **s = out;
+
+	if (json_is_integer(val)) {
+		if (json_integer_value(val) < 0 || json_integer_value(val) > 65535) {
+			snprintf(err, err_len, "out of range: a port is 0..65535");
+			return -EINVAL;
+		}
+		*s = usk_sprintf_alloc("%lld", (long long)json_integer_value(val));
+		return *s == NULL ? -ENOMEM : 0;
+	}
+	return usk_json_decode_string(val, out, err, err_len);
+}
+
 static const struct usk_json_object_decoder g_listen_address_decoders[] = {
 	DECODER("trtype", struct rpc_listen_address, trtype, usk_json_decode_string, false),
 	DECODER("adrfam", struct rpc_listen_address, adrfam, usk_json_decode_string, true),
 	DECODER("traddr", struct rpc_listen_address, traddr, usk_json_decode_string, false),
-	DECODER("trsvcid", struct rpc_listen_address, trsvcid, usk_json_decode_string, true),
+	DECODER("trsvcid", struct rpc_listen_address, trsvcid, decode_trsvcid, true),
 };
 
 static const struct usk_json_object_decoder g_listener_decoders[] = {
@@ -769,6 +787,11 @@ decode_listener(struct usk_jsonrpc_request *request, const json_t *params, struc
 
 	if (!usk_rpc_decode_params(request, params, g_listener_decoders,
 				   USK_COUNTOF(g_listener_decoders), req)) {
+		return false;
+	}
+	if (req->secure_channel) {
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"secure_channel: TLS listeners are not supported by usk yet");
 		return false;
 	}
 	/* Relaxed: a transport may read its own members from listen_address. */
