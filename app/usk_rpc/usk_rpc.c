@@ -214,7 +214,15 @@ main(int argc, char **argv)
 	char *text;
 	size_t off, len;
 
-	while ((ch = getopt(argc, argv, "+hs:t:v")) != -1) {
+	static const struct option long_opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"server", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 't'},
+		{"verbose", no_argument, NULL, 'v'},
+		{NULL, 0, NULL, 0},
+	};
+
+	while ((ch = getopt_long(argc, argv, "+hs:t:v", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			sock = optarg;
