@@ -29,6 +29,12 @@ poll_group_poll(void *ctx)
 	return count > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
 }
 
+static void
+poll_group_set_interrupt_mode(struct usk_poller *poller, void *cb_arg, bool interrupt_mode)
+{
+	/* Nothing to switch: see usk_poller_register_interrupt in poll_group_create_cb. */
+}
+
 static int
 poll_group_create_cb(void *io_device, void *ctx_buf)
 {
@@ -74,6 +80,9 @@ poll_group_create_cb(void *io_device, void *ctx_buf)
 	if (group->poller == NULL) {
 		goto err_tgroups;
 	}
+	/* In interrupt mode the transports register their own fds (and wake themselves for
+	 * work no fd announces), so this poller need not spin. */
+	usk_poller_register_interrupt(group->poller, poll_group_set_interrupt_mode, group);
 	pthread_mutex_lock(&tgt->mutex);
 	TAILQ_INSERT_TAIL(&tgt->poll_groups, group, link);
 	pthread_mutex_unlock(&tgt->mutex);

@@ -146,6 +146,7 @@ tcp_destroy(struct usk_nvmf_transport *transport, usk_nvmf_transport_destroy_don
 
 	while ((l = TAILQ_FIRST(&tt->listeners)) != NULL) {
 		TAILQ_REMOVE(&tt->listeners, l, link);
+		usk_interrupt_unregister(&l->intr);
 		usk_sock_close(&l->sock);
 		free(l);
 	}
@@ -222,6 +223,19 @@ tcp_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_transport
 		return rc;
 	}
 	l->trid = *trid;
+	if (usk_interrupt_mode_is_enabled()) {
+		/* no periodic accept poll: wake only when a connection arrives */
+		l->intr = usk_interrupt_register(usk_sock_get_fd(l->sock), tcp_accept_poll, tt,
+						 "nvmf_tcp_accept");
+		if (l->intr == NULL) {
+			usk_sock_close(&l->sock);
+			free(l);
+			return -ENOMEM;
+		}
+		TAILQ_INSERT_TAIL(&tt->listeners, l, link);
+		USK_NOTICELOG("NVMe/TCP target listening on %s port %s\n", trid->traddr, trid->trsvcid);
+		return 0;
+	}
 	TAILQ_INSERT_TAIL(&tt->listeners, l, link);
 	if (tt->accept_poller == NULL) {
 		tt->accept_poller = usk_poller_register_named(tcp_accept_poll, tt,
@@ -247,6 +261,7 @@ tcp_stop_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_tran
 		tmp = TAILQ_NEXT(l, link);
 		if (usk_nvmf_trid_equal(&l->trid, trid)) {
 			TAILQ_REMOVE(&tt->listeners, l, link);
+			usk_interrupt_unregister(&l->intr);
 			usk_sock_close(&l->sock);
 			free(l);
 		}
@@ -326,7 +341,37 @@ tcp_poll_group_destroy(struct usk_nvmf_transport_poll_group *group)
 
 	usk_interrupt_unregister(&tg->intr);
 	usk_sock_group_close(&tg->sock_group);
+	if (tg->wake_pending) {
+		tg->destroyed = true; /* tcp_group_wake_msg frees it */
+		return;
+	}
 	free(tg);
+}
+
+static void
+tcp_group_wake_msg(void *arg)
+{
+	struct tcp_poll_group *tg = arg;
+
+	tg->wake_pending = false;
+	if (tg->destroyed) {
+		free(tg);
+		return;
+	}
+	tg->group.transport->ops->poll_group_poll(&tg->group);
+}
+
+void
+tcp_group_wake(struct tcp_poll_group *tg)
+{
+	/* A message to our own thread costs no syscall while the thread is running, and keeps
+	 * it from sleeping until the message ran (see usk_thread_send_msg). */
+	if (tg->intr == NULL || tg->in_poll || tg->wake_pending) {
+		return;
+	}
+	if (usk_thread_send_msg(usk_get_thread(), tcp_group_wake_msg, tg) == 0) {
+		tg->wake_pending = true;
+	}
 }
 
 static int
@@ -376,8 +421,10 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 	struct tcp_qpair *tq;
 	int rc, count;
 
+	tg->in_poll = true;
 	count = usk_sock_group_poll(tg->sock_group);
 	if (count < 0) {
+		tg->in_poll = false;
 		return count;
 	}
 	if (usk_unlikely(!TAILQ_EMPTY(&tg->pending_buf_queue))) {
@@ -406,6 +453,11 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 		} else if (tg->intr != NULL) {
 			usk_sock_group_want_write(tg->sock_group, tq->sock, false);
 		}
+	}
+	tg->in_poll = false;
+	if (usk_unlikely(!TAILQ_EMPTY(&tg->pending_buf_queue))) {
+		/* buffers released by this poll's sends: retry the waiting requests next turn */
+		tcp_group_wake(tg);
 	}
 	return count;
 }

@@ -154,6 +154,11 @@ struct tcp_poll_group {
 	TAILQ_HEAD(, tcp_qpair) qpairs;
 	TAILQ_HEAD(, tcp_qpair) flush_list;
 	TAILQ_HEAD(, tcp_req) pending_buf_queue;
+	/* Interrupt mode: work that no fd event will announce (a response queued by a bdev
+	 * completion, a request waiting for a buffer) is picked up by a message to this thread. */
+	bool in_poll;
+	bool wake_pending;	/* a tcp_group_wake message is in flight */
+	bool destroyed;		/* destroy ran while wake_pending: the message frees the group */
 	/* statistics (nvmf_get_stats) */
 	uint64_t pending_buf_waits;	/* times a request had to wait for a data buffer */
 	uint32_t pending_buf_now;
@@ -163,6 +168,7 @@ struct tcp_poll_group {
 
 struct tcp_listener {
 	struct usk_sock *sock;
+	struct usk_interrupt *intr;	/* interrupt mode: accept when the listen fd is readable */
 	struct usk_nvme_transport_id trid;
 	TAILQ_ENTRY(tcp_listener) link;
 };
@@ -204,5 +210,8 @@ bool tcp_qpair_abort_request(struct usk_nvmf_qpair *qpair, uint16_t cid);
 void tcp_qpair_disconnect(struct tcp_qpair *tq);
 /* requests held by the transport (not executing) are released: called on teardown */
 void tcp_qpair_release_all(struct tcp_qpair *tq);
+
+/* Interrupt mode: make sure the group is polled soon (no-op when polled or already polling). */
+void tcp_group_wake(struct tcp_poll_group *tg);
 
 #endif

@@ -98,6 +98,7 @@ qpair_want_flush(struct tcp_qpair *tq)
 	if (!tq->in_flush_list && tq->tgroup != NULL) {
 		tq->in_flush_list = true;
 		TAILQ_INSERT_TAIL(&tq->tgroup->flush_list, tq, flush_link);
+		tcp_group_wake(tq->tgroup);
 	}
 }
 
