@@ -8,6 +8,7 @@
 #include "bdev_internal.h"
 #include "usk/json.h"
 #include "usk/rpc.h"
+#include "usk_internal/bdev_rpc.h"
 
 /* ---- bdev_get_bdevs ---- */
 
@@ -216,12 +217,9 @@ static void
 rpc_bdev_examine(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	char *name = NULL;
-	const struct usk_json_object_decoder d[] = {
-		{"name", 0, usk_json_decode_string, false},
-	};
 	int rc;
 
-	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &name)) {
+	if (!usk_bdev_rpc_decode_name(request, params, &name)) {
 		free(name);
 		return;
 	}

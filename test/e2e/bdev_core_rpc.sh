@@ -5,51 +5,10 @@
 # SPDK's fields; save_config replays (usk_tgt --json) to the same bdevs, UUIDs and QoS limits.
 set -u
 
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
-SOCK=/tmp/usk-e2e-bdev_core_rpc-$$.sock
-TMP=$(mktemp -d /tmp/usk-e2e-bdev_core_rpc-XXXXXX)
-PID=
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-	rm -f "$SOCK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/tgt.log" ] && { echo "--- usk_tgt log ---" >&2; tail -30 "$TMP/tgt.log" >&2; }
-	exit 1
-}
-
-[ -x "$TGT" ] || fail "$TGT not built"
-command -v python3 >/dev/null || fail "python3 is needed for the JSON-RPC client"
-
-start_tgt() { # extra args...
-	rm -f "$SOCK"
-	"$TGT" -m 0x1 -r "$SOCK" "$@" >"$TMP/tgt.log" 2>&1 &
-	PID=$!
-	for _ in $(seq 100); do
-		[ -S "$SOCK" ] && return 0
-		kill -0 "$PID" 2>/dev/null || fail "usk_tgt exited at start"
-		sleep 0.1
-	done
-	fail "usk_tgt did not open $SOCK"
-}
-
-stop_tgt() {
-	kill -INT "$PID"
-	for _ in $(seq 100); do
-		kill -0 "$PID" 2>/dev/null || { wait "$PID"; PID=; return 0; }
-		sleep 0.1
-	done
-	fail "usk_tgt did not stop on SIGINT"
-}
+. "$(dirname "$0")/lib/common.sh"
+e2e_init bdev_core_rpc
+e2e_require "$TGT"
+e2e_require_python
 
 # The checks, as a small JSON-RPC client; exit 1 with a message on the first failed check.
 cat >"$TMP/check.py" <<'EOF'
@@ -182,11 +141,11 @@ else:
 print("ok", phase)
 EOF
 
-start_tgt
+e2e_start_tgt 0x1
 timeout 60 python3 "$TMP/check.py" "$SOCK" first "$TMP/saved.json" || fail "first phase"
-stop_tgt
-start_tgt --json "$TMP/saved.json"
+e2e_stop_tgt INT
+e2e_start_tgt 0x1 --json "$TMP/saved.json"
 timeout 60 python3 "$TMP/check.py" "$SOCK" replay "$TMP/saved.json" || fail "replay phase"
-stop_tgt
+e2e_stop_tgt INT
 echo "PASS: bdev_core_rpc"
 exit 0

@@ -5,27 +5,10 @@
 # corrupt_data on reads is caught by verify; nomem is retried transparently.
 set -u
 
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+. "$(dirname "$0")/lib/common.sh"
+e2e_init bdev_error_inject
 PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
-TMP=$(mktemp -d /tmp/usk-e2e-bdev_error_inject-XXXXXX)
-PID=
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/out.log" ] && tail -30 "$TMP/out.log" >&2
-	exit 1
-}
-
-[ -x "$PERF" ] || fail "$PERF not built"
+e2e_require "$PERF"
 
 # io_type error_type num [corrupt_value]
 write_cfg() {
@@ -41,12 +24,7 @@ JSON
 }
 
 run_perf() {
-	timeout -k 5 60 "$PERF" --json "$TMP/cfg.json" -T EE_Malloc0 "$@" >"$TMP/out.log" 2>&1 &
-	PID=$!
-	wait "$PID"
-	local rc=$?
-	PID=
-	return $rc
+	e2e_run timeout -k 5 60 "$PERF" --json "$TMP/cfg.json" -T EE_Malloc0 "$@"
 }
 
 fail_rate() {

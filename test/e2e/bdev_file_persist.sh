@@ -5,27 +5,10 @@
 # back and checks it (--check-pattern). A zeroed file must fail the check (the checker is real).
 set -u
 
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+. "$(dirname "$0")/lib/common.sh"
+e2e_init bdev_file_persist
 PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
-TMP=$(mktemp -d /tmp/usk-e2e-bdev_file_persist-XXXXXX)
-PID=
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/out.log" ] && tail -30 "$TMP/out.log" >&2
-	exit 1
-}
-
-[ -x "$PERF" ] || fail "$PERF not built"
+e2e_require "$PERF"
 
 # module name, bdev name, file
 write_cfg() {
@@ -40,11 +23,10 @@ JSON
 run_perf() {
 	local expect=$1
 	shift
-	timeout -k 5 60 "$PERF" "$@" >"$TMP/out.log" 2>&1 &
-	PID=$!
-	wait "$PID"
-	local rc=$?
-	PID=
+	local rc
+
+	e2e_run timeout -k 5 60 "$PERF" "$@"
+	rc=$?
 	if [ "$expect" = 0 ] && [ $rc -ne 0 ]; then
 		fail "usk_bdevperf $* exited with $rc"
 	fi

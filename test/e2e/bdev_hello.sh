@@ -3,35 +3,13 @@
 # examples/hello_bdev writes "Hello World!" to block 0 of a bdev and reads it back.
 set -u
 
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+. "$(dirname "$0")/lib/common.sh"
+e2e_init bdev_hello
 HELLO=$BUILD_DIR/examples/hello_bdev/hello_bdev
-TMP=$(mktemp -d /tmp/usk-e2e-bdev_hello-XXXXXX)
-PID=
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/out.log" ] && tail -30 "$TMP/out.log" >&2
-	exit 1
-}
-
-[ -x "$HELLO" ] || fail "$HELLO not built"
+e2e_require "$HELLO"
 
 run_hello() {
-	timeout -k 5 30 "$HELLO" "$@" >"$TMP/out.log" 2>&1 &
-	PID=$!
-	wait "$PID"
-	local rc=$?
-	PID=
-	return $rc
+	e2e_run timeout -k 5 30 "$HELLO" "$@"
 }
 
 cat >"$TMP/malloc.json" <<JSON

@@ -5,37 +5,13 @@
 # work, vbdevs appear in save_config, and a vbdev goes away when its base is hot-removed.
 set -u
 
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
-RPC_BIN=$BUILD_DIR/app/usk_rpc/usk_rpc
-SOCK=/tmp/usk-e2e-bdev_rpc_errors-$$.sock
-TMP=$(mktemp -d /tmp/usk-e2e-bdev_rpc_errors-XXXXXX)
-PID=
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-	rm -f "$SOCK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/err" ] && { echo "--- last usk_rpc stderr ---" >&2; cat "$TMP/err" >&2; }
-	[ -f "$TMP/tgt.log" ] && { echo "--- usk_tgt log ---" >&2; tail -30 "$TMP/tgt.log" >&2; }
-	exit 1
-}
-
-for b in "$TGT" "$RPC_BIN"; do
-	[ -x "$b" ] || fail "$b not built"
-done
-command -v python3 >/dev/null || fail "python3 missing"
+. "$(dirname "$0")/lib/common.sh"
+e2e_init bdev_rpc_errors
+e2e_require "$TGT" "$RPC"
+e2e_require_python
 
 rpc() {
-	timeout -k 2 20 "$RPC_BIN" -s "$SOCK" "$@" >"$TMP/out" 2>"$TMP/err"
+	e2e_rpc "$@" >"$TMP/out" 2>"$TMP/err"
 }
 
 # expect_err FIELD METHOD ARGS...: the call must fail and its message must name FIELD.
@@ -51,14 +27,7 @@ bdev_names() {
 	python3 -c 'import json,sys; print(" ".join(sorted(b["name"] for b in json.load(sys.stdin))))' <"$TMP/out"
 }
 
-"$TGT" -m 0x1 -r "$SOCK" >"$TMP/tgt.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do
-	[ -S "$SOCK" ] && break
-	kill -0 "$PID" 2>/dev/null || fail "usk_tgt exited during start-up"
-	sleep 0.1
-done
-[ -S "$SOCK" ] || fail "RPC socket did not appear"
+e2e_start_tgt 0x1
 
 rpc bdev_malloc_create name=Malloc0 num_blocks=8192 block_size=512 || fail "malloc create"
 rpc bdev_malloc_create name=Malloc1 num_blocks=8192 block_size=512 || fail "malloc create"
@@ -153,13 +122,6 @@ rpc bdev_split_delete base_bdev=Malloc1 || fail "split delete of a deferred conf
 names=$(bdev_names)
 [ "$names" = "Malloc2 Malloc3" ] || fail "left bdevs: '$names'"
 
-kill -TERM "$PID"
-for _ in $(seq 1 100); do
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.1
-done
-kill -0 "$PID" 2>/dev/null && fail "usk_tgt did not exit"
-wait "$PID"
-PID=
+e2e_stop_tgt TERM
 echo "PASS: bdev module RPC errors"
 exit 0

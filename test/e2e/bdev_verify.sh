@@ -5,27 +5,11 @@
 # so they are built through examine when the base appears.
 set -u
 
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+. "$(dirname "$0")/lib/common.sh"
+e2e_init bdev_verify
+E2E_LOG_TAIL=40
 PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
-TMP=$(mktemp -d /tmp/usk-e2e-bdev_verify-XXXXXX)
-PID=
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/out.log" ] && tail -40 "$TMP/out.log" >&2
-	exit 1
-}
-
-[ -x "$PERF" ] || fail "$PERF not built"
+e2e_require "$PERF"
 
 truncate -s 64M "$TMP/aio.img"
 truncate -s 64M "$TMP/uring.img"
@@ -45,12 +29,8 @@ cat >"$TMP/bdev.json" <<JSON
 ]}]}
 JSON
 
-timeout -k 5 60 "$PERF" --json "$TMP/bdev.json" -m 0x3 -q 32 -o 4096 -w verify -t 5 \
-	>"$TMP/out.log" 2>&1 &
-PID=$!
-wait "$PID"
+e2e_run timeout -k 5 60 "$PERF" --json "$TMP/bdev.json" -m 0x3 -q 32 -o 4096 -w verify -t 5
 rc=$?
-PID=
 [ $rc -eq 0 ] || fail "usk_bdevperf verify exited with $rc"
 
 for b in Malloc0 AIO0 URING0 Malloc1p0 Malloc1p1 PT0 Delay0; do
@@ -78,12 +58,9 @@ cat >"$TMP/intr.json" <<JSON
  {"method":"bdev_uring_create","params":{"name":"URING0","filename":"$TMP/uring.img"}}
 ]}]}
 JSON
-timeout -k 5 60 "$PERF" --interrupt-mode --json "$TMP/intr.json" -q 16 -o 4096 -w verify -t 2 \
-	>"$TMP/out.log" 2>&1 &
-PID=$!
-wait "$PID"
+e2e_run timeout -k 5 60 "$PERF" --interrupt-mode --json "$TMP/intr.json" -q 16 -o 4096 \
+	-w verify -t 2
 rc=$?
-PID=
 [ $rc -eq 0 ] || fail "usk_bdevperf verify in interrupt mode exited with $rc"
 for b in AIO0 URING0 Delay0; do
 	line=$(grep -E "^[[:space:]]+$b[[:space:]]+:" "$TMP/out.log") || fail "interrupt mode: no row for $b"

@@ -4,66 +4,21 @@
 # a raw SPDK-style client), error handling per connection, save_config -> --json round trip.
 set -u
 
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
-RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
-SOCK=/tmp/usk-e2e-foundation-$$.sock
-TMP=$(mktemp -d /tmp/usk-e2e-foundation-XXXXXX)
-PID=
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-	rm -f "$SOCK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	if [ -f "$TMP/tgt.log" ]; then
-		echo "--- usk_tgt log ---" >&2
-		tail -30 "$TMP/tgt.log" >&2
-	fi
-	exit 1
-}
-
-for b in "$TGT" "$RPC"; do
-	[ -x "$b" ] || fail "$b not built"
-done
-command -v python3 >/dev/null || fail "python3 missing"
+. "$(dirname "$0")/lib/common.sh"
+e2e_init foundation
+e2e_require "$TGT" "$RPC"
+e2e_require_python
 
 rpc() {
-	"$RPC" -s "$SOCK" -t 10 "$@"
+	e2e_rpc "$@"
 }
 
 start_tgt() {
-	"$TGT" -m 0x3 -r "$SOCK" "$@" >"$TMP/tgt.log" 2>&1 &
-	PID=$!
-	for _ in $(seq 1 100); do
-		[ -S "$SOCK" ] && return 0
-		kill -0 "$PID" 2>/dev/null || fail "usk_tgt exited during start-up"
-		sleep 0.1
-	done
-	fail "RPC socket $SOCK did not appear within 10 s"
+	e2e_start_tgt 0x3 "$@"
 }
 
 stop_tgt() {
-	local sig=${1:-TERM} rc
-	kill -"$sig" "$PID" || fail "cannot signal usk_tgt"
-	for _ in $(seq 1 100); do
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$PID" 2>/dev/null && fail "usk_tgt did not exit within 10 s of SIG$sig"
-	wait "$PID"
-	rc=$?
-	PID=
-	[ "$rc" -eq 0 ] || fail "usk_tgt exit code $rc after SIG$sig (expected 0)"
-	[ -e "$SOCK" ] && fail "socket file $SOCK left behind after SIG$sig"
-	return 0
+	e2e_stop_tgt "$@"
 }
 
 # Raw JSON-RPC client in the style of SPDK's rpc.py (python3 socket, raw_decode framing).

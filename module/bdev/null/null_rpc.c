@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "null.h"
+#include "usk_internal/bdev_rpc.h"
 #include "usk/rpc.h"
 #include "usk/util.h"
 
@@ -35,9 +35,7 @@ rpc_bdev_null_create(struct usk_jsonrpc_request *request, const json_t *params)
 	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &p)) {
 		goto out;
 	}
-	if (p.name[0] == '\0' || strlen(p.name) >= USK_BDEV_MAX_NAME_LEN) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: name: must be 1..255 characters");
+	if (!usk_bdev_rpc_check_name(request, p.name)) {
 		goto out;
 	}
 	if (p.block_size == 0 || p.block_size % 512 != 0) {
@@ -51,19 +49,9 @@ rpc_bdev_null_create(struct usk_jsonrpc_request *request, const json_t *params)
 						"Invalid parameters: num_blocks: must be > 0");
 		goto out;
 	}
-	if (p.md_size != 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: md_size: separate metadata is not supported (use 0)");
-		goto out;
-	}
-	if (p.uuid && uuid_parse(p.uuid, opts.uuid) != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: uuid: '%s' is not a valid UUID", p.uuid);
-		goto out;
-	}
-	if (usk_bdev_get_by_name(p.name) != NULL) {
-		usk_jsonrpc_send_error_response_fmt(request, -EEXIST, "name: bdev %s already exists",
-						    p.name);
+	if (!usk_bdev_rpc_check_md_size(request, p.md_size) ||
+	    !usk_bdev_rpc_parse_uuid(request, p.uuid, opts.uuid) ||
+	    !usk_bdev_rpc_check_name_free(request, p.name)) {
 		goto out;
 	}
 	opts.name = p.name;
@@ -73,14 +61,9 @@ rpc_bdev_null_create(struct usk_jsonrpc_request *request, const json_t *params)
 	if (rc == -EEXIST) {
 		usk_jsonrpc_send_error_response_fmt(request, rc, "uuid: a bdev with uuid %s already exists",
 						    p.uuid ? p.uuid : "");
-		goto out;
+	} else {
+		usk_bdev_rpc_reply_created(request, rc, bdev, "null");
 	}
-	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "could not create null bdev: %s",
-						    strerror(-rc));
-		goto out;
-	}
-	usk_jsonrpc_send_result(request, json_string(usk_bdev_get_name(bdev)));
 out:
 	free(p.name);
 	free(p.uuid);
@@ -88,29 +71,16 @@ out:
 USK_RPC_REGISTER("bdev_null_create", rpc_bdev_null_create, USK_RPC_RUNTIME)
 
 static void
-null_delete_done(void *cb_arg, int rc)
-{
-	if (rc == 0) {
-		usk_jsonrpc_send_bool_response(cb_arg, true);
-	} else {
-		usk_jsonrpc_send_error_response_fmt(cb_arg, rc, "delete failed: %s", strerror(-rc));
-	}
-}
-
-static void
 rpc_bdev_null_delete(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	char *name = NULL;
-	const struct usk_json_object_decoder d[] = {
-		{"name", 0, usk_json_decode_string, false},
-	};
 	int rc;
 
-	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &name)) {
+	if (!usk_bdev_rpc_decode_name(request, params, &name)) {
 		free(name);
 		return;
 	}
-	rc = bdev_null_delete(name, null_delete_done, request);
+	rc = bdev_null_delete(name, usk_bdev_rpc_delete_done, request);
 	if (rc != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s", name);
 	}

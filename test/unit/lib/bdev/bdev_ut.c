@@ -12,6 +12,7 @@
 #include "usk/bdev.h"
 #include "usk/bdev_module.h"
 #include "usk/env.h"
+#include "bdev_ut_helpers.h"
 #include "ut_multithread.h"
 
 /* ---- mock module ---- */
@@ -316,54 +317,14 @@ complete_held(int i, enum usk_bdev_io_status st)
 
 /* ---- suite setup ---- */
 
-static int g_init_rc = 1;
-static bool g_fini_done;
-
-static void
-init_cb(void *arg, int rc)
-{
-	g_init_rc = rc;
-}
-
-static void
-fini_cb(void *arg)
-{
-	g_fini_done = true;
-}
-
 static int
 setup(void **state)
 {
-	struct usk_bdev_opts opts;
-
-	assert_int_equal(ut_allocate_threads(3), 0);
-	ut_set_thread(0);
-	usk_bdev_get_opts(&opts, sizeof(opts));
-	opts.bdev_io_pool_size = 256;
-	opts.bdev_io_cache_size = 16;
-	opts.small_buf_pool_size = 32;
-	opts.large_buf_pool_size = 8;
-	assert_int_equal(usk_bdev_set_opts(&opts), 0);
-	g_init_rc = 1;
-	usk_bdev_initialize(init_cb, NULL);
-	ut_poll_threads();
-	assert_int_equal(g_init_rc, 0);
+	ut_bdev_layer_init(3, 256, 16, 32, 8);
 	reset_counters();
 	g_destruct_count = 0;
 	memset(g_event_count, 0, sizeof(g_event_count));
 	g_unreg_count = 0;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	ut_set_thread(0);
-	g_fini_done = false;
-	usk_bdev_finish(fini_cb, NULL);
-	ut_poll_threads();
-	assert_true(g_fini_done);
-	ut_free_threads();
 	return 0;
 }
 
@@ -1276,27 +1237,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_opts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_register_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_examine, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_claims, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_basic_io_and_iostat, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_device_stat_multi_channel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bdev_io_exhaustion, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_split_boundary, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_split_segments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_split_max_rw, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_zeroes_emulation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nvme_status_passthrough, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_module_nomem_retry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_with_io_in_flight, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hot_remove_with_io, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hot_remove_close_with_io, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resize_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qos_iops, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qos_bandwidth, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get_buf, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abort_queued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_opts, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_register_names, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_examine, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_claims, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_basic_io_and_iostat, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_device_stat_multi_channel, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_bdev_io_exhaustion, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_split_boundary, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_split_segments, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_split_max_rw, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_write_zeroes_emulation, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_nvme_status_passthrough, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_module_nomem_retry, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_with_io_in_flight, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_hot_remove_with_io, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_hot_remove_close_with_io, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_resize_event, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_qos_iops, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_qos_bandwidth, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_get_buf, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_queued, setup, ut_bdev_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,10 +11,9 @@
 #include "null.h"
 #include "usk/bdev.h"
 #include "usk/env.h"
+#include "bdev_ut_helpers.h"
 #include "ut_multithread.h"
 
-static int g_init_rc = 1;
-static bool g_fini_done;
 static int g_done;
 static int g_success;
 static int g_events;
@@ -24,47 +23,11 @@ static struct usk_io_channel *g_ch;
 static int g_resubmit;
 static char g_buf[4096];
 
-static void
-init_cb(void *arg, int rc)
-{
-	g_init_rc = rc;
-}
-
-static void
-fini_cb(void *arg)
-{
-	g_fini_done = true;
-}
-
 static int
 setup(void **state)
 {
-	struct usk_bdev_opts opts;
-
-	assert_int_equal(ut_allocate_threads(2), 0);
-	ut_set_thread(0);
-	usk_bdev_get_opts(&opts, sizeof(opts));
-	opts.bdev_io_pool_size = 1024;
-	opts.bdev_io_cache_size = 32;
-	opts.small_buf_pool_size = 64;
-	opts.large_buf_pool_size = 8;
-	assert_int_equal(usk_bdev_set_opts(&opts), 0);
-	usk_bdev_initialize(init_cb, NULL);
-	ut_poll_threads();
-	assert_int_equal(g_init_rc, 0);
+	ut_bdev_layer_init(2, UT_BDEV_POOLS_SMALL);
 	g_done = g_success = g_events = 0;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	ut_set_thread(0);
-	g_fini_done = false;
-	usk_bdev_finish(fini_cb, NULL);
-	ut_poll_threads();
-	assert_true(g_fini_done);
-	ut_free_threads();
 	return 0;
 }
 
@@ -161,8 +124,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_null_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_null_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_create, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_null_io, setup, ut_bdev_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

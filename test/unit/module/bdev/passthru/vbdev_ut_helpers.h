@@ -14,58 +14,24 @@
 #include "malloc.h"
 #include "usk/bdev.h"
 #include "usk/env.h"
+#include "bdev_ut_helpers.h"
 #include "ut_multithread.h"
 
-static int g_init_rc = 1;
-static bool g_fini_done;
 static int g_io_done;
 static bool g_io_success;
 static int g_events;
 static enum usk_bdev_event_type g_last_event;
 
-static __attribute__((unused)) void
-ut_init_cb(void *arg, int rc)
-{
-	g_init_rc = rc;
-}
-
-static __attribute__((unused)) void
-ut_fini_cb(void *arg)
-{
-	g_fini_done = true;
-}
-
 static __attribute__((unused)) int
 ut_setup(void **state)
 {
-	struct usk_bdev_opts opts;
-
-	assert_int_equal(ut_allocate_threads(2), 0);
-	ut_set_thread(0);
-	usk_bdev_get_opts(&opts, sizeof(opts));
-	opts.bdev_io_pool_size = 1024;
-	opts.bdev_io_cache_size = 32;
-	opts.small_buf_pool_size = 64;
-	opts.large_buf_pool_size = 8;
-	assert_int_equal(usk_bdev_set_opts(&opts), 0);
-	usk_bdev_initialize(ut_init_cb, NULL);
-	ut_poll_threads();
-	assert_int_equal(g_init_rc, 0);
+	ut_bdev_layer_init(2, UT_BDEV_POOLS_SMALL);
 	g_events = 0;
 	return 0;
 }
 
-static __attribute__((unused)) int
-ut_teardown(void **state)
-{
-	ut_set_thread(0);
-	g_fini_done = false;
-	usk_bdev_finish(ut_fini_cb, NULL);
-	ut_poll_threads();
-	assert_true(g_fini_done);
-	ut_free_threads();
-	return 0;
-}
+/* Teardown of ut_setup(). */
+#define ut_teardown ut_bdev_teardown
 
 static __attribute__((unused)) void
 ut_ev_cb(enum usk_bdev_event_type type, struct usk_bdev *bdev, void *ctx)
