@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -31,6 +33,7 @@ struct slot {
 };
 
 static int g_fd = -1;
+static int g_epfd = -1;
 static uint8_t *g_rbuf;
 static uint32_t g_rlen, g_roff;
 static uint8_t *g_wdata;
@@ -99,7 +102,16 @@ fill(uint32_t need)
 	g_rlen -= g_roff;
 	g_roff = 0;
 	while (g_rlen < need) {
-		/* -B: busy-poll like a polled-mode initiator (no wakeup per batch; needs an idle core) */
+		if (g_busy_poll && g_epfd >= 0) {
+			/* -B: busy-poll like a polled-mode initiator (no wakeup per batch; needs an idle
+			 * core). Readiness comes from epoll (lockless tcp_poll); spinning on recv itself
+			 * would take the socket lock every turn and fight the sender for it. */
+			struct epoll_event ev;
+
+			if (epoll_wait(g_epfd, &ev, 1, 0) <= 0) {
+				continue;
+			}
+		}
 		n = recv(g_fd, g_rbuf + g_rlen, RBUF_SIZE - g_rlen, g_busy_poll ? MSG_DONTWAIT : 0);
 		if (n <= 0) {
 			if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
@@ -312,6 +324,7 @@ main(int argc, char **argv)
 	int port = 0, qd = 32, secs = 5, core = -1, op;
 	uint32_t io_size = 4096, bs = 512, i;
 	uint64_t nblocks = 0, ios = 0, lat_sum = 0, start, end, rnd = 88172645463325252ull;
+	double cpu0_us;
 	uint16_t cntlid = 0xffff, admin_cntlid;
 	int admin_fd, fd;
 	bool is_write;
@@ -396,7 +409,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	fd = connect_to(addr, port);
-	(void)fd;
+	if (g_busy_poll) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+		g_epfd = epoll_create1(0);
+		if (g_epfd < 0 || epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			die("epoll");
+		}
+	}
 	fabric_connect(nqn, 1, (uint16_t)qd, &cntlid);
 	if (cntlid != admin_cntlid) {
 		fprintf(stderr, "nvmf_tcp_load: I/O queue joined controller %u, expected %u\n",
@@ -405,6 +425,13 @@ main(int argc, char **argv)
 
 	for (i = 0; i < (uint32_t)qd; i++) {
 		g_free_cids[g_nfree++] = (uint16_t)i;
+	}
+	{
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		cpu0_us = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+			  (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 	}
 	start = now_ns();
 	end = start + (uint64_t)secs * 1000000000ull;
@@ -415,12 +442,13 @@ main(int argc, char **argv)
 		const union usk_nvme_tcp_pdu_hdr *p;
 		static struct usk_nvme_tcp_cmd batch[MAX_QD];
 		struct iovec iov[64];
+		uint32_t nb = 0;
 		int n = 0;
 
 		/* refill the queue: one sendmsg for all new commands */
 		while (!stop && g_nfree > 0) {
 			uint16_t cid = g_free_cids[--g_nfree];
-			struct usk_nvme_tcp_cmd *c = &batch[cid];
+			struct usk_nvme_tcp_cmd *c = &batch[nb++];
 			uint64_t lba;
 			bool icd = is_write && io_size <= 4096;
 
@@ -449,8 +477,14 @@ main(int argc, char **argv)
 			}
 			g_slots[cid].start_ns = t;
 			g_slots[cid].busy = true;
-			iov[n].iov_base = c;
-			iov[n++].iov_len = sizeof(*c);
+			if (n > 0 && !icd && (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len ==
+			    (uint8_t *)c) {
+				/* capsules built back to back go out as one iovec */
+				iov[n - 1].iov_len += sizeof(*c);
+			} else {
+				iov[n].iov_base = c;
+				iov[n++].iov_len = sizeof(*c);
+			}
 			if (icd) {
 				iov[n].iov_base = g_wdata;
 				iov[n++].iov_len = io_size;
@@ -509,11 +543,16 @@ main(int argc, char **argv)
 	}
 	{
 		double el = (double)(now_ns() - start) / 1e9;
+		struct rusage ru;
+		double cpu;
 
+		getrusage(RUSAGE_SELF, &ru);
+		cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+		      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) - cpu0_us;
 		printf("nvmf_tcp_load: %s %u B QD %d: %.0f IOPS %.1f MiB/s mean latency %.1f us "
-		       "(%lu I/Os in %.2f s)\n", rw, io_size, qd, (double)ios / el,
+		       "(%lu I/Os in %.2f s, host CPU %.2f us/IO)\n", rw, io_size, qd, (double)ios / el,
 		       (double)ios * io_size / el / 1048576.0, ios ? (double)lat_sum / (double)ios / 1000.0 : 0,
-		       (unsigned long)ios, el);
+		       (unsigned long)ios, el, ios ? cpu / (double)ios : 0);
 	}
 	close(fd);
 	close(admin_fd);

@@ -6,12 +6,15 @@
 #   run_nvmf_bench.sh [BUILD_DIR] [SECONDS]
 # BUSY=1: the generator busy-polls its socket. INTR=1: usk_tgt runs with --interrupt-mode, so its
 # CPU time per I/O is the work done (a polling reactor burns its whole core by design).
+# WORKLOADS="read:4096:32 read:4096:128": only these (rw:size:qd, space separated). NOIPERF=1: skip
+# the raw TCP loopback line. TRANSPORT_PARAMS='"io_unit_size": 8192': extra nvmf_create_transport
+# params. TGT_BIN / LOAD_BIN: other usk_tgt / nvmf_tcp_load binaries (A/B runs).
 set -u
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 SECS=${2:-10}
-TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
+TGT=${TGT_BIN:-$BUILD_DIR/app/usk_tgt/usk_tgt}
 RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
-LOAD=$BUILD_DIR/bench/nvmf/nvmf_tcp_load
+LOAD=${LOAD_BIN:-$BUILD_DIR/bench/nvmf/nvmf_tcp_load}
 NQN=nqn.2016-06.io.spdk:cnode1
 SOCK=/tmp/usk-bench-nvmf-$$.sock
 TMP=$(mktemp -d /tmp/usk-bench-nvmf-XXXXXX)
@@ -32,7 +35,7 @@ cat >"$TMP/tgt.json" <<JSON
 {"subsystems": [
  {"subsystem": "bdev", "config": [ $BDEV ]},
  {"subsystem": "nvmf", "config": [
-  {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+  {"method": "nvmf_create_transport", "params": {"trtype": "TCP"${TRANSPORT_PARAMS:+, $TRANSPORT_PARAMS}}},
   {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": true}},
   {"method": "nvmf_subsystem_add_ns", "params": {"nqn": "$NQN", "namespace": {"bdev_name": "Null0"}}},
   {"method": "nvmf_subsystem_add_listener", "params": {"nqn": "$NQN",
@@ -54,8 +57,10 @@ fi
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 HZ=$(getconf CLK_TCK)
 echo "usk NVMe/TCP target (usk_tgt -m 0x1${INTR:+ --interrupt-mode}, null bdev) <- nvmf_tcp_load on core 1, ${SECS}s each"
-printf '%-22s %12s %10s %12s %14s\n' workload IOPS MiB/s "lat(us)" "tgt-CPU/IO(us)"
-for w in "read 4096 32" "read 4096 128" "read 131072 32" "write 4096 32" "write 131072 32"; do
+printf '%-22s %12s %10s %12s %14s %15s\n' workload IOPS MiB/s "lat(us)" "tgt-CPU/IO(us)" "host-CPU/IO(us)"
+WORKLOADS=${WORKLOADS:-"read:4096:32 read:4096:128 read:131072:32 write:4096:32 write:131072:32"}
+for w in $WORKLOADS; do
+	w=${w//:/ }
 	set -- $w
 	c0=$(cpu_ticks)
 	out=$(taskset -c 1 "$LOAD" -p "$PORT" -n "$NQN" -w "$1" -s "$2" -q "$3" -t "$SECS" -c 1 ${BUSY:+-B})
@@ -64,14 +69,15 @@ for w in "read 4096 32" "read 4096 128" "read 131072 32" "write 4096 32" "write 
 	mibs=$(echo "$out" | sed -n 's/.*IOPS \([0-9.]*\) MiB.*/\1/p')
 	lat=$(echo "$out" | sed -n 's/.*latency \([0-9.]*\) us.*/\1/p')
 	ios=$(echo "$out" | sed -n 's/.*(\([0-9]*\) I\/Os.*/\1/p')
+	hcpu=$(echo "$out" | sed -n 's/.*host CPU \([0-9.]*\) us.*/\1/p')
 	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$ios" 'BEGIN{ if (n > 0) printf "%.2f", (b-a)/hz*1e6/n; else print "-" }')
-	printf '%-22s %12s %10s %12s %14s\n' "$1 $2 QD$3" "$iops" "$mibs" "$lat" "$cpu"
+	printf '%-22s %12s %10s %12s %14s %15s\n' "$1 $2 QD$3" "$iops" "$mibs" "$lat" "$cpu" "${hcpu:--}"
 done
 note="(busy-polling reactor: CPU/IO includes idle polling)"
 [ -n "${INTR:-}" ] && note="(interrupt mode: CPU/IO is the work done)"
 echo "usk_tgt RSS: $(awk '/VmRSS/ {print $2, $3}' "/proc/$PID/status")  $note"
 
-if command -v iperf3 >/dev/null; then
+if [ -z "${NOIPERF:-}" ] && command -v iperf3 >/dev/null; then
 	IPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	taskset -c 0 iperf3 -s -B 127.0.0.1 -p "$IPORT" -1 >/dev/null 2>&1 &
 	IPERF_PID=$!
