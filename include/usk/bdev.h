@@ -88,7 +88,8 @@ typedef void (*usk_bdev_io_wait_cb)(void *cb_arg);
 struct usk_bdev_opts {
 	/* sizeof(struct usk_bdev_opts) as the caller knows it. */
 	size_t opts_size;
-	/* bdev_io objects in the shared pool. Default 65535. */
+	/* bdev_io objects in the shared pool. Default 8191 (SPDK: 65535), raised at init to at least
+	 * bdev_io_cache_size * (cores + 1). */
 	uint32_t bdev_io_pool_size;
 	/* bdev_io objects each thread keeps in its local cache. Default 256. */
 	uint32_t bdev_io_cache_size;

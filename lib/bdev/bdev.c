@@ -18,7 +18,10 @@ struct bdev_mgr g_bdev_mgr = {
 
 struct usk_bdev_opts g_bdev_opts = {
 	.opts_size = sizeof(struct usk_bdev_opts),
-	.bdev_io_pool_size = 65535,
+	/* SPDK's default is 65535 (~52 MiB of pinned memory here); exhaustion only queues I/O
+	 * (usk_bdev_queue_io_wait) and is counted, so start smaller. Raised at init to cover
+	 * every core's cache. */
+	.bdev_io_pool_size = 8191,
 	.bdev_io_cache_size = 256,
 	.bdev_auto_examine = true,
 	.small_buf_pool_size = 8191,
@@ -277,6 +280,9 @@ usk_bdev_initialize(usk_bdev_init_cb cb_fn, void *cb_arg)
 	}
 	g_bdev_mgr.bdev_io_size = USK_ALIGN_CEIL(sizeof(struct usk_bdev_io) + ctx_size,
 					(size_t)USK_CACHE_LINE_SIZE);
+	/* Every core's mgmt channel cache must fit, with room to spare. */
+	g_bdev_opts.bdev_io_pool_size = USK_MAX(g_bdev_opts.bdev_io_pool_size,
+						g_bdev_opts.bdev_io_cache_size * (usk_env_get_core_count() + 1));
 	/* Each thread's mgmt channel keeps its own cache, so the pool needs no per-thread cache. */
 	g_bdev_mgr.bdev_io_pool = usk_mempool_create("bdev_io", g_bdev_opts.bdev_io_pool_size,
 				  g_bdev_mgr.bdev_io_size, 0, USK_ENV_SOCKET_ID_ANY);
