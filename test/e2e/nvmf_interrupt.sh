@@ -27,13 +27,7 @@ idle_check() {
 PORT=$(free_port)
 NQN2=nqn.2016-06.io.spdk:cnode2
 AIO_FILE=$TMP/aio.img
-truncate -s 64M "$AIO_FILE"
-AIO_BDEV="{\"method\": \"bdev_aio_create\", \"params\": {\"name\": \"Aio0\", \"filename\": \"$AIO_FILE\", \"block_size\": 512}}"
-EXTRA=",{\"method\": \"nvmf_create_subsystem\", \"params\": {\"nqn\": \"$NQN2\", \"allow_any_host\": true}},
- {\"method\": \"nvmf_subsystem_add_ns\", \"params\": {\"nqn\": \"$NQN2\", \"namespace\": {\"bdev_name\": \"Aio0\"}}},
- {\"method\": \"nvmf_subsystem_add_listener\", \"params\": {\"nqn\": \"$NQN2\",
-   \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"$PORT\"}}}"
-tcp_config "$PORT" "$MALLOC_BDEV, $AIO_BDEV" true "$EXTRA" >"$TMP/tgt.json"
+malloc_aio_config "$PORT" "$AIO_FILE" "$NQN2" >"$TMP/tgt.json"
 start_tgt "$TMP/tgt.json" -m 0x3 --interrupt-mode
 pass "usk_tgt -m 0x3 --interrupt-mode listening on 127.0.0.1:$PORT"
 idle_check "before the guest"

@@ -127,3 +127,16 @@ run_guest() {
 	"$HARNESS/guest-run.sh" --quiet --timeout 150 --nvme-tcp "10.0.2.2:$port:$NQN" \
 		--log "${GUEST_LOG:-$TMP/guest-1.log}" --script "$script" "$@"
 }
+
+# malloc_aio_config PORT AIO_FILE NQN2: a --json config with Malloc0 in $NQN and an aio bdev on
+# AIO_FILE (created, 64 MiB) as the namespace of NQN2, both listening on 127.0.0.1:PORT.
+malloc_aio_config() {
+	local port=$1 aio_file=$2 nqn2=$3 aio extra
+	truncate -s 64M "$aio_file"
+	aio="{\"method\": \"bdev_aio_create\", \"params\": {\"name\": \"Aio0\", \"filename\": \"$aio_file\", \"block_size\": 512}}"
+	extra=",{\"method\": \"nvmf_create_subsystem\", \"params\": {\"nqn\": \"$nqn2\", \"allow_any_host\": true}},
+ {\"method\": \"nvmf_subsystem_add_ns\", \"params\": {\"nqn\": \"$nqn2\", \"namespace\": {\"bdev_name\": \"Aio0\"}}},
+ {\"method\": \"nvmf_subsystem_add_listener\", \"params\": {\"nqn\": \"$nqn2\",
+   \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"$port\"}}}"
+	tcp_config "$port" "$MALLOC_BDEV, $aio" true "$extra"
+}
