@@ -262,7 +262,8 @@ rpc_nvmf_set_config(struct usk_jsonrpc_request *request, const json_t *params)
 			goto out;
 		}
 	}
-	/* DH-HMAC-CHAP is not implemented: the algorithm lists are only checked for shape. */
+	/* SPDK's save_config always writes the DH-HMAC-CHAP algorithm lists. usk has no host keys
+	 * (nvmf_subsystem_add_host refuses dhchap_key), so the lists change nothing: check shape only. */
 	if ((req.dhchap_digests && !json_is_array(req.dhchap_digests)) ||
 	    (req.dhchap_dhgroups && !json_is_array(req.dhchap_dhgroups))) {
 		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
