@@ -110,7 +110,9 @@ if run_perf uring "$TMP/uring.json" -q 128 -o 4096 -w randread -t "$T"; then
 	echo "   usk uring IOPS: $usk_iops"
 fi
 if command -v fio >/dev/null; then
-	for variant in "plain:" "registered files + fixed buffers:--registerfiles=1 --fixedbufs=1"; do
+	# "pinned": fio on the reactor's one core (its io-wq worker then shares it, as usk's does).
+	for variant in "plain:" "registered files + fixed buffers:--registerfiles=1 --fixedbufs=1" \
+		"pinned to core $CORE:--cpus_allowed=$CORE"; do
 		label=${variant%%:*}
 		extra=${variant#*:}
 		cmd="fio --name=shm --filename=$SHM --ioengine=io_uring --rw=randread --bs=4k --iodepth=128 --direct=$DIRECT --time_based --runtime=$T --numjobs=1 --output-format=json $extra"
