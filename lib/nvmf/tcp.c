@@ -228,27 +228,23 @@ tcp_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_transport
 		l->intr = usk_interrupt_register(usk_sock_get_fd(l->sock), tcp_accept_poll, tt,
 						 "nvmf_tcp_accept");
 		if (l->intr == NULL) {
-			usk_sock_close(&l->sock);
-			free(l);
-			return -ENOMEM;
+			goto err_close;
 		}
-		TAILQ_INSERT_TAIL(&tt->listeners, l, link);
-		USK_NOTICELOG("NVMe/TCP target listening on %s port %s\n", trid->traddr, trid->trsvcid);
-		return 0;
-	}
-	TAILQ_INSERT_TAIL(&tt->listeners, l, link);
-	if (tt->accept_poller == NULL) {
+	} else if (tt->accept_poller == NULL) {
 		tt->accept_poller = usk_poller_register_named(tcp_accept_poll, tt,
 				    transport->opts.acceptor_poll_rate, "nvmf_tcp_accept");
 		if (tt->accept_poller == NULL) {
-			TAILQ_REMOVE(&tt->listeners, l, link);
-			usk_sock_close(&l->sock);
-			free(l);
-			return -ENOMEM;
+			goto err_close;
 		}
 	}
+	TAILQ_INSERT_TAIL(&tt->listeners, l, link);
 	USK_NOTICELOG("NVMe/TCP target listening on %s port %s\n", trid->traddr, trid->trsvcid);
 	return 0;
+
+err_close:
+	usk_sock_close(&l->sock);
+	free(l);
+	return -ENOMEM;
 }
 
 static void
@@ -358,7 +354,7 @@ tcp_group_wake_msg(void *arg)
 		free(tg);
 		return;
 	}
-	tg->group.transport->ops->poll_group_poll(&tg->group);
+	tcp_group_intr(tg);
 }
 
 void
