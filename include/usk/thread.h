@@ -64,18 +64,56 @@ struct usk_thread_stats {
 	uint64_t idle_tsc;
 };
 
+/** Tick source: a monotonic counter that advances ticks_hz times per second. */
+typedef uint64_t (*usk_thread_get_ticks_fn)(void);
+
+struct usk_thread_lib_opts {
+	/* sizeof(struct usk_thread_lib_opts) as the caller knows it; lets the struct grow. */
+	size_t opts_size;
+	/*
+	 * Called for every new thread so the framework can schedule it (USK_THREAD_OP_NEW) and
+	 * when its cpumask changes (USK_THREAD_OP_RESCHED). NULL: the creator polls the thread
+	 * itself. Set both or neither of thread_op_fn and is_supported.
+	 */
+	usk_thread_op_fn thread_op_fn;
+	usk_thread_op_supported_fn is_supported;
+	/* Bytes of per-thread framework context (usk_thread_get_ctx). */
+	size_t ctx_sz;
+	/* Entries of the process-wide message pool; 0 = USK_DEFAULT_MSG_MEMPOOL_SIZE. */
+	size_t msg_mempool_size;
+	/*
+	 * Clock for poller periods, thread stats and the exit timeout. NULL = usk_get_ticks()
+	 * at usk_get_ticks_hz(). A non-NULL get_ticks must be callable from every thread that
+	 * polls; ticks_hz is its rate (0 = usk_get_ticks_hz()). Set once, at init: a stepped
+	 * clock makes timed pollers deterministic (test/common/ut_multithread.c).
+	 */
+	usk_thread_get_ticks_fn get_ticks;
+	uint64_t ticks_hz;
+};
+
+/** Fill opts (of opts_size bytes, normally sizeof(*opts)) with defaults. Any thread. */
+void usk_thread_lib_opts_init(struct usk_thread_lib_opts *opts, size_t opts_size);
+
 /**
- * Initialise the thread library. thread_op_fn (may be NULL) is called for every new thread so
- * the framework can schedule it; with NULL, the creator must poll the thread itself.
- * ctx_sz: bytes of per-thread framework context (usk_thread_get_ctx).
- * msg_mempool_size: 0 = USK_DEFAULT_MSG_MEMPOOL_SIZE. Call once. Returns 0 or -errno.
+ * Initialise the thread library with opts (NULL = defaults). Call once per process lifetime
+ * of the library, from the thread that will create the first usk_thread, before any other
+ * function of this header except usk_interrupt_mode_enable. Returns 0, -EALREADY (already
+ * initialised), -EINVAL (bad opts_size, thread_op_fn without is_supported) or -ENOMEM.
+ */
+int usk_thread_lib_init_opts(const struct usk_thread_lib_opts *opts);
+/**
+ * usk_thread_lib_init_opts() with these fields set and the rest defaulted (the SPDK call).
+ * msg_mempool_size: 0 = USK_DEFAULT_MSG_MEMPOOL_SIZE. Returns 0 or -errno as above.
  */
 int usk_thread_lib_init_ext(usk_thread_op_fn thread_op_fn, usk_thread_op_supported_fn is_supported,
 			    size_t ctx_sz, size_t msg_mempool_size);
-/** usk_thread_lib_init_ext(NULL, NULL, 0, 0). */
+/** usk_thread_lib_init_opts(NULL). */
 int usk_thread_lib_init(void);
-/** Free the message pool and any io_device left registered (logged). Call after every thread is
- * destroyed. */
+/**
+ * Free the message pool and any io_device left registered (logged), forget the clock and turn
+ * interrupt mode off, so that the library may be initialised again. Call after every thread
+ * is destroyed, from the thread that initialised it.
+ */
 void usk_thread_lib_fini(void);
 
 /**
@@ -204,7 +242,10 @@ void usk_poller_register_interrupt(struct usk_poller *poller,
 
 /* ---- interrupt mode ---- */
 
-/** Enable interrupt mode for the process; call before usk_thread_lib_init. */
+/**
+ * Enable interrupt mode until usk_thread_lib_fini; call before usk_thread_lib_init, from the
+ * thread that will initialise it. Returns 0 or -EBUSY (the library is already initialised).
+ */
 int usk_interrupt_mode_enable(void);
 /** Whether usk_interrupt_mode_enable() was called. */
 bool usk_interrupt_mode_is_enabled(void);

@@ -9,13 +9,11 @@
 #include <unistd.h>
 
 #include "thread_internal.h"
-#include "usk_internal/thread_ut.h"
 
 pthread_mutex_t g_devlist_mutex = PTHREAD_MUTEX_INITIALIZER;
 bool g_interrupt_mode;
 uint64_t g_ticks_hz;
-bool g_ut_ticks;
-uint64_t g_ut_now;
+usk_thread_get_ticks_fn g_get_ticks_fn;
 
 /* g_threads, g_thread_count and g_app_thread are protected by g_devlist_mutex. */
 static TAILQ_HEAD(, usk_thread) g_threads = TAILQ_HEAD_INITIALIZER(g_threads);
@@ -26,86 +24,63 @@ static struct usk_mempool *g_msg_mempool;
 static usk_thread_op_fn g_thread_op_fn;
 static usk_thread_op_supported_fn g_thread_op_supported_fn;
 static size_t g_ctx_sz;
-static uint64_t g_ut_hz;
 
 static __thread struct usk_thread *tls_thread;
 
 static void poller_free(struct usk_thread *thread, struct usk_poller *poller);
 
-/* ---- test hooks (usk_internal/thread_ut.h) ---- */
-
-void
-usk_thread_ut_set_ticks(bool enable, uint64_t now)
-{
-	g_ut_ticks = enable;
-	g_ut_now = now;
-	if (g_ut_hz != 0 && enable) {
-		g_ticks_hz = g_ut_hz;
-	}
-}
-
-void
-usk_thread_ut_advance_ticks(uint64_t delta)
-{
-	g_ut_now += delta;
-}
-
-uint64_t
-usk_thread_ut_get_ticks(void)
-{
-	return thread_ticks();
-}
-
-void
-usk_thread_ut_set_ticks_hz(uint64_t hz)
-{
-	g_ut_hz = hz;
-	if (hz != 0) {
-		g_ticks_hz = hz;
-	} else if (g_msg_mempool != NULL) {
-		g_ticks_hz = usk_get_ticks_hz();
-	}
-}
-
-bool
-usk_thread_ut_lib_is_initialized(void)
-{
-	return g_msg_mempool != NULL;
-}
-
-void
-usk_thread_ut_interrupt_mode_disable(void)
-{
-	g_interrupt_mode = false;
-}
-
 /* ---- library ---- */
 
-int
-usk_thread_lib_init_ext(usk_thread_op_fn thread_op_fn, usk_thread_op_supported_fn is_supported,
-			size_t ctx_sz, size_t msg_mempool_size)
+void
+usk_thread_lib_opts_init(struct usk_thread_lib_opts *opts, size_t opts_size)
 {
+	struct usk_thread_lib_opts defaults = {
+		.opts_size = USK_MIN(opts_size, sizeof(defaults)),
+	};
+
+	if (opts == NULL || opts_size == 0) {
+		return;
+	}
+	memset(opts, 0, opts_size);
+	memcpy(opts, &defaults, USK_MIN(opts_size, sizeof(defaults)));
+}
+
+int
+usk_thread_lib_init_opts(const struct usk_thread_lib_opts *user_opts)
+{
+	struct usk_thread_lib_opts opts;
+
+	usk_thread_lib_opts_init(&opts, sizeof(opts));
+	if (user_opts != NULL) {
+		if (user_opts->opts_size == 0 || user_opts->opts_size > sizeof(opts)) {
+			USK_ERRLOG("thread: opts_size %zu is invalid\n", user_opts->opts_size);
+			return -EINVAL;
+		}
+		memcpy(&opts, user_opts, user_opts->opts_size);
+	}
 	if (g_msg_mempool != NULL) {
 		USK_ERRLOG("thread library already initialised\n");
 		return -EALREADY;
 	}
-	if ((thread_op_fn == NULL) != (is_supported == NULL)) {
+	if ((opts.thread_op_fn == NULL) != (opts.is_supported == NULL)) {
 		USK_ERRLOG("thread_op_fn and is_supported must be both set or both NULL\n");
 		return -EINVAL;
 	}
-	if (msg_mempool_size == 0) {
-		msg_mempool_size = USK_DEFAULT_MSG_MEMPOOL_SIZE;
+	if (opts.msg_mempool_size == 0) {
+		opts.msg_mempool_size = USK_DEFAULT_MSG_MEMPOOL_SIZE;
 	}
-	g_msg_mempool = usk_mempool_create("usk_msg_pool", msg_mempool_size, sizeof(struct usk_msg),
-					   USK_MEMPOOL_DEFAULT_CACHE_SIZE, USK_ENV_SOCKET_ID_ANY);
+	g_msg_mempool = usk_mempool_create("usk_msg_pool", opts.msg_mempool_size,
+					   sizeof(struct usk_msg), USK_MEMPOOL_DEFAULT_CACHE_SIZE,
+					   USK_ENV_SOCKET_ID_ANY);
 	if (g_msg_mempool == NULL) {
-		USK_ERRLOG("cannot create the message pool (%zu entries)\n", msg_mempool_size);
+		USK_ERRLOG("cannot create the message pool (%zu entries)\n", opts.msg_mempool_size);
 		return -ENOMEM;
 	}
-	g_thread_op_fn = thread_op_fn;
-	g_thread_op_supported_fn = is_supported;
-	g_ctx_sz = ctx_sz;
-	g_ticks_hz = g_ut_hz != 0 ? g_ut_hz : usk_get_ticks_hz();
+	g_thread_op_fn = opts.thread_op_fn;
+	g_thread_op_supported_fn = opts.is_supported;
+	g_ctx_sz = opts.ctx_sz;
+	g_get_ticks_fn = opts.get_ticks;
+	g_ticks_hz = opts.ticks_hz != 0 ? opts.ticks_hz : usk_get_ticks_hz();
 	if (g_ticks_hz == 0) {
 		g_ticks_hz = 1;
 	}
@@ -113,9 +88,23 @@ usk_thread_lib_init_ext(usk_thread_op_fn thread_op_fn, usk_thread_op_supported_f
 }
 
 int
+usk_thread_lib_init_ext(usk_thread_op_fn thread_op_fn, usk_thread_op_supported_fn is_supported,
+			size_t ctx_sz, size_t msg_mempool_size)
+{
+	struct usk_thread_lib_opts opts;
+
+	usk_thread_lib_opts_init(&opts, sizeof(opts));
+	opts.thread_op_fn = thread_op_fn;
+	opts.is_supported = is_supported;
+	opts.ctx_sz = ctx_sz;
+	opts.msg_mempool_size = msg_mempool_size;
+	return usk_thread_lib_init_opts(&opts);
+}
+
+int
 usk_thread_lib_init(void)
 {
-	return usk_thread_lib_init_ext(NULL, NULL, 0, 0);
+	return usk_thread_lib_init_opts(NULL);
 }
 
 void
@@ -132,6 +121,8 @@ usk_thread_lib_fini(void)
 	g_thread_op_fn = NULL;
 	g_thread_op_supported_fn = NULL;
 	g_ctx_sz = 0;
+	g_get_ticks_fn = NULL;
+	g_interrupt_mode = false;
 }
 
 int

@@ -169,14 +169,14 @@ struct usk_thread {
 extern pthread_mutex_t g_devlist_mutex;
 extern bool g_interrupt_mode;
 extern uint64_t g_ticks_hz;
-extern bool g_ut_ticks;
-extern uint64_t g_ut_now;
+/* usk_thread_lib_opts.get_ticks; NULL (the default) reads usk_get_ticks() inline. */
+extern usk_thread_get_ticks_fn g_get_ticks_fn;
 
 static inline uint64_t
 thread_ticks(void)
 {
-	if (usk_unlikely(g_ut_ticks)) {
-		return g_ut_now;
+	if (usk_unlikely(g_get_ticks_fn != NULL)) {
+		return g_get_ticks_fn();
 	}
 	return usk_get_ticks();
 }

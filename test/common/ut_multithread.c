@@ -5,11 +5,40 @@
 #include <stdio.h>
 
 #include "ut_multithread.h"
-#include "usk_internal/thread_ut.h"
 
 static struct usk_thread *g_ut_threads[UT_MAX_THREADS];
 static int g_ut_count;
-static bool g_ut_lib_owned;
+static bool g_ut_lib_owned;  /* ut_allocate_threads initialised lib/thread */
+static bool g_ut_lib_caller; /* the test did, with ut_thread_lib_init */
+static uint64_t g_ut_ticks;  /* the fake clock lib/thread reads (usk_thread_lib_opts.get_ticks) */
+
+static uint64_t
+ut_get_ticks(void)
+{
+	return g_ut_ticks;
+}
+
+int
+ut_thread_lib_init(struct usk_thread_lib_opts *opts)
+{
+	int rc;
+
+	opts->get_ticks = ut_get_ticks;
+	opts->ticks_hz = UT_TICKS_HZ;
+	g_ut_ticks = 1;
+	rc = usk_thread_lib_init_opts(opts);
+	if (rc == 0) {
+		g_ut_lib_caller = true;
+	}
+	return rc;
+}
+
+void
+ut_thread_lib_fini(void)
+{
+	usk_thread_lib_fini();
+	g_ut_lib_caller = false;
+}
 
 int
 ut_allocate_threads(int count)
@@ -20,13 +49,15 @@ ut_allocate_threads(int count)
 	if (count <= 0 || count > UT_MAX_THREADS || g_ut_count != 0) {
 		return -EINVAL;
 	}
-	usk_thread_ut_set_ticks_hz(UT_TICKS_HZ);
-	usk_thread_ut_set_ticks(true, 1);
-	if (!usk_thread_ut_lib_is_initialized()) {
-		rc = usk_thread_lib_init();
+	if (!g_ut_lib_caller) {
+		struct usk_thread_lib_opts opts;
+
+		usk_thread_lib_opts_init(&opts, sizeof(opts));
+		rc = ut_thread_lib_init(&opts);
 		if (rc != 0) {
 			return rc;
 		}
+		g_ut_lib_caller = false;
 		g_ut_lib_owned = true;
 	}
 	for (int i = 0; i < count; i++) {
@@ -55,7 +86,7 @@ ut_free_threads(void)
 		for (int n = 0; n < 1000000 && !usk_thread_is_exited(thread); n++) {
 			usk_thread_poll(thread, 0, 0);
 			if (n > 1000) {
-				usk_thread_ut_advance_ticks(UT_TICKS_HZ);
+				g_ut_ticks += UT_TICKS_HZ;
 			}
 		}
 		usk_thread_destroy(thread);
@@ -67,8 +98,6 @@ ut_free_threads(void)
 		usk_thread_lib_fini();
 		g_ut_lib_owned = false;
 	}
-	usk_thread_ut_set_ticks(false, 0);
-	usk_thread_ut_set_ticks_hz(0);
 }
 
 void
@@ -146,11 +175,11 @@ ut_poll_threads(void)
 void
 ut_delay_us(uint64_t us)
 {
-	usk_thread_ut_advance_ticks(us * (UT_TICKS_HZ / USK_SEC_TO_USEC));
+	g_ut_ticks += us * (UT_TICKS_HZ / USK_SEC_TO_USEC);
 }
 
 uint64_t
 ut_now(void)
 {
-	return usk_thread_ut_get_ticks();
+	return g_ut_ticks;
 }

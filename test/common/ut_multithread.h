@@ -2,8 +2,9 @@
 /*
  * Deterministic multi-thread stepping for unit tests (after SPDK test/common/lib/ut_multithread.c).
  *
- * ut_allocate_threads(n) initialises lib/thread (if needed) with a fake tick source (1 tick =
- * 1 us, moved only by ut_delay_us) and creates n usk_threads that no OS thread polls: the test
+ * ut_allocate_threads(n) initialises lib/thread (unless the test did with ut_thread_lib_init)
+ * with a fake tick source (usk_thread_lib_opts.get_ticks; 1 tick = 1 us, moved only by
+ * ut_delay_us) and creates n usk_threads that no OS thread polls: the test
  * picks the current one with ut_set_thread(i) and steps them by hand with ut_poll_thread(i) or
  * ut_poll_threads() (poll every thread until none does any work).
  */
@@ -23,6 +24,13 @@ extern "C" {
 /* Fake ticks per second: one tick per microsecond. */
 #define UT_TICKS_HZ 1000000ULL
 
+/**
+ * usk_thread_lib_init_opts(opts) with the fake clock set in opts, for a test that needs its own
+ * options (thread_op_fn, pool size). Pair with ut_thread_lib_fini after ut_free_threads.
+ */
+int ut_thread_lib_init(struct usk_thread_lib_opts *opts);
+/** usk_thread_lib_fini() of a library set up by ut_thread_lib_init. */
+void ut_thread_lib_fini(void);
 /** Create count threads named "ut_thread<i>"; thread 0 is current afterwards. Returns 0 or -errno.
  */
 int ut_allocate_threads(int count);

@@ -16,7 +16,6 @@
 
 #include "usk/thread.h"
 #include "usk/util.h"
-#include "usk_internal/thread_ut.h"
 #include "ut_multithread.h"
 
 /* ---- helpers ---- */
@@ -283,7 +282,7 @@ poller_fn(void *arg)
 
 	c->runs++;
 	log_push(c->id);
-	usk_thread_ut_advance_ticks(c->advance);
+	ut_delay_us(c->advance);
 	if (c->victim != NULL) {
 		usk_poller_unregister(c->victim);
 	}
@@ -890,12 +889,18 @@ thread_op_supported(enum usk_thread_op op)
 static int
 setup_framework(void **state)
 {
+	struct usk_thread_lib_opts opts;
 	int rc;
 
 	g_op_new = g_op_resched = 0;
 	g_op_fail = false;
 	/* Small pool: 64 messages, too few for the per-thread caches to be filled. */
-	rc = usk_thread_lib_init_ext(thread_op, thread_op_supported, 64, 64);
+	usk_thread_lib_opts_init(&opts, sizeof(opts));
+	opts.thread_op_fn = thread_op;
+	opts.is_supported = thread_op_supported;
+	opts.ctx_sz = 64;
+	opts.msg_mempool_size = 64;
+	rc = ut_thread_lib_init(&opts);
 	if (rc != 0) {
 		return rc;
 	}
@@ -908,7 +913,7 @@ static int
 teardown_framework(void **state)
 {
 	ut_free_threads();
-	usk_thread_lib_fini();
+	ut_thread_lib_fini();
 	return 0;
 }
 
@@ -990,7 +995,8 @@ static int
 teardown_intr(void **state)
 {
 	ut_free_threads();
-	usk_thread_ut_interrupt_mode_disable();
+	/* usk_thread_lib_fini (in ut_free_threads) turned interrupt mode off again. */
+	assert_false(usk_interrupt_mode_is_enabled());
 	return 0;
 }
 
