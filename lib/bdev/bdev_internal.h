@@ -17,11 +17,8 @@
 #define BDEV_IO_F_CHILD 0x01      /* child of a split / emulated parent */
 #define BDEV_IO_F_HAS_BUF 0x02    /* internal.buf must go back to the buffer pool */
 #define BDEV_IO_F_QOS_FWD 0x04    /* submitted on another thread's channel by QoS */
-#define BDEV_IO_F_IN_SUBMIT 0x08  /* inside the module's submit_request */
 #define BDEV_IO_F_PARENT 0x10     /* split / emulation parent, reset, abort: special completion */
 #define BDEV_IO_F_RESET_DONE 0x20 /* a reset whose channels are unfrozen again */
-/* Any of these sends completion to the slow path. */
-#define BDEV_IO_F_SLOW (BDEV_IO_F_CHILD | BDEV_IO_F_HAS_BUF | BDEV_IO_F_QOS_FWD | BDEV_IO_F_PARENT)
 
 /* bdev channel flags */
 #define BDEV_CH_RESET_IN_PROGRESS 0x1

@@ -24,7 +24,6 @@
 #define NVMF_MAX_PENDING_EVENTS		16
 #define NVMF_MAX_CHANGED_NS		1024
 #define NVMF_KAS_GRANULARITY_MS		100	/* Identify KAS unit */
-#define NVMF_DEFAULT_KATO_MS		120000	/* used for the admin queue when the host sends 0 */
 #define NVMF_CC_TIMEOUT_UNITS		30	/* CAP.TO, 500 ms units */
 #define NVMF_ERROR_LOG_ENTRIES		1
 #define NVMF_FW_REVISION		"usk0.1"

@@ -65,13 +65,13 @@ dl_get_ctx_size(void)
 	return sizeof(struct dl_io);
 }
 
-static struct usk_bdev_module g_dl_if = {
+static struct usk_bdev_module g_delay_module = {
 	.name = "delay",
 	.get_ctx_size = dl_get_ctx_size,
 	.examine_config = dl_examine_config,
 	.module_fini = dl_module_fini,
 };
-USK_BDEV_MODULE_REGISTER(delay, &g_dl_if)
+USK_BDEV_MODULE_REGISTER(delay, &g_delay_module)
 
 /* ---------------------------------------------------------------- I/O */
 
@@ -241,7 +241,7 @@ dl_init(struct usk_vbdev *vbdev)
 }
 
 static struct usk_vbdev_type g_dl_type = {
-	.module = &g_dl_if,
+	.module = &g_delay_module,
 	.fn_table = &g_dl_fn_table,
 	.product_name = "delay",
 	.name_param = "name",

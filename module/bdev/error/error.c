@@ -42,13 +42,13 @@ ee_get_ctx_size(void)
 	return sizeof(struct ee_io);
 }
 
-static struct usk_bdev_module g_ee_if = {
+static struct usk_bdev_module g_error_module = {
 	.name = "error",
 	.get_ctx_size = ee_get_ctx_size,
 	.examine_config = ee_examine_config,
 	.module_fini = ee_module_fini,
 };
-USK_BDEV_MODULE_REGISTER(error, &g_ee_if)
+USK_BDEV_MODULE_REGISTER(error, &g_error_module)
 
 /* ---------------------------------------------------------------- I/O */
 
@@ -257,7 +257,7 @@ static const struct usk_bdev_fn_table g_ee_fn_table = {
 };
 
 static struct usk_vbdev_type g_ee_type = {
-	.module = &g_ee_if,
+	.module = &g_error_module,
 	.fn_table = &g_ee_fn_table,
 	.product_name = "Error Injection Disk",
 	.name_param = "base_name",

@@ -12,12 +12,12 @@
 static void pt_examine_config(struct usk_bdev *bdev);
 static void pt_module_fini(void);
 
-static struct usk_bdev_module g_pt_if = {
+static struct usk_bdev_module g_passthru_module = {
 	.name = "passthru",
 	.examine_config = pt_examine_config,
 	.module_fini = pt_module_fini,
 };
-USK_BDEV_MODULE_REGISTER(passthru, &g_pt_if)
+USK_BDEV_MODULE_REGISTER(passthru, &g_passthru_module)
 
 static int
 pt_dump_info_json(void *ctx, json_t *obj)
@@ -49,7 +49,7 @@ static const struct usk_bdev_fn_table g_pt_fn_table = {
 };
 
 static struct usk_vbdev_type g_pt_type = {
-	.module = &g_pt_if,
+	.module = &g_passthru_module,
 	.fn_table = &g_pt_fn_table,
 	.product_name = "passthru",
 	.name_param = "name",

@@ -536,6 +536,73 @@ test_basic_io_and_iostat(void **state)
 	ut_poll_threads();
 }
 
+/*
+ * The byte-offset variants (usk_bdev_readv/writev/unmap/flush/write_zeroes) convert to blocks
+ * and reach the module with the same iovecs; a length or offset that is not a multiple of the
+ * block size, or a range past the end, is -EINVAL and never calls back.
+ */
+static void
+test_byte_api(void **state)
+{
+	struct io_env e;
+	char a[1024], b[512];
+	struct iovec iov[2] = {{.iov_base = a, .iov_len = sizeof(a)},
+			       {.iov_base = b, .iov_len = sizeof(b)}};
+
+	mock_bdev_create("bytes", 100, 512);
+	env_open(&e, "bytes", true);
+	g_complete_inline = true;
+	assert_int_equal(usk_bdev_readv(e.desc, e.ch, iov, 2, 512 * 4, 1536, io_done, NULL), 0);
+	assert_int_equal(usk_bdev_writev(e.desc, e.ch, iov, 2, 512 * 7, 1536, io_done, NULL), 0);
+	assert_int_equal(usk_bdev_unmap(e.desc, e.ch, 512 * 10, 512 * 20, io_done, NULL), 0);
+	assert_int_equal(usk_bdev_flush(e.desc, e.ch, 0, 512 * 100, io_done, NULL), 0);
+	assert_int_equal(usk_bdev_write_zeroes(e.desc, e.ch, 512 * 50, 512 * 2, io_done, NULL), 0);
+	ut_poll_threads();
+	assert_int_equal(g_done_success, 5);
+	assert_int_equal(g_log_n, 5);
+	assert_int_equal(g_log[0].type, USK_BDEV_IO_TYPE_READ);
+	assert_int_equal(g_log[0].offset, 4);
+	assert_int_equal(g_log[0].num, 3);
+	assert_int_equal(g_log[0].iovcnt, 2);
+	assert_ptr_equal(g_log[0].base0, a);
+	assert_int_equal(g_log[0].total_len, 1536);
+	assert_int_equal(g_log[1].type, USK_BDEV_IO_TYPE_WRITE);
+	assert_int_equal(g_log[1].offset, 7);
+	assert_int_equal(g_log[1].num, 3);
+	assert_int_equal(g_log[2].type, USK_BDEV_IO_TYPE_UNMAP);
+	assert_int_equal(g_log[2].offset, 10);
+	assert_int_equal(g_log[2].num, 20);
+	assert_int_equal(g_log[3].type, USK_BDEV_IO_TYPE_FLUSH);
+	assert_int_equal(g_log[3].num, 100);
+	assert_int_equal(g_log[4].type, USK_BDEV_IO_TYPE_WRITE_ZEROES);
+	assert_int_equal(g_log[4].offset, 50);
+	assert_int_equal(g_log[4].num, 2);
+
+	/* Unaligned or out of range: rejected synchronously, no callback. */
+	assert_int_equal(usk_bdev_readv(e.desc, e.ch, iov, 2, 100, 1536, io_done, NULL), -EINVAL);
+	assert_int_equal(usk_bdev_writev(e.desc, e.ch, iov, 2, 0, 1000, io_done, NULL), -EINVAL);
+	assert_int_equal(usk_bdev_unmap(e.desc, e.ch, 512 * 99, 512 * 2, io_done, NULL), -EINVAL);
+	assert_int_equal(usk_bdev_flush(e.desc, e.ch, 1, 512, io_done, NULL), -EINVAL);
+	assert_int_equal(usk_bdev_write_zeroes(e.desc, e.ch, 0, 513, io_done, NULL), -EINVAL);
+	ut_poll_threads();
+	assert_int_equal(g_done_count, 5);
+	assert_int_equal(g_log_n, 5);
+
+	/* Read-only descriptor: every write-type byte call is -EBADF. */
+	{
+		struct usk_bdev_desc *ro;
+
+		assert_int_equal(usk_bdev_open_ext("bytes", false, ev_cb, NULL, &ro), 0);
+		assert_int_equal(usk_bdev_writev(ro, e.ch, iov, 2, 0, 1536, io_done, NULL), -EBADF);
+		assert_int_equal(usk_bdev_unmap(ro, e.ch, 0, 512, io_done, NULL), -EBADF);
+		assert_int_equal(usk_bdev_write_zeroes(ro, e.ch, 0, 512, io_done, NULL), -EBADF);
+		usk_bdev_close(ro);
+	}
+	env_close(&e);
+	usk_bdev_unregister(usk_bdev_get_by_name("bytes"), NULL, NULL);
+	ut_poll_threads();
+}
+
 static struct usk_bdev_io_stat g_dev_stat;
 static int g_dev_stat_done;
 
@@ -1242,6 +1309,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_examine, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_claims, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_basic_io_and_iostat, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_byte_api, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_device_stat_multi_channel, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_bdev_io_exhaustion, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_split_boundary, setup, ut_bdev_teardown),
