@@ -207,8 +207,13 @@ int usk_thread_send_msg(const struct usk_thread *thread, usk_msg_fn fn, void *ct
  * signal handler. Returns 0, or -EIO when a critical message is already pending.
  */
 int usk_thread_send_critical_msg(struct usk_thread *thread, usk_msg_fn fn);
-/** Run fn(ctx) on every thread in turn, then cpl(ctx) on the caller's thread. */
-void usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl);
+/**
+ * Run fn(ctx) on every running thread in turn (each on that thread), then cpl(ctx) (may be
+ * NULL) on the calling thread. Call from a usk thread. Returns 0: cpl runs exactly once
+ * (unless a later hop cannot be sent, which is logged); -ENOMEM (no iterator or message) or
+ * -EINVAL (not on a usk thread): neither fn nor cpl runs.
+ */
+int usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl);
 
 /**
  * Register a poller on the current thread. period_microseconds 0 = active (every poll),
@@ -284,9 +289,12 @@ void usk_interrupt_unregister(struct usk_interrupt **pintr);
 
 /**
  * Register io_device (any unique pointer). Each thread that calls usk_get_io_channel(io_device)
- * gets one channel with ctx_size bytes of context, initialised by create_cb on that thread.
+ * gets one channel with ctx_size bytes of context, initialised by create_cb on that thread
+ * (destroy_cb undoes it there). name (may be NULL: the pointer is printed) shows in logs and
+ * thread_get_io_channels. Call from a usk thread. Returns 0, -EINVAL (not on a usk thread),
+ * -ENOMEM or -EEXIST (io_device already registered).
  */
-void usk_io_device_register(void *io_device, usk_io_channel_create_cb create_cb,
+int usk_io_device_register(void *io_device, usk_io_channel_create_cb create_cb,
 			    usk_io_channel_destroy_cb destroy_cb, uint32_t ctx_size,
 			    const char *name);
 /**
@@ -309,9 +317,12 @@ void *usk_io_channel_get_io_device(struct usk_io_channel *ch);
 /**
  * Call fn on every channel of io_device, each on its own thread, one after the other; each fn
  * must end with usk_for_each_channel_continue(i, status). A non-zero status stops the walk.
- * Then cpl(i, status) runs on the calling thread.
+ * Then cpl(i, status) (may be NULL) runs on the calling thread, which must be a usk thread.
+ * Returns 0: cpl runs exactly once (status -ENOMEM if a later hop could not be sent), or
+ * -ENOMEM (no iterator or message), -ENODEV (io_device not registered), -EINVAL (not on a
+ * usk thread): neither fn nor cpl runs.
  */
-void usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx,
+int usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx,
 			  usk_channel_for_each_cpl cpl);
 /** io_device being walked. */
 void *usk_io_channel_iter_get_io_device(struct usk_io_channel_iter *i);

@@ -296,8 +296,15 @@ usk_bdev_initialize(usk_bdev_init_cb cb_fn, void *cb_arg)
 		cb_fn(cb_arg, -ENOMEM);
 		return;
 	}
-	usk_io_device_register(&g_bdev_mgr, bdev_mgmt_channel_create, bdev_mgmt_channel_destroy,
-			       sizeof(struct bdev_mgmt_channel), "bdev_mgr");
+	rc = usk_io_device_register(&g_bdev_mgr, bdev_mgmt_channel_create,
+				    bdev_mgmt_channel_destroy, sizeof(struct bdev_mgmt_channel),
+				    "bdev_mgr");
+	if (rc != 0) {
+		bdev_init_fail_cleanup();
+		g_init_cb = NULL;
+		cb_fn(cb_arg, rc);
+		return;
+	}
 
 	g_init_in_modules = true;
 	for (m = g_modules_head; m; m = m->internal.next) {
@@ -718,6 +725,7 @@ usk_bdev_register(struct usk_bdev *bdev)
 	struct usk_bdev_internal *bi, *o;
 	uint8_t zero[16] = {0};
 	char uuid_str[37];
+	int rc;
 
 	if (bdev == NULL || bdev->name == NULL || bdev->name[0] == '\0' || bdev->blocklen == 0 ||
 	    bdev->fn_table == NULL || bdev->fn_table->submit_request == NULL ||
@@ -749,6 +757,15 @@ usk_bdev_register(struct usk_bdev *bdev)
 	pthread_mutex_init(&bi->mutex, NULL);
 	bdev_stat_reset(&bi->stat_closed, USK_BDEV_RESET_STAT_ALL);
 
+	/* The io_device is bi, known to nobody before it goes on the list below. */
+	rc = usk_io_device_register(bi, bdev_channel_create, bdev_channel_destroy,
+				    sizeof(struct usk_bdev_channel *), bdev->name);
+	if (rc != 0) {
+		pthread_mutex_destroy(&bi->mutex);
+		free(bi);
+		return rc;
+	}
+
 	uuid_unparse_lower(bdev->uuid, uuid_str);
 	pthread_mutex_lock(&g_bdev_list_mutex);
 	if (bdev_name_taken_locked(bdev->name)) {
@@ -767,8 +784,6 @@ usk_bdev_register(struct usk_bdev *bdev)
 	TAILQ_INSERT_TAIL(&g_bdev_mgr.bdevs, bi, link);
 	pthread_mutex_unlock(&g_bdev_list_mutex);
 
-	usk_io_device_register(bdev_io_device(bdev), bdev_channel_create, bdev_channel_destroy,
-			       sizeof(struct usk_bdev_channel *), bdev->name);
 	bi->io_device_registered = true;
 
 	bi->examine_pending = true;
@@ -780,6 +795,8 @@ usk_bdev_register(struct usk_bdev *bdev)
 	return 0;
 
 err_free_bi:
+	/* No channel exists: freed at once. */
+	usk_io_device_unregister(bi, NULL);
 	pthread_mutex_destroy(&bi->mutex);
 	free(bi);
 	return -EEXIST;

@@ -150,6 +150,10 @@ struct usk_bdev_internal {
 	bool io_device_registered;
 	uint64_t reset_start_tsc;
 	struct usk_poller *reset_poller;
+	/* The reset walk to start again when reset_poller fires after usk_for_each_channel
+	 * could not start (-ENOMEM): a reset must always finish. */
+	usk_channel_msg reset_walk_fn;
+	usk_channel_for_each_cpl reset_walk_done;
 };
 
 

@@ -300,6 +300,8 @@ bdev_child_done(struct usk_bdev_io *child)
 /* ---- reset ---- */
 
 static void bdev_reset_start(struct usk_bdev_io *reset);
+static void reset_walk(struct usk_bdev_io *reset, usk_channel_msg fn,
+		       usk_channel_for_each_cpl done);
 
 static struct usk_bdev_channel *
 iter_bch(struct usk_io_channel_iter *i)
@@ -354,8 +356,7 @@ reset_unfreeze_done(struct usk_io_channel_iter *i, int status)
 static void
 bdev_reset_unfreeze(struct usk_bdev_io *reset)
 {
-	usk_for_each_channel(bdev_io_device(reset->bdev), reset_unfreeze_ch, reset,
-			     reset_unfreeze_done);
+	reset_walk(reset, reset_unfreeze_ch, reset_unfreeze_done);
 }
 
 static void reset_check_drain(struct usk_bdev_io *reset);
@@ -403,7 +404,7 @@ reset_check_done(struct usk_io_channel_iter *i, int status)
 static void
 reset_check_drain(struct usk_bdev_io *reset)
 {
-	usk_for_each_channel(bdev_io_device(reset->bdev), reset_check_ch, reset, reset_check_done);
+	reset_walk(reset, reset_check_ch, reset_check_done);
 }
 
 static void
@@ -415,10 +416,44 @@ reset_freeze_done(struct usk_io_channel_iter *i, int status)
 	reset_check_drain(reset);
 }
 
+static int
+reset_walk_retry_poll(void *ctx)
+{
+	struct usk_bdev_io *reset = ctx;
+	struct usk_bdev_internal *bi = reset->bdev->internal;
+
+	usk_poller_unregister(&bi->reset_poller);
+	reset_walk(reset, bi->reset_walk_fn, bi->reset_walk_done);
+	return USK_POLLER_BUSY;
+}
+
+/* One step of the reset over every channel; retried later if the walk cannot start. */
+static void
+reset_walk(struct usk_bdev_io *reset, usk_channel_msg fn, usk_channel_for_each_cpl done)
+{
+	struct usk_bdev_internal *bi = reset->bdev->internal;
+	int rc;
+
+	rc = usk_for_each_channel(bdev_io_device(reset->bdev), fn, reset, done);
+	if (rc == 0) {
+		return;
+	}
+	if (rc == -ENOMEM) {
+		bi->reset_walk_fn = fn;
+		bi->reset_walk_done = done;
+		bi->reset_poller = usk_poller_register_named(reset_walk_retry_poll, reset,
+				   BDEV_RESET_POLL_US, "bdev_reset_retry");
+		if (bi->reset_poller != NULL) {
+			return;
+		}
+	}
+	USK_ERRLOG("reset of bdev %s cannot go on: %s\n", reset->bdev->name, strerror(-rc));
+}
+
 static void
 bdev_reset_start(struct usk_bdev_io *reset)
 {
-	usk_for_each_channel(bdev_io_device(reset->bdev), reset_freeze_ch, reset, reset_freeze_done);
+	reset_walk(reset, reset_freeze_ch, reset_freeze_done);
 }
 
 int
@@ -612,6 +647,7 @@ usk_bdev_get_device_stat(struct usk_bdev *bdev, struct usk_bdev_io_stat *stat,
 {
 	struct usk_bdev_internal *bi = bdev->internal;
 	struct device_stat_ctx *ctx = calloc(1, sizeof(*ctx));
+	int rc;
 
 	if (ctx == NULL) {
 		cb_fn(bdev, stat, cb_arg, -ENOMEM);
@@ -624,7 +660,11 @@ usk_bdev_get_device_stat(struct usk_bdev *bdev, struct usk_bdev_io_stat *stat,
 	pthread_mutex_lock(&bi->mutex);
 	*stat = bi->stat_closed;
 	pthread_mutex_unlock(&bi->mutex);
-	usk_for_each_channel(bdev_io_device(bdev), device_stat_ch, ctx, device_stat_done);
+	rc = usk_for_each_channel(bdev_io_device(bdev), device_stat_ch, ctx, device_stat_done);
+	if (rc != 0) {
+		free(ctx);
+		cb_fn(bdev, stat, cb_arg, rc);
+	}
 }
 
 static void
@@ -653,6 +693,7 @@ usk_bdev_reset_device_stat(struct usk_bdev *bdev, enum usk_bdev_reset_stat_mode 
 {
 	struct usk_bdev_internal *bi = bdev->internal;
 	struct device_stat_ctx *ctx = calloc(1, sizeof(*ctx));
+	int rc;
 
 	if (ctx == NULL) {
 		if (cb_fn) {
@@ -667,5 +708,11 @@ usk_bdev_reset_device_stat(struct usk_bdev *bdev, enum usk_bdev_reset_stat_mode 
 	pthread_mutex_lock(&bi->mutex);
 	bdev_stat_reset(&bi->stat_closed, mode);
 	pthread_mutex_unlock(&bi->mutex);
-	usk_for_each_channel(bdev_io_device(bdev), reset_stat_ch, ctx, reset_stat_done);
+	rc = usk_for_each_channel(bdev_io_device(bdev), reset_stat_ch, ctx, reset_stat_done);
+	if (rc != 0) {
+		free(ctx);
+		if (cb_fn) {
+			cb_fn(bdev, cb_arg, rc);
+		}
+	}
 }

@@ -387,7 +387,7 @@ usk_bdev_set_qos_rate_limits(struct usk_bdev *bdev, uint64_t *limits,
 {
 	struct usk_bdev_internal *bi = bdev->internal;
 	struct qos_update_ctx *ctx = calloc(1, sizeof(*ctx));
-	int i;
+	int i, rc;
 
 	if (ctx == NULL) {
 		if (cb_fn) {
@@ -417,7 +417,14 @@ usk_bdev_set_qos_rate_limits(struct usk_bdev *bdev, uint64_t *limits,
 	ctx->bdev = bdev;
 	ctx->cb_fn = cb_fn;
 	ctx->cb_arg = cb_arg;
-	usk_for_each_channel(bdev_io_device(bdev), qos_update_ch, ctx, qos_update_done);
+	rc = usk_for_each_channel(bdev_io_device(bdev), qos_update_ch, ctx, qos_update_done);
+	if (rc != 0) {
+		/* The new limits are stored; channels pick them up with the next successful call. */
+		free(ctx);
+		if (cb_fn) {
+			cb_fn(cb_arg, rc);
+		}
+	}
 }
 
 void

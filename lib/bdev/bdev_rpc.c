@@ -367,8 +367,14 @@ iostat_next(struct iostat_ctx *ctx)
 		}
 		if (ctx->per_channel) {
 			ctx->channels = json_array();
-			usk_for_each_channel(bdev_io_device(ctx->desc->bdev), iostat_channel, ctx,
-					     iostat_channels_done);
+			if (ctx->channels == NULL ||
+			    usk_for_each_channel(bdev_io_device(ctx->desc->bdev), iostat_channel, ctx,
+						 iostat_channels_done) != 0) {
+				/* Left out of the reply, as a failed device stat is. */
+				json_decref(ctx->channels);
+				ctx->channels = NULL;
+				iostat_finish_one(ctx);
+			}
 		} else {
 			usk_bdev_get_device_stat(ctx->desc->bdev, &ctx->stat, iostat_device_done, ctx);
 		}

@@ -239,6 +239,7 @@ static void
 thread_walk_start(struct usk_jsonrpc_request *request, const json_t *params, bool pollers)
 {
 	struct thread_walk *w;
+	int rc;
 
 	if (params != NULL && json_object_size(params) > 0) {
 		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
@@ -253,7 +254,18 @@ thread_walk_start(struct usk_jsonrpc_request *request, const json_t *params, boo
 	w->request = request;
 	w->threads = json_array();
 	w->pollers = pollers;
-	usk_for_each_thread(thread_walk_fn, w, thread_walk_done);
+	if (w->threads == NULL) {
+		free(w);
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR, "Out of memory");
+		return;
+	}
+	rc = usk_for_each_thread(thread_walk_fn, w, thread_walk_done);
+	if (rc != 0) {
+		json_decref(w->threads);
+		free(w);
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						    "cannot walk the threads: %s", strerror(-rc));
+	}
 }
 
 static void

@@ -212,12 +212,18 @@ usk_nvmf_tgt_create(const struct usk_nvmf_target_opts *opts, struct usk_nvmf_tgt
 	tgt->discovery_subsystem->allow_any_host = true;
 	/* No poll group exists yet, so the discovery subsystem is active at once. */
 	tgt->discovery_subsystem->state = USK_NVMF_SUBSYSTEM_ACTIVE;
-	usk_io_device_register(tgt, poll_group_create_cb, poll_group_destroy_cb,
-			       sizeof(struct usk_nvmf_poll_group), tgt->name);
+	rc = usk_io_device_register(tgt, poll_group_create_cb, poll_group_destroy_cb,
+				    sizeof(struct usk_nvmf_poll_group), tgt->name);
+	if (rc != 0) {
+		goto err_destroy_discovery;
+	}
 	TAILQ_INSERT_TAIL(&g_nvmf_tgts, tgt, link);
 	*out = tgt;
 	return 0;
 
+err_destroy_discovery:
+	tgt->discovery_subsystem->state = USK_NVMF_SUBSYSTEM_INACTIVE;
+	usk_nvmf_subsystem_destroy(tgt->discovery_subsystem);
 err_free_subsystems:
 	free(tgt->subsystems);
 err_free_tgt:

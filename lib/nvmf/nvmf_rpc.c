@@ -396,6 +396,7 @@ group_walk_start(struct usk_jsonrpc_request *request, struct usk_nvmf_tgt *tgt,
 		 usk_channel_for_each_cpl done)
 {
 	struct rpc_group_walk *ctx = calloc(1, sizeof(*ctx));
+	int rc;
 
 	if (ctx == NULL) {
 		nvmf_rpc_reply_nomem(request);
@@ -404,7 +405,18 @@ group_walk_start(struct usk_jsonrpc_request *request, struct usk_nvmf_tgt *tgt,
 	ctx->request = request;
 	ctx->subsystem = subsystem;
 	ctx->array = json_array();
-	usk_for_each_channel(tgt, fn, ctx, done);
+	if (ctx->array == NULL) {
+		free(ctx);
+		nvmf_rpc_reply_nomem(request);
+		return;
+	}
+	rc = usk_for_each_channel(tgt, fn, ctx, done);
+	if (rc != 0) {
+		json_decref(ctx->array);
+		free(ctx);
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						    "cannot walk the poll groups: %s", strerror(-rc));
+	}
 }
 
 static void

@@ -448,8 +448,11 @@ state_change_done(struct usk_io_channel_iter *i, int status)
 
 	if (status == 0 && ctx->requested == USK_NVMF_SUBSYSTEM_INACTIVE && !ctx->deactivate_pass) {
 		ctx->deactivate_pass = true;
-		usk_for_each_channel(ctx->subsystem->tgt, state_change_on_group, ctx, state_change_done);
-		return;
+		status = usk_for_each_channel(ctx->subsystem->tgt, state_change_on_group, ctx,
+					      state_change_done);
+		if (status == 0) {
+			return;
+		}
 	}
 	state_change_finish(ctx, status);
 }
@@ -461,6 +464,8 @@ subsystem_change_state(struct usk_nvmf_subsystem *subsystem, enum usk_nvmf_subsy
 		       usk_nvmf_subsystem_state_change_done cb_fn, void *cb_arg)
 {
 	struct state_change_ctx *ctx;
+	enum usk_nvmf_subsystem_state prev;
+	int rc;
 
 	if (subsystem->changing_state) {
 		return -EBUSY;
@@ -474,11 +479,20 @@ subsystem_change_state(struct usk_nvmf_subsystem *subsystem, enum usk_nvmf_subsy
 	}
 	ctx->subsystem = subsystem;
 	ctx->requested = requested;
+	prev = subsystem->state;
 	subsystem->changing_state = true;
 	subsystem->state = transit;
 	subsystem->state_cb = cb_fn;
 	subsystem->state_cb_arg = cb_arg;
-	usk_for_each_channel(subsystem->tgt, state_change_on_group, ctx, state_change_done);
+	rc = usk_for_each_channel(subsystem->tgt, state_change_on_group, ctx, state_change_done);
+	if (rc != 0) {
+		/* No poll group was told: back to where it was, cb_fn never runs. */
+		subsystem->state = prev;
+		subsystem->changing_state = false;
+		subsystem->state_cb = NULL;
+		free(ctx);
+		return rc;
+	}
 	return 0;
 }
 
@@ -917,7 +931,13 @@ usk_nvmf_subsystem_remove_listener(struct usk_nvmf_subsystem *subsystem,
 	if (ctx != NULL && !nvmf_subsystem_is_discovery(subsystem)) {
 		ctx->subsystem = subsystem;
 		ctx->trid = listener->trid;
-		usk_for_each_channel(subsystem->tgt, listener_gone_on_group, ctx, listener_gone_done);
+		if (usk_for_each_channel(subsystem->tgt, listener_gone_on_group, ctx,
+					 listener_gone_done) != 0) {
+			/* Its qpairs stay connected until they disconnect on their own. */
+			USK_WARNLOG("%s: cannot disconnect the qpairs of the removed listener\n",
+				    subsystem->subnqn);
+			free(ctx);
+		}
 	} else {
 		free(ctx);
 	}

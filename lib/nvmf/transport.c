@@ -238,6 +238,7 @@ usk_nvmf_tgt_add_transport(struct usk_nvmf_tgt *tgt, struct usk_nvmf_transport *
 			   usk_nvmf_tgt_add_transport_done_fn cb_fn, void *cb_arg)
 {
 	struct add_transport_ctx *ctx;
+	int rc;
 
 	if (usk_nvmf_tgt_get_transport(tgt, transport->ops->name) != NULL) {
 		cb_fn(cb_arg, -EEXIST);
@@ -253,7 +254,14 @@ usk_nvmf_tgt_add_transport(struct usk_nvmf_tgt *tgt, struct usk_nvmf_transport *
 	ctx->cb_arg = cb_arg;
 	transport->tgt = tgt;
 	TAILQ_INSERT_TAIL(&tgt->transports, transport, link);
-	usk_for_each_channel(tgt, add_transport_on_group, ctx, add_transport_done);
+	rc = usk_for_each_channel(tgt, add_transport_on_group, ctx, add_transport_done);
+	if (rc != 0) {
+		/* As if the walk had failed: the caller sees the error and removes the transport. */
+		if (cb_fn != NULL) {
+			cb_fn(cb_arg, rc);
+		}
+		free(ctx);
+	}
 }
 
 struct usk_nvmf_transport *

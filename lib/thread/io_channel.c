@@ -77,7 +77,7 @@ thread_find_channel(struct usk_thread *thread, struct io_device *dev)
 	return NULL;
 }
 
-void
+int
 usk_io_device_register(void *io_device, usk_io_channel_create_cb create_cb,
 		       usk_io_channel_destroy_cb destroy_cb, uint32_t ctx_size, const char *name)
 {
@@ -87,12 +87,12 @@ usk_io_device_register(void *io_device, usk_io_channel_create_cb create_cb,
 	if (usk_get_thread() == NULL) {
 		USK_ERRLOG("io_device registered from a non-usk thread\n");
 		assert(false);
-		return;
+		return -EINVAL;
 	}
 	dev = calloc(1, sizeof(*dev));
 	if (dev == NULL) {
 		USK_ERRLOG("cannot allocate io_device\n");
-		return;
+		return -ENOMEM;
 	}
 	dev->io_device = io_device;
 	dev->create_cb = create_cb;
@@ -109,10 +109,11 @@ usk_io_device_register(void *io_device, usk_io_channel_create_cb create_cb,
 		pthread_mutex_unlock(&g_devlist_mutex);
 		USK_ERRLOG("io_device %s (%p) already registered\n", dev->name, io_device);
 		free(dev);
-		return;
+		return -EEXIST;
 	}
 	TAILQ_INSERT_TAIL(&g_io_devices, dev, tailq);
 	pthread_mutex_unlock(&g_devlist_mutex);
+	return 0;
 }
 
 static void
@@ -429,22 +430,23 @@ for_each_channel_dispatch(struct usk_io_channel_iter *i, struct usk_thread *next
 	}
 }
 
-void
+int
 usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx, usk_channel_for_each_cpl cpl)
 {
 	struct usk_io_channel_iter *i;
 	struct usk_thread *next;
 	struct io_device *dev;
+	int rc;
 
 	if (usk_get_thread() == NULL) {
 		USK_ERRLOG("for_each_channel called from a non-usk thread\n");
 		assert(false);
-		return;
+		return -EINVAL;
 	}
 	i = calloc(1, sizeof(*i));
 	if (i == NULL) {
 		USK_ERRLOG("cannot allocate a channel iterator\n");
-		return;
+		return -ENOMEM;
 	}
 	i->io_device = io_device;
 	i->fn = fn;
@@ -457,16 +459,35 @@ usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx, usk_channel
 	if (dev == NULL) {
 		pthread_mutex_unlock(&g_devlist_mutex);
 		USK_ERRLOG("io_device %p not found\n", io_device);
-		assert(false);
 		free(i);
-		return;
+		return -ENODEV;
 	}
 	i->dev = dev;
 	dev->for_each_count++;
 	i->orig_thread->for_each_count++;
 	next = next_thread_with_channel_locked(i, thread_list_first_locked());
 	pthread_mutex_unlock(&g_devlist_mutex);
-	for_each_channel_dispatch(i, next);
+	/*
+	 * The first hop is sent here so that its failure (message pool empty) is returned and
+	 * cpl never runs; later hops that fail end the walk with their error in cpl's status.
+	 */
+	if (next != NULL) {
+		i->cur_thread = next;
+		rc = usk_thread_send_msg(next, call_channel, i);
+	} else {
+		rc = usk_thread_send_msg(i->orig_thread, call_completion, i);
+	}
+	if (rc != 0) {
+		USK_ERRLOG("for_each_channel on io_device %s cannot start: %s\n", dev->name,
+			   strerror(-rc));
+		pthread_mutex_lock(&g_devlist_mutex);
+		dev->for_each_count--;
+		pthread_mutex_unlock(&g_devlist_mutex);
+		i->orig_thread->for_each_count--;
+		free(i);
+		return rc;
+	}
+	return 0;
 }
 
 void
@@ -540,7 +561,7 @@ thread_iter_step(void *arg)
 	}
 }
 
-void
+int
 usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl)
 {
 	struct thread_iter *ct;
@@ -550,7 +571,7 @@ usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl)
 	ct = calloc(1, sizeof(*ct));
 	if (ct == NULL) {
 		USK_ERRLOG("cannot allocate a thread iterator\n");
-		return;
+		return -ENOMEM;
 	}
 	ct->fn = fn;
 	ct->ctx = ctx;
@@ -559,7 +580,7 @@ usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl)
 	if (ct->orig_thread == NULL) {
 		USK_ERRLOG("for_each_thread called from a non-usk thread\n");
 		free(ct);
-		return;
+		return -EINVAL;
 	}
 	pthread_mutex_lock(&g_devlist_mutex);
 	first = thread_list_first_locked();
@@ -577,4 +598,5 @@ usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl)
 		USK_ERRLOG("for_each_thread: %s\n", strerror(-rc));
 		free(ct);
 	}
+	return rc;
 }

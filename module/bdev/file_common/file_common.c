@@ -255,8 +255,12 @@ usk_file_disk_create(struct usk_file_disk_type *type, const char *name, const ch
 	disk->bdev.write_cache = !disk->direct;
 	disk->bdev.required_alignment = disk->direct ? (uint8_t)usk_u32log2(block_size) : 0;
 
-	usk_io_device_register(disk, type->channel_create, type->channel_destroy,
-			       type->channel_size, disk->bdev.name);
+	rc = usk_io_device_register(disk, type->channel_create, type->channel_destroy,
+				    type->channel_size, disk->bdev.name);
+	if (rc != 0) {
+		snprintf(err, err_len, "name: cannot register io_device '%s': %s", name, strerror(-rc));
+		goto err_free_disk;
+	}
 	rc = usk_bdev_register(&disk->bdev);
 	if (rc != 0) {
 		snprintf(err, err_len, "name: cannot register bdev '%s': %s", name, strerror(-rc));

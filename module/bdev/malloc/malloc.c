@@ -46,8 +46,8 @@ malloc_ch_destroy(void *io_device, void *ctx_buf)
 static int
 malloc_module_init(void)
 {
-	usk_io_device_register(&g_malloc_disks, malloc_ch_create, malloc_ch_destroy, 0, "malloc");
-	return 0;
+	return usk_io_device_register(&g_malloc_disks, malloc_ch_create, malloc_ch_destroy, 0,
+				      "malloc");
 }
 
 static void

@@ -139,9 +139,8 @@ null_ch_destroy(void *io_device, void *ctx_buf)
 static int
 null_module_init(void)
 {
-	usk_io_device_register(&g_null_bdevs, null_ch_create, null_ch_destroy,
-			       sizeof(struct null_channel), "null");
-	return 0;
+	return usk_io_device_register(&g_null_bdevs, null_ch_create, null_ch_destroy,
+				      sizeof(struct null_channel), "null");
 }
 
 static void

@@ -312,13 +312,17 @@ split_build(struct split_config *config, json_t *names, char *err, size_t err_le
 		part->bdev.fn_table = &g_split_fn_table;
 		usk_vbdev_copy_geometry(&part->bdev, base);
 		part->bdev.blockcnt = part_blocks;
-		usk_io_device_register(part, split_channel_create, usk_vbdev_channel_destroy,
-				       sizeof(struct usk_vbdev_channel), part->bdev.name);
-		rc = usk_bdev_register(&part->bdev);
+		rc = usk_io_device_register(part, split_channel_create, usk_vbdev_channel_destroy,
+					    sizeof(struct usk_vbdev_channel), part->bdev.name);
+		if (rc == 0) {
+			rc = usk_bdev_register(&part->bdev);
+			if (rc != 0) {
+				usk_io_device_unregister(part, NULL);
+			}
+		}
 		if (rc != 0) {
 			USK_ERRLOG("split %s: cannot register %s: %s\n", config->base_name,
 				   part->bdev.name, strerror(-rc));
-			usk_io_device_unregister(part, NULL);
 			free(part->bdev.name);
 			free(part);
 			continue;

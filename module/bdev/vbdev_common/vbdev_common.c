@@ -307,11 +307,18 @@ vbdev_build(struct usk_vbdev_type *type, struct usk_vbdev_config *config, char *
 	vb->bdev.fn_table = type->fn_table;
 	usk_vbdev_copy_geometry(&vb->bdev, vb->base);
 
-	usk_io_device_register(vb, type->channel_create ? type->channel_create :
-			       usk_vbdev_channel_create, type->channel_destroy ?
-			       type->channel_destroy : usk_vbdev_channel_destroy,
-			       type->channel_size ? type->channel_size :
-			       sizeof(struct usk_vbdev_channel), vb->bdev.name);
+	rc = usk_io_device_register(vb, type->channel_create ? type->channel_create :
+				    usk_vbdev_channel_create, type->channel_destroy ?
+				    type->channel_destroy : usk_vbdev_channel_destroy,
+				    type->channel_size ? type->channel_size :
+				    sizeof(struct usk_vbdev_channel), vb->bdev.name);
+	if (rc != 0) {
+		snprintf(err, err_len, "name: cannot register io_device '%s': %s", config->name,
+			 strerror(-rc));
+		usk_bdev_module_release_bdev(vb->base);
+		usk_bdev_close(vb->base_desc);
+		goto err_free;
+	}
 	rc = usk_bdev_register(&vb->bdev);
 	if (rc != 0) {
 		snprintf(err, err_len, "name: cannot register bdev '%s': %s", config->name,

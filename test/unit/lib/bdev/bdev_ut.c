@@ -98,8 +98,7 @@ mock_ch_destroy(void *dev, void *ctx)
 static int
 mock_init(void)
 {
-	usk_io_device_register(&g_mock_dev, mock_ch_create, mock_ch_destroy, 0, "ut_mock");
-	return 0;
+	return usk_io_device_register(&g_mock_dev, mock_ch_create, mock_ch_destroy, 0, "ut_mock");
 }
 
 static void

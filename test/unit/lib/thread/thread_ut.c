@@ -253,7 +253,7 @@ test_for_each_thread(void **state)
 	log_reset();
 	memset(g_thread_visits, 0, sizeof(g_thread_visits));
 	ut_set_thread(1);
-	usk_for_each_thread(for_each_thread_fn, NULL, for_each_thread_cpl);
+	assert_int_equal(usk_for_each_thread(for_each_thread_fn, NULL, for_each_thread_cpl), 0);
 	ut_poll_threads();
 	assert_int_equal(g_log_n, 4);
 	assert_int_equal(g_log[0], 0);
@@ -606,7 +606,11 @@ test_io_channel_refcount(void **state)
 
 	io_reset();
 	ut_set_thread(0);
-	usk_io_device_register(&g_dev1, ch_create, ch_destroy, sizeof(struct dev_ctx), "dev1");
+	assert_int_equal(usk_io_device_register(&g_dev1, ch_create, ch_destroy, sizeof(struct dev_ctx),
+						"dev1"),
+			 0);
+	/* A second registration of the same pointer is refused. */
+	assert_int_equal(usk_io_device_register(&g_dev1, ch_create, ch_destroy, 0, "dup"), -EEXIST);
 	ch = usk_get_io_channel(&g_dev1);
 	assert_non_null(ch);
 	ch2 = usk_get_io_channel(&g_dev1);
@@ -666,7 +670,9 @@ test_io_device_unregister_deferred(void **state)
 
 	io_reset();
 	ut_set_thread(0);
-	usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx), NULL);
+	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx),
+						NULL),
+			 0);
 	ch0 = usk_get_io_channel(&g_dev2);
 	ut_set_thread(2);
 	ch2 = usk_get_io_channel(&g_dev2);
@@ -678,7 +684,9 @@ test_io_device_unregister_deferred(void **state)
 	ut_set_thread(2);
 	assert_null(usk_get_io_channel(&g_dev2));
 	/* The same pointer registered again gets fresh channels next to the old one. */
-	usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx), "again");
+	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx),
+						"again"),
+			 0);
 	{
 		struct usk_io_channel *fresh = usk_get_io_channel(&g_dev2);
 
@@ -740,15 +748,24 @@ test_for_each_channel(void **state)
 	io_reset();
 	log_reset();
 	ut_set_thread(0);
-	usk_io_device_register(&g_dev1, ch_create, ch_destroy, sizeof(struct dev_ctx), "dev1");
+	assert_int_equal(usk_io_device_register(&g_dev1, ch_create, ch_destroy, sizeof(struct dev_ctx),
+						"dev1"),
+			 0);
 	ch0 = usk_get_io_channel(&g_dev1);
 	ut_set_thread(2);
 	ch2 = usk_get_io_channel(&g_dev1);
 
 	/* From thread 1 (which has no channel): visits 0 then 2, then cpl on 1. */
 	ut_set_thread(1);
+	/* A walk over an unknown device fails at once and never calls back. */
+	g_fe_status = 1;
+	log_reset();
+	assert_int_equal(usk_for_each_channel(&g_dev2, fe_fn, NULL, fe_cpl), -ENODEV);
+	ut_poll_threads();
+	assert_int_equal(g_fe_status, 1);
+	assert_int_equal(g_log_n, 0);
 	g_fe_stop_at = -1;
-	usk_for_each_channel(&g_dev1, fe_fn, visits, fe_cpl);
+	assert_int_equal(usk_for_each_channel(&g_dev1, fe_fn, visits, fe_cpl), 0);
 	/* Unregister is refused while a walk is in flight. */
 	usk_io_device_unregister(&g_dev1, dev_unregister_done);
 	ut_poll_threads();
@@ -763,7 +780,7 @@ test_for_each_channel(void **state)
 	/* A non-zero status stops the walk. */
 	log_reset();
 	g_fe_stop_at = 0;
-	usk_for_each_channel(&g_dev1, fe_fn, visits, fe_cpl);
+	assert_int_equal(usk_for_each_channel(&g_dev1, fe_fn, visits, fe_cpl), 0);
 	ut_poll_threads();
 	assert_int_equal(g_fe_status, -EAGAIN);
 	assert_int_equal(g_log_n, 2);
@@ -773,7 +790,7 @@ test_for_each_channel(void **state)
 	/* A channel released while the walk is queued is skipped. */
 	log_reset();
 	g_fe_stop_at = -1;
-	usk_for_each_channel(&g_dev1, fe_fn, visits, fe_cpl);
+	assert_int_equal(usk_for_each_channel(&g_dev1, fe_fn, visits, fe_cpl), 0);
 	ut_set_thread(2);
 	usk_put_io_channel(ch2);
 	ut_poll_thread(2); /* destroys ch2 */
@@ -812,7 +829,9 @@ test_thread_exit_waits(void **state)
 	t = usk_thread_create("exiting", NULL);
 	assert_non_null(t);
 	usk_set_thread(t);
-	usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx), "dev2");
+	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx),
+						"dev2"),
+			 0);
 	pa = usk_poller_register(poller_fn, &a, 0);
 	ch = usk_get_io_channel(&g_dev2);
 	assert_int_equal(usk_thread_send_msg(t, exit_msg, NULL), 0);
@@ -961,8 +980,12 @@ test_msg_pool_exhaustion(void **state)
 	/* Flow control, not failure: nothing was lost and sending works again after a poll. */
 	assert_int_equal(rc, -ENOMEM);
 	assert_true(sent > 0);
+	/* With the pool empty a thread walk cannot start: -ENOMEM and its callbacks never run. */
+	memset(g_thread_visits, 0, sizeof(g_thread_visits));
+	assert_int_equal(usk_for_each_thread(for_each_thread_fn, NULL, for_each_thread_cpl), -ENOMEM);
 	ut_poll_threads();
 	assert_int_equal(g_log_n, sent);
+	assert_int_equal(g_thread_visits[0] + g_thread_visits[1], 0);
 	for (int i = 0; i < sent; i++) {
 		assert_int_equal(g_log[i], i);
 	}
