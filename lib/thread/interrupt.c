@@ -277,9 +277,12 @@ thread_interrupt_poll(struct usk_thread *thread, int timeout_ms)
 		if (intr->dead) {
 			continue;
 		}
+		uint64_t t0 = slow_start();
+
 		if (intr->fn(intr->arg) > 0) {
 			count++;
 		}
+		slow_check(thread, "fd handler", intr->name, NULL, t0, &intr->slow_logged);
 	}
 	thread->dispatching = false;
 	while ((intr = TAILQ_FIRST(&thread->dead_interrupts)) != NULL) {

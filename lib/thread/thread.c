@@ -14,6 +14,7 @@ pthread_mutex_t g_devlist_mutex = PTHREAD_MUTEX_INITIALIZER;
 bool g_interrupt_mode;
 uint64_t g_ticks_hz;
 usk_thread_get_ticks_fn g_get_ticks_fn;
+uint64_t g_ticks_real_per_us = 1;
 
 /* g_threads, g_thread_count and g_app_thread are protected by g_devlist_mutex. */
 static TAILQ_HEAD(, usk_thread) g_threads = TAILQ_HEAD_INITIALIZER(g_threads);
@@ -84,7 +85,24 @@ usk_thread_lib_init_opts(const struct usk_thread_lib_opts *user_opts)
 	if (g_ticks_hz == 0) {
 		g_ticks_hz = 1;
 	}
+	g_ticks_real_per_us = USK_MAX(usk_get_ticks_hz() / USK_SEC_TO_USEC, (uint64_t)1);
 	return 0;
+}
+
+void
+thread_slow_report(struct usk_thread *thread, const char *kind, const char *name, const void *fn,
+		   uint64_t ticks, uint64_t *logged)
+{
+	*logged = ticks;
+	if (name != NULL) {
+		USK_WARNLOG("slow %s '%s' on thread %s: %" PRIu64 " us (limit %d us); a reactor must "
+			    "not block\n", kind, name, thread->name, ticks / g_ticks_real_per_us,
+			    USK_SLOW_POLL_WARN_US);
+	} else {
+		USK_WARNLOG("slow %s %p on thread %s: %" PRIu64 " us (limit %d us); a reactor must "
+			    "not block\n", kind, fn, thread->name, ticks / g_ticks_real_per_us,
+			    USK_SLOW_POLL_WARN_US);
+	}
 }
 
 int
@@ -670,8 +688,12 @@ thread_msg_queue_run(struct usk_thread *thread, uint32_t max_msgs)
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct usk_msg *msg = msgs[i];
+			uint64_t t0 = slow_start();
 
 			msg->fn(msg->arg);
+			/* A message has no name: its function's address (addr2line -f -e <binary>). */
+			slow_check(thread, "message", NULL, (const void *)msg->fn, t0,
+				   &thread->slow_msg_logged);
 			msg_recycle(thread, msg);
 		}
 		done += n;
@@ -1040,6 +1062,7 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 	thread->active_iter = true;
 	poller = TAILQ_FIRST(&thread->active_pollers);
 	while (poller != NULL) {
+		uint64_t t0;
 		int prc;
 
 		if (usk_unlikely(poller->state != POLLER_STATE_WAITING) ||
@@ -1059,7 +1082,9 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 			    poller->name, thread->name);
 		}
 		poller->running = true;
+		t0 = slow_start();
 		prc = poller->fn(poller->arg);
+		slow_check(thread, "poller", poller->name, NULL, t0, &poller->slow_logged);
 		poller->run_count++;
 		if (prc > 0) {
 			poller->busy_count++;
@@ -1079,6 +1104,7 @@ thread_run_timed_pollers(struct usk_thread *thread, uint64_t now, int *rc)
 {
 	while (thread->timed_count > 0) {
 		struct usk_poller *poller = thread->timed[0];
+		uint64_t t0;
 		int prc;
 
 		if (poller->next_run_tick > now) {
@@ -1086,7 +1112,9 @@ thread_run_timed_pollers(struct usk_thread *thread, uint64_t now, int *rc)
 		}
 		heap_remove(thread, poller);
 		poller->running = true;
+		t0 = slow_start();
 		prc = poller->fn(poller->arg);
+		slow_check(thread, "poller", poller->name, NULL, t0, &poller->slow_logged);
 		poller->run_count++;
 		if (prc > 0) {
 			poller->busy_count++;

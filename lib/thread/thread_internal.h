@@ -59,6 +59,8 @@ struct usk_poller {
 	struct usk_thread *thread;
 	usk_poller_set_interrupt_mode_cb set_intr_cb_fn;
 	void *set_intr_cb_arg;
+	/* Longest run logged by slow_check (debug builds), in ticks. */
+	uint64_t slow_logged;
 	char name[USK_MAX_POLLER_NAME_LEN];
 };
 
@@ -89,6 +91,7 @@ struct usk_interrupt {
 	usk_interrupt_fn fn;
 	void *arg;
 	TAILQ_ENTRY(usk_interrupt) tailq;
+	uint64_t slow_logged; /* see slow_check */
 	char name[64];
 };
 
@@ -158,6 +161,7 @@ struct usk_thread {
 	TAILQ_HEAD(, usk_interrupt) interrupts;
 	/* Handlers unregistered during a dispatch, freed when it ends. */
 	TAILQ_HEAD(, usk_interrupt) dead_interrupts;
+	uint64_t slow_msg_logged; /* see slow_check */
 	bool dispatching;
 
 	/* Framework context (usk_thread_lib_init_ext ctx_sz) follows. */
@@ -171,6 +175,8 @@ extern bool g_interrupt_mode;
 extern uint64_t g_ticks_hz;
 /* usk_thread_lib_opts.get_ticks; NULL (the default) reads usk_get_ticks() inline. */
 extern usk_thread_get_ticks_fn g_get_ticks_fn;
+/* usk_get_ticks_hz() / 1e6 (at least 1), for slow_check. */
+extern uint64_t g_ticks_real_per_us;
 
 static inline uint64_t
 thread_ticks(void)
@@ -179,6 +185,45 @@ thread_ticks(void)
 		return g_get_ticks_fn();
 	}
 	return usk_get_ticks();
+}
+
+/*
+ * Reactor watchdog (debug builds): a poller run, message or fd handler that holds its thread
+ * longer than USK_SLOW_POLL_WARN_US is logged with its name, because everything else on that
+ * reactor waited meanwhile (a blocking syscall, a big memset). Each one is logged again only
+ * when it doubles its worst logged time, so a slow poller cannot flood the log. 0 compiles the
+ * check out; release builds (NDEBUG) default to 0, others to 10 ms; the meson option
+ * slow_poll_warn_us overrides both. Real time (usk_get_ticks), not the injected clock.
+ */
+#ifndef USK_SLOW_POLL_WARN_US
+#ifdef NDEBUG
+#define USK_SLOW_POLL_WARN_US 0
+#else
+#define USK_SLOW_POLL_WARN_US 10000
+#endif
+#endif
+
+void thread_slow_report(struct usk_thread *thread, const char *kind, const char *name,
+			const void *fn, uint64_t ticks, uint64_t *logged);
+
+static inline uint64_t
+slow_start(void)
+{
+	return USK_SLOW_POLL_WARN_US > 0 ? usk_get_ticks() : 0;
+}
+
+static inline void
+slow_check(struct usk_thread *thread, const char *kind, const char *name, const void *fn,
+	   uint64_t start, uint64_t *logged)
+{
+	if (USK_SLOW_POLL_WARN_US > 0) {
+		uint64_t ticks = usk_get_ticks() - start;
+
+		if (usk_unlikely(ticks > (uint64_t)USK_SLOW_POLL_WARN_US * g_ticks_real_per_us &&
+				 ticks / 2 >= *logged)) {
+			thread_slow_report(thread, kind, name, fn, ticks, logged);
+		}
+	}
 }
 
 struct usk_thread *thread_list_first_locked(void);
