@@ -55,8 +55,36 @@ int usk_json_decode_double(const json_t *val, void *out, char *err, size_t err_l
 /** Decodes an object or array as-is (json_t **, a new reference). */
 int usk_json_decode_json(const json_t *val, void *out, char *err, size_t err_len);
 
-/** Append {"method": method, "params": params} to array; params is stolen. */
+/**
+ * Append {"method": method, "params": params} to array; params is stolen. A failure (no
+ * memory) is recorded as usk_json_set's are.
+ */
 void usk_json_config_add(json_t *array, const char *method, json_t *params);
+
+/*
+ * Checked builders for replies and configuration JSON. jansson's constructors (json_object,
+ * json_string, json_pack, ...) return NULL when memory runs out, and json_object_set_new /
+ * json_array_append_new then drop the member silently: a reply would go out truncated.
+ * usk_json_set / usk_json_append steal value exactly like the _new setters, and on any failure
+ * (value or container NULL, no memory) count it process-wide and remember what failed. The
+ * JSON-RPC layer compares the count at dispatch and at reply and answers -32603 "Internal
+ * error" naming the member instead of sending an incomplete result (lib/rpc/jsonrpc.c).
+ * Any thread may call them.
+ */
+
+/** json_object_set_new(obj, key, value), counted on failure. Returns 0 or -ENOMEM. */
+int usk_json_set(json_t *obj, const char *key, json_t *value);
+/** json_array_append_new(arr, value), counted on failure (what = "array element"). */
+int usk_json_append(json_t *arr, json_t *value);
+/** Count a failure to build what (copied, may be NULL) that the helpers above did not see. */
+void usk_json_note_failure(const char *what);
+/**
+ * Failures counted since the process started (monotonic). what (may be NULL) gets up to
+ * what_len bytes of the member name of the latest one ("" if none). The count is
+ * process-wide: a request whose reply was built while another failed is failed too; under
+ * memory pressure that errs on the side of an error reply, never a truncated one.
+ */
+uint64_t usk_json_build_failures(char *what, size_t what_len);
 
 #ifdef __cplusplus
 }

@@ -79,7 +79,11 @@ void usk_rpc_close(void);
  * Replies to one connection are written in request order; a notification's reply is dropped.
  */
 
-/** Reply with result (reference stolen; NULL means true). */
+/**
+ * Reply with result (reference stolen). NULL (a constructor that ran out of memory), or a result
+ * built while a usk_json_set/usk_json_append failed (see usk/json.h), is replied as -32603
+ * "Internal error" naming the member instead: a reply is never sent truncated.
+ */
 void usk_jsonrpc_send_result(struct usk_jsonrpc_request *request, json_t *result);
 /** Reply with a JSON boolean. */
 void usk_jsonrpc_send_bool_response(struct usk_jsonrpc_request *request, bool value);
@@ -98,8 +102,9 @@ bool usk_rpc_decode_params(struct usk_jsonrpc_request *request, const json_t *pa
 
 /**
  * Run a request in-process without a socket (used by --json config replay and tests).
- * cb(ctx, response) gets the whole response object ({"result":...} or {"error":...});
- * the response is borrowed for the duration of cb.
+ * cb(ctx, response) gets the whole response object ({"result":...} or {"error":...}), or a
+ * JSON null when the response could not be built (out of memory); the response is borrowed
+ * for the duration of cb. cb runs on the calling thread.
  */
 typedef void (*usk_rpc_local_cb)(void *ctx, const json_t *response);
 /** Returns 0 (cb will run exactly once, possibly before this returns) or -EINVAL / -ENOMEM. */

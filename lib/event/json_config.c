@@ -137,6 +137,14 @@ replay_response(void *arg, const json_t *response)
 		if (!ctx->ignore_errors) {
 			ctx->rc = -EINVAL;
 		}
+	} else if (!json_is_object(response)) {
+		/* No response object: it could not be built (out of memory). */
+		USK_ERRLOG("--json %s: subsystem '%s' config[%zu]: method '%s': no response (out of "
+			   "memory)\n", ctx->path, json_string_value(json_object_get(sub, "subsystem")),
+			   ctx->entry_idx, json_string_value(json_object_get(entry, "method")));
+		if (!ctx->ignore_errors) {
+			ctx->rc = -ENOMEM;
+		}
 	}
 	ctx->entry_idx++;
 	/* Continue from the message loop: keeps the stack flat whatever the handler did. */

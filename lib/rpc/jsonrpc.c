@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* JSON-RPC 2.0 connection core: framing of a byte stream into requests, dispatch, ordered replies. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "usk/json.h"
 #include "usk/log.h"
 #include "usk/thread.h"
 #include "rpc_internal.h"
@@ -101,26 +103,73 @@ jsonrpc_conn_consume_output(struct jsonrpc_conn *conn, size_t n)
 	}
 }
 
-static void
-conn_append_json(struct jsonrpc_conn *conn, const json_t *resp)
+static bool
+conn_append_raw(struct jsonrpc_conn *conn, const char *text, size_t len)
 {
-	char *text = json_dumps(resp, JSON_COMPACT);
-	size_t len;
-
-	if (text == NULL) {
-		USK_ERRLOG("cannot serialise a JSON-RPC response\n");
-		return;
-	}
-	len = strlen(text);
 	if (conn->send_off > 0 && conn->send_off == conn->send_len) {
 		conn->send_off = conn->send_len = 0;
 	}
-	if (buf_reserve(&conn->send_buf, &conn->send_cap, conn->send_len + len) == 0) {
-		memcpy(conn->send_buf + conn->send_len, text, len);
-		conn->send_len += len;
-	} else {
+	if (buf_reserve(&conn->send_buf, &conn->send_cap, conn->send_len + len) != 0) {
 		USK_ERRLOG("out of memory for a JSON-RPC response of %zu bytes\n", len);
+		return false;
 	}
+	memcpy(conn->send_buf + conn->send_len, text, len);
+	conn->send_len += len;
+	return true;
+}
+
+/*
+ * The reply for a request whose response could not be built or serialised (no memory): an
+ * Internal error with the request's id, formatted without allocating, so the client gets an
+ * answer instead of waiting for one. An id that would need escaping becomes null.
+ */
+static void
+conn_append_oom(struct jsonrpc_conn *conn, const json_t *id)
+{
+	char idtxt[96] = "null", text[256];
+	int n;
+
+	if (json_is_integer(id)) {
+		snprintf(idtxt, sizeof(idtxt), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+	} else if (json_is_string(id) && json_string_length(id) < sizeof(idtxt) - 2) {
+		const char *s = json_string_value(id);
+		bool plain = true;
+
+		for (size_t i = 0; s[i] != '\0'; i++) {
+			if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
+			    s[i] == '\\') {
+				plain = false;
+				break;
+			}
+		}
+		if (plain && strlen(s) == json_string_length(id)) {
+			snprintf(idtxt, sizeof(idtxt), "\"%s\"", s);
+		}
+	}
+	n = snprintf(text, sizeof(text),
+		     "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":"
+		     "\"Internal error: out of memory building the reply\"}}",
+		     idtxt, USK_JSONRPC_ERROR_INTERNAL_ERROR);
+	conn_append_raw(conn, text, (size_t)n);
+}
+
+static void
+conn_append_json(struct jsonrpc_conn *conn, const json_t *resp, const json_t *id)
+{
+	char *text = json_dumps(resp, JSON_COMPACT);
+
+	/*
+	 * jansson 2.14 can drop a byte and still return text when an allocation fails inside
+	 * json_dumps (seen: a key's closing quote). Check the length against a dump that only
+	 * counts (no output buffer): any difference means the text is damaged.
+	 */
+	if (text == NULL || strlen(text) != json_dumpb(resp, NULL, 0, JSON_COMPACT)) {
+		USK_ERRLOG("cannot serialise a JSON-RPC response (out of memory)\n");
+		free(text);
+		conn_append_oom(conn, id);
+		return;
+	}
+	conn_append_raw(conn, text, strlen(text));
 	free(text);
 }
 
@@ -134,7 +183,11 @@ conn_flush_ready(struct jsonrpc_conn *conn)
 	while ((req = TAILQ_FIRST(&conn->pending)) != NULL && req->done) {
 		TAILQ_REMOVE(&conn->pending, req, link);
 		if (req->response != NULL && !conn->closed) {
-			conn_append_json(conn, req->response);
+			conn_append_json(conn, req->response, req->id);
+			appended = true;
+		} else if (req->id != NULL && !conn->closed) {
+			/* A reply was due but could not be built. */
+			conn_append_oom(conn, req->id);
 			appended = true;
 		}
 		json_decref(req->id);
@@ -158,6 +211,7 @@ request_alloc(struct jsonrpc_conn *conn, struct usk_jsonrpc_request *parent, siz
 	req->thread = usk_get_thread();
 	req->parent = parent;
 	req->batch_index = index;
+	req->json_failures = usk_json_build_failures(NULL, 0);
 	if (parent == NULL && conn != NULL) {
 		req->conn = conn;
 		conn->outstanding++;
@@ -181,18 +235,23 @@ jsonrpc_request_local(usk_rpc_local_cb cb, void *ctx)
 	return req;
 }
 
+/* NULL when out of memory (the flush then writes conn_append_oom's reply). value is stolen. */
 static json_t *
 make_response(json_t *id, const char *key, json_t *value)
 {
-	json_t *resp = json_object();
+	json_t *resp = value != NULL ? json_object() : NULL;
 
-	if (resp == NULL) {
+	if (resp == NULL || json_object_set_new(resp, "jsonrpc", json_string("2.0")) != 0 ||
+	    json_object_set(resp, "id", id ? id : json_null()) != 0) {
+		json_decref(resp);
 		json_decref(value);
 		return NULL;
 	}
-	json_object_set_new(resp, "jsonrpc", json_string("2.0"));
-	json_object_set(resp, "id", id ? id : json_null());
-	json_object_set_new(resp, key, value);
+	if (json_object_set_new(resp, key, value) != 0) {
+		/* json_object_set_new released value. */
+		json_decref(resp);
+		return NULL;
+	}
 	return resp;
 }
 
@@ -201,11 +260,45 @@ make_error(int code, const char *msg)
 {
 	json_t *err = json_object();
 
-	if (err != NULL) {
-		json_object_set_new(err, "code", json_integer(code));
-		json_object_set_new(err, "message", json_string(msg ? msg : ""));
+	if (err == NULL || json_object_set_new(err, "code", json_integer(code)) != 0 ||
+	    json_object_set_new(err, "message", json_string(msg ? msg : "")) != 0) {
+		json_decref(err);
+		return NULL;
 	}
 	return err;
+}
+
+/* One child (or the parent's own hold) is done; the last one completes the batch. */
+static void
+batch_put(struct usk_jsonrpc_request *parent)
+{
+	json_t *arr, *v;
+	size_t i;
+
+	if (--parent->batch_outstanding > 0) {
+		return;
+	}
+	/* Drop the notifications' placeholders; an all-notification batch gets no reply. */
+	arr = parent->batch_failed ? NULL : json_array();
+	if (arr != NULL) {
+		json_array_foreach(parent->batch, i, v) {
+			if (!json_is_null(v) && json_array_append(arr, v) != 0) {
+				json_decref(arr);
+				arr = NULL;
+				break;
+			}
+		}
+	}
+	if (arr == NULL) {
+		/* Out of memory somewhere in the batch: one Internal error (null id) for all of it. */
+		parent->batch_failed = true;
+		parent->id = json_null();
+	} else if (json_array_size(arr) > 0) {
+		parent->response = arr;
+	} else {
+		json_decref(arr);
+	}
+	request_complete(parent);
 }
 
 static void
@@ -214,30 +307,17 @@ batch_child_done(struct usk_jsonrpc_request *child)
 	struct usk_jsonrpc_request *parent = child->parent;
 
 	if (child->response != NULL) {
-		json_array_set(parent->batch, child->batch_index, child->response);
+		if (json_array_set(parent->batch, child->batch_index, child->response) != 0) {
+			parent->batch_failed = true;
+		}
+	} else if (child->id != NULL) {
+		/* Its reply could not be built. */
+		parent->batch_failed = true;
 	}
 	json_decref(child->id);
 	json_decref(child->response);
 	free(child);
-	if (--parent->batch_outstanding > 0) {
-		return;
-	}
-	/* Drop the notifications' placeholders; an all-notification batch gets no reply. */
-	json_t *arr = json_array();
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(parent->batch, i, v) {
-		if (!json_is_null(v)) {
-			json_array_append(arr, v);
-		}
-	}
-	if (json_array_size(arr) > 0) {
-		parent->response = arr;
-	} else {
-		json_decref(arr);
-	}
-	request_complete(parent);
+	batch_put(parent);
 }
 
 /* The response is in req->response (or NULL for none); finish on the receiving thread. */
@@ -315,7 +395,25 @@ request_reply(struct usk_jsonrpc_request *req, const char *key, json_t *value)
 void
 usk_jsonrpc_send_result(struct usk_jsonrpc_request *request, json_t *result)
 {
-	request_reply(request, "result", result ? result : json_true());
+	char what[64];
+
+	/*
+	 * A result built while a usk_json_set/append failed is incomplete (a member was dropped);
+	 * a NULL result is a constructor that failed outright. Either way: Internal error.
+	 */
+	if (result == NULL ||
+	    usk_json_build_failures(what, sizeof(what)) != request->json_failures) {
+		if (result == NULL) {
+			snprintf(what, sizeof(what), "result");
+		}
+		json_decref(result);
+		USK_ERRLOG("JSON-RPC reply incomplete: cannot build '%s' (out of memory)\n", what);
+		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						    "Internal error: out of memory building '%s'",
+						    what);
+		return;
+	}
+	request_reply(request, "result", result);
 }
 
 void
@@ -436,8 +534,17 @@ conn_handle_value(struct jsonrpc_conn *conn, json_t *val)
 		return;
 	}
 	req->batch = json_array();
-	for (i = 0; i < n; i++) {
-		json_array_append_new(req->batch, json_null());
+	for (i = 0; i < n && req->batch != NULL; i++) {
+		if (json_array_append_new(req->batch, json_null()) != 0) {
+			json_decref(req->batch);
+			req->batch = NULL;
+		}
+	}
+	if (req->batch == NULL) {
+		req->id = json_null();
+		usk_jsonrpc_send_error_response(req, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						"Internal error: out of memory for the batch");
+		return;
 	}
 	/* +1 keeps the batch open until every child has been started. */
 	req->batch_outstanding = n + 1;
@@ -446,16 +553,14 @@ conn_handle_value(struct jsonrpc_conn *conn, json_t *val)
 	for (i = 0; i < n; i++) {
 		child = request_alloc(NULL, req, i);
 		if (child == NULL) {
+			req->batch_failed = true;
 			req->batch_outstanding--;
 			continue;
 		}
 		handle_request(child, json_array_get(val, i));
 	}
-	/* Drop the +1 through the same path a child uses. */
-	child = request_alloc(NULL, req, n);
-	if (child != NULL) {
-		batch_child_done(child);
-	}
+	/* Drop the +1: needs no allocation, so the batch always completes. */
+	batch_put(req);
 }
 
 /*
@@ -532,6 +637,18 @@ compact_input(struct jsonrpc_conn *conn)
 	conn->recv_off = 0;
 }
 
+/*
+ * jansson reports most allocation failures as json_error_out_of_memory, but one that happens
+ * before the lexer starts (its first buffer) leaves the error unset: empty text (and an
+ * uninitialised code byte). Every real syntax error has a text. (Some failures inside the
+ * lexer still come back as syntax errors: those requests get a Parse error.)
+ */
+static bool
+parse_out_of_memory(const json_error_t *jerr)
+{
+	return jerr->text[0] == '\0' || json_error_code(jerr) == json_error_out_of_memory;
+}
+
 /* Parse every complete value in the buffer. */
 static int
 conn_process(struct jsonrpc_conn *conn)
@@ -575,6 +692,14 @@ conn_process(struct jsonrpc_conn *conn)
 			return conn_fail(conn, USK_JSONRPC_ERROR_INVALID_REQUEST, msg);
 		}
 		val = json_loadb(conn->recv_buf + conn->recv_off, conn->scan.pos, 0, &jerr);
+		if (val == NULL && parse_out_of_memory(&jerr)) {
+			/* The framing is intact: fail this value only, go on with the next. */
+			conn->recv_off += conn->scan.pos;
+			memset(&conn->scan, 0, sizeof(conn->scan));
+			conn_error(conn, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+				   "Internal error: out of memory parsing the request");
+			continue;
+		}
 		if (val == NULL) {
 			snprintf(msg, sizeof(msg), "Parse error: %s (at byte %d)", jerr.text, jerr.position);
 			return conn_fail(conn, USK_JSONRPC_ERROR_PARSE_ERROR, msg);

@@ -32,6 +32,8 @@ struct usk_jsonrpc_request {
 	void *local_ctx;
 	bool done;
 	bool replied;                     /* guards against a second reply from a buggy handler */
+	bool batch_failed;                /* parent only: a child's reply was lost (no memory) */
+	uint64_t json_failures;           /* usk_json_build_failures() when it arrived */
 	TAILQ_ENTRY(usk_jsonrpc_request) link;
 };
 

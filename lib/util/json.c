@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Table-driven JSON decoding over libjansson with errors that name the field and the reason. */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -239,14 +240,71 @@ usk_json_config_add(json_t *array, const char *method, json_t *params)
 	entry = json_object();
 	if (entry == NULL) {
 		json_decref(params);
+		usk_json_note_failure(method);
 		return;
 	}
-	json_object_set_new(entry, "method", json_string(method));
+	usk_json_set(entry, "method", json_string(method));
 	if (params != NULL) {
-		json_object_set_new(entry, "params", params);
+		usk_json_set(entry, "params", params);
 	}
-	if (json_array_append_new(array, entry) != 0) {
-		/* entry (and the stolen params) were released by jansson */
-		return;
+	/* On failure entry (and the stolen params) were released. */
+	usk_json_append(array, entry);
+}
+
+/* Failures are rare (out of memory): one mutex for the count and the name is enough. */
+static pthread_mutex_t g_json_fail_mutex = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t g_json_failures;
+static char g_json_last_failure[64];
+
+void
+usk_json_note_failure(const char *what)
+{
+	pthread_mutex_lock(&g_json_fail_mutex);
+	g_json_failures++;
+	snprintf(g_json_last_failure, sizeof(g_json_last_failure), "%s", what != NULL ? what : "?");
+	pthread_mutex_unlock(&g_json_fail_mutex);
+}
+
+uint64_t
+usk_json_build_failures(char *what, size_t what_len)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&g_json_fail_mutex);
+	n = g_json_failures;
+	if (what != NULL && what_len > 0) {
+		snprintf(what, what_len, "%s", g_json_last_failure);
 	}
+	pthread_mutex_unlock(&g_json_fail_mutex);
+	return n;
+}
+
+int
+usk_json_set(json_t *obj, const char *key, json_t *value)
+{
+	if (obj == NULL || value == NULL) {
+		json_decref(value);
+		usk_json_note_failure(key);
+		return -ENOMEM;
+	}
+	if (json_object_set_new(obj, key, value) != 0) {
+		usk_json_note_failure(key);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+usk_json_append(json_t *arr, json_t *value)
+{
+	if (arr == NULL || value == NULL) {
+		json_decref(value);
+		usk_json_note_failure("array element");
+		return -ENOMEM;
+	}
+	if (json_array_append_new(arr, value) != 0) {
+		usk_json_note_failure("array element");
+		return -ENOMEM;
+	}
+	return 0;
 }

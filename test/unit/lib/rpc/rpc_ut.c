@@ -37,16 +37,30 @@ static const struct usk_json_object_decoder test_decoders[] = {
 	{"count", offsetof(struct test_params, count), usk_json_decode_uint32, true},
 };
 
+/* test_*_out_of_memory: the first handler to run starts the failing allocator. */
+static bool g_alloc_arm;
+static bool g_alloc_limited;
+
 static void
 rpc_test_echo(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct test_params p = {};
+	json_t *res;
+
+	if (g_alloc_arm) {
+		g_alloc_arm = false;
+		g_alloc_limited = true;
+	}
 
 	if (!usk_rpc_decode_params(request, params, test_decoders, 2, &p)) {
 		free(p.name); /* decoded before a later field failed */
 		return;
 	}
-	usk_jsonrpc_send_result(request, json_pack("{s:s, s:i}", "name", p.name, "count", p.count));
+	/* Member by member, as real handlers build replies (a failed one would be dropped). */
+	res = json_object();
+	usk_json_set(res, "name", json_string(p.name));
+	usk_json_set(res, "count", json_integer(p.count));
+	usk_jsonrpc_send_result(request, res);
 	free(p.name);
 }
 USK_RPC_REGISTER("test_echo", rpc_test_echo, USK_RPC_RUNTIME)
@@ -417,6 +431,105 @@ test_get_methods(void **state)
 	jsonrpc_conn_close(conn);
 }
 
+/*
+ * Out of memory while a reply is built: from the first handler on, jansson's allocator fails
+ * its call number n (once; later calls succeed, so a dropped member would show), for every n
+ * until a run completes without a failure. Each run must end with exactly one reply: the
+ * complete result, or -32603 Internal error. Never a truncated result, never none. (Parsing
+ * is left out: jansson reports some of its allocation failures as syntax errors.)
+ */
+static size_t g_alloc_budget;
+static bool g_alloc_failed;
+
+static void *
+failing_malloc(size_t size)
+{
+	if (g_alloc_limited) {
+		if (g_alloc_budget == 0) {
+			g_alloc_failed = true;
+			g_alloc_limited = false;
+			return NULL;
+		}
+		g_alloc_budget--;
+	}
+	return malloc(size);
+}
+
+static void
+oom_sweep(const char *req, const char *expected_text)
+{
+	json_t *expected = json_loads(expected_text, 0, NULL), *resp;
+	size_t n, errors = 0;
+
+	assert_non_null(expected);
+	json_set_alloc_funcs(failing_malloc, free);
+	for (n = 0;; n++) {
+		struct jsonrpc_conn *conn = jsonrpc_conn_create(NULL, NULL);
+
+		assert_non_null(conn);
+		g_alloc_budget = n;
+		g_alloc_failed = false;
+		g_alloc_arm = true;
+		jsonrpc_conn_recv(conn, req, strlen(req));
+		g_alloc_limited = g_alloc_arm = false;
+		resp = take_one(conn); /* exactly one value, and it parses */
+		if (!g_alloc_failed) {
+			/* Enough memory this time: the full reply. */
+			assert_true(json_equal(resp, expected));
+			json_decref(resp);
+			jsonrpc_conn_close(conn);
+			break;
+		}
+		if (!json_equal(resp, expected)) {
+			/* A failure that mattered: an Internal error, never a partial result. */
+			errors++;
+			if (json_is_array(resp)) {
+				/* A batch: each reply complete, or an Internal error with its id. */
+				assert_int_equal(json_array_size(resp), json_array_size(expected));
+				for (size_t i = 0; i < json_array_size(resp); i++) {
+					json_t *r = json_array_get(resp, i), *e = json_array_get(expected, i);
+
+					if (!json_equal(r, e)) {
+						assert_true(json_equal(json_object_get(r, "id"),
+								       json_object_get(e, "id")));
+						assert_error(r, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+							     "Internal error");
+					}
+				}
+			} else {
+				assert_error(resp, USK_JSONRPC_ERROR_INTERNAL_ERROR, "Internal error");
+			}
+		}
+		json_decref(resp);
+		jsonrpc_conn_close(conn);
+		assert_true(n < 10000);
+	}
+	json_set_alloc_funcs(malloc, free);
+	/* The sweep did hit the reply path. */
+	assert_true(errors > 0);
+	json_decref(expected);
+}
+
+static void
+test_reply_out_of_memory(void **state)
+{
+	oom_sweep("{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":7,"
+		  "\"params\":{\"name\":\"x\",\"count\":3}}",
+		  "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"name\":\"x\",\"count\":3}}");
+}
+
+static void
+test_batch_out_of_memory(void **state)
+{
+	oom_sweep("[{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":1,"
+		  "\"params\":{\"name\":\"a\"}},"
+		  "{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"params\":{\"name\":\"n\"}},"
+		  "{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":\"b\","
+		  "\"params\":{\"name\":\"b\",\"count\":2}}]",
+		  "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"name\":\"a\",\"count\":0}},"
+		  "{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"result\":{\"name\":\"b\",\"count\":2}}]");
+}
+
 int
 main(void)
 {
@@ -432,6 +545,8 @@ main(void)
 		cmocka_unit_test(test_ordered_async),
 		cmocka_unit_test(test_call_local),
 		cmocka_unit_test(test_get_methods),
+		cmocka_unit_test(test_reply_out_of_memory),
+		cmocka_unit_test(test_batch_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
