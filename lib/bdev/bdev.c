@@ -1356,11 +1356,11 @@ usk_bdev_subsystem_config_json(json_t *config_array)
 	struct usk_bdev_internal *bi;
 	json_t *params = json_object();
 
-	json_object_set_new(params, "bdev_io_pool_size", json_integer(g_bdev_opts.bdev_io_pool_size));
-	json_object_set_new(params, "bdev_io_cache_size", json_integer(g_bdev_opts.bdev_io_cache_size));
-	json_object_set_new(params, "bdev_auto_examine", json_boolean(g_bdev_opts.bdev_auto_examine));
-	json_object_set_new(params, "small_buf_pool_size", json_integer(g_bdev_opts.small_buf_pool_size));
-	json_object_set_new(params, "large_buf_pool_size", json_integer(g_bdev_opts.large_buf_pool_size));
+	usk_json_set(params, "bdev_io_pool_size", json_integer(g_bdev_opts.bdev_io_pool_size));
+	usk_json_set(params, "bdev_io_cache_size", json_integer(g_bdev_opts.bdev_io_cache_size));
+	usk_json_set(params, "bdev_auto_examine", json_boolean(g_bdev_opts.bdev_auto_examine));
+	usk_json_set(params, "small_buf_pool_size", json_integer(g_bdev_opts.small_buf_pool_size));
+	usk_json_set(params, "large_buf_pool_size", json_integer(g_bdev_opts.large_buf_pool_size));
 	usk_json_config_add(config_array, "bdev_set_options", params);
 
 	for (m = g_modules_head; m; m = m->internal.next) {

@@ -438,7 +438,7 @@ bdev_qos_write_config(struct usk_bdev *bdev, json_t *config_array)
 		return;
 	}
 	params = json_object();
-	json_object_set_new(params, "name", json_string(bdev->name));
+	usk_json_set(params, "name", json_string(bdev->name));
 	for (i = 0; i < USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES; i++) {
 		uint64_t v = qos->limits[i];
 
@@ -448,7 +448,7 @@ bdev_qos_write_config(struct usk_bdev *bdev, json_t *config_array)
 		if (i != USK_BDEV_QOS_RW_IOPS_RATE_LIMIT) {
 			v /= 1024 * 1024;
 		}
-		json_object_set_new(params, g_qos_rpc_names[i], json_integer((json_int_t)v));
+		usk_json_set(params, g_qos_rpc_names[i], json_integer((json_int_t)v));
 	}
 	usk_json_config_add(config_array, "bdev_set_qos_limit", params);
 }

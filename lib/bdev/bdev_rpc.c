@@ -15,7 +15,7 @@
 static void
 add_alias(const char *alias, void *ctx)
 {
-	json_array_append_new(ctx, json_string(alias));
+	usk_json_append(ctx, json_string(alias));
 }
 
 static json_t *
@@ -27,38 +27,38 @@ bdev_info_json(struct usk_bdev *bdev)
 	char uuid_str[37];
 	int i;
 
-	json_object_set_new(o, "name", json_string(bdev->name));
+	usk_json_set(o, "name", json_string(bdev->name));
 	usk_bdev_foreach_alias(bdev, add_alias, a);
-	json_object_set_new(o, "aliases", a);
-	json_object_set_new(o, "product_name", json_string(usk_bdev_get_product_name(bdev)));
-	json_object_set_new(o, "block_size", json_integer(bdev->blocklen));
-	json_object_set_new(o, "num_blocks", json_integer((json_int_t)bdev->blockcnt));
+	usk_json_set(o, "aliases", a);
+	usk_json_set(o, "product_name", json_string(usk_bdev_get_product_name(bdev)));
+	usk_json_set(o, "block_size", json_integer(bdev->blocklen));
+	usk_json_set(o, "num_blocks", json_integer((json_int_t)bdev->blockcnt));
 	uuid_unparse_lower(bdev->uuid, uuid_str);
-	json_object_set_new(o, "uuid", json_string(uuid_str));
+	usk_json_set(o, "uuid", json_string(uuid_str));
 	if (bdev->optimal_io_boundary) {
-		json_object_set_new(o, "optimal_io_boundary", json_integer(bdev->optimal_io_boundary));
+		usk_json_set(o, "optimal_io_boundary", json_integer(bdev->optimal_io_boundary));
 	}
 	usk_bdev_get_qos_rate_limits(bdev, qos);
 	for (i = 0; i < USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES; i++) {
 		uint64_t v = i == USK_BDEV_QOS_RW_IOPS_RATE_LIMIT ? qos[i] : qos[i] / (1024 * 1024);
 
-		json_object_set_new(limits, usk_bdev_get_qos_rpc_type(i), json_integer((json_int_t)v));
+		usk_json_set(limits, usk_bdev_get_qos_rpc_type(i), json_integer((json_int_t)v));
 	}
-	json_object_set_new(o, "assigned_rate_limits", limits);
-	json_object_set_new(o, "claimed", json_boolean(usk_bdev_get_claim_module(bdev) != NULL));
+	usk_json_set(o, "assigned_rate_limits", limits);
+	usk_json_set(o, "claimed", json_boolean(usk_bdev_get_claim_module(bdev) != NULL));
 	if (usk_bdev_get_claim_module(bdev)) {
-		json_object_set_new(o, "claim_type", json_string("exclusive_write"));
+		usk_json_set(o, "claim_type", json_string("exclusive_write"));
 	}
-	json_object_set_new(o, "zoned", json_false());
-	json_object_set_new(o, "write_cache", json_boolean(bdev->write_cache));
-	json_object_set_new(o, "md_size", json_integer(0));
+	usk_json_set(o, "zoned", json_false());
+	usk_json_set(o, "write_cache", json_boolean(bdev->write_cache));
+	usk_json_set(o, "md_size", json_integer(0));
 	for (i = 1; i < USK_BDEV_NUM_IO_TYPES; i++) {
-		json_object_set_new(types, usk_bdev_io_type_name(i),
+		usk_json_set(types, usk_bdev_io_type_name(i),
 				    json_boolean(usk_bdev_io_type_supported(bdev, i)));
 	}
-	json_object_set_new(o, "supported_io_types", types);
+	usk_json_set(o, "supported_io_types", types);
 	usk_bdev_dump_info_json(bdev, ds);
-	json_object_set_new(o, "driver_specific", ds);
+	usk_json_set(o, "driver_specific", ds);
 	return o;
 }
 
@@ -85,7 +85,7 @@ get_bdevs_wait_poll(void *arg)
 						    "bdev not found: %s (name)", ctx->name);
 	} else {
 		res = json_array();
-		json_array_append_new(res, bdev_info_json(bdev));
+		usk_json_append(res, bdev_info_json(bdev));
 		usk_jsonrpc_send_result(ctx->request, res);
 	}
 	free(ctx->name);
@@ -139,10 +139,10 @@ rpc_bdev_get_bdevs(struct usk_jsonrpc_request *request, const json_t *params)
 			free(p.name);
 			return;
 		}
-		json_array_append_new(res, bdev_info_json(bdev));
+		usk_json_append(res, bdev_info_json(bdev));
 	} else {
 		for (bdev = usk_bdev_first(); bdev; bdev = usk_bdev_next(bdev)) {
-			json_array_append_new(res, bdev_info_json(bdev));
+			usk_json_append(res, bdev_info_json(bdev));
 		}
 	}
 	free(p.name);
@@ -244,8 +244,8 @@ USK_RPC_REGISTER("bdev_examine", rpc_bdev_examine, USK_RPC_RUNTIME)
 static void
 stat_to_json(json_t *o, const struct usk_bdev_io_stat *s)
 {
-#define SET(f) json_object_set_new(o, #f, json_integer((json_int_t)s->f))
-#define SETMIN(f) json_object_set_new(o, #f, json_integer((json_int_t)(s->f == UINT64_MAX ? 0 : s->f)))
+#define SET(f) usk_json_set(o, #f, json_integer((json_int_t)s->f))
+#define SETMIN(f) usk_json_set(o, #f, json_integer((json_int_t)(s->f == UINT64_MAX ? 0 : s->f)))
 	SET(bytes_read);
 	SET(num_read_ops);
 	SET(bytes_written);
@@ -274,11 +274,11 @@ stat_to_json(json_t *o, const struct usk_bdev_io_stat *s)
 
 		for (i = 1; i < USK_BDEV_NUM_IO_TYPES; i++) {
 			if (s->io_error[i]) {
-				json_object_set_new(err, usk_bdev_io_type_name(i),
+				usk_json_set(err, usk_bdev_io_type_name(i),
 						    json_integer((json_int_t)s->io_error[i]));
 			}
 		}
-		json_object_set_new(o, "io_error", err);
+		usk_json_set(o, "io_error", err);
 	}
 }
 
@@ -319,9 +319,9 @@ iostat_device_done(struct usk_bdev *bdev, struct usk_bdev_io_stat *stat, void *c
 
 	if (rc == 0) {
 		o = json_object();
-		json_object_set_new(o, "name", json_string(bdev->name));
+		usk_json_set(o, "name", json_string(bdev->name));
 		stat_to_json(o, stat);
-		json_array_append_new(ctx->bdevs, o);
+		usk_json_append(ctx->bdevs, o);
 	}
 	iostat_finish_one(ctx);
 }
@@ -335,9 +335,9 @@ iostat_channel(struct usk_io_channel_iter *i)
 	json_t *o = json_object();
 
 	usk_bdev_get_io_stat(NULL, ch, &st);
-	json_object_set_new(o, "thread_id", json_integer((json_int_t)usk_thread_get_id(usk_get_thread())));
+	usk_json_set(o, "thread_id", json_integer((json_int_t)usk_thread_get_id(usk_get_thread())));
 	stat_to_json(o, &st);
-	json_array_append_new(ctx->channels, o);
+	usk_json_append(ctx->channels, o);
 	usk_for_each_channel_continue(i, 0);
 }
 
@@ -347,10 +347,10 @@ iostat_channels_done(struct usk_io_channel_iter *i, int status)
 	struct iostat_ctx *ctx = usk_io_channel_iter_get_ctx(i);
 	json_t *o = json_object();
 
-	json_object_set_new(o, "name", json_string(ctx->desc->bdev->name));
-	json_object_set_new(o, "channels", ctx->channels);
+	usk_json_set(o, "name", json_string(ctx->desc->bdev->name));
+	usk_json_set(o, "channels", ctx->channels);
 	ctx->channels = NULL;
-	json_array_append_new(ctx->bdevs, o);
+	usk_json_append(ctx->bdevs, o);
 	iostat_finish_one(ctx);
 }
 
@@ -381,9 +381,9 @@ iostat_next(struct iostat_ctx *ctx)
 		return;
 	}
 	res = json_object();
-	json_object_set_new(res, "tick_rate", json_integer((json_int_t)usk_get_ticks_hz()));
-	json_object_set_new(res, "ticks", json_integer((json_int_t)usk_get_ticks()));
-	json_object_set_new(res, "bdevs", ctx->bdevs);
+	usk_json_set(res, "tick_rate", json_integer((json_int_t)usk_get_ticks_hz()));
+	usk_json_set(res, "ticks", json_integer((json_int_t)usk_get_ticks()));
+	usk_json_set(res, "bdevs", ctx->bdevs);
 	usk_jsonrpc_send_result(ctx->request, res);
 	for (i = 0; i < ctx->count; i++) {
 		free(ctx->names[i]);
@@ -654,15 +654,15 @@ rpc_bdev_get_buf_stats(struct usk_jsonrpc_request *request, const json_t *params
 		return;
 	}
 	usk_bdev_get_buf_stats(&st);
-	json_object_set_new(sp, "size", json_integer((json_int_t)st.small_pool_size));
-	json_object_set_new(sp, "available", json_integer((json_int_t)st.small_available));
-	json_object_set_new(sp, "exhausted", json_integer((json_int_t)st.small_exhausted));
-	json_object_set_new(lp, "size", json_integer((json_int_t)st.large_pool_size));
-	json_object_set_new(lp, "available", json_integer((json_int_t)st.large_available));
-	json_object_set_new(lp, "exhausted", json_integer((json_int_t)st.large_exhausted));
-	json_object_set_new(o, "small_pool", sp);
-	json_object_set_new(o, "large_pool", lp);
-	json_object_set_new(o, "retries", json_integer((json_int_t)st.retries));
+	usk_json_set(sp, "size", json_integer((json_int_t)st.small_pool_size));
+	usk_json_set(sp, "available", json_integer((json_int_t)st.small_available));
+	usk_json_set(sp, "exhausted", json_integer((json_int_t)st.small_exhausted));
+	usk_json_set(lp, "size", json_integer((json_int_t)st.large_pool_size));
+	usk_json_set(lp, "available", json_integer((json_int_t)st.large_available));
+	usk_json_set(lp, "exhausted", json_integer((json_int_t)st.large_exhausted));
+	usk_json_set(o, "small_pool", sp);
+	usk_json_set(o, "large_pool", lp);
+	usk_json_set(o, "retries", json_integer((json_int_t)st.retries));
 	usk_jsonrpc_send_result(request, o);
 }
 USK_RPC_REGISTER("bdev_get_buf_stats", rpc_bdev_get_buf_stats, USK_RPC_RUNTIME)

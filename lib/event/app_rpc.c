@@ -71,7 +71,7 @@ USK_RPC_REGISTER("framework_get_reactors", rpc_framework_get_reactors, USK_RPC_R
 static void
 append_dep(const char *dep, void *ctx)
 {
-	json_array_append_new(ctx, json_string(dep));
+	usk_json_append(ctx, json_string(dep));
 }
 
 static void
@@ -84,7 +84,7 @@ rpc_framework_get_subsystems(struct usk_jsonrpc_request *request, const json_t *
 		json_t *deps = json_array();
 
 		subsystem_foreach_depend(s->name, append_dep, deps);
-		json_array_append_new(arr, json_pack("{s:s, s:o}", "subsystem", s->name, "depends_on", deps));
+		usk_json_append(arr, json_pack("{s:s, s:o}", "subsystem", s->name, "depends_on", deps));
 	}
 	usk_jsonrpc_send_result(request, arr);
 }
@@ -146,7 +146,7 @@ rpc_save_config(struct usk_jsonrpc_request *request, const json_t *params)
 	struct usk_subsystem *s;
 
 	for (s = usk_subsystem_get_first(); s != NULL; s = usk_subsystem_get_next(s)) {
-		json_array_append_new(arr, json_pack("{s:s, s:o}", "subsystem", s->name,
+		usk_json_append(arr, json_pack("{s:s, s:o}", "subsystem", s->name,
 						     "config", subsystem_config_json(s)));
 	}
 	usk_jsonrpc_send_result(request, json_pack("{s:o}", "subsystems", arr));
@@ -188,9 +188,9 @@ count_poller(const struct usk_poller_info *info, void *ctx)
 	p = json_pack("{s:s, s:s, s:I, s:I}", "name", info->name, "state", info->state,
 		      "run_count", (json_int_t)info->run_count, "busy_count", (json_int_t)info->busy_count);
 	if (info->period_ticks != 0) {
-		json_object_set_new(p, "period_ticks", json_integer((json_int_t)info->period_ticks));
+		usk_json_set(p, "period_ticks", json_integer((json_int_t)info->period_ticks));
 	}
-	json_array_append_new(arr, p);
+	usk_json_append(arr, p);
 }
 
 static void
@@ -210,19 +210,19 @@ thread_walk_fn(void *arg)
 	usk_thread_foreach_poller(t, count_poller, &c);
 	o = json_pack("{s:s, s:I}", "name", usk_thread_get_name(t), "id", (json_int_t)usk_thread_get_id(t));
 	if (w->pollers) {
-		json_object_set_new(o, "active_pollers", c.active_arr);
-		json_object_set_new(o, "timed_pollers", c.timed_arr);
-		json_object_set_new(o, "paused_pollers", c.paused_arr);
+		usk_json_set(o, "active_pollers", c.active_arr);
+		usk_json_set(o, "timed_pollers", c.timed_arr);
+		usk_json_set(o, "paused_pollers", c.paused_arr);
 	} else {
 		usk_thread_get_stats(&st);
-		json_object_set_new(o, "cpumask", json_string(usk_cpuset_fmt(usk_thread_get_cpumask(t))));
-		json_object_set_new(o, "busy", json_integer((json_int_t)st.busy_tsc));
-		json_object_set_new(o, "idle", json_integer((json_int_t)st.idle_tsc));
-		json_object_set_new(o, "active_pollers_count", json_integer((json_int_t)c.active));
-		json_object_set_new(o, "timed_pollers_count", json_integer((json_int_t)c.timed));
-		json_object_set_new(o, "paused_pollers_count", json_integer((json_int_t)c.paused));
+		usk_json_set(o, "cpumask", json_string(usk_cpuset_fmt(usk_thread_get_cpumask(t))));
+		usk_json_set(o, "busy", json_integer((json_int_t)st.busy_tsc));
+		usk_json_set(o, "idle", json_integer((json_int_t)st.idle_tsc));
+		usk_json_set(o, "active_pollers_count", json_integer((json_int_t)c.active));
+		usk_json_set(o, "timed_pollers_count", json_integer((json_int_t)c.timed));
+		usk_json_set(o, "paused_pollers_count", json_integer((json_int_t)c.paused));
 	}
-	json_array_append_new(w->threads, o);
+	usk_json_append(w->threads, o);
 }
 
 static void

@@ -67,7 +67,7 @@ rpc_log_get_flags(struct usk_jsonrpc_request *request, const json_t *params)
 	json_t *res = json_object();
 
 	for (f = usk_log_get_next_flag(NULL); f != NULL; f = usk_log_get_next_flag(f)) {
-		json_object_set_new(res, f->name, json_boolean(f->enabled));
+		usk_json_set(res, f->name, json_boolean(f->enabled));
 	}
 	usk_jsonrpc_send_result(request, res);
 }

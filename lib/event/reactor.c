@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "usk/env.h"
+#include "usk/json.h"
 #include "usk/log.h"
 #include "usk/thread.h"
 #include "event_internal.h"
@@ -469,14 +470,14 @@ reactors_get_info(void)
 		TAILQ_FOREACH(lw, &r->threads, link) {
 			struct usk_thread *t = usk_thread_get_from_ctx(lw);
 
-			json_array_append_new(threads, json_pack("{s:s, s:I, s:s, s:I}",
+			usk_json_append(threads, json_pack("{s:s, s:I, s:s, s:I}",
 					      "name", usk_thread_get_name(t),
 					      "id", (json_int_t)usk_thread_get_id(t),
 					      "cpumask", usk_cpuset_fmt(usk_thread_get_cpumask(t)),
 					      "elapsed", (json_int_t)(now - lw->tsc_start)));
 		}
 		pthread_mutex_unlock(&r->lock);
-		json_array_append_new(arr, json_pack("{s:i, s:I, s:I, s:b, s:I, s:o}",
+		usk_json_append(arr, json_pack("{s:i, s:I, s:I, s:b, s:I, s:o}",
 				      "lcore", (int)r->core,
 				      "busy", (json_int_t)atomic_load(&r->busy_tsc),
 				      "idle", (json_int_t)atomic_load(&r->idle_tsc),

@@ -112,10 +112,10 @@ nvmf_rpc_trid_to_json(const struct usk_nvme_transport_id *trid)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "trtype", json_string(usk_nvmf_trtype_str(trid->trtype)));
-	json_object_set_new(o, "adrfam", json_string(usk_nvmf_adrfam_str(trid->adrfam)));
-	json_object_set_new(o, "traddr", json_string(trid->traddr));
-	json_object_set_new(o, "trsvcid", json_string(trid->trsvcid));
+	usk_json_set(o, "trtype", json_string(usk_nvmf_trtype_str(trid->trtype)));
+	usk_json_set(o, "adrfam", json_string(usk_nvmf_adrfam_str(trid->adrfam)));
+	usk_json_set(o, "traddr", json_string(trid->traddr));
+	usk_json_set(o, "trsvcid", json_string(trid->trsvcid));
 	return o;
 }
 
@@ -138,15 +138,15 @@ nvmf_rpc_ns_ids_to_json(json_t *o, const struct usk_nvmf_ns *ns)
 
 	if (memcmp(ns->opts.nguid, zero, 16) != 0) {
 		hex_string(buf, ns->opts.nguid, 16);
-		json_object_set_new(o, "nguid", json_string(buf));
+		usk_json_set(o, "nguid", json_string(buf));
 	}
 	if (ns->opts.eui64_be) {
 		snprintf(buf, sizeof(buf), "%016" PRIX64, ns->opts.eui64_be);
-		json_object_set_new(o, "eui64", json_string(buf));
+		usk_json_set(o, "eui64", json_string(buf));
 	}
 	if (memcmp(ns->opts.uuid, zero, 16) != 0) {
 		uuid_unparse_lower(ns->opts.uuid, buf);
-		json_object_set_new(o, "uuid", json_string(buf));
+		usk_json_set(o, "uuid", json_string(buf));
 	}
 }
 
@@ -313,7 +313,7 @@ rpc_nvmf_get_transports(struct usk_jsonrpc_request *request, const json_t *param
 		if (req.trtype && strcasecmp(req.trtype, transport->ops->name) != 0) {
 			continue;
 		}
-		json_array_append_new(result, usk_nvmf_transport_opts_to_json(transport));
+		usk_json_append(result, usk_nvmf_transport_opts_to_json(transport));
 	}
 	usk_jsonrpc_send_result(request, result);
 out:
@@ -363,18 +363,18 @@ get_qpairs_on_group(struct usk_io_channel_iter *i)
 			continue;
 		}
 		q = json_object();
-		json_object_set_new(q, "cntlid", json_integer(qpair->ctrlr->cntlid));
-		json_object_set_new(q, "qid", json_integer(qpair->qid));
-		json_object_set_new(q, "state", json_string(qpair_state_str(qpair->state)));
-		json_object_set_new(q, "thread", json_string(usk_thread_get_name(group->thread)));
-		json_object_set_new(q, "hostnqn", json_string(qpair->ctrlr->hostnqn));
+		usk_json_set(q, "cntlid", json_integer(qpair->ctrlr->cntlid));
+		usk_json_set(q, "qid", json_integer(qpair->qid));
+		usk_json_set(q, "state", json_string(qpair_state_str(qpair->state)));
+		usk_json_set(q, "thread", json_string(usk_thread_get_name(group->thread)));
+		usk_json_set(q, "hostnqn", json_string(qpair->ctrlr->hostnqn));
 		if (qpair->transport->ops->qpair_get_listen_trid(qpair, &trid) == 0) {
-			json_object_set_new(q, "listen_address", nvmf_rpc_trid_to_json(&trid));
+			usk_json_set(q, "listen_address", nvmf_rpc_trid_to_json(&trid));
 		}
 		if (qpair->transport->ops->qpair_get_peer_trid(qpair, &trid) == 0) {
-			json_object_set_new(q, "peer_address", nvmf_rpc_trid_to_json(&trid));
+			usk_json_set(q, "peer_address", nvmf_rpc_trid_to_json(&trid));
 		}
-		json_array_append_new(ctx->array, q);
+		usk_json_append(ctx->array, q);
 	}
 	usk_for_each_channel_continue(i, 0);
 }
@@ -442,27 +442,27 @@ get_stats_on_group(struct usk_io_channel_iter *i)
 	struct usk_nvmf_transport_poll_group *tgroup;
 	json_t *g = json_object(), *transports = json_array();
 
-	json_object_set_new(g, "name", json_string(usk_thread_get_name(group->thread)));
-	json_object_set_new(g, "admin_qpairs", json_integer((json_int_t)group->stat.admin_qpairs));
-	json_object_set_new(g, "io_qpairs", json_integer((json_int_t)group->stat.io_qpairs));
-	json_object_set_new(g, "current_admin_qpairs",
+	usk_json_set(g, "name", json_string(usk_thread_get_name(group->thread)));
+	usk_json_set(g, "admin_qpairs", json_integer((json_int_t)group->stat.admin_qpairs));
+	usk_json_set(g, "io_qpairs", json_integer((json_int_t)group->stat.io_qpairs));
+	usk_json_set(g, "current_admin_qpairs",
 			    json_integer((json_int_t)group->stat.current_admin_qpairs));
-	json_object_set_new(g, "current_io_qpairs",
+	usk_json_set(g, "current_io_qpairs",
 			    json_integer((json_int_t)group->stat.current_io_qpairs));
-	json_object_set_new(g, "pending_bdev_io", json_integer((json_int_t)group->stat.pending_bdev_io));
-	json_object_set_new(g, "completed_nvme_io",
+	usk_json_set(g, "pending_bdev_io", json_integer((json_int_t)group->stat.pending_bdev_io));
+	usk_json_set(g, "completed_nvme_io",
 			    json_integer((json_int_t)group->stat.completed_nvme_io));
 	TAILQ_FOREACH(tgroup, &group->tgroups, link) {
 		json_t *t = json_object();
 
-		json_object_set_new(t, "trtype", json_string(tgroup->transport->ops->name));
+		usk_json_set(t, "trtype", json_string(tgroup->transport->ops->name));
 		if (tgroup->transport->ops->poll_group_dump_stat) {
 			tgroup->transport->ops->poll_group_dump_stat(tgroup, t);
 		}
-		json_array_append_new(transports, t);
+		usk_json_append(transports, t);
 	}
-	json_object_set_new(g, "transports", transports);
-	json_array_append_new(ctx->array, g);
+	usk_json_set(g, "transports", transports);
+	usk_json_append(ctx->array, g);
 	usk_for_each_channel_continue(i, 0);
 }
 
@@ -472,8 +472,8 @@ get_stats_done(struct usk_io_channel_iter *i, int status)
 	struct rpc_group_walk *ctx = usk_io_channel_iter_get_ctx(i);
 	json_t *result = json_object();
 
-	json_object_set_new(result, "tick_rate", json_integer((json_int_t)usk_get_ticks_hz()));
-	json_object_set_new(result, "poll_groups", ctx->array);
+	usk_json_set(result, "tick_rate", json_integer((json_int_t)usk_get_ticks_hz()));
+	usk_json_set(result, "poll_groups", ctx->array);
 	usk_jsonrpc_send_result(ctx->request, result);
 	free(ctx);
 }
@@ -500,8 +500,8 @@ listener_params(struct usk_nvmf_subsystem *subsystem, struct usk_nvmf_subsystem_
 {
 	json_t *params = json_object();
 
-	json_object_set_new(params, "nqn", json_string(subsystem->subnqn));
-	json_object_set_new(params, "listen_address", nvmf_rpc_trid_to_json(&listener->trid));
+	usk_json_set(params, "nqn", json_string(subsystem->subnqn));
+	usk_json_set(params, "listen_address", nvmf_rpc_trid_to_json(&listener->trid));
 	return params;
 }
 
@@ -529,24 +529,24 @@ usk_nvmf_tgt_write_config_json(json_t *config, struct usk_nvmf_tgt *tgt)
 			continue;
 		}
 		params = json_object();
-		json_object_set_new(params, "nqn", json_string(subsystem->subnqn));
-		json_object_set_new(params, "allow_any_host", json_boolean(subsystem->allow_any_host));
-		json_object_set_new(params, "serial_number", json_string(subsystem->sn));
-		json_object_set_new(params, "model_number", json_string(subsystem->mn));
-		json_object_set_new(params, "max_namespaces", json_integer(subsystem->max_nsid));
-		json_object_set_new(params, "min_cntlid", json_integer(subsystem->min_cntlid));
-		json_object_set_new(params, "max_cntlid", json_integer(subsystem->max_cntlid));
-		json_object_set_new(params, "ana_reporting", json_boolean(subsystem->ana_reporting));
+		usk_json_set(params, "nqn", json_string(subsystem->subnqn));
+		usk_json_set(params, "allow_any_host", json_boolean(subsystem->allow_any_host));
+		usk_json_set(params, "serial_number", json_string(subsystem->sn));
+		usk_json_set(params, "model_number", json_string(subsystem->mn));
+		usk_json_set(params, "max_namespaces", json_integer(subsystem->max_nsid));
+		usk_json_set(params, "min_cntlid", json_integer(subsystem->min_cntlid));
+		usk_json_set(params, "max_cntlid", json_integer(subsystem->max_cntlid));
+		usk_json_set(params, "ana_reporting", json_boolean(subsystem->ana_reporting));
 		usk_json_config_add(config, "nvmf_create_subsystem", params);
 		for (ns = usk_nvmf_subsystem_get_first_ns(subsystem); ns;
 		     ns = usk_nvmf_subsystem_get_next_ns(subsystem, ns)) {
 			params = json_object();
 			nsobj = json_object();
-			json_object_set_new(nsobj, "nsid", json_integer(ns->nsid));
-			json_object_set_new(nsobj, "bdev_name", json_string(usk_bdev_get_name(ns->bdev)));
+			usk_json_set(nsobj, "nsid", json_integer(ns->nsid));
+			usk_json_set(nsobj, "bdev_name", json_string(usk_bdev_get_name(ns->bdev)));
 			nvmf_rpc_ns_ids_to_json(nsobj, ns);
-			json_object_set_new(params, "nqn", json_string(subsystem->subnqn));
-			json_object_set_new(params, "namespace", nsobj);
+			usk_json_set(params, "nqn", json_string(subsystem->subnqn));
+			usk_json_set(params, "namespace", nsobj);
 			usk_json_config_add(config, "nvmf_subsystem_add_ns", params);
 		}
 		TAILQ_FOREACH(listener, &subsystem->listeners, link) {
@@ -555,8 +555,8 @@ usk_nvmf_tgt_write_config_json(json_t *config, struct usk_nvmf_tgt *tgt)
 		}
 		TAILQ_FOREACH(host, &subsystem->hosts, link) {
 			params = json_object();
-			json_object_set_new(params, "nqn", json_string(subsystem->subnqn));
-			json_object_set_new(params, "host", json_string(host->nqn));
+			usk_json_set(params, "nqn", json_string(subsystem->subnqn));
+			usk_json_set(params, "host", json_string(host->nqn));
 			usk_json_config_add(config, "nvmf_subsystem_add_host", params);
 		}
 	}

@@ -525,50 +525,50 @@ subsystem_to_json(struct usk_nvmf_subsystem *subsystem)
 	struct usk_nvmf_host *host;
 	struct usk_nvmf_ns *ns;
 
-	json_object_set_new(o, "nqn", json_string(subsystem->subnqn));
-	json_object_set_new(o, "subtype", json_string(nvmf_subsystem_is_discovery(subsystem) ?
+	usk_json_set(o, "nqn", json_string(subsystem->subnqn));
+	usk_json_set(o, "subtype", json_string(nvmf_subsystem_is_discovery(subsystem) ?
 			    "Discovery" : "NVMe"));
 	arr = json_array();
 	TAILQ_FOREACH(listener, &subsystem->listeners, link) {
 		json_t *l = nvmf_rpc_trid_to_json(&listener->trid);
 
-		json_object_set_new(l, "transport", json_string(listener->transport->ops->name));
-		json_array_append_new(arr, l);
+		usk_json_set(l, "transport", json_string(listener->transport->ops->name));
+		usk_json_append(arr, l);
 	}
-	json_object_set_new(o, "listen_addresses", arr);
-	json_object_set_new(o, "allow_any_host", json_boolean(subsystem->allow_any_host));
+	usk_json_set(o, "listen_addresses", arr);
+	usk_json_set(o, "allow_any_host", json_boolean(subsystem->allow_any_host));
 	arr = json_array();
 	TAILQ_FOREACH(host, &subsystem->hosts, link) {
 		json_t *h = json_object();
 
-		json_object_set_new(h, "nqn", json_string(host->nqn));
-		json_array_append_new(arr, h);
+		usk_json_set(h, "nqn", json_string(host->nqn));
+		usk_json_append(arr, h);
 	}
-	json_object_set_new(o, "hosts", arr);
+	usk_json_set(o, "hosts", arr);
 	if (nvmf_subsystem_is_discovery(subsystem)) {
 		return o;
 	}
-	json_object_set_new(o, "serial_number", json_string(subsystem->sn));
-	json_object_set_new(o, "model_number", json_string(subsystem->mn));
-	json_object_set_new(o, "max_namespaces", json_integer(subsystem->max_nsid));
-	json_object_set_new(o, "min_cntlid", json_integer(subsystem->min_cntlid));
-	json_object_set_new(o, "max_cntlid", json_integer(subsystem->max_cntlid));
-	json_object_set_new(o, "ana_reporting", json_boolean(subsystem->ana_reporting));
+	usk_json_set(o, "serial_number", json_string(subsystem->sn));
+	usk_json_set(o, "model_number", json_string(subsystem->mn));
+	usk_json_set(o, "max_namespaces", json_integer(subsystem->max_nsid));
+	usk_json_set(o, "min_cntlid", json_integer(subsystem->min_cntlid));
+	usk_json_set(o, "max_cntlid", json_integer(subsystem->max_cntlid));
+	usk_json_set(o, "ana_reporting", json_boolean(subsystem->ana_reporting));
 	arr = json_array();
 	for (ns = usk_nvmf_subsystem_get_first_ns(subsystem); ns;
 	     ns = usk_nvmf_subsystem_get_next_ns(subsystem, ns)) {
 		json_t *n = json_object();
 
-		json_object_set_new(n, "nsid", json_integer(ns->nsid));
-		json_object_set_new(n, "bdev_name", json_string(usk_bdev_get_name(ns->bdev)));
-		json_object_set_new(n, "name", json_string(usk_bdev_get_name(ns->bdev)));
+		usk_json_set(n, "nsid", json_integer(ns->nsid));
+		usk_json_set(n, "bdev_name", json_string(usk_bdev_get_name(ns->bdev)));
+		usk_json_set(n, "name", json_string(usk_bdev_get_name(ns->bdev)));
 		nvmf_rpc_ns_ids_to_json(n, ns);
 		if (ns->opts.anagrpid) {
-			json_object_set_new(n, "anagrpid", json_integer(ns->opts.anagrpid));
+			usk_json_set(n, "anagrpid", json_integer(ns->opts.anagrpid));
 		}
-		json_array_append_new(arr, n);
+		usk_json_append(arr, n);
 	}
-	json_object_set_new(o, "namespaces", arr);
+	usk_json_set(o, "namespaces", arr);
 	return o;
 }
 
@@ -597,7 +597,7 @@ rpc_nvmf_get_subsystems(struct usk_jsonrpc_request *request, const json_t *param
 		if (req.nqn && strcmp(req.nqn, subsystem->subnqn) != 0) {
 			continue;
 		}
-		json_array_append_new(result, subsystem_to_json(subsystem));
+		usk_json_append(result, subsystem_to_json(subsystem));
 	}
 	usk_jsonrpc_send_result(request, result);
 out:
@@ -622,13 +622,13 @@ rpc_nvmf_subsystem_get_controllers(struct usk_jsonrpc_request *request, const js
 	TAILQ_FOREACH(ctrlr, &subsystem->ctrlrs, link) {
 		json_t *c = json_object();
 
-		json_object_set_new(c, "cntlid", json_integer(ctrlr->cntlid));
-		json_object_set_new(c, "hostnqn", json_string(ctrlr->hostnqn));
+		usk_json_set(c, "cntlid", json_integer(ctrlr->cntlid));
+		usk_json_set(c, "hostnqn", json_string(ctrlr->hostnqn));
 		uuid_unparse_lower(ctrlr->hostid, uuid_str);
-		json_object_set_new(c, "hostid", json_string(uuid_str));
-		json_object_set_new(c, "num_io_qpairs", json_integer(ctrlr->num_io_qpairs));
-		json_object_set_new(c, "listen_address", nvmf_rpc_trid_to_json(&ctrlr->listen_trid));
-		json_array_append_new(result, c);
+		usk_json_set(c, "hostid", json_string(uuid_str));
+		usk_json_set(c, "num_io_qpairs", json_integer(ctrlr->num_io_qpairs));
+		usk_json_set(c, "listen_address", nvmf_rpc_trid_to_json(&ctrlr->listen_trid));
+		usk_json_append(result, c);
 	}
 	usk_jsonrpc_send_result(request, result);
 out:
@@ -653,9 +653,9 @@ rpc_nvmf_subsystem_get_listeners(struct usk_jsonrpc_request *request, const json
 	TAILQ_FOREACH(listener, &subsystem->listeners, link) {
 		json_t *l = json_object();
 
-		json_object_set_new(l, "address", nvmf_rpc_trid_to_json(&listener->trid));
-		json_object_set_new(l, "ana_state", json_string("optimized"));
-		json_array_append_new(result, l);
+		usk_json_set(l, "address", nvmf_rpc_trid_to_json(&listener->trid));
+		usk_json_set(l, "ana_state", json_string("optimized"));
+		usk_json_append(result, l);
 	}
 	usk_jsonrpc_send_result(request, result);
 out:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "usk/env.h"
+#include "usk/json.h"
 #include "usk/event.h"
 #include "usk/rpc.h"
 #include "nvmf_internal.h"
@@ -186,12 +187,12 @@ nvmf_subsystem_write_config_json(json_t *config)
 {
 	json_t *params = json_object();
 
-	json_object_set_new(params, "discovery_filter", json_string("match_any"));
+	usk_json_set(params, "discovery_filter", json_string("match_any"));
 	if (g_poll_groups_mask_set) {
 		char mask[USK_CPUSET_SIZE / 4 + 3];
 
 		snprintf(mask, sizeof(mask), "0x%s", usk_cpuset_fmt(&g_poll_groups_mask));
-		json_object_set_new(params, "poll_groups_mask", json_string(mask));
+		usk_json_set(params, "poll_groups_mask", json_string(mask));
 	}
 	usk_json_config_add(config, "nvmf_set_config", params);
 	usk_json_config_add(config, "nvmf_set_max_subsystems",

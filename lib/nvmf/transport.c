@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "usk/env.h"
+#include "usk/json.h"
 #include "nvmf_internal.h"
 
 #define NVMF_MAX_TRANSPORT_OPS 8
@@ -316,19 +317,19 @@ usk_nvmf_transport_opts_to_json(struct usk_nvmf_transport *transport)
 	if (params == NULL) {
 		return NULL;
 	}
-	json_object_set_new(params, "trtype", json_string(transport->ops->name));
-	json_object_set_new(params, "max_queue_depth", json_integer(o->max_queue_depth));
-	json_object_set_new(params, "max_io_qpairs_per_ctrlr",
+	usk_json_set(params, "trtype", json_string(transport->ops->name));
+	usk_json_set(params, "max_queue_depth", json_integer(o->max_queue_depth));
+	usk_json_set(params, "max_io_qpairs_per_ctrlr",
 			    json_integer(o->max_qpairs_per_ctrlr - 1));
-	json_object_set_new(params, "in_capsule_data_size", json_integer(o->in_capsule_data_size));
-	json_object_set_new(params, "max_io_size", json_integer(o->max_io_size));
-	json_object_set_new(params, "io_unit_size", json_integer(o->io_unit_size));
-	json_object_set_new(params, "max_aq_depth", json_integer(o->max_aq_depth));
-	json_object_set_new(params, "num_shared_buffers", json_integer(o->num_shared_buffers));
-	json_object_set_new(params, "buf_cache_size", json_integer(o->buf_cache_size));
-	json_object_set_new(params, "dif_insert_or_strip", json_boolean(o->dif_insert_or_strip));
-	json_object_set_new(params, "zcopy", json_boolean(o->zcopy));
-	json_object_set_new(params, "abort_timeout_sec", json_integer(o->abort_timeout_sec));
+	usk_json_set(params, "in_capsule_data_size", json_integer(o->in_capsule_data_size));
+	usk_json_set(params, "max_io_size", json_integer(o->max_io_size));
+	usk_json_set(params, "io_unit_size", json_integer(o->io_unit_size));
+	usk_json_set(params, "max_aq_depth", json_integer(o->max_aq_depth));
+	usk_json_set(params, "num_shared_buffers", json_integer(o->num_shared_buffers));
+	usk_json_set(params, "buf_cache_size", json_integer(o->buf_cache_size));
+	usk_json_set(params, "dif_insert_or_strip", json_boolean(o->dif_insert_or_strip));
+	usk_json_set(params, "zcopy", json_boolean(o->zcopy));
+	usk_json_set(params, "abort_timeout_sec", json_integer(o->abort_timeout_sec));
 	if (transport->ops->dump_opts) {
 		transport->ops->dump_opts(transport, params);
 	}

@@ -24,7 +24,7 @@ static const struct usk_json_object_decoder rpc_get_methods_decoders[] = {
 static void
 append_name(const char *name, void *ctx)
 {
-	json_array_append_new(ctx, json_string(name));
+	usk_json_append(ctx, json_string(name));
 }
 
 static void

@@ -195,7 +195,7 @@ dl_dump_info_json(void *ctx, json_t *obj)
 {
 	struct dl_vbdev *dl = ctx;
 
-	json_object_set_new(obj, "delay", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
+	usk_json_set(obj, "delay", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
 			    "name", dl->common.bdev.name,
 			    "base_bdev_name", usk_bdev_get_name(dl->common.base),
 			    "avg_read_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_READ],

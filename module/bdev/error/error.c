@@ -233,7 +233,7 @@ ee_dump_info_json(void *ctx, json_t *obj)
 {
 	struct ee_vbdev *ee = ctx;
 
-	json_object_set_new(obj, "error_disk", json_pack("{s:s}", "base_bdev",
+	usk_json_set(obj, "error_disk", json_pack("{s:s}", "base_bdev",
 			    usk_bdev_get_name(ee->common.base)));
 	return 0;
 }

@@ -24,7 +24,7 @@ pt_dump_info_json(void *ctx, json_t *obj)
 {
 	struct usk_vbdev *pt = ctx;
 
-	json_object_set_new(obj, "passthru", json_pack("{s:s, s:s}", "name", pt->bdev.name,
+	usk_json_set(obj, "passthru", json_pack("{s:s, s:s}", "name", pt->bdev.name,
 			    "base_bdev_name", usk_bdev_get_name(pt->base)));
 	return 0;
 }

@@ -157,7 +157,7 @@ split_dump_info_json(void *ctx, json_t *obj)
 {
 	struct split_part *part = ctx;
 
-	json_object_set_new(obj, "split", json_pack("{s:s, s:I}", "base_bdev",
+	usk_json_set(obj, "split", json_pack("{s:s, s:I}", "base_bdev",
 			    usk_bdev_get_name(part->base->bdev), "offset_blocks",
 			    (json_int_t)part->offset_blocks));
 	return 0;
@@ -177,7 +177,7 @@ split_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 	params = json_pack("{s:s, s:i}", "base_bdev", sb->config->base_name, "split_count",
 			   (int)sb->config->split_count);
 	if (sb->config->split_size_mb != 0) {
-		json_object_set_new(params, "split_size_mb", json_integer((json_int_t)sb->config->split_size_mb));
+		usk_json_set(params, "split_size_mb", json_integer((json_int_t)sb->config->split_size_mb));
 	}
 	usk_json_config_add(config_array, "bdev_split_create", params);
 }
@@ -330,7 +330,7 @@ split_build(struct split_config *config, json_t *names, char *err, size_t err_le
 		sb->parts[i] = part;
 		sb->alive++;
 		if (names != NULL) {
-			json_array_append_new(names, json_string(part->bdev.name));
+			usk_json_append(names, json_string(part->bdev.name));
 		}
 	}
 	split_base_put(sb);
