@@ -475,7 +475,17 @@ usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx, usk_channel
 		i->cur_thread = next;
 		rc = usk_thread_send_msg(next, call_channel, i);
 	} else {
+		/* No channel: the walk is over; the device no longer counts it (as in dispatch). */
+		pthread_mutex_lock(&g_devlist_mutex);
+		dev->for_each_count--;
+		pthread_mutex_unlock(&g_devlist_mutex);
 		rc = usk_thread_send_msg(i->orig_thread, call_completion, i);
+		if (rc == 0) {
+			return 0;
+		}
+		pthread_mutex_lock(&g_devlist_mutex);
+		dev->for_each_count++;
+		pthread_mutex_unlock(&g_devlist_mutex);
 	}
 	if (rc != 0) {
 		USK_ERRLOG("for_each_channel on io_device %s cannot start: %s\n", dev->name,

@@ -769,6 +769,20 @@ test_for_each_channel(void **state)
 
 	/* From thread 1 (which has no channel): visits 0 then 2, then cpl on 1. */
 	ut_set_thread(1);
+	/* A walk over a device without channels completes, and leaves it unregisterable. */
+	ut_set_thread(1);
+	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy, 0, "empty"), 0);
+	g_fe_status = 1;
+	log_reset();
+	assert_int_equal(usk_for_each_channel(&g_dev2, fe_fn, visits, fe_cpl), 0);
+	ut_poll_threads();
+	assert_int_equal(g_fe_status, 0);
+	assert_int_equal(g_log_n, 1);
+	g_unregister_calls = 0;
+	usk_io_device_unregister(&g_dev2, dev_unregister_done);
+	ut_poll_threads();
+	assert_int_equal(g_unregister_calls, 1);
+	g_unregister_calls = 0;
 	/* A walk over an unknown device fails at once and never calls back. */
 	g_fe_status = 1;
 	log_reset();
