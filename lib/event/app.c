@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Application start/stop: option parsing, env + reactors, subsystem init, --json, RPC, signals. */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -33,14 +34,94 @@ static void *g_start_ctx;
 static json_t *g_config;
 static int g_app_rc;                 /* set by usk_app_stop from any thread */
 static int g_fail_rc;
-static atomic_bool g_running;
-static bool g_shutdown_started;
-static bool g_shutdown_pending;      /* a signal came while subsystems were initialising */
-static bool g_init_started;
-static bool g_init_running;
-static bool g_init_done;
-static atomic_bool g_fini_started;    /* subsystems are being finished */
 static struct init_waiter *g_waiters;
+
+/*
+ * App lifecycle. phase moves only along these edges (app_set_phase asserts it):
+ *
+ *   from \ to     STARTUP INITIALIZING RUNNING INIT_FAILED FINISHING STOPPED IDLE
+ *   IDLE           x
+ *   STARTUP                x                                x         x
+ *   INITIALIZING                        x       x                     x
+ *   RUNNING                                                 x         x
+ *   INIT_FAILED                                             x         x
+ *   FINISHING                                                         x
+ *   STOPPED                                                           x       x
+ *
+ * IDLE         before usk_app_start / after usk_app_fini.
+ * STARTUP      reactors run; the startup part of --json is replayed, or (--wait-for-rpc) the
+ *              app waits for framework_start_init.
+ * INITIALIZING subsystems initialise in order, then the runtime part of --json is replayed.
+ * RUNNING      init succeeded, start_fn ran; usk_app_stop() now finishes subsystems first.
+ * INIT_FAILED  init failed; framework_start_init cannot be retried; a shutdown still works.
+ * FINISHING    RPC closed, subsystems finishing in reverse order (entered once).
+ * STOPPED      reactors told to stop (usk_app_stop before init, or after FINISHING); may be
+ *              entered again by a late usk_app_stop. usk_app_start returns.
+ *
+ * phase is written on the app thread, except STOPPED, which usk_app_stop may set from any
+ * thread; hence atomic (seq_cst: rare, and it orders nothing else). Two flags are orthogonal:
+ * shutdown_started (a signal or a failure began the shutdown: a second signal only logs, and
+ * start_fn no longer runs) and shutdown_pending (a signal came in INITIALIZING; handled when
+ * init completes). App thread only.
+ */
+enum app_phase {
+	APP_PHASE_IDLE,
+	APP_PHASE_STARTUP,
+	APP_PHASE_INITIALIZING,
+	APP_PHASE_RUNNING,
+	APP_PHASE_INIT_FAILED,
+	APP_PHASE_FINISHING,
+	APP_PHASE_STOPPED,
+	APP_PHASE_COUNT,
+};
+
+static struct {
+	_Atomic int phase; /* enum app_phase */
+	bool shutdown_started;
+	bool shutdown_pending;
+} g_life;
+
+static const bool g_app_edges[APP_PHASE_COUNT][APP_PHASE_COUNT] = {
+	[APP_PHASE_IDLE] = {[APP_PHASE_STARTUP] = true},
+	[APP_PHASE_STARTUP] = {[APP_PHASE_INITIALIZING] = true, [APP_PHASE_FINISHING] = true,
+			       [APP_PHASE_STOPPED] = true},
+	[APP_PHASE_INITIALIZING] = {[APP_PHASE_RUNNING] = true, [APP_PHASE_INIT_FAILED] = true,
+				    [APP_PHASE_STOPPED] = true},
+	[APP_PHASE_RUNNING] = {[APP_PHASE_FINISHING] = true, [APP_PHASE_STOPPED] = true},
+	[APP_PHASE_INIT_FAILED] = {[APP_PHASE_FINISHING] = true, [APP_PHASE_STOPPED] = true},
+	[APP_PHASE_FINISHING] = {[APP_PHASE_STOPPED] = true},
+	[APP_PHASE_STOPPED] = {[APP_PHASE_STOPPED] = true, [APP_PHASE_IDLE] = true},
+};
+
+static enum app_phase
+app_phase(void)
+{
+	return (enum app_phase)atomic_load(&g_life.phase);
+}
+
+/* Move to phase to; false (and nothing changes) when the edge is not in the table. */
+static bool
+app_try_phase(enum app_phase to)
+{
+	int from = atomic_load(&g_life.phase);
+
+	do {
+		if (!g_app_edges[from][to]) {
+			return false;
+		}
+	} while (!atomic_compare_exchange_weak(&g_life.phase, &from, (int)to));
+	return true;
+}
+
+/* A move the code relies on being legal. */
+static void
+app_set_phase(enum app_phase to)
+{
+	bool ok = app_try_phase(to);
+
+	assert(ok);
+	(void)ok;
+}
 static void (*g_start_init_cb)(int rc, void *arg);
 static void *g_start_init_arg;
 
@@ -329,7 +410,9 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 bool
 usk_app_is_running(void)
 {
-	return atomic_load(&g_running);
+	enum app_phase p = app_phase();
+
+	return p != APP_PHASE_IDLE && p != APP_PHASE_STOPPED;
 }
 
 static void
@@ -338,7 +421,7 @@ app_stop_reactors(int rc)
 	if (rc != 0 && g_app_rc == 0) {
 		g_app_rc = rc;
 	}
-	atomic_store(&g_running, false);
+	app_set_phase(APP_PHASE_STOPPED);
 	reactors_stop();
 }
 
@@ -352,7 +435,8 @@ app_fini_done(void *arg)
 static void
 app_fini_msg(void *ctx)
 {
-	if (atomic_exchange(&g_fini_started, true)) {
+	/* Once only; not after the reactors were told to stop. */
+	if (!app_try_phase(APP_PHASE_FINISHING)) {
 		return;
 	}
 	usk_rpc_close();
@@ -369,7 +453,7 @@ usk_app_stop(int rc)
 	}
 	/* As SPDK's spdk_app_stop: the subsystems are finished before the reactors stop, so an
 	 * app that simply calls usk_app_stop() when its work is done exits cleanly. */
-	if (g_init_done && !atomic_load(&g_fini_started) && app_thread != NULL &&
+	if (app_phase() == APP_PHASE_RUNNING && app_thread != NULL &&
 	    usk_thread_send_msg(app_thread, app_fini_msg, NULL) == 0) {
 		return;
 	}
@@ -385,16 +469,16 @@ app_default_shutdown(void)
 static void
 app_shutdown(void)
 {
-	if (g_shutdown_started) {
+	if (g_life.shutdown_started) {
 		USK_NOTICELOG("shutdown already in progress\n");
 		return;
 	}
-	if (g_init_running) {
+	if (app_phase() == APP_PHASE_INITIALIZING) {
 		/* Finish what is being initialised first; then shut down. */
-		g_shutdown_pending = true;
+		g_life.shutdown_pending = true;
 		return;
 	}
-	g_shutdown_started = true;
+	g_life.shutdown_started = true;
 	if (g_opts.shutdown_cb != NULL) {
 		g_opts.shutdown_cb();
 		return;
@@ -431,7 +515,7 @@ static void
 app_fail(int rc)
 {
 	g_fail_rc = rc;
-	g_shutdown_started = true;
+	g_life.shutdown_started = true;
 	app_default_shutdown();
 }
 
@@ -444,18 +528,13 @@ app_run_start_fn(void)
 	}
 }
 
-bool
-app_init_done(void)
-{
-	return g_init_done;
-}
 
 void
 app_on_init_done(void (*cb)(void *arg), void *arg)
 {
 	struct init_waiter *w;
 
-	if (g_init_done) {
+	if (app_phase() == APP_PHASE_RUNNING) {
 		cb(arg);
 		return;
 	}
@@ -476,10 +555,12 @@ init_complete(int rc)
 	void (*cb)(int, void *) = g_start_init_cb;
 	struct init_waiter *w;
 
-	g_init_running = false;
 	g_start_init_cb = NULL;
+	/* A usk_app_stop from another thread may have stopped the reactors meanwhile. */
+	if (!app_try_phase(rc == 0 ? APP_PHASE_RUNNING : APP_PHASE_INIT_FAILED)) {
+		assert(app_phase() == APP_PHASE_STOPPED);
+	}
 	if (rc == 0) {
-		g_init_done = true;
 		while ((w = g_waiters) != NULL) {
 			g_waiters = w->next;
 			w->cb(w->arg);
@@ -489,8 +570,8 @@ init_complete(int rc)
 	if (cb != NULL) {
 		cb(rc, g_start_init_arg);
 	}
-	if (g_shutdown_pending) {
-		g_shutdown_pending = false;
+	if (g_life.shutdown_pending) {
+		g_life.shutdown_pending = false;
 		app_shutdown();
 	}
 }
@@ -520,11 +601,9 @@ subsystems_inited(int rc, void *arg)
 int
 app_framework_start_init(void (*cb)(int rc, void *arg), void *arg)
 {
-	if (g_init_started) {
+	if (!app_try_phase(APP_PHASE_INITIALIZING)) {
 		return -EALREADY;
 	}
-	g_init_started = true;
-	g_init_running = true;
 	g_start_init_cb = cb;
 	g_start_init_arg = arg;
 	subsystem_init(subsystems_inited, NULL);
@@ -549,7 +628,7 @@ app_init_done_cb(int rc, void *arg)
 			return;
 		}
 	}
-	if (g_shutdown_started) {
+	if (g_life.shutdown_started) {
 		return;
 	}
 	app_run_start_fn();
@@ -713,7 +792,7 @@ usk_app_start(struct usk_app_opts *opts, usk_msg_fn start_fn, void *ctx)
 		USK_ERRLOG("cannot install signal handlers: %s\n", strerror(-rc));
 		return rc;
 	}
-	atomic_store(&g_running, true);
+	app_set_phase(APP_PHASE_STARTUP);
 	usk_thread_send_msg(g_app_thread, app_start_msg, NULL);
 
 	reactors_start();
@@ -736,7 +815,9 @@ usk_app_fini(void)
 		g_waiters = w->next;
 		free(w);
 	}
-	g_init_started = g_init_running = g_init_done = false;
-	atomic_store(&g_fini_started, false);
-	g_shutdown_started = g_shutdown_pending = false;
+	/* STOPPED after a run; IDLE when usk_app_start failed before the reactors ran. */
+	if (app_phase() != APP_PHASE_IDLE) {
+		app_set_phase(APP_PHASE_IDLE);
+	}
+	g_life.shutdown_started = g_life.shutdown_pending = false;
 }

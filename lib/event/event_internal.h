@@ -64,7 +64,6 @@ void json_config_replay(json_t *config, const char *path, uint32_t phase, bool i
 
 /** Start subsystem init + runtime config replay (for --wait-for-rpc). cb when done. */
 int app_framework_start_init(void (*cb)(int rc, void *arg), void *arg);
-bool app_init_done(void);
 /** Queue cb(arg) for when the framework is initialised (framework_wait_init). */
 void app_on_init_done(void (*cb)(void *arg), void *arg);
 /** Parse a reactor mask string; exposed for unit tests. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Subsystem registry: dependency ordering, init in order, fini in reverse, config output. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,41 @@ static struct usk_subsystem **g_order;
 static size_t g_num_subsystems;
 static size_t g_init_idx;       /* next subsystem to init */
 static size_t g_num_inited;
-static bool g_init_running;
-static bool g_init_done;
+
+/*
+ * Where the init/fini sequence is (init thread only). Edges (subsys_set_phase asserts them):
+ *   IDLE -> INITIALIZING (subsystem_init) | FAILED (cannot order) | FINISHING (fini, nothing up)
+ *   INITIALIZING -> INITIALIZED | FAILED (a subsystem's init failed; g_num_inited stop before)
+ *   INITIALIZED, FAILED -> FINISHING (subsystem_fini)   FINISHING -> IDLE (last fini done)
+ *   any -> IDLE (subsystem_registry_reset, tests)
+ */
+enum subsys_phase {
+	SUBSYS_IDLE,
+	SUBSYS_INITIALIZING,
+	SUBSYS_INITIALIZED,
+	SUBSYS_FAILED,
+	SUBSYS_FINISHING,
+	SUBSYS_PHASE_COUNT,
+};
+
+static enum subsys_phase g_subsys_phase;
+
+static const bool g_subsys_edges[SUBSYS_PHASE_COUNT][SUBSYS_PHASE_COUNT] = {
+	[SUBSYS_IDLE] = {[SUBSYS_INITIALIZING] = true, [SUBSYS_FAILED] = true,
+			 [SUBSYS_FINISHING] = true},
+	[SUBSYS_INITIALIZING] = {[SUBSYS_INITIALIZED] = true, [SUBSYS_FAILED] = true},
+	[SUBSYS_INITIALIZED] = {[SUBSYS_FINISHING] = true},
+	[SUBSYS_FAILED] = {[SUBSYS_FINISHING] = true},
+	[SUBSYS_FINISHING] = {[SUBSYS_IDLE] = true},
+};
+
+static void
+subsys_set_phase(enum subsys_phase to)
+{
+	assert(g_subsys_edges[g_subsys_phase][to]);
+	g_subsys_phase = to;
+}
+
 static void (*g_init_cb)(int rc, void *arg);
 static void *g_init_arg;
 static void (*g_fini_cb)(void *arg);
@@ -57,7 +91,7 @@ subsystem_registry_reset(void)
 	free(g_order);
 	g_order = NULL;
 	g_num_subsystems = g_init_idx = g_num_inited = 0;
-	g_init_running = g_init_done = false;
+	g_subsys_phase = SUBSYS_IDLE;
 }
 
 struct usk_subsystem *
@@ -197,8 +231,7 @@ init_finish(int rc)
 {
 	void (*cb)(int, void *) = g_init_cb;
 
-	g_init_running = false;
-	g_init_done = rc == 0;
+	subsys_set_phase(rc == 0 ? SUBSYS_INITIALIZED : SUBSYS_FAILED);
 	if (cb != NULL) {
 		cb(rc, g_init_arg);
 	}
@@ -254,11 +287,11 @@ subsystem_init(void (*cb)(int rc, void *arg), void *arg)
 	rc = subsystem_sort(err, sizeof(err));
 	if (rc != 0) {
 		USK_ERRLOG("cannot order subsystems: %s\n", err);
-		g_init_running = false;
+		subsys_set_phase(SUBSYS_FAILED);
 		cb(rc, arg);
 		return;
 	}
-	g_init_running = true;
+	subsys_set_phase(SUBSYS_INITIALIZING);
 	g_init_idx = 0;
 	g_num_inited = 0;
 	usk_subsystem_init_next(0);
@@ -267,7 +300,7 @@ subsystem_init(void (*cb)(int rc, void *arg), void *arg)
 bool
 subsystem_init_done(void)
 {
-	return g_init_done;
+	return g_subsys_phase == SUBSYS_INITIALIZED;
 }
 
 static void
@@ -293,7 +326,7 @@ usk_subsystem_fini_next(void)
 			return;
 		}
 	}
-	g_init_done = false;
+	subsys_set_phase(SUBSYS_IDLE);
 	cb = g_fini_cb;
 	g_fini_cb = NULL;
 	if (cb != NULL) {
@@ -309,6 +342,7 @@ subsystem_fini(void (*cb)(void *arg), void *arg)
 	if (g_init_thread == NULL) {
 		g_init_thread = usk_get_thread();
 	}
+	subsys_set_phase(SUBSYS_FINISHING);
 	usk_subsystem_fini_next();
 }
 
