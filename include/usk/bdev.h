@@ -127,10 +127,17 @@ void usk_bdev_subsystem_config_json(json_t *config_array);
 
 /** Find a bdev by name or alias. NULL if none. */
 struct usk_bdev *usk_bdev_get_by_name(const char *bdev_name);
+/**
+ * Walk every registered bdev in registration order: first, then next(prev) until NULL.
+ * App thread only (the registry changes there), and not across a yield: prev may be
+ * unregistered once control returns to the poll loop.
+ */
 struct usk_bdev *usk_bdev_first(void);
+/** The bdev after prev (NULL at the end); see usk_bdev_first for the rules. */
 struct usk_bdev *usk_bdev_next(struct usk_bdev *prev);
-/** Bdevs not claimed by any module. */
+/** Like usk_bdev_first, only bdevs not claimed by any module. */
 struct usk_bdev *usk_bdev_first_leaf(void);
+/** The unclaimed bdev after prev (NULL at the end); see usk_bdev_first_leaf. */
 struct usk_bdev *usk_bdev_next_leaf(struct usk_bdev *prev);
 
 /**
@@ -156,24 +163,38 @@ int usk_bdev_open_ext(const char *bdev_name, bool write, usk_bdev_event_cb_t eve
 		      void *event_ctx, struct usk_bdev_desc **desc);
 /** Close on the thread that opened it. Its I/O channels must have been put. */
 void usk_bdev_close(struct usk_bdev_desc *desc);
+/** The bdev desc was opened on. Any thread while desc is open. */
 struct usk_bdev *usk_bdev_desc_get_bdev(struct usk_bdev_desc *desc);
 /** This thread's I/O channel for the bdev of desc (one reference). NULL on failure. */
 struct usk_io_channel *usk_bdev_get_io_channel(struct usk_bdev_desc *desc);
 
-/* ---- properties ---- */
+/*
+ * ---- properties ----
+ * Getters read fields fixed at registration (num_blocks changes only by a RESIZE event): any
+ * thread that holds a descriptor, or the app thread. None blocks or allocates.
+ */
 
+/** The bdev's name (not an alias). */
 const char *usk_bdev_get_name(const struct usk_bdev *bdev);
+/** The module's product string ("Malloc disk", "AIO disk", ...). */
 const char *usk_bdev_get_product_name(const struct usk_bdev *bdev);
+/** Name of the module that registered the bdev. */
 const char *usk_bdev_get_module_name(const struct usk_bdev *bdev);
+/** Logical block size in bytes. */
 uint32_t usk_bdev_get_block_size(const struct usk_bdev *bdev);
+/** Size in blocks (changes on RESIZE). */
 uint64_t usk_bdev_get_num_blocks(const struct usk_bdev *bdev);
 /** Data block size (= block size; usk has no separate metadata). */
 uint32_t usk_bdev_get_data_block_size(const struct usk_bdev *bdev);
+/** Metadata bytes per block: always 0 (no separate metadata). */
 uint32_t usk_bdev_get_md_size(const struct usk_bdev *bdev);
+/** Blocks I/O should not cross (the bdev layer splits at it), 0 = none. */
 uint32_t usk_bdev_get_optimal_io_boundary(const struct usk_bdev *bdev);
+/** Writes are multiples of this many blocks (at least 1). */
 uint32_t usk_bdev_get_write_unit_size(const struct usk_bdev *bdev);
 /** Required buffer alignment in bytes (1 = none). */
 size_t usk_bdev_get_buf_align(const struct usk_bdev *bdev);
+/** Whether completed writes may sit in a volatile cache until a FLUSH. */
 bool usk_bdev_has_write_cache(const struct usk_bdev *bdev);
 /** 16-byte UUID of the bdev. */
 const uint8_t *usk_bdev_get_uuid(const struct usk_bdev *bdev);
@@ -190,12 +211,18 @@ void usk_bdev_dump_info_json(struct usk_bdev *bdev, json_t *obj);
 /* ---- I/O ---- */
 
 /*
- * Offsets and lengths: *_blocks variants take blocks; the others bytes, which must be
- * multiples of the block size (-EINVAL otherwise). Out-of-range I/O is -EINVAL. Writes,
- * unmap and write_zeroes on a read-only descriptor are -EBADF.
+ * Every function below submits one I/O on ch, the calling thread's channel from
+ * usk_bdev_get_io_channel(desc) (call it on that thread). Offsets and lengths: *_blocks
+ * variants take blocks; the others bytes, which must be multiples of the block size (-EINVAL
+ * otherwise). Out-of-range I/O is -EINVAL. Writes, unmap and write_zeroes on a read-only
+ * descriptor are -EBADF. -ENOMEM: no bdev_io free on this thread; wait with
+ * usk_bdev_queue_io_wait and resubmit. Return 0: cb(bdev_io, success, cb_arg) runs exactly
+ * once, on this thread, never from inside the submit call; it must usk_bdev_free_io(bdev_io).
+ * A negative return: cb never runs. Buffers must stay valid until cb.
  */
 int usk_bdev_read(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 		  uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg);
+/** Read num_blocks blocks at offset_blocks into buf. */
 int usk_bdev_read_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 			 uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
 			 void *cb_arg);
@@ -203,17 +230,22 @@ int usk_bdev_read_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, 
 int usk_bdev_readv(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov,
 		   int iovcnt, uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb,
 		   void *cb_arg);
+/** Vectored read; iov may be NULL/iovcnt 0 as for usk_bdev_readv. */
 int usk_bdev_readv_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			  struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			  usk_bdev_io_completion_cb cb, void *cb_arg);
+/** Write nbytes from buf at byte offset. */
 int usk_bdev_write(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 		   uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg);
+/** Write num_blocks blocks from buf at offset_blocks. */
 int usk_bdev_write_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 			  uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
 			  void *cb_arg);
+/** Vectored write of len bytes (the iovecs' total) at byte offset. */
 int usk_bdev_writev(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov,
 		    int iovcnt, uint64_t offset, uint64_t len, usk_bdev_io_completion_cb cb,
 		    void *cb_arg);
+/** Vectored write of num_blocks blocks at offset_blocks. */
 int usk_bdev_writev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			   struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			   usk_bdev_io_completion_cb cb, void *cb_arg);
@@ -224,24 +256,28 @@ int usk_bdev_writev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch
 int usk_bdev_compare_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 			    uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
 			    void *cb_arg);
+/** Vectored usk_bdev_compare_blocks. */
 int usk_bdev_comparev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			     struct iovec *iov, int iovcnt, uint64_t offset_blocks,
 			     uint64_t num_blocks, usk_bdev_io_completion_cb cb, void *cb_arg);
 /** Emulated with writes of a zero buffer when the module lacks WRITE_ZEROES. */
 int usk_bdev_write_zeroes(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			  uint64_t offset, uint64_t len, usk_bdev_io_completion_cb cb, void *cb_arg);
+/** Block-unit usk_bdev_write_zeroes. */
 int usk_bdev_write_zeroes_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 				 uint64_t offset_blocks, uint64_t num_blocks,
 				 usk_bdev_io_completion_cb cb, void *cb_arg);
 /** -ENOTSUP when the module lacks UNMAP. */
 int usk_bdev_unmap(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64_t offset,
 		   uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg);
+/** Block-unit usk_bdev_unmap. */
 int usk_bdev_unmap_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			  uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
 			  void *cb_arg);
 /** Completes successfully without reaching the module when the module lacks FLUSH. */
 int usk_bdev_flush(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64_t offset,
 		   uint64_t length, usk_bdev_io_completion_cb cb, void *cb_arg);
+/** Block-unit usk_bdev_flush. */
 int usk_bdev_flush_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			  uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
 			  void *cb_arg);
@@ -287,6 +323,7 @@ void usk_bdev_io_get_nvme_status(const struct usk_bdev_io *bdev_io, uint32_t *cd
 				 int *sc);
 /** iovecs of the I/O (for reads whose buffer the module supplied). */
 void usk_bdev_io_get_iovec(struct usk_bdev_io *bdev_io, struct iovec **iovp, int *iovcntp);
+/** Type of the I/O (READ, WRITE, ...); in its completion callback. */
 enum usk_bdev_io_type usk_bdev_io_get_type(const struct usk_bdev_io *bdev_io);
 
 /* ---- I/O statistics ---- */
@@ -329,12 +366,18 @@ typedef void (*usk_bdev_get_device_stat_cb)(struct usk_bdev *bdev, struct usk_bd
 		void *cb_arg, int rc);
 /**
  * Sum of every channel (each read on its own thread) plus the channels already closed; stat is
- * filled and cb_fn(bdev, stat, cb_arg, 0) runs on the calling thread. Reset with
+ * filled and cb_fn(bdev, stat, cb_arg, 0) runs on the calling thread (rc -ENOMEM, stat
+ * incomplete, when the walk could not start). Reset with
  * usk_bdev_reset_device_stat.
  */
 void usk_bdev_get_device_stat(struct usk_bdev *bdev, struct usk_bdev_io_stat *stat,
 			      usk_bdev_get_device_stat_cb cb_fn, void *cb_arg);
 typedef void (*usk_bdev_reset_device_stat_cb)(struct usk_bdev *bdev, void *cb_arg, int rc);
+/**
+ * Reset the counters (ALL) or only the min/max latencies (MAXMIN) of every channel, each on its
+ * own thread, and of the closed-channel totals. cb_fn (may be NULL) runs once on the calling
+ * thread (a usk thread) with rc 0, or -ENOMEM when the walk could not start.
+ */
 void usk_bdev_reset_device_stat(struct usk_bdev *bdev, enum usk_bdev_reset_stat_mode mode,
 				usk_bdev_reset_device_stat_cb cb_fn, void *cb_arg);
 

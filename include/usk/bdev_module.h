@@ -78,6 +78,7 @@ void usk_bdev_module_examine_done(struct usk_bdev_module *module);
  */
 int usk_bdev_module_claim_bdev(struct usk_bdev *bdev, struct usk_bdev_desc *desc,
 			       struct usk_bdev_module *module);
+/** Drop the claim on bdev (any module's): others may open it for write again. Any thread. */
 void usk_bdev_module_release_bdev(struct usk_bdev *bdev);
 
 /* ---- bdevs ---- */
@@ -172,6 +173,7 @@ void usk_bdev_destruct_done(struct usk_bdev *bdev, int bdeverrno);
 int usk_bdev_alias_add(struct usk_bdev *bdev, const char *alias);
 /** Returns 0 or -ENOENT. */
 int usk_bdev_alias_del(struct usk_bdev *bdev, const char *alias);
+/** Remove every alias of bdev (its name stays). Any thread. */
 void usk_bdev_alias_del_all(struct usk_bdev *bdev);
 
 /**
@@ -279,9 +281,11 @@ void usk_bdev_io_complete_aio_status(struct usk_bdev_io *bdev_io, int aio_result
 void usk_bdev_io_get_buf(struct usk_bdev_io *bdev_io, usk_bdev_io_get_buf_cb cb, uint64_t len);
 /** The module's channel the I/O was submitted on. */
 struct usk_io_channel *usk_bdev_io_get_io_channel(struct usk_bdev_io *bdev_io);
+/** The thread the I/O was submitted on, where it must be completed (or is forwarded to). */
 struct usk_thread *usk_bdev_io_get_thread(struct usk_bdev_io *bdev_io);
 /** bdev_io whose driver_ctx is ctx. */
 struct usk_bdev_io *usk_bdev_io_from_ctx(void *ctx);
+/** Tick (usk_get_ticks) the I/O was submitted at: for the module's own timeouts and latency. */
 uint64_t usk_bdev_io_get_submit_tsc(struct usk_bdev_io *bdev_io);
 
 #ifdef __cplusplus

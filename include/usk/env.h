@@ -76,6 +76,7 @@ bool usk_env_hugepages_enabled(void);
  * mempool there). Returns NULL on failure.
  */
 void *usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr);
+/** usk_dma_malloc, zero-filled. Same thread rules and failure. */
 void *usk_dma_zmalloc(size_t size, size_t align, uint64_t *phys_addr);
 /** buf NULL = malloc; size 0 = free (returns NULL). Keeps buf when it still fits. */
 void *usk_dma_realloc(void *buf, size_t size, size_t align, uint64_t *phys_addr);
@@ -175,15 +176,26 @@ struct usk_mempool *usk_mempool_create(const char *name, size_t count, size_t el
 				       size_t cache_size, int socket_id);
 /** As create, calling obj_init(mp, arg, obj, index) on every object once. */
 typedef void (usk_mempool_obj_cb_t)(struct usk_mempool *mp, void *arg, void *obj, unsigned idx);
+/**
+ * usk_mempool_create, then obj_init(mp, obj_init_arg, obj, index) once per object on the calling
+ * thread before it returns.
+ */
 struct usk_mempool *usk_mempool_create_ctor(const char *name, size_t count, size_t ele_size,
 		size_t cache_size, int socket_id, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg);
+/** Free mp (NULL is a no-op). Every object should be back; no thread may use mp any more. */
 void usk_mempool_free(struct usk_mempool *mp);
+/** The name given at creation. Any thread. */
 const char *usk_mempool_get_name(struct usk_mempool *mp);
 /** NULL when empty (the pool's exhaustion counter is incremented). Thread safe. */
 void *usk_mempool_get(struct usk_mempool *mp);
 /** All or nothing: returns 0 or -ENOMEM. */
 int usk_mempool_get_bulk(struct usk_mempool *mp, void **ele_arr, size_t count);
+/**
+ * Return ele (from this pool) to the calling thread's cache or the shared ring. Thread safe; no
+ * lock, no syscall.
+ */
 void usk_mempool_put(struct usk_mempool *mp, void *ele);
+/** usk_mempool_put of count objects at once. Thread safe. */
 void usk_mempool_put_bulk(struct usk_mempool *mp, void **ele_arr, size_t count);
 /** Objects available (shared ring + all caches). Approximate while others run. */
 size_t usk_mempool_count(const struct usk_mempool *mp);
@@ -209,7 +221,9 @@ enum usk_ring_type {
  * entries. Not backed by DMA memory. NULL on failure.
  */
 struct usk_ring *usk_ring_create(enum usk_ring_type type, size_t count, int socket_id);
+/** Free ring (NULL is a no-op); nothing may enqueue or dequeue any more. */
 void usk_ring_free(struct usk_ring *ring);
+/** Entries in the ring now; approximate while producers or consumers run. Any thread. */
 size_t usk_ring_count(struct usk_ring *ring);
 /**
  * Enqueue up to count objects; returns how many were enqueued (all or nothing for SP_SC and
@@ -227,15 +241,23 @@ size_t usk_ring_dequeue(struct usk_ring *ring, void **objs, size_t count);
 uint64_t usk_get_ticks(void);
 /** Ticks per second. */
 uint64_t usk_get_ticks_hz(void);
+/**
+ * Wait us microseconds: busy-polls the tick counter below 1 ms, nanosleep()s from 1 ms up.
+ * Blocks the calling thread: never on a reactor after start-up (tests, start-up, tools).
+ */
 void usk_delay_us(unsigned int us);
 
 /* ---- cores ---- */
 
+/** Cores in the core mask given to usk_env_init ({0} before). Any thread. */
 uint32_t usk_env_get_core_count(void);
 /** Core the calling OS thread is pinned to, or USK_ENV_LCORE_ID_ANY. */
 uint32_t usk_env_get_current_core(void);
+/** The main core (first of the mask unless main_core was set). Any thread. */
 uint32_t usk_env_get_main_core(void);
+/** Lowest core of the mask. Any thread. */
 uint32_t usk_env_get_first_core(void);
+/** Highest core of the mask. Any thread. */
 uint32_t usk_env_get_last_core(void);
 /** Next core of the mask after prev_core, or UINT32_MAX. */
 uint32_t usk_env_get_next_core(uint32_t prev_core);

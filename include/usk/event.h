@@ -127,6 +127,10 @@ void usk_subsystem_fini_next(void);
 struct usk_subsystem *usk_subsystem_find(const char *name);
 /** In initialisation order. */
 struct usk_subsystem *usk_subsystem_get_first(void);
+/**
+ * The subsystem after cur in initialisation order, or NULL. App thread (the order is fixed once
+ * start-up has sorted it).
+ */
 struct usk_subsystem *usk_subsystem_get_next(struct usk_subsystem *cur);
 
 /* ---- reactors ---- */

@@ -44,6 +44,11 @@ int usk_json_decode_object(const json_t *obj, const struct usk_json_object_decod
 int usk_json_decode_object_relaxed(const json_t *obj, const struct usk_json_object_decoder *decoders,
 				   size_t num_decoders, void *out, char *err, size_t err_len);
 
+/**
+ * Decoders for usk_json_object_decoder.decode_func: each checks the JSON type and range of val,
+ * writes the C value to out (the type in the comment) and returns 0, or -EINVAL with a reason in
+ * err. Pure functions, any thread.
+ */
 int usk_json_decode_string(const json_t *val, void *out, char *err, size_t err_len);   /* char ** */
 int usk_json_decode_bool(const json_t *val, void *out, char *err, size_t err_len);     /* bool * */
 int usk_json_decode_int32(const json_t *val, void *out, char *err, size_t err_len);    /* int32_t * */

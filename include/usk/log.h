@@ -26,6 +26,10 @@ struct usk_log_flag {
 	struct usk_log_flag *next; /* registry link, filled by the constructor */
 };
 
+/**
+ * Add flag to the registry under name (USK_LOG_REGISTER_COMPONENT does it from a constructor).
+ * Before main() or from one thread; flags are never removed.
+ */
 void usk_log_register_flag(const char *name, struct usk_log_flag *flag);
 
 /** Register a log component, e.g. USK_LOG_REGISTER_COMPONENT(nvmf) then USK_DEBUGLOG(nvmf, ...). */
@@ -34,8 +38,14 @@ void usk_log_register_flag(const char *name, struct usk_log_flag *flag);
 	__attribute__((constructor)) static void usk_log_register_##FLAG(void) \
 	{ usk_log_register_flag(#FLAG, &USK_LOG_##FLAG); }
 
+/**
+ * Log one message (USK_ERRLOG and friends call it). Any thread; one fprintf per line, so lines
+ * do not interleave; also to syslog at or below the log level. Blocks if stderr does
+ * (docs/architecture.md, "Blocking calls and reactors").
+ */
 void usk_log(enum usk_log_level level, const char *file, int line, const char *func,
 	     const char *format, ...) __attribute__((format(printf, 5, 6)));
+/** usk_log with a va_list. */
 void usk_vlog(enum usk_log_level level, const char *file, int line, const char *func,
 	      const char *format, va_list ap);
 
@@ -53,16 +63,22 @@ void usk_vlog(enum usk_log_level level, const char *file, int line, const char *
 
 /* Messages at or below the log level are recorded (syslog); at or below print level, printed to stderr. */
 void usk_log_set_level(enum usk_log_level level);
+/** The level set by usk_log_set_level. Any thread. */
 enum usk_log_level usk_log_get_level(void);
+/** Print messages at or below level to stderr. Any thread. */
 void usk_log_set_print_level(enum usk_log_level level);
+/** The level set by usk_log_set_print_level. Any thread. */
 enum usk_log_level usk_log_get_print_level(void);
 /** Name ("ERROR", "WARNING", "NOTICE", "INFO", "DEBUG") to level; -EINVAL if unknown. */
 int usk_log_level_from_name(const char *name, enum usk_log_level *level);
+/** Name of level ("ERROR" ...); "UNKNOWN" for a value out of range. */
 const char *usk_log_level_name(enum usk_log_level level);
 
 /** "all" toggles every flag. Returns 0 or -EINVAL for an unknown flag. */
 int usk_log_set_flag(const char *flag);
+/** Disable a flag ("all": every flag). Returns 0 or -EINVAL for an unknown flag. */
 int usk_log_clear_flag(const char *flag);
+/** Whether flag is enabled (false if unknown). Any thread. */
 bool usk_log_get_flag(const char *flag);
 /** Iterate registered flags: pass NULL to get the first. */
 struct usk_log_flag *usk_log_get_next_flag(struct usk_log_flag *prev);

@@ -68,7 +68,9 @@ void usk_nvmf_tgt_destroy(struct usk_nvmf_tgt *tgt, usk_nvmf_tgt_destroy_done_fn
 const char *usk_nvmf_tgt_get_name(struct usk_nvmf_tgt *tgt);
 /** Target by name; NULL name returns the first (default) target. */
 struct usk_nvmf_tgt *usk_nvmf_get_tgt(const char *name);
+/** Iterate the targets in creation order: first, then next(prev) until NULL. App thread. */
 struct usk_nvmf_tgt *usk_nvmf_get_first_tgt(void);
+/** The target after prev, or NULL. App thread. */
 struct usk_nvmf_tgt *usk_nvmf_get_next_tgt(struct usk_nvmf_tgt *prev);
 /** Append the config RPCs that recreate tgt (transports, subsystems, ns, listeners, hosts). */
 void usk_nvmf_tgt_write_config_json(json_t *config_array, struct usk_nvmf_tgt *tgt);
@@ -108,10 +110,13 @@ struct usk_nvmf_transport *usk_nvmf_tgt_get_transport(struct usk_nvmf_tgt *tgt,
 		const char *transport_name);
 /** Iterate tgt's transports in creation order (NULL at the end). Target thread. */
 struct usk_nvmf_transport *usk_nvmf_transport_get_first(struct usk_nvmf_tgt *tgt);
+/** The transport after transport, or NULL. Target thread. */
 struct usk_nvmf_transport *usk_nvmf_transport_get_next(struct usk_nvmf_transport *transport);
 /** The transport's ops name, type and validated generic options. */
 const char *usk_nvmf_get_transport_name(struct usk_nvmf_transport *transport);
+/** The transport's type (TCP). Any thread while it exists. */
 enum usk_nvme_transport_type usk_nvmf_get_transport_type(struct usk_nvmf_transport *transport);
+/** Its validated generic options; read-only, valid while the transport exists. */
 const struct usk_nvmf_transport_opts *usk_nvmf_get_transport_opts(struct usk_nvmf_transport *transport);
 /** Generic + transport-specific opts as nvmf_create_transport params (new object). */
 json_t *usk_nvmf_transport_opts_to_json(struct usk_nvmf_transport *transport);
@@ -184,26 +189,34 @@ enum usk_nvmf_subsystem_state usk_nvmf_subsystem_get_state(struct usk_nvmf_subsy
 struct usk_nvmf_subsystem *usk_nvmf_tgt_find_subsystem(struct usk_nvmf_tgt *tgt, const char *nqn);
 /** Iterate subsystems in ID order (the discovery subsystem first). Target thread. */
 struct usk_nvmf_subsystem *usk_nvmf_subsystem_get_first(struct usk_nvmf_tgt *tgt);
+/** The subsystem after subsystem in ID order, or NULL. Target thread. */
 struct usk_nvmf_subsystem *usk_nvmf_subsystem_get_next(struct usk_nvmf_subsystem *subsystem);
 /** Attributes. */
 struct usk_nvmf_tgt *usk_nvmf_subsystem_get_tgt(struct usk_nvmf_subsystem *subsystem);
+/** Its NQN. Any thread while it exists. */
 const char *usk_nvmf_subsystem_get_nqn(const struct usk_nvmf_subsystem *subsystem);
+/** NVMe or discovery. Any thread while it exists. */
 enum usk_nvmf_subtype usk_nvmf_subsystem_get_type(struct usk_nvmf_subsystem *subsystem);
 /** Serial number: printable ASCII, at most 20 bytes. 0 or -EINVAL. */
 int usk_nvmf_subsystem_set_sn(struct usk_nvmf_subsystem *subsystem, const char *sn);
+/** Its serial number. Target thread. */
 const char *usk_nvmf_subsystem_get_sn(const struct usk_nvmf_subsystem *subsystem);
 /** Model number: printable ASCII, at most 40 bytes. 0 or -EINVAL. */
 int usk_nvmf_subsystem_set_mn(struct usk_nvmf_subsystem *subsystem, const char *mn);
+/** Its model number. Target thread. */
 const char *usk_nvmf_subsystem_get_mn(const struct usk_nvmf_subsystem *subsystem);
 /** Highest NSID (max_namespaces; 0 for the discovery subsystem). */
 uint32_t usk_nvmf_subsystem_get_max_nsid(struct usk_nvmf_subsystem *subsystem);
 /** Controller ID range for dynamic allocation ([1, 0xffef]). 0 or -EINVAL / -EPERM if active. */
 int usk_nvmf_subsystem_set_cntlid_range(struct usk_nvmf_subsystem *subsystem,
 					uint16_t min_cntlid, uint16_t max_cntlid);
+/** Lowest controller ID it hands out. Target thread. */
 uint16_t usk_nvmf_subsystem_get_min_cntlid(const struct usk_nvmf_subsystem *subsystem);
+/** Highest controller ID it hands out. Target thread. */
 uint16_t usk_nvmf_subsystem_get_max_cntlid(const struct usk_nvmf_subsystem *subsystem);
 /** ANA reporting (CMIC.ANA, ANA log page, ANAGRPID); set while inactive, else -EPERM. */
 int usk_nvmf_subsystem_set_ana_reporting(struct usk_nvmf_subsystem *subsystem, bool ana_reporting);
+/** Whether ANA reporting is on. Target thread. */
 bool usk_nvmf_subsystem_get_ana_reporting(struct usk_nvmf_subsystem *subsystem);
 
 /* ---- hosts ---- */
@@ -214,13 +227,16 @@ int usk_nvmf_subsystem_add_host(struct usk_nvmf_subsystem *subsystem, const char
 int usk_nvmf_subsystem_remove_host(struct usk_nvmf_subsystem *subsystem, const char *hostnqn);
 /** Let every host connect (true) or only the listed ones. Returns 0. */
 int usk_nvmf_subsystem_set_allow_any_host(struct usk_nvmf_subsystem *subsystem, bool allow_any_host);
+/** Whether every host may connect. Any thread. */
 bool usk_nvmf_subsystem_get_allow_any_host(const struct usk_nvmf_subsystem *subsystem);
 /** Whether hostnqn may connect to subsystem (allow_any_host or listed). Any thread. */
 bool usk_nvmf_subsystem_host_allowed(struct usk_nvmf_subsystem *subsystem, const char *hostnqn);
 /** Iterate the allowed hosts; usk_nvmf_host_get_nqn gives each one's NQN. */
 struct usk_nvmf_host *usk_nvmf_subsystem_get_first_host(struct usk_nvmf_subsystem *subsystem);
+/** The allowed host after prev, or NULL. Target thread. */
 struct usk_nvmf_host *usk_nvmf_subsystem_get_next_host(struct usk_nvmf_subsystem *subsystem,
 		struct usk_nvmf_host *prev);
+/** NQN of an allowed host. Target thread. */
 const char *usk_nvmf_host_get_nqn(const struct usk_nvmf_host *host);
 
 /* ---- listeners ---- */
@@ -242,8 +258,10 @@ bool usk_nvmf_subsystem_listener_allowed(struct usk_nvmf_subsystem *subsystem,
 /** Iterate the subsystem's listeners and read their addresses. */
 struct usk_nvmf_subsystem_listener *usk_nvmf_subsystem_get_first_listener(
 	struct usk_nvmf_subsystem *subsystem);
+/** The listener after prev, or NULL. Target thread. */
 struct usk_nvmf_subsystem_listener *usk_nvmf_subsystem_get_next_listener(
 	struct usk_nvmf_subsystem *subsystem, struct usk_nvmf_subsystem_listener *prev);
+/** Address of a listener; valid while it is in the subsystem. Target thread. */
 const struct usk_nvme_transport_id *usk_nvmf_subsystem_listener_get_trid(
 	struct usk_nvmf_subsystem_listener *listener);
 
@@ -273,13 +291,18 @@ int usk_nvmf_subsystem_add_ns_ext(struct usk_nvmf_subsystem *subsystem, const ch
 int usk_nvmf_subsystem_remove_ns(struct usk_nvmf_subsystem *subsystem, uint32_t nsid);
 /** Namespace nsid or NULL; iterate in NSID order. Target thread. */
 struct usk_nvmf_ns *usk_nvmf_subsystem_get_ns(struct usk_nvmf_subsystem *subsystem, uint32_t nsid);
+/** Lowest-NSID namespace, or NULL. Target thread. */
 struct usk_nvmf_ns *usk_nvmf_subsystem_get_first_ns(struct usk_nvmf_subsystem *subsystem);
+/** The namespace after prev in NSID order, or NULL. Target thread. */
 struct usk_nvmf_ns *usk_nvmf_subsystem_get_next_ns(struct usk_nvmf_subsystem *subsystem,
 		struct usk_nvmf_ns *prev);
 /** The namespace's NSID. */
 uint32_t usk_nvmf_ns_get_id(const struct usk_nvmf_ns *ns);
 /** The namespace's bdev (struct usk_bdev *). */
 struct usk_bdev *usk_nvmf_ns_get_bdev(struct usk_nvmf_ns *ns);
+/**
+ * Copy the namespace's options (opts_size bytes, normally sizeof(*opts)) into opts. Target thread.
+ */
 void usk_nvmf_ns_get_opts(const struct usk_nvmf_ns *ns, struct usk_nvmf_ns_opts *opts, size_t opts_size);
 
 #ifdef __cplusplus

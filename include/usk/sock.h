@@ -93,6 +93,7 @@ int usk_sock_getaddr(struct usk_sock *sock, char *saddr, int slen, uint16_t *spo
 bool usk_sock_is_ipv6(const struct usk_sock *sock);
 /** Opaque per-socket user context. */
 void usk_sock_set_ctx(struct usk_sock *sock, void *ctx);
+/** The context set by usk_sock_set_ctx (NULL if none). Socket's thread. */
 void *usk_sock_get_ctx(const struct usk_sock *sock);
 
 /* ---- socket groups ---- */
@@ -102,6 +103,7 @@ typedef void (*usk_sock_cb)(void *cb_arg, struct usk_sock_group *group, struct u
 
 /** Create an empty group (one epoll fd). ctx is returned by usk_sock_group_get_ctx. */
 int usk_sock_group_create(void *ctx, struct usk_sock_group **out);
+/** The ctx given to usk_sock_group_create. Any thread while the group exists. */
 void *usk_sock_group_get_ctx(const struct usk_sock_group *group);
 /**
  * Add sock to group: cb(cb_arg, group, sock) runs from usk_sock_group_poll when sock is

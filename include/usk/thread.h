@@ -192,6 +192,7 @@ int usk_thread_get_stats(struct usk_thread_stats *stats);
 uint64_t usk_thread_get_last_tsc(struct usk_thread *thread);
 /** Iterate all threads (only from the app thread, or when no thread is being created). */
 struct usk_thread *usk_thread_get_first(void);
+/** The thread after prev, or NULL; same rules as usk_thread_get_first. */
 struct usk_thread *usk_thread_get_next(struct usk_thread *prev);
 
 /**
@@ -220,6 +221,10 @@ int usk_for_each_thread(usk_msg_fn fn, void *ctx, usk_msg_fn cpl);
  * else timed. Returns NULL on failure.
  */
 struct usk_poller *usk_poller_register(usk_poller_fn fn, void *arg, uint64_t period_microseconds);
+/**
+ * usk_poller_register with a name (thread_get_pollers, the slow-poller warning).
+ * USK_POLLER_REGISTER names it after fn.
+ */
 struct usk_poller *usk_poller_register_named(usk_poller_fn fn, void *arg,
 					     uint64_t period_microseconds, const char *name);
 #define USK_POLLER_REGISTER(fn, arg, period_us) usk_poller_register_named(fn, arg, period_us, #fn)

@@ -46,14 +46,23 @@ struct usk_cpuset {
 	uint8_t cpus[USK_CPUSET_SIZE / 8];
 };
 
+/** Clear every CPU. The cpuset functions are pure: any thread, on sets it owns. */
 void usk_cpuset_zero(struct usk_cpuset *set);
+/** Set (state true) or clear cpu (< USK_CPUSET_SIZE; ignored otherwise). */
 void usk_cpuset_set_cpu(struct usk_cpuset *set, uint32_t cpu, bool state);
+/** Whether cpu is in set. */
 bool usk_cpuset_get_cpu(const struct usk_cpuset *set, uint32_t cpu);
+/** Number of CPUs in set. */
 uint32_t usk_cpuset_count(const struct usk_cpuset *set);
+/** dst = src. */
 void usk_cpuset_copy(struct usk_cpuset *dst, const struct usk_cpuset *src);
+/** Whether a and b hold the same CPUs. */
 bool usk_cpuset_equal(const struct usk_cpuset *a, const struct usk_cpuset *b);
+/** dst &= src. */
 void usk_cpuset_and(struct usk_cpuset *dst, const struct usk_cpuset *src);
+/** dst |= src. */
 void usk_cpuset_or(struct usk_cpuset *dst, const struct usk_cpuset *src);
+/** Complement set (over USK_CPUSET_SIZE CPUs). */
 void usk_cpuset_negate(struct usk_cpuset *set);
 /** Parse "0x3", "3" (hex), "[0,1]", "[0-3,5]". Returns 0 or -EINVAL. */
 int usk_cpuset_parse(struct usk_cpuset *set, const char *mask);
@@ -75,8 +84,11 @@ size_t usk_strlen_pad(const void *str, size_t size, int pad);
 
 /** Copy from iovs into buf (up to buf_len). Returns bytes copied. */
 size_t usk_iov_to_buf(const struct iovec *iovs, int iovcnt, void *buf, size_t buf_len);
+/** Copy buf (up to buf_len) into iovs. Returns bytes copied. */
 size_t usk_iov_from_buf(const struct iovec *iovs, int iovcnt, const void *buf, size_t buf_len);
+/** Total bytes of iovs. */
 size_t usk_iov_length(const struct iovec *iovs, int iovcnt);
+/** Fill every byte of iovs with c. */
 void usk_iov_memset(const struct iovec *iovs, int iovcnt, int c);
 
 /* ---- CRC32C (Castagnoli, ISA-L) ---- */
