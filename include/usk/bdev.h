@@ -96,10 +96,14 @@ struct usk_bdev_opts {
 	/* Offer new bdevs to modules' examine callbacks automatically. Default true. */
 	bool bdev_auto_examine;
 	/* Data buffers (usk_bdev_io_get_buf) of USK_BDEV_SMALL_BUF_MAX_SIZE. Default 8191. Both
-	 * buffer pools are created on the first usk_bdev_io_get_buf() call. */
+	 * buffer pools are created by a helper thread on the first usk_bdev_io_get_buf() call
+	 * (whose I/O waits meanwhile), unless buf_pools_at_init. */
 	uint32_t small_buf_pool_size;
 	/* Data buffers of USK_BDEV_LARGE_BUF_MAX_SIZE. Default 1023. */
 	uint32_t large_buf_pool_size;
+	/* Create the buffer pools in usk_bdev_initialize (start-up), not on first use; init fails
+	 * with -ENOMEM if they cannot be. Default false. */
+	bool buf_pools_at_init;
 };
 
 /** Fill opts with the current options (defaults before any set). */

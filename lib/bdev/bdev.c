@@ -286,10 +286,11 @@ usk_bdev_initialize(usk_bdev_init_cb cb_fn, void *cb_arg)
 	/* Each thread's mgmt channel keeps its own cache, so the pool needs no per-thread cache. */
 	g_bdev_mgr.bdev_io_pool = usk_mempool_create("bdev_io", g_bdev_opts.bdev_io_pool_size,
 				  g_bdev_mgr.bdev_io_size, 0, USK_ENV_SOCKET_ID_ANY);
-	/* The data buffer pools (~230 MiB by default) are created on the first
-	 * usk_bdev_io_get_buf(): most setups never need them. */
+	/* The data buffer pools are created off the reactors on the first usk_bdev_io_get_buf()
+	 * (most setups never need them), or here at start-up with buf_pools_at_init. */
 	g_bdev_mgr.zero_buffer = usk_dma_zmalloc(BDEV_ZERO_BUFFER_SIZE, USK_BDEV_BUF_ALIGN, NULL);
-	if (!g_bdev_mgr.bdev_io_pool || !g_bdev_mgr.zero_buffer) {
+	if (!g_bdev_mgr.bdev_io_pool || !g_bdev_mgr.zero_buffer ||
+	    (g_bdev_opts.buf_pools_at_init && bdev_buf_pools_create() != 0)) {
 		USK_ERRLOG("could not allocate bdev pools\n");
 		bdev_init_fail_cleanup();
 		g_init_cb = NULL;
@@ -333,12 +334,9 @@ static void
 bdev_init_fail_cleanup(void)
 {
 	usk_mempool_free(g_bdev_mgr.bdev_io_pool);
-	usk_mempool_free(g_bdev_mgr.small_buf_pool);
-	usk_mempool_free(g_bdev_mgr.large_buf_pool);
+	bdev_buf_pools_free();
 	usk_dma_free(g_bdev_mgr.zero_buffer);
 	g_bdev_mgr.bdev_io_pool = NULL;
-	g_bdev_mgr.small_buf_pool = NULL;
-	g_bdev_mgr.large_buf_pool = NULL;
 	g_bdev_mgr.zero_buffer = NULL;
 }
 
@@ -1361,6 +1359,7 @@ usk_bdev_subsystem_config_json(json_t *config_array)
 	usk_json_set(params, "bdev_auto_examine", json_boolean(g_bdev_opts.bdev_auto_examine));
 	usk_json_set(params, "small_buf_pool_size", json_integer(g_bdev_opts.small_buf_pool_size));
 	usk_json_set(params, "large_buf_pool_size", json_integer(g_bdev_opts.large_buf_pool_size));
+	usk_json_set(params, "buf_pools_at_init", json_boolean(g_bdev_opts.buf_pools_at_init));
 	usk_json_config_add(config_array, "bdev_set_options", params);
 
 	for (m = g_modules_head; m; m = m->internal.next) {

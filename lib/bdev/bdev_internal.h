@@ -272,4 +272,9 @@ bdev_io_fifo_pop(struct usk_bdev_io **head, struct usk_bdev_io **tail)
 	return io;
 }
 
+/* bdev_io.c: create the data buffer pools now (buf_pools_at_init, or the helper thread that
+ * usk_bdev_io_get_buf starts); 0 or -ENOMEM. Free them (joins that thread) at fini. */
+int bdev_buf_pools_create(void);
+void bdev_buf_pools_free(void);
+
 #endif

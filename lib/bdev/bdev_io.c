@@ -4,6 +4,7 @@
  * deferred completion. Splitting, emulation, reset and abort live in bdev_io_ext.c.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,41 +297,116 @@ usk_bdev_queue_io_wait(struct usk_bdev *bdev, struct usk_io_channel *ch,
 
 /* ---- data buffers ---- */
 
+/*
+ * The data buffer pools (~130 MiB with the default sizes) are created on first use, or at
+ * init with usk_bdev_opts.buf_pools_at_init. Creating them maps, populates and mlocks that
+ * memory: tens to hundreds of milliseconds, far too long for a reactor. So the first
+ * usk_bdev_io_get_buf starts a helper thread and queues its I/O as if the pool were empty; the
+ * channel's retry poller hands buffers out once the helper has published the pools.
+ * A failed creation fails the I/O that were waiting and the next request tries again.
+ *
+ * g_buf_pool_state: NONE -> CREATING (a get_buf, under the mutex) -> READY | FAILED (helper,
+ * release store; read with acquire: READY means both pool pointers are visible).
+ * FAILED -> NONE (the next get_buf, after joining the helper). READY stays until fini.
+ */
+enum buf_pool_state {
+	BUF_POOLS_NONE,
+	BUF_POOLS_CREATING,
+	BUF_POOLS_READY,
+	BUF_POOLS_FAILED,
+};
+
 static pthread_mutex_t g_buf_pool_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int g_buf_pool_state;          /* enum buf_pool_state */
+static pthread_t g_buf_pool_thread;   /* valid while g_buf_pool_joinable */
+static bool g_buf_pool_joinable;      /* under g_buf_pool_mutex */
 
-/* Create the buffer pools on first use. Returns false when they cannot be created. */
-static bool
-bdev_buf_pools_ready(void)
+int
+bdev_buf_pools_create(void)
 {
-	bool ok;
+	struct usk_mempool *small, *large;
 
-	/* Pairs with the release store below: a non-NULL large pool means both are complete. */
-	if (usk_likely(__atomic_load_n(&g_bdev_mgr.large_buf_pool, __ATOMIC_ACQUIRE) != NULL)) {
-		return true;
+	small = usk_mempool_create("bdev_small_buf", g_bdev_opts.small_buf_pool_size,
+				   USK_BDEV_SMALL_BUF_MAX_SIZE + USK_BDEV_BUF_ALIGN, 32,
+				   USK_ENV_SOCKET_ID_ANY);
+	large = usk_mempool_create("bdev_large_buf", g_bdev_opts.large_buf_pool_size,
+				   USK_BDEV_LARGE_BUF_MAX_SIZE + USK_BDEV_BUF_ALIGN, 8,
+				   USK_ENV_SOCKET_ID_ANY);
+	if (small == NULL || large == NULL) {
+		USK_ERRLOG("could not allocate the bdev data buffer pools\n");
+		usk_mempool_free(small);
+		usk_mempool_free(large);
+		return -ENOMEM;
+	}
+	g_bdev_mgr.small_buf_pool = small;
+	/* Pairs with the acquire loads of large_buf_pool / g_buf_pool_state: small is set. */
+	__atomic_store_n(&g_bdev_mgr.large_buf_pool, large, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_buf_pool_state, BUF_POOLS_READY, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void *
+buf_pool_thread(void *arg)
+{
+	if (bdev_buf_pools_create() != 0) {
+		__atomic_store_n(&g_buf_pool_state, BUF_POOLS_FAILED, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Where the pools are; starts their creation when nobody has yet. Never blocks for long. */
+static enum buf_pool_state
+bdev_buf_pools_state(void)
+{
+	int s = __atomic_load_n(&g_buf_pool_state, __ATOMIC_ACQUIRE);
+
+	if (usk_likely(s == BUF_POOLS_READY) || s == BUF_POOLS_CREATING) {
+		return (enum buf_pool_state)s;
 	}
 	pthread_mutex_lock(&g_buf_pool_mutex);
-	if (g_bdev_mgr.large_buf_pool == NULL) {
-		if (g_bdev_mgr.small_buf_pool == NULL) {
-			g_bdev_mgr.small_buf_pool = usk_mempool_create("bdev_small_buf",
-						    g_bdev_opts.small_buf_pool_size,
-						    USK_BDEV_SMALL_BUF_MAX_SIZE + USK_BDEV_BUF_ALIGN, 32,
-						    USK_ENV_SOCKET_ID_ANY);
+	s = __atomic_load_n(&g_buf_pool_state, __ATOMIC_ACQUIRE);
+	if (s == BUF_POOLS_FAILED) {
+		/* The helper has returned: this join does not wait. Report the failure once. */
+		if (g_buf_pool_joinable) {
+			pthread_join(g_buf_pool_thread, NULL);
+			g_buf_pool_joinable = false;
 		}
-		if (g_bdev_mgr.small_buf_pool != NULL) {
-			struct usk_mempool *large = usk_mempool_create("bdev_large_buf",
-						    g_bdev_opts.large_buf_pool_size,
-						    USK_BDEV_LARGE_BUF_MAX_SIZE + USK_BDEV_BUF_ALIGN, 8,
-						    USK_ENV_SOCKET_ID_ANY);
-
-			__atomic_store_n(&g_bdev_mgr.large_buf_pool, large, __ATOMIC_RELEASE);
+		__atomic_store_n(&g_buf_pool_state, BUF_POOLS_NONE, __ATOMIC_RELAXED);
+	} else if (s == BUF_POOLS_NONE) {
+		if (g_buf_pool_joinable) {
+			pthread_join(g_buf_pool_thread, NULL);
+			g_buf_pool_joinable = false;
+		}
+		__atomic_store_n(&g_buf_pool_state, BUF_POOLS_CREATING, __ATOMIC_RELAXED);
+		/* pthread_create maps a stack and clones: bounded, unlike the pools themselves. */
+		if (pthread_create(&g_buf_pool_thread, NULL, buf_pool_thread, NULL) == 0) {
+			g_buf_pool_joinable = true;
+			s = BUF_POOLS_CREATING;
+		} else {
+			USK_ERRLOG("cannot start the thread that creates the bdev buffer pools\n");
+			__atomic_store_n(&g_buf_pool_state, BUF_POOLS_NONE, __ATOMIC_RELAXED);
+			s = BUF_POOLS_FAILED;
 		}
 	}
-	ok = g_bdev_mgr.large_buf_pool != NULL;
 	pthread_mutex_unlock(&g_buf_pool_mutex);
-	if (!ok) {
-		USK_ERRLOG("could not allocate the bdev data buffer pools\n");
+	return (enum buf_pool_state)s;
+}
+
+void
+bdev_buf_pools_free(void)
+{
+	pthread_mutex_lock(&g_buf_pool_mutex);
+	if (g_buf_pool_joinable) {
+		/* Shutdown: waits for a creation still running (it cannot be cancelled). */
+		pthread_join(g_buf_pool_thread, NULL);
+		g_buf_pool_joinable = false;
 	}
-	return ok;
+	usk_mempool_free(g_bdev_mgr.small_buf_pool);
+	usk_mempool_free(g_bdev_mgr.large_buf_pool);
+	g_bdev_mgr.small_buf_pool = NULL;
+	g_bdev_mgr.large_buf_pool = NULL;
+	__atomic_store_n(&g_buf_pool_state, BUF_POOLS_NONE, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&g_buf_pool_mutex);
 }
 
 static inline struct usk_mempool *
@@ -380,6 +456,18 @@ mgmt_run_buf_waiters(struct bdev_mgmt_channel *mgmt)
 {
 	struct usk_bdev_io *io;
 
+	switch (bdev_buf_pools_state()) {
+	case BUF_POOLS_READY:
+		break;
+	case BUF_POOLS_FAILED:
+		while ((io = bdev_io_fifo_pop(&mgmt->buf_wait_head, &mgmt->buf_wait_tail)) != NULL) {
+			mgmt->buf_wait_count--;
+			io->internal.get_buf_cb(io->internal.ch->module_ch, io, false);
+		}
+		return;
+	default:
+		return; /* still being created */
+	}
 	while ((io = mgmt->buf_wait_head) != NULL) {
 		if (!bdev_buf_try_get(mgmt, io, false)) {
 			return;
@@ -440,24 +528,31 @@ usk_bdev_io_get_buf(struct usk_bdev_io *bdev_io, usk_bdev_io_get_buf_cb cb, uint
 {
 	struct usk_bdev_channel *bch = bdev_io->internal.ch;
 	struct bdev_mgmt_channel *mgmt = bch->mgmt;
+	enum buf_pool_state state;
 
 	if (bdev_io->u.bdev.iovs && bdev_io->u.bdev.iovcnt > 0 && bdev_io->u.bdev.iovs[0].iov_base) {
 		cb(bch->module_ch, bdev_io, true);
 		return;
 	}
-	if (len > USK_BDEV_LARGE_BUF_MAX_SIZE || len == 0 || !bdev_buf_pools_ready()) {
+	if (len > USK_BDEV_LARGE_BUF_MAX_SIZE || len == 0) {
 		USK_ERRLOG("get_buf of %lu bytes: must be 1..%u\n", (unsigned long)len,
 			   USK_BDEV_LARGE_BUF_MAX_SIZE);
 		cb(bch->module_ch, bdev_io, false);
 		return;
 	}
+	state = bdev_buf_pools_state();
+	if (state == BUF_POOLS_FAILED) {
+		cb(bch->module_ch, bdev_io, false);
+		return;
+	}
 	bdev_io->internal.buf_len = len;
 	bdev_io->internal.get_buf_cb = cb;
-	if (mgmt->buf_wait_head == NULL && bdev_buf_try_get(mgmt, bdev_io, true)) {
+	if (state == BUF_POOLS_READY && mgmt->buf_wait_head == NULL &&
+	    bdev_buf_try_get(mgmt, bdev_io, true)) {
 		cb(bch->module_ch, bdev_io, true);
 		return;
 	}
-	if (mgmt->buf_wait_head != NULL) {
+	if (state == BUF_POOLS_READY && mgmt->buf_wait_head != NULL) {
 		/* Behind others: still counts as an exhaustion. */
 		if (len <= USK_BDEV_SMALL_BUF_MAX_SIZE) {
 			mgmt->small_exhausted++;

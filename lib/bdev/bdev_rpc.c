@@ -188,6 +188,7 @@ rpc_bdev_set_options(struct usk_jsonrpc_request *request, const json_t *params)
 		{"bdev_auto_examine", offsetof(struct usk_bdev_opts, bdev_auto_examine), usk_json_decode_bool, true},
 		{"small_buf_pool_size", offsetof(struct usk_bdev_opts, small_buf_pool_size), usk_json_decode_uint32, true},
 		{"large_buf_pool_size", offsetof(struct usk_bdev_opts, large_buf_pool_size), usk_json_decode_uint32, true},
+		{"buf_pools_at_init", offsetof(struct usk_bdev_opts, buf_pools_at_init), usk_json_decode_bool, true},
 	};
 	int rc;
 

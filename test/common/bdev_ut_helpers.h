@@ -46,6 +46,9 @@ ut_bdev_layer_init(uint32_t num_threads, uint32_t bdev_io_pool_size, uint32_t bd
 	opts.bdev_io_cache_size = bdev_io_cache_size;
 	opts.small_buf_pool_size = small_buf_pool_size;
 	opts.large_buf_pool_size = large_buf_pool_size;
+	/* Synchronous: the fake clock would not move the retry poller that hands out buffers
+	 * created by the helper thread (bdev_ut tests that path itself). */
+	opts.buf_pools_at_init = true;
 	assert_int_equal(usk_bdev_set_opts(&opts), 0);
 	usk_bdev_initialize(ut_bdev_layer_init_cb, &rc);
 	ut_poll_threads();

@@ -343,6 +343,7 @@ fake_bdev_layer_init(void)
 	bopts.bdev_io_cache_size = 8;
 	bopts.small_buf_pool_size = 16;
 	bopts.large_buf_pool_size = 4;
+	bopts.buf_pools_at_init = true; /* deterministic: no helper thread */
 	usk_bdev_set_opts(&bopts);
 	usk_bdev_initialize(bdev_init_cb, &rc);
 	ut_poll_threads();

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 #include <cmocka.h>
 
@@ -1201,6 +1202,63 @@ test_qos_bandwidth(void **state)
 	ut_poll_threads();
 }
 
+/* Pools created on first use: the layer set up without buf_pools_at_init. */
+static int
+setup_lazy_bufs(void **state)
+{
+	struct usk_bdev_opts opts;
+	int rc = 1;
+
+	assert_int_equal(ut_allocate_threads(3), 0);
+	ut_set_thread(0);
+	usk_bdev_get_opts(&opts, sizeof(opts));
+	opts.bdev_io_pool_size = 256;
+	opts.bdev_io_cache_size = 16;
+	opts.small_buf_pool_size = 32;
+	opts.large_buf_pool_size = 8;
+	opts.buf_pools_at_init = false;
+	assert_int_equal(usk_bdev_set_opts(&opts), 0);
+	usk_bdev_initialize(ut_bdev_layer_init_cb, &rc);
+	ut_poll_threads();
+	assert_int_equal(rc, 0);
+	reset_counters();
+	return 0;
+}
+
+/*
+ * The first get_buf must not create the ~130 MiB of pools on the reactor: it returns at once,
+ * a helper thread creates them, and the channel's retry poller then hands the buffer out.
+ */
+static void
+test_get_buf_lazy_pools(void **state)
+{
+	struct io_env e;
+	int n;
+
+	mock_bdev_create("lazy", 1000, 512);
+	env_open(&e, "lazy", false);
+	g_use_get_buf = true;
+	g_complete_inline = true;
+	g_in_submit = true;
+	assert_int_equal(usk_bdev_readv_blocks(e.desc, e.ch, NULL, 0, 0, 8, io_done, NULL), 0);
+	g_in_submit = false;
+	/* Bounded wait for the helper thread (real time), stepping the retry poller. */
+	for (n = 0; n < 10000 && g_done_count == 0; n++) {
+		usleep(500);
+		ut_delay_us(1000); /* > the retry poller period */
+		ut_poll_threads();
+	}
+	assert_int_equal(g_done_success, 1);
+	assert_non_null(g_last_read_base);
+	/* Created now: the next one gets its buffer inline. */
+	assert_int_equal(usk_bdev_readv_blocks(e.desc, e.ch, NULL, 0, 0, 16, io_done, NULL), 0);
+	ut_poll_threads();
+	assert_int_equal(g_done_success, 2);
+	env_close(&e);
+	usk_bdev_unregister(usk_bdev_get_by_name("lazy"), NULL, NULL);
+	ut_poll_threads();
+}
+
 static void
 test_get_buf(void **state)
 {
@@ -1324,6 +1382,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_qos_iops, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_qos_bandwidth, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_get_buf, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_get_buf_lazy_pools, setup_lazy_bufs,
+						ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_abort_queued, setup, ut_bdev_teardown),
 	};
 
