@@ -298,7 +298,7 @@ usk_bdev_queue_io_wait(struct usk_bdev *bdev, struct usk_io_channel *ch,
 /* ---- data buffers ---- */
 
 /*
- * The data buffer pools (~130 MiB with the default sizes) are created on first use, or at
+ * The data buffer pools (~230 MiB with the default sizes) are created on first use, or at
  * init with usk_bdev_opts.buf_pools_at_init. Creating them maps, populates and mlocks that
  * memory: tens to hundreds of milliseconds, far too long for a reactor. So the first
  * usk_bdev_io_get_buf starts a helper thread and queues its I/O as if the pool were empty; the

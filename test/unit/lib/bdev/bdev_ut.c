@@ -1226,7 +1226,7 @@ setup_lazy_bufs(void **state)
 }
 
 /*
- * The first get_buf must not create the ~130 MiB of pools on the reactor: it returns at once,
+ * The first get_buf must not create the ~230 MiB of pools on the reactor: it returns at once,
  * a helper thread creates them, and the channel's retry poller then hands the buffer out.
  */
 static void
