@@ -73,7 +73,9 @@ bool usk_env_hugepages_enabled(void);
  * Sizes up to 1 MiB come from a buddy allocator over registered 2 MiB chunks (rounded up to a
  * power of two, naturally aligned); larger ones get their own 2 MiB-aligned registered region,
  * unmapped again by usk_dma_free. Thread safe (one mutex; not for the per-I/O path: use a
- * mempool there). Returns NULL on failure.
+ * mempool there). A call that needs a new chunk maps, populates and locks it: milliseconds
+ * per chunk, and a large size faults in all of it, so on a reactor (an RPC handler on the app
+ * thread) it stalls every usk_thread of that core (docs/architecture.md). NULL on failure.
  */
 void *usk_dma_malloc(size_t size, size_t align, uint64_t *phys_addr);
 /** usk_dma_malloc, zero-filled. Same thread rules and failure. */

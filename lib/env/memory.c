@@ -459,6 +459,7 @@ pagemap_phys(uint64_t vaddr)
 	uint64_t entry, pfn;
 	long pgsz = sysconf(_SC_PAGESIZE);
 
+	/* procfs, served from the page tables: no disk I/O, bounded time (registration path). */
 	if (fd < 0) {
 		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {

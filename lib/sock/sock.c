@@ -146,6 +146,8 @@ resolve(const char *ip, int port, bool passive, struct addrinfo **res)
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
+	/* Numeric only: getaddrinfo parses the strings and never asks a name service (DNS, NSS),
+	 * so it cannot block; listen() runs it on the app thread at RPC time. */
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
 	rc = getaddrinfo(host, portstr, &hints, res);
 	if (rc != 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* usk_thread: lifecycle, message passing, pollers and the poll loop. */
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -99,9 +100,20 @@ thread_slow_report(struct usk_thread *thread, const char *kind, const char *name
 			    "not block\n", kind, name, thread->name, ticks / g_ticks_real_per_us,
 			    USK_SLOW_POLL_WARN_US);
 	} else {
-		USK_WARNLOG("slow %s %p on thread %s: %" PRIu64 " us (limit %d us); a reactor must "
-			    "not block\n", kind, fn, thread->name, ticks / g_ticks_real_per_us,
-			    USK_SLOW_POLL_WARN_US);
+		/* Binary + offset, so that addr2line -f -e <binary> <offset> names it under PIE. */
+		Dl_info info = {0};
+		const char *obj = "?";
+		uintptr_t off = (uintptr_t)fn;
+
+		if (dladdr(fn, &info) != 0 && info.dli_fname != NULL) {
+			obj = strrchr(info.dli_fname, '/') ? strrchr(info.dli_fname, '/') + 1 :
+			      info.dli_fname;
+			off = (uintptr_t)fn - (uintptr_t)info.dli_fbase;
+		}
+		USK_WARNLOG("slow %s %s+0x%" PRIxPTR " (%s) on thread %s: %" PRIu64 " us (limit %d "
+			    "us); a reactor must not block\n", kind, obj, off,
+			    info.dli_sname != NULL ? info.dli_sname : "static", thread->name,
+			    ticks / g_ticks_real_per_us, USK_SLOW_POLL_WARN_US);
 	}
 }
 

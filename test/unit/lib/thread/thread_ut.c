@@ -1492,7 +1492,7 @@ test_slow_poller_warning(void **state)
 	usk_log_close();
 	assert_int_equal(g_slow_n, 2);
 	assert_non_null(strstr(g_slow_lines[0], "slow poller 'ut_slow_poller' on thread ut_thread0"));
-	assert_non_null(strstr(g_slow_lines[1], "slow message 0x"));
+	assert_non_null(strstr(g_slow_lines[1], "slow message thread_ut+0x"));
 }
 
 int
