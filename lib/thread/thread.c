@@ -703,7 +703,7 @@ thread_msg_queue_run(struct usk_thread *thread, uint32_t max_msgs)
 			uint64_t t0 = slow_start();
 
 			msg->fn(msg->arg);
-			/* A message has no name: its function's address (addr2line -f -e <binary>). */
+			/* A message has no name: reported by its function's address. */
 			slow_check(thread, "message", NULL, (const void *)msg->fn, t0,
 				   &thread->slow_msg_logged);
 			msg_recycle(thread, msg);

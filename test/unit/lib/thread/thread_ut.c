@@ -1432,6 +1432,29 @@ test_timed_poller_model(void **state)
 	}
 }
 
+/* Options are checked before anything is allocated; nothing is left initialised on error. */
+static void
+test_lib_opts(void **state)
+{
+	struct usk_thread_lib_opts o;
+
+	usk_thread_lib_opts_init(&o, sizeof(o));
+	assert_int_equal(o.opts_size, sizeof(o));
+	assert_null(o.get_ticks);
+	assert_int_equal(o.ticks_hz, 0);
+	o.opts_size = 0;
+	assert_int_equal(usk_thread_lib_init_opts(&o), -EINVAL);
+	o.opts_size = sizeof(o) + 8;
+	assert_int_equal(usk_thread_lib_init_opts(&o), -EINVAL);
+	usk_thread_lib_opts_init(&o, sizeof(o));
+	o.thread_op_fn = thread_op; /* without is_supported */
+	assert_int_equal(usk_thread_lib_init_opts(&o), -EINVAL);
+	/* Still uninitialised: a valid init works, a second is -EALREADY. */
+	assert_int_equal(usk_thread_lib_init_opts(NULL), 0);
+	assert_int_equal(usk_thread_lib_init_opts(NULL), -EALREADY);
+	usk_thread_lib_fini();
+}
+
 /* ---- reactor watchdog (slow_check in lib/thread) ---- */
 
 static char g_slow_lines[8][256];
@@ -1502,6 +1525,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_thread_basics, setup_threads3, teardown_threads),
 	    cmocka_unit_test_setup_teardown(test_slow_poller_warning, setup_threads3,
 					    teardown_threads),
+	    cmocka_unit_test(test_lib_opts),
 	    cmocka_unit_test_setup_teardown(test_msg_order_and_batch, setup_threads3,
 					    teardown_threads),
 	    cmocka_unit_test_setup_teardown(test_msg_cross_thread, setup_threads3,
