@@ -421,7 +421,10 @@ app_stop_reactors(int rc)
 	if (rc != 0 && g_app_rc == 0) {
 		g_app_rc = rc;
 	}
-	app_set_phase(APP_PHASE_STOPPED);
+	/* Refused only in IDLE (usk_app_stop without a running app): nothing to stop then. */
+	if (!app_try_phase(APP_PHASE_STOPPED)) {
+		return;
+	}
 	reactors_stop();
 }
 
