@@ -20,6 +20,8 @@
 #define BDEV_IO_F_IN_SUBMIT 0x08  /* inside the module's submit_request */
 #define BDEV_IO_F_PARENT 0x10     /* split / emulation parent, reset, abort: special completion */
 #define BDEV_IO_F_RESET_DONE 0x20 /* a reset whose channels are unfrozen again */
+/* A FUA write on a module without native FUA: a flush follows before the user's callback. */
+#define BDEV_IO_F_FUA_EMU 0x40
 /* Any of these sends completion to the slow path. */
 #define BDEV_IO_F_SLOW (BDEV_IO_F_CHILD | BDEV_IO_F_HAS_BUF | BDEV_IO_F_QOS_FWD | BDEV_IO_F_PARENT)
 
@@ -194,6 +196,8 @@ struct usk_bdev_io *bdev_io_alloc_internal(struct usk_bdev_channel *bch, struct 
 bool bdev_io_should_split(struct usk_bdev_io *bdev_io);
 void bdev_io_split(struct usk_bdev_io *bdev_io);
 void bdev_write_zeroes_emulate(struct usk_bdev_io *parent);
+/* Mark a user write (or write_zeroes) FUA: native, emulated with a flush, or nothing to do. */
+void bdev_io_set_fua(struct usk_bdev_io *io);
 /* Children, parents, QoS-forwarded I/O and resets; true when it took over the completion. */
 bool bdev_io_complete_special(struct usk_bdev_io *bdev_io);
 void bdev_stat_add(struct usk_bdev_io_stat *total, const struct usk_bdev_io_stat *add);
