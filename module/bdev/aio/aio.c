@@ -24,7 +24,8 @@
 
 /*
  * Per (disk, thread). Invariant: inflight counts iocbs handed to the kernel; npending iocbs
- * wait in pending[] for the next io_submit; inflight + npending <= AIO_QUEUE_DEPTH.
+ * wait in pending[] for the next io_submit; inflight + npending <= AIO_QUEUE_DEPTH, of which
+ * one slot is kept for sync_iocb (the one sync in flight, see usk_file_flush_queue).
  */
 struct aio_channel {
 	io_context_t ctx;
@@ -35,11 +36,16 @@ struct aio_channel {
 	int efd;
 	struct usk_poller *poller;
 	struct usk_interrupt *intr;
+	struct usk_file_flush_queue flushq;
+	/* The sync in flight: IOCB_CMD_FDSYNC, or sync_req on the disk's sync thread. */
+	struct iocb sync_iocb;
+	struct usk_file_sync_req sync_req;
 	struct iocb *pending[AIO_QUEUE_DEPTH];
 	struct io_event events[AIO_REAP_BATCH];
 };
 
 struct aio_task {
+	struct usk_file_io fio; /* first: flush queue link */
 	struct iocb iocb;
 };
 
@@ -63,6 +69,88 @@ static int
 aio_get_ctx_size(void)
 {
 	return sizeof(struct aio_task);
+}
+
+static int aio_flush_pending(struct aio_channel *ch);
+
+/* ---------------------------------------------------------------- syncs */
+
+static void aio_start_sync(struct aio_channel *ch);
+
+/* The sync in flight ended with rc: complete the flushes it covers, start the next one. */
+static void
+aio_sync_done(struct aio_channel *ch, int rc)
+{
+	struct usk_file_io *done;
+	bool start_next;
+
+	done = usk_file_flush_sync_done(&ch->flushq, &start_next);
+	if (start_next) {
+		aio_start_sync(ch);
+	}
+	usk_file_flush_complete_list(done, rc);
+}
+
+static void
+aio_sync_req_done(void *arg)
+{
+	struct usk_file_sync_req *req = arg;
+
+	aio_sync_done(USK_CONTAINEROF(req, struct aio_channel, sync_req), req->rc);
+}
+
+static void
+aio_sync_on_helper(struct aio_channel *ch)
+{
+	int rc;
+
+	ch->sync_req.thread = usk_get_thread();
+	ch->sync_req.done_fn = aio_sync_req_done;
+	rc = usk_file_sync_helper_submit(ch->disk, &ch->sync_req);
+	if (rc != 0) {
+		aio_sync_done(ch, rc);
+	}
+}
+
+/*
+ * IOCB_CMD_FDSYNC: the kernel runs the sync from a workqueue (Linux >= 4.18, file systems
+ * with ->fsync). The first refusal (-EINVAL) moves the disk to the sync thread for good.
+ */
+static void
+aio_start_sync(struct aio_channel *ch)
+{
+	struct usk_file_disk *disk = ch->disk;
+
+	if (__atomic_load_n(&disk->kernel_sync_unsupported, __ATOMIC_RELAXED)) {
+		aio_sync_on_helper(ch);
+		return;
+	}
+	io_prep_fdsync(&ch->sync_iocb, disk->fd);
+	ch->sync_iocb.data = NULL;
+	if (ch->intr_mode) {
+		io_set_eventfd(&ch->sync_iocb, ch->efd);
+	}
+	ch->pending[ch->npending++] = &ch->sync_iocb;
+	if (ch->intr_mode) {
+		aio_flush_pending(ch);
+	}
+}
+
+/* io_submit refused the sync iocb with rc. */
+static void
+aio_sync_refused(struct aio_channel *ch, int rc)
+{
+	struct usk_file_disk *disk = ch->disk;
+
+	if (rc != -EINVAL) {
+		aio_sync_done(ch, rc);
+		return;
+	}
+	if (!__atomic_exchange_n(&disk->kernel_sync_unsupported, true, __ATOMIC_RELAXED)) {
+		USK_NOTICELOG("aio %s: the kernel has no asynchronous fdatasync for '%s'; syncs run "
+			      "on a helper thread\n", disk->bdev.name, disk->filename);
+	}
+	aio_sync_on_helper(ch);
 }
 
 /* ---------------------------------------------------------------- completion reaping */
@@ -127,6 +215,12 @@ aio_complete_events(struct aio_channel *ch)
 		}
 		ch->inflight -= (uint32_t)n;
 		for (int i = 0; i < n; i++) {
+			if (usk_unlikely(ch->events[i].obj == &ch->sync_iocb)) {
+				long sres = (long)ch->events[i].res;
+
+				aio_sync_done(ch, sres < 0 ? (int)sres : 0);
+				continue;
+			}
 			struct aio_task *task = ch->events[i].data;
 			struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(task);
 			long res = (long)ch->events[i].res;
@@ -161,7 +255,10 @@ aio_flush_pending(struct aio_channel *ch)
 			break; /* kernel is full: keep the rest for the next poll */
 		}
 		/* The first iocb was refused: fail it and go on with the others. */
-		{
+		if (ch->pending[done] == &ch->sync_iocb) {
+			done++;
+			aio_sync_refused(ch, rc);
+		} else {
 			struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(ch->pending[done]->data);
 
 			done++;
@@ -219,13 +316,14 @@ aio_rw(struct aio_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 	struct usk_file_disk *disk = ch->disk;
 	long long offset = (long long)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen);
 
-	if (usk_unlikely(ch->inflight + ch->npending >= AIO_QUEUE_DEPTH)) {
+	if (usk_unlikely(ch->inflight + ch->npending >= AIO_QUEUE_DEPTH - 1)) {
 		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
 		return;
 	}
 	if (write) {
-		io_prep_pwritev(&task->iocb, disk->fd, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
-				offset);
+		/* FUA: RWF_DSYNC makes the kernel sync the written range before completing. */
+		io_prep_pwritev2(&task->iocb, disk->fd, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
+				 offset, bdev_io->u.bdev.fua ? RWF_DSYNC : 0);
 	} else {
 		io_prep_preadv(&task->iocb, disk->fd, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
 			       offset);
@@ -271,6 +369,11 @@ aio_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 		}
 		aio_rw(ch, bdev_io, true);
 		return;
+	case USK_BDEV_IO_TYPE_FLUSH:
+		if (usk_file_flush_enqueue(&ch->flushq, (struct usk_file_io *)bdev_io->driver_ctx)) {
+			aio_start_sync(ch);
+		}
+		return;
 	default:
 		usk_file_disk_submit_inline(disk, bdev_io);
 		return;
@@ -288,6 +391,7 @@ aio_channel_create(void *io_device, void *ctx_buf)
 	ch->disk = io_device;
 	ch->efd = -1;
 	ch->ctx = 0;
+	memset(&ch->flushq, 0, sizeof(ch->flushq));
 	rc = io_setup(AIO_QUEUE_DEPTH, &ch->ctx);
 	if (rc != 0) {
 		USK_ERRLOG("aio: io_setup(%d) failed: %s (raise /proc/sys/fs/aio-max-nr?)\n",

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,16 +88,6 @@ void
 usk_file_disk_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev_io)
 {
 	switch (bdev_io->type) {
-	case USK_BDEV_IO_TYPE_FLUSH:
-		/* No portable async fsync (Linux AIO); a flush is rare, do it inline. */
-		if (!disk->direct || disk->bdev.write_cache) {
-			if (fdatasync(disk->fd) != 0) {
-				usk_bdev_io_complete_aio_status(bdev_io, -errno);
-				return;
-			}
-		}
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
-		return;
 	case USK_BDEV_IO_TYPE_UNMAP:
 	case USK_BDEV_IO_TYPE_WRITE_ZEROES: {
 		/* Rare and metadata-only for the file system: done inline, like flush. */
@@ -148,6 +139,152 @@ usk_file_disk_io_type_supported(void *ctx, enum usk_bdev_io_type type)
 	}
 }
 
+/* ---------------------------------------------------------------- flush */
+
+static void
+flush_list_push(struct usk_file_io **head, struct usk_file_io **tail, struct usk_file_io *io)
+{
+	io->next = NULL;
+	if (*tail != NULL) {
+		(*tail)->next = io;
+	} else {
+		*head = io;
+	}
+	*tail = io;
+}
+
+bool
+usk_file_flush_enqueue(struct usk_file_flush_queue *q, struct usk_file_io *io)
+{
+	if (q->sync_inflight) {
+		/* The sync in flight may have started before this flush's writes completed. */
+		flush_list_push(&q->waiting_head, &q->waiting_tail, io);
+		return false;
+	}
+	flush_list_push(&q->riding_head, &q->riding_tail, io);
+	q->sync_inflight = true;
+	q->syncs++;
+	return true;
+}
+
+struct usk_file_io *
+usk_file_flush_sync_done(struct usk_file_flush_queue *q, bool *start_next)
+{
+	struct usk_file_io *done = q->riding_head;
+
+	q->riding_head = q->waiting_head;
+	q->riding_tail = q->waiting_tail;
+	q->waiting_head = NULL;
+	q->waiting_tail = NULL;
+	*start_next = q->riding_head != NULL;
+	q->sync_inflight = *start_next;
+	if (*start_next) {
+		q->syncs++;
+	}
+	return done;
+}
+
+void
+usk_file_flush_complete_list(struct usk_file_io *list, int rc)
+{
+	struct usk_file_io *io;
+
+	while ((io = list) != NULL) {
+		list = io->next;
+		usk_bdev_io_complete_aio_status(usk_bdev_io_from_ctx(io), rc);
+	}
+}
+
+static void
+sync_helper_send_done(struct usk_file_sync_req *req)
+{
+	/* The message pool may be empty for a moment: this thread may wait, a reactor may not. */
+	while (usk_thread_send_msg(req->thread, req->done_fn, req) != 0) {
+		usleep(100);
+	}
+}
+
+static void *
+sync_helper_main(void *arg)
+{
+	struct usk_file_disk *disk = arg;
+	struct usk_file_sync_helper *h = &disk->sync_helper;
+	struct usk_file_sync_req *batch, *req;
+	int rc;
+
+	pthread_mutex_lock(&h->mutex);
+	for (;;) {
+		while (h->head == NULL && !h->stop) {
+			pthread_cond_wait(&h->cond, &h->mutex);
+		}
+		if (h->head == NULL) {
+			break; /* stop, and nothing left */
+		}
+		/* Every request taken here was submitted before the sync below starts. */
+		batch = h->head;
+		h->head = NULL;
+		h->tail = NULL;
+		pthread_mutex_unlock(&h->mutex);
+		rc = fdatasync(disk->fd) == 0 ? 0 : -errno;
+		__atomic_fetch_add(&h->syncs, 1, __ATOMIC_RELAXED);
+		while ((req = batch) != NULL) {
+			batch = req->next;
+			req->rc = rc;
+			sync_helper_send_done(req);
+		}
+		pthread_mutex_lock(&h->mutex);
+	}
+	pthread_mutex_unlock(&h->mutex);
+	return NULL;
+}
+
+int
+usk_file_sync_helper_submit(struct usk_file_disk *disk, struct usk_file_sync_req *req)
+{
+	struct usk_file_sync_helper *h = &disk->sync_helper;
+	int rc = 0;
+
+	req->next = NULL;
+	pthread_mutex_lock(&h->mutex);
+	if (!h->started) {
+		rc = -pthread_create(&h->tid, NULL, sync_helper_main, disk);
+		if (rc != 0) {
+			pthread_mutex_unlock(&h->mutex);
+			USK_ERRLOG("%s: cannot start the sync thread: %s\n", disk->bdev.name,
+				   strerror(-rc));
+			return rc;
+		}
+		pthread_setname_np(h->tid, "usk_fsync");
+		h->started = true;
+	}
+	if (h->tail != NULL) {
+		h->tail->next = req;
+	} else {
+		h->head = req;
+	}
+	h->tail = req;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->mutex);
+	return 0;
+}
+
+static void
+sync_helper_stop(struct usk_file_sync_helper *h)
+{
+	bool started;
+
+	pthread_mutex_lock(&h->mutex);
+	h->stop = true;
+	started = h->started;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->mutex);
+	if (started) {
+		pthread_join(h->tid, NULL);
+	}
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->mutex);
+}
+
 /* ---------------------------------------------------------------- bdev lifecycle */
 
 struct usk_io_channel *
@@ -159,6 +296,8 @@ usk_file_disk_get_io_channel(void *ctx)
 static void
 file_disk_free(struct usk_file_disk *disk)
 {
+	/* No channel is left, so no sync request is pending: the thread exits at once. */
+	sync_helper_stop(&disk->sync_helper);
 	if (disk->fd >= 0) {
 		close(disk->fd);
 	}
@@ -210,6 +349,8 @@ usk_file_disk_create(struct usk_file_disk_type *type, const char *name, const ch
 	}
 	disk->fd = -1;
 	disk->type = type;
+	pthread_mutex_init(&disk->sync_helper.mutex, NULL);
+	pthread_cond_init(&disk->sync_helper.cond, NULL);
 	disk->readonly = readonly;
 	disk->fallocate = fallocate;
 	disk->filename = strdup(filename);
@@ -252,7 +393,13 @@ usk_file_disk_create(struct usk_file_disk_type *type, const char *name, const ch
 	disk->bdev.fn_table = type->fn_table;
 	disk->bdev.blocklen = block_size;
 	disk->bdev.blockcnt = size / block_size;
-	disk->bdev.write_cache = !disk->direct;
+	/*
+	 * Even with O_DIRECT a completed write is not durable: the drive may cache it and the
+	 * file system may not have committed the metadata of blocks the write allocated. Flush
+	 * and FUA do the syncs (both modules take FUA natively: RWF_DSYNC).
+	 */
+	disk->bdev.write_cache = true;
+	disk->bdev.fua_supported = true;
 	disk->bdev.required_alignment = disk->direct ? (uint8_t)usk_u32log2(block_size) : 0;
 
 	usk_io_device_register(disk, type->channel_create, type->channel_destroy,

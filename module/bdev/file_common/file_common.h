@@ -3,6 +3,7 @@
 #ifndef USK_MODULE_BDEV_FILE_COMMON_H
 #define USK_MODULE_BDEV_FILE_COMMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,25 @@
 #include "usk/thread.h"
 
 struct usk_file_disk_type;
+struct usk_file_sync_req;
+
+/*
+ * The thread that runs fdatasync(2) for a file whose kernel interface has no asynchronous sync
+ * (Linux AIO where IOCB_CMD_FDSYNC is refused), so that no reactor ever blocks in it. Started
+ * on first use, stopped when the disk is freed.
+ */
+struct usk_file_sync_helper {
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	/* Requests not yet taken by the thread (mutex). */
+	struct usk_file_sync_req *head;
+	struct usk_file_sync_req *tail;
+	bool started;
+	bool stop;
+	pthread_t tid;
+	/* fdatasync calls made (one serves every request taken before it started). */
+	uint64_t syncs;
+};
 
 /* A bdev on an open file; the io_device of the module's channels. */
 struct usk_file_disk {
@@ -23,7 +43,10 @@ struct usk_file_disk {
 	bool direct;
 	bool readonly;
 	bool fallocate; /* unmap / write_zeroes through fallocate(2) */
+	/* The kernel refused an asynchronous sync on this file: syncs go to sync_helper. */
+	bool kernel_sync_unsupported;
 	struct usk_file_disk_type *type;
+	struct usk_file_sync_helper sync_helper;
 	TAILQ_ENTRY(usk_file_disk) link;
 };
 
@@ -71,10 +94,60 @@ int usk_file_disk_delete(struct usk_file_disk_type *type, const char *name,
 int usk_file_disk_rescan(struct usk_file_disk_type *type, const char *name);
 
 /**
- * Serve the I/O types done inline (not read or write): flush (fdatasync when a cache may hold
- * data), reset, unmap / write_zeroes through fallocate(2) when enabled; others fail.
+ * Serve the I/O types done inline (not read, write or flush): reset, unmap / write_zeroes
+ * through fallocate(2) when enabled; others fail.
  */
 void usk_file_disk_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev_io);
+
+/* ---------------------------------------------------------------- flush */
+
+/* Per-I/O context of the file bdevs: the first member of each module's driver_ctx. */
+struct usk_file_io {
+	struct usk_file_io *next; /* flush queue link */
+};
+
+/*
+ * Flush coalescing on one channel (one thread, one file). At most one sync is in flight. A
+ * flush may only be completed by a sync that started after the flush was submitted (the sync
+ * must cover every write completed before the flush): the flushes "riding" on the sync in
+ * flight were all submitted before it started; flushes submitted while it runs wait and ride
+ * on the next sync, which starts when the current one ends. N concurrent flushes cost at most
+ * two syncs.
+ */
+struct usk_file_flush_queue {
+	struct usk_file_io *riding_head;
+	struct usk_file_io *riding_tail;
+	struct usk_file_io *waiting_head;
+	struct usk_file_io *waiting_tail;
+	bool sync_inflight;
+	/* Syncs started on this queue. */
+	uint64_t syncs;
+};
+
+/** Add a flush. Returns true when the caller must start a sync now (none in flight). */
+bool usk_file_flush_enqueue(struct usk_file_flush_queue *q, struct usk_file_io *io);
+/**
+ * The sync in flight ended: returns the flushes it covers (linked by next), to complete with
+ * its result. *start_next: the waiting flushes ride now, the caller must start a sync for them.
+ */
+struct usk_file_io *usk_file_flush_sync_done(struct usk_file_flush_queue *q, bool *start_next);
+/** Complete every bdev_io of list (as returned above) with rc (0 or -errno). */
+void usk_file_flush_complete_list(struct usk_file_io *list, int rc);
+
+/* One fdatasync asked of the sync helper thread; owned by the caller until done_fn runs. */
+struct usk_file_sync_req {
+	struct usk_thread *thread; /* where done_fn runs */
+	usk_msg_fn done_fn;        /* done_fn(req) with rc set */
+	int rc;                    /* 0 or -errno of fdatasync */
+	struct usk_file_sync_req *next;
+};
+
+/**
+ * Have the disk's sync helper thread run fdatasync on the file (starting the thread on first
+ * use); req->done_fn(req) then runs on req->thread by message. Any thread. Returns 0 or
+ * -errno (the thread could not be started: done_fn never runs).
+ */
+int usk_file_sync_helper_submit(struct usk_file_disk *disk, struct usk_file_sync_req *req);
 
 /** io_type_supported of a file disk: read, write, flush, reset (+ unmap, write_zeroes). */
 bool usk_file_disk_io_type_supported(void *ctx, enum usk_bdev_io_type type);

@@ -26,7 +26,7 @@
 /*
  * Per (disk, thread). Invariant: inflight counts SQEs given to the kernel with io_uring_submit
  * plus npending SQEs filled since; inflight + npending <= URING_QUEUE_DEPTH, so the CQ
- * (2 * depth) never overflows.
+ * (2 * depth) never overflows. One of those is kept for the sync in flight (flushq).
  */
 struct uring_channel {
 	struct io_uring ring;
@@ -40,6 +40,8 @@ struct uring_channel {
 	int efd;
 	struct usk_poller *poller;
 	struct usk_interrupt *intr;
+	/* user_data of the IORING_OP_FSYNC in flight is &flushq. */
+	struct usk_file_flush_queue flushq;
 };
 
 static int uring_get_ctx_size(void);
@@ -53,8 +55,10 @@ USK_BDEV_MODULE_REGISTER(uring, &g_uring_if)
 static int
 uring_get_ctx_size(void)
 {
-	return 0;
+	return sizeof(struct usk_file_io);
 }
+
+static void uring_sync_done(struct uring_channel *ch, int rc);
 
 /* ---------------------------------------------------------------- completions */
 
@@ -70,6 +74,10 @@ uring_reap(struct uring_channel *ch)
 			struct usk_bdev_io *bdev_io = io_uring_cqe_get_data(cqes[i]);
 			int res = cqes[i]->res;
 
+			if (usk_unlikely((void *)bdev_io == &ch->flushq)) {
+				uring_sync_done(ch, res < 0 ? res : 0);
+				continue;
+			}
 			if (usk_likely(res >= 0 && (uint64_t)res ==
 				       bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen)) {
 				usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
@@ -152,6 +160,56 @@ uring_intr(void *arg)
 
 /* ---------------------------------------------------------------- submission */
 
+static struct io_uring_sqe *
+uring_get_sqe(struct uring_channel *ch)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ch->ring);
+
+	if (usk_unlikely(sqe == NULL)) {
+		uring_flush(ch);
+		sqe = io_uring_get_sqe(&ch->ring);
+	}
+	return sqe;
+}
+
+/*
+ * IORING_OP_FSYNC with IORING_FSYNC_DATASYNC: an io-wq worker runs the sync, the reactor only
+ * reaps its CQE. The slot is reserved (uring_rw keeps one free), so an SQE is always there.
+ */
+static void
+uring_start_sync(struct uring_channel *ch)
+{
+	struct io_uring_sqe *sqe = uring_get_sqe(ch);
+
+	if (usk_unlikely(sqe == NULL)) {
+		uring_sync_done(ch, -EAGAIN);
+		return;
+	}
+	io_uring_prep_fsync(sqe, ch->fixed_file ? 0 : ch->disk->fd, IORING_FSYNC_DATASYNC);
+	if (ch->fixed_file) {
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+	io_uring_sqe_set_data(sqe, &ch->flushq);
+	ch->npending++;
+	if (ch->intr_mode) {
+		uring_flush(ch);
+	}
+}
+
+/* The sync in flight ended with rc: complete the flushes it covers, start the next one. */
+static void
+uring_sync_done(struct uring_channel *ch, int rc)
+{
+	struct usk_file_io *done;
+	bool start_next;
+
+	done = usk_file_flush_sync_done(&ch->flushq, &start_next);
+	if (start_next) {
+		uring_start_sync(ch);
+	}
+	usk_file_flush_complete_list(done, rc);
+}
+
 static void
 uring_rw(struct uring_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 {
@@ -161,18 +219,14 @@ uring_rw(struct uring_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 	struct iovec *iov = bdev_io->u.bdev.iovs;
 	int fd = ch->fixed_file ? 0 : disk->fd;
 
-	if (usk_unlikely(ch->inflight + ch->npending >= URING_QUEUE_DEPTH)) {
+	if (usk_unlikely(ch->inflight + ch->npending >= URING_QUEUE_DEPTH - 1)) {
 		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
 		return;
 	}
-	sqe = io_uring_get_sqe(&ch->ring);
+	sqe = uring_get_sqe(ch);
 	if (usk_unlikely(sqe == NULL)) {
-		uring_flush(ch);
-		sqe = io_uring_get_sqe(&ch->ring);
-		if (sqe == NULL) {
-			usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
-			return;
-		}
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
+		return;
 	}
 	if (bdev_io->u.bdev.iovcnt == 1) {
 		if (write) {
@@ -184,6 +238,10 @@ uring_rw(struct uring_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 		io_uring_prep_writev(sqe, fd, iov, (unsigned)bdev_io->u.bdev.iovcnt, offset);
 	} else {
 		io_uring_prep_readv(sqe, fd, iov, (unsigned)bdev_io->u.bdev.iovcnt, offset);
+	}
+	if (write && bdev_io->u.bdev.fua) {
+		/* FUA: the kernel syncs the written range before the CQE. */
+		sqe->rw_flags = RWF_DSYNC;
 	}
 	if (ch->fixed_file) {
 		sqe->flags |= IOSQE_FIXED_FILE;
@@ -227,6 +285,11 @@ uring_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 			return;
 		}
 		uring_rw(ch, bdev_io, true);
+		return;
+	case USK_BDEV_IO_TYPE_FLUSH:
+		if (usk_file_flush_enqueue(&ch->flushq, (struct usk_file_io *)bdev_io->driver_ctx)) {
+			uring_start_sync(ch);
+		}
 		return;
 	default:
 		usk_file_disk_submit_inline(disk, bdev_io);
@@ -275,6 +338,7 @@ uring_channel_create(void *io_device, void *ctx_buf)
 
 	ch->disk = disk;
 	ch->efd = -1;
+	memset(&ch->flushq, 0, sizeof(ch->flushq));
 	ch->yield_when_idle = false;
 	/* One thread submits and reaps: let the kernel skip cross-thread task work IPIs. */
 	memset(&p, 0, sizeof(p));
