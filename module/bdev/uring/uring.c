@@ -239,10 +239,6 @@ uring_rw(struct uring_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 	} else {
 		io_uring_prep_readv(sqe, fd, iov, (unsigned)bdev_io->u.bdev.iovcnt, offset);
 	}
-	if (write && bdev_io->u.bdev.fua) {
-		/* FUA: the kernel syncs the written range before the CQE. */
-		sqe->rw_flags = RWF_DSYNC;
-	}
 	if (ch->fixed_file) {
 		sqe->flags |= IOSQE_FIXED_FILE;
 	}
