@@ -2,17 +2,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Flush and FUA reach stable storage on aio and uring bdevs, and no sync runs on a reactor.
 #
-# How the syncs are counted: with io_uring (IORING_OP_FSYNC) and Linux AIO (IOCB_CMD_FDSYNC)
-# the kernel runs the sync in its own threads (io-wq, a kworker), so strace of the process sees
-# nothing. The ext4 tracepoint ext4:ext4_sync_file_enter fires once per fsync/fdatasync of a
-# file, in the context of the thread that does it: in a tracefs instance of our own, filtered
-# on the backing file's device and inode, it counts the syncs that reach the file and names the
-# thread of each (the reactor is the usk_bdevperf main thread: its comm is "usk_bdevperf"). The
-# backing file must then be on ext4: $TMP when it is (the CI host's / is), else a loop-mounted
-# ext4 image; the test skips (77) when neither tracefs with ext4 events nor ext4 is available.
-# The sync-thread path (aio when the kernel refuses IOCB_CMD_FDSYNC) is forced with an
-# LD_PRELOAD shim (lib/aio_no_fdsync.c) and checked with strace -f: every fdatasync must come
-# from another thread than the reactor's.
+# The syncs that reach the backing file are counted with the ext4:ext4_sync_file_enter
+# tracepoint (lib/sync_trace.sh says how and why; the test skips without tracefs and ext4),
+# which also names the thread of each sync: the reactor is the usk_bdevperf main thread, and
+# never may sync. The sync-thread path (aio when the kernel refuses IOCB_CMD_FDSYNC) is forced
+# with an LD_PRELOAD shim (lib/aio_no_fdsync.c) and checked with strace -f as well: every
+# fdatasync must come from another thread than the reactor's.
 #
 # Expected counts, per bdevperf job (one channel):
 #   FUA writes at depth 1: syncs == FUA writes (the bdev layer follows each with a flush)
@@ -25,77 +20,10 @@ set -u
 e2e_init bdev_durability
 PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
 e2e_require "$PERF"
-TR=/sys/kernel/tracing
-INST=$TR/instances/usk-e2e-durability-$$
-MNT=
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
-
-durability_cleanup() {
-	if [ -d "$INST" ]; then
-		echo 0 >"$INST/events/ext4/ext4_sync_file_enter/enable" 2>/dev/null
-		rmdir "$INST" 2>/dev/null
-	fi
-	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
-	e2e_cleanup
-}
-trap durability_cleanup EXIT
-
-# ---- tracefs and an ext4 directory
-[ -d "$TR/events" ] || mount -t tracefs nodev "$TR" 2>/dev/null
-[ -d "$TR/events/ext4/ext4_sync_file_enter" ] || skip "no tracefs with ext4 events at $TR"
-mkdir "$INST" 2>/dev/null || skip "cannot create a tracefs instance (not root?)"
-echo 16384 >"$INST/buffer_size_kb" || fail "cannot size the trace buffer"
-DATA=$TMP
-if [ "$(stat -f -c %T "$TMP")" != "ext2/ext3" ]; then
-	command -v mkfs.ext4 >/dev/null || skip "$TMP is not ext4 and mkfs.ext4 is missing"
-	truncate -s 128M "$TMP/fs.img"
-	mkfs.ext4 -q -F "$TMP/fs.img" >/dev/null 2>&1 || skip "mkfs.ext4 failed"
-	mkdir "$TMP/mnt"
-	mount -o loop "$TMP/fs.img" "$TMP/mnt" 2>/dev/null ||
-		skip "$TMP is $(stat -f -c %T "$TMP"), and a loop mount of ext4 failed"
-	MNT=$TMP/mnt
-	DATA=$MNT
-fi
-EV=$INST/events/ext4/ext4_sync_file_enter
-
-# trace_start FILE: count syncs of FILE only (its device, in the kernel's encoding, and inode).
-trace_start() {
-	local d ino maj min
-
-	d=$(stat -c %d "$1")
-	ino=$(stat -c %i "$1")
-	maj=$(((d >> 8) & 0xfff))
-	min=$(((d & 0xff) | ((d >> 12) & 0xfff00)))
-	echo "dev == $(((maj << 20) | min)) && ino == $ino" >"$EV/filter" || fail "filter refused"
-	echo >"$INST/trace"
-	echo 1 >"$EV/enable" || fail "cannot enable $EV"
-}
-
-# trace_stop: $TMP/trace.txt holds the events; none may have been lost.
-trace_stop() {
-	echo 0 >"$EV/enable"
-	cp "$INST/trace" "$TMP/trace.txt"
-	if grep -qE '^overrun: [1-9]' "$INST"/per_cpu/cpu*/stats; then
-		fail "trace buffer overran: the sync count would be wrong"
-	fi
-}
-
-trace_syncs() {
-	grep -c 'ext4_sync_file_enter:' "$TMP/trace.txt"
-}
-
-# No sync event from a thread other than the kernel's or our sync thread.
-check_sync_threads() {
-	local bad
-
-	bad=$(grep 'ext4_sync_file_enter:' "$TMP/trace.txt" | awk '{print $1}' |
-		grep -vE '^(kworker/[^ ]*|iou-wrk-[0-9]+|usk_fsync)-[0-9]+$' | sort | uniq -c)
-	[ -z "$bad" ] || fail "$1: syncs ran on these threads (the reactor must never sync): $bad"
-}
+. "$(dirname "$0")/lib/sync_trace.sh"
+trap 'sync_trace_cleanup; e2e_cleanup' EXIT
+sync_trace_init
+DATA=$SYNC_DATA
 
 write_cfg() { # module name file
 	cat >"$TMP/$2.json" <<JSON
@@ -129,30 +57,30 @@ for mod in aio uring; do
 	truncate -s 64M "$f"
 	write_cfg "$mod" D0 "$f"
 
-	trace_start "$f"
+	sync_trace_start "$f"
 	perf D0 -q 1 -w write --fua
-	trace_stop
-	syncs=$(trace_syncs)
+	sync_trace_stop
+	syncs=$(sync_trace_count)
 	[ "$FUAS" -gt 0 ] || fail "$mod: no FUA write completed"
 	[ "$syncs" -eq "$FUAS" ] || fail "$mod: $FUAS FUA writes at depth 1 but $syncs syncs reached the file"
-	check_sync_threads "$mod FUA"
+	sync_trace_check_threads "$mod FUA"
 	echo "ok: $mod: $FUAS FUA writes, $syncs syncs of the file, none on the reactor"
 
-	trace_start "$f"
+	sync_trace_start "$f"
 	perf D0 -q 8 -w randwrite --flush-every 3
-	trace_stop
-	syncs=$(trace_syncs)
+	sync_trace_stop
+	syncs=$(sync_trace_count)
 	[ "$FLUSHES" -gt 0 ] || fail "$mod: no flush completed"
 	[ "$syncs" -le "$FLUSHES" ] || fail "$mod: $syncs syncs for $FLUSHES flushes (more than one each)"
 	[ "$syncs" -ge $(((FLUSHES + 7) / 8)) ] ||
 		fail "$mod: $syncs syncs cannot cover $FLUSHES flushes at depth 8 (a flush completed without its own sync)"
-	check_sync_threads "$mod flush"
+	sync_trace_check_threads "$mod flush"
 	echo "ok: $mod: $FLUSHES flushes at depth 8 took $syncs syncs, none on the reactor"
 
-	trace_start "$f"
+	sync_trace_start "$f"
 	perf D0 -q 4 -w write
-	trace_stop
-	syncs=$(trace_syncs)
+	sync_trace_stop
+	syncs=$(sync_trace_count)
 	[ "$syncs" -eq 0 ] || fail "$mod: $syncs syncs without any flush or FUA write"
 	echo "ok: $mod: plain writes cause no sync"
 done
@@ -170,17 +98,17 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0:detect_leaks=0"
 for args in "-q 1 -w write --fua" "-q 8 -w randwrite --flush-every 3"; do
 	PREFIX=(env LD_PRELOAD="$TMP/aio_no_fdsync.so" strace -f -qq -o "$TMP/strace.log"
 		-e trace=execve,fdatasync,fsync)
-	trace_start "$f"
+	sync_trace_start "$f"
 	# shellcheck disable=SC2086 # args is a list of options
 	perf D0 $args
-	trace_stop
+	sync_trace_stop
 	PREFIX=()
 	grep -q "syncs run on a helper thread" "$TMP/out.log" ||
 		fail "aio did not fall back to the sync thread ($args)"
 	main=$(awk '/execve\(/ {print $1; exit}' "$TMP/strace.log")
 	calls=$(grep -cE '^[0-9]+ +f(data)?sync\(' "$TMP/strace.log")
 	on_reactor=$(grep -cE "^$main +f(data)?sync\(" "$TMP/strace.log")
-	syncs=$(trace_syncs)
+	syncs=$(sync_trace_count)
 	[ "$on_reactor" -eq 0 ] || fail "aio sync thread ($args): $on_reactor fdatasync calls on the reactor thread $main"
 	[ "$calls" -eq "$syncs" ] || fail "aio sync thread ($args): strace saw $calls syncs, the tracepoint $syncs"
 	if [ "$FUAS" -gt 0 ]; then
