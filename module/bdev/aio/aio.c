@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <unistd.h>
 
@@ -29,15 +28,10 @@
  * one slot is kept for sync_iocb (the one sync in flight, see usk_file_flush_queue).
  */
 struct aio_channel {
+	struct usk_file_channel fc; /* first: file_common's part */
 	io_context_t ctx;
-	struct usk_file_disk *disk;
 	uint32_t npending;
 	uint32_t inflight;
-	bool intr_mode;
-	int efd;
-	struct usk_poller *poller;
-	struct usk_interrupt *intr;
-	struct usk_file_flush_queue flushq;
 	/* The sync in flight: IOCB_CMD_FDSYNC, or sync_req on the disk's sync thread. */
 	struct iocb sync_iocb;
 	struct usk_file_sync_req sync_req;
@@ -72,32 +66,22 @@ aio_get_ctx_size(void)
 	return sizeof(struct aio_task);
 }
 
+static inline struct aio_channel *
+aio_ch(struct usk_file_channel *fc)
+{
+	return USK_CONTAINEROF(fc, struct aio_channel, fc);
+}
+
 static int aio_flush_pending(struct aio_channel *ch);
 
 /* ---------------------------------------------------------------- syncs */
-
-static void aio_start_sync(struct aio_channel *ch);
-
-/* The sync in flight ended with rc: complete the flushes it covers, start the next one. */
-static void
-aio_sync_done(struct aio_channel *ch, int rc)
-{
-	struct usk_file_io *done;
-	bool start_next;
-
-	done = usk_file_flush_sync_done(&ch->flushq, &start_next);
-	if (start_next) {
-		aio_start_sync(ch);
-	}
-	usk_file_flush_complete_list(done, rc);
-}
 
 static void
 aio_sync_req_done(void *arg)
 {
 	struct usk_file_sync_req *req = arg;
 
-	aio_sync_done(USK_CONTAINEROF(req, struct aio_channel, sync_req), req->rc);
+	usk_file_channel_sync_done(&USK_CONTAINEROF(req, struct aio_channel, sync_req)->fc, req->rc);
 }
 
 static void
@@ -107,9 +91,9 @@ aio_sync_on_helper(struct aio_channel *ch)
 
 	ch->sync_req.thread = usk_get_thread();
 	ch->sync_req.done_fn = aio_sync_req_done;
-	rc = usk_file_sync_helper_submit(ch->disk, &ch->sync_req);
+	rc = usk_file_sync_helper_submit(ch->fc.disk, &ch->sync_req);
 	if (rc != 0) {
-		aio_sync_done(ch, rc);
+		usk_file_channel_sync_done(&ch->fc, rc);
 	}
 }
 
@@ -118,9 +102,10 @@ aio_sync_on_helper(struct aio_channel *ch)
  * with ->fsync). The first refusal (-EINVAL) moves the disk to the sync thread for good.
  */
 static void
-aio_start_sync(struct aio_channel *ch)
+aio_start_sync(struct usk_file_channel *fc)
 {
-	struct usk_file_disk *disk = ch->disk;
+	struct aio_channel *ch = aio_ch(fc);
+	struct usk_file_disk *disk = fc->disk;
 
 	if (__atomic_load_n(&disk->kernel_sync_unsupported, __ATOMIC_RELAXED)) {
 		aio_sync_on_helper(ch);
@@ -128,11 +113,11 @@ aio_start_sync(struct aio_channel *ch)
 	}
 	io_prep_fdsync(&ch->sync_iocb, disk->fd);
 	ch->sync_iocb.data = NULL;
-	if (ch->intr_mode) {
-		io_set_eventfd(&ch->sync_iocb, ch->efd);
+	if (fc->intr_mode) {
+		io_set_eventfd(&ch->sync_iocb, fc->efd);
 	}
 	ch->pending[ch->npending++] = &ch->sync_iocb;
-	if (ch->intr_mode) {
+	if (fc->intr_mode) {
 		aio_flush_pending(ch);
 	}
 }
@@ -141,10 +126,10 @@ aio_start_sync(struct aio_channel *ch)
 static void
 aio_sync_refused(struct aio_channel *ch, int rc)
 {
-	struct usk_file_disk *disk = ch->disk;
+	struct usk_file_disk *disk = ch->fc.disk;
 
 	if (rc != -EINVAL) {
-		aio_sync_done(ch, rc);
+		usk_file_channel_sync_done(&ch->fc, rc);
 		return;
 	}
 	if (!__atomic_exchange_n(&disk->kernel_sync_unsupported, true, __ATOMIC_RELAXED)) {
@@ -216,17 +201,18 @@ aio_complete_events(struct aio_channel *ch)
 		}
 		ch->inflight -= (uint32_t)n;
 		for (int i = 0; i < n; i++) {
-			if (usk_unlikely(ch->events[i].obj == &ch->sync_iocb)) {
-				long sres = (long)ch->events[i].res;
+			struct aio_task *task;
+			struct usk_bdev_io *bdev_io;
+			long res = (long)ch->events[i].res;
+			uint64_t expect;
 
-				aio_sync_done(ch, sres < 0 ? (int)sres : 0);
+			if (usk_unlikely(ch->events[i].obj == &ch->sync_iocb)) {
+				usk_file_channel_sync_done(&ch->fc, res < 0 ? (int)res : 0);
 				continue;
 			}
-			struct aio_task *task = ch->events[i].data;
-			struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(task);
-			long res = (long)ch->events[i].res;
-			uint64_t expect = bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen;
-
+			task = ch->events[i].data;
+			bdev_io = usk_bdev_io_from_ctx(task);
+			expect = bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen;
 			if (usk_likely(res >= 0 && (uint64_t)res == expect)) {
 				usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
 			} else {
@@ -276,18 +262,18 @@ aio_flush_pending(struct aio_channel *ch)
 }
 
 static int
-aio_poll(void *arg)
+aio_poll(struct usk_file_channel *fc)
 {
-	struct aio_channel *ch = arg;
+	struct aio_channel *ch = aio_ch(fc);
 	int work = 0;
 
-	if (ch->npending != 0) {
-		work += aio_flush_pending(ch);
-	}
 	if (ch->inflight != 0) {
 		work += aio_complete_events(ch);
 	}
-	if (usk_unlikely(ch->flushq.sync_inflight) && work == 0) {
+	if (ch->npending != 0) {
+		work += aio_flush_pending(ch);
+	}
+	if (usk_unlikely(fc->flushq.sync_inflight) && work == 0 && !fc->intr_mode) {
 		/*
 		 * IOCB_CMD_FDSYNC runs on a kworker of the submitting CPU's workqueue pool, that
 		 * is on this reactor's core, where a busy poller leaves it only the scraps of its
@@ -297,34 +283,17 @@ aio_poll(void *arg)
 		 */
 		sched_yield();
 	}
-	return work > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
-}
-
-static int
-aio_intr(void *arg)
-{
-	struct aio_channel *ch = arg;
-	uint64_t cnt;
-	int work;
-
-	/* Reset the eventfd counter before reaping so no completion is missed. */
-	if (read(ch->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
-		USK_ERRLOG("aio: read of eventfd failed: %s\n", strerror(errno));
-	}
-	work = aio_complete_events(ch);
-	if (ch->npending != 0) {
-		work += aio_flush_pending(ch);
-	}
 	return work;
 }
 
 /* ---------------------------------------------------------------- submission */
 
 static void
-aio_rw(struct aio_channel *ch, struct usk_bdev_io *bdev_io, bool write)
+aio_rw(struct usk_file_channel *fc, struct usk_bdev_io *bdev_io, bool write)
 {
+	struct aio_channel *ch = aio_ch(fc);
 	struct aio_task *task = (struct aio_task *)bdev_io->driver_ctx;
-	struct usk_file_disk *disk = ch->disk;
+	struct usk_file_disk *disk = fc->disk;
 	long long offset = (long long)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen);
 
 	if (usk_unlikely(ch->inflight + ch->npending >= AIO_QUEUE_DEPTH - 1)) {
@@ -340,116 +309,48 @@ aio_rw(struct aio_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 	}
 	task->iocb.data = task;
 	ch->pending[ch->npending++] = &task->iocb;
-	if (ch->intr_mode) {
+	if (fc->intr_mode) {
 		/* No poller runs in interrupt mode: submit now, completions signal the eventfd. */
-		io_set_eventfd(&task->iocb, ch->efd);
+		io_set_eventfd(&task->iocb, fc->efd);
 		aio_flush_pending(ch);
-	}
-}
-
-static void
-aio_get_buf_cb(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io, bool success)
-{
-	if (!success) {
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
-		return;
-	}
-	aio_rw(usk_io_channel_get_ctx(_ch), bdev_io, false);
-}
-
-static void
-aio_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
-{
-	struct aio_channel *ch = usk_io_channel_get_ctx(_ch);
-	struct usk_file_disk *disk = ch->disk;
-
-	switch (bdev_io->type) {
-	case USK_BDEV_IO_TYPE_READ:
-		if (usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
-			usk_bdev_io_get_buf(bdev_io, aio_get_buf_cb,
-					    bdev_io->u.bdev.num_blocks * disk->bdev.blocklen);
-			return;
-		}
-		aio_rw(ch, bdev_io, false);
-		return;
-	case USK_BDEV_IO_TYPE_WRITE:
-		if (usk_unlikely(disk->readonly)) {
-			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
-			return;
-		}
-		aio_rw(ch, bdev_io, true);
-		return;
-	case USK_BDEV_IO_TYPE_FLUSH:
-		if (usk_file_flush_enqueue(&ch->flushq, (struct usk_file_io *)bdev_io->driver_ctx)) {
-			aio_start_sync(ch);
-		}
-		return;
-	default:
-		usk_file_disk_submit_inline(disk, bdev_io);
-		return;
 	}
 }
 
 /* ---------------------------------------------------------------- channels */
 
 static int
-aio_channel_create(void *io_device, void *ctx_buf)
+aio_setup(struct usk_file_channel *fc)
 {
-	struct aio_channel *ch = ctx_buf;
+	struct aio_channel *ch = aio_ch(fc);
 	int rc;
 
-	ch->disk = io_device;
-	ch->efd = -1;
 	ch->ctx = 0;
-	memset(&ch->flushq, 0, sizeof(ch->flushq));
+	ch->npending = 0;
+	ch->inflight = 0;
 	rc = io_setup(AIO_QUEUE_DEPTH, &ch->ctx);
 	if (rc != 0) {
 		USK_ERRLOG("aio: io_setup(%d) failed: %s (raise /proc/sys/fs/aio-max-nr?)\n",
 			   AIO_QUEUE_DEPTH, strerror(-rc));
-		return rc;
 	}
-	if (usk_interrupt_mode_is_enabled()) {
-		ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (ch->efd < 0) {
-			rc = -errno;
-			goto err_destroy_ctx;
-		}
-		ch->intr = usk_interrupt_register(ch->efd, aio_intr, ch, "aio_intr");
-		if (ch->intr == NULL) {
-			rc = -ENOMEM;
-			goto err_close_efd;
-		}
-		ch->intr_mode = true;
-		return 0;
-	}
-	ch->poller = usk_poller_register_named(aio_poll, ch, 0, "aio_poll");
-	if (ch->poller == NULL) {
-		rc = -ENOMEM;
-		goto err_destroy_ctx;
-	}
-	return 0;
-
-err_close_efd:
-	close(ch->efd);
-err_destroy_ctx:
-	io_destroy(ch->ctx);
 	return rc;
 }
 
 static void
-aio_channel_destroy(void *io_device, void *ctx_buf)
+aio_teardown(struct usk_file_channel *fc)
 {
-	struct aio_channel *ch = ctx_buf;
-
-	usk_poller_unregister(&ch->poller);
-	if (ch->intr != NULL) {
-		usk_interrupt_unregister(&ch->intr);
-	}
-	if (ch->efd >= 0) {
-		close(ch->efd);
-	}
-	io_destroy(ch->ctx);
+	io_destroy(aio_ch(fc)->ctx);
 }
+
+static const struct usk_file_channel_ops g_aio_channel_ops = {
+	.setup = aio_setup,
+	.set_eventfd = NULL, /* each iocb carries the eventfd (io_set_eventfd) */
+	.teardown = aio_teardown,
+	.rw = aio_rw,
+	.start_sync = aio_start_sync,
+	.poll = aio_poll,
+	.poller_name = "aio_poll",
+	.intr_name = "aio_intr",
+};
 
 /* ---------------------------------------------------------------- bdev lifecycle */
 
@@ -478,7 +379,7 @@ aio_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 
 static const struct usk_bdev_fn_table g_aio_fn_table = {
 	.destruct = usk_file_disk_destruct,
-	.submit_request = aio_submit_request,
+	.submit_request = usk_file_disk_submit_request,
 	.io_type_supported = usk_file_disk_io_type_supported,
 	.get_io_channel = usk_file_disk_get_io_channel,
 	.dump_info_json = aio_dump_info_json,
@@ -489,8 +390,7 @@ static struct usk_file_disk_type g_aio_type = {
 	.module = &g_aio_if,
 	.fn_table = &g_aio_fn_table,
 	.product_name = "AIO disk",
-	.channel_create = aio_channel_create,
-	.channel_destroy = aio_channel_destroy,
+	.ops = &g_aio_channel_ops,
 	.channel_size = sizeof(struct aio_channel),
 	.disks = TAILQ_HEAD_INITIALIZER(g_aio_type.disks),
 };

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Shared pieces of the bdevs on a file or block device (aio, uring): open, size, create, delete. */
+/*
+ * Shared pieces of the bdevs on a file or block device (aio, uring): open, size, create,
+ * delete, the submit path and channels (the module plugs in through usk_file_channel_ops),
+ * flush coalescing and the sync thread.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -8,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -85,8 +90,8 @@ usk_file_open(const char *filename, bool readonly, bool *direct)
 
 /* ---------------------------------------------------------------- I/O */
 
-void
-usk_file_disk_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev_io)
+static void
+file_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev_io)
 {
 	switch (bdev_io->type) {
 	case USK_BDEV_IO_TYPE_UNMAP:
@@ -117,6 +122,51 @@ usk_file_disk_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev
 		return;
 	default:
 		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+}
+
+static void
+file_get_buf_cb(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io, bool success)
+{
+	struct usk_file_channel *ch = usk_io_channel_get_ctx(_ch);
+
+	if (!success) {
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+	ch->ops->rw(ch, bdev_io, false);
+}
+
+void
+usk_file_disk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
+{
+	struct usk_file_channel *ch = usk_io_channel_get_ctx(_ch);
+	struct usk_file_disk *disk = ch->disk;
+
+	switch (bdev_io->type) {
+	case USK_BDEV_IO_TYPE_READ:
+		if (usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
+			usk_bdev_io_get_buf(bdev_io, file_get_buf_cb,
+					    bdev_io->u.bdev.num_blocks * disk->bdev.blocklen);
+			return;
+		}
+		ch->ops->rw(ch, bdev_io, false);
+		return;
+	case USK_BDEV_IO_TYPE_WRITE:
+		if (usk_unlikely(disk->readonly)) {
+			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
+			return;
+		}
+		ch->ops->rw(ch, bdev_io, true);
+		return;
+	case USK_BDEV_IO_TYPE_FLUSH:
+		if (usk_file_flush_enqueue(&ch->flushq, (struct usk_file_io *)bdev_io->driver_ctx)) {
+			ch->ops->start_sync(ch);
+		}
+		return;
+	default:
+		file_submit_inline(disk, bdev_io);
 		return;
 	}
 }
@@ -194,6 +244,20 @@ usk_file_flush_complete_list(struct usk_file_io *list, int rc)
 		list = io->next;
 		usk_bdev_io_complete_aio_status(usk_bdev_io_from_ctx(io), rc);
 	}
+}
+
+void
+usk_file_channel_sync_done(struct usk_file_channel *ch, int rc)
+{
+	struct usk_file_io *done;
+	bool start_next;
+
+	done = usk_file_flush_sync_done(&ch->flushq, &start_next);
+	if (start_next) {
+		/* Before the completions, whose callbacks may submit more flushes. */
+		ch->ops->start_sync(ch);
+	}
+	usk_file_flush_complete_list(done, rc);
 }
 
 static void
@@ -305,6 +369,94 @@ sync_helper_stop(struct usk_file_sync_helper *h)
 	}
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->mutex);
+}
+
+/* ---------------------------------------------------------------- channels */
+
+static int
+file_channel_poll(void *arg)
+{
+	struct usk_file_channel *ch = arg;
+
+	return ch->ops->poll(ch) > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
+}
+
+static int
+file_channel_intr(void *arg)
+{
+	struct usk_file_channel *ch = arg;
+	uint64_t cnt;
+
+	/* Reset the eventfd counter before reaping so that no completion is missed. */
+	if (read(ch->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
+		USK_ERRLOG("%s: read of eventfd failed: %s\n", ch->disk->bdev.name, strerror(errno));
+	}
+	return ch->ops->poll(ch);
+}
+
+static int
+file_channel_create(void *io_device, void *ctx_buf)
+{
+	struct usk_file_disk *disk = io_device;
+	struct usk_file_channel *ch = ctx_buf;
+	int rc;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->disk = disk;
+	ch->ops = disk->type->ops;
+	ch->efd = -1;
+	rc = ch->ops->setup(ch);
+	if (rc != 0) {
+		return rc;
+	}
+	if (usk_interrupt_mode_is_enabled()) {
+		ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (ch->efd < 0) {
+			rc = -errno;
+			goto err_teardown;
+		}
+		if (ch->ops->set_eventfd != NULL) {
+			rc = ch->ops->set_eventfd(ch);
+			if (rc != 0) {
+				goto err_close_efd;
+			}
+		}
+		ch->intr = usk_interrupt_register(ch->efd, file_channel_intr, ch, ch->ops->intr_name);
+		if (ch->intr == NULL) {
+			rc = -ENOMEM;
+			goto err_close_efd;
+		}
+		ch->intr_mode = true;
+		return 0;
+	}
+	ch->poller = usk_poller_register_named(file_channel_poll, ch, 0, ch->ops->poller_name);
+	if (ch->poller == NULL) {
+		rc = -ENOMEM;
+		goto err_teardown;
+	}
+	return 0;
+
+err_close_efd:
+	close(ch->efd);
+	ch->efd = -1;
+err_teardown:
+	ch->ops->teardown(ch);
+	return rc;
+}
+
+static void
+file_channel_destroy(void *io_device, void *ctx_buf)
+{
+	struct usk_file_channel *ch = ctx_buf;
+
+	usk_poller_unregister(&ch->poller);
+	if (ch->intr != NULL) {
+		usk_interrupt_unregister(&ch->intr);
+	}
+	if (ch->efd >= 0) {
+		close(ch->efd);
+	}
+	ch->ops->teardown(ch);
 }
 
 /* ---------------------------------------------------------------- bdev lifecycle */
@@ -432,8 +584,8 @@ usk_file_disk_create(struct usk_file_disk_type *type, const char *name, const ch
 	disk->bdev.fua_supported = false;
 	disk->bdev.required_alignment = disk->direct ? (uint8_t)usk_u32log2(block_size) : 0;
 
-	usk_io_device_register(disk, type->channel_create, type->channel_destroy,
-			       type->channel_size, disk->bdev.name);
+	usk_io_device_register(disk, file_channel_create, file_channel_destroy, type->channel_size,
+			       disk->bdev.name);
 	rc = usk_bdev_register(&disk->bdev);
 	if (rc != 0) {
 		snprintf(err, err_len, "name: cannot register bdev '%s': %s", name, strerror(-rc));
