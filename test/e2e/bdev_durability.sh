@@ -45,8 +45,8 @@ perf() {
 	if grep -qE 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/out.log"; then
 		fail "sanitizer report in usk_bdevperf $*"
 	fi
-	FLUSHES=$(sed -nE "s/^[[:space:]]+$name[[:space:]]+: flushes ([0-9]+), FUA writes ([0-9]+)$/\1/p" "$TMP/out.log")
-	FUAS=$(sed -nE "s/^[[:space:]]+$name[[:space:]]+: flushes ([0-9]+), FUA writes ([0-9]+)$/\2/p" "$TMP/out.log")
+	FLUSHES=$(sed -nE "s/^[[:space:]]+${name}[[:space:]]+: flushes ([0-9]+), FUA writes ([0-9]+)$/\1/p" "$TMP/out.log")
+	FUAS=$(sed -nE "s/^[[:space:]]+${name}[[:space:]]+: flushes ([0-9]+), FUA writes ([0-9]+)$/\2/p" "$TMP/out.log")
 	FLUSHES=${FLUSHES:-0}
 	FUAS=${FUAS:-0}
 }
@@ -97,7 +97,7 @@ write_cfg aio D0 "$f"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0:detect_leaks=0"
 for args in "-q 1 -w write --fua" "-q 8 -w randwrite --flush-every 3"; do
 	PREFIX=(env LD_PRELOAD="$TMP/aio_no_fdsync.so" strace -f -qq -o "$TMP/strace.log"
-		-e trace=execve,fdatasync,fsync)
+		-e "trace=execve,fdatasync,fsync")
 	sync_trace_start "$f"
 	# shellcheck disable=SC2086 # args is a list of options
 	perf D0 $args
@@ -114,8 +114,9 @@ for args in "-q 1 -w write --fua" "-q 8 -w randwrite --flush-every 3"; do
 	if [ "$FUAS" -gt 0 ]; then
 		[ "$syncs" -eq "$FUAS" ] || fail "aio sync thread: $FUAS FUA writes at depth 1, $syncs syncs"
 	else
-		[ "$FLUSHES" -gt 0 ] && [ "$syncs" -ge 1 ] && [ "$syncs" -le "$FLUSHES" ] ||
+		if [ "$FLUSHES" -eq 0 ] || [ "$syncs" -lt 1 ] || [ "$syncs" -gt "$FLUSHES" ]; then
 			fail "aio sync thread: $syncs syncs for $FLUSHES flushes"
+		fi
 	fi
 	bad=$(grep 'ext4_sync_file_enter:' "$TMP/trace.txt" | awk '{print $1}' | grep -vc '^usk_fsync-')
 	[ "$bad" -eq 0 ] || fail "aio sync thread ($args): $bad syncs not on the usk_fsync thread"

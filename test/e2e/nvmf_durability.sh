@@ -9,6 +9,7 @@
 # The guest also checks that the kernel sees a volatile write cache with FUA (Identify VWC,
 # queue/write_cache, queue/fua): otherwise it would never send either.
 set -u
+# shellcheck disable=SC2034 # read by nvmf_lib/common.sh
 NAME=nvmf_durability
 . "$(dirname "$0")/nvmf_lib/common.sh"
 skip_unless_ready

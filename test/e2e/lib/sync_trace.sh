@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=bash
 # Counting the syncs that reach one file (sourced by bdev_durability.sh and nvmf_durability.sh,
 # after the script's common.sh, whose fail() and $TMP it uses).
 #
@@ -41,6 +42,7 @@ sync_trace_init() {
 		sync_trace_skip "no tracefs with ext4 events at $SYNC_TR"
 	mkdir "$SYNC_INST" 2>/dev/null || sync_trace_skip "cannot create a tracefs instance (not root?)"
 	echo 16384 >"$SYNC_INST/buffer_size_kb" || fail "cannot size the trace buffer"
+	# shellcheck disable=SC2034 # read by the sourcing test
 	SYNC_DATA=$TMP
 	if [ "$(stat -f -c %T "$TMP")" != "ext2/ext3" ]; then
 		command -v mkfs.ext4 >/dev/null || sync_trace_skip "$TMP is not ext4 and mkfs.ext4 is missing"
@@ -50,6 +52,7 @@ sync_trace_init() {
 		mount -o loop "$TMP/fs.img" "$TMP/mnt" 2>/dev/null ||
 			sync_trace_skip "$TMP is $(stat -f -c %T "$TMP"), and a loop mount of ext4 failed"
 		SYNC_MNT=$TMP/mnt
+		# shellcheck disable=SC2034 # read by the sourcing test
 		SYNC_DATA=$SYNC_MNT
 	fi
 }
