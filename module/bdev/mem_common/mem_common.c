@@ -20,14 +20,15 @@ usk_mem_bdev_check(const struct usk_mem_bdev_rules *rules, const struct usk_mem_
 		snprintf(err, err_len, "name: a %s bdev needs a name", rules->module_name);
 		return -EINVAL;
 	}
-	if (rules->block_size_pow2 ? opts->block_size < 512 || !USK_IS_POW2(opts->block_size) :
-	    opts->block_size == 0 || opts->block_size % 512 != 0) {
+	if (rules->block_size_pow2 ? opts->block_size < 512 || !USK_IS_POW2(opts->block_size)
+				   : opts->block_size == 0 || opts->block_size % 512 != 0) {
 		snprintf(err, err_len, "block_size: %u is not a %s", opts->block_size,
 			 rules->block_size_pow2 ? "power of two >= 512" : "multiple of 512");
 		return -EINVAL;
 	}
 	if (opts->num_blocks == 0 || opts->num_blocks > UINT64_MAX / opts->block_size) {
-		snprintf(err, err_len, "num_blocks: must be > 0 and num_blocks * block_size must fit"
+		snprintf(err, err_len,
+			 "num_blocks: must be > 0 and num_blocks * block_size must fit"
 			 " 64 bits");
 		return -EINVAL;
 	}
@@ -90,17 +91,19 @@ usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *param
 {
 	struct rpc_mem_create p = {0};
 	const struct usk_json_object_decoder d[] = {
-		{"name", offsetof(struct rpc_mem_create, name), usk_json_decode_string,
-		 !rules->name_required},
-		{"uuid", offsetof(struct rpc_mem_create, uuid), usk_json_decode_string, true},
-		{"num_blocks", offsetof(struct rpc_mem_create, num_blocks), usk_json_decode_uint64, false},
-		{"block_size", offsetof(struct rpc_mem_create, block_size), usk_json_decode_uint32, false},
-		{"md_size", offsetof(struct rpc_mem_create, md_size), usk_json_decode_uint32, true},
-		/* Only with rules->optimal_io_boundary (the count below leaves them out). */
-		{"physical_block_size", offsetof(struct rpc_mem_create, physical_block_size),
-		 usk_json_decode_uint32, true},
-		{"optimal_io_boundary", offsetof(struct rpc_mem_create, optimal_io_boundary),
-		 usk_json_decode_uint32, true},
+	    {"name", offsetof(struct rpc_mem_create, name), usk_json_decode_string,
+	     !rules->name_required},
+	    {"uuid", offsetof(struct rpc_mem_create, uuid), usk_json_decode_string, true},
+	    {"num_blocks", offsetof(struct rpc_mem_create, num_blocks), usk_json_decode_uint64,
+	     false},
+	    {"block_size", offsetof(struct rpc_mem_create, block_size), usk_json_decode_uint32,
+	     false},
+	    {"md_size", offsetof(struct rpc_mem_create, md_size), usk_json_decode_uint32, true},
+	    /* Only with rules->optimal_io_boundary (the count below leaves them out). */
+	    {"physical_block_size", offsetof(struct rpc_mem_create, physical_block_size),
+	     usk_json_decode_uint32, true},
+	    {"optimal_io_boundary", offsetof(struct rpc_mem_create, optimal_io_boundary),
+	     usk_json_decode_uint32, true},
 	};
 	struct usk_mem_bdev_opts opts = {0};
 	struct usk_bdev *bdev = NULL;
@@ -124,10 +127,11 @@ usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *param
 						    "Invalid parameters: %s", err);
 		goto cleanup;
 	}
-	if (p.physical_block_size && (!USK_IS_POW2(p.physical_block_size) ||
-				      p.physical_block_size < p.block_size)) {
+	if (p.physical_block_size &&
+	    (!USK_IS_POW2(p.physical_block_size) || p.physical_block_size < p.block_size)) {
 		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: physical_block_size: must be a power of two >= block_size");
+						"Invalid parameters: physical_block_size: must be "
+						"a power of two >= block_size");
 		goto cleanup;
 	}
 	if (!usk_bdev_rpc_check_md_size(request, p.md_size) ||
@@ -138,8 +142,8 @@ usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *param
 	rc = create_fn(&bdev, &opts);
 	if (rc == -EEXIST) {
 		/* The name was free a moment ago: the UUID is taken. */
-		usk_jsonrpc_send_error_response_fmt(request, rc, "uuid: a bdev with uuid %s already exists",
-						    p.uuid ? p.uuid : "");
+		usk_jsonrpc_send_error_response_fmt(
+		    request, rc, "uuid: a bdev with uuid %s already exists", p.uuid ? p.uuid : "");
 	} else {
 		usk_bdev_rpc_reply_created(request, rc, bdev, rules->module_name);
 	}

@@ -28,8 +28,8 @@ struct usk_mem_bdev_opts {
 
 /* What one module accepts (static, one per module). */
 struct usk_mem_bdev_rules {
-	const char *module_name;     /* "malloc": in messages and the create RPC's reply */
-	const char *create_method;   /* "bdev_malloc_create": write_config_json's method */
+	const char *module_name;   /* "malloc": in messages and the create RPC's reply */
+	const char *create_method; /* "bdev_malloc_create": write_config_json's method */
 	/* block_size must be a power of two (malloc: buffers are aligned to it), else any
 	 * multiple of 512 (null moves no data). */
 	bool block_size_pow2;
@@ -47,8 +47,9 @@ int usk_mem_bdev_check(const struct usk_mem_bdev_rules *rules, const struct usk_
 		       char *err, size_t err_len);
 
 /**
- * Fill bdev from opts: a copy of name (the caller frees bdev->name), uuid, geometry,
- * product_name, module, fn_table, ctxt, no write cache. Returns 0 or -ENOMEM.
+ * Fill bdev from opts: a copy of name (the caller frees bdev->name), the uuid, the geometry
+ * (blocks, block size, optimal I/O boundary), no write cache. The module sets the rest
+ * (product_name, module, fn_table, ctxt). Returns 0 or -ENOMEM.
  */
 int usk_mem_bdev_init(struct usk_bdev *bdev, const struct usk_mem_bdev_opts *opts,
 		      const char *name);
@@ -58,8 +59,7 @@ int usk_mem_bdev_init(struct usk_bdev *bdev, const struct usk_mem_bdev_opts *opt
 void usk_mem_bdev_write_config_json(const struct usk_mem_bdev_rules *rules,
 				    const struct usk_bdev *bdev, json_t *config_array);
 
-typedef int (*usk_mem_bdev_create_fn)(struct usk_bdev **bdev,
-				      const struct usk_mem_bdev_opts *opts);
+typedef int (*usk_mem_bdev_create_fn)(struct usk_bdev **bdev, const struct usk_mem_bdev_opts *opts);
 
 /**
  * Body of bdev_<x>_create (app thread): decode name, uuid, num_blocks, block_size, md_size
@@ -67,6 +67,7 @@ typedef int (*usk_mem_bdev_create_fn)(struct usk_bdev **bdev,
  * create_fn, reply with the name or an error naming the field.
  */
 void usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *params,
-			     const struct usk_mem_bdev_rules *rules, usk_mem_bdev_create_fn create_fn);
+			     const struct usk_mem_bdev_rules *rules,
+			     usk_mem_bdev_create_fn create_fn);
 
 #endif
