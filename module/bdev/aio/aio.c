@@ -273,7 +273,8 @@ aio_poll(struct usk_file_channel *fc)
 	if (ch->npending != 0) {
 		work += aio_flush_pending(ch);
 	}
-	if (usk_unlikely(fc->flushq.sync_inflight) && work == 0 && !fc->intr_mode) {
+	if (usk_unlikely(fc->flushq.sync_inflight) && work == 0 && !fc->intr_mode &&
+	    !__atomic_load_n(&fc->disk->kernel_sync_unsupported, __ATOMIC_RELAXED)) {
 		/*
 		 * IOCB_CMD_FDSYNC runs on a kworker of the submitting CPU's workqueue pool, that
 		 * is on this reactor's core, where a busy poller leaves it only the scraps of its
