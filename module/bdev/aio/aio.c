@@ -91,6 +91,8 @@ aio_sync_on_helper(struct aio_channel *ch)
 
 	ch->sync_req.thread = usk_get_thread();
 	ch->sync_req.done_fn = aio_sync_req_done;
+	/* The thread may take it at once. */
+	usk_file_flush_sync_started(&ch->fc.flushq);
 	rc = usk_file_sync_helper_submit(ch->fc.disk, &ch->sync_req);
 	if (rc != 0) {
 		usk_file_channel_sync_done(&ch->fc, rc);
@@ -224,6 +226,18 @@ aio_complete_events(struct aio_channel *ch)
 	return total;
 }
 
+/* pending[first..first+n) went to the kernel: was the sync among them? */
+static void
+aio_note_sync_started(struct aio_channel *ch, uint32_t first, uint32_t n)
+{
+	for (uint32_t i = first; i < first + n; i++) {
+		if (ch->pending[i] == &ch->sync_iocb) {
+			usk_file_flush_sync_started(&ch->fc.flushq);
+			return;
+		}
+	}
+}
+
 /* One io_submit for everything queued since the last poll. */
 static int
 aio_flush_pending(struct aio_channel *ch)
@@ -234,6 +248,9 @@ aio_flush_pending(struct aio_channel *ch)
 	while (done < ch->npending) {
 		rc = io_submit(ch->ctx, (long)(ch->npending - done), &ch->pending[done]);
 		if (rc > 0) {
+			if (usk_unlikely(ch->fc.flushq.sync_inflight && !ch->fc.flushq.sync_started)) {
+				aio_note_sync_started(ch, done, (uint32_t)rc);
+			}
 			done += (uint32_t)rc;
 			ch->inflight += (uint32_t)rc;
 			continue;

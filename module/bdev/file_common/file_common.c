@@ -207,13 +207,18 @@ flush_list_push(struct usk_file_io **head, struct usk_file_io **tail, struct usk
 bool
 usk_file_flush_enqueue(struct usk_file_flush_queue *q, struct usk_file_io *io)
 {
-	if (q->sync_inflight) {
-		/* The sync in flight may have started before this flush's writes completed. */
+	if (q->sync_inflight && q->sync_started) {
+		/* The sync in flight may have begun before this flush's writes completed. */
 		flush_list_push(&q->waiting_head, &q->waiting_tail, io);
 		return false;
 	}
+	/* Nothing in flight, or a sync the kernel has not seen yet: it covers this flush. */
 	flush_list_push(&q->riding_head, &q->riding_tail, io);
+	if (q->sync_inflight) {
+		return false;
+	}
 	q->sync_inflight = true;
+	q->sync_started = false;
 	q->syncs++;
 	return true;
 }
@@ -229,6 +234,7 @@ usk_file_flush_sync_done(struct usk_file_flush_queue *q, bool *start_next)
 	q->waiting_tail = NULL;
 	*start_next = q->riding_head != NULL;
 	q->sync_inflight = *start_next;
+	q->sync_started = false;
 	if (*start_next) {
 		q->syncs++;
 	}

@@ -25,9 +25,9 @@ struct usk_file_io {
  * Flush coalescing on one channel (one thread, one file). At most one sync is in flight. A
  * flush may only be completed by a sync that started after the flush was submitted (the sync
  * must cover every write completed before the flush): the flushes "riding" on the sync in
- * flight were all submitted before it started; flushes submitted while it runs wait and ride
- * on the next sync, which starts when the current one ends. N concurrent flushes cost at most
- * two syncs.
+ * flight were all submitted before the kernel got it (sync_started); flushes submitted after
+ * that wait and ride on the next sync, which starts when the current one ends. N concurrent
+ * flushes cost at most two syncs.
  */
 struct usk_file_flush_queue {
 	struct usk_file_io *riding_head;
@@ -35,12 +35,23 @@ struct usk_file_flush_queue {
 	struct usk_file_io *waiting_head;
 	struct usk_file_io *waiting_tail;
 	bool sync_inflight;
+	/* The sync in flight was handed to the kernel (or the sync thread): later flushes wait. */
+	bool sync_started;
 	/* Syncs started on this queue. */
 	uint64_t syncs;
 };
 
-/** Add a flush. Returns true when the caller must start a sync now (none in flight). */
+/**
+ * Add a flush. Returns true when the caller must start a sync now (none in flight); false when
+ * it rides on the sync prepared but not yet handed over, or waits for the next one.
+ */
 bool usk_file_flush_enqueue(struct usk_file_flush_queue *q, struct usk_file_io *io);
+/** The sync in flight is now with the kernel (or the sync thread): it may have begun. */
+static inline void
+usk_file_flush_sync_started(struct usk_file_flush_queue *q)
+{
+	q->sync_started = true;
+}
 /**
  * The sync in flight ended: returns the flushes it covers (linked by next), to complete with
  * its result. *start_next: the waiting flushes ride now, the caller must start a sync for them.

@@ -34,6 +34,8 @@ struct uring_channel {
 	uint32_t npending;
 	uint32_t inflight;
 	bool fixed_file;
+	/* SQEs filled before the sync's and not submitted yet (while the sync is not started). */
+	uint32_t sync_ahead;
 	/* The reactor is pinned to one core, which its io-wq workers then share: see uring_poll. */
 	bool yield_when_idle;
 };
@@ -106,6 +108,14 @@ uring_flush(struct uring_channel *ch)
 		}
 		return 0;
 	}
+	if (usk_unlikely(ch->fc.flushq.sync_inflight && !ch->fc.flushq.sync_started)) {
+		/* SQEs are consumed in the order they were filled. */
+		if ((uint32_t)rc > ch->sync_ahead) {
+			usk_file_flush_sync_started(&ch->fc.flushq);
+		} else {
+			ch->sync_ahead -= (uint32_t)rc;
+		}
+	}
 	ch->inflight += (uint32_t)rc;
 	ch->npending -= (uint32_t)rc;
 	return rc;
@@ -172,6 +182,7 @@ uring_start_sync(struct usk_file_channel *fc)
 		sqe->flags |= IOSQE_FIXED_FILE;
 	}
 	io_uring_sqe_set_data(sqe, &fc->flushq);
+	ch->sync_ahead = ch->npending;
 	ch->npending++;
 	if (fc->intr_mode) {
 		uring_flush(ch);

@@ -160,37 +160,44 @@ test_io_reaches_file(void **state)
 }
 
 /*
- * Flush coalescing: a flush submitted while a sync is in flight must not be completed by that
- * sync (it may have started before the flush's writes completed), only by the next one.
+ * Flush coalescing: a flush submitted after a sync was handed to the kernel must not be
+ * completed by that sync (it may have begun before the flush's writes completed), only by the
+ * next one; one submitted while the sync is still only prepared may share it.
  */
 static void
 test_flush_coalescing(void **state)
 {
 	struct usk_file_flush_queue q = {};
-	struct usk_file_io io[5];
+	struct usk_file_io io[6];
 	struct usk_file_io *done;
 	bool next;
 
-	assert_true(usk_file_flush_enqueue(&q, &io[0]));   /* sync 1 starts for io0 */
-	assert_false(usk_file_flush_enqueue(&q, &io[1]));  /* submitted after sync 1 started */
-	assert_false(usk_file_flush_enqueue(&q, &io[2]));
-	done = usk_file_flush_sync_done(&q, &next);        /* sync 1 covers io0 only */
+	assert_true(usk_file_flush_enqueue(&q, &io[0]));   /* sync 1 prepared for io0 */
+	assert_false(usk_file_flush_enqueue(&q, &io[1]));  /* the kernel has not seen it: rides */
+	usk_file_flush_sync_started(&q);                   /* sync 1 handed to the kernel */
+	assert_false(usk_file_flush_enqueue(&q, &io[2]));  /* after sync 1 began: waits */
+	assert_false(usk_file_flush_enqueue(&q, &io[3]));
+	done = usk_file_flush_sync_done(&q, &next);        /* sync 1 covers io0, io1 only */
 	assert_ptr_equal(done, &io[0]);
-	assert_null(done->next);
-	assert_true(next);                                 /* sync 2 starts for io1, io2 */
-	assert_false(usk_file_flush_enqueue(&q, &io[3]));  /* after sync 2 started: waits */
+	assert_ptr_equal(done->next, &io[1]);
+	assert_null(io[1].next);
+	assert_true(next);                                 /* sync 2 prepared for io2, io3 */
+	assert_false(q.sync_started);
+	usk_file_flush_sync_started(&q);
+	assert_false(usk_file_flush_enqueue(&q, &io[4]));  /* after sync 2 began: waits */
 	done = usk_file_flush_sync_done(&q, &next);
-	assert_ptr_equal(done, &io[1]);
-	assert_ptr_equal(done->next, &io[2]);
-	assert_null(io[2].next);
-	assert_true(next);                                 /* sync 3 for io3 */
+	assert_ptr_equal(done, &io[2]);
+	assert_ptr_equal(done->next, &io[3]);
+	assert_null(io[3].next);
+	assert_true(next);                                 /* sync 3 for io4 */
+	usk_file_flush_sync_started(&q);
 	done = usk_file_flush_sync_done(&q, &next);
-	assert_ptr_equal(done, &io[3]);
+	assert_ptr_equal(done, &io[4]);
 	assert_null(done->next);
 	assert_false(next);
 	assert_false(q.sync_inflight);
 	assert_int_equal(q.syncs, 3);
-	assert_true(usk_file_flush_enqueue(&q, &io[4]));   /* idle again: starts at once */
+	assert_true(usk_file_flush_enqueue(&q, &io[5]));   /* idle again: starts at once */
 	assert_int_equal(q.syncs, 4);
 }
 
