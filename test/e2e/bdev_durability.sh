@@ -14,6 +14,7 @@
 #   writes with a flush every 3, depth 8: ceil(flushes / 8) <= syncs <= flushes (coalesced:
 #     a sync serves every flush submitted before it started, at most the 8 in flight)
 #   plain writes: no sync at all
+# (FUA at depth 1 is run in interrupt mode too.)
 set -u
 
 . "$(dirname "$0")/lib/common.sh"
@@ -76,6 +77,17 @@ for mod in aio uring; do
 		fail "$mod: $syncs syncs cannot cover $FLUSHES flushes at depth 8 (a flush completed without its own sync)"
 	sync_trace_check_threads "$mod flush"
 	echo "ok: $mod: $FLUSHES flushes at depth 8 took $syncs syncs, none on the reactor"
+
+	# Interrupt mode: the reactor sleeps, the completion of the sync wakes it.
+	sync_trace_start "$f"
+	perf D0 --interrupt-mode -q 1 -w write --fua
+	sync_trace_stop
+	syncs=$(sync_trace_count)
+	if [ "$FUAS" -eq 0 ] || [ "$syncs" -ne "$FUAS" ]; then
+		fail "$mod interrupt mode: $FUAS FUA writes at depth 1 but $syncs syncs"
+	fi
+	sync_trace_check_threads "$mod FUA interrupt mode"
+	echo "ok: $mod interrupt mode: $FUAS FUA writes, $syncs syncs"
 
 	sync_trace_start "$f"
 	perf D0 -q 4 -w write
