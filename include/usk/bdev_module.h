@@ -247,7 +247,8 @@ struct usk_bdev_io {
 			struct iovec *iovs;
 			int iovcnt;
 			/* WRITE on a bdev with fua_supported: make the data durable before
-			 * completing (RWF_DSYNC, the NVMe FUA bit). Always false otherwise. */
+			 * completing (pass it down, as the vbdevs do; an NVMe FUA bit). Always
+			 * false otherwise: the bdev layer then emulates FUA with a flush. */
 			bool fua;
 			uint64_t num_blocks;
 			uint64_t offset_blocks;

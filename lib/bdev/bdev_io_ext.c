@@ -501,7 +501,7 @@ fua_flush_wait_cb(void *arg)
 /*
  * Issue the flush that follows a successful FUA write (BDEV_IO_F_FUA_EMU). It runs as the
  * parent's only child, so bdev_child_done completes the write with the flush's status. The
- * write was submitted before the flush, so any sync the module starts for the flush covers it.
+ * write completed before the flush was submitted, so the sync that serves the flush covers it.
  */
 static void
 bdev_fua_flush(struct usk_bdev_io *parent)
