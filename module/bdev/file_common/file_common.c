@@ -267,10 +267,19 @@ usk_file_channel_sync_done(struct usk_file_channel *ch, int rc)
 }
 
 static void
-sync_helper_send_done(struct usk_file_sync_req *req)
+sync_helper_send_done(struct usk_file_disk *disk, struct usk_file_sync_req *req)
 {
-	/* The message pool may be empty for a moment: this thread may wait, a reactor may not. */
-	while (usk_thread_send_msg(req->thread, req->done_fn, req) != 0) {
+	/*
+	 * The message pool may be empty for a moment: this thread may wait, a reactor may not.
+	 * Bounded, so that a thread that is gone (it cannot be while its flush is outstanding,
+	 * but a bug must not hang the disk's deletion in pthread_join) only costs a log line.
+	 */
+	for (int i = 0; usk_thread_send_msg(req->thread, req->done_fn, req) != 0; i++) {
+		if (i == 10000) {
+			USK_ERRLOG("%s: cannot return a sync result to its thread for 1 s; the flush "
+				   "is lost\n", disk->bdev.name);
+			return;
+		}
 		usleep(100);
 	}
 }
@@ -321,7 +330,7 @@ sync_helper_main(void *arg)
 		while ((req = batch) != NULL) {
 			batch = req->next;
 			req->rc = rc;
-			sync_helper_send_done(req);
+			sync_helper_send_done(disk, req);
 		}
 		pthread_mutex_lock(&h->mutex);
 	}
