@@ -19,6 +19,8 @@
 #include "bdevperf_util.h"
 
 #define OPT_CHECK_PATTERN 1000
+#define OPT_FUA 1001
+#define OPT_FLUSH_EVERY 1002
 #define RESET_PERIOD_US (1 * USK_SEC_TO_USEC)
 
 struct bdevperf_job;
@@ -28,6 +30,7 @@ struct bdevperf_task {
 	struct bdevperf_job *job;
 	void *buf;		/* data written / read */
 	void *verify_buf;	/* read-back buffer of verify/reset */
+	struct iovec iov;	/* buf, for FUA writes (usk_bdev_writev_blocks_ext) */
 	uint64_t offset_blocks;
 	uint64_t submit_tsc;
 	enum usk_bdev_io_type io_type;
@@ -49,6 +52,9 @@ struct bdevperf_job {
 	bool is_draining;
 	bool continue_on_failure;
 	bool check_pattern;
+	bool fua;		/* every write is FUA */
+	uint32_t flush_every;	/* a flush after every flush_every writes (0: never) */
+	uint32_t writes_since_flush;
 	uint32_t rw_percentage;
 	uint32_t io_size_blocks;
 	uint32_t block_size;
@@ -64,6 +70,8 @@ struct bdevperf_job {
 	uint64_t io_completed;
 	uint64_t io_failed;
 	uint64_t io_timeout;
+	uint64_t flushes_done;
+	uint64_t fua_writes_done;
 	uint64_t lat_total_tsc;
 	uint64_t lat_min_tsc;
 	uint64_t lat_max_tsc;
@@ -110,6 +118,8 @@ static bool g_every_core;
 static const char *g_bdev_filter;
 static bool g_continue_on_failure;
 static bool g_check_pattern;
+static bool g_fua;
+static uint32_t g_flush_every;
 
 static void submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now);
 static void job_drain(struct bdevperf_job *job);
@@ -236,6 +246,11 @@ io_complete(struct usk_bdev_io *bdev_io, bool success, void *cb_arg)
 	}
 	if (usk_likely(success)) {
 		job->io_completed++;
+		if (usk_unlikely(task->io_type == USK_BDEV_IO_TYPE_FLUSH)) {
+			job->flushes_done++;
+		} else if (usk_unlikely(job->fua) && task->io_type == USK_BDEV_IO_TYPE_WRITE) {
+			job->fua_writes_done++;
+		}
 	} else {
 		job->io_failed++;
 		if (!job->continue_on_failure && job->workload != BDEVPERF_RW_RESET && !job->is_draining) {
@@ -325,6 +340,17 @@ submit_task(struct bdevperf_job *job, struct bdevperf_task *task)
 			bdevperf_pattern_fill(task->buf, job->block_size, task->offset_blocks,
 					      job->io_size_blocks, ++job->write_generation);
 		}
+		if (usk_unlikely(job->fua)) {
+			static const struct usk_bdev_ext_io_opts fua = {
+				.size = sizeof(fua), .flags = USK_BDEV_IO_FLAG_FUA,
+			};
+
+			task->iov.iov_base = task->buf;
+			task->iov.iov_len = job->io_size;
+			return usk_bdev_writev_blocks_ext(job->desc, job->ch, &task->iov, 1,
+							  task->offset_blocks, job->io_size_blocks,
+							  cb, task, &fua);
+		}
 		return usk_bdev_write_blocks(job->desc, job->ch, task->buf, task->offset_blocks,
 					     job->io_size_blocks, cb, task);
 	case USK_BDEV_IO_TYPE_UNMAP:
@@ -413,6 +439,12 @@ submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now
 		task->io_type = job->fixed_io_type;
 	} else {
 		task->io_type = pick_mixed_io_type(job);
+	}
+	if (usk_unlikely(job->flush_every != 0) && task->io_type == USK_BDEV_IO_TYPE_WRITE &&
+	    job->writes_since_flush++ == job->flush_every) {
+		/* As a database commits: a flush after every flush_every writes. */
+		task->io_type = USK_BDEV_IO_TYPE_FLUSH;
+		job->writes_since_flush = 0;
 	}
 
 	task->submit_tsc = now;
@@ -682,6 +714,8 @@ job_create(struct usk_bdev *bdev, uint32_t core, uint32_t slice, uint32_t nslice
 	job->verify = g_workload == BDEVPERF_RW_VERIFY || g_workload == BDEVPERF_RW_RESET;
 	job->check_pattern = job->verify || g_check_pattern;
 	job->continue_on_failure = g_continue_on_failure;
+	job->fua = g_fua;
+	job->flush_every = g_flush_every;
 	job->rw_percentage = g_rw_percentage < 0 ? 0 : (uint32_t)g_rw_percentage;
 	if (USK_IS_POW2(job->size_in_ios) && job->size_in_ios > 1) {
 		job->rand_shift = 64 - (uint32_t)__builtin_ctzll(job->size_in_ios);
@@ -859,6 +893,10 @@ bdevperf_test_done(void)
 		printf("\t %-20s: %10.2f %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f\n",
 		       job->name, s.runtime_s, s.iops, s.mibps, s.fail_s, s.to_s, s.avg_us, s.min_us,
 		       s.max_us);
+		if (job->fua || job->flushes_done != 0) {
+			printf("\t %-20s: flushes %" PRIu64 ", FUA writes %" PRIu64 "\n", job->name,
+			       job->flushes_done, job->fua_writes_done);
+		}
 		t_iops += s.iops;
 		t_mibps += s.mibps;
 		t_fail += s.fail_s;
@@ -1064,6 +1102,8 @@ bdevperf_usage(void)
 	printf(" -f                        continue processing I/O even after failures\n");
 	printf(" --check-pattern           check that read data holds usk_bdevperf's write pattern\n");
 	printf("                           (written by -w write/randwrite/verify with the same -o)\n");
+	printf(" --fua                     every write is a FUA write (durable when it completes)\n");
+	printf(" --flush-every <n>         a flush after every n writes (as a database commits)\n");
 }
 
 static int
@@ -1142,6 +1182,15 @@ bdevperf_parse_arg(int ch, char *arg)
 	case OPT_CHECK_PATTERN:
 		g_check_pattern = true;
 		break;
+	case OPT_FUA:
+		g_fua = true;
+		break;
+	case OPT_FLUSH_EVERY:
+		if (parse_int_arg("--flush-every", arg, 1, 1000000, &v) != 0) {
+			return -EINVAL;
+		}
+		g_flush_every = (uint32_t)v;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -1211,6 +1260,8 @@ main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "check-pattern", no_argument, NULL, OPT_CHECK_PATTERN },
+		{ "fua", no_argument, NULL, OPT_FUA },
+		{ "flush-every", required_argument, NULL, OPT_FLUSH_EVERY },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum usk_app_parse_args_rvals prc;

@@ -253,6 +253,36 @@ int usk_bdev_writev(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struc
 int usk_bdev_writev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			   struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			   usk_bdev_io_completion_cb cb, void *cb_arg);
+/* usk_bdev_ext_io_opts.flags */
+/*
+ * Force Unit Access: the data is on stable storage when the write completes successfully.
+ * Modules that honour it themselves (usk_bdev.fua_supported) get it on the bdev_io
+ * (u.bdev.fua); for the others the bdev layer follows the write with a flush when the bdev has
+ * a volatile write cache, and completes the write when the flush is done.
+ */
+#define USK_BDEV_IO_FLAG_FUA (1u << 0)
+
+/* Per-I/O options of the *_ext calls. May grow: size says how much the caller filled. */
+struct usk_bdev_ext_io_opts {
+	/* sizeof(struct usk_bdev_ext_io_opts) as the caller knows it. */
+	size_t size;
+	/* USK_BDEV_IO_FLAG_*; unknown bits are -EINVAL. */
+	uint32_t flags;
+};
+
+/**
+ * usk_bdev_writev_blocks with per-I/O options (opts may be NULL: none). Same thread and
+ * callback rules; -EINVAL also for an opts->size of 0 or unknown flags.
+ */
+int usk_bdev_writev_blocks_ext(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
+			       struct iovec *iov, int iovcnt, uint64_t offset_blocks,
+			       uint64_t num_blocks, usk_bdev_io_completion_cb cb, void *cb_arg,
+			       const struct usk_bdev_ext_io_opts *opts);
+/** usk_bdev_write_zeroes_blocks with per-I/O options (FUA: always a write + flush). */
+int usk_bdev_write_zeroes_blocks_ext(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
+				     uint64_t offset_blocks, uint64_t num_blocks,
+				     usk_bdev_io_completion_cb cb, void *cb_arg,
+				     const struct usk_bdev_ext_io_opts *opts);
 /**
  * Compare data with the medium; a mismatch fails with NVMe status Compare Failure (SCT 2,
  * SC 0x85). -ENOTSUP when the module lacks COMPARE (no emulation).

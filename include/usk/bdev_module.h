@@ -131,7 +131,13 @@ struct usk_bdev {
 	/* Bytes per block: power of two, >= 512 for data bdevs (any > 0 accepted). */
 	uint32_t blocklen;
 	uint64_t blockcnt;
+	/*
+	 * Completed writes may sit in a volatile cache until a FLUSH (a drive cache, the page
+	 * cache, file system metadata): FUA writes then need a flush after them.
+	 */
 	bool write_cache;
+	/* The module honours bdev_io->u.bdev.fua on writes itself (see USK_BDEV_IO_FLAG_FUA). */
+	bool fua_supported;
 	/* log2 of the buffer alignment the module needs (0 = any). */
 	uint8_t required_alignment;
 	/* Blocks; with split_on_optimal_io_boundary, I/O crossing a multiple is split. 0 = none. */
@@ -242,6 +248,10 @@ struct usk_bdev_io {
 			 * usk_bdev_io_get_buf supplies one. */
 			struct iovec *iovs;
 			int iovcnt;
+			/* WRITE on a bdev with fua_supported: make the data durable before
+			 * completing (pass it down, as the vbdevs do; an NVMe FUA bit). Always
+			 * false otherwise: the bdev layer then emulates FUA with a flush. */
+			bool fua;
 			uint64_t num_blocks;
 			uint64_t offset_blocks;
 			/* Storage for single-buffer I/O (iovs == &iov). */

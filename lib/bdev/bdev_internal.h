@@ -19,6 +19,8 @@
 #define BDEV_IO_F_QOS_FWD 0x04    /* submitted on another thread's channel by QoS */
 #define BDEV_IO_F_PARENT 0x10     /* split / emulation parent, reset, abort: special completion */
 #define BDEV_IO_F_RESET_DONE 0x20 /* a reset whose channels are unfrozen again */
+/* A FUA write on a module without native FUA: a flush follows before the user's callback. */
+#define BDEV_IO_F_FUA_EMU 0x40
 
 /* bdev channel flags */
 #define BDEV_CH_RESET_IN_PROGRESS 0x1
@@ -195,6 +197,8 @@ struct usk_bdev_io *bdev_io_alloc_internal(struct usk_bdev_channel *bch, struct 
 bool bdev_io_should_split(struct usk_bdev_io *bdev_io);
 void bdev_io_split(struct usk_bdev_io *bdev_io);
 void bdev_write_zeroes_emulate(struct usk_bdev_io *parent);
+/* Mark a user write (or write_zeroes) FUA: native, emulated with a flush, or nothing to do. */
+void bdev_io_set_fua(struct usk_bdev_io *io);
 /* Children, parents, QoS-forwarded I/O and resets; true when it took over the completion. */
 bool bdev_io_complete_special(struct usk_bdev_io *bdev_io);
 void bdev_stat_add(struct usk_bdev_io_stat *total, const struct usk_bdev_io_stat *add);

@@ -681,12 +681,13 @@ bdev_io_init(struct usk_bdev_io *io, struct usk_bdev *bdev, struct usk_bdev_chan
 	io->internal.caller_ctx = cb_arg;
 	io->internal.status = USK_BDEV_IO_STATUS_PENDING;
 	io->internal.flags = 0;
+	io->u.bdev.fua = false;
 }
 
 static inline int
-bdev_rw_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
-	       struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
-	       uint8_t type, usk_bdev_io_completion_cb cb, void *cb_arg)
+bdev_rw_blocks_flags(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
+		     struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+		     uint8_t type, usk_bdev_io_completion_cb cb, void *cb_arg, uint32_t io_flags)
 {
 	struct usk_bdev *bdev = desc->bdev;
 	struct usk_bdev_channel *bch = bdev_ch_from_io_channel(ch);
@@ -711,9 +712,55 @@ bdev_rw_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 	}
 	io->u.bdev.num_blocks = num_blocks;
 	io->u.bdev.offset_blocks = offset_blocks;
+	if (usk_unlikely(io_flags & USK_BDEV_IO_FLAG_FUA)) {
+		bdev_io_set_fua(io);
+	}
 	bch->user_inflight++;
 	bdev_io_submit_inline(io);
 	return 0;
+}
+
+static inline int
+bdev_rw_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
+	       struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+	       uint8_t type, usk_bdev_io_completion_cb cb, void *cb_arg)
+{
+	return bdev_rw_blocks_flags(desc, ch, buf, iov, iovcnt, offset_blocks, num_blocks, type, cb,
+				    cb_arg, 0);
+}
+
+/* Flags of an ext call: 0 or -EINVAL (size 0, unknown flags). */
+static int
+ext_opts_flags(const struct usk_bdev_ext_io_opts *opts, uint32_t *flags)
+{
+	*flags = 0;
+	if (opts == NULL) {
+		return 0;
+	}
+	if (opts->size < offsetof(struct usk_bdev_ext_io_opts, flags) + sizeof(opts->flags)) {
+		return -EINVAL;
+	}
+	if (opts->flags & ~USK_BDEV_IO_FLAG_FUA) {
+		return -EINVAL;
+	}
+	*flags = opts->flags;
+	return 0;
+}
+
+void
+bdev_io_set_fua(struct usk_bdev_io *io)
+{
+	struct usk_bdev *bdev = io->bdev;
+
+	if (bdev->fua_supported && io->type == USK_BDEV_IO_TYPE_WRITE) {
+		io->u.bdev.fua = true;
+		return;
+	}
+	if (bdev->write_cache && bdev->fn_table->io_type_supported(bdev->ctxt,
+			USK_BDEV_IO_TYPE_FLUSH)) {
+		io->internal.flags |= BDEV_IO_F_FUA_EMU;
+	}
+	/* Otherwise no volatile cache: a completed write is durable already. */
 }
 
 static inline int
@@ -825,6 +872,24 @@ usk_bdev_writev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, st
 	}
 	return bdev_rw_blocks(desc, ch, NULL, iov, iovcnt, offset_blocks, num_blocks,
 			      USK_BDEV_IO_TYPE_WRITE, cb, cb_arg);
+}
+
+int
+usk_bdev_writev_blocks_ext(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
+			   struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+			   usk_bdev_io_completion_cb cb, void *cb_arg,
+			   const struct usk_bdev_ext_io_opts *opts)
+{
+	uint32_t flags;
+
+	if (usk_unlikely(!desc->write)) {
+		return -EBADF;
+	}
+	if (iov == NULL || iovcnt <= 0 || ext_opts_flags(opts, &flags) != 0) {
+		return -EINVAL;
+	}
+	return bdev_rw_blocks_flags(desc, ch, NULL, iov, iovcnt, offset_blocks, num_blocks,
+				    USK_BDEV_IO_TYPE_WRITE, cb, cb_arg, flags);
 }
 
 int
@@ -979,10 +1044,25 @@ usk_bdev_write_zeroes_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *
 			     uint64_t offset_blocks, uint64_t num_blocks,
 			     usk_bdev_io_completion_cb cb, void *cb_arg)
 {
+	return usk_bdev_write_zeroes_blocks_ext(desc, ch, offset_blocks, num_blocks, cb, cb_arg,
+						NULL);
+}
+
+int
+usk_bdev_write_zeroes_blocks_ext(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
+				 uint64_t offset_blocks, uint64_t num_blocks,
+				 usk_bdev_io_completion_cb cb, void *cb_arg,
+				 const struct usk_bdev_ext_io_opts *opts)
+{
 	struct usk_bdev *bdev = desc->bdev;
 	struct usk_bdev_io *io;
+	uint32_t flags;
 	bool native;
 	int rc;
+
+	if (ext_opts_flags(opts, &flags) != 0) {
+		return -EINVAL;
+	}
 
 	native = bdev->fn_table->io_type_supported(bdev->ctxt, USK_BDEV_IO_TYPE_WRITE_ZEROES);
 	if (!native && !bdev->fn_table->io_type_supported(bdev->ctxt, USK_BDEV_IO_TYPE_WRITE)) {
@@ -995,6 +1075,10 @@ usk_bdev_write_zeroes_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *
 				cb, cb_arg, &io);
 	if (rc != 0) {
 		return rc;
+	}
+	if (flags & USK_BDEV_IO_FLAG_FUA) {
+		/* No module takes FUA on write_zeroes: always the write + flush emulation. */
+		bdev_io_set_fua(io);
 	}
 	if (native) {
 		bdev_io_submit(io);
@@ -1136,7 +1220,7 @@ bdev_io_complete_final_inline(struct usk_bdev_io *bdev_io)
 	uint64_t now, saved;
 
 	if (usk_unlikely(bdev_io->internal.flags & (BDEV_IO_F_CHILD | BDEV_IO_F_QOS_FWD |
-			 BDEV_IO_F_PARENT))) {
+			 BDEV_IO_F_PARENT | BDEV_IO_F_FUA_EMU))) {
 		if (bdev_io_complete_special(bdev_io)) {
 			return;
 		}

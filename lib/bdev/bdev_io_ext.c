@@ -187,6 +187,8 @@ bdev_split_next(struct usk_bdev_io *parent)
 		}
 		child->internal.flags = BDEV_IO_F_CHILD;
 		child->internal.parent = parent;
+		/* Each piece of a native FUA write is FUA itself. */
+		child->u.bdev.fua = parent->u.bdev.fua;
 		child->u.bdev.iovs = civ;
 		child->u.bdev.iovcnt = (int)n;
 		child->u.bdev.offset_blocks = pi->split_current_offset;
@@ -521,6 +523,49 @@ usk_bdev_abort(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *bio_
 	return 0;
 }
 
+/* ---- FUA emulation: the write is done, a flush makes it durable ---- */
+
+static void bdev_fua_flush(struct usk_bdev_io *parent);
+
+static void
+fua_flush_wait_cb(void *arg)
+{
+	bdev_fua_flush(arg);
+}
+
+/*
+ * Issue the flush that follows a successful FUA write (BDEV_IO_F_FUA_EMU). It runs as the
+ * parent's only child, so bdev_child_done completes the write with the flush's status. The
+ * write completed before the flush was submitted, so the sync that serves the flush covers it.
+ */
+static void
+bdev_fua_flush(struct usk_bdev_io *parent)
+{
+	struct usk_bdev_io_internal *pi = &parent->internal;
+	struct usk_bdev_io *child;
+
+	child = bdev_io_alloc_internal(pi->ch, parent->bdev, USK_BDEV_IO_TYPE_FLUSH, NULL, parent);
+	if (child == NULL) {
+		struct usk_bdev_io_wait_entry *e = &pi->waitq_entry;
+
+		e->bdev = parent->bdev;
+		e->cb_fn = fua_flush_wait_cb;
+		e->cb_arg = parent;
+		bdev_mgmt_queue_wait(pi->ch->mgmt, e);
+		return;
+	}
+	child->internal.flags = BDEV_IO_F_CHILD;
+	child->internal.parent = parent;
+	child->u.bdev.iovs = NULL;
+	child->u.bdev.iovcnt = 0;
+	child->u.bdev.offset_blocks = parent->u.bdev.offset_blocks;
+	child->u.bdev.num_blocks = parent->u.bdev.num_blocks;
+	pi->split_outstanding = 1;
+	pi->split_remaining_blocks = 0;
+	pi->split_status = USK_BDEV_IO_STATUS_SUCCESS;
+	bdev_io_submit(child);
+}
+
 /* ---- special completions ---- */
 
 static void
@@ -547,6 +592,15 @@ bdev_io_complete_special(struct usk_bdev_io *io)
 	if (flags & BDEV_IO_F_CHILD) {
 		bdev_child_done(io);
 		return true;
+	}
+	if (flags & BDEV_IO_F_FUA_EMU) {
+		/* On the submitting thread now (QoS forwarding is undone above). */
+		io->internal.flags &= ~BDEV_IO_F_FUA_EMU;
+		if (io->internal.status == USK_BDEV_IO_STATUS_SUCCESS) {
+			bdev_fua_flush(io);
+			return true;
+		}
+		return false; /* the write failed: nothing to make durable */
 	}
 	if (io->type == USK_BDEV_IO_TYPE_RESET && !(flags & BDEV_IO_F_RESET_DONE)) {
 		bdev_reset_unfreeze(io);

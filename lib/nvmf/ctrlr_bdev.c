@@ -127,6 +127,21 @@ lba_range_ok(const struct nvmf_ns_info *info, uint64_t slba, uint64_t nlb)
 	return slba < info->num_blocks && nlb <= info->num_blocks - slba;
 }
 
+/*
+ * A write must be durable at completion when the host set FUA, or when it turned the volatile
+ * write cache off (Set Features VWC = 0): then every write is write-through.
+ */
+static inline bool
+write_needs_fua(const struct usk_nvmf_request *req, const struct usk_nvme_cmd *cmd)
+{
+	return (cmd->cdw12 & USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS) ||
+	       !req->qpair->ctrlr->feat.volatile_write_cache;
+}
+
+static const struct usk_bdev_ext_io_opts g_fua_opts = {
+	.size = sizeof(g_fua_opts), .flags = USK_BDEV_IO_FLAG_FUA,
+};
+
 static int
 rw_cmd(struct usk_nvmf_request *req, struct nvmf_ns_info *info, uint8_t opc)
 {
@@ -147,6 +162,12 @@ rw_cmd(struct usk_nvmf_request *req, struct nvmf_ns_info *info, uint8_t opc)
 					   bdev_io_done, req);
 		break;
 	case USK_NVME_OPC_WRITE:
+		/* Read FUA needs nothing: a read returns the latest data whatever the cache. */
+		if (usk_unlikely(write_needs_fua(req, cmd))) {
+			rc = usk_bdev_writev_blocks_ext(info->desc, info->ch, req->iov, (int)req->iovcnt,
+							slba, nlb, bdev_io_done, req, &g_fua_opts);
+			break;
+		}
 		rc = usk_bdev_writev_blocks(info->desc, info->ch, req->iov, (int)req->iovcnt, slba, nlb,
 					    bdev_io_done, req);
 		break;
@@ -168,8 +189,8 @@ write_zeroes_cmd(struct usk_nvmf_request *req, struct nvmf_ns_info *info)
 	if (!lba_range_ok(info, slba, nlb)) {
 		return req_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_LBA_OUT_OF_RANGE);
 	}
-	return handle_submit_rc(req, info, usk_bdev_write_zeroes_blocks(info->desc, info->ch, slba, nlb,
-				bdev_io_done, req));
+	return handle_submit_rc(req, info, usk_bdev_write_zeroes_blocks_ext(info->desc, info->ch, slba,
+				nlb, bdev_io_done, req, write_needs_fua(req, cmd) ? &g_fua_opts : NULL));
 }
 
 static int

@@ -67,6 +67,7 @@ mock_submit(struct usk_io_channel *ch, struct usk_bdev_io *io)
 		g_log[g_log_n].type = io->type;
 		g_log[g_log_n].offset = io->u.bdev.offset_blocks;
 		g_log[g_log_n].num = io->u.bdev.num_blocks;
+		g_log[g_log_n].fua = io->u.bdev.fua;
 		g_log_n++;
 	}
 	if (g_hold_io) {
@@ -130,6 +131,7 @@ mock_bdev_create(const char *name)
 	bdev->ctxt = bdev;
 	bdev->fn_table = &g_mock_fn;
 	bdev->module = &g_mock_module;
+	bdev->fua_supported = true;
 	bdev->uuid[0] = 0xab;
 	bdev->uuid[1] = (uint8_t)name[strlen(name) - 1];
 	bdev->uuid[15] = 0xcd;

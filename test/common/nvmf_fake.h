@@ -26,6 +26,7 @@ struct io_log {
 	uint8_t type;
 	uint64_t offset;
 	uint64_t num;
+	bool fua; /* u.bdev.fua (the mock bdev takes FUA natively) */
 };
 
 /* Mock bdev state, reset by the tests: the first 64 I/Os are logged in g_log; with g_hold_io

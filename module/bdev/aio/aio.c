@@ -2,10 +2,10 @@
 /* aio bdev module: a bdev on a file or block device driven with Linux native AIO (libaio). */
 #include <errno.h>
 #include <libaio.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <unistd.h>
 
@@ -24,22 +24,23 @@
 
 /*
  * Per (disk, thread). Invariant: inflight counts iocbs handed to the kernel; npending iocbs
- * wait in pending[] for the next io_submit; inflight + npending <= AIO_QUEUE_DEPTH.
+ * wait in pending[] for the next io_submit; inflight + npending <= AIO_QUEUE_DEPTH, of which
+ * one slot is kept for sync_iocb (the one sync in flight, see usk_file_flush_queue).
  */
 struct aio_channel {
+	struct usk_file_channel fc; /* first: file_common's part */
 	io_context_t ctx;
-	struct usk_file_disk *disk;
 	uint32_t npending;
 	uint32_t inflight;
-	bool intr_mode;
-	int efd;
-	struct usk_poller *poller;
-	struct usk_interrupt *intr;
+	/* The sync in flight: IOCB_CMD_FDSYNC, or sync_req on the disk's sync thread. */
+	struct iocb sync_iocb;
+	struct usk_file_sync_req sync_req;
 	struct iocb *pending[AIO_QUEUE_DEPTH];
 	struct io_event events[AIO_REAP_BATCH];
 };
 
 struct aio_task {
+	struct usk_file_io fio; /* first: flush queue link */
 	struct iocb iocb;
 };
 
@@ -63,6 +64,81 @@ static int
 aio_get_ctx_size(void)
 {
 	return sizeof(struct aio_task);
+}
+
+static inline struct aio_channel *
+aio_ch(struct usk_file_channel *fc)
+{
+	return USK_CONTAINEROF(fc, struct aio_channel, fc);
+}
+
+static int aio_flush_pending(struct aio_channel *ch);
+
+/* ---------------------------------------------------------------- syncs */
+
+static void
+aio_sync_req_done(void *arg)
+{
+	struct usk_file_sync_req *req = arg;
+
+	usk_file_channel_sync_done(&USK_CONTAINEROF(req, struct aio_channel, sync_req)->fc, req->rc);
+}
+
+static void
+aio_sync_on_helper(struct aio_channel *ch)
+{
+	int rc;
+
+	ch->sync_req.thread = usk_get_thread();
+	ch->sync_req.done_fn = aio_sync_req_done;
+	/* The thread may take it at once. */
+	usk_file_flush_sync_started(&ch->fc.flushq);
+	rc = usk_file_sync_helper_submit(ch->fc.disk, &ch->sync_req);
+	if (rc != 0) {
+		usk_file_channel_sync_done(&ch->fc, rc);
+	}
+}
+
+/*
+ * IOCB_CMD_FDSYNC: the kernel runs the sync from a workqueue (Linux >= 4.18, file systems
+ * with ->fsync). The first refusal (-EINVAL) moves the disk to the sync thread for good.
+ */
+static void
+aio_start_sync(struct usk_file_channel *fc)
+{
+	struct aio_channel *ch = aio_ch(fc);
+	struct usk_file_disk *disk = fc->disk;
+
+	if (__atomic_load_n(&disk->kernel_sync_unsupported, __ATOMIC_RELAXED)) {
+		aio_sync_on_helper(ch);
+		return;
+	}
+	io_prep_fdsync(&ch->sync_iocb, disk->fd);
+	ch->sync_iocb.data = NULL;
+	if (fc->intr_mode) {
+		io_set_eventfd(&ch->sync_iocb, fc->efd);
+	}
+	ch->pending[ch->npending++] = &ch->sync_iocb;
+	if (fc->intr_mode) {
+		aio_flush_pending(ch);
+	}
+}
+
+/* io_submit refused the sync iocb with rc. */
+static void
+aio_sync_refused(struct aio_channel *ch, int rc)
+{
+	struct usk_file_disk *disk = ch->fc.disk;
+
+	if (rc != -EINVAL) {
+		usk_file_channel_sync_done(&ch->fc, rc);
+		return;
+	}
+	if (!__atomic_exchange_n(&disk->kernel_sync_unsupported, true, __ATOMIC_RELAXED)) {
+		USK_NOTICELOG("aio %s: the kernel has no asynchronous fdatasync for '%s'; syncs run "
+			      "on a helper thread\n", disk->bdev.name, disk->filename);
+	}
+	aio_sync_on_helper(ch);
 }
 
 /* ---------------------------------------------------------------- completion reaping */
@@ -127,11 +203,18 @@ aio_complete_events(struct aio_channel *ch)
 		}
 		ch->inflight -= (uint32_t)n;
 		for (int i = 0; i < n; i++) {
-			struct aio_task *task = ch->events[i].data;
-			struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(task);
+			struct aio_task *task;
+			struct usk_bdev_io *bdev_io;
 			long res = (long)ch->events[i].res;
-			uint64_t expect = bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen;
+			uint64_t expect;
 
+			if (usk_unlikely(ch->events[i].obj == &ch->sync_iocb)) {
+				usk_file_channel_sync_done(&ch->fc, res < 0 ? (int)res : 0);
+				continue;
+			}
+			task = ch->events[i].data;
+			bdev_io = usk_bdev_io_from_ctx(task);
+			expect = bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen;
 			if (usk_likely(res >= 0 && (uint64_t)res == expect)) {
 				usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
 			} else {
@@ -141,6 +224,18 @@ aio_complete_events(struct aio_channel *ch)
 		total += n;
 	} while (n == AIO_REAP_BATCH);
 	return total;
+}
+
+/* pending[first..first+n) went to the kernel: was the sync among them? */
+static void
+aio_note_sync_started(struct aio_channel *ch, uint32_t first, uint32_t n)
+{
+	for (uint32_t i = first; i < first + n; i++) {
+		if (ch->pending[i] == &ch->sync_iocb) {
+			usk_file_flush_sync_started(&ch->fc.flushq);
+			return;
+		}
+	}
 }
 
 /* One io_submit for everything queued since the last poll. */
@@ -153,6 +248,9 @@ aio_flush_pending(struct aio_channel *ch)
 	while (done < ch->npending) {
 		rc = io_submit(ch->ctx, (long)(ch->npending - done), &ch->pending[done]);
 		if (rc > 0) {
+			if (usk_unlikely(ch->fc.flushq.sync_inflight && !ch->fc.flushq.sync_started)) {
+				aio_note_sync_started(ch, done, (uint32_t)rc);
+			}
 			done += (uint32_t)rc;
 			ch->inflight += (uint32_t)rc;
 			continue;
@@ -161,7 +259,10 @@ aio_flush_pending(struct aio_channel *ch)
 			break; /* kernel is full: keep the rest for the next poll */
 		}
 		/* The first iocb was refused: fail it and go on with the others. */
-		{
+		if (ch->pending[done] == &ch->sync_iocb) {
+			done++;
+			aio_sync_refused(ch, rc);
+		} else {
 			struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(ch->pending[done]->data);
 
 			done++;
@@ -178,34 +279,27 @@ aio_flush_pending(struct aio_channel *ch)
 }
 
 static int
-aio_poll(void *arg)
+aio_poll(struct usk_file_channel *fc)
 {
-	struct aio_channel *ch = arg;
+	struct aio_channel *ch = aio_ch(fc);
 	int work = 0;
 
-	if (ch->npending != 0) {
-		work += aio_flush_pending(ch);
-	}
 	if (ch->inflight != 0) {
 		work += aio_complete_events(ch);
 	}
-	return work > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
-}
-
-static int
-aio_intr(void *arg)
-{
-	struct aio_channel *ch = arg;
-	uint64_t cnt;
-	int work;
-
-	/* Reset the eventfd counter before reaping so no completion is missed. */
-	if (read(ch->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
-		USK_ERRLOG("aio: read of eventfd failed: %s\n", strerror(errno));
-	}
-	work = aio_complete_events(ch);
 	if (ch->npending != 0) {
 		work += aio_flush_pending(ch);
+	}
+	if (usk_unlikely(fc->flushq.sync_inflight) && work == 0 && !fc->intr_mode &&
+	    !__atomic_load_n(&fc->disk->kernel_sync_unsupported, __ATOMIC_RELAXED)) {
+		/*
+		 * IOCB_CMD_FDSYNC runs on a kworker of the submitting CPU's workqueue pool, that
+		 * is on this reactor's core, where a busy poller leaves it only the scraps of its
+		 * time slice (measured: 875 FUA writes in 2 s at depth 8, 221 syncs). Give it the
+		 * core while there is nothing to reap; with nothing else runnable sched_yield
+		 * returns at once.
+		 */
+		sched_yield();
 	}
 	return work;
 }
@@ -213,13 +307,14 @@ aio_intr(void *arg)
 /* ---------------------------------------------------------------- submission */
 
 static void
-aio_rw(struct aio_channel *ch, struct usk_bdev_io *bdev_io, bool write)
+aio_rw(struct usk_file_channel *fc, struct usk_bdev_io *bdev_io, bool write)
 {
+	struct aio_channel *ch = aio_ch(fc);
 	struct aio_task *task = (struct aio_task *)bdev_io->driver_ctx;
-	struct usk_file_disk *disk = ch->disk;
+	struct usk_file_disk *disk = fc->disk;
 	long long offset = (long long)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen);
 
-	if (usk_unlikely(ch->inflight + ch->npending >= AIO_QUEUE_DEPTH)) {
+	if (usk_unlikely(ch->inflight + ch->npending >= AIO_QUEUE_DEPTH - 1)) {
 		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
 		return;
 	}
@@ -232,110 +327,48 @@ aio_rw(struct aio_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 	}
 	task->iocb.data = task;
 	ch->pending[ch->npending++] = &task->iocb;
-	if (ch->intr_mode) {
+	if (fc->intr_mode) {
 		/* No poller runs in interrupt mode: submit now, completions signal the eventfd. */
-		io_set_eventfd(&task->iocb, ch->efd);
+		io_set_eventfd(&task->iocb, fc->efd);
 		aio_flush_pending(ch);
-	}
-}
-
-static void
-aio_get_buf_cb(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io, bool success)
-{
-	if (!success) {
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
-		return;
-	}
-	aio_rw(usk_io_channel_get_ctx(_ch), bdev_io, false);
-}
-
-static void
-aio_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
-{
-	struct aio_channel *ch = usk_io_channel_get_ctx(_ch);
-	struct usk_file_disk *disk = ch->disk;
-
-	switch (bdev_io->type) {
-	case USK_BDEV_IO_TYPE_READ:
-		if (usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
-			usk_bdev_io_get_buf(bdev_io, aio_get_buf_cb,
-					    bdev_io->u.bdev.num_blocks * disk->bdev.blocklen);
-			return;
-		}
-		aio_rw(ch, bdev_io, false);
-		return;
-	case USK_BDEV_IO_TYPE_WRITE:
-		if (usk_unlikely(disk->readonly)) {
-			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
-			return;
-		}
-		aio_rw(ch, bdev_io, true);
-		return;
-	default:
-		usk_file_disk_submit_inline(disk, bdev_io);
-		return;
 	}
 }
 
 /* ---------------------------------------------------------------- channels */
 
 static int
-aio_channel_create(void *io_device, void *ctx_buf)
+aio_setup(struct usk_file_channel *fc)
 {
-	struct aio_channel *ch = ctx_buf;
+	struct aio_channel *ch = aio_ch(fc);
 	int rc;
 
-	ch->disk = io_device;
-	ch->efd = -1;
 	ch->ctx = 0;
+	ch->npending = 0;
+	ch->inflight = 0;
 	rc = io_setup(AIO_QUEUE_DEPTH, &ch->ctx);
 	if (rc != 0) {
 		USK_ERRLOG("aio: io_setup(%d) failed: %s (raise /proc/sys/fs/aio-max-nr?)\n",
 			   AIO_QUEUE_DEPTH, strerror(-rc));
-		return rc;
 	}
-	if (usk_interrupt_mode_is_enabled()) {
-		ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (ch->efd < 0) {
-			rc = -errno;
-			goto err_destroy_ctx;
-		}
-		ch->intr = usk_interrupt_register(ch->efd, aio_intr, ch, "aio_intr");
-		if (ch->intr == NULL) {
-			rc = -ENOMEM;
-			goto err_close_efd;
-		}
-		ch->intr_mode = true;
-		return 0;
-	}
-	ch->poller = usk_poller_register_named(aio_poll, ch, 0, "aio_poll");
-	if (ch->poller == NULL) {
-		rc = -ENOMEM;
-		goto err_destroy_ctx;
-	}
-	return 0;
-
-err_close_efd:
-	close(ch->efd);
-err_destroy_ctx:
-	io_destroy(ch->ctx);
 	return rc;
 }
 
 static void
-aio_channel_destroy(void *io_device, void *ctx_buf)
+aio_teardown(struct usk_file_channel *fc)
 {
-	struct aio_channel *ch = ctx_buf;
-
-	usk_poller_unregister(&ch->poller);
-	if (ch->intr != NULL) {
-		usk_interrupt_unregister(&ch->intr);
-	}
-	if (ch->efd >= 0) {
-		close(ch->efd);
-	}
-	io_destroy(ch->ctx);
+	io_destroy(aio_ch(fc)->ctx);
 }
+
+static const struct usk_file_channel_ops g_aio_channel_ops = {
+	.setup = aio_setup,
+	.set_eventfd = NULL, /* each iocb carries the eventfd (io_set_eventfd) */
+	.teardown = aio_teardown,
+	.rw = aio_rw,
+	.start_sync = aio_start_sync,
+	.poll = aio_poll,
+	.poller_name = "aio_poll",
+	.intr_name = "aio_intr",
+};
 
 /* ---------------------------------------------------------------- bdev lifecycle */
 
@@ -364,7 +397,7 @@ aio_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 
 static const struct usk_bdev_fn_table g_aio_fn_table = {
 	.destruct = usk_file_disk_destruct,
-	.submit_request = aio_submit_request,
+	.submit_request = usk_file_disk_submit_request,
 	.io_type_supported = usk_file_disk_io_type_supported,
 	.get_io_channel = usk_file_disk_get_io_channel,
 	.dump_info_json = aio_dump_info_json,
@@ -375,8 +408,7 @@ static struct usk_file_disk_type g_aio_type = {
 	.module = &g_aio_if,
 	.fn_table = &g_aio_fn_table,
 	.product_name = "AIO disk",
-	.channel_create = aio_channel_create,
-	.channel_destroy = aio_channel_destroy,
+	.ops = &g_aio_channel_ops,
 	.channel_size = sizeof(struct aio_channel),
 	.disks = TAILQ_HEAD_INITIALIZER(g_aio_type.disks),
 };

@@ -172,22 +172,18 @@ malloc_dump_info_json(void *ctx, json_t *driver_specific)
 	return 0;
 }
 
+const struct usk_mem_bdev_rules usk_bdev_malloc_rules = {
+	.module_name = "malloc",
+	.create_method = "bdev_malloc_create",
+	.block_size_pow2 = true,
+	.name_required = false,
+	.optimal_io_boundary = true,
+};
+
 static void
 malloc_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 {
-	json_t *params = json_object();
-	char uuid_str[37];
-
-	uuid_unparse_lower(bdev->uuid, uuid_str);
-	json_object_set_new(params, "name", json_string(bdev->name));
-	json_object_set_new(params, "num_blocks", json_integer((json_int_t)bdev->blockcnt));
-	json_object_set_new(params, "block_size", json_integer(bdev->blocklen));
-	json_object_set_new(params, "uuid", json_string(uuid_str));
-	if (bdev->optimal_io_boundary) {
-		json_object_set_new(params, "optimal_io_boundary",
-				    json_integer(bdev->optimal_io_boundary));
-	}
-	usk_json_config_add(config_array, "bdev_malloc_create", params);
+	usk_mem_bdev_write_config_json(&usk_bdev_malloc_rules, bdev, config_array);
 }
 
 static const struct usk_bdev_fn_table g_malloc_fn_table = {
@@ -200,48 +196,36 @@ static const struct usk_bdev_fn_table g_malloc_fn_table = {
 };
 
 int
-create_malloc_disk(struct usk_bdev **bdev, const struct malloc_bdev_opts *opts)
+usk_bdev_malloc_create(struct usk_bdev **bdev, const struct usk_mem_bdev_opts *opts)
 {
 	struct malloc_disk *md;
+	char name[32], err[160];
 	uint64_t size;
 	int rc, n;
 
-	if (opts->block_size < 512 || !USK_IS_POW2(opts->block_size)) {
-		USK_ERRLOG("block_size %u: must be a power of two >= 512\n", opts->block_size);
+	if (usk_mem_bdev_check(&usk_bdev_malloc_rules, opts, err, sizeof(err)) != 0) {
+		USK_ERRLOG("malloc bdev: %s\n", err);
 		return -EINVAL;
 	}
-	if (opts->num_blocks == 0 || opts->num_blocks > UINT64_MAX / opts->block_size) {
-		USK_ERRLOG("num_blocks %lu: must be > 0 and num_blocks * block_size must fit 64 bits\n",
-			   (unsigned long)opts->num_blocks);
-		return -EINVAL;
+	if (opts->name != NULL && usk_bdev_get_by_name(opts->name) != NULL) {
+		return -EEXIST;
 	}
-	size = opts->num_blocks * opts->block_size;
+	snprintf(name, sizeof(name), "%s", opts->name ? opts->name : "");
+	for (n = 0; opts->name == NULL; n++) {
+		snprintf(name, sizeof(name), "Malloc%d", n);
+		if (usk_bdev_get_by_name(name) == NULL) {
+			break;
+		}
+	}
 	md = calloc(1, sizeof(*md));
 	if (md == NULL) {
 		return -ENOMEM;
 	}
-	if (opts->name) {
-		md->disk.name = strdup(opts->name);
-	} else {
-		for (n = 0;; n++) {
-			char name[32];
-
-			snprintf(name, sizeof(name), "Malloc%d", n);
-			if (usk_bdev_get_by_name(name) == NULL) {
-				md->disk.name = strdup(name);
-				break;
-			}
-		}
-	}
-	if (md->disk.name == NULL) {
+	if (usk_mem_bdev_init(&md->disk, opts, opts->name ? opts->name : name) != 0) {
 		free(md);
 		return -ENOMEM;
 	}
-	if (opts->name && usk_bdev_get_by_name(opts->name) != NULL) {
-		free(md->disk.name);
-		free(md);
-		return -EEXIST;
-	}
+	size = opts->num_blocks * opts->block_size;
 	md->buf = usk_dma_zmalloc(size, USK_BDEV_BUF_ALIGN, NULL);
 	if (md->buf == NULL) {
 		USK_ERRLOG("could not allocate %lu bytes for malloc bdev %s\n", (unsigned long)size,
@@ -251,12 +235,6 @@ create_malloc_disk(struct usk_bdev **bdev, const struct malloc_bdev_opts *opts)
 		return -ENOMEM;
 	}
 	md->disk.product_name = "Malloc disk";
-	md->disk.write_cache = false;
-	md->disk.blocklen = opts->block_size;
-	md->disk.blockcnt = opts->num_blocks;
-	md->disk.optimal_io_boundary = opts->optimal_io_boundary;
-	md->disk.split_on_optimal_io_boundary = opts->optimal_io_boundary != 0;
-	memcpy(md->disk.uuid, opts->uuid, sizeof(md->disk.uuid));
 	md->disk.ctxt = md;
 	md->disk.fn_table = &g_malloc_fn_table;
 	md->disk.module = &g_malloc_module;
@@ -271,7 +249,7 @@ create_malloc_disk(struct usk_bdev **bdev, const struct malloc_bdev_opts *opts)
 }
 
 int
-delete_malloc_disk(const char *name, usk_bdev_unregister_cb cb_fn, void *cb_arg)
+usk_bdev_malloc_delete(const char *name, usk_bdev_unregister_cb cb_fn, void *cb_arg)
 {
 	return usk_bdev_unregister_by_name(name, &g_malloc_module, cb_fn, cb_arg);
 }

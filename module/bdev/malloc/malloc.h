@@ -7,22 +7,21 @@
 #include <stdint.h>
 #include "usk/bdev_module.h"
 
-struct malloc_bdev_opts {
-	/* NULL = "MallocN" with the first free N. */
-	const char *name;
-	/* All zero = generated. */
-	uint8_t uuid[16];
-	uint64_t num_blocks;
-	uint32_t block_size;
-	uint32_t optimal_io_boundary;
-};
+#include "mem_common.h"
 
 /**
- * Create and register a malloc bdev. Returns 0, -EINVAL (block_size not a power of two >= 512,
- * num_blocks 0, size overflow), -EEXIST (name or UUID taken), -ENOMEM.
+ * Create and register a malloc bdev (app thread) of opts->num_blocks blocks of
+ * opts->block_size (a power of two >= 512) in DMA memory; opts->name NULL picks "MallocN".
+ * Returns 0, -EINVAL (see usk_mem_bdev_check), -EEXIST (name or UUID taken), -ENOMEM.
  */
-int create_malloc_disk(struct usk_bdev **bdev, const struct malloc_bdev_opts *opts);
-/** Unregister the malloc bdev name; cb_fn(cb_arg, rc) when done. -ENODEV if there is none. */
-int delete_malloc_disk(const char *name, usk_bdev_unregister_cb cb_fn, void *cb_arg);
+int usk_bdev_malloc_create(struct usk_bdev **bdev, const struct usk_mem_bdev_opts *opts);
+/**
+ * Unregister the malloc bdev name (app thread); cb_fn(cb_arg, rc) runs on this thread when it
+ * is gone. Returns 0, or -ENODEV when name is not a malloc bdev (cb_fn never runs).
+ */
+int usk_bdev_malloc_delete(const char *name, usk_bdev_unregister_cb cb_fn, void *cb_arg);
+
+/* What bdev_malloc_create accepts (malloc_rpc.c). */
+extern const struct usk_mem_bdev_rules usk_bdev_malloc_rules;
 
 #endif

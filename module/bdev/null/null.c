@@ -230,18 +230,18 @@ null_destruct(void *ctx)
 	return 0;
 }
 
+const struct usk_mem_bdev_rules usk_bdev_null_rules = {
+	.module_name = "null",
+	.create_method = "bdev_null_create",
+	.block_size_pow2 = false,
+	.name_required = true,
+	.optimal_io_boundary = false,
+};
+
 static void
 null_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 {
-	json_t *params = json_object();
-	char uuid_str[37];
-
-	uuid_unparse_lower(bdev->uuid, uuid_str);
-	json_object_set_new(params, "name", json_string(bdev->name));
-	json_object_set_new(params, "num_blocks", json_integer((json_int_t)bdev->blockcnt));
-	json_object_set_new(params, "block_size", json_integer(bdev->blocklen));
-	json_object_set_new(params, "uuid", json_string(uuid_str));
-	usk_json_config_add(config_array, "bdev_null_create", params);
+	usk_mem_bdev_write_config_json(&usk_bdev_null_rules, bdev, config_array);
 }
 
 static const struct usk_bdev_fn_table g_null_fn_table = {
@@ -253,32 +253,25 @@ static const struct usk_bdev_fn_table g_null_fn_table = {
 };
 
 int
-bdev_null_create(struct usk_bdev **bdev, const struct null_bdev_opts *opts)
+usk_bdev_null_create(struct usk_bdev **bdev, const struct usk_mem_bdev_opts *opts)
 {
 	struct null_bdev *nb;
+	char err[160];
 	int rc;
 
-	if (opts->name == NULL || opts->name[0] == '\0') {
-		return -EINVAL;
-	}
-	if (opts->block_size == 0 || opts->block_size % 512 != 0 || opts->num_blocks == 0) {
-		USK_ERRLOG("null bdev %s: block_size must be a multiple of 512 and num_blocks > 0\n",
-			   opts->name);
+	if (usk_mem_bdev_check(&usk_bdev_null_rules, opts, err, sizeof(err)) != 0) {
+		USK_ERRLOG("null bdev: %s\n", err);
 		return -EINVAL;
 	}
 	nb = calloc(1, sizeof(*nb));
 	if (nb == NULL) {
 		return -ENOMEM;
 	}
-	nb->bdev.name = strdup(opts->name);
-	if (nb->bdev.name == NULL) {
+	if (usk_mem_bdev_init(&nb->bdev, opts, opts->name) != 0) {
 		free(nb);
 		return -ENOMEM;
 	}
 	nb->bdev.product_name = "Null disk";
-	nb->bdev.blocklen = opts->block_size;
-	nb->bdev.blockcnt = opts->num_blocks;
-	memcpy(nb->bdev.uuid, opts->uuid, sizeof(nb->bdev.uuid));
 	nb->bdev.ctxt = nb;
 	nb->bdev.fn_table = &g_null_fn_table;
 	nb->bdev.module = &g_null_module;
@@ -294,13 +287,13 @@ bdev_null_create(struct usk_bdev **bdev, const struct null_bdev_opts *opts)
 }
 
 int
-bdev_null_delete(const char *name, usk_bdev_unregister_cb cb_fn, void *cb_arg)
+usk_bdev_null_delete(const char *name, usk_bdev_unregister_cb cb_fn, void *cb_arg)
 {
 	return usk_bdev_unregister_by_name(name, &g_null_module, cb_fn, cb_arg);
 }
 
 int
-bdev_null_resize(const char *name, uint64_t new_num_blocks)
+usk_bdev_null_resize(const char *name, uint64_t new_num_blocks)
 {
 	struct usk_bdev *bdev = usk_bdev_get_by_name(name);
 

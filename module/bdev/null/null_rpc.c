@@ -9,64 +9,10 @@
 #include "usk/rpc.h"
 #include "usk/util.h"
 
-struct rpc_null_create {
-	char *name;
-	char *uuid;
-	uint64_t num_blocks;
-	uint32_t block_size;
-	uint32_t md_size;
-};
-
 static void
 rpc_bdev_null_create(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	struct rpc_null_create p = {0};
-	const struct usk_json_object_decoder d[] = {
-		{"name", offsetof(struct rpc_null_create, name), usk_json_decode_string, false},
-		{"uuid", offsetof(struct rpc_null_create, uuid), usk_json_decode_string, true},
-		{"num_blocks", offsetof(struct rpc_null_create, num_blocks), usk_json_decode_uint64, false},
-		{"block_size", offsetof(struct rpc_null_create, block_size), usk_json_decode_uint32, false},
-		{"md_size", offsetof(struct rpc_null_create, md_size), usk_json_decode_uint32, true},
-	};
-	struct null_bdev_opts opts = {0};
-	struct usk_bdev *bdev;
-	int rc;
-
-	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &p)) {
-		goto out;
-	}
-	if (!usk_bdev_rpc_check_name(request, p.name)) {
-		goto out;
-	}
-	if (p.block_size == 0 || p.block_size % 512 != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: block_size: %u is not a multiple of 512",
-						    p.block_size);
-		goto out;
-	}
-	if (p.num_blocks == 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: num_blocks: must be > 0");
-		goto out;
-	}
-	if (!usk_bdev_rpc_check_md_size(request, p.md_size) ||
-	    !usk_bdev_rpc_parse_uuid(request, p.uuid, opts.uuid) ||
-	    !usk_bdev_rpc_check_name_free(request, p.name)) {
-		goto out;
-	}
-	opts.name = p.name;
-	opts.num_blocks = p.num_blocks;
-	opts.block_size = p.block_size;
-	rc = bdev_null_create(&bdev, &opts);
-	if (rc == -EEXIST) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "uuid: a bdev with uuid %s already exists",
-						    p.uuid ? p.uuid : "");
-	} else {
-		usk_bdev_rpc_reply_created(request, rc, bdev, "null");
-	}
-out:
-	free(p.name);
-	free(p.uuid);
+	usk_mem_bdev_rpc_create(request, params, &usk_bdev_null_rules, usk_bdev_null_create);
 }
 USK_RPC_REGISTER("bdev_null_create", rpc_bdev_null_create, USK_RPC_RUNTIME)
 
@@ -80,7 +26,7 @@ rpc_bdev_null_delete(struct usk_jsonrpc_request *request, const json_t *params)
 		free(name);
 		return;
 	}
-	rc = bdev_null_delete(name, usk_bdev_rpc_delete_done, request);
+	rc = usk_bdev_null_delete(name, usk_bdev_rpc_delete_done, request);
 	if (rc != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s", name);
 	}
@@ -120,7 +66,7 @@ rpc_bdev_null_resize(struct usk_jsonrpc_request *request, const json_t *params)
 		goto out;
 	}
 	blocks = p.new_size * 1024 * 1024 / usk_bdev_get_block_size(bdev);
-	rc = bdev_null_resize(p.name, blocks);
+	rc = usk_bdev_null_resize(p.name, blocks);
 	if (rc == -ENODEV) {
 		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s", p.name);
 	} else if (rc == -EBUSY) {

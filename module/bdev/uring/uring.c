@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <unistd.h>
 
@@ -26,20 +25,19 @@
 /*
  * Per (disk, thread). Invariant: inflight counts SQEs given to the kernel with io_uring_submit
  * plus npending SQEs filled since; inflight + npending <= URING_QUEUE_DEPTH, so the CQ
- * (2 * depth) never overflows.
+ * (2 * depth) never overflows. One of those is kept for the sync in flight (flushq).
  */
 struct uring_channel {
+	/* First: file_common's part. user_data of the IORING_OP_FSYNC in flight is &fc.flushq. */
+	struct usk_file_channel fc;
 	struct io_uring ring;
-	struct usk_file_disk *disk;
 	uint32_t npending;
 	uint32_t inflight;
-	bool intr_mode;
 	bool fixed_file;
+	/* SQEs filled before the sync's and not submitted yet (while the sync is not started). */
+	uint32_t sync_ahead;
 	/* The reactor is pinned to one core, which its io-wq workers then share: see uring_poll. */
 	bool yield_when_idle;
-	int efd;
-	struct usk_poller *poller;
-	struct usk_interrupt *intr;
 };
 
 static int uring_get_ctx_size(void);
@@ -53,7 +51,13 @@ USK_BDEV_MODULE_REGISTER(uring, &g_uring_if)
 static int
 uring_get_ctx_size(void)
 {
-	return 0;
+	return sizeof(struct usk_file_io);
+}
+
+static inline struct uring_channel *
+uring_ch(struct usk_file_channel *fc)
+{
+	return USK_CONTAINEROF(fc, struct uring_channel, fc);
 }
 
 /* ---------------------------------------------------------------- completions */
@@ -70,6 +74,10 @@ uring_reap(struct uring_channel *ch)
 			struct usk_bdev_io *bdev_io = io_uring_cqe_get_data(cqes[i]);
 			int res = cqes[i]->res;
 
+			if (usk_unlikely((void *)bdev_io == &ch->fc.flushq)) {
+				usk_file_channel_sync_done(&ch->fc, res < 0 ? res : 0);
+				continue;
+			}
 			if (usk_likely(res >= 0 && (uint64_t)res ==
 				       bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen)) {
 				usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
@@ -95,10 +103,18 @@ uring_flush(struct uring_channel *ch)
 	rc = io_uring_submit(&ch->ring);
 	if (rc < 0) {
 		if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
-			USK_ERRLOG("uring %s: io_uring_submit failed: %s\n", ch->disk->bdev.name,
+			USK_ERRLOG("uring %s: io_uring_submit failed: %s\n", ch->fc.disk->bdev.name,
 				   strerror(-rc));
 		}
 		return 0;
+	}
+	if (usk_unlikely(ch->fc.flushq.sync_inflight && !ch->fc.flushq.sync_started)) {
+		/* SQEs are consumed in the order they were filled. */
+		if ((uint32_t)rc > ch->sync_ahead) {
+			usk_file_flush_sync_started(&ch->fc.flushq);
+		} else {
+			ch->sync_ahead -= (uint32_t)rc;
+		}
 	}
 	ch->inflight += (uint32_t)rc;
 	ch->npending -= (uint32_t)rc;
@@ -106,9 +122,9 @@ uring_flush(struct uring_channel *ch)
 }
 
 static int
-uring_poll(void *arg)
+uring_poll(struct usk_file_channel *fc)
 {
-	struct uring_channel *ch = arg;
+	struct uring_channel *ch = uring_ch(fc);
 	int work = 0;
 
 	if (ch->npending != 0) {
@@ -125,54 +141,72 @@ uring_poll(void *arg)
 		 * nothing to reap, give the core to them; with nothing else runnable,
 		 * sched_yield returns at once.
 		 */
-		if (n == 0 && ch->yield_when_idle) {
+		if (n == 0 && ch->yield_when_idle && !fc->intr_mode) {
 			sched_yield();
 		}
 		work += n;
-	}
-	return work > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
-}
-
-static int
-uring_intr(void *arg)
-{
-	struct uring_channel *ch = arg;
-	uint64_t cnt;
-	int work;
-
-	if (read(ch->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
-		USK_ERRLOG("uring: read of eventfd failed: %s\n", strerror(errno));
-	}
-	work = uring_reap(ch);
-	if (ch->npending != 0) {
-		work += uring_flush(ch);
 	}
 	return work;
 }
 
 /* ---------------------------------------------------------------- submission */
 
-static void
-uring_rw(struct uring_channel *ch, struct usk_bdev_io *bdev_io, bool write)
+static struct io_uring_sqe *
+uring_get_sqe(struct uring_channel *ch)
 {
-	struct usk_file_disk *disk = ch->disk;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ch->ring);
+
+	if (usk_unlikely(sqe == NULL)) {
+		uring_flush(ch);
+		sqe = io_uring_get_sqe(&ch->ring);
+	}
+	return sqe;
+}
+
+/*
+ * IORING_OP_FSYNC with IORING_FSYNC_DATASYNC: an io-wq worker runs the sync, the reactor only
+ * reaps its CQE. The slot is reserved (uring_rw keeps one free), so an SQE is always there.
+ */
+static void
+uring_start_sync(struct usk_file_channel *fc)
+{
+	struct uring_channel *ch = uring_ch(fc);
+	struct io_uring_sqe *sqe = uring_get_sqe(ch);
+
+	if (usk_unlikely(sqe == NULL)) {
+		usk_file_channel_sync_done(fc, -EAGAIN);
+		return;
+	}
+	io_uring_prep_fsync(sqe, ch->fixed_file ? 0 : fc->disk->fd, IORING_FSYNC_DATASYNC);
+	if (ch->fixed_file) {
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+	io_uring_sqe_set_data(sqe, &fc->flushq);
+	ch->sync_ahead = ch->npending;
+	ch->npending++;
+	if (fc->intr_mode) {
+		uring_flush(ch);
+	}
+}
+
+static void
+uring_rw(struct usk_file_channel *fc, struct usk_bdev_io *bdev_io, bool write)
+{
+	struct uring_channel *ch = uring_ch(fc);
+	struct usk_file_disk *disk = fc->disk;
 	struct io_uring_sqe *sqe;
 	uint64_t offset = bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen;
 	struct iovec *iov = bdev_io->u.bdev.iovs;
 	int fd = ch->fixed_file ? 0 : disk->fd;
 
-	if (usk_unlikely(ch->inflight + ch->npending >= URING_QUEUE_DEPTH)) {
+	if (usk_unlikely(ch->inflight + ch->npending >= URING_QUEUE_DEPTH - 1)) {
 		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
 		return;
 	}
-	sqe = io_uring_get_sqe(&ch->ring);
+	sqe = uring_get_sqe(ch);
 	if (usk_unlikely(sqe == NULL)) {
-		uring_flush(ch);
-		sqe = io_uring_get_sqe(&ch->ring);
-		if (sqe == NULL) {
-			usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
-			return;
-		}
+		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_NOMEM);
+		return;
 	}
 	if (bdev_io->u.bdev.iovcnt == 1) {
 		if (write) {
@@ -190,47 +224,9 @@ uring_rw(struct uring_channel *ch, struct usk_bdev_io *bdev_io, bool write)
 	}
 	io_uring_sqe_set_data(sqe, bdev_io);
 	ch->npending++;
-	if (ch->intr_mode) {
+	if (fc->intr_mode) {
 		/* No poller runs in interrupt mode: submit now; completions signal the eventfd. */
 		uring_flush(ch);
-	}
-}
-
-static void
-uring_get_buf_cb(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io, bool success)
-{
-	if (!success) {
-		usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
-		return;
-	}
-	uring_rw(usk_io_channel_get_ctx(_ch), bdev_io, false);
-}
-
-static void
-uring_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
-{
-	struct uring_channel *ch = usk_io_channel_get_ctx(_ch);
-	struct usk_file_disk *disk = ch->disk;
-
-	switch (bdev_io->type) {
-	case USK_BDEV_IO_TYPE_READ:
-		if (usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
-			usk_bdev_io_get_buf(bdev_io, uring_get_buf_cb,
-					    bdev_io->u.bdev.num_blocks * disk->bdev.blocklen);
-			return;
-		}
-		uring_rw(ch, bdev_io, false);
-		return;
-	case USK_BDEV_IO_TYPE_WRITE:
-		if (usk_unlikely(disk->readonly)) {
-			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
-			return;
-		}
-		uring_rw(ch, bdev_io, true);
-		return;
-	default:
-		usk_file_disk_submit_inline(disk, bdev_io);
-		return;
 	}
 }
 
@@ -261,20 +257,20 @@ uring_set_worker_affinity(struct uring_channel *ch)
 		CPU_SET(c, &all);
 	}
 	if (io_uring_register_iowq_aff(&ch->ring, sizeof(all), &all) != 0) {
-		USK_NOTICELOG("uring %s: cannot set the io-wq worker affinity\n", ch->disk->bdev.name);
+		USK_NOTICELOG("uring %s: cannot set the io-wq worker affinity\n", ch->fc.disk->bdev.name);
 	}
 }
 
 static int
-uring_channel_create(void *io_device, void *ctx_buf)
+uring_setup(struct usk_file_channel *fc)
 {
-	struct uring_channel *ch = ctx_buf;
-	struct usk_file_disk *disk = io_device;
+	struct uring_channel *ch = uring_ch(fc);
+	struct usk_file_disk *disk = fc->disk;
 	struct io_uring_params p;
 	int rc;
 
-	ch->disk = disk;
-	ch->efd = -1;
+	ch->npending = 0;
+	ch->inflight = 0;
 	ch->yield_when_idle = false;
 	/* One thread submits and reaps: let the kernel skip cross-thread task work IPIs. */
 	memset(&p, 0, sizeof(p));
@@ -291,53 +287,31 @@ uring_channel_create(void *io_device, void *ctx_buf)
 	/* A registered file saves the kernel an fget/fput per I/O. */
 	ch->fixed_file = io_uring_register_files(&ch->ring, &disk->fd, 1) == 0;
 	uring_set_worker_affinity(ch);
-
-	if (usk_interrupt_mode_is_enabled()) {
-		ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (ch->efd < 0) {
-			rc = -errno;
-			goto err_exit_ring;
-		}
-		rc = io_uring_register_eventfd(&ch->ring, ch->efd);
-		if (rc != 0) {
-			goto err_close_efd;
-		}
-		ch->intr = usk_interrupt_register(ch->efd, uring_intr, ch, "uring_intr");
-		if (ch->intr == NULL) {
-			rc = -ENOMEM;
-			goto err_close_efd;
-		}
-		ch->intr_mode = true;
-		return 0;
-	}
-	ch->poller = usk_poller_register_named(uring_poll, ch, 0, "uring_poll");
-	if (ch->poller == NULL) {
-		rc = -ENOMEM;
-		goto err_exit_ring;
-	}
 	return 0;
+}
 
-err_close_efd:
-	close(ch->efd);
-err_exit_ring:
-	io_uring_queue_exit(&ch->ring);
-	return rc;
+static int
+uring_set_eventfd(struct usk_file_channel *fc)
+{
+	return io_uring_register_eventfd(&uring_ch(fc)->ring, fc->efd);
 }
 
 static void
-uring_channel_destroy(void *io_device, void *ctx_buf)
+uring_teardown(struct usk_file_channel *fc)
 {
-	struct uring_channel *ch = ctx_buf;
-
-	usk_poller_unregister(&ch->poller);
-	if (ch->intr != NULL) {
-		usk_interrupt_unregister(&ch->intr);
-	}
-	if (ch->efd >= 0) {
-		close(ch->efd);
-	}
-	io_uring_queue_exit(&ch->ring);
+	io_uring_queue_exit(&uring_ch(fc)->ring);
 }
+
+static const struct usk_file_channel_ops g_uring_channel_ops = {
+	.setup = uring_setup,
+	.set_eventfd = uring_set_eventfd,
+	.teardown = uring_teardown,
+	.rw = uring_rw,
+	.start_sync = uring_start_sync,
+	.poll = uring_poll,
+	.poller_name = "uring_poll",
+	.intr_name = "uring_intr",
+};
 
 /* ---------------------------------------------------------------- bdev lifecycle */
 
@@ -363,7 +337,7 @@ uring_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 
 static const struct usk_bdev_fn_table g_uring_fn_table = {
 	.destruct = usk_file_disk_destruct,
-	.submit_request = uring_submit_request,
+	.submit_request = usk_file_disk_submit_request,
 	.io_type_supported = usk_file_disk_io_type_supported,
 	.get_io_channel = usk_file_disk_get_io_channel,
 	.dump_info_json = uring_dump_info_json,
@@ -374,8 +348,7 @@ static struct usk_file_disk_type g_uring_type = {
 	.module = &g_uring_if,
 	.fn_table = &g_uring_fn_table,
 	.product_name = "URING bdev",
-	.channel_create = uring_channel_create,
-	.channel_destroy = uring_channel_destroy,
+	.ops = &g_uring_channel_ops,
 	.channel_size = sizeof(struct uring_channel),
 	.disks = TAILQ_HEAD_INITIALIZER(g_uring_type.disks),
 };

@@ -67,6 +67,8 @@ usk_vbdev_copy_geometry(struct usk_bdev *bdev, struct usk_bdev *base)
 	bdev->blocklen = base->blocklen;
 	bdev->blockcnt = base->blockcnt;
 	bdev->write_cache = base->write_cache;
+	/* FUA is passed down (usk_vbdev_forward_io); the base honours or emulates it. */
+	bdev->fua_supported = true;
 	bdev->required_alignment = align > 1 ? (uint8_t)usk_u32log2((uint32_t)align) : 0;
 	bdev->optimal_io_boundary = base->optimal_io_boundary;
 	bdev->split_on_optimal_io_boundary = base->split_on_optimal_io_boundary;
@@ -86,6 +88,15 @@ usk_vbdev_forward_io(struct usk_bdev_desc *d, struct usk_io_channel *base_ch,
 		return usk_bdev_readv_blocks(d, base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
 					     off, num, cb, bdev_io);
 	case USK_BDEV_IO_TYPE_WRITE:
+		if (usk_unlikely(bdev_io->u.bdev.fua)) {
+			struct usk_bdev_ext_io_opts opts = {
+				.size = sizeof(opts), .flags = USK_BDEV_IO_FLAG_FUA,
+			};
+
+			return usk_bdev_writev_blocks_ext(d, base_ch, bdev_io->u.bdev.iovs,
+							  bdev_io->u.bdev.iovcnt, off, num, cb,
+							  bdev_io, &opts);
+		}
 		return usk_bdev_writev_blocks(d, base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
 					      off, num, cb, bdev_io);
 	case USK_BDEV_IO_TYPE_UNMAP:

@@ -34,6 +34,7 @@ struct log_entry {
 	void *base0;
 	size_t len0;
 	size_t total_len;
+	bool fua;
 };
 
 static struct log_entry g_log[MAX_LOG];
@@ -142,6 +143,7 @@ mock_submit(struct usk_io_channel *ch, struct usk_bdev_io *io)
 		e->offset = io->u.bdev.offset_blocks;
 		e->num = io->u.bdev.num_blocks;
 		e->iovcnt = io->u.bdev.iovcnt;
+		e->fua = io->u.bdev.fua;
 		if (io->u.bdev.iovcnt > 0) {
 			e->base0 = io->u.bdev.iovs[0].iov_base;
 			e->len0 = io->u.bdev.iovs[0].iov_len;
@@ -879,6 +881,132 @@ test_write_zeroes_emulation(void **state)
 	ut_poll_threads();
 }
 
+static int
+submit_write_fua(struct io_env *e, struct iovec *iov, uint64_t off, uint64_t n)
+{
+	struct usk_bdev_ext_io_opts opts = { .size = sizeof(opts), .flags = USK_BDEV_IO_FLAG_FUA };
+	int rc;
+
+	g_in_submit = true;
+	rc = usk_bdev_writev_blocks_ext(e->desc, e->ch, iov, 1, off, n, io_done, NULL, &opts);
+	g_in_submit = false;
+	return rc;
+}
+
+/* FUA: native on modules that say so; else write, then flush, then the callback. */
+static void
+test_fua(void **state)
+{
+	struct ut_bdev *ub = mock_bdev_new("fua", 1000, 512);
+	struct usk_bdev_ext_io_opts bad = { .size = sizeof(bad), .flags = 0x80 };
+	char buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct io_env e;
+
+	ub->bdev.write_cache = true;
+	ub->bdev.optimal_io_boundary = 4;
+	ub->bdev.split_on_optimal_io_boundary = true;
+	assert_int_equal(usk_bdev_register(&ub->bdev), 0);
+	ut_poll_threads();
+	env_open(&e, "fua", true);
+
+	/* Unknown flags and a zero size are refused before anything is submitted. */
+	assert_int_equal(usk_bdev_writev_blocks_ext(e.desc, e.ch, &iov, 1, 0, 8, io_done, NULL,
+			 &bad), -EINVAL);
+	bad.flags = USK_BDEV_IO_FLAG_FUA;
+	bad.size = 0;
+	assert_int_equal(usk_bdev_writev_blocks_ext(e.desc, e.ch, &iov, 1, 0, 8, io_done, NULL,
+			 &bad), -EINVAL);
+	assert_int_equal(g_log_n, 0);
+
+	/* Emulated: the write reaches the module without fua; the flush only after it. */
+	assert_int_equal(submit_write_fua(&e, &iov, 0, 8), 0);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 2); /* split in two at the 4-block boundary */
+	assert_int_equal(g_log[0].type, USK_BDEV_IO_TYPE_WRITE);
+	assert_false(g_log[0].fua);
+	assert_false(g_log[1].fua);
+	complete_held(0, USK_BDEV_IO_STATUS_SUCCESS);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 2); /* half the write is still in flight: no flush yet */
+	complete_held(1, USK_BDEV_IO_STATUS_SUCCESS);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 3);
+	assert_int_equal(g_log[2].type, USK_BDEV_IO_TYPE_FLUSH);
+	assert_int_equal(g_log[2].offset, 0);
+	assert_int_equal(g_log[2].num, 8);
+	assert_int_equal(g_done_count, 0); /* not durable yet */
+	complete_held(2, USK_BDEV_IO_STATUS_SUCCESS);
+	ut_poll_threads();
+	assert_int_equal(g_done_success, 1);
+
+	/* The flush fails: the write fails with its status. */
+	reset_counters();
+	assert_int_equal(submit_write_fua(&e, &iov, 0, 4), 0);
+	ut_poll_threads();
+	complete_held(0, USK_BDEV_IO_STATUS_SUCCESS);
+	ut_poll_threads();
+	assert_int_equal(g_log[1].type, USK_BDEV_IO_TYPE_FLUSH);
+	usk_bdev_io_complete_nvme_status(g_held[1], 0, 0, 0x06);
+	ut_poll_threads();
+	assert_int_equal(g_done_fail, 1);
+	assert_int_equal(g_last_sc, 0x06);
+
+	/* The write fails: no flush, the error as is. */
+	reset_counters();
+	assert_int_equal(submit_write_fua(&e, &iov, 0, 4), 0);
+	ut_poll_threads();
+	usk_bdev_io_complete_nvme_status(g_held[0], 0, 0, 0x80);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 1);
+	assert_int_equal(g_done_fail, 1);
+	assert_int_equal(g_last_sc, 0x80);
+
+	/* FUA write_zeroes: zeroes, then the flush. */
+	reset_counters();
+	g_complete_inline = true;
+	bad.size = sizeof(bad);
+	assert_int_equal(usk_bdev_write_zeroes_blocks_ext(e.desc, e.ch, 0, 4, io_done, NULL, &bad), 0);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 2);
+	assert_int_equal(g_log[0].type, USK_BDEV_IO_TYPE_WRITE_ZEROES);
+	assert_int_equal(g_log[1].type, USK_BDEV_IO_TYPE_FLUSH);
+	assert_int_equal(g_done_success, 1);
+
+	/* Native: fua on every piece of the split write, no flush. */
+	reset_counters();
+	g_complete_inline = true;
+	ub->bdev.fua_supported = true;
+	assert_int_equal(submit_write_fua(&e, &iov, 2, 8), 0);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(g_log[i].type, USK_BDEV_IO_TYPE_WRITE);
+		assert_true(g_log[i].fua);
+	}
+	assert_int_equal(g_done_success, 1);
+	/* And a plain write after it is not FUA (the bdev_io is reused from the cache). */
+	g_log_n = 0;
+	assert_int_equal(submit_write(&e, buf, 0, 4), 0);
+	ut_poll_threads();
+	assert_false(g_log[0].fua);
+
+	/* No volatile cache: nothing to flush, the write is durable when it completes. */
+	reset_counters();
+	g_complete_inline = true;
+	ub->bdev.fua_supported = false;
+	ub->bdev.write_cache = false;
+	assert_int_equal(submit_write_fua(&e, &iov, 0, 4), 0);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 1);
+	assert_false(g_log[0].fua);
+	assert_int_equal(g_done_success, 1);
+
+	env_close(&e);
+	usk_bdev_unregister(&ub->bdev, NULL, NULL);
+	ut_poll_threads();
+}
+
 static void
 test_nvme_status_passthrough(void **state)
 {
@@ -1373,6 +1501,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_split_segments, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_split_max_rw, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_write_zeroes_emulation, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_fua, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_nvme_status_passthrough, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_module_nomem_retry, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_with_io_in_flight, setup, ut_bdev_teardown),

@@ -346,6 +346,54 @@ test_features_and_opcodes(void **state)
 	qpair_drop(admin);
 }
 
+/* The FUA bit of Write / Write Zeroes reaches the bdev; with the host's VWC off every write is FUA. */
+static void
+test_write_fua(void **state)
+{
+	uint16_t cntlid;
+	struct fake_qpair *admin = ctrlr_up(SUBNQN, HOSTNQN, 0, &cntlid);
+	struct fake_qpair *io = io_qpair_up(cntlid, 1);
+	struct fake_req *r;
+
+	g_log_n = 0;
+	r = nvme_cmd(io, USK_NVME_OPC_WRITE, 1, 100, 0, 7 | USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS, 4096);
+	assert_int_equal(sct_sc(r), 0);
+	free(r);
+	r = nvme_cmd(io, USK_NVME_OPC_WRITE, 1, 100, 0, 7, 4096);
+	assert_int_equal(sct_sc(r), 0);
+	free(r);
+	assert_int_equal(g_log_n, 2);
+	assert_int_equal(g_log[0].type, USK_BDEV_IO_TYPE_WRITE);
+	assert_true(g_log[0].fua);
+	assert_false(g_log[1].fua);
+
+	/* Write Zeroes FUA on a bdev with a write cache: zeroes, then a flush. */
+	g_bdev0->write_cache = true;
+	g_log_n = 0;
+	r = nvme_cmd(io, USK_NVME_OPC_WRITE_ZEROES, 1, 10, 0, 3 | USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS, 0);
+	assert_int_equal(sct_sc(r), 0);
+	free(r);
+	assert_int_equal(g_log_n, 2);
+	assert_int_equal(g_log[0].type, USK_BDEV_IO_TYPE_WRITE_ZEROES);
+	assert_int_equal(g_log[1].type, USK_BDEV_IO_TYPE_FLUSH);
+
+	/* The host turns the volatile write cache off: writes become write-through. */
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0, 0);
+	assert_int_equal(sct_sc(r), 0);
+	free(r);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0, 0);
+	assert_int_equal(r->rsp.nvme_cpl.cdw0, 0);
+	free(r);
+	g_log_n = 0;
+	r = nvme_cmd(io, USK_NVME_OPC_WRITE, 1, 100, 0, 7, 4096);
+	assert_int_equal(sct_sc(r), 0);
+	free(r);
+	assert_true(g_log[0].fua);
+	g_bdev0->write_cache = false;
+	qpair_drop(io);
+	qpair_drop(admin);
+}
+
 static void
 test_io_commands(void **state)
 {
@@ -692,6 +740,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_identify_ns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_features_and_opcodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_fua, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ns_change_aen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_alive_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_with_io_in_flight, setup, teardown),

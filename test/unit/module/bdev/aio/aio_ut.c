@@ -49,6 +49,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_errors, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_io_reaches_file, file_setup, file_teardown),
+		cmocka_unit_test(test_flush_coalescing),
+		cmocka_unit_test_setup_teardown(test_flush_and_fua, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_on_sync_thread, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_fallocate_unmap_write_zeroes, file_setup,
 						file_teardown),
 	};

@@ -50,26 +50,26 @@ wait_io(void)
 static void
 test_create_errors(void **state)
 {
-	struct malloc_bdev_opts o = {.name = "m", .num_blocks = 16, .block_size = 500};
+	struct usk_mem_bdev_opts o = {.name = "m", .num_blocks = 16, .block_size = 500};
 	struct usk_bdev *b1, *b2;
 
-	assert_int_equal(create_malloc_disk(&b1, &o), -EINVAL); /* block size */
+	assert_int_equal(usk_bdev_malloc_create(&b1, &o), -EINVAL); /* block size */
 	o.block_size = 256;
-	assert_int_equal(create_malloc_disk(&b1, &o), -EINVAL);
+	assert_int_equal(usk_bdev_malloc_create(&b1, &o), -EINVAL);
 	o.block_size = 512;
 	o.num_blocks = 0;
-	assert_int_equal(create_malloc_disk(&b1, &o), -EINVAL);
+	assert_int_equal(usk_bdev_malloc_create(&b1, &o), -EINVAL);
 	o.num_blocks = 16;
-	assert_int_equal(create_malloc_disk(&b1, &o), 0);
-	assert_int_equal(create_malloc_disk(&b2, &o), -EEXIST);
+	assert_int_equal(usk_bdev_malloc_create(&b1, &o), 0);
+	assert_int_equal(usk_bdev_malloc_create(&b2, &o), -EEXIST);
 	/* Default names. */
 	o.name = NULL;
-	assert_int_equal(create_malloc_disk(&b2, &o), 0);
+	assert_int_equal(usk_bdev_malloc_create(&b2, &o), 0);
 	assert_string_equal(usk_bdev_get_name(b2), "Malloc0");
-	assert_int_equal(create_malloc_disk(&b2, &o), 0);
+	assert_int_equal(usk_bdev_malloc_create(&b2, &o), 0);
 	assert_string_equal(usk_bdev_get_name(b2), "Malloc1");
-	assert_int_equal(delete_malloc_disk("nope", NULL, NULL), -ENODEV);
-	assert_int_equal(delete_malloc_disk("Malloc0", NULL, NULL), 0);
+	assert_int_equal(usk_bdev_malloc_delete("nope", NULL, NULL), -ENODEV);
+	assert_int_equal(usk_bdev_malloc_delete("Malloc0", NULL, NULL), 0);
 	ut_poll_threads();
 	assert_null(usk_bdev_get_by_name("Malloc0"));
 	assert_string_equal(usk_bdev_get_product_name(b1), "Malloc disk");
@@ -78,7 +78,7 @@ test_create_errors(void **state)
 static void
 test_rw_unmap(void **state)
 {
-	struct malloc_bdev_opts o = {.name = "m", .num_blocks = 64, .block_size = 4096};
+	struct usk_mem_bdev_opts o = {.name = "m", .num_blocks = 64, .block_size = 4096};
 	struct usk_bdev *b;
 	struct usk_bdev_desc *desc;
 	struct usk_io_channel *ch;
@@ -86,7 +86,7 @@ test_rw_unmap(void **state)
 	struct iovec iov[2];
 	size_t i;
 
-	assert_int_equal(create_malloc_disk(&b, &o), 0);
+	assert_int_equal(usk_bdev_malloc_create(&b, &o), 0);
 	ut_poll_threads();
 	assert_int_equal(usk_bdev_open_ext("m", true, ev_cb, NULL, &desc), 0);
 	ch = usk_bdev_get_io_channel(desc);
@@ -152,7 +152,7 @@ test_rw_unmap(void **state)
 	usk_put_io_channel(ch);
 	ut_poll_threads();
 	usk_bdev_close(desc);
-	assert_int_equal(delete_malloc_disk("m", NULL, NULL), 0);
+	assert_int_equal(usk_bdev_malloc_delete("m", NULL, NULL), 0);
 	ut_poll_threads();
 	usk_dma_free(wbuf);
 	usk_dma_free(rbuf);
@@ -161,7 +161,7 @@ test_rw_unmap(void **state)
 static void
 test_config_json(void **state)
 {
-	struct malloc_bdev_opts o = {.name = "cfg", .num_blocks = 32, .block_size = 512};
+	struct usk_mem_bdev_opts o = {.name = "cfg", .num_blocks = 32, .block_size = 512};
 	struct usk_bdev *b;
 	json_t *arr = json_array(), *e, *p;
 	size_t i, n;
@@ -169,7 +169,7 @@ test_config_json(void **state)
 
 	o.uuid[0] = 0x11;
 	o.uuid[15] = 0x22;
-	assert_int_equal(create_malloc_disk(&b, &o), 0);
+	assert_int_equal(usk_bdev_malloc_create(&b, &o), 0);
 	ut_poll_threads();
 	usk_bdev_subsystem_config_json(arr);
 	n = json_array_size(arr);

@@ -56,22 +56,22 @@ io_done(struct usk_bdev_io *io, bool success, void *arg)
 static void
 test_null_create(void **state)
 {
-	struct null_bdev_opts o = {.name = "n0", .num_blocks = 1024, .block_size = 4096};
+	struct usk_mem_bdev_opts o = {.name = "n0", .num_blocks = 1024, .block_size = 4096};
 	struct usk_bdev *b;
 
-	assert_int_equal(bdev_null_create(&b, &o), 0);
-	assert_int_equal(bdev_null_create(&b, &o), -EEXIST);
+	assert_int_equal(usk_bdev_null_create(&b, &o), 0);
+	assert_int_equal(usk_bdev_null_create(&b, &o), -EEXIST);
 	o.name = "n1";
 	o.block_size = 100;
-	assert_int_equal(bdev_null_create(&b, &o), -EINVAL);
+	assert_int_equal(usk_bdev_null_create(&b, &o), -EINVAL);
 	o.block_size = 512;
 	o.num_blocks = 0;
-	assert_int_equal(bdev_null_create(&b, &o), -EINVAL);
-	assert_int_equal(bdev_null_resize("n0", 2048), 0);
+	assert_int_equal(usk_bdev_null_create(&b, &o), -EINVAL);
+	assert_int_equal(usk_bdev_null_resize("n0", 2048), 0);
 	assert_int_equal(usk_bdev_get_num_blocks(usk_bdev_get_by_name("n0")), 2048);
-	assert_int_equal(bdev_null_resize("zz", 2048), -ENODEV);
-	assert_int_equal(bdev_null_delete("zz", NULL, NULL), -ENODEV);
-	assert_int_equal(bdev_null_delete("n0", NULL, NULL), 0);
+	assert_int_equal(usk_bdev_null_resize("zz", 2048), -ENODEV);
+	assert_int_equal(usk_bdev_null_delete("zz", NULL, NULL), -ENODEV);
+	assert_int_equal(usk_bdev_null_delete("n0", NULL, NULL), 0);
 	ut_poll_threads();
 	assert_null(usk_bdev_get_by_name("n0"));
 }
@@ -79,11 +79,11 @@ test_null_create(void **state)
 static void
 test_null_io(void **state)
 {
-	struct null_bdev_opts o = {.name = "n0", .num_blocks = 1024, .block_size = 4096};
+	struct usk_mem_bdev_opts o = {.name = "n0", .num_blocks = 1024, .block_size = 4096};
 	struct usk_bdev *b;
 	int i;
 
-	assert_int_equal(bdev_null_create(&b, &o), 0);
+	assert_int_equal(usk_bdev_null_create(&b, &o), 0);
 	ut_poll_threads();
 	assert_int_equal(usk_bdev_open_ext("n0", true, ev_cb, NULL, &g_desc), 0);
 	g_ch = usk_bdev_get_io_channel(g_desc);
@@ -109,14 +109,14 @@ test_null_io(void **state)
 	ut_poll_threads();
 	assert_int_equal(g_done, 21 + 101);
 	/* Resize while open: the descriptor gets RESIZE. */
-	assert_int_equal(bdev_null_resize("n0", 4096), 0);
+	assert_int_equal(usk_bdev_null_resize("n0", 4096), 0);
 	ut_poll_threads();
 	assert_int_equal(g_events, 1);
-	assert_int_equal(bdev_null_resize("n0", 16), -EBUSY);
+	assert_int_equal(usk_bdev_null_resize("n0", 16), -EBUSY);
 	usk_put_io_channel(g_ch);
 	ut_poll_threads();
 	usk_bdev_close(g_desc);
-	assert_int_equal(bdev_null_delete("n0", NULL, NULL), 0);
+	assert_int_equal(usk_bdev_null_delete("n0", NULL, NULL), 0);
 	ut_poll_threads();
 }
 

@@ -92,7 +92,7 @@ test_deferred_and_hot_remove(void **state)
 	/* Hot remove of the base: the passthru tells its users and goes away. */
 	assert_int_equal(usk_bdev_open_ext("PT1", true, ut_ev_cb, &pt_desc, &pt_desc), 0);
 	g_events = 0;
-	assert_int_equal(delete_malloc_disk("M1", NULL, NULL), 0);
+	assert_int_equal(usk_bdev_malloc_delete("M1", NULL, NULL), 0);
 	ut_poll_threads();
 	assert_int_equal(g_events, 1);
 	assert_int_equal(g_last_event, USK_BDEV_EVENT_REMOVE);

@@ -57,11 +57,11 @@ ut_io_cb(struct usk_bdev_io *io, bool success, void *arg)
 static __attribute__((unused)) struct usk_bdev *
 ut_malloc(const char *name, uint64_t num_blocks, uint32_t block_size)
 {
-	struct malloc_bdev_opts o = { .name = name, .num_blocks = num_blocks,
+	struct usk_mem_bdev_opts o = { .name = name, .num_blocks = num_blocks,
 		       .block_size = block_size };
 	struct usk_bdev *b = NULL;
 
-	assert_int_equal(create_malloc_disk(&b, &o), 0);
+	assert_int_equal(usk_bdev_malloc_create(&b, &o), 0);
 	ut_poll_threads();
 	return b;
 }

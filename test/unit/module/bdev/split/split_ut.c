@@ -104,7 +104,7 @@ test_deferred_and_hot_remove(void **state)
 	assert_non_null(usk_bdev_get_by_name("M3p0"));
 	assert_non_null(usk_bdev_get_by_name("M3p1"));
 	/* Base removed: the parts go; base back: the parts come back. */
-	assert_int_equal(delete_malloc_disk("M3", NULL, NULL), 0);
+	assert_int_equal(usk_bdev_malloc_delete("M3", NULL, NULL), 0);
 	ut_poll_threads();
 	assert_null(usk_bdev_get_by_name("M3p0"));
 	assert_null(usk_bdev_get_by_name("M3"));

@@ -14,6 +14,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_errors, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_io_reaches_file, file_setup, file_teardown),
+		cmocka_unit_test(test_flush_coalescing),
+		cmocka_unit_test_setup_teardown(test_flush_and_fua, file_setup, file_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
