@@ -603,6 +603,17 @@ static int nomem_poll(void *ctx);
 static inline __attribute__((always_inline)) void
 bdev_io_do_submit_inline(struct usk_bdev_channel *bch, struct usk_bdev_io *bdev_io)
 {
+	/*
+	 * While the module is out of resources, new I/O queues behind the waiting ones (as
+	 * SPDK's nomem_io): otherwise a fresh submission takes the slot a completion freed and
+	 * a queued I/O can starve. The retry empties the queue before it resubmits, so its own
+	 * submissions pass. Resets and aborts act on the queue and never wait in it.
+	 */
+	if (usk_unlikely(bch->nomem_head != NULL) && bdev_io->type != USK_BDEV_IO_TYPE_RESET &&
+	    bdev_io->type != USK_BDEV_IO_TYPE_ABORT) {
+		bdev_io_fifo_push(&bch->nomem_head, &bch->nomem_tail, bdev_io);
+		return;
+	}
 	bch->io_outstanding++;
 	bch->in_submit++;
 	bch->submit_request(bch->module_ch, bdev_io);
@@ -614,8 +625,6 @@ bdev_io_do_submit(struct usk_bdev_channel *bch, struct usk_bdev_io *bdev_io)
 {
 	bdev_io_do_submit_inline(bch, bdev_io);
 }
-
-
 
 static void
 bdev_io_submit_slow(struct usk_bdev_io *bdev_io)

@@ -1061,6 +1061,37 @@ test_module_nomem_retry(void **state)
 	ut_poll_threads();
 }
 
+/* New I/O waits behind I/O that the module refused with NOMEM: FIFO, no starvation. */
+static void
+test_module_nomem_fifo(void **state)
+{
+	struct io_env e;
+	char buf[3][512];
+
+	mock_bdev_create("nf", 100, 512);
+	env_open(&e, "nf", true);
+	g_complete_inline = true;
+	g_nomem_count = 1;
+	assert_int_equal(submit_read(&e, buf[0], 0, 1), 0);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 1); /* refused, now queued */
+	/* The module would accept these, but the queued one must go first. */
+	assert_int_equal(submit_read(&e, buf[1], 5, 1), 0);
+	assert_int_equal(submit_read(&e, buf[2], 9, 1), 0);
+	assert_int_equal(g_log_n, 1);
+	assert_int_equal(g_done_count, 0);
+	ut_delay_us(100);
+	ut_poll_threads();
+	assert_int_equal(g_log_n, 4);
+	assert_int_equal(g_log[1].offset, 0);
+	assert_int_equal(g_log[2].offset, 5);
+	assert_int_equal(g_log[3].offset, 9);
+	assert_int_equal(g_done_success, 3);
+	env_close(&e);
+	usk_bdev_unregister(usk_bdev_get_by_name("nf"), NULL, NULL);
+	ut_poll_threads();
+}
+
 static int g_reset_done;
 static bool g_reset_success;
 
@@ -1504,6 +1535,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fua, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_nvme_status_passthrough, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_module_nomem_retry, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_module_nomem_fifo, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_with_io_in_flight, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_hot_remove_with_io, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_hot_remove_close_with_io, setup, ut_bdev_teardown),
