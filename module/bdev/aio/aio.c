@@ -377,7 +377,7 @@ aio_dump_info_json(void *ctx, json_t *obj)
 {
 	struct usk_file_disk *disk = ctx;
 
-	json_object_set_new(obj, "aio", json_pack("{s:s, s:b, s:b, s:b}",
+	usk_json_set(obj, "aio", json_pack("{s:s, s:b, s:b, s:b}",
 			    "filename", disk->filename,
 			    "readonly", disk->readonly, "fallocate", disk->fallocate,
 			    "direct", disk->direct));

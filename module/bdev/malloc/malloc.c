@@ -166,9 +166,9 @@ malloc_dump_info_json(void *ctx, json_t *driver_specific)
 	struct malloc_disk *md = ctx;
 	json_t *o = json_object();
 
-	json_object_set_new(o, "num_blocks", json_integer((json_int_t)md->disk.blockcnt));
-	json_object_set_new(o, "block_size", json_integer(md->disk.blocklen));
-	json_object_set_new(driver_specific, "malloc", o);
+	usk_json_set(o, "num_blocks", json_integer((json_int_t)md->disk.blockcnt));
+	usk_json_set(o, "block_size", json_integer(md->disk.blocklen));
+	usk_json_set(driver_specific, "malloc", o);
 	return 0;
 }
 

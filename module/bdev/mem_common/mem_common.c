@@ -64,12 +64,12 @@ usk_mem_bdev_write_config_json(const struct usk_mem_bdev_rules *rules, const str
 	char uuid_str[37];
 
 	uuid_unparse_lower(bdev->uuid, uuid_str);
-	json_object_set_new(params, "name", json_string(bdev->name));
-	json_object_set_new(params, "num_blocks", json_integer((json_int_t)bdev->blockcnt));
-	json_object_set_new(params, "block_size", json_integer(bdev->blocklen));
-	json_object_set_new(params, "uuid", json_string(uuid_str));
+	usk_json_set(params, "name", json_string(bdev->name));
+	usk_json_set(params, "num_blocks", json_integer((json_int_t)bdev->blockcnt));
+	usk_json_set(params, "block_size", json_integer(bdev->blocklen));
+	usk_json_set(params, "uuid", json_string(uuid_str));
 	if (bdev->optimal_io_boundary) {
-		json_object_set_new(params, "optimal_io_boundary",
+		usk_json_set(params, "optimal_io_boundary",
 				    json_integer(bdev->optimal_io_boundary));
 	}
 	usk_json_config_add(config_array, rules->create_method, params);

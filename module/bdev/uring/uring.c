@@ -320,7 +320,7 @@ uring_dump_info_json(void *ctx, json_t *obj)
 {
 	struct usk_file_disk *disk = ctx;
 
-	json_object_set_new(obj, "uring", json_pack("{s:s, s:b}", "filename", disk->filename,
+	usk_json_set(obj, "uring", json_pack("{s:s, s:b}", "filename", disk->filename,
 			    "direct", disk->direct));
 	return 0;
 }
