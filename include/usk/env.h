@@ -177,6 +177,20 @@ struct usk_mempool *usk_mempool_create(const char *name, size_t count, size_t el
 typedef void (usk_mempool_obj_cb_t)(struct usk_mempool *mp, void *arg, void *obj, unsigned idx);
 struct usk_mempool *usk_mempool_create_ctor(const char *name, size_t count, size_t ele_size,
 		size_t cache_size, int socket_id, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg);
+/**
+ * As create, but the pool can later grow to max_count objects (usk_mempool_grow). The shared
+ * ring is sized for max_count up front, so get/put stay lockless after a grow.
+ */
+struct usk_mempool *usk_mempool_create_growable(const char *name, size_t count, size_t max_count,
+		size_t ele_size, size_t cache_size, int socket_id);
+/**
+ * Add up to n new objects (fewer when max_count is near). Allocates DMA memory: call it off
+ * the I/O path (any thread; growers are serialized by a mutex that get/put never take).
+ * Returns the number added, -ENOSPC at max_count, or -ENOMEM.
+ */
+int usk_mempool_grow(struct usk_mempool *mp, size_t n);
+/** Objects that exist (count at create plus every grow). */
+size_t usk_mempool_get_size(const struct usk_mempool *mp);
 void usk_mempool_free(struct usk_mempool *mp);
 const char *usk_mempool_get_name(struct usk_mempool *mp);
 /** NULL when empty (the pool's exhaustion counter is incremented). Thread safe. */

@@ -307,6 +307,19 @@ ctrlr_cmd_connect(struct usk_nvmf_request *req)
 		connect_set_invalid_param(req->rsp, 0, offsetof(struct usk_nvmf_fabric_connect_cmd, sqsize));
 		return NVMF_REQ_EXEC_COMPLETE;
 	}
+	if (qpair->transport->ops->qpair_set_sq_size != NULL) {
+		int rc = qpair->transport->ops->qpair_set_sq_size(qpair, (uint32_t)cmd->sqsize + 1);
+
+		if (rc == -ENOMEM) {
+			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INTERNAL_DEVICE_ERROR);
+			return NVMF_REQ_EXEC_COMPLETE;
+		}
+		if (rc != 0) {
+			connect_set_invalid_param(req->rsp, 0,
+						  offsetof(struct usk_nvmf_fabric_connect_cmd, sqsize));
+			return NVMF_REQ_EXEC_COMPLETE;
+		}
+	}
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL) {
 		nvmf_req_set_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INTERNAL_DEVICE_ERROR);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* NVMe-oF target transports: registry, option validation, shared data buffers, listener refcounts. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,16 @@ validate_opts(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len
 			 o->max_io_size / o->io_unit_size);
 		return -EINVAL;
 	}
+	if (o->max_shared_buffers != 0 && o->max_shared_buffers < o->num_shared_buffers) {
+		snprintf(err, err_len, "max_shared_buffers: must be 0 or at least num_shared_buffers "
+			 "(%u < %u)", o->max_shared_buffers, o->num_shared_buffers);
+		return -EINVAL;
+	}
+	if (o->max_shared_buffers > (1u << 20)) {
+		snprintf(err, err_len, "max_shared_buffers: at most %u (got %u)", 1u << 20,
+			 o->max_shared_buffers);
+		return -EINVAL;
+	}
 	if (o->num_shared_buffers && o->buf_cache_size > o->num_shared_buffers) {
 		snprintf(err, err_len, "buf_cache_size: must not exceed num_shared_buffers (%u > %u)",
 			 o->buf_cache_size, o->num_shared_buffers);
@@ -147,8 +158,12 @@ usk_nvmf_transport_create(const char *transport_name, struct usk_nvmf_transport_
 	TAILQ_INIT(&transport->listeners);
 	if (o.num_shared_buffers) {
 		snprintf(pool_name, sizeof(pool_name), "nvmf_%s_%p", ops->name, (void *)transport);
-		transport->data_buf_pool = usk_mempool_create(pool_name, o.num_shared_buffers,
-					   o.io_unit_size, 0, -1);
+		if (o.max_shared_buffers == 0) {
+			transport->opts.max_shared_buffers = o.num_shared_buffers;
+		}
+		transport->data_buf_pool = usk_mempool_create_growable(pool_name, o.num_shared_buffers,
+					   transport->opts.max_shared_buffers, o.io_unit_size, 0, -1);
+		transport->pool_thread = usk_get_thread();
 		if (transport->data_buf_pool == NULL) {
 			snprintf(err, err_len, "num_shared_buffers: cannot allocate %u buffers of %u bytes",
 				 o.num_shared_buffers, o.io_unit_size);
@@ -317,6 +332,7 @@ usk_nvmf_transport_opts_to_json(struct usk_nvmf_transport *transport)
 	json_object_set_new(params, "io_unit_size", json_integer(o->io_unit_size));
 	json_object_set_new(params, "max_aq_depth", json_integer(o->max_aq_depth));
 	json_object_set_new(params, "num_shared_buffers", json_integer(o->num_shared_buffers));
+	json_object_set_new(params, "max_shared_buffers", json_integer(o->max_shared_buffers));
 	json_object_set_new(params, "buf_cache_size", json_integer(o->buf_cache_size));
 	json_object_set_new(params, "dif_insert_or_strip", json_boolean(o->dif_insert_or_strip));
 	json_object_set_new(params, "zcopy", json_boolean(o->zcopy));
@@ -403,6 +419,72 @@ usk_nvmf_request_free_buffers(struct usk_nvmf_request *req,
 	req->data_from_pool = false;
 }
 
+static void
+pool_grow_msg(void *arg)
+{
+	struct usk_nvmf_transport *transport = arg;
+	const struct usk_nvmf_transport_opts *o = &transport->opts;
+	uint32_t chunk = USK_MAX(o->num_shared_buffers / 4, o->max_io_size / o->io_unit_size);
+	int rc;
+
+	rc = usk_mempool_grow(transport->data_buf_pool, chunk);
+	if (rc > 0) {
+		atomic_fetch_add_explicit(&transport->pool_grows, 1, memory_order_relaxed);
+		USK_NOTICELOG("%s transport: shared data buffer pool grew by %d to %zu (ceiling %u)\n",
+			      transport->ops->name, rc, usk_mempool_get_size(transport->data_buf_pool),
+			      o->max_shared_buffers);
+	} else {
+		atomic_fetch_add_explicit(&transport->pool_grow_failures, 1, memory_order_relaxed);
+	}
+	/* Release pairs with the exchange in pool_want_grow: the new size is seen first. */
+	atomic_store_explicit(&transport->pool_grow_pending, false, memory_order_release);
+}
+
+/*
+ * Any poll group thread, on the I/O path: the pool ran dry. The grow allocates, so it runs on
+ * the transport's thread by message; at most one is in flight.
+ */
+static void
+pool_want_grow(struct usk_nvmf_transport *transport)
+{
+	if (transport->pool_thread == NULL ||
+	    usk_mempool_get_size(transport->data_buf_pool) >= transport->opts.max_shared_buffers) {
+		return;
+	}
+	if (atomic_exchange_explicit(&transport->pool_grow_pending, true, memory_order_acq_rel)) {
+		return;
+	}
+	if (usk_thread_send_msg(transport->pool_thread, pool_grow_msg, transport) != 0) {
+		atomic_store_explicit(&transport->pool_grow_pending, false, memory_order_relaxed);
+	}
+}
+
+uint32_t
+usk_nvmf_transport_pool_size(struct usk_nvmf_transport *transport)
+{
+	return transport->data_buf_pool ? (uint32_t)usk_mempool_get_size(transport->data_buf_pool) : 0;
+}
+
+void
+nvmf_transport_dump_pool_stat(struct usk_nvmf_transport *transport, json_t *obj)
+{
+	struct usk_mempool *mp = transport->data_buf_pool;
+
+	if (mp == NULL) {
+		return;
+	}
+	json_object_set_new(obj, "shared_buffers", json_integer((json_int_t)usk_mempool_get_size(mp)));
+	json_object_set_new(obj, "shared_buffers_free", json_integer((json_int_t)usk_mempool_count(mp)));
+	json_object_set_new(obj, "max_shared_buffers",
+			    json_integer(transport->opts.max_shared_buffers));
+	json_object_set_new(obj, "shared_buffer_grows", json_integer((json_int_t)
+			    atomic_load_explicit(&transport->pool_grows, memory_order_relaxed)));
+	json_object_set_new(obj, "shared_buffer_grow_failures", json_integer((json_int_t)
+			    atomic_load_explicit(&transport->pool_grow_failures, memory_order_relaxed)));
+	json_object_set_new(obj, "shared_buffer_exhausted",
+			    json_integer((json_int_t)usk_mempool_get_exhausted_count(mp)));
+}
+
 int
 usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
 			     struct usk_nvmf_transport_poll_group *tgroup,
@@ -434,6 +516,7 @@ usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
 			STAILQ_INSERT_HEAD(&tgroup->buf_cache, buf, link);
 			tgroup->buf_cache_count++;
 		}
+		pool_want_grow(transport);
 		return -ENOMEM;
 	}
 	for (i = 0; i < num; i++) {
@@ -446,6 +529,55 @@ usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
 	req->data = req->iov[0].iov_base;
 	req->data_from_pool = true;
 	return 0;
+}
+
+/* ---- buffers held for host data (fair share of the pool) ---- */
+
+int
+usk_nvmf_qpair_data_wait_reserve(struct usk_nvmf_qpair *qpair, uint32_t n, uint32_t qpair_cap,
+				 uint32_t ctrlr_cap)
+{
+	struct usk_nvmf_ctrlr *ctrlr = qpair->data_wait_detached ? NULL : qpair->ctrlr;
+	uint32_t prev;
+
+	if (qpair->data_wait_bufs + n > qpair_cap) {
+		return -EAGAIN;
+	}
+	if (ctrlr != NULL) {
+		/* add first, then check: two qpairs on two threads cannot both slip under the cap */
+		prev = atomic_fetch_add_explicit(&ctrlr->data_wait_bufs, n, memory_order_relaxed);
+		if (prev + n > ctrlr_cap) {
+			atomic_fetch_sub_explicit(&ctrlr->data_wait_bufs, n, memory_order_relaxed);
+			return -EAGAIN;
+		}
+		qpair->data_wait_ctrlr_bufs += n;
+	}
+	qpair->data_wait_bufs += n;
+	return 0;
+}
+
+void
+usk_nvmf_qpair_data_wait_release(struct usk_nvmf_qpair *qpair, uint32_t n)
+{
+	uint32_t c = USK_MIN(n, qpair->data_wait_ctrlr_bufs);
+
+	assert(n <= qpair->data_wait_bufs);
+	qpair->data_wait_bufs -= n;
+	if (c != 0) {
+		qpair->data_wait_ctrlr_bufs -= c;
+		atomic_fetch_sub_explicit(&qpair->ctrlr->data_wait_bufs, c, memory_order_relaxed);
+	}
+}
+
+void
+nvmf_qpair_data_wait_detach(struct usk_nvmf_qpair *qpair)
+{
+	if (qpair->ctrlr != NULL && qpair->data_wait_ctrlr_bufs != 0) {
+		atomic_fetch_sub_explicit(&qpair->ctrlr->data_wait_bufs, qpair->data_wait_ctrlr_bufs,
+					  memory_order_relaxed);
+	}
+	qpair->data_wait_ctrlr_bufs = 0;
+	qpair->data_wait_detached = true;
 }
 
 /* ---- listeners ---- */
