@@ -385,6 +385,12 @@ int usk_nvmf_qpair_data_wait_reserve(struct usk_nvmf_qpair *qpair, uint32_t n, u
  * was dropped). On the qpair's thread. */
 void usk_nvmf_qpair_data_wait_release(struct usk_nvmf_qpair *qpair, uint32_t n);
 
+/**
+ * Host NQN of the qpair's controller (as the host sent it in Connect: escape it before logging,
+ * usk_str_escape), or NULL before a successful Connect. On the qpair's thread.
+ */
+const char *usk_nvmf_qpair_get_hostnqn(const struct usk_nvmf_qpair *qpair);
+
 /** Data buffers the shared pool holds now (it grows up to max_shared_buffers). */
 uint32_t usk_nvmf_transport_pool_size(struct usk_nvmf_transport *transport);
 

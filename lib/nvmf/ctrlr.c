@@ -12,6 +12,12 @@ nvmf_ctrlr_is_discovery(const struct usk_nvmf_ctrlr *ctrlr)
 	return nvmf_subsystem_is_discovery(ctrlr->subsys);
 }
 
+const char *
+usk_nvmf_qpair_get_hostnqn(const struct usk_nvmf_qpair *qpair)
+{
+	return qpair->ctrlr != NULL ? qpair->ctrlr->hostnqn : NULL;
+}
+
 /* ---- Connect ---- */
 
 static void
