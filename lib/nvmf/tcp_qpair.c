@@ -388,20 +388,13 @@ req_take_share(struct tcp_qpair *tq, struct tcp_req *r)
 	return true;
 }
 
+/* Within its share (or not capped): take buffers from the pool, or queue for them. */
 static void
-req_need_buffers(struct tcp_qpair *tq, struct tcp_req *r)
+req_get_buffers(struct tcp_qpair *tq, struct tcp_req *r)
 {
 	struct tcp_poll_group *tg = tq->tgroup;
 	int rc;
 
-	if (!TAILQ_EMPTY(&tq->share_wait) || !req_take_share(tq, r)) {
-		/* over its share (or older ones of this qpair are): wait without blocking others */
-		r->state = TCP_REQ_STATE_NEED_SHARE;
-		TAILQ_INSERT_TAIL(&tq->share_wait, r, link);
-		tg->share_waits++;
-		tg->share_wait_now++;
-		return;
-	}
 	if (TAILQ_EMPTY(&tg->pending_buf_queue)) {
 		rc = usk_nvmf_request_get_buffers(&r->req, &tg->group, tq->qpair.transport,
 						  r->req.length);
@@ -422,6 +415,22 @@ req_need_buffers(struct tcp_qpair *tq, struct tcp_req *r)
 	tg->pending_buf_now++;
 }
 
+static void
+req_need_buffers(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	struct tcp_poll_group *tg = tq->tgroup;
+
+	if (!TAILQ_EMPTY(&tq->share_wait) || !req_take_share(tq, r)) {
+		/* over its share (or older ones of this qpair are): wait without blocking others */
+		r->state = TCP_REQ_STATE_NEED_SHARE;
+		TAILQ_INSERT_TAIL(&tq->share_wait, r, link);
+		tg->share_waits++;
+		tg->share_wait_now++;
+		return;
+	}
+	req_get_buffers(tq, r);
+}
+
 int
 tcp_group_process_share_wait(struct tcp_poll_group *tg)
 {
@@ -438,7 +447,8 @@ tcp_group_process_share_wait(struct tcp_poll_group *tg)
 			tg->share_wait_now--;
 			r->state = TCP_REQ_STATE_NEW;
 			n++;
-			req_need_buffers(tq, r);
+			/* it holds its share now: straight on, not behind the others again */
+			req_get_buffers(tq, r);
 		}
 	}
 	return n;

@@ -722,12 +722,14 @@ test_r2t_share_and_timeout(void **state)
 	send_write_expect_r2t(&c, 2, 200, 65536);
 	make_cmd(&cmd, 0x01, 3, 400, 65536, false);
 	conn_send_pdu(&c, &cmd, NULL, 0);
+	make_cmd(&cmd, 0x01, 4, 800, 65536, false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
 	for (i = 0; i < 100; i++) {
 		pump();
 	}
 	/* over the share: no R2T, no buffers taken */
-	assert_int_equal(stat_of("r2t_share_waiting"), 1);
-	assert_int_equal(stat_of("r2t_share_waits"), 1);
+	assert_int_equal(stat_of("r2t_share_waiting"), 2);
+	assert_int_equal(stat_of("r2t_share_waits"), 2);
 	assert_int_equal(g_pool_avail, 64 - 8);
 	/* another qpair is not held up by it */
 	send_write_expect_r2t(&other, 7, 600, 16384);
@@ -740,8 +742,17 @@ test_r2t_share_and_timeout(void **state)
 	assert_int_equal(r2t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_R2T);
 	assert_int_equal(r2t->cccid, 3);
 	t3 = r2t->ttag;
-	assert_int_equal(stat_of("r2t_share_waiting"), 0);
+	/* only one fits: cid 4 still waits, and holds nothing */
+	assert_int_equal(stat_of("r2t_share_waiting"), 1);
+	assert_int_equal(g_pool_avail, 64 - 8);
 	assert_memory_equal(g_disk, data, 65536);
+	/* cid 3's data: cid 4 gets its R2T */
+	send_h2c(&c, 3, t3, data, 65536);
+	expect_resp(&c, 3, 0);
+	assert_int_equal(conn_recv_pdu(&c), 0);
+	assert_int_equal(r2t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_R2T);
+	assert_int_equal(r2t->cccid, 4);
+	assert_int_equal(stat_of("r2t_share_waiting"), 0);
 
 	/* not late yet: nothing happens */
 	g_disconnects = 0;
@@ -757,7 +768,6 @@ test_r2t_share_and_timeout(void **state)
 	assert_int_equal(g_disconnects, 1);
 	assert_int_equal(stat_of("r2t_timeouts"), 1);
 	assert_int_equal(g_pool_avail, 64);
-	(void)t3;
 	conn_core_teardown(&c);
 	/* the other connection lives on */
 	assert_true(do_read(&other, 8, 600, 16384));
