@@ -152,8 +152,9 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	}
 	/*
 	 * Buffers held by commands waiting for host data: by default a qpair may hold a quarter
-	 * and a controller half of the pool's ceiling, never less than one max_io_size I/O, so
-	 * one host can always make progress and the rest of the pool stays for the others.
+	 * and a controller half of the pool as it is now (it may grow), never less than one
+	 * max_io_size I/O, so one host can always make progress and the rest of the pool stays
+	 * for the others even when the pool cannot grow.
 	 */
 	ceiling = USK_MAX(opts->max_shared_buffers, opts->num_shared_buffers);
 	io_bufs = (opts->max_io_size + opts->io_unit_size - 1) / opts->io_unit_size;
@@ -174,18 +175,18 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	tt->max_conns_per_listener = max_conns;
 	tt->max_r2t_bufs_per_qpair = qpair_share;
 	tt->max_r2t_bufs_per_ctrlr = ctrlr_share;
-	tt->qpair_share = qpair_share != 0 ? qpair_share : USK_MAX(ceiling / 4, io_bufs);
-	tt->ctrlr_share = ctrlr_share != 0 ? ctrlr_share : USK_MAX(ceiling / 2, io_bufs);
+	tt->io_bufs = io_bufs;
 	TAILQ_INIT(&tt->listeners);
 	TAILQ_INIT(&tt->closed_listeners);
 	*transport = &tt->transport;
 	USK_NOTICELOG("TCP transport created: max_queue_depth %u max_io_size %u io_unit_size %u "
 		      "in_capsule_data_size %u num_shared_buffers %u max_shared_buffers %u "
-		      "buf_cache_size %u; data-wait share %u per qpair, %u per controller; "
-		      "r2t_timeout_ms %u connect_timeout_ms %u max_connections_per_listener %u\n",
+		      "buf_cache_size %u; data-wait share %u per qpair, %u per controller (0: of the "
+		      "pool now); r2t_timeout_ms %u connect_timeout_ms %u "
+		      "max_connections_per_listener %u\n",
 		      opts->max_queue_depth, opts->max_io_size, opts->io_unit_size,
 		      opts->in_capsule_data_size, opts->num_shared_buffers, ceiling,
-		      opts->buf_cache_size, tt->qpair_share, tt->ctrlr_share, r2t_timeout_ms,
+		      opts->buf_cache_size, qpair_share, ctrlr_share, r2t_timeout_ms,
 		      connect_timeout_ms, max_conns);
 	return 0;
 }

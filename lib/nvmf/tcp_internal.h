@@ -221,8 +221,7 @@ struct tcp_transport {
 	/* cap on buffers held by commands waiting for host data: 0 = a share of the pool ceiling */
 	uint32_t max_r2t_bufs_per_qpair;
 	uint32_t max_r2t_bufs_per_ctrlr;
-	uint32_t qpair_share;		/* effective caps (buffers) */
-	uint32_t ctrlr_share;
+	uint32_t io_bufs;		/* buffers of one max_io_size I/O: the least a share is */
 	struct usk_poller *accept_poller;
 	TAILQ_HEAD(, tcp_listener) listeners;
 	TAILQ_HEAD(, tcp_listener) closed_listeners;

@@ -377,11 +377,18 @@ req_take_share(struct tcp_qpair *tq, struct tcp_req *r)
 	struct tcp_transport *tt = tq->ttransport;
 	uint32_t unit = tq->qpair.transport->opts.io_unit_size;
 	uint32_t n = (r->req.length + unit - 1) / unit;
+	uint32_t qcap = tt->max_r2t_bufs_per_qpair, ccap = tt->max_r2t_bufs_per_ctrlr, pool;
 
 	if (r->req.xfer != USK_NVME_DATA_HOST_TO_CONTROLLER || r->wait_bufs != 0) {
 		return true;
 	}
-	if (usk_nvmf_qpair_data_wait_reserve(&tq->qpair, n, tt->qpair_share, tt->ctrlr_share) != 0) {
+	if (qcap == 0 || ccap == 0) {
+		/* a share of the pool as it is now: an atomic load, it grows meanwhile */
+		pool = usk_nvmf_transport_pool_size(tq->qpair.transport);
+		qcap = qcap != 0 ? qcap : USK_MAX(pool / 4, tt->io_bufs);
+		ccap = ccap != 0 ? ccap : USK_MAX(pool / 2, tt->io_bufs);
+	}
+	if (usk_nvmf_qpair_data_wait_reserve(&tq->qpair, n, qcap, ccap) != 0) {
 		return false;
 	}
 	r->wait_bufs = n;

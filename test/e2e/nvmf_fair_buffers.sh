@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Issue 9 (2, 3, 4) against a real usk_tgt with hand-written NVMe/TCP hosts on 127.0.0.1:
 #  - a hoarding host (5 I/O qpairs x 128 writes of 128 KiB needing R2T, data never sent) gets
-#    only its share of the data buffer pool; a well-behaved host beside it gets its R2T within a
-#    second and does verified I/O; the pool grows from num_shared_buffers toward
-#    max_shared_buffers; the hoarder's writes fail with a transient transport error after
+#    only its share of the data buffer pool (set here to the whole floor of 511, so that the
+#    pool must grow; the automatic share, half of the pool, is in tcp_transport_ut); a
+#    well-behaved host beside it gets its R2T within a second and does verified I/O; the pool
+#    grows from num_shared_buffers toward max_shared_buffers; the hoarder's writes fail with a
+#    transient transport error after
 #    r2t_timeout_ms and its connections are closed with a log line naming the (escaped) host;
 #  - one command more than the negotiated SQSIZE + 1 is a fatal transport error (counted);
 #  - a connection that never sends ICReq is closed after connect_timeout_ms;
@@ -21,7 +23,8 @@ cat >"$TMP/tgt.json" <<JSON
  {"subsystem": "nvmf", "config": [
   {"method": "nvmf_create_transport", "params": {"trtype": "TCP", "num_shared_buffers": 511,
      "max_shared_buffers": 1023, "r2t_timeout_ms": 10000, "connect_timeout_ms": 2000,
-     "max_connections_per_listener": 16}},
+     "max_connections_per_listener": 16, "max_r2t_buffers_per_qpair": 255,
+     "max_r2t_buffers_per_ctrlr": 511}},
   {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": true,
      "serial_number": "USK00000000000001", "model_number": "usk e2e ctrl"}},
   {"method": "nvmf_subsystem_add_ns", "params": {"nqn": "$NQN", "namespace": {"bdev_name": "Malloc0"}}},

@@ -20,6 +20,7 @@ usk_poller_fn g_timeout_fn;
 void *g_timeout_arg;
 uint64_t g_ticks = 1000000;
 const char *g_hostnqn;
+uint32_t g_pool_size = 511;
 
 uint64_t
 usk_get_ticks(void)
@@ -31,6 +32,12 @@ uint64_t
 usk_get_ticks_hz(void)
 {
 	return 1000;
+}
+
+uint32_t
+usk_nvmf_transport_pool_size(struct usk_nvmf_transport *transport)
+{
+	return g_pool_size;
 }
 
 const char *

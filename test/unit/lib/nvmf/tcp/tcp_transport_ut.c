@@ -776,6 +776,41 @@ test_r2t_share_and_timeout(void **state)
 	env_teardown();
 }
 
+/* The automatic shares are a quarter (qpair) and half (controller) of the pool as it is now. */
+static void
+test_auto_share_follows_pool(void **state)
+{
+	static struct conn c;
+	struct usk_nvme_tcp_cmd cmd;
+	uint16_t i;
+	int k;
+
+	env_setup(4096, true);
+	conn_open(&c, false, false);
+	/* 48 buffers now: a qpair may hold 12 (more than one 128 KiB I/O = 8 buffers) */
+	g_pool_size = 48;
+	for (i = 0; i < 12; i++) {
+		send_write_expect_r2t(&c, (uint16_t)(i + 1), i * 32, 16384);
+	}
+	make_cmd(&cmd, 0x01, 13, 800, 16384, false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
+	for (k = 0; k < 100; k++) {
+		pump();
+	}
+	assert_int_equal(stat_of("r2t_share_waiting"), 1);
+	/* the pool grew: the waiting write fits now and gets its R2T */
+	g_pool_size = 64;
+	assert_int_equal(conn_recv_pdu(&c), 0);
+	assert_int_equal(((const struct usk_nvme_tcp_r2t_hdr *)c.buf)->common.pdu_type,
+			 USK_NVME_TCP_PDU_TYPE_R2T);
+	assert_int_equal(((const struct usk_nvme_tcp_r2t_hdr *)c.buf)->cccid, 13);
+	assert_int_equal(stat_of("r2t_share_waiting"), 0);
+	send_write_expect_r2t(&c, 14, 900, 16384);
+	g_pool_size = 511;
+	conn_core_teardown(&c);
+	env_teardown();
+}
+
 /* No ICReq (or no Connect) within connect_timeout_ms: closed; a listener caps its connections. */
 static void
 test_connect_timeout_and_listener_cap(void **state)
@@ -849,6 +884,7 @@ main(void)
 		cmocka_unit_test(test_sq_size_enforced),
 		cmocka_unit_test(test_one_command_before_connect),
 		cmocka_unit_test(test_r2t_share_and_timeout),
+		cmocka_unit_test(test_auto_share_follows_pool),
 		cmocka_unit_test(test_connect_timeout_and_listener_cap),
 	};
 
