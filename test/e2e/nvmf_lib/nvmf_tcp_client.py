@@ -8,6 +8,7 @@
   nvmf_tcp_client.py PORT NQN probe SECONDS           R2T within 1 s, then verified I/O
   nvmf_tcp_client.py PORT NQN overflow DEPTH          DEPTH + 1 commands on a DEPTH queue
   nvmf_tcp_client.py PORT NQN idle SECONDS            no ICReq: closed within SECONDS
+  nvmf_tcp_client.py PORT NQN forge                   Connect to an NQN with a newline/ESC
   nvmf_tcp_client.py PORT NQN conncap COUNT OPEN      COUNT sockets, OPEN stay open
 Exit 0 when the behaviour matched (good: I/O verified; bad: the target terminated the
 connection, with a C2HTermReq where the protocol allows one), 1 otherwise.
@@ -351,6 +352,10 @@ def hoard(port, nqn, qpairs, depth, size):
     if held >= qpairs * depth:
         raise RuntimeError("no cap: every hoarded write got its buffers")
     for q, h in enumerate(ios):
+        if r2ts[q] == 0:
+            # held nothing (all over its share): nothing to time out, leave it
+            h.close()
+            continue
         h.s.settimeout(60)
         try:
             while True:
@@ -443,6 +448,20 @@ def overflow(port, nqn, depth):
     return 1
 
 
+def forge(port):
+    """Connect to a subsystem NQN carrying a newline and an ANSI escape: refused, and logged
+    escaped (the script checks the log)."""
+    h = Host(port)
+    h.icreq()
+    try:
+        h.connect("nqn.2016-06.io.usk:x\n[ERROR] forged line\x1b[2J", 0, 32)
+    except RuntimeError as e:
+        log("forged Connect refused: %s" % e)
+        return 0
+    log("a Connect to a forged subsystem NQN succeeded")
+    return 1
+
+
 def idle(port, limit):
     """A TCP connection that never sends ICReq must be closed within limit seconds."""
     s = socket.create_connection(("127.0.0.1", port), timeout=limit)
@@ -491,6 +510,8 @@ def main():
             return probe(port, nqn, float(args[0]))
         if mode == "overflow":
             return overflow(port, nqn, int(args[0]))
+        if mode == "forge":
+            return forge(port)
         if mode == "idle":
             return idle(port, float(args[0]))
         if mode == "conncap":
