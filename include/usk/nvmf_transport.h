@@ -48,6 +48,7 @@ struct usk_nvmf_transport_poll_group;
 struct usk_nvmf_poll_group;
 struct usk_nvmf_ctrlr;
 struct usk_mempool;
+struct nvmf_pool_grower;
 
 /** Command capsule as the host sent it (SQE). */
 union usk_nvmf_h2c_msg {
@@ -181,8 +182,7 @@ struct usk_nvmf_transport {
 	struct usk_nvmf_transport_opts opts;
 	struct usk_mempool *data_buf_pool;	/* io_unit_size buffers, NULL when none */
 	/* core-private */
-	struct usk_thread *pool_thread;		/* grows data_buf_pool (the creating thread) */
-	_Atomic bool pool_grow_pending;		/* a grow message is in flight */
+	struct nvmf_pool_grower *pool_grower;	/* grows data_buf_pool on the creating thread */
 	_Atomic uint64_t pool_grows;		/* chunks added */
 	_Atomic uint64_t pool_grow_failures;	/* at the ceiling or out of memory */
 	TAILQ_HEAD(, usk_nvmf_listener) listeners;

@@ -273,6 +273,7 @@ tcp_accept_poll(void *arg)
 				}
 				break;
 			}
+			/* relaxed: only a limit (a connection closing meanwhile is seen next time) */
 			if (atomic_load_explicit(&l->num_conns, memory_order_relaxed) >=
 			    tt->max_conns_per_listener) {
 				listener_refuse(tt, l, sock);
@@ -367,6 +368,7 @@ tcp_stop_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_tran
 	}
 	for (l = TAILQ_FIRST(&tt->closed_listeners); l != NULL; l = tmp) {
 		tmp = TAILQ_NEXT(l, link);
+		/* acquire pairs with the release in tcp_qpair_destroy: its last use is done */
 		if (atomic_load_explicit(&l->num_conns, memory_order_acquire) == 0) {
 			TAILQ_REMOVE(&tt->closed_listeners, l, link);
 			free(l);

@@ -139,8 +139,11 @@ void
 tcp_qpair_destroy(struct tcp_qpair *tq)
 {
 	if (tq->listener != NULL) {
-		/* pairs with nothing: the count is only a limit, read by the acceptor */
-		atomic_fetch_sub_explicit(&tq->listener->num_conns, 1, memory_order_relaxed);
+		/*
+		 * Our last touch of the listener. Release pairs with the acquire load in
+		 * tcp_stop_listen, which may free a stopped listener once the count is 0.
+		 */
+		atomic_fetch_sub_explicit(&tq->listener->num_conns, 1, memory_order_release);
 	}
 	usk_sock_close(&tq->sock);
 	usk_dma_free(tq->big_icd_buf);

@@ -12,6 +12,16 @@
 
 #define NVMF_MAX_TRANSPORT_OPS 8
 
+/*
+ * Grows a transport's pool on the thread that created it. Separate from the transport so that
+ * a grow message still queued when the transport is destroyed (on that same thread) finds it.
+ */
+struct nvmf_pool_grower {
+	struct usk_nvmf_transport *transport;	/* NULL: destroyed, the message frees this */
+	struct usk_thread *thread;
+	_Atomic bool pending;			/* a grow message is in flight */
+};
+
 static const struct usk_nvmf_transport_ops *g_transport_ops[NVMF_MAX_TRANSPORT_OPS];
 static int g_num_transport_ops;
 
@@ -163,7 +173,17 @@ usk_nvmf_transport_create(const char *transport_name, struct usk_nvmf_transport_
 		}
 		transport->data_buf_pool = usk_mempool_create_growable(pool_name, o.num_shared_buffers,
 					   transport->opts.max_shared_buffers, o.io_unit_size, 0, -1);
-		transport->pool_thread = usk_get_thread();
+		if (transport->opts.max_shared_buffers > o.num_shared_buffers) {
+			transport->pool_grower = calloc(1, sizeof(*transport->pool_grower));
+			if (transport->pool_grower == NULL) {
+				snprintf(err, err_len, "max_shared_buffers: out of memory");
+				usk_mempool_free(transport->data_buf_pool);
+				ops->destroy(transport, NULL, NULL);
+				return -ENOMEM;
+			}
+			transport->pool_grower->transport = transport;
+			transport->pool_grower->thread = usk_get_thread();
+		}
 		if (transport->data_buf_pool == NULL) {
 			snprintf(err, err_len, "num_shared_buffers: cannot allocate %u buffers of %u bytes",
 				 o.num_shared_buffers, o.io_unit_size);
@@ -186,6 +206,15 @@ usk_nvmf_transport_destroy(struct usk_nvmf_transport *transport,
 		TAILQ_REMOVE(&transport->listeners, listener, link);
 		transport->ops->stop_listen(transport, &listener->trid);
 		free(listener);
+	}
+	if (transport->pool_grower != NULL) {
+		/* a grow message still queued (to this thread) frees the grower when it runs */
+		if (atomic_load_explicit(&transport->pool_grower->pending, memory_order_acquire)) {
+			transport->pool_grower->transport = NULL;
+		} else {
+			free(transport->pool_grower);
+		}
+		transport->pool_grower = NULL;
 	}
 	if (transport->data_buf_pool) {
 		usk_mempool_free(transport->data_buf_pool);
@@ -422,10 +451,18 @@ usk_nvmf_request_free_buffers(struct usk_nvmf_request *req,
 static void
 pool_grow_msg(void *arg)
 {
-	struct usk_nvmf_transport *transport = arg;
-	const struct usk_nvmf_transport_opts *o = &transport->opts;
-	uint32_t chunk = USK_MAX(o->num_shared_buffers / 4, o->max_io_size / o->io_unit_size);
+	struct nvmf_pool_grower *g = arg;
+	struct usk_nvmf_transport *transport = g->transport;
+	const struct usk_nvmf_transport_opts *o;
+	uint32_t chunk;
 	int rc;
+
+	if (transport == NULL) {
+		free(g);
+		return;
+	}
+	o = &transport->opts;
+	chunk = USK_MAX(o->num_shared_buffers / 4, o->max_io_size / o->io_unit_size);
 
 	rc = usk_mempool_grow(transport->data_buf_pool, chunk);
 	if (rc > 0) {
@@ -437,7 +474,7 @@ pool_grow_msg(void *arg)
 		atomic_fetch_add_explicit(&transport->pool_grow_failures, 1, memory_order_relaxed);
 	}
 	/* Release pairs with the exchange in pool_want_grow: the new size is seen first. */
-	atomic_store_explicit(&transport->pool_grow_pending, false, memory_order_release);
+	atomic_store_explicit(&g->pending, false, memory_order_release);
 }
 
 /*
@@ -447,15 +484,17 @@ pool_grow_msg(void *arg)
 static void
 pool_want_grow(struct usk_nvmf_transport *transport)
 {
-	if (transport->pool_thread == NULL ||
+	struct nvmf_pool_grower *g = transport->pool_grower;
+
+	if (g == NULL ||
 	    usk_mempool_get_size(transport->data_buf_pool) >= transport->opts.max_shared_buffers) {
 		return;
 	}
-	if (atomic_exchange_explicit(&transport->pool_grow_pending, true, memory_order_acq_rel)) {
+	if (atomic_exchange_explicit(&g->pending, true, memory_order_acq_rel)) {
 		return;
 	}
-	if (usk_thread_send_msg(transport->pool_thread, pool_grow_msg, transport) != 0) {
-		atomic_store_explicit(&transport->pool_grow_pending, false, memory_order_relaxed);
+	if (usk_thread_send_msg(g->thread, pool_grow_msg, g) != 0) {
+		atomic_store_explicit(&g->pending, false, memory_order_relaxed);
 	}
 }
 
