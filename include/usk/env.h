@@ -184,6 +184,20 @@ typedef void (usk_mempool_obj_cb_t)(struct usk_mempool *mp, void *arg, void *obj
  */
 struct usk_mempool *usk_mempool_create_ctor(const char *name, size_t count, size_t ele_size,
 		size_t cache_size, int socket_id, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg);
+/**
+ * As create, but the pool can later grow to max_count objects (usk_mempool_grow). The shared
+ * ring is sized for max_count up front, so get/put stay lockless after a grow.
+ */
+struct usk_mempool *usk_mempool_create_growable(const char *name, size_t count, size_t max_count,
+		size_t ele_size, size_t cache_size, int socket_id);
+/**
+ * Add up to n new objects (fewer when max_count is near). Allocates DMA memory: call it off
+ * the I/O path (any thread; growers are serialized by a mutex that get/put never take).
+ * Returns the number added, -ENOSPC at max_count, or -ENOMEM.
+ */
+int usk_mempool_grow(struct usk_mempool *mp, size_t n);
+/** Objects that exist (count at create plus every grow). */
+size_t usk_mempool_get_size(const struct usk_mempool *mp);
 /** Free mp (NULL is a no-op). Every object should be back; no thread may use mp any more. */
 void usk_mempool_free(struct usk_mempool *mp);
 /** The name given at creation. Any thread. */

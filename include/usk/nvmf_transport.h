@@ -48,6 +48,7 @@ struct usk_nvmf_transport_poll_group;
 struct usk_nvmf_poll_group;
 struct usk_nvmf_ctrlr;
 struct usk_mempool;
+struct nvmf_pool_grower;
 
 /** Command capsule as the host sent it (SQE). */
 union usk_nvmf_h2c_msg {
@@ -120,6 +121,9 @@ struct usk_nvmf_qpair {
 	uint16_t sq_head_max;			/* SQSIZE from Connect (0's based) */
 	bool connect_received;
 	bool disconnect_started;
+	bool data_wait_detached;		/* core: the controller no longer counts ours */
+	uint32_t data_wait_bufs;		/* usk_nvmf_qpair_data_wait_reserve, qpair thread */
+	uint32_t data_wait_ctrlr_bufs;		/* the part added to the controller's count */
 	TAILQ_HEAD(, usk_nvmf_request) outstanding;	/* executing in the core */
 	TAILQ_ENTRY(usk_nvmf_qpair) link;	/* core's poll group list */
 	TAILQ_ENTRY(usk_nvmf_qpair) ctrlr_link;	/* core's controller list */
@@ -147,6 +151,11 @@ struct usk_nvmf_transport_opts {
 	uint32_t association_timeout;		/* ms */
 	uint32_t acceptor_poll_rate;		/* us */
 	/*
+	 * Ceiling of the shared data buffer pool: it starts with num_shared_buffers and grows by
+	 * chunks, off the I/O path, while requests wait for buffers. 0 = num_shared_buffers (fixed).
+	 */
+	uint32_t max_shared_buffers;
+	/*
 	 * The nvmf_create_transport params object (generic members included) or NULL. Borrowed:
 	 * valid only during ops->create(), which decodes its own members from it (relaxed).
 	 */
@@ -173,6 +182,9 @@ struct usk_nvmf_transport {
 	struct usk_nvmf_transport_opts opts;
 	struct usk_mempool *data_buf_pool;	/* io_unit_size buffers, NULL when none */
 	/* core-private */
+	struct nvmf_pool_grower *pool_grower;	/* grows data_buf_pool on the creating thread */
+	_Atomic uint64_t pool_grows;		/* chunks added */
+	_Atomic uint64_t pool_grow_failures;	/* at the ceiling or out of memory */
 	TAILQ_HEAD(, usk_nvmf_listener) listeners;
 	TAILQ_ENTRY(usk_nvmf_transport) link;
 };
@@ -270,6 +282,14 @@ struct usk_nvmf_transport_ops {
 	/* Add per-group statistics to obj (nvmf_get_stats). May be NULL. */
 	void (*poll_group_dump_stat)(struct usk_nvmf_transport_poll_group *tgroup, json_t *obj);
 
+	/*
+	 * Connect carries the host's SQSIZE: size the qpair for entries (SQSIZE + 1) outstanding
+	 * commands, the most the host may have submitted at once. On the qpair's thread while the
+	 * Connect executes, before it completes; may allocate (not the I/O path). 0 or -errno: the
+	 * Connect then fails (-ENOMEM internal error, otherwise invalid SQSIZE). May be NULL.
+	 */
+	int (*qpair_set_sq_size)(struct usk_nvmf_qpair *qpair, uint32_t entries);
+
 	/* Release a request the core will not complete (pending AER at teardown). Returns 0. */
 	int (*req_free)(struct usk_nvmf_request *req);
 	/* The core finished req (rsp filled): send data (controller-to-host) and the response. 0 or -errno. */
@@ -352,6 +372,27 @@ int usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
 void usk_nvmf_request_free_buffers(struct usk_nvmf_request *req,
 				   struct usk_nvmf_transport_poll_group *tgroup,
 				   struct usk_nvmf_transport *transport);
+
+/**
+ * Reserve n data buffers for a command of qpair that waits for host data (an R2T is about to
+ * go out), within qpair_cap for the qpair and ctrlr_cap for its controller (the controller's
+ * qpairs may run on other threads: lock-free atomics). On the qpair's thread. Returns 0, or
+ * -EAGAIN when either cap would be exceeded (nothing reserved; retry once some are released).
+ */
+int usk_nvmf_qpair_data_wait_reserve(struct usk_nvmf_qpair *qpair, uint32_t n, uint32_t qpair_cap,
+				     uint32_t ctrlr_cap);
+/** Release n buffers reserved by usk_nvmf_qpair_data_wait_reserve (the data came, or the command
+ * was dropped). On the qpair's thread. */
+void usk_nvmf_qpair_data_wait_release(struct usk_nvmf_qpair *qpair, uint32_t n);
+
+/**
+ * Host NQN of the qpair's controller (as the host sent it in Connect: escape it before logging,
+ * usk_str_escape), or NULL before a successful Connect. On the qpair's thread.
+ */
+const char *usk_nvmf_qpair_get_hostnqn(const struct usk_nvmf_qpair *qpair);
+
+/** Data buffers the shared pool holds now (it grows up to max_shared_buffers). */
+uint32_t usk_nvmf_transport_pool_size(struct usk_nvmf_transport *transport);
 
 /** The thread a poll group runs on. */
 struct usk_thread *usk_nvmf_poll_group_get_thread(struct usk_nvmf_poll_group *group);

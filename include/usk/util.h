@@ -79,6 +79,16 @@ char *usk_sprintf_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2
 void usk_strcpy_pad(void *dst, const char *src, size_t dst_len, int pad);
 /** Length of a space-padded field without the padding. */
 size_t usk_strlen_pad(const void *str, size_t size, int pad);
+/**
+ * Make untrusted bytes (wire data, RPC strings) safe to log: copy src[0..src_len) into dst as
+ * a NUL-terminated string, stopping at the first NUL byte; printable ASCII is kept, a backslash
+ * becomes "\\" and every other byte "\xNN", so a newline or an ANSI escape cannot forge a log
+ * line. When dst is too small the result is cut at a whole escape and ends in "...".
+ * dst_size must be at least 4. Returns dst (for use as a printf argument). Any thread.
+ */
+char *usk_str_escape(char *dst, size_t dst_size, const void *src, size_t src_len);
+/** Size of a buffer that holds usk_str_escape of src_len bytes uncut. */
+#define USK_STR_ESCAPE_SIZE(src_len) ((src_len) * 4 + 1)
 
 /* ---- iovecs ---- */
 

@@ -33,6 +33,12 @@ struct mempool_cache {
 	void *objs[];
 };
 
+struct mempool_chunk {
+	struct mempool_chunk *next;
+	char *objs;
+	size_t count;
+};
+
 struct usk_mempool {
 	/* Hot: read on every get/put. */
 	struct usk_ring *ring;
@@ -42,9 +48,13 @@ struct usk_mempool {
 
 	/* Cold below. */
 	_Atomic uint64_t exhausted __attribute__((aligned(USK_CACHE_LINE_SIZE)));
-	size_t count;
+	/* Objects that exist: grows (usk_mempool_grow) up to max_count, never shrinks. */
+	_Atomic size_t count;
+	size_t max_count;	/* the ring holds this many: every put fits */
 	size_t stride;
-	char *objs;
+	char *objs;		/* the first count-at-create objects */
+	pthread_mutex_t grow_lock;	/* serializes growers; never taken by get/put */
+	struct mempool_chunk *chunks;	/* added by usk_mempool_grow, freed with the pool */
 	char name[64];
 	TAILQ_ENTRY(usk_mempool) link;
 };
@@ -264,7 +274,7 @@ usk_mempool_get(struct usk_mempool *mp)
 int
 usk_mempool_get_bulk(struct usk_mempool *mp, void **ele_arr, size_t count)
 {
-	if (usk_unlikely(count > mp->count)) {
+	if (usk_unlikely(count > atomic_load_explicit(&mp->count, memory_order_relaxed))) {
 		atomic_fetch_add_explicit(&mp->exhausted, 1, memory_order_relaxed);
 		return -ENOMEM;
 	}
@@ -290,16 +300,17 @@ usk_mempool_put_bulk(struct usk_mempool *mp, void **ele_arr, size_t count)
 
 /* ---- lifecycle ---- */
 
-struct usk_mempool *
-usk_mempool_create_ctor(const char *name, size_t count, size_t ele_size, size_t cache_size,
-			int socket_id, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg)
+static struct usk_mempool *
+mempool_create(const char *name, size_t count, size_t max_count, size_t ele_size,
+	       size_t cache_size, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg)
 {
 	struct usk_mempool *mp;
 	size_t i;
 
-	if (count == 0 || count >= (1u << 30) || ele_size == 0 || ele_size > (1u << 30)) {
-		USK_ERRLOG("mempool %s: count %zu and ele_size %zu must be in 1..2^30\n",
-			   name ? name : "", count, ele_size);
+	if (count == 0 || max_count >= (1u << 30) || ele_size == 0 || ele_size > (1u << 30) ||
+	    max_count < count) {
+		USK_ERRLOG("mempool %s: count %zu (max %zu) and ele_size %zu must be in 1..2^30\n",
+			   name ? name : "", count, max_count, ele_size);
 		return NULL;
 	}
 	mp = aligned_alloc(USK_CACHE_LINE_SIZE, USK_ALIGN_CEIL(sizeof(*mp), USK_CACHE_LINE_SIZE));
@@ -313,10 +324,13 @@ usk_mempool_create_ctor(const char *name, size_t count, size_t ele_size, size_t 
 	cache_size = USK_MIN(cache_size, count * 2 / 3);
 	mp->cache_size = (uint32_t)cache_size;
 	mp->ele_size = (uint32_t)ele_size;
-	mp->count = count;
+	atomic_init(&mp->count, count);
+	mp->max_count = max_count;
+	pthread_mutex_init(&mp->grow_lock, NULL);
 	/* Whole cache lines per object so objects used by different threads never share one. */
 	mp->stride = USK_ALIGN_CEIL(ele_size, (size_t)USK_CACHE_LINE_SIZE);
-	mp->ring = ring_create_internal(USK_RING_TYPE_MP_MC, (uint32_t)usk_align64pow2(count + 1));
+	mp->ring = ring_create_internal(USK_RING_TYPE_MP_MC,
+					(uint32_t)usk_align64pow2(max_count + 1));
 	if (mp->ring == NULL) {
 		goto err_free_mp;
 	}
@@ -347,6 +361,66 @@ err_free_mp:
 }
 
 struct usk_mempool *
+usk_mempool_create_ctor(const char *name, size_t count, size_t ele_size, size_t cache_size,
+			int socket_id, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg)
+{
+	return mempool_create(name, count, count, ele_size, cache_size, obj_init, obj_init_arg);
+}
+
+struct usk_mempool *
+usk_mempool_create_growable(const char *name, size_t count, size_t max_count, size_t ele_size,
+			    size_t cache_size, int socket_id)
+{
+	return mempool_create(name, count, max_count, ele_size, cache_size, NULL, NULL);
+}
+
+int
+usk_mempool_grow(struct usk_mempool *mp, size_t n)
+{
+	struct mempool_chunk *chunk;
+	size_t have, i;
+
+	pthread_mutex_lock(&mp->grow_lock);
+	have = atomic_load_explicit(&mp->count, memory_order_relaxed);
+	n = USK_MIN(n, mp->max_count - have);
+	if (n == 0) {
+		pthread_mutex_unlock(&mp->grow_lock);
+		return -ENOSPC;
+	}
+	chunk = calloc(1, sizeof(*chunk));
+	if (chunk == NULL) {
+		pthread_mutex_unlock(&mp->grow_lock);
+		return -ENOMEM;
+	}
+	chunk->objs = usk_dma_malloc(n * mp->stride, USK_CACHE_LINE_SIZE, NULL);
+	if (chunk->objs == NULL) {
+		free(chunk);
+		pthread_mutex_unlock(&mp->grow_lock);
+		USK_ERRLOG("mempool %s: no DMA memory to grow by %zu objects\n", mp->name, n);
+		return -ENOMEM;
+	}
+	chunk->count = n;
+	chunk->next = mp->chunks;
+	mp->chunks = chunk;
+	/* count first: a get_bulk that sees the new objects must not be refused by the old count */
+	atomic_store_explicit(&mp->count, have + n, memory_order_relaxed);
+	for (i = 0; i < n; i++) {
+		void *obj = chunk->objs + i * mp->stride;
+
+		/* the ring's release store publishes the object to whoever dequeues it */
+		ring_do_enqueue(mp->ring, &obj, 1, false, NULL);
+	}
+	pthread_mutex_unlock(&mp->grow_lock);
+	return (int)n;
+}
+
+size_t
+usk_mempool_get_size(const struct usk_mempool *mp)
+{
+	return atomic_load_explicit(&((struct usk_mempool *)mp)->count, memory_order_relaxed);
+}
+
+struct usk_mempool *
 usk_mempool_create(const char *name, size_t count, size_t ele_size, size_t cache_size,
 		   int socket_id)
 {
@@ -356,20 +430,28 @@ usk_mempool_create(const char *name, size_t count, size_t ele_size, size_t cache
 void
 usk_mempool_free(struct usk_mempool *mp)
 {
-	size_t avail;
+	struct mempool_chunk *chunk;
+	size_t avail, count;
 	int i;
 
 	if (mp == NULL) {
 		return;
 	}
+	count = atomic_load_explicit(&mp->count, memory_order_relaxed);
 	pthread_mutex_lock(&g_pools_lock);
 	TAILQ_REMOVE(&g_pools, mp, link);
 	pthread_mutex_unlock(&g_pools_lock);
 	avail = usk_mempool_count(mp);
-	if (avail != mp->count) {
+	if (avail != count) {
 		USK_ERRLOG("mempool %s freed with %zu of %zu objects still in use\n", mp->name,
-			   mp->count - avail, mp->count);
+			   count - avail, count);
 	}
+	while ((chunk = mp->chunks) != NULL) {
+		mp->chunks = chunk->next;
+		usk_dma_free(chunk->objs);
+		free(chunk);
+	}
+	pthread_mutex_destroy(&mp->grow_lock);
 	for (i = 0; i < MEMPOOL_MAX_SLOTS; i++) {
 		free(atomic_load_explicit(&mp->caches[i], memory_order_relaxed));
 	}
@@ -398,7 +480,7 @@ usk_mempool_count(const struct usk_mempool *mp)
 			n += __atomic_load_n(&c->len, __ATOMIC_RELAXED);
 		}
 	}
-	return USK_MIN(n, mp->count);
+	return USK_MIN(n, usk_mempool_get_size(mp));
 }
 
 uint64_t
@@ -410,10 +492,22 @@ usk_mempool_get_exhausted_count(const struct usk_mempool *mp)
 uint32_t
 usk_mempool_obj_iter(struct usk_mempool *mp, usk_mempool_obj_cb_t obj_cb, void *obj_cb_arg)
 {
-	size_t i;
+	struct mempool_chunk *chunk;
+	size_t i, n = 0, first;
 
-	for (i = 0; i < mp->count; i++) {
-		obj_cb(mp, obj_cb_arg, mp->objs + i * mp->stride, (unsigned)i);
+	pthread_mutex_lock(&mp->grow_lock);
+	first = atomic_load_explicit(&mp->count, memory_order_relaxed);
+	for (chunk = mp->chunks; chunk != NULL; chunk = chunk->next) {
+		first -= chunk->count;
 	}
-	return (uint32_t)mp->count;
+	for (i = 0; i < first; i++) {
+		obj_cb(mp, obj_cb_arg, mp->objs + i * mp->stride, (unsigned)n++);
+	}
+	for (chunk = mp->chunks; chunk != NULL; chunk = chunk->next) {
+		for (i = 0; i < chunk->count; i++) {
+			obj_cb(mp, obj_cb_arg, chunk->objs + i * mp->stride, (unsigned)n++);
+		}
+	}
+	pthread_mutex_unlock(&mp->grow_lock);
+	return (uint32_t)n;
 }

@@ -12,6 +12,12 @@ nvmf_ctrlr_is_discovery(const struct usk_nvmf_ctrlr *ctrlr)
 	return nvmf_subsystem_is_discovery(ctrlr->subsys);
 }
 
+const char *
+usk_nvmf_qpair_get_hostnqn(const struct usk_nvmf_qpair *qpair)
+{
+	return qpair->ctrlr != NULL ? qpair->ctrlr->hostnqn : NULL;
+}
+
 /* ---- Connect ---- */
 
 static void
@@ -170,7 +176,12 @@ connect_admin(struct nvmf_connect_ctx *ctx, struct usk_nvmf_subsystem *subsystem
 	}
 	TAILQ_INSERT_TAIL(&subsystem->ctrlrs, ctrlr, link);
 	ctx->ctrlr = ctrlr;
-	USK_DEBUGLOG(nvmf, "controller %u of %s for %s\n", cntlid, subsystem->subnqn, ctrlr->hostnqn);
+	{
+		char host[USK_STR_ESCAPE_SIZE(USK_NVME_NQN_FIELD_SIZE)];
+
+		USK_DEBUGLOG(nvmf, "controller %u of %s for %s\n", cntlid, subsystem->subnqn,
+			     usk_str_escape(host, sizeof(host), ctrlr->hostnqn, sizeof(ctrlr->hostnqn)));
+	}
 	if (usk_thread_send_msg(ctx->qpair_thread, connect_done_msg, ctx) != 0) {
 		USK_ERRLOG("cannot send the connect reply\n");
 	}
@@ -231,8 +242,12 @@ nvmf_connect_ctx_run(struct nvmf_connect_ctx *ctx)
 		return;
 	}
 	if (!usk_nvmf_subsystem_host_allowed(subsystem, (const char *)ctx->data.hostnqn)) {
-		USK_NOTICELOG("connect: host %s may not access %s\n", (const char *)ctx->data.hostnqn,
-			      subsystem->subnqn);
+		char host[USK_STR_ESCAPE_SIZE(USK_NVME_NQN_FIELD_SIZE)];
+
+		/* the NQN is the host's bytes: escaped, it cannot forge log lines */
+		USK_NOTICELOG("connect: host %s may not access %s\n",
+			      usk_str_escape(host, sizeof(host), ctx->data.hostnqn,
+					     sizeof(ctx->data.hostnqn)), subsystem->subnqn);
 		connect_set_invalid_param(ctx->req->rsp, 1,
 					  offsetof(struct usk_nvmf_fabric_connect_data, hostnqn));
 		ctx->req->rsp->nvme_cpl.status.sc = USK_NVMF_FABRIC_SC_INVALID_HOST;
@@ -255,7 +270,10 @@ connect_on_tgt(void *arg)
 
 	subsystem = usk_nvmf_tgt_find_subsystem(tgt, (const char *)ctx->data.subnqn);
 	if (subsystem == NULL) {
-		USK_ERRLOG("connect: unknown subsystem %s\n", (const char *)ctx->data.subnqn);
+		char nqn[USK_STR_ESCAPE_SIZE(USK_NVME_NQN_FIELD_SIZE)];
+
+		USK_ERRLOG("connect: unknown subsystem %s\n",
+			   usk_str_escape(nqn, sizeof(nqn), ctx->data.subnqn, sizeof(ctx->data.subnqn)));
 		connect_fail_param(ctx, 1, offsetof(struct usk_nvmf_fabric_connect_data, subnqn));
 		return;
 	}
@@ -306,6 +324,19 @@ ctrlr_cmd_connect(struct usk_nvmf_request *req)
 			   cmd->qid, cmd->sqsize, opts->max_aq_depth, opts->max_queue_depth);
 		connect_set_invalid_param(req->rsp, 0, offsetof(struct usk_nvmf_fabric_connect_cmd, sqsize));
 		return NVMF_REQ_EXEC_COMPLETE;
+	}
+	if (qpair->transport->ops->qpair_set_sq_size != NULL) {
+		int rc = qpair->transport->ops->qpair_set_sq_size(qpair, (uint32_t)cmd->sqsize + 1);
+
+		if (rc == -ENOMEM) {
+			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INTERNAL_DEVICE_ERROR);
+			return NVMF_REQ_EXEC_COMPLETE;
+		}
+		if (rc != 0) {
+			connect_set_invalid_param(req->rsp, 0,
+						  offsetof(struct usk_nvmf_fabric_connect_cmd, sqsize));
+			return NVMF_REQ_EXEC_COMPLETE;
+		}
 	}
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL) {

@@ -399,6 +399,8 @@ qpair_check_drained(struct usk_nvmf_qpair *qpair)
 	}
 	qpair->state = USK_NVMF_QPAIR_ERROR;	/* drained: never come back here */
 	if (qpair->ctrlr) {
+		/* the controller may be freed once the qpair is gone: stop counting against it */
+		nvmf_qpair_data_wait_detach(qpair);
 		nvmf_ctrlr_qpair_gone(qpair, qpair_destroy_finish, qpair);
 	} else {
 		qpair_destroy_finish(qpair);

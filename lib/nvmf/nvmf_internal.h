@@ -4,6 +4,7 @@
 #define USK_NVMF_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -184,6 +185,8 @@ struct usk_nvmf_ctrlr {
 	uint8_t *qpair_mask;		/* [max_qpairs] qids in use; target thread */
 	uint32_t num_io_qpairs;		/* target thread */
 	TAILQ_HEAD(, usk_nvmf_qpair) io_qpairs;	/* target thread */
+	/* Data buffers held by commands waiting for host data, all qpairs (any thread). */
+	_Atomic uint32_t data_wait_bufs;
 
 	/* Everything below is touched on the controller thread only. */
 	union usk_nvme_cap_register cap;
@@ -252,6 +255,10 @@ void nvmf_transport_listener_discover(struct usk_nvmf_transport *transport,
 				      const struct usk_nvme_transport_id *trid,
 				      struct usk_nvmf_discovery_log_page_entry *entry);
 void nvmf_transport_free_all(struct usk_nvmf_tgt *tgt);
+/* The qpair is leaving its controller: give back what it still counts there. qpair thread. */
+void nvmf_qpair_data_wait_detach(struct usk_nvmf_qpair *qpair);
+/* Shared data buffer pool figures (size, ceiling, grows, exhaustion) into obj. Any thread. */
+void nvmf_transport_dump_pool_stat(struct usk_nvmf_transport *transport, json_t *obj);
 
 /* ---- subsystem.c ---- */
 /* Build the sgroup of subsystem on the current poll group (channels for every namespace). */

@@ -180,6 +180,8 @@ static const struct usk_json_object_decoder g_create_transport_decoders[] = {
 		true),
 	DECODER("num_shared_buffers", struct rpc_create_transport, opts.num_shared_buffers,
 		usk_json_decode_uint32, true),
+	DECODER("max_shared_buffers", struct rpc_create_transport, opts.max_shared_buffers,
+		usk_json_decode_uint32, true),
 	DECODER("buf_cache_size", struct rpc_create_transport, opts.buf_cache_size,
 		usk_json_decode_uint32, true),
 	DECODER("dif_insert_or_strip", struct rpc_create_transport, opts.dif_insert_or_strip,
@@ -456,6 +458,7 @@ get_stats_on_group(struct usk_io_channel_iter *i)
 		json_t *t = json_object();
 
 		usk_json_set(t, "trtype", json_string(tgroup->transport->ops->name));
+		nvmf_transport_dump_pool_stat(tgroup->transport, t);
 		if (tgroup->transport->ops->poll_group_dump_stat) {
 			tgroup->transport->ops->poll_group_dump_stat(tgroup, t);
 		}

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* NVMe/TCP transport: options, listeners and acceptor, poll groups, qpair hand-off to the core. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "usk/env.h"
+#include "usk/json.h"
 #include "usk/log.h"
 #include "usk/nvmf.h"
 #include "usk/thread.h"
@@ -86,6 +90,10 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	struct tcp_transport *tt;
 	bool c2h_success = TCP_DEFAULT_C2H_SUCCESS;
 	int sock_priority = TCP_DEFAULT_SOCK_PRIORITY;
+	uint32_t r2t_timeout_ms = TCP_DEFAULT_R2T_TIMEOUT_MS;
+	uint32_t connect_timeout_ms = TCP_DEFAULT_CONNECT_TIMEOUT_MS;
+	uint32_t max_conns = TCP_DEFAULT_MAX_CONNS_PER_LISTENER;
+	uint32_t qpair_share = 0, ctrlr_share = 0, ceiling, io_bufs;
 	const json_t *v;
 	int rc;
 
@@ -93,7 +101,33 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	if (rc != 0) {
 		return rc;
 	}
+	struct {
+		const char *name;
+		uint32_t *val;
+		uint32_t max;
+	} u32_opts[] = {
+		{ "r2t_timeout_ms", &r2t_timeout_ms, 3600000 },
+		{ "connect_timeout_ms", &connect_timeout_ms, 3600000 },
+		{ "max_connections_per_listener", &max_conns, 1u << 20 },
+		{ "max_r2t_buffers_per_qpair", &qpair_share, 1u << 20 },
+		{ "max_r2t_buffers_per_ctrlr", &ctrlr_share, 1u << 20 },
+	};
+	size_t k;
+
 	if (opts->transport_specific != NULL) {
+		for (k = 0; k < USK_COUNTOF(u32_opts); k++) {
+			v = json_object_get(opts->transport_specific, u32_opts[k].name);
+			if (v == NULL) {
+				continue;
+			}
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > u32_opts[k].max) {
+				snprintf(err, err_len, "%s: must be an integer 0..%u", u32_opts[k].name,
+					 u32_opts[k].max);
+				return -EINVAL;
+			}
+			*u32_opts[k].val = (uint32_t)json_integer_value(v);
+		}
 		v = json_object_get(opts->transport_specific, "c2h_success");
 		if (v != NULL) {
 			if (!json_is_boolean(v)) {
@@ -113,18 +147,48 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 			sock_priority = (int)json_integer_value(v);
 		}
 	}
+	if (max_conns == 0) {
+		snprintf(err, err_len, "max_connections_per_listener: must be at least 1");
+		return -EINVAL;
+	}
+	/*
+	 * Buffers held by commands waiting for host data: by default a qpair may hold a quarter
+	 * and a controller half of the pool as it is now (it may grow), never less than one
+	 * max_io_size I/O, so one host can always make progress and the rest of the pool stays
+	 * for the others even when the pool cannot grow.
+	 */
+	ceiling = USK_MAX(opts->max_shared_buffers, opts->num_shared_buffers);
+	io_bufs = (opts->max_io_size + opts->io_unit_size - 1) / opts->io_unit_size;
+	if ((qpair_share != 0 && qpair_share < io_bufs) || (ctrlr_share != 0 && ctrlr_share < io_bufs)) {
+		snprintf(err, err_len, "%s: must be 0 (automatic) or at least %u buffers (one "
+			 "max_io_size I/O)", qpair_share != 0 && qpair_share < io_bufs ?
+			 "max_r2t_buffers_per_qpair" : "max_r2t_buffers_per_ctrlr", io_bufs);
+		return -EINVAL;
+	}
 	tt = calloc(1, sizeof(*tt));
 	if (tt == NULL) {
 		return -ENOMEM;
 	}
 	tt->c2h_success = c2h_success;
 	tt->sock_priority = sock_priority;
+	tt->r2t_timeout_ms = r2t_timeout_ms;
+	tt->connect_timeout_ms = connect_timeout_ms;
+	tt->max_conns_per_listener = max_conns;
+	tt->max_r2t_bufs_per_qpair = qpair_share;
+	tt->max_r2t_bufs_per_ctrlr = ctrlr_share;
+	tt->io_bufs = io_bufs;
 	TAILQ_INIT(&tt->listeners);
+	TAILQ_INIT(&tt->closed_listeners);
 	*transport = &tt->transport;
 	USK_NOTICELOG("TCP transport created: max_queue_depth %u max_io_size %u io_unit_size %u "
-		      "in_capsule_data_size %u num_shared_buffers %u buf_cache_size %u\n",
+		      "in_capsule_data_size %u num_shared_buffers %u max_shared_buffers %u "
+		      "buf_cache_size %u; data-wait share %u per qpair, %u per controller (0: of the "
+		      "pool now); r2t_timeout_ms %u connect_timeout_ms %u "
+		      "max_connections_per_listener %u\n",
 		      opts->max_queue_depth, opts->max_io_size, opts->io_unit_size,
-		      opts->in_capsule_data_size, opts->num_shared_buffers, opts->buf_cache_size);
+		      opts->in_capsule_data_size, opts->num_shared_buffers, ceiling,
+		      opts->buf_cache_size, qpair_share, ctrlr_share, r2t_timeout_ms,
+		      connect_timeout_ms, max_conns);
 	return 0;
 }
 
@@ -133,8 +197,16 @@ tcp_dump_opts(struct usk_nvmf_transport *transport, json_t *params)
 {
 	struct tcp_transport *tt = USK_CONTAINEROF(transport, struct tcp_transport, transport);
 
-	json_object_set_new(params, "c2h_success", json_boolean(tt->c2h_success));
-	json_object_set_new(params, "sock_priority", json_integer(tt->sock_priority));
+	usk_json_set(params, "c2h_success", json_boolean(tt->c2h_success));
+	usk_json_set(params, "sock_priority", json_integer(tt->sock_priority));
+	usk_json_set(params, "r2t_timeout_ms", json_integer(tt->r2t_timeout_ms));
+	usk_json_set(params, "connect_timeout_ms", json_integer(tt->connect_timeout_ms));
+	usk_json_set(params, "max_connections_per_listener",
+			    json_integer(tt->max_conns_per_listener));
+	usk_json_set(params, "max_r2t_buffers_per_qpair",
+			    json_integer(tt->max_r2t_bufs_per_qpair));
+	usk_json_set(params, "max_r2t_buffers_per_ctrlr",
+			    json_integer(tt->max_r2t_bufs_per_ctrlr));
 }
 
 static int
@@ -150,12 +222,36 @@ tcp_destroy(struct usk_nvmf_transport *transport, usk_nvmf_transport_destroy_don
 		usk_sock_close(&l->sock);
 		free(l);
 	}
+	/* every connection is gone by now (the core destroys the transport last) */
+	while ((l = TAILQ_FIRST(&tt->closed_listeners)) != NULL) {
+		TAILQ_REMOVE(&tt->closed_listeners, l, link);
+		free(l);
+	}
 	usk_poller_unregister(&tt->accept_poller);
 	free(tt);
 	if (cb_fn != NULL) {
 		cb_fn(cb_arg);
 	}
 	return 0;
+}
+
+/* Over max_connections_per_listener: close at once; one log line a second at most. */
+static void
+listener_refuse(struct tcp_transport *tt, struct tcp_listener *l, struct usk_sock *sock)
+{
+	char addr[USK_SOCK_ADDR_LEN] = "";
+	uint16_t port = 0;
+	uint64_t now = usk_get_ticks();
+
+	l->refused++;
+	if (l->refused == 1 || now - l->refused_logged >= usk_get_ticks_hz()) {
+		usk_sock_getaddr(sock, NULL, 0, NULL, addr, sizeof(addr), &port);
+		USK_ERRLOG("NVMe/TCP listener %s:%s has %u connections (max_connections_per_listener): "
+			   "refusing %s:%u (%" PRIu64 " refused so far)\n", l->trid.traddr,
+			   l->trid.trsvcid, tt->max_conns_per_listener, addr, port, l->refused);
+		l->refused_logged = now;
+	}
+	usk_sock_close(&sock);
 }
 
 /* Accept every pending connection and hand it to the core. */
@@ -178,6 +274,12 @@ tcp_accept_poll(void *arg)
 				}
 				break;
 			}
+			/* relaxed: only a limit (a connection closing meanwhile is seen next time) */
+			if (atomic_load_explicit(&l->num_conns, memory_order_relaxed) >=
+			    tt->max_conns_per_listener) {
+				listener_refuse(tt, l, sock);
+				continue;
+			}
 			rc = tcp_qpair_create(tt, sock, &l->trid, &tq);
 			if (rc != 0) {
 				USK_ERRLOG("no memory for a new NVMe/TCP connection on %s:%s\n",
@@ -185,6 +287,8 @@ tcp_accept_poll(void *arg)
 				usk_sock_close(&sock);
 				continue;
 			}
+			tq->listener = l;
+			atomic_fetch_add_explicit(&l->num_conns, 1, memory_order_relaxed);
 			USK_DEBUGLOG(nvmf_tcp, "new connection %s:%u -> %s:%u\n", tq->peer_addr,
 				     tq->peer_port, tq->local_addr, tq->local_port);
 			count++;
@@ -259,6 +363,15 @@ tcp_stop_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_tran
 			TAILQ_REMOVE(&tt->listeners, l, link);
 			usk_interrupt_unregister(&l->intr);
 			usk_sock_close(&l->sock);
+			/* its connections still point at it to give back their count */
+			TAILQ_INSERT_TAIL(&tt->closed_listeners, l, link);
+		}
+	}
+	for (l = TAILQ_FIRST(&tt->closed_listeners); l != NULL; l = tmp) {
+		tmp = TAILQ_NEXT(l, link);
+		/* acquire pairs with the release in tcp_qpair_destroy: its last use is done */
+		if (atomic_load_explicit(&l->num_conns, memory_order_acquire) == 0) {
+			TAILQ_REMOVE(&tt->closed_listeners, l, link);
 			free(l);
 		}
 	}
@@ -318,10 +431,19 @@ tcp_poll_group_create(struct usk_nvmf_transport *transport, struct usk_nvmf_poll
 	TAILQ_INIT(&tg->qpairs);
 	TAILQ_INIT(&tg->flush_list);
 	TAILQ_INIT(&tg->pending_buf_queue);
+	tg->group.transport = transport;
+	tg->timeout_poller = usk_poller_register_named(tcp_group_timeout_poll, tg,
+			     TCP_TIMEOUT_POLL_US, "nvmf_tcp_timeout");
+	if (tg->timeout_poller == NULL) {
+		usk_sock_group_close(&tg->sock_group);
+		free(tg);
+		return NULL;
+	}
 	if (usk_interrupt_mode_is_enabled()) {
 		tg->intr = usk_interrupt_register(usk_sock_group_get_fd(tg->sock_group),
 						  tcp_group_intr, tg, "nvmf_tcp_group");
 		if (tg->intr == NULL) {
+			usk_poller_unregister(&tg->timeout_poller);
 			usk_sock_group_close(&tg->sock_group);
 			free(tg);
 			return NULL;
@@ -336,6 +458,7 @@ tcp_poll_group_destroy(struct usk_nvmf_transport_poll_group *group)
 	struct tcp_poll_group *tg = USK_CONTAINEROF(group, struct tcp_poll_group, group);
 
 	usk_interrupt_unregister(&tg->intr);
+	usk_poller_unregister(&tg->timeout_poller);
 	usk_sock_group_close(&tg->sock_group);
 	if (tg->wake_pending) {
 		tg->destroyed = true; /* tcp_group_wake_msg frees it */
@@ -423,6 +546,9 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 		tg->in_poll = false;
 		return count;
 	}
+	if (usk_unlikely(tg->share_wait_now > 0)) {
+		count += tcp_group_process_share_wait(tg);
+	}
 	if (usk_unlikely(!TAILQ_EMPTY(&tg->pending_buf_queue))) {
 		count += tcp_group_process_pending(tg);
 	}
@@ -468,13 +594,18 @@ tcp_poll_group_dump_stat(struct usk_nvmf_transport_poll_group *group, json_t *ob
 	TAILQ_FOREACH(tq, &tg->qpairs, link) {
 		n++;
 	}
-	json_object_set_new(obj, "trtype", json_string("TCP"));
-	json_object_set_new(obj, "current_qpairs", json_integer(n));
-	json_object_set_new(obj, "accepted_qpairs", json_integer((json_int_t)tg->qpairs_accepted));
-	json_object_set_new(obj, "pending_data_buffer", json_integer(tg->pending_buf_now));
-	json_object_set_new(obj, "data_buffer_waits", json_integer((json_int_t)tg->pending_buf_waits));
-	json_object_set_new(obj, "fatal_pdu_errors", json_integer((json_int_t)tg->fatal_errors));
-	json_object_set_new(obj, "buf_cache_count", json_integer(tg->group.buf_cache_count));
+	usk_json_set(obj, "trtype", json_string("TCP"));
+	usk_json_set(obj, "current_qpairs", json_integer(n));
+	usk_json_set(obj, "accepted_qpairs", json_integer((json_int_t)tg->qpairs_accepted));
+	usk_json_set(obj, "pending_data_buffer", json_integer(tg->pending_buf_now));
+	usk_json_set(obj, "data_buffer_waits", json_integer((json_int_t)tg->pending_buf_waits));
+	usk_json_set(obj, "fatal_pdu_errors", json_integer((json_int_t)tg->fatal_errors));
+	usk_json_set(obj, "sq_overflows", json_integer((json_int_t)tg->sq_overflows));
+	usk_json_set(obj, "r2t_share_waits", json_integer((json_int_t)tg->share_waits));
+	usk_json_set(obj, "r2t_share_waiting", json_integer(tg->share_wait_now));
+	usk_json_set(obj, "r2t_timeouts", json_integer((json_int_t)tg->r2t_timeouts));
+	usk_json_set(obj, "connect_timeouts", json_integer((json_int_t)tg->connect_timeouts));
+	usk_json_set(obj, "buf_cache_count", json_integer(tg->group.buf_cache_count));
 }
 
 /* ---- qpairs ---- */
@@ -593,6 +724,7 @@ static const struct usk_nvmf_transport_ops g_tcp_ops = {
 	.qpair_get_local_trid = tcp_qpair_get_local_trid,
 	.qpair_get_listen_trid = tcp_qpair_get_listen_trid,
 	.qpair_abort_request = tcp_qpair_abort_request,
+	.qpair_set_sq_size = tcp_qpair_set_sq_size,
 };
 
 USK_NVMF_TRANSPORT_REGISTER(tcp, &g_tcp_ops)

@@ -3,6 +3,7 @@
 #ifndef USK_NVMF_TCP_INTERNAL_H
 #define USK_NVMF_TCP_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -22,6 +23,13 @@
 #define TCP_DEFAULT_BUF_CACHE_SIZE		32
 #define TCP_DEFAULT_ABORT_TIMEOUT_SEC		1
 #define TCP_DEFAULT_ACCEPTOR_POLL_RATE		10000
+/* Data asked for with an R2T that does not come within this fails and closes the connection. */
+#define TCP_DEFAULT_R2T_TIMEOUT_MS		5000
+/* ICReq and a successful Connect must complete within this after the TCP accept. */
+#define TCP_DEFAULT_CONNECT_TIMEOUT_MS		10000
+#define TCP_DEFAULT_MAX_CONNS_PER_LISTENER	1024
+/* Period of each poll group's timeout check. */
+#define TCP_TIMEOUT_POLL_US			100000
 #define TCP_DEFAULT_C2H_SUCCESS			true
 #define TCP_DEFAULT_SOCK_PRIORITY		0
 #define TCP_MAX_SOCK_PRIORITY			16
@@ -51,8 +59,11 @@ enum tcp_req_state {
 	TCP_REQ_STATE_FREE = 0,
 	/* capsule header received; in-capsule data (if any) is being received */
 	TCP_REQ_STATE_NEW,
+	/* over its qpair's or controller's share of buffers for host data (qpair's share_wait) */
+	TCP_REQ_STATE_NEED_SHARE,
 	/* waiting for data buffers (on the group's pending_buf_queue) */
 	TCP_REQ_STATE_NEED_BUFFER,
+	/* (TRANSFERRING_HOST_TO_CONTROLLER: also on the qpair's r2t_wait, oldest R2T first) */
 	/* R2T queued/sent, receiving H2CData */
 	TCP_REQ_STATE_TRANSFERRING_HOST_TO_CONTROLLER,
 	/* given to usk_nvmf_request_exec */
@@ -82,8 +93,11 @@ struct tcp_req {
 	bool tx_queued;		/* tx is on the qpair's send queue */
 	bool uses_big_icd;	/* in-capsule data is in the qpair's big_icd_buf */
 	uint32_t h2c_offset;	/* host data received so far */
+	uint32_t wait_bufs;	/* reserved with usk_nvmf_qpair_data_wait_reserve until data came */
+	uint64_t r2t_deadline;	/* ticks: the host data must be in by then */
 	uint8_t *icd_buf;	/* in-capsule data slot (in_capsule_data_size) */
-	TAILQ_ENTRY(tcp_req) link;	/* free list or group's pending_buf_queue */
+	/* free list, group's pending_buf_queue, qpair's share_wait or r2t_wait (by state) */
+	TAILQ_ENTRY(tcp_req) link;
 	struct tcp_tx tx;
 	/* ---- send staging; only touched when a response is built ---- */
 	uint8_t tx_hdr[TCP_TX_HDR_MAX];
@@ -124,13 +138,26 @@ struct tcp_qpair {
 	uint32_t rbuf_len;
 	STAILQ_HEAD(, tcp_tx) send_queue;
 	TAILQ_HEAD(, tcp_req) free_reqs;
+	TAILQ_HEAD(, tcp_req) r2t_wait;		/* R2T sent, data not all in; oldest first */
+	TAILQ_HEAD(, tcp_req) share_wait;	/* NEED_SHARE, FIFO */
 	TAILQ_ENTRY(tcp_qpair) link;		/* group's qpairs */
 	TAILQ_ENTRY(tcp_qpair) flush_link;	/* group's flush list */
 	/* ---- cold ---- */
-	struct tcp_req *reqs;
+	/*
+	 * reqs[ttag - 1]: one request until Connect (only Connect may come first), then the host's
+	 * SQSIZE + 1 (tcp_qpair_set_sq_size): slot 0 stays the first request, the others live in
+	 * sq_reqs / sq_icd_bufs.
+	 */
+	struct tcp_req **reqs;
 	uint32_t num_reqs;
+	bool sq_sized;
 	uint32_t outstanding;	/* requests not FREE */
-	uint8_t *icd_bufs;
+	struct tcp_req *first_req;
+	struct tcp_req *sq_reqs;
+	uint8_t *sq_icd_bufs;
+	uint8_t *icd_bufs;	/* the first request's in-capsule buffer */
+	uint64_t accept_tsc;	/* connect timeout runs from here */
+	struct tcp_listener *listener;	/* counts this connection */
 	uint8_t *big_icd_buf;	/* one larger in-capsule buffer (admin capsules up to 8 KiB) */
 	bool big_icd_busy;
 	struct tcp_tx icresp_tx;
@@ -159,14 +186,25 @@ struct tcp_poll_group {
 	bool in_poll;
 	bool wake_pending;	/* a tcp_group_wake message is in flight */
 	bool destroyed;		/* destroy ran while wake_pending: the message frees the group */
+	struct usk_poller *timeout_poller;	/* R2T data and connect timeouts */
+	uint32_t share_wait_now;	/* requests in NEED_SHARE on this group's qpairs */
 	/* statistics (nvmf_get_stats) */
 	uint64_t pending_buf_waits;	/* times a request had to wait for a data buffer */
 	uint32_t pending_buf_now;
+	uint64_t share_waits;		/* times a request waited for its qpair's/ctrlr's share */
+	uint64_t r2t_timeouts;
+	uint64_t connect_timeouts;
+	uint64_t sq_overflows;		/* hosts that sent more commands than SQSIZE + 1 */
 	uint64_t fatal_errors;
 	uint64_t qpairs_accepted;
 };
 
 struct tcp_listener {
+	/* Connections alive from this listener (decremented on their poll group threads). A
+	 * stopped listener with connections left waits on closed_listeners until they are gone. */
+	_Atomic uint32_t num_conns;
+	uint64_t refused;		/* over max_connections_per_listener */
+	uint64_t refused_logged;	/* ticks of the last log line about it */
 	struct usk_sock *sock;
 	struct usk_interrupt *intr;	/* interrupt mode: accept when the listen fd is readable */
 	struct usk_nvme_transport_id trid;
@@ -177,8 +215,16 @@ struct tcp_transport {
 	struct usk_nvmf_transport transport;
 	bool c2h_success;
 	int sock_priority;
+	uint32_t r2t_timeout_ms;
+	uint32_t connect_timeout_ms;
+	uint32_t max_conns_per_listener;
+	/* cap on buffers held by commands waiting for host data: 0 = a share of the pool ceiling */
+	uint32_t max_r2t_bufs_per_qpair;
+	uint32_t max_r2t_bufs_per_ctrlr;
+	uint32_t io_bufs;		/* buffers of one max_io_size I/O: the least a share is */
 	struct usk_poller *accept_poller;
 	TAILQ_HEAD(, tcp_listener) listeners;
+	TAILQ_HEAD(, tcp_listener) closed_listeners;
 };
 
 static inline struct tcp_qpair *
@@ -194,6 +240,11 @@ tcp_req_from(struct usk_nvmf_request *req)
 }
 
 /* tcp_qpair.c */
+int tcp_qpair_set_sq_size(struct usk_nvmf_qpair *qpair, uint32_t entries);
+/* fail commands whose R2T data is late, close connections that never connected */
+int tcp_group_timeout_poll(void *arg);
+/* retry requests over their share; returns how many got going */
+int tcp_group_process_share_wait(struct tcp_poll_group *tg);
 int tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
 		     const struct usk_nvme_transport_id *listen_trid, struct tcp_qpair **out);
 void tcp_qpair_destroy(struct tcp_qpair *tq);

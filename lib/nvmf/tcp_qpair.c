@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* NVMe/TCP connection: PDU receive/dispatch, request state machine, batched sends. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "usk/env.h"
 #include "usk/log.h"
+#include "usk/thread.h"
 #include "usk/util.h"
 #include "tcp_internal.h"
 
@@ -13,13 +15,31 @@ static void req_exec(struct tcp_qpair *tq, struct tcp_req *r);
 
 /* ---------------------------------------------------------------- setup / teardown */
 
+static void
+req_init(struct tcp_qpair *tq, struct tcp_req *r, uint32_t idx, uint8_t *icd_buf)
+{
+	r->ttag = (uint16_t)(idx + 1);
+	r->req.qpair = &tq->qpair;
+	r->req.cmd = &r->cmd;
+	r->req.rsp = &r->rsp;
+	r->icd_buf = icd_buf;
+	r->tx.iov = r->tx_iov;
+	tq->reqs[idx] = r;
+	TAILQ_INSERT_TAIL(&tq->free_reqs, r, link);
+}
+
+/*
+ * Before Connect the queue size is unknown and only Connect may come: one request. Connect
+ * then sizes the qpair to what the host negotiated (tcp_qpair_set_sq_size), so an idle or
+ * never-connecting socket costs little and a 16-entry queue holds 16 requests, not 128.
+ */
 int
 tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
 		 const struct usk_nvme_transport_id *listen_trid, struct tcp_qpair **out)
 {
 	const struct usk_nvmf_transport_opts *o = &tt->transport.opts;
 	struct tcp_qpair *tq;
-	uint32_t i, icd = o->in_capsule_data_size;
+	uint32_t icd = o->in_capsule_data_size;
 
 	tq = calloc(1, sizeof(*tq));
 	if (tq == NULL) {
@@ -29,15 +49,15 @@ tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
 	tq->ttransport = tt;
 	tq->sock = sock;
 	tq->listen_trid = *listen_trid;
-	/* before Connect we do not know the queue type: size for the larger of admin and I/O */
-	tq->num_reqs = USK_MAX((uint32_t)o->max_queue_depth, o->max_aq_depth);
-	tq->reqs = calloc(tq->num_reqs, sizeof(*tq->reqs));
+	tq->num_reqs = 1;
+	tq->reqs = calloc(1, sizeof(*tq->reqs));
+	tq->first_req = calloc(1, sizeof(*tq->first_req));
 	tq->rbuf = malloc(TCP_RECV_BUF_SIZE);
-	if (tq->reqs == NULL || tq->rbuf == NULL) {
+	if (tq->reqs == NULL || tq->first_req == NULL || tq->rbuf == NULL) {
 		goto err_free;
 	}
 	if (icd != 0) {
-		tq->icd_bufs = usk_dma_zmalloc((size_t)tq->num_reqs * icd, USK_CACHE_LINE_SIZE, NULL);
+		tq->icd_bufs = usk_dma_zmalloc(icd, USK_CACHE_LINE_SIZE, NULL);
 		if (tq->icd_bufs == NULL) {
 			goto err_free;
 		}
@@ -47,23 +67,16 @@ tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
 		goto err_free;
 	}
 	TAILQ_INIT(&tq->free_reqs);
+	TAILQ_INIT(&tq->r2t_wait);
+	TAILQ_INIT(&tq->share_wait);
 	STAILQ_INIT(&tq->send_queue);
-	for (i = 0; i < tq->num_reqs; i++) {
-		struct tcp_req *r = &tq->reqs[i];
-
-		r->ttag = (uint16_t)(i + 1);
-		r->req.qpair = &tq->qpair;
-		r->req.cmd = &r->cmd;
-		r->req.rsp = &r->rsp;
-		r->icd_buf = icd != 0 ? tq->icd_bufs + (size_t)i * icd : NULL;
-		r->tx.iov = r->tx_iov;
-		TAILQ_INSERT_TAIL(&tq->free_reqs, r, link);
-	}
+	req_init(tq, tq->first_req, 0, tq->icd_bufs);
 	tq->icresp_tx.iov = tq->icresp_iov;
 	tq->term_tx.iov = tq->term_iov;
 	tq->params.max_icd = USK_MAX(TCP_ADMIN_ICD_SIZE, icd);
 	tq->params.maxh2cdata = TCP_MAXH2CDATA;
 	tq->params.cpda = 0;
+	tq->accept_tsc = usk_get_ticks();
 	tcp_pdu_rx_init(&tq->rx);
 	usk_sock_getaddr(sock, tq->local_addr, sizeof(tq->local_addr), &tq->local_port,
 			 tq->peer_addr, sizeof(tq->peer_addr), &tq->peer_port);
@@ -74,18 +87,71 @@ err_free:
 	usk_dma_free(tq->big_icd_buf);
 	usk_dma_free(tq->icd_bufs);
 	free(tq->rbuf);
+	free(tq->first_req);
 	free(tq->reqs);
 	free(tq);
 	return -ENOMEM;
 }
 
+int
+tcp_qpair_set_sq_size(struct usk_nvmf_qpair *qpair, uint32_t entries)
+{
+	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+	uint32_t icd = qpair->transport->opts.in_capsule_data_size, i;
+	struct tcp_req **reqs, *sq_reqs;
+	uint8_t *icd_bufs = NULL;
+
+	if (tq->sq_sized) {
+		/* a second Connect after a failed one: the slots already handed out stay */
+		return entries == tq->num_reqs ? 0 : -EINVAL;
+	}
+	if (entries < 2 || entries > 65535) {
+		return -EINVAL;
+	}
+	reqs = calloc(entries, sizeof(*reqs));
+	sq_reqs = calloc(entries - 1, sizeof(*sq_reqs));
+	if (icd != 0) {
+		icd_bufs = usk_dma_zmalloc((size_t)(entries - 1) * icd, USK_CACHE_LINE_SIZE, NULL);
+	}
+	if (reqs == NULL || sq_reqs == NULL || (icd != 0 && icd_bufs == NULL)) {
+		free(reqs);
+		free(sq_reqs);
+		usk_dma_free(icd_bufs);
+		return -ENOMEM;
+	}
+	/* slot 0 (the Connect itself, executing now) keeps its place and its ttag */
+	reqs[0] = tq->reqs[0];
+	free(tq->reqs);
+	tq->reqs = reqs;
+	tq->sq_reqs = sq_reqs;
+	tq->sq_icd_bufs = icd_bufs;
+	for (i = 1; i < entries; i++) {
+		req_init(tq, &sq_reqs[i - 1], i, icd != 0 ? icd_bufs + (size_t)(i - 1) * icd : NULL);
+	}
+	tq->num_reqs = entries;
+	tq->sq_sized = true;
+	USK_DEBUGLOG(nvmf_tcp, "qpair %s:%u sized for %u commands\n", tq->peer_addr, tq->peer_port,
+		     entries);
+	return 0;
+}
+
 void
 tcp_qpair_destroy(struct tcp_qpair *tq)
 {
+	if (tq->listener != NULL) {
+		/*
+		 * Our last touch of the listener. Release pairs with the acquire load in
+		 * tcp_stop_listen, which may free a stopped listener once the count is 0.
+		 */
+		atomic_fetch_sub_explicit(&tq->listener->num_conns, 1, memory_order_release);
+	}
 	usk_sock_close(&tq->sock);
 	usk_dma_free(tq->big_icd_buf);
 	usk_dma_free(tq->icd_bufs);
+	usk_dma_free(tq->sq_icd_bufs);
 	free(tq->rbuf);
+	free(tq->sq_reqs);
+	free(tq->first_req);
 	free(tq->reqs);
 	free(tq);
 }
@@ -192,6 +258,16 @@ hdr_digest_append(struct tcp_qpair *tq, uint8_t *hdr, uint32_t hlen)
 
 /* ---------------------------------------------------------------- requests */
 
+/* The data a request asked for came (or never will): its buffers no longer count as held. */
+static void
+req_data_wait_done(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	if (r->wait_bufs != 0) {
+		usk_nvmf_qpair_data_wait_release(&tq->qpair, r->wait_bufs);
+		r->wait_bufs = 0;
+	}
+}
+
 static void
 req_release(struct tcp_qpair *tq, struct tcp_req *r)
 {
@@ -201,7 +277,13 @@ req_release(struct tcp_qpair *tq, struct tcp_req *r)
 	if (r->state == TCP_REQ_STATE_NEED_BUFFER) {
 		TAILQ_REMOVE(&tq->tgroup->pending_buf_queue, r, link);
 		tq->tgroup->pending_buf_now--;
+	} else if (r->state == TCP_REQ_STATE_NEED_SHARE) {
+		TAILQ_REMOVE(&tq->share_wait, r, link);
+		tq->tgroup->share_wait_now--;
+	} else if (r->state == TCP_REQ_STATE_TRANSFERRING_HOST_TO_CONTROLLER) {
+		TAILQ_REMOVE(&tq->r2t_wait, r, link);
 	}
+	req_data_wait_done(tq, r);
 	if (r->req.data_from_pool) {
 		usk_nvmf_request_free_buffers(&r->req, &tq->tgroup->group, tq->qpair.transport);
 	}
@@ -268,6 +350,10 @@ req_send_r2t(struct tcp_qpair *tq, struct tcp_req *r)
 	r->tx_iov[0].iov_len = hlen + dg;
 	r->h2c_offset = 0;
 	r->state = TCP_REQ_STATE_TRANSFERRING_HOST_TO_CONTROLLER;
+	/* one timeout for all: appending keeps r2t_wait ordered by deadline */
+	r->r2t_deadline = usk_get_ticks() +
+			  (uint64_t)tq->ttransport->r2t_timeout_ms * usk_get_ticks_hz() / 1000;
+	TAILQ_INSERT_TAIL(&tq->r2t_wait, r, link);
 	r->tx_queued = true;
 	tx_queue(tq, &r->tx, 1, req_tx_done);
 }
@@ -283,8 +369,38 @@ req_buffers_ready(struct tcp_qpair *tq, struct tcp_req *r)
 	}
 }
 
+/*
+ * Reserve a write's buffers against its qpair's and controller's share, so that no host can
+ * park the whole pool in commands whose data it never sends. Reads and in-capsule data are
+ * not capped: their buffers are held only while the bdev works.
+ */
+static bool
+req_take_share(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	struct tcp_transport *tt = tq->ttransport;
+	uint32_t unit = tq->qpair.transport->opts.io_unit_size;
+	uint32_t n = (r->req.length + unit - 1) / unit;
+	uint32_t qcap = tt->max_r2t_bufs_per_qpair, ccap = tt->max_r2t_bufs_per_ctrlr, pool;
+
+	if (r->req.xfer != USK_NVME_DATA_HOST_TO_CONTROLLER || r->wait_bufs != 0) {
+		return true;
+	}
+	if (qcap == 0 || ccap == 0) {
+		/* a share of the pool as it is now: an atomic load, it grows meanwhile */
+		pool = usk_nvmf_transport_pool_size(tq->qpair.transport);
+		qcap = qcap != 0 ? qcap : USK_MAX(pool / 4, tt->io_bufs);
+		ccap = ccap != 0 ? ccap : USK_MAX(pool / 2, tt->io_bufs);
+	}
+	if (usk_nvmf_qpair_data_wait_reserve(&tq->qpair, n, qcap, ccap) != 0) {
+		return false;
+	}
+	r->wait_bufs = n;
+	return true;
+}
+
+/* Within its share (or not capped): take buffers from the pool, or queue for them. */
 static void
-req_need_buffers(struct tcp_qpair *tq, struct tcp_req *r)
+req_get_buffers(struct tcp_qpair *tq, struct tcp_req *r)
 {
 	struct tcp_poll_group *tg = tq->tgroup;
 	int rc;
@@ -297,6 +413,7 @@ req_need_buffers(struct tcp_qpair *tq, struct tcp_req *r)
 			return;
 		}
 		if (rc != -ENOMEM) {
+			req_data_wait_done(tq, r);
 			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
 			return;
 		}
@@ -306,6 +423,45 @@ req_need_buffers(struct tcp_qpair *tq, struct tcp_req *r)
 	TAILQ_INSERT_TAIL(&tg->pending_buf_queue, r, link);
 	tg->pending_buf_waits++;
 	tg->pending_buf_now++;
+}
+
+static void
+req_need_buffers(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	struct tcp_poll_group *tg = tq->tgroup;
+
+	if (!TAILQ_EMPTY(&tq->share_wait) || !req_take_share(tq, r)) {
+		/* over its share (or older ones of this qpair are): wait without blocking others */
+		r->state = TCP_REQ_STATE_NEED_SHARE;
+		TAILQ_INSERT_TAIL(&tq->share_wait, r, link);
+		tg->share_waits++;
+		tg->share_wait_now++;
+		return;
+	}
+	req_get_buffers(tq, r);
+}
+
+int
+tcp_group_process_share_wait(struct tcp_poll_group *tg)
+{
+	struct tcp_qpair *tq;
+	struct tcp_req *r;
+	int n = 0;
+
+	TAILQ_FOREACH(tq, &tg->qpairs, link) {
+		while ((r = TAILQ_FIRST(&tq->share_wait)) != NULL && tq->state != TCP_QPAIR_EXITING) {
+			if (!req_take_share(tq, r)) {
+				break;
+			}
+			TAILQ_REMOVE(&tq->share_wait, r, link);
+			tg->share_wait_now--;
+			r->state = TCP_REQ_STATE_NEW;
+			n++;
+			/* it holds its share now: straight on, not behind the others again */
+			req_get_buffers(tq, r);
+		}
+	}
+	return n;
 }
 
 int
@@ -326,6 +482,7 @@ tcp_group_process_pending(struct tcp_poll_group *tg)
 		tg->pending_buf_now--;
 		n++;
 		if (rc != 0) {
+			req_data_wait_done(tq, r);
 			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
 			continue;
 		}
@@ -503,11 +660,18 @@ tcp_qpair_abort_request(struct usk_nvmf_qpair *qpair, uint16_t cid)
 	uint32_t i;
 
 	for (i = 0; i < tq->num_reqs; i++) {
-		struct tcp_req *r = &tq->reqs[i];
+		struct tcp_req *r = tq->reqs[i];
 
-		if (r->state == TCP_REQ_STATE_NEED_BUFFER && r->cmd.nvme_cmd.cid == cid) {
-			TAILQ_REMOVE(&tq->tgroup->pending_buf_queue, r, link);
-			tq->tgroup->pending_buf_now--;
+		if ((r->state == TCP_REQ_STATE_NEED_BUFFER || r->state == TCP_REQ_STATE_NEED_SHARE) &&
+		    r->cmd.nvme_cmd.cid == cid) {
+			if (r->state == TCP_REQ_STATE_NEED_BUFFER) {
+				TAILQ_REMOVE(&tq->tgroup->pending_buf_queue, r, link);
+				tq->tgroup->pending_buf_now--;
+			} else {
+				TAILQ_REMOVE(&tq->share_wait, r, link);
+				tq->tgroup->share_wait_now--;
+			}
+			req_data_wait_done(tq, r);
 			req_fail(tq, r, USK_NVME_SCT_GENERIC, USK_NVME_SC_ABORTED_BY_REQUEST);
 			return true;
 		}
@@ -522,7 +686,7 @@ tcp_qpair_release_all(struct tcp_qpair *tq)
 
 	STAILQ_INIT(&tq->send_queue);
 	for (i = 0; i < tq->num_reqs; i++) {
-		struct tcp_req *r = &tq->reqs[i];
+		struct tcp_req *r = tq->reqs[i];
 
 		r->tx_queued = false;
 		if (r->state != TCP_REQ_STATE_FREE && r->state != TCP_REQ_STATE_EXECUTING) {
@@ -681,8 +845,11 @@ handle_header(struct tcp_qpair *tq)
 	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD:
 		r = TAILQ_FIRST(&tq->free_reqs);
 		if (r == NULL) {
+			/* the host broke SQ flow control (nvmet_tcp: "out of commands", fatal) */
+			tq->tgroup->sq_overflows++;
 			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
-					"more commands outstanding than the queue depth");
+					tq->sq_sized ? "more commands outstanding than SQSIZE + 1" :
+					"a command before Connect completed");
 			return -1;
 		}
 		TAILQ_REMOVE(&tq->free_reqs, r, link);
@@ -715,7 +882,7 @@ handle_header(struct tcp_qpair *tq)
 					"H2CData with an unknown transfer tag");
 			return -1;
 		}
-		r = &tq->reqs[h->ttag - 1];
+		r = tq->reqs[h->ttag - 1];
 		if (r->state != TCP_REQ_STATE_TRANSFERRING_HOST_TO_CONTROLLER || r->tx_queued) {
 			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
 					"H2CData for a command that did not get an R2T");
@@ -770,6 +937,8 @@ handle_pdu(struct tcp_qpair *tq)
 		tq->rx_req = NULL;
 		r->h2c_offset += rx->data_len;
 		if (r->h2c_offset == r->req.length) {
+			TAILQ_REMOVE(&tq->r2t_wait, r, link);
+			req_data_wait_done(tq, r);
 			req_exec(tq, r);
 		}
 		break;
@@ -876,4 +1045,94 @@ tcp_qpair_sock_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock
 			return;
 		}
 	}
+}
+
+/* ---------------------------------------------------------------- timeouts */
+
+static const char *
+qpair_host_name(struct tcp_qpair *tq, char *buf, size_t len)
+{
+	const char *nqn = usk_nvmf_qpair_get_hostnqn(&tq->qpair);
+
+	if (nqn == NULL) {
+		return "(not connected)";
+	}
+	/* the NQN came from the host's Connect data: escape it */
+	return usk_str_escape(buf, len, nqn, USK_NVME_NQN_FIELD_SIZE);
+}
+
+/*
+ * The host never sent the data it was asked for: fail the command with a transport error,
+ * give its buffers back now and close the connection (the host reconnects and retries).
+ */
+static void
+qpair_r2t_timeout(struct tcp_qpair *tq, struct tcp_req *r)
+{
+	struct usk_nvme_cpl *cpl = &r->rsp.nvme_cpl;
+	char host[USK_STR_ESCAPE_SIZE(USK_NVME_NQN_FIELD_SIZE)];
+
+	USK_ERRLOG("NVMe/TCP host %s (%s:%u): no data for cid %u within %u ms of its R2T "
+		   "(%u of %u bytes came): failing it and closing the connection\n",
+		   qpair_host_name(tq, host, sizeof(host)), tq->peer_addr, tq->peer_port,
+		   r->cmd.nvme_cmd.cid, tq->ttransport->r2t_timeout_ms, r->h2c_offset, r->req.length);
+	tq->tgroup->r2t_timeouts++;
+	TAILQ_REMOVE(&tq->r2t_wait, r, link);
+	req_data_wait_done(tq, r);
+	if (tq->rx_req == r) {
+		tq->rx_req = NULL;
+	}
+	usk_nvmf_request_free_buffers(&r->req, &tq->tgroup->group, tq->qpair.transport);
+	r->req.length = 0;
+	if (!r->tx_queued) {
+		/* best effort, like a C2HTermReq: what fits in the socket now goes out */
+		cpl->cid = r->cmd.nvme_cmd.cid;
+		cpl->status.sct = USK_NVME_SCT_GENERIC;
+		cpl->status.sc = USK_NVME_SC_TRANSIENT_TRANSPORT_ERROR;
+		cpl->status.dnr = 0;
+		r->state = TCP_REQ_STATE_EXECUTING;
+		usk_nvmf_request_complete(&r->req);
+		tcp_qpair_flush(tq);
+	}
+	tcp_qpair_disconnect(tq);
+}
+
+int
+tcp_group_timeout_poll(void *arg)
+{
+	struct tcp_poll_group *tg = arg;
+	struct tcp_transport *tt = USK_CONTAINEROF(tg->group.transport, struct tcp_transport,
+				   transport);
+	uint64_t now = usk_get_ticks(), hz = usk_get_ticks_hz();
+	uint64_t connect_ticks = (uint64_t)tt->connect_timeout_ms * hz / 1000;
+	struct tcp_qpair *tq, *next;
+	struct tcp_req *r;
+	int n = 0;
+
+	for (tq = TAILQ_FIRST(&tg->qpairs); tq != NULL; tq = next) {
+		next = TAILQ_NEXT(tq, link);
+		if (tq->state == TCP_QPAIR_EXITING) {
+			continue;
+		}
+		if (tq->qpair.ctrlr == NULL && connect_ticks != 0 &&
+		    now - tq->accept_tsc > connect_ticks) {
+			USK_ERRLOG("NVMe/TCP connection from %s:%u: no %s within %u ms: closing it\n",
+				   tq->peer_addr, tq->peer_port,
+				   tq->params.ic_done ? "successful Connect" : "ICReq",
+				   tt->connect_timeout_ms);
+			tg->connect_timeouts++;
+			tcp_qpair_disconnect(tq);
+			n++;
+			continue;
+		}
+		r = TAILQ_FIRST(&tq->r2t_wait);
+		if (r != NULL && tt->r2t_timeout_ms != 0 && (int64_t)(now - r->r2t_deadline) >= 0) {
+			qpair_r2t_timeout(tq, r);
+			n++;
+		}
+	}
+	/* interrupt mode: a controller share freed on another thread is picked up here */
+	if (tg->share_wait_now > 0) {
+		n += tcp_group_process_share_wait(tg);
+	}
+	return n > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
 }

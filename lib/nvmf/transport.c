@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* NVMe-oF target transports: registry, option validation, shared data buffers, listener refcounts. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,16 @@
 #include "nvmf_internal.h"
 
 #define NVMF_MAX_TRANSPORT_OPS 8
+
+/*
+ * Grows a transport's pool on the thread that created it. Separate from the transport so that
+ * a grow message still queued when the transport is destroyed (on that same thread) finds it.
+ */
+struct nvmf_pool_grower {
+	struct usk_nvmf_transport *transport;	/* NULL: destroyed, the message frees this */
+	struct usk_thread *thread;
+	_Atomic bool pending;			/* a grow message is in flight */
+};
 
 static const struct usk_nvmf_transport_ops *g_transport_ops[NVMF_MAX_TRANSPORT_OPS];
 static int g_num_transport_ops;
@@ -105,6 +116,16 @@ validate_opts(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len
 			 o->max_io_size / o->io_unit_size);
 		return -EINVAL;
 	}
+	if (o->max_shared_buffers != 0 && o->max_shared_buffers < o->num_shared_buffers) {
+		snprintf(err, err_len, "max_shared_buffers: must be 0 or at least num_shared_buffers "
+			 "(%u < %u)", o->max_shared_buffers, o->num_shared_buffers);
+		return -EINVAL;
+	}
+	if (o->max_shared_buffers > (1u << 20)) {
+		snprintf(err, err_len, "max_shared_buffers: at most %u (got %u)", 1u << 20,
+			 o->max_shared_buffers);
+		return -EINVAL;
+	}
 	if (o->num_shared_buffers && o->buf_cache_size > o->num_shared_buffers) {
 		snprintf(err, err_len, "buf_cache_size: must not exceed num_shared_buffers (%u > %u)",
 			 o->buf_cache_size, o->num_shared_buffers);
@@ -148,8 +169,22 @@ usk_nvmf_transport_create(const char *transport_name, struct usk_nvmf_transport_
 	TAILQ_INIT(&transport->listeners);
 	if (o.num_shared_buffers) {
 		snprintf(pool_name, sizeof(pool_name), "nvmf_%s_%p", ops->name, (void *)transport);
-		transport->data_buf_pool = usk_mempool_create(pool_name, o.num_shared_buffers,
-					   o.io_unit_size, 0, -1);
+		if (o.max_shared_buffers == 0) {
+			transport->opts.max_shared_buffers = o.num_shared_buffers;
+		}
+		transport->data_buf_pool = usk_mempool_create_growable(pool_name, o.num_shared_buffers,
+					   transport->opts.max_shared_buffers, o.io_unit_size, 0, -1);
+		if (transport->opts.max_shared_buffers > o.num_shared_buffers) {
+			transport->pool_grower = calloc(1, sizeof(*transport->pool_grower));
+			if (transport->pool_grower == NULL) {
+				snprintf(err, err_len, "max_shared_buffers: out of memory");
+				usk_mempool_free(transport->data_buf_pool);
+				ops->destroy(transport, NULL, NULL);
+				return -ENOMEM;
+			}
+			transport->pool_grower->transport = transport;
+			transport->pool_grower->thread = usk_get_thread();
+		}
 		if (transport->data_buf_pool == NULL) {
 			snprintf(err, err_len, "num_shared_buffers: cannot allocate %u buffers of %u bytes",
 				 o.num_shared_buffers, o.io_unit_size);
@@ -172,6 +207,15 @@ usk_nvmf_transport_destroy(struct usk_nvmf_transport *transport,
 		TAILQ_REMOVE(&transport->listeners, listener, link);
 		transport->ops->stop_listen(transport, &listener->trid);
 		free(listener);
+	}
+	if (transport->pool_grower != NULL) {
+		/* a grow message still queued (to this thread) frees the grower when it runs */
+		if (atomic_load_explicit(&transport->pool_grower->pending, memory_order_acquire)) {
+			transport->pool_grower->transport = NULL;
+		} else {
+			free(transport->pool_grower);
+		}
+		transport->pool_grower = NULL;
 	}
 	if (transport->data_buf_pool) {
 		usk_mempool_free(transport->data_buf_pool);
@@ -326,6 +370,7 @@ usk_nvmf_transport_opts_to_json(struct usk_nvmf_transport *transport)
 	usk_json_set(params, "io_unit_size", json_integer(o->io_unit_size));
 	usk_json_set(params, "max_aq_depth", json_integer(o->max_aq_depth));
 	usk_json_set(params, "num_shared_buffers", json_integer(o->num_shared_buffers));
+	usk_json_set(params, "max_shared_buffers", json_integer(o->max_shared_buffers));
 	usk_json_set(params, "buf_cache_size", json_integer(o->buf_cache_size));
 	usk_json_set(params, "dif_insert_or_strip", json_boolean(o->dif_insert_or_strip));
 	usk_json_set(params, "zcopy", json_boolean(o->zcopy));
@@ -412,6 +457,82 @@ usk_nvmf_request_free_buffers(struct usk_nvmf_request *req,
 	req->data_from_pool = false;
 }
 
+static void
+pool_grow_msg(void *arg)
+{
+	struct nvmf_pool_grower *g = arg;
+	struct usk_nvmf_transport *transport = g->transport;
+	const struct usk_nvmf_transport_opts *o;
+	uint32_t chunk;
+	int rc;
+
+	if (transport == NULL) {
+		free(g);
+		return;
+	}
+	o = &transport->opts;
+	chunk = USK_MAX(o->num_shared_buffers / 4, o->max_io_size / o->io_unit_size);
+
+	rc = usk_mempool_grow(transport->data_buf_pool, chunk);
+	if (rc > 0) {
+		atomic_fetch_add_explicit(&transport->pool_grows, 1, memory_order_relaxed);
+		USK_NOTICELOG("%s transport: shared data buffer pool grew by %d to %zu (ceiling %u)\n",
+			      transport->ops->name, rc, usk_mempool_get_size(transport->data_buf_pool),
+			      o->max_shared_buffers);
+	} else {
+		atomic_fetch_add_explicit(&transport->pool_grow_failures, 1, memory_order_relaxed);
+	}
+	/* Release pairs with the exchange in pool_want_grow: the new size is seen first. */
+	atomic_store_explicit(&g->pending, false, memory_order_release);
+}
+
+/*
+ * Any poll group thread, on the I/O path: the pool ran dry. The grow allocates, so it runs on
+ * the transport's thread by message; at most one is in flight.
+ */
+static void
+pool_want_grow(struct usk_nvmf_transport *transport)
+{
+	struct nvmf_pool_grower *g = transport->pool_grower;
+
+	if (g == NULL ||
+	    usk_mempool_get_size(transport->data_buf_pool) >= transport->opts.max_shared_buffers) {
+		return;
+	}
+	if (atomic_exchange_explicit(&g->pending, true, memory_order_acq_rel)) {
+		return;
+	}
+	if (usk_thread_send_msg(g->thread, pool_grow_msg, g) != 0) {
+		atomic_store_explicit(&g->pending, false, memory_order_relaxed);
+	}
+}
+
+uint32_t
+usk_nvmf_transport_pool_size(struct usk_nvmf_transport *transport)
+{
+	return transport->data_buf_pool ? (uint32_t)usk_mempool_get_size(transport->data_buf_pool) : 0;
+}
+
+void
+nvmf_transport_dump_pool_stat(struct usk_nvmf_transport *transport, json_t *obj)
+{
+	struct usk_mempool *mp = transport->data_buf_pool;
+
+	if (mp == NULL) {
+		return;
+	}
+	usk_json_set(obj, "shared_buffers", json_integer((json_int_t)usk_mempool_get_size(mp)));
+	usk_json_set(obj, "shared_buffers_free", json_integer((json_int_t)usk_mempool_count(mp)));
+	usk_json_set(obj, "max_shared_buffers",
+			    json_integer(transport->opts.max_shared_buffers));
+	usk_json_set(obj, "shared_buffer_grows", json_integer((json_int_t)
+			    atomic_load_explicit(&transport->pool_grows, memory_order_relaxed)));
+	usk_json_set(obj, "shared_buffer_grow_failures", json_integer((json_int_t)
+			    atomic_load_explicit(&transport->pool_grow_failures, memory_order_relaxed)));
+	usk_json_set(obj, "shared_buffer_exhausted",
+			    json_integer((json_int_t)usk_mempool_get_exhausted_count(mp)));
+}
+
 int
 usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
 			     struct usk_nvmf_transport_poll_group *tgroup,
@@ -443,6 +564,7 @@ usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
 			STAILQ_INSERT_HEAD(&tgroup->buf_cache, buf, link);
 			tgroup->buf_cache_count++;
 		}
+		pool_want_grow(transport);
 		return -ENOMEM;
 	}
 	for (i = 0; i < num; i++) {
@@ -455,6 +577,55 @@ usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
 	req->data = req->iov[0].iov_base;
 	req->data_from_pool = true;
 	return 0;
+}
+
+/* ---- buffers held for host data (fair share of the pool) ---- */
+
+int
+usk_nvmf_qpair_data_wait_reserve(struct usk_nvmf_qpair *qpair, uint32_t n, uint32_t qpair_cap,
+				 uint32_t ctrlr_cap)
+{
+	struct usk_nvmf_ctrlr *ctrlr = qpair->data_wait_detached ? NULL : qpair->ctrlr;
+	uint32_t prev;
+
+	if (qpair->data_wait_bufs + n > qpair_cap) {
+		return -EAGAIN;
+	}
+	if (ctrlr != NULL) {
+		/* add first, then check: two qpairs on two threads cannot both slip under the cap */
+		prev = atomic_fetch_add_explicit(&ctrlr->data_wait_bufs, n, memory_order_relaxed);
+		if (prev + n > ctrlr_cap) {
+			atomic_fetch_sub_explicit(&ctrlr->data_wait_bufs, n, memory_order_relaxed);
+			return -EAGAIN;
+		}
+		qpair->data_wait_ctrlr_bufs += n;
+	}
+	qpair->data_wait_bufs += n;
+	return 0;
+}
+
+void
+usk_nvmf_qpair_data_wait_release(struct usk_nvmf_qpair *qpair, uint32_t n)
+{
+	uint32_t c = USK_MIN(n, qpair->data_wait_ctrlr_bufs);
+
+	assert(n <= qpair->data_wait_bufs);
+	qpair->data_wait_bufs -= n;
+	if (c != 0) {
+		qpair->data_wait_ctrlr_bufs -= c;
+		atomic_fetch_sub_explicit(&qpair->ctrlr->data_wait_bufs, c, memory_order_relaxed);
+	}
+}
+
+void
+nvmf_qpair_data_wait_detach(struct usk_nvmf_qpair *qpair)
+{
+	if (qpair->ctrlr != NULL && qpair->data_wait_ctrlr_bufs != 0) {
+		atomic_fetch_sub_explicit(&qpair->ctrlr->data_wait_bufs, qpair->data_wait_ctrlr_bufs,
+					  memory_order_relaxed);
+	}
+	qpair->data_wait_ctrlr_bufs = 0;
+	qpair->data_wait_detached = true;
 }
 
 /* ---- listeners ---- */

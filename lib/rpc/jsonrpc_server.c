@@ -23,7 +23,11 @@
 
 #define RPC_POLL_PERIOD_US 4000
 #define RPC_RECV_CHUNK (64 * 1024)
-/* Stop reading a client that does not read its replies once this much output is queued. */
+/*
+ * Unread replies a client may leave queued here. A client that sends more requests while this
+ * much is still unread does not read its replies: it is closed (it would hold the connection
+ * and the memory forever otherwise).
+ */
 #define RPC_SEND_BACKLOG_MAX (8 * 1024 * 1024)
 #define RPC_MAX_CONNS 1024
 /* Bound the work one connection gets per wake-up so one client cannot starve the others. */
@@ -166,6 +170,15 @@ sconn_read(struct rpc_sconn *sc)
 	for (i = 0; i < RPC_RECV_BUDGET && !sc->peer_eof && !sc->core->fatal && !sc->dead; i++) {
 		jsonrpc_conn_output(sc->core, &out);
 		if (out > RPC_SEND_BACKLOG_MAX) {
+			char c;
+
+			/* a big reply being read is fine; more requests on top of it are not */
+			if (recv(sc->fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) > 0) {
+				USK_ERRLOG("RPC client on fd %d sends requests but has %zu bytes of replies "
+					   "unread (limit %d): closing the connection\n", sc->fd, out,
+					   RPC_SEND_BACKLOG_MAX);
+				sc->dead = true;
+			}
 			break;
 		}
 		n = recv(sc->fd, buf, sizeof(buf), MSG_DONTWAIT);

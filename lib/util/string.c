@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* String helpers: strdup, allocating sprintf, padded fixed-width fields. */
+#include <assert.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,4 +52,55 @@ usk_strlen_pad(const void *str, size_t size, int pad)
 		size--;
 	}
 	return size;
+}
+
+static size_t
+escape_one(uint8_t c, char esc[4])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c == '\\') {
+		esc[0] = '\\';
+		esc[1] = '\\';
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		esc[0] = (char)c;
+		return 1;
+	}
+	esc[0] = '\\';
+	esc[1] = 'x';
+	esc[2] = hex[c >> 4];
+	esc[3] = hex[c & 0xf];
+	return 4;
+}
+
+char *
+usk_str_escape(char *dst, size_t dst_size, const void *src, size_t src_len)
+{
+	const uint8_t *p = src;
+	size_t i, o = 0, need, total = 0, limit;
+	char esc[4];
+
+	assert(dst_size >= 4);
+	for (i = 0; i < src_len && p[i] != '\0'; i++) {
+		total += escape_one(p[i], esc);
+	}
+	src_len = i;
+	/* all of it, or whole escapes up to room for "..." and the NUL */
+	limit = total + 1 <= dst_size ? total : dst_size - 4;
+	for (i = 0; i < src_len; i++) {
+		need = escape_one(p[i], esc);
+		if (o + need > limit) {
+			break;
+		}
+		memcpy(dst + o, esc, need);
+		o += need;
+	}
+	if (i < src_len) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+	return dst;
 }

@@ -293,6 +293,17 @@ fake_get_trid(struct usk_nvmf_qpair *qpair, struct usk_nvme_transport_id *trid)
 	return 0;
 }
 
+static int
+fake_qpair_set_sq_size(struct usk_nvmf_qpair *qpair, uint32_t entries)
+{
+	struct fake_qpair *fq = (struct fake_qpair *)qpair;
+
+	if (fq->sq_size_rc == 0) {
+		fq->sq_entries = entries;
+	}
+	return fq->sq_size_rc;
+}
+
 static const struct usk_nvmf_transport_ops g_fake_ops = {
 	.name = "FAKE",
 	.type = USK_NVME_TRANSPORT_CUSTOM,
@@ -311,6 +322,7 @@ static const struct usk_nvmf_transport_ops g_fake_ops = {
 	.req_free = fake_req_free,
 	.req_complete = fake_req_complete,
 	.qpair_fini = fake_qpair_fini,
+	.qpair_set_sq_size = fake_qpair_set_sq_size,
 	.qpair_get_peer_trid = fake_get_trid,
 	.qpair_get_local_trid = fake_get_trid,
 	.qpair_get_listen_trid = fake_get_trid,

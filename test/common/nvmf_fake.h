@@ -56,6 +56,8 @@ struct fake_qpair {
 	struct usk_nvme_transport_id listen_trid;
 	bool added;
 	bool finied;
+	uint32_t sq_entries;	/* what Connect asked qpair_set_sq_size for (0: not called) */
+	int sq_size_rc;		/* what qpair_set_sq_size returns */
 };
 
 struct fake_req {

@@ -26,7 +26,7 @@ nvmf_cleanup() {
 		kill -KILL "$TGT_PID" 2>/dev/null
 		wait "$TGT_PID" 2>/dev/null
 	fi
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 	rm -f "$SOCK"
 }
 trap nvmf_cleanup EXIT

@@ -4,6 +4,12 @@
 
   nvmf_tcp_client.py PORT NQN good [--hdgst] [--ddgst] [--seconds N]   valid session + I/O
   nvmf_tcp_client.py PORT NQN bad  garbage|truncated|plen|hdgst|ddgst|type|icreq2
+  nvmf_tcp_client.py PORT NQN hoard QPAIRS DEPTH SIZE   writes needing R2T, data never sent
+  nvmf_tcp_client.py PORT NQN probe SECONDS           R2T within 1 s, then verified I/O
+  nvmf_tcp_client.py PORT NQN overflow DEPTH          DEPTH + 1 commands on a DEPTH queue
+  nvmf_tcp_client.py PORT NQN idle SECONDS            no ICReq: closed within SECONDS
+  nvmf_tcp_client.py PORT NQN forge                   Connect to an NQN with a newline/ESC
+  nvmf_tcp_client.py PORT NQN conncap COUNT OPEN      COUNT sockets, OPEN stay open
 Exit 0 when the behaviour matched (good: I/O verified; bad: the target terminated the
 connection, with a C2HTermReq where the protocol allows one), 1 otherwise.
 """
@@ -145,7 +151,7 @@ class Host:
             else:
                 raise RuntimeError("unexpected PDU type %d" % ptype)
 
-    def connect(self, nqn, qid, sqsize, cntlid=0xFFFF):
+    def connect(self, nqn, qid, sqsize, cntlid=0xFFFF, hostnqn=None):
         cmd = bytearray(64)
         cmd[0] = 0x7F
         cmd[4] = 0x01
@@ -156,7 +162,8 @@ class Host:
         data[0:16] = bytes.fromhex("5e2f6a520d4b4c1e9c394b7e6c1d7a01")
         struct.pack_into("<H", data, 16, cntlid)
         data[256:256 + len(nqn)] = nqn.encode()
-        data[512:512 + len(HOSTNQN)] = HOSTNQN.encode()
+        hn = (hostnqn or HOSTNQN).encode()
+        data[512:512 + len(hn)] = hn
         st, cdw0, _ = self.command(self.sqe(0, raw=cmd), bytes(data))
         if st != 0:
             raise RuntimeError("Connect qid %d failed: status 0x%x" % (qid, st))
@@ -295,6 +302,201 @@ def bad(port, nqn, kind):
     return 1
 
 
+def enable_ctrlr(port, nqn, hostnqn=None):
+    adm = Host(port)
+    adm.icreq()
+    cntlid = adm.connect(nqn, 0, 32, hostnqn=hostnqn)
+    adm.prop(False, 0x14, 1 | (6 << 16) | (4 << 20))
+    for _ in range(200):
+        if adm.prop(True, 0x1C) & 1:
+            return adm, cntlid
+        time.sleep(0.01)
+    raise RuntimeError("CSTS.RDY never set")
+
+
+def hoard(port, nqn, qpairs, depth, size):
+    """A hostile host: depth writes of size per I/O qpair that need an R2T, data never sent.
+    Passes when the target fails them with a transport error and closes every qpair."""
+    hn = "nqn.2014-08.org.example:hoarder\n[ERROR] forged\x1b[31m"
+    adm, cntlid = enable_ctrlr(port, nqn, hn)
+    ios = []
+    for q in range(qpairs):
+        h = Host(port)
+        h.icreq()
+        h.connect(nqn, q + 1, depth, cntlid, hostnqn=hn)
+        ios.append(h)
+    for h in ios:
+        out = b""
+        for _ in range(depth):
+            cmd = h.sqe(0x01, 1, 0, 0, size // 512 - 1, sgl_len=size)
+            hlen = 8 + len(cmd)
+            out += struct.pack("<BBBBI", 4, 0, hlen, 0, hlen) + cmd
+        h.s.sendall(out)
+    t0 = time.time()
+    r2ts = [0] * qpairs
+    closed = [None] * qpairs
+    transport_errors = 0
+    # what it holds at once: the R2Ts that came within the first second
+    time.sleep(1)
+    for q, h in enumerate(ios):
+        h.s.settimeout(0.2)
+        try:
+            while True:
+                ptype, _, _, _ = h.recv_pdu()
+                r2ts[q] += ptype == 9
+        except socket.timeout:
+            pass
+    held = sum(r2ts)
+    log("hoarder: holds %d R2Ts at once (%s per qpair) of %d writes" %
+        (held, r2ts, qpairs * depth))
+    if held >= qpairs * depth:
+        raise RuntimeError("no cap: every hoarded write got its buffers")
+    for q, h in enumerate(ios):
+        if r2ts[q] == 0:
+            # held nothing (all over its share): nothing to time out, leave it
+            h.close()
+            continue
+        h.s.settimeout(60)
+        try:
+            while True:
+                ptype, _, hdr, _ = h.recv_pdu()
+                if ptype == 9:
+                    r2ts[q] += 1
+                elif ptype == 5:
+                    status = struct.unpack_from("<H", hdr, 22)[0] >> 1
+                    if status & 0xFF == 0x22:
+                        transport_errors += 1
+        except (EOFError, ConnectionResetError, Term):
+            closed[q] = time.time() - t0
+        log("qpair %d: %d R2Ts, closed by the target after %.2f s" % (q + 1, r2ts[q], closed[q]))
+    adm.close()
+    log("hoarder: %d of %d writes got an R2T in all, %d transient transport errors" %
+        (sum(r2ts), qpairs * depth, transport_errors))
+    if transport_errors == 0:
+        raise RuntimeError("no write failed with a transient transport error")
+    return 0
+
+
+def probe(port, nqn, seconds):
+    """A well-behaved host beside a hoarder: its write's R2T must come within a second, then
+    verified I/O keeps flowing."""
+    adm, cntlid = enable_ctrlr(port, nqn)
+    io = Host(port)
+    io.icreq()
+    io.connect(nqn, 1, 32, cntlid)
+    payload = os.urandom(8192)
+    cmd = io.sqe(0x01, 1, 4096, 0, 8192 // 512 - 1, sgl_len=8192)
+    t0 = time.time()
+    io.send_pdu(4, cmd)
+    io.s.settimeout(10)
+    ptype, _, hdr, _ = io.recv_pdu()
+    dt = time.time() - t0
+    if ptype != 9:
+        raise RuntimeError("expected an R2T, got PDU type %d" % ptype)
+    log("8 KiB write: R2T after %.3f s" % dt)
+    if dt >= 1.0:
+        raise RuntimeError("R2T took %.3f s (>= 1 s)" % dt)
+    cccid, ttag, r2to, r2tl = struct.unpack_from("<HHII", hdr, 8)
+    io.send_pdu(6, struct.pack("<HHII4x", cccid, ttag, 0, 8192), payload, flags=4)
+    ptype, _, hdr, _ = io.recv_pdu()
+    assert ptype == 5 and struct.unpack_from("<H", hdr, 22)[0] >> 1 == 0, "write failed"
+    st, _, back = io.command(io.sqe(0x02, 1, 4096, 0, 15, sgl_len=8192), read_len=8192)
+    assert st == 0 and back == payload, "read back differs"
+    deadline = time.time() + seconds
+    n = 0
+    while time.time() < deadline:
+        for size in (4096, 65536, 131072):
+            lba = 8192 + (n * 256) % 65536
+            data = os.urandom(size)
+            st, _, _ = io.command(io.sqe(0x01, 1, lba, 0, size // 512 - 1, sgl_len=size,
+                                         icd=size <= 4096), data)
+            assert st == 0, "write failed 0x%x" % st
+            st, _, back = io.command(io.sqe(0x02, 1, lba, 0, size // 512 - 1, sgl_len=size),
+                                     read_len=size)
+            assert st == 0 and back == data, "read back differs"
+            n += 1
+    log("well-behaved host: %d verified write/read pairs" % n)
+    io.close()
+    adm.close()
+    return 0
+
+
+def overflow(port, nqn, depth):
+    """Connect an I/O queue of depth entries, then send depth + 1 commands: C2HTermReq."""
+    adm, cntlid = enable_ctrlr(port, nqn)
+    h = Host(port)
+    h.icreq()
+    h.connect(nqn, 1, depth, cntlid)
+    out = b""
+    for _ in range(depth + 1):
+        cmd = h.sqe(0x01, 1, 0, 0, 7, sgl_len=4096)
+        out += struct.pack("<BBBBI", 4, 0, 72, 0, 72) + cmd
+    h.s.sendall(out)
+    h.s.settimeout(10)
+    r2ts = 0
+    try:
+        while True:
+            ptype, _, _, _ = h.recv_pdu()
+            r2ts += ptype == 9
+    except Term as e:
+        log("%d commands on a %d-entry queue: %s after %d R2Ts" % (depth + 1, depth, e, r2ts))
+        adm.close()
+        return 0 if r2ts == depth else 1
+    except EOFError:
+        pass
+    log("no C2HTermReq")
+    return 1
+
+
+def forge(port):
+    """Connect to a subsystem NQN carrying a newline and an ANSI escape: refused, and logged
+    escaped (the script checks the log)."""
+    h = Host(port)
+    h.icreq()
+    try:
+        h.connect("nqn.2016-06.io.usk:x\n[ERROR] forged line\x1b[2J", 0, 32)
+    except RuntimeError as e:
+        log("forged Connect refused: %s" % e)
+        return 0
+    log("a Connect to a forged subsystem NQN succeeded")
+    return 1
+
+
+def idle(port, limit):
+    """A TCP connection that never sends ICReq must be closed within limit seconds."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=limit)
+    t0 = time.time()
+    try:
+        data = s.recv(1)
+    except socket.timeout:
+        log("still open after %.1f s" % limit)
+        return 1
+    except ConnectionResetError:
+        data = b""
+    log("idle connection closed by the target after %.2f s" % (time.time() - t0))
+    return 0 if data == b"" else 1
+
+
+def conncap(port, count, expect_open):
+    """Open count sockets; exactly expect_open must stay open, the rest be closed at once."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+    time.sleep(1.0)
+    open_n = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                continue
+        except BlockingIOError:
+            open_n += 1
+        except ConnectionResetError:
+            pass
+    for s in socks:
+        s.close()
+    log("%d of %d connections kept open (expected %d)" % (open_n, count, expect_open))
+    return 0 if open_n == expect_open else 1
+
+
 def main():
     if len(sys.argv) < 4:
         print(__doc__)
@@ -302,6 +504,18 @@ def main():
     port, nqn, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     args = sys.argv[4:]
     try:
+        if mode == "hoard":
+            return hoard(port, nqn, int(args[0]), int(args[1]), int(args[2]))
+        if mode == "probe":
+            return probe(port, nqn, float(args[0]))
+        if mode == "overflow":
+            return overflow(port, nqn, int(args[0]))
+        if mode == "forge":
+            return forge(port)
+        if mode == "idle":
+            return idle(port, float(args[0]))
+        if mode == "conncap":
+            return conncap(port, int(args[0]), int(args[1]))
         if mode == "good":
             secs = float(args[args.index("--seconds") + 1]) if "--seconds" in args else 0
             return good(port, nqn, "--hdgst" in args, "--ddgst" in args, secs)

@@ -149,6 +149,10 @@ transport_run(uint8_t ctl, const uint8_t *data, size_t size)
 	if (qpair == NULL || g_ops->poll_group_add(g_tg, qpair) != 0) {
 		abort();
 	}
+	/* ctl bit 3 clear: as after a Connect with SQSIZE 31, else the one pre-Connect slot */
+	if (!(ctl & 8) && g_ops->qpair_set_sq_size(qpair, 32) != 0) {
+		abort();
+	}
 	if (ctl & 1) {
 		/* a valid ICReq first, so the input reaches the command path */
 		ic.common.pdu_type = USK_NVME_TCP_PDU_TYPE_IC_REQ;
@@ -171,6 +175,12 @@ transport_run(uint8_t ctl, const uint8_t *data, size_t size)
 		pump(c);
 	}
 	for (i = 0; i < 20; i++) {
+		pump(c);
+	}
+	/* ctl bit 4: time runs out (R2T data and connect timeouts fire) */
+	if ((ctl & 16) && g_timeout_fn != NULL) {
+		g_ticks += 60 * 1000;
+		g_timeout_fn(g_timeout_arg);
 		pump(c);
 	}
 	usk_sock_close(&c);

@@ -144,6 +144,48 @@ test_mempool_ctor_iter(void **state)
 	assert_null(usk_mempool_create("bad", 8, 0, 0, USK_ENV_SOCKET_ID_ANY));
 }
 
+static void
+count_obj(struct usk_mempool *mp, void *arg, void *obj, unsigned idx)
+{
+	(*(unsigned *)arg)++;
+}
+
+/* A growable pool: empty at its floor until grown, never past its ceiling, all freed. */
+static void
+test_mempool_grow(void **state)
+{
+	struct usk_mempool *mp = usk_mempool_create_growable("ut_grow", 8, 20, 4096, 0,
+				 USK_ENV_SOCKET_ID_ANY);
+	void *objs[20];
+	unsigned i, n = 0;
+
+	assert_non_null(mp);
+	assert_int_equal(usk_mempool_get_size(mp), 8);
+	for (i = 0; i < 8; i++) {
+		objs[i] = usk_mempool_get(mp);
+		assert_non_null(objs[i]);
+	}
+	assert_null(usk_mempool_get(mp));
+	assert_int_equal(usk_mempool_get_bulk(mp, &objs[8], 10), -ENOMEM);
+	assert_int_equal(usk_mempool_grow(mp, 10), 10);
+	assert_int_equal(usk_mempool_get_size(mp), 18);
+	assert_int_equal(usk_mempool_get_bulk(mp, &objs[8], 10), 0);
+	for (i = 8; i < 18; i++) {
+		memset(objs[i], 0xab, 4096);	/* the new objects are whole and writable */
+	}
+	/* only 2 more fit under the ceiling */
+	assert_int_equal(usk_mempool_grow(mp, 10), 2);
+	assert_int_equal(usk_mempool_grow(mp, 1), -ENOSPC);
+	assert_int_equal(usk_mempool_get_bulk(mp, &objs[18], 2), 0);
+	assert_null(usk_mempool_get(mp));
+	usk_mempool_put_bulk(mp, objs, 20);
+	assert_int_equal(usk_mempool_count(mp), 20);
+	assert_int_equal(usk_mempool_obj_iter(mp, count_obj, &n), 20);
+	assert_int_equal(n, 20);
+	usk_mempool_free(mp);
+	assert_null(usk_mempool_create_growable("bad", 8, 4, 64, 0, USK_ENV_SOCKET_ID_ANY));
+}
+
 struct hog {
 	struct usk_mempool *mp;
 	size_t n;
@@ -299,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_mempool_get_put),
 		cmocka_unit_test(test_mempool_bulk),
 		cmocka_unit_test(test_mempool_ctor_iter),
+		cmocka_unit_test(test_mempool_grow),
 		cmocka_unit_test(test_mempool_cache_flush_on_exit),
 		cmocka_unit_test(test_mempool_multithread),
 		cmocka_unit_test(test_mempool_multithread_scarce),

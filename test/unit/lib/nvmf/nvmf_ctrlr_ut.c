@@ -730,6 +730,65 @@ test_ana_log(void **state)
 	qpair_drop(admin);
 }
 
+/*
+ * Connect sizes the transport's qpair to SQSIZE + 1 (or fails when it cannot), and the
+ * per-qpair / per-controller share of buffers for commands awaiting host data holds across the
+ * controller's qpairs and is given back when a qpair leaves.
+ */
+static void
+test_sq_size_and_data_wait(void **state)
+{
+	struct fake_qpair *admin, *io, *io2, *bad;
+	struct fake_req *r;
+	uint16_t cntlid;
+
+	admin = ctrlr_up(SUBNQN, HOSTNQN, 0, &cntlid);
+	assert_int_equal(admin->sq_entries, 32);
+	io = io_qpair_up(cntlid, 1);
+	assert_int_equal(io->sq_entries, 128);
+	/* the transport cannot size it: Connect fails, nothing is created */
+	bad = qpair_new("4420");
+	bad->sq_size_rc = -ENOMEM;
+	r = connect_cmd(bad, 2, 15, cntlid, SUBNQN, HOSTNQN, 0);
+	assert_int_equal(sct_sc(r), SC(0, USK_NVME_SC_INTERNAL_DEVICE_ERROR));
+	free(r);
+	bad->sq_size_rc = -EINVAL;
+	r = connect_cmd(bad, 2, 15, cntlid, SUBNQN, HOSTNQN, 0);
+	assert_int_equal(sct_sc(r), SC(USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVMF_FABRIC_SC_INVALID_PARAM));
+	free(r);
+	bad->sq_size_rc = 0;
+	io2 = bad;
+	r = connect_cmd(io2, 2, 15, cntlid, SUBNQN, HOSTNQN, 0);
+	assert_int_equal(sct_sc(r), 0);
+	free(r);
+	assert_int_equal(io2->sq_entries, 16);
+
+	/* qpair cap 4, controller cap 6 */
+	ut_set_thread(group_thread_idx(&io->qpair));
+	assert_int_equal(usk_nvmf_qpair_data_wait_reserve(&io->qpair, 4, 4, 6), 0);
+	assert_int_equal(usk_nvmf_qpair_data_wait_reserve(&io->qpair, 1, 4, 6), -EAGAIN);
+	ut_set_thread(group_thread_idx(&io2->qpair));
+	assert_int_equal(usk_nvmf_qpair_data_wait_reserve(&io2->qpair, 3, 4, 6), -EAGAIN);
+	assert_int_equal(usk_nvmf_qpair_data_wait_reserve(&io2->qpair, 2, 4, 6), 0);
+	assert_int_equal(usk_nvmf_qpair_data_wait_reserve(&io2->qpair, 1, 4, 6), -EAGAIN);
+	usk_nvmf_qpair_data_wait_release(&io2->qpair, 1);
+	assert_int_equal(usk_nvmf_qpair_data_wait_reserve(&io2->qpair, 1, 4, 6), 0);
+	/* io leaves still holding 4: the controller's count drops with it */
+	qpair_drop(io);
+	ut_set_thread(group_thread_idx(&io2->qpair));
+	assert_int_equal(usk_nvmf_qpair_data_wait_reserve(&io2->qpair, 2, 4, 6), 0);
+	assert_int_equal(io2->qpair.data_wait_bufs, 4);
+	usk_nvmf_qpair_data_wait_release(&io2->qpair, 4);
+	assert_int_equal(io2->qpair.data_wait_bufs, 0);
+	/* before Connect (no controller) only the qpair cap applies */
+	bad = qpair_new("4420");
+	assert_int_equal(usk_nvmf_qpair_data_wait_reserve(&bad->qpair, 4, 4, 0), 0);
+	usk_nvmf_qpair_data_wait_release(&bad->qpair, 4);
+	qpair_drop(bad);
+	qpair_drop(io2);
+	qpair_drop(admin);
+}
+
 int
 main(void)
 {
@@ -746,6 +805,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pause_with_io_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enomem_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ana_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sq_size_and_data_wait, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

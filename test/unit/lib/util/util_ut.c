@@ -398,6 +398,28 @@ test_strings(void **state)
 	assert_int_equal(usk_strlen_pad(buf, sizeof(buf), ' '), 0);
 }
 
+/* Wire bytes in logs: nothing but printable ASCII comes out, whole escapes, "..." when cut. */
+static void
+test_str_escape(void **state)
+{
+	char out[64], small[8];
+	const uint8_t forged[] = "nqn.x\n[ERROR] fake\x1b[31m\\\xff";
+
+	usk_str_escape(out, sizeof(out), forged, sizeof(forged));
+	assert_string_equal(out, "nqn.x\\x0a[ERROR] fake\\x1b[31m\\\\\\xff");
+	/* stops at the first NUL of a fixed-size field */
+	assert_string_equal(usk_str_escape(out, sizeof(out), "ab\0cd", 5), "ab");
+	assert_string_equal(usk_str_escape(out, sizeof(out), "", 0), "");
+	/* exactly fits: no "..." */
+	assert_string_equal(usk_str_escape(small, sizeof(small), "abcdefg", 7), "abcdefg");
+	/* cut: never half an escape, always room for "..." */
+	assert_string_equal(usk_str_escape(small, sizeof(small), "abcdefgh", 8), "abcd...");
+	assert_string_equal(usk_str_escape(small, sizeof(small), "a\n\nbcdef", 8), "a...");
+	assert_string_equal(usk_str_escape(small, 4, "\x01", 1), "...");
+	assert_string_equal(usk_str_escape(small, 5, "\x01", 1), "\\x01");
+	assert_true(USK_STR_ESCAPE_SIZE(3) == 13);
+}
+
 static void
 test_iov(void **state)
 {
@@ -453,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_cpuset_parse),
 		cmocka_unit_test(test_cpuset_ops),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_str_escape),
 		cmocka_unit_test(test_iov),
 		cmocka_unit_test(test_crc32c),
 	};

@@ -16,6 +16,56 @@ usk_poller_fn g_accept_fn;
 void *g_accept_arg;
 usk_msg_fn g_msg_fn;
 void *g_msg_arg;
+usk_poller_fn g_timeout_fn;
+void *g_timeout_arg;
+uint64_t g_ticks = 1000000;
+const char *g_hostnqn;
+uint32_t g_pool_size = 511;
+
+uint64_t
+usk_get_ticks(void)
+{
+	return g_ticks;
+}
+
+uint64_t
+usk_get_ticks_hz(void)
+{
+	return 1000;
+}
+
+uint32_t
+usk_nvmf_transport_pool_size(struct usk_nvmf_transport *transport)
+{
+	return g_pool_size;
+}
+
+const char *
+usk_nvmf_qpair_get_hostnqn(const struct usk_nvmf_qpair *qpair)
+{
+	return g_hostnqn;
+}
+
+/* The core's share accounting, per qpair only (no controller in these tests). */
+int
+usk_nvmf_qpair_data_wait_reserve(struct usk_nvmf_qpair *qpair, uint32_t n, uint32_t qpair_cap,
+				 uint32_t ctrlr_cap)
+{
+	if (qpair->data_wait_bufs + n > qpair_cap) {
+		return -EAGAIN;
+	}
+	qpair->data_wait_bufs += n;
+	return 0;
+}
+
+void
+usk_nvmf_qpair_data_wait_release(struct usk_nvmf_qpair *qpair, uint32_t n)
+{
+	if (n > qpair->data_wait_bufs) {
+		abort();
+	}
+	qpair->data_wait_bufs -= n;
+}
 
 void
 usk_nvmf_transport_register(const struct usk_nvmf_transport_ops *ops)
@@ -55,6 +105,11 @@ usk_thread_send_msg(const struct usk_thread *thread, usk_msg_fn fn, void *ctx)
 struct usk_poller *
 usk_poller_register_named(usk_poller_fn fn, void *arg, uint64_t period, const char *name)
 {
+	if (strcmp(name, "nvmf_tcp_timeout") == 0) {
+		g_timeout_fn = fn;
+		g_timeout_arg = arg;
+		return (struct usk_poller *)(uintptr_t)0x3;
+	}
 	g_accept_fn = fn;
 	g_accept_arg = arg;
 	return (struct usk_poller *)(uintptr_t)0x2;
@@ -63,8 +118,12 @@ usk_poller_register_named(usk_poller_fn fn, void *arg, uint64_t period, const ch
 void
 usk_poller_unregister(struct usk_poller **p)
 {
+	if (*p == (struct usk_poller *)(uintptr_t)0x3) {
+		g_timeout_fn = NULL;
+	} else if (*p != NULL) {
+		g_accept_fn = NULL;
+	}
 	*p = NULL;
-	g_accept_fn = NULL;
 }
 
 bool

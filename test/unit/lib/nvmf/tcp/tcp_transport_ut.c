@@ -44,6 +44,8 @@ struct conn {
 static struct env g_env;
 static uint8_t g_hpda;
 static int g_client_rcvbuf;
+static uint32_t g_sq_entries = 32;
+static json_t *g_extra_spec;	/* more transport-specific options for env_setup */
 
 static void
 pump(void)
@@ -68,6 +70,10 @@ env_setup(uint32_t icd, bool c2h_success)
 	struct usk_nvmf_transport_opts opts = { .opts_size = sizeof(opts) };
 	struct usk_sock *probe;
 	json_t *spec = json_pack("{s:b}", "c2h_success", c2h_success);
+
+	if (g_extra_spec != NULL) {
+		json_object_update(spec, g_extra_spec);
+	}
 	char err[256];
 	uint16_t port;
 
@@ -215,6 +221,10 @@ conn_open(struct conn *c, bool hdgst, bool ddgst)
 	assert_int_equal(rsp->dgst, ic.dgst);
 	assert_int_equal(rsp->maxh2cdata, 131072);
 	assert_int_equal(rsp->pfv, 0);
+	/* what the core does on Connect: these tests then send commands without one */
+	if (g_sq_entries != 0) {
+		assert_int_equal(g_ops->qpair_set_sq_size(c->qpair, g_sq_entries), 0);
+	}
 }
 
 /* The core's part of a teardown: remove from the group and fini (free by message). */
@@ -523,7 +533,9 @@ test_partial_sends(void **state)
 
 	env_setup(4096, true);
 	g_client_rcvbuf = 4096;
+	g_sq_entries = 64;
 	conn_open(&c, true, true);
+	g_sq_entries = 32;
 	g_client_rcvbuf = 0;
 	g_pool_avail = 64 * 8;
 	for (i = 0; i < sizeof(g_disk); i++) {
@@ -563,6 +575,303 @@ test_partial_sends(void **state)
 	env_teardown();
 }
 
+/* ------------------------------------------------------------------ queue size, shares, timeouts */
+
+static int64_t
+stat_of(const char *name)
+{
+	json_t *stats = json_object();
+	int64_t v;
+
+	g_ops->poll_group_dump_stat(g_env.tg, stats);
+	v = json_integer_value(json_object_get(stats, name));
+	json_decref(stats);
+	return v;
+}
+
+/* A write needing an R2T; returns the R2T's ttag (asserts the R2T came). */
+static uint16_t
+send_write_expect_r2t(struct conn *c, uint16_t cid, uint32_t lba, uint32_t len)
+{
+	struct usk_nvme_tcp_cmd cmd;
+	const struct usk_nvme_tcp_r2t_hdr *r2t = (const void *)c->buf;
+
+	make_cmd(&cmd, 0x01, cid, lba, len, false);
+	conn_send_pdu(c, &cmd, NULL, 0);
+	assert_int_equal(conn_recv_pdu(c), 0);
+	assert_int_equal(r2t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_R2T);
+	assert_int_equal(r2t->cccid, cid);
+	assert_int_equal(r2t->r2tl, len);
+	return r2t->ttag;
+}
+
+static void
+send_h2c(struct conn *c, uint16_t cid, uint16_t ttag, const void *data, uint32_t len)
+{
+	struct usk_nvme_tcp_h2c_data_hdr h2c;
+
+	memset(&h2c, 0, sizeof(h2c));
+	h2c.common.pdu_type = USK_NVME_TCP_PDU_TYPE_H2C_DATA;
+	h2c.common.hlen = sizeof(h2c);
+	h2c.common.flags = USK_NVME_TCP_H2C_DATA_FLAGS_LAST_PDU;
+	h2c.cccid = cid;
+	h2c.ttag = ttag;
+	h2c.datal = len;
+	conn_send_pdu(c, &h2c, data, len);
+}
+
+static void
+expect_term_req(struct conn *c, uint8_t fes)
+{
+	const struct usk_nvme_tcp_term_req_hdr *t = (const void *)c->buf;
+
+	assert_int_equal(conn_recv_pdu(c), 0);
+	assert_int_equal(t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ);
+	assert_int_equal(t->fes, fes);
+}
+
+/*
+ * The qpair holds what Connect negotiated: one request before Connect, SQSIZE + 1 after; one
+ * command more is a fatal transport error for that connection only, counted in the stats.
+ */
+static void
+test_sq_size_enforced(void **state)
+{
+	static struct conn c, other;
+	struct usk_nvme_tcp_cmd cmd;
+	struct tcp_qpair *tq;
+	uint16_t i;
+
+	env_setup(4096, true);
+	conn_open(&other, false, false);
+	g_sq_entries = 16;
+	conn_open(&c, false, false);
+	g_sq_entries = 32;
+	tq = tcp_qpair_from(c.qpair);
+	assert_int_equal(tq->num_reqs, 16);
+	/* a second sizing (a Connect retried with another SQSIZE) is refused, the same is fine */
+	assert_int_equal(g_ops->qpair_set_sq_size(c.qpair, 16), 0);
+	assert_int_equal(g_ops->qpair_set_sq_size(c.qpair, 64), -EINVAL);
+	/* 16 writes waiting for their data fill the queue ... */
+	for (i = 0; i < 16; i++) {
+		send_write_expect_r2t(&c, (uint16_t)(i + 1), i * 8, 4096);
+	}
+	assert_int_equal(tq->outstanding, 16);
+	assert_int_equal(g_pool_avail, 64 - 16);
+	/* ... and a 17th is one more than the host may have outstanding */
+	g_disconnects = 0;
+	make_cmd(&cmd, 0x02, 99, 0, 4096, false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
+	expect_term_req(&c, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR);
+	assert_int_equal(g_disconnects, 1);
+	assert_int_equal(stat_of("sq_overflows"), 1);
+	/* its buffers are back at once and the other connection is untouched */
+	assert_int_equal(g_pool_avail, 64);
+	conn_core_teardown(&c);
+	assert_true(do_read(&other, 5, 0, 4096));
+	conn_core_teardown(&other);
+	env_teardown();
+}
+
+/* Before Connect: one command slot (the Connect), a second capsule is fatal. */
+static void
+test_one_command_before_connect(void **state)
+{
+	static struct conn c;
+	struct usk_nvme_tcp_cmd cmd;
+
+	env_setup(4096, true);
+	g_sq_entries = 0;
+	conn_open(&c, false, false);
+	g_sq_entries = 32;
+	assert_int_equal(tcp_qpair_from(c.qpair)->num_reqs, 1);
+	send_write_expect_r2t(&c, 1, 0, 4096);
+	make_cmd(&cmd, 0x01, 2, 8, 4096, false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
+	expect_term_req(&c, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR);
+	assert_int_equal(stat_of("sq_overflows"), 1);
+	conn_core_teardown(&c);
+	env_teardown();
+}
+
+/*
+ * A qpair may hold only its share of buffers in commands waiting for data; more wait aside
+ * (not in the group's FIFO, so other qpairs go on) and get their R2T once data comes. Data
+ * that never comes fails the command with a transport error and closes that connection.
+ */
+static void
+test_r2t_share_and_timeout(void **state)
+{
+	static struct conn c, other;
+	static uint8_t data[65536];
+	const struct usk_nvme_tcp_r2t_hdr *r2t = (const void *)c.buf;
+	struct usk_nvme_tcp_cmd cmd;
+	uint16_t t1, t3;
+	int i;
+
+	/* io_unit 16 KiB, max_io 128 KiB: 8 buffers per qpair = two 64 KiB writes */
+	g_extra_spec = json_pack("{s:i,s:i,s:i}", "max_r2t_buffers_per_qpair", 8,
+				 "r2t_timeout_ms", 2000, "connect_timeout_ms", 0);
+	env_setup(4096, true);
+	json_decref(g_extra_spec);
+	g_extra_spec = NULL;
+	conn_open(&c, false, false);
+	conn_open(&other, false, false);
+	memset(data, 0x5a, sizeof(data));
+	t1 = send_write_expect_r2t(&c, 1, 0, 65536);
+	send_write_expect_r2t(&c, 2, 200, 65536);
+	make_cmd(&cmd, 0x01, 3, 400, 65536, false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
+	make_cmd(&cmd, 0x01, 4, 800, 65536, false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
+	for (i = 0; i < 100; i++) {
+		pump();
+	}
+	/* over the share: no R2T, no buffers taken */
+	assert_int_equal(stat_of("r2t_share_waiting"), 2);
+	assert_int_equal(stat_of("r2t_share_waits"), 2);
+	assert_int_equal(g_pool_avail, 64 - 8);
+	/* another qpair is not held up by it */
+	send_write_expect_r2t(&other, 7, 600, 16384);
+	send_h2c(&other, 7, ((const struct usk_nvme_tcp_r2t_hdr *)other.buf)->ttag, data, 16384);
+	expect_resp(&other, 7, 0);
+	/* data for the first write: it runs, and the waiting one gets its R2T */
+	send_h2c(&c, 1, t1, data, 65536);
+	expect_resp(&c, 1, 0);
+	assert_int_equal(conn_recv_pdu(&c), 0);
+	assert_int_equal(r2t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_R2T);
+	assert_int_equal(r2t->cccid, 3);
+	t3 = r2t->ttag;
+	/* only one fits: cid 4 still waits, and holds nothing */
+	assert_int_equal(stat_of("r2t_share_waiting"), 1);
+	assert_int_equal(g_pool_avail, 64 - 8);
+	assert_memory_equal(g_disk, data, 65536);
+	/* cid 3's data: cid 4 gets its R2T */
+	send_h2c(&c, 3, t3, data, 65536);
+	expect_resp(&c, 3, 0);
+	assert_int_equal(conn_recv_pdu(&c), 0);
+	assert_int_equal(r2t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_R2T);
+	assert_int_equal(r2t->cccid, 4);
+	assert_int_equal(stat_of("r2t_share_waiting"), 0);
+
+	/* not late yet: nothing happens */
+	g_disconnects = 0;
+	g_ticks += 1000;
+	g_timeout_fn(g_timeout_arg);
+	assert_int_equal(g_disconnects, 0);
+	/* cid 2's data never comes: transient transport error, buffers freed, connection closed */
+	g_ticks += 1500;
+	g_hostnqn = "nqn.2014-08.org.example:hoarder\n[forged]";
+	g_timeout_fn(g_timeout_arg);
+	g_hostnqn = NULL;
+	expect_resp(&c, 2, USK_NVME_SC_TRANSIENT_TRANSPORT_ERROR);
+	assert_int_equal(g_disconnects, 1);
+	assert_int_equal(stat_of("r2t_timeouts"), 1);
+	assert_int_equal(g_pool_avail, 64);
+	conn_core_teardown(&c);
+	/* the other connection lives on */
+	assert_true(do_read(&other, 8, 600, 16384));
+	assert_int_equal(g_disconnects, 1);
+	conn_core_teardown(&other);
+	env_teardown();
+}
+
+/* The automatic shares are a quarter (qpair) and half (controller) of the pool as it is now. */
+static void
+test_auto_share_follows_pool(void **state)
+{
+	static struct conn c;
+	struct usk_nvme_tcp_cmd cmd;
+	uint16_t i;
+	int k;
+
+	env_setup(4096, true);
+	conn_open(&c, false, false);
+	/* 48 buffers now: a qpair may hold 12 (more than one 128 KiB I/O = 8 buffers) */
+	g_pool_size = 48;
+	for (i = 0; i < 12; i++) {
+		send_write_expect_r2t(&c, (uint16_t)(i + 1), i * 32, 16384);
+	}
+	make_cmd(&cmd, 0x01, 13, 800, 16384, false);
+	conn_send_pdu(&c, &cmd, NULL, 0);
+	for (k = 0; k < 100; k++) {
+		pump();
+	}
+	assert_int_equal(stat_of("r2t_share_waiting"), 1);
+	/* the pool grew: the waiting write fits now and gets its R2T */
+	g_pool_size = 64;
+	assert_int_equal(conn_recv_pdu(&c), 0);
+	assert_int_equal(((const struct usk_nvme_tcp_r2t_hdr *)c.buf)->common.pdu_type,
+			 USK_NVME_TCP_PDU_TYPE_R2T);
+	assert_int_equal(((const struct usk_nvme_tcp_r2t_hdr *)c.buf)->cccid, 13);
+	assert_int_equal(stat_of("r2t_share_waiting"), 0);
+	send_write_expect_r2t(&c, 14, 900, 16384);
+	g_pool_size = 511;
+	conn_core_teardown(&c);
+	env_teardown();
+}
+
+/* No ICReq (or no Connect) within connect_timeout_ms: closed; a listener caps its connections. */
+static void
+test_connect_timeout_and_listener_cap(void **state)
+{
+	static struct conn a, b;
+	struct tcp_transport *tt;
+	struct usk_sock *idle, *third;
+	uint8_t byte;
+	ssize_t n;
+	int i;
+
+	g_extra_spec = json_pack("{s:i,s:i}", "connect_timeout_ms", 3000,
+				 "max_connections_per_listener", 2);
+	env_setup(4096, true);
+	json_decref(g_extra_spec);
+	g_extra_spec = NULL;
+	tt = USK_CONTAINEROF(g_env.t, struct tcp_transport, transport);
+	/* one connection that sends nothing at all, one that did ICReq */
+	assert_int_equal(usk_sock_connect("127.0.0.1", g_env.port, NULL, &idle), 0);
+	g_new_qpair = NULL;
+	for (i = 0; i < 10000 && g_new_qpair == NULL; i++) {
+		pump();
+		usleep(10);
+	}
+	assert_non_null(g_new_qpair);
+	a.qpair = g_new_qpair;
+	assert_int_equal(g_ops->poll_group_add(g_env.tg, a.qpair), 0);
+	conn_open(&b, false, false);
+	assert_int_equal(TAILQ_FIRST(&tt->listeners)->num_conns, 2);
+
+	/* a third is refused at accept */
+	assert_int_equal(usk_sock_connect("127.0.0.1", g_env.port, NULL, &third), 0);
+	for (i = 0; i < 10000; i++) {
+		pump();
+		n = usk_sock_recv(third, &byte, 1);
+		if (n != -EAGAIN) {
+			break;
+		}
+		usleep(10);
+	}
+	assert_true(n == 0 || n == -ECONNRESET);
+	assert_int_equal(TAILQ_FIRST(&tt->listeners)->refused, 1);
+	usk_sock_close(&third);
+
+	g_disconnects = 0;
+	g_ticks += 2000;
+	g_timeout_fn(g_timeout_arg);
+	assert_int_equal(g_disconnects, 0);
+	g_ticks += 1001;
+	g_timeout_fn(g_timeout_arg);
+	/* neither got a controller (the mock has no Connect): both go */
+	assert_int_equal(g_disconnects, 2);
+	assert_int_equal(stat_of("connect_timeouts"), 2);
+	conn_core_teardown(&a);
+	usk_sock_close(&idle);
+	conn_core_teardown(&b);
+	/* the slots are free again */
+	assert_int_equal(TAILQ_FIRST(&tt->listeners)->num_conns, 0);
+	env_teardown();
+}
+
 int
 main(void)
 {
@@ -572,6 +881,11 @@ main(void)
 		cmocka_unit_test(test_c2h_success_and_pool_exhaustion),
 		cmocka_unit_test(test_fatal_errors),
 		cmocka_unit_test(test_partial_sends),
+		cmocka_unit_test(test_sq_size_enforced),
+		cmocka_unit_test(test_one_command_before_connect),
+		cmocka_unit_test(test_r2t_share_and_timeout),
+		cmocka_unit_test(test_auto_share_follows_pool),
+		cmocka_unit_test(test_connect_timeout_and_listener_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
