@@ -8,7 +8,9 @@
 #    through the virtio bdev; the read-only pass leaves the file's md5 unchanged;
 #  - RPCs on usk_tgt: bad parameters fail naming the field, attach / bdev_get_bdevs / detach,
 #    save_config replays the controller;
-#  - qsd killed during I/O: usk_bdevperf's I/O fails and it exits (no hang), nothing else breaks.
+#  - qsd killed during I/O: usk_bdevperf's I/O fails and it exits (no hang), nothing else breaks;
+#  - the same against usk's own vhost target (usk_tgt -S, vhost_create_blk_controller on aio):
+#    verify polled and in interrupt mode, written blocks found in the aio file.
 set -u
 
 . "$(dirname "$0")/lib/common.sh"
@@ -236,5 +238,45 @@ wait "$PID"
 PID=
 grep -q "vhost-user socket .* closed; failing I/O" "$TMP/out.log" || fail "the lost back-end was not logged"
 grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/out.log" && fail "sanitizer report after back-end loss"
-echo "PASS: bdev_virtio_user (verify polled/interrupt, data in the qsd file, RPCs, replay, back-end loss)"
+# 5. usk's own vhost-user-blk target (usk_tgt -S, vhost_create_blk_controller on an aio bdev):
+# verify polled and in interrupt mode, and the written blocks are in the aio file.
+truncate -s 16M "$TMP/usk.img"
+mkdir -p "$TMP/vdir"
+VSOCK=$TMP/vdir/vhost.0
+TSOCK=$TMP/tgt.sock
+"$TGT" -m 0x1 --no-huge -S "$TMP/vdir" -r "$TSOCK" >"$TMP/tgt.log" 2>&1 &
+TGT_PID=$!
+QSD_PID=$TGT_PID # killed by the cleanup too
+for _ in $(seq 1 100); do [ -S "$TSOCK" ] && break; sleep 0.1; done
+[ -S "$TSOCK" ] || fail "usk_tgt RPC socket missing"
+timeout 20 "$RPC" -s "$TSOCK" bdev_aio_create name=AIO0 filename="$TMP/usk.img" block_size=512 >/dev/null ||
+	fail "bdev_aio_create on usk_tgt"
+timeout 20 "$RPC" -s "$TSOCK" vhost_create_blk_controller ctrlr=vhost.0 dev_name=AIO0 cpumask=0x1 \
+	>/dev/null || fail "vhost_create_blk_controller"
+[ -S "$VSOCK" ] || fail "no vhost socket $VSOCK"
+virtio_json "$TMP/usk.json" 1
+# The initiator on core 1: usk_tgt polls core 0.
+e2e_run timeout -k 5 60 "$PERF" --no-huge -m 0x2 --json "$TMP/usk.json" -q 128 -o 4096 -w verify -t 3
+check_run $? "verify against usk_tgt's vhost target"
+e2e_run timeout -k 5 60 "$PERF" --no-huge -m 0x2 --interrupt-mode --json "$TMP/usk.json" -q 128 \
+	-o 4096 -w verify -t 2
+check_run $? "verify against usk_tgt in interrupt mode"
+e2e_run timeout -k 5 60 "$PERF" --no-huge -m 0x2 --json "$TMP/usk.json" -q 32 -o 4096 -w write \
+	--check-pattern -t 2
+check_run $? "sequential write against usk_tgt"
+kill -INT "$TGT_PID"
+wait "$TGT_PID"
+rc=$?
+QSD_PID=
+[ $rc -eq 0 ] || fail "usk_tgt exit code $rc"
+grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/tgt.log" && fail "usk_tgt (vhost): sanitizer report"
+timeout 60 python3 - "$TMP/usk.img" <<'EOF2' || fail "usk_tgt's aio file does not hold the written blocks"
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+for lba in range(len(data) // 512):
+    w0, = struct.unpack_from("<Q", data, lba * 512)
+    if w0 != lba:
+        raise SystemExit("block %d holds LBA %d" % (lba, w0))
+EOF2
+echo "PASS: bdev_virtio_user (verify polled/interrupt, data in the qsd file, RPCs, replay, back-end loss, usk_tgt's vhost target)"
 exit 0
