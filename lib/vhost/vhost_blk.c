@@ -846,11 +846,12 @@ vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 		    ((uintptr_t)vq->pk.device_event % 4)) {
 			return -EFAULT;
 		}
+		/* QEMU's encoding: bits 0-14 avail index, 15 avail wrap, 16-30 used, 31 used wrap. */
 		vq->last_avail_idx = vq->base_idx & 0x7fff;
-		vq->avail_wrap = vq->base_idx >> 15;
-		vq->last_used_idx = vq->last_avail_idx;
-		vq->used_wrap = vq->avail_wrap;
-		if (vq->last_avail_idx >= vq->size) {
+		vq->avail_wrap = (vq->base_idx >> 15) & 1;
+		vq->last_used_idx = (vq->base_idx >> 16) & 0x7fff;
+		vq->used_wrap = vq->base_idx >> 31;
+		if (vq->last_avail_idx >= vq->size || vq->last_used_idx >= vq->size) {
 			return -EINVAL;
 		}
 	} else {
@@ -866,8 +867,8 @@ vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 		    ((uintptr_t)vq->split.used % USK_VRING_USED_ALIGN)) {
 			return -EFAULT;
 		}
-		vq->last_avail_idx = vq->base_idx;
-		vq->last_used_idx = vq->base_idx;
+		vq->last_avail_idx = (uint16_t)vq->base_idx;
+		vq->last_used_idx = (uint16_t)vq->base_idx;
 	}
 	vq->signalled_used_valid = false;
 	vq->used_since_signal = 0;

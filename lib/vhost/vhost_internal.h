@@ -99,7 +99,7 @@ struct vhost_vq {
 	int kickfd;
 	int callfd;
 	int errfd;
-	uint16_t base_idx;		/* SET_VRING_BASE value */
+	uint32_t base_idx;		/* SET_VRING_BASE value (packed: avail in bits 0-15, used in 16-31) */
 	struct usk_interrupt *kick_intr;
 	/* Inflight tracking region of this queue (NULL without INFLIGHT_SHMFD). */
 	struct usk_vhost_inflight_split *inflight;

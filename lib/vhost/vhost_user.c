@@ -119,6 +119,17 @@ vq_reset(struct vhost_vq *vq)
 	vq->kickfd = vq->callfd = vq->errfd = -1;
 }
 
+/* The ring position as SET/GET_VRING_BASE carry it. */
+static uint32_t
+vq_base(const struct vhost_vq *vq)
+{
+	if (!vq->packed) {
+		return vq->last_avail_idx;
+	}
+	return (uint32_t)(vq->last_avail_idx | (vq->avail_wrap << 15)) |
+	       (uint32_t)(vq->last_used_idx | (vq->used_wrap << 15)) << 16;
+}
+
 static int
 vq_try_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 {
@@ -200,8 +211,7 @@ handle_mem_table(struct vhost_blk_dev *dev, char *err, size_t err_len)
 
 		was_live[i] = vq->live;
 		if (vq->live) {
-			vq->base_idx = vq->packed ? (uint16_t)(vq->last_avail_idx | (vq->avail_wrap << 15)) :
-				       vq->last_avail_idx;
+			vq->base_idx = vq_base(vq);
 			vhost_blk_vq_stop(dev, vq);
 		}
 	}
@@ -459,24 +469,20 @@ with_index:
 		vq->addr_set = true;
 		break;
 	case USK_VHOST_USER_SET_VRING_BASE:
-		if (vq->live || p->state.num > UINT16_MAX) {
+		if (vq->live || (p->state.num > UINT16_MAX &&
+				 !(dev->features & (1ULL << USK_VIRTIO_F_RING_PACKED)))) {
 			snprintf(err, err_len, "SET_VRING_BASE: queue %u base %u%s", idx, p->state.num,
 				 vq->live ? " while running" : "");
 			return -EINVAL;
 		}
-		vq->base_idx = (uint16_t)p->state.num;
+		vq->base_idx = p->state.num;
 		break;
 	case USK_VHOST_USER_GET_VRING_BASE: {
 		struct usk_vhost_vring_state st = { .index = idx };
 
-		if (vq->live) {
-			st.num = vq->packed ? (uint32_t)(vq->last_avail_idx | (vq->avail_wrap << 15)) :
-				 vq->last_avail_idx;
-		} else {
-			st.num = vq->base_idx;
-		}
+		st.num = vq->live ? vq_base(vq) : vq->base_idx;
 		vhost_blk_vq_stop(dev, vq);
-		vq->base_idx = (uint16_t)st.num;
+		vq->base_idx = st.num;
 		vq->kick_received = false;
 		close_fd(&vq->kickfd);
 		rc = send_reply(dev, &st, sizeof(st), -1);

@@ -91,7 +91,19 @@ walk_indirect(const struct vhost_mem *mem, const struct usk_vring_desc *ind, boo
 		if (++count > n) {
 			return -EINVAL;	/* a loop */
 		}
-		read_desc(table, idx, &d);
+		if (packed) {
+			struct usk_vring_packed_desc pd;
+
+			/* Packed tables hold packed descriptors: flags where split has next. */
+			memcpy(&pd, (const uint8_t *)table + (size_t)idx * sizeof(pd), sizeof(pd));
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			d.addr = pd.addr;
+			d.len = pd.len;
+			d.flags = pd.flags;
+			d.next = 0;
+		} else {
+			read_desc(table, idx, &d);
+		}
 		if (d.flags & USK_VRING_DESC_F_INDIRECT) {
 			return -EINVAL;	/* nested indirection (2.7.5.3.1) */
 		}
