@@ -6,6 +6,8 @@
 # randread QD 128; back-end pinned to core 0, initiator on core 1. Back-ends, alternating in
 # each round of the same run:
 #   usk:  usk_tgt -m 0x1 -S DIR, bdev_null_create (4 KiB blocks), vhost_create_blk_controller
+#   usk-intr: the same with --interrupt-mode (the target sleeps on the kick eventfds: its CPU
+#         per I/O is then what it really spends, comparable with qsd's)
 #   qsd:  qemu-storage-daemon --blockdev driver=null-co,...,read-zeroes=off
 #         --export type=vhost-user-blk,...,logical-block-size=4096 (pinned with taskset -c 0)
 # Reports IOPS per round, the median, the usk/qsd ratio and the back-end's CPU time per I/O
@@ -53,10 +55,11 @@ wait_sock() {
 	return 1
 }
 
+# start_usk [usk_tgt args]: usk_tgt on core 0 serving a null bdev as vhost.0.
 start_usk() {
 	mkdir -p "$TMP/vdir"
 	rm -f "$TMP/vdir/vhost.0" "$TMP/rpc.sock"
-	"$TGT" -m 0x1 --no-huge -S "$TMP/vdir" -r "$TMP/rpc.sock" >"$TMP/usk.log" 2>&1 &
+	"$TGT" -m 0x1 --no-huge -S "$TMP/vdir" -r "$TMP/rpc.sock" "$@" >"$TMP/usk.log" 2>&1 &
 	BPID=$!
 	wait_sock "$TMP/rpc.sock" || return 1
 	"$RPC" -s "$TMP/rpc.sock" bdev_null_create name=Null0 num_blocks=262144 block_size=4096 \
@@ -117,12 +120,17 @@ echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== usk_bdevperf -m 0x2 -q 128 -o 4096 -w randread -t $T on virtio-user (vq_size 256, indirect)"
 : >"$TMP/usk.res"
 : >"$TMP/qsd.res"
+: >"$TMP/uski.res"
 for r in $(seq 1 "$ROUNDS"); do
 	if start_usk; then
 		res=$(run_one usk) && echo "$res" >>"$TMP/usk.res" && echo "round $r usk: IOPS ${res% *}, target CPU ${res#* } us/IO"
 	else
 		echo "usk_tgt vhost set-up failed:" >&2
 		tail -10 "$TMP/usk.log" >&2
+	fi
+	stop_backend
+	if start_usk --interrupt-mode; then
+		res=$(run_one usk-intr) && echo "$res" >>"$TMP/uski.res" && echo "round $r usk-intr: IOPS ${res% *}, target CPU ${res#* } us/IO"
 	fi
 	stop_backend
 	if [ -n "$QSD" ]; then
@@ -138,6 +146,9 @@ done
 u=$(cut -d' ' -f1 "$TMP/usk.res" | median)
 uc=$(cut -d' ' -f2 "$TMP/usk.res" | median)
 echo "usk median IOPS: $u, target CPU ${uc} us/IO"
+if [ -s "$TMP/uski.res" ]; then
+	echo "usk-intr median IOPS: $(cut -d' ' -f1 "$TMP/uski.res" | median), target CPU $(cut -d' ' -f2 "$TMP/uski.res" | median) us/IO"
+fi
 if [ -s "$TMP/qsd.res" ]; then
 	q=$(cut -d' ' -f1 "$TMP/qsd.res" | median)
 	qc=$(cut -d' ' -f2 "$TMP/qsd.res" | median)
