@@ -222,22 +222,31 @@ timeout 60 python3 "$TMP/check.py" "$SOCK" replay "$TMP/saved.json" "$VSOCK" || 
 e2e_stop_tgt INT
 grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/tgt.log" && fail "usk_tgt: sanitizer report"
 
-# 4. The back-end dies during I/O: the I/O fails, usk_bdevperf ends on its own.
-"$PERF" --no-huge --json "$TMP/vq1.json" -q 128 -o 4096 -w randread -f -t 4 >"$TMP/out.log" 2>&1 &
-PID=$!
-sleep 2
-kill -KILL "$QSD_PID"
-wait "$QSD_PID" 2>/dev/null
-QSD_PID=
-for _ in $(seq 1 150); do
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.1
+# 4. The back-end dies during I/O: the I/O fails, usk_bdevperf ends on its own; polled (the
+# socket watched by a timed poller) and in interrupt mode (the socket in the fd group).
+for mode in "" --interrupt-mode; do
+	[ -n "$QSD_PID" ] || start_qsd "$TMP/disk.img"
+	# shellcheck disable=SC2086
+	"$PERF" --no-huge $mode --json "$TMP/vq1.json" -q 128 -o 4096 -w randread -f -t 4 \
+		>"$TMP/out.log" 2>&1 &
+	PID=$!
+	sleep 2
+	kill -KILL "$QSD_PID"
+	wait "$QSD_PID" 2>/dev/null
+	QSD_PID=
+	for _ in $(seq 1 150); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$PID" 2>/dev/null && fail "usk_bdevperf $mode still runs 15 s after the back-end died"
+	wait "$PID"
+	PID=
+	grep -q "vhost-user socket .* closed; failing I/O" "$TMP/out.log" ||
+		fail "the lost back-end was not logged ($mode)"
+	grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/out.log" &&
+		fail "sanitizer report after back-end loss ($mode)"
 done
-kill -0 "$PID" 2>/dev/null && fail "usk_bdevperf still runs 15 s after the back-end died"
-wait "$PID"
-PID=
-grep -q "vhost-user socket .* closed; failing I/O" "$TMP/out.log" || fail "the lost back-end was not logged"
-grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/out.log" && fail "sanitizer report after back-end loss"
+
 # 5. usk's own vhost-user-blk target (usk_tgt -S, vhost_create_blk_controller on an aio bdev):
 # verify polled and in interrupt mode, and the written blocks are in the aio file.
 truncate -s 16M "$TMP/usk.img"

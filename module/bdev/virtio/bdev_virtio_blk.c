@@ -78,7 +78,8 @@ struct vblk_dev {
 	int nregions;
 	struct usk_mem_map *mem_map;
 	bool mem_table_sent;
-	struct usk_poller *monitor;
+	struct usk_poller *monitor;        /* polled mode: looks at the socket every 100 ms */
+	struct usk_interrupt *monitor_intr; /* interrupt mode: the socket in the fd group */
 	atomic_bool failed;
 	TAILQ_ENTRY(vblk_dev) link;
 };
@@ -510,7 +511,11 @@ vblk_get_io_channel(void *ctx)
 
 /* ---------------------------------------------------------------- control path */
 
-/* App thread: the socket must stay silent; EOF, an error or any data means the back-end is gone. */
+/*
+ * App thread: the socket must stay silent; EOF, an error or any data means the back-end is gone.
+ * A timed poller in polled mode; in interrupt mode the socket itself is in the app thread's fd
+ * group (so an idle device wakes nothing) and the handler leaves the group once it fired.
+ */
 static int
 vblk_monitor(void *arg)
 {
@@ -519,6 +524,9 @@ vblk_monitor(void *arg)
 	int rc;
 
 	if (atomic_load(&dev->failed)) {
+		if (dev->monitor_intr != NULL) {
+			usk_interrupt_unregister(&dev->monitor_intr);
+		}
 		return USK_POLLER_IDLE;
 	}
 	if (pthread_mutex_trylock(&dev->client.lock) != 0) {
@@ -539,6 +547,9 @@ vblk_monitor(void *arg)
 			    write(dev->queues[i].callfd, &one, sizeof(one)) < 0) {
 				USK_ERRLOG("virtio_blk %s: waking queue %u failed\n", dev->bdev.name, i);
 			}
+		}
+		if (dev->monitor_intr != NULL) {
+			usk_interrupt_unregister(&dev->monitor_intr);
 		}
 		return USK_POLLER_BUSY;
 	}
@@ -764,6 +775,9 @@ vblk_destruct(void *ctx)
 
 	TAILQ_REMOVE(&g_vblk_devs, dev, link);
 	usk_poller_unregister(&dev->monitor);
+	if (dev->monitor_intr != NULL) {
+		usk_interrupt_unregister(&dev->monitor_intr);
+	}
 	usk_io_device_unregister(dev, vblk_unregister_done);
 	return 1;
 }
@@ -895,9 +909,14 @@ bdev_virtio_user_blk_create(const struct bdev_virtio_blk_opts *opts, struct usk_
 	dev->bdev.module = &g_vblk_module;
 	usk_io_device_register(dev, vblk_ch_create, vblk_ch_destroy, sizeof(struct vblk_channel),
 			       dev->bdev.name);
-	dev->monitor = usk_poller_register_named(vblk_monitor, dev, VBLK_MONITOR_US,
-						 "virtio_blk_monitor");
-	if (dev->monitor == NULL) {
+	if (usk_interrupt_mode_is_enabled()) {
+		dev->monitor_intr = usk_interrupt_register(dev->client.fd, vblk_monitor, dev,
+							   "virtio_blk_monitor");
+	} else {
+		dev->monitor = usk_poller_register_named(vblk_monitor, dev, VBLK_MONITOR_US,
+							 "virtio_blk_monitor");
+	}
+	if (dev->monitor == NULL && dev->monitor_intr == NULL) {
 		rc = -ENOMEM;
 		goto err_unregister_device;
 	}
@@ -916,6 +935,9 @@ bdev_virtio_user_blk_create(const struct bdev_virtio_blk_opts *opts, struct usk_
 
 err_unregister_device:
 	usk_poller_unregister(&dev->monitor);
+	if (dev->monitor_intr != NULL) {
+		usk_interrupt_unregister(&dev->monitor_intr);
+	}
 	/* No channel exists yet: the device goes at once, then the rest is freed. */
 	dev->failed = true;
 	usk_io_device_unregister(dev, NULL);
