@@ -8,6 +8,8 @@
  * message must close the connection.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -159,7 +161,20 @@ send_rec(int sock, const uint8_t *buf, size_t len, int nfds, int memfd)
 	return rc;
 }
 
+static void
+quiet_log(int level, const char *file, int line, const char *func, const char *format, va_list ap)
+{
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	usk_log_open(quiet_log);
+	return 0;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
