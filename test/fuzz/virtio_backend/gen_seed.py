@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-# Writes the seed input "handshake_and_ring": a well-formed back-end reply stream for the whole
+# Writes the seed input corpus/handshake_and_ring: a well-formed back-end reply stream for the whole
 # attach handshake, then used-ring records completing every head (and one stale id).
 import os
 import struct
@@ -25,5 +25,5 @@ b = b""
 for i in range(16):
     b += struct.pack("<IIB", 15 - i, 1, 1)
 b += struct.pack("<IIB", 3, 1, 1)
-out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "handshake_and_ring")
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "handshake_and_ring")
 open(out, "wb").write(struct.pack("<H", len(a)) + a + b)
