@@ -903,7 +903,8 @@ bdev_virtio_user_blk_create(const struct bdev_virtio_blk_opts *opts, struct usk_
 	dev->bdev.blockcnt = dev->params.num_blocks;
 	dev->bdev.write_cache = dev->params.flush;
 	dev->bdev.max_num_segments = dev->max_bufs - 2;
-	dev->bdev.max_segment_size = dev->params.size_max;
+	/* Descriptor lengths are 32 bits: without a back-end limit, segments stop at 2 GiB. */
+	dev->bdev.max_segment_size = dev->params.size_max != 0 ? dev->params.size_max : 1u << 31;
 	dev->bdev.ctxt = dev;
 	dev->bdev.fn_table = &g_vblk_fn_table;
 	dev->bdev.module = &g_vblk_module;
