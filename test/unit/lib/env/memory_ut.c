@@ -438,6 +438,41 @@ test_dma_fd_regions(void **state)
 	assert_int_equal(usk_dma_get_fd_regions(NULL, 0), 1);
 }
 
+/*
+ * Arena free list: a freed range is split for a smaller request and merged with its neighbours.
+ * (The cases run in order in one process; the earlier ones leave their freed ranges merged into
+ * the arena's tail, so fresh ranges here are adjacent.)
+ */
+static void
+test_dma_arena_reuse(void **state)
+{
+	uint8_t *a, *b, *c, *d, *big;
+
+	if (usk_env_hugepages_enabled()) {
+		skip();
+	}
+	a = usk_dma_malloc(4 * MB2, 0, NULL);
+	b = usk_dma_malloc(4 * MB2, 0, NULL);
+	c = usk_dma_malloc(4 * MB2, 0, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	/* Fresh ranges come one after the other from the arena. */
+	assert_ptr_equal(b, a + 4 * MB2);
+	assert_ptr_equal(c, b + 4 * MB2);
+	usk_dma_free(b);
+	d = usk_dma_malloc(2 * MB2, 0, NULL); /* first fit: the front of b's range */
+	assert_ptr_equal(d, b);
+	usk_dma_free(a);
+	usk_dma_free(c);
+	usk_dma_free(d);
+	/* a, b and c merged again: one 12 MiB region fits where a began. */
+	big = usk_dma_malloc(12 * MB2, 0, NULL);
+	assert_ptr_equal(big, a);
+	big[12 * MB2 - 1] = 1;
+	usk_dma_free(big);
+}
+
 int
 main(void)
 {
@@ -451,6 +486,7 @@ main(void)
 		cmocka_unit_test(test_dma_threads),
 		cmocka_unit_test(test_vtophys_unregistered),
 		cmocka_unit_test(test_dma_fd_regions),
+		cmocka_unit_test(test_dma_arena_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
