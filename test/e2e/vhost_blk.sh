@@ -4,7 +4,8 @@
 # a malloc bdev, packed ring, an aio bdev, a read-only one) to the Linux virtio_blk driver of one
 # QEMU guest: 8 MiB O_DIRECT pattern + concurrent 4 KiB writes read back (md5) on each, DISCARD
 # reaches the bdev (iostat), WRITE_ZEROES zeroes the aio file, the aio file holds the guest's
-# pattern; RPC errors name the field; save_config replays into a fresh usk_tgt.
+# pattern; RPC errors name the field; save_config replays into a fresh usk_tgt, which runs in
+# interrupt mode: a second guest's md5 checks pass and the idle target uses almost no CPU.
 set -u
 NAME=vhost_blk
 . "$(dirname "$0")/nvmf_lib/common.sh"
@@ -138,9 +139,9 @@ ZERO=$(dd if="$AIO_FILE" bs=1M skip=2 count=1 2>/dev/null | md5sum | cut -d' ' -
 [ "$ZERO" = "$(head -c 1048576 /dev/zero | md5sum | cut -d' ' -f1)" ] || fail "zeroed MiB not zero in the aio file"
 pass "aio backing file holds the guest's data (md5 $HOST), WRITE_ZEROES zeroed its MiB"
 
-# replay the saved config (controllers come back, with their options)
+# replay the saved config (controllers come back, with their options), in interrupt mode
 cp "$TMP/saved.json" "$TMP/replay.json"
-start_tgt "$TMP/replay.json" -S "$VDIR"
+start_tgt "$TMP/replay.json" -S "$VDIR" --interrupt-mode
 rpc vhost_get_controllers >"$TMP/ctrlrs2.json" || fail "vhost_get_controllers after replay"
 python3 - "$TMP/ctrlrs2.json" <<'PY' || fail "replayed controllers differ"
 import json, sys
@@ -149,7 +150,28 @@ assert set(c) == {"vhost.split", "vhost.packed", "vhost.aio", "vhost.ro"}, c
 assert c["vhost.packed"]["backend_specific"]["block"]["packed_ring"] is True
 assert c["vhost.aio"]["delay_base_us"] == 20
 PY
-stop_tgt_checked
 pass "save_config replays the controllers"
+
+# interrupt mode: kick eventfds in the thread's fd group; idle controllers cost ~no CPU
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$TGT_PID/stat"; }
+idle_check() {
+	local a b hz
+	hz=$(getconf CLK_TCK)
+	a=$(cpu_ticks)
+	sleep 3
+	b=$(cpu_ticks)
+	[ $((b - a)) -le $((hz * 3 * 10 / 100)) ] || fail "$1: idle usk_tgt used $((b - a)) ticks in 3 s"
+	pass "$1: idle usk_tgt (interrupt mode) used $((b - a)) clock ticks in 3 s"
+}
+idle_check "before the guest"
+"$HARNESS/guest-run.sh" --quiet --timeout 200 --log "$TMP/guest-2.log" \
+	--vhost-user-blk "$VDIR/vhost.split,num-queues=2" --vhost-user-blk "$VDIR/vhost.packed,packed=on" \
+	--env "VHOST_DISKS=vda:intr-split:2: vdb:intr-packed:1:" --env VHOST_SEEK_MIB=20 \
+	--script "$E2E_DIR/guest/vhost_blk_guest.sh"
+RC=$?
+tr -d '\r' <"$TMP/guest-2.log" | grep -E "^(PASS|FAIL):|passed,"
+[ "$RC" -eq 0 ] || fail "guest in interrupt mode failed (rc=$RC)"
+idle_check "after the guest"
+stop_tgt_checked
 echo "vhost_blk: all checks passed"
 exit 0
