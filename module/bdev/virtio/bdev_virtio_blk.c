@@ -368,6 +368,18 @@ vblk_submit_ranges(struct vblk_channel *ch, struct usk_bdev_io *io)
 	return submitted > 0 || vio->outstanding > 0 ? 0 : -ENOMEM;
 }
 
+static void vblk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *io);
+
+static void
+vblk_read_get_buf_cb(struct usk_io_channel *ch, struct usk_bdev_io *io, bool success)
+{
+	if (!success) {
+		usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+	vblk_submit_request(ch, io);
+}
+
 static void
 vblk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *io)
 {
@@ -385,6 +397,13 @@ vblk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *io)
 	switch (io->type) {
 	case USK_BDEV_IO_TYPE_READ:
 	case USK_BDEV_IO_TYPE_WRITE:
+		if (io->type == USK_BDEV_IO_TYPE_READ && io->u.bdev.iovcnt >= 1 &&
+		    io->u.bdev.iovs[0].iov_base == NULL) {
+			/* A read without a buffer: one from the bdev layer's pool (DMA memory). */
+			usk_bdev_io_get_buf(io, vblk_read_get_buf_cb,
+					    io->u.bdev.num_blocks * dev->bdev.blocklen);
+			return;
+		}
 		if (usk_unlikely(io->u.bdev.iovcnt < 1 ||
 				 (uint32_t)io->u.bdev.iovcnt + 2 > dev->max_bufs ||
 				 io->u.bdev.iovs[0].iov_base == NULL)) {
