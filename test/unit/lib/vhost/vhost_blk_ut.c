@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "../../../../lib/vhost/vhost_internal.h"
 
@@ -117,7 +119,8 @@ usk_bdev_queue_io_wait(struct usk_bdev *bdev, struct usk_io_channel *ch,
 	return -EINVAL;
 }
 
-uint64_t usk_get_ticks(void) { return 1000; }
+static uint64_t g_now = 1000;
+uint64_t usk_get_ticks(void) { return g_now; }
 uint64_t usk_get_ticks_hz(void) { return 1000000; }
 bool usk_interrupt_mode_is_enabled(void) { return false; }
 int usk_thread_send_msg(const struct usk_thread *t, usk_msg_fn fn, void *ctx) { return 0; }
@@ -427,6 +430,106 @@ test_no_status_byte_closes(void **state)
 	assert_int_equal(vhost_blk_inflight(g_dev), 0);
 }
 
+/* eventfd writes since the last call (each write adds 1) */
+static uint64_t
+signals(int efd)
+{
+	uint64_t v = 0;
+
+	if (read(efd, &v, sizeof(v)) != sizeof(v)) {
+		return 0;
+	}
+	return v;
+}
+
+static void
+test_one_signal_per_batch(void **state)
+{
+	int efd = eventfd(0, EFD_NONBLOCK);
+	int i;
+
+	g_vq->callfd = efd;
+	for (i = 0; i < 8; i++) {
+		add_req(USK_VIRTIO_BLK_T_IN, (uint64_t)i * 64, 1, 512);
+	}
+	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), 8);
+	complete_all(true);
+	assert_int_equal(g_vq->used_since_signal, 8);
+	vhost_blk_signal_all(g_dev, g_now);
+	assert_int_equal(signals(efd), 1);	/* 8 completions, one eventfd write */
+	vhost_blk_signal_all(g_dev, g_now);
+	assert_int_equal(signals(efd), 0);	/* nothing new */
+	/* the driver asked for no interrupts */
+	g_vq->split.avail->flags = USK_VRING_AVAIL_F_NO_INTERRUPT;
+	add_req(USK_VIRTIO_BLK_T_IN, 0, 1, 512);
+	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), 1);
+	complete_all(true);
+	vhost_blk_signal_all(g_dev, g_now);
+	assert_int_equal(signals(efd), 0);
+	g_vq->callfd = -1;
+	close(efd);
+}
+
+static void
+test_coalescing(void **state)
+{
+	int efd = eventfd(0, EFD_NONBLOCK);
+	uint64_t hz = 1000000, window = hz * VHOST_STATS_CHECK_INTERVAL_MS / 1000;
+	int i, round;
+
+	/* 1000 IOPS threshold = 10 per 10 ms window; delay base 100 us */
+	g_dev->delay_base_us = 100;
+	g_dev->iops_threshold = 1000;
+	vhost_blk_set_coalescing_ticks(g_dev);
+	g_vq->callfd = efd;
+	g_now = 1000000;
+	/* two batches of 20 at the same instant: the first stats check sees 20 > 10 per window and
+	 * sets a delay of 100 * (20 - 10) / 10 = 100 us; the first batch is signalled at once, the
+	 * second is held back */
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 20; i++) {
+			add_req(USK_VIRTIO_BLK_T_IN, (uint64_t)i * 64, 0, 0);
+		}
+		g_next_desc = 0;
+		vhost_blk_vq_poll(g_dev, g_vq);
+		complete_all(true);
+		vhost_blk_signal_all(g_dev, g_now);
+	}
+	assert_int_equal(g_vq->irq_delay_ticks, 100);
+	assert_int_equal(signals(efd), 1);
+	assert_int_equal(g_vq->used_since_signal, 20);
+	/* next window: 20 signalled + 20 held + 1 new = 41 -> 100 * (41 - 10) / 10 = 310 us */
+	g_now += window;
+	add_req(USK_VIRTIO_BLK_T_IN, 0, 0, 0);
+	g_next_desc = 0;
+	vhost_blk_vq_poll(g_dev, g_vq);
+	complete_all(true);
+	vhost_blk_signal_all(g_dev, g_now);	/* stats check: delay set, first signal goes at once */
+	assert_int_equal(g_vq->irq_delay_ticks, 100 * (41 - 10) / 10);
+	assert_int_equal(signals(efd), 1);
+	/* a completion 100 us later waits: delay 310 us */
+	g_now += 100;
+	add_req(USK_VIRTIO_BLK_T_IN, 0, 0, 0);
+	g_next_desc = 0;
+	vhost_blk_vq_poll(g_dev, g_vq);
+	complete_all(true);
+	vhost_blk_signal_all(g_dev, g_now);
+	assert_int_equal(signals(efd), 0);
+	assert_int_equal(g_vq->used_since_signal, 1);
+	/* ... and is signalled by a later poll once the delay has passed, with no new I/O */
+	g_now += 300;
+	vhost_blk_signal_all(g_dev, g_now);
+	assert_int_equal(signals(efd), 1);
+	/* a quiet window drops the delay again */
+	g_now += window;
+	vhost_blk_signal_all(g_dev, g_now);
+	g_now += window;
+	vhost_blk_signal_all(g_dev, g_now);
+	assert_int_equal(g_vq->irq_delay_ticks, 0);
+	g_vq->callfd = -1;
+	close(efd);
+}
+
 static void
 test_sort(void **state)
 {
@@ -459,6 +562,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chain_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_status_byte_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_signal_per_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
 		cmocka_unit_test(test_sort),
 	};
 
