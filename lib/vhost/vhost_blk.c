@@ -705,17 +705,12 @@ vq_poller(void *arg)
 	return busy > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
 }
 
+/* Interrupt mode: take everything the driver made available, then ask for the next kick. */
 static int
-vq_kick_handler(void *arg)
+vq_process_notified(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 {
-	struct vhost_vq *vq = arg;
-	struct vhost_blk_dev *dev = USK_CONTAINEROF(vq - vq->index, struct vhost_blk_dev, vqs);
-	uint64_t v;
 	int n, total = 0;
-	ssize_t rc;
 
-	rc = read(vq->kickfd, &v, sizeof(v));
-	(void)rc;
 	for (;;) {
 		n = vhost_blk_vq_poll(dev, vq);
 		if (n < 0) {
@@ -728,12 +723,43 @@ vq_kick_handler(void *arg)
 		/* Ask for the next kick, then look once more: a request made available before the
 		 * driver saw the new avail_event would otherwise wait for the next one. */
 		vring_set_notification(vq, true);
-		if (!vq->live || (vq->packed ? !vring_packed_avail(vq) : vring_split_avail_count(vq) == 0)) {
+		if (!vq->live || dev->paused ||
+		    (vq->packed ? !vring_packed_avail(vq) : vring_split_avail_count(vq) == 0)) {
+			/* (Paused: a held message waits for a drain; its end polls the queues again.) */
 			break;
 		}
 	}
 	vhost_blk_signal_all(dev, usk_get_ticks());
 	return total > 0;
+}
+
+static int
+vq_kick_handler(void *arg)
+{
+	struct vhost_vq *vq = arg;
+	struct vhost_blk_dev *dev = USK_CONTAINEROF(vq - vq->index, struct vhost_blk_dev, vqs);
+	uint64_t v;
+	ssize_t rc;
+
+	rc = read(vq->kickfd, &v, sizeof(v));
+	(void)rc;
+	return vq_process_notified(dev, vq);
+}
+
+void
+vhost_blk_resume(struct vhost_blk_dev *dev)
+{
+	uint32_t i;
+
+	/* Kicks that came while paused were consumed without fetching: look at every ring. */
+	if (!usk_interrupt_mode_is_enabled()) {
+		return;
+	}
+	for (i = 0; i < VHOST_MAX_QUEUES; i++) {
+		if (dev->vqs[i].live) {
+			vq_process_notified(dev, &dev->vqs[i]);
+		}
+	}
 }
 
 void
@@ -903,7 +929,7 @@ vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 	}
 	if (usk_interrupt_mode_is_enabled()) {
 		/* Requests made available before the kick fd joined the fd group. */
-		vq_kick_handler(vq);
+		vq_process_notified(dev, vq);
 	}
 	return 0;
 }

@@ -279,6 +279,8 @@ uint32_t vhost_blk_inflight(const struct vhost_blk_dev *dev);
 void vhost_blk_get_config(const struct vhost_blk_dev *dev, struct usk_virtio_blk_config *cfg);
 uint64_t vhost_blk_features(const struct vhost_blk_dev *dev);
 void vhost_blk_update_poller(struct vhost_blk_dev *dev);
+/* After a held message ran: interrupt mode re-reads every live ring (kicks were consumed). */
+void vhost_blk_resume(struct vhost_blk_dev *dev);
 void vhost_blk_set_coalescing_ticks(struct vhost_blk_dev *dev);
 int vhost_blk_vq_poll(struct vhost_blk_dev *dev, struct vhost_vq *vq);
 void vhost_blk_signal_all(struct vhost_blk_dev *dev, uint64_t now);

@@ -611,6 +611,9 @@ drain_poll(void *arg)
 		dev->conn_intr = usk_interrupt_register(dev->conn_fd, conn_readable, dev, "vhost_conn");
 	}
 	process_messages(dev);
+	if (!dev->paused) {
+		vhost_blk_resume(dev);
+	}
 	return USK_POLLER_BUSY;
 }
 

@@ -165,7 +165,7 @@ idle_check() {
 }
 idle_check "before the guest"
 "$HARNESS/guest-run.sh" --quiet --timeout 200 --log "$TMP/guest-2.log" \
-	--vhost-user-blk "$VDIR/vhost.split,num-queues=2" --vhost-user-blk "$VDIR/vhost.packed,packed=on" \
+	--vhost-user-blk "$VDIR/vhost.split,num-queues=2" --vhost-user-blk "$VDIR/vhost.packed,num-queues=1,packed=on" \
 	--env "VHOST_DISKS=vda:intr-split:2: vdb:intr-packed:1:" --env VHOST_SEEK_MIB=20 \
 	--script "$E2E_DIR/guest/vhost_blk_guest.sh"
 RC=$?
