@@ -183,7 +183,7 @@ def check_bdev():
     assert b["block_size"] == 512 and b["num_blocks"] == 32768, b
     v = b["driver_specific"]["virtio_blk"]
     assert v["socket"] == vsock and v["vq_count"] == 2 and v["vq_size"] == 128, v
-    assert v["indirect_desc"] is True, v
+    assert v["indirect_desc"] is True and v["event_idx"] is True, v
 
 if phase == "first":
     err("bdev_virtio_attach_controller", bad(trtype="pci"), "trtype")

@@ -237,6 +237,7 @@ vblk_process(struct vblk_channel *ch)
 		}
 		return 0;
 	}
+again:
 	ch->in_poll = true;
 	do {
 		n = virtio_vq_poll(vq, done, VBLK_POLL_BATCH);
@@ -250,6 +251,10 @@ vblk_process(struct vblk_channel *ch)
 	} while (n == VBLK_POLL_BATCH);
 	ch->in_poll = false;
 	vblk_kick(ch);
+	/* Interrupt mode with EVENT_IDX: re-arm, and reap what came before the re-arm. */
+	if (ch->intr != NULL && n >= 0 && !vq->broken && virtio_vq_arm_interrupt(vq)) {
+		goto again;
+	}
 	if (usk_unlikely(vq->broken)) {
 		USK_ERRLOG("virtio_blk %s: the back-end broke the used ring; failing its I/O\n",
 			   ch->dev->bdev.name);
@@ -644,6 +649,9 @@ vblk_setup_queue(struct vblk_dev *dev, uint32_t i)
 	if (rc != 0) {
 		return rc;
 	}
+	if (dev->features & (1ULL << USK_VIRTIO_F_RING_EVENT_IDX)) {
+		virtio_vq_enable_event_idx(&q->vq);
+	}
 	q->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	q->callfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->kickfd < 0 || q->callfd < 0) {
@@ -814,6 +822,8 @@ vblk_dump_info_json(void *ctx, json_t *driver_specific)
 	json_object_set_new(o, "features", json_integer((json_int_t)dev->features));
 	json_object_set_new(o, "indirect_desc", json_boolean(dev->features &
 			    (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC)));
+	json_object_set_new(o, "event_idx", json_boolean(dev->features &
+			    (1ULL << USK_VIRTIO_F_RING_EVENT_IDX)));
 	json_object_set_new(o, "max_segments", json_integer(dev->max_bufs - 2));
 	json_object_set_new(o, "failed", json_boolean(atomic_load(&dev->failed)));
 	json_object_set_new(driver_specific, "virtio_blk", o);

@@ -12,6 +12,7 @@
 /* Feature bits the driver accepts (the back-end's offer is masked with these). */
 #define VBLK_DRIVER_FEATURES ((1ULL << USK_VIRTIO_F_VERSION_1) | \
 			      (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC) | \
+			      (1ULL << USK_VIRTIO_F_RING_EVENT_IDX) | \
 			      (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES) | \
 			      (1ULL << USK_VIRTIO_BLK_F_SIZE_MAX) | \
 			      (1ULL << USK_VIRTIO_BLK_F_SEG_MAX) | \

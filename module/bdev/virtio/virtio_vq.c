@@ -43,6 +43,25 @@ virtio_vq_reset(struct virtio_vq *vq)
 	vq->broken = false;
 }
 
+/* EVENT_IDX words after the rings (virtio 1.2 2.7.10). */
+static inline uint16_t *
+used_event_word(struct virtio_vq *vq)
+{
+	return &vq->avail->ring[vq->size];
+}
+
+static inline uint16_t *
+avail_event_word(struct virtio_vq *vq)
+{
+	return (uint16_t *)&vq->used->ring[vq->size];
+}
+
+void
+virtio_vq_enable_event_idx(struct virtio_vq *vq)
+{
+	vq->event_idx = true;
+}
+
 int
 virtio_vq_init(struct virtio_vq *vq, uint16_t size, bool indirect, uint32_t max_bufs,
 	       uint32_t slot_priv_size)
@@ -178,10 +197,16 @@ virtio_vq_publish(struct virtio_vq *vq)
 		return false;
 	}
 	/* Descriptors and ring entries before the index (the device reads them after it). */
+	uint16_t old = vq->published_idx;
+
 	__atomic_store_n(&vq->avail->idx, vq->avail_idx, __ATOMIC_RELEASE);
 	vq->published_idx = vq->avail_idx;
-	/* The index store before the flags load: else the device may go idle unkicked. */
+	/* The index store before the flags / event load: else the device may go idle unkicked. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vq->event_idx) {
+		return usk_vring_need_event(__atomic_load_n(avail_event_word(vq), __ATOMIC_RELAXED),
+					    vq->avail_idx, old);
+	}
 	flags = __atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED);
 	return !(flags & USK_VRING_USED_F_NO_NOTIFY);
 }
@@ -189,9 +214,26 @@ virtio_vq_publish(struct virtio_vq *vq)
 void
 virtio_vq_set_interrupts(struct virtio_vq *vq, bool enable)
 {
-	__atomic_store_n(&vq->avail->flags, enable ? 0 : USK_VRING_AVAIL_F_NO_INTERRUPT,
-			 __ATOMIC_RELAXED);
+	if (vq->event_idx) {
+		__atomic_store_n(used_event_word(vq), (uint16_t)(vq->last_used_idx - (enable ? 0 : 1)),
+				 __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&vq->avail->flags, enable ? 0 : USK_VRING_AVAIL_F_NO_INTERRUPT,
+				 __ATOMIC_RELAXED);
+	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool
+virtio_vq_arm_interrupt(struct virtio_vq *vq)
+{
+	if (!vq->event_idx) {
+		return false;
+	}
+	__atomic_store_n(used_event_word(vq), vq->last_used_idx, __ATOMIC_RELAXED);
+	/* The event store before the index load: an entry written meanwhile is seen here. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->last_used_idx;
 }
 
 void

@@ -39,6 +39,7 @@ struct virtio_vq {
 	uint16_t published_idx;  /* avail->idx as last published */
 	uint16_t inflight;
 	bool indirect;
+	bool event_idx;          /* VIRTIO_F_RING_EVENT_IDX: used_event / avail_event, not flags */
 	bool broken;             /* the device wrote something impossible; stop using the queue */
 	uint32_t max_bufs;       /* per request */
 	struct usk_vring_desc *desc;
@@ -83,11 +84,28 @@ virtio_vq_slot_priv(struct virtio_vq *vq, uint16_t head)
 void virtio_vq_submit(struct virtio_vq *vq, uint16_t head, const struct virtio_vq_buf *bufs,
 		      uint32_t nout, uint32_t nin, void *cookie);
 
-/** Make queued requests visible. Returns true when the device wants a kick now. */
+/**
+ * Make queued requests visible. Returns true when the device wants a kick now: it has not set
+ * VRING_USED_F_NO_NOTIFY or, with EVENT_IDX, the new requests pass its avail_event.
+ */
 bool virtio_vq_publish(struct virtio_vq *vq);
 
-/** Ask the device for (or to stop) used-buffer notifications (VRING_AVAIL_F_NO_INTERRUPT). */
+/** Use EVENT_IDX (negotiated): call once after init, before any request. */
+void virtio_vq_enable_event_idx(struct virtio_vq *vq);
+
+/**
+ * Ask the device for (or to stop) used-buffer notifications: VRING_AVAIL_F_NO_INTERRUPT, or with
+ * EVENT_IDX used_event at the next entry (enable) or one behind the last one reaped (disable: the
+ * device would signal only after 65535 more).
+ */
 void virtio_vq_set_interrupts(struct virtio_vq *vq, bool enable);
+
+/**
+ * Interrupt mode with EVENT_IDX, after reaping: move used_event to the next entry. Returns true
+ * when entries arrived meanwhile (their notification may have been skipped): reap again.
+ * Without EVENT_IDX every used entry notifies and this returns false.
+ */
+bool virtio_vq_arm_interrupt(struct virtio_vq *vq);
 
 /** One reaped request. len_ok false: the device claimed more written bytes than it had room. */
 struct virtio_vq_done {

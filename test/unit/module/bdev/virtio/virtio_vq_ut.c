@@ -246,6 +246,58 @@ test_notify_and_wrap(void **state)
 	virtio_vq_fini(&vq);
 }
 
+/* EVENT_IDX: kicks follow avail_event, interrupts are asked for through used_event. */
+static void
+test_event_idx(void **state)
+{
+	struct virtio_vq vq;
+	struct virtio_vq_buf bufs[2] = { { 0x10, 16 }, { 0x20, 1 } };
+	struct virtio_vq_done done[4];
+	uint16_t *avail_event, *used_event;
+	int c, h, i;
+
+	assert_int_equal(virtio_vq_init(&vq, 8, true, 2, 0), 0);
+	virtio_vq_enable_event_idx(&vq);
+	avail_event = (uint16_t *)&vq.used->ring[8];
+	used_event = &vq.avail->ring[8];
+	vq.used->flags = USK_VRING_USED_F_NO_NOTIFY; /* ignored with EVENT_IDX */
+	/* avail_event 0: the device wants a kick once entry 0 is made available. */
+	h = virtio_vq_alloc_head(&vq, 2);
+	virtio_vq_submit(&vq, (uint16_t)h, bufs, 1, 1, &c);
+	assert_true(virtio_vq_publish(&vq));
+	/* The device has not caught up (still waits at 0): no kick for entries 1 and 2. */
+	for (i = 0; i < 2; i++) {
+		h = virtio_vq_alloc_head(&vq, 2);
+		virtio_vq_submit(&vq, (uint16_t)h, bufs, 1, 1, &c);
+		assert_false(virtio_vq_publish(&vq));
+	}
+	/* The device asks to be told about entry 3. */
+	*avail_event = 3;
+	h = virtio_vq_alloc_head(&vq, 2);
+	virtio_vq_submit(&vq, (uint16_t)h, bufs, 1, 1, &c);
+	assert_true(virtio_vq_publish(&vq));
+
+	/* Interrupts: off = one behind the reaped index, on = the next entry. */
+	virtio_vq_set_interrupts(&vq, false);
+	assert_int_equal(*used_event, (uint16_t)(vq.last_used_idx - 1));
+	assert_int_equal(vq.avail->flags, 0);
+	dev_use(&vq, (uint32_t)dev_avail_head(&vq, 0), 1);
+	assert_int_equal(virtio_vq_poll(&vq, done, 4), 1);
+	virtio_vq_release(&vq, done[0].head);
+	assert_false(virtio_vq_arm_interrupt(&vq));
+	assert_int_equal(*used_event, 1);
+	/* An entry that lands before the re-arm is reported so the caller reaps it. */
+	dev_use(&vq, (uint32_t)dev_avail_head(&vq, 1), 1);
+	assert_true(virtio_vq_arm_interrupt(&vq));
+	assert_int_equal(virtio_vq_poll(&vq, done, 4), 1);
+	virtio_vq_fini(&vq);
+
+	/* Without EVENT_IDX nothing needs re-arming. */
+	assert_int_equal(virtio_vq_init(&vq, 8, true, 2, 0), 0);
+	assert_false(virtio_vq_arm_interrupt(&vq));
+	virtio_vq_fini(&vq);
+}
+
 static struct usk_virtio_blk_config
 good_cfg(void)
 {
@@ -330,6 +382,7 @@ main(void)
 		cmocka_unit_test(test_direct_chains),
 		cmocka_unit_test(test_hostile_used_ring),
 		cmocka_unit_test(test_notify_and_wrap),
+		cmocka_unit_test(test_event_idx),
 		cmocka_unit_test(test_config),
 	};
 
