@@ -9,6 +9,7 @@
  *  B drives a virtqueue with every head in flight: each 9-byte record writes one used element
  *    (id, len) and advances used->idx by a count byte, then the driver reaps. A reaped cookie
  *    must be one in flight, never twice; after a refusal (broken queue) what drains is the rest.
+ *    Inputs of odd length run the queue with EVENT_IDX.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -104,6 +105,8 @@ fuzz_used_ring(const uint8_t *data, size_t len)
 		ready = true;
 	}
 	virtio_vq_reset(&vq);
+	/* Odd length: EVENT_IDX, so the device's avail_event decides the kicks. */
+	vq.event_idx = len & 1;
 	memset(inflight, 0, sizeof(inflight));
 	for (i = 0; i < QSIZE; i++) {
 		h = virtio_vq_alloc_head(&vq, 3);
@@ -138,8 +141,13 @@ fuzz_used_ring(const uint8_t *data, size_t len)
 			if (h >= 0) {
 				virtio_vq_submit(&vq, (uint16_t)h, bufs, 1, 2, &cookies[h]);
 				inflight[h] = true;
+				/* The device's avail_event word: whatever the input put there. */
+				*(uint16_t *)&vq.used->ring[QSIZE] = (uint16_t)(e.len >> 16);
 				virtio_vq_publish(&vq);
 			}
+		}
+		if (n >= 0) {
+			virtio_vq_arm_interrupt(&vq);
 		}
 		if (vq.broken) {
 			break;
