@@ -10,7 +10,8 @@
 #    save_config replays the controller;
 #  - qsd killed during I/O: usk_bdevperf's I/O fails and it exits (no hang), nothing else breaks;
 #  - the same against usk's own vhost target (usk_tgt -S, vhost_create_blk_controller on aio):
-#    verify polled and in interrupt mode, written blocks found in the aio file.
+#    verify polled (one queue, and two queues from two cores) and in interrupt mode, written
+#    blocks found in the aio file.
 set -u
 
 . "$(dirname "$0")/lib/common.sh"
@@ -267,6 +268,12 @@ virtio_json "$TMP/usk.json" 1
 # The initiator on core 1: usk_tgt polls core 0.
 e2e_run timeout -k 5 60 "$PERF" --no-huge -m 0x2 --json "$TMP/usk.json" -q 128 -o 4096 -w verify -t 3
 check_run $? "verify against usk_tgt's vhost target"
+# Two queues from two cores (the core-0 job shares its core with the polling target: slow).
+virtio_json "$TMP/usk2.json" 2
+e2e_run timeout -k 5 60 "$PERF" --no-huge -m 0x3 -C --json "$TMP/usk2.json" -q 32 -o 4096 \
+	-w verify -t 2
+check_run $? "verify on 2 queues against usk_tgt"
+[ "$(grep -cE '^[[:space:]]+VirtioBlk0[[:space:]]+:' "$TMP/out.log")" -eq 2 ] || fail "expected a job per core (usk_tgt)"
 e2e_run timeout -k 5 60 "$PERF" --no-huge -m 0x2 --interrupt-mode --json "$TMP/usk.json" -q 128 \
 	-o 4096 -w verify -t 2
 check_run $? "verify against usk_tgt in interrupt mode"
