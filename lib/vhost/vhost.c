@@ -15,8 +15,6 @@
 #include "usk/log.h"
 #include "vhost_internal.h"
 
-USK_LOG_REGISTER_COMPONENT(vhost)
-
 static TAILQ_HEAD(, vhost_blk_dev) g_vhost_devs = TAILQ_HEAD_INITIALIZER(g_vhost_devs);
 static char g_socket_dir[PATH_MAX] = USK_VHOST_DEFAULT_SOCKET_DIR;
 static struct usk_thread *g_app_thread;

@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "usk/log.h"
 #include "vhost_internal.h"
 
 void
@@ -62,7 +65,27 @@ vhost_mem_map(struct vhost_mem *mem, const struct usk_vhost_user_memory *msg, co
 		const struct usk_vhost_user_memory_region *r = &msg->regions[i];
 		struct vhost_mem_region *m = &mem->regions[i];
 		size_t len = (size_t)(r->mmap_offset + r->memory_size);
+		struct stat st;
 		void *addr;
+		int seals;
+
+		/* Touching a mapping past the end of its file is SIGBUS: the file must hold it all. */
+		if (fstat(fds[i], &st) != 0 || (uint64_t)st.st_size < r->mmap_offset + r->memory_size) {
+			snprintf(err, err_len, "SET_MEM_TABLE: region %u (%llu bytes at offset %llu) is "
+				 "beyond the end of its file (%lld bytes)", i,
+				 (unsigned long long)r->memory_size, (unsigned long long)r->mmap_offset,
+				 (long long)st.st_size);
+			rc = -EINVAL;
+			mem->nregions = i;
+			vhost_mem_unmap(mem);
+			goto out_close;
+		}
+		/* A file the front-end can still shrink could SIGBUS us later; QEMU's memfd backend
+		 * seals it (seal=on). Only noted: hugetlbfs files cannot be sealed. */
+		seals = fcntl(fds[i], F_GET_SEALS);
+		if (seals >= 0 && !(seals & F_SEAL_SHRINK)) {
+			USK_INFOLOG(vhost, "memory region %u: memfd not sealed against shrinking\n", i);
+		}
 
 		/* The offset need not be page aligned: map from 0 and skip it. */
 		addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fds[i], 0);

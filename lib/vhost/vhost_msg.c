@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "usk/log.h"
 #include "vhost_internal.h"
+
+/* The "vhost" log component (-L vhost), here so that the ring library alone links. */
+USK_LOG_REGISTER_COMPONENT(vhost)
 
 static const char *const g_req_names[USK_VHOST_USER_MAX] = {
 	[USK_VHOST_USER_GET_FEATURES] = "GET_FEATURES",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # vhost-user faults: a client sending garbage, one whose descriptor points outside guest memory
-# and one with a bad memory table each get their connection closed with a log line while another
+# and ones with a bad memory table (region count, region larger than its memfd) each get their connection closed with a log line while another
 # controller serves a well-behaved client, and the same controller then serves a good client;
 # QEMU killed with SIGKILL in the middle of writes: usk_tgt keeps running and a new QEMU on the
 # same socket passes the md5 check.
@@ -32,12 +32,13 @@ start_tgt "$TMP/tgt.json" -S "$VDIR"
 	>"$TMP/good.log" 2>&1 &
 GOOD=$!
 BG_PIDS+=("$GOOD")
-for mode in garbage baddesc badmem; do
+for mode in garbage baddesc badmem shortmem; do
 	timeout 20 python3 "$CLIENT_PY" "$VDIR/vhost.a" "$mode" || fail "$mode client: connection not closed"
 done
 wait "$GOOD" || { cat "$TMP/good.log"; fail "the good client on vhost.b failed while vhost.a was attacked"; }
 tgt_alive || fail "usk_tgt died"
-for why in "announces a" "descriptor outside guest memory" "SET_MEM_TABLE: 2 regions with 1 fds"; do
+for why in "announces a" "descriptor outside guest memory" "SET_MEM_TABLE: 2 regions with 1 fds" \
+	"beyond the end of its file"; do
 	grep "vhost vhost.a: closing the connection: .*$why" "$TMP/tgt.log" >/dev/null ||
 		fail "no log line for: $why"
 done

@@ -7,6 +7,7 @@
   vhost_user_client.py SOCK baddesc     a request whose data descriptor points outside guest
                                         memory; exit 0 if the back-end closes the connection
   vhost_user_client.py SOCK badmem      SET_MEM_TABLE with 2 regions but 1 fd: closed?
+  vhost_user_client.py SOCK shortmem    a region larger than its memfd: closed?
 """
 import mmap, os, socket, struct, sys, time
 
@@ -176,6 +177,13 @@ def main():
                struct.pack("<QQQQ", MEM, MEM, UVA + MEM, 0), [c.fd])
         ok = c.closed_by_peer()
         print("badmem: connection closed by the back-end" if ok else "badmem: still open")
+        return 0 if ok else 1
+    if mode == "shortmem":
+        # a region 4x larger than its memfd: mapping it would SIGBUS the back-end on access
+        c.send(SET_MEM_TABLE, struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0, 4 * MEM, UVA, 0),
+               [c.fd])
+        ok = c.closed_by_peer()
+        print("shortmem: connection closed by the back-end" if ok else "shortmem: still open")
         return 0 if ok else 1
     print("unknown mode", mode)
     return 2

@@ -22,8 +22,6 @@
 #include "usk/log.h"
 #include "../../../lib/vhost/vhost_internal.h"
 
-USK_LOG_REGISTER_COMPONENT(vhost)
-
 #define GUEST_SIZE	(256 * 1024)
 
 /* ---- mocks: bdev (completions queued), pollers (captured), thread ---- */
@@ -35,9 +33,12 @@ struct pending_io {
 static struct pending_io g_pending[4096];
 static int g_npending;
 
+static uint64_t g_total_ios;
+
 static int
 queue_io(usk_bdev_io_completion_cb cb, void *arg)
 {
+	g_total_ios++;
 	if (g_npending == (int)USK_COUNTOF(g_pending)) {
 		return -ENOMEM;
 	}
@@ -282,5 +283,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	munmap(g, GUEST_SIZE);
 	close(memfd);
+	if (getenv("VHOST_FUZZ_VERBOSE") != NULL) {
+		fprintf(stderr, "vhost_user_msg_fuzz: %llu bdev I/Os so far\n", (unsigned long long)g_total_ios);
+	}
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../../../../lib/vhost/vhost_internal.h"
 
@@ -89,6 +91,39 @@ test_mem_translate(void **state)
 	assert_int_equal(vhost_gpa_to_iovs(&g_mem, gpa(MEM_SIZE / 2 - 100), 300, iovs, &cnt, 1), -E2BIG);
 	cnt = 0;
 	assert_int_equal(vhost_gpa_to_iovs(&g_mem, gpa(MEM_SIZE - 10), 20, iovs, &cnt, 4), -EFAULT);
+}
+
+static void
+test_mem_map_checks(void **state)
+{
+	struct usk_vhost_user_memory m = { .nregions = 1 };
+	struct vhost_mem mem;
+	char err[256];
+	int fd;
+
+	/* a region larger than its file would SIGBUS on access: refused */
+	fd = memfd_create("ut", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(fd, 65536), 0);
+	m.regions[0] = (struct usk_vhost_user_memory_region) { .guest_phys_addr = 0,
+		.memory_size = 65536, .userspace_addr = 0x1000, .mmap_offset = 4096 };
+	assert_int_equal(vhost_mem_map(&mem, &m, &fd, 1, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "beyond the end of its file"));
+	/* it fits with offset 0; the translation honours the offset */
+	fd = memfd_create("ut", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(fd, 65536), 0);
+	m.regions[0].memory_size = 61440;
+	assert_int_equal(vhost_mem_map(&mem, &m, &fd, 1, err, sizeof(err)), 0);
+	assert_ptr_equal(vhost_gpa_to_vva(&mem, 0, 1), (uint8_t *)mem.regions[0].mmap_addr + 4096);
+	vhost_mem_unmap(&mem);
+	/* overlapping regions, fd count mismatch */
+	m.nregions = 2;
+	m.regions[1] = m.regions[0];
+	fd = memfd_create("ut", MFD_CLOEXEC);
+	int fds[2] = { fd, dup(fd) };
+	assert_int_equal(vhost_mem_map(&mem, &m, fds, 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "overlap"));
+	fd = memfd_create("ut", MFD_CLOEXEC);
+	assert_int_equal(vhost_mem_map(&mem, &m, &fd, 1, err, sizeof(err)), -EINVAL);
 }
 
 static void
@@ -441,6 +476,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_mem_translate, setup, teardown),
+		cmocka_unit_test(test_mem_map_checks),
 		cmocka_unit_test_setup_teardown(test_split_chain_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_chain_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_chain_indirect, setup, teardown),
