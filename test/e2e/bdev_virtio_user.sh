@@ -56,12 +56,13 @@ stop_qsd() {
 	[ $rc -eq 0 ] || fail "qemu-storage-daemon exit code $rc"
 }
 
-# virtio_json FILE VQ_COUNT: a usk config with one virtio-blk controller VirtioBlk0 on $VSOCK.
+# virtio_json FILE VQ_COUNT [VQ_SIZE]: a usk config with one virtio-blk controller VirtioBlk0 on
+# $VSOCK (256-entry queues by default).
 virtio_json() {
 	cat >"$1" <<JSON
 {"subsystems":[{"subsystem":"bdev","config":[
  {"method":"bdev_virtio_attach_controller","params":{"name":"VirtioBlk0","trtype":"user",
-  "traddr":"$VSOCK","dev_type":"blk","vq_count":$2,"vq_size":256}}
+  "traddr":"$VSOCK","dev_type":"blk","vq_count":$2,"vq_size":${3:-256}}}
 ]}]}
 JSON
 }
@@ -93,6 +94,12 @@ virtio_json "$TMP/vq1.json" 1
 e2e_run timeout -k 5 60 "$PERF" --no-huge --interrupt-mode --json "$TMP/vq1.json" -q 128 \
 	-o 4096 -w verify -t 2
 check_run $? "verify in interrupt mode"
+# A 16-entry ring under QD 128: I/O waits for ring space in order (verify, then unmap ranges).
+virtio_json "$TMP/small.json" 1 16
+e2e_run timeout -k 5 60 "$PERF" --no-huge --json "$TMP/small.json" -q 128 -o 4096 -w verify -t 2
+check_run $? "verify on a 16-entry ring"
+e2e_run timeout -k 5 60 "$PERF" --no-huge --json "$TMP/small.json" -q 64 -o 1M -w unmap -t 2
+check_run $? "unmap on a 16-entry ring"
 # Large I/O: 1 MiB in many segments.
 e2e_run timeout -k 5 60 "$PERF" --no-huge --json "$TMP/vq1.json" -q 8 -o 1M -w verify -t 2
 check_run $? "1 MiB verify"

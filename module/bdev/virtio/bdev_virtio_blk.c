@@ -9,9 +9,10 @@
  * Data path: each channel owns one queue (a queue is never shared between threads). A request
  * is one indirect descriptor (header, data segments, status) when the back-end offers
  * INDIRECT_DESC, so a queue of N entries holds N requests whatever their segment count; else a
- * direct chain. Submissions made from the completion loop are published and kicked once at its
- * end (and only when the back-end has not set NO_NOTIFY). Polled mode asks the back-end not to
- * signal; interrupt mode puts the queue's call eventfd into the thread's fd group.
+ * direct chain; a full ring queues I/O in a per-channel FIFO. Submissions made from the
+ * completion loop are published and kicked once at its end (and only when the back-end wants a
+ * kick: no NO_NOTIFY, or past its avail_event with EVENT_IDX). Polled mode asks the back-end not
+ * to signal; interrupt mode puts the queue's call eventfd into the thread's fd group.
  *
  * Back-end failure: an app-thread poller watches the socket (EOF, error, or an unsolicited
  * message) and the queues mark themselves broken on an impossible used ring; either way the
@@ -51,6 +52,7 @@ struct vblk_req {
 
 /* Per-I/O context in bdev_io->driver_ctx (unmap / write-zeroes may take several requests). */
 struct vblk_io {
+	struct usk_bdev_io *next; /* in the channel's pending FIFO (ring full) */
 	uint64_t next_sector;
 	uint64_t sectors_left;
 	uint32_t outstanding;
@@ -89,6 +91,13 @@ struct vblk_channel {
 	struct vblk_queue *q;
 	struct usk_poller *poller;
 	struct usk_interrupt *intr;
+	/*
+	 * I/O waiting for ring space, oldest first. While it is not empty new I/O queues behind it,
+	 * so that a completion's freed head is not taken by the I/O its callback submits (which would
+	 * starve the queued ones); the FIFO is drained after each batch of completions.
+	 */
+	struct usk_bdev_io *pend_head;
+	struct usk_bdev_io **pend_tailp;
 	bool in_poll;
 	bool failed;
 };
@@ -200,9 +209,15 @@ static void
 vblk_fail_inflight(struct vblk_channel *ch)
 {
 	void *cookies[VBLK_POLL_BATCH];
+	struct usk_bdev_io *io;
 	int n, i;
 
 	ch->failed = true;
+	while ((io = ch->pend_head) != NULL) {
+		ch->pend_head = ((struct vblk_io *)io->driver_ctx)->next;
+		usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
+	}
+	ch->pend_tailp = &ch->pend_head;
 	do {
 		n = virtio_vq_drain_inflight(&ch->q->vq, cookies, VBLK_POLL_BATCH);
 		for (i = 0; i < n; i++) {
@@ -223,6 +238,8 @@ vblk_fail_inflight(struct vblk_channel *ch)
 }
 
 /* Reap the used ring; returns how many requests completed. */
+static void vblk_run_pending(struct vblk_channel *ch);
+
 static int
 vblk_process(struct vblk_channel *ch)
 {
@@ -249,6 +266,9 @@ again:
 		}
 		total += n;
 	} while (n == VBLK_POLL_BATCH);
+	if (usk_unlikely(ch->pend_head != NULL) && n >= 0 && !vq->broken) {
+		vblk_run_pending(ch);
+	}
 	ch->in_poll = false;
 	vblk_kick(ch);
 	/* Interrupt mode with EVENT_IDX: re-arm, and reap what came before the re-arm. */
@@ -373,6 +393,46 @@ vblk_submit_ranges(struct vblk_channel *ch, struct usk_bdev_io *io)
 	return submitted > 0 || vio->outstanding > 0 ? 0 : -ENOMEM;
 }
 
+/* Put io's requests in the ring: 0, or -ENOMEM when none fit (nothing of it submitted). */
+static int
+vblk_start(struct vblk_channel *ch, struct usk_bdev_io *io)
+{
+	struct vblk_io *vio = (struct vblk_io *)io->driver_ctx;
+	uint32_t spb = ch->dev->bdev.blocklen / USK_VIRTIO_BLK_SECTOR_SIZE;
+
+	vio->failed = false;
+	if (io->type == USK_BDEV_IO_TYPE_UNMAP || io->type == USK_BDEV_IO_TYPE_WRITE_ZEROES) {
+		vio->next_sector = io->u.bdev.offset_blocks * spb;
+		vio->sectors_left = io->u.bdev.num_blocks * spb;
+		vio->outstanding = 0;
+		return vblk_submit_ranges(ch, io);
+	}
+	return vblk_submit_rw(ch, io);
+}
+
+static void
+vblk_pend(struct vblk_channel *ch, struct usk_bdev_io *io)
+{
+	struct vblk_io *vio = (struct vblk_io *)io->driver_ctx;
+
+	vio->next = NULL;
+	*ch->pend_tailp = io;
+	ch->pend_tailp = &vio->next;
+}
+
+static void
+vblk_run_pending(struct vblk_channel *ch)
+{
+	struct usk_bdev_io *io;
+
+	while ((io = ch->pend_head) != NULL && vblk_start(ch, io) == 0) {
+		ch->pend_head = ((struct vblk_io *)io->driver_ctx)->next;
+	}
+	if (ch->pend_head == NULL) {
+		ch->pend_tailp = &ch->pend_head;
+	}
+}
+
 static void vblk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *io);
 
 static void
@@ -390,15 +450,12 @@ vblk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *io)
 {
 	struct vblk_channel *ch = usk_io_channel_get_ctx(_ch);
 	struct vblk_dev *dev = ch->dev;
-	struct vblk_io *vio = (struct vblk_io *)io->driver_ctx;
-	uint32_t spb = dev->bdev.blocklen / USK_VIRTIO_BLK_SECTOR_SIZE;
-	int rc = 0, i;
+	int i;
 
 	if (usk_unlikely(ch->failed || atomic_load_explicit(&dev->failed, memory_order_relaxed))) {
 		usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
 		return;
 	}
-	vio->failed = false;
 	switch (io->type) {
 	case USK_BDEV_IO_TYPE_READ:
 	case USK_BDEV_IO_TYPE_WRITE:
@@ -426,28 +483,18 @@ vblk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *io)
 				return;
 			}
 		}
-	/* fallthrough */
-	case USK_BDEV_IO_TYPE_FLUSH:
-		rc = vblk_submit_rw(ch, io);
 		break;
+	case USK_BDEV_IO_TYPE_FLUSH:
 	case USK_BDEV_IO_TYPE_UNMAP:
 	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
-		vio->next_sector = io->u.bdev.offset_blocks * spb;
-		vio->sectors_left = io->u.bdev.num_blocks * spb;
-		vio->outstanding = 0;
-		rc = vblk_submit_ranges(ch, io);
-		if (rc == 0) {
-			return;
-		}
 		break;
 	default:
 		usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
 		return;
 	}
-	if (usk_unlikely(rc != 0)) {
-		/* Ring full: the bdev layer queues it and resubmits after a completion. */
-		usk_bdev_io_complete(io, rc == -ENOMEM ? USK_BDEV_IO_STATUS_NOMEM :
-				     USK_BDEV_IO_STATUS_FAILED);
+	/* Ring full, or older I/O waiting for it: queue behind (drained on completions). */
+	if (usk_unlikely(ch->pend_head != NULL) || usk_unlikely(vblk_start(ch, io) != 0)) {
+		vblk_pend(ch, io);
 		return;
 	}
 	if (!ch->in_poll) {
@@ -486,6 +533,8 @@ vblk_ch_create(void *io_device, void *ctx_buf)
 	uint32_t i;
 
 	ch->dev = dev;
+	ch->pend_head = NULL;
+	ch->pend_tailp = &ch->pend_head;
 	for (i = 0; i < dev->vq_count && dev->queues[i].taken; i++) {
 	}
 	if (i == dev->vq_count) {
@@ -517,7 +566,7 @@ vblk_ch_destroy(void *io_device, void *ctx_buf)
 {
 	struct vblk_channel *ch = ctx_buf;
 
-	if (ch->q->vq.inflight > 0) {
+	if (ch->q->vq.inflight > 0 || ch->pend_head != NULL) {
 		vblk_fail_inflight(ch);
 	}
 	usk_poller_unregister(&ch->poller);
