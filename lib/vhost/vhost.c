@@ -244,6 +244,7 @@ usk_vhost_blk_construct(const struct usk_vhost_blk_opts *opts, usk_vhost_cb cb, 
 	dev->readonly = opts->readonly;
 	dev->packed_ring = opts->packed_ring;
 	dev->iops_threshold = VHOST_DEFAULT_IOPS_THRESHOLD;
+	dev->cfg_iops_threshold = VHOST_DEFAULT_IOPS_THRESHOLD;
 	dev->listen_fd = dev->conn_fd = -1;
 	snprintf(tname, sizeof(tname), "vhost.%s", dev->name);
 	dev->thread = usk_thread_create(tname, &dev->cpumask);
@@ -323,7 +324,7 @@ usk_vhost_dev_remove(const char *name, usk_vhost_cb cb, void *cb_arg)
 	struct vhost_blk_dev *dev = dev_find(name);
 	struct remove_ctx *ctx;
 
-	if (dev == NULL || dev->removing) {
+	if (dev == NULL || dev->app_removing) {
 		return -ENODEV;
 	}
 	ctx = calloc(1, sizeof(*ctx));
@@ -335,9 +336,9 @@ usk_vhost_dev_remove(const char *name, usk_vhost_cb cb, void *cb_arg)
 	ctx->cb = cb;
 	ctx->cb_arg = cb_arg;
 	/* App-side mark (the thread sets its own): a second delete is -ENODEV at once. */
-	dev->removing = true;
+	dev->app_removing = true;
 	if (usk_thread_send_msg(dev->thread, remove_on_thread, ctx) != 0) {
-		dev->removing = false;
+		dev->app_removing = false;
 		free(ctx);
 		return -ENOMEM;
 	}
@@ -369,7 +370,7 @@ usk_vhost_set_coalescing(const char *name, uint32_t delay_base_us, uint32_t iops
 	struct vhost_blk_dev *dev = dev_find(name);
 	struct coalescing_ctx *ctx;
 
-	if (dev == NULL || dev->removing) {
+	if (dev == NULL || dev->app_removing) {
 		return -ENODEV;
 	}
 	/* SPDK's limits: delay_base_us <= 1 s, iops_threshold in 1..1M when coalescing is on. */
@@ -388,7 +389,8 @@ usk_vhost_set_coalescing(const char *name, uint32_t delay_base_us, uint32_t iops
 		free(ctx);
 		return -ENOMEM;
 	}
-	/* (The thread writes the same values; the app thread only reads them for dumps.) */
+	dev->cfg_delay_base_us = delay_base_us;
+	dev->cfg_iops_threshold = iops_threshold;
 	return 0;
 }
 
@@ -402,8 +404,8 @@ dev_json(const struct vhost_blk_dev *dev)
 	snprintf(mask, sizeof(mask), "0x%s", usk_cpuset_fmt(&dev->cpumask));
 	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:{s:{s:b, s:s, s:b, s:s}}}",
 			 "ctrlr", dev->name, "cpumask", mask,
-			 "delay_base_us", (json_int_t)dev->delay_base_us,
-			 "iops_threshold", (json_int_t)dev->iops_threshold,
+			 "delay_base_us", (json_int_t)dev->cfg_delay_base_us,
+			 "iops_threshold", (json_int_t)dev->cfg_iops_threshold,
 			 "socket", dev->socket_path,
 			 "backend_specific", "block", "readonly", dev->readonly,
 			 "bdev", dev->bdev_name, "packed_ring", dev->packed_ring,
@@ -436,7 +438,7 @@ usk_vhost_write_config_json(json_t *config)
 	char mask[USK_CPUSET_SIZE / 4 + 3];
 
 	TAILQ_FOREACH(dev, &g_vhost_devs, link) {
-		if (dev->removing) {
+		if (dev->app_removing) {
 			continue;
 		}
 		snprintf(mask, sizeof(mask), "0x%s", usk_cpuset_fmt(&dev->cpumask));
@@ -444,11 +446,11 @@ usk_vhost_write_config_json(json_t *config)
 				    json_pack("{s:s, s:s, s:s, s:b, s:b}", "ctrlr", dev->name,
 					      "dev_name", dev->bdev_name, "cpumask", mask,
 					      "readonly", dev->readonly, "packed_ring", dev->packed_ring));
-		if (dev->delay_base_us != 0) {
+		if (dev->cfg_delay_base_us != 0) {
 			usk_json_config_add(config, "vhost_controller_set_coalescing",
 					    json_pack("{s:s, s:i, s:i}", "ctrlr", dev->name,
-						      "delay_base_us", (json_int_t)dev->delay_base_us,
-						      "iops_threshold", (json_int_t)dev->iops_threshold));
+						      "delay_base_us", (json_int_t)dev->cfg_delay_base_us,
+						      "iops_threshold", (json_int_t)dev->cfg_iops_threshold));
 		}
 	}
 }
@@ -472,7 +474,7 @@ fini_next(void *arg, int rc)
 	struct vhost_blk_dev *dev;
 
 	TAILQ_FOREACH(dev, &g_vhost_devs, link) {
-		if (!dev->removing && usk_vhost_dev_remove(dev->name, fini_next, NULL) == 0) {
+		if (!dev->app_removing && usk_vhost_dev_remove(dev->name, fini_next, NULL) == 0) {
 			return;
 		}
 	}

@@ -228,8 +228,11 @@ struct vhost_blk_dev {
 	struct usk_cpuset cpumask;
 	bool readonly;
 	bool packed_ring;
-	uint32_t delay_base_us;
+	uint32_t delay_base_us;		/* ctrlr thread's copy */
 	uint32_t iops_threshold;
+	uint32_t cfg_delay_base_us;	/* app thread's copy (dumps, save_config) */
+	uint32_t cfg_iops_threshold;
+	bool app_removing;		/* app thread: a removal was started */
 	struct usk_thread *thread;
 	int listen_fd;
 	int conn_fd;
