@@ -531,6 +531,75 @@ test_coalescing(void **state)
 }
 
 static void
+test_inflight_resubmit(void **state)
+{
+	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
+	uint16_t h0, h1, h2;
+
+	/* before the "crash": three requests fetched, h1 completed (used idx 1) but the back-end
+	 * died before clearing its inflight entry and storing used_idx */
+	h0 = add_req(USK_VIRTIO_BLK_T_OUT, 0, 1, 4096);
+	h1 = add_req(USK_VIRTIO_BLK_T_OUT, 64, 1, 4096);
+	h2 = add_req(USK_VIRTIO_BLK_T_IN, 128, 1, 4096);
+	vhost_blk_vq_stop(g_dev, g_vq);
+	g_vq->split.used->ring[0] = (struct usk_vring_used_elem) { .id = h1, .len = 1 };
+	g_vq->split.used->idx = 1;
+	inf->version = USK_VHOST_INFLIGHT_VERSION;
+	inf->desc_num = QSIZE;
+	inf->used_idx = 0;
+	inf->last_batch_head = h1;
+	inf->desc[h0] = (struct usk_vhost_inflight_desc_split) { .inflight = 1, .counter = 7 };
+	inf->desc[h1] = (struct usk_vhost_inflight_desc_split) { .inflight = 1, .counter = 8 };
+	inf->desc[h2] = (struct usk_vhost_inflight_desc_split) { .inflight = 1, .counter = 5 };
+	/* restart: QEMU sets the base to used->idx */
+	g_vq->inflight = inf;
+	g_vq->base_idx = 1;
+	assert_int_equal(vhost_blk_vq_start(g_dev, g_vq), 0);
+	/* h1 repaired (not resubmitted); h2 (counter 5) then h0 (7) resubmitted, in fetch order */
+	assert_int_equal(inf->desc[h1].inflight, 0);
+	assert_int_equal(inf->used_idx, 1);
+	assert_int_equal(g_nios, 2);
+	assert_int_equal(g_ios[0].type, USK_BDEV_IO_TYPE_READ);
+	assert_int_equal(g_ios[0].offset_blocks, 128);
+	assert_int_equal(g_ios[1].type, USK_BDEV_IO_TYPE_WRITE);
+	assert_int_equal(g_ios[1].offset_blocks, 0);
+	/* fetching continues after the three requests already taken */
+	assert_int_equal(g_vq->last_avail_idx, 3);
+	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), 0);
+	complete_all(true);
+	assert_int_equal(g_vq->split.used->idx, 3);
+	assert_int_equal(inf->used_idx, 3);
+	assert_int_equal(inf->desc[h0].inflight, 0);
+	assert_int_equal(inf->desc[h2].inflight, 0);
+	/* a new request is tracked: inflight while in the bdev, cleared on completion */
+	h1 = add_req(USK_VIRTIO_BLK_T_IN, 8, 1, 512);
+	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), 1);
+	assert_int_equal(inf->desc[h1].inflight, 1);
+	assert_true(inf->desc[h1].counter > 7);
+	complete_all(true);
+	assert_int_equal(inf->desc[h1].inflight, 0);
+	assert_int_equal(inf->used_idx, 4);
+	g_vq->inflight = NULL;
+	free(inf);
+}
+
+static void
+test_inflight_fresh_region(void **state)
+{
+	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
+
+	/* QEMU's first GET_INFLIGHT_FD region is zeroed: claimed, nothing resubmitted */
+	vhost_blk_vq_stop(g_dev, g_vq);
+	g_vq->inflight = inf;
+	assert_int_equal(vhost_blk_vq_start(g_dev, g_vq), 0);
+	assert_int_equal(inf->version, USK_VHOST_INFLIGHT_VERSION);
+	assert_int_equal(inf->desc_num, QSIZE);
+	assert_int_equal(g_nios, 0);
+	g_vq->inflight = NULL;
+	free(inf);
+}
+
+static void
 test_sort(void **state)
 {
 	struct vhost_blk_task t[5], *p[5];
@@ -564,6 +633,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_status_byte_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_signal_per_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_resubmit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_fresh_region, setup, teardown),
 		cmocka_unit_test(test_sort),
 	};
 
