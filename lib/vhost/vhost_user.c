@@ -4,6 +4,7 @@
  * reception with their fds, the request handlers, queue start and stop, connection teardown.
  * A malformed message closes this connection only, with a log line; the controller listens on.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 				 (1ULL << USK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 
 static int conn_readable(void *arg);
+static int listen_readable(void *arg);
 static void conn_close(struct vhost_blk_dev *dev, bool error, const char *why);
 
 static void
@@ -584,6 +586,13 @@ finish_close(struct vhost_blk_dev *dev)
 	if (dev->bdev_removed) {
 		vhost_dev_release_bdev(dev);
 	}
+	if (!dev->removing && dev->listen_fd >= 0 && usk_interrupt_mode_is_enabled()) {
+		dev->listen_intr = usk_interrupt_register(dev->listen_fd, listen_readable, dev,
+				   "vhost_listen");
+		if (dev->listen_intr == NULL) {
+			USK_ERRLOG("vhost %s: cannot watch the socket again; no new front-end\n", dev->name);
+		}
+	}
 	if (dev->removing) {
 		vhost_dev_remove_continue(dev);
 	}
@@ -797,11 +806,7 @@ accept_conn(struct vhost_blk_dev *dev)
 	if (fd < 0) {
 		return;
 	}
-	if (dev->conn_state != VHOST_CONN_NONE) {
-		USK_WARNLOG("vhost %s: a second front-end connected; refused (one at a time)\n", dev->name);
-		close(fd);
-		return;
-	}
+	assert(dev->conn_state == VHOST_CONN_NONE);
 	if (dev->bdev_desc == NULL) {
 		USK_ERRLOG("vhost %s: refusing a front-end: bdev %s is gone\n", dev->name, dev->bdev_name);
 		close(fd);
@@ -812,6 +817,11 @@ accept_conn(struct vhost_blk_dev *dev)
 	dev->connections++;
 	rx_reset(dev);
 	USK_NOTICELOG("vhost %s: front-end connected\n", dev->name);
+	/* One front-end at a time: a second one waits in the listen backlog until this one is gone
+	 * (a QEMU restarted after a crash may connect before the old connection's EOF is read). */
+	if (dev->listen_intr != NULL) {
+		usk_interrupt_unregister(&dev->listen_intr);
+	}
 	if (usk_interrupt_mode_is_enabled()) {
 		dev->conn_intr = usk_interrupt_register(fd, conn_readable, dev, "vhost_conn");
 		if (dev->conn_intr == NULL) {
@@ -836,9 +846,6 @@ conn_poll(void *arg)
 		accept_conn(dev);
 	} else if (dev->conn_state == VHOST_CONN_ACTIVE) {
 		return process_messages(dev) > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
-	} else {
-		/* Refuse a second front-end at once rather than leave it hanging. */
-		accept_conn(dev);
 	}
 	return USK_POLLER_IDLE;
 }
