@@ -766,14 +766,23 @@ void
 vhost_blk_update_poller(struct vhost_blk_dev *dev)
 {
 	uint16_t i, max = 0;
+	bool need_poll = !usk_interrupt_mode_is_enabled();
 
 	for (i = 0; i < VHOST_MAX_QUEUES; i++) {
 		if (dev->vqs[i].live || dev->vqs[i].inflight_cnt > 0 || dev->vqs[i].used_since_signal) {
 			max = i + 1;
 		}
+		if (dev->vqs[i].live && dev->vqs[i].kickfd < 0) {
+			/* A front-end that gave no kick fd ("no fd" bit) is polled even in interrupt
+			 * mode: nothing would wake us for it. */
+			need_poll = true;
+		}
 	}
 	dev->max_queues = max;
-	if (usk_interrupt_mode_is_enabled()) {
+	if (!need_poll) {
+		if (dev->vq_poller != NULL) {
+			usk_poller_unregister(&dev->vq_poller);
+		}
 		return;
 	}
 	if (max > 0 && dev->vq_poller == NULL) {
