@@ -42,7 +42,7 @@ void usk_env_opts_init(struct usk_env_opts *opts, size_t opts_size);
  * Initialise the environment: parse the core mask (every core must exist on this machine, else
  * -EINVAL), pin the calling thread to the main core, set up memory (2 MiB hugepages when a
  * hugetlbfs with 2 MiB pages is mounted (found in /proc/mounts, or opts->hugedir), some 2 MiB
- * pages are free and !no_huge; mlock'ed anonymous memory otherwise, where a failing mlock,
+ * pages are free and !no_huge; mlock'ed memfd memory otherwise (see usk_dma_get_fd_regions), where a failing mlock,
  * e.g. RLIMIT_MEMLOCK, only warns once) and the vtophys map.
  * Call once, from the main thread. Returns 0, -EINVAL, -EALREADY or -ENOMEM.
  *
@@ -91,6 +91,27 @@ void usk_dma_free(void *buf);
  * Returns USK_VTOPHYS_ERROR when vaddr is not registered.
  */
 uint64_t usk_vtophys(const void *vaddr, uint64_t *size);
+
+/** A file range that backs DMA memory: [vaddr, vaddr+size) maps fd at offset. */
+struct usk_dma_fd_region {
+	void *vaddr;
+	uint64_t size;
+	int fd;        /* owned by lib/env: do not close; MFD_CLOEXEC, sealed against shrinking */
+	uint64_t offset;
+};
+
+/**
+ * File ranges backing DMA memory, so that another process can map the same pages (vhost-user
+ * SET_MEM_TABLE passes the fds). Without hugepages all DMA memory, present and future, lies in
+ * one memfd "arena" region (address space sized to twice the RAM; pages exist once allocated).
+ * Fills up to max_regions entries and returns how many regions there are (0 with hugepages:
+ * those files are not kept open), or -ENOMEM. Any thread.
+ *
+ * DMA memory registered later is announced by the REGISTER notification of the mem map API
+ * (usk_mem_map_alloc); a user that must see every range in a region calls this again from its
+ * notify_cb to learn of a region it does not know yet.
+ */
+int usk_dma_get_fd_regions(struct usk_dma_fd_region *regions, int max_regions);
 
 /* ---- memory maps (2 MiB granular two-level tables) ---- */
 

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DMA-safe memory: where it comes from (2 MiB hugepages from a hugetlbfs mount, or anonymous
+ * DMA-safe memory: where it comes from (2 MiB hugepages from a hugetlbfs mount, or shared memfd
  * memory aligned to 2 MiB and mlock'ed) and a buddy allocator that carves registered 2 MiB
  * chunks into power-of-two blocks of 64 B .. 1 MiB. Larger requests get their own region.
+ *
+ * Without hugepages the memory is one memfd "arena" (MFD_CLOEXEC, sealed against shrinking),
+ * sized once to twice the machine's RAM (at least 64 GiB; only address space and a sparse file:
+ * pages exist once touched) and mapped piecewise at fixed offsets, so that the whole of DMA
+ * memory is one (fd, offset) range another process can map: vhost-user SET_MEM_TABLE passes it
+ * (usk_dma_get_fd_regions). Freed big regions punch their pages out of the file and return
+ * their range to a first-fit free list.
  *
  * Trade-offs: one mutex guards the heap (uncontended cost ~20 ns; the I/O path uses mempools,
  * not usk_dma_malloc); sizes round up to a power of two; small chunks are never returned to the
@@ -18,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 
 #include "usk/log.h"
 #include "usk/util.h"
@@ -66,6 +74,20 @@ static bool g_hugepages;
 static char g_hugedir[256];
 static unsigned g_file_seq;
 static bool g_mlock_warned;
+
+/* The memfd arena (no hugepages): [g_arena_base, +g_arena_size) maps g_arena_fd at offset 0. */
+#define ARENA_MIN_SIZE (64ULL << 30)
+struct arena_extent {
+	size_t off;
+	size_t len;
+};
+static pthread_mutex_t g_arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_arena_fd = -1;
+static uintptr_t g_arena_base;
+static size_t g_arena_size;
+/* Free ranges of the arena, sorted by offset, never adjacent (merged on free). */
+static struct arena_extent *g_arena_free;
+static size_t g_arena_nfree, g_arena_cap;
 
 /* ---- backing memory ---- */
 
@@ -154,42 +176,254 @@ reserve_aligned(size_t size, size_t align)
 	return (void *)aligned;
 }
 
+static int
+arena_create_locked(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), pgsz = sysconf(_SC_PAGESIZE);
+	size_t size = ARENA_MIN_SIZE;
+	void *base;
+	int fd;
+
+	if (pages > 0 && pgsz > 0 && (size_t)pages * (size_t)pgsz * 2 > size) {
+		size = USK_ALIGN_CEIL((size_t)pages * (size_t)pgsz * 2, (size_t)1 << 30);
+	}
+	fd = memfd_create("usk-dma", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		USK_ERRLOG("dma: memfd_create failed: %s\n", strerror(errno));
+		return -errno;
+	}
+	if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
+		USK_ERRLOG("dma: cannot size or seal the DMA memfd: %s\n", strerror(errno));
+		close(fd);
+		return -ENOMEM;
+	}
+	base = reserve_aligned(size, VALUE_2MB);
+	if (base == NULL) {
+		USK_ERRLOG("dma: cannot reserve %zu GiB of address space\n", size >> 30);
+		close(fd);
+		return -ENOMEM;
+	}
+	g_arena_free = calloc(16, sizeof(*g_arena_free));
+	if (g_arena_free == NULL) {
+		munmap(base, size);
+		close(fd);
+		return -ENOMEM;
+	}
+	g_arena_cap = 16;
+	g_arena_free[0] = (struct arena_extent){ .off = 0, .len = size };
+	g_arena_nfree = 1;
+	g_arena_base = (uintptr_t)base;
+	g_arena_size = size;
+	g_arena_fd = fd;
+	return 0;
+}
+
+/* First fit of size bytes at an align-aligned address; returns the offset or SIZE_MAX. */
+static size_t
+arena_take_locked(size_t size, size_t align)
+{
+	size_t i, start, end;
+	struct arena_extent *e;
+
+	for (i = 0; i < g_arena_nfree; i++) {
+		e = &g_arena_free[i];
+		start = USK_ALIGN_CEIL(g_arena_base + e->off, align) - g_arena_base;
+		if (start < e->off || start - e->off > e->len || e->len - (start - e->off) < size) {
+			continue;
+		}
+		end = start + size;
+		if (start == e->off && end == e->off + e->len) {
+			memmove(e, e + 1, (g_arena_nfree - i - 1) * sizeof(*e));
+			g_arena_nfree--;
+		} else if (start == e->off) {
+			e->len -= size;
+			e->off = end;
+		} else if (end == e->off + e->len) {
+			e->len = start - e->off;
+		} else {
+			/* Split in two: needs one more slot. */
+			if (g_arena_nfree == g_arena_cap) {
+				struct arena_extent *n = realloc(g_arena_free,
+								 2 * g_arena_cap * sizeof(*n));
+
+				if (n == NULL) {
+					return SIZE_MAX;
+				}
+				g_arena_free = n;
+				g_arena_cap *= 2;
+				e = &g_arena_free[i];
+			}
+			memmove(e + 2, e + 1, (g_arena_nfree - i - 1) * sizeof(*e));
+			e[1] = (struct arena_extent){ .off = end, .len = e->off + e->len - end };
+			e->len = start - e->off;
+			g_arena_nfree++;
+		}
+		return start;
+	}
+	return SIZE_MAX;
+}
+
+/* Give [off, off+len) back; merges with its neighbours. Returns -ENOMEM (range leaked). */
+static int
+arena_give_locked(size_t off, size_t len)
+{
+	size_t i;
+	struct arena_extent *e;
+
+	for (i = 0; i < g_arena_nfree && g_arena_free[i].off < off; i++) {
+	}
+	if (i > 0 && g_arena_free[i - 1].off + g_arena_free[i - 1].len == off) {
+		e = &g_arena_free[i - 1];
+		e->len += len;
+		if (i < g_arena_nfree && off + len == g_arena_free[i].off) {
+			e->len += g_arena_free[i].len;
+			memmove(&g_arena_free[i], &g_arena_free[i + 1],
+				(g_arena_nfree - i - 1) * sizeof(*e));
+			g_arena_nfree--;
+		}
+		return 0;
+	}
+	if (i < g_arena_nfree && off + len == g_arena_free[i].off) {
+		g_arena_free[i].off = off;
+		g_arena_free[i].len += len;
+		return 0;
+	}
+	if (g_arena_nfree == g_arena_cap) {
+		e = realloc(g_arena_free, 2 * g_arena_cap * sizeof(*e));
+		if (e == NULL) {
+			return -ENOMEM;
+		}
+		g_arena_free = e;
+		g_arena_cap *= 2;
+	}
+	memmove(&g_arena_free[i + 1], &g_arena_free[i], (g_arena_nfree - i) * sizeof(*e));
+	g_arena_free[i] = (struct arena_extent){ .off = off, .len = len };
+	g_arena_nfree++;
+	return 0;
+}
+
 static void *
-backend_map(size_t size, size_t align)
+arena_map(size_t size, size_t align)
+{
+	size_t off;
+	void *p = NULL;
+
+	pthread_mutex_lock(&g_arena_lock);
+	if (g_arena_fd < 0 && arena_create_locked() != 0) {
+		goto out;
+	}
+	off = arena_take_locked(size, align);
+	if (off == SIZE_MAX) {
+		USK_ERRLOG("dma: the DMA arena has no free %zu bytes\n", size);
+		goto out;
+	}
+	p = mmap((void *)(g_arena_base + off), size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, g_arena_fd, (off_t)off);
+	if (p == MAP_FAILED) {
+		USK_ERRLOG("dma: mapping %zu bytes of the DMA memfd failed: %s\n", size,
+			   strerror(errno));
+		arena_give_locked(off, size);
+		p = NULL;
+	}
+out:
+	pthread_mutex_unlock(&g_arena_lock);
+	return p;
+}
+
+static void
+arena_unmap(void *addr, size_t size)
+{
+	size_t off = (uintptr_t)addr - g_arena_base;
+
+	pthread_mutex_lock(&g_arena_lock);
+	/* Drop the pages (the file keeps its size: the seal forbids shrinking, not holes). */
+	if (fallocate(g_arena_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)size) != 0) {
+		USK_WARNLOG("dma: punching %zu bytes out of the DMA memfd failed: %s\n", size,
+			    strerror(errno));
+	}
+	/* Back to reserved address space, so nothing else is mapped there. */
+	if (mmap(addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+		 -1, 0) == MAP_FAILED || arena_give_locked(off, size) != 0) {
+		USK_WARNLOG("dma: %zu bytes of the DMA arena not reusable\n", size);
+	}
+	pthread_mutex_unlock(&g_arena_lock);
+}
+
+static inline bool
+in_arena(const void *addr)
+{
+	return g_arena_fd >= 0 && (uintptr_t)addr >= g_arena_base &&
+	       (uintptr_t)addr - g_arena_base < g_arena_size;
+}
+
+int
+usk_dma_get_fd_regions(struct usk_dma_fd_region *regions, int max_regions)
+{
+	int n = 0;
+
+	if (!atomic_load_explicit(&g_dma_ready, memory_order_acquire) && env_dma_init(NULL) != 0) {
+		return -ENOMEM;
+	}
+	if (g_hugepages) {
+		return 0;
+	}
+	pthread_mutex_lock(&g_arena_lock);
+	if (g_arena_fd < 0 && arena_create_locked() != 0) {
+		pthread_mutex_unlock(&g_arena_lock);
+		return -ENOMEM;
+	}
+	if (max_regions > 0 && regions != NULL) {
+		regions[0] = (struct usk_dma_fd_region){
+			.vaddr = (void *)g_arena_base, .size = g_arena_size, .fd = g_arena_fd, .offset = 0,
+		};
+	}
+	n = 1;
+	pthread_mutex_unlock(&g_arena_lock);
+	return n;
+}
+
+static void *
+hugetlb_map(size_t size, size_t align)
 {
 	char path[320];
 	void *addr, *p;
 	int fd;
 
-	align = USK_MAX(align, (size_t)VALUE_2MB);
 	addr = reserve_aligned(size, align);
 	if (addr == NULL) {
 		return NULL;
 	}
-	if (g_hugepages) {
-		snprintf(path, sizeof(path), "%s/usk_%d_%u", g_hugedir, (int)getpid(), g_file_seq++);
-		fd = open(path, O_CREAT | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			USK_ERRLOG("dma: cannot create %s: %s\n", path, strerror(errno));
-			munmap(addr, size);
-			return NULL;
-		}
-		/* The mapping keeps the pages; the name is not needed once mapped. */
-		p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
-			 fd, 0);
-		unlink(path);
-		close(fd);
-		if (p == MAP_FAILED) {
-			USK_ERRLOG("dma: no free 2 MiB hugepages for %zu bytes (%s)\n", size,
-				   strerror(errno));
-			munmap(addr, size);
-			return NULL;
-		}
-		return p;
-	}
-	p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	if (p == MAP_FAILED) {
+	snprintf(path, sizeof(path), "%s/usk_%d_%u", g_hugedir, (int)getpid(), g_file_seq++);
+	fd = open(path, O_CREAT | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		USK_ERRLOG("dma: cannot create %s: %s\n", path, strerror(errno));
 		munmap(addr, size);
+		return NULL;
+	}
+	/* The mapping keeps the pages; the name is not needed once mapped. */
+	p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0);
+	unlink(path);
+	close(fd);
+	if (p == MAP_FAILED) {
+		USK_ERRLOG("dma: no free 2 MiB hugepages for %zu bytes (%s)\n", size, strerror(errno));
+		munmap(addr, size);
+		return NULL;
+	}
+	return p;
+}
+
+static void *
+backend_map(size_t size, size_t align)
+{
+	void *p;
+
+	align = USK_MAX(align, (size_t)VALUE_2MB);
+	if (g_hugepages) {
+		return hugetlb_map(size, align);
+	}
+	p = arena_map(size, align);
+	if (p == NULL) {
 		return NULL;
 	}
 	madvise(p, size, MADV_HUGEPAGE);
@@ -206,6 +440,10 @@ backend_map(size_t size, size_t align)
 static void
 backend_unmap(void *addr, size_t size)
 {
+	if (in_arena(addr)) {
+		arena_unmap(addr, size);
+		return;
+	}
 	munmap(addr, size);
 }
 
@@ -263,7 +501,7 @@ env_dma_init(const struct usk_env_opts *opts)
 		 */
 		if (g_hugepages && free_2mb_hugepages() == 0) {
 			USK_NOTICELOG("dma: %s is mounted but no 2 MiB hugepages are free; using "
-				      "anonymous memory (IOVA = VA)\n", g_hugedir);
+				      "memfd memory (IOVA = VA)\n", g_hugedir);
 			g_hugepages = false;
 		}
 	}
@@ -280,7 +518,7 @@ env_dma_init(const struct usk_env_opts *opts)
 		goto out;
 	}
 	USK_INFOLOG(env, "dma: %s, addresses %s\n",
-		    g_hugepages ? g_hugedir : "anonymous memory (no hugepages)",
+		    g_hugepages ? g_hugedir : "memfd arena (no hugepages)",
 		    mode == ENV_PHYS_PAGEMAP ? "physical (pagemap)" : "IOVA = VA");
 	atomic_store_explicit(&g_dma_ready, true, memory_order_release);
 	if (opts != NULL && opts->mem_size > 0) {

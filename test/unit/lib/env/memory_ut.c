@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "usk/env.h"
@@ -382,6 +384,95 @@ test_vtophys_unregistered(void **state)
 	assert_int_equal(usk_vtophys(NULL, NULL), USK_VTOPHYS_ERROR);
 }
 
+/*
+ * Without hugepages every DMA allocation lies in the one memfd region that
+ * usk_dma_get_fd_regions reports, and the file shows what was written through the mapping (what
+ * a vhost-user back-end that maps the fd sees). A freed big region's range is reused, and reads
+ * back as zeros from the file (punched).
+ */
+static void
+test_dma_fd_regions(void **state)
+{
+	struct usk_dma_fd_region r[2];
+	uint8_t *small, *big, *big2, byte = 0;
+	uint64_t off;
+	int n, seals;
+
+	if (usk_env_hugepages_enabled()) {
+		skip();
+	}
+	small = usk_dma_malloc(4096, 4096, NULL);
+	big = usk_dma_malloc(5 * MB2, 0, NULL);
+	assert_non_null(small);
+	assert_non_null(big);
+	n = usk_dma_get_fd_regions(r, 2);
+	assert_int_equal(n, 1);
+	assert_true(r[0].fd >= 0);
+	assert_true(r[0].size >= (64ULL << 30));
+	assert_true((uintptr_t)small >= (uintptr_t)r[0].vaddr);
+	assert_true((uintptr_t)big + 5 * MB2 <= (uintptr_t)r[0].vaddr + r[0].size);
+	seals = fcntl(r[0].fd, F_GET_SEALS);
+	assert_true(seals >= 0 && (seals & F_SEAL_SHRINK));
+	assert_true(fcntl(r[0].fd, F_GETFD) & FD_CLOEXEC);
+	assert_int_not_equal(ftruncate(r[0].fd, 0), 0);
+
+	small[17] = 0xa5;
+	off = r[0].offset + (uint64_t)((uintptr_t)small - (uintptr_t)r[0].vaddr) + 17;
+	assert_int_equal(pread(r[0].fd, &byte, 1, (off_t)off), 1);
+	assert_int_equal(byte, 0xa5);
+	big[5 * MB2 - 1] = 0x3c;
+	off = r[0].offset + (uint64_t)((uintptr_t)big - (uintptr_t)r[0].vaddr) + 5 * MB2 - 1;
+	assert_int_equal(pread(r[0].fd, &byte, 1, (off_t)off), 1);
+	assert_int_equal(byte, 0x3c);
+
+	usk_dma_free(big);
+	assert_int_equal(pread(r[0].fd, &byte, 1, (off_t)off), 1);
+	assert_int_equal(byte, 0);
+	/* First fit: the same range again, zeroed. */
+	big2 = usk_dma_malloc(5 * MB2, 0, NULL);
+	assert_ptr_equal(big2, big);
+	assert_int_equal(big2[5 * MB2 - 1], 0);
+	usk_dma_free(big2);
+	usk_dma_free(small);
+	/* Counting only. */
+	assert_int_equal(usk_dma_get_fd_regions(NULL, 0), 1);
+}
+
+/*
+ * Arena free list: a freed range is split for a smaller request and merged with its neighbours.
+ * (The cases run in order in one process; the earlier ones leave their freed ranges merged into
+ * the arena's tail, so fresh ranges here are adjacent.)
+ */
+static void
+test_dma_arena_reuse(void **state)
+{
+	uint8_t *a, *b, *c, *d, *big;
+
+	if (usk_env_hugepages_enabled()) {
+		skip();
+	}
+	a = usk_dma_malloc(4 * MB2, 0, NULL);
+	b = usk_dma_malloc(4 * MB2, 0, NULL);
+	c = usk_dma_malloc(4 * MB2, 0, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	/* Fresh ranges come one after the other from the arena. */
+	assert_ptr_equal(b, a + 4 * MB2);
+	assert_ptr_equal(c, b + 4 * MB2);
+	usk_dma_free(b);
+	d = usk_dma_malloc(2 * MB2, 0, NULL); /* first fit: the front of b's range */
+	assert_ptr_equal(d, b);
+	usk_dma_free(a);
+	usk_dma_free(c);
+	usk_dma_free(d);
+	/* a, b and c merged again: one 12 MiB region fits where a began. */
+	big = usk_dma_malloc(12 * MB2, 0, NULL);
+	assert_ptr_equal(big, a);
+	big[12 * MB2 - 1] = 1;
+	usk_dma_free(big);
+}
+
 int
 main(void)
 {
@@ -394,6 +485,8 @@ main(void)
 		cmocka_unit_test(test_dma_many_small),
 		cmocka_unit_test(test_dma_threads),
 		cmocka_unit_test(test_vtophys_unregistered),
+		cmocka_unit_test(test_dma_fd_regions),
+		cmocka_unit_test(test_dma_arena_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
