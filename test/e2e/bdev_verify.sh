@@ -5,6 +5,7 @@
 # so they are built through examine when the base appears.
 set -u
 
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 e2e_init bdev_verify
 E2E_LOG_TAIL=40

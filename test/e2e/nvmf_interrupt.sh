@@ -6,7 +6,8 @@
 # the guest connects and after it has gone.
 set -u
 NAME=nvmf_interrupt
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 skip_unless_guest
 
@@ -47,6 +48,7 @@ for _ in $(seq 1 40); do
 	[ "$n" = 0 ] && break
 	sleep 1
 done
+[ "$n" = 0 ] || fail "$n qpairs of the powered-off guest left after 40 s"
 idle_check "after the guest"
 stop_tgt
 GUEST_MD5=$(tr -d '\r' <"$TMP/guest-1.log" | awk '$1 == "PATTERN_MD5" && $2 == "aio" {print $4}')
