@@ -27,9 +27,12 @@ ROOT_DIR=$(cd "$E2E_DIR/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
 TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
 RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
-RPC_BIN=$RPC
+# shellcheck disable=SC2034 # the names the nvmf tests use
+{
+	RPC_BIN=$RPC
+	CLIENT=$E2E_DIR/nvmf_lib/nvmf_tcp_client.py
+}
 HARNESS=$E2E_DIR/harness
-CLIENT=$E2E_DIR/nvmf_lib/nvmf_tcp_client.py
 NQN=nqn.2016-06.io.spdk:cnode1
 MALLOC_BDEV='{"method": "bdev_malloc_create", "params": {"name": "Malloc0", "num_blocks": 262144, "block_size": 512}}'
 # Seconds a usk process has to exit after SIGTERM/SIGINT (or after spdk_kill_instance).
@@ -236,14 +239,14 @@ stop_tgt() {
 	local sig=${1:-TERM}
 
 	[ -n "$TGT_PID" ] || fail "stop_tgt: usk_tgt is not running"
-	e2e_stop_pid "$TGT_PID" "$TMP/tgt.log" usk_tgt "$sig" || { TGT_PID= PID=; fail "usk_tgt did not stop cleanly on SIG$sig"; }
+	e2e_stop_pid "$TGT_PID" "$TMP/tgt.log" usk_tgt "$sig" || { TGT_PID=; PID=; fail "usk_tgt did not stop cleanly on SIG$sig"; }
 	e2e_tgt_done "SIG$sig"
 }
 e2e_stop_tgt() { stop_tgt "$@"; }
 
 # tgt_wait_exit WHY: usk_tgt was told to exit some other way (spdk_kill_instance): same checks.
 tgt_wait_exit() {
-	e2e_reap "$TGT_PID" "$TMP/tgt.log" usk_tgt "$1" || { TGT_PID= PID=; fail "usk_tgt did not exit cleanly after $1"; }
+	e2e_reap "$TGT_PID" "$TMP/tgt.log" usk_tgt "$1" || { TGT_PID=; PID=; fail "usk_tgt did not exit cleanly after $1"; }
 	e2e_tgt_done "$1"
 }
 
