@@ -101,9 +101,10 @@ try:
     tests = [json.loads(l) for l in open(log) if l.strip()]
 except (OSError, ValueError) as e:
     print("FAIL testlog.json missing or unreadable: %s" % e)
-    sys.exit(0)
-if not tests:
+    tests = None
+if tests == []:
     print("FAIL testlog.json holds no test")
+tests = tests or []
 seen = set()
 for t in tests:
     name, out, res = t["name"], t.get("stdout") or "", t.get("result")
