@@ -69,9 +69,14 @@ fi
 count "lint: clang-format" $rc
 
 build=$root/build-test
+# The meson.build files pick up test directories with fs.is_file(), which meson does not track:
+# reconfigure every time so a test added or removed since the last run is seen.
 if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false -Dtests=enabled \
 		>"$root/build-test.setup.log" 2>&1 || { cat "$root/build-test.setup.log"; count "meson setup" 1; }
+else
+	meson setup --reconfigure "$build" >"$root/build-test.setup.log" 2>&1 ||
+		{ cat "$root/build-test.setup.log"; count "meson setup --reconfigure" 1; }
 fi
 if ! ninja -C "$build" >"$root/build-test.log" 2>&1; then
 	tail -50 "$root/build-test.log"
@@ -190,8 +195,11 @@ if [ "$fuzz_s" -gt 0 ]; then
 	if [ ! -f "$fbuild/build.ninja" ]; then
 		CC=clang meson setup "$fbuild" -Dfuzz=true -Dtests=disabled -Db_sanitize=address,undefined \
 			-Db_lundef=false >"$root/build-fuzz.setup.log" 2>&1 || { cat "$root/build-fuzz.setup.log"; count "fuzz setup" 1; }
+	else
+		# As for build-test: so the target list below is the current one.
+		meson setup --reconfigure "$fbuild" >"$root/build-fuzz.setup.log" 2>&1 ||
+			{ cat "$root/build-fuzz.setup.log"; count "fuzz setup --reconfigure" 1; }
 	fi
-	# Reconfigures if a meson.build changed, so the target list below is the current one.
 	ninja -C "$fbuild" -k 0 >"$root/build-fuzz.log" 2>&1 || tail -30 "$root/build-fuzz.log"
 	meson introspect --targets "$fbuild" >"$root/build-fuzz.targets.json" 2>/dev/null
 	python3 - "$root/build-fuzz.targets.json" "$root" "$root/test/fuzz/meson.build" \
