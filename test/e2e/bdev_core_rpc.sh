@@ -5,6 +5,7 @@
 # SPDK's fields; save_config replays (usk_tgt --json) to the same bdevs, UUIDs and QoS limits.
 set -u
 
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 e2e_init bdev_core_rpc
 e2e_require "$TGT"

@@ -5,6 +5,7 @@
 # corrupt_data on reads is caught by verify; nomem is retried transparently.
 set -u
 
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 e2e_init bdev_error_inject
 PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf

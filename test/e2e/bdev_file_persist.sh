@@ -5,6 +5,7 @@
 # back and checks it (--check-pattern). A zeroed file must fail the check (the checker is real).
 set -u
 
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 e2e_init bdev_file_persist
 PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
@@ -36,8 +37,7 @@ run_perf() {
 }
 
 for pair in "aio uring" "uring aio"; do
-	set -- $pair
-	writer=$1 reader=$2
+	read -r writer reader <<<"$pair"
 	f=$TMP/$writer.img
 	truncate -s 2M "$f"
 	write_cfg "$writer" W0 "$f"

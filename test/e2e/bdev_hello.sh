@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# examples/hello_bdev writes "Hello World!" to block 0 of a bdev and reads it back.
+# examples/hello_bdev writes "Hello World!" to block 0 of a bdev and reads it back; asked for a
+# bdev that does not exist it fails at once with a message naming it (a timeout is a failure:
+# e2e_run fails the test on rc 124/137, a signal or a sanitizer report).
 set -u
 
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 e2e_init bdev_hello
 HELLO=$BUILD_DIR/examples/hello_bdev/hello_bdev
@@ -31,7 +34,12 @@ run_hello --json "$TMP/aio.json" -b AIO0 || fail "hello_bdev -b AIO0 exited non-
 grep -q "Hello World!" "$TMP/out.log" || fail "hello_bdev -b AIO0 did not print Hello World!"
 [ "$(head -c 12 "$TMP/hello.img")" = "Hello World!" ] || fail "file does not start with Hello World!"
 
-# An unknown bdev is an error, not a hang.
-run_hello --json "$TMP/malloc.json" -b NoSuchBdev && fail "hello_bdev -b NoSuchBdev succeeded"
+# An unknown bdev is an error (exit 1 with a message naming it), not a hang or a crash.
+run_hello --json "$TMP/malloc.json" -b NoSuchBdev
+rc=$?
+[ "$rc" -eq 1 ] || fail "hello_bdev -b NoSuchBdev: exit status $rc, expected 1"
+grep -q "Could not open bdev: NoSuchBdev" "$TMP/out.log" ||
+	fail "hello_bdev -b NoSuchBdev did not say it could not open NoSuchBdev"
+grep -q "Hello World!" "$TMP/out.log" && fail "hello_bdev -b NoSuchBdev wrote anyway"
 echo "PASS: hello_bdev"
 exit 0

@@ -5,6 +5,7 @@
 # work, vbdevs appear in save_config, and a vbdev goes away when its base is hot-removed.
 set -u
 
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 e2e_init bdev_rpc_errors
 e2e_require "$TGT" "$RPC"
@@ -18,7 +19,13 @@ rpc() {
 expect_err() {
 	local field=$1
 	shift
-	rpc "$@" && fail "'$*' succeeded, expected an error naming $field"
+	local rc
+
+	rpc "$@"
+	rc=$?
+	[ "$rc" -ne 0 ] || fail "'$*' succeeded, expected an error naming $field"
+	[ "$rc" -eq 1 ] || fail "'$*': usk_rpc exit status $rc (timeout or crash), expected 1"
+	grep -q "failed: code -" "$TMP/err" || fail "'$*': no JSON-RPC error reply"
 	grep -q -- "$field" "$TMP/err" || fail "'$*': error does not name '$field'"
 }
 

@@ -5,6 +5,7 @@
 # so they are built through examine when the base appears.
 set -u
 
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 e2e_init bdev_verify
 E2E_LOG_TAIL=40
@@ -34,7 +35,7 @@ rc=$?
 [ $rc -eq 0 ] || fail "usk_bdevperf verify exited with $rc"
 
 for b in Malloc0 AIO0 URING0 Malloc1p0 Malloc1p1 PT0 Delay0; do
-	line=$(grep -E "^[[:space:]]+$b[[:space:]]+:" "$TMP/out.log") || fail "no result row for $b"
+	line=$(grep -E "^[[:space:]]+${b}[[:space:]]+:" "$TMP/out.log") || fail "no result row for $b"
 	iops=$(echo "$line" | awk -F: '{print $2}' | awk '{print $2}')
 	fails=$(echo "$line" | awk -F: '{print $2}' | awk '{print $4}')
 	awk -v v="$iops" 'BEGIN { exit !(v > 0) }' || fail "$b: IOPS $iops"
@@ -44,7 +45,7 @@ grep -q "^ Total" "$TMP/out.log" || fail "no Total row"
 grep -q "Verification LBA range" "$TMP/out.log" || fail "no verification range line"
 # The bases are claimed by the vbdevs: no job may run on them.
 for b in Malloc1 Malloc2 Malloc3; do
-	if grep -qE "^[[:space:]]+$b[[:space:]]+:" "$TMP/out.log"; then
+	if grep -qE "^[[:space:]]+${b}[[:space:]]+:" "$TMP/out.log"; then
 		fail "a job ran on claimed base $b"
 	fi
 done
@@ -63,7 +64,7 @@ e2e_run timeout -k 5 60 "$PERF" --interrupt-mode --json "$TMP/intr.json" -q 16 -
 rc=$?
 [ $rc -eq 0 ] || fail "usk_bdevperf verify in interrupt mode exited with $rc"
 for b in AIO0 URING0 Delay0; do
-	line=$(grep -E "^[[:space:]]+$b[[:space:]]+:" "$TMP/out.log") || fail "interrupt mode: no row for $b"
+	line=$(grep -E "^[[:space:]]+${b}[[:space:]]+:" "$TMP/out.log") || fail "interrupt mode: no row for $b"
 	iops=$(echo "$line" | awk -F: '{print $2}' | awk '{print $2}')
 	awk -v v="$iops" 'BEGIN { exit !(v > 0) }' || fail "interrupt mode: $b IOPS $iops"
 done

@@ -4,22 +4,11 @@
 # a raw SPDK-style client), error handling per connection, save_config -> --json round trip.
 set -u
 
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 e2e_init foundation
 e2e_require "$TGT" "$RPC"
 e2e_require_python
-
-rpc() {
-	e2e_rpc "$@"
-}
-
-start_tgt() {
-	e2e_start_tgt 0x3 "$@"
-}
-
-stop_tgt() {
-	e2e_stop_tgt "$@"
-}
 
 # Raw JSON-RPC client in the style of SPDK's rpc.py (python3 socket, raw_decode framing).
 cat >"$TMP/client.py" <<'PY'
@@ -149,7 +138,7 @@ else:
 PY
 
 # ---- 1. start, methods, reactors ----
-start_tgt
+e2e_start_tgt 0x3
 perm=$(stat -c %a "$SOCK")
 [ "$perm" = "600" ] || fail "socket mode $perm, expected 600"
 rpc rpc_get_methods >"$TMP/methods.json" || fail "rpc_get_methods"
@@ -170,7 +159,9 @@ grep -q "cpumask" "$TMP/err" || fail "thread_set_cpumask mask error: $(cat "$TMP
 
 # ---- 2. invalid params name the field ----
 rpc log_set_flag bogus_field=1 2>"$TMP/err" && fail "unknown param accepted"
-grep -q -- "-32602" "$TMP/err" && grep -q "bogus_field" "$TMP/err" || fail "invalid params message: $(cat "$TMP/err")"
+if ! grep -q -- "code -32602:" "$TMP/err" || ! grep -q "bogus_field" "$TMP/err"; then
+	fail "invalid params message: $(cat "$TMP/err")"
+fi
 rpc log_set_level 2>"$TMP/err" && fail "missing param accepted"
 grep -q "level" "$TMP/err" || fail "missing field not named: $(cat "$TMP/err")"
 rpc no_such_method 2>"$TMP/err" && fail "unknown method accepted"
@@ -178,13 +169,13 @@ grep -q -- "-32601" "$TMP/err" || fail "unknown method: $(cat "$TMP/err")"
 rpc log_set_print_level --json '{"level":"INFO"}' >/dev/null || fail "--json params"
 [ "$(rpc log_get_print_level)" = '"INFO"' ] || fail "log_get_print_level"
 rpc framework_start_init 2>"$TMP/err" && fail "framework_start_init allowed at runtime"
-grep -q -- "-1" "$TMP/err" || fail "invalid state code: $(cat "$TMP/err")"
+grep -q -- "code -1:" "$TMP/err" || fail "invalid state code: $(cat "$TMP/err")"
 
 # ---- 3. raw clients: framing, malformed input, oversized input, vanishing clients ----
 python3 "$TMP/client.py" "$SOCK" framing || fail "framing checks"
 python3 "$TMP/client.py" "$SOCK" malformed || fail "malformed/oversized checks"
 python3 "$TMP/client.py" "$SOCK" concurrent || fail "concurrent clients"
-kill -0 "$PID" 2>/dev/null || fail "usk_tgt died during bad-client checks"
+tgt_alive || fail "usk_tgt died during bad-client checks"
 
 # ---- 4. save_config -> restart with --json -> same config ----
 rpc log_set_print_level level=NOTICE >/dev/null || fail "log_set_print_level"
@@ -198,7 +189,7 @@ python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert isinstance(c
 	"$TMP/config.json" || fail "save_config output shape"
 stop_tgt TERM
 
-start_tgt --json "$TMP/config.json"
+e2e_start_tgt 0x3 --json "$TMP/config.json"
 rpc save_config >"$TMP/config2.json" || fail "save_config after --json"
 python3 - "$TMP/config.json" "$TMP/config2.json" <<'PY' || fail "config differs after --json round trip"
 import json, sys
@@ -209,32 +200,24 @@ stop_tgt INT
 
 # ---- 5. bad --json file: start-up fails with a message naming the problem ----
 echo '{"subsystems":[{"subsystem":"x","config":[{"method":"no_such_method"}]}]}' >"$TMP/bad.json"
-"$TGT" -m 0x1 -r "$SOCK" --json "$TMP/bad.json" >"$TMP/bad.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$PID" 2>/dev/null && fail "usk_tgt kept running with a failing --json"
-wait "$PID" && fail "usk_tgt exit code 0 with a failing --json"
-PID=
-grep -q "no_such_method" "$TMP/bad.log" || fail "--json error does not name the method: $(cat "$TMP/bad.log")"
+e2e_run timeout -k 5 30 "$TGT" -m 0x1 -r "$SOCK" --json "$TMP/bad.json"
+rc=$?
+[ "$rc" -eq 1 ] || fail "usk_tgt with a failing --json: exit status $rc, expected 1"
+grep -q "no_such_method" "$TMP/out.log" || fail "--json error does not name the method: $(cat "$TMP/out.log")"
 [ -e "$SOCK" ] && fail "socket left behind after failed start"
 
 # ---- 6. --wait-for-rpc: runtime methods refused until framework_start_init ----
-start_tgt --wait-for-rpc
+e2e_start_tgt 0x3 --wait-for-rpc
 rpc framework_get_reactors 2>"$TMP/err" && fail "runtime method allowed before init"
 grep -q "Method may only be called at runtime" "$TMP/err" || fail "state error: $(cat "$TMP/err")"
 rpc framework_start_init >/dev/null || fail "framework_start_init"
 rpc framework_wait_init >/dev/null || fail "framework_wait_init"
 rpc framework_get_reactors >/dev/null || fail "runtime method after init"
 rpc spdk_kill_instance sig_name=SIGTERM >/dev/null || fail "spdk_kill_instance"
-for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-wait "$PID"
-rc=$?
-PID=
-[ "$rc" -eq 0 ] || fail "exit code $rc after spdk_kill_instance"
-[ -e "$SOCK" ] && fail "socket left behind after spdk_kill_instance"
+tgt_wait_exit spdk_kill_instance
 
 # ---- 7. interrupt mode starts, answers and stops ----
-start_tgt --interrupt-mode
+e2e_start_tgt 0x3 --interrupt-mode
 rpc framework_get_reactors >/dev/null || fail "interrupt mode: framework_get_reactors"
 rpc thread_get_stats | grep -q '"app_thread"' || fail "interrupt mode: thread_get_stats"
 python3 "$TMP/client.py" "$SOCK" framing || fail "interrupt mode: framing checks"

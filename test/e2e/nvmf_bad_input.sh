@@ -6,7 +6,8 @@
 # the same time keeps doing verified I/O, and usk_tgt keeps running.
 set -u
 NAME=nvmf_bad_input
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 
 PORT=$(free_port)
@@ -50,5 +51,7 @@ done
 [ "$n" = 0 ] || fail "$n qpairs left after all clients closed"
 pass "no qpairs left"
 tgt_alive || fail "usk_tgt died"
+stop_tgt
+pass "usk_tgt stopped cleanly (SIGTERM, exit 0, no sanitizer report)"
 echo "nvmf_bad_input: all checks passed"
 exit 0

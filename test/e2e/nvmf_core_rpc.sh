@@ -5,71 +5,16 @@
 # a host not on the allow list, identify + I/O over a minimal NVMe/TCP host, then save_config is
 # replayed into a second usk_tgt that must report the same subsystems.
 set -u
-E2E_DIR=$(cd "$(dirname "$0")" && pwd)
-ROOT_DIR=$(cd "$E2E_DIR/../.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT_DIR/build}
-TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
-RPC_BIN=$BUILD_DIR/app/usk_rpc/usk_rpc
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+e2e_init nvmf_core_rpc
+skip_unless_ready
 CLIENT=$E2E_DIR/nvmf_core/core_client.py
-SOCK=/tmp/usk-e2e-nvmf_core_rpc-$$.sock
-TMP=$(mktemp -d /tmp/usk-e2e-nvmf_core_rpc-XXXXXX)
-TGT_PID=
 NQN1=nqn.2016-06.io.usk:cnode1
 NQN2=nqn.2016-06.io.usk:cnode2
 DISC=nqn.2014-08.org.nvmexpress.discovery
 HOSTA=nqn.2014-08.org.nvmexpress:uuid:0a0a0a0a-1111-2222-3333-444444444444
 HOSTB=nqn.2014-08.org.nvmexpress:uuid:0b0b0b0b-1111-2222-3333-444444444444
-
-cleanup() {
-	if [ -n "$TGT_PID" ]; then
-		kill -KILL "$TGT_PID" 2>/dev/null
-		wait "$TGT_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP" "$SOCK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/tgt.log" ] && tail -30 "$TMP/tgt.log" >&2
-	exit 1
-}
-pass() { echo "PASS: $*"; }
-
-for b in "$TGT" "$RPC_BIN"; do
-	[ -x "$b" ] || fail "$b not built"
-done
-command -v python3 >/dev/null || fail "python3 missing"
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-start_tgt() {
-	"$TGT" -m 0x3 -r "$SOCK" --json "$1" >"$TMP/tgt.log" 2>&1 &
-	TGT_PID=$!
-	for _ in $(seq 1 600); do
-		if [ -S "$SOCK" ] && "$RPC_BIN" -s "$SOCK" -t 5 rpc_get_methods >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$TGT_PID" 2>/dev/null || fail "usk_tgt exited during start-up"
-		sleep 0.1
-	done
-	fail "usk_tgt did not come up within 60 s"
-}
-
-stop_tgt() {
-	kill -TERM "$TGT_PID" 2>/dev/null
-	for _ in $(seq 1 300); do
-		kill -0 "$TGT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$TGT_PID" 2>/dev/null && fail "usk_tgt did not exit on SIGTERM within 30 s"
-	wait "$TGT_PID" 2>/dev/null
-	TGT_PID=
-}
-
-rpc() { "$RPC_BIN" -s "$SOCK" -t 30 "$@"; }
 
 # rpc_err METHOD JSON WORD: the call must fail and its message must name WORD.
 rpc_err() {
@@ -77,6 +22,7 @@ rpc_err() {
 	if out=$(rpc "$1" --json "$2" 2>&1); then
 		fail "$1 $2 succeeded: $out"
 	fi
+	echo "$out" | grep -q "failed: code -" || fail "$1: no JSON-RPC error reply: $out"
 	echo "$out" | grep -q -- "$3" || fail "$1 error does not name '$3': $out"
 	pass "$1 rejected: $(echo "$out" | tail -1)"
 }
@@ -85,7 +31,7 @@ client() { timeout 60 python3 "$CLIENT" "$PORT" "$@" || fail "core_client $*"; }
 
 PORT=$(free_port)
 sed "s/\"4420\"/\"$PORT\"/g" "$ROOT_DIR/etc/usk_tgt_nvmf.json" >"$TMP/default.json"
-start_tgt "$TMP/default.json"
+start_tgt "$TMP/default.json" -m 0x3
 pass "usk_tgt started from etc/usk_tgt_nvmf.json on port $PORT"
 
 rpc nvmf_get_subsystems >"$TMP/subs.json" || fail "nvmf_get_subsystems"
@@ -151,7 +97,8 @@ client refused "$HOSTA" "$NQN2" 184
 
 rpc nvmf_subsystem_get_controllers --json "{\"nqn\": \"$NQN1\"}" >/dev/null || fail "get_controllers"
 rpc nvmf_subsystem_get_qpairs --json "{\"nqn\": \"$NQN1\"}" >/dev/null || fail "get_qpairs"
-rpc nvmf_subsystem_get_listeners --json "{\"nqn\": \"$NQN2\"}" | grep -q "\"$PORT\"" || fail "get_listeners"
+rpc nvmf_subsystem_get_listeners --json "{\"nqn\": \"$NQN2\"}" >"$TMP/listeners.json" || fail "get_listeners"
+grep -q "\"$PORT\"" "$TMP/listeners.json" || fail "get_listeners does not list port $PORT"
 rpc nvmf_get_stats | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
@@ -162,11 +109,11 @@ pass "get_controllers, get_qpairs, get_listeners, get_stats"
 
 # save_config, restart from it, compare
 rpc save_config >"$TMP/saved.json" || fail "save_config"
-rpc nvmf_get_subsystems >"$TMP/before.json"
+rpc nvmf_get_subsystems >"$TMP/before.json" || fail "nvmf_get_subsystems before restart"
 stop_tgt
 pass "usk_tgt stopped cleanly"
-start_tgt "$TMP/saved.json"
-rpc nvmf_get_subsystems >"$TMP/after.json"
+start_tgt "$TMP/saved.json" -m 0x3
+rpc nvmf_get_subsystems >"$TMP/after.json" || fail "nvmf_get_subsystems after restart"
 python3 - "$TMP/before.json" "$TMP/after.json" <<'PY' || fail "subsystems differ after replaying save_config"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:])
@@ -177,9 +124,12 @@ client io "$HOSTB" "$NQN2" USK2 3
 
 rpc nvmf_subsystem_remove_ns --json "{\"nqn\": \"$NQN2\", \"nsid\": 3}" >/dev/null || fail "remove_ns"
 rpc nvmf_delete_subsystem --json "{\"nqn\": \"$NQN2\"}" >/dev/null || fail "delete_subsystem"
-rpc nvmf_get_subsystems | grep -q "$NQN2" && fail "$NQN2 still listed"
+rpc nvmf_get_subsystems >"$TMP/subs.json" || fail "nvmf_get_subsystems after delete"
+grep -q "$NQN1" "$TMP/subs.json" || fail "$NQN1 not listed after deleting $NQN2"
+grep -q "$NQN2" "$TMP/subs.json" && fail "$NQN2 still listed"
 client discover "$HOSTB" "$NQN1" "$NQN2"
 pass "remove_ns, delete_subsystem"
 stop_tgt
+pass "usk_tgt stopped cleanly"
 echo "nvmf_core_rpc: all checks passed"
 exit 0

@@ -5,7 +5,8 @@
 # nvmf_subsystem_add_host allows it, after which it connects and does verified I/O.
 set -u
 NAME=nvmf_fault
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 skip_unless_guest
 
@@ -64,5 +65,7 @@ RC=$?
 tr -d '\r' <"$TMP/guest-2.log" | grep -E "^(PASS|FAIL):|passed,"
 [ "$RC" -eq 0 ] || fail "access guest failed (rc=$RC)"
 tgt_alive || fail "usk_tgt died"
+stop_tgt
+pass "usk_tgt stopped cleanly (SIGTERM, exit 0, no sanitizer report)"
 echo "nvmf_fault: all checks passed"
 exit 0

@@ -6,7 +6,8 @@
 # the guest connects and after it has gone.
 set -u
 NAME=nvmf_interrupt
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 skip_unless_guest
 
@@ -47,11 +48,13 @@ for _ in $(seq 1 40); do
 	[ "$n" = 0 ] && break
 	sleep 1
 done
+[ "$n" = 0 ] || fail "$n qpairs of the powered-off guest left after 40 s"
 idle_check "after the guest"
 stop_tgt
 GUEST_MD5=$(tr -d '\r' <"$TMP/guest-1.log" | awk '$1 == "PATTERN_MD5" && $2 == "aio" {print $4}')
 HOST_MD5=$(dd if="$AIO_FILE" bs=1M skip=1 count=8 2>/dev/null | md5sum | cut -d' ' -f1)
-[ -n "$GUEST_MD5" ] && [ "$HOST_MD5" = "$GUEST_MD5" ] || fail "aio file md5 $HOST_MD5 differs from the guest's '$GUEST_MD5'"
+[ -n "$GUEST_MD5" ] || fail "guest did not report the aio pattern"
+[ "$HOST_MD5" = "$GUEST_MD5" ] || fail "aio file md5 $HOST_MD5 differs from the guest's '$GUEST_MD5'"
 pass "aio backing file holds the guest's data (md5 $HOST_MD5)"
 echo "nvmf_interrupt: all checks passed"
 exit 0

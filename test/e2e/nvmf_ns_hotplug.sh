@@ -4,7 +4,8 @@
 # with nvmf_subsystem_add_ns appears in the guest (AER -> rescan) and a removed one disappears.
 set -u
 NAME=nvmf_ns_hotplug
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 skip_unless_guest
 
@@ -36,5 +37,7 @@ RC=$?
 tr -d '\r' <"$TMP/guest-1.log" | grep -E "^(PASS|FAIL):|passed,"
 [ "$RC" -eq 0 ] || fail "guest script failed (rc=$RC)"
 tgt_alive || fail "usk_tgt died"
+stop_tgt
+pass "usk_tgt stopped cleanly (SIGTERM, exit 0, no sanitizer report)"
 echo "nvmf_ns_hotplug: all checks passed"
 exit 0

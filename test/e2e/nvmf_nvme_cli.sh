@@ -4,7 +4,8 @@
 # listeners are created over JSON-RPC; `nvme discover` lists it and `nvme id-ctrl` shows them.
 set -u
 NAME=nvmf_nvme_cli
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 skip_unless_guest
 NVME_BIN=$(command -v nvme) || { echo "SKIP: nvme-cli not installed"; exit 77; }
@@ -39,5 +40,7 @@ RC=$?
 tr -d '\r' <"$TMP/guest-1.log" | grep -E "^(PASS|FAIL):|passed,|^(sn|mn|subnqn) "
 [ "$RC" -eq 0 ] || fail "guest script failed (rc=$RC)"
 tgt_alive || fail "usk_tgt died"
+stop_tgt
+pass "usk_tgt stopped cleanly (SIGTERM, exit 0, no sanitizer report)"
 echo "nvmf_nvme_cli: all checks passed"
 exit 0

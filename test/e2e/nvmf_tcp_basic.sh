@@ -5,7 +5,8 @@
 # random data with O_DIRECT and read it back (md5); the aio file on the host holds the same data.
 set -u
 NAME=nvmf_tcp_basic
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 skip_unless_guest
 

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of nvmf_tcp_basic.sh: the kernel nvme-tcp initiator against usk_tgt, three connect
 # variants (plain, header+data digests, 2 I/O queues) and optionally a second subsystem (aio).
 # Env: NVME_TCP_TRADDR/_TRSVCID/_NQN (guest-run.sh), NVMF_MB (8), NVMF_NQN2 (aio subsystem).
@@ -15,12 +16,12 @@ run_case() {
 		return
 	fi
 	C=/sys/class/nvme/nvme$NVMF_INSTANCE
-	echo "[$1] model='$(cat $C/model)' serial='$(cat $C/serial)' queue_count=$(cat $C/queue_count) state=$(cat $C/state)"
-	wait_for /dev/nvme${NVMF_INSTANCE}n1 10
+	echo "[$1] model='$(cat "$C/model")' serial='$(cat "$C/serial")' queue_count=$(cat "$C/queue_count") state=$(cat "$C/state")"
+	wait_for "/dev/nvme${NVMF_INSTANCE}n1" 10
 	DEV=$(nvmf_ns_dev "$NVMF_INSTANCE")
 	check "[$1] namespace block device $DEV" test -b "$DEV"
 	if [ -n "$5" ]; then
-		check "[$1] queue_count is $5" test "$(cat $C/queue_count)" = "$5"
+		check "[$1] queue_count is $5" test "$(cat "$C/queue_count")" = "$5"
 	fi
 	dd if=/dev/urandom of=/root/pat bs=1M count="$MB" 2>/dev/null
 	P=$(md5sum /root/pat | cut -d' ' -f1)

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of nvmf_fault.sh (2): with allow_any_host false the connect with host NQN
 # $NVMF_HOSTNQN is refused; after the host adds it (nvmf_subsystem_add_host) it connects and works.
 . /harness/lib.sh
@@ -11,7 +12,7 @@ else
 fi
 echo "REFUSED"
 OK=0
-for i in $(seq 1 60); do
+for _ in $(seq 1 60); do
 	if nvmf_connect "$NVME_TCP_TRADDR" "$NVME_TCP_TRSVCID" "$NVME_TCP_NQN" "$OPTS" >/dev/null 2>&1; then
 		OK=1
 		break
@@ -20,7 +21,7 @@ for i in $(seq 1 60); do
 done
 check "connect accepted after nvmf_subsystem_add_host" test "$OK" = 1
 if [ "$OK" = 1 ]; then
-	wait_for /dev/nvme${NVMF_INSTANCE}n1 10
+	wait_for "/dev/nvme${NVMF_INSTANCE}n1" 10
 	DEV=$(nvmf_ns_dev "$NVMF_INSTANCE")
 	dd if=/dev/urandom of=/root/pat bs=1M count=4 2>/dev/null
 	check "write 4 MiB" dd if=/root/pat of="$DEV" bs=1M seek=2 count=4 oflag=direct

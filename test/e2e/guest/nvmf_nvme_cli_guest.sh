@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of nvmf_nvme_cli.sh: Debian's nvme-cli (copied in with --bin) against usk_tgt:
 # discover, connect, id-ctrl (serial/model set by RPC), id-ns, I/O, disconnect.
 # Env: NVME_TCP_TRADDR/_TRSVCID/_NQN, NVMF_SN, NVMF_MN.
