@@ -56,6 +56,12 @@ extern "C" {
 struct usk_nvme_transport_ops;
 struct nvme_request;
 
+/* glibc's sys/queue.h lacks the _SAFE iterators. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
+	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); (var) = (tvar))
+#endif
+
 /* Log with the controller's address in front (trtype traddr[:trsvcid]). */
 #define NVME_CTRLR_ERRLOG(ctrlr, fmt, ...) \
 	USK_ERRLOG("[%s] " fmt, (ctrlr)->log_name, ##__VA_ARGS__)
@@ -209,6 +215,10 @@ struct usk_nvme_qpair {
 	/* timeout check runs every ~10 ms, not per poll */
 	uint64_t next_timeout_check_tick;
 	TAILQ_ENTRY(usk_nvme_qpair) tailq;	/* ctrlr->active_io_qpairs */
+	/* Fabrics Connect in flight on this qpair (nvme_fabric.c), else NULL */
+	void *fabric_connect_ctx;
+	/* qpair opts it was allocated with */
+	struct usk_nvme_io_qpair_opts opts;
 };
 
 /* ---- controllers ---- */
@@ -372,6 +382,12 @@ struct usk_nvme_ctrlr {
 	usk_nvme_remove_cb remove_cb;
 	void *remove_cb_ctx;
 	TAILQ_ENTRY(usk_nvme_ctrlr) tailq;	/* probe ctx init list / global attached list */
+	/* entries of ns[] (largest active nsid; <= num_ns) */
+	uint32_t ns_array_size;
+	/* keep-alive outstanding since (ticks), for the host-side keep-alive timeout */
+	uint64_t keep_alive_sent_tick;
+	/* I/O qpairs are reconnected by usk_nvme_ctrlr_reset itself (sync reset) */
+	bool sync_reset;
 };
 
 /* ---- transport ops ---- */
@@ -497,6 +513,10 @@ void nvme_ctrlr_destruct_base(struct usk_nvme_ctrlr *ctrlr);
 void nvme_ctrlr_fail(struct usk_nvme_ctrlr *ctrlr, bool hot_remove);
 /** Run one step of the init state machine. Returns 0 (call again) or -errno (failed). */
 int nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr);
+/** Free a controller that is not attached (init failure) or after detach. */
+void nvme_ctrlr_destroy(struct usk_nvme_ctrlr *ctrlr);
+/** Shut down (CC.SHN), free its I/O qpairs, destroy. */
+void nvme_ctrlr_shutdown_and_destroy(struct usk_nvme_ctrlr *ctrlr);
 
 /**
  * Initialise a qpair base: lists, state DISCONNECTED, num_requests requests preallocated.
@@ -590,6 +610,17 @@ int nvme_qpair_submit_request(struct usk_nvme_qpair *qpair, struct nvme_request 
  */
 void nvme_complete_request(struct nvme_request *req, const struct usk_nvme_cpl *cpl);
 
+/**
+ * Hand req straight to the transport even though the qpair is not ENABLED yet (Fabrics Connect
+ * on a CONNECTING qpair). Returns 0 or -errno (req not consumed on error).
+ */
+int nvme_qpair_submit_request_raw(struct usk_nvme_qpair *qpair, struct nvme_request *req);
+/** One transport poll with the core's bookkeeping (state, queued, timeouts); -ENXIO if dead. */
+int32_t nvme_qpair_poll(struct usk_nvme_qpair *qpair, uint32_t max_completions);
+/** Fail every request of a dead qpair (transport outstanding + core queue). */
+void nvme_qpair_fail_all(struct usk_nvme_qpair *qpair);
+void nvme_qpair_check_timeouts(struct usk_nvme_qpair *qpair);
+
 /** Complete req (not yet handed to the transport) with sct/sc, dnr = 1. */
 void nvme_complete_request_status(struct nvme_request *req, uint8_t sct, uint8_t sc);
 
@@ -634,6 +665,8 @@ int nvme_fabric_ctrlr_get_reg_8_async(struct usk_nvme_ctrlr *ctrlr, uint32_t off
 int nvme_fabric_qpair_connect_async(struct usk_nvme_qpair *qpair, uint32_t num_entries);
 /** -EAGAIN while the Connect is outstanding, 0 on success (cntlid stored), -errno on failure. */
 int nvme_fabric_qpair_connect_poll(struct usk_nvme_qpair *qpair);
+/** Free a finished (aborted) Connect context of a qpair that died while connecting. */
+void nvme_fabric_qpair_connect_abandon(struct usk_nvme_qpair *qpair);
 
 /* ---- misc ---- */
 
