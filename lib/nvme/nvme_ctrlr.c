@@ -996,6 +996,7 @@ nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr)
 			init_fail(ctrlr, -ECONNRESET, "admin queue", NULL);
 			return ctrlr->init_error;
 		}
+		rc = 0;
 	}
 	if (ctrlr->state == NVME_CTRLR_STATE_WAIT_FOR_CONNECT_ADMINQ &&
 	    nvme_qpair_get_state(ctrlr->adminq) == NVME_QPAIR_DISCONNECTED) {
