@@ -298,7 +298,7 @@ group_get(const char *bdf, struct vfio_group **out)
 	struct vfio_group_status st = { .argsz = sizeof(st) };
 	struct vfio_group *g;
 	char path[64];
-	int num, rc;
+	int num = -1, rc;
 	bool first;
 
 	rc = group_num(bdf, &num);

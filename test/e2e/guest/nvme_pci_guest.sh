@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Guest side of nvme_pci.sh: QEMU's emulated NVMe controller (serial HARNESS0) driven by usk's
+# user-space PCIe driver. scripts/setup.sh binds it; usk_identify, hello_world, usk_nvme_perf
+# and usk_bdevperf run on it; afterwards `setup.sh reset` gives it back to the kernel, which must
+# read what usk wrote. busybox sh.
+# Env: MODE=uio (uio_pci_generic + hugepages) or vfio (vfio-pci, with and without hugepages),
+#      ASAN_OPTIONS/UBSAN_OPTIONS/LSAN_OPTIONS for sanitizer builds.
+. /harness/lib.sh
+SETUP=/harness/setup.sh
+B=/harness/bin
+OUT=/root/out
+mkdir -p "$OUT" /var/tmp  # /var/tmp holds the PCI claim lock files
+
+BDF=$(pci_find_class 010802 | head -1)
+check "NVMe controller present" test -n "$BDF"
+[ -n "$BDF" ] || { summary; exit 1; }
+TRID="trtype:PCIe traddr:$BDF"
+echo "NVMe at $BDF driver=$(pci_driver "$BDF") mode=$MODE"
+
+# run NAME CMD...: run a usk tool with its output in $OUT/NAME.log, echo it, return its rc;
+# a sanitizer report fails it even when the tool exits 0.
+run() {
+	_n=$1; shift
+	"$@" >"$OUT/$_n.log" 2>&1; _rc=$?
+	sed "s/^/  [$_n] /" "$OUT/$_n.log" | tail -40
+	if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$OUT/$_n.log"; then
+		echo "  [$_n] sanitizer report"
+		return 99
+	fi
+	return $_rc
+}
+
+# The kernel writes something else at LBA 0 first, so the md5 at the end proves usk's write.
+wait_for /dev/nvme0n1 10
+check "kernel nvme driver has the device first" test -b /dev/nvme0n1
+dd if=/dev/urandom of=/dev/nvme0n1 bs=4k count=1 oflag=direct 2>/dev/null
+
+# 1) no loadable driver: setup.sh says so (modprobe always fails here, nothing is loaded yet)
+mkdir -p /root/fakebin
+printf '#!/bin/sh\nexit 1\n' > /root/fakebin/modprobe
+chmod +x /root/fakebin/modprobe
+PATH=/root/fakebin:$PATH HUGEMEM=0 sh $SETUP >"$OUT/nodrv.log" 2>&1; NRC=$?
+cat "$OUT/nodrv.log"
+check "setup.sh without drivers fails" test "$NRC" -ne 0
+check "setup.sh names the missing drivers" grep -qx \
+	"No valid drivers found \[vfio-pci, uio_pci_generic\]. Please enable one of the kernel modules." \
+	"$OUT/nodrv.log"
+check "device still with the kernel" test "$(pci_driver "$BDF")" = nvme
+
+# usk_on_device: identify, hello_world, perf, bdevperf against the bound device. $1 = label.
+usk_on_device() {
+	_l=$1; shift
+	if [ -x $B/usk_identify ]; then
+		run "identify-$_l" $B/usk_identify -r "$TRID" "$@"
+		check "$_l: usk_identify runs" test $? -eq 0
+		check "$_l: usk_identify shows model 'QEMU NVMe Ctrl'" grep -q "QEMU NVMe Ctrl" "$OUT/identify-$_l.log"
+		check "$_l: usk_identify shows serial HARNESS0" grep -q "HARNESS0" "$OUT/identify-$_l.log"
+	fi
+	run "hello-$_l" $B/hello_world -r "$TRID" "$@"
+	check "$_l: hello_world exits 0" test $? -eq 0
+	check "$_l: hello_world prints its line" grep -qx "Hello world!" "$OUT/hello-$_l.log"
+	if [ -x $B/usk_nvme_perf ]; then
+		run "perf-$_l" $B/usk_nvme_perf -q 32 -o 4096 -w randrw -M 50 -t 3 -r "$TRID" "$@"
+		check "$_l: usk_nvme_perf -q 32 -o 4096 -w randrw -t 3" test $? -eq 0
+		check "$_l: usk_nvme_perf prints a Total line with IOPS" grep -qE "^Total +: +[0-9.]+ +[0-9.]+" "$OUT/perf-$_l.log"
+	fi
+	if [ -x $B/usk_bdevperf ]; then
+		cat > /root/bdev_nvme.json <<JSON
+{"subsystems": [{"subsystem": "bdev", "config": [
+  {"method": "bdev_nvme_attach_controller",
+   "params": {"name": "Nvme0", "trtype": "PCIe", "traddr": "$BDF"}}]}]}
+JSON
+		run "bdevperf-$_l" $B/usk_bdevperf --json /root/bdev_nvme.json -q 16 -o 4096 -w verify -t 3 "$@"
+		check "$_l: usk_bdevperf verify on Nvme0n1" test $? -eq 0
+		check "$_l: usk_bdevperf ran on Nvme0n1" grep -q "Nvme0n1" "$OUT/bdevperf-$_l.log"
+	fi
+}
+
+case "$MODE" in
+uio)
+	# 2) uio without hugepages: the driver refuses with one line that says what to do
+	DRIVER_OVERRIDE=uio_pci_generic HUGEMEM=0 sh $SETUP
+	check "setup.sh DRIVER_OVERRIDE=uio_pci_generic binds it" test "$(pci_driver "$BDF")" = uio_pci_generic
+	run hello-nohuge $B/hello_world -r "$TRID"; R=$?
+	check "uio without hugepages: hello_world fails cleanly" test $R -ne 0 -a $R -ne 99
+	check "uio without hugepages: the error says to mount hugetlbfs or bind vfio-pci" \
+		grep -q "uio_pci_generic needs physical addresses.*hugetlbfs.*vfio-pci" "$OUT/hello-nohuge.log"
+	# 3) with hugepages
+	HUGEMEM=256 sh $SETUP
+	check "setup.sh reserved hugepages" test "$(cat /proc/sys/vm/nr_hugepages)" -ge 128
+	check "hugetlbfs mounted" grep -q " /dev/hugepages hugetlbfs " /proc/mounts
+	sh $SETUP status
+	usk_on_device uio
+	;;
+vfio)
+	HUGEMEM=256 sh $SETUP
+	check "setup.sh picks vfio-pci when an IOMMU is active" test "$(pci_driver "$BDF")" = vfio-pci
+	sh $SETUP status
+	usk_on_device vfio-huge
+	# The claim: a second process cannot take the device while one holds it.
+	if [ -x $B/usk_nvme_perf ]; then
+		$B/usk_nvme_perf -q 4 -o 4096 -w read -t 4 -r "$TRID" >"$OUT/perf-bg.log" 2>&1 &
+		PP=$!
+		sleep 2
+		run hello-claimed $B/hello_world -r "$TRID"; R=$?
+		check "second process refused while the device is claimed" test $R -ne 0 -a $R -ne 99
+		check "the refusal names the owner's pid" grep -q "process $PP holds" "$OUT/hello-claimed.log"
+		wait $PP
+		check "background usk_nvme_perf exits 0" test $? -eq 0
+	fi
+	# no hugepages at all: pinned anonymous memory, IOVA = VA
+	umount /dev/hugepages
+	echo 0 > /proc/sys/vm/nr_hugepages
+	check "no hugepages left" test "$(cat /proc/sys/vm/nr_hugepages)" -eq 0
+	usk_on_device vfio-nohuge --no-huge
+	;;
+esac
+
+# 4) back to the kernel: it reads what hello_world wrote at LBA 0 ("Hello world!\n", zeros);
+# perf and bdevperf wrote there too, so hello_world writes last.
+run hello-final $B/hello_world -r "$TRID"
+check "final hello_world" test $? -eq 0
+sh $SETUP reset
+check "setup.sh reset rebinds the kernel nvme driver" test "$(pci_driver "$BDF")" = nvme
+wait_for /dev/nvme0n1 10
+K=$(dd if=/dev/nvme0n1 bs=4k count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+{ printf 'Hello world!\n'; dd if=/dev/zero bs=1 count=$((4096 - 13)) 2>/dev/null; } > /root/expect.bin
+E=$(md5sum < /root/expect.bin | cut -d' ' -f1)
+echo "kernel read of LBA 0: $K   usk wrote: $E"
+check "kernel driver reads back the data usk wrote (md5)" test "$K" = "$E"
+sh $SETUP status
+summary
