@@ -116,10 +116,17 @@ pcie_ctrlr_scan(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_nvme_tran
 	int i, rc, first_rc = 0;
 
 	if (trid->traddr[0] != '\0') {
-		if (nvme_probe_ctx_is_attached(probe_ctx, trid)) {
+		/*
+		 * A subsystem NQN means nothing on PCIe; tools that pre-fill the discovery NQN for
+		 * fabrics (as spdk_nvme_perf does) must not turn a PCIe SSD into a discovery
+		 * controller.
+		 */
+		t = *trid;
+		t.subnqn[0] = '\0';
+		if (nvme_probe_ctx_is_attached(probe_ctx, &t)) {
 			return 0;
 		}
-		return nvme_probe_ctx_add_ctrlr(probe_ctx, trid, NULL);
+		return nvme_probe_ctx_add_ctrlr(probe_ctx, &t, NULL);
 	}
 	/* Collect first: the scan holds lib/env's PCI lock, which attaching needs. */
 	rc = usk_pci_scan(USK_PCI_CLASS_NVME, scan_collect, &list);

@@ -60,6 +60,8 @@ struct nvme_pcie_qpair {
 	bool sq_doorbell_pending;		/* delay_cmd_submit: ring at end of poll */
 	bool use_sgl;
 	bool has_shadow;
+	/* Create I/O CQ/SQ outstanding on the admin queue (their callbacks hold this qpair) */
+	bool connect_pending;
 	volatile uint32_t *sq_tdbl;
 	volatile uint32_t *cq_hdbl;
 	struct nvme_pcie_shadow shadow;
@@ -69,8 +71,6 @@ struct nvme_pcie_qpair {
 	uint64_t cmd_bus_addr;
 	uint64_t cpl_bus_addr;
 	void *list_mem;				/* all trackers' list pages */
-	/* I/O qpair connect: Create I/O CQ then SQ, completed on the admin queue */
-	int connect_status;
 	/* stats */
 	uint64_t sq_mmio_doorbell_updates;
 	uint64_t cq_mmio_doorbell_updates;

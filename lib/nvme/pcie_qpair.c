@@ -343,8 +343,8 @@ nvme_pcie_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max_c
 		}
 		return -ENXIO;
 	}
-	if (usk_unlikely(nvme_qpair_get_state(qpair) == NVME_QPAIR_CONNECTING)) {
-		return -EAGAIN; /* Create I/O CQ/SQ still in flight on the admin queue */
+	if (usk_unlikely(pq->connect_pending)) {
+		return 0; /* Create I/O CQ/SQ still in flight: the admin queue's poller moves it on */
 	}
 	if (max_completions == 0 || max_completions > pq->max_completions_cap) {
 		max_completions = pq->max_completions_cap;
@@ -567,6 +567,7 @@ admin_cmd(struct usk_nvme_ctrlr *ctrlr, uint8_t opc, uint32_t cdw10, uint32_t cd
 static void
 connect_failed(struct nvme_pcie_qpair *pq, const char *what, const struct usk_nvme_cpl *cpl)
 {
+	pq->connect_pending = false;
 	NVME_CTRLR_ERRLOG(pq->qpair.ctrlr, "qid %u: %s failed: %s (sct %u sc 0x%02x)\n",
 			  pq->qpair.id, what, usk_nvme_cpl_get_status_string(&cpl->status),
 			  cpl->status.sct, cpl->status.sc);
@@ -607,6 +608,7 @@ create_sq_done(void *arg, const struct usk_nvme_cpl *cpl)
 		return;
 	}
 	attach_shadow(pq);
+	pq->connect_pending = false;
 	__atomic_store_n(&pq->qpair.state, (uint8_t)NVME_QPAIR_CONNECTED, __ATOMIC_RELEASE);
 }
 
@@ -654,9 +656,11 @@ nvme_pcie_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpai
 		return -ENXIO;
 	}
 	nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTING);
+	pq->connect_pending = true;
 	/* PC = 1, interrupts off (IEN = 0): polled. */
 	rc = admin_cmd(ctrlr, USK_NVME_OPC_CREATE_IO_CQ, cdw10, 1u, pq->cpl_bus_addr, create_cq_done, pq);
 	if (rc != 0) {
+		pq->connect_pending = false;
 		nvme_qpair_set_state(qpair, NVME_QPAIR_DISCONNECTED);
 		return rc;
 	}
@@ -703,14 +707,49 @@ delete_queue_sync(struct usk_nvme_ctrlr *ctrlr, uint8_t opc, uint16_t qid)
 	return w.failed ? -EIO : 0;
 }
 
+/*
+ * The Create I/O CQ/SQ callbacks point at pq: before anyone may free it, let them finish (they
+ * take microseconds), or, when the controller does not answer, fail it so that its admin
+ * commands complete (aborted) now.
+ */
+static void
+wait_connect_done(struct usk_nvme_ctrlr *ctrlr, struct nvme_pcie_qpair *pq)
+{
+	uint64_t deadline;
+
+	if (!pq->connect_pending) {
+		return;
+	}
+	deadline = usk_get_ticks() + usk_get_ticks_hz() * ctrlr->opts.admin_timeout_ms / 1000;
+	while (pq->connect_pending && usk_get_ticks() < deadline) {
+		if (usk_nvme_ctrlr_process_admin_completions(ctrlr) < 0) {
+			break;
+		}
+	}
+	if (pq->connect_pending) {
+		NVME_CTRLR_ERRLOG(ctrlr, "qid %u: Create I/O queue commands did not complete; failing "
+				  "the controller\n", pq->qpair.id);
+		nvme_ctrlr_fail(ctrlr, false);
+		pthread_mutex_lock(&ctrlr->ctrlr_lock);
+		nvme_pcie_qpair_abort_reqs(ctrlr->adminq, 1);
+		pthread_mutex_unlock(&ctrlr->ctrlr_lock);
+		pq->connect_pending = false;
+	}
+}
+
 void
 nvme_pcie_ctrlr_disconnect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair)
 {
 	struct nvme_pcie_qpair *pq = nvme_pcie_qpair(qpair);
-	enum nvme_qpair_state st = nvme_qpair_get_state(qpair);
+	enum nvme_qpair_state st;
 
+	if (!qpair->is_admin) {
+		wait_connect_done(ctrlr, pq);
+	}
+	st = nvme_qpair_get_state(qpair);
 	if (!qpair->is_admin && !ctrlr->is_removed && !ctrlr->is_failed &&
-	    st != NVME_QPAIR_DISCONNECTED && st != NVME_QPAIR_CONNECTING) {
+	    (st == NVME_QPAIR_CONNECTED || st == NVME_QPAIR_ENABLED || st == NVME_QPAIR_ENABLING ||
+	     st == NVME_QPAIR_DISCONNECTING || st == NVME_QPAIR_DESTROYING)) {
 		/* Deleting the SQ first makes the controller drop its commands; then the CQ. */
 		if (delete_queue_sync(ctrlr, USK_NVME_OPC_DELETE_IO_SQ, qpair->id) == 0) {
 			delete_queue_sync(ctrlr, USK_NVME_OPC_DELETE_IO_CQ, qpair->id);

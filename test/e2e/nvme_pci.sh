@@ -27,6 +27,9 @@ trap '[ -n "${KEEP_LOGS:-}" ] && echo "logs kept in $TMP" || rm -rf "$TMP"' EXIT
 guest_bins_args "$BUILD_DIR/examples/hello_world/hello_world" "$BUILD_DIR/app/usk_identify/usk_identify" \
 	"$BUILD_DIR/app/usk_nvme_perf/usk_nvme_perf" "$BUILD_DIR/app/usk_bdevperf/usk_bdevperf"
 [ -n "$GUEST_BINS_MISSING" ] && echo "note: not built, their checks are left out:$GUEST_BINS_MISSING"
+# bdevperf verify needs the nvme bdev module (bdev_nvme_attach_controller).
+BDEV_NVME=0
+[ -f "$ROOT/module/bdev/nvme/bdev_nvme.c" ] && BDEV_NVME=1
 
 rc=0
 # MODE [guest-run.sh args...]
@@ -38,7 +41,7 @@ run_mode() {
 	echo "=== $mode"
 	"$HARNESS/guest-run.sh" --quiet --timeout 600 --mem 1024 --nvme-pci "$TMP/nvme.raw" \
 		--file "$ROOT/scripts/setup.sh:/harness/setup.sh" "${GUEST_BIN_ARGS[@]}" \
-		--env "MODE=$mode" --log "$log" --script "$HERE/guest/nvme_pci_guest.sh" "$@"
+		--env "MODE=$mode" --env "BDEV_NVME=$BDEV_NVME" --log "$log" --script "$HERE/guest/nvme_pci_guest.sh" "$@"
 	r=$?
 	tr -d '\r' <"$log" | grep -E "^(PASS|FAIL):|passed,|\[(identify|hello|perf|bdevperf)-[a-z-]*\]|kernel read"
 	if [ $r -ne 0 ]; then

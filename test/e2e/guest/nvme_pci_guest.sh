@@ -4,6 +4,7 @@
 # and usk_bdevperf run on it; afterwards `setup.sh reset` gives it back to the kernel, which must
 # read what usk wrote. busybox sh.
 # Env: MODE=uio (uio_pci_generic + hugepages) or vfio (vfio-pci, with and without hugepages),
+#      BDEV_NVME=1 when usk_bdevperf has the nvme bdev module,
 #      ASAN_OPTIONS/UBSAN_OPTIONS/LSAN_OPTIONS for sanitizer builds.
 . /harness/lib.sh
 SETUP=/harness/setup.sh
@@ -35,11 +36,14 @@ wait_for /dev/nvme0n1 10
 check "kernel nvme driver has the device first" test -b /dev/nvme0n1
 dd if=/dev/urandom of=/dev/nvme0n1 bs=4k count=1 oflag=direct 2>/dev/null
 
-# 1) no loadable driver: setup.sh says so (modprobe always fails here, nothing is loaded yet)
-mkdir -p /root/fakebin
-printf '#!/bin/sh\nexit 1\n' > /root/fakebin/modprobe
-chmod +x /root/fakebin/modprobe
-PATH=/root/fakebin:$PATH HUGEMEM=0 sh $SETUP >"$OUT/nodrv.log" 2>&1; NRC=$?
+# 1) no loadable driver: setup.sh says so. The modules are moved away (as on a kernel built
+# without them; busybox runs its own modprobe applet, so a fake one on PATH would not do).
+mkdir -p /root/hidden
+for m in $(find /lib/modules -name 'uio_pci_generic.ko*' -o -name 'vfio-pci.ko*' -o -name 'vfio_pci.ko*'); do
+	mv "$m" /root/hidden/ && echo "$m" >> /root/hidden.list
+done
+HUGEMEM=0 sh $SETUP >"$OUT/nodrv.log" 2>&1; NRC=$?
+while read -r m; do mv "/root/hidden/$(basename "$m")" "$m"; done < /root/hidden.list
 cat "$OUT/nodrv.log"
 check "setup.sh without drivers fails" test "$NRC" -ne 0
 check "setup.sh names the missing drivers" grep -qx \
@@ -64,7 +68,7 @@ usk_on_device() {
 		check "$_l: usk_nvme_perf -q 32 -o 4096 -w randrw -t 3" test $? -eq 0
 		check "$_l: usk_nvme_perf prints a Total line with IOPS" grep -qE "^Total +: +[0-9.]+ +[0-9.]+" "$OUT/perf-$_l.log"
 	fi
-	if [ -x $B/usk_bdevperf ]; then
+	if [ -x $B/usk_bdevperf ] && [ "${BDEV_NVME:-0}" = 1 ]; then
 		cat > /root/bdev_nvme.json <<JSON
 {"subsystems": [{"subsystem": "bdev", "config": [
   {"method": "bdev_nvme_attach_controller",

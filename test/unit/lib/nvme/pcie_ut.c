@@ -80,6 +80,12 @@ usk_nvme_ctrlr_process_admin_completions(struct usk_nvme_ctrlr *ctrlr)
 	return 0;
 }
 
+void
+nvme_ctrlr_fail(struct usk_nvme_ctrlr *ctrlr, bool hot_remove)
+{
+	ctrlr->is_failed = true;
+}
+
 /* ---- PRP / SGL builders with a fake translation ---- */
 
 #define PA_OFFSET 0x100000000000ULL
