@@ -29,7 +29,7 @@ guest_bins_args "$BUILD_DIR/examples/hello_world/hello_world" "$BUILD_DIR/app/us
 [ -n "$GUEST_BINS_MISSING" ] && echo "note: not built, their checks are left out:$GUEST_BINS_MISSING"
 # bdevperf verify needs the nvme bdev module (bdev_nvme_attach_controller).
 BDEV_NVME=0
-[ -f "$ROOT/module/bdev/nvme/bdev_nvme.c" ] && BDEV_NVME=1
+[ -f "$BUILD_DIR/module/bdev/nvme/libusk_bdev_nvme.a" ] && BDEV_NVME=1
 
 rc=0
 # MODE [guest-run.sh args...]
