@@ -676,27 +676,38 @@ struct active_ns_ctx {
 
 static void identify_active_ns_page(struct usk_nvme_ctrlr *ctrlr, struct active_ns_ctx *ctx, uint32_t start);
 
+/*
+ * Namespace objects stay where they are across resets (users hold pointers to them): the array
+ * is reused when the active IDs still fit, and only reallocated (contents moved) when a larger
+ * nsid appears, which only namespace attachment after a rescan can cause.
+ */
 static int
 ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count)
 {
 	uint32_t max_nsid = count ? list[count - 1] : 0;
-	struct usk_nvme_ns *ns;
+	struct usk_nvme_ns *ns = ctrlr->ns;
 
-	ns = calloc(max_nsid ? max_nsid : 1, sizeof(*ns));
-	if (ns == NULL) {
-		return -ENOMEM;
+	if (ns == NULL || max_nsid > ctrlr->ns_array_size) {
+		ns = calloc(max_nsid ? max_nsid : 1, sizeof(*ns));
+		if (ns == NULL) {
+			return -ENOMEM;
+		}
+		if (ctrlr->ns != NULL) {
+			memcpy(ns, ctrlr->ns, sizeof(*ns) * ctrlr->ns_array_size);
+			free(ctrlr->ns);
+		}
+		ctrlr->ns = ns;
+		ctrlr->ns_array_size = max_nsid;
 	}
-	for (uint32_t i = 0; i < max_nsid; i++) {
+	for (uint32_t i = 0; i < ctrlr->ns_array_size; i++) {
 		ns[i].ctrlr = ctrlr;
 		ns[i].id = i + 1;
+		ns[i].active = false;
 	}
 	for (uint32_t i = 0; i < count; i++) {
 		ns[list[i] - 1].active = true;
 	}
-	free(ctrlr->ns);
 	free(ctrlr->active_ns_list);
-	ctrlr->ns = ns;
-	ctrlr->ns_array_size = max_nsid;
 	ctrlr->active_ns_list = list;
 	ctrlr->active_ns_count = count;
 	return 0;
