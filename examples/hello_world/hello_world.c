@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ static struct ns_entry g_ns[MAX_NS];
 static int g_num_ns;
 static struct usk_nvme_transport_id g_trid;
 static uint32_t g_nsid; /* ns:N of the TRID, 0 = all */
+/* --interrupts: sleep in poll() on the qpair's fd (MSI-X eventfd under vfio) between polls */
+static bool g_interrupts;
 
 /* I/O sequence of one namespace: write, then read into a fresh buffer. */
 struct hello_seq {
@@ -54,6 +57,7 @@ static bool
 probe_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ctrlr_opts *opts)
 {
 	printf("Attaching to %s\n", trid->traddr);
+	opts->enable_interrupts = g_interrupts;
 	return true;
 }
 
@@ -139,6 +143,32 @@ write_complete(void *arg, const struct usk_nvme_cpl *cpl)
 	}
 }
 
+static unsigned g_wakeups, g_spurious;
+
+/* Sleep until the qpair's interrupt fd fires (at most 5 s: a lost interrupt is an error). */
+static int
+wait_for_interrupt(struct usk_nvme_qpair *qpair)
+{
+	struct pollfd pfd = { .fd = usk_nvme_qpair_get_fd(qpair), .events = POLLIN };
+	int n;
+
+	if (pfd.fd < 0) {
+		fprintf(stderr, "ERROR: --interrupts: the qpair has no interrupt fd (%s)\n",
+			strerror(-pfd.fd));
+		return -1;
+	}
+	n = poll(&pfd, 1, 5000);
+	if (n <= 0) {
+		fprintf(stderr, "ERROR: no interrupt within 5 s%s\n", n < 0 ? " (poll failed)" : "");
+		return -1;
+	}
+	g_wakeups++;
+	if (usk_nvme_qpair_get_num_outstanding(qpair) == 0) {
+		g_spurious++;
+	}
+	return 0;
+}
+
 static int
 hello_world(void)
 {
@@ -177,10 +207,18 @@ hello_world(void)
 		}
 		/* Poll until the read completes (the callbacks advance the sequence). */
 		while (seq.is_completed == 0) {
+			if (g_interrupts && wait_for_interrupt(ns_entry->qpair) != 0) {
+				seq.is_completed = -1;
+				break;
+			}
 			if (usk_nvme_qpair_process_completions(ns_entry->qpair, 0) < 0) {
 				fprintf(stderr, "the qpair failed\n");
 				seq.is_completed = -1;
 			}
+		}
+		if (g_interrupts) {
+			printf("INFO: interrupt mode: %u wakeups, %u polls that found nothing\n",
+			       g_wakeups, g_spurious);
 		}
 		if (seq.is_completed < 0) {
 			failures++;
@@ -203,6 +241,8 @@ usage(const char *prog)
 	printf("  -B, --pci-blocked <bdf> never use these PCI devices (repeatable)\n");
 	printf("  -L, --logflag <flag>    enable a debug log flag (nvme, pci, env, ...)\n");
 	printf("      --no-huge           do not use hugepages (vfio-pci and TCP work without)\n");
+	printf("      --interrupts        sleep on the qpair's interrupt fd instead of busy polling\n");
+	printf("                          (PCIe under vfio-pci: MSI-X; TCP: the socket)\n");
 	printf("  -h, --help\n");
 }
 
@@ -229,6 +269,7 @@ main(int argc, char **argv)
 		{"pci-blocked", required_argument, NULL, 'B'},
 		{"logflag", required_argument, NULL, 'L'},
 		{"no-huge", no_argument, NULL, 'H'},
+		{"interrupts", no_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -270,6 +311,9 @@ main(int argc, char **argv)
 			break;
 		case 'H':
 			env_opts.no_huge = true;
+			break;
+		case 'I':
+			g_interrupts = true;
 			break;
 		case 'h':
 			usage(argv[0]);

@@ -175,6 +175,18 @@ int usk_pci_device_cfg_write16(struct usk_pci_device *dev, uint16_t value, uint3
 int usk_pci_device_cfg_read32(struct usk_pci_device *dev, uint32_t *value, uint32_t offset);
 int usk_pci_device_cfg_write32(struct usk_pci_device *dev, uint32_t value, uint32_t offset);
 
+/* ---- interrupts (vfio only) ---- */
+
+/** MSI-X vectors the device offers to user space: the table size under vfio, 0 under uio. */
+uint32_t usk_pci_device_get_msix_count(struct usk_pci_device *dev);
+/**
+ * Route MSI-X vectors 0..nvec-1 to the eventfds efds[0..nvec-1] (the kernel signals efds[i]
+ * when vector i fires); nvec 0 turns MSI-X off again. The vectors are set all at once, as
+ * vfio requires, before the device is told to use them. Returns 0, -ENOTSUP (uio: no MSI-X
+ * delivery to user space), -EINVAL (nvec above usk_pci_device_get_msix_count) or -errno.
+ */
+int usk_pci_device_set_msix_eventfds(struct usk_pci_device *dev, const int *efds, uint32_t nvec);
+
 /* ---- hot remove ---- */
 
 /**

@@ -167,12 +167,36 @@ static const struct usk_mem_map_ops g_vfio_map_ops = {
 
 /* ---- container ---- */
 
+/*
+ * Walk a vfio capability chain in buf (len bytes) for id; copies the capability's first
+ * cap_len bytes into cap. The kernel packs capabilities without 8-byte alignment, so they are
+ * copied out rather than accessed in place. Returns the capability's offset or 0.
+ */
+static uint32_t
+find_cap(const void *buf, uint32_t len, uint32_t first, uint16_t id, void *cap, size_t cap_len)
+{
+	struct vfio_info_cap_header hdr;
+	uint32_t off, hops = 0;
+
+	for (off = first; off != 0 && off + sizeof(hdr) <= len && hops < 64; off = hdr.next, hops++) {
+		memcpy(&hdr, (const char *)buf + off, sizeof(hdr));
+		if (hdr.id == id) {
+			if (off + cap_len > len) {
+				return 0;
+			}
+			memcpy(cap, (const char *)buf + off, cap_len);
+			return off;
+		}
+	}
+	return 0;
+}
+
 static void
 read_iova_ranges(void)
 {
 	struct vfio_iommu_type1_info probe = { .argsz = sizeof(probe) }, *info;
-	struct vfio_info_cap_header *hdr;
-	struct vfio_iommu_type1_info_cap_iova_range *cap;
+	struct vfio_iommu_type1_info_cap_iova_range cap;
+	struct vfio_iova_range r;
 	uint32_t off, i;
 
 	g_vfio.num_ranges = 0;
@@ -189,24 +213,20 @@ read_iova_ranges(void)
 		free(info);
 		return;
 	}
-	for (off = info->cap_offset; off != 0 && off + sizeof(*hdr) <= info->argsz; off = hdr->next) {
-		hdr = (struct vfio_info_cap_header *)((char *)info + off);
-		if (hdr->id != VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-			continue;
+	off = find_cap(info, info->argsz, info->cap_offset, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+		       &cap, sizeof(cap));
+	for (i = 0; off != 0 && i < cap.nr_iovas && g_vfio.num_ranges < MAX_IOVA_RANGES; i++) {
+		size_t at = off + sizeof(cap) + (size_t)i * sizeof(r);
+
+		if (at + sizeof(r) > info->argsz) {
+			break;
 		}
-		cap = (struct vfio_iommu_type1_info_cap_iova_range *)hdr;
-		for (i = 0; i < cap->nr_iovas && g_vfio.num_ranges < MAX_IOVA_RANGES; i++) {
-			if ((char *)&cap->iova_ranges[i + 1] > (char *)info + info->argsz) {
-				break;
-			}
-			g_vfio.ranges[g_vfio.num_ranges].start = cap->iova_ranges[i].start;
-			g_vfio.ranges[g_vfio.num_ranges].end = cap->iova_ranges[i].end;
-			USK_INFOLOG(pci, "vfio: IOVA range 0x%" PRIx64 "-0x%" PRIx64 "\n",
-				    (uint64_t)cap->iova_ranges[i].start,
-				    (uint64_t)cap->iova_ranges[i].end);
-			g_vfio.num_ranges++;
-		}
-		break;
+		memcpy(&r, (char *)info + at, sizeof(r));
+		g_vfio.ranges[g_vfio.num_ranges].start = r.start;
+		g_vfio.ranges[g_vfio.num_ranges].end = r.end;
+		USK_INFOLOG(pci, "vfio: IOVA range 0x%" PRIx64 "-0x%" PRIx64 "\n", (uint64_t)r.start,
+			    (uint64_t)r.end);
+		g_vfio.num_ranges++;
 	}
 	free(info);
 }
@@ -514,8 +534,8 @@ pci_vfio_map_bar(struct usk_pci_device *dev, uint32_t bar)
 {
 	struct pci_bar *b = &dev->bars[bar];
 	struct vfio_region_info *ri = NULL;
-	struct vfio_info_cap_header *hdr;
-	struct vfio_region_info_cap_sparse_mmap *sp;
+	struct vfio_region_info_cap_sparse_mmap sp;
+	struct vfio_region_sparse_mmap_area area;
 	uint32_t off, i;
 	void *p;
 	int rc;
@@ -533,29 +553,28 @@ pci_vfio_map_bar(struct usk_pci_device *dev, uint32_t bar)
 	    !(ri->flags & VFIO_REGION_INFO_FLAG_CAPS)) {
 		goto err;
 	}
-	for (off = ri->cap_offset; off != 0 && off + sizeof(*hdr) <= ri->argsz; off = hdr->next) {
-		hdr = (struct vfio_info_cap_header *)((char *)ri + off);
-		if (hdr->id != VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
-			continue;
-		}
-		sp = (struct vfio_region_info_cap_sparse_mmap *)hdr;
+	off = find_cap(ri, ri->argsz, ri->cap_offset, VFIO_REGION_INFO_CAP_SPARSE_MMAP, &sp, sizeof(sp));
+	if (off != 0) {
 		p = mmap(NULL, b->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED) {
 			rc = -errno;
 			goto err;
 		}
-		for (i = 0; i < sp->nr_areas; i++) {
-			if ((char *)&sp->areas[i + 1] > (char *)ri + ri->argsz ||
-			    sp->areas[i].offset + sp->areas[i].size > b->size) {
+		for (i = 0; i < sp.nr_areas; i++) {
+			size_t at = off + sizeof(sp) + (size_t)i * sizeof(area);
+
+			if (at + sizeof(area) > ri->argsz) {
 				break;
 			}
-			if (sp->areas[i].size == 0) {
+			memcpy(&area, (char *)ri + at, sizeof(area));
+			if (area.size == 0) {
 				continue;
 			}
-			if (mmap((char *)p + sp->areas[i].offset, sp->areas[i].size,
-				 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, dev->vfio_fd,
-				 (off_t)(b->vfio_off + sp->areas[i].offset)) == MAP_FAILED) {
-				rc = -errno;
+			if (area.offset + area.size > b->size ||
+			    mmap((char *)p + area.offset, area.size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_FIXED, dev->vfio_fd,
+				 (off_t)(b->vfio_off + area.offset)) == MAP_FAILED) {
+				rc = area.offset + area.size > b->size ? -EINVAL : -errno;
 				munmap(p, b->size);
 				goto err;
 			}
@@ -576,4 +595,55 @@ pci_vfio_req_pending(struct usk_pci_device *dev)
 	uint64_t v;
 
 	return dev->req_efd >= 0 && read(dev->req_efd, &v, sizeof(v)) == sizeof(v);
+}
+
+/* ---- MSI-X ---- */
+
+uint32_t
+usk_pci_device_get_msix_count(struct usk_pci_device *dev)
+{
+	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+
+	if (dev->kdriver != USK_PCI_KDRIVER_VFIO || dev->vfio_fd < 0 ||
+	    ioctl(dev->vfio_fd, VFIO_DEVICE_GET_IRQ_INFO, &ii) != 0 ||
+	    !(ii.flags & VFIO_IRQ_INFO_EVENTFD)) {
+		return 0;
+	}
+	return ii.count;
+}
+
+int
+usk_pci_device_set_msix_eventfds(struct usk_pci_device *dev, const int *efds, uint32_t nvec)
+{
+	struct vfio_irq_set *set;
+	size_t len;
+	int rc = 0;
+
+	if (dev->kdriver != USK_PCI_KDRIVER_VFIO) {
+		return -ENOTSUP;
+	}
+	if (nvec > usk_pci_device_get_msix_count(dev) || (nvec > 0 && efds == NULL)) {
+		return -EINVAL;
+	}
+	len = sizeof(*set) + (size_t)nvec * sizeof(int);
+	set = calloc(1, len);
+	if (set == NULL) {
+		return -ENOMEM;
+	}
+	set->argsz = (uint32_t)len;
+	set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+	set->start = 0;
+	set->count = nvec;
+	set->flags = (nvec > 0 ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE) |
+		     VFIO_IRQ_SET_ACTION_TRIGGER;
+	if (nvec > 0) {
+		memcpy(set->data, efds, (size_t)nvec * sizeof(int));
+	}
+	if (ioctl(dev->vfio_fd, VFIO_DEVICE_SET_IRQS, set) != 0) {
+		rc = -errno;
+		USK_ERRLOG("%s: routing %u MSI-X vectors to eventfds: %s\n", dev->name, nvec,
+			   strerror(errno));
+	}
+	free(set);
+	return rc;
 }

@@ -9,6 +9,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include "usk/env.h"
 #include "usk/log.h"
@@ -195,6 +197,69 @@ enable_bus_master(struct nvme_pcie_ctrlr *pctrlr)
 
 static void pcie_ctrlr_destruct(struct usk_nvme_ctrlr *ctrlr);
 
+static void
+free_msix(struct nvme_pcie_ctrlr *pctrlr)
+{
+	uint32_t i;
+
+	if (pctrlr->msix_efds == NULL) {
+		return;
+	}
+	if (pctrlr->msix_nvec > 0) {
+		usk_pci_device_set_msix_eventfds(pctrlr->devhandle, NULL, 0);
+	}
+	for (i = 0; i < pctrlr->msix_nvec; i++) {
+		close(pctrlr->msix_efds[i]);
+	}
+	free(pctrlr->msix_efds);
+	pctrlr->msix_efds = NULL;
+	pctrlr->msix_nvec = 0;
+}
+
+/*
+ * Interrupt mode under vfio: one eventfd per MSI-X vector, vector i for qid i (vector 0, the
+ * admin queue's, stays unused: the admin queue is polled). Without vfio or MSI-X the
+ * controller stays polled and says so.
+ */
+static void
+setup_msix(struct nvme_pcie_ctrlr *pctrlr, const struct usk_nvme_ctrlr_opts *opts)
+{
+	uint32_t want = USK_MIN(opts->num_io_queues, 256u) + 1, n, i;
+	int rc;
+
+	n = USK_MIN(usk_pci_device_get_msix_count(pctrlr->devhandle), want);
+	if (n < 2) {
+		NVME_CTRLR_NOTICELOG(&pctrlr->ctrlr, "no MSI-X vectors for user space (%s): I/O "
+				     "qpairs stay polled\n", usk_pci_device_get_type(pctrlr->devhandle));
+		return;
+	}
+	pctrlr->msix_efds = calloc(n, sizeof(int));
+	if (pctrlr->msix_efds == NULL) {
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		pctrlr->msix_efds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (pctrlr->msix_efds[i] < 0) {
+			break;
+		}
+	}
+	pctrlr->msix_nvec = i;
+	rc = i == n ? usk_pci_device_set_msix_eventfds(pctrlr->devhandle, pctrlr->msix_efds, n) :
+	     -errno;
+	if (rc != 0) {
+		NVME_CTRLR_NOTICELOG(&pctrlr->ctrlr, "MSI-X set-up failed (%s): I/O qpairs stay "
+				     "polled\n", strerror(-rc));
+		for (i = 0; i < pctrlr->msix_nvec; i++) {
+			close(pctrlr->msix_efds[i]);
+		}
+		free(pctrlr->msix_efds);
+		pctrlr->msix_efds = NULL;
+		pctrlr->msix_nvec = 0;
+		return;
+	}
+	NVME_CTRLR_DEBUGLOG(&pctrlr->ctrlr, "interrupt mode: %u MSI-X vectors on eventfds\n", n);
+}
+
 static struct usk_nvme_ctrlr *
 pcie_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_nvme_ctrlr_opts *opts,
 		     void *devhandle)
@@ -261,6 +326,10 @@ pcie_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_
 	if (nvme_pcie_qpair_construct(aq, pctrlr) != 0) {
 		goto err;
 	}
+	aq->efd = -1;
+	if (opts->enable_interrupts) {
+		setup_msix(pctrlr, opts);
+	}
 	NVME_CTRLR_DEBUGLOG(&pctrlr->ctrlr, "%s device %04x:%04x, CAP 0x%016" PRIx64 " (MQES %u "
 			    "DSTRD %u TO %u ms)\n", usk_pci_device_get_type(dev),
 			    usk_pci_device_get_id(dev)->vendor_id, usk_pci_device_get_id(dev)->device_id,
@@ -296,6 +365,7 @@ pcie_ctrlr_destruct(struct usk_nvme_ctrlr *ctrlr)
 		ctrlr->adminq = NULL;
 	}
 	free_shadow(pctrlr);
+	free_msix(pctrlr);
 	nvme_ctrlr_destruct_base(ctrlr);
 	usk_pci_device_detach(pctrlr->devhandle);
 	free(pctrlr);
@@ -459,6 +529,7 @@ static const struct usk_nvme_transport_ops g_pcie_ops = {
 	.qpair_abort_reqs = nvme_pcie_qpair_abort_reqs,
 	.qpair_submit_request = nvme_pcie_qpair_submit_request,
 	.qpair_process_completions = pcie_qpair_process_completions,
+	.qpair_get_fd = nvme_pcie_qpair_get_fd,
 	.ctrlr_ready = pcie_ctrlr_ready,
 };
 

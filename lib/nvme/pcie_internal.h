@@ -66,6 +66,8 @@ struct nvme_pcie_qpair {
 	volatile uint32_t *cq_hdbl;
 	struct nvme_pcie_shadow shadow;
 	uint32_t max_completions_cap;
+	/* eventfd of this queue's MSI-X vector (interrupt mode), -1 when polled */
+	int efd;
 
 	/* ---- cold: set up and teardown ---- */
 	uint64_t cmd_bus_addr;
@@ -92,6 +94,9 @@ struct nvme_pcie_ctrlr {
 	bool shadow_config_pending;
 	bool sgl_supported;
 	bool dword_aligned_sgl;
+	/* interrupt mode (vfio): eventfd per MSI-X vector; vector i serves qid i */
+	int *msix_efds;
+	uint32_t msix_nvec;
 };
 
 static inline struct nvme_pcie_ctrlr *
@@ -119,6 +124,7 @@ struct usk_nvme_qpair *nvme_pcie_ctrlr_create_io_qpair(struct usk_nvme_ctrlr *ct
 						       const struct usk_nvme_io_qpair_opts *opts);
 int nvme_pcie_ctrlr_delete_io_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair);
 int nvme_pcie_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair);
+int nvme_pcie_qpair_get_fd(struct usk_nvme_qpair *qpair);
 void nvme_pcie_ctrlr_disconnect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair);
 
 /*

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "usk/env.h"
 #include "usk/log.h"
@@ -346,6 +347,15 @@ nvme_pcie_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max_c
 	if (usk_unlikely(pq->connect_pending)) {
 		return 0; /* Create I/O CQ/SQ still in flight: the admin queue's poller moves it on */
 	}
+	if (pq->efd >= 0) {
+		uint64_t v;
+
+		/* Before reaping: an interrupt for entries posted after this read wakes us again. */
+		if (read(pq->efd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
+			NVME_CTRLR_ERRLOG(ctrlr, "qid %u: reading its interrupt eventfd: %s\n", qpair->id,
+					  strerror(errno));
+		}
+	}
 	if (max_completions == 0 || max_completions > pq->max_completions_cap) {
 		max_completions = pq->max_completions_cap;
 	}
@@ -523,12 +533,22 @@ nvme_pcie_ctrlr_create_io_qpair(struct usk_nvme_ctrlr *ctrlr, uint16_t qid,
 	}
 	pq->qpair.delay_cmd_submit = opts->delay_cmd_submit;
 	pq->use_sgl = pctrlr->sgl_supported && ctrlr->opts.prefer_sgl;
+	/* Interrupt mode: the vector of the same number, when the device has that many. */
+	pq->efd = qid < pctrlr->msix_nvec ? pctrlr->msix_efds[qid] : -1;
 	if (nvme_pcie_qpair_construct(pq, pctrlr) != 0) {
 		nvme_qpair_deinit(&pq->qpair);
 		free(pq);
 		return NULL;
 	}
 	return &pq->qpair;
+}
+
+int
+nvme_pcie_qpair_get_fd(struct usk_nvme_qpair *qpair)
+{
+	struct nvme_pcie_qpair *pq = nvme_pcie_qpair(qpair);
+
+	return pq->efd >= 0 ? pq->efd : -ENOTSUP;
 }
 
 int
@@ -642,7 +662,7 @@ nvme_pcie_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpai
 {
 	struct nvme_pcie_qpair *pq = nvme_pcie_qpair(qpair);
 	/* QID, QSIZE (0's based) */
-	uint32_t cdw10 = ((qpair->num_entries - 1) << 16) | qpair->id;
+	uint32_t cdw10 = ((qpair->num_entries - 1) << 16) | qpair->id, cdw11;
 	int rc;
 
 	nvme_pcie_qpair_reset(pq);
@@ -657,8 +677,12 @@ nvme_pcie_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpai
 	}
 	nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTING);
 	pq->connect_pending = true;
-	/* PC = 1, interrupts off (IEN = 0): polled. */
-	rc = admin_cmd(ctrlr, USK_NVME_OPC_CREATE_IO_CQ, cdw10, 1u, pq->cpl_bus_addr, create_cq_done, pq);
+	/* PC = 1; with an MSI-X eventfd IEN = 1 and IV = qid, otherwise polled (IEN = 0). */
+	cdw11 = 1u;
+	if (pq->efd >= 0) {
+		cdw11 |= (1u << 1) | ((uint32_t)qpair->id << 16);
+	}
+	rc = admin_cmd(ctrlr, USK_NVME_OPC_CREATE_IO_CQ, cdw10, cdw11, pq->cpl_bus_addr, create_cq_done, pq);
 	if (rc != 0) {
 		pq->connect_pending = false;
 		nvme_qpair_set_state(qpair, NVME_QPAIR_DISCONNECTED);

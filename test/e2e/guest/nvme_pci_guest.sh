@@ -101,6 +101,14 @@ vfio)
 	check "setup.sh picks vfio-pci when an IOMMU is active" test "$(pci_driver "$BDF")" = vfio-pci
 	sh $SETUP status
 	usk_on_device vfio-huge
+	# Interrupt mode: the I/O qpair's CQ raises MSI-X vector 1 into an eventfd; hello_world
+	# sleeps in poll() on it between completions instead of spinning.
+	run hello-intr $B/hello_world -r "$TRID" --interrupts
+	check "vfio: hello_world --interrupts exits 0" test $? -eq 0
+	check "vfio: hello_world --interrupts prints its line" grep -qx "Hello world!" "$OUT/hello-intr.log"
+	W=$(sed -n 's/^INFO: interrupt mode: \([0-9]*\) wakeups.*/\1/p' "$OUT/hello-intr.log")
+	# (the read may complete within the poll that reaped the write: one wakeup can be all)
+	check "vfio: woken by MSI-X (wakeups=${W:-none}), never by a 5 s timeout" test "${W:-0}" -ge 1
 	# The claim: a second process cannot take the device while one holds it.
 	if [ -x $B/usk_nvme_perf ]; then
 		$B/usk_nvme_perf -q 4 -o 4096 -w read -t 4 -r "$TRID" >"$OUT/perf-bg.log" 2>&1 &
@@ -117,6 +125,36 @@ vfio)
 	echo 0 > /proc/sys/vm/nr_hugepages
 	check "no hugepages left" test "$(cat /proc/sys/vm/nr_hugepages)" -eq 0
 	usk_on_device vfio-nohuge --no-huge
+	# Hot remove under I/O: the kernel asks vfio for the device back (request eventfd), usk
+	# fails the controller, perf's I/O completes with errors and it exits, which lets the
+	# removal finish. Then a rescan brings the device back for the rest.
+	if [ -x $B/usk_nvme_perf ]; then
+		$B/usk_nvme_perf -q 8 -o 4096 -w randread -t 60 -r "$TRID" --no-huge >"$OUT/perf-hotremove.log" 2>&1 &
+		PP=$!
+		sleep 4
+		echo 1 > "/sys/bus/pci/devices/$BDF/remove" &
+		RP=$!
+		i=0
+		while kill -0 $PP 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+		if kill -0 $PP 2>/dev/null; then
+			kill -9 $PP
+			fail "hot remove: usk_nvme_perf still running 20 s after the device was removed"
+		else
+			pass "hot remove: usk_nvme_perf ended $((i / 10)) s after the removal"
+		fi
+		wait $PP
+		PRC=$?
+		wait $RP
+		sed 's/^/  [perf-hotremove] /' "$OUT/perf-hotremove.log" | grep -v "^ *\[perf-hotremove\] *$" | tail -12
+		check "hot remove: usk_nvme_perf reports failure (rc=$PRC)" test $PRC -ne 0 -a $PRC -lt 128
+		check "hot remove: the driver saw the removal" grep -q "PCI device was removed" "$OUT/perf-hotremove.log"
+		check "hot remove: no sanitizer report" sh -c "! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' $OUT/perf-hotremove.log"
+		check "hot remove: the device left sysfs" test ! -e "/sys/bus/pci/devices/$BDF"
+		echo 1 > /sys/bus/pci/rescan
+		wait_for "/sys/bus/pci/devices/$BDF" 10
+		HUGEMEM=0 sh $SETUP
+		check "after rescan: back on vfio-pci" test "$(pci_driver "$BDF")" = vfio-pci
+	fi
 	;;
 esac
 

@@ -318,6 +318,7 @@ make_qpair(uint32_t entries, bool delay)
 	snprintf(g_pctrlr.ctrlr.log_name, sizeof(g_pctrlr.ctrlr.log_name), "PCIe ut");
 	nvme_qpair_init(&pq->qpair, 1, &g_pctrlr.ctrlr, 0, entries, entries);
 	pq->qpair.delay_cmd_submit = delay;
+	pq->efd = -1;
 	nvme_qpair_set_state(&pq->qpair, NVME_QPAIR_ENABLED);
 	assert_int_equal(nvme_pcie_qpair_construct(pq, &g_pctrlr), 0);
 	g_num_done = 0;
