@@ -18,6 +18,7 @@
 #include "usk/log.h"
 #include "usk/nvme.h"
 #include "usk/sock.h"
+#include "usk/util.h"
 #include "../../../lib/nvme/nvme_tcp_pdu.h"
 
 static uint8_t g_data[65536];
