@@ -93,8 +93,20 @@ uio)
 	HUGEMEM=256 sh $SETUP
 	check "setup.sh reserved hugepages" test "$(cat /proc/sys/vm/nr_hugepages)" -ge 128
 	check "hugetlbfs mounted" grep -q " /dev/hugepages hugetlbfs " /proc/mounts
-	sh $SETUP status
+	sh $SETUP status >"$OUT/status.log"
+	cat "$OUT/status.log"
+	check "setup.sh status lists it on uio_pci_generic" grep -qE "^NVMe +$BDF .*uio_pci_generic" "$OUT/status.log"
 	usk_on_device uio
+	# -B blocks the device for a scan and for an explicit address; -A of another one hides it.
+	run hello-blocked $B/hello_world -B "$BDF"; R=$?
+	check "-B $BDF: scan finds no controller" test $R -ne 0 -a $R -ne 99
+	check "-B: says no controllers were found" grep -q "no NVMe controllers found" "$OUT/hello-blocked.log"
+	run hello-blocked2 $B/hello_world -r "$TRID" -B "$BDF"; R=$?
+	check "-B with -r: refused, naming the lists" grep -q "not allowed by the PCI allow/block lists" "$OUT/hello-blocked2.log"
+	run hello-allowed-other $B/hello_world -A 0000:00:1f.7; R=$?
+	check "-A of another address: the device is left alone" test $R -ne 0 -a $R -ne 99
+	run hello-allowed $B/hello_world -A "$BDF"; R=$?
+	check "-A $BDF: scan attaches it" grep -qx "Hello world!" "$OUT/hello-allowed.log"
 	;;
 vfio)
 	HUGEMEM=256 sh $SETUP
