@@ -114,6 +114,7 @@ fuzz_driver(const uint8_t *data, size_t size, uint8_t ctl)
 	struct usk_sock *peer = NULL;
 	static uint8_t out[65536 + 256];
 	size_t n = 0, sent = 0;
+	bool done = false;
 
 	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_TCP);
 	trid.adrfam = USK_NVMF_ADRFAM_IPV4;
@@ -138,14 +139,16 @@ fuzz_driver(const uint8_t *data, size_t size, uint8_t ctl)
 	if (probe == NULL) {
 		return;
 	}
-	for (int i = 0; i < 1000 && peer == NULL; i++) {
+	/* The probe context is freed by the poll that returns 0: stop using it then. */
+	for (int i = 0; i < 1000 && peer == NULL && !done; i++) {
 		usk_sock_accept(g_listener, &peer);
 		if (peer == NULL) {
-			usk_nvme_probe_poll_async(probe);
+			done = usk_nvme_probe_poll_async(probe) != -EAGAIN;
 		}
 	}
 	/* Poll until the driver gives up on the controller; feed bytes as the socket takes them. */
-	while (usk_nvme_probe_poll_async(probe) == -EAGAIN) {
+	while (!done) {
+		done = usk_nvme_probe_poll_async(probe) != -EAGAIN;
 		if (peer != NULL && sent < n) {
 			struct iovec iov = { out + sent, n - sent };
 			ssize_t w = usk_sock_writev(peer, &iov, 1);
@@ -157,6 +160,10 @@ fuzz_driver(const uint8_t *data, size_t size, uint8_t ctl)
 			/* everything sent: close so the driver sees the end of the stream */
 			usk_sock_close(&peer);
 		}
+	}
+	/* A connection the driver made after our accept loop gave up: drain it. */
+	while (usk_sock_accept(g_listener, &peer) == 0) {
+		usk_sock_close(&peer);
 	}
 	usk_sock_close(&peer);
 }
