@@ -22,6 +22,24 @@
 
 static const struct usk_nvme_transport_ops g_pcie_ops;
 
+/*
+ * The device is gone: fail the controller (every qpair then aborts what it holds) and tell the
+ * probe's remove callback, once. Runs on the thread polling the admin queue; the callback must
+ * not detach the controller from inside (it may mark it and detach once the poll returns).
+ */
+static void
+report_removed(struct usk_nvme_ctrlr *ctrlr)
+{
+	if (ctrlr->is_removed) {
+		return;
+	}
+	NVME_CTRLR_ERRLOG(ctrlr, "the PCI device was removed\n");
+	nvme_ctrlr_fail(ctrlr, true);
+	if (ctrlr->remove_cb != NULL) {
+		ctrlr->remove_cb(ctrlr->remove_cb_ctx, ctrlr);
+	}
+}
+
 /* ---- registers ---- */
 
 static inline volatile void *
@@ -62,7 +80,7 @@ pcie_get_reg_4(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, uint32_t *value)
 	/* A removed device reads as all ones. */
 	if (*value == UINT32_MAX && !ctrlr->is_removed &&
 	    usk_pci_device_is_removed(nvme_pcie_ctrlr(ctrlr)->devhandle)) {
-		nvme_ctrlr_fail(ctrlr, true);
+		report_removed(ctrlr);
 	}
 	return ctrlr->is_removed ? -ENODEV : 0;
 }
@@ -80,7 +98,7 @@ pcie_get_reg_8(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, uint64_t *value)
 	*value = ((uint64_t)hi << 32) | lo;
 	if (*value == UINT64_MAX && !ctrlr->is_removed &&
 	    usk_pci_device_is_removed(nvme_pcie_ctrlr(ctrlr)->devhandle)) {
-		nvme_ctrlr_fail(ctrlr, true);
+		report_removed(ctrlr);
 	}
 	return ctrlr->is_removed ? -ENODEV : 0;
 }
@@ -503,8 +521,7 @@ pcie_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max_comple
 	/* The admin poller (every few ms) is where a removed device is noticed. */
 	if (qpair->is_admin && !ctrlr->is_removed &&
 	    usk_pci_device_is_removed(nvme_pcie_ctrlr(ctrlr)->devhandle)) {
-		NVME_CTRLR_ERRLOG(ctrlr, "the PCI device was removed\n");
-		nvme_ctrlr_fail(ctrlr, true);
+		report_removed(ctrlr);
 	}
 	return nvme_pcie_qpair_process_completions(qpair, max_completions);
 }
