@@ -7,12 +7,16 @@
 #   run_nvme_perf_bench.sh [BUILD_DIR] [SECONDS]
 # WORKLOADS="randread:4096:1 ..." (pattern:size:qd) selects workloads; NOIPERF=1 skips iperf3;
 # PERF_ARGS="-H -I" adds perf options (digests). Build with -Dbuildtype=release -Db_sanitize=none.
+# After each usk_nvme_perf run the same workload is run by bench/nvmf/nvmf_tcp_load (a minimal
+# busy-polling NVMe/TCP initiator, sequential blocks) when it is built: a same-moment reference
+# that makes figures from a loaded machine comparable (NOREF=1 skips it).
 set -u
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 SECS=${2:-10}
 TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
 RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
 PERF=$BUILD_DIR/app/usk_nvme_perf/usk_nvme_perf
+LOAD=$BUILD_DIR/bench/nvmf/nvmf_tcp_load
 NQN=nqn.2016-06.io.spdk:cnode1
 SOCK=/tmp/usk-bench-nvme-$$.sock
 TMP=$(mktemp -d /tmp/usk-bench-nvme-XXXXXX)
@@ -61,6 +65,15 @@ for w in $WORKLOADS; do
 	lat=$(echo "$tot" | awk '{print $3}')
 	cpu=$(echo "$out" | sed -n 's/.* \([0-9.]*\) us per I\/O.*/\1/p')
 	printf '%-22s %12s %10s %12s %16s\n' "$1 $2 QD$3" "${iops:--}" "${mibs:--}" "${lat:--}" "${cpu:--}"
+	if [ -z "${NOREF:-}" ] && [ -x "$LOAD" ]; then
+		rw=${1#rand}
+		ref=$(taskset -c 1 "$LOAD" -p "$PORT" -n "$NQN" -w "$rw" -s "$2" -q "$3" -t "$SECS" -c 1 -B 2>&1)
+		riops=$(echo "$ref" | sed -n 's/.*: \([0-9]*\) IOPS.*/\1/p')
+		rmibs=$(echo "$ref" | sed -n 's/.*IOPS \([0-9.]*\) MiB.*/\1/p')
+		rlat=$(echo "$ref" | sed -n 's/.*latency \([0-9.]*\) us.*/\1/p')
+		rcpu=$(echo "$ref" | sed -n 's/.*host CPU \([0-9.]*\) us.*/\1/p')
+		printf '%-22s %12s %10s %12s %16s\n' "  ref nvmf_tcp_load" "${riops:--}" "${rmibs:--}" "${rlat:--}" "${rcpu:--}"
+	fi
 done
 echo "(usk_nvme_perf busy-polls: its CPU per I/O is the polling core's time divided by the I/Os)"
 
