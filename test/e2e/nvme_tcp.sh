@@ -103,6 +103,19 @@ JSON
 done
 pass "usk_bdevperf verify on Nvme0n1 (digests off and on)"
 
+# ---- interrupt mode: completions arrive through the qpair's socket fd ----
+timeout -k 5 60 "$BDEVPERF" --interrupt-mode --json "$TMP/bp.json" -r "$TMP/bp.sock" -m 0x2 -q 4 -o 4096 \
+	-w verify -t 3 >"$TMP/bpi.log" 2>&1 || fail "bdevperf --interrupt-mode verify: rc $?: $(tail -20 "$TMP/bpi.log")"
+no_sanitizer_reports "$TMP/bpi.log"
+line=$(grep -E "^[[:space:]]+Nvme0n1[[:space:]]+:" "$TMP/bpi.log") || fail "no Nvme0n1 row in interrupt mode"
+iops=$(echo "$line" | awk -F: '{print $2}' | awk '{print $2}')
+fails=$(echo "$line" | awk -F: '{print $2}' | awk '{print $4}')
+awk -v v="$fails" 'BEGIN { exit !(v == 0) }' || fail "interrupt mode verify: Fail/s $fails"
+# The channel's timer runs every 10 ms: more than 100 x QD (4) completions per second means the
+# socket fd, not the timer, drove them.
+awk -v v="$iops" 'BEGIN { exit !(v > 400) }' || fail "interrupt mode: $iops IOPS, completions not fd-driven?"
+pass "usk_bdevperf --interrupt-mode verify on Nvme0n1 ($iops IOPS)"
+
 # ---- bdev_nvme RPCs in a second usk_tgt (the initiator side) ----
 SOCK2=$TMP/init.sock
 "$TGT" -m 0x2 -r "$SOCK2" >"$TMP/init.log" 2>&1 &

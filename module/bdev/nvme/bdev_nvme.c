@@ -76,6 +76,10 @@ struct nvme_io_channel {
 	uint32_t generation;
 	/* bdev_ios waiting for the qpair to be usable again */
 	TAILQ_HEAD(, nvme_bdev_io) queued;
+	/* interrupt mode: the qpair's socket wakes the thread; poller is a 10 ms timer then */
+	bool intr_mode;
+	struct usk_interrupt *intr;
+	int intr_fd;
 };
 
 /* Per-I/O context in bdev_io->driver_ctx. */
@@ -434,10 +438,34 @@ ch_fail_queued(struct nvme_io_channel *ch)
 	}
 }
 
-static int
-ch_poll(void *arg)
+static int ch_intr(void *arg);
+
+/* Interrupt mode: keep the fd handler on the qpair's current connection. */
+static void
+ch_sync_intr(struct nvme_io_channel *ch, bool force)
 {
-	struct nvme_io_channel *ch = arg;
+	int fd;
+
+	if (!ch->intr_mode) {
+		return;
+	}
+	fd = ch->qpair != NULL && !usk_nvme_qpair_is_failed(ch->qpair) ? usk_nvme_qpair_get_fd(ch->qpair) : -1;
+	if (!force && ch->intr != NULL && fd == ch->intr_fd) {
+		return;
+	}
+	usk_interrupt_unregister(&ch->intr);
+	ch->intr_fd = -1;
+	if (fd >= 0) {
+		ch->intr = usk_interrupt_register(fd, ch_intr, ch, "bdev_nvme_qpair");
+		if (ch->intr != NULL) {
+			ch->intr_fd = fd;
+		}
+	}
+}
+
+static int
+ch_poll_once(struct nvme_io_channel *ch)
+{
 	struct nvme_bdev_ctrlr *nbc = ch->nbc;
 	int state = nbc_state(nbc);
 	int32_t rc;
@@ -466,6 +494,8 @@ ch_poll(void *arg)
 			if (!usk_nvme_qpair_is_failed(ch->qpair)) {
 				usk_nvme_ctrlr_disconnect_io_qpair(ch->qpair);
 			}
+			/* The old socket is closed: its fd number may come back for the new one. */
+			ch_sync_intr(ch, true);
 			if (usk_nvme_ctrlr_reconnect_io_qpair(ch->qpair) != 0) {
 				return USK_POLLER_IDLE;
 			}
@@ -484,6 +514,22 @@ ch_poll(void *arg)
 		ch_resubmit_queued(ch);
 	}
 	return rc > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
+}
+
+static int
+ch_poll(void *arg)
+{
+	struct nvme_io_channel *ch = arg;
+	int rc = ch_poll_once(ch);
+
+	ch_sync_intr(ch, false);
+	return rc;
+}
+
+static int
+ch_intr(void *arg)
+{
+	return ch_poll(arg);
 }
 
 static int
@@ -506,7 +552,15 @@ ch_create(void *io_device, void *ctx_buf)
 	if (usk_nvme_ctrlr_reconnect_io_qpair(ch->qpair) != 0) {
 		USK_NOTICELOG("bdev_nvme %s: I/O qpair not connected yet; retrying from the poller\n", nbc->name);
 	}
-	ch->poller = usk_poller_register_named(ch_poll, ch, g_opts.nvme_ioq_poll_period_us, "bdev_nvme_poll");
+	ch->intr_fd = -1;
+	ch->intr_mode = usk_interrupt_mode_is_enabled();
+	/*
+	 * Interrupt mode: completions wake the thread through the socket; a 10 ms timer still runs
+	 * the reconnect logic and flushes a send that the socket buffer cut short.
+	 */
+	ch->poller = usk_poller_register_named(ch_poll, ch, ch->intr_mode ? 10000 :
+					       g_opts.nvme_ioq_poll_period_us, "bdev_nvme_poll");
+	ch_sync_intr(ch, true);
 	if (ch->poller == NULL) {
 		usk_nvme_ctrlr_free_io_qpair(ch->qpair);
 		return -ENOMEM;
@@ -519,6 +573,7 @@ ch_destroy(void *io_device, void *ctx_buf)
 {
 	struct nvme_io_channel *ch = ctx_buf;
 
+	usk_interrupt_unregister(&ch->intr);
 	usk_poller_unregister(&ch->poller);
 	if (ch->qpair != NULL) {
 		usk_nvme_ctrlr_free_io_qpair(ch->qpair);
