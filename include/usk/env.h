@@ -65,10 +65,13 @@ bool usk_env_hugepages_enabled(void);
  * must be a power of two. phys_addr may be NULL; it receives the physical address (or the IOVA)
  * of the start.
  *
- * Addresses: with hugepages and root (pagemap readable), real physical addresses from
- * /proc/self/pagemap. Otherwise (no hugepages, the default in containers) the "physical"
- * address is the virtual address (IOVA = VA), which is what vfio with an IOMMU uses; such
- * memory must not be given to a device that needs real physical addresses (uio).
+ * Addresses (chosen once, when memory is first set up): real physical addresses from
+ * /proc/self/pagemap with hugepages and root (pagemap readable), unless an IOMMU is active and
+ * no PCI device is bound to uio_pci_generic. Otherwise (no hugepages, the default in
+ * containers; or an IOMMU, where vfio-pci maps every region, see usk/pci.h) the "physical"
+ * address is the virtual address (IOVA = VA); such memory must not be given to a device that
+ * needs real physical addresses (uio). DMA memory is placed below 2^39 where the kernel allows,
+ * so that IOMMUs with 39-bit address width reach it.
  *
  * Sizes up to 1 MiB come from a buddy allocator over registered 2 MiB chunks (rounded up to a
  * power of two, naturally aligned); larger ones get their own 2 MiB-aligned registered region,

@@ -57,7 +57,8 @@ enum usk_app_parse_args_rvals {
 void usk_app_opts_init(struct usk_app_opts *opts, size_t opts_size);
 /**
  * Parse the common flags (-m -r -s -L -c/--json --wait-for-rpc --no-huge --interrupt-mode
- * -h --logflag --print-level) plus the app's own (app_getopt_str, app_long_opts, parse).
+ * -h --logflag --print-level, -A/--pci-allowed and -B/--pci-blocked, which set lib/env's
+ * process-wide PCI lists at once) plus the app's own (app_getopt_str, app_long_opts, parse).
  */
 enum usk_app_parse_args_rvals usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 		const char *app_getopt_str, const struct option *app_long_opts,

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "usk/log.h"
+#include "usk/pci.h"
 #include "usk/util.h"
 #include "env_internal.h"
 
@@ -154,6 +155,19 @@ free_2mb_hugepages(void)
 	return n;
 }
 
+/*
+ * DMA memory is placed from DMA_VA_BASE upwards when the kernel lets us (a hint, never
+ * MAP_FIXED): with IOVA = VA the device sees these addresses, and emulated or older IOMMUs
+ * translate only 39 bits (QEMU's intel-iommu default), which the usual 0x7f.. mmap addresses
+ * exceed. SPDK picks 0x200000000000 for the same reason (DPDK's base-virtaddr). Where the
+ * range is taken (e.g. ASan's shadow) the kernel picks an address and vfio says if the IOMMU
+ * cannot reach it.
+ */
+#define DMA_VA_BASE 0x2000000000ULL  /* 128 GiB */
+#define DMA_VA_LIMIT 0x7f00000000ULL /* below 2^39 */
+/* Only a hint: racing callers (big_alloc takes no lock) at worst get a kernel-chosen address. */
+static _Atomic uintptr_t g_va_hint = DMA_VA_BASE;
+
 /* Reserve size bytes of address space aligned to align (both multiples of 2 MiB). */
 static void *
 reserve_aligned(size_t size, size_t align)
@@ -161,9 +175,18 @@ reserve_aligned(size_t size, size_t align)
 	uintptr_t raw, aligned;
 	void *p;
 
-	p = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t hint = atomic_load_explicit(&g_va_hint, memory_order_relaxed);
+
+	if (hint + size + align > DMA_VA_LIMIT) {
+		hint = DMA_VA_BASE;
+	}
+	p = mmap((void *)hint, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
 	if (p == MAP_FAILED) {
 		return NULL;
+	}
+	if ((uintptr_t)p >= DMA_VA_BASE && (uintptr_t)p < DMA_VA_LIMIT) {
+		atomic_store_explicit(&g_va_hint, (uintptr_t)p + size + align, memory_order_relaxed);
 	}
 	raw = (uintptr_t)p;
 	aligned = USK_ALIGN_CEIL(raw, (uintptr_t)align);
@@ -505,7 +528,12 @@ env_dma_init(const struct usk_env_opts *opts)
 			g_hugepages = false;
 		}
 	}
-	if (g_hugepages && pagemap_works()) {
+	/*
+	 * Physical addresses only where a device needs them: uio_pci_generic devices do DMA to
+	 * physical addresses; behind an IOMMU vfio-pci devices use IOVA = VA (so do devices
+	 * with no kernel driver in between, e.g. vhost), which also works without hugepages.
+	 */
+	if (g_hugepages && pagemap_works() && (!usk_pci_iommu_present() || env_pci_uio_bound())) {
 		mode = ENV_PHYS_PAGEMAP;
 	}
 	rc = env_mem_maps_init(mode);

@@ -31,4 +31,7 @@ struct usk_mem_map *env_mem_map_create_private(uint64_t default_translation);
 int env_dma_init(const struct usk_env_opts *opts);
 bool env_dma_hugepages(void);
 
+/* pci.c: whether any PCI device is bound to uio_pci_generic (which needs physical addresses). */
+bool env_pci_uio_bound(void);
+
 #endif

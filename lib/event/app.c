@@ -11,6 +11,7 @@
 
 #include "usk/env.h"
 #include "usk/log.h"
+#include "usk/pci.h"
 #include "usk/rpc.h"
 #include "usk/thread.h"
 #include "event_internal.h"
@@ -169,9 +170,11 @@ enum {
 	OPT_PRINT_LEVEL,
 };
 
-#define APP_GETOPT_STR "c:hi:L:m:p:r:s:"
+#define APP_GETOPT_STR "A:B:c:hi:L:m:p:r:s:"
 
 static const struct option g_common_opts[] = {
+	{"pci-allowed", required_argument, NULL, 'A'},
+	{"pci-blocked", required_argument, NULL, 'B'},
 	{"json", required_argument, NULL, 'c'},
 	{"config", required_argument, NULL, 'c'},
 	{"help", no_argument, NULL, 'h'},
@@ -193,6 +196,8 @@ void
 usk_app_usage(void)
 {
 	fprintf(stderr,
+		" -A, --pci-allowed <bdf>    use only these PCI devices (repeatable; comma lists too)\n"
+		" -B, --pci-blocked <bdf>    never use these PCI devices (repeatable)\n"
 		" -c, --json <file>          JSON config to load at start (save_config format)\n"
 		"     --json-ignore-init-errors  log config replay errors and go on\n"
 		" -h, --help                 show this help\n"
@@ -248,6 +253,20 @@ parse_mem_size(const char *arg, int *mib)
 	return 0;
 }
 
+/* Append arg to the comma-separated list *list. */
+static int
+pci_list_add(char **list, const char *arg)
+{
+	char *n = *list != NULL ? usk_sprintf_alloc("%s,%s", *list, arg) : strdup(arg);
+
+	if (n == NULL) {
+		return -ENOMEM;
+	}
+	free(*list);
+	*list = n;
+	return 0;
+}
+
 static int
 parse_int(const char *arg, int *out)
 {
@@ -274,6 +293,7 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 	struct usk_cpuset set;
 	enum usk_app_parse_args_rvals rval = USK_APP_PARSE_ARGS_SUCCESS;
 	enum usk_log_level level;
+	char *pci_allowed = NULL, *pci_blocked = NULL;
 	int ch, v = 0;
 
 	if (app_getopt_str != NULL) {
@@ -308,6 +328,17 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 	while (rval == USK_APP_PARSE_ARGS_SUCCESS &&
 	       (ch = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+		case 'B':
+			/* Process-wide lists in lib/env; each flag adds to what earlier ones gave. */
+			if (pci_list_add(ch == 'A' ? &pci_allowed : &pci_blocked, optarg) != 0 ||
+			    (ch == 'A' ? usk_pci_set_allowed(pci_allowed) :
+			     usk_pci_set_blocked(pci_blocked)) != 0) {
+				fprintf(stderr, "%s: -%c '%s' is not a PCI address list\n", argv[0], ch,
+					optarg);
+				rval = USK_APP_PARSE_ARGS_FAIL;
+			}
+			break;
 		case 'c':
 			opts->json_config_file = optarg;
 			break;
@@ -402,6 +433,8 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 	}
 	free(longopts);
 	free(optstr);
+	free(pci_allowed);
+	free(pci_blocked);
 	return rval;
 }
 

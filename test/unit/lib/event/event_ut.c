@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "usk/pci.h"
 #include "usk/event.h"
 #include "usk/rpc.h"
 #include "../../../../lib/event/event_internal.h"
@@ -265,6 +266,31 @@ test_parse_args(void **state)
 	assert_int_equal(parse(&opts, bad_mem), USK_APP_PARSE_ARGS_FAIL);
 }
 
+/* -A/--pci-allowed and -B/--pci-blocked fill lib/env's PCI lists; repeated flags add up. */
+static void
+test_parse_pci_lists(void **state)
+{
+	struct usk_app_opts opts;
+	struct usk_pci_addr a, b, c;
+	const char *allow[] = {"-A", "0000:00:04.0", "--pci-allowed", "00:05.0", NULL};
+	const char *block[] = {"-B", "0000:00:05.0", NULL};
+	const char *bad[] = {"-A", "not-a-bdf", NULL};
+
+	usk_pci_addr_parse(&a, "0000:00:04.0");
+	usk_pci_addr_parse(&b, "0000:00:05.0");
+	usk_pci_addr_parse(&c, "0000:00:06.0");
+	assert_int_equal(parse(&opts, allow), USK_APP_PARSE_ARGS_SUCCESS);
+	assert_true(usk_pci_addr_is_allowed(&a));
+	assert_true(usk_pci_addr_is_allowed(&b));
+	assert_false(usk_pci_addr_is_allowed(&c));
+	assert_int_equal(parse(&opts, block), USK_APP_PARSE_ARGS_SUCCESS);
+	assert_false(usk_pci_addr_is_allowed(&b));
+	assert_int_equal(parse(&opts, bad), USK_APP_PARSE_ARGS_FAIL);
+	usk_pci_set_allowed(NULL);
+	usk_pci_set_blocked(NULL);
+	assert_true(usk_pci_addr_is_allowed(&c));
+}
+
 static char g_cfg_path[64];
 
 static void
@@ -380,6 +406,7 @@ main(void)
 		cmocka_unit_test(test_config_json),
 		cmocka_unit_test(test_masks),
 		cmocka_unit_test(test_parse_args),
+		cmocka_unit_test(test_parse_pci_lists),
 		cmocka_unit_test(test_json_config_load),
 		cmocka_unit_test(test_json_config_replay),
 	};
