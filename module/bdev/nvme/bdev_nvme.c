@@ -15,6 +15,7 @@
 
 #include "usk/bdev_module.h"
 #include "usk/env.h"
+#include "usk/json.h"
 #include "usk/log.h"
 #include "usk/thread.h"
 #include "usk/util.h"
@@ -784,16 +785,16 @@ trid_json(const struct usk_nvme_transport_id *trid)
 	json_t *o = json_object();
 	const char *af = usk_nvme_transport_id_adrfam_str(trid->adrfam);
 
-	json_object_set_new(o, "trtype", json_string(trid->trstring));
+	usk_json_set(o, "trtype", json_string(trid->trstring));
 	if (trid->trtype != USK_NVME_TRANSPORT_PCIE && af != NULL) {
-		json_object_set_new(o, "adrfam", json_string(af));
+		usk_json_set(o, "adrfam", json_string(af));
 	}
-	json_object_set_new(o, "traddr", json_string(trid->traddr));
+	usk_json_set(o, "traddr", json_string(trid->traddr));
 	if (trid->trsvcid[0] != '\0') {
-		json_object_set_new(o, "trsvcid", json_string(trid->trsvcid));
+		usk_json_set(o, "trsvcid", json_string(trid->trsvcid));
 	}
 	if (trid->subnqn[0] != '\0') {
-		json_object_set_new(o, "subnqn", json_string(trid->subnqn));
+		usk_json_set(o, "subnqn", json_string(trid->subnqn));
 	}
 	return o;
 }
@@ -805,14 +806,14 @@ bdev_nvme_dump_info_json(void *ctx, json_t *driver)
 	json_t *arr = json_array(), *o = json_object(), *ns = json_object();
 	const struct usk_nvme_ctrlr_data *cd = usk_nvme_ctrlr_get_data(nb->nbc->ctrlr);
 
-	json_object_set_new(o, "trid", trid_json(&nb->nbc->opts.trid));
-	json_object_set_new(o, "ctrlr_data", json_pack("{s:i,s:s%,s:s%}", "cntlid", cd->cntlid,
+	usk_json_set(o, "trid", trid_json(&nb->nbc->opts.trid));
+	usk_json_set(o, "ctrlr_data", json_pack("{s:i,s:s%,s:s%}", "cntlid", cd->cntlid,
 			    "model_number", (const char *)cd->mn, usk_strlen_pad(cd->mn, sizeof(cd->mn), ' '),
 			    "serial_number", (const char *)cd->sn, usk_strlen_pad(cd->sn, sizeof(cd->sn), ' ')));
-	json_object_set_new(ns, "id", json_integer(nb->nsid));
-	json_object_set_new(o, "ns_data", ns);
+	usk_json_set(ns, "id", json_integer(nb->nsid));
+	usk_json_set(o, "ns_data", ns);
 	json_array_append_new(arr, o);
-	json_object_set_new(driver, "nvme", arr);
+	usk_json_set(driver, "nvme", arr);
 	return 0;
 }
 
@@ -948,7 +949,20 @@ attach_poll(void *arg)
 		usk_nvme_ctrlr_register_timeout_callback(nbc->ctrlr, g_opts.timeout_us, g_opts.timeout_admin_us,
 							 timeout_cb, nbc);
 	}
-	usk_io_device_register(nbc, ch_create, ch_destroy, sizeof(struct nvme_io_channel), nbc->name);
+	rc = usk_io_device_register(nbc, ch_create, ch_destroy, sizeof(struct nvme_io_channel),
+				    nbc->name);
+	if (rc != 0) {
+		bdev_nvme_attach_cb cb = nbc->attach_cb;
+		void *cb_arg = nbc->attach_cb_arg;
+
+		USK_ERRLOG("bdev_nvme %s: cannot register io_device: %s\n", nbc->name, strerror(-rc));
+		TAILQ_REMOVE(&g_ctrlrs, nbc, link);
+		usk_nvme_detach(nbc->ctrlr);
+		free(nbc->name);
+		free(nbc);
+		cb(cb_arg, rc, NULL);
+		return USK_POLLER_BUSY;
+	}
 	nbc_set_state(nbc, NBC_ENABLED);
 	nbc->adminq_poller = usk_poller_register_named(adminq_poll, nbc, g_opts.nvme_adminq_poll_period_us,
 						       "bdev_nvme_adminq");
@@ -1081,16 +1095,16 @@ bdev_nvme_get_controllers(const char *name, json_t *array)
 		o = json_object();
 		ctrlrs = json_array();
 		c = json_object();
-		json_object_set_new(o, "name", json_string(nbc->name));
-		json_object_set_new(c, "state", json_string(state_name(nbc_state(nbc))));
-		json_object_set_new(c, "trid", trid_json(&nbc->opts.trid));
+		usk_json_set(o, "name", json_string(nbc->name));
+		usk_json_set(c, "state", json_string(state_name(nbc_state(nbc))));
+		usk_json_set(c, "trid", trid_json(&nbc->opts.trid));
 		if (nbc->ctrlr != NULL) {
-			json_object_set_new(c, "cntlid", json_integer(usk_nvme_ctrlr_get_id(nbc->ctrlr)));
+			usk_json_set(c, "cntlid", json_integer(usk_nvme_ctrlr_get_id(nbc->ctrlr)));
 		}
-		json_object_set_new(c, "host", json_pack("{s:s}", "nqn", nbc->ctrlr ?
+		usk_json_set(c, "host", json_pack("{s:s}", "nqn", nbc->ctrlr ?
 				    usk_nvme_ctrlr_get_opts(nbc->ctrlr)->hostnqn : nbc->opts.hostnqn));
 		json_array_append_new(ctrlrs, c);
-		json_object_set_new(o, "ctrlrs", ctrlrs);
+		usk_json_set(o, "ctrlrs", ctrlrs);
 		json_array_append_new(array, o);
 	}
 	return name != NULL && found == 0 ? -ENODEV : 0;
@@ -1121,17 +1135,17 @@ bdev_nvme_config_json(json_t *config)
 			continue;
 		}
 		p = trid_json(t);
-		json_object_set_new(p, "name", json_string(nbc->name));
+		usk_json_set(p, "name", json_string(nbc->name));
 		if (nbc->opts.hostnqn[0] != '\0') {
-			json_object_set_new(p, "hostnqn", json_string(nbc->opts.hostnqn));
+			usk_json_set(p, "hostnqn", json_string(nbc->opts.hostnqn));
 		}
 		if (t->trtype != USK_NVME_TRANSPORT_PCIE) {
-			json_object_set_new(p, "hdgst", json_boolean(nbc->opts.hdgst));
-			json_object_set_new(p, "ddgst", json_boolean(nbc->opts.ddgst));
+			usk_json_set(p, "hdgst", json_boolean(nbc->opts.hdgst));
+			usk_json_set(p, "ddgst", json_boolean(nbc->opts.ddgst));
 		}
-		json_object_set_new(p, "ctrlr_loss_timeout_sec", json_integer(nbc->opts.ctrlr_loss_timeout_sec));
-		json_object_set_new(p, "reconnect_delay_sec", json_integer(nbc->opts.reconnect_delay_sec));
-		json_object_set_new(p, "fast_io_fail_timeout_sec",
+		usk_json_set(p, "ctrlr_loss_timeout_sec", json_integer(nbc->opts.ctrlr_loss_timeout_sec));
+		usk_json_set(p, "reconnect_delay_sec", json_integer(nbc->opts.reconnect_delay_sec));
+		usk_json_set(p, "fast_io_fail_timeout_sec",
 				    json_integer(nbc->opts.fast_io_fail_timeout_sec));
 		json_array_append_new(config, json_pack("{s:s,s:o}", "method", "bdev_nvme_attach_controller",
 							"params", p));
