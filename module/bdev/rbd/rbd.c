@@ -226,11 +226,12 @@ parse_core_mask(const char *mask, cpu_set_t *set)
 
 /* Set key to value unless the config file or the caller's map already changed it. */
 static void
-conf_default(rados_t r, const char *key, const char *builtin, const char *value)
+conf_default(rados_t r, const char *key, double builtin, const char *value)
 {
 	char cur[64];
 
-	if (rados_conf_get(r, key, cur, sizeof(cur)) == 0 && strcmp(cur, builtin) != 0) {
+	/* librados prints seconds as "300" or "300.000000" depending on the option type. */
+	if (rados_conf_get(r, key, cur, sizeof(cur)) == 0 && strtod(cur, NULL) != builtin) {
 		return;
 	}
 	rados_conf_set(r, key, value);
@@ -283,9 +284,9 @@ rados_connect_opts(rados_t *out, const char *who, const char *user_id, const jso
 			goto err_shutdown;
 		}
 	}
-	conf_default(r, "client_mount_timeout", "300.000000", USK_RBD_DEFAULT_MOUNT_TIMEOUT);
-	conf_default(r, "rados_mon_op_timeout", "0.000000", USK_RBD_DEFAULT_MON_OP_TIMEOUT);
-	conf_default(r, "rados_osd_op_timeout", "0.000000", USK_RBD_DEFAULT_OSD_OP_TIMEOUT);
+	conf_default(r, "client_mount_timeout", 300, USK_RBD_DEFAULT_MOUNT_TIMEOUT);
+	conf_default(r, "rados_mon_op_timeout", 0, USK_RBD_DEFAULT_MON_OP_TIMEOUT);
+	conf_default(r, "rados_osd_op_timeout", 0, USK_RBD_DEFAULT_OSD_OP_TIMEOUT);
 	if (core_mask != NULL) {
 		/* librados' threads, started by connect, inherit the affinity of this thread. */
 		if (parse_core_mask(core_mask, &set) == 0 &&
