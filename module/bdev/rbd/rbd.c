@@ -66,12 +66,34 @@ static struct {
 	.jobs = STAILQ_HEAD_INITIALIZER(g_worker.jobs),
 };
 
+/*
+ * The worker is started from a reactor, pinned to its core; librados and librbd threads are
+ * started from the worker (connect, open) and inherit its affinity. Unpin it, as SPDK's
+ * spdk_call_unaffinitized does: librbd's threads pinned to the reactor's core would get only
+ * what the busy-polling reactor leaves (measured: 33 IOPS at QD 1). core_mask narrows it again.
+ */
+static void
+worker_unaffinitize(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	cpu_set_t all;
+
+	CPU_ZERO(&all);
+	for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++) {
+		CPU_SET(i, &all);
+	}
+	if (pthread_setaffinity_np(pthread_self(), sizeof(all), &all) != 0) {
+		USK_WARNLOG("rbd: cannot unpin the worker thread; librbd's threads share its cores\n");
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct rbd_job *job;
 
 	(void)arg;
+	worker_unaffinitize();
 	pthread_mutex_lock(&g_worker.lock);
 	for (;;) {
 		while (STAILQ_EMPTY(&g_worker.jobs) && !g_worker.stop) {
@@ -659,11 +681,24 @@ static int
 rbd_poll(void *arg)
 {
 	struct rbd_channel *ch = arg;
+	int n;
 
 	if (ch->inflight == 0) {
 		return USK_POLLER_IDLE;
 	}
-	return rbd_reap(ch) > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
+	n = rbd_reap(ch);
+	if (n == 0) {
+		/*
+		 * I/O is at librbd and nothing came back: librbd's messenger and io_context
+		 * threads must run for it to finish, possibly on this core. A busy-polling
+		 * reactor would leave them the scraps of its time slice (as with uring's io-wq
+		 * workers); sched_yield returns at once when nothing else is runnable, and an
+		 * RBD I/O (hundreds of microseconds) dwarfs the syscall.
+		 */
+		sched_yield();
+		return USK_POLLER_IDLE;
+	}
+	return USK_POLLER_BUSY;
 }
 
 static int
@@ -1060,6 +1095,15 @@ disk_open_work(void *ctx)
 			 disk->pool_name, disk->rbd_name, strerror(-rc));
 		goto out;
 	}
+	{
+		char cache[16] = "";
+
+		/* librbd's writeback cache acknowledges writes before the OSDs have them: tell
+		 * the initiators so that they send flushes (which rbd_aio_flush honours). */
+		rados_conf_get(disk->cluster ? disk->cluster->rados : disk->rados, "rbd_cache",
+			       cache, sizeof(cache));
+		disk->bdev.write_cache = strcmp(cache, "true") == 0;
+	}
 	rc = rbd_get_size(disk->image, &disk->size);
 	if (rc < 0) {
 		snprintf(disk->err, sizeof(disk->err), "%s: size of '%s/%s': %s", who,
@@ -1161,7 +1205,6 @@ usk_rbd_bdev_create(const struct usk_rbd_bdev_opts *opts, usk_rbd_create_cb cb, 
 	}
 	disk->bdev.product_name = "Ceph Rbd Disk";
 	disk->bdev.blocklen = opts->block_size;
-	disk->bdev.write_cache = false;
 	disk->bdev.ctxt = disk;
 	disk->bdev.module = &g_rbd_if;
 	disk->bdev.fn_table = &g_rbd_fn_table;
