@@ -134,6 +134,7 @@ osd data = $dir/osd.0
 keyring = $dir/osd.0/keyring
 [client]
 keyring = $CEPH_KEYRING
+admin socket = $dir/run/\$name.\$pid.asok
 CONF
 	ceph-authtool --create-keyring "$dir/mon.a.keyring" --gen-key -n mon. --cap mon 'allow *' \
 		>/dev/null || return 1
