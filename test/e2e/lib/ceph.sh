@@ -79,8 +79,9 @@ ceph_start() {
 	CEPH_DIR=$dir
 	CEPH_CONF=$dir/ceph.conf
 	CEPH_KEYRING=$dir/admin.keyring
-	# A port per test run so parallel runs of different users do not meet.
-	port=$((20000 + ($$ % 20000)))
+	# A free port, so parallel runs (other users, other tests) do not meet.
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null) ||
+		port=$((20000 + ($$ % 20000)))
 	CEPH_MON_ADDR=127.0.0.1:$port
 	fsid=$(cat /proc/sys/kernel/random/uuid)
 	mkdir -p "$dir/mon.a" "$dir/mgr.x" "$dir/osd.0" "$dir/run"
