@@ -6,7 +6,9 @@
 #    back; `rbd export` on the host holds the same bytes (md5);
 #  - the OSD is killed during I/O from a host NVMe/TCP client, then restarted: usk_tgt stays
 #    up, the I/O in flight completes or fails (never hangs past the client's bound), a new
-#    session's I/O succeeds, and SIGTERM still exits 0.
+#    session's I/O succeeds, and SIGTERM still exits 0;
+#  - the OSD lost for good with I/O in flight: SIGTERM still exits 0 (librbd fails the I/O
+#    after rados_osd_op_timeout).
 # Skips (77) without the Ceph packages or the guest kernel.
 set -u
 NAME=nvmf_rbd
@@ -102,5 +104,34 @@ TGT_PID=
 [ "$RC" -eq 0 ] || fail "usk_tgt exit code $RC after SIGTERM"
 grep -q "AddressSanitizer\|runtime error" "$TMP/tgt.log" && fail "sanitizer report in usk_tgt log"
 pass "usk_tgt exits 0 on SIGTERM after the fault"
+
+# --- OSD lost for good with I/O in flight: SIGTERM must still exit 0, bounded by
+# rados_osd_op_timeout, after which librbd fails the I/O it holds; rbd_close then waits the
+# same timeout for each of its own OSD ops (flush, lock release, unwatch). With usk's default
+# of 30 s that took 118 s here; this run sets 5 s through config_param (the override path).
+sed 's/"config_file": "\([^"]*\)"}}/"config_file": "\1", "config_param": {"rados_osd_op_timeout": "5"}}}/' \
+	"$TMP/tgt.json" >"$TMP/tgt5.json"
+grep -q rados_osd_op_timeout "$TMP/tgt5.json" || fail "could not derive the 5 s config"
+start_tgt "$TMP/tgt5.json"
+python3 "$CLIENT" "$PORT" "$NQN" good --seconds 20 >"$TMP/client3.log" 2>&1 &
+CPID=$!
+BG_PIDS+=("$CPID")
+sleep 2
+ceph_osd_kill
+sleep 2
+start=$(date +%s)
+kill -TERM "$TGT_PID"
+for _ in $(seq 1 600); do
+	kill -0 "$TGT_PID" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$TGT_PID" 2>/dev/null && fail "usk_tgt did not exit within 60 s of SIGTERM with the OSD gone"
+wait "$TGT_PID"
+RC=$?
+TGT_PID=
+[ "$RC" -eq 0 ] || fail "usk_tgt exit code $RC after SIGTERM with the OSD gone"
+grep -q "AddressSanitizer\|runtime error" "$TMP/tgt.log" && fail "sanitizer report in usk_tgt log"
+grep -E "rbd: .* failed" "$TMP/tgt.log" | head -2
+pass "usk_tgt exits 0 on SIGTERM $(( $(date +%s) - start )) s after the OSD was lost for good"
 echo "nvmf_rbd: all checks passed"
 exit 0
