@@ -7,7 +7,8 @@
 #    exported file, through an aio bdev), and an image made by `rbd import` is read by usk
 #    (pattern check) and exported back byte-identical (md5);
 #  - the RPCs on usk_tgt: register / info / create / resize (new size seen by the bdev layer) /
-#    delete / unregister, errors naming the field, save_config replayed by a second usk_tgt;
+#    delete / unregister, errors naming the field, a resize by `rbd resize` followed, save_config
+#    replayed by a second usk_tgt;
 #  - an unreachable cluster fails bdev_rbd_register_cluster within seconds, naming the cluster
 #    and the reason.
 # Skips (77) when the Ceph packages are missing.
@@ -153,6 +154,14 @@ e2e_rpc bdev_rbd_resize name=R0 new_size=32 >/dev/null 2>"$TMP/err" || fail "bde
 e2e_rpc bdev_get_bdevs name=R0 >"$TMP/r" 2>"$TMP/err" || fail "bdev_get_bdevs R0"
 grep -q '"num_blocks": 8192' "$TMP/r" || fail "resize to 32 MiB not seen by the bdev layer"
 rbd_cli info rbd/v0 | grep -q "size 32 MiB" || fail "the image itself was not resized"
+# A resize by another client reaches the bdev layer through librbd's header watch.
+rbd_cli resize --size 48 rbd/v0 >/dev/null 2>&1 || fail "rbd resize v0"
+for _ in $(seq 1 100); do
+	e2e_rpc bdev_get_bdevs name=R0 >"$TMP/r" 2>"$TMP/err" || fail "bdev_get_bdevs R0"
+	grep -q '"num_blocks": 12288' "$TMP/r" && break
+	sleep 0.2
+done
+grep -q '"num_blocks": 12288' "$TMP/r" || fail "rbd resize by another client not seen within 20 s"
 e2e_rpc bdev_rbd_resize name=R0 new_size=8 >/dev/null 2>"$TMP/err" && fail "shrink accepted"
 grep -q "new_size" "$TMP/err" || fail "shrink: error does not name new_size"
 e2e_rpc bdev_rbd_create name=R1 pool_name=rbd rbd_name=v1 block_size=512 \
@@ -169,7 +178,7 @@ for _ in $(seq 1 100); do
 	sleep 0.2
 done
 e2e_rpc bdev_get_bdevs name=R0 >"$TMP/r" 2>"$TMP/err" || fail "R0 not replayed"
-grep -q '"num_blocks": 8192' "$TMP/r" || fail "replayed R0 has the wrong size"
+grep -q '"num_blocks": 12288' "$TMP/r" || fail "replayed R0 has the wrong size"
 e2e_rpc bdev_get_bdevs name=R1 >"$TMP/r" 2>"$TMP/err" || fail "R1 not replayed"
 e2e_rpc bdev_rbd_get_clusters_info >"$TMP/r" 2>"$TMP/err" || fail "clusters info after replay"
 grep -q '"cluster_name": "c1"' "$TMP/r" || fail "cluster c1 not replayed"

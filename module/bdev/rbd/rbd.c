@@ -556,6 +556,10 @@ struct rbd_disk {
 	rados_ioctx_t ioctx;
 	rbd_image_t image;
 	uint64_t size; /* bytes, as last read */
+	struct usk_thread *app_thread; /* where create ran: lifecycle and watch messages go there */
+	uint64_t watch_handle;
+	bool watching;
+	atomic_bool watch_pending; /* a look at a header update is queued (librbd / worker) */
 	/* Create / resize / delete in progress (app thread). */
 	void *cb;
 	void *cb_arg;
@@ -924,6 +928,11 @@ disk_close_work(void *ctx)
 {
 	struct rbd_disk *disk = ctx;
 
+	if (disk->watching) {
+		/* Returns once no watch callback runs any more. */
+		rbd_update_unwatch(disk->image, disk->watch_handle);
+		disk->watching = false;
+	}
 	if (disk->image != NULL) {
 		rbd_close(disk->image);
 		disk->image = NULL;
@@ -1062,6 +1071,102 @@ disk_find(const char *name)
 	return NULL;
 }
 
+/*
+ * Header updates (a resize by another client, snapshots, features). The callback runs on a
+ * librbd thread: it only posts a message to the app thread. Lifetime: rbd_update_unwatch (in
+ * the close job) waits for running callbacks, and the close job's completion message is
+ * enqueued after theirs, so the disk outlives every watch message; a watch message that finds
+ * the disk no longer listed (being deleted) drops the update. The size is read on the worker,
+ * FIFO before any close job queued later.
+ */
+static bool
+disk_listed(const struct rbd_disk *disk)
+{
+	const struct rbd_disk *d;
+
+	TAILQ_FOREACH(d, &g_disks, link) {
+		if (d == disk) {
+			return true;
+		}
+	}
+	return false;
+}
+
+struct rbd_watch_look {
+	struct rbd_disk *disk;
+	uint64_t size;
+};
+
+static void
+watch_size_work(void *ctx)
+{
+	struct rbd_watch_look *look = ctx;
+	struct rbd_disk *disk = look->disk;
+
+	/* Cleared before the read: an update after this point posts a look of its own. */
+	atomic_store(&disk->watch_pending, false);
+	if (rbd_get_size(disk->image, &look->size) < 0) {
+		look->size = 0;
+	}
+}
+
+static void
+watch_size_done(void *ctx)
+{
+	struct rbd_watch_look *look = ctx;
+	struct rbd_disk *disk = look->disk;
+	uint64_t blocks;
+	int rc;
+
+	if (look->size == 0 || !disk_listed(disk) || look->size == disk->size) {
+		goto out;
+	}
+	blocks = look->size / disk->bdev.blocklen;
+	rc = usk_bdev_notify_blockcnt_change(&disk->bdev, blocks);
+	if (rc != 0) {
+		USK_ERRLOG("rbd: %s: image resized to %" PRIu64 " bytes by another client, but the "
+			   "bdev cannot follow: %s\n", disk->bdev.name, look->size, strerror(-rc));
+		goto out;
+	}
+	USK_NOTICELOG("rbd: %s: image resized by another client: %" PRIu64 " blocks\n",
+		      disk->bdev.name, blocks);
+	disk->size = look->size;
+out:
+	free(look);
+}
+
+static void
+watch_msg(void *ctx)
+{
+	struct rbd_disk *disk = ctx;
+	struct rbd_watch_look *look;
+
+	if (!disk_listed(disk) || (look = calloc(1, sizeof(*look))) == NULL) {
+		atomic_store(&disk->watch_pending, false);
+		return;
+	}
+	look->disk = disk;
+	if (worker_submit(watch_size_work, watch_size_done, look) != 0) {
+		free(look);
+		atomic_store(&disk->watch_pending, false);
+	}
+}
+
+/* librbd thread. */
+static void
+disk_update_cb(void *arg)
+{
+	struct rbd_disk *disk = arg;
+
+	/* One look queued at a time: updates before it starts are covered by its read. */
+	if (atomic_exchange(&disk->watch_pending, true)) {
+		return;
+	}
+	if (usk_thread_send_msg(disk->app_thread, watch_msg, disk) != 0) {
+		atomic_store(&disk->watch_pending, false);
+	}
+}
+
 static void
 disk_open_work(void *ctx)
 {
@@ -1109,6 +1214,13 @@ disk_open_work(void *ctx)
 		snprintf(disk->err, sizeof(disk->err), "%s: size of '%s/%s': %s", who,
 			 disk->pool_name, disk->rbd_name, strerror(-rc));
 		goto out;
+	}
+	/* Resizes by other clients (rbd resize) reach us as header updates. */
+	if (rbd_update_watch(disk->image, &disk->watch_handle, disk_update_cb, disk) == 0) {
+		disk->watching = true;
+	} else {
+		USK_WARNLOG("rbd: %s: cannot watch '%s/%s' for resizes by others\n",
+			    disk->bdev.name, disk->pool_name, disk->rbd_name);
 	}
 	if (disk->size < disk->bdev.blocklen) {
 		rc = -EINVAL;
@@ -1212,6 +1324,7 @@ usk_rbd_bdev_create(const struct usk_rbd_bdev_opts *opts, usk_rbd_create_cb cb, 
 		memcpy(disk->bdev.uuid, opts->uuid, sizeof(disk->bdev.uuid));
 	}
 	disk->cluster = cluster;
+	disk->app_thread = usk_get_thread();
 	disk->cb = (void *)cb;
 	disk->cb_arg = cb_arg;
 	rc = worker_submit(disk_open_work, disk_open_done, disk);
