@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * rbd bdev module: Ceph RBD images through librbd. Blocking librados/librbd calls (connect,
- * open, close, resize, shutdown) run on one worker pthread (rbd_cluster.c); their results come
- * back to the caller's usk thread as messages. I/O is librbd aio: librbd completes it on its own threads,
- * which only store the result and push the task onto the submitting channel's lockless MPSC
- * ring (plus an eventfd kick in interrupt mode); the bdev_io is completed by the channel's
- * poller or interrupt handler on the channel's thread.
+ * rbd bdev module, bdevs and I/O: Ceph RBD images through librbd. Blocking calls (open,
+ * close, resize) run on the module's worker pthread (rbd_cluster.c); their results come back
+ * to the caller's usk thread as messages. I/O is librbd aio: librbd completes it on its own
+ * threads, which only store the result and push the task onto the submitting channel's
+ * lockless MPSC ring (plus an eventfd kick in interrupt mode); the bdev_io is completed by the
+ * channel's poller or interrupt handler on the channel's thread.
  */
 #include <errno.h>
 #include <inttypes.h>
