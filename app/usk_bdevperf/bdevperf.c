@@ -21,6 +21,7 @@
 #define OPT_CHECK_PATTERN 1000
 #define OPT_FUA 1001
 #define OPT_FLUSH_EVERY 1002
+#define OPT_LAT_PERCENTILES 1003
 #define RESET_PERIOD_US (1 * USK_SEC_TO_USEC)
 
 struct bdevperf_job;
@@ -75,6 +76,7 @@ struct bdevperf_job {
 	uint64_t lat_total_tsc;
 	uint64_t lat_min_tsc;
 	uint64_t lat_max_tsc;
+	uint64_t *lat_hist; /* --lat-percentiles: LAT_HIST_BUCKETS log-linear buckets, else NULL */
 	uint8_t *outstanding; /* verify: one byte per offset in ios, set while an I/O is on it */
 	uint64_t now_tsc;	/* poll timestamp cached by clock_poller (when cached_now) */
 	bool cached_now;
@@ -120,6 +122,7 @@ static bool g_continue_on_failure;
 static bool g_check_pattern;
 static bool g_fua;
 static uint32_t g_flush_every;
+static bool g_lat_percentiles;
 
 static void submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now);
 static void job_drain(struct bdevperf_job *job);
@@ -180,10 +183,66 @@ job_fail(struct bdevperf_job *job, int rc)
  * Latency uses the tick at which the thread's current poll began (no rdtsc per I/O: rdtsc
  * costs as much as a whole null-bdev I/O on some hosts); resolution is one poll iteration.
  */
+/* Latency histogram: 8 buckets per power of two of ticks (12.5 % resolution). */
+#define LAT_HIST_BUCKETS (64 * 8)
+
+static inline uint32_t
+lat_bucket(uint64_t lat)
+{
+	uint32_t msb;
+
+	if (lat < 8) {
+		return (uint32_t)lat;
+	}
+	msb = 63 - (uint32_t)__builtin_clzll(lat);
+	return msb * 8 + (uint32_t)((lat >> (msb - 3)) & 7);
+}
+
+/* Middle of bucket idx, in ticks. */
+static double
+lat_bucket_mid(uint32_t idx)
+{
+	uint32_t msb = idx / 8, sub = idx % 8;
+
+	if (idx < 8) {
+		return idx;
+	}
+	return ((double)(8 + sub) + 0.5) * (double)(1ULL << (msb - 3));
+}
+
+/* The pct-th percentile of job's latencies in microseconds (0 when nothing was recorded). */
+static double
+lat_percentile(const struct bdevperf_job *job, double pct)
+{
+	uint64_t total = 0, seen = 0, want;
+
+	for (uint32_t i = 0; i < LAT_HIST_BUCKETS; i++) {
+		total += job->lat_hist[i];
+	}
+	if (total == 0) {
+		return 0;
+	}
+	want = (uint64_t)(pct / 100.0 * (double)total + 0.5);
+	if (want == 0) {
+		want = 1;
+	}
+	for (uint32_t i = 0; i < LAT_HIST_BUCKETS; i++) {
+		seen += job->lat_hist[i];
+		if (seen >= want) {
+			return lat_bucket_mid(i) * USK_SEC_TO_USEC / (double)usk_get_ticks_hz();
+		}
+	}
+	return 0;
+}
+
 static inline void
 record_latency(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now)
 {
 	uint64_t lat = now - task->submit_tsc;
+
+	if (job->lat_hist != NULL) {
+		job->lat_hist[lat_bucket(lat)]++;
+	}
 
 	job->lat_total_tsc += lat;
 	if (lat < job->lat_min_tsc) {
@@ -628,6 +687,7 @@ job_free(struct bdevperf_job *job)
 		usk_bdev_close(job->desc);
 	}
 	free(job->outstanding);
+	free(job->lat_hist);
 	free(job->name);
 	free(job);
 }
@@ -737,6 +797,13 @@ job_create(struct usk_bdev *bdev, uint32_t core, uint32_t slice, uint32_t nslice
 	}
 	job->rand_state = bdevperf_seed(((uint64_t)core << 32) ^ usk_get_ticks() ^ (uintptr_t)job);
 	job->lat_min_tsc = UINT64_MAX;
+	if (g_lat_percentiles) {
+		job->lat_hist = calloc(LAT_HIST_BUCKETS, sizeof(*job->lat_hist));
+		if (job->lat_hist == NULL) {
+			rc = -ENOMEM;
+			goto err_free_job;
+		}
+	}
 	if (job->verify) {
 		if (job->size_in_ios <= job->queue_depth) {
 			fprintf(stderr, "verify on %s needs more I/O-sized regions (%" PRIu64
@@ -896,6 +963,11 @@ bdevperf_test_done(void)
 		if (job->fua || job->flushes_done != 0) {
 			printf("\t %-20s: flushes %" PRIu64 ", FUA writes %" PRIu64 "\n", job->name,
 			       job->flushes_done, job->fua_writes_done);
+		}
+		if (job->lat_hist != NULL) {
+			printf("\t Latency percentiles(us): p50 %.2f p99 %.2f p99.9 %.2f\n",
+			       lat_percentile(job, 50), lat_percentile(job, 99),
+			       lat_percentile(job, 99.9));
 		}
 		t_iops += s.iops;
 		t_mibps += s.mibps;
@@ -1104,6 +1176,7 @@ bdevperf_usage(void)
 	printf("                           (written by -w write/randwrite/verify with the same -o)\n");
 	printf(" --fua                     every write is a FUA write (durable when it completes)\n");
 	printf(" --flush-every <n>         a flush after every n writes (as a database commits)\n");
+	printf(" --lat-percentiles         print p50/p99/p99.9 latency per job (12.5%% buckets)\n");
 }
 
 static int
@@ -1178,6 +1251,9 @@ bdevperf_parse_arg(int ch, char *arg)
 		break;
 	case 'f':
 		g_continue_on_failure = true;
+		break;
+	case OPT_LAT_PERCENTILES:
+		g_lat_percentiles = true;
 		break;
 	case OPT_CHECK_PATTERN:
 		g_check_pattern = true;
@@ -1262,6 +1338,7 @@ main(int argc, char **argv)
 		{ "check-pattern", no_argument, NULL, OPT_CHECK_PATTERN },
 		{ "fua", no_argument, NULL, OPT_FUA },
 		{ "flush-every", required_argument, NULL, OPT_FLUSH_EVERY },
+		{ "lat-percentiles", no_argument, NULL, OPT_LAT_PERCENTILES },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum usk_app_parse_args_rvals prc;
