@@ -42,6 +42,8 @@ struct usk_app_opts {
 	 * least USK_APP_MSG_POOL_MIN (SPDK's fixed 262143 costs ~16 MiB of pinned memory at idle).
 	 */
 	size_t msg_mempool_size;
+	/* --metrics: "IP:PORT" to serve Prometheus GET /metrics on (app thread); NULL = off. */
+	const char *metrics_addr;
 };
 
 #define USK_APP_MSG_POOL_PER_CORE 16384
@@ -57,7 +59,7 @@ enum usk_app_parse_args_rvals {
 void usk_app_opts_init(struct usk_app_opts *opts, size_t opts_size);
 /**
  * Parse the common flags (-m -r -s -L -c/--json --wait-for-rpc --no-huge --interrupt-mode
- * -h --logflag --print-level) plus the app's own (app_getopt_str, app_long_opts, parse).
+ * -h --logflag --print-level --metrics) plus the app's own (app_getopt_str, app_long_opts, parse).
  */
 enum usk_app_parse_args_rvals usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 		const char *app_getopt_str, const struct option *app_long_opts,

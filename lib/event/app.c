@@ -10,6 +10,7 @@
 
 #include "usk/env.h"
 #include "usk/log.h"
+#include "usk/metrics.h"
 #include "usk/rpc.h"
 #include "usk/thread.h"
 #include "event_internal.h"
@@ -17,7 +18,7 @@
 #define USK_VERSION_STRING "usk v0.1.0"
 
 /* Grow usk_app_opts only at the end (callers pass opts_size); update this when it grows. */
-USK_STATIC_ASSERT(sizeof(struct usk_app_opts) == 96, "usk_app_opts layout changed");
+USK_STATIC_ASSERT(sizeof(struct usk_app_opts) == 104, "usk_app_opts layout changed");
 
 struct init_waiter {
 	void (*cb)(void *arg);
@@ -86,6 +87,7 @@ enum {
 	OPT_HUGE_DIR,
 	OPT_INTERRUPT,
 	OPT_PRINT_LEVEL,
+	OPT_METRICS,
 };
 
 #define APP_GETOPT_STR "c:hi:L:m:p:r:s:"
@@ -106,6 +108,7 @@ static const struct option g_common_opts[] = {
 	{"huge-dir", required_argument, NULL, OPT_HUGE_DIR},
 	{"interrupt-mode", no_argument, NULL, OPT_INTERRUPT},
 	{"print-level", required_argument, NULL, OPT_PRINT_LEVEL},
+	{"metrics", required_argument, NULL, OPT_METRICS},
 };
 
 void
@@ -124,7 +127,8 @@ usk_app_usage(void)
 		"     --huge-dir <dir>       hugetlbfs mount to use\n"
 		"     --wait-for-rpc         wait for framework_start_init before initialising subsystems\n"
 		"     --interrupt-mode       reactors sleep when idle instead of polling\n"
-		"     --print-level <level>  stderr log level: ERROR, WARNING, NOTICE, INFO, DEBUG\n",
+		"     --print-level <level>  stderr log level: ERROR, WARNING, NOTICE, INFO, DEBUG\n"
+		"     --metrics <ip:port>    serve Prometheus metrics at http://ip:port/metrics (off)\n",
 		USK_DEFAULT_RPC_ADDR);
 	usk_log_usage();
 }
@@ -297,6 +301,9 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 			}
 			opts->print_level = level;
 			break;
+		case OPT_METRICS:
+			opts->metrics_addr = optarg;
+			break;
 		case '?':
 			fprintf(stderr, "Usage: %s [options]\n", argv[0]);
 			usk_app_usage();
@@ -356,6 +363,7 @@ app_fini_msg(void *ctx)
 		return;
 	}
 	usk_rpc_close();
+	usk_metrics_close();
 	subsystem_fini(app_fini_done, NULL);
 }
 
@@ -442,6 +450,12 @@ app_run_start_fn(void)
 	if (g_start_fn != NULL) {
 		g_start_fn(g_start_ctx);
 	}
+}
+
+const char *
+app_version_string(void)
+{
+	return USK_VERSION_STRING;
 }
 
 bool
@@ -545,6 +559,13 @@ app_init_done_cb(int rc, void *arg)
 		rc = usk_rpc_listen(g_opts.rpc_addr);
 		if (rc != 0) {
 			USK_ERRLOG("cannot start the RPC server at %s: %s\n", g_opts.rpc_addr, strerror(-rc));
+			app_fail(rc);
+			return;
+		}
+	}
+	if (g_opts.metrics_addr != NULL) {
+		rc = usk_metrics_listen(g_opts.metrics_addr);
+		if (rc != 0) {
 			app_fail(rc);
 			return;
 		}
