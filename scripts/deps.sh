@@ -5,7 +5,7 @@
 #   scripts/deps.sh test    + unit/e2e/fuzz test tools (cmocka, clang, QEMU guest, nvme-cli, fio)
 set -euo pipefail
 build_pkgs="gcc meson ninja-build pkg-config libjansson-dev libaio-dev liburing-dev libisal-dev
- libssl-dev uuid-dev"
+ libssl-dev uuid-dev libncurses-dev"
 test_pkgs="libcmocka-dev clang llvm python3 qemu-system-x86 qemu-utils qemu-system-common
  busybox-static cpio kmod nvme-cli fio iperf3 procps prometheus curl"
 pkgs=$build_pkgs
