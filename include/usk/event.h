@@ -44,6 +44,11 @@ struct usk_app_opts {
 	size_t msg_mempool_size;
 	/* --metrics: "IP:PORT" to serve Prometheus GET /metrics on (app thread); NULL = off. */
 	const char *metrics_addr;
+	/* -e: create the trace file and enable these groups (usk/trace.h); the file is created
+	 * when trace_enabled even with mask 0, so trace_enable_tpoint_group can turn groups on. */
+	uint64_t tpoint_group_mask;
+	uint32_t num_trace_entries; /* per core; 0 = 32768 */
+	bool trace_enabled;
 };
 
 #define USK_APP_MSG_POOL_PER_CORE 16384

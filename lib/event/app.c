@@ -11,6 +11,7 @@
 #include "usk/env.h"
 #include "usk/log.h"
 #include "usk/metrics.h"
+#include "usk/trace.h"
 #include "usk/rpc.h"
 #include "usk/thread.h"
 #include "event_internal.h"
@@ -18,7 +19,7 @@
 #define USK_VERSION_STRING "usk v0.1.0"
 
 /* Grow usk_app_opts only at the end (callers pass opts_size); update this when it grows. */
-USK_STATIC_ASSERT(sizeof(struct usk_app_opts) == 104, "usk_app_opts layout changed");
+USK_STATIC_ASSERT(sizeof(struct usk_app_opts) == 120, "usk_app_opts layout changed");
 
 struct init_waiter {
 	void (*cb)(void *arg);
@@ -88,9 +89,10 @@ enum {
 	OPT_INTERRUPT,
 	OPT_PRINT_LEVEL,
 	OPT_METRICS,
+	OPT_TRACE_ENTRIES,
 };
 
-#define APP_GETOPT_STR "c:hi:L:m:p:r:s:"
+#define APP_GETOPT_STR "c:e:hi:L:m:p:r:s:"
 
 static const struct option g_common_opts[] = {
 	{"json", required_argument, NULL, 'c'},
@@ -109,6 +111,8 @@ static const struct option g_common_opts[] = {
 	{"interrupt-mode", no_argument, NULL, OPT_INTERRUPT},
 	{"print-level", required_argument, NULL, OPT_PRINT_LEVEL},
 	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"tpoint-group", required_argument, NULL, 'e'},
+	{"num-trace-entries", required_argument, NULL, OPT_TRACE_ENTRIES},
 };
 
 void
@@ -128,7 +132,10 @@ usk_app_usage(void)
 		"     --wait-for-rpc         wait for framework_start_init before initialising subsystems\n"
 		"     --interrupt-mode       reactors sleep when idle instead of polling\n"
 		"     --print-level <level>  stderr log level: ERROR, WARNING, NOTICE, INFO, DEBUG\n"
-		"     --metrics <ip:port>    serve Prometheus metrics at http://ip:port/metrics (off)\n",
+		"     --metrics <ip:port>    serve Prometheus metrics at http://ip:port/metrics (off)\n"
+		" -e, --tpoint-group <g,..>  trace groups (bdev, nvmf_tcp, thread, all) or a mask, into\n"
+		"                            /dev/shm/<app>_trace.pid<PID>; read it with usk_trace\n"
+		"     --num-trace-entries <n>  trace records per core (default 32768)\n",
 		USK_DEFAULT_RPC_ADDR);
 	usk_log_usage();
 }
@@ -303,6 +310,23 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 			break;
 		case OPT_METRICS:
 			opts->metrics_addr = optarg;
+			break;
+		case 'e':
+			if (usk_trace_parse_mask(optarg, &opts->tpoint_group_mask) != 0) {
+				fprintf(stderr, "%s: invalid trace group(s) '%s' (bdev, nvmf_tcp, thread, all, "
+					"or a mask)\n", argv[0], optarg);
+				rval = USK_APP_PARSE_ARGS_FAIL;
+				break;
+			}
+			opts->trace_enabled = true;
+			break;
+		case OPT_TRACE_ENTRIES:
+			if (parse_int(optarg, &v) != 0 || v <= 0 || v > (1 << 24)) {
+				fprintf(stderr, "%s: invalid trace entry count '%s'\n", argv[0], optarg);
+				rval = USK_APP_PARSE_ARGS_FAIL;
+				break;
+			}
+			opts->num_trace_entries = (uint32_t)v;
 			break;
 		case '?':
 			fprintf(stderr, "Usage: %s [options]\n", argv[0]);
@@ -705,6 +729,15 @@ usk_app_start(struct usk_app_opts *opts, usk_msg_fn start_fn, void *ctx)
 			return rc;
 		}
 	}
+	if (g_opts.trace_enabled) {
+		rc = usk_trace_init(g_opts.name, usk_env_get_last_core() + 1,
+				    g_opts.num_trace_entries ? g_opts.num_trace_entries : 32768,
+				    g_opts.tpoint_group_mask);
+		if (rc != 0) {
+			USK_ERRLOG("cannot create the trace file: %s\n", strerror(-rc));
+			return rc;
+		}
+	}
 	rc = reactors_init(g_opts.interrupt_mode);
 	if (rc != 0) {
 		USK_ERRLOG("cannot create reactors: %s\n", strerror(-rc));
@@ -750,6 +783,7 @@ usk_app_fini(void)
 
 	usk_thread_lib_fini();
 	reactors_fini();
+	usk_trace_fini();
 	usk_env_fini();
 	json_decref(g_config);
 	g_config = NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "usk/trace.h"
 #include "thread_internal.h"
 #include "usk_internal/thread_ut.h"
 
@@ -1040,6 +1041,18 @@ poller_after_run(struct usk_thread *thread, struct usk_poller *poller, bool in_l
 	return false;
 }
 
+/* USK_TRACE_GROUP_THREAD: record a poller run that took at least the threshold. */
+static void
+poller_trace_run(struct usk_thread *thread, struct usk_poller *poller, uint64_t t0)
+{
+	uint64_t dt = usk_get_ticks() - t0;
+
+	if (dt >= usk_trace_get_poller_threshold_ticks()) {
+		usk_trace_record_slow(USK_TPOINT_POLLER_SLOW, (uint64_t)(uintptr_t)poller, dt,
+				      thread->id);
+	}
+}
+
 /* Run every active poller once (only_busy: only those without an interrupt callback). */
 void
 thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
@@ -1049,6 +1062,7 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 	thread->active_iter = true;
 	poller = TAILQ_FIRST(&thread->active_pollers);
 	while (poller != NULL) {
+		uint64_t t0;
 		int prc;
 
 		if (usk_unlikely(poller->state != POLLER_STATE_WAITING) ||
@@ -1068,7 +1082,11 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 			    poller->name, thread->name);
 		}
 		poller->running = true;
+		t0 = usk_trace_group_enabled(USK_TRACE_GROUP_THREAD) ? usk_get_ticks() : 0;
 		prc = poller->fn(poller->arg);
+		if (usk_unlikely(t0 != 0)) {
+			poller_trace_run(thread, poller, t0);
+		}
 		poller->run_count++;
 		if (prc > 0) {
 			poller->busy_count++;
@@ -1088,6 +1106,7 @@ thread_run_timed_pollers(struct usk_thread *thread, uint64_t now, int *rc)
 {
 	while (thread->timed_count > 0) {
 		struct usk_poller *poller = thread->timed[0];
+		uint64_t t0;
 		int prc;
 
 		if (poller->next_run_tick > now) {
@@ -1095,7 +1114,11 @@ thread_run_timed_pollers(struct usk_thread *thread, uint64_t now, int *rc)
 		}
 		heap_remove(thread, poller);
 		poller->running = true;
+		t0 = usk_trace_group_enabled(USK_TRACE_GROUP_THREAD) ? usk_get_ticks() : 0;
 		prc = poller->fn(poller->arg);
+		if (usk_unlikely(t0 != 0)) {
+			poller_trace_run(thread, poller, t0);
+		}
 		poller->run_count++;
 		if (prc > 0) {
 			poller->busy_count++;
