@@ -69,6 +69,10 @@ struct usk_trace_header {
 	uint8_t pad[8];
 };
 
+_Static_assert(sizeof(struct usk_trace_entry) == 40, "trace file layout: entry");
+_Static_assert(sizeof(struct usk_trace_ring) == 64, "trace file layout: ring header");
+_Static_assert(sizeof(struct usk_trace_header) == 80, "trace file layout: header");
+
 extern uint64_t g_usk_trace_mask;
 
 /** Bit of the group of tpoint. */
