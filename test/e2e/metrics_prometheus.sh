@@ -156,3 +156,17 @@ TGT_PID=
 [ "$rc" -eq 0 ] || fail "usk_tgt exit code $rc"
 check_sanitizers "$TMP/tgt.log"
 pass "listener closed by RPC; usk_tgt exited 0"
+
+# (3) interrupt mode: the listener's timed poller runs off the thread's timerfd.
+MPORT3=$(free_port)
+start_tgt "$TMP/tgt.json" --interrupt-mode --metrics "127.0.0.1:$MPORT3"
+python3 "$PROBE" get "$MPORT3" >"$TMP/intr.txt" || fail "GET /metrics in interrupt mode failed"
+grep -q '^usk_bdev_read_ops_total{bdev="Malloc0"} ' "$TMP/intr.txt" || fail "interrupt mode: no bdev metrics"
+python3 "$PROBE" bad "$MPORT3" >/dev/null || fail "interrupt mode: malformed request not closed"
+kill -TERM "$TGT_PID"
+wait "$TGT_PID"
+rc=$?
+TGT_PID=
+[ "$rc" -eq 0 ] || fail "usk_tgt --interrupt-mode exit code $rc"
+check_sanitizers "$TMP/tgt.log"
+pass "--metrics in interrupt mode"
