@@ -48,6 +48,35 @@ thread_collect_done(void *ctx)
 	usk_metrics_collect_done(ctx);
 }
 
+/* Reactor counters are atomics the reactors update; reactors_get_info reads them. */
+static void
+reactor_collect(struct usk_metrics_writer *w)
+{
+	json_t *arr = reactors_get_info(), *r;
+	double hz = (double)usk_get_ticks_hz();
+	char core[16];
+	struct usk_metrics_label l[] = {{"core", core}};
+	size_t i;
+
+	json_array_foreach(arr, i, r) {
+		snprintf(core, sizeof(core), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(r, "lcore")));
+		usk_metrics_add(w, "usk_reactor_busy_seconds_total", USK_METRIC_COUNTER,
+				"Time the reactor's threads did work", l, 1,
+				(double)json_integer_value(json_object_get(r, "busy")) / hz);
+		usk_metrics_add(w, "usk_reactor_idle_seconds_total", USK_METRIC_COUNTER,
+				"Time the reactor polled idle or slept", l, 1,
+				(double)json_integer_value(json_object_get(r, "idle")) / hz);
+		usk_metrics_add_u64(w, "usk_reactor_wakeups_total", USK_METRIC_COUNTER,
+				    "Interrupt-mode wake-ups of the reactor", l, 1,
+				    (uint64_t)json_integer_value(json_object_get(r, "irq_count")));
+		usk_metrics_add_u64(w, "usk_reactor_threads", USK_METRIC_GAUGE,
+				    "usk threads on the reactor", l, 1,
+				    json_array_size(json_object_get(r, "lw_threads")));
+	}
+	json_decref(arr);
+}
+
 static void
 thread_collect(struct usk_metrics_writer *w)
 {
@@ -59,6 +88,7 @@ thread_collect(struct usk_metrics_writer *w)
 			    usk_app_get_core_count());
 	usk_metrics_add_u64(w, "usk_threads", USK_METRIC_GAUGE, "usk threads", NULL, 0,
 			    usk_thread_get_count());
+	reactor_collect(w);
 	usk_for_each_thread(thread_collect_one, w, thread_collect_done);
 }
 

@@ -44,6 +44,7 @@ for _ in $(seq 1 100); do
 done
 grep -q '^usk_bdev_read_ops_total{bdev="Null0"} ' "$TMP/first.txt" || fail "no usk_bdev_read_ops_total for Null0"
 grep -q '^# TYPE usk_thread_busy_seconds_total counter$' "$TMP/first.txt" || fail "no thread busy counter"
+grep -q '^usk_reactor_busy_seconds_total{core="0"} ' "$TMP/first.txt" || fail "no reactor busy counter"
 pass "GET /metrics answers ($(grep -c '^usk_' "$TMP/first.txt") samples)"
 
 cat >"$TMP/prom.yml" <<YML
