@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Prometheus metrics end to end. (1) A real Prometheus server (Debian's package) scrapes
 # usk_bdevperf --metrics every second while it reads a null bdev; through Prometheus's HTTP API
-# rate(usk_bdev_read_ops_total[5s]) must be non-zero and within 25% of the IOPS bdevperf
+# rate(usk_bdev_read_ops_total[5s]) must be non-zero and within 30% of the IOPS bdevperf
 # reports, and the last scraped counter must match bdevperf's op count. Meanwhile a malformed
 # request, an oversized one and a slow client are each closed, and the scrapes go on (up == 1
 # throughout). (2) usk_tgt: framework_set_metrics_listener by RPC, NVMe/TCP connections counted
@@ -100,8 +100,8 @@ python3 "$PROBE" range "$PPORT" 'rate(usk_bdev_read_ops_total{bdev="Null0"}[5s])
 n=$(wc -l <"$TMP/rates.txt")
 [ "$n" -ge 5 ] || fail "only $n rate points from Prometheus"
 median=$(sort -g "$TMP/rates.txt" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
-awk -v m="$median" -v i="$IOPS" 'BEGIN { exit !(m > 0 && m > 0.75 * i && m < 1.25 * i) }' ||
-	fail "Prometheus rate median $median vs bdevperf $IOPS IOPS: not within 25%"
+awk -v m="$median" -v i="$IOPS" 'BEGIN { exit !(m > 0 && m > 0.7 * i && m < 1.3 * i) }' ||
+	fail "Prometheus rate median $median vs bdevperf $IOPS IOPS: not within 30%"
 pass "rate(usk_bdev_read_ops_total[5s]) median $median/s over $n points; bdevperf reports $IOPS IOPS"
 
 # The last value scraped is at most one scrape interval short of bdevperf's count.
