@@ -197,8 +197,11 @@ mconn_handle_request(struct mconn *c)
 	}
 	c->head_only = req.method == METRICS_HTTP_HEAD;
 	if (strcmp(req.path, "/") == 0) {
-		mconn_reply(c, "200 OK", "text/html; charset=utf-8",
-			    "<html><body><a href=\"/metrics\">/metrics</a></body></html>\n", 60);
+		static const char index_html[] =
+			"<html><body><a href=\"/metrics\">/metrics</a></body></html>\n";
+
+		mconn_reply(c, "200 OK", "text/html; charset=utf-8", index_html,
+			    sizeof(index_html) - 1);
 		return;
 	}
 	if (strcmp(req.path, "/metrics") != 0) {

@@ -6,8 +6,11 @@
   metrics_probe.py big PORT          request head over 8 KiB: want a 431 reply, then EOF
   metrics_probe.py slow PORT MAX_S   half a request, then silence: want EOF within MAX_S s
   metrics_probe.py get PORT          GET /metrics: print the body (exit 1 unless 200)
+  metrics_probe.py status PORT METHOD PATH   print "STATUS BODY_BYTES CONTENT_LENGTH"
   metrics_probe.py query PPORT EXPR [TIME]              Prometheus instant query: one value per line
-  metrics_probe.py range PPORT EXPR START END STEP      Prometheus range query: values, one per line
+  metrics_probe.py range PPORT EXPR START END STEP      Prometheus range query: "TIME VALUE" lines
+  metrics_probe.py compare RATES PERF_TS               median of Prometheus rate / bdevperf's
+                                                        own per-second IOPS over the same 5 s
 Exit 0 when the behaviour matched, 1 otherwise (with a message on stderr).
 """
 import json
@@ -76,9 +79,35 @@ def prom(pport, path, params):
     return res["data"]["result"]
 
 
+def compare(rates_file, perf_ts_file):
+    """For each Prometheus point (t, rate over [t-5s, t]) the mean of the per-second IOPS lines
+    bdevperf -S 1 printed (time-stamped on arrival) in (t-5, t]; print the median ratio."""
+    perf = []
+    with open(perf_ts_file) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] == "IOPS,":
+                perf.append((float(parts[0]), float(parts[1])))
+    ratios = []
+    with open(rates_file) as f:
+        for line in f:
+            t, v = line.split()
+            t, v = float(t), float(v)
+            win = [x for ts, x in perf if t - 5 < ts <= t]
+            if len(win) >= 3 and sum(win) > 0:
+                ratios.append(v / (sum(win) / len(win)))
+    if len(ratios) < 5:
+        die("only %d comparable points" % len(ratios))
+    ratios.sort()
+    print("%.3f %d" % (ratios[len(ratios) // 2], len(ratios)))
+
+
 def main():
     if len(sys.argv) < 3:
         die(__doc__)
+    if sys.argv[1] == "compare":
+        compare(sys.argv[2], sys.argv[3])
+        return
     cmd, port = sys.argv[1], int(sys.argv[2])
     if cmd == "bad":
         send_expect(port, b"GARBAGE\x01\xff /metrics\r\n\r\n", 400)
@@ -92,6 +121,15 @@ def main():
         print("closed after %.1f s" % secs)
     elif cmd == "get":
         get(port)
+    elif cmd == "status":
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\n\r\n" % (sys.argv[3], sys.argv[4])).encode())
+        data, _ = read_all(s, 10)
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode(errors="replace").split("\r\n")
+        clen = [l.split(":", 1)[1].strip() for l in lines[1:] if l.lower().startswith("content-length:")]
+        print(lines[0].split(" ")[1], len(body), clen[0] if clen else "-")
     elif cmd == "query":
         params = {"query": sys.argv[3]}
         if len(sys.argv) > 4:
@@ -102,8 +140,8 @@ def main():
         params = {"query": sys.argv[3], "start": sys.argv[4], "end": sys.argv[5],
                   "step": sys.argv[6]}
         for r in prom(port, "query_range", params):
-            for _, v in r["values"]:
-                print(v)
+            for t, v in r["values"]:
+                print(t, v)
     else:
         die("unknown command " + cmd)
 
