@@ -522,7 +522,7 @@ table_bdevs(struct top_model *m, struct top_table *t)
 
 static const struct top_col g_nvmf_cols[] = {
 	{"SUBSYSTEM", 36, false}, {"CNTLID", 6, true}, {"QID", 4, true}, {"STATE", 8, false},
-	{"THREAD", 24, false}, {"HOST", 30, false}, {"PEER", 22, false},
+	{"QD", 4, true}, {"THREAD", 24, false}, {"HOST", 30, false}, {"PEER", 22, false},
 };
 
 static void
@@ -558,13 +558,14 @@ table_nvmf(struct top_model *m, struct top_table *t)
 			set_num(r, 1, jnum(q, "cntlid"), "%.0f");
 			set_num(r, 2, jnum(q, "qid"), "%.0f");
 			set_text(r, 3, json_string_value(json_object_get(q, "state")));
-			set_text(r, 4, json_string_value(json_object_get(q, "thread")));
-			set_text(r, 5, json_string_value(json_object_get(q, "hostnqn")));
+			set_num(r, 4, jnum(q, "outstanding"), "%.0f");
+			set_text(r, 5, json_string_value(json_object_get(q, "thread")));
+			set_text(r, 6, json_string_value(json_object_get(q, "hostnqn")));
 			peer = json_object_get(q, "peer_address");
 			snprintf(addr, sizeof(addr), "%s:%s",
 				 json_string_value(json_object_get(peer, "traddr")) ?: "-",
 				 json_string_value(json_object_get(peer, "trsvcid")) ?: "-");
-			set_text(r, 6, addr);
+			set_text(r, 7, addr);
 		}
 	}
 }
