@@ -67,13 +67,20 @@ pass "batch: poll group ${busy}% busy, Malloc0 $riops1, $riops read IOPS (iostat
 "$TOP" -r "$SOCK" -b -t bogus >/dev/null 2>&1 && fail "-t bogus accepted"
 "$TOP" -r "$TMP/nonexistent.sock" -b >/dev/null 2>"$TMP/err.txt" && fail "missing socket accepted"
 grep -q "cannot connect" "$TMP/err.txt" || fail "missing socket: no 'cannot connect' message"
-# sort: -s IDLE% puts the idler thread (app_thread) first
+# sort: -s IDLE% orders the threads by that column, largest first; -R reverses
+# sorted_by FILE COL DIR: the rows under the THREAD header are ordered by column COL (DIR 1 desc)
+sorted_by() {
+	awk -v c="$2" -v d="$3" 'f && NF > 1 { v = $c + 0; if (n++ && (d ? v > last : v < last)) bad++; last = v }
+		/^THREAD/ { f = 1 } END { exit !(n >= 2 && bad == 0) }' "$1"
+}
 "$TOP" -r "$SOCK" -b -t threads -s IDLE% -d 0.5 >"$TMP/sort.txt" || fail "-s IDLE% failed"
-[ "$(awk 'f { print $1; exit } /^THREAD/ { f = 1 }' "$TMP/sort.txt")" = app_thread ] ||
-	{ cat "$TMP/sort.txt" >&2; fail "-s IDLE% did not put app_thread first"; }
+sorted_by "$TMP/sort.txt" 5 1 || { cat "$TMP/sort.txt" >&2; fail "-s IDLE% did not sort by IDLE% descending"; }
+grep -q 'IDLE%\*' "$TMP/sort.txt" || fail "sort column not marked"
 "$TOP" -r "$SOCK" -b -t threads -s IDLE% -R -d 0.5 >"$TMP/sort.txt" || fail "-R failed"
-[ "$(awk 'f { print $1; exit } /^THREAD/ { f = 1 }' "$TMP/sort.txt")" = nvmf_tgt_poll_group_000 ] ||
-	fail "-R did not reverse the order"
+sorted_by "$TMP/sort.txt" 5 0 || { cat "$TMP/sort.txt" >&2; fail "-R did not reverse the order"; }
+"$TOP" -r "$SOCK" -b -t threads -s THREAD -d 0.5 >"$TMP/sort.txt" || fail "-s THREAD failed"
+[ "$(awk 'f { print $1; exit } /^THREAD/ { f = 1 }' "$TMP/sort.txt")" = app_thread ] ||
+	fail "-s THREAD did not sort by name"
 pass "batch: bad tab and missing socket refused; -s/-R sort"
 
 # ---- interactive under tmux
