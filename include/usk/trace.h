@@ -84,7 +84,9 @@ void usk_trace_record_slow(enum usk_tpoint tpoint, uint64_t object_id, uint64_t 
 static inline bool
 usk_trace_group_enabled(enum usk_trace_group group)
 {
-	return __builtin_expect((__atomic_load_n(&g_usk_trace_mask, __ATOMIC_RELAXED) >> group) & 1, 0);
+	uint64_t mask = __atomic_load_n(&g_usk_trace_mask, __ATOMIC_RELAXED);
+
+	return __builtin_expect((mask >> group) & 1, 0);
 }
 
 /** Record a tracepoint of group if that group is on. Any thread; never blocks or allocates. */

@@ -381,7 +381,8 @@ get_qpairs_on_group(struct usk_io_channel_iter *i)
 		json_object_set_new(q, "state", json_string(qpair_state_str(qpair->state)));
 		json_object_set_new(q, "thread", json_string(usk_thread_get_name(group->thread)));
 		json_object_set_new(q, "hostnqn", json_string(qpair->ctrlr->hostnqn));
-		json_object_set_new(q, "outstanding", json_integer(nvmf_rpc_qpair_outstanding(qpair)));
+		json_object_set_new(q, "outstanding",
+				    json_integer(nvmf_rpc_qpair_outstanding(qpair)));
 		if (qpair->transport->ops->qpair_get_listen_trid(qpair, &trid) == 0) {
 			json_object_set_new(q, "listen_address", nvmf_rpc_trid_to_json(&trid));
 		}

@@ -219,7 +219,8 @@ req_release(struct tcp_qpair *tq, struct tcp_req *r)
 	r->req.data = NULL;
 	r->tx_queued = false;
 	r->state = TCP_REQ_STATE_FREE;
-	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_REQ_DONE, (uintptr_t)r, r->cmd.nvme_cmd.cid, 0);
+	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_REQ_DONE, (uintptr_t)r,
+		  r->cmd.nvme_cmd.cid, 0);
 	tq->outstanding--;
 	TAILQ_INSERT_HEAD(&tq->free_reqs, r, link);
 }
@@ -342,7 +343,8 @@ static void
 req_exec(struct tcp_qpair *tq, struct tcp_req *r)
 {
 	r->state = TCP_REQ_STATE_EXECUTING;
-	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_REQ_EXEC, (uintptr_t)r, r->cmd.nvme_cmd.cid, 0);
+	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_REQ_EXEC, (uintptr_t)r,
+		  r->cmd.nvme_cmd.cid, 0);
 	usk_nvmf_request_exec(&r->req);
 }
 
