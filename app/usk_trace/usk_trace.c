@@ -134,6 +134,8 @@ main(int argc, char **argv)
 	uint64_t counts[USK_TPOINT_COUNT] = {}, first, hz;
 	size_t n = 0, i, max = SIZE_MAX, from;
 	struct stat st;
+	char last_name[17] = "";
+	uint64_t last_name_obj = 0;
 	bool quiet = false;
 	uint32_t c;
 	void *map;
@@ -287,9 +289,17 @@ main(int argc, char **argv)
 			}
 			snprintf(args, sizeof(args), "cid %" PRIu64, e->arg1);
 			break;
+		case USK_TPOINT_OBJECT_NAME:
+			/* not printed: names the object of the record that follows */
+			memcpy(last_name, &e->arg1, 8);
+			memcpy(last_name + 8, &e->arg2, 8);
+			last_name[16] = '\0';
+			last_name_obj = e->object_id;
+			continue;
 		case USK_TPOINT_POLLER_SLOW:
 			l_us = (double)e->arg1 * 1e6 / (double)hz;
-			snprintf(args, sizeof(args), "thread %" PRIu64, e->arg2);
+			snprintf(args, sizeof(args), "%s thread %" PRIu64,
+				 last_name_obj == e->object_id ? last_name : "?", e->arg2);
 			break;
 		default:
 			break;

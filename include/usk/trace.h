@@ -33,6 +33,7 @@ enum usk_tpoint {
 	USK_TPOINT_TCP_REQ_EXEC,	/* obj request; a1 cid */
 	USK_TPOINT_TCP_REQ_DONE,	/* obj request (back on its free list) */
 	USK_TPOINT_POLLER_SLOW,		/* obj poller; a1 run time in ticks, a2 thread id */
+	USK_TPOINT_OBJECT_NAME,		/* obj any; a1, a2: its name's first 16 bytes (NUL-padded) */
 	USK_TPOINT_COUNT
 };
 

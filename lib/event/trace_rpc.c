@@ -36,6 +36,7 @@ USK_RPC_REGISTER("trace_get_tpoint_group_mask", rpc_trace_get_tpoint_group_mask,
 
 struct rpc_tpoint_group {
 	char *name;
+	uint64_t poller_threshold_us;	/* usk only: POLLER_SLOW threshold; 0 = unchanged */
 };
 
 static void
@@ -44,6 +45,8 @@ tpoint_group_set(struct usk_jsonrpc_request *request, const json_t *params, bool
 	struct rpc_tpoint_group p = {};
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_tpoint_group, name), usk_json_decode_string},
+		{"poller_threshold_us", offsetof(struct rpc_tpoint_group, poller_threshold_us),
+		 usk_json_decode_uint64, true},
 	};
 	uint64_t mask;
 	int rc;
@@ -62,6 +65,9 @@ tpoint_group_set(struct usk_jsonrpc_request *request, const json_t *params, bool
 		usk_jsonrpc_send_error_response(request, rc,
 						"tracing is off: start the app with -e (e.g. -e 0)");
 		goto out;
+	}
+	if (p.poller_threshold_us != 0) {
+		usk_trace_set_poller_threshold_us(p.poller_threshold_us);
 	}
 	usk_jsonrpc_send_bool_response(request, true);
 out:

@@ -1047,7 +1047,13 @@ poller_trace_run(struct usk_thread *thread, struct usk_poller *poller, uint64_t 
 {
 	uint64_t dt = usk_get_ticks() - t0;
 
+	uint64_t name[2] = {0, 0};
+
 	if (dt >= usk_trace_get_poller_threshold_ticks()) {
+		/* The name first, so usk_trace can print it with the run (slow path only). */
+		memcpy(name, poller->name, strnlen(poller->name, sizeof(name)));
+		usk_trace_record_slow(USK_TPOINT_OBJECT_NAME, (uint64_t)(uintptr_t)poller, name[0],
+				      name[1]);
 		usk_trace_record_slow(USK_TPOINT_POLLER_SLOW, (uint64_t)(uintptr_t)poller, dt,
 				      thread->id);
 	}

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Tracepoints end to end: usk_tgt -e nvmf_tcp,bdev with an NVMe/TCP host doing I/O; usk_trace -p
 # shows every tracepoint of both groups with per-object latencies (bdev I/O start to done,
-# request new to done) and a summary whose counts pair up; a copy of the file reads the same
+# request new to done, poller runs over a threshold with the poller's name) and a summary whose
+# counts pair up; a copy of the file reads the same
 # with -f; the RPCs report and change the group mask; the file goes away at exit; without -e
 # there is no file and trace_enable_tpoint_group says so.
 set -u
@@ -50,8 +51,17 @@ head -c 100 "$TMP/saved.trace" >"$TMP/short.trace"
 grep -q "not a usk trace file\|too short" "$TMP/err.txt" || fail "truncated file: no message"
 pass "usk_trace -f on a copy (and a truncated file refused)"
 
-rpc trace_enable_tpoint_group name=thread >/dev/null || fail "trace_enable_tpoint_group thread"
+rpc trace_enable_tpoint_group name=thread poller_threshold_us=2 >/dev/null || fail "trace_enable_tpoint_group thread"
 rpc trace_get_tpoint_group_mask | grep -q '"tpoint_group_mask": "0x7"' || fail "mask not 0x7 after enabling thread"
+# An RPC runs inside the RPC poller: with a 2 µs threshold that run is recorded, named.
+rpc bdev_malloc_create name=Big num_blocks=524288 block_size=512 >/dev/null || fail "bdev_malloc_create Big"
+"$TRACE" -p "$TGT_PID" >"$TMP/slow.txt" || fail "usk_trace after the slow RPC"
+awk '$3 == "POLLER_SLOW" && $5 ~ /^rpc_subsystem_po/ && $NF + 0 >= 2 { ok = 1 } END { exit !ok }' "$TMP/slow.txt" ||
+	{ grep POLLER_SLOW "$TMP/slow.txt" | tail -5 >&2; fail "no POLLER_SLOW record of the RPC poller >= 2 us"; }
+grep -q "OBJECT_NAME" "$TMP/slow.txt" && ! grep -q "^ *[0-9.]\+ \+[0-9]\+  OBJECT_NAME" "$TMP/slow.txt" ||
+	fail "OBJECT_NAME records should be counted, not listed"
+slow=$(awk '$3 == "POLLER_SLOW" && $5 ~ /^rpc_subsystem_po/ { v = $NF } END { print v }' "$TMP/slow.txt")
+pass "thread group: POLLER_SLOW rpc_subsystem_poll ran $slow us for bdev_malloc_create"
 rpc trace_disable_tpoint_group name=bdev >/dev/null || fail "trace_disable_tpoint_group bdev"
 rpc trace_get_tpoint_group_mask | grep -q '"tpoint_group_mask": "0x6"' || fail "mask not 0x6 after disabling bdev"
 "$TRACE" -p "$TGT_PID" -q >"$TMP/before.txt"
