@@ -42,6 +42,13 @@ struct usk_app_opts {
 	 * least USK_APP_MSG_POOL_MIN (SPDK's fixed 262143 costs ~16 MiB of pinned memory at idle).
 	 */
 	size_t msg_mempool_size;
+	/* --metrics: "IP:PORT" to serve Prometheus GET /metrics on (app thread); NULL = off. */
+	const char *metrics_addr;
+	/* -e: create the trace file and enable these groups (usk/trace.h); the file is created
+	 * when trace_enabled even with mask 0, so trace_enable_tpoint_group can turn groups on. */
+	uint64_t tpoint_group_mask;
+	uint32_t num_trace_entries; /* per core; 0 = 32768 */
+	bool trace_enabled;
 };
 
 #define USK_APP_MSG_POOL_PER_CORE 16384
@@ -57,7 +64,7 @@ enum usk_app_parse_args_rvals {
 void usk_app_opts_init(struct usk_app_opts *opts, size_t opts_size);
 /**
  * Parse the common flags (-m -r -s -L -c/--json --wait-for-rpc --no-huge --interrupt-mode
- * -h --logflag --print-level, -A/--pci-allowed and -B/--pci-blocked, which set lib/env's
+ * -h --logflag --print-level --metrics -e/--tpoint-group, -A/--pci-allowed and -B/--pci-blocked, which set lib/env's
  * process-wide PCI lists at once) plus the app's own (app_getopt_str, app_long_opts, parse).
  */
 enum usk_app_parse_args_rvals usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "usk/trace.h"
 #include "bdev_internal.h"
 
 /* ---- per-thread management channel ---- */
@@ -659,6 +660,8 @@ bdev_io_submit_inline(struct usk_bdev_io *bdev_io)
 		now = usk_thread_get_last_tsc(bch->thread);
 	}
 	bdev_io->internal.submit_tsc = now;
+	USK_TRACE(USK_TRACE_GROUP_BDEV, USK_TPOINT_BDEV_IO_START, (uintptr_t)bdev_io, bdev_io->type,
+		  bdev_io->u.bdev.offset_blocks);
 	if (usk_unlikely(bch->flags & BDEV_CH_SLOW)) {
 		bdev_io_submit_slow(bdev_io);
 		return;
@@ -1261,6 +1264,7 @@ usk_bdev_io_complete(struct usk_bdev_io *bdev_io, enum usk_bdev_io_status status
 {
 	struct usk_bdev_channel *bch = bdev_io->internal.ch;
 
+	USK_TRACE(USK_TRACE_GROUP_BDEV, USK_TPOINT_BDEV_IO_DONE, (uintptr_t)bdev_io, status, 0);
 	bch->io_outstanding--;
 	if (usk_unlikely(status == USK_BDEV_IO_STATUS_NOMEM)) {
 		bdev_io_fifo_push(&bch->nomem_head, &bch->nomem_tail, bdev_io);

@@ -11,7 +11,9 @@
 
 #include "usk/env.h"
 #include "usk/log.h"
+#include "usk/metrics.h"
 #include "usk/pci.h"
+#include "usk/trace.h"
 #include "usk/rpc.h"
 #include "usk/thread.h"
 #include "event_internal.h"
@@ -19,7 +21,7 @@
 #define USK_VERSION_STRING "usk v0.1.0"
 
 /* Grow usk_app_opts only at the end (callers pass opts_size); update this when it grows. */
-USK_STATIC_ASSERT(sizeof(struct usk_app_opts) == 96, "usk_app_opts layout changed");
+USK_STATIC_ASSERT(sizeof(struct usk_app_opts) == 120, "usk_app_opts layout changed");
 
 struct init_waiter {
 	void (*cb)(void *arg);
@@ -168,9 +170,11 @@ enum {
 	OPT_HUGE_DIR,
 	OPT_INTERRUPT,
 	OPT_PRINT_LEVEL,
+	OPT_METRICS,
+	OPT_TRACE_ENTRIES,
 };
 
-#define APP_GETOPT_STR "A:B:c:hi:L:m:p:r:s:"
+#define APP_GETOPT_STR "A:B:c:e:hi:L:m:p:r:s:"
 
 static const struct option g_common_opts[] = {
 	{"pci-allowed", required_argument, NULL, 'A'},
@@ -190,6 +194,9 @@ static const struct option g_common_opts[] = {
 	{"huge-dir", required_argument, NULL, OPT_HUGE_DIR},
 	{"interrupt-mode", no_argument, NULL, OPT_INTERRUPT},
 	{"print-level", required_argument, NULL, OPT_PRINT_LEVEL},
+	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"tpoint-group", required_argument, NULL, 'e'},
+	{"num-trace-entries", required_argument, NULL, OPT_TRACE_ENTRIES},
 };
 
 void
@@ -210,7 +217,11 @@ usk_app_usage(void)
 		"     --huge-dir <dir>       hugetlbfs mount to use\n"
 		"     --wait-for-rpc         wait for framework_start_init before initialising subsystems\n"
 		"     --interrupt-mode       reactors sleep when idle instead of polling\n"
-		"     --print-level <level>  stderr log level: ERROR, WARNING, NOTICE, INFO, DEBUG\n",
+		"     --print-level <level>  stderr log level: ERROR, WARNING, NOTICE, INFO, DEBUG\n"
+		"     --metrics <ip:port>    serve Prometheus metrics at http://ip:port/metrics (off)\n"
+		" -e, --tpoint-group <g,..>  trace groups (bdev, nvmf_tcp, thread, all) or a mask, into\n"
+		"                            /dev/shm/<app>_trace.pid<PID>; read it with usk_trace\n"
+		"     --num-trace-entries <n>  trace records per core (default 32768)\n",
 		USK_DEFAULT_RPC_ADDR);
 	usk_log_usage();
 }
@@ -409,6 +420,26 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 			}
 			opts->print_level = level;
 			break;
+		case OPT_METRICS:
+			opts->metrics_addr = optarg;
+			break;
+		case 'e':
+			if (usk_trace_parse_mask(optarg, &opts->tpoint_group_mask) != 0) {
+				fprintf(stderr, "%s: invalid trace group(s) '%s' (bdev, nvmf_tcp, thread, all, "
+					"or a mask)\n", argv[0], optarg);
+				rval = USK_APP_PARSE_ARGS_FAIL;
+				break;
+			}
+			opts->trace_enabled = true;
+			break;
+		case OPT_TRACE_ENTRIES:
+			if (parse_int(optarg, &v) != 0 || v <= 0 || v > (1 << 24)) {
+				fprintf(stderr, "%s: invalid trace entry count '%s'\n", argv[0], optarg);
+				rval = USK_APP_PARSE_ARGS_FAIL;
+				break;
+			}
+			opts->num_trace_entries = (uint32_t)v;
+			break;
 		case '?':
 			fprintf(stderr, "Usage: %s [options]\n", argv[0]);
 			usk_app_usage();
@@ -476,6 +507,7 @@ app_fini_msg(void *ctx)
 		return;
 	}
 	usk_rpc_close();
+	usk_metrics_close();
 	subsystem_fini(app_fini_done, NULL);
 }
 
@@ -562,6 +594,12 @@ app_run_start_fn(void)
 	if (g_start_fn != NULL) {
 		g_start_fn(g_start_ctx);
 	}
+}
+
+const char *
+app_version_string(void)
+{
+	return USK_VERSION_STRING;
 }
 
 
@@ -660,6 +698,13 @@ app_init_done_cb(int rc, void *arg)
 		rc = usk_rpc_listen(g_opts.rpc_addr);
 		if (rc != 0) {
 			USK_ERRLOG("cannot start the RPC server at %s: %s\n", g_opts.rpc_addr, strerror(-rc));
+			app_fail(rc);
+			return;
+		}
+	}
+	if (g_opts.metrics_addr != NULL) {
+		rc = usk_metrics_listen(g_opts.metrics_addr);
+		if (rc != 0) {
 			app_fail(rc);
 			return;
 		}
@@ -799,6 +844,15 @@ usk_app_start(struct usk_app_opts *opts, usk_msg_fn start_fn, void *ctx)
 			return rc;
 		}
 	}
+	if (g_opts.trace_enabled) {
+		rc = usk_trace_init(g_opts.name, usk_env_get_last_core() + 1,
+				    g_opts.num_trace_entries ? g_opts.num_trace_entries : 32768,
+				    g_opts.tpoint_group_mask);
+		if (rc != 0) {
+			USK_ERRLOG("cannot create the trace file: %s\n", strerror(-rc));
+			return rc;
+		}
+	}
 	rc = reactors_init(g_opts.interrupt_mode);
 	if (rc != 0) {
 		USK_ERRLOG("cannot create reactors: %s\n", strerror(-rc));
@@ -844,6 +898,7 @@ usk_app_fini(void)
 
 	usk_thread_lib_fini();
 	reactors_fini();
+	usk_trace_fini();
 	usk_env_fini();
 	json_decref(g_config);
 	g_config = NULL;

@@ -48,6 +48,11 @@ int reactor_thread_op(struct usk_thread *thread, enum usk_thread_op op);
 bool reactor_thread_op_supported(enum usk_thread_op op);
 size_t reactor_thread_ctx_size(void);
 
+/* ---- app.c ---- */
+
+/** "usk vX.Y.Z" */
+const char *app_version_string(void);
+
 /* ---- json_config.c ---- */
 
 /** Load and check a config file. Returns 0 or -errno with a message in err. */

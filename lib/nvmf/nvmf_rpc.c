@@ -350,6 +350,19 @@ qpair_state_str(enum usk_nvmf_qpair_state state)
 	}
 }
 
+/* Requests of qpair the core is executing now (its queue depth at the target); group thread. */
+static json_int_t
+nvmf_rpc_qpair_outstanding(struct usk_nvmf_qpair *qpair)
+{
+	struct usk_nvmf_request *req;
+	json_int_t n = 0;
+
+	TAILQ_FOREACH(req, &qpair->outstanding, link) {
+		n++;
+	}
+	return n;
+}
+
 static void
 get_qpairs_on_group(struct usk_io_channel_iter *i)
 {
@@ -370,6 +383,8 @@ get_qpairs_on_group(struct usk_io_channel_iter *i)
 		usk_json_set(q, "state", json_string(qpair_state_str(qpair->state)));
 		usk_json_set(q, "thread", json_string(usk_thread_get_name(group->thread)));
 		usk_json_set(q, "hostnqn", json_string(qpair->ctrlr->hostnqn));
+		usk_json_set(q, "outstanding",
+				    json_integer(nvmf_rpc_qpair_outstanding(qpair)));
 		if (qpair->transport->ops->qpair_get_listen_trid(qpair, &trid) == 0) {
 			usk_json_set(q, "listen_address", nvmf_rpc_trid_to_json(&trid));
 		}

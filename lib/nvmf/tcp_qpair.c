@@ -8,6 +8,7 @@
 #include "usk/env.h"
 #include "usk/log.h"
 #include "usk/thread.h"
+#include "usk/trace.h"
 #include "usk/util.h"
 #include "tcp_internal.h"
 
@@ -176,6 +177,8 @@ tx_queue(struct tcp_qpair *tq, struct tcp_tx *tx, int iovcnt,
 	tx->idx = 0;
 	tx->off = 0;
 	tx->done = done;
+	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_PDU_SEND, (uintptr_t)tq, iovcnt,
+		  iovcnt > 0 ? tx->iov[0].iov_len : 0);
 	STAILQ_INSERT_TAIL(&tq->send_queue, tx, link);
 	qpair_want_flush(tq);
 }
@@ -298,6 +301,8 @@ req_release(struct tcp_qpair *tq, struct tcp_req *r)
 	r->req.data = NULL;
 	r->tx_queued = false;
 	r->state = TCP_REQ_STATE_FREE;
+	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_REQ_DONE, (uintptr_t)r,
+		  r->cmd.nvme_cmd.cid, 0);
 	tq->outstanding--;
 	TAILQ_INSERT_HEAD(&tq->free_reqs, r, link);
 }
@@ -495,6 +500,8 @@ static void
 req_exec(struct tcp_qpair *tq, struct tcp_req *r)
 {
 	r->state = TCP_REQ_STATE_EXECUTING;
+	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_REQ_EXEC, (uintptr_t)r,
+		  r->cmd.nvme_cmd.cid, 0);
 	usk_nvmf_request_exec(&r->req);
 }
 
@@ -856,6 +863,8 @@ handle_header(struct tcp_qpair *tq)
 		tq->outstanding++;
 		r->state = TCP_REQ_STATE_NEW;
 		memcpy(&r->cmd, &rx->hdr.capsule_cmd.ccsqe, sizeof(r->cmd));
+		USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_REQ_NEW, (uintptr_t)r,
+			  r->cmd.nvme_cmd.cid, r->cmd.nvme_cmd.opc);
 		tq->rx_req = r;
 		if (rx->data_len == 0) {
 			return tcp_pdu_rx_set_dest(rx, NULL, 0);
@@ -920,6 +929,8 @@ handle_pdu(struct tcp_qpair *tq)
 	struct tcp_pdu_rx *rx = &tq->rx;
 	struct tcp_req *r = tq->rx_req;
 
+	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_PDU_RECV, (uintptr_t)tq,
+		  rx->hdr.common.pdu_type, rx->hdr.common.plen);
 	switch (rx->hdr.common.pdu_type) {
 	case USK_NVME_TCP_PDU_TYPE_IC_REQ:
 		handle_icreq(tq);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "usk/trace.h"
 #include "thread_internal.h"
 
 pthread_mutex_t g_devlist_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -1065,6 +1066,24 @@ poller_after_run(struct usk_thread *thread, struct usk_poller *poller, bool in_l
 	return false;
 }
 
+/* USK_TRACE_GROUP_THREAD: record a poller run that took at least the threshold. */
+static void
+poller_trace_run(struct usk_thread *thread, struct usk_poller *poller, uint64_t t0)
+{
+	uint64_t dt = usk_get_ticks() - t0;
+
+	uint64_t name[2] = {0, 0};
+
+	if (dt >= usk_trace_get_poller_threshold_ticks()) {
+		/* The name first, so usk_trace can print it with the run (slow path only). */
+		memcpy(name, poller->name, strnlen(poller->name, sizeof(name)));
+		usk_trace_record_slow(USK_TPOINT_OBJECT_NAME, (uint64_t)(uintptr_t)poller, name[0],
+				      name[1]);
+		usk_trace_record_slow(USK_TPOINT_POLLER_SLOW, (uint64_t)(uintptr_t)poller, dt,
+				      thread->id);
+	}
+}
+
 /* Run every active poller once (only_busy: only those without an interrupt callback). */
 void
 thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
@@ -1074,7 +1093,7 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 	thread->active_iter = true;
 	poller = TAILQ_FIRST(&thread->active_pollers);
 	while (poller != NULL) {
-		uint64_t t0;
+		uint64_t t0, tt0;
 		int prc;
 
 		if (usk_unlikely(poller->state != POLLER_STATE_WAITING) ||
@@ -1095,8 +1114,12 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 		}
 		poller->running = true;
 		t0 = slow_start();
+		tt0 = usk_trace_group_enabled(USK_TRACE_GROUP_THREAD) ? usk_get_ticks() : 0;
 		prc = poller->fn(poller->arg);
 		slow_check(thread, "poller", poller->name, NULL, t0, &poller->slow_logged);
+		if (usk_unlikely(tt0 != 0)) {
+			poller_trace_run(thread, poller, tt0);
+		}
 		poller->run_count++;
 		if (prc > 0) {
 			poller->busy_count++;
@@ -1116,7 +1139,7 @@ thread_run_timed_pollers(struct usk_thread *thread, uint64_t now, int *rc)
 {
 	while (thread->timed_count > 0) {
 		struct usk_poller *poller = thread->timed[0];
-		uint64_t t0;
+		uint64_t t0, tt0;
 		int prc;
 
 		if (poller->next_run_tick > now) {
@@ -1125,8 +1148,12 @@ thread_run_timed_pollers(struct usk_thread *thread, uint64_t now, int *rc)
 		heap_remove(thread, poller);
 		poller->running = true;
 		t0 = slow_start();
+		tt0 = usk_trace_group_enabled(USK_TRACE_GROUP_THREAD) ? usk_get_ticks() : 0;
 		prc = poller->fn(poller->arg);
 		slow_check(thread, "poller", poller->name, NULL, t0, &poller->slow_logged);
+		if (usk_unlikely(tt0 != 0)) {
+			poller_trace_run(thread, poller, tt0);
+		}
 		poller->run_count++;
 		if (prc > 0) {
 			poller->busy_count++;

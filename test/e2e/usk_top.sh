@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# usk_top against a usk_tgt serving an NVMe/TCP host doing I/O: batch mode (-b -n 2) prints
+# every tab with the busy poll group thread, the busy bdev (mean IOPS of the two screens within
+# 1.5x of bdev_get_iostat's own rate over the same seconds) and the host's connections; then the interactive view under
+# tmux: keys switch tabs (send-keys), the screen (capture-pane) shows the same, q quits with 0.
+set -u
+NAME=usk_top
+. "$(dirname "$0")/nvmf_lib/common.sh"
+TOP=$BUILD_DIR/app/usk_top/usk_top
+skip_unless_ready
+[ -x "$TOP" ] || fail "$TOP not built (libncurses-dev missing?)"
+command -v tmux >/dev/null || { echo "SKIP: tmux missing"; exit 77; }
+TMUX_SOCK=usk-e2e-top-$$
+tmux_q() { tmux -L "$TMUX_SOCK" "$@"; }
+cleanup_all() {
+	tmux_q kill-server 2>/dev/null
+	nvmf_cleanup
+}
+trap cleanup_all EXIT
+
+PORT=$(free_port)
+tcp_config "$PORT" "$MALLOC_BDEV" >"$TMP/tgt.json"
+start_tgt "$TMP/tgt.json"
+python3 "$CLIENT" "$PORT" "$NQN" good --seconds 40 >"$TMP/client.log" 2>&1 &
+CL_PID=$!
+BG_PIDS+=("$CL_PID")
+sleep 2
+kill -0 "$CL_PID" 2>/dev/null || { cat "$TMP/client.log" >&2; fail "NVMe/TCP client ended early"; }
+
+# column N of the row whose first field is KEY in FILE
+col() { awk -v k="$1" -v n="$2" '$1 == k { print $n; exit }' "$3"; }
+iostat_reads() {
+	rpc bdev_get_iostat name=Malloc0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["bdevs"][0]["num_read_ops"])'
+}
+
+# ---- batch mode
+r0=$(iostat_reads)
+t0=$(date +%s.%N)
+timeout 30 "$TOP" -r "$SOCK" -b -n 2 -d 2 >"$TMP/batch.txt" 2>"$TMP/batch.err" || { cat "$TMP/batch.err" >&2; fail "usk_top -b exited non-zero"; }
+r1=$(iostat_reads)
+t1=$(date +%s.%N)
+[ "$(grep -c '^=== usk_top ' "$TMP/batch.txt")" -eq 2 ] || fail "-n 2 did not print 2 screens"
+for tab in threads pollers cores bdevs nvmf; do
+	[ "$(grep -c "^--- $tab ---" "$TMP/batch.txt")" -eq 2 ] || fail "batch output lacks tab $tab twice"
+done
+# the second screen
+sed -n '/^=== usk_top 2 /,$p' "$TMP/batch.txt" >"$TMP/screen2.txt"
+sed -n '/^=== usk_top 1 /,/^=== usk_top 2 /p' "$TMP/batch.txt" >"$TMP/screen1.txt"
+busy=$(col nvmf_tgt_poll_group_000 4 "$TMP/screen2.txt")
+riops=$(col Malloc0 2 "$TMP/screen2.txt")
+riops1=$(col Malloc0 2 "$TMP/screen1.txt")
+wiops=$(col Malloc0 3 "$TMP/screen2.txt")
+# The two screens cover the ~4 s between the iostat reads: their mean is that span's rate.
+rate=$(awk -v a="$r0" -v b="$r1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')
+mean=$(awk -v a="${riops1:-0}" -v b="${riops:-0}" 'BEGIN { printf "%.0f", (a + b) / 2 }')
+awk -v b="${busy:-x}" 'BEGIN { exit !(b + 0 > 1 && b + 0 <= 100) }' || fail "poll group BUSY% '$busy' implausible"
+awk -v r="$mean" -v x="$rate" 'BEGIN { exit !(r > 0 && r > x / 1.5 && r < x * 1.5) }' ||
+	fail "Malloc0 R_IOPS mean '$mean' ($riops1, $riops) vs bdev_get_iostat's $rate/s over the same time"
+awk -v w="${wiops:-0}" 'BEGIN { exit !(w > 0) }' || fail "Malloc0 W_IOPS '$wiops'"
+grep -Eq "^  $NQN .* enabled +[0-9]+ +nvmf_tgt_poll_group_000 +nqn.2014-08.org.nvmexpress:uuid:" "$TMP/screen2.txt" ||
+	fail "nvmf tab lacks the host's connections"
+[ "$(grep -c "^  $NQN " "$TMP/screen2.txt")" -eq 2 ] || fail "want 2 connections (admin + I/O) in the nvmf tab"
+grep -q "^poll_group_poll  *nvmf_tgt_poll_group_000  *active" "$TMP/screen2.txt" || fail "pollers tab lacks poll_group_poll"
+grep -Eq "^ +0 +[0-9.]+ +2 +poll " "$TMP/screen2.txt" || fail "cores tab: core 0 with 2 threads in poll mode"
+pass "batch: poll group ${busy}% busy, Malloc0 $riops1, $riops read IOPS (iostat says $rate/s), ${wiops} write IOPS, 2 connections"
+"$TOP" -r "$SOCK" -b -t bogus >/dev/null 2>&1 && fail "-t bogus accepted"
+"$TOP" -r "$TMP/nonexistent.sock" -b >/dev/null 2>"$TMP/err.txt" && fail "missing socket accepted"
+grep -q "cannot connect" "$TMP/err.txt" || fail "missing socket: no 'cannot connect' message"
+# sort: -s IDLE% orders the threads by that column, largest first; -R reverses
+# sorted_by FILE COL DIR: the rows under the THREAD header are ordered by column COL (DIR 1 desc)
+sorted_by() {
+	awk -v c="$2" -v d="$3" 'f && NF > 1 { v = $c + 0; if (n++ && (d ? v > last : v < last)) bad++; last = v }
+		/^THREAD/ { f = 1 } END { exit !(n >= 2 && bad == 0) }' "$1"
+}
+"$TOP" -r "$SOCK" -b -t threads -s IDLE% -d 0.5 >"$TMP/sort.txt" || fail "-s IDLE% failed"
+sorted_by "$TMP/sort.txt" 5 1 || { cat "$TMP/sort.txt" >&2; fail "-s IDLE% did not sort by IDLE% descending"; }
+grep -q 'IDLE%\*' "$TMP/sort.txt" || fail "sort column not marked"
+"$TOP" -r "$SOCK" -b -t threads -s IDLE% -R -d 0.5 >"$TMP/sort.txt" || fail "-R failed"
+sorted_by "$TMP/sort.txt" 5 0 || { cat "$TMP/sort.txt" >&2; fail "-R did not reverse the order"; }
+"$TOP" -r "$SOCK" -b -t threads -s THREAD -d 0.5 >"$TMP/sort.txt" || fail "-s THREAD failed"
+[ "$(awk 'f { print $1; exit } /^THREAD/ { f = 1 }' "$TMP/sort.txt")" = app_thread ] ||
+	fail "-s THREAD did not sort by name"
+pass "batch: bad tab and missing socket refused; -s/-R sort"
+
+# ---- interactive under tmux
+tmux_q new-session -d -s top -x 200 -y 50 "$TOP -r $SOCK -d 0.5; echo \$? >$TMP/top.rc" ||
+	fail "cannot start tmux"
+screen() { tmux_q capture-pane -p -t top >"$TMP/screen.txt" 2>/dev/null; }
+# wait_screen REGEX: until the pane shows REGEX (5 s)
+wait_screen() {
+	for _ in $(seq 1 50); do
+		screen && grep -Eq "$1" "$TMP/screen.txt" && return 0
+		sleep 0.1
+	done
+	cat "$TMP/screen.txt" >&2
+	fail "screen never showed /$1/"
+}
+wait_screen "^nvmf_tgt_poll_group_000 +2 +0 +[0-9]"
+sleep 1.2 # a refresh with rates
+screen
+busy=$(col nvmf_tgt_poll_group_000 4 "$TMP/screen.txt")
+awk -v b="${busy:-x}" 'BEGIN { exit !(b + 0 > 1 && b + 0 <= 100) }' || { cat "$TMP/screen.txt" >&2; fail "tmux: BUSY% '$busy'"; }
+grep -q "\[1\] threads" "$TMP/screen.txt" || fail "tmux: no tab bar"
+tmux_q send-keys -t top 4
+wait_screen "^BDEV +R_IOPS"
+sleep 1.2
+screen
+riops=$(col Malloc0 2 "$TMP/screen.txt")
+awk -v r="${riops:-0}" 'BEGIN { exit !(r > 0) }' || { cat "$TMP/screen.txt" >&2; fail "tmux: Malloc0 R_IOPS '$riops'"; }
+tmux_q send-keys -t top 5
+wait_screen "^  $NQN +1 +1 +enabled"
+tmux_q send-keys -t top 2
+wait_screen "^poll_group_poll +nvmf_tgt_poll_group_000"
+tmux_q send-keys -t top Tab
+wait_screen "^CORE +BUSY%"
+tmux_q send-keys -t top q
+for _ in $(seq 1 50); do
+	[ -s "$TMP/top.rc" ] && break
+	sleep 0.1
+done
+[ "$(cat "$TMP/top.rc" 2>/dev/null)" = 0 ] || fail "usk_top did not quit with 0 on q (rc '$(cat "$TMP/top.rc" 2>/dev/null)')"
+pass "tmux: threads ${busy}% busy, bdevs Malloc0 ${riops} IOPS, nvmf/pollers/cores tabs by key, q quits 0"
+
+wait "$CL_PID" || { cat "$TMP/client.log" >&2; fail "NVMe/TCP client failed"; }
+tgt_alive || fail "usk_tgt died"
+kill -TERM "$TGT_PID"
+wait "$TGT_PID"
+rc=$?
+TGT_PID=
+[ "$rc" -eq 0 ] || fail "usk_tgt exit code $rc"
+if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/tgt.log"; then
+	fail "sanitizer report in the usk_tgt log"
+fi
+pass "usk_tgt exited 0"
