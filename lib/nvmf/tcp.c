@@ -86,6 +86,7 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	struct tcp_transport *tt;
 	bool c2h_success = TCP_DEFAULT_C2H_SUCCESS;
 	int sock_priority = TCP_DEFAULT_SOCK_PRIORITY;
+	const char *sock_impl = "";
 	const json_t *v;
 	int rc;
 
@@ -112,6 +113,15 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 			}
 			sock_priority = (int)json_integer_value(v);
 		}
+		v = json_object_get(opts->transport_specific, "sock_impl");
+		if (v != NULL) {
+			if (!json_is_string(v) || (strcmp(json_string_value(v), "posix") != 0 &&
+						   strcmp(json_string_value(v), "uring") != 0)) {
+				snprintf(err, err_len, "sock_impl: must be \"posix\" or \"uring\"");
+				return -EINVAL;
+			}
+			sock_impl = json_string_value(v);
+		}
 	}
 	tt = calloc(1, sizeof(*tt));
 	if (tt == NULL) {
@@ -119,6 +129,7 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	}
 	tt->c2h_success = c2h_success;
 	tt->sock_priority = sock_priority;
+	snprintf(tt->sock_impl, sizeof(tt->sock_impl), "%s", sock_impl);
 	TAILQ_INIT(&tt->listeners);
 	*transport = &tt->transport;
 	USK_NOTICELOG("TCP transport created: max_queue_depth %u max_io_size %u io_unit_size %u "
@@ -135,6 +146,9 @@ tcp_dump_opts(struct usk_nvmf_transport *transport, json_t *params)
 
 	json_object_set_new(params, "c2h_success", json_boolean(tt->c2h_success));
 	json_object_set_new(params, "sock_priority", json_integer(tt->sock_priority));
+	if (tt->sock_impl[0] != '\0') {
+		json_object_set_new(params, "sock_impl", json_string(tt->sock_impl));
+	}
 }
 
 static int
@@ -306,12 +320,14 @@ tcp_group_intr(void *arg)
 static struct usk_nvmf_transport_poll_group *
 tcp_poll_group_create(struct usk_nvmf_transport *transport, struct usk_nvmf_poll_group *group)
 {
+	struct tcp_transport *tt = USK_CONTAINEROF(transport, struct tcp_transport, transport);
 	struct tcp_poll_group *tg = calloc(1, sizeof(*tg));
 
 	if (tg == NULL) {
 		return NULL;
 	}
-	if (usk_sock_group_create(tg, &tg->sock_group) != 0) {
+	if (usk_sock_group_create_impl(tg, tt->sock_impl[0] != '\0' ? tt->sock_impl : NULL,
+				       &tg->sock_group) != 0) {
 		free(tg);
 		return NULL;
 	}
@@ -439,7 +455,9 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 			continue;
 		}
 		count += rc > 0;
-		if (!STAILQ_EMPTY(&tq->send_queue)) {
+		if (tq->send_inflight) {
+			/* async send: its completion queues the qpair again if more is left */
+		} else if (!STAILQ_EMPTY(&tq->send_queue)) {
 			/* socket full: retried on the next poll (or when writable, in interrupt mode) */
 			tq->in_flush_list = true;
 			TAILQ_INSERT_TAIL(&tg->flush_list, tq, flush_link);
@@ -451,6 +469,11 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 		}
 	}
 	tg->in_poll = false;
+	/* async sends queued above go to the kernel now (one io_uring_enter for the group) */
+	rc = usk_sock_group_flush(tg->sock_group);
+	if (usk_unlikely(rc < 0)) {
+		USK_NOTICELOG("NVMe/TCP socket group flush failed: %s\n", strerror(-rc));
+	}
 	if (usk_unlikely(!TAILQ_EMPTY(&tg->pending_buf_queue))) {
 		/* buffers released by this poll's sends: retry the waiting requests next turn */
 		tcp_group_wake(tg);
@@ -469,6 +492,7 @@ tcp_poll_group_dump_stat(struct usk_nvmf_transport_poll_group *group, json_t *ob
 		n++;
 	}
 	json_object_set_new(obj, "trtype", json_string("TCP"));
+	json_object_set_new(obj, "sock_impl", json_string(usk_sock_group_get_impl(tg->sock_group)));
 	json_object_set_new(obj, "current_qpairs", json_integer(n));
 	json_object_set_new(obj, "accepted_qpairs", json_integer((json_int_t)tg->qpairs_accepted));
 	json_object_set_new(obj, "pending_data_buffer", json_integer(tg->pending_buf_now));

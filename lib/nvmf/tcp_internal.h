@@ -109,6 +109,7 @@ struct tcp_qpair {
 	struct usk_sock *sock;
 	enum tcp_qpair_state state;
 	bool in_flush_list;
+	bool send_inflight;	/* an async send (usk_sock_writev_async) is with the kernel */
 	bool disconnect_started;
 	bool close_after_send;	/* a C2HTermReq is queued: close once it is out */
 	uint8_t hpda;
@@ -177,6 +178,8 @@ struct tcp_transport {
 	struct usk_nvmf_transport transport;
 	bool c2h_success;
 	int sock_priority;
+	/* socket implementation of the poll groups ("" = usk_sock_get_default_impl()) */
+	char sock_impl[USK_SOCK_IMPL_NAME_MAX];
 	struct usk_poller *accept_poller;
 	TAILQ_HEAD(, tcp_listener) listeners;
 };

@@ -63,10 +63,29 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# sock_impl_config CONFIG.json IMPL: rewrite CONFIG.json so that its first subsystem is "sock"
+# with sock_set_default_impl IMPL (replayed before the transports are created).
+sock_impl_config() {
+	python3 - "$1" "$2" <<'PY' || fail "cannot add sock_set_default_impl to $1"
+import json, sys
+path, impl = sys.argv[1], sys.argv[2]
+cfg = json.load(open(path))
+subs = [s for s in cfg.get("subsystems", []) if s.get("subsystem") != "sock"]
+subs.insert(0, {"subsystem": "sock", "config": [
+    {"method": "sock_set_default_impl", "params": {"impl_name": impl}}]})
+cfg["subsystems"] = subs
+json.dump(cfg, open(path, "w"), indent=1)
+PY
+}
+
 # start_tgt CONFIG.json [extra usk_tgt args]: start and wait for the RPC socket.
+# USK_SOCK_IMPL=posix|uring: the target's default socket implementation (sock_set_default_impl).
 start_tgt() {
 	local cfg=$1
 	shift
+	if [ -n "${USK_SOCK_IMPL:-}" ]; then
+		sock_impl_config "$cfg" "$USK_SOCK_IMPL"
+	fi
 	"$TGT" -m 0x1 -r "$SOCK" --json "$cfg" "$@" >"$TMP/tgt.log" 2>&1 &
 	TGT_PID=$!
 	for _ in $(seq 1 100); do
