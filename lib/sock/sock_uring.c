@@ -66,6 +66,7 @@ struct ur_conn {
 	struct iovec iov[USK_SOCK_MAX_IOV];
 	int inflight;		/* operations the kernel still holds */
 	bool removed;
+	bool zombie;		/* removed, and still held by the kernel after the cancel wait */
 	bool in_ready;
 	bool in_arm;
 	TAILQ_ENTRY(ur_conn) ready_link;
@@ -251,7 +252,8 @@ ur_handle_cqe(struct ur_group *ug, struct io_uring_cqe *cqe)
 	ur_mark_ready(ug, c);
 	return;
 zombie:
-	if (c->inflight == 0) {
+	/* during ur_remove's own wait the conn is freed there; later, here */
+	if (c->zombie && c->inflight == 0) {
 		ug->zombies--;
 		ur_conn_free(ug, c);
 	}
@@ -438,6 +440,7 @@ ur_remove(struct usk_sock_group *group, struct usk_sock *sock)
 	if (c->inflight > 0) {
 		USK_WARNLOG("sock: fd %d still has %d io_uring operations after cancel\n", c->fd,
 			    c->inflight);
+		c->zombie = true;
 		ug->zombies++;
 		return;
 	}
