@@ -4,7 +4,8 @@
 # For every workload and connection count each backend gets a fresh usk_tgt (core 0, null bdev,
 # sock_set_default_impl IMPL) and nvmf_tcp_load processes on core 1 (one connection each, all at
 # the same QD). Prints IOPS, MB/s, the target's busy reactor time per I/O (thread_get_stats busy
-# ticks), its syscalls per I/O (perf stat -e raw_syscalls:sys_enter, or strace -c -f) and, once, a
+# ticks; and its CPU time per I/O from /proc/PID/stat, which excludes time preempted), its
+# syscalls per I/O (perf stat -e raw_syscalls:sys_enter, or strace -c -f) and, once, a
 # raw TCP loopback stream (iperf3) for scale.
 #   sock_impl_bench.sh [BUILD_DIR] [SECONDS]
 # IMPLS="posix uring" WORKLOADS="read:4096:1 ..." (rw:size:qd) CONNS="1 4 16" ROUNDS=1
@@ -97,9 +98,13 @@ s = json.load(sys.stdin)
 print(sum(t["busy"] for t in s["threads"]), s["tick_rate"])'
 }
 
+# utime + stime of the target in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+CLK=$(getconf CLK_TCK)
+
 # run_one IMPL RW SIZE QD CONNS
 run_one() {
-	local impl=$1 rw=$2 size=$3 qd=$4 nc=$5 i b0 b1 hz sys ios iops mbs
+	local impl=$1 rw=$2 size=$3 qd=$4 nc=$5 i b0 b1 c0 c1 hz sys ios iops mbs
 	start_tgt "$impl"
 	LOAD_PIDS=()
 	for i in $(seq 1 "$nc"); do
@@ -110,6 +115,7 @@ run_one() {
 	# the connections come up within a few hundred ms; count from then on
 	sleep 0.3
 	read -r b0 hz < <(busy_ticks)
+	c0=$(cpu_ticks)
 	case $SYSCNT in
 	perf) perf stat -x, -e raw_syscalls:sys_enter -p "$PID" -o "$TMP/sys" -- sleep $((SECS - 1)) \
 		>/dev/null 2>&1 & PERF_PID=$! ;;
@@ -119,6 +125,7 @@ run_one() {
 	[ -n "$PERF_PID" ] && wait "$PERF_PID"
 	PERF_PID=
 	read -r b1 hz < <(busy_ticks)
+	c1=$(cpu_ticks)
 	for i in "${LOAD_PIDS[@]}"; do
 		wait "$i"
 	done
@@ -136,16 +143,18 @@ run_one() {
 	fi
 	awk -v impl="$impl" -v w="$rw $size QD$qd x$nc" -v iops="$iops" -v mbs="$mbs" \
 	    -v b="$((b1 - b0))" -v hz="$hz" -v wall="$((SECS - 1))" -v ios="$ios" -v sys="$sys" \
+	    -v cpu="$((c1 - c0))" -v clk="$CLK" \
 	    -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
 		busy = ios > 0 ? b / hz * 1e6 / ios : 0
 		# busy ticks over the same window as the syscall count (wall), I/Os from the IOPS
 		spi = (ios > 0 && sys != "-" && sys != "") ? sprintf("%.2f", sys / ios) : "-"
-		printf "%-6s %-24s %10d %8d %10.2f %8s %6s\n", impl, w, iops, mbs, busy, spi, load }'
+		cpi = ios > 0 ? cpu / clk * 1e6 / ios : 0
+		printf "%-6s %-24s %10d %8d %10.2f %10.2f %8s %6s\n", impl, w, iops, mbs, busy, cpi, spi, load }'
 }
 
 echo "usk_tgt -m 0x1${INTR:+ --interrupt-mode} (null bdev) <- nvmf_tcp_load x CONNS on core 1," \
 	"${SECS}s per run, syscalls via $SYSCNT"
-printf '%-6s %-24s %10s %8s %10s %8s %6s\n' impl workload IOPS MB/s "busy-us/IO" "sys/IO" load
+printf '%-6s %-24s %10s %8s %10s %10s %8s %6s\n' impl workload IOPS MB/s "busy-us/IO" "cpu-us/IO" "sys/IO" load
 for r in $(seq 1 "$ROUNDS"); do
 	for w in $WORKLOADS; do
 		IFS=: read -r rw size qd <<<"$w"

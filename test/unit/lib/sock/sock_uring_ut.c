@@ -205,7 +205,7 @@ test_uring_partial_send_stalled_peer(void **state)
 	const size_t total = 8u << 20;
 	struct usk_sock_impl_opts o, saved;
 	struct usk_sock_group *g;
-	struct usk_sock *l, *c, *s, *c2, *s2;
+	struct usk_sock *l, *l2, *c, *s, *c2, *s2;
 	struct rx_ctx rx2 = { .chunk = 64 };
 	struct tx_ctx tx = {0};
 	uint8_t *src = malloc(total), *dst = malloc(total);
@@ -225,8 +225,9 @@ test_uring_partial_send_stalled_peer(void **state)
 	assert_int_equal(usk_sock_impl_set_opts("uring", &o), 0);
 	assert_int_equal(usk_sock_group_create_impl(NULL, "uring", &g), 0);
 	make_pair(&l, &c, &s);
-	make_pair(&l, &c2, &s2);
+	make_pair(&l2, &c2, &s2);
 	usk_sock_close(&l);
+	usk_sock_close(&l2);
 	assert_int_equal(usk_sock_group_add_sock(g, s, rx_cb, &rx2), 0);
 	assert_int_equal(usk_sock_group_add_sock(g, s2, rx_cb, &rx2), 0);
 	assert_int_equal(usk_sock_impl_set_opts("uring", &saved), 0);
