@@ -82,6 +82,8 @@ struct ur_group {
 	int evfd;
 	TAILQ_HEAD(, ur_conn) ready;
 	uint32_t nready;
+	/* the connection whose callbacks ur_poll is running (NULL once it is removed) */
+	struct ur_conn *cur;
 	TAILQ_HEAD(, ur_conn) arm;
 	/* connections removed while the kernel still held one of their operations */
 	uint32_t zombies;
@@ -418,6 +420,9 @@ ur_remove(struct usk_sock_group *group, struct usk_sock *sock)
 	int i;
 
 	c->removed = true;
+	if (ug->cur == c) {
+		ug->cur = NULL;
+	}
 	if (c->in_ready) {
 		TAILQ_REMOVE(&ug->ready, c, ready_link);
 		c->in_ready = false;
@@ -485,6 +490,9 @@ ur_poll(struct usk_sock_group *group, int max_events)
 		TAILQ_REMOVE(&ug->ready, c, ready_link);
 		c->in_ready = false;
 		ug->nready--;
+		/* a callback may remove (and free) the socket and c: ur_remove clears ug->cur, and
+		 * neither is touched again after that */
+		ug->cur = c;
 		if (c->send_done) {
 			usk_sock_write_cb cb = c->wcb;
 
@@ -493,13 +501,13 @@ ur_poll(struct usk_sock_group *group, int max_events)
 			c->wcb = NULL;
 			cb(c->warg, sock, c->send_res);
 		}
-		/* the write callback may have removed the socket */
-		if (sock->impl_ctx == c && (c->rq_count > 0 || c->eof || c->rx_err != 0)) {
+		if (ug->cur == c && (c->rq_count > 0 || c->eof || c->rx_err != 0)) {
 			sock->cb(sock->cb_arg, group, sock);
-			if (sock->impl_ctx == c && c->rq_count > 0) {
+			if (ug->cur == c && c->rq_count > 0) {
 				ur_mark_ready(ug, c);
 			}
 		}
+		ug->cur = NULL;
 		handled++;
 	}
 	return handled;

@@ -312,6 +312,60 @@ test_uring_partial_send_stalled_peer(void **state)
 	free(rx2.buf);
 }
 
+/* ---- a write callback that closes its own socket (the NVMe/TCP send-error path) ---- */
+
+struct close_ctx {
+	struct usk_sock *sock;
+	int calls;
+};
+
+static void
+tx_close_cb(void *arg, struct usk_sock *sock, ssize_t rc)
+{
+	struct close_ctx *ctx = arg;
+
+	ctx->calls++;
+	assert_ptr_equal(sock, ctx->sock);
+	usk_sock_close(&ctx->sock);
+}
+
+static void
+rx_fail_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock)
+{
+	fail_msg("read callback of a socket closed by its write callback");
+}
+
+static void
+test_uring_close_in_write_cb(void **state)
+{
+	struct usk_sock_group *g;
+	struct usk_sock *l, *c;
+	struct close_ctx ctx = {0};
+	struct iovec iov = { .iov_base = "data", .iov_len = 4 };
+	char buf[8];
+	int n;
+
+	assert_int_equal(usk_sock_group_create_impl(NULL, "uring", &g), 0);
+	make_pair(&l, &c, &ctx.sock);
+	assert_int_equal(usk_sock_group_add_sock(g, ctx.sock, rx_fail_cb, NULL), 0);
+	/* the peer's bytes and the send completion arrive for the same poll */
+	assert_int_equal(usk_sock_writev(c, &iov, 1), 4);
+	assert_int_equal(usk_sock_writev_async(ctx.sock, &iov, 1, tx_close_cb, &ctx), 0);
+	assert_int_equal(usk_sock_group_flush(g), 0);
+	usleep(20000);
+	for (n = 0; n < 100 && ctx.calls == 0; n++) {
+		usk_sock_group_poll(g);
+		usleep(1000);
+	}
+	assert_int_equal(ctx.calls, 1);
+	assert_null(ctx.sock);
+	assert_int_equal(usk_sock_group_count(g), 0);
+	assert_int_equal(usk_sock_recv(c, buf, sizeof(buf)), 4);
+	assert_int_equal(usk_sock_group_close(&g), 0);
+	usk_sock_close(&c);
+	usk_sock_close(&l);
+}
+
 /* ---- interrupt mode: the eventfd wakes a sleeping thread ---- */
 
 static void
@@ -364,6 +418,7 @@ main(void)
 		cmocka_unit_test(test_impl_registry),
 		cmocka_unit_test_setup(test_uring_recv_short_reads, setup_uring),
 		cmocka_unit_test_setup(test_uring_partial_send_stalled_peer, setup_uring),
+		cmocka_unit_test_setup(test_uring_close_in_write_cb, setup_uring),
 		cmocka_unit_test_setup(test_uring_eventfd, setup_uring),
 	};
 
