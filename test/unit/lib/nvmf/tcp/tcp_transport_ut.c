@@ -573,6 +573,13 @@ main(void)
 		cmocka_unit_test(test_fatal_errors),
 		cmocka_unit_test(test_partial_sends),
 	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests_name("tcp_transport_posix", tests, NULL, NULL);
+	/* the same tests with the io_uring socket backend (poll groups take the default impl) */
+	if (usk_sock_impl_is_available("uring")) {
+		assert_int_equal(usk_sock_set_default_impl("uring"), 0);
+		rc += cmocka_run_group_tests_name("tcp_transport_uring", tests, NULL, NULL);
+	}
+	return rc;
 }
