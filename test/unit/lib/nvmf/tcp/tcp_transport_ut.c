@@ -328,6 +328,34 @@ test_opts_validation(void **state)
 	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "c2h_success"));
 	json_decref(spec);
+	spec = json_pack("{s:s}", "sock_impl", "rdma");
+	opts.transport_specific = spec;
+	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "sock_impl"));
+	json_decref(spec);
+	/* a transport's own backend beats the default and is reported */
+	spec = json_pack("{s:s}", "sock_impl", "posix");
+	opts.transport_specific = spec;
+	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), 0);
+	json_decref(spec);
+	opts.transport_specific = NULL;
+	t->opts = opts;
+	t->ops = g_ops;
+	{
+		struct usk_nvmf_transport_poll_group *tg = g_ops->poll_group_create(t, NULL);
+		json_t *st = json_object(), *params = json_object();
+
+		assert_non_null(tg);
+		tg->transport = t;
+		g_ops->poll_group_dump_stat(tg, st);
+		assert_string_equal(json_string_value(json_object_get(st, "sock_impl")), "posix");
+		g_ops->dump_opts(t, params);
+		assert_string_equal(json_string_value(json_object_get(params, "sock_impl")), "posix");
+		json_decref(st);
+		json_decref(params);
+		g_ops->poll_group_destroy(tg);
+	}
+	assert_int_equal(g_ops->destroy(t, NULL, NULL), 0);
 }
 
 static void
