@@ -83,6 +83,8 @@ ssize_t usk_sock_readv(struct usk_sock *sock, const struct iovec *iov, int iovcn
  * Send an iovec array with one sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT). Returns bytes sent (may be
  * fewer than asked: resend the rest later), -EAGAIN when the send buffer is full, or -errno
  * (-EPIPE/-ECONNRESET when the peer is gone). iovcnt is capped at USK_SOCK_MAX_IOV.
+ * For a socket with usk_sock_has_async_writev() use usk_sock_writev_async instead: a direct
+ * send would overtake one still in flight.
  */
 ssize_t usk_sock_writev(struct usk_sock *sock, const struct iovec *iov, int iovcnt);
 
