@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs="gcc meson ninja-build pkg-config libjansson-dev libaio-dev liburing-dev libisal-dev
  libssl-dev uuid-dev librbd-dev librados-dev libncurses-dev"
 test_pkgs="libcmocka-dev clang llvm python3 qemu-system-x86 qemu-utils qemu-system-common
- busybox-static cpio kmod nvme-cli fio iperf3 procps strace e2fsprogs shellcheck clang-format
+ busybox-static cpio kmod nvme-cli fio iperf3 procps strace linux-perf e2fsprogs shellcheck clang-format
  ceph-mon ceph-mgr ceph-osd ceph-common prometheus curl tmux"
 pkgs=$build_pkgs
 [ "${1:-build}" = test ] && pkgs="$build_pkgs $test_pkgs"

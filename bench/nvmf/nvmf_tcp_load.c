@@ -417,7 +417,8 @@ main(int argc, char **argv)
 			die("epoll");
 		}
 	}
-	fabric_connect(nqn, 1, (uint16_t)qd, &cntlid);
+	/* SQSIZE is 0-based and at least 1: a QD 1 run still asks for two slots */
+	fabric_connect(nqn, 1, (uint16_t)(qd < 2 ? 2 : qd), &cntlid);
 	if (cntlid != admin_cntlid) {
 		fprintf(stderr, "nvmf_tcp_load: I/O queue joined controller %u, expected %u\n",
 			cntlid, admin_cntlid);

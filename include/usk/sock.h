@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Thin non-blocking TCP sockets and per-poll-group socket groups (one epoll fd each).
+ * Thin non-blocking TCP sockets and per-poll-group socket groups.
+ *
+ * A group has an implementation ("impl"): "posix" (one epoll fd; recv/sendmsg syscalls per
+ * socket) or "uring" (one io_uring per group: multishot recv into a provided buffer ring and
+ * async sendmsg, all connections of the group served by one io_uring_enter per poll). A socket
+ * takes the implementation of the group it is added to; outside a group it is plain POSIX.
  *
  * A usk_sock and a usk_sock_group are owned by one thread; nothing here takes a lock. A group
  * is polled with usk_sock_group_poll() (epoll_wait with timeout 0) once per poller iteration, or
@@ -78,6 +83,8 @@ ssize_t usk_sock_readv(struct usk_sock *sock, const struct iovec *iov, int iovcn
  * Send an iovec array with one sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT). Returns bytes sent (may be
  * fewer than asked: resend the rest later), -EAGAIN when the send buffer is full, or -errno
  * (-EPIPE/-ECONNRESET when the peer is gone). iovcnt is capped at USK_SOCK_MAX_IOV.
+ * For a socket with usk_sock_has_async_writev() use usk_sock_writev_async instead: a direct
+ * send would overtake one still in flight.
  */
 ssize_t usk_sock_writev(struct usk_sock *sock, const struct iovec *iov, int iovcnt);
 
@@ -135,6 +142,74 @@ int usk_sock_group_get_fd(const struct usk_sock_group *group);
 uint32_t usk_sock_group_count(const struct usk_sock_group *group);
 /** Close the group; it must be empty (-EBUSY otherwise, and *pgroup is kept). */
 int usk_sock_group_close(struct usk_sock_group **pgroup);
+
+/* ---- implementations ("posix", "uring") ---- */
+
+/* Longest implementation name, NUL included. */
+#define USK_SOCK_IMPL_NAME_MAX 16
+
+struct usk_sock_impl_opts {
+	/* sizeof(struct usk_sock_impl_opts) as known by the caller */
+	size_t opts_size;
+	/* SO_RCVBUF / SO_SNDBUF set on a socket added to a group of this impl; 0 = leave as is */
+	uint32_t recv_buf_size;
+	uint32_t send_buf_size;
+	/* uring only: provided receive buffers per group (power of two, 16..32768) and their size
+	 * in bytes (4096..1048576); headers, capsules and payloads are received into them */
+	uint32_t buf_count;
+	uint32_t buf_size;
+};
+
+/**
+ * Make name the implementation of groups created from now on with usk_sock_group_create (and
+ * usk_sock_group_create_impl with NULL). App thread, before the groups are created (config
+ * time). Returns 0, or -EINVAL for an unknown name. "uring" is accepted even where io_uring is
+ * unusable: such groups fall back to posix with a log line.
+ */
+int usk_sock_set_default_impl(const char *name);
+/** The default implementation's name. Any thread. */
+const char *usk_sock_get_default_impl(void);
+/** true if name is a known implementation that works on this kernel. Any thread. */
+bool usk_sock_impl_is_available(const char *name);
+/** Copy the options of impl name into opts. Returns 0 or -EINVAL (unknown name). Any thread. */
+int usk_sock_impl_get_opts(const char *name, struct usk_sock_impl_opts *opts, size_t opts_size);
+/**
+ * Set the options of impl name (groups created afterwards use them). App thread, config time.
+ * Returns 0, -EINVAL for an unknown name or an out-of-range value.
+ */
+int usk_sock_impl_set_opts(const char *name, const struct usk_sock_impl_opts *opts);
+/**
+ * As usk_sock_group_create with implementation impl_name (NULL = the default). Where the
+ * implementation cannot be set up (io_uring missing or refused) the group is posix and a notice
+ * is logged. Returns 0 and *out, -EINVAL for an unknown name, or -errno.
+ */
+int usk_sock_group_create_impl(void *ctx, const char *impl_name, struct usk_sock_group **out);
+/** The implementation a group actually runs ("posix" or "uring"). Any thread. */
+const char *usk_sock_group_get_impl(const struct usk_sock_group *group);
+
+/** Completion of usk_sock_writev_async: bytes sent (may be fewer than asked) or -errno. */
+typedef void (*usk_sock_write_cb)(void *cb_arg, struct usk_sock *sock, ssize_t rc);
+
+/**
+ * true when sock's sends should go through usk_sock_writev_async (it is in a group whose
+ * implementation sends asynchronously); false: use usk_sock_writev. Socket's thread.
+ */
+bool usk_sock_has_async_writev(const struct usk_sock *sock);
+/**
+ * Queue one send of the iovec array (iovcnt <= USK_SOCK_MAX_IOV; the array is copied, the data
+ * must stay valid until cb). At most one send per socket is in flight. The send reaches the
+ * kernel at the next usk_sock_group_flush or usk_sock_group_poll; cb runs from a later
+ * usk_sock_group_poll with the bytes sent, or never if the socket is removed from its group
+ * first (the removal waits until the kernel has dropped the send). Returns 0, -EBUSY when a send
+ * is already in flight, -EINVAL when the socket has no async sends, or -errno.
+ */
+int usk_sock_writev_async(struct usk_sock *sock, const struct iovec *iov, int iovcnt,
+			  usk_sock_write_cb cb, void *cb_arg);
+/**
+ * Hand the sends queued since the last poll to the kernel now (one io_uring_enter for the
+ * group; nothing for posix). Call at the end of a poll. Returns 0 or -errno.
+ */
+int usk_sock_group_flush(struct usk_sock_group *group);
 
 #ifdef __cplusplus
 }

@@ -339,3 +339,4 @@ static struct usk_subsystem g_usk_subsystem_nvmf = {
 
 USK_SUBSYSTEM_REGISTER(g_usk_subsystem_nvmf)
 USK_SUBSYSTEM_DEPEND(nvmf, bdev)
+USK_SUBSYSTEM_DEPEND(nvmf, sock)

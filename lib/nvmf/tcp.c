@@ -94,6 +94,7 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	uint32_t connect_timeout_ms = TCP_DEFAULT_CONNECT_TIMEOUT_MS;
 	uint32_t max_conns = TCP_DEFAULT_MAX_CONNS_PER_LISTENER;
 	uint32_t qpair_share = 0, ctrlr_share = 0, ceiling, io_bufs;
+	const char *sock_impl = "";
 	const json_t *v;
 	int rc;
 
@@ -146,6 +147,15 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 			}
 			sock_priority = (int)json_integer_value(v);
 		}
+		v = json_object_get(opts->transport_specific, "sock_impl");
+		if (v != NULL) {
+			if (!json_is_string(v) || (strcmp(json_string_value(v), "posix") != 0 &&
+						   strcmp(json_string_value(v), "uring") != 0)) {
+				snprintf(err, err_len, "sock_impl: must be \"posix\" or \"uring\"");
+				return -EINVAL;
+			}
+			sock_impl = json_string_value(v);
+		}
 	}
 	if (max_conns == 0) {
 		snprintf(err, err_len, "max_connections_per_listener: must be at least 1");
@@ -177,6 +187,7 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	tt->max_r2t_bufs_per_qpair = qpair_share;
 	tt->max_r2t_bufs_per_ctrlr = ctrlr_share;
 	tt->io_bufs = io_bufs;
+	snprintf(tt->sock_impl, sizeof(tt->sock_impl), "%s", sock_impl);
 	TAILQ_INIT(&tt->listeners);
 	TAILQ_INIT(&tt->closed_listeners);
 	*transport = &tt->transport;
@@ -207,6 +218,9 @@ tcp_dump_opts(struct usk_nvmf_transport *transport, json_t *params)
 			    json_integer(tt->max_r2t_bufs_per_qpair));
 	usk_json_set(params, "max_r2t_buffers_per_ctrlr",
 			    json_integer(tt->max_r2t_bufs_per_ctrlr));
+	if (tt->sock_impl[0] != '\0') {
+		usk_json_set(params, "sock_impl", json_string(tt->sock_impl));
+	}
 }
 
 static int
@@ -419,12 +433,14 @@ tcp_group_intr(void *arg)
 static struct usk_nvmf_transport_poll_group *
 tcp_poll_group_create(struct usk_nvmf_transport *transport, struct usk_nvmf_poll_group *group)
 {
+	struct tcp_transport *tt = USK_CONTAINEROF(transport, struct tcp_transport, transport);
 	struct tcp_poll_group *tg = calloc(1, sizeof(*tg));
 
 	if (tg == NULL) {
 		return NULL;
 	}
-	if (usk_sock_group_create(tg, &tg->sock_group) != 0) {
+	if (usk_sock_group_create_impl(tg, tt->sock_impl[0] != '\0' ? tt->sock_impl : NULL,
+				       &tg->sock_group) != 0) {
 		free(tg);
 		return NULL;
 	}
@@ -565,7 +581,9 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 			continue;
 		}
 		count += rc > 0;
-		if (!STAILQ_EMPTY(&tq->send_queue)) {
+		if (tq->send_inflight) {
+			/* async send: its completion queues the qpair again if more is left */
+		} else if (!STAILQ_EMPTY(&tq->send_queue)) {
 			/* socket full: retried on the next poll (or when writable, in interrupt mode) */
 			tq->in_flush_list = true;
 			TAILQ_INSERT_TAIL(&tg->flush_list, tq, flush_link);
@@ -577,6 +595,11 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 		}
 	}
 	tg->in_poll = false;
+	/* async sends queued above go to the kernel now (one io_uring_enter for the group) */
+	rc = usk_sock_group_flush(tg->sock_group);
+	if (usk_unlikely(rc < 0)) {
+		USK_NOTICELOG("NVMe/TCP socket group flush failed: %s\n", strerror(-rc));
+	}
 	if (usk_unlikely(!TAILQ_EMPTY(&tg->pending_buf_queue))) {
 		/* buffers released by this poll's sends: retry the waiting requests next turn */
 		tcp_group_wake(tg);
@@ -595,6 +618,7 @@ tcp_poll_group_dump_stat(struct usk_nvmf_transport_poll_group *group, json_t *ob
 		n++;
 	}
 	usk_json_set(obj, "trtype", json_string("TCP"));
+	usk_json_set(obj, "sock_impl", json_string(usk_sock_group_get_impl(tg->sock_group)));
 	usk_json_set(obj, "current_qpairs", json_integer(n));
 	usk_json_set(obj, "accepted_qpairs", json_integer((json_int_t)tg->qpairs_accepted));
 	usk_json_set(obj, "pending_data_buffer", json_integer(tg->pending_buf_now));

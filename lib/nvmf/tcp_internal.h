@@ -123,6 +123,7 @@ struct tcp_qpair {
 	struct usk_sock *sock;
 	enum tcp_qpair_state state;
 	bool in_flush_list;
+	bool send_inflight;	/* an async send (usk_sock_writev_async) is with the kernel */
 	bool disconnect_started;
 	bool close_after_send;	/* a C2HTermReq is queued: close once it is out */
 	uint8_t hpda;
@@ -222,6 +223,8 @@ struct tcp_transport {
 	uint32_t max_r2t_bufs_per_qpair;
 	uint32_t max_r2t_bufs_per_ctrlr;
 	uint32_t io_bufs;		/* buffers of one max_io_size I/O: the least a share is */
+	/* socket implementation of the poll groups ("" = usk_sock_get_default_impl()) */
+	char sock_impl[USK_SOCK_IMPL_NAME_MAX];
 	struct usk_poller *accept_poller;
 	TAILQ_HEAD(, tcp_listener) listeners;
 	TAILQ_HEAD(, tcp_listener) closed_listeners;

@@ -183,34 +183,105 @@ tx_queue(struct tcp_qpair *tq, struct tcp_tx *tx, int iovcnt,
 	qpair_want_flush(tq);
 }
 
+/* Gather the unsent part of the send queue into iov; returns the count, *want the bytes. */
+static int
+tx_gather(struct tcp_qpair *tq, struct iovec *iov, size_t *want)
+{
+	struct tcp_tx *tx;
+	int n = 0, i;
+
+	*want = 0;
+	STAILQ_FOREACH(tx, &tq->send_queue, link) {
+		for (i = tx->idx; i < tx->iovcnt && n < USK_SOCK_MAX_IOV; i++) {
+			size_t off = i == tx->idx ? tx->off : 0;
+
+			if (tx->iov[i].iov_len == off) {
+				continue;
+			}
+			iov[n].iov_base = (uint8_t *)tx->iov[i].iov_base + off;
+			iov[n].iov_len = tx->iov[i].iov_len - off;
+			*want += iov[n].iov_len;
+			n++;
+		}
+		if (n == USK_SOCK_MAX_IOV) {
+			break;
+		}
+	}
+	return n;
+}
+
+/* Retire sent bytes from the head of the send queue; done() may recycle the request. */
+static void
+tx_retire(struct tcp_qpair *tq, size_t left)
+{
+	struct tcp_tx *tx;
+
+	while ((tx = STAILQ_FIRST(&tq->send_queue)) != NULL) {
+		while (tx->idx < tx->iovcnt) {
+			size_t rest = tx->iov[tx->idx].iov_len - tx->off;
+
+			if (rest > left) {
+				tx->off += left;
+				left = 0;
+				break;
+			}
+			left -= rest;
+			tx->idx++;
+			tx->off = 0;
+		}
+		if (tx->idx < tx->iovcnt) {
+			break;
+		}
+		STAILQ_REMOVE_HEAD(&tq->send_queue, link);
+		tx->done(tq, tx);
+	}
+}
+
+static void
+tx_async_done(void *arg, struct usk_sock *sock, ssize_t rc)
+{
+	struct tcp_qpair *tq = arg;
+
+	tq->send_inflight = false;
+	if (rc < 0) {
+		USK_NOTICELOG("NVMe/TCP send to %s:%u failed: %s\n", tq->peer_addr, tq->peer_port,
+			      strerror((int)-rc));
+		tcp_qpair_disconnect(tq);
+		return;
+	}
+	tx_retire(tq, (size_t)rc);
+	if (!STAILQ_EMPTY(&tq->send_queue)) {
+		/* partial send, or PDUs queued meanwhile: the next flush sends them */
+		qpair_want_flush(tq);
+	}
+}
+
 int
 tcp_qpair_flush(struct tcp_qpair *tq)
 {
 	struct iovec iov[USK_SOCK_MAX_IOV];
-	struct tcp_tx *tx;
-	size_t want, left;
+	size_t want;
 	ssize_t rc;
-	int n, i, total = 0;
+	int n, total = 0;
 
-	while (!STAILQ_EMPTY(&tq->send_queue)) {
-		n = 0;
-		want = 0;
-		STAILQ_FOREACH(tx, &tq->send_queue, link) {
-			for (i = tx->idx; i < tx->iovcnt && n < USK_SOCK_MAX_IOV; i++) {
-				size_t off = i == tx->idx ? tx->off : 0;
-
-				if (tx->iov[i].iov_len == off) {
-					continue;
-				}
-				iov[n].iov_base = (uint8_t *)tx->iov[i].iov_base + off;
-				iov[n].iov_len = tx->iov[i].iov_len - off;
-				want += iov[n].iov_len;
-				n++;
-			}
-			if (n == USK_SOCK_MAX_IOV) {
-				break;
-			}
+	if (usk_sock_has_async_writev(tq->sock)) {
+		/* one send in flight per connection; its completion retires what went out */
+		if (tq->send_inflight) {
+			return 0;
 		}
+		n = tx_gather(tq, iov, &want);
+		if (n == 0) {
+			return 0;
+		}
+		rc = usk_sock_writev_async(tq->sock, iov, n, tx_async_done, tq);
+		if (rc < 0) {
+			return rc == -EAGAIN ? 0 : (int)rc;
+		}
+		tq->send_inflight = true;
+		return 0;
+	}
+	while (!STAILQ_EMPTY(&tq->send_queue)) {
+		n = tx_gather(tq, iov, &want);
 		rc = 0;
 		if (n > 0) {
 			rc = usk_sock_writev(tq->sock, iov, n);
@@ -222,27 +293,7 @@ tcp_qpair_flush(struct tcp_qpair *tq)
 			}
 		}
 		total += (int)rc;
-		/* retire what went out; done() may recycle the request */
-		left = (size_t)rc;
-		while ((tx = STAILQ_FIRST(&tq->send_queue)) != NULL) {
-			while (tx->idx < tx->iovcnt) {
-				size_t rest = tx->iov[tx->idx].iov_len - tx->off;
-
-				if (rest > left) {
-					tx->off += left;
-					left = 0;
-					break;
-				}
-				left -= rest;
-				tx->idx++;
-				tx->off = 0;
-			}
-			if (tx->idx < tx->iovcnt) {
-				break;
-			}
-			STAILQ_REMOVE_HEAD(&tq->send_queue, link);
-			tx->done(tq, tx);
-		}
+		tx_retire(tq, (size_t)rc);
 		if ((size_t)rc < want) {
 			/* socket buffer full: the rest goes on a later poll */
 			break;

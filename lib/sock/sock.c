@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Non-blocking TCP sockets (POSIX) and epoll-based socket groups. */
+/* Non-blocking TCP sockets (POSIX), epoll-based socket groups, and the dispatch to other group
+ * implementations (sock_uring.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,32 +16,8 @@
 
 #include "usk/sock.h"
 #include "usk/util.h"
-
-#define SOCK_GROUP_MAX_EVENTS 128
-#define SOCK_GROUP_DEFAULT_EVENTS 32
-
-struct usk_sock {
-	int fd;
-	bool ipv6;
-	bool listener;
-	struct usk_sock_opts opts;
-	void *ctx;
-	/* group membership; group == NULL when not in a group */
-	struct usk_sock_group *group;
-	bool want_write;
-	usk_sock_cb cb;
-	void *cb_arg;
-};
-
-struct usk_sock_group {
-	int epfd;
-	uint32_t count;
-	void *ctx;
-	/* events of the poll in progress; entries of removed sockets are cleared */
-	int nevents;
-	int cur;
-	struct epoll_event events[SOCK_GROUP_MAX_EVENTS];
-};
+#include "usk/log.h"
+#include "sock_internal.h"
 
 void
 usk_sock_get_default_opts(struct usk_sock_opts *opts, size_t opts_size)
@@ -293,7 +270,14 @@ usk_sock_close(struct usk_sock **psock)
 ssize_t
 usk_sock_recv(struct usk_sock *sock, void *buf, size_t len)
 {
-	ssize_t n = recv(sock->fd, buf, len, MSG_DONTWAIT);
+	ssize_t n;
+
+	if (sock->impl_ctx != NULL) {
+		struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+		return sock->group->ops->readv(sock, &iov, 1);
+	}
+	n = recv(sock->fd, buf, len, MSG_DONTWAIT);
 
 	if (n > 0) {
 		return n;
@@ -311,6 +295,9 @@ usk_sock_readv(struct usk_sock *sock, const struct iovec *iov, int iovcnt)
 
 	if (iovcnt > USK_SOCK_MAX_IOV) {
 		iovcnt = USK_SOCK_MAX_IOV;
+	}
+	if (sock->impl_ctx != NULL) {
+		return sock->group->ops->readv(sock, iov, iovcnt);
 	}
 	n = readv(sock->fd, iov, iovcnt);
 	if (n > 0) {
@@ -338,6 +325,23 @@ usk_sock_writev(struct usk_sock *sock, const struct iovec *iov, int iovcnt)
 		return n;
 	}
 	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+bool
+usk_sock_has_async_writev(const struct usk_sock *sock)
+{
+	return sock->impl_ctx != NULL && sock->group->ops->writev_async != NULL;
+}
+
+int
+usk_sock_writev_async(struct usk_sock *sock, const struct iovec *iov, int iovcnt,
+		      usk_sock_write_cb cb, void *cb_arg)
+{
+	if (!usk_sock_has_async_writev(sock) || cb == NULL || iovcnt <= 0 ||
+	    iovcnt > USK_SOCK_MAX_IOV) {
+		return -EINVAL;
+	}
+	return sock->group->ops->writev_async(sock, iov, iovcnt, cb, cb_arg);
 }
 
 int
@@ -426,23 +430,74 @@ usk_sock_get_ctx(const struct usk_sock *sock)
 /* ---- groups ---- */
 
 int
-usk_sock_group_create(void *ctx, struct usk_sock_group **out)
+usk_sock_group_create_impl(void *ctx, const char *impl_name, struct usk_sock_group **out)
 {
-	struct usk_sock_group *group = calloc(1, sizeof(*group));
+	struct usk_sock_group *group;
+	int rc;
 
+	if (impl_name == NULL) {
+		impl_name = usk_sock_get_default_impl();
+	}
+	if (strcmp(impl_name, "posix") != 0 && strcmp(impl_name, "uring") != 0) {
+		return -EINVAL;
+	}
+	group = calloc(1, sizeof(*group));
 	if (group == NULL) {
 		return -ENOMEM;
 	}
+	group->epfd = -1;
+	group->ctx = ctx;
+	if (strcmp(impl_name, "uring") == 0) {
+		if (sock_uring_available()) {
+			rc = g_sock_uring_ops.create(group);
+			if (rc == 0) {
+				group->ops = &g_sock_uring_ops;
+				*out = group;
+				return 0;
+			}
+			USK_NOTICELOG("sock: io_uring group setup failed (%s), using posix\n",
+				      strerror(-rc));
+		} else {
+			USK_NOTICELOG("sock: io_uring unavailable on this kernel, using posix\n");
+		}
+	}
 	group->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (group->epfd < 0) {
-		int rc = -errno;
-
+		rc = -errno;
 		free(group);
 		return rc;
 	}
-	group->ctx = ctx;
 	*out = group;
 	return 0;
+}
+
+int
+usk_sock_group_create(void *ctx, struct usk_sock_group **out)
+{
+	return usk_sock_group_create_impl(ctx, NULL, out);
+}
+
+const char *
+usk_sock_group_get_impl(const struct usk_sock_group *group)
+{
+	return group->ops != NULL ? group->ops->name : "posix";
+}
+
+static void
+sock_apply_impl_bufs(struct usk_sock *sock, const char *impl)
+{
+	const struct usk_sock_impl_opts *io = sock_impl_opts(impl);
+	int val;
+
+	/* best effort: the kernel clamps to its limits; a failure leaves the default */
+	if (io != NULL && io->recv_buf_size > 0) {
+		val = (int)io->recv_buf_size;
+		setsockopt(sock->fd, SOL_SOCKET, SO_RCVBUF, &val, sizeof(val));
+	}
+	if (io != NULL && io->send_buf_size > 0) {
+		val = (int)io->send_buf_size;
+		setsockopt(sock->fd, SOL_SOCKET, SO_SNDBUF, &val, sizeof(val));
+	}
 }
 
 void *
@@ -463,6 +518,24 @@ usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock,
 	if (cb == NULL) {
 		return -EINVAL;
 	}
+	if (!sock->listener) {
+		sock_apply_impl_bufs(sock, usk_sock_group_get_impl(group));
+	}
+	if (group->ops != NULL) {
+		int rc;
+
+		sock->group = group;
+		sock->cb = cb;
+		sock->cb_arg = cb_arg;
+		rc = group->ops->add(group, sock);
+		if (rc != 0) {
+			sock->group = NULL;
+			sock->cb = NULL;
+			return rc;
+		}
+		group->count++;
+		return 0;
+	}
 	if (epoll_ctl(group->epfd, EPOLL_CTL_ADD, sock->fd, &ev) != 0) {
 		return -errno;
 	}
@@ -480,6 +553,14 @@ usk_sock_group_remove_sock(struct usk_sock_group *group, struct usk_sock *sock)
 
 	if (sock->group != group) {
 		return -EINVAL;
+	}
+	if (group->ops != NULL) {
+		group->ops->remove(group, sock);
+		sock->group = NULL;
+		sock->cb = NULL;
+		sock->want_write = false;
+		group->count--;
+		return 0;
 	}
 	/* the fd may already be gone from the kernel's view; removal is best effort */
 	epoll_ctl(group->epfd, EPOLL_CTL_DEL, sock->fd, NULL);
@@ -504,6 +585,11 @@ usk_sock_group_want_write(struct usk_sock_group *group, struct usk_sock *sock, b
 	if (sock->group != group) {
 		return -EINVAL;
 	}
+	if (group->ops != NULL) {
+		/* async sends wait for room in the kernel; their completions wake the group */
+		sock->want_write = want;
+		return 0;
+	}
 	if (sock->want_write == want) {
 		return 0;
 	}
@@ -521,6 +607,9 @@ usk_sock_group_poll_count(struct usk_sock_group *group, int max_events)
 
 	if (max_events <= 0 || max_events > SOCK_GROUP_MAX_EVENTS) {
 		max_events = SOCK_GROUP_MAX_EVENTS;
+	}
+	if (group->ops != NULL) {
+		return group->ops->poll(group, max_events);
 	}
 	if (group->count == 0) {
 		return 0;
@@ -551,8 +640,17 @@ usk_sock_group_poll(struct usk_sock_group *group)
 }
 
 int
+usk_sock_group_flush(struct usk_sock_group *group)
+{
+	return group->ops != NULL ? group->ops->flush(group) : 0;
+}
+
+int
 usk_sock_group_get_fd(const struct usk_sock_group *group)
 {
+	if (group->ops != NULL) {
+		return group->ops->get_fd((struct usk_sock_group *)group);
+	}
 	return group->epfd;
 }
 
@@ -573,7 +671,11 @@ usk_sock_group_close(struct usk_sock_group **pgroup)
 	if (group->count != 0) {
 		return -EBUSY;
 	}
-	close(group->epfd);
+	if (group->ops != NULL) {
+		group->ops->destroy(group);
+	} else {
+		close(group->epfd);
+	}
 	free(group);
 	*pgroup = NULL;
 	return 0;

@@ -28,11 +28,13 @@ GUEST_MD5=$(tr -d '\r' <"$TMP/guest-1.log" | awk '$1 == "PATTERN_MD5" && $2 == "
 [ -n "$GUEST_MD5" ] || fail "guest did not report the aio pattern"
 rpc nvmf_get_stats >"$TMP/stats.json" || fail "nvmf_get_stats failed"
 python3 - "$TMP/stats.json" <<'PY' || fail "nvmf_get_stats lacks the TCP transport statistics"
-import json, sys
+import json, os, sys
 st = json.load(open(sys.argv[1]))
 t = [t for g in st["poll_groups"] for t in g.get("transports", []) if t.get("trtype") == "TCP"]
 assert t and all(k in t[0] for k in ("accepted_qpairs", "data_buffer_waits", "pending_data_buffer")), t
 assert sum(x["accepted_qpairs"] for x in t) >= 8, t
+impl = os.environ.get("USK_SOCK_IMPL")
+assert not impl or all(x["sock_impl"] == impl for x in t), ("sock_impl", impl, t)
 print("TCP transport stats:", t)
 PY
 stop_tgt

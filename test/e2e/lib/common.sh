@@ -210,11 +210,30 @@ e2e_launch_tgt() {
 }
 
 # start_tgt CONFIG.json [usk_tgt args...]: usk_tgt -m 0x1 --json CONFIG (later args win).
+# USK_SOCK_IMPL=posix|uring: the target's default socket implementation (sock_set_default_impl).
 start_tgt() {
 	local cfg=$1
 
 	shift
+	if [ -n "${USK_SOCK_IMPL:-}" ]; then
+		sock_impl_config "$cfg" "$USK_SOCK_IMPL"
+	fi
 	e2e_launch_tgt -m 0x1 --json "$cfg" "$@"
+}
+
+# sock_impl_config CONFIG.json IMPL: rewrite CONFIG.json so that its first subsystem is "sock"
+# with sock_set_default_impl IMPL (replayed before the transports are created).
+sock_impl_config() {
+	python3 - "$1" "$2" <<'PY' || fail "cannot add sock_set_default_impl to $1"
+import json, sys
+path, impl = sys.argv[1], sys.argv[2]
+cfg = json.load(open(path))
+subs = [s for s in cfg.get("subsystems", []) if s.get("subsystem") != "sock"]
+subs.insert(0, {"subsystem": "sock", "config": [
+    {"method": "sock_set_default_impl", "params": {"impl_name": impl}}]})
+cfg["subsystems"] = subs
+json.dump(cfg, open(path, "w"), indent=1)
+PY
 }
 
 # e2e_start_tgt MASK [usk_tgt args...]

@@ -338,6 +338,34 @@ test_opts_validation(void **state)
 	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "c2h_success"));
 	json_decref(spec);
+	spec = json_pack("{s:s}", "sock_impl", "rdma");
+	opts.transport_specific = spec;
+	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "sock_impl"));
+	json_decref(spec);
+	/* a transport's own backend beats the default and is reported */
+	spec = json_pack("{s:s}", "sock_impl", "posix");
+	opts.transport_specific = spec;
+	assert_int_equal(g_ops->create(&opts, &t, err, sizeof(err)), 0);
+	json_decref(spec);
+	opts.transport_specific = NULL;
+	t->opts = opts;
+	t->ops = g_ops;
+	{
+		struct usk_nvmf_transport_poll_group *tg = g_ops->poll_group_create(t, NULL);
+		json_t *st = json_object(), *params = json_object();
+
+		assert_non_null(tg);
+		tg->transport = t;
+		g_ops->poll_group_dump_stat(tg, st);
+		assert_string_equal(json_string_value(json_object_get(st, "sock_impl")), "posix");
+		g_ops->dump_opts(t, params);
+		assert_string_equal(json_string_value(json_object_get(params, "sock_impl")), "posix");
+		json_decref(st);
+		json_decref(params);
+		g_ops->poll_group_destroy(tg);
+	}
+	assert_int_equal(g_ops->destroy(t, NULL, NULL), 0);
 }
 
 static void
@@ -872,20 +900,40 @@ test_connect_timeout_and_listener_cap(void **state)
 	env_teardown();
 }
 
+/* Each test runs once per socket backend (poll groups take the default impl). */
+static int
+use_posix(void **state)
+{
+	return usk_sock_set_default_impl("posix");
+}
+
+static int
+use_uring(void **state)
+{
+	if (!usk_sock_impl_is_available("uring")) {
+		return -1; /* reported as a failed setup: CI machines have io_uring */
+	}
+	return usk_sock_set_default_impl("uring");
+}
+
+#define BOTH_IMPLS(t)                                                                        \
+	{.name = #t " (posix)", .test_func = t, .setup_func = use_posix},                     \
+		{.name = #t " (uring)", .test_func = t, .setup_func = use_uring}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_opts_validation),
-		cmocka_unit_test(test_io_digests),
-		cmocka_unit_test(test_c2h_success_and_pool_exhaustion),
-		cmocka_unit_test(test_fatal_errors),
-		cmocka_unit_test(test_partial_sends),
-		cmocka_unit_test(test_sq_size_enforced),
-		cmocka_unit_test(test_one_command_before_connect),
-		cmocka_unit_test(test_r2t_share_and_timeout),
-		cmocka_unit_test(test_auto_share_follows_pool),
-		cmocka_unit_test(test_connect_timeout_and_listener_cap),
+		BOTH_IMPLS(test_opts_validation),
+		BOTH_IMPLS(test_io_digests),
+		BOTH_IMPLS(test_c2h_success_and_pool_exhaustion),
+		BOTH_IMPLS(test_fatal_errors),
+		BOTH_IMPLS(test_partial_sends),
+		BOTH_IMPLS(test_sq_size_enforced),
+		BOTH_IMPLS(test_one_command_before_connect),
+		BOTH_IMPLS(test_r2t_share_and_timeout),
+		BOTH_IMPLS(test_auto_share_follows_pool),
+		BOTH_IMPLS(test_connect_timeout_and_listener_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
