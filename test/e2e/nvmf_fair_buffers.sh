@@ -23,7 +23,7 @@ cat >"$TMP/tgt.json" <<JSON
  {"subsystem": "bdev", "config": [ $MALLOC_BDEV ]},
  {"subsystem": "nvmf", "config": [
   {"method": "nvmf_create_transport", "params": {"trtype": "TCP", "num_shared_buffers": 511,
-     "max_shared_buffers": 1023, "r2t_timeout_ms": 20000, "connect_timeout_ms": 2000,
+     "max_shared_buffers": 1023, "r2t_timeout_ms": 40000, "connect_timeout_ms": 2000,
      "max_connections_per_listener": 16, "max_r2t_buffers_per_qpair": 255,
      "max_r2t_buffers_per_ctrlr": 511}},
   {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": true,
@@ -44,14 +44,14 @@ print(sum(t.get('$1', 0) for g in d['poll_groups'] for t in g['transports']))"
 
 # save_config / nvmf_get_transports carry the new options
 rpc nvmf_get_transports >"$TMP/transports.json" || fail "nvmf_get_transports"
-for k in '"max_shared_buffers": 1023' '"r2t_timeout_ms": 20000' '"connect_timeout_ms": 2000' \
+for k in '"max_shared_buffers": 1023' '"r2t_timeout_ms": 40000' '"connect_timeout_ms": 2000' \
 	'"max_connections_per_listener": 16'; do
 	grep -q "$k" "$TMP/transports.json" || fail "nvmf_get_transports lacks $k"
 done
 rpc save_config | grep -q '"max_shared_buffers": 1023' || fail "save_config lacks max_shared_buffers"
 pass "transport options reported"
 
-timeout 90 python3 "$CLIENT" "$PORT" "$NQN" hoard 5 128 131072 >"$TMP/hoard.log" 2>&1 &
+timeout 150 python3 "$CLIENT" "$PORT" "$NQN" hoard 5 128 131072 >"$TMP/hoard.log" 2>&1 &
 HOARD_PID=$!
 BG_PIDS+=("$HOARD_PID")
 # the hoarder has sent its 640 writes and holds its share
@@ -63,7 +63,7 @@ done
 held=$(stat shared_buffers)
 pass "hoarder capped: $(stat r2t_share_waiting) writes wait for their share; pool now $held buffers"
 
-# the hoarder still holds everything it got (r2t_timeout_ms is 20 s) when the probe starts
+# the hoarder still holds everything it got (r2t_timeout_ms is 40 s) when the probe starts
 [ "$(stat r2t_timeouts)" -eq 0 ] || fail "the hoarder timed out before the probe started"
 timeout 30 python3 "$CLIENT" "$PORT" "$NQN" probe 1 >"$TMP/probe.log" 2>&1
 rc=$?
