@@ -96,6 +96,7 @@ ctrl_name_of() {
 active_uses() {
 	_uses=""
 	for _blk in $(block_devs_of "$1"); do
+		# shellcheck disable=SC2010 # sysfs block and partition names are plain words
 		for _p in "$_blk" $(ls "/sys/block/$_blk" 2>/dev/null | grep "^${_blk}p"); do
 			if grep -q "^/dev/$_p " /proc/mounts 2>/dev/null; then
 				_uses="$_uses mount@$_blk:$_p"
@@ -275,13 +276,15 @@ status() {
 		numa=$(cat "$SYSPCI/devices/$bdf/numa_node" 2>/dev/null || echo -1)
 		[ "$numa" = -1 ] && numa=unknown
 		drv=$(driver_of "$bdf")
+		# shellcheck disable=SC2012 # uio device names are plain words (uio0)
 		case "$drv" in
 		nvme) dev=$(ctrl_name_of "$bdf"); blk=$(block_devs_of "$bdf" | tr '\n' ' ') ;;
 		vfio-pci) dev="vfio/$(basename "$(readlink "$SYSPCI/devices/$bdf/iommu_group" 2>/dev/null)" 2>/dev/null)"; blk="" ;;
 		uio_pci_generic) dev=$(ls "$SYSPCI/devices/$bdf/uio" 2>/dev/null | head -1); blk="" ;;
 		*) dev="-"; blk="" ;;
 		esac
-		# shellcheck disable=SC2046
+		# ids_of prints two words (vendor, device): word splitting wanted, 8 fields in all
+		# shellcheck disable=SC2046,SC2183
 		printf '%-6s %-14s %-6s %-6s %-6s %-16s %-8s %s\n' NVMe "$bdf" $(ids_of "$bdf") "$numa" "$drv" \
 			"${dev:--}" "${blk:--}"
 	done

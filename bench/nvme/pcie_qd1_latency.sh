@@ -15,6 +15,7 @@ TMP=$(mktemp -d /tmp/usk-bench-pcie-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 truncate -s 256M "$TMP/nvme.raw"
 IOMMU=()
+# shellcheck disable=SC2054 # the commas are inside a QEMU -device argument
 [ "$DRV" = vfio-pci ] && IOMMU=(--qemu-arg -device --qemu-arg intel-iommu,aw-bits=48 --append "intel_iommu=on iommu=pt")
 "$ROOT/test/e2e/harness/guest-run.sh" --quiet --timeout 300 --nvme-pci "$TMP/nvme.raw" "${IOMMU[@]}" \
 	--append no_timer_check \

@@ -56,6 +56,7 @@ printf '%-22s %12s %10s %12s %16s\n' workload IOPS MiB/s "avg lat(us)" "host-CPU
 WORKLOADS=${WORKLOADS:-"randread:4096:1 randread:4096:32 randread:4096:128 read:131072:32"}
 for w in $WORKLOADS; do
 	w=${w//:/ }
+	# shellcheck disable=SC2086 # split the workload into its fields
 	set -- $w
 	# shellcheck disable=SC2086
 	out=$("$PERF" -c 0x2 -q "$3" -o "$2" -w "$1" -t "$SECS" -r "$TRID" ${PERF_ARGS:-} 2>&1)

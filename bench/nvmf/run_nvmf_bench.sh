@@ -61,6 +61,7 @@ printf '%-22s %12s %10s %12s %14s %15s\n' workload IOPS MiB/s "lat(us)" "tgt-CPU
 WORKLOADS=${WORKLOADS:-"read:4096:32 read:4096:128 read:131072:32 write:4096:32 write:131072:32"}
 for w in $WORKLOADS; do
 	w=${w//:/ }
+	# shellcheck disable=SC2086 # split the workload into its fields
 	set -- $w
 	c0=$(cpu_ticks)
 	out=$(taskset -c 1 "$LOAD" -p "$PORT" -n "$NQN" -w "$1" -s "$2" -q "$3" -t "$SECS" -c 1 ${BUSY:+-B})

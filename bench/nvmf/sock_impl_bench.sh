@@ -155,7 +155,7 @@ run_one() {
 echo "usk_tgt -m 0x1${INTR:+ --interrupt-mode} (null bdev) <- nvmf_tcp_load x CONNS on core 1," \
 	"${SECS}s per run, syscalls via $SYSCNT"
 printf '%-6s %-24s %10s %8s %10s %10s %8s %6s\n' impl workload IOPS MB/s "busy-us/IO" "cpu-us/IO" "sys/IO" load
-for r in $(seq 1 "$ROUNDS"); do
+for _ in $(seq 1 "$ROUNDS"); do
 	for w in $WORKLOADS; do
 		IFS=: read -r rw size qd <<<"$w"
 		for nc in $CONNS; do

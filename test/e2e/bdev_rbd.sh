@@ -22,11 +22,7 @@ PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
 e2e_require "$PERF" "$TGT" "$RPC"
 ceph_have || { echo "SKIP: Ceph packages (ceph-mon ceph-mgr ceph-osd ceph-common) missing"; exit 77; }
 
-rbd_e2e_cleanup() {
-	ceph_stop
-	e2e_cleanup
-}
-trap rbd_e2e_cleanup EXIT
+e2e_on_exit ceph_stop
 
 mkdir -p "$TMP/ceph"
 ceph_start "$TMP/ceph" || fail "the Ceph cluster did not start (logs in $TMP/ceph)"
@@ -82,8 +78,7 @@ cat >"$TMP/w0.json" <<JSON
 JSON
 # 4 MiB = 1024 blocks: one sequential pass takes well under the 8 s run even when loaded.
 e2e_run timeout -k 5 120 "$PERF" --json "$TMP/w0.json" -m 0x1 -q 16 -o 4096 -w write -t 8 \
-	--check-pattern
-[ $? -eq 0 ] || fail "usk_bdevperf write on W0 failed"
+	--check-pattern || fail "usk_bdevperf write on W0 failed"
 perf_row W0
 rbd_cli export rbd/w0 "$TMP/w0.exported" >/dev/null 2>&1 || fail "rbd export w0"
 [ "$(stat -c %s "$TMP/w0.exported")" = 4194304 ] || fail "export of w0 is not 4 MiB"
@@ -93,8 +88,7 @@ cat >"$TMP/chk.json" <<JSON
 ]}]}
 JSON
 e2e_run timeout -k 5 60 "$PERF" --json "$TMP/chk.json" -m 0x1 -q 16 -o 4096 -w read -t 1 \
-	--check-pattern
-[ $? -eq 0 ] || fail "the export of what usk wrote does not hold usk's pattern"
+	--check-pattern || fail "the export of what usk wrote does not hold usk's pattern"
 md5_usk=$(md5sum <"$TMP/w0.exported" | cut -d' ' -f1)
 echo "ok: rbd export of what usk wrote holds usk's pattern in every block (md5 $md5_usk)"
 
@@ -107,8 +101,7 @@ cat >"$TMP/i0.json" <<JSON
 ]}]}
 JSON
 e2e_run timeout -k 5 60 "$PERF" --json "$TMP/i0.json" -m 0x1 -q 16 -o 4096 -w read -t 2 \
-	--check-pattern
-[ $? -eq 0 ] || fail "usk did not read the pattern back from the imported image"
+	--check-pattern || fail "usk did not read the pattern back from the imported image"
 perf_row I0
 rbd_cli export rbd/i0 "$TMP/i0.exported" >/dev/null 2>&1 || fail "rbd export i0"
 [ "$(md5sum <"$TMP/i0.exported" | cut -d' ' -f1)" = "$md5_usk" ] || fail "import/export md5 differs"
@@ -116,8 +109,7 @@ rbd_cli export rbd/i0 "$TMP/i0.exported" >/dev/null 2>&1 || fail "rbd export i0"
 rbd_cli create --size 4 rbd/z0 || fail "rbd create z0"
 sed 's/"i0"/"z0"/; s/"I0"/"Z0"/' "$TMP/i0.json" >"$TMP/z0.json"
 e2e_run timeout -k 5 60 "$PERF" --json "$TMP/z0.json" -m 0x1 -q 4 -o 4096 -w read -t 1 \
-	--check-pattern
-[ $? -ne 0 ] || fail "a never written image passed the pattern check"
+	--check-pattern && fail "a never written image passed the pattern check"
 grep -q "Pattern mismatch" "$TMP/out.log" || fail "no mismatch message on the zeroed image"
 echo "ok: an image made by rbd import is read by usk, block by block"
 

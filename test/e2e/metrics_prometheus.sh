@@ -10,7 +10,8 @@
 # per subsystem and transport, a fatal PDU error counted, the listener closed by RPC.
 set -u
 NAME=metrics_prometheus
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
 PROBE=$E2E_DIR/lib/metrics_probe.py
 skip_unless_ready

@@ -6,7 +6,8 @@
 # nvme bdev (bdev_nvme_attach_controller from the config), bdev_nvme RPCs and save_config.
 set -u
 NAME=nvme_tcp
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 IDENTIFY=$BUILD_DIR/app/usk_identify/usk_identify
 PERF=$BUILD_DIR/app/usk_nvme_perf/usk_nvme_perf

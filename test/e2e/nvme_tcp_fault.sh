@@ -10,7 +10,8 @@
 #     fails (I/O is queued while reconnecting and aborted I/O is retried).
 set -u
 NAME=nvme_tcp_fault
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 PERF=$BUILD_DIR/app/usk_nvme_perf/usk_nvme_perf
 BDEVPERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf

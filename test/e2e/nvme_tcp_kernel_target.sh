@@ -6,7 +6,8 @@
 # usk_nvme_perf runs randrw, usk_bdevperf -w verify passes on the nvme bdev.
 set -u
 NAME=nvme_tcp_kernel_target
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 skip_unless_guest
 IDENTIFY=$BUILD_DIR/app/usk_identify/usk_identify

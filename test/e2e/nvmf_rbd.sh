@@ -12,16 +12,13 @@
 # Skips (77) without the Ceph packages or the guest kernel.
 set -u
 NAME=nvmf_rbd
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/ceph.sh"
 skip_unless_ready
 ceph_have || { echo "SKIP: Ceph packages (ceph-mon ceph-mgr ceph-osd ceph-common) missing"; exit 77; }
 
-rbd_nvmf_cleanup() {
-	ceph_stop
-	nvmf_cleanup
-}
-trap rbd_nvmf_cleanup EXIT
+e2e_on_exit ceph_stop
 
 mkdir -p "$TMP/ceph"
 ceph_start "$TMP/ceph" || fail "the Ceph cluster did not start"

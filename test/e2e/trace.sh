@@ -8,7 +8,8 @@
 # there is no file and trace_enable_tpoint_group says so.
 set -u
 NAME=trace
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 TRACE=$BUILD_DIR/app/usk_trace/usk_trace
 skip_unless_ready
 [ -x "$TRACE" ] || fail "$TRACE not built"

@@ -6,18 +6,15 @@
 # tmux: keys switch tabs (send-keys), the screen (capture-pane) shows the same, q quits with 0.
 set -u
 NAME=usk_top
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 TOP=$BUILD_DIR/app/usk_top/usk_top
 skip_unless_ready
 [ -x "$TOP" ] || fail "$TOP not built (libncurses-dev missing?)"
 command -v tmux >/dev/null || { echo "SKIP: tmux missing"; exit 77; }
 TMUX_SOCK=usk-e2e-top-$$
 tmux_q() { tmux -L "$TMUX_SOCK" "$@"; }
-cleanup_all() {
-	tmux_q kill-server 2>/dev/null
-	nvmf_cleanup
-}
-trap cleanup_all EXIT
+e2e_on_exit 'tmux_q kill-server 2>/dev/null'
 
 PORT=$(free_port)
 tcp_config "$PORT" "$MALLOC_BDEV" >"$TMP/tgt.json"

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of nvme_pci.sh: QEMU's emulated NVMe controller (serial HARNESS0) driven by usk's
 # user-space PCIe driver. scripts/setup.sh binds it; usk_identify, hello_world, usk_nvme_perf
 # and usk_bdevperf run on it; afterwards `setup.sh reset` gives it back to the kernel, which must
@@ -39,9 +40,10 @@ dd if=/dev/urandom of=/dev/nvme0n1 bs=4k count=1 oflag=direct 2>/dev/null
 # 1) no loadable driver: setup.sh says so. The modules are moved away (as on a kernel built
 # without them; busybox runs its own modprobe applet, so a fake one on PATH would not do).
 mkdir -p /root/hidden
-for m in $(find /lib/modules -name 'uio_pci_generic.ko*' -o -name 'vfio-pci.ko*' -o -name 'vfio_pci.ko*'); do
-	mv "$m" /root/hidden/ && echo "$m" >> /root/hidden.list
-done
+find /lib/modules -name 'uio_pci_generic.ko*' -o -name 'vfio-pci.ko*' -o -name 'vfio_pci.ko*' |
+	while read -r m; do
+		mv "$m" /root/hidden/ && echo "$m" >> /root/hidden.list
+	done
 HUGEMEM=0 sh $SETUP >"$OUT/nodrv.log" 2>&1; NRC=$?
 while read -r m; do mv "/root/hidden/$(basename "$m")" "$m"; done < /root/hidden.list
 cat "$OUT/nodrv.log"

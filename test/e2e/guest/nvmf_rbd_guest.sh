@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of nvmf_rbd.sh: the kernel nvme-tcp initiator writes a random pattern with O_DIRECT
 # to the namespace (an RBD image behind usk_tgt), reads it back, and reports its md5 so the host
 # can compare it with `rbd export`.
@@ -16,7 +17,7 @@ else
 	exit 1
 fi
 C=/sys/class/nvme/nvme$NVMF_INSTANCE
-wait_for /dev/nvme${NVMF_INSTANCE}n1 10
+wait_for "/dev/nvme${NVMF_INSTANCE}n1" 10
 DEV=$(nvmf_ns_dev "$NVMF_INSTANCE")
 check "namespace block device $DEV" test -b "$DEV"
 dd if=/dev/urandom of=/root/pat bs=1M count="$MB" 2>/dev/null

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: BSD-3-Clause
 # A throw-away single-node Ceph cluster for the rbd e2e tests and bench (sourced, not run):
 # one mon, one mgr, one BlueStore OSD on a sparse file, cephx, pool size 1, a pool "rbd", all on
@@ -59,9 +60,9 @@ ceph_osd_kill() {
 
 # ceph_wait_osd_up: wait up to 90 s until osd.0 is up and the pool's PGs are active.
 ceph_wait_osd_up() {
-	local i
+	local _
 
-	for i in $(seq 1 180); do
+	for _ in $(seq 1 180); do
 		if ceph_cli osd dump 2>/dev/null | grep -q '^osd.0 up'; then
 			if ceph_cli pg stat 2>/dev/null | grep -qE ' [0-9]+ active\+clean|active\+clean;|^[0-9]+ pgs: [0-9]+ active'; then
 				return 0
@@ -74,7 +75,7 @@ ceph_wait_osd_up() {
 
 # ceph_start DIR: create and start the cluster under DIR (must exist, empty).
 ceph_start() {
-	local dir=$1 port fsid osd_uuid i
+	local dir=$1 port fsid osd_uuid
 
 	CEPH_DIR=$dir
 	CEPH_CONF=$dir/ceph.conf
@@ -148,7 +149,7 @@ CONF
 		>"$dir/mkfs.out" 2>&1 || { ceph_log "mon mkfs failed"; cat "$dir/mkfs.out" >&2; return 1; }
 	ceph-mon -c "$CEPH_CONF" -i a -f >"$dir/mon.a.out" 2>&1 &
 	CEPH_MON_PID=$!
-	for i in $(seq 1 60); do
+	for _ in $(seq 1 60); do
 		ceph_cli mon stat >/dev/null 2>&1 && break
 		kill -0 "$CEPH_MON_PID" 2>/dev/null || { ceph_log "mon exited"; tail "$dir/mon.a.out" >&2; return 1; }
 		sleep 0.5
@@ -178,5 +179,5 @@ ceph_stop() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	CEPH_OSD_PID= CEPH_MGR_PID= CEPH_MON_PID=
+	CEPH_OSD_PID='' CEPH_MGR_PID='' CEPH_MON_PID=''
 }

@@ -47,6 +47,10 @@ SOCK=
 TGT_PID=
 PID=
 BG_PIDS=()
+E2E_EXIT_HOOKS=()
+
+# e2e_on_exit CMD: run CMD (a string for eval) in the EXIT cleanup, before usk processes are stopped.
+e2e_on_exit() { E2E_EXIT_HOOKS+=("$1"); }
 
 # e2e_init NAME: a fresh temp dir, a unique RPC socket path, cleanup of both on exit.
 e2e_init() {
@@ -58,8 +62,13 @@ e2e_init() {
 # EXIT trap: a passing test that left usk_tgt running gets it stopped (checked, may turn the
 # result into a failure); a failing one gets it SIGKILLed. Background helpers are SIGKILLed.
 e2e_cleanup() {
-	local rc=$? p
+	local rc=$? p h
 
+	# Test-specific teardown first (a Ceph cluster, a tmux server, a trace instance): added with
+	# e2e_on_exit, run here so that the test's exit status is kept (a trap of its own would lose it).
+	for h in "${E2E_EXIT_HOOKS[@]}"; do
+		eval "$h"
+	done
 	for p in "${BG_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Running usk's own (dynamically linked, maybe sanitizer-built) tools inside the busybox QEMU
 # guest. Sourced by e2e scripts (bash). guest-run.sh --bin copies a binary to /harness/bin and
