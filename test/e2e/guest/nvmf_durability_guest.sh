@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# shellcheck shell=sh
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of nvmf_durability.sh: the Linux initiator sees a volatile write cache with FUA,
 # then nvme-cli sends NVMF_FLUSHES Flush commands, NVMF_FUAS writes with FUA and NVMF_PLAIN
 # plain writes, one at a time; the host counts the syncs that reached the backing file.

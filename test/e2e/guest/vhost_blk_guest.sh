@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of vhost_blk.sh: the guest's virtio_blk driver on vhost-user-blk-pci disks served by
 # usk_tgt. VHOST_DISKS="dev:label:queues:checks ..." (checks: a comma list of "discard",
 # "zeroes"); each disk gets an 8 MiB random pattern written with O_DIRECT and read back (md5).
@@ -16,13 +17,14 @@ EOF2
 	wait_for "$DEV" 10
 	check "[$label] $DEV present" test -b "$DEV"
 	[ -b "$DEV" ] || continue
-	nq=$(ls /sys/block/$dev/mq | wc -l)
-	echo "[$label] size=$(cat /sys/block/$dev/size) sectors queues=$nq ro=$(cat /sys/block/$dev/ro)" \
-		"discard_max=$(cat /sys/block/$dev/queue/discard_max_bytes)" \
-		"wz_max=$(cat /sys/block/$dev/queue/write_zeroes_max_bytes)"
+	# shellcheck disable=SC2012 # sysfs queue names are plain numbers
+	nq=$(ls /sys/block/"$dev"/mq | wc -l)
+	echo "[$label] size=$(cat /sys/block/"$dev"/size) sectors queues=$nq ro=$(cat /sys/block/"$dev"/ro)" \
+		"discard_max=$(cat /sys/block/"$dev"/queue/discard_max_bytes)" \
+		"wz_max=$(cat /sys/block/"$dev"/queue/write_zeroes_max_bytes)"
 	check "[$label] $queues queue(s)" test "$nq" = "$queues"
 	case ",$checks," in *,ro,*)
-		check "[$label] read-only device" test "$(cat /sys/block/$dev/ro)" = 1
+		check "[$label] read-only device" test "$(cat /sys/block/"$dev"/ro)" = 1
 		if dd if=/dev/zero of="$DEV" bs=4k count=1 oflag=direct 2>/dev/null; then
 			fail "[$label] a write to the read-only disk succeeded"
 		else
@@ -47,11 +49,11 @@ EOF2
 	check "[$label] 4 KiB direct writes read back" test "$(md5sum /root/small | cut -d' ' -f1)" = "$R"
 	echo "PATTERN_MD5 $label $SEEK $P"
 	case ",$checks," in *,discard,*)
-		check "[$label] discard advertised" test "$(cat /sys/block/$dev/queue/discard_max_bytes)" -gt 0
+		check "[$label] discard advertised" test "$(cat /sys/block/"$dev"/queue/discard_max_bytes)" -gt 0
 		check "[$label] blkdiscard 1 MiB" blkdiscard -o $(( (SEEK + MB + 4) * 1048576 )) -l 1048576 "$DEV"
 	;; esac
 	case ",$checks," in *,zeroes,*)
-		check "[$label] write zeroes advertised" test "$(cat /sys/block/$dev/queue/write_zeroes_max_bytes)" -gt 0
+		check "[$label] write zeroes advertised" test "$(cat /sys/block/"$dev"/queue/write_zeroes_max_bytes)" -gt 0
 		# zero the second MiB of the pattern
 		check "[$label] blkdiscard -z 1 MiB" "$UBLKDISCARD" -z -o $(( (SEEK + 1) * 1048576 )) -l 1048576 "$DEV"
 		Z=$(dd if="$DEV" bs=1M skip=$((SEEK + 1)) count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)

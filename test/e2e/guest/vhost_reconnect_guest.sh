@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of vhost_reconnect.sh: write a first pattern, announce PHASE1-DONE, then write a
 # second pattern while the host kills and restarts usk_tgt; both must read back intact.
 . /harness/lib.sh

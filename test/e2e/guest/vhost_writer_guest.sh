@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh source=../harness/guest/lib.sh
 # Guest side of vhost_fault.sh: keep /dev/vda busy with direct writes until QEMU is killed.
 . /harness/lib.sh
 wait_for /dev/vda 10

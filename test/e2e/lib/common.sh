@@ -16,7 +16,10 @@
 #   - a log with a sanitizer report (E2E_SANITIZER_RE: ASan error, LeakSanitizer, UBSan runtime
 #     error) fails the test, whatever the exit status;
 #   - usk_tgt still running when a passing test exits is stopped the same checked way.
-# Other background processes (clients, QEMU) go in BG_PIDS and are SIGKILLed on exit.
+# Other background processes (clients, QEMU) go in BG_PIDS and are SIGKILLed on exit. A test
+# with more to undo on exit (a mount, a tracefs instance, a daemon of its own) adds a command to
+# E2E_EXIT_HOOKS instead of setting its own EXIT trap: a trap of its own would run before
+# e2e_cleanup and hide the test's exit status from it.
 #
 # Functions: e2e_init fail pass e2e_require e2e_require_python skip_unless_ready skip_unless_guest
 # start_tgt e2e_start_tgt stop_tgt e2e_stop_tgt tgt_wait_exit tgt_alive e2e_stop_pid e2e_reap
@@ -47,6 +50,7 @@ SOCK=
 TGT_PID=
 PID=
 BG_PIDS=()
+E2E_EXIT_HOOKS=()
 
 # e2e_init NAME: a fresh temp dir, a unique RPC socket path, cleanup of both on exit.
 e2e_init() {
@@ -58,7 +62,7 @@ e2e_init() {
 # EXIT trap: a passing test that left usk_tgt running gets it stopped (checked, may turn the
 # result into a failure); a failing one gets it SIGKILLed. Background helpers are SIGKILLed.
 e2e_cleanup() {
-	local rc=$? p
+	local rc=$? p h
 
 	for p in "${BG_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
@@ -77,6 +81,10 @@ e2e_cleanup() {
 		[ -n "$p" ] || continue
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
+	done
+	# After every process is gone (nothing holds files in a mount), before TMP goes.
+	for h in "${E2E_EXIT_HOOKS[@]}"; do
+		eval "$h"
 	done
 	[ -n "$TMP" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"
 	[ -n "$SOCK" ] && rm -f "$SOCK"
