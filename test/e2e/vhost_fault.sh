@@ -74,7 +74,9 @@ a, b = (json.load(open(f))["bdevs"][0]["num_write_ops"] for f in sys.argv[1:3])
 assert b > a, (a, b)
 print("writes during the 3 s before the kill:", b - a)
 PY
-kill -KILL "$(cat "$TMP/qemu.pid")" || fail "cannot kill QEMU"
+grep -q WRITER-ENDED "$TMP/guest-1.log" && fail "the guest writer stopped before the kill"
+QPID=$(cat "$TMP/qemu.pid") || fail "no QEMU pid file: QEMU ended before the kill"
+kill -KILL "$QPID" || fail "cannot kill QEMU"
 wait "$GR" 2>/dev/null
 for _ in $(seq 1 50); do
 	grep -q "vhost vhost.a: front-end closed the connection" "$TMP/tgt.log" && break
