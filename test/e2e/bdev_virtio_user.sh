@@ -26,7 +26,7 @@ QSD_PID=
 VSOCK=$TMP/vhost.0
 
 # On exit (common.sh's trap, which keeps the test's exit status): a qsd still running is killed.
-# shellcheck disable=SC2317 # run by e2e_cleanup through E2E_EXIT_HOOKS
+# shellcheck disable=SC2317 # run by e2e_cleanup (e2e_on_exit)
 kill_qsd() {
 	if [ -n "$QSD_PID" ]; then
 		kill -KILL "$QSD_PID" 2>/dev/null
@@ -34,7 +34,7 @@ kill_qsd() {
 	fi
 	QSD_PID=
 }
-E2E_EXIT_HOOKS+=(kill_qsd)
+e2e_on_exit kill_qsd
 
 # start_qsd FILE: export FILE as vhost-user-blk with two queues on $VSOCK.
 start_qsd() {

@@ -18,7 +18,7 @@ EOF2
 	check "[$label] $DEV present" test -b "$DEV"
 	[ -b "$DEV" ] || continue
 	# shellcheck disable=SC2012 # sysfs queue names are plain numbers
-	nq=$(ls /sys/block/"$dev"/mq | wc -l)
+	nq=$(ls "/sys/block/$dev/mq" | wc -l)
 	echo "[$label] size=$(cat /sys/block/"$dev"/size) sectors queues=$nq ro=$(cat /sys/block/"$dev"/ro)" \
 		"discard_max=$(cat /sys/block/"$dev"/queue/discard_max_bytes)" \
 		"wz_max=$(cat /sys/block/"$dev"/queue/write_zeroes_max_bytes)"
@@ -50,7 +50,7 @@ EOF2
 	echo "PATTERN_MD5 $label $SEEK $P"
 	case ",$checks," in *,discard,*)
 		check "[$label] discard advertised" test "$(cat /sys/block/"$dev"/queue/discard_max_bytes)" -gt 0
-		check "[$label] blkdiscard 1 MiB" blkdiscard -o $(( (SEEK + MB + 4) * 1048576 )) -l 1048576 "$DEV"
+		check "[$label] blkdiscard 1 MiB" blkdiscard -o "$(( (SEEK + MB + 4) * 1048576 ))" -l 1048576 "$DEV"
 	;; esac
 	case ",$checks," in *,zeroes,*)
 		check "[$label] write zeroes advertised" test "$(cat /sys/block/"$dev"/queue/write_zeroes_max_bytes)" -gt 0

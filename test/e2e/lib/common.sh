@@ -17,8 +17,8 @@
 #     error) fails the test, whatever the exit status;
 #   - usk_tgt still running when a passing test exits is stopped the same checked way.
 # Other background processes (clients, QEMU) go in BG_PIDS and are SIGKILLed on exit. A test
-# with more to undo on exit (a mount, a tracefs instance, a daemon of its own) adds a command to
-# E2E_EXIT_HOOKS instead of setting its own EXIT trap: a trap of its own would run before
+# with more to undo on exit (a mount, a tracefs instance, a daemon of its own) registers it with
+# e2e_on_exit instead of setting its own EXIT trap: a trap of its own would run before
 # e2e_cleanup and hide the test's exit status from it.
 #
 # Functions: e2e_init fail pass e2e_require e2e_require_python skip_unless_ready skip_unless_guest
@@ -51,6 +51,10 @@ TGT_PID=
 PID=
 BG_PIDS=()
 E2E_EXIT_HOOKS=()
+
+# e2e_on_exit CMD: run CMD (a string for eval) in the EXIT cleanup, after the usk processes are
+# stopped (nothing holds a file in a mount any more) and before TMP is removed.
+e2e_on_exit() { E2E_EXIT_HOOKS+=("$1"); }
 
 # e2e_init NAME: a fresh temp dir, a unique RPC socket path, cleanup of both on exit.
 e2e_init() {
