@@ -60,6 +60,11 @@ else
 	[ $rc -ne 0 ] && head -60 "$root/build-test.shellcheck.log"
 	count "lint: shellcheck (${#sh_files[@]} files)" $rc
 fi
+# An e2e test with an EXIT trap of its own hides its exit status from lib/common.sh's
+# (e2e_on_exit is the way to undo more on exit).
+traps=$(grep -lE '^[[:space:]]*trap[[:space:]]' test/e2e/*.sh 2>/dev/null)
+[ -n "$traps" ] && echo "EXIT traps of their own (use e2e_on_exit): $traps"
+count "lint: e2e tests without their own trap" "$([ -z "$traps" ] && echo 0 || echo 1)"
 scripts/format.sh --check >"$root/build-test.format.log" 2>&1
 rc=$?
 if [ $rc -ne 0 ]; then

@@ -7,7 +7,7 @@
 #         and a second process is refused while the first holds the device
 # and each time the kernel nvme driver reads back what usk wrote after `setup.sh reset` (md5).
 # Also: setup.sh with no loadable driver prints SPDK's "No valid drivers found" line.
-#   NVME_PCI_MODES="uio vfio"   the guest runs to do (default both); KEEP_LOGS=1 keeps $TMP
+#   NVME_PCI_MODES="uio vfio"   the guest runs to do (default both); KEEP_TMP=1 keeps $TMP
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -22,8 +22,9 @@ fi
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 missing"; exit 77; }
 [ -x "$BUILD_DIR/examples/hello_world/hello_world" ] || { echo "FAIL: hello_world not built"; exit 1; }
 
-TMP=$(mktemp -d /tmp/usk-e2e-nvme_pci-XXXXXX)
-trap '[ -n "${KEEP_LOGS:-}" ] && echo "logs kept in $TMP" || rm -rf "$TMP"' EXIT
+NAME=nvme_pci
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
 guest_bins_args "$BUILD_DIR/examples/hello_world/hello_world" "$BUILD_DIR/app/usk_identify/usk_identify" \
 	"$BUILD_DIR/app/usk_nvme_perf/usk_nvme_perf" "$BUILD_DIR/app/usk_bdevperf/usk_bdevperf"
 [ -n "$GUEST_BINS_MISSING" ] && echo "note: not built, their checks are left out:$GUEST_BINS_MISSING"

@@ -9,14 +9,13 @@
 # The guest also checks that the kernel sees a volatile write cache with FUA (Identify VWC,
 # queue/write_cache, queue/fua): otherwise it would never send either.
 set -u
-# shellcheck disable=SC2034 # read by nvmf_lib/common.sh
 NAME=nvmf_durability
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 skip_unless_guest
 NVME_BIN=$(command -v nvme) || { echo "SKIP: nvme-cli not installed"; exit 77; }
 . "$E2E_DIR/lib/sync_trace.sh"
-trap 'sync_trace_cleanup; nvmf_cleanup' EXIT
 sync_trace_init
 
 FLUSHES=8
@@ -53,19 +52,7 @@ echo "syncs of the backing file: $syncs (flushes $FLUSHES, FUA writes $FUAS, pla
 [ "$syncs" -eq $((FLUSHES + FUAS)) ] ||
 	fail "$syncs syncs reached the file for $FLUSHES flushes + $FUAS FUA writes (expected one each)"
 sync_trace_check_threads "nvmf"
-# The target must exit cleanly (status 0, no sanitizer report).
-kill -TERM "$TGT_PID"
-for _ in $(seq 1 100); do
-	kill -0 "$TGT_PID" 2>/dev/null || break
-	sleep 0.1
-done
-kill -0 "$TGT_PID" 2>/dev/null && fail "usk_tgt did not exit within 10 s of SIGTERM"
-wait "$TGT_PID"
-rc=$?
-TGT_PID=
-[ "$rc" -eq 0 ] || fail "usk_tgt exit code $rc after SIGTERM"
-if grep -qE 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/tgt.log"; then
-	fail "sanitizer report in the usk_tgt log"
-fi
+# The target must exit cleanly (SIGTERM: status 0 within E2E_STOP_TIMEOUT s, no sanitizer report).
+stop_tgt TERM
 echo "PASS: nvmf_durability: every Flush and FUA write from the Linux initiator synced the file, off the reactor"
 exit 0

@@ -7,7 +7,8 @@
 # same socket passes the md5 check.
 set -u
 NAME=vhost_fault
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 CLIENT_PY=$E2E_DIR/vhost_lib/vhost_user_client.py
 
@@ -48,6 +49,7 @@ pass "bad clients closed and logged; vhost.b unaffected; vhost.a serves again"
 
 GD=${GUEST_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/usk-guest}
 if [ ! -f "$GD/vmlinuz" ] || ! command -v qemu-system-x86_64 >/dev/null; then
+	stop_tgt TERM
 	echo "SKIP: the QEMU part (no guest kernel or QEMU); the client part passed"
 	exit 77
 fi
@@ -63,16 +65,18 @@ for _ in $(seq 1 1500); do
 	sleep 0.1
 done
 grep -q WRITER-STARTED "$TMP/guest-1.log" || fail "guest writer did not start"
-rpc bdev_get_iostat name=Malloc0 >"$TMP/st1.json"
+rpc bdev_get_iostat name=Malloc0 >"$TMP/st1.json" || fail "bdev_get_iostat"
 sleep 3
-rpc bdev_get_iostat name=Malloc0 >"$TMP/st2.json"
+rpc bdev_get_iostat name=Malloc0 >"$TMP/st2.json" || fail "bdev_get_iostat"
 python3 - "$TMP/st1.json" "$TMP/st2.json" <<'PY' || fail "no writes in flight before the kill"
 import json, sys
 a, b = (json.load(open(f))["bdevs"][0]["num_write_ops"] for f in sys.argv[1:3])
 assert b > a, (a, b)
 print("writes during the 3 s before the kill:", b - a)
 PY
-kill -KILL "$(cat "$TMP/qemu.pid")" || fail "cannot kill QEMU"
+grep -q WRITER-ENDED "$TMP/guest-1.log" && fail "the guest writer stopped before the kill"
+QPID=$(cat "$TMP/qemu.pid") || fail "no QEMU pid file: QEMU ended before the kill"
+kill -KILL "$QPID" || fail "cannot kill QEMU"
 wait "$GR" 2>/dev/null
 for _ in $(seq 1 50); do
 	grep -q "vhost vhost.a: front-end closed the connection" "$TMP/tgt.log" && break
@@ -91,11 +95,6 @@ tr -d '\r' <"$TMP/guest-2.log" | grep -E "^(PASS|FAIL):|passed,"
 tgt_alive || fail "usk_tgt died"
 pass "a new QEMU on the same socket works"
 
-kill -TERM "$TGT_PID"
-wait "$TGT_PID"
-RC=$?
-TGT_PID=
-[ "$RC" -eq 0 ] || fail "usk_tgt exit code $RC"
-grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/tgt.log" && fail "sanitizer report"
+stop_tgt TERM
 echo "vhost_fault: all checks passed"
 exit 0

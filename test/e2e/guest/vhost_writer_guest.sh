@@ -4,6 +4,8 @@
 . /harness/lib.sh
 wait_for /dev/vda 10
 echo "WRITER-STARTED"
-dd if=/dev/zero of=/dev/vda bs=64k count=100000 oflag=direct 2>&1
-echo "WRITER-ENDED"
+# Rewrite the first 64 MiB over and over (one pass of a fixed size would end by itself, on a fast
+# host before the kill); only a failed write ends the loop, and the host fails on WRITER-ENDED.
+while dd if=/dev/zero of=/dev/vda bs=64k count=1024 oflag=direct 2>/dev/null; do :; done
+echo "WRITER-ENDED (a write failed)"
 summary

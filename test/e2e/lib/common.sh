@@ -16,7 +16,10 @@
 #   - a log with a sanitizer report (E2E_SANITIZER_RE: ASan error, LeakSanitizer, UBSan runtime
 #     error) fails the test, whatever the exit status;
 #   - usk_tgt still running when a passing test exits is stopped the same checked way.
-# Other background processes (clients, QEMU) go in BG_PIDS and are SIGKILLed on exit.
+# Other background processes (clients, QEMU) go in BG_PIDS and are SIGKILLed on exit. A test
+# with more to undo on exit (a mount, a tracefs instance, a daemon of its own) registers it with
+# e2e_on_exit instead of setting its own EXIT trap: a trap of its own would run before
+# e2e_cleanup and hide the test's exit status from it.
 #
 # Functions: e2e_init fail pass e2e_require e2e_require_python skip_unless_ready skip_unless_guest
 # start_tgt e2e_start_tgt stop_tgt e2e_stop_tgt tgt_wait_exit tgt_alive e2e_stop_pid e2e_reap
@@ -49,7 +52,8 @@ PID=
 BG_PIDS=()
 E2E_EXIT_HOOKS=()
 
-# e2e_on_exit CMD: run CMD (a string for eval) in the EXIT cleanup, before usk processes are stopped.
+# e2e_on_exit CMD: run CMD (a string for eval) in the EXIT cleanup, after the usk processes are
+# stopped (nothing holds a file in a mount any more) and before TMP is removed.
 e2e_on_exit() { E2E_EXIT_HOOKS+=("$1"); }
 
 # e2e_init NAME: a fresh temp dir, a unique RPC socket path, cleanup of both on exit.
@@ -64,11 +68,6 @@ e2e_init() {
 e2e_cleanup() {
 	local rc=$? p h
 
-	# Test-specific teardown first (a Ceph cluster, a tmux server, a trace instance): added with
-	# e2e_on_exit, run here so that the test's exit status is kept (a trap of its own would lose it).
-	for h in "${E2E_EXIT_HOOKS[@]}"; do
-		eval "$h"
-	done
 	for p in "${BG_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
@@ -86,6 +85,10 @@ e2e_cleanup() {
 		[ -n "$p" ] || continue
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
+	done
+	# After every process is gone (nothing holds files in a mount), before TMP goes.
+	for h in "${E2E_EXIT_HOOKS[@]}"; do
+		eval "$h"
 	done
 	[ -n "$TMP" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"
 	[ -n "$SOCK" ] && rm -f "$SOCK"

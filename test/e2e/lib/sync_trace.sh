@@ -10,7 +10,8 @@
 # device and inode, it counts the syncs of that file and names the thread of each. The file
 # must then be on ext4: $TMP when it is, else a loop-mounted ext4 image. When neither tracefs
 # with ext4 events nor ext4 is available the test skips (77).
-#   sync_trace_init            sets SYNC_DATA (an ext4 directory), or exits 77
+#   sync_trace_init            sets SYNC_DATA (an ext4 directory), or exits 77; registers
+#                              sync_trace_cleanup with e2e_on_exit (no EXIT trap of its own)
 #   sync_trace_start FILE      count the syncs of FILE from now on
 #   sync_trace_stop            stop; fails if events were lost
 #   sync_trace_count           syncs seen
@@ -37,6 +38,8 @@ sync_trace_skip() {
 }
 
 sync_trace_init() {
+	# Undone by common.sh's EXIT trap, after the usk processes are stopped.
+	e2e_on_exit sync_trace_cleanup
 	[ -d "$SYNC_TR/events" ] || mount -t tracefs nodev "$SYNC_TR" 2>/dev/null
 	[ -d "$SYNC_TR/events/ext4/ext4_sync_file_enter" ] ||
 		sync_trace_skip "no tracefs with ext4 events at $SYNC_TR"
