@@ -5,6 +5,7 @@
  * table) and the avail/used words are all attacker-controlled. Every chain the walker accepts
  * must lie inside guest memory with readable iovecs before writable ones and consistent totals.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
