@@ -6,6 +6,7 @@
  * batch, with SPDK's interrupt coalescing and the driver's notification suppression.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -802,7 +803,23 @@ vq_poller(void *arg)
 		busy += n;
 	}
 	vhost_blk_signal_all(dev, usk_get_ticks());
-	return busy > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
+	if (busy > 0) {
+		dev->idle_polls = 0;
+		return USK_POLLER_BUSY;
+	}
+	if (dev->yield_when_idle && dev->idle_polls > 0) {
+		/*
+		 * A polled target pinned to a core it shares (an oversubscribed host) waits for its
+		 * time slices while its driver, on another core, waits for it. From the second empty
+		 * poll in a row give the core to whoever else is runnable instead of spinning out the
+		 * slice (sched_yield returns at once when nobody is), as the uring bdev does for its
+		 * io-wq workers. 4 KiB randread QD 128 at load 14 on 2 vCPUs: 70-74 K IOPS spinning,
+		 * 115-200 K yielding (docs/performance.md).
+		 */
+		sched_yield();
+	}
+	dev->idle_polls = 1;
+	return USK_POLLER_IDLE;
 }
 
 /* Interrupt mode: take everything the driver made available, then ask for the next kick. */
@@ -886,6 +903,11 @@ vhost_blk_update_poller(struct vhost_blk_dev *dev)
 		return;
 	}
 	if (max > 0 && dev->vq_poller == NULL) {
+		cpu_set_t set;
+
+		/* (Runs on the controller thread: the affinity is that of its reactor.) */
+		dev->yield_when_idle = sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1;
+		dev->idle_polls = 0;
 		dev->vq_poller = usk_poller_register_named(vq_poller, dev, 0, "vhost_vq_poller");
 	} else if (max == 0 && dev->vq_poller != NULL) {
 		usk_poller_unregister(&dev->vq_poller);

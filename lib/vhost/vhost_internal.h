@@ -223,6 +223,8 @@ struct vhost_blk_dev {
 	uint16_t max_queues;		/* highest live queue + 1 */
 	bool paused;			/* no fetching (stall / close) */
 	bool signal_pending;		/* a flush message is queued (interrupt mode) */
+	bool yield_when_idle;		/* polled on a thread pinned to one core: see vq_poller */
+	uint8_t idle_polls;		/* 1 after an empty poll, 0 after a busy one */
 	uint64_t features;		/* negotiated */
 	struct usk_bdev_desc *bdev_desc;
 	struct usk_io_channel *ch;
