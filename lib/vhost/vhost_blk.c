@@ -937,7 +937,13 @@ resubmit_inflight(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 		return 0;
 	}
 	if (inf->used_idx != used_idx) {
-		/* We died between publishing used->idx and clearing the batch head. */
+		/* We died between publishing used->idx and clearing the batch head (an index the
+		 * front-end can write: checked). */
+		if (inf->last_batch_head >= vq->size) {
+			USK_ERRLOG("vhost %s: queue %u: inflight last_batch_head %u out of range\n",
+				   dev->name, vq->index, inf->last_batch_head);
+			return -EINVAL;
+		}
 		inf->desc[inf->last_batch_head].inflight = 0;
 		inf->used_idx = used_idx;
 	}

@@ -585,6 +585,26 @@ test_inflight_resubmit(void **state)
 }
 
 static void
+test_inflight_split_bad_batch_head(void **state)
+{
+	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
+
+	/* a half-finished completion naming a head past the queue: refused, nothing written */
+	vhost_blk_vq_stop(g_dev, g_vq);
+	g_vq->split.used->idx = 1;
+	inf->version = USK_VHOST_INFLIGHT_VERSION;
+	inf->desc_num = QSIZE;
+	inf->used_idx = 0;
+	inf->last_batch_head = 60000;
+	g_vq->inflight = inf;
+	g_vq->base_idx = 1;
+	assert_int_equal(vhost_blk_vq_start(g_dev, g_vq), -EINVAL);
+	assert_int_equal(g_nios, 0);
+	g_vq->inflight = NULL;
+	free(inf);
+}
+
+static void
 test_inflight_fresh_region(void **state)
 {
 	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
@@ -860,6 +880,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_resubmit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_fresh_region, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_split_bad_batch_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_packed_resubmit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_packed_half_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_packed_bad_region, setup, teardown),
