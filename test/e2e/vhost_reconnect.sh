@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # usk_tgt restarted under a running guest: QEMU's chardev has reconnect=1 and usk offers
 # INFLIGHT_SHMFD. The guest writes a 24 MiB pattern with O_DIRECT from four writers to a delay
-# bdev (100 ms per write) over an aio file; in the middle usk_tgt is killed with SIGKILL and started
+# bdev (300 ms per write) over an aio file; in the middle usk_tgt is killed with SIGKILL and started
 # again on the same socket. The restarted target must resubmit the requests the inflight region
 # shows in flight, the guest's writes must finish, both patterns must read back intact in the
 # guest, and the aio file must hold them. Run once on a split ring and once on a packed ring
@@ -24,7 +24,7 @@ write_config() {
  {"subsystem": "bdev", "config": [
   {"method": "bdev_aio_create", "params": {"name": "Aio0", "filename": "$AIO_FILE", "block_size": 512}},
   {"method": "bdev_delay_create", "params": {"base_bdev_name": "Aio0", "name": "Delay0",
-   "avg_read_latency": 1000, "p99_read_latency": 1000, "avg_write_latency": 100000, "p99_write_latency": 100000}}
+   "avg_read_latency": 1000, "p99_read_latency": 1000, "avg_write_latency": 300000, "p99_write_latency": 300000}}
  ]},
  {"subsystem": "vhost_blk", "config": [
   {"method": "vhost_create_blk_controller", "params": {"ctrlr": "vhost.r", "dev_name": "Delay0", "packed_ring": $1}}
@@ -71,8 +71,9 @@ run_case() {
 	grep -E "resubmits|front-end connected|inflight|started \(" "$TMP/tgt.log" | sed 's/^/  tgt: /'
 	[ "$rc" -eq 0 ] || fail "$kind: guest failed across the restart (rc=$rc)"
 	grep -q "queue 0 started ($kind ring" "$TMP/tgt.log" || fail "$kind: the restarted queue is not a $kind ring"
-	# every write takes 100 ms in the delay bdev and four writers run: some were in flight at the
-	# kill (30 ms was not always enough on a loaded host: a TCG guest can stall that long)
+	# every write takes 300 ms in the delay bdev and four writers run: some were in flight at the
+	# kill (30 and 100 ms were not always enough on a loaded host: a TCG guest or the target can
+	# stall that long, and then every write has completed and the next ones wait in the ring)
 	grep -q "queue 0 resubmits [1-9][0-9]* in-flight requests" "$TMP/tgt.log" ||
 		fail "$kind: the restarted usk_tgt resubmitted nothing from the inflight region"
 	tgt_alive || fail "$kind: restarted usk_tgt died"
