@@ -18,6 +18,8 @@
 #define VHOST_MAX_QUEUES		16
 /* iovecs one request may use (header and status included); seg_max = this - 2. */
 #define VHOST_MAX_IOVS			128
+/* Longest direct packed chain taken (descriptors; each usually one iovec). */
+#define VHOST_MAX_PACKED_CHAIN		VHOST_MAX_IOVS
 /* Requests taken from one queue per poll (the merge window, as QEMU's VIRTIO_BLK_MAX_MERGE_REQS). */
 #define VHOST_BATCH			32
 /* Merged I/O limits (QEMU: blk_get_max_iov, max_transfer). */
@@ -102,8 +104,12 @@ struct vhost_vq {
 	uint32_t base_idx;		/* SET_VRING_BASE value (packed: avail in bits 0-15, used in 16-31) */
 	struct usk_interrupt *kick_intr;
 	/* Inflight tracking region of this queue (NULL without INFLIGHT_SHMFD). */
-	struct usk_vhost_inflight_split *inflight;
+	union {
+		struct usk_vhost_inflight_split *inflight;
+		struct usk_vhost_inflight_packed *inflight_pk;	/* same pointer, packed layout */
+	};
 	uint64_t inflight_counter;
+	uint32_t inflight_descs;	/* packed: ring slots fetched and not used */
 	uint16_t index;
 	struct vhost_blk_task *tasks;	/* size entries, indexed by head / buffer id */
 };
@@ -137,6 +143,14 @@ bool vring_packed_avail(const struct vhost_vq *vq);
 /* Walk the packed chain at last_avail_idx (same checks); does not advance. */
 int vring_packed_get_chain(const struct vhost_vq *vq, const struct vhost_mem *mem,
 			   struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain);
+/* The same, storing each descriptor as read in copies (at most max_copies: else -E2BIG). */
+int vring_packed_get_chain_copy(const struct vhost_vq *vq, const struct vhost_mem *mem,
+				struct usk_vring_packed_desc *copies, uint16_t max_copies,
+				struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain);
+/* Walk a chain of ndescs private descriptors (an inflight record); it must end at the last one. */
+int vring_packed_walk_descs(const struct vhost_vq *vq, const struct vhost_mem *mem,
+			    const struct usk_vring_packed_desc *descs, uint16_t ndescs,
+			    struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain);
 /* Advance last_avail_idx past chain (ndescs slots, wrapping). */
 void vring_packed_advance(struct vhost_vq *vq, uint16_t ndescs);
 void vring_packed_push_used(struct vhost_vq *vq, uint16_t id, uint32_t len, uint16_t ndescs);
@@ -171,6 +185,8 @@ struct vhost_blk_task {
 	enum vhost_task_state state;
 	uint16_t id;
 	uint16_t ndescs;
+	uint16_t inflight_head;		/* packed: first inflight-region entry of the chain */
+	uint16_t inflight_last;		/* packed: its last entry */
 	uint32_t type;
 	uint64_t sector;
 	uint64_t nbytes;
@@ -207,6 +223,8 @@ struct vhost_blk_dev {
 	uint16_t max_queues;		/* highest live queue + 1 */
 	bool paused;			/* no fetching (stall / close) */
 	bool signal_pending;		/* a flush message is queued (interrupt mode) */
+	bool yield_when_idle;		/* polled on a thread pinned to one core: see vq_poller */
+	uint8_t idle_polls;		/* 1 after an empty poll, 0 after a busy one */
 	uint64_t features;		/* negotiated */
 	struct usk_bdev_desc *bdev_desc;
 	struct usk_io_channel *ch;

@@ -102,8 +102,12 @@ reply_u64(struct vhost_blk_dev *dev, uint64_t v)
 static size_t
 inflight_queue_region(uint16_t queue_size)
 {
-	return USK_ALIGN_CEIL(sizeof(struct usk_vhost_inflight_split) +
-			      (size_t)queue_size * sizeof(struct usk_vhost_inflight_desc_split),
+	/* Sized for the packed layout (the larger one) whatever the features say: QEMU before 5.2
+	 * asks for the region before SET_FEATURES, and a split ring simply uses less of it. */
+	static_assert(sizeof(struct usk_vhost_inflight_desc_packed) >=
+		      sizeof(struct usk_vhost_inflight_desc_split), "packed entries are the larger");
+	return USK_ALIGN_CEIL(sizeof(struct usk_vhost_inflight_packed) +
+			      (size_t)queue_size * sizeof(struct usk_vhost_inflight_desc_packed),
 			      (size_t)USK_VHOST_INFLIGHT_ALIGNMENT);
 }
 

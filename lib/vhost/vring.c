@@ -224,23 +224,35 @@ vring_packed_avail(const struct vhost_vq *vq)
 	return avail == vq->avail_wrap && used != vq->avail_wrap;
 }
 
-int
-vring_packed_get_chain(const struct vhost_vq *vq, const struct vhost_mem *mem,
-		       struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain)
+/*
+ * Walk a packed chain of ring[pos..] (wrapping at ring_len, at most ring_len descriptors). With
+ * copies, each descriptor as read is stored there (at most max_copies: else -E2BIG), so that the
+ * inflight region records exactly what was checked.
+ */
+static int
+packed_walk(const struct vhost_vq *vq, const struct vhost_mem *mem,
+	    const struct usk_vring_packed_desc *ring, uint16_t ring_len, uint16_t pos,
+	    struct usk_vring_packed_desc *copies, uint16_t max_copies,
+	    struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain)
 {
 	struct usk_vring_desc d;
-	uint16_t pos = vq->last_avail_idx;
 	int rc;
 
 	memset(chain, 0, sizeof(*chain));
 	for (;;) {
-		const struct usk_vring_packed_desc *p = &vq->pk.desc[pos];
+		const struct usk_vring_packed_desc *p = &ring[pos];
 		struct usk_vring_packed_desc pd;
 
 		memcpy(&pd, p, sizeof(pd));
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (++chain->ndescs > vq->size) {
+		if (++chain->ndescs > ring_len) {
 			return -EINVAL;
+		}
+		if (copies != NULL) {
+			if (chain->ndescs > max_copies) {
+				return -E2BIG;
+			}
+			copies[chain->ndescs - 1] = pd;
 		}
 		d.addr = pd.addr;
 		d.len = pd.len;
@@ -263,12 +275,47 @@ vring_packed_get_chain(const struct vhost_vq *vq, const struct vhost_mem *mem,
 			chain->id = pd.id;
 			break;
 		}
-		if (++pos == vq->size) {
+		if (++pos == ring_len) {
 			pos = 0;
 		}
 	}
 	if (rc == 0 && chain->id >= vq->size) {
 		/* usk keeps one task per id: ids must be below the queue size (Linux and QEMU do). */
+		return -EINVAL;
+	}
+	return rc;
+}
+
+int
+vring_packed_get_chain(const struct vhost_vq *vq, const struct vhost_mem *mem,
+		       struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain)
+{
+	return packed_walk(vq, mem, vq->pk.desc, vq->size, vq->last_avail_idx, NULL, 0, iovs,
+			   max_iovs, chain);
+}
+
+int
+vring_packed_get_chain_copy(const struct vhost_vq *vq, const struct vhost_mem *mem,
+			    struct usk_vring_packed_desc *copies, uint16_t max_copies,
+			    struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain)
+{
+	return packed_walk(vq, mem, vq->pk.desc, vq->size, vq->last_avail_idx, copies, max_copies,
+			   iovs, max_iovs, chain);
+}
+
+int
+vring_packed_walk_descs(const struct vhost_vq *vq, const struct vhost_mem *mem,
+			const struct usk_vring_packed_desc *descs, uint16_t ndescs,
+			struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain)
+{
+	int rc;
+
+	if (ndescs == 0) {
+		return -EINVAL;
+	}
+	rc = packed_walk(vq, mem, descs, ndescs, 0, NULL, 0, iovs, max_iovs, chain);
+	/* The recorded chain must end exactly at its last descriptor. */
+	if (rc == 0 && chain->ndescs != ndescs) {
 		return -EINVAL;
 	}
 	return rc;

@@ -5,6 +5,7 @@
  * table) and the avail/used words are all attacker-controlled. Every chain the walker accepts
  * must lie inside guest memory with readable iovecs before writable ones and consistent totals.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,8 +52,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vhost_mem mem = {};
 	struct vhost_vq vq = {};
-	struct iovec iovs[MAX_IOVS];
-	struct vring_chain c;
+	struct iovec iovs[MAX_IOVS], iovs2[MAX_IOVS];
+	struct usk_vring_packed_desc copies[16];
+	struct vring_chain c, c2;
 	uint8_t ctl;
 	uint16_t qsize, head;
 	int i, rc;
@@ -89,6 +91,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			check_chain(&mem, iovs, &c);
 			if (c.id >= qsize || c.ndescs == 0 || c.ndescs > qsize) {
+				abort();
+			}
+			/* The copying walk (what the inflight region records) agrees, and walking the
+			 * copies again (a resubmission after a restart) gives the same chain. */
+			rc = vring_packed_get_chain_copy(&vq, &mem, copies, USK_COUNTOF(copies), iovs2,
+							 MAX_IOVS, &c2);
+			if (rc == 0) {
+				if (memcmp(&c, &c2, sizeof(c)) != 0 ||
+				    memcmp(iovs, iovs2, c.iovcnt * sizeof(iovs[0])) != 0) {
+					abort();
+				}
+				rc = vring_packed_walk_descs(&vq, &mem, copies, c.ndescs, iovs2, MAX_IOVS, &c2);
+				if (rc != 0 || memcmp(&c, &c2, sizeof(c)) != 0 ||
+				    memcmp(iovs, iovs2, c.iovcnt * sizeof(iovs[0])) != 0) {
+					abort();
+				}
+			} else if (rc != -E2BIG || c.ndescs <= USK_COUNTOF(copies)) {
 				abort();
 			}
 			vring_packed_advance(&vq, c.ndescs);

@@ -2,7 +2,8 @@
 /*
  * Unit tests of the vhost-blk data path (vhost_blk.c) over a split ring in plain memory and a
  * mocked bdev: request decoding and status, QEMU-style merging of a poll batch (sort, sequential
- * runs, direction change, iovec and size limits), completion of each merged request, errors.
+ * runs, direction change, iovec and size limits), completion of each merged request, errors;
+ * the inflight region of split and packed rings across a restart.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -584,6 +585,26 @@ test_inflight_resubmit(void **state)
 }
 
 static void
+test_inflight_split_bad_batch_head(void **state)
+{
+	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
+
+	/* a half-finished completion naming a head past the queue: refused, nothing written */
+	vhost_blk_vq_stop(g_dev, g_vq);
+	g_vq->split.used->idx = 1;
+	inf->version = USK_VHOST_INFLIGHT_VERSION;
+	inf->desc_num = QSIZE;
+	inf->used_idx = 0;
+	inf->last_batch_head = 60000;
+	g_vq->inflight = inf;
+	g_vq->base_idx = 1;
+	assert_int_equal(vhost_blk_vq_start(g_dev, g_vq), -EINVAL);
+	assert_int_equal(g_nios, 0);
+	g_vq->inflight = NULL;
+	free(inf);
+}
+
+static void
 test_inflight_fresh_region(void **state)
 {
 	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
@@ -596,6 +617,230 @@ test_inflight_fresh_region(void **state)
 	assert_int_equal(inf->desc_num, QSIZE);
 	assert_int_equal(g_nios, 0);
 	g_vq->inflight = NULL;
+	free(inf);
+}
+
+/* ---- packed ring with an inflight region ---- */
+
+#define PK_REGION_SIZE	(sizeof(struct usk_vhost_inflight_packed) + \
+			 QSIZE * sizeof(struct usk_vhost_inflight_desc_packed))
+
+static uint16_t g_pk_slot;
+static bool g_pk_wrap;
+
+/* Restart the queue as packed over region inf ("usk_tgt restarted": no task survives). */
+static int
+packed_restart(struct usk_vhost_inflight_packed *inf, uint32_t base)
+{
+	vhost_blk_vq_stop(g_dev, g_vq);
+	free(g_vq->tasks);
+	g_vq->tasks = NULL;
+	g_vq->inflight_cnt = 0;
+	g_vq->inflight_descs = 0;
+	g_nios = 0;
+	g_dev->features |= 1ULL << USK_VIRTIO_F_RING_PACKED;
+	g_vq->inflight_pk = inf;
+	g_vq->base_idx = base;
+	return vhost_blk_vq_start(g_dev, g_vq);
+}
+
+static void
+pk_put(struct usk_vring_packed_desc d)
+{
+	d.flags |= g_pk_wrap ? USK_VRING_PACKED_DESC_F_AVAIL : USK_VRING_PACKED_DESC_F_USED;
+	g_vq->pk.desc[g_pk_slot] = d;
+	if (++g_pk_slot == QSIZE) {
+		g_pk_slot = 0;
+		g_pk_wrap = !g_pk_wrap;
+	}
+}
+
+/* A three-descriptor request (header, one data segment, status) with buffer id. */
+static void
+add_req_packed(uint16_t id, uint32_t type, uint64_t sector, uint32_t len)
+{
+	struct usk_virtio_blk_outhdr *hdr = (void *)(g_ram + HDR_OFF + id * 16);
+	bool in = type == USK_VIRTIO_BLK_T_IN;
+
+	hdr->type = type;
+	hdr->sector = sector;
+	g_ram[STATUS_OFF + id] = 0xee;
+	pk_put((struct usk_vring_packed_desc) { .addr = gpa(HDR_OFF + id * 16), .len = 16,
+		.flags = USK_VRING_DESC_F_NEXT });
+	pk_put((struct usk_vring_packed_desc) { .addr = gpa(DATA_OFF + id * 0x10000), .len = len,
+		.flags = USK_VRING_DESC_F_NEXT | (in ? USK_VRING_DESC_F_WRITE : 0) });
+	pk_put((struct usk_vring_packed_desc) { .addr = gpa(STATUS_OFF + id), .len = 1, .id = id,
+		.flags = USK_VRING_DESC_F_WRITE });
+}
+
+static int
+find_io(uint64_t offset)
+{
+	int i;
+
+	for (i = 0; i < g_nios; i++) {
+		if (g_ios[i].offset_blocks == offset) {
+			return i;
+		}
+	}
+	fail_msg("no I/O at block %llu", (unsigned long long)offset);
+	return -1;
+}
+
+/* Complete the mocked I/O at offset alone (the others stay in the bdev). */
+static void
+complete_one(uint64_t offset)
+{
+	int i = find_io(offset);
+	struct mock_io io = g_ios[i];
+
+	g_ios[i] = g_ios[--g_nios];
+	io.cb((void *)0x1, true, io.cb_arg);
+}
+
+/* Three requests A (id 5, write 0), B (id 9, write 64), C (id 2, read 128) in slots 0..8. */
+static struct usk_vhost_inflight_packed *
+packed_three(void)
+{
+	struct usk_vhost_inflight_packed *inf = calloc(1, PK_REGION_SIZE);
+
+	g_pk_slot = 0;
+	g_pk_wrap = true;
+	/* a zeroed region (QEMU's first GET_INFLIGHT_FD) is claimed at the SET_VRING_BASE position */
+	assert_int_equal(packed_restart(inf, 0x80008000u), 0);
+	assert_int_equal(inf->version, USK_VHOST_INFLIGHT_VERSION);
+	assert_int_equal(inf->desc_num, QSIZE);
+	assert_int_equal(inf->desc[7].next, 8);
+	assert_int_equal(inf->used_wrap_counter, 1);
+	add_req_packed(5, USK_VIRTIO_BLK_T_OUT, 0, 4096);
+	add_req_packed(9, USK_VIRTIO_BLK_T_OUT, 64, 4096);
+	add_req_packed(2, USK_VIRTIO_BLK_T_IN, 128, 4096);
+	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), 3);
+	assert_int_equal(g_nios, 3);
+	/* each chain recorded: header entry with num/last/counter, a copy of each descriptor */
+	assert_int_equal(inf->desc[0].inflight, 1);
+	assert_int_equal(inf->desc[0].num, 3);
+	assert_int_equal(inf->desc[0].last, 2);
+	assert_int_equal(inf->desc[2].id, 5);
+	assert_int_equal(inf->desc[1].len, 4096);
+	assert_int_equal(inf->desc[3].inflight, 1);
+	assert_int_equal(inf->desc[6].inflight, 1);
+	assert_true(inf->desc[0].counter < inf->desc[3].counter);
+	assert_true(inf->desc[3].counter < inf->desc[6].counter);
+	assert_int_equal(inf->free_head, 9);
+	assert_int_equal(inf->old_free_head, 9);
+	return inf;
+}
+
+static void
+test_inflight_packed_resubmit(void **state)
+{
+	struct usk_vhost_inflight_packed *inf = packed_three();
+
+	/* B completes: used element at slot 0, its entries back on the free list, committed */
+	complete_one(64);
+	assert_int_equal(g_vq->pk.desc[0].id, 9);
+	assert_int_equal(inf->desc[3].inflight, 0);
+	assert_int_equal(inf->old_used_idx, 3);
+	assert_int_equal(inf->used_idx, 3);
+	assert_int_equal(inf->free_head, 3);
+	assert_int_equal(status_of(9), USK_VIRTIO_BLK_S_OK);
+	/* usk_tgt dies with A and C in the bdev; QEMU's base for a packed ring is stale (0) */
+	assert_int_equal(packed_restart(inf, 0x80008000u), 0);
+	assert_int_equal(g_nios, 2);
+	assert_int_equal(g_ios[0].type, USK_BDEV_IO_TYPE_WRITE);	/* A first: fetch order */
+	assert_int_equal(g_ios[0].offset_blocks, 0);
+	assert_int_equal(g_ios[1].type, USK_BDEV_IO_TYPE_READ);
+	assert_int_equal(g_ios[1].offset_blocks, 128);
+	/* used position from the region, fetching after everything already taken */
+	assert_int_equal(g_vq->last_used_idx, 3);
+	assert_true(g_vq->used_wrap);
+	assert_int_equal(g_vq->last_avail_idx, 9);
+	assert_true(g_vq->avail_wrap);
+	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), 0);
+	/* C then A complete: used elements at slots 3 and 6 with the device's wrap bits */
+	complete_one(128);
+	complete_one(0);
+	assert_int_equal(g_vq->pk.desc[3].id, 2);
+	assert_int_equal(g_vq->pk.desc[6].id, 5);
+	assert_int_equal(g_vq->pk.desc[6].flags & (USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED),
+			 USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED);
+	assert_int_equal(status_of(5), USK_VIRTIO_BLK_S_OK);
+	assert_int_equal(status_of(2), USK_VIRTIO_BLK_S_OK);
+	assert_int_equal(inf->old_used_idx, 9);
+	assert_int_equal(g_vq->inflight_descs, 0);
+	/* a new request is tracked and completed like the others */
+	add_req_packed(9, USK_VIRTIO_BLK_T_IN, 8, 512);
+	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), 1);
+	/* A's entries were given back last: the new chain takes them */
+	assert_int_equal(g_vq->tasks[9].inflight_head, 0);
+	assert_int_equal(inf->desc[0].inflight, 1);
+	complete_all(true);
+	assert_int_equal(g_vq->pk.desc[9].id, 9);
+	assert_int_equal(inf->old_used_idx, 12);
+	assert_int_equal(g_closed, 0);
+	g_vq->inflight_pk = NULL;
+	free(inf);
+}
+
+static void
+test_inflight_packed_half_completion(void **state)
+{
+	struct usk_vhost_inflight_packed *inf = packed_three();
+
+	/* died after publishing B's used element but before clearing and committing */
+	complete_one(64);
+	inf->desc[3].inflight = 1;
+	inf->old_used_idx = 0;
+	inf->old_free_head = 9;
+	assert_int_equal(packed_restart(inf, 0x80008000u), 0);
+	assert_int_equal(g_nios, 2);	/* B not done twice */
+	assert_int_equal(inf->desc[3].inflight, 0);
+	assert_int_equal(g_vq->last_used_idx, 3);
+	assert_int_equal(g_vq->last_avail_idx, 9);
+	g_vq->inflight_pk = NULL;
+	free(inf);
+
+	/* died after giving back B's entries, before its used element was written */
+	inf = packed_three();
+	inf->desc[5].next = inf->free_head;
+	inf->free_head = 3;
+	inf->used_idx = 3;
+	assert_int_equal(packed_restart(inf, 0x80008000u), 0);
+	assert_int_equal(g_nios, 3);	/* B resubmitted */
+	assert_int_equal(g_ios[1].offset_blocks, 64);
+	assert_int_equal(g_vq->last_used_idx, 0);
+	assert_int_equal(inf->used_idx, 0);
+	assert_int_equal(g_vq->last_avail_idx, 9);
+	/* the rebuilt free list starts past the three chains */
+	assert_int_equal(inf->free_head, 9);
+	complete_all(true);
+	assert_int_equal(g_vq->last_used_idx, 9);
+	assert_int_equal(g_closed, 0);
+	g_vq->inflight_pk = NULL;
+	free(inf);
+}
+
+static void
+test_inflight_packed_bad_region(void **state)
+{
+	struct usk_vhost_inflight_packed *inf = packed_three();
+
+	/* a front-end that scribbled a chain link out of range: the queue does not start */
+	inf->desc[0].next = QSIZE + 5;
+	assert_int_equal(packed_restart(inf, 0x80008000u), -EINVAL);
+	assert_int_equal(g_nios, 0);
+	inf->desc[0].next = 1;
+	inf->desc[3].num = 0;
+	assert_int_equal(packed_restart(inf, 0x80008000u), -EINVAL);
+	inf->desc[3].num = 3;
+	inf->old_used_idx = QSIZE;
+	assert_int_equal(packed_restart(inf, 0x80008000u), -EINVAL);
+	inf->old_used_idx = 0;
+	/* two chains claiming one entry */
+	inf->desc[3].next = 1;
+	assert_int_equal(packed_restart(inf, 0x80008000u), -EINVAL);
+	g_vq->inflight_pk = NULL;
 	free(inf);
 }
 
@@ -635,6 +880,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_resubmit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_fresh_region, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_split_bad_batch_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_packed_resubmit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_packed_half_completion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_packed_bad_region, setup, teardown),
 		cmocka_unit_test(test_sort),
 	};
 
