@@ -64,6 +64,22 @@ int usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out);
  */
 int usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out);
 
+/**
+ * Start a non-blocking connect to ip:port (numeric address only: nothing here resolves names,
+ * so nothing blocks). *out is returned at once, usually with the connect still in progress:
+ * drive it with usk_sock_connect_poll() before sending. Safe on a reactor.
+ * Returns 0 and *out, or -errno when the connect failed at once (-ECONNREFUSED, -EINVAL ...).
+ */
+int usk_sock_connect_async(const char *ip, int port, const struct usk_sock_opts *opts,
+			   struct usk_sock **out);
+/**
+ * Check a connect started by usk_sock_connect_async() without waiting (poll for writability,
+ * then SO_ERROR). Returns 0 once connected (and on every later call), -EAGAIN while still in
+ * progress, or the connect's -errno (-ECONNREFUSED, -ETIMEDOUT ...). The caller owns any
+ * timeout: close the socket to give up. Socket's thread.
+ */
+int usk_sock_connect_poll(struct usk_sock *sock);
+
 /** Close *psock (it is first removed from its group, if any) and set it to NULL. */
 void usk_sock_close(struct usk_sock **psock);
 

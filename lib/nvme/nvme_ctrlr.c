@@ -1004,7 +1004,13 @@ nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr)
 	    nvme_qpair_get_state(ctrlr->adminq) != NVME_QPAIR_DISCONNECTED) {
 		rc = nvme_qpair_poll(ctrlr->adminq, 0);
 		if (rc < 0) {
-			init_fail(ctrlr, -ECONNRESET, "admin queue", NULL);
+			if (ctrlr->state != NVME_CTRLR_STATE_WAIT_FOR_CONNECT_ADMINQ) {
+				init_fail(ctrlr, -ECONNRESET, "admin queue", NULL);
+			} else if (ctrlr->adminq->transport_failure_reason == NVME_QPAIR_FAILURE_TIMEOUT) {
+				init_fail(ctrlr, -ETIMEDOUT, "connecting the admin queue", NULL);
+			} else {
+				init_fail(ctrlr, -ECONNREFUSED, "connecting the admin queue", NULL);
+			}
 			return ctrlr->init_error;
 		}
 		rc = 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@ struct usk_sock {
 	int fd;
 	bool ipv6;
 	bool listener;
+	/* a usk_sock_connect_async() connect not yet seen complete */
+	bool connecting;
 	struct usk_sock_opts opts;
 	void *ctx;
 	/* group membership; group == NULL when not in a group */
@@ -272,6 +275,85 @@ usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, str
 	}
 	freeaddrinfo(res);
 	return rc;
+}
+
+int
+usk_sock_connect_async(const char *ip, int port, const struct usk_sock_opts *opts,
+		       struct usk_sock **out)
+{
+	struct addrinfo *res, *ai;
+	struct usk_sock_opts o;
+	bool in_progress;
+	int fd, rc;
+
+	opts_copy(&o, opts);
+	rc = resolve(ip, port, false, &res);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = -EINVAL;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		in_progress = false;
+		rc = sock_apply_opts(fd, &o, true);
+		if (rc == 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			if (errno == EINPROGRESS) {
+				in_progress = true;
+			} else {
+				rc = -errno;
+			}
+		}
+		if (rc == 0) {
+			*out = sock_alloc(fd, ai->ai_family == AF_INET6, &o);
+			if (*out == NULL) {
+				rc = -ENOMEM;
+			} else {
+				(*out)->connecting = in_progress;
+				freeaddrinfo(res);
+				return 0;
+			}
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+int
+usk_sock_connect_poll(struct usk_sock *sock)
+{
+	struct pollfd pfd = { .fd = sock->fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = 0, n;
+
+	if (!sock->connecting) {
+		return 0;
+	}
+	n = poll(&pfd, 1, 0);
+	if (n < 0) {
+		return errno == EINTR ? -EAGAIN : -errno;
+	}
+	if (n == 0) {
+		return -EAGAIN;
+	}
+	/* Writable or in error: SO_ERROR says which (and clears it). */
+	if (getsockopt(sock->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+		return -errno;
+	}
+	if (err != 0) {
+		return -err;
+	}
+	if (!(pfd.revents & POLLOUT)) {
+		/* POLLHUP/POLLERR without an error code: treat as refused. */
+		return -ECONNREFUSED;
+	}
+	sock->connecting = false;
+	return 0;
 }
 
 void
