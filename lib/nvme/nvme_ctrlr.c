@@ -1003,7 +1003,7 @@ nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr)
 	if (ctrlr->state >= NVME_CTRLR_STATE_WAIT_FOR_CONNECT_ADMINQ &&
 	    nvme_qpair_get_state(ctrlr->adminq) != NVME_QPAIR_DISCONNECTED) {
 		rc = nvme_qpair_poll(ctrlr->adminq, 0);
-		if (rc < 0) {
+		if (rc < 0 && rc != -EAGAIN) {
 			if (ctrlr->state != NVME_CTRLR_STATE_WAIT_FOR_CONNECT_ADMINQ) {
 				init_fail(ctrlr, -ECONNRESET, "admin queue", NULL);
 			} else if (ctrlr->adminq->transport_failure_reason == NVME_QPAIR_FAILURE_TIMEOUT) {
@@ -1211,7 +1211,7 @@ usk_nvme_ctrlr_process_admin_completions(struct usk_nvme_ctrlr *ctrlr)
 		goto out;
 	}
 	rc = nvme_qpair_poll(ctrlr->adminq, 0);
-	if (rc < 0) {
+	if (rc < 0 && rc != -EAGAIN) {
 		NVME_CTRLR_ERRLOG(ctrlr, "admin queue connection lost\n");
 		nvme_ctrlr_fail(ctrlr, false);
 		rc = -ENXIO;
@@ -1382,7 +1382,9 @@ static int
 sync_reg_wait(struct usk_nvme_ctrlr *ctrlr, struct sync_reg *s, uint64_t deadline)
 {
 	while (!s->done) {
-		if (nvme_qpair_poll(ctrlr->adminq, 0) < 0) {
+		int rc = nvme_qpair_poll(ctrlr->adminq, 0);
+
+		if (rc < 0 && rc != -EAGAIN) {
 			return -ENXIO;
 		}
 		if (usk_get_ticks() > deadline) {

@@ -19,14 +19,20 @@
  *    set to the request's cid). It returns -EAGAIN from submit when it has no free slot: the core
  *    then queues the request and resubmits it after completions. Any other negative return fails
  *    the request (the core completes it with an error status).
- *  - ops->qpair_process_completions() runs on the thread that owns the qpair. It reaps up to max
- *    completions and returns the count, or -ENXIO once the transport connection is dead; on the
- *    way to -ENXIO the transport completes every outstanding request with ABORTED - SQ DELETION
- *    (nvme_qpair_abort_all_reqs helps) and sets the qpair state to DISCONNECTED.
+ *  - ops->qpair_process_completions() runs on the thread that owns the qpair. It returns:
+ *      >= 0     the number of completions reaped (up to max); the qpair is connected;
+ *      -EAGAIN  the qpair is still connecting (state CONNECTING): nothing failed, poll again;
+ *               completions reaped during the connect (e.g. its Fabrics Connect) are not counted;
+ *      other    (-ENXIO) the transport connection is dead; on the way there the transport
+ *               completes every outstanding request with ABORTED - SQ DELETION
+ *               (nvme_qpair_abort_all_reqs helps) and sets the qpair state to DISCONNECTED.
+ *    nvme_qpair_poll() passes -EAGAIN through and treats only the other negatives as failure;
+ *    every core caller (init, admin polling, the synchronous I/O qpair connect) does the same.
  *  - Connecting a qpair is non-blocking: ops->ctrlr_connect_qpair() starts it and sets state
- *    CONNECTING; process_completions advances it and sets CONNECTED (or DISCONNECTED on failure;
- *    qpair->transport_failure_reason says why). PCIe may complete synchronously and set CONNECTED
- *    at once. The core waits for CONNECTED and then marks the qpair ENABLED.
+ *    CONNECTING; process_completions advances it (returning -EAGAIN meanwhile) and sets
+ *    CONNECTED (or DISCONNECTED on failure; qpair->transport_failure_reason says why). PCIe's
+ *    admin queue is CONNECTED at once; its I/O qpairs stay CONNECTING until the Create I/O CQ/SQ
+ *    commands complete on the admin queue. The core waits for CONNECTED, then marks it ENABLED.
  *  - Registers: PCIe implements the synchronous get/set_reg ops (MMIO). Fabrics implement the
  *    _async variants with Property Get/Set on the admin queue (nvme_fabric.c does this for every
  *    fabrics transport). The core uses an _async op where present, else the sync one.

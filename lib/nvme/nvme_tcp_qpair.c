@@ -687,7 +687,7 @@ nvme_tcp_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max)
 			return -ENXIO;
 		}
 		if (tq->conn_state == NVME_TCP_CONN_SOCK_CONNECTING) {
-			return nvme_tcp_connect_progress(tq) != 0 ? -ENXIO : 0;
+			return nvme_tcp_connect_progress(tq) != 0 ? -ENXIO : -EAGAIN;
 		}
 	}
 	if (usk_unlikely(!TAILQ_EMPTY(&tq->send_queue))) {
@@ -716,6 +716,9 @@ nvme_tcp_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max)
 	if (!TAILQ_EMPTY(&tq->send_queue) && nvme_tcp_flush(tq) != 0) {
 		nvme_tcp_qpair_fail(tq, "send failed");
 		return -ENXIO;
+	}
+	if (usk_unlikely(tq->conn_state != NVME_TCP_CONN_RUNNING)) {
+		return -EAGAIN;	/* ICResp or Fabrics Connect still outstanding */
 	}
 	return completions;
 }

@@ -134,6 +134,10 @@ struct fake_ctrlr {
 	uint16_t noiob;
 	uint32_t granted_queues;
 	uint32_t shutdowns;
+	/* qpair connects stay CONNECTING (process returns -EAGAIN) for this many polls */
+	int connect_polls;
+	bool connect_fails;		/* ... and then fail instead of connecting */
+	uint32_t eagain_returned;
 	uint32_t states_seen[NVME_CTRLR_STATE_DISCONNECTED + 1];
 };
 
@@ -148,6 +152,7 @@ struct fake_qpair {
 	uint32_t num_seen;
 	bool auto_complete;		/* admin: complete in the next poll */
 	bool dead;
+	int connect_polls_left;
 };
 
 static struct fake_ctrlr *g_fake;
@@ -265,6 +270,11 @@ static int
 fake_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair)
 {
 	fq(qpair)->dead = false;
+	if (g_fake->connect_polls > 0) {
+		fq(qpair)->connect_polls_left = g_fake->connect_polls;
+		nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTING);
+		return 0;
+	}
 	nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTED);
 	return 0;
 }
@@ -386,6 +396,18 @@ fake_process(struct usk_nvme_qpair *qpair, uint32_t max)
 
 	if (q->dead) {
 		return -ENXIO;
+	}
+	if (q->connect_polls_left > 0) {
+		if (--q->connect_polls_left > 0) {
+			g_fake->eagain_returned++;
+			return -EAGAIN;
+		}
+		if (g_fake->connect_fails) {
+			q->dead = true;
+			nvme_qpair_set_state(qpair, NVME_QPAIR_DISCONNECTED);
+			return -ENXIO;
+		}
+		nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTED);
 	}
 	if (!q->auto_complete) {
 		return 0;
@@ -738,6 +760,41 @@ test_admin_timeout_cb(void **state)
 	free(f);
 }
 
+/* The -EAGAIN contract: a qpair that is still connecting is polled on, not failed. */
+static void
+test_connect_eagain(void **state)
+{
+	struct fake_ctrlr *f = fake_new();
+	struct usk_nvme_ctrlr *ctrlr;
+	struct usk_nvme_qpair *qp;
+
+	/* The admin queue (as TCP's) and I/O qpairs (as PCIe's Create CQ/SQ) take 5 polls. */
+	f->connect_polls = 5;
+	ctrlr = fake_connect();
+	assert_non_null(ctrlr);
+	assert_int_equal(ctrlr->state, NVME_CTRLR_STATE_READY);
+	assert_int_equal(f->eagain_returned, 4);
+	qp = usk_nvme_ctrlr_alloc_io_qpair(ctrlr, NULL, 0);
+	assert_non_null(qp);
+	assert_int_equal(nvme_qpair_get_state(qp), NVME_QPAIR_ENABLED);
+	assert_int_equal(f->eagain_returned, 8);
+	usk_nvme_ctrlr_free_io_qpair(qp);
+
+	/* A connect that fails after a while is reported as a failure. */
+	f->connect_fails = true;
+	qp = usk_nvme_ctrlr_alloc_io_qpair(ctrlr, NULL, 0);
+	assert_null(qp);
+	usk_nvme_detach(ctrlr);
+	free(f);
+
+	/* ... and fails init when it is the admin queue's. */
+	f = fake_new();
+	f->connect_polls = 3;
+	f->connect_fails = true;
+	assert_null(fake_connect());
+	free(f);
+}
+
 int
 main(void)
 {
@@ -754,6 +811,7 @@ main(void)
 		cmocka_unit_test(test_pool_and_queueing),
 		cmocka_unit_test(test_detach_aborts_admin),
 		cmocka_unit_test(test_admin_timeout_cb),
+		cmocka_unit_test(test_connect_eagain),
 	};
 
 	usk_log_set_print_level(USK_LOG_DISABLED);
