@@ -158,15 +158,24 @@ nvme_ctrlr_destruct_base(struct usk_nvme_ctrlr *ctrlr)
 void
 nvme_ctrlr_fail(struct usk_nvme_ctrlr *ctrlr, bool hot_remove)
 {
+	bool newly_removed = hot_remove && !ctrlr->is_removed;
+
 	if (hot_remove) {
 		ctrlr->is_removed = true;
 	}
-	if (ctrlr->is_failed) {
-		return;
+	if (!ctrlr->is_failed) {
+		NVME_CTRLR_ERRLOG(ctrlr, "controller failed%s\n", hot_remove ? " (removed)" : "");
+		/* Pairs with the relaxed loads in the I/O path: a late reader notices one poll later. */
+		__atomic_store_n(&ctrlr->is_failed, true, __ATOMIC_RELEASE);
 	}
-	NVME_CTRLR_ERRLOG(ctrlr, "controller failed%s\n", hot_remove ? " (removed)" : "");
-	/* Pairs with the relaxed loads in the I/O path: a late reader only notices one poll later. */
-	__atomic_store_n(&ctrlr->is_failed, true, __ATOMIC_RELEASE);
+	/*
+	 * A removed controller will not come back (a failed one may be reset): tell the probe's
+	 * remove callback, once, whichever transport noticed. The callback must not detach the
+	 * controller from inside (it may mark it and detach once the poll returns).
+	 */
+	if (newly_removed && ctrlr->remove_cb != NULL) {
+		ctrlr->remove_cb(ctrlr->remove_cb_ctx, ctrlr);
+	}
 }
 
 void

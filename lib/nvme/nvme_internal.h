@@ -515,7 +515,10 @@ int nvme_ctrlr_construct(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_tra
 			 const struct usk_nvme_ctrlr_opts *opts);
 /** Release what nvme_ctrlr_construct allocated (called by the core before ops->ctrlr_destruct). */
 void nvme_ctrlr_destruct_base(struct usk_nvme_ctrlr *ctrlr);
-/** Mark the controller failed (logged once); hot_remove: the device is gone. */
+/**
+ * Mark the controller failed (logged once). hot_remove: the device is gone for good; the core
+ * then calls the probe's remove_cb, once (transports report removal here, never call it).
+ */
 void nvme_ctrlr_fail(struct usk_nvme_ctrlr *ctrlr, bool hot_remove);
 /** Run one step of the init state machine. Returns 0 (call again) or -errno (failed). */
 int nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr);
@@ -645,6 +648,14 @@ nvme_cpl_set_abort(struct usk_nvme_cpl *cpl, uint16_t cid, uint32_t dnr)
 	cpl->status.sct = USK_NVME_SCT_GENERIC;
 	cpl->status.sc = USK_NVME_SC_ABORTED_SQ_DELETION;
 	cpl->status.dnr = dnr ? 1 : 0;
+}
+
+/** true for the fabrics transports (Connect, Property Get/Set, subsystem NQNs). */
+static inline bool
+nvme_trtype_is_fabrics(enum usk_nvme_transport_type trtype)
+{
+	return trtype == USK_NVME_TRANSPORT_RDMA || trtype == USK_NVME_TRANSPORT_FC ||
+	       trtype == USK_NVME_TRANSPORT_TCP;
 }
 
 /** Called by ctrlr_scan for every controller found. Returns 0 or -errno. */

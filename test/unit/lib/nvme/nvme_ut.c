@@ -795,6 +795,84 @@ test_connect_eagain(void **state)
 	free(f);
 }
 
+static int g_removed;
+
+static void
+remove_cb(void *cb_ctx, struct usk_nvme_ctrlr *ctrlr)
+{
+	g_removed++;
+	*(struct usk_nvme_ctrlr **)cb_ctx = ctrlr;
+}
+
+static void
+probe_attach_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ctrlr *ctrlr,
+		const struct usk_nvme_ctrlr_opts *opts)
+{
+	*(struct usk_nvme_ctrlr **)cb_ctx = ctrlr;
+}
+
+/* The core calls the probe's remove_cb when a transport reports removal, once; not on failure. */
+static void
+test_remove_cb(void **state)
+{
+	struct fake_ctrlr *f = fake_new();
+	struct usk_nvme_transport_id trid = { 0 };
+	struct usk_nvme_ctrlr *ctrlr = NULL, *seen = NULL;
+
+	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_CUSTOM);
+	snprintf(trid.trstring, sizeof(trid.trstring), "CUSTOM");
+	snprintf(trid.traddr, sizeof(trid.traddr), "fake0");
+	g_removed = 0;
+	assert_int_equal(usk_nvme_probe(&trid, &ctrlr, NULL, probe_attach_cb, remove_cb), 0);
+	assert_non_null(ctrlr);
+	ctrlr->remove_cb_ctx = &seen;
+	nvme_ctrlr_fail(ctrlr, false);
+	assert_int_equal(g_removed, 0);
+	nvme_ctrlr_fail(ctrlr, true);
+	assert_int_equal(g_removed, 1);
+	assert_ptr_equal(seen, ctrlr);
+	nvme_ctrlr_fail(ctrlr, true);
+	assert_int_equal(g_removed, 1);
+	usk_nvme_detach(ctrlr);
+	free(f);
+}
+
+/* The discovery NQN makes a discovery controller on fabrics only. */
+static bool
+probe_disc_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ctrlr_opts *opts)
+{
+	*(bool *)cb_ctx = opts->is_discovery;
+	return false;
+}
+
+/* Stand-ins for the PCIe and TCP transports: only the probe callback is reached. */
+static const struct usk_nvme_transport_ops g_fake_pcie_ops = {
+	.name = "PCIe", .type = USK_NVME_TRANSPORT_PCIE, .ctrlr_construct = fake_ctrlr_construct,
+};
+USK_NVME_TRANSPORT_REGISTER(fake_pcie, &g_fake_pcie_ops)
+static const struct usk_nvme_transport_ops g_fake_tcp_ops = {
+	.name = "TCP", .type = USK_NVME_TRANSPORT_TCP, .ctrlr_construct = fake_ctrlr_construct,
+};
+USK_NVME_TRANSPORT_REGISTER(fake_tcp, &g_fake_tcp_ops)
+
+static void
+test_discovery_nqn_fabrics_only(void **state)
+{
+	struct usk_nvme_transport_id trid = { 0 };
+	bool disc = true;
+
+	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_PCIE);
+	snprintf(trid.traddr, sizeof(trid.traddr), "0000:00:04.0");
+	snprintf(trid.subnqn, sizeof(trid.subnqn), "%s", USK_NVMF_DISCOVERY_NQN);
+	assert_int_equal(usk_nvme_probe(&trid, &disc, probe_disc_cb, NULL, NULL), 0);
+	assert_false(disc);
+	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_TCP);
+	snprintf(trid.traddr, sizeof(trid.traddr), "127.0.0.1");
+	snprintf(trid.trsvcid, sizeof(trid.trsvcid), "4420");
+	assert_int_equal(usk_nvme_probe(&trid, &disc, probe_disc_cb, NULL, NULL), 0);
+	assert_true(disc);
+}
+
 int
 main(void)
 {
@@ -812,6 +890,8 @@ main(void)
 		cmocka_unit_test(test_detach_aborts_admin),
 		cmocka_unit_test(test_admin_timeout_cb),
 		cmocka_unit_test(test_connect_eagain),
+		cmocka_unit_test(test_remove_cb),
+		cmocka_unit_test(test_discovery_nqn_fabrics_only),
 	};
 
 	usk_log_set_print_level(USK_LOG_DISABLED);
