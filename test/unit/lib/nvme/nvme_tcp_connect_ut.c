@@ -201,7 +201,7 @@ test_black_hole_times_out(void **state)
 	 */
 	assert_true(res.max_poll_ms < 400.0);
 	assert_true(res.other_polls > 1000);
-	print_message("black hole: failed after %.0f ms, longest poll %.2f ms, %llu other polls\n",
+	print_message("# black hole: failed after %.0f ms, longest poll %.2f ms, %llu other polls\n",
 		      res.elapsed_ms, res.max_poll_ms, (unsigned long long)res.other_polls);
 	for (i = 0; i < nfill; i++) {
 		close(fills[i]);
