@@ -474,6 +474,7 @@ static void
 aer_done(void *arg, const struct usk_nvme_cpl *cpl)
 {
 	struct usk_nvme_ctrlr *ctrlr = arg;
+	union usk_nvme_async_event_completion ev;
 
 	ctrlr->num_aers--;
 	if (usk_nvme_cpl_is_abort(cpl) || ctrlr->is_failed || ctrlr->is_resetting) {
@@ -486,7 +487,12 @@ aer_done(void *arg, const struct usk_nvme_cpl *cpl)
 				     usk_nvme_cpl_get_status_string(&cpl->status));
 		return;
 	}
-	if (ctrlr->aer_cb_fn != NULL) {
+	ev.raw = cpl->cdw0;
+	if (ev.bits.async_event_type == USK_NVME_ASYNC_EVENT_TYPE_NOTICE &&
+	    ev.bits.async_event_info == USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED &&
+	    nvme_ctrlr_ns_rescan_start(ctrlr, cpl) == 0) {
+		/* The AER callback runs once the namespaces are up to date. */
+	} else if (ctrlr->aer_cb_fn != NULL) {
 		ctrlr->aer_cb_fn(ctrlr->aer_cb_arg, cpl);
 	}
 	aer_submit(ctrlr);
@@ -690,14 +696,14 @@ static void identify_active_ns_page(struct usk_nvme_ctrlr *ctrlr, struct active_
  * is reused when the active IDs still fit, and only reallocated (contents moved) when a larger
  * nsid appears, which only namespace attachment after a rescan can cause.
  */
-static int
-ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count)
+int
+nvme_ctrlr_ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count)
 {
-	uint32_t max_nsid = count ? list[count - 1] : 0;
+	uint32_t want = USK_MAX(count ? list[count - 1] : 0, USK_MIN(ctrlr->num_ns, 1024u));
 	struct usk_nvme_ns *ns = ctrlr->ns;
 
-	if (ns == NULL || max_nsid > ctrlr->ns_array_size) {
-		ns = calloc(max_nsid ? max_nsid : 1, sizeof(*ns));
+	if (ns == NULL || want > ctrlr->ns_array_size) {
+		ns = calloc(want ? want : 1, sizeof(*ns));
 		if (ns == NULL) {
 			return -ENOMEM;
 		}
@@ -706,7 +712,7 @@ ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count)
 			free(ctrlr->ns);
 		}
 		ctrlr->ns = ns;
-		ctrlr->ns_array_size = max_nsid;
+		ctrlr->ns_array_size = want;
 	}
 	for (uint32_t i = 0; i < ctrlr->ns_array_size; i++) {
 		ns[i].ctrlr = ctrlr;
@@ -767,7 +773,7 @@ active_ns_done(void *arg, const struct usk_nvme_cpl *cpl)
 		identify_active_ns_page(ctrlr, ctx, last);
 		return;
 	}
-	if (ns_array_build(ctrlr, ctx->list, ctx->count) != 0) {
+	if (nvme_ctrlr_ns_array_build(ctrlr, ctx->list, ctx->count) != 0) {
 		free(ctx->list);
 		init_fail(ctrlr, -ENOMEM, "allocating namespaces", NULL);
 	} else {
@@ -799,7 +805,7 @@ identify_active_ns(struct usk_nvme_ctrlr *ctrlr)
 
 	ctrlr->num_ns = ctrlr->cdata.nn;
 	if (ctrlr->num_ns == 0 || ctrlr->opts.is_discovery) {
-		if (ns_array_build(ctrlr, NULL, 0) != 0) {
+		if (nvme_ctrlr_ns_array_build(ctrlr, NULL, 0) != 0) {
 			init_fail(ctrlr, -ENOMEM, "allocating namespaces", NULL);
 			return;
 		}
@@ -818,7 +824,7 @@ identify_active_ns(struct usk_nvme_ctrlr *ctrlr)
 		for (uint32_t i = 0; i < n; i++) {
 			list[i] = i + 1;
 		}
-		if (ns_array_build(ctrlr, list, n) != 0) {
+		if (nvme_ctrlr_ns_array_build(ctrlr, list, n) != 0) {
 			free(list);
 			init_fail(ctrlr, -ENOMEM, "allocating namespaces", NULL);
 			return;

@@ -394,6 +394,9 @@ struct usk_nvme_ctrlr {
 	uint64_t keep_alive_sent_tick;
 	/* I/O qpairs are reconnected by usk_nvme_ctrlr_reset itself (sync reset) */
 	bool sync_reset;
+	/* namespace rescan after a Namespace Attribute Changed AEN (nvme_ns_rescan.c) */
+	struct ns_rescan *ns_rescan;
+	bool ns_rescan_again;		/* another AEN arrived during the rescan */
 };
 
 /* ---- transport ops ---- */
@@ -515,6 +518,18 @@ int nvme_ctrlr_construct(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_tra
 			 const struct usk_nvme_ctrlr_opts *opts);
 /** Release what nvme_ctrlr_construct allocated (called by the core before ops->ctrlr_destruct). */
 void nvme_ctrlr_destruct_base(struct usk_nvme_ctrlr *ctrlr);
+/**
+ * (Re)build ctrlr->ns for the sorted active nsids list (taking ownership of list). The array
+ * holds min(NN, 1024) entries or up to the largest active nsid, so namespaces attached later
+ * within NN keep every existing struct in place. Returns 0 or -ENOMEM (list not taken).
+ */
+int nvme_ctrlr_ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count);
+/**
+ * Namespace Attribute Changed AEN: rescan the namespaces (admin commands, non-blocking), then
+ * pass aen to the AER callback. Admin queue thread, ctrlr_lock held. 0, or -errno (no rescan
+ * started: the caller hands the AEN to the callback itself).
+ */
+int nvme_ctrlr_ns_rescan_start(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_cpl *aen);
 /**
  * Mark the controller failed (logged once). hot_remove: the device is gone for good; the core
  * then calls the probe's remove_cb, once (transports report removal here, never call it).

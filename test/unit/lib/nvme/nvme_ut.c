@@ -138,6 +138,11 @@ struct fake_ctrlr {
 	int connect_polls;
 	bool connect_fails;		/* ... and then fail instead of connecting */
 	uint32_t eagain_returned;
+	/* namespaces: active_mask bit (nsid - 1) (0 = all of 1..nn), nsze[nsid] (0 = 1 Mi blocks) */
+	uint32_t active_mask;
+	uint64_t nsze[8];
+	bool fire_ns_aen;		/* complete one outstanding AER with Namespace Attribute Changed */
+	uint32_t changed_log_reads;
 	uint32_t states_seen[NVME_CTRLR_STATE_DISCONNECTED + 1];
 };
 
@@ -353,8 +358,10 @@ fake_admin_answer(struct nvme_request *req, struct usk_nvme_cpl *cpl)
 			uint32_t *list = buf;
 
 			memset(list, 0, 4096);
-			for (uint32_t i = 0; i < f->nn; i++) {
-				list[i] = i + 1;
+			for (uint32_t i = 0, n = 0; i < f->nn; i++) {
+				if (f->active_mask == 0 || (f->active_mask & (1u << i))) {
+					list[n++] = i + 1;
+				}
 			}
 			return;
 		}
@@ -362,7 +369,7 @@ fake_admin_answer(struct nvme_request *req, struct usk_nvme_cpl *cpl)
 			struct usk_nvme_ns_data *nd = buf;
 
 			memset(nd, 0, sizeof(*nd));
-			nd->nsze = 1 << 20;
+			nd->nsze = req->cmd.nsid < 8 && f->nsze[req->cmd.nsid] ? f->nsze[req->cmd.nsid] : 1 << 20;
 			nd->lbaf[0].lbads = 9;
 			nd->noiob = f->noiob;
 			return;
@@ -379,8 +386,23 @@ fake_admin_answer(struct nvme_request *req, struct usk_nvme_cpl *cpl)
 		}
 		return;
 	case USK_NVME_OPC_ASYNC_EVENT_REQUEST:
+		if (f->fire_ns_aen) {
+			union usk_nvme_async_event_completion ev = { .raw = 0 };
+
+			f->fire_ns_aen = false;
+			ev.bits.async_event_type = USK_NVME_ASYNC_EVENT_TYPE_NOTICE;
+			ev.bits.async_event_info = USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED;
+			ev.bits.log_page_identifier = USK_NVME_LOG_CHANGED_NS_LIST;
+			cpl->cdw0 = ev.raw;
+			return;
+		}
 		/* stays outstanding: not answered here */
 		cpl->status.sc = 0xff;
+		return;
+	case USK_NVME_OPC_GET_LOG_PAGE:
+		if ((req->cmd.cdw10 & 0xff) == USK_NVME_LOG_CHANGED_NS_LIST) {
+			f->changed_log_reads++;
+		}
 		return;
 	default:
 		return;
@@ -873,6 +895,67 @@ test_discovery_nqn_fabrics_only(void **state)
 	assert_true(disc);
 }
 
+static int g_aer_calls;
+static uint32_t g_aer_cdw0;
+static bool g_aer_saw_ns3;
+
+static void
+aer_cb(void *arg, const struct usk_nvme_cpl *cpl)
+{
+	struct usk_nvme_ctrlr *ctrlr = arg;
+
+	g_aer_calls++;
+	g_aer_cdw0 = cpl->cdw0;
+	/* The namespaces are already rescanned when the application hears of the change. */
+	g_aer_saw_ns3 = usk_nvme_ctrlr_is_active_ns(ctrlr, 3);
+}
+
+/* Namespace Attribute Changed AEN: added, removed and resized namespaces are rescanned. */
+static void
+test_ns_rescan(void **state)
+{
+	struct fake_ctrlr *f = fake_new();
+	struct usk_nvme_ctrlr *ctrlr;
+	struct usk_nvme_ns *ns1;
+	uint64_t end;
+
+	f->nn = 4;
+	f->active_mask = 0x3;		/* 1 and 2 */
+	ctrlr = fake_connect();
+	assert_non_null(ctrlr);
+	fq(ctrlr->adminq)->auto_complete = true;
+	usk_nvme_ctrlr_register_aer_callback(ctrlr, aer_cb, ctrlr);
+	ns1 = usk_nvme_ctrlr_get_ns(ctrlr, 1);
+	assert_true(usk_nvme_ctrlr_is_active_ns(ctrlr, 2));
+	assert_false(usk_nvme_ctrlr_is_active_ns(ctrlr, 3));
+	assert_int_equal(usk_nvme_ns_get_num_sectors(ns1), 1 << 20);
+
+	/* Target side: 2 removed, 3 added, 1 grown; then the AEN. */
+	g_aer_calls = 0;
+	f->active_mask = 0x5;
+	f->nsze[1] = 3 << 20;
+	f->fire_ns_aen = true;
+	end = usk_get_ticks() + usk_get_ticks_hz();
+	while (g_aer_calls == 0 && usk_get_ticks() < end) {
+		assert_true(usk_nvme_ctrlr_process_admin_completions(ctrlr) >= 0);
+	}
+	assert_int_equal(g_aer_calls, 1);
+	assert_true(g_aer_saw_ns3);
+	assert_int_equal(f->changed_log_reads, 1);
+	assert_int_equal(g_aer_cdw0 & 7, USK_NVME_ASYNC_EVENT_TYPE_NOTICE);
+	assert_false(usk_nvme_ctrlr_is_active_ns(ctrlr, 2));
+	assert_true(usk_nvme_ctrlr_is_active_ns(ctrlr, 3));
+	/* same object (users hold pointers), new size; a removed one has no object */
+	assert_ptr_equal(usk_nvme_ctrlr_get_ns(ctrlr, 1), ns1);
+	assert_null(usk_nvme_ctrlr_get_ns(ctrlr, 2));
+	assert_int_equal(usk_nvme_ns_get_num_sectors(ns1), 3 << 20);
+	assert_int_equal(usk_nvme_ctrlr_get_first_active_ns(ctrlr), 1);
+	assert_int_equal(usk_nvme_ctrlr_get_next_active_ns(ctrlr, 1), 3);
+	assert_int_equal(usk_nvme_ctrlr_get_next_active_ns(ctrlr, 3), 0);
+	usk_nvme_detach(ctrlr);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -892,6 +975,7 @@ main(void)
 		cmocka_unit_test(test_connect_eagain),
 		cmocka_unit_test(test_remove_cb),
 		cmocka_unit_test(test_discovery_nqn_fabrics_only),
+		cmocka_unit_test(test_ns_rescan),
 	};
 
 	usk_log_set_print_level(USK_LOG_DISABLED);
