@@ -58,8 +58,8 @@ int usk_sock_listen(const char *ip, int port, const struct usk_sock_opts *opts, 
 int usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out);
 
 /**
- * Connect to ip:port. The connect itself blocks (bounded by the kernel's SYN timeout; it is
- * meant for tests, tools and benchmarks); the returned socket is non-blocking.
+ * Connect to ip:port: usk_sock_connect_async() plus a blocking wait (bounded by the kernel's SYN
+ * retries; meant for tests, tools and benchmarks, never a reactor); the socket is non-blocking.
  * Returns 0 and *out or -errno (-ECONNREFUSED ...).
  */
 int usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out);

@@ -239,41 +239,24 @@ usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out)
 int
 usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out)
 {
-	struct addrinfo *res, *ai;
-	struct usk_sock_opts o;
-	int fd, rc;
+	struct pollfd pfd;
+	int rc;
 
-	opts_copy(&o, opts);
-	rc = resolve(ip, port, false, &res);
+	rc = usk_sock_connect_async(ip, port, opts, out);
 	if (rc != 0) {
 		return rc;
 	}
-	rc = -EINVAL;
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
+	/* Blocking by contract (tests, tools): wait for the connect, bounded by the SYN retries. */
+	pfd = (struct pollfd) { .fd = (*out)->fd, .events = POLLOUT };
+	while ((rc = usk_sock_connect_poll(*out)) == -EAGAIN) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
 			rc = -errno;
-			continue;
+			break;
 		}
-		rc = sock_apply_opts(fd, &o, true);
-		if (rc == 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-			rc = -errno;
-		}
-		if (rc == 0) {
-			rc = set_nonblock(fd);
-		}
-		if (rc == 0) {
-			*out = sock_alloc(fd, ai->ai_family == AF_INET6, &o);
-			if (*out == NULL) {
-				rc = -ENOMEM;
-			} else {
-				freeaddrinfo(res);
-				return 0;
-			}
-		}
-		close(fd);
 	}
-	freeaddrinfo(res);
+	if (rc != 0) {
+		usk_sock_close(out);
+	}
 	return rc;
 }
 
