@@ -143,7 +143,12 @@ typedef bool (*usk_nvme_probe_cb)(void *cb_ctx, const struct usk_nvme_transport_
 /** Called once a controller finished initialisation (state READY). */
 typedef void (*usk_nvme_attach_cb)(void *cb_ctx, const struct usk_nvme_transport_id *trid,
 				   struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_ctrlr_opts *opts);
-/** Called when an attached controller is hot-removed (PCIe) or found dead. */
+/**
+ * Called once when an attached controller is gone for good: its transport reported it removed
+ * (PCIe hot-remove: the device left sysfs or reads as all ones). A controller that merely failed
+ * (a lost TCP connection) is not removed: it may be reset. Runs on the thread polling the admin
+ * queue, from inside that poll: do not detach from the callback (detach after the poll returns).
+ */
 typedef void (*usk_nvme_remove_cb)(void *cb_ctx, struct usk_nvme_ctrlr *ctrlr);
 
 /**

@@ -63,11 +63,27 @@ int usk_sock_listen(const char *ip, int port, const struct usk_sock_opts *opts, 
 int usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out);
 
 /**
- * Connect to ip:port. The connect itself blocks (bounded by the kernel's SYN timeout; it is
- * meant for tests, tools and benchmarks); the returned socket is non-blocking.
+ * Connect to ip:port: usk_sock_connect_async() plus a blocking wait (bounded by the kernel's SYN
+ * retries; meant for tests, tools and benchmarks, never a reactor); the socket is non-blocking.
  * Returns 0 and *out or -errno (-ECONNREFUSED ...).
  */
 int usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out);
+
+/**
+ * Start a non-blocking connect to ip:port (numeric address only: nothing here resolves names,
+ * so nothing blocks). *out is returned at once, usually with the connect still in progress:
+ * drive it with usk_sock_connect_poll() before sending. Safe on a reactor.
+ * Returns 0 and *out, or -errno when the connect failed at once (-ECONNREFUSED, -EINVAL ...).
+ */
+int usk_sock_connect_async(const char *ip, int port, const struct usk_sock_opts *opts,
+			   struct usk_sock **out);
+/**
+ * Check a connect started by usk_sock_connect_async() without waiting (poll for writability,
+ * then SO_ERROR). Returns 0 once connected (and on every later call), -EAGAIN while still in
+ * progress, or the connect's -errno (-ECONNREFUSED, -ETIMEDOUT ...). The caller owns any
+ * timeout: close the socket to give up. Socket's thread.
+ */
+int usk_sock_connect_poll(struct usk_sock *sock);
 
 /** Close *psock (it is first removed from its group, if any) and set it to NULL. */
 void usk_sock_close(struct usk_sock **psock);

@@ -395,7 +395,9 @@ nvme_probe_ctx_add_ctrlr(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_
 	} else {
 		usk_nvme_ctrlr_get_default_ctrlr_opts(&opts, sizeof(opts));
 	}
-	if (strcmp(trid->subnqn, USK_NVMF_DISCOVERY_NQN) == 0) {
+	/* A subsystem NQN means nothing on PCIe: tools that pre-fill the discovery NQN for fabrics
+	 * (as spdk_nvme_perf does) must not turn a PCIe SSD into a discovery controller. */
+	if (nvme_trtype_is_fabrics(trid->trtype) && strcmp(trid->subnqn, USK_NVMF_DISCOVERY_NQN) == 0) {
 		opts.is_discovery = true;
 	}
 	if (probe_ctx->probe_cb != NULL && !probe_ctx->probe_cb(probe_ctx->cb_ctx, trid, &opts)) {

@@ -158,15 +158,24 @@ nvme_ctrlr_destruct_base(struct usk_nvme_ctrlr *ctrlr)
 void
 nvme_ctrlr_fail(struct usk_nvme_ctrlr *ctrlr, bool hot_remove)
 {
+	bool newly_removed = hot_remove && !ctrlr->is_removed;
+
 	if (hot_remove) {
 		ctrlr->is_removed = true;
 	}
-	if (ctrlr->is_failed) {
-		return;
+	if (!ctrlr->is_failed) {
+		NVME_CTRLR_ERRLOG(ctrlr, "controller failed%s\n", hot_remove ? " (removed)" : "");
+		/* Pairs with the relaxed loads in the I/O path: a late reader notices one poll later. */
+		__atomic_store_n(&ctrlr->is_failed, true, __ATOMIC_RELEASE);
 	}
-	NVME_CTRLR_ERRLOG(ctrlr, "controller failed%s\n", hot_remove ? " (removed)" : "");
-	/* Pairs with the relaxed loads in the I/O path: a late reader only notices one poll later. */
-	__atomic_store_n(&ctrlr->is_failed, true, __ATOMIC_RELEASE);
+	/*
+	 * A removed controller will not come back (a failed one may be reset): tell the probe's
+	 * remove callback, once, whichever transport noticed. The callback must not detach the
+	 * controller from inside (it may mark it and detach once the poll returns).
+	 */
+	if (newly_removed && ctrlr->remove_cb != NULL) {
+		ctrlr->remove_cb(ctrlr->remove_cb_ctx, ctrlr);
+	}
 }
 
 void
@@ -465,6 +474,7 @@ static void
 aer_done(void *arg, const struct usk_nvme_cpl *cpl)
 {
 	struct usk_nvme_ctrlr *ctrlr = arg;
+	union usk_nvme_async_event_completion ev;
 
 	ctrlr->num_aers--;
 	if (usk_nvme_cpl_is_abort(cpl) || ctrlr->is_failed || ctrlr->is_resetting) {
@@ -477,7 +487,12 @@ aer_done(void *arg, const struct usk_nvme_cpl *cpl)
 				     usk_nvme_cpl_get_status_string(&cpl->status));
 		return;
 	}
-	if (ctrlr->aer_cb_fn != NULL) {
+	ev.raw = cpl->cdw0;
+	if (ev.bits.async_event_type == USK_NVME_ASYNC_EVENT_TYPE_NOTICE &&
+	    ev.bits.async_event_info == USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED &&
+	    nvme_ctrlr_ns_rescan_start(ctrlr, cpl) == 0) {
+		/* The AER callback runs once the namespaces are up to date. */
+	} else if (ctrlr->aer_cb_fn != NULL) {
 		ctrlr->aer_cb_fn(ctrlr->aer_cb_arg, cpl);
 	}
 	aer_submit(ctrlr);
@@ -681,14 +696,14 @@ static void identify_active_ns_page(struct usk_nvme_ctrlr *ctrlr, struct active_
  * is reused when the active IDs still fit, and only reallocated (contents moved) when a larger
  * nsid appears, which only namespace attachment after a rescan can cause.
  */
-static int
-ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count)
+int
+nvme_ctrlr_ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count)
 {
-	uint32_t max_nsid = count ? list[count - 1] : 0;
+	uint32_t want = USK_MAX(count ? list[count - 1] : 0, USK_MIN(ctrlr->num_ns, 1024u));
 	struct usk_nvme_ns *ns = ctrlr->ns;
 
-	if (ns == NULL || max_nsid > ctrlr->ns_array_size) {
-		ns = calloc(max_nsid ? max_nsid : 1, sizeof(*ns));
+	if (ns == NULL || want > ctrlr->ns_array_size) {
+		ns = calloc(want ? want : 1, sizeof(*ns));
 		if (ns == NULL) {
 			return -ENOMEM;
 		}
@@ -697,7 +712,7 @@ ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count)
 			free(ctrlr->ns);
 		}
 		ctrlr->ns = ns;
-		ctrlr->ns_array_size = max_nsid;
+		ctrlr->ns_array_size = want;
 	}
 	for (uint32_t i = 0; i < ctrlr->ns_array_size; i++) {
 		ns[i].ctrlr = ctrlr;
@@ -758,7 +773,7 @@ active_ns_done(void *arg, const struct usk_nvme_cpl *cpl)
 		identify_active_ns_page(ctrlr, ctx, last);
 		return;
 	}
-	if (ns_array_build(ctrlr, ctx->list, ctx->count) != 0) {
+	if (nvme_ctrlr_ns_array_build(ctrlr, ctx->list, ctx->count) != 0) {
 		free(ctx->list);
 		init_fail(ctrlr, -ENOMEM, "allocating namespaces", NULL);
 	} else {
@@ -790,7 +805,7 @@ identify_active_ns(struct usk_nvme_ctrlr *ctrlr)
 
 	ctrlr->num_ns = ctrlr->cdata.nn;
 	if (ctrlr->num_ns == 0 || ctrlr->opts.is_discovery) {
-		if (ns_array_build(ctrlr, NULL, 0) != 0) {
+		if (nvme_ctrlr_ns_array_build(ctrlr, NULL, 0) != 0) {
 			init_fail(ctrlr, -ENOMEM, "allocating namespaces", NULL);
 			return;
 		}
@@ -809,7 +824,7 @@ identify_active_ns(struct usk_nvme_ctrlr *ctrlr)
 		for (uint32_t i = 0; i < n; i++) {
 			list[i] = i + 1;
 		}
-		if (ns_array_build(ctrlr, list, n) != 0) {
+		if (nvme_ctrlr_ns_array_build(ctrlr, list, n) != 0) {
 			free(list);
 			init_fail(ctrlr, -ENOMEM, "allocating namespaces", NULL);
 			return;
@@ -1003,8 +1018,14 @@ nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr)
 	if (ctrlr->state >= NVME_CTRLR_STATE_WAIT_FOR_CONNECT_ADMINQ &&
 	    nvme_qpair_get_state(ctrlr->adminq) != NVME_QPAIR_DISCONNECTED) {
 		rc = nvme_qpair_poll(ctrlr->adminq, 0);
-		if (rc < 0) {
-			init_fail(ctrlr, -ECONNRESET, "admin queue", NULL);
+		if (rc < 0 && rc != -EAGAIN) {
+			if (ctrlr->state != NVME_CTRLR_STATE_WAIT_FOR_CONNECT_ADMINQ) {
+				init_fail(ctrlr, -ECONNRESET, "admin queue", NULL);
+			} else if (ctrlr->adminq->transport_failure_reason == NVME_QPAIR_FAILURE_TIMEOUT) {
+				init_fail(ctrlr, -ETIMEDOUT, "connecting the admin queue", NULL);
+			} else {
+				init_fail(ctrlr, -ECONNREFUSED, "connecting the admin queue", NULL);
+			}
 			return ctrlr->init_error;
 		}
 		rc = 0;
@@ -1205,7 +1226,7 @@ usk_nvme_ctrlr_process_admin_completions(struct usk_nvme_ctrlr *ctrlr)
 		goto out;
 	}
 	rc = nvme_qpair_poll(ctrlr->adminq, 0);
-	if (rc < 0) {
+	if (rc < 0 && rc != -EAGAIN) {
 		NVME_CTRLR_ERRLOG(ctrlr, "admin queue connection lost\n");
 		nvme_ctrlr_fail(ctrlr, false);
 		rc = -ENXIO;
@@ -1376,7 +1397,9 @@ static int
 sync_reg_wait(struct usk_nvme_ctrlr *ctrlr, struct sync_reg *s, uint64_t deadline)
 {
 	while (!s->done) {
-		if (nvme_qpair_poll(ctrlr->adminq, 0) < 0) {
+		int rc = nvme_qpair_poll(ctrlr->adminq, 0);
+
+		if (rc < 0 && rc != -EAGAIN) {
 			return -ENXIO;
 		}
 		if (usk_get_ticks() > deadline) {

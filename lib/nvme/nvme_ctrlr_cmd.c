@@ -233,8 +233,9 @@ usk_nvme_ctrlr_connect_io_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qp
 		if (usk_nvme_ctrlr_process_admin_completions(ctrlr) < 0) {
 			break;
 		}
-		if (nvme_qpair_poll(qpair, 0) < 0) {
-			break;
+		rc = nvme_qpair_poll(qpair, 0);
+		if (rc < 0 && rc != -EAGAIN) {
+			break;	/* the connect failed: DISCONNECTED */
 		}
 		if (usk_get_ticks() > deadline) {
 			NVME_CTRLR_ERRLOG(ctrlr, "connecting I/O qpair %u timed out\n", qpair->id);

@@ -19,14 +19,20 @@
  *    set to the request's cid). It returns -EAGAIN from submit when it has no free slot: the core
  *    then queues the request and resubmits it after completions. Any other negative return fails
  *    the request (the core completes it with an error status).
- *  - ops->qpair_process_completions() runs on the thread that owns the qpair. It reaps up to max
- *    completions and returns the count, or -ENXIO once the transport connection is dead; on the
- *    way to -ENXIO the transport completes every outstanding request with ABORTED - SQ DELETION
- *    (nvme_qpair_abort_all_reqs helps) and sets the qpair state to DISCONNECTED.
+ *  - ops->qpair_process_completions() runs on the thread that owns the qpair. It returns:
+ *      >= 0     the number of completions reaped (up to max); the qpair is connected;
+ *      -EAGAIN  the qpair is still connecting (state CONNECTING): nothing failed, poll again;
+ *               completions reaped during the connect (e.g. its Fabrics Connect) are not counted;
+ *      other    (-ENXIO) the transport connection is dead; on the way there the transport
+ *               completes every outstanding request with ABORTED - SQ DELETION
+ *               (nvme_qpair_abort_all_reqs helps) and sets the qpair state to DISCONNECTED.
+ *    nvme_qpair_poll() passes -EAGAIN through and treats only the other negatives as failure;
+ *    every core caller (init, admin polling, the synchronous I/O qpair connect) does the same.
  *  - Connecting a qpair is non-blocking: ops->ctrlr_connect_qpair() starts it and sets state
- *    CONNECTING; process_completions advances it and sets CONNECTED (or DISCONNECTED on failure;
- *    qpair->transport_failure_reason says why). PCIe may complete synchronously and set CONNECTED
- *    at once. The core waits for CONNECTED and then marks the qpair ENABLED.
+ *    CONNECTING; process_completions advances it (returning -EAGAIN meanwhile) and sets
+ *    CONNECTED (or DISCONNECTED on failure; qpair->transport_failure_reason says why). PCIe's
+ *    admin queue is CONNECTED at once; its I/O qpairs stay CONNECTING until the Create I/O CQ/SQ
+ *    commands complete on the admin queue. The core waits for CONNECTED, then marks it ENABLED.
  *  - Registers: PCIe implements the synchronous get/set_reg ops (MMIO). Fabrics implement the
  *    _async variants with Property Get/Set on the admin queue (nvme_fabric.c does this for every
  *    fabrics transport). The core uses an _async op where present, else the sync one.
@@ -388,6 +394,9 @@ struct usk_nvme_ctrlr {
 	uint64_t keep_alive_sent_tick;
 	/* I/O qpairs are reconnected by usk_nvme_ctrlr_reset itself (sync reset) */
 	bool sync_reset;
+	/* namespace rescan after a Namespace Attribute Changed AEN (nvme_ns_rescan.c) */
+	struct ns_rescan *ns_rescan;
+	bool ns_rescan_again;		/* another AEN arrived during the rescan */
 };
 
 /* ---- transport ops ---- */
@@ -509,7 +518,22 @@ int nvme_ctrlr_construct(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_tra
 			 const struct usk_nvme_ctrlr_opts *opts);
 /** Release what nvme_ctrlr_construct allocated (called by the core before ops->ctrlr_destruct). */
 void nvme_ctrlr_destruct_base(struct usk_nvme_ctrlr *ctrlr);
-/** Mark the controller failed (logged once); hot_remove: the device is gone. */
+/**
+ * (Re)build ctrlr->ns for the sorted active nsids list (taking ownership of list). The array
+ * holds min(NN, 1024) entries or up to the largest active nsid, so namespaces attached later
+ * within NN keep every existing struct in place. Returns 0 or -ENOMEM (list not taken).
+ */
+int nvme_ctrlr_ns_array_build(struct usk_nvme_ctrlr *ctrlr, uint32_t *list, uint32_t count);
+/**
+ * Namespace Attribute Changed AEN: rescan the namespaces (admin commands, non-blocking), then
+ * pass aen to the AER callback. Admin queue thread, ctrlr_lock held. 0, or -errno (no rescan
+ * started: the caller hands the AEN to the callback itself).
+ */
+int nvme_ctrlr_ns_rescan_start(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_cpl *aen);
+/**
+ * Mark the controller failed (logged once). hot_remove: the device is gone for good; the core
+ * then calls the probe's remove_cb, once (transports report removal here, never call it).
+ */
 void nvme_ctrlr_fail(struct usk_nvme_ctrlr *ctrlr, bool hot_remove);
 /** Run one step of the init state machine. Returns 0 (call again) or -errno (failed). */
 int nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr);
@@ -639,6 +663,14 @@ nvme_cpl_set_abort(struct usk_nvme_cpl *cpl, uint16_t cid, uint32_t dnr)
 	cpl->status.sct = USK_NVME_SCT_GENERIC;
 	cpl->status.sc = USK_NVME_SC_ABORTED_SQ_DELETION;
 	cpl->status.dnr = dnr ? 1 : 0;
+}
+
+/** true for the fabrics transports (Connect, Property Get/Set, subsystem NQNs). */
+static inline bool
+nvme_trtype_is_fabrics(enum usk_nvme_transport_type trtype)
+{
+	return trtype == USK_NVME_TRANSPORT_RDMA || trtype == USK_NVME_TRANSPORT_FC ||
+	       trtype == USK_NVME_TRANSPORT_TCP;
 }
 
 /** Called by ctrlr_scan for every controller found. Returns 0 or -errno. */

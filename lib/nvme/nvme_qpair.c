@@ -293,6 +293,10 @@ nvme_qpair_poll(struct usk_nvme_qpair *qpair, uint32_t max_completions)
 	int32_t rc;
 
 	rc = qpair->transport->qpair_process_completions(qpair, max_completions);
+	if (usk_unlikely(rc == -EAGAIN)) {
+		/* Still connecting (see the contract in nvme_internal.h): not a failure. */
+		return -EAGAIN;
+	}
 	if (usk_unlikely(rc < 0)) {
 		/* The transport aborted its outstanding requests; fail the queued ones too. */
 		if (nvme_qpair_get_state(qpair) != NVME_QPAIR_DESTROYING) {

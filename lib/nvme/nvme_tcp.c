@@ -167,6 +167,27 @@ build_icreq(struct nvme_tcp_qpair *tq)
 	pdu->total = sizeof(*ic);
 }
 
+/* The TCP connection is up: send ICReq (ICResp arrives through process_completions). */
+static int
+tcp_send_icreq(struct nvme_tcp_qpair *tq)
+{
+	int rc;
+
+	build_icreq(tq);
+	tq->conn_state = NVME_TCP_CONN_ICREQ_SENT;
+	nvme_tcp_pdu_queue(tq, &tq->ctrl_pdu);
+	rc = nvme_tcp_flush(tq);
+	if (rc != 0) {
+		nvme_tcp_qpair_fail(tq, "sending ICReq");
+	}
+	return rc;
+}
+
+/*
+ * Never blocks: the TCP connect is started non-blocking here and completed from
+ * process_completions (nvme_tcp_sock_connect_poll), within connect_deadline like the rest of the
+ * connection set-up (ICReq/ICResp, Fabrics Connect).
+ */
 static int
 tcp_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair)
 {
@@ -178,10 +199,10 @@ tcp_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpa
 	usk_sock_get_default_opts(&sopts, sizeof(sopts));
 	sopts.nodelay = true;
 	sopts.priority = ctrlr->trid.priority;
-	/* The connect itself may block for a moment (loopback: not at all; refused: at once). */
-	rc = usk_sock_connect(ctrlr->trid.traddr, atoi(ctrlr->trid.trsvcid), &sopts, &tq->sock);
+	rc = usk_sock_connect_async(ctrlr->trid.traddr, atoi(ctrlr->trid.trsvcid), &sopts, &tq->sock);
 	if (rc != 0) {
-		NVME_CTRLR_ERRLOG(ctrlr, "connecting qpair %u failed: %s\n", qpair->id, strerror(-rc));
+		NVME_CTRLR_ERRLOG(ctrlr, "connecting qpair %u to %s:%s failed: %s\n", qpair->id,
+				  ctrlr->trid.traddr, ctrlr->trid.trsvcid, strerror(-rc));
 		return rc;
 	}
 	memset(&tq->params, 0, sizeof(tq->params));
@@ -191,11 +212,10 @@ tcp_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpa
 	TAILQ_INIT(&tq->send_queue);
 	tq->ctrl_pdu.queued = false;
 	tq->connect_deadline = nvme_ticks_after_ms(ctrlr->opts.transport_connect_timeout_ms);
-	build_icreq(tq);
-	tq->conn_state = NVME_TCP_CONN_ICREQ_SENT;
+	tq->conn_state = NVME_TCP_CONN_SOCK_CONNECTING;
 	nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTING);
-	nvme_tcp_pdu_queue(tq, &tq->ctrl_pdu);
-	rc = nvme_tcp_flush(tq);
+	/* Loopback usually connects at once: send ICReq now rather than on the next poll. */
+	rc = nvme_tcp_sock_connect_poll(tq);
 	if (rc != 0) {
 		usk_sock_close(&tq->sock);
 		tq->conn_state = NVME_TCP_CONN_IDLE;
@@ -203,6 +223,28 @@ tcp_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpa
 		return rc;
 	}
 	return 0;
+}
+
+int
+nvme_tcp_sock_connect_poll(struct nvme_tcp_qpair *tq)
+{
+	struct usk_nvme_ctrlr *ctrlr = tq->base.ctrlr;
+	int rc;
+
+	rc = usk_sock_connect_poll(tq->sock);
+	if (rc == -EAGAIN) {
+		return 0;
+	}
+	if (rc != 0) {
+		NVME_CTRLR_ERRLOG(ctrlr, "qpair %u: TCP connect to %s:%s failed: %s\n", tq->base.id,
+				  ctrlr->trid.traddr, ctrlr->trid.trsvcid, strerror(-rc));
+		tq->base.transport_failure_reason = rc == -ETIMEDOUT ? NVME_QPAIR_FAILURE_TIMEOUT :
+						    NVME_QPAIR_FAILURE_REMOTE;
+		nvme_tcp_qpair_fail(tq, "TCP connect failed");
+		return rc;
+	}
+	NVME_CTRLR_DEBUGLOG(ctrlr, "qpair %u: TCP connected\n", tq->base.id);
+	return tcp_send_icreq(tq);
 }
 
 static void

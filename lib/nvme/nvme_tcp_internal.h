@@ -69,6 +69,7 @@ struct nvme_tcp_req {
 
 enum nvme_tcp_conn_state {
 	NVME_TCP_CONN_IDLE = 0,		/* no socket */
+	NVME_TCP_CONN_SOCK_CONNECTING,	/* non-blocking TCP connect in progress */
 	NVME_TCP_CONN_ICREQ_SENT,	/* waiting for ICResp */
 	NVME_TCP_CONN_FABRIC_CONNECT,	/* Fabrics Connect outstanding */
 	NVME_TCP_CONN_RUNNING,
@@ -125,5 +126,7 @@ void nvme_tcp_qpair_fail(struct nvme_tcp_qpair *tq, const char *why);
 /* nvme_tcp.c: connection set-up steps driven from process_completions */
 int nvme_tcp_handle_icresp(struct nvme_tcp_qpair *tq, const struct usk_nvme_tcp_ic_resp *icresp);
 int nvme_tcp_connect_progress(struct nvme_tcp_qpair *tq);
+/* While SOCK_CONNECTING: 0 (still connecting, or connected and ICReq sent) or -errno (failed). */
+int nvme_tcp_sock_connect_poll(struct nvme_tcp_qpair *tq);
 
 #endif

@@ -681,6 +681,15 @@ nvme_tcp_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max)
 	if (usk_unlikely(tq->sock == NULL || tq->conn_state == NVME_TCP_CONN_FAILED)) {
 		return -ENXIO;
 	}
+	if (usk_unlikely(tq->conn_state == NVME_TCP_CONN_SOCK_CONNECTING)) {
+		/* Nothing to send or receive before the TCP connect completes. */
+		if (nvme_tcp_sock_connect_poll(tq) != 0) {
+			return -ENXIO;
+		}
+		if (tq->conn_state == NVME_TCP_CONN_SOCK_CONNECTING) {
+			return nvme_tcp_connect_progress(tq) != 0 ? -ENXIO : -EAGAIN;
+		}
+	}
 	if (usk_unlikely(!TAILQ_EMPTY(&tq->send_queue))) {
 		/* Left over from a partial write or queued from a previous batch. */
 		if (nvme_tcp_flush(tq) != 0) {
@@ -707,6 +716,9 @@ nvme_tcp_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max)
 	if (!TAILQ_EMPTY(&tq->send_queue) && nvme_tcp_flush(tq) != 0) {
 		nvme_tcp_qpair_fail(tq, "send failed");
 		return -ENXIO;
+	}
+	if (usk_unlikely(tq->conn_state != NVME_TCP_CONN_RUNNING)) {
+		return -EAGAIN;	/* ICResp or Fabrics Connect still outstanding */
 	}
 	return completions;
 }

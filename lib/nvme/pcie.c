@@ -23,9 +23,8 @@
 static const struct usk_nvme_transport_ops g_pcie_ops;
 
 /*
- * The device is gone: fail the controller (every qpair then aborts what it holds) and tell the
- * probe's remove callback, once. Runs on the thread polling the admin queue; the callback must
- * not detach the controller from inside (it may mark it and detach once the poll returns).
+ * The device is gone: fail the controller as removed (every qpair then aborts what it holds;
+ * the core calls the probe's remove callback, once). Runs on the thread polling the admin queue.
  */
 static void
 report_removed(struct usk_nvme_ctrlr *ctrlr)
@@ -35,9 +34,6 @@ report_removed(struct usk_nvme_ctrlr *ctrlr)
 	}
 	NVME_CTRLR_ERRLOG(ctrlr, "the PCI device was removed\n");
 	nvme_ctrlr_fail(ctrlr, true);
-	if (ctrlr->remove_cb != NULL) {
-		ctrlr->remove_cb(ctrlr->remove_cb_ctx, ctrlr);
-	}
 }
 
 /* ---- registers ---- */
@@ -136,17 +132,11 @@ pcie_ctrlr_scan(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_nvme_tran
 	int i, rc, first_rc = 0;
 
 	if (trid->traddr[0] != '\0') {
-		/*
-		 * A subsystem NQN means nothing on PCIe; tools that pre-fill the discovery NQN for
-		 * fabrics (as spdk_nvme_perf does) must not turn a PCIe SSD into a discovery
-		 * controller.
-		 */
-		t = *trid;
-		t.subnqn[0] = '\0';
-		if (nvme_probe_ctx_is_attached(probe_ctx, &t)) {
+		/* (The core ignores a discovery subnqn on PCIe: nvme_probe_ctx_add_ctrlr.) */
+		if (nvme_probe_ctx_is_attached(probe_ctx, trid)) {
 			return 0;
 		}
-		return nvme_probe_ctx_add_ctrlr(probe_ctx, &t, NULL);
+		return nvme_probe_ctx_add_ctrlr(probe_ctx, trid, NULL);
 	}
 	/* Collect first: the scan holds lib/env's PCI lock, which attaching needs. */
 	rc = usk_pci_scan(USK_PCI_CLASS_NVME, scan_collect, &list);

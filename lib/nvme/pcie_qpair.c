@@ -345,7 +345,8 @@ nvme_pcie_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max_c
 		return -ENXIO;
 	}
 	if (usk_unlikely(pq->connect_pending)) {
-		return 0; /* Create I/O CQ/SQ still in flight: the admin queue's poller moves it on */
+		/* Create I/O CQ/SQ still in flight (the admin queue's poller moves it on). */
+		return -EAGAIN;
 	}
 	if (pq->efd >= 0) {
 		uint64_t v;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -213,8 +214,34 @@ usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out)
 int
 usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out)
 {
+	struct pollfd pfd;
+	int rc;
+
+	rc = usk_sock_connect_async(ip, port, opts, out);
+	if (rc != 0) {
+		return rc;
+	}
+	/* Blocking by contract (tests, tools): wait for the connect, bounded by the SYN retries. */
+	pfd = (struct pollfd) { .fd = (*out)->fd, .events = POLLOUT };
+	while ((rc = usk_sock_connect_poll(*out)) == -EAGAIN) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+	}
+	if (rc != 0) {
+		usk_sock_close(out);
+	}
+	return rc;
+}
+
+int
+usk_sock_connect_async(const char *ip, int port, const struct usk_sock_opts *opts,
+		       struct usk_sock **out)
+{
 	struct addrinfo *res, *ai;
 	struct usk_sock_opts o;
+	bool in_progress;
 	int fd, rc;
 
 	opts_copy(&o, opts);
@@ -224,23 +251,27 @@ usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, str
 	}
 	rc = -EINVAL;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
 		if (fd < 0) {
 			rc = -errno;
 			continue;
 		}
+		in_progress = false;
 		rc = sock_apply_opts(fd, &o, true);
 		if (rc == 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-			rc = -errno;
-		}
-		if (rc == 0) {
-			rc = set_nonblock(fd);
+			if (errno == EINPROGRESS) {
+				in_progress = true;
+			} else {
+				rc = -errno;
+			}
 		}
 		if (rc == 0) {
 			*out = sock_alloc(fd, ai->ai_family == AF_INET6, &o);
 			if (*out == NULL) {
 				rc = -ENOMEM;
 			} else {
+				(*out)->connecting = in_progress;
 				freeaddrinfo(res);
 				return 0;
 			}
@@ -249,6 +280,38 @@ usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, str
 	}
 	freeaddrinfo(res);
 	return rc;
+}
+
+int
+usk_sock_connect_poll(struct usk_sock *sock)
+{
+	struct pollfd pfd = { .fd = sock->fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = 0, n;
+
+	if (!sock->connecting) {
+		return 0;
+	}
+	n = poll(&pfd, 1, 0);
+	if (n < 0) {
+		return errno == EINTR ? -EAGAIN : -errno;
+	}
+	if (n == 0) {
+		return -EAGAIN;
+	}
+	/* Writable or in error: SO_ERROR says which (and clears it). */
+	if (getsockopt(sock->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+		return -errno;
+	}
+	if (err != 0) {
+		return -err;
+	}
+	if (!(pfd.revents & POLLOUT)) {
+		/* POLLHUP/POLLERR without an error code: treat as refused. */
+		return -ECONNREFUSED;
+	}
+	sock->connecting = false;
+	return 0;
 }
 
 void

@@ -17,6 +17,8 @@ struct usk_sock {
 	int fd;
 	bool ipv6;
 	bool listener;
+	/* a usk_sock_connect_async() connect not yet seen complete */
+	bool connecting;
 	struct usk_sock_opts opts;
 	void *ctx;
 	/* group membership; group == NULL when not in a group */

@@ -8,6 +8,7 @@
  * failed; only when ctrlr_loss_timeout_sec runs out does queued I/O fail.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ struct nvme_bdev {
 	struct nvme_bdev_ctrlr *nbc;
 	struct usk_nvme_ns *ns;
 	uint32_t nsid;
+	bool removing;		/* namespace gone, unregister in progress */
 };
 
 struct nvme_io_channel {
@@ -825,6 +827,54 @@ static const struct usk_bdev_fn_table g_nvme_fn_table = {
 	.dump_info_json = bdev_nvme_dump_info_json,
 };
 
+/* Create and register the bdev of namespace nsid. Returns it or NULL (logged). */
+static struct nvme_bdev *
+create_ns_bdev(struct nvme_bdev_ctrlr *nbc, uint32_t nsid)
+{
+	struct usk_nvme_ns *ns = usk_nvme_ctrlr_get_ns(nbc->ctrlr, nsid);
+	struct nvme_bdev *nb = calloc(1, sizeof(*nb));
+	const uint8_t *uuid;
+	int rc;
+
+	if (nb == NULL || ns == NULL) {
+		free(nb);
+		return NULL;
+	}
+	uuid = usk_nvme_ns_get_uuid(ns);
+	nb->nbc = nbc;
+	nb->ns = ns;
+	nb->nsid = nsid;
+	nb->disk.name = usk_sprintf_alloc("%sn%u", nbc->name, nsid);
+	nb->disk.product_name = "NVMe disk";
+	nb->disk.blocklen = usk_nvme_ns_get_sector_size(ns);
+	nb->disk.blockcnt = usk_nvme_ns_get_num_sectors(ns);
+	nb->disk.write_cache = usk_nvme_ns_has_volatile_write_cache(ns);
+	nb->disk.optimal_io_boundary = usk_nvme_ns_get_optimal_io_boundary(ns);
+	nb->disk.split_on_optimal_io_boundary = nb->disk.optimal_io_boundary != 0;
+	nb->disk.max_num_segments = 32;
+	nb->disk.required_alignment = 2;
+	if (uuid != NULL) {
+		memcpy(nb->disk.uuid, uuid, sizeof(nb->disk.uuid));
+	}
+	nb->disk.ctxt = nb;
+	nb->disk.module = &g_nvme_module;
+	nb->disk.fn_table = &g_nvme_fn_table;
+	if (nb->disk.name == NULL) {
+		free(nb);
+		return NULL;
+	}
+	rc = usk_bdev_register(&nb->disk);
+	if (rc != 0) {
+		USK_ERRLOG("bdev_nvme %s: registering %s failed: %s\n", nbc->name, nb->disk.name,
+			   strerror(-rc));
+		free(nb->disk.name);
+		free(nb);
+		return NULL;
+	}
+	nbc->num_bdevs_registered++;
+	return nb;
+}
+
 static int
 create_bdevs(struct nvme_bdev_ctrlr *nbc, json_t *names)
 {
@@ -842,49 +892,100 @@ create_bdevs(struct nvme_bdev_ctrlr *nbc, json_t *names)
 	n = 0;
 	for (nsid = usk_nvme_ctrlr_get_first_active_ns(nbc->ctrlr); nsid != 0;
 	     nsid = usk_nvme_ctrlr_get_next_active_ns(nbc->ctrlr, nsid)) {
-		struct usk_nvme_ns *ns = usk_nvme_ctrlr_get_ns(nbc->ctrlr, nsid);
-		struct nvme_bdev *nb = calloc(1, sizeof(*nb));
-		const uint8_t *uuid = usk_nvme_ns_get_uuid(ns);
-		int rc;
+		struct nvme_bdev *nb = create_ns_bdev(nbc, nsid);
 
 		if (nb == NULL) {
 			return -ENOMEM;
 		}
-		nb->nbc = nbc;
-		nb->ns = ns;
-		nb->nsid = nsid;
-		nb->disk.name = usk_sprintf_alloc("%sn%u", nbc->name, nsid);
-		nb->disk.product_name = "NVMe disk";
-		nb->disk.blocklen = usk_nvme_ns_get_sector_size(ns);
-		nb->disk.blockcnt = usk_nvme_ns_get_num_sectors(ns);
-		nb->disk.write_cache = usk_nvme_ns_has_volatile_write_cache(ns);
-		nb->disk.optimal_io_boundary = usk_nvme_ns_get_optimal_io_boundary(ns);
-		nb->disk.split_on_optimal_io_boundary = nb->disk.optimal_io_boundary != 0;
-		nb->disk.max_num_segments = 32;
-		nb->disk.required_alignment = 2;
-		if (uuid != NULL) {
-			memcpy(nb->disk.uuid, uuid, sizeof(nb->disk.uuid));
-		}
-		nb->disk.ctxt = nb;
-		nb->disk.module = &g_nvme_module;
-		nb->disk.fn_table = &g_nvme_fn_table;
-		if (nb->disk.name == NULL) {
-			free(nb);
-			return -ENOMEM;
-		}
-		rc = usk_bdev_register(&nb->disk);
-		if (rc != 0) {
-			USK_ERRLOG("bdev_nvme %s: registering %s failed: %s\n", nbc->name, nb->disk.name,
-				   strerror(-rc));
-			free(nb->disk.name);
-			free(nb);
-			return rc;
-		}
 		nbc->bdevs[n++] = nb;
-		nbc->num_bdevs_registered++;
 		json_array_append_new(names, json_string(nb->disk.name));
 	}
 	return 0;
+}
+
+static struct nvme_bdev *
+find_ns_bdev(struct nvme_bdev_ctrlr *nbc, uint32_t nsid)
+{
+	for (uint32_t i = 0; i < nbc->num_bdevs; i++) {
+		if (nbc->bdevs[i] != NULL && nbc->bdevs[i]->nsid == nsid && !nbc->bdevs[i]->removing) {
+			return nbc->bdevs[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The controller rescanned its namespaces (Namespace Attribute Changed AEN): unregister the
+ * bdevs of removed namespaces, resize those whose namespace changed size, create bdevs for new
+ * ones. Runs on the admin poller's thread (the one that registered the bdevs).
+ */
+static void
+ns_changed(struct nvme_bdev_ctrlr *nbc)
+{
+	uint32_t nsid;
+
+	for (uint32_t i = 0; i < nbc->num_bdevs; i++) {
+		struct nvme_bdev *nb = nbc->bdevs[i];
+		uint64_t blocks;
+
+		if (nb == NULL || nb->removing) {
+			continue;
+		}
+		if (!usk_nvme_ctrlr_is_active_ns(nbc->ctrlr, nb->nsid)) {
+			USK_NOTICELOG("bdev_nvme %s: namespace %u removed: unregistering %s\n", nbc->name,
+				      nb->nsid, nb->disk.name);
+			nb->removing = true;
+			usk_bdev_unregister(&nb->disk, NULL, NULL);
+			continue;
+		}
+		blocks = usk_nvme_ns_get_num_sectors(nb->ns);
+		if (blocks != nb->disk.blockcnt) {
+			USK_NOTICELOG("bdev_nvme %s: namespace %u resized: %s %" PRIu64 " -> %" PRIu64
+				      " blocks\n", nbc->name, nb->nsid, nb->disk.name, nb->disk.blockcnt, blocks);
+			if (usk_bdev_notify_blockcnt_change(&nb->disk, blocks) != 0) {
+				USK_ERRLOG("bdev_nvme %s: resizing %s refused\n", nbc->name, nb->disk.name);
+			}
+		}
+	}
+	for (nsid = usk_nvme_ctrlr_get_first_active_ns(nbc->ctrlr); nsid != 0;
+	     nsid = usk_nvme_ctrlr_get_next_active_ns(nbc->ctrlr, nsid)) {
+		struct nvme_bdev **nbs, *nb;
+		uint32_t slot;
+
+		if (find_ns_bdev(nbc, nsid) != NULL) {
+			continue;
+		}
+		for (slot = 0; slot < nbc->num_bdevs && nbc->bdevs[slot] != NULL; slot++) {
+		}
+		if (slot == nbc->num_bdevs) {
+			nbs = realloc(nbc->bdevs, (nbc->num_bdevs + 1) * sizeof(*nbs));
+			if (nbs == NULL) {
+				USK_ERRLOG("bdev_nvme %s: no memory for namespace %u\n", nbc->name, nsid);
+				return;
+			}
+			nbc->bdevs = nbs;
+			nbc->bdevs[nbc->num_bdevs++] = NULL;
+		}
+		nb = create_ns_bdev(nbc, nsid);
+		if (nb == NULL) {
+			continue;
+		}
+		nbc->bdevs[slot] = nb;
+		USK_NOTICELOG("bdev_nvme %s: namespace %u added: %s\n", nbc->name, nsid, nb->disk.name);
+	}
+}
+
+static void
+aer_cb(void *arg, const struct usk_nvme_cpl *cpl)
+{
+	struct nvme_bdev_ctrlr *nbc = arg;
+	union usk_nvme_async_event_completion ev = { .raw = cpl->cdw0 };
+
+	if (ev.bits.async_event_type == USK_NVME_ASYNC_EVENT_TYPE_NOTICE &&
+	    ev.bits.async_event_info == USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED &&
+	    nbc_state(nbc) == NBC_ENABLED) {
+		ns_changed(nbc);
+	}
 }
 
 static void
@@ -980,6 +1081,7 @@ attach_poll(void *arg)
 		nbc_try_free(nbc);
 		return USK_POLLER_BUSY;
 	}
+	usk_nvme_ctrlr_register_aer_callback(nbc->ctrlr, aer_cb, nbc);
 	nbc->attach_cb(nbc->attach_cb_arg, 0, names);
 	return USK_POLLER_BUSY;
 }

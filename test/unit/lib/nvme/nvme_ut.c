@@ -134,6 +134,15 @@ struct fake_ctrlr {
 	uint16_t noiob;
 	uint32_t granted_queues;
 	uint32_t shutdowns;
+	/* qpair connects stay CONNECTING (process returns -EAGAIN) for this many polls */
+	int connect_polls;
+	bool connect_fails;		/* ... and then fail instead of connecting */
+	uint32_t eagain_returned;
+	/* namespaces: active_mask bit (nsid - 1) (0 = all of 1..nn), nsze[nsid] (0 = 1 Mi blocks) */
+	uint32_t active_mask;
+	uint64_t nsze[8];
+	bool fire_ns_aen;		/* complete one outstanding AER with Namespace Attribute Changed */
+	uint32_t changed_log_reads;
 	uint32_t states_seen[NVME_CTRLR_STATE_DISCONNECTED + 1];
 };
 
@@ -148,6 +157,7 @@ struct fake_qpair {
 	uint32_t num_seen;
 	bool auto_complete;		/* admin: complete in the next poll */
 	bool dead;
+	int connect_polls_left;
 };
 
 static struct fake_ctrlr *g_fake;
@@ -265,6 +275,11 @@ static int
 fake_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair)
 {
 	fq(qpair)->dead = false;
+	if (g_fake->connect_polls > 0) {
+		fq(qpair)->connect_polls_left = g_fake->connect_polls;
+		nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTING);
+		return 0;
+	}
 	nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTED);
 	return 0;
 }
@@ -343,8 +358,10 @@ fake_admin_answer(struct nvme_request *req, struct usk_nvme_cpl *cpl)
 			uint32_t *list = buf;
 
 			memset(list, 0, 4096);
-			for (uint32_t i = 0; i < f->nn; i++) {
-				list[i] = i + 1;
+			for (uint32_t i = 0, n = 0; i < f->nn; i++) {
+				if (f->active_mask == 0 || (f->active_mask & (1u << i))) {
+					list[n++] = i + 1;
+				}
 			}
 			return;
 		}
@@ -352,7 +369,7 @@ fake_admin_answer(struct nvme_request *req, struct usk_nvme_cpl *cpl)
 			struct usk_nvme_ns_data *nd = buf;
 
 			memset(nd, 0, sizeof(*nd));
-			nd->nsze = 1 << 20;
+			nd->nsze = req->cmd.nsid < 8 && f->nsze[req->cmd.nsid] ? f->nsze[req->cmd.nsid] : 1 << 20;
 			nd->lbaf[0].lbads = 9;
 			nd->noiob = f->noiob;
 			return;
@@ -369,8 +386,23 @@ fake_admin_answer(struct nvme_request *req, struct usk_nvme_cpl *cpl)
 		}
 		return;
 	case USK_NVME_OPC_ASYNC_EVENT_REQUEST:
+		if (f->fire_ns_aen) {
+			union usk_nvme_async_event_completion ev = { .raw = 0 };
+
+			f->fire_ns_aen = false;
+			ev.bits.async_event_type = USK_NVME_ASYNC_EVENT_TYPE_NOTICE;
+			ev.bits.async_event_info = USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED;
+			ev.bits.log_page_identifier = USK_NVME_LOG_CHANGED_NS_LIST;
+			cpl->cdw0 = ev.raw;
+			return;
+		}
 		/* stays outstanding: not answered here */
 		cpl->status.sc = 0xff;
+		return;
+	case USK_NVME_OPC_GET_LOG_PAGE:
+		if ((req->cmd.cdw10 & 0xff) == USK_NVME_LOG_CHANGED_NS_LIST) {
+			f->changed_log_reads++;
+		}
 		return;
 	default:
 		return;
@@ -386,6 +418,18 @@ fake_process(struct usk_nvme_qpair *qpair, uint32_t max)
 
 	if (q->dead) {
 		return -ENXIO;
+	}
+	if (q->connect_polls_left > 0) {
+		if (--q->connect_polls_left > 0) {
+			g_fake->eagain_returned++;
+			return -EAGAIN;
+		}
+		if (g_fake->connect_fails) {
+			q->dead = true;
+			nvme_qpair_set_state(qpair, NVME_QPAIR_DISCONNECTED);
+			return -ENXIO;
+		}
+		nvme_qpair_set_state(qpair, NVME_QPAIR_CONNECTED);
 	}
 	if (!q->auto_complete) {
 		return 0;
@@ -738,6 +782,180 @@ test_admin_timeout_cb(void **state)
 	free(f);
 }
 
+/* The -EAGAIN contract: a qpair that is still connecting is polled on, not failed. */
+static void
+test_connect_eagain(void **state)
+{
+	struct fake_ctrlr *f = fake_new();
+	struct usk_nvme_ctrlr *ctrlr;
+	struct usk_nvme_qpair *qp;
+
+	/* The admin queue (as TCP's) and I/O qpairs (as PCIe's Create CQ/SQ) take 5 polls. */
+	f->connect_polls = 5;
+	ctrlr = fake_connect();
+	assert_non_null(ctrlr);
+	assert_int_equal(ctrlr->state, NVME_CTRLR_STATE_READY);
+	assert_int_equal(f->eagain_returned, 4);
+	qp = usk_nvme_ctrlr_alloc_io_qpair(ctrlr, NULL, 0);
+	assert_non_null(qp);
+	assert_int_equal(nvme_qpair_get_state(qp), NVME_QPAIR_ENABLED);
+	assert_int_equal(f->eagain_returned, 8);
+	usk_nvme_ctrlr_free_io_qpair(qp);
+
+	/* A connect that fails after a while is reported as a failure. */
+	f->connect_fails = true;
+	qp = usk_nvme_ctrlr_alloc_io_qpair(ctrlr, NULL, 0);
+	assert_null(qp);
+	usk_nvme_detach(ctrlr);
+	free(f);
+
+	/* ... and fails init when it is the admin queue's. */
+	f = fake_new();
+	f->connect_polls = 3;
+	f->connect_fails = true;
+	assert_null(fake_connect());
+	free(f);
+}
+
+static int g_removed;
+
+static void
+remove_cb(void *cb_ctx, struct usk_nvme_ctrlr *ctrlr)
+{
+	g_removed++;
+	*(struct usk_nvme_ctrlr **)cb_ctx = ctrlr;
+}
+
+static void
+probe_attach_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ctrlr *ctrlr,
+		const struct usk_nvme_ctrlr_opts *opts)
+{
+	*(struct usk_nvme_ctrlr **)cb_ctx = ctrlr;
+}
+
+/* The core calls the probe's remove_cb when a transport reports removal, once; not on failure. */
+static void
+test_remove_cb(void **state)
+{
+	struct fake_ctrlr *f = fake_new();
+	struct usk_nvme_transport_id trid = { 0 };
+	struct usk_nvme_ctrlr *ctrlr = NULL, *seen = NULL;
+
+	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_CUSTOM);
+	snprintf(trid.trstring, sizeof(trid.trstring), "CUSTOM");
+	snprintf(trid.traddr, sizeof(trid.traddr), "fake0");
+	g_removed = 0;
+	assert_int_equal(usk_nvme_probe(&trid, &ctrlr, NULL, probe_attach_cb, remove_cb), 0);
+	assert_non_null(ctrlr);
+	ctrlr->remove_cb_ctx = &seen;
+	nvme_ctrlr_fail(ctrlr, false);
+	assert_int_equal(g_removed, 0);
+	nvme_ctrlr_fail(ctrlr, true);
+	assert_int_equal(g_removed, 1);
+	assert_ptr_equal(seen, ctrlr);
+	nvme_ctrlr_fail(ctrlr, true);
+	assert_int_equal(g_removed, 1);
+	usk_nvme_detach(ctrlr);
+	free(f);
+}
+
+/* The discovery NQN makes a discovery controller on fabrics only. */
+static bool
+probe_disc_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ctrlr_opts *opts)
+{
+	*(bool *)cb_ctx = opts->is_discovery;
+	return false;
+}
+
+/* Stand-ins for the PCIe and TCP transports: only the probe callback is reached. */
+static const struct usk_nvme_transport_ops g_fake_pcie_ops = {
+	.name = "PCIe", .type = USK_NVME_TRANSPORT_PCIE, .ctrlr_construct = fake_ctrlr_construct,
+};
+USK_NVME_TRANSPORT_REGISTER(fake_pcie, &g_fake_pcie_ops)
+static const struct usk_nvme_transport_ops g_fake_tcp_ops = {
+	.name = "TCP", .type = USK_NVME_TRANSPORT_TCP, .ctrlr_construct = fake_ctrlr_construct,
+};
+USK_NVME_TRANSPORT_REGISTER(fake_tcp, &g_fake_tcp_ops)
+
+static void
+test_discovery_nqn_fabrics_only(void **state)
+{
+	struct usk_nvme_transport_id trid = { 0 };
+	bool disc = true;
+
+	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_PCIE);
+	snprintf(trid.traddr, sizeof(trid.traddr), "0000:00:04.0");
+	snprintf(trid.subnqn, sizeof(trid.subnqn), "%s", USK_NVMF_DISCOVERY_NQN);
+	assert_int_equal(usk_nvme_probe(&trid, &disc, probe_disc_cb, NULL, NULL), 0);
+	assert_false(disc);
+	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_TCP);
+	snprintf(trid.traddr, sizeof(trid.traddr), "127.0.0.1");
+	snprintf(trid.trsvcid, sizeof(trid.trsvcid), "4420");
+	assert_int_equal(usk_nvme_probe(&trid, &disc, probe_disc_cb, NULL, NULL), 0);
+	assert_true(disc);
+}
+
+static int g_aer_calls;
+static uint32_t g_aer_cdw0;
+static bool g_aer_saw_ns3;
+
+static void
+aer_cb(void *arg, const struct usk_nvme_cpl *cpl)
+{
+	struct usk_nvme_ctrlr *ctrlr = arg;
+
+	g_aer_calls++;
+	g_aer_cdw0 = cpl->cdw0;
+	/* The namespaces are already rescanned when the application hears of the change. */
+	g_aer_saw_ns3 = usk_nvme_ctrlr_is_active_ns(ctrlr, 3);
+}
+
+/* Namespace Attribute Changed AEN: added, removed and resized namespaces are rescanned. */
+static void
+test_ns_rescan(void **state)
+{
+	struct fake_ctrlr *f = fake_new();
+	struct usk_nvme_ctrlr *ctrlr;
+	struct usk_nvme_ns *ns1;
+	uint64_t end;
+
+	f->nn = 4;
+	f->active_mask = 0x3;		/* 1 and 2 */
+	ctrlr = fake_connect();
+	assert_non_null(ctrlr);
+	fq(ctrlr->adminq)->auto_complete = true;
+	usk_nvme_ctrlr_register_aer_callback(ctrlr, aer_cb, ctrlr);
+	ns1 = usk_nvme_ctrlr_get_ns(ctrlr, 1);
+	assert_true(usk_nvme_ctrlr_is_active_ns(ctrlr, 2));
+	assert_false(usk_nvme_ctrlr_is_active_ns(ctrlr, 3));
+	assert_int_equal(usk_nvme_ns_get_num_sectors(ns1), 1 << 20);
+
+	/* Target side: 2 removed, 3 added, 1 grown; then the AEN. */
+	g_aer_calls = 0;
+	f->active_mask = 0x5;
+	f->nsze[1] = 3 << 20;
+	f->fire_ns_aen = true;
+	end = usk_get_ticks() + usk_get_ticks_hz();
+	while (g_aer_calls == 0 && usk_get_ticks() < end) {
+		assert_true(usk_nvme_ctrlr_process_admin_completions(ctrlr) >= 0);
+	}
+	assert_int_equal(g_aer_calls, 1);
+	assert_true(g_aer_saw_ns3);
+	assert_int_equal(f->changed_log_reads, 1);
+	assert_int_equal(g_aer_cdw0 & 7, USK_NVME_ASYNC_EVENT_TYPE_NOTICE);
+	assert_false(usk_nvme_ctrlr_is_active_ns(ctrlr, 2));
+	assert_true(usk_nvme_ctrlr_is_active_ns(ctrlr, 3));
+	/* same object (users hold pointers), new size; a removed one has no object */
+	assert_ptr_equal(usk_nvme_ctrlr_get_ns(ctrlr, 1), ns1);
+	assert_null(usk_nvme_ctrlr_get_ns(ctrlr, 2));
+	assert_int_equal(usk_nvme_ns_get_num_sectors(ns1), 3 << 20);
+	assert_int_equal(usk_nvme_ctrlr_get_first_active_ns(ctrlr), 1);
+	assert_int_equal(usk_nvme_ctrlr_get_next_active_ns(ctrlr, 1), 3);
+	assert_int_equal(usk_nvme_ctrlr_get_next_active_ns(ctrlr, 3), 0);
+	usk_nvme_detach(ctrlr);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -754,6 +972,10 @@ main(void)
 		cmocka_unit_test(test_pool_and_queueing),
 		cmocka_unit_test(test_detach_aborts_admin),
 		cmocka_unit_test(test_admin_timeout_cb),
+		cmocka_unit_test(test_connect_eagain),
+		cmocka_unit_test(test_remove_cb),
+		cmocka_unit_test(test_discovery_nqn_fabrics_only),
+		cmocka_unit_test(test_ns_rescan),
 	};
 
 	usk_log_set_print_level(USK_LOG_DISABLED);

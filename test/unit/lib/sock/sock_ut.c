@@ -272,6 +272,41 @@ test_want_write(void **state)
 	assert_int_equal(usk_sock_group_close(&g), 0);
 }
 
+/* Non-blocking connect: a listener's port connects (polled), a closed port is refused. */
+static void
+test_connect_async(void **state)
+{
+	struct usk_sock *l, *c = NULL, *s;
+	uint16_t port;
+	char addr[USK_SOCK_ADDR_LEN];
+	int i, rc;
+
+	assert_int_equal(usk_sock_listen("127.0.0.1", 0, NULL, &l), 0);
+	assert_int_equal(usk_sock_getaddr(l, addr, sizeof(addr), &port, NULL, 0, NULL), 0);
+	assert_int_equal(usk_sock_connect_async("127.0.0.1", port, NULL, &c), 0);
+	for (i = 0; i < 1000 && (rc = usk_sock_connect_poll(c)) == -EAGAIN; i++) {
+		usleep(1000);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(usk_sock_connect_poll(c), 0);
+	s = accept_wait(l);
+	assert_int_equal(usk_sock_writev(c, &(struct iovec){ .iov_base = "x", .iov_len = 1 }, 1), 1);
+	usk_sock_close(&s);
+	usk_sock_close(&c);
+	usk_sock_close(&l);
+
+	/* Nothing listens on port any more: refused, at once or through the poll. */
+	rc = usk_sock_connect_async("127.0.0.1", port, NULL, &c);
+	if (rc == 0) {
+		for (i = 0; i < 1000 && (rc = usk_sock_connect_poll(c)) == -EAGAIN; i++) {
+			usleep(1000);
+		}
+		usk_sock_close(&c);
+	}
+	assert_int_equal(rc, -ECONNREFUSED);
+	assert_int_equal(usk_sock_connect_async("not-an-ip", port, NULL, &c), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -281,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_want_write),
+		cmocka_unit_test(test_connect_async),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
