@@ -232,9 +232,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	off = 1;
 	while (off + 13 <= size && dev.conn_state != VHOST_CONN_NONE && dev.conn_state != VHOST_CONN_CLOSING) {
-		const struct usk_vhost_user_hdr *h = (const void *)(data + off + 1);
+		struct usk_vhost_user_hdr h;
 		int nfds = data[off] % 4;
-		size_t len = 12 + USK_MIN((size_t)h->size, (size_t)300);
+		size_t len;
+
+		/* fuzz input has no alignment: copy the header out */
+		memcpy(&h, data + off + 1, sizeof(h));
+		len = 12 + USK_MIN((size_t)h.size, (size_t)300);
 
 		len = USK_MIN(len, size - off - 1);
 		if (send_rec(sv[1], data + off + 1, len, nfds, memfd) < 0) {
