@@ -149,10 +149,8 @@ nbc_set_state(struct nvme_bdev_ctrlr *nbc, enum nbc_state s)
 static uint32_t g_fini_pending;
 
 static void
-fini_unregistered(void *io_device)
+nbc_free(struct nvme_bdev_ctrlr *nbc)
 {
-	struct nvme_bdev_ctrlr *nbc = io_device;
-
 	usk_poller_unregister(&nbc->adminq_poller);
 	if (nbc->ctrlr != NULL) {
 		usk_nvme_detach(nbc->ctrlr);
@@ -160,6 +158,12 @@ fini_unregistered(void *io_device)
 	free(nbc->bdevs);
 	free(nbc->name);
 	free(nbc);
+}
+
+static void
+fini_unregistered(void *io_device)
+{
+	nbc_free(io_device);
 	if (--g_fini_pending == 0) {
 		usk_bdev_module_fini_done();
 	}
@@ -885,18 +889,6 @@ create_bdevs(struct nvme_bdev_ctrlr *nbc, json_t *names)
 		json_array_append_new(names, json_string(nb->disk.name));
 	}
 	return 0;
-}
-
-static void
-nbc_free(struct nvme_bdev_ctrlr *nbc)
-{
-	usk_poller_unregister(&nbc->adminq_poller);
-	if (nbc->ctrlr != NULL) {
-		usk_nvme_detach(nbc->ctrlr);
-	}
-	free(nbc->bdevs);
-	free(nbc->name);
-	free(nbc);
 }
 
 static void
