@@ -4,6 +4,22 @@
 #   . "$(dirname "$0")/../lib/common.sh"
 # Functions only; nothing runs on sourcing. Servers bind 127.0.0.1 only.
 
+# bench_require BIN...: exit 1 naming the first BIN that is not an executable.
+bench_require() {
+	local b
+	for b in "$@"; do
+		[ -x "$b" ] || { echo "missing $b (build first)"; exit 1; }
+	done
+}
+
+# bench_cleanup: an EXIT trap for a script with one usk_tgt (PID), the iperf3 server
+# (IPERF_PID) and its files (TMP folder, SOCK RPC socket): kills and reaps both, removes the files.
+bench_cleanup() {
+	[ -n "${PID:-}" ] && kill -KILL "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	[ -n "${IPERF_PID:-}" ] && kill -KILL "$IPERF_PID" 2>/dev/null && wait "$IPERF_PID" 2>/dev/null
+	rm -rf "${TMP:-}" "${SOCK:-}"
+}
+
 # A free TCP port on 127.0.0.1.
 bench_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -21,15 +21,8 @@ SOCK=/tmp/usk-bench-nvmf-$$.sock
 TMP=$(mktemp -d /tmp/usk-bench-nvmf-XXXXXX)
 PID=
 IPERF_PID=
-cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	[ -n "$IPERF_PID" ] && kill -KILL "$IPERF_PID" 2>/dev/null && wait "$IPERF_PID" 2>/dev/null
-	rm -rf "$TMP" "$SOCK"
-}
-trap cleanup EXIT
-for b in "$TGT" "$RPC" "$LOAD"; do
-	[ -x "$b" ] || { echo "missing $b (build first)"; exit 1; }
-done
+trap bench_cleanup EXIT
+bench_require "$TGT" "$RPC" "$LOAD"
 PORT=$(bench_free_port)
 bench_nvmf_tgt_json "$TMP/tgt.json" "$PORT" "$NQN" "" "${TRANSPORT_PARAMS:-}"
 "$TGT" -m 0x1 ${INTR:+--interrupt-mode} -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &

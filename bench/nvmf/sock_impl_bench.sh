@@ -37,9 +37,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-for b in "$TGT" "$RPC" "$LOAD"; do
-	[ -x "$b" ] || { echo "missing $b (build first)"; exit 1; }
-done
+bench_require "$TGT" "$RPC" "$LOAD"
 SYSCNT=none
 if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
 	SYSCNT=perf
