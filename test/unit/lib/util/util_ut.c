@@ -47,6 +47,15 @@ test_log_flags(void **state)
 	assert_false(usk_log_get_flag("ut_alpha"));
 	assert_false(usk_log_get_flag("ut_beta"));
 
+	usk_log_set_print_level(USK_LOG_NOTICE);
+	assert_int_equal(usk_log_enable_debug("no_such_flag"), -EINVAL);
+	assert_int_equal(usk_log_get_print_level(), USK_LOG_NOTICE);
+	assert_int_equal(usk_log_enable_debug("ut_alpha"), 0);
+	assert_true(usk_log_get_flag("ut_alpha"));
+	assert_int_equal(usk_log_get_print_level(), USK_LOG_DEBUG);
+	usk_log_set_print_level(USK_LOG_NOTICE);
+	assert_int_equal(usk_log_clear_flag("ut_alpha"), 0);
+
 	for (f = usk_log_get_next_flag(NULL); f != NULL; f = usk_log_get_next_flag(f)) {
 		n++;
 		seen_alpha |= strcmp(f->name, "ut_alpha") == 0;
