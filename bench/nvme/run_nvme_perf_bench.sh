@@ -11,6 +11,7 @@
 # busy-polling NVMe/TCP initiator, sequential blocks) when it is built: a same-moment reference
 # that makes figures from a loaded machine comparable (NOREF=1 skips it).
 set -u
+. "$(dirname "$0")/../lib/common.sh"
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 SECS=${2:-10}
 TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
@@ -22,29 +23,10 @@ SOCK=/tmp/usk-bench-nvme-$$.sock
 TMP=$(mktemp -d /tmp/usk-bench-nvme-XXXXXX)
 PID=
 IPERF_PID=
-cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	[ -n "$IPERF_PID" ] && kill -KILL "$IPERF_PID" 2>/dev/null && wait "$IPERF_PID" 2>/dev/null
-	rm -rf "$TMP" "$SOCK"
-}
-trap cleanup EXIT
-for b in "$TGT" "$RPC" "$PERF"; do
-	[ -x "$b" ] || { echo "missing $b (build first)"; exit 1; }
-done
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$TMP/tgt.json" <<JSON
-{"subsystems": [
- {"subsystem": "bdev", "config": [
-  {"method": "bdev_null_create", "params": {"name": "Null0", "num_blocks": 2097152, "block_size": 512}}]},
- {"subsystem": "nvmf", "config": [
-  {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
-  {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": true}},
-  {"method": "nvmf_subsystem_add_ns", "params": {"nqn": "$NQN", "namespace": {"bdev_name": "Null0"}}},
-  {"method": "nvmf_subsystem_add_listener", "params": {"nqn": "$NQN",
-     "listen_address": {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "$PORT"}}}
- ]}
-]}
-JSON
+trap bench_cleanup EXIT
+bench_require "$TGT" "$RPC" "$PERF"
+PORT=$(bench_free_port)
+bench_nvmf_tgt_json "$TMP/tgt.json" "$PORT" "$NQN"
 "$TGT" -m 0x1 -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
@@ -78,12 +60,4 @@ for w in $WORKLOADS; do
 done
 echo "(usk_nvme_perf busy-polls: its CPU per I/O is the polling core's time divided by the I/Os)"
 
-if [ -z "${NOIPERF:-}" ] && command -v iperf3 >/dev/null; then
-	IPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	taskset -c 0 iperf3 -s -B 127.0.0.1 -p "$IPORT" -1 >/dev/null 2>&1 &
-	IPERF_PID=$!
-	sleep 0.5
-	taskset -c 1 iperf3 -c 127.0.0.1 -p "$IPORT" -t 5 -f g 2>&1 | awk '/receiver/ {print "raw TCP loopback (iperf3, 1 stream, core 1 -> core 0): " $7, $8}'
-	wait "$IPERF_PID" 2>/dev/null
-	IPERF_PID=
-fi
+bench_iperf_loopback

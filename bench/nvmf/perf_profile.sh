@@ -6,6 +6,7 @@
 # e.g. perf_profile.sh build posix read 4096 32. INTR=1: --interrupt-mode (no idle polling in the
 # profile: only the work per I/O).
 set -u
+. "$(dirname "$0")/../lib/common.sh"
 [ $# -ge 5 ] || { sed -n 3,6p "$0"; exit 2; }
 BUILD_DIR=$1 IMPL=$2 RW=$3 SIZE=$4 QD=$5 SECS=${6:-6} TOP=${7:-25}
 TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
@@ -15,21 +16,8 @@ NQN=nqn.2016-06.io.spdk:cnode1
 TMP=$(mktemp -d /tmp/usk-perf-prof-XXXXXX)
 PID=
 trap '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null; rm -rf "$TMP"' EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SOCKCFG=
-[ "$IMPL" != default ] && SOCKCFG='{"subsystem": "sock", "config": [{"method": "sock_set_default_impl", "params": {"impl_name": "'$IMPL'"}}]},'
-cat >"$TMP/tgt.json" <<JSON
-{"subsystems": [ $SOCKCFG
- {"subsystem": "bdev", "config": [
-  {"method": "bdev_null_create", "params": {"name": "Null0", "num_blocks": 2097152, "block_size": 512}}]},
- {"subsystem": "nvmf", "config": [
-  {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
-  {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": true}},
-  {"method": "nvmf_subsystem_add_ns", "params": {"nqn": "$NQN", "namespace": {"bdev_name": "Null0"}}},
-  {"method": "nvmf_subsystem_add_listener", "params": {"nqn": "$NQN",
-    "listen_address": {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "$PORT"}}}]}
-]}
-JSON
+PORT=$(bench_free_port)
+bench_nvmf_tgt_json "$TMP/tgt.json" "$PORT" "$NQN" "$IMPL"
 "$TGT" -m 0x1 ${INTR:+--interrupt-mode} -r "$TMP/rpc.sock" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do

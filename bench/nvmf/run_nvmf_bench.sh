@@ -10,6 +10,7 @@
 # the raw TCP loopback line. TRANSPORT_PARAMS='"io_unit_size": 8192': extra nvmf_create_transport
 # params. TGT_BIN / LOAD_BIN: other usk_tgt / nvmf_tcp_load binaries (A/B runs).
 set -u
+. "$(dirname "$0")/../lib/common.sh"
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 SECS=${2:-10}
 TGT=${TGT_BIN:-$BUILD_DIR/app/usk_tgt/usk_tgt}
@@ -20,36 +21,13 @@ SOCK=/tmp/usk-bench-nvmf-$$.sock
 TMP=$(mktemp -d /tmp/usk-bench-nvmf-XXXXXX)
 PID=
 IPERF_PID=
-cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	[ -n "$IPERF_PID" ] && kill -KILL "$IPERF_PID" 2>/dev/null && wait "$IPERF_PID" 2>/dev/null
-	rm -rf "$TMP" "$SOCK"
-}
-trap cleanup EXIT
-for b in "$TGT" "$RPC" "$LOAD"; do
-	[ -x "$b" ] || { echo "missing $b (build first)"; exit 1; }
-done
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BDEV='{"method": "bdev_null_create", "params": {"name": "Null0", "num_blocks": 2097152, "block_size": 512}}'
-cat >"$TMP/tgt.json" <<JSON
-{"subsystems": [
- {"subsystem": "bdev", "config": [ $BDEV ]},
- {"subsystem": "nvmf", "config": [
-  {"method": "nvmf_create_transport", "params": {"trtype": "TCP"${TRANSPORT_PARAMS:+, $TRANSPORT_PARAMS}}},
-  {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": true}},
-  {"method": "nvmf_subsystem_add_ns", "params": {"nqn": "$NQN", "namespace": {"bdev_name": "Null0"}}},
-  {"method": "nvmf_subsystem_add_listener", "params": {"nqn": "$NQN",
-    "listen_address": {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "$PORT"}}}
- ]}
-]}
-JSON
+trap bench_cleanup EXIT
+bench_require "$TGT" "$RPC" "$LOAD"
+PORT=$(bench_free_port)
+bench_nvmf_tgt_json "$TMP/tgt.json" "$PORT" "$NQN" "" "${TRANSPORT_PARAMS:-}"
 "$TGT" -m 0x1 ${INTR:+--interrupt-mode} -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
 PID=$!
-for _ in $(seq 1 100); do
-	"$RPC" -s "$SOCK" -t 2 rpc_get_methods >/dev/null 2>&1 && break
-	kill -0 "$PID" 2>/dev/null || { cat "$TMP/tgt.log"; exit 1; }
-	sleep 0.1
-done
+bench_wait_rpc "$RPC" "$SOCK" "$PID" "$TMP/tgt.log"
 if ! grep -q Null0 <("$RPC" -s "$SOCK" bdev_get_bdevs 2>/dev/null); then
 	echo "null bdev unavailable"; cat "$TMP/tgt.log"; exit 1
 fi
@@ -78,12 +56,4 @@ note="(busy-polling reactor: CPU/IO includes idle polling)"
 [ -n "${INTR:-}" ] && note="(interrupt mode: CPU/IO is the work done)"
 echo "usk_tgt RSS: $(awk '/VmRSS/ {print $2, $3}' "/proc/$PID/status")  $note"
 
-if [ -z "${NOIPERF:-}" ] && command -v iperf3 >/dev/null; then
-	IPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	taskset -c 0 iperf3 -s -B 127.0.0.1 -p "$IPORT" -1 >/dev/null 2>&1 &
-	IPERF_PID=$!
-	sleep 0.5
-	taskset -c 1 iperf3 -c 127.0.0.1 -p "$IPORT" -t 5 -f g 2>&1 | awk '/receiver/ {print "raw TCP loopback (iperf3, 1 stream, core 1 -> core 0): " $7, $8}'
-	wait "$IPERF_PID" 2>/dev/null
-	IPERF_PID=
-fi
+bench_iperf_loopback

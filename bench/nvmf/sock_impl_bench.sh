@@ -11,6 +11,7 @@
 # IMPLS="posix uring" WORKLOADS="read:4096:1 ..." (rw:size:qd) CONNS="1 4 16" ROUNDS=1
 # INTR=1: usk_tgt --interrupt-mode (busy time is then the work done, syscalls exclude idle polls).
 set -u
+. "$(dirname "$0")/../lib/common.sh"
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 SECS=${2:-4}
 TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
@@ -25,19 +26,18 @@ TMP=$(mktemp -d /tmp/usk-sock-bench-XXXXXX)
 SOCK=$TMP/rpc.sock
 PID=
 PERF_PID=
+IPERF_PID=
 LOAD_PIDS=()
 cleanup() {
 	local p
-	for p in "${LOAD_PIDS[@]}" $PERF_PID $PID; do
+	for p in "${LOAD_PIDS[@]}" $PERF_PID $IPERF_PID $PID; do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-for b in "$TGT" "$RPC" "$LOAD"; do
-	[ -x "$b" ] || { echo "missing $b (build first)"; exit 1; }
-done
+bench_require "$TGT" "$RPC" "$LOAD"
 SYSCNT=none
 if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
 	SYSCNT=perf
@@ -45,36 +45,14 @@ elif command -v strace >/dev/null; then
 	SYSCNT=strace
 fi
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 start_tgt() {
 	local impl=$1
-	PORT=$(free_port)
-	cat >"$TMP/tgt.json" <<JSON
-{"subsystems": [
- {"subsystem": "sock", "config": [
-  {"method": "sock_set_default_impl", "params": {"impl_name": "$impl"}}]},
- {"subsystem": "bdev", "config": [
-  {"method": "bdev_null_create", "params": {"name": "Null0", "num_blocks": 2097152, "block_size": 512}}]},
- {"subsystem": "nvmf", "config": [
-  {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
-  {"method": "nvmf_create_subsystem", "params": {"nqn": "$NQN", "allow_any_host": true}},
-  {"method": "nvmf_subsystem_add_ns", "params": {"nqn": "$NQN", "namespace": {"bdev_name": "Null0"}}},
-  {"method": "nvmf_subsystem_add_listener", "params": {"nqn": "$NQN",
-    "listen_address": {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "$PORT"}}}
- ]}
-]}
-JSON
+	PORT=$(bench_free_port)
+	bench_nvmf_tgt_json "$TMP/tgt.json" "$PORT" "$NQN" "$impl"
 	rm -f "$SOCK"
 	"$TGT" -m 0x1 ${INTR:+--interrupt-mode} -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
 	PID=$!
-	for _ in $(seq 1 100); do
-		"$RPC" -s "$SOCK" -t 2 rpc_get_methods >/dev/null 2>&1 && break
-		kill -0 "$PID" 2>/dev/null || { cat "$TMP/tgt.log"; exit 1; }
-		sleep 0.1
-	done
+	bench_wait_rpc "$RPC" "$SOCK" "$PID" "$TMP/tgt.log"
 	"$RPC" -s "$SOCK" nvmf_get_stats 2>/dev/null | grep -q '"sock_impl": "'"$impl"'"' || {
 		echo "target does not run sock impl $impl"; "$RPC" -s "$SOCK" nvmf_get_stats; exit 1; }
 }
@@ -166,13 +144,4 @@ for _ in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-if [ -z "${NOIPERF:-}" ] && command -v iperf3 >/dev/null; then
-	IPORT=$(free_port)
-	taskset -c 0 iperf3 -s -B 127.0.0.1 -p "$IPORT" -1 >/dev/null 2>&1 &
-	PERF_PID=$!
-	sleep 0.5
-	taskset -c 1 iperf3 -c 127.0.0.1 -p "$IPORT" -t 3 -f g 2>&1 |
-		awk '/receiver/ {print "raw TCP loopback (iperf3, 1 stream, core 1 -> core 0): " $7, $8}'
-	wait "$PERF_PID" 2>/dev/null
-	PERF_PID=
-fi
+bench_iperf_loopback 3

@@ -303,11 +303,10 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'L':
-			if (usk_log_set_flag(optarg) != 0) {
+			if (usk_log_enable_debug(optarg) != 0) {
 				fprintf(stderr, "unknown log flag '%s'\n", optarg);
 				return 1;
 			}
-			usk_log_set_print_level(USK_LOG_DEBUG);
 			break;
 		case 'H':
 			env_opts.no_huge = true;

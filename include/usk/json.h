@@ -57,6 +57,12 @@ int usk_json_decode_uint16(const json_t *val, void *out, char *err, size_t err_l
 int usk_json_decode_uint32(const json_t *val, void *out, char *err, size_t err_len);   /* uint32_t * */
 int usk_json_decode_uint64(const json_t *val, void *out, char *err, size_t err_len);   /* uint64_t * */
 int usk_json_decode_double(const json_t *val, void *out, char *err, size_t err_len);   /* double * */
+/**
+ * A transport service ID such as trsvcid (char **, strdup'ed): a JSON string as
+ * usk_json_decode_string, or an integer port 0..65535 as its decimal string (SPDK's schema has a
+ * string; usk_rpc trsvcid=4420 sends a number). Returns -ENOMEM when out of memory.
+ */
+int usk_json_decode_trsvcid(const json_t *val, void *out, char *err, size_t err_len);
 /** Decodes an object or array as-is (json_t **, a new reference). */
 int usk_json_decode_json(const json_t *val, void *out, char *err, size_t err_len);
 

@@ -76,6 +76,12 @@ const char *usk_log_level_name(enum usk_log_level level);
 
 /** "all" toggles every flag. Returns 0 or -EINVAL for an unknown flag. */
 int usk_log_set_flag(const char *flag);
+/**
+ * For a tool's -L option: enable flag (as usk_log_set_flag) and print DEBUG messages to stderr
+ * so that its messages show. Returns 0, or -EINVAL for an unknown flag (nothing changed).
+ * Any thread; meant for argument parsing.
+ */
+int usk_log_enable_debug(const char *flag);
 /** Disable a flag ("all": every flag). Returns 0 or -EINVAL for an unknown flag. */
 int usk_log_clear_flag(const char *flag);
 /** Whether flag is enabled (false if unknown). Any thread. */

@@ -220,29 +220,11 @@ struct rpc_listener {
 	struct rpc_listen_address addr;
 };
 
-/* trsvcid is a string in SPDK's schema; a port given as a JSON number (usk_rpc trsvcid=4420)
- * is accepted too and converted. */
-static int
-decode_trsvcid(const json_t *val, void *out, char *err, size_t err_len)
-{
-	char **s = out;
-
-	if (json_is_integer(val)) {
-		if (json_integer_value(val) < 0 || json_integer_value(val) > 65535) {
-			snprintf(err, err_len, "out of range: a port is 0..65535");
-			return -EINVAL;
-		}
-		*s = usk_sprintf_alloc("%lld", (long long)json_integer_value(val));
-		return *s == NULL ? -ENOMEM : 0;
-	}
-	return usk_json_decode_string(val, out, err, err_len);
-}
-
 static const struct usk_json_object_decoder g_listen_address_decoders[] = {
 	DECODER("trtype", struct rpc_listen_address, trtype, usk_json_decode_string, false),
 	DECODER("adrfam", struct rpc_listen_address, adrfam, usk_json_decode_string, true),
 	DECODER("traddr", struct rpc_listen_address, traddr, usk_json_decode_string, false),
-	DECODER("trsvcid", struct rpc_listen_address, trsvcid, decode_trsvcid, true),
+	DECODER("trsvcid", struct rpc_listen_address, trsvcid, usk_json_decode_trsvcid, true),
 };
 
 static const struct usk_json_object_decoder g_listener_decoders[] = {

@@ -30,8 +30,9 @@ struct rpc_impl_name {
 	char *impl_name;
 };
 
-static void
-rpc_sock_set_default_impl(struct usk_jsonrpc_request *request, const json_t *params)
+/* Decode params {"impl_name": ...}: the name (free() it), or NULL after an error reply. */
+static char *
+decode_impl_name(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct usk_json_object_decoder d[] = {
 		{"impl_name", offsetof(struct rpc_impl_name, impl_name), usk_json_decode_string, false},
@@ -39,13 +40,25 @@ rpc_sock_set_default_impl(struct usk_jsonrpc_request *request, const json_t *par
 	struct rpc_impl_name p = {0};
 
 	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &p)) {
-		return;
+		return NULL;
 	}
-	if (impl_name_ok(request, p.impl_name)) {
-		usk_sock_set_default_impl(p.impl_name);
+	if (!impl_name_ok(request, p.impl_name)) {
+		free(p.impl_name);
+		return NULL;
+	}
+	return p.impl_name;
+}
+
+static void
+rpc_sock_set_default_impl(struct usk_jsonrpc_request *request, const json_t *params)
+{
+	char *name = decode_impl_name(request, params);
+
+	if (name != NULL) {
+		usk_sock_set_default_impl(name);
 		usk_jsonrpc_send_bool_response(request, true);
+		free(name);
 	}
-	free(p.impl_name);
 }
 USK_RPC_REGISTER("sock_set_default_impl", rpc_sock_set_default_impl, USK_RPC_STARTUP | USK_RPC_RUNTIME)
 
@@ -79,18 +92,12 @@ impl_opts_json(const char *name)
 static void
 rpc_sock_impl_get_options(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	struct usk_json_object_decoder d[] = {
-		{"impl_name", offsetof(struct rpc_impl_name, impl_name), usk_json_decode_string, false},
-	};
-	struct rpc_impl_name p = {0};
+	char *name = decode_impl_name(request, params);
 
-	if (!usk_rpc_decode_params(request, params, d, USK_COUNTOF(d), &p)) {
-		return;
+	if (name != NULL) {
+		usk_jsonrpc_send_result(request, impl_opts_json(name));
+		free(name);
 	}
-	if (impl_name_ok(request, p.impl_name)) {
-		usk_jsonrpc_send_result(request, impl_opts_json(p.impl_name));
-	}
-	free(p.impl_name);
 }
 USK_RPC_REGISTER("sock_impl_get_options", rpc_sock_impl_get_options, USK_RPC_STARTUP | USK_RPC_RUNTIME)
 
@@ -171,24 +178,18 @@ sock_subsystem_fini(void)
 static void
 sock_subsystem_config_json(json_t *config)
 {
-	json_t *e, *params;
+	json_t *params;
 	size_t i;
 
 	for (i = 0; i < USK_COUNTOF(g_impl_names); i++) {
 		params = impl_opts_json(g_impl_names[i]);
 		json_object_del(params, "available");
 		usk_json_set(params, "impl_name", json_string(g_impl_names[i]));
-		e = json_object();
-		usk_json_set(e, "method", json_string("sock_impl_set_options"));
-		usk_json_set(e, "params", params);
-		json_array_append_new(config, e);
+		usk_json_config_add(config, "sock_impl_set_options", params);
 	}
 	params = json_object();
 	usk_json_set(params, "impl_name", json_string(usk_sock_get_default_impl()));
-	e = json_object();
-	usk_json_set(e, "method", json_string("sock_set_default_impl"));
-	usk_json_set(e, "params", params);
-	json_array_append_new(config, e);
+	usk_json_config_add(config, "sock_set_default_impl", params);
 }
 
 static struct usk_subsystem g_usk_subsystem_sock = {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "usk/json.h"
+#include "usk/util.h"
 
 static const char *
 type_name(const json_t *val)
@@ -63,6 +64,21 @@ usk_json_decode_string(const json_t *val, void *out, char *err, size_t err_len)
 	}
 	*(char **)out = s;
 	return 0;
+}
+
+int
+usk_json_decode_trsvcid(const json_t *val, void *out, char *err, size_t err_len)
+{
+	char **s = out;
+
+	if (json_is_integer(val)) {
+		if (json_integer_value(val) < 0 || json_integer_value(val) > 65535) {
+			return set_err(err, err_len, "out of range: a port is 0..65535");
+		}
+		*s = usk_sprintf_alloc("%lld", (long long)json_integer_value(val));
+		return *s == NULL ? -ENOMEM : 0;
+	}
+	return usk_json_decode_string(val, out, err, err_len);
 }
 
 int

@@ -100,6 +100,17 @@ usk_log_set_flag(const char *flag)
 }
 
 int
+usk_log_enable_debug(const char *flag)
+{
+	int rc = usk_log_set_flag(flag);
+
+	if (rc == 0) {
+		usk_log_set_print_level(USK_LOG_DEBUG);
+	}
+	return rc;
+}
+
+int
 usk_log_clear_flag(const char *flag)
 {
 	return set_flag(flag, false);

@@ -151,10 +151,8 @@ nbc_set_state(struct nvme_bdev_ctrlr *nbc, enum nbc_state s)
 static uint32_t g_fini_pending;
 
 static void
-fini_unregistered(void *io_device)
+nbc_free(struct nvme_bdev_ctrlr *nbc)
 {
-	struct nvme_bdev_ctrlr *nbc = io_device;
-
 	usk_poller_unregister(&nbc->adminq_poller);
 	if (nbc->ctrlr != NULL) {
 		usk_nvme_detach(nbc->ctrlr);
@@ -162,6 +160,12 @@ fini_unregistered(void *io_device)
 	free(nbc->bdevs);
 	free(nbc->name);
 	free(nbc);
+}
+
+static void
+fini_unregistered(void *io_device)
+{
+	nbc_free(io_device);
 	if (--g_fini_pending == 0) {
 		usk_bdev_module_fini_done();
 	}
@@ -986,18 +990,6 @@ aer_cb(void *arg, const struct usk_nvme_cpl *cpl)
 	    nbc_state(nbc) == NBC_ENABLED) {
 		ns_changed(nbc);
 	}
-}
-
-static void
-nbc_free(struct nvme_bdev_ctrlr *nbc)
-{
-	usk_poller_unregister(&nbc->adminq_poller);
-	if (nbc->ctrlr != NULL) {
-		usk_nvme_detach(nbc->ctrlr);
-	}
-	free(nbc->bdevs);
-	free(nbc->name);
-	free(nbc);
 }
 
 static void

@@ -27,24 +27,6 @@ struct rpc_attach {
 	uint32_t fast_io_fail_timeout_sec;
 };
 
-/* trsvcid is a string in SPDK's schema; a port given as a JSON number (usk_rpc trsvcid=4420)
- * is accepted too, as by nvmf_subsystem_add_listener. */
-static int
-decode_trsvcid(const json_t *val, void *out, char *err, size_t err_len)
-{
-	char **s = out;
-
-	if (json_is_integer(val)) {
-		if (json_integer_value(val) < 0 || json_integer_value(val) > 65535) {
-			snprintf(err, err_len, "out of range: a port is 0..65535");
-			return -EINVAL;
-		}
-		*s = usk_sprintf_alloc("%lld", (long long)json_integer_value(val));
-		return *s == NULL ? -ENOMEM : 0;
-	}
-	return usk_json_decode_string(val, out, err, err_len);
-}
-
 static void
 rpc_attach_free(struct rpc_attach *p)
 {
@@ -96,7 +78,7 @@ rpc_bdev_nvme_attach_controller(struct usk_jsonrpc_request *request, const json_
 		{"trtype", offsetof(struct rpc_attach, trtype), usk_json_decode_string, false},
 		{"traddr", offsetof(struct rpc_attach, traddr), usk_json_decode_string, false},
 		{"adrfam", offsetof(struct rpc_attach, adrfam), usk_json_decode_string, true},
-		{"trsvcid", offsetof(struct rpc_attach, trsvcid), decode_trsvcid, true},
+		{"trsvcid", offsetof(struct rpc_attach, trsvcid), usk_json_decode_trsvcid, true},
 		{"subnqn", offsetof(struct rpc_attach, subnqn), usk_json_decode_string, true},
 		{"hostnqn", offsetof(struct rpc_attach, hostnqn), usk_json_decode_string, true},
 		{"multipath", offsetof(struct rpc_attach, multipath), usk_json_decode_string, true},

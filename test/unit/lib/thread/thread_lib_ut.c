@@ -14,15 +14,7 @@
 #include "usk/log.h"
 #include "usk/thread.h"
 #include "ut_multithread.h"
-
-/* Same default as lib/thread/thread_internal.h (meson passes both the same override). */
-#ifndef USK_SLOW_POLL_WARN_US
-#ifdef NDEBUG
-#define USK_SLOW_POLL_WARN_US 0
-#else
-#define USK_SLOW_POLL_WARN_US 10000
-#endif
-#endif
+#include "thread_internal.h" /* USK_SLOW_POLL_WARN_US, as the library was built with */
 
 static int
 stub_thread_op(struct usk_thread *thread, enum usk_thread_op op)

@@ -47,6 +47,15 @@ test_log_flags(void **state)
 	assert_false(usk_log_get_flag("ut_alpha"));
 	assert_false(usk_log_get_flag("ut_beta"));
 
+	usk_log_set_print_level(USK_LOG_NOTICE);
+	assert_int_equal(usk_log_enable_debug("no_such_flag"), -EINVAL);
+	assert_int_equal(usk_log_get_print_level(), USK_LOG_NOTICE);
+	assert_int_equal(usk_log_enable_debug("ut_alpha"), 0);
+	assert_true(usk_log_get_flag("ut_alpha"));
+	assert_int_equal(usk_log_get_print_level(), USK_LOG_DEBUG);
+	usk_log_set_print_level(USK_LOG_NOTICE);
+	assert_int_equal(usk_log_clear_flag("ut_alpha"), 0);
+
 	for (f = usk_log_get_next_flag(NULL); f != NULL; f = usk_log_get_next_flag(f)) {
 		n++;
 		seen_alpha |= strcmp(f->name, "ut_alpha") == 0;
@@ -285,6 +294,40 @@ test_json_decode_relaxed_and_null(void **state)
 }
 
 static void
+test_json_decode_trsvcid(void **state)
+{
+	json_t *v;
+	char *out = NULL;
+	char err[128];
+
+	v = json_integer(4420);
+	assert_int_equal(usk_json_decode_trsvcid(v, &out, err, sizeof(err)), 0);
+	assert_string_equal(out, "4420");
+	free(out);
+	out = NULL;
+	json_decref(v);
+	v = json_string("nvme");
+	assert_int_equal(usk_json_decode_trsvcid(v, &out, err, sizeof(err)), 0);
+	assert_string_equal(out, "nvme");
+	free(out);
+	out = NULL;
+	json_decref(v);
+	v = json_integer(65536);
+	assert_int_equal(usk_json_decode_trsvcid(v, &out, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "out of range: a port is 0..65535");
+	assert_null(out);
+	json_decref(v);
+	v = json_integer(-1);
+	assert_int_equal(usk_json_decode_trsvcid(v, &out, err, sizeof(err)), -EINVAL);
+	json_decref(v);
+	v = json_true();
+	assert_int_equal(usk_json_decode_trsvcid(v, &out, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "wrong type: expected a string, got a boolean");
+	assert_null(out);
+	json_decref(v);
+}
+
+static void
 test_json_config_add(void **state)
 {
 	json_t *arr = json_array();
@@ -471,6 +514,7 @@ main(void)
 		cmocka_unit_test(test_json_decode_ok),
 		cmocka_unit_test(test_json_decode_errors),
 		cmocka_unit_test(test_json_decode_relaxed_and_null),
+		cmocka_unit_test(test_json_decode_trsvcid),
 		cmocka_unit_test(test_json_config_add),
 		cmocka_unit_test(test_cpuset_parse),
 		cmocka_unit_test(test_cpuset_ops),
