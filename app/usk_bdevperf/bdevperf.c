@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* usk_bdevperf: drive bdevs with a workload from many cores and report IOPS/latency like SPDK's bdevperf. */
+/* usk_bdevperf: drive bdevs with a workload from many cores and report IOPS/latency like SPDK's
+ * bdevperf. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,20 +19,20 @@
 
 #include "bdevperf_util.h"
 
-#define OPT_CHECK_PATTERN 1000
-#define OPT_FUA 1001
-#define OPT_FLUSH_EVERY 1002
+#define OPT_CHECK_PATTERN   1000
+#define OPT_FUA		    1001
+#define OPT_FLUSH_EVERY	    1002
 #define OPT_LAT_PERCENTILES 1003
-#define RESET_PERIOD_US (1 * USK_SEC_TO_USEC)
+#define RESET_PERIOD_US	    (1 * USK_SEC_TO_USEC)
 
 struct bdevperf_job;
 
 /* One in-flight I/O slot; a job owns queue_depth of them for its whole life. */
 struct bdevperf_task {
 	struct bdevperf_job *job;
-	void *buf;		/* data written / read */
-	void *verify_buf;	/* read-back buffer of verify/reset */
-	struct iovec iov;	/* buf, for FUA writes (usk_bdev_writev_blocks_ext) */
+	void *buf;	  /* data written / read */
+	void *verify_buf; /* read-back buffer of verify/reset */
+	struct iovec iov; /* buf, for FUA writes (usk_bdev_writev_blocks_ext) */
 	uint64_t offset_blocks;
 	uint64_t submit_tsc;
 	enum usk_bdev_io_type io_type;
@@ -53,18 +54,19 @@ struct bdevperf_job {
 	bool is_draining;
 	bool continue_on_failure;
 	bool check_pattern;
-	bool fua;		/* every write is FUA */
-	uint32_t flush_every;	/* a flush after every flush_every writes (0: never) */
+	bool fua;	      /* every write is FUA */
+	uint32_t flush_every; /* a flush after every flush_every writes (0: never) */
 	uint32_t writes_since_flush;
 	uint32_t rw_percentage;
 	uint32_t io_size_blocks;
 	uint32_t block_size;
 	uint32_t io_size;
 	uint64_t rand_state;
-	uint32_t rand_shift;	/* 64 - log2(size_in_ios) when that is a power of two > 1, else 0 */
-	enum usk_bdev_io_type fixed_io_type; /* the only type a pure read/write job issues, else INVALID */
-	uint64_t ios_base;	/* first I/O-sized region of this job's range */
-	uint64_t size_in_ios;	/* regions in the range */
+	uint32_t rand_shift; /* 64 - log2(size_in_ios) when that is a power of two > 1, else 0 */
+	enum usk_bdev_io_type fixed_io_type; /* the only type a pure read/write job issues, else
+						INVALID */
+	uint64_t ios_base;		     /* first I/O-sized region of this job's range */
+	uint64_t size_in_ios;		     /* regions in the range */
 	uint64_t offset_in_ios;
 	uint64_t write_generation;
 	uint32_t current_queue_depth;
@@ -78,7 +80,7 @@ struct bdevperf_job {
 	uint64_t lat_max_tsc;
 	uint64_t *lat_hist; /* --lat-percentiles: LAT_HIST_BUCKETS log-linear buckets, else NULL */
 	uint8_t *outstanding; /* verify: one byte per offset in ios, set while an I/O is on it */
-	uint64_t now_tsc;	/* poll timestamp cached by clock_poller (when cached_now) */
+	uint64_t now_tsc;     /* poll timestamp cached by clock_poller (when cached_now) */
 	bool cached_now;
 	/* ---- cold: set up once ---- */
 	char *name;
@@ -164,11 +166,9 @@ job_clock_poll(void *ctx)
 	return USK_POLLER_IDLE;
 }
 
-static inline void
-task_end(struct bdevperf_task *task);
+static inline void task_end(struct bdevperf_task *task);
 
-static void
-job_empty_on_thread(struct bdevperf_job *job);
+static void job_empty_on_thread(struct bdevperf_job *job);
 
 static void
 job_fail(struct bdevperf_job *job, int rc)
@@ -264,9 +264,11 @@ check_read_data(struct bdevperf_job *job, struct bdevperf_task *task, const void
 		if (off < 0) {
 			return true;
 		}
-		fprintf(stderr, "Buffer mismatch! Target: %s Disk Offset: %" PRIu64
+		fprintf(stderr,
+			"Buffer mismatch! Target: %s Disk Offset: %" PRIu64
 			" (block), byte offset %" PRIu64 " in the bdev: data read back differs from"
-			" what was written\n", job->name, task->offset_blocks,
+			" what was written\n",
+			job->name, task->offset_blocks,
 			task->offset_blocks * job->block_size + (uint64_t)off);
 		return false;
 	}
@@ -275,9 +277,10 @@ check_read_data(struct bdevperf_job *job, struct bdevperf_task *task, const void
 	if (off < 0) {
 		return true;
 	}
-	fprintf(stderr, "Pattern mismatch! Target: %s block %" PRIu64 ", byte offset %" PRIu64
-		" in the bdev does not hold usk_bdevperf's pattern\n", job->name,
-		task->offset_blocks + (uint64_t)off,
+	fprintf(stderr,
+		"Pattern mismatch! Target: %s block %" PRIu64 ", byte offset %" PRIu64
+		" in the bdev does not hold usk_bdevperf's pattern\n",
+		job->name, task->offset_blocks + (uint64_t)off,
 		(task->offset_blocks + (uint64_t)off) * job->block_size + bad_byte);
 	return false;
 }
@@ -296,7 +299,8 @@ io_complete(struct usk_bdev_io *bdev_io, bool success, void *cb_arg)
 
 	if (usk_likely(success)) {
 		if (usk_unlikely(job->check_pattern) && task->io_type == USK_BDEV_IO_TYPE_READ) {
-			if (!check_read_data(job, task, job->verify ? task->verify_buf : task->buf)) {
+			if (!check_read_data(job, task,
+					     job->verify ? task->verify_buf : task->buf)) {
 				job->failed_verify = true;
 				success = false;
 				job_fail(job, -EILSEQ);
@@ -312,7 +316,8 @@ io_complete(struct usk_bdev_io *bdev_io, bool success, void *cb_arg)
 		}
 	} else {
 		job->io_failed++;
-		if (!job->continue_on_failure && job->workload != BDEVPERF_RW_RESET && !job->is_draining) {
+		if (!job->continue_on_failure && job->workload != BDEVPERF_RW_RESET &&
+		    !job->is_draining) {
 			fprintf(stderr, "task offset: %" PRIu64 " on job bdev=%s fails\n",
 				task->offset_blocks, job->name);
 			job_fail(job, -EIO);
@@ -401,7 +406,8 @@ submit_task(struct bdevperf_job *job, struct bdevperf_task *task)
 		}
 		if (usk_unlikely(job->fua)) {
 			static const struct usk_bdev_ext_io_opts fua = {
-				.size = sizeof(fua), .flags = USK_BDEV_IO_FLAG_FUA,
+				.size = sizeof(fua),
+				.flags = USK_BDEV_IO_FLAG_FUA,
 			};
 
 			task->iov.iov_base = task->buf;
@@ -446,7 +452,8 @@ pick_mixed_io_type(struct bdevperf_job *job)
 	case BDEVPERF_RW_RW:
 	case BDEVPERF_RW_RANDRW:
 		t = bdevperf_rand_below(&job->rand_state, 100) < job->rw_percentage ?
-		    USK_BDEV_IO_TYPE_READ : USK_BDEV_IO_TYPE_WRITE;
+			    USK_BDEV_IO_TYPE_READ :
+			    USK_BDEV_IO_TYPE_WRITE;
 		break;
 	case BDEVPERF_RW_UNMAP:
 	case BDEVPERF_RW_FLUSH:
@@ -456,7 +463,7 @@ pick_mixed_io_type(struct bdevperf_job *job)
 		} else {
 			t = job->workload == BDEVPERF_RW_UNMAP ? USK_BDEV_IO_TYPE_UNMAP :
 			    job->workload == BDEVPERF_RW_FLUSH ? USK_BDEV_IO_TYPE_FLUSH :
-			    USK_BDEV_IO_TYPE_WRITE_ZEROES;
+								 USK_BDEV_IO_TYPE_WRITE_ZEROES;
 		}
 		break;
 	default:
@@ -474,8 +481,9 @@ submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now
 
 	if (job->is_random) {
 		/* Power-of-two ranges (the usual case) take the top bits: no multiply. */
-		off = job->rand_shift != 0 ? bdevperf_rand64(&job->rand_state) >> job->rand_shift :
-		      bdevperf_rand_below(&job->rand_state, job->size_in_ios);
+		off = job->rand_shift != 0 ?
+			      bdevperf_rand64(&job->rand_state) >> job->rand_shift :
+			      bdevperf_rand_below(&job->rand_state, job->size_in_ios);
 	} else {
 		off = job->offset_in_ios++;
 		if (job->offset_in_ios == job->size_in_ios) {
@@ -536,8 +544,8 @@ submit_single(struct bdevperf_job *job, struct bdevperf_task *task, uint64_t now
 	if (job->outstanding != NULL) {
 		job->outstanding[off] = 0;
 	}
-	fprintf(stderr, "Failed to submit %s on %s: %s\n", task->io_type == USK_BDEV_IO_TYPE_READ ?
-		"read" : "I/O", job->name, strerror(-rc));
+	fprintf(stderr, "Failed to submit %s on %s: %s\n",
+		task->io_type == USK_BDEV_IO_TYPE_READ ? "read" : "I/O", job->name, strerror(-rc));
 	job_fail(job, rc);
 	task_end(task);
 }
@@ -631,7 +639,8 @@ job_reset_timer(void *ctx)
 	}
 	rc = usk_bdev_reset(job->desc, job->ch, reset_done, job);
 	if (rc != 0 && rc != -ENOMEM) {
-		fprintf(stderr, "Reset of %s could not be submitted: %s\n", job->name, strerror(-rc));
+		fprintf(stderr, "Reset of %s could not be submitted: %s\n", job->name,
+			strerror(-rc));
 		job_fail(job, rc);
 	}
 	return USK_POLLER_BUSY;
@@ -654,14 +663,16 @@ job_start_on_thread(void *ctx)
 	}
 	if (!usk_interrupt_mode_is_enabled()) {
 		job->now_tsc = usk_thread_get_last_tsc(job->thread);
-		job->clock_poller = usk_poller_register_named(job_clock_poll, job, 0, "bdevperf_clock");
+		job->clock_poller =
+			usk_poller_register_named(job_clock_poll, job, 0, "bdevperf_clock");
 		job->cached_now = job->clock_poller != NULL;
 	}
 	job->run_timer = usk_poller_register_named(job_run_timer, job,
-			 (uint64_t)g_time_in_sec * USK_SEC_TO_USEC, "bdevperf_run_timer");
+						   (uint64_t)g_time_in_sec * USK_SEC_TO_USEC,
+						   "bdevperf_run_timer");
 	if (job->workload == BDEVPERF_RW_RESET) {
 		job->reset_timer = usk_poller_register_named(job_reset_timer, job, RESET_PERIOD_US,
-				   "bdevperf_reset_timer");
+							     "bdevperf_reset_timer");
 	}
 	for (uint32_t i = 0; i < job->queue_depth && !job->is_draining; i++) {
 		task = TAILQ_FIRST(&job->task_list);
@@ -695,7 +706,8 @@ job_free(struct bdevperf_job *job)
 static void
 job_event_cb(enum usk_bdev_event_type type, struct usk_bdev *bdev, void *ctx)
 {
-	/* A job's bdev went away: its I/O fails from now on; the job stops on its timer or error. */
+	/* A job's bdev went away: its I/O fails from now on; the job stops on its timer or error.
+	 */
 	if (type == USK_BDEV_EVENT_REMOVE) {
 		fprintf(stderr, "bdev %s was removed during the test\n", usk_bdev_get_name(bdev));
 	}
@@ -752,7 +764,8 @@ job_create(struct usk_bdev *bdev, uint32_t core, uint32_t slice, uint32_t nslice
 	job->workload = g_workload;
 	job->block_size = usk_bdev_get_block_size(bdev);
 	if (g_io_size % job->block_size != 0) {
-		fprintf(stderr, "IO size (%" PRIu64 ") is not a multiple of the block size (%u) of %s\n",
+		fprintf(stderr,
+			"IO size (%" PRIu64 ") is not a multiple of the block size (%u) of %s\n",
 			g_io_size, job->block_size, job->name);
 		rc = -EINVAL;
 		goto err_free_job;
@@ -769,8 +782,8 @@ job_create(struct usk_bdev *bdev, uint32_t core, uint32_t slice, uint32_t nslice
 		goto err_free_job;
 	}
 	job->queue_depth = (uint32_t)g_queue_depth;
-	job->is_random = g_workload == BDEVPERF_RW_RANDREAD || g_workload == BDEVPERF_RW_RANDWRITE ||
-			 g_workload == BDEVPERF_RW_RANDRW;
+	job->is_random = g_workload == BDEVPERF_RW_RANDREAD ||
+			 g_workload == BDEVPERF_RW_RANDWRITE || g_workload == BDEVPERF_RW_RANDRW;
 	job->verify = g_workload == BDEVPERF_RW_VERIFY || g_workload == BDEVPERF_RW_RESET;
 	job->check_pattern = job->verify || g_check_pattern;
 	job->continue_on_failure = g_continue_on_failure;
@@ -806,9 +819,10 @@ job_create(struct usk_bdev *bdev, uint32_t core, uint32_t slice, uint32_t nslice
 	}
 	if (job->verify) {
 		if (job->size_in_ios <= job->queue_depth) {
-			fprintf(stderr, "verify on %s needs more I/O-sized regions (%" PRIu64
-				") than the queue depth (%u)\n", job->name, job->size_in_ios,
-				job->queue_depth);
+			fprintf(stderr,
+				"verify on %s needs more I/O-sized regions (%" PRIu64
+				") than the queue depth (%u)\n",
+				job->name, job->size_in_ios, job->queue_depth);
 			rc = -EINVAL;
 			goto err_free_job;
 		}
@@ -948,18 +962,23 @@ bdevperf_test_done(void)
 		} else {
 			printf(" Job: %s (Core Mask %s, workload: %s, depth: %u, IO size: %u)\n",
 			       job->name, core_mask_str(job->core, mask, sizeof(mask)),
-			       bdevperf_workload_name(job->workload), job->queue_depth, job->io_size);
+			       bdevperf_workload_name(job->workload), job->queue_depth,
+			       job->io_size);
 		}
-		if (job->io_failed > 0 && job->workload != BDEVPERF_RW_RESET && !job->continue_on_failure) {
-			printf(" Job: %s ended in about %.2f seconds with error\n", job->name, s.runtime_s);
+		if (job->io_failed > 0 && job->workload != BDEVPERF_RW_RESET &&
+		    !job->continue_on_failure) {
+			printf(" Job: %s ended in about %.2f seconds with error\n", job->name,
+			       s.runtime_s);
 		}
 		if (job->verify) {
-			printf("\t Verification LBA range: start 0x%" PRIx64 " length 0x%" PRIx64 "\n",
-			       job->ios_base * job->io_size_blocks, job->size_in_ios * job->io_size_blocks);
+			printf("\t Verification LBA range: start 0x%" PRIx64 " length 0x%" PRIx64
+			       "\n",
+			       job->ios_base * job->io_size_blocks,
+			       job->size_in_ios * job->io_size_blocks);
 		}
 		printf("\t %-20s: %10.2f %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f\n",
-		       job->name, s.runtime_s, s.iops, s.mibps, s.fail_s, s.to_s, s.avg_us, s.min_us,
-		       s.max_us);
+		       job->name, s.runtime_s, s.iops, s.mibps, s.fail_s, s.to_s, s.avg_us,
+		       s.min_us, s.max_us);
 		if (job->fua || job->flushes_done != 0) {
 			printf("\t %-20s: flushes %" PRIu64 ", FUA writes %" PRIu64 "\n", job->name,
 			       job->flushes_done, job->fua_writes_done);
@@ -1058,7 +1077,8 @@ create_jobs(void)
 			return -ENODEV;
 		}
 		for (uint32_t i = 0; i < (g_every_core ? ncores : 1); i++) {
-			rc = job_create(bdev, cores[g_every_core ? i : 0], i, g_every_core ? ncores : 1);
+			rc = job_create(bdev, cores[g_every_core ? i : 0], i,
+					g_every_core ? ncores : 1);
 			if (rc != 0) {
 				return rc;
 			}
@@ -1107,7 +1127,8 @@ bdevperf_start(void *ctx)
 	printf("Running I/O for %d seconds...\n", g_time_in_sec);
 	fflush(stdout);
 	g_start_tsc = usk_get_ticks();
-	g_perf_timer = usk_poller_register_named(perf_timer, NULL, g_show_period_us, "bdevperf_perf");
+	g_perf_timer =
+		usk_poller_register_named(perf_timer, NULL, g_show_period_us, "bdevperf_perf");
 	TAILQ_FOREACH(job, &g_jobs, link) {
 		g_running_jobs++;
 	}
@@ -1165,7 +1186,8 @@ bdevperf_usage(void)
 {
 	printf(" -q <depth>                io depth\n");
 	printf(" -o <size>                 io size in bytes (4096, 4k, 128K...)\n");
-	printf(" -w <type>                 io pattern type, must be one of " BDEVPERF_WORKLOADS_STR "\n");
+	printf(" -w <type>                 io pattern type, must be one of " BDEVPERF_WORKLOADS_STR
+	       "\n");
 	printf(" -M <percent>              rwmixread (100 for reads, 0 for writes)\n");
 	printf(" -t <time>                 time in seconds\n");
 	printf(" -S <period>               show performance result in real time every <period> seconds\n");
@@ -1188,8 +1210,8 @@ parse_int_arg(const char *name, const char *arg, long min, long max, long *out)
 	errno = 0;
 	v = strtol(arg, &end, 10);
 	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "Invalid %s '%s': expected an integer in [%ld, %ld]\n", name, arg, min,
-			max);
+		fprintf(stderr, "Invalid %s '%s': expected an integer in [%ld, %ld]\n", name, arg,
+			min, max);
 		return -EINVAL;
 	}
 	*out = v;
@@ -1211,7 +1233,8 @@ bdevperf_parse_arg(int ch, char *arg)
 	case 'o':
 		if (bdevperf_parse_size(arg, &g_io_size) != 0 || g_io_size == 0 ||
 		    g_io_size > (1ULL << 30)) {
-			fprintf(stderr, "Invalid io size (-o) '%s': expected bytes, e.g. 4096, 4k, 128K\n",
+			fprintf(stderr,
+				"Invalid io size (-o) '%s': expected bytes, e.g. 4096, 4k, 128K\n",
 				arg);
 			return -EINVAL;
 		}
@@ -1220,8 +1243,10 @@ bdevperf_parse_arg(int ch, char *arg)
 		g_workload_str = arg;
 		g_workload = bdevperf_workload_parse(arg);
 		if (g_workload == BDEVPERF_RW_INVALID) {
-			fprintf(stderr, "Invalid io pattern (-w) '%s': must be one of "
-				BDEVPERF_WORKLOADS_STR "\n", arg);
+			fprintf(stderr,
+				"Invalid io pattern (-w) '%s': must be one of " BDEVPERF_WORKLOADS_STR
+				"\n",
+				arg);
 			return -EINVAL;
 		}
 		break;
@@ -1296,7 +1321,8 @@ verify_params(void)
 	case BDEVPERF_RW_RW:
 	case BDEVPERF_RW_RANDRW:
 		if (g_rw_percentage < 0) {
-			fprintf(stderr, "-M (rwmixread) is required for workload %s\n", g_workload_str);
+			fprintf(stderr, "-M (rwmixread) is required for workload %s\n",
+				g_workload_str);
 			return -EINVAL;
 		}
 		break;
@@ -1335,11 +1361,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-		{ "check-pattern", no_argument, NULL, OPT_CHECK_PATTERN },
-		{ "fua", no_argument, NULL, OPT_FUA },
-		{ "flush-every", required_argument, NULL, OPT_FLUSH_EVERY },
-		{ "lat-percentiles", no_argument, NULL, OPT_LAT_PERCENTILES },
-		{ NULL, 0, NULL, 0 },
+		{"check-pattern", no_argument, NULL, OPT_CHECK_PATTERN},
+		{"fua", no_argument, NULL, OPT_FUA},
+		{"flush-every", required_argument, NULL, OPT_FLUSH_EVERY},
+		{"lat-percentiles", no_argument, NULL, OPT_LAT_PERCENTILES},
+		{NULL, 0, NULL, 0},
 	};
 	enum usk_app_parse_args_rvals prc;
 	int rc;
@@ -1358,7 +1384,8 @@ main(int argc, char **argv)
 	}
 	if (g_opts.rpc_addr == NULL) {
 		/* No -r: a private socket, so runs never collide with a usk_tgt or each other. */
-		snprintf(g_rpc_path, sizeof(g_rpc_path), "/var/tmp/usk_bdevperf.%d.sock", (int)getpid());
+		snprintf(g_rpc_path, sizeof(g_rpc_path), "/var/tmp/usk_bdevperf.%d.sock",
+			 (int)getpid());
 		g_opts.rpc_addr = g_rpc_path;
 	}
 	if (verify_params() != 0) {

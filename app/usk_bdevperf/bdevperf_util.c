@@ -74,7 +74,8 @@ bdevperf_parse_size(const char *str, uint64_t *out)
 	default:
 		return -EINVAL;
 	}
-	if (shift != 0 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0 || strcmp(end, "b") == 0)) {
+	if (shift != 0 &&
+	    (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0 || strcmp(end, "b") == 0)) {
 		end += strlen(end);
 	}
 	if (*end != '\0') {

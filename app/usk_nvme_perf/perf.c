@@ -24,7 +24,7 @@
 #include "perf_latency.h"
 
 #define MAX_TRIDS 16
-#define MAX_NS 64
+#define MAX_NS	  64
 
 struct trid_entry {
 	struct usk_nvme_transport_id trid;
@@ -52,7 +52,7 @@ struct ns_worker_ctx {
 	struct usk_nvme_qpair **qpairs;
 	uint32_t num_qpairs;
 	uint32_t next_qpair;
-	uint64_t offset_in_ios;		/* sequential patterns */
+	uint64_t offset_in_ios; /* sequential patterns */
 	uint64_t io_completed;
 	uint64_t io_failed;
 	uint64_t current_queue_depth;
@@ -169,32 +169,33 @@ static int
 parse_args(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "io-depth", required_argument, NULL, 'q' },
-		{ "io-size", required_argument, NULL, 'o' },
-		{ "io-pattern", required_argument, NULL, 'w' },
-		{ "rwmixread", required_argument, NULL, 'M' },
-		{ "time", required_argument, NULL, 't' },
-		{ "warmup-time", required_argument, NULL, 'a' },
-		{ "core-mask", required_argument, NULL, 'c' },
-		{ "transport", required_argument, NULL, 'r' },
-		{ "num-qpairs", required_argument, NULL, 'P' },
-		{ "number-ios", required_argument, NULL, 'd' },
-		{ "enable-sw-latency-tracking", no_argument, NULL, 'L' },
-		{ "enable-tcp-hdgst", no_argument, NULL, 'H' },
-		{ "enable-tcp-ddgst", no_argument, NULL, 'I' },
-		{ "keepalive", required_argument, NULL, 'k' },
-		{ "io-queue-size", required_argument, NULL, 'Q' },
-		{ "shmem-grp-index", required_argument, NULL, 'i' },
-		{ "enable-debug", no_argument, NULL, 'G' },
-		{ "no-huge", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"io-depth", required_argument, NULL, 'q'},
+		{"io-size", required_argument, NULL, 'o'},
+		{"io-pattern", required_argument, NULL, 'w'},
+		{"rwmixread", required_argument, NULL, 'M'},
+		{"time", required_argument, NULL, 't'},
+		{"warmup-time", required_argument, NULL, 'a'},
+		{"core-mask", required_argument, NULL, 'c'},
+		{"transport", required_argument, NULL, 'r'},
+		{"num-qpairs", required_argument, NULL, 'P'},
+		{"number-ios", required_argument, NULL, 'd'},
+		{"enable-sw-latency-tracking", no_argument, NULL, 'L'},
+		{"enable-tcp-hdgst", no_argument, NULL, 'H'},
+		{"enable-tcp-ddgst", no_argument, NULL, 'I'},
+		{"keepalive", required_argument, NULL, 'k'},
+		{"io-queue-size", required_argument, NULL, 'Q'},
+		{"shmem-grp-index", required_argument, NULL, 'i'},
+		{"enable-debug", no_argument, NULL, 'G'},
+		{"no-huge", no_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *pattern = NULL;
 	uint32_t v;
 	int op;
 
-	while ((op = getopt_long(argc, argv, "q:o:w:M:t:a:c:r:P:d:LHIk:Q:i:Gh", longopts, NULL)) != -1) {
+	while ((op = getopt_long(argc, argv, "q:o:w:M:t:a:c:r:P:d:LHIk:Q:i:Gh", longopts, NULL)) !=
+	       -1) {
 		switch (op) {
 		case 'q':
 			if (parse_u32(optarg, "io depth", &g_queue_depth) != 0) {
@@ -240,16 +241,20 @@ parse_args(int argc, char **argv)
 			te = &g_trids[g_num_trids];
 			memset(te, 0, sizeof(*te));
 			usk_nvme_trid_populate_transport(&te->trid, USK_NVME_TRANSPORT_PCIE);
-			snprintf(te->trid.subnqn, sizeof(te->trid.subnqn), "%s", USK_NVMF_DISCOVERY_NQN);
-			if (usk_nvme_transport_id_parse(&te->trid, &te->extra, optarg, err, sizeof(err)) != 0) {
-				fprintf(stderr, "Invalid transport ID format '%s': %s\n", optarg, err);
+			snprintf(te->trid.subnqn, sizeof(te->trid.subnqn), "%s",
+				 USK_NVMF_DISCOVERY_NQN);
+			if (usk_nvme_transport_id_parse(&te->trid, &te->extra, optarg, err,
+							sizeof(err)) != 0) {
+				fprintf(stderr, "Invalid transport ID format '%s': %s\n", optarg,
+					err);
 				return 1;
 			}
 			g_num_trids++;
 			break;
 		}
 		case 'P':
-			if (parse_u32(optarg, "number of qpairs", &g_nr_qpairs) != 0 || g_nr_qpairs == 0) {
+			if (parse_u32(optarg, "number of qpairs", &g_nr_qpairs) != 0 ||
+			    g_nr_qpairs == 0) {
 				return 1;
 			}
 			break;
@@ -331,11 +336,13 @@ parse_args(int argc, char **argv)
 		g_rw_percentage = 0;
 	} else if (strcmp(pattern, "rw") == 0) {
 		if (g_rw_percentage < 0) {
-			fprintf(stderr, "-M (rwmixread) must be given with -w %srw\n", g_is_random ? "rand" : "");
+			fprintf(stderr, "-M (rwmixread) must be given with -w %srw\n",
+				g_is_random ? "rand" : "");
 			return 1;
 		}
 	} else {
-		fprintf(stderr, "io pattern must be one of read, write, randread, randwrite, rw, randrw\n");
+		fprintf(stderr,
+			"io pattern must be one of read, write, randread, randwrite, rw, randrw\n");
 		return 1;
 	}
 	if (g_num_trids == 0) {
@@ -367,7 +374,8 @@ probe_cb(void *ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ct
 }
 
 static void
-register_ns(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_ns *ns, const struct usk_nvme_transport_id *trid)
+register_ns(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_ns *ns,
+	    const struct usk_nvme_transport_id *trid)
 {
 	struct ns_entry *e;
 	uint32_t bs = usk_nvme_ns_get_sector_size(ns);
@@ -378,8 +386,10 @@ register_ns(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_ns *ns, const struct u
 		return;
 	}
 	if (g_io_size % bs != 0 || size < g_io_size) {
-		fprintf(stderr, "WARNING: io size %u is not a multiple of the block size %u of NSID %u "
-			"(or the namespace is smaller); skipping it\n", g_io_size, bs, usk_nvme_ns_get_id(ns));
+		fprintf(stderr,
+			"WARNING: io size %u is not a multiple of the block size %u of NSID %u "
+			"(or the namespace is smaller); skipping it\n",
+			g_io_size, bs, usk_nvme_ns_get_id(ns));
 		return;
 	}
 	e = &g_ns[g_num_ns++];
@@ -394,8 +404,8 @@ register_ns(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_ns *ns, const struct u
 		snprintf(e->name, sizeof(e->name), "PCIE (%s) NSID %u %.20s", trid->traddr,
 			 usk_nvme_ns_get_id(ns), (const char *)c->mn);
 	} else {
-		snprintf(e->name, sizeof(e->name), "%-4.4s (addr:%s subnqn:%s) NSID %u", trid->trstring,
-			 trid->traddr, trid->subnqn, usk_nvme_ns_get_id(ns));
+		snprintf(e->name, sizeof(e->name), "%-4.4s (addr:%s subnqn:%s) NSID %u",
+			 trid->trstring, trid->traddr, trid->subnqn, usk_nvme_ns_get_id(ns));
 	}
 }
 
@@ -406,8 +416,9 @@ attach_cb(void *ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_c
 	struct trid_entry *te = ctx;
 	uint32_t nsid;
 
-	printf("Attached to NVMe%s Controller at %s%s%s\n", trid->trtype == USK_NVME_TRANSPORT_PCIE ? "" :
-	       " over Fabrics", trid->traddr, trid->trsvcid[0] ? ":" : "", trid->trsvcid);
+	printf("Attached to NVMe%s Controller at %s%s%s\n",
+	       trid->trtype == USK_NVME_TRANSPORT_PCIE ? "" : " over Fabrics", trid->traddr,
+	       trid->trsvcid[0] ? ":" : "", trid->trsvcid);
 	g_ctrlrs[g_num_ctrlrs].ctrlr = ctrlr;
 	g_ctrlrs[g_num_ctrlrs].te = te;
 	g_num_ctrlrs++;
@@ -415,7 +426,8 @@ attach_cb(void *ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_c
 		struct usk_nvme_ns *ns = usk_nvme_ctrlr_get_ns(ctrlr, te->extra.nsid);
 
 		if (ns == NULL) {
-			fprintf(stderr, "namespace %u is not active on %s\n", te->extra.nsid, trid->traddr);
+			fprintf(stderr, "namespace %u is not active on %s\n", te->extra.nsid,
+				trid->traddr);
 			return;
 		}
 		register_ns(ctrlr, ns, trid);
@@ -463,15 +475,16 @@ submit_single_io(struct perf_task *task)
 			ctx->offset_in_ios = 0;
 		}
 	}
-	task->is_read = g_rw_percentage == 100 ||
-			(g_rw_percentage != 0 && (int)(xorshift64(&ctx->seed) % 100) < g_rw_percentage);
+	task->is_read =
+		g_rw_percentage == 100 ||
+		(g_rw_percentage != 0 && (int)(xorshift64(&ctx->seed) % 100) < g_rw_percentage);
 	task->submit_tsc = usk_get_ticks();
 	if (task->is_read) {
-		rc = usk_nvme_ns_cmd_read(e->ns, qp, task->buf, off * e->io_size_blocks, e->io_size_blocks,
-					  io_complete, task, 0);
+		rc = usk_nvme_ns_cmd_read(e->ns, qp, task->buf, off * e->io_size_blocks,
+					  e->io_size_blocks, io_complete, task, 0);
 	} else {
-		rc = usk_nvme_ns_cmd_write(e->ns, qp, task->buf, off * e->io_size_blocks, e->io_size_blocks,
-					   io_complete, task, 0);
+		rc = usk_nvme_ns_cmd_write(e->ns, qp, task->buf, off * e->io_size_blocks,
+					   e->io_size_blocks, io_complete, task, 0);
 	}
 	if (rc != 0) {
 		return rc;
@@ -507,8 +520,9 @@ io_complete(void *arg, const struct usk_nvme_cpl *cpl)
 	if (ctx->hist != NULL) {
 		perf_hist_add(ctx->hist, tsc);
 	}
-	if (ctx->is_draining || (g_number_ios != 0 && ctx->io_completed + ctx->io_failed +
-				 ctx->current_queue_depth >= g_number_ios)) {
+	if (ctx->is_draining ||
+	    (g_number_ios != 0 &&
+	     ctx->io_completed + ctx->io_failed + ctx->current_queue_depth >= g_number_ios)) {
 		return;
 	}
 	if (submit_single_io(task) != 0) {
@@ -528,9 +542,11 @@ ns_ctx_init(struct ns_worker_ctx *ctx)
 	}
 	usk_nvme_ctrlr_get_default_io_qpair_opts(ctx->entry->ctrlr, &qopts, sizeof(qopts));
 	for (uint32_t i = 0; i < g_nr_qpairs; i++) {
-		ctx->qpairs[i] = usk_nvme_ctrlr_alloc_io_qpair(ctx->entry->ctrlr, &qopts, sizeof(qopts));
+		ctx->qpairs[i] =
+			usk_nvme_ctrlr_alloc_io_qpair(ctx->entry->ctrlr, &qopts, sizeof(qopts));
 		if (ctx->qpairs[i] == NULL) {
-			fprintf(stderr, "usk_nvme_ctrlr_alloc_io_qpair failed for %s\n", ctx->entry->name);
+			fprintf(stderr, "usk_nvme_ctrlr_alloc_io_qpair failed for %s\n",
+				ctx->entry->name);
 			return -EIO;
 		}
 		ctx->num_qpairs++;
@@ -612,8 +628,9 @@ work_fn(void *arg)
 		goto out;
 	}
 	TAILQ_FOREACH(ctx, &w->ns_ctxs, link) {
-		uint32_t depth = g_number_ios ? (uint32_t)USK_MIN((uint64_t)g_queue_depth, g_number_ios) :
-				 g_queue_depth;
+		uint32_t depth = g_number_ios ?
+					 (uint32_t)USK_MIN((uint64_t)g_queue_depth, g_number_ios) :
+					 g_queue_depth;
 
 		for (uint32_t i = 0; i < depth; i++) {
 			if (submit_single_io(&ctx->tasks[i]) != 0) {
@@ -710,20 +727,25 @@ print_stats(void)
 	width = USK_MAX(width, (size_t)38);
 	printf("========================================================\n");
 	printf("%*s\n", (int)width + 57, "Latency(us)");
-	printf("%-*s:       IOPS      MiB/s    Average        min        max\n", (int)width, "Device Information");
+	printf("%-*s:       IOPS      MiB/s    Average        min        max\n", (int)width,
+	       "Device Information");
 	TAILQ_FOREACH(w, &g_workers, link) {
 		total_cpu += w->cpu_sec;
 		TAILQ_FOREACH(ctx, &w->ns_ctxs, link) {
 			double iops = g_time_sec ? (double)ctx->io_completed / g_time_sec : 0;
 			double mbps = iops * g_io_size / (1024.0 * 1024.0);
 			uint64_t n = ctx->io_completed + ctx->io_failed;
-			double avg = n ? (double)ctx->total_tsc / (double)n * 1e6 / (double)g_tsc_hz : 0;
-			double mn = ctx->min_tsc == UINT64_MAX ? 0 : (double)ctx->min_tsc * 1e6 / (double)g_tsc_hz;
+			double avg =
+				n ? (double)ctx->total_tsc / (double)n * 1e6 / (double)g_tsc_hz : 0;
+			double mn = ctx->min_tsc == UINT64_MAX ?
+					    0 :
+					    (double)ctx->min_tsc * 1e6 / (double)g_tsc_hz;
 			double mx = (double)ctx->max_tsc * 1e6 / (double)g_tsc_hz;
 
-			snprintf(label, sizeof(label), "%s from core %2u", ctx->entry->name, w->lcore);
-			printf("%-*s: %10.2f %10.2f %10.2f %10.2f %10.2f\n", (int)width, label, iops, mbps,
-			       avg, mn, mx);
+			snprintf(label, sizeof(label), "%s from core %2u", ctx->entry->name,
+				 w->lcore);
+			printf("%-*s: %10.2f %10.2f %10.2f %10.2f %10.2f\n", (int)width, label,
+			       iops, mbps, avg, mn, mx);
 			total_iops += iops;
 			total_mbps += mbps;
 			total_lat += avg * (double)n;
@@ -736,8 +758,9 @@ print_stats(void)
 		}
 	}
 	printf("========================================================\n");
-	printf("%-*s: %10.2f %10.2f %10.2f %10.2f %10.2f\n", (int)width, "Total", total_iops, total_mbps,
-	       total_ios ? total_lat / (double)total_ios : 0, total_ios ? min_lat : 0, max_lat);
+	printf("%-*s: %10.2f %10.2f %10.2f %10.2f %10.2f\n", (int)width, "Total", total_iops,
+	       total_mbps, total_ios ? total_lat / (double)total_ios : 0, total_ios ? min_lat : 0,
+	       max_lat);
 	printf("\n");
 	if (total_ios > 0) {
 		printf("Initiator CPU: %.2f s on %d core(s), %.3f us per I/O\n", total_cpu,
@@ -746,7 +769,8 @@ print_stats(void)
 	if (g_latency_level > 0) {
 		TAILQ_FOREACH(w, &g_workers, link) {
 			TAILQ_FOREACH(ctx, &w->ns_ctxs, link) {
-				snprintf(label, sizeof(label), "%s from core %u", ctx->entry->name, w->lcore);
+				snprintf(label, sizeof(label), "%s from core %u", ctx->entry->name,
+					 w->lcore);
 				perf_hist_print(ctx->hist, label, g_tsc_hz, g_latency_level > 1);
 				free(ctx->hist);
 				ctx->hist = NULL;
@@ -797,7 +821,8 @@ main(int argc, char **argv)
 		goto cleanup;
 	}
 	/* One worker per core; namespaces are spread round robin over them. */
-	for (core = usk_env_get_first_core(); core != UINT32_MAX; core = usk_env_get_next_core(core)) {
+	for (core = usk_env_get_first_core(); core != UINT32_MAX;
+	     core = usk_env_get_next_core(core)) {
 		w = calloc(1, sizeof(*w));
 		if (w == NULL) {
 			result = 1;

@@ -61,8 +61,9 @@ perf_hist_merge(struct perf_hist *dst, const struct perf_hist *src)
 void
 perf_hist_print(const struct perf_hist *h, const char *name, uint64_t hz, int full)
 {
-	static const double cutoffs[] = { 0.01, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.98, 0.99, 0.995, 0.999,
-					  0.9999, 0.99999, 0.999999, 0.9999999 };
+	static const double cutoffs[] = {0.01,	0.10,	0.25,	 0.50,	   0.75,
+					 0.90,	0.95,	0.98,	 0.99,	   0.995,
+					 0.999, 0.9999, 0.99999, 0.999999, 0.9999999};
 	uint64_t total = 0, so_far = 0;
 	size_t ci = 0;
 	double us_per_tick = 1e6 / (double)hz;
@@ -77,8 +78,10 @@ perf_hist_print(const struct perf_hist *h, const char *name, uint64_t hz, int fu
 	}
 	printf("Summary latency data for %s:\n", name);
 	printf("=================================================================================\n");
-	for (uint32_t r = 0; r < PERF_HIST_RANGES && ci < sizeof(cutoffs) / sizeof(cutoffs[0]); r++) {
-		for (uint32_t s = 0; s < PERF_HIST_SUB && ci < sizeof(cutoffs) / sizeof(cutoffs[0]); s++) {
+	for (uint32_t r = 0; r < PERF_HIST_RANGES && ci < sizeof(cutoffs) / sizeof(cutoffs[0]);
+	     r++) {
+		for (uint32_t s = 0; s < PERF_HIST_SUB && ci < sizeof(cutoffs) / sizeof(cutoffs[0]);
+		     s++) {
 			so_far += h->bucket[r][s];
 			while (ci < sizeof(cutoffs) / sizeof(cutoffs[0]) &&
 			       (double)so_far >= cutoffs[ci] * (double)total) {
@@ -104,9 +107,10 @@ perf_hist_print(const struct perf_hist *h, const char *name, uint64_t hz, int fu
 				continue;
 			}
 			so_far += n;
-			printf("%9.3f - %9.3f: %9.4f%%  (%9ju)\n", (double)bucket_start(r, s) * us_per_tick,
-			       (double)bucket_end(r, s) * us_per_tick, 100.0 * (double)so_far / (double)total,
-			       (uintmax_t)n);
+			printf("%9.3f - %9.3f: %9.4f%%  (%9ju)\n",
+			       (double)bucket_start(r, s) * us_per_tick,
+			       (double)bucket_end(r, s) * us_per_tick,
+			       100.0 * (double)so_far / (double)total, (uintmax_t)n);
 		}
 	}
 	printf("\n");

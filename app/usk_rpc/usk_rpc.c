@@ -97,7 +97,8 @@ add_param(json_t *params, const char *arg)
 			child = json_object();
 			json_object_set_new(obj, part, child);
 		} else if (!json_is_object(child)) {
-			fprintf(stderr, "usk_rpc: '%s' is set both as a value and as an object\n", part);
+			fprintf(stderr, "usk_rpc: '%s' is set both as a value and as an object\n",
+				part);
 			free(key);
 			return -EINVAL;
 		}
@@ -112,7 +113,7 @@ add_param(json_t *params, const char *arg)
 static int
 connect_sock(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -153,7 +154,7 @@ read_response(int fd, int timeout_s)
 	json_t *resp = NULL;
 
 	while (buf != NULL) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int64_t left = deadline - now_ms();
 		ssize_t n;
 		int rc;
@@ -173,7 +174,8 @@ read_response(int fd, int timeout_s)
 			char *nb;
 
 			if (cap >= MAX_RESPONSE) {
-				fprintf(stderr, "usk_rpc: reply larger than %d bytes\n", MAX_RESPONSE);
+				fprintf(stderr, "usk_rpc: reply larger than %d bytes\n",
+					MAX_RESPONSE);
 				break;
 			}
 			nb = realloc(buf, cap * 2);
@@ -268,7 +270,8 @@ main(int argc, char **argv)
 		json_t *jp = json_loads(json_params, 0, &jerr);
 
 		if (jp == NULL || !json_is_object(jp)) {
-			fprintf(stderr, "usk_rpc: --json: %s\n", jp ? "must be an object" : jerr.text);
+			fprintf(stderr, "usk_rpc: --json: %s\n",
+				jp ? "must be an object" : jerr.text);
 			json_decref(jp);
 			json_decref(params);
 			return 2;

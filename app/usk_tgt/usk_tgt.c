@@ -35,13 +35,15 @@ tgt_parse_arg(int ch, char *arg)
 static void
 tgt_usage(void)
 {
-	fprintf(stderr, " -S, --vhost-dir DIR       directory for vhost-user controller sockets "
-		"(default %s)\n", USK_VHOST_DEFAULT_SOCKET_DIR);
+	fprintf(stderr,
+		" -S, --vhost-dir DIR       directory for vhost-user controller sockets "
+		"(default %s)\n",
+		USK_VHOST_DEFAULT_SOCKET_DIR);
 }
 
 static const struct option g_tgt_long_opts[] = {
-	{ "vhost-dir", required_argument, NULL, 'S' },
-	{ NULL, 0, NULL, 0 },
+	{"vhost-dir", required_argument, NULL, 'S'},
+	{NULL, 0, NULL, 0},
 };
 
 int
@@ -52,7 +54,8 @@ main(int argc, char **argv)
 
 	usk_app_opts_init(&opts, sizeof(opts));
 	opts.name = "usk_tgt";
-	switch (usk_app_parse_args(argc, argv, &opts, "S:", g_tgt_long_opts, tgt_parse_arg, tgt_usage)) {
+	switch (usk_app_parse_args(argc, argv, &opts, "S:", g_tgt_long_opts, tgt_parse_arg,
+				   tgt_usage)) {
 	case USK_APP_PARSE_ARGS_HELP:
 		return 0;
 	case USK_APP_PARSE_ARGS_FAIL:

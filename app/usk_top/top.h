@@ -17,12 +17,12 @@ enum top_tab {
 };
 
 #define TOP_MAX_COLS 10
-#define TOP_CELL 64
+#define TOP_CELL     64
 
 struct top_col {
 	const char *name;
-	int width;		/* characters */
-	bool numeric;		/* right-aligned, sorted by value (descending first) */
+	int width;    /* characters */
+	bool numeric; /* right-aligned, sorted by value (descending first) */
 };
 
 struct top_row {
@@ -37,7 +37,7 @@ struct top_table {
 	struct top_row *rows;
 	int nrows;
 	int cap;
-	char note[320];		/* shown under the table (why it is empty, ...) */
+	char note[320]; /* shown under the table (why it is empty, ...) */
 };
 
 /* JSON-RPC client on a Unix socket; one request at a time. */

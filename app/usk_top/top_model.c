@@ -14,7 +14,7 @@
 #include "top.h"
 
 #define TOP_RPC_TIMEOUT_MS 5000
-#define TOP_MAX_RESPONSE (64 * 1024 * 1024)
+#define TOP_MAX_RESPONSE   (64 * 1024 * 1024)
 
 struct top_client {
 	int fd;
@@ -24,7 +24,7 @@ struct top_client {
 struct top_client *
 top_client_connect(const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct top_client *c;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -68,11 +68,10 @@ now_ms(void)
 }
 
 json_t *
-top_client_call(struct top_client *c, const char *method, json_t *params, char *err,
-		size_t err_len)
+top_client_call(struct top_client *c, const char *method, json_t *params, char *err, size_t err_len)
 {
-	json_t *req = json_pack("{s:s, s:s, s:i}", "jsonrpc", "2.0", "method", method,
-				"id", ++c->next_id);
+	json_t *req = json_pack("{s:s, s:s, s:i}", "jsonrpc", "2.0", "method", method, "id",
+				++c->next_id);
 	json_t *resp = NULL, *res = NULL, *e;
 	int64_t deadline = now_ms() + TOP_RPC_TIMEOUT_MS;
 	size_t len = 0, cap = 65536, off = 0, slen;
@@ -104,12 +103,13 @@ top_client_call(struct top_client *c, const char *method, json_t *params, char *
 		off += (size_t)n;
 	}
 	for (;;) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		int64_t left = deadline - now_ms();
 		ssize_t n;
 
 		if (left <= 0) {
-			snprintf(err, err_len, "%s: no reply within %d ms", method, TOP_RPC_TIMEOUT_MS);
+			snprintf(err, err_len, "%s: no reply within %d ms", method,
+				 TOP_RPC_TIMEOUT_MS);
 			goto out;
 		}
 		if (poll(&pfd, 1, (int)left) <= 0) {
@@ -167,11 +167,11 @@ out:
 /* ---- model ---- */
 
 enum {
-	SRC_THREADS,	/* thread_get_stats */
-	SRC_POLLERS,	/* thread_get_pollers */
-	SRC_REACTORS,	/* framework_get_reactors */
-	SRC_IOSTAT,	/* bdev_get_iostat */
-	SRC_SUBSYS,	/* nvmf_get_subsystems + qpairs per subsystem (array of {nqn, qpairs}) */
+	SRC_THREADS,  /* thread_get_stats */
+	SRC_POLLERS,  /* thread_get_pollers */
+	SRC_REACTORS, /* framework_get_reactors */
+	SRC_IOSTAT,   /* bdev_get_iostat */
+	SRC_SUBSYS,   /* nvmf_get_subsystems + qpairs per subsystem (array of {nqn, qpairs}) */
 	SRC_COUNT,
 };
 
@@ -179,7 +179,7 @@ struct top_model {
 	struct top_client *c;
 	json_t *cur[SRC_COUNT];
 	json_t *prev[SRC_COUNT];
-	double interval_s;	/* between the two snapshots */
+	double interval_s; /* between the two snapshots */
 	int64_t cur_ms;
 	char nvmf_err[256];
 };
@@ -235,7 +235,8 @@ fetch_nvmf(struct top_model *m)
 	}
 	m->nvmf_err[0] = '\0';
 	out = json_array();
-	json_array_foreach(subs, i, s) {
+	json_array_foreach(subs, i, s)
+	{
 		const char *nqn = json_string_value(json_object_get(s, "nqn"));
 
 		if (nqn == NULL) {
@@ -256,7 +257,10 @@ int
 top_model_refresh(struct top_model *m, char *err, size_t err_len)
 {
 	static const char *const methods[] = {
-		"thread_get_stats", "thread_get_pollers", "framework_get_reactors", "bdev_get_iostat",
+		"thread_get_stats",
+		"thread_get_pollers",
+		"framework_get_reactors",
+		"bdev_get_iostat",
 	};
 	json_t *snap[SRC_COUNT] = {};
 	int64_t now;
@@ -333,7 +337,8 @@ find_like(json_t *arr, const char *key, json_t *like)
 	json_t *v = json_object_get(like, key), *e;
 	size_t i;
 
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		if (json_equal(json_object_get(e, key), v)) {
 			return e;
 		}
@@ -348,8 +353,10 @@ thread_core(json_t *reactors, json_int_t id)
 	json_t *r, *t;
 	size_t i, j;
 
-	json_array_foreach(json_object_get(reactors, "reactors"), i, r) {
-		json_array_foreach(json_object_get(r, "lw_threads"), j, t) {
+	json_array_foreach(json_object_get(reactors, "reactors"), i, r)
+	{
+		json_array_foreach(json_object_get(r, "lw_threads"), j, t)
+		{
 			if (json_integer_value(json_object_get(t, "id")) == id) {
 				return (int)json_integer_value(json_object_get(r, "lcore"));
 			}
@@ -359,8 +366,8 @@ thread_core(json_t *reactors, json_int_t id)
 }
 
 static const struct top_col g_thread_cols[] = {
-	{"THREAD", 26, false}, {"ID", 4, true}, {"CORE", 4, true}, {"BUSY%", 6, true},
-	{"IDLE%", 6, true}, {"ACTIVE", 6, true}, {"TIMED", 5, true}, {"PAUSED", 6, true},
+	{"THREAD", 26, false}, {"ID", 4, true},	    {"CORE", 4, true},	{"BUSY%", 6, true},
+	{"IDLE%", 6, true},    {"ACTIVE", 6, true}, {"TIMED", 5, true}, {"PAUSED", 6, true},
 };
 
 static void
@@ -369,7 +376,8 @@ table_threads(struct top_model *m, struct top_table *t)
 	json_t *th, *prev;
 	size_t i;
 
-	json_array_foreach(json_object_get(m->cur[SRC_THREADS], "threads"), i, th) {
+	json_array_foreach(json_object_get(m->cur[SRC_THREADS], "threads"), i, th)
+	{
 		struct top_row *r = add_row(t);
 		double busy = jnum(th, "busy"), idle = jnum(th, "idle"), tot;
 
@@ -384,7 +392,8 @@ table_threads(struct top_model *m, struct top_table *t)
 		tot = busy + idle;
 		set_text(r, 0, json_string_value(json_object_get(th, "name")));
 		set_num(r, 1, jnum(th, "id"), "%.0f");
-		set_num(r, 2, thread_core(m->cur[SRC_REACTORS], (json_int_t)jnum(th, "id")), "%.0f");
+		set_num(r, 2, thread_core(m->cur[SRC_REACTORS], (json_int_t)jnum(th, "id")),
+			"%.0f");
 		set_num(r, 3, tot > 0 ? 100.0 * busy / tot : 0, "%.1f");
 		set_num(r, 4, tot > 0 ? 100.0 * idle / tot : 0, "%.1f");
 		set_num(r, 5, jnum(th, "active_pollers_count"), "%.0f");
@@ -394,8 +403,8 @@ table_threads(struct top_model *m, struct top_table *t)
 }
 
 static const struct top_col g_poller_cols[] = {
-	{"POLLER", 28, false}, {"THREAD", 24, false}, {"TYPE", 6, false}, {"RUNS/s", 10, true},
-	{"BUSY/s", 10, true}, {"RUNS", 12, true}, {"PERIOD_us", 9, true},
+	{"POLLER", 28, false}, {"THREAD", 24, false}, {"TYPE", 6, false},     {"RUNS/s", 10, true},
+	{"BUSY/s", 10, true},  {"RUNS", 12, true},    {"PERIOD_us", 9, true},
 };
 
 static void
@@ -408,34 +417,44 @@ table_pollers(struct top_model *m, struct top_table *t)
 	size_t i, j;
 	int k;
 
-	json_array_foreach(json_object_get(m->cur[SRC_POLLERS], "threads"), i, th) {
+	json_array_foreach(json_object_get(m->cur[SRC_POLLERS], "threads"), i, th)
+	{
 		pth = find_like(json_object_get(m->prev[SRC_POLLERS], "threads"), "id", th);
 		for (k = 0; k < 3; k++) {
-			json_array_foreach(json_object_get(th, kinds[k]), j, p) {
+			json_array_foreach(json_object_get(th, kinds[k]), j, p)
+			{
 				struct top_row *r = add_row(t);
 				double runs = jnum(p, "run_count"), busy = jnum(p, "busy_count");
 
 				if (r == NULL) {
 					return;
 				}
-				pp = pth ? find_like(json_object_get(pth, kinds[k]), "name", p) : NULL;
+				pp = pth ? find_like(json_object_get(pth, kinds[k]), "name", p) :
+					   NULL;
 				set_text(r, 0, json_string_value(json_object_get(p, "name")));
 				set_text(r, 1, json_string_value(json_object_get(th, "name")));
 				set_text(r, 2, kind_names[k]);
-				set_num(r, 3, pp && m->interval_s > 0 ?
-					(runs - jnum(pp, "run_count")) / m->interval_s : 0, "%.0f");
-				set_num(r, 4, pp && m->interval_s > 0 ?
-					(busy - jnum(pp, "busy_count")) / m->interval_s : 0, "%.0f");
+				set_num(r, 3,
+					pp && m->interval_s > 0 ?
+						(runs - jnum(pp, "run_count")) / m->interval_s :
+						0,
+					"%.0f");
+				set_num(r, 4,
+					pp && m->interval_s > 0 ?
+						(busy - jnum(pp, "busy_count")) / m->interval_s :
+						0,
+					"%.0f");
 				set_num(r, 5, runs, "%.0f");
-				set_num(r, 6, hz > 0 ? jnum(p, "period_ticks") * 1e6 / hz : 0, "%.0f");
+				set_num(r, 6, hz > 0 ? jnum(p, "period_ticks") * 1e6 / hz : 0,
+					"%.0f");
 			}
 		}
 	}
 }
 
 static const struct top_col g_core_cols[] = {
-	{"CORE", 4, true}, {"BUSY%", 6, true}, {"THREADS", 7, true}, {"MODE", 9, false},
-	{"IRQ/s", 8, true}, {"THREAD NAMES", 40, false},
+	{"CORE", 4, true},  {"BUSY%", 6, true}, {"THREADS", 7, true},
+	{"MODE", 9, false}, {"IRQ/s", 8, true}, {"THREAD NAMES", 40, false},
 };
 
 static void
@@ -444,9 +463,11 @@ table_cores(struct top_model *m, struct top_table *t)
 	json_t *re, *pre, *lw;
 	size_t i, j;
 
-	json_array_foreach(json_object_get(m->cur[SRC_REACTORS], "reactors"), i, re) {
+	json_array_foreach(json_object_get(m->cur[SRC_REACTORS], "reactors"), i, re)
+	{
 		struct top_row *r = add_row(t);
-		double busy = jnum(re, "busy"), idle = jnum(re, "idle"), irq = jnum(re, "irq_count");
+		double busy = jnum(re, "busy"), idle = jnum(re, "idle"),
+		       irq = jnum(re, "irq_count");
 		char names[TOP_CELL] = "";
 		bool intr = json_is_true(json_object_get(re, "in_interrupt"));
 
@@ -459,7 +480,8 @@ table_cores(struct top_model *m, struct top_table *t)
 			idle -= jnum(pre, "idle");
 			irq -= jnum(pre, "irq_count");
 		}
-		json_array_foreach(json_object_get(re, "lw_threads"), j, lw) {
+		json_array_foreach(json_object_get(re, "lw_threads"), j, lw)
+		{
 			size_t n = strlen(names);
 
 			snprintf(names + n, sizeof(names) - n, "%s%s", n ? "," : "",
@@ -476,9 +498,9 @@ table_cores(struct top_model *m, struct top_table *t)
 }
 
 static const struct top_col g_bdev_cols[] = {
-	{"BDEV", 20, false}, {"R_IOPS", 10, true}, {"W_IOPS", 10, true}, {"R_MB/s", 9, true},
-	{"W_MB/s", 9, true}, {"R_LAT_us", 9, true}, {"W_LAT_us", 9, true}, {"R_MAX_us", 9, true},
-	{"W_MAX_us", 9, true},
+	{"BDEV", 20, false},   {"R_IOPS", 10, true},  {"W_IOPS", 10, true},
+	{"R_MB/s", 9, true},   {"W_MB/s", 9, true},   {"R_LAT_us", 9, true},
+	{"W_LAT_us", 9, true}, {"R_MAX_us", 9, true}, {"W_MAX_us", 9, true},
 };
 
 static void
@@ -488,7 +510,8 @@ table_bdevs(struct top_model *m, struct top_table *t)
 	json_t *b, *pb;
 	size_t i;
 
-	json_array_foreach(json_object_get(m->cur[SRC_IOSTAT], "bdevs"), i, b) {
+	json_array_foreach(json_object_get(m->cur[SRC_IOSTAT], "bdevs"), i, b)
+	{
 		struct top_row *r = add_row(t);
 		double rops = jnum(b, "num_read_ops"), wops = jnum(b, "num_write_ops");
 		double rb = jnum(b, "bytes_read"), wb = jnum(b, "bytes_written");
@@ -521,8 +544,8 @@ table_bdevs(struct top_model *m, struct top_table *t)
 }
 
 static const struct top_col g_nvmf_cols[] = {
-	{"SUBSYSTEM", 36, false}, {"CNTLID", 6, true}, {"QID", 4, true}, {"STATE", 8, false},
-	{"QD", 4, true}, {"THREAD", 24, false}, {"HOST", 30, false}, {"PEER", 22, false},
+	{"SUBSYSTEM", 36, false}, {"CNTLID", 6, true},	 {"QID", 4, true},    {"STATE", 8, false},
+	{"QD", 4, true},	  {"THREAD", 24, false}, {"HOST", 30, false}, {"PEER", 22, false},
 };
 
 static void
@@ -534,7 +557,8 @@ table_nvmf(struct top_model *m, struct top_table *t)
 	if (m->nvmf_err[0] != '\0') {
 		snprintf(t->note, sizeof(t->note), "no NVMe-oF target: %s", m->nvmf_err);
 	}
-	json_array_foreach(m->cur[SRC_SUBSYS], i, s) {
+	json_array_foreach(m->cur[SRC_SUBSYS], i, s)
+	{
 		const char *nqn = json_string_value(json_object_get(s, "nqn"));
 		json_t *qp = json_object_get(s, "qpairs");
 		struct top_row *r;
@@ -547,7 +571,8 @@ table_nvmf(struct top_model *m, struct top_table *t)
 		set_text(r, 0, nqn);
 		set_num(r, 1, (double)json_array_size(qp), "%.0f qp");
 		set_text(r, 3, json_string_value(json_object_get(s, "subtype")));
-		json_array_foreach(qp, j, q) {
+		json_array_foreach(qp, j, q)
+		{
 			char addr[TOP_CELL];
 
 			r = add_row(t);
@@ -617,7 +642,8 @@ row_cmp(const void *a, const void *b)
 
 	if (g_sort_numeric) {
 		c = x->key[g_sort_col] < y->key[g_sort_col] ? 1 :
-		    x->key[g_sort_col] > y->key[g_sort_col] ? -1 : 0;
+		    x->key[g_sort_col] > y->key[g_sort_col] ? -1 :
+							      0;
 	} else {
 		c = strcmp(x->cell[g_sort_col], y->cell[g_sort_col]);
 	}

@@ -22,9 +22,9 @@ struct top_opts {
 	const char *sock;
 	double interval_s;
 	bool batch;
-	int iterations;		/* batch: 0 = until interrupted */
-	int tab;		/* -1: all tabs (batch) */
-	const char *sort;	/* column name */
+	int iterations;	  /* batch: 0 = until interrupted */
+	int tab;	  /* -1: all tabs (batch) */
+	const char *sort; /* column name */
 	bool reverse;
 };
 
@@ -97,7 +97,8 @@ default_sort_col(const struct top_table *t)
 static void
 sleep_s(double s)
 {
-	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+	struct timespec ts = {.tv_sec = (time_t)s,
+			      .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop) {
 	}
@@ -110,8 +111,8 @@ print_table(FILE *f, const struct top_table *t, int sort_col)
 
 	fprintf(f, "--- %s ---\n", t->title);
 	for (c = 0; c < t->ncols; c++) {
-		fprintf(f, t->cols[c].numeric ? "%*s%s " : "%-*s%s ", t->cols[c].width, t->cols[c].name,
-			c == sort_col ? "*" : "");
+		fprintf(f, t->cols[c].numeric ? "%*s%s " : "%-*s%s ", t->cols[c].width,
+			t->cols[c].name, c == sort_col ? "*" : "");
 	}
 	fprintf(f, "\n");
 	for (i = 0; i < t->nrows; i++) {
@@ -214,7 +215,8 @@ draw(struct top_model *m, const struct top_opts *o, int tab, int col, bool rev, 
 			if (t.cols[c].numeric) {
 				printw("%*s ", t.cols[c].width, t.rows[i].cell[c]);
 			} else {
-				printw("%-*.*s ", t.cols[c].width, t.cols[c].width, t.rows[i].cell[c]);
+				printw("%-*.*s ", t.cols[c].width, t.cols[c].width,
+				       t.rows[i].cell[c]);
 			}
 		}
 	}
@@ -265,7 +267,8 @@ run_interactive(struct top_model *m, struct top_opts *o)
 		switch (ch) {
 		case ERR: /* interval elapsed */
 			err[0] = '\0';
-			if (top_model_refresh(m, err, sizeof(err)) != 0 && strstr(err, "connection") != NULL) {
+			if (top_model_refresh(m, err, sizeof(err)) != 0 &&
+			    strstr(err, "connection") != NULL) {
 				g_stop = 1;
 			}
 			redraw = true;
@@ -330,7 +333,7 @@ run_interactive(struct top_model *m, struct top_opts *o)
 int
 main(int argc, char **argv)
 {
-	struct top_opts o = { .sock = DEFAULT_SOCK, .interval_s = 1, .iterations = 1, .tab = -1 };
+	struct top_opts o = {.sock = DEFAULT_SOCK, .interval_s = 1, .iterations = 1, .tab = -1};
 	struct top_client *c;
 	struct top_model *m;
 	char err[256], *end;
@@ -344,14 +347,17 @@ main(int argc, char **argv)
 		case 'd':
 			o.interval_s = strtod(optarg, &end);
 			if (*end != '\0' || !(o.interval_s >= 0.05 && o.interval_s <= 3600)) {
-				fprintf(stderr, "usk_top: -d: want seconds between 0.05 and 3600, got '%s'\n", optarg);
+				fprintf(stderr,
+					"usk_top: -d: want seconds between 0.05 and 3600, got '%s'\n",
+					optarg);
 				return 1;
 			}
 			break;
 		case 'n':
 			o.iterations = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || o.iterations < 0) {
-				fprintf(stderr, "usk_top: -n: want a count >= 0, got '%s'\n", optarg);
+				fprintf(stderr, "usk_top: -n: want a count >= 0, got '%s'\n",
+					optarg);
 				return 1;
 			}
 			break;

@@ -22,7 +22,7 @@
 struct start_map {
 	uint64_t *keys;
 	uint64_t *tsc;
-	size_t cap;	/* power of two */
+	size_t cap; /* power of two */
 };
 
 struct lat_sum {
@@ -89,9 +89,11 @@ entry_cmp(const void *a, const void *b)
 static const char *
 io_type_name(uint64_t t)
 {
-	static const char *const names[] = {"invalid", "read", "write", "unmap", "flush", "reset",
-					    "nvme_admin", "nvme_io", "write_zeroes", "zcopy",
-					    "compare", "compare_and_write", "abort", "copy"};
+	static const char *const names[] = {"invalid",	  "read",    "write",
+					    "unmap",	  "flush",   "reset",
+					    "nvme_admin", "nvme_io", "write_zeroes",
+					    "zcopy",	  "compare", "compare_and_write",
+					    "abort",	  "copy"};
 
 	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
@@ -104,7 +106,8 @@ usage(const char *prog)
 		"  -p PID   trace of a running app (/dev/shm/*_trace.pid<PID>)\n"
 		"  -f FILE  a trace file (e.g. a copy of /dev/shm/usk_tgt_trace.pid<PID>)\n"
 		"  -n MAX   print at most the last MAX records (default all)\n"
-		"  -q       summary only\n", prog);
+		"  -q       summary only\n",
+		prog);
 }
 
 static char *
@@ -170,7 +173,8 @@ main(int argc, char **argv)
 	if (pid != NULL) {
 		path = find_pid_file(pid);
 		if (path == NULL) {
-			fprintf(stderr, "usk_trace: no /dev/shm/*_trace.pid%s (is the app running with -e?)\n",
+			fprintf(stderr,
+				"usk_trace: no /dev/shm/*_trace.pid%s (is the app running with -e?)\n",
 				pid);
 			return 1;
 		}
@@ -192,12 +196,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	hdr = map;
-	if (__atomic_load_n(&hdr->magic, __ATOMIC_ACQUIRE) != USK_TRACE_MAGIC || hdr->num_cores == 0 ||
-	    hdr->num_cores > USK_TRACE_MAX_CORES || hdr->num_entries == 0 ||
+	if (__atomic_load_n(&hdr->magic, __ATOMIC_ACQUIRE) != USK_TRACE_MAGIC ||
+	    hdr->num_cores == 0 || hdr->num_cores > USK_TRACE_MAX_CORES || hdr->num_entries == 0 ||
 	    (hdr->num_entries & (hdr->num_entries - 1)) != 0 ||
-	    sizeof(*hdr) + (size_t)hdr->num_cores * (sizeof(struct usk_trace_ring) +
-		    (size_t)hdr->num_entries * sizeof(struct usk_trace_entry)) > (size_t)st.st_size) {
-		fprintf(stderr, "usk_trace: %s is not a usk trace file (or a truncated one)\n", file);
+	    sizeof(*hdr) + (size_t)hdr->num_cores *
+				    (sizeof(struct usk_trace_ring) +
+				     (size_t)hdr->num_entries * sizeof(struct usk_trace_entry)) >
+		    (size_t)st.st_size) {
+		fprintf(stderr, "usk_trace: %s is not a usk trace file (or a truncated one)\n",
+			file);
 		return 1;
 	}
 	hz = hdr->tsc_rate ? hdr->tsc_rate : 1;
@@ -208,9 +215,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (c = 0; c < hdr->num_cores; c++) {
-		const struct usk_trace_ring *r = (const void *)((const char *)(hdr + 1) + (size_t)c *
-						 (sizeof(struct usk_trace_ring) +
-						  (size_t)hdr->num_entries * sizeof(struct usk_trace_entry)));
+		const struct usk_trace_ring *r =
+			(const void *)((const char *)(hdr + 1) +
+				       (size_t)c * (sizeof(struct usk_trace_ring) +
+						    (size_t)hdr->num_entries *
+							    sizeof(struct usk_trace_entry)));
 		uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE), k;
 		uint64_t start = head > hdr->num_entries ? head - hdr->num_entries : 0;
 
@@ -227,7 +236,8 @@ main(int argc, char **argv)
 		}
 	}
 	qsort(all, n, sizeof(*all), entry_cmp);
-	printf("%s pid %" PRIu64 ": %zu records, %u cores, tsc %" PRIu64 " Hz, groups 0x%" PRIx64 "\n",
+	printf("%s pid %" PRIu64 ": %zu records, %u cores, tsc %" PRIu64 " Hz, groups 0x%" PRIx64
+	       "\n",
 	       hdr->app_name, hdr->pid, n, hdr->num_cores, hz, hdr->tpoint_mask);
 	if (n == 0) {
 		return 0;
@@ -248,7 +258,8 @@ main(int argc, char **argv)
 		switch (e->tpoint) {
 		case USK_TPOINT_BDEV_IO_START:
 			map_put(&io_map, e->object_id, e->tsc);
-			snprintf(args, sizeof(args), "%s offset %" PRIu64, io_type_name(e->arg1), e->arg2);
+			snprintf(args, sizeof(args), "%s offset %" PRIu64, io_type_name(e->arg1),
+				 e->arg2);
 			break;
 		case USK_TPOINT_BDEV_IO_DONE:
 			s = map_take(&io_map, e->object_id);
@@ -261,14 +272,17 @@ main(int argc, char **argv)
 			snprintf(args, sizeof(args), "status %" PRId64, (int64_t)(int8_t)e->arg1);
 			break;
 		case USK_TPOINT_TCP_PDU_RECV:
-			snprintf(args, sizeof(args), "type 0x%" PRIx64 " plen %" PRIu64, e->arg1, e->arg2);
+			snprintf(args, sizeof(args), "type 0x%" PRIx64 " plen %" PRIu64, e->arg1,
+				 e->arg2);
 			break;
 		case USK_TPOINT_TCP_PDU_SEND:
-			snprintf(args, sizeof(args), "iovs %" PRIu64 " hdr %" PRIu64 " B", e->arg1, e->arg2);
+			snprintf(args, sizeof(args), "iovs %" PRIu64 " hdr %" PRIu64 " B", e->arg1,
+				 e->arg2);
 			break;
 		case USK_TPOINT_TCP_REQ_NEW:
 			map_put(&req_map, e->object_id, e->tsc);
-			snprintf(args, sizeof(args), "cid %" PRIu64 " opc 0x%02" PRIx64, e->arg1, e->arg2);
+			snprintf(args, sizeof(args), "cid %" PRIu64 " opc 0x%02" PRIx64, e->arg1,
+				 e->arg2);
 			break;
 		case USK_TPOINT_TCP_REQ_EXEC:
 		case USK_TPOINT_TCP_REQ_DONE:
@@ -277,7 +291,8 @@ main(int argc, char **argv)
 				s = map_take(&req_map, e->object_id);
 			} else {
 				s = req_map.keys[map_slot(&req_map, e->object_id | 1)] ?
-				    req_map.tsc[map_slot(&req_map, e->object_id | 1)] : 0;
+					    req_map.tsc[map_slot(&req_map, e->object_id | 1)] :
+					    0;
 			}
 			if (s != 0) {
 				l_us = (double)(e->tsc - s) * 1e6 / (double)hz;
@@ -323,8 +338,9 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < 2; i++) {
 		if (lat[i].count != 0) {
-			printf("latency %s: %" PRIu64 " samples, avg %.3f us, max %.3f us\n", lat[i].name,
-			       lat[i].count, lat[i].sum_us / (double)lat[i].count, lat[i].max_us);
+			printf("latency %s: %" PRIu64 " samples, avg %.3f us, max %.3f us\n",
+			       lat[i].name, lat[i].count, lat[i].sum_us / (double)lat[i].count,
+			       lat[i].max_us);
 		}
 	}
 	free(all);

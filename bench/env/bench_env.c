@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* usk_bench_env: ring and mempool throughput, with a memcpy bandwidth reference from the same run. */
+/* usk_bench_env: ring and mempool throughput, with a memcpy bandwidth reference from the same run.
+ */
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -105,8 +106,8 @@ bench_ring_mp(size_t nprod, size_t burst)
 
 	for (i = 0; i < nprod; i++) {
 		/* consumer on cpu 0, producers from cpu 1 on (wrapping on small machines) */
-		prod[i] = (struct mp_prod){ .ring = r, .burst = burst, .stop = &stop,
-					    .cpu = (int)(i + 1) };
+		prod[i] = (struct mp_prod){
+			.ring = r, .burst = burst, .stop = &stop, .cpu = (int)(i + 1)};
 		pthread_create(&prod[i].tid, NULL, mp_prod_fn, &prod[i]);
 	}
 	t0 = now_s();
@@ -167,14 +168,15 @@ mempool_worker(void *arg)
 static void
 bench_mempool(size_t cache, size_t burst, size_t threads)
 {
-	struct usk_mempool *mp = usk_mempool_create("bench", 8192, 64, cache, USK_ENV_SOCKET_ID_ANY);
+	struct usk_mempool *mp =
+		usk_mempool_create("bench", 8192, 64, cache, USK_ENV_SOCKET_ID_ANY);
 	struct mp_worker w[8];
 	double ops = 0, secs = 0;
 	size_t i;
 	char label[96];
 
 	for (i = 0; i < threads; i++) {
-		w[i] = (struct mp_worker){ .mp = mp, .burst = burst, .cpu = (int)i };
+		w[i] = (struct mp_worker){.mp = mp, .burst = burst, .cpu = (int)i};
 		pthread_create(&w[i].tid, NULL, mempool_worker, &w[i]);
 	}
 	for (i = 0; i < threads; i++) {
@@ -228,7 +230,8 @@ bench_memcpy(void)
 		bytes += len;
 		t = now_s() - t0;
 	} while (t < g_seconds);
-	printf("%-44s %10.2f GB/s (64 MiB buffers, reference)\n", "memcpy 1 thread", (double)bytes / t / 1e9);
+	printf("%-44s %10.2f GB/s (64 MiB buffers, reference)\n", "memcpy 1 thread",
+	       (double)bytes / t / 1e9);
 	t0 = now_s();
 	bytes = 0;
 	do {

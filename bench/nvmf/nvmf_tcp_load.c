@@ -23,9 +23,9 @@
 
 #include "usk/nvme_tcp.h"
 
-#define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:5e2f6a52-0d4b-4c1e-9c39-4b7e6c1d7a02"
+#define HOSTNQN	  "nqn.2014-08.org.nvmexpress:uuid:5e2f6a52-0d4b-4c1e-9c39-4b7e6c1d7a02"
 #define RBUF_SIZE (1u << 20)
-#define MAX_QD 1024
+#define MAX_QD	  1024
 
 struct slot {
 	uint64_t start_ns;
@@ -103,9 +103,10 @@ fill(uint32_t need)
 	g_roff = 0;
 	while (g_rlen < need) {
 		if (g_busy_poll && g_epfd >= 0) {
-			/* -B: busy-poll like a polled-mode initiator (no wakeup per batch; needs an idle
-			 * core). Readiness comes from epoll (lockless tcp_poll); spinning on recv itself
-			 * would take the socket lock every turn and fight the sender for it. */
+			/* -B: busy-poll like a polled-mode initiator (no wakeup per batch; needs an
+			 * idle core). Readiness comes from epoll (lockless tcp_poll); spinning on
+			 * recv itself would take the socket lock every turn and fight the sender
+			 * for it. */
 			struct epoll_event ev;
 
 			if (epoll_wait(g_epfd, &ev, 1, 0) <= 0) {
@@ -225,7 +226,7 @@ fabric_connect(const char *nqn, uint16_t qid, uint16_t sqsize, uint16_t *cntlid)
 	struct usk_nvme_cpl cpl;
 
 	c[0] = 0x7f;
-	c[4] = 0x01;	/* fctype Connect */
+	c[4] = 0x01; /* fctype Connect */
 	cmd.dptr.sgl1.unkeyed.length = sizeof(data);
 	cmd.dptr.sgl1.unkeyed.type = USK_NVME_SGL_TYPE_DATA_BLOCK;
 	cmd.dptr.sgl1.unkeyed.subtype = USK_NVME_SGL_SUBTYPE_OFFSET;
@@ -278,7 +279,7 @@ prop_get(uint32_t off)
 static int
 connect_to(const char *addr, int port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	struct usk_nvme_tcp_ic_req ic = {0};
 	const union usk_nvme_tcp_pdu_hdr *p;
 	uint32_t plen;
@@ -298,7 +299,7 @@ connect_to(const char *addr, int port)
 	ic.common.hlen = sizeof(ic);
 	ic.common.plen = sizeof(ic);
 	ic.maxr2t = 0;
-	send_all(&(struct iovec){ &ic, sizeof(ic) }, 1);
+	send_all(&(struct iovec){&ic, sizeof(ic)}, 1);
 	p = next_pdu(&plen);
 	if (p->common.pdu_type != USK_NVME_TCP_PDU_TYPE_IC_RESP) {
 		errno = EPROTO;
@@ -312,7 +313,8 @@ connect_to(const char *addr, int port)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: nvmf_tcp_load -p PORT -n NQN [-a 127.0.0.1] [-q QD] [-s IO_SIZE]"
+	fprintf(stderr,
+		"usage: nvmf_tcp_load -p PORT -n NQN [-a 127.0.0.1] [-q QD] [-s IO_SIZE]"
 		" [-t SECONDS] [-w read|write] [-c CORE] [-N NUM_BLOCKS] [-B (busy-poll)]\n");
 	exit(2);
 }
@@ -331,17 +333,38 @@ main(int argc, char **argv)
 
 	while ((op = getopt(argc, argv, "a:p:n:q:s:t:w:c:N:B")) != -1) {
 		switch (op) {
-		case 'a': addr = optarg; break;
-		case 'p': port = atoi(optarg); break;
-		case 'n': nqn = optarg; break;
-		case 'q': qd = atoi(optarg); break;
-		case 's': io_size = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 't': secs = atoi(optarg); break;
-		case 'w': rw = optarg; break;
-		case 'c': core = atoi(optarg); break;
-		case 'N': nblocks = strtoull(optarg, NULL, 0); break;
-		case 'B': g_busy_poll = true; break;
-		default: usage();
+		case 'a':
+			addr = optarg;
+			break;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 'n':
+			nqn = optarg;
+			break;
+		case 'q':
+			qd = atoi(optarg);
+			break;
+		case 's':
+			io_size = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 't':
+			secs = atoi(optarg);
+			break;
+		case 'w':
+			rw = optarg;
+			break;
+		case 'c':
+			core = atoi(optarg);
+			break;
+		case 'N':
+			nblocks = strtoull(optarg, NULL, 0);
+			break;
+		case 'B':
+			g_busy_poll = true;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (port <= 0 || nqn == NULL || qd <= 0 || qd >= MAX_QD || io_size == 0) {
@@ -410,7 +433,7 @@ main(int argc, char **argv)
 	}
 	fd = connect_to(addr, port);
 	if (g_busy_poll) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
 
 		g_epfd = epoll_create1(0);
 		if (g_epfd < 0 || epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -473,13 +496,14 @@ main(int argc, char **argv)
 				c->ccsqe.dptr.sgl1.unkeyed.type = USK_NVME_SGL_TYPE_DATA_BLOCK;
 				c->ccsqe.dptr.sgl1.unkeyed.subtype = USK_NVME_SGL_SUBTYPE_OFFSET;
 			} else {
-				c->ccsqe.dptr.sgl1.unkeyed.type = USK_NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK;
+				c->ccsqe.dptr.sgl1.unkeyed.type =
+					USK_NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK;
 				c->ccsqe.dptr.sgl1.unkeyed.subtype = USK_NVME_SGL_SUBTYPE_TRANSPORT;
 			}
 			g_slots[cid].start_ns = t;
 			g_slots[cid].busy = true;
-			if (n > 0 && !icd && (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len ==
-			    (uint8_t *)c) {
+			if (n > 0 && !icd &&
+			    (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len == (uint8_t *)c) {
 				/* capsules built back to back go out as one iovec */
 				iov[n - 1].iov_len += sizeof(*c);
 			} else {
@@ -539,8 +563,9 @@ main(int argc, char **argv)
 				ios++;
 			}
 		} while (g_rlen - g_roff >= sizeof(struct usk_nvme_tcp_common_pdu_hdr) &&
-			 g_rlen - g_roff >= ((const struct usk_nvme_tcp_common_pdu_hdr *)
-					     (g_rbuf + g_roff))->plen);
+			 g_rlen - g_roff >=
+				 ((const struct usk_nvme_tcp_common_pdu_hdr *)(g_rbuf + g_roff))
+					 ->plen);
 	}
 	{
 		double el = (double)(now_ns() - start) / 1e9;
@@ -551,9 +576,10 @@ main(int argc, char **argv)
 		cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
 		      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) - cpu0_us;
 		printf("nvmf_tcp_load: %s %u B QD %d: %.0f IOPS %.1f MiB/s mean latency %.1f us "
-		       "(%lu I/Os in %.2f s, host CPU %.2f us/IO)\n", rw, io_size, qd, (double)ios / el,
-		       (double)ios * io_size / el / 1048576.0, ios ? (double)lat_sum / (double)ios / 1000.0 : 0,
-		       (unsigned long)ios, el, ios ? cpu / (double)ios : 0);
+		       "(%lu I/Os in %.2f s, host CPU %.2f us/IO)\n",
+		       rw, io_size, qd, (double)ios / el, (double)ios * io_size / el / 1048576.0,
+		       ios ? (double)lat_sum / (double)ios / 1000.0 : 0, (unsigned long)ios, el,
+		       ios ? cpu / (double)ios : 0);
 	}
 	close(fd);
 	close(admin_fd);

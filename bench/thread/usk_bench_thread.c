@@ -434,20 +434,19 @@ bench_interrupt_pingpong(void)
 static void
 usage(const char *prog)
 {
-	printf(
-	    "usage: %s [-t seconds per run] [-r runs per figure, best kept] [-a core] [-b core]\n",
-	    prog);
+	printf("usage: %s [-t seconds per run] [-r runs per figure, best kept] [-a core] [-b core]\n",
+	       prog);
 }
 
-#define BEST_OF(expr, better, out)                                                                 \
-	do {                                                                                       \
-		(out) = (expr);                                                                    \
-		for (int r_ = 1; r_ < g_reps; r_++) {                                              \
-			double v_ = (expr);                                                        \
-			if (v_ better(out)) {                                                      \
-				(out) = v_;                                                        \
-			}                                                                          \
-		}                                                                                  \
+#define BEST_OF(expr, better, out) \
+	do { \
+		(out) = (expr); \
+		for (int r_ = 1; r_ < g_reps; r_++) { \
+			double v_ = (expr); \
+			if (v_ better(out)) { \
+				(out) = v_; \
+			} \
+		} \
 	} while (0)
 
 int

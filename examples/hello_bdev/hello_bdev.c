@@ -23,7 +23,7 @@ struct hello_context {
 	int rc;
 };
 
-static struct hello_context g_ctx = { .bdev_name = "Malloc0" };
+static struct hello_context g_ctx = {.bdev_name = "Malloc0"};
 
 static void
 hello_done(struct hello_context *ctx, int rc)

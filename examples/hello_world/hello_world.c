@@ -20,9 +20,9 @@
 #include "usk/pci.h"
 #include "usk/util.h"
 
-#define HELLO "Hello world!\n"
+#define HELLO	   "Hello world!\n"
 #define MAX_CTRLRS 16
-#define MAX_NS 64
+#define MAX_NS	   64
 
 struct ctrlr_entry {
 	struct usk_nvme_ctrlr *ctrlr;
@@ -106,7 +106,8 @@ read_complete(void *arg, const struct usk_nvme_cpl *cpl)
 	struct hello_seq *seq = arg;
 
 	if (usk_nvme_cpl_is_error(cpl)) {
-		fprintf(stderr, "I/O error status: %s\n", usk_nvme_cpl_get_status_string(&cpl->status));
+		fprintf(stderr, "I/O error status: %s\n",
+			usk_nvme_cpl_get_status_string(&cpl->status));
 		fprintf(stderr, "Read I/O failed, aborting run\n");
 		seq->is_completed = -1;
 		return;
@@ -127,7 +128,8 @@ write_complete(void *arg, const struct usk_nvme_cpl *cpl)
 	int rc;
 
 	if (usk_nvme_cpl_is_error(cpl)) {
-		fprintf(stderr, "I/O error status: %s\n", usk_nvme_cpl_get_status_string(&cpl->status));
+		fprintf(stderr, "I/O error status: %s\n",
+			usk_nvme_cpl_get_status_string(&cpl->status));
 		fprintf(stderr, "Write I/O failed, aborting run\n");
 		seq->is_completed = -1;
 		return;
@@ -149,7 +151,7 @@ static unsigned g_wakeups, g_spurious;
 static int
 wait_for_interrupt(struct usk_nvme_qpair *qpair)
 {
-	struct pollfd pfd = { .fd = usk_nvme_qpair_get_fd(qpair), .events = POLLIN };
+	struct pollfd pfd = {.fd = usk_nvme_qpair_get_fd(qpair), .events = POLLIN};
 	int n;
 
 	if (pfd.fd < 0) {
@@ -159,7 +161,8 @@ wait_for_interrupt(struct usk_nvme_qpair *qpair)
 	}
 	n = poll(&pfd, 1, 5000);
 	if (n <= 0) {
-		fprintf(stderr, "ERROR: no interrupt within 5 s%s\n", n < 0 ? " (poll failed)" : "");
+		fprintf(stderr, "ERROR: no interrupt within 5 s%s\n",
+			n < 0 ? " (poll failed)" : "");
 		return -1;
 	}
 	g_wakeups++;
@@ -273,7 +276,7 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct usk_nvme_trid_extra extra = { .nsid = 0 };
+	struct usk_nvme_trid_extra extra = {.nsid = 0};
 	struct usk_env_opts env_opts;
 	char err[256], *allowed = NULL, *blocked = NULL;
 	bool have_trid = false;
@@ -285,7 +288,8 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "r:A:B:L:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
-			if (usk_nvme_transport_id_parse(&g_trid, &extra, optarg, err, sizeof(err)) != 0) {
+			if (usk_nvme_transport_id_parse(&g_trid, &extra, optarg, err,
+							sizeof(err)) != 0) {
 				fprintf(stderr, "-r '%s': %s\n", optarg, err);
 				return 1;
 			}

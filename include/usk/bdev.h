@@ -28,7 +28,7 @@ extern "C" {
 #define USK_BDEV_SMALL_BUF_MAX_SIZE 8192
 #define USK_BDEV_LARGE_BUF_MAX_SIZE (128 * 1024)
 /* Buffers handed out by usk_bdev_io_get_buf() are aligned to this. */
-#define USK_BDEV_BUF_ALIGN 4096
+#define USK_BDEV_BUF_ALIGN    4096
 #define USK_BDEV_MAX_NAME_LEN 256
 
 struct usk_bdev;
@@ -76,7 +76,8 @@ enum usk_bdev_event_type {
 typedef void (*usk_bdev_event_cb_t)(enum usk_bdev_event_type type, struct usk_bdev *bdev,
 				    void *event_ctx);
 
-/** I/O completion: runs on the thread of the channel the I/O was submitted on. Must free bdev_io. */
+/** I/O completion: runs on the thread of the channel the I/O was submitted on. Must free bdev_io.
+ */
 typedef void (*usk_bdev_io_completion_cb)(struct usk_bdev_io *bdev_io, bool success, void *cb_arg);
 typedef void (*usk_bdev_init_cb)(void *cb_arg, int rc);
 typedef void (*usk_bdev_fini_cb)(void *cb_arg);
@@ -88,8 +89,8 @@ typedef void (*usk_bdev_io_wait_cb)(void *cb_arg);
 struct usk_bdev_opts {
 	/* sizeof(struct usk_bdev_opts) as the caller knows it. */
 	size_t opts_size;
-	/* bdev_io objects in the shared pool. Default 8191 (SPDK: 65535), raised at init to at least
-	 * bdev_io_cache_size * (cores + 1). */
+	/* bdev_io objects in the shared pool. Default 8191 (SPDK: 65535), raised at init to at
+	 * least bdev_io_cache_size * (cores + 1). */
 	uint32_t bdev_io_pool_size;
 	/* bdev_io objects each thread keeps in its local cache. Default 256. */
 	uint32_t bdev_io_cache_size;
@@ -207,8 +208,8 @@ bool usk_bdev_io_type_supported(struct usk_bdev *bdev, enum usk_bdev_io_type io_
 /** Module that holds a claim on bdev, or NULL. */
 struct usk_bdev_module *usk_bdev_get_claim_module(const struct usk_bdev *bdev);
 /** Visit every alias (not the name). */
-void usk_bdev_foreach_alias(const struct usk_bdev *bdev,
-			    void (*fn)(const char *alias, void *ctx), void *ctx);
+void usk_bdev_foreach_alias(const struct usk_bdev *bdev, void (*fn)(const char *alias, void *ctx),
+			    void *ctx);
 /** Write the module-specific "driver_specific" members of bdev into obj. */
 void usk_bdev_dump_info_json(struct usk_bdev *bdev, json_t *obj);
 
@@ -224,8 +225,8 @@ void usk_bdev_dump_info_json(struct usk_bdev *bdev, json_t *obj);
  * once, on this thread, never from inside the submit call; it must usk_bdev_free_io(bdev_io).
  * A negative return: cb never runs. Buffers must stay valid until cb.
  */
-int usk_bdev_read(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
-		  uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg);
+int usk_bdev_read(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf, uint64_t offset,
+		  uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg);
 /** Read num_blocks blocks at offset_blocks into buf. */
 int usk_bdev_read_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
 			 uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
@@ -235,8 +236,8 @@ int usk_bdev_readv(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct
 		   int iovcnt, uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb,
 		   void *cb_arg);
 /** Vectored read; iov may be NULL/iovcnt 0 as for usk_bdev_readv. */
-int usk_bdev_readv_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
-			  struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+int usk_bdev_readv_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov,
+			  int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			  usk_bdev_io_completion_cb cb, void *cb_arg);
 /** Write nbytes from buf at byte offset. */
 int usk_bdev_write(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
@@ -250,8 +251,8 @@ int usk_bdev_writev(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struc
 		    int iovcnt, uint64_t offset, uint64_t len, usk_bdev_io_completion_cb cb,
 		    void *cb_arg);
 /** Vectored write of num_blocks blocks at offset_blocks. */
-int usk_bdev_writev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
-			   struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+int usk_bdev_writev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov,
+			   int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			   usk_bdev_io_completion_cb cb, void *cb_arg);
 /* usk_bdev_ext_io_opts.flags */
 /*
@@ -288,15 +289,15 @@ int usk_bdev_write_zeroes_blocks_ext(struct usk_bdev_desc *desc, struct usk_io_c
  * SC 0x85). -ENOTSUP when the module lacks COMPARE (no emulation).
  */
 int usk_bdev_compare_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
-			    uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
-			    void *cb_arg);
+			    uint64_t offset_blocks, uint64_t num_blocks,
+			    usk_bdev_io_completion_cb cb, void *cb_arg);
 /** Vectored usk_bdev_compare_blocks. */
 int usk_bdev_comparev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 			     struct iovec *iov, int iovcnt, uint64_t offset_blocks,
 			     uint64_t num_blocks, usk_bdev_io_completion_cb cb, void *cb_arg);
 /** Emulated with writes of a zero buffer when the module lacks WRITE_ZEROES. */
-int usk_bdev_write_zeroes(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
-			  uint64_t offset, uint64_t len, usk_bdev_io_completion_cb cb, void *cb_arg);
+int usk_bdev_write_zeroes(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64_t offset,
+			  uint64_t len, usk_bdev_io_completion_cb cb, void *cb_arg);
 /** Block-unit usk_bdev_write_zeroes. */
 int usk_bdev_write_zeroes_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
 				 uint64_t offset_blocks, uint64_t num_blocks,
@@ -397,7 +398,7 @@ enum usk_bdev_reset_stat_mode {
 void usk_bdev_get_io_stat(struct usk_bdev *bdev, struct usk_io_channel *ch,
 			  struct usk_bdev_io_stat *stat);
 typedef void (*usk_bdev_get_device_stat_cb)(struct usk_bdev *bdev, struct usk_bdev_io_stat *stat,
-		void *cb_arg, int rc);
+					    void *cb_arg, int rc);
 /**
  * Sum of every channel (each read on its own thread) plus the channels already closed; stat is
  * filled and cb_fn(bdev, stat, cb_arg, 0) runs on the calling thread (rc -ENOMEM, stat
@@ -423,7 +424,7 @@ struct usk_bdev_buf_stats {
 	uint64_t large_pool_size;
 	uint64_t large_available;
 	uint64_t large_exhausted;
-	uint64_t retries; /* queued requests served later */
+	uint64_t retries;    /* queued requests served later */
 	uint64_t queued_now; /* requests waiting on the calling thread */
 };
 /** Totals over all threads (the counters are kept per thread and summed). */
@@ -439,7 +440,7 @@ enum usk_bdev_qos_rate_limit_type {
 	USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES
 };
 /* rw_ios_per_sec must be a multiple of this (as in SPDK). */
-#define USK_BDEV_QOS_MIN_IOS_PER_SEC 1000
+#define USK_BDEV_QOS_MIN_IOS_PER_SEC   1000
 #define USK_BDEV_QOS_MIN_BYTES_PER_SEC (1024 * 1024)
 
 /** The RPC parameter name of each limit ("rw_ios_per_sec", "rw_mbytes_per_sec", ...). */

@@ -62,7 +62,9 @@ struct usk_bdev_module *usk_bdev_module_list_find(const char *name);
 
 #define USK_BDEV_MODULE_REGISTER(name, module) \
 	__attribute__((constructor)) static void usk_bdev_module_register_##name(void) \
-	{ usk_bdev_module_list_add(module); }
+	{ \
+		usk_bdev_module_list_add(module); \
+	}
 
 /** An async_init module's init is over (rc is ignored beyond logging: 0 or -errno). */
 void usk_bdev_module_init_done(struct usk_bdev_module *module);

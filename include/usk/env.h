@@ -12,12 +12,12 @@
 extern "C" {
 #endif
 
-#define USK_ENV_SOCKET_ID_ANY (-1)
-#define USK_ENV_LCORE_ID_ANY UINT32_MAX
-#define USK_ENV_MAX_CORES 128
-#define USK_VTOPHYS_ERROR UINT64_MAX
+#define USK_ENV_SOCKET_ID_ANY  (-1)
+#define USK_ENV_LCORE_ID_ANY   UINT32_MAX
+#define USK_ENV_MAX_CORES      128
+#define USK_VTOPHYS_ERROR      UINT64_MAX
 #define USK_MEM_MAP_PAGE_SHIFT 21
-#define USK_MEM_MAP_PAGE_SIZE (1ULL << USK_MEM_MAP_PAGE_SHIFT) /* 2 MiB translation granule */
+#define USK_MEM_MAP_PAGE_SIZE  (1ULL << USK_MEM_MAP_PAGE_SHIFT) /* 2 MiB translation granule */
 
 struct usk_env_opts {
 	/* sizeof(struct usk_env_opts) as the caller knows it; lets the struct grow. */
@@ -42,9 +42,9 @@ void usk_env_opts_init(struct usk_env_opts *opts, size_t opts_size);
  * Initialise the environment: parse the core mask (every core must exist on this machine, else
  * -EINVAL), pin the calling thread to the main core, set up memory (2 MiB hugepages when a
  * hugetlbfs with 2 MiB pages is mounted (found in /proc/mounts, or opts->hugedir), some 2 MiB
- * pages are free and !no_huge; mlock'ed memfd memory otherwise (see usk_dma_get_fd_regions), where a failing mlock,
- * e.g. RLIMIT_MEMLOCK, only warns once) and the vtophys map.
- * Call once, from the main thread. Returns 0, -EINVAL, -EALREADY or -ENOMEM.
+ * pages are free and !no_huge; mlock'ed memfd memory otherwise (see usk_dma_get_fd_regions), where
+ * a failing mlock, e.g. RLIMIT_MEMLOCK, only warns once) and the vtophys map. Call once, from the
+ * main thread. Returns 0, -EINVAL, -EALREADY or -ENOMEM.
  *
  * Memory, maps, rings, mempools, ticks and the core queries also work without usk_env_init():
  * memory is then set up on first use with default options, and the core mask is {0}.
@@ -99,7 +99,7 @@ uint64_t usk_vtophys(const void *vaddr, uint64_t *size);
 struct usk_dma_fd_region {
 	void *vaddr;
 	uint64_t size;
-	int fd;        /* owned by lib/env: do not close; MFD_CLOEXEC, sealed against shrinking */
+	int fd; /* owned by lib/env: do not close; MFD_CLOEXEC, sealed against shrinking */
 	uint64_t offset;
 };
 
@@ -126,7 +126,8 @@ enum usk_mem_map_notify_action {
 };
 
 typedef int (*usk_mem_map_notify_cb)(void *cb_ctx, struct usk_mem_map *map,
-				     enum usk_mem_map_notify_action action, void *vaddr, size_t size);
+				     enum usk_mem_map_notify_action action, void *vaddr,
+				     size_t size);
 typedef int (*usk_mem_map_contiguous_translations)(uint64_t addr_1, uint64_t addr_2);
 
 struct usk_mem_map_ops {
@@ -201,19 +202,20 @@ struct usk_mempool;
 struct usk_mempool *usk_mempool_create(const char *name, size_t count, size_t ele_size,
 				       size_t cache_size, int socket_id);
 /** As create, calling obj_init(mp, arg, obj, index) on every object once. */
-typedef void (usk_mempool_obj_cb_t)(struct usk_mempool *mp, void *arg, void *obj, unsigned idx);
+typedef void(usk_mempool_obj_cb_t)(struct usk_mempool *mp, void *arg, void *obj, unsigned idx);
 /**
  * usk_mempool_create, then obj_init(mp, obj_init_arg, obj, index) once per object on the calling
  * thread before it returns.
  */
 struct usk_mempool *usk_mempool_create_ctor(const char *name, size_t count, size_t ele_size,
-		size_t cache_size, int socket_id, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg);
+					    size_t cache_size, int socket_id,
+					    usk_mempool_obj_cb_t *obj_init, void *obj_init_arg);
 /**
  * As create, but the pool can later grow to max_count objects (usk_mempool_grow). The shared
  * ring is sized for max_count up front, so get/put stay lockless after a grow.
  */
 struct usk_mempool *usk_mempool_create_growable(const char *name, size_t count, size_t max_count,
-		size_t ele_size, size_t cache_size, int socket_id);
+						size_t ele_size, size_t cache_size, int socket_id);
 /**
  * Add up to n new objects (fewer when max_count is near). Allocates DMA memory: call it off
  * the I/O path (any thread; growers are serialized by a mutex that get/put never take).
@@ -242,7 +244,8 @@ size_t usk_mempool_count(const struct usk_mempool *mp);
 /** How many get/get_bulk calls found the pool empty. */
 uint64_t usk_mempool_get_exhausted_count(const struct usk_mempool *mp);
 /** Visit every object (for teardown checks). */
-uint32_t usk_mempool_obj_iter(struct usk_mempool *mp, usk_mempool_obj_cb_t obj_cb, void *obj_cb_arg);
+uint32_t usk_mempool_obj_iter(struct usk_mempool *mp, usk_mempool_obj_cb_t obj_cb,
+			      void *obj_cb_arg);
 
 /* ---- ring ---- */
 

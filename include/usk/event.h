@@ -25,7 +25,7 @@ struct usk_app_opts {
 	const char *name;
 	const char *json_config_file;
 	bool json_config_ignore_errors;
-	const char *rpc_addr; /* default USK_DEFAULT_RPC_ADDR */
+	const char *rpc_addr;	  /* default USK_DEFAULT_RPC_ADDR */
 	const char *reactor_mask; /* -m, default "0x1" */
 	int main_core;
 	int shm_id;
@@ -52,7 +52,7 @@ struct usk_app_opts {
 };
 
 #define USK_APP_MSG_POOL_PER_CORE 16384
-#define USK_APP_MSG_POOL_MIN 65535
+#define USK_APP_MSG_POOL_MIN	  65535
 
 enum usk_app_parse_args_rvals {
 	USK_APP_PARSE_ARGS_HELP = 0,
@@ -64,12 +64,15 @@ enum usk_app_parse_args_rvals {
 void usk_app_opts_init(struct usk_app_opts *opts, size_t opts_size);
 /**
  * Parse the common flags (-m -r -s -L -c/--json --wait-for-rpc --no-huge --interrupt-mode
- * -h --logflag --print-level --metrics -e/--tpoint-group, -A/--pci-allowed and -B/--pci-blocked, which set lib/env's
- * process-wide PCI lists at once) plus the app's own (app_getopt_str, app_long_opts, parse).
+ * -h --logflag --print-level --metrics -e/--tpoint-group, -A/--pci-allowed and -B/--pci-blocked,
+ * which set lib/env's process-wide PCI lists at once) plus the app's own (app_getopt_str,
+ * app_long_opts, parse).
  */
 enum usk_app_parse_args_rvals usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
-		const char *app_getopt_str, const struct option *app_long_opts,
-		int (*parse)(int ch, char *arg), void (*usage)(void));
+						 const char *app_getopt_str,
+						 const struct option *app_long_opts,
+						 int (*parse)(int ch, char *arg),
+						 void (*usage)(void));
 /** Print the common options to stderr. */
 void usk_app_usage(void);
 
@@ -117,12 +120,17 @@ void usk_add_subsystem(struct usk_subsystem *subsystem);
  */
 void usk_add_subsystem_depend(struct usk_subsystem_depend *depend);
 #define USK_SUBSYSTEM_REGISTER(_name) \
-	__attribute__((constructor)) static void _name##_register(void) { usk_add_subsystem(&_name); }
+	__attribute__((constructor)) static void _name##_register(void) \
+	{ \
+		usk_add_subsystem(&_name); \
+	}
 #define USK_SUBSYSTEM_DEPEND(_name, _depends_on) \
 	static struct usk_subsystem_depend __subsystem_##_name##_depend_on_##_depends_on = { \
-		.name = #_name, .depends_on = #_depends_on }; \
+		.name = #_name, .depends_on = #_depends_on}; \
 	__attribute__((constructor)) static void _name##_depend_on_##_depends_on(void) \
-	{ usk_add_subsystem_depend(&__subsystem_##_name##_depend_on_##_depends_on); }
+	{ \
+		usk_add_subsystem_depend(&__subsystem_##_name##_depend_on_##_depends_on); \
+	}
 
 /**
  * End of a subsystem's init: rc 0 goes on with the next one, non-zero stops start-up. May be

@@ -41,7 +41,8 @@ struct usk_json_object_decoder {
 int usk_json_decode_object(const json_t *obj, const struct usk_json_object_decoder *decoders,
 			   size_t num_decoders, void *out, char *err, size_t err_len);
 /** Same, but members not in decoders are ignored. */
-int usk_json_decode_object_relaxed(const json_t *obj, const struct usk_json_object_decoder *decoders,
+int usk_json_decode_object_relaxed(const json_t *obj,
+				   const struct usk_json_object_decoder *decoders,
 				   size_t num_decoders, void *out, char *err, size_t err_len);
 
 /**
@@ -49,14 +50,17 @@ int usk_json_decode_object_relaxed(const json_t *obj, const struct usk_json_obje
  * writes the C value to out (the type in the comment) and returns 0, or -EINVAL with a reason in
  * err. Pure functions, any thread.
  */
-int usk_json_decode_string(const json_t *val, void *out, char *err, size_t err_len);   /* char ** */
-int usk_json_decode_bool(const json_t *val, void *out, char *err, size_t err_len);     /* bool * */
-int usk_json_decode_int32(const json_t *val, void *out, char *err, size_t err_len);    /* int32_t * */
-int usk_json_decode_uint8(const json_t *val, void *out, char *err, size_t err_len);    /* uint8_t * */
-int usk_json_decode_uint16(const json_t *val, void *out, char *err, size_t err_len);   /* uint16_t * */
-int usk_json_decode_uint32(const json_t *val, void *out, char *err, size_t err_len);   /* uint32_t * */
-int usk_json_decode_uint64(const json_t *val, void *out, char *err, size_t err_len);   /* uint64_t * */
-int usk_json_decode_double(const json_t *val, void *out, char *err, size_t err_len);   /* double * */
+int usk_json_decode_string(const json_t *val, void *out, char *err, size_t err_len); /* char ** */
+int usk_json_decode_bool(const json_t *val, void *out, char *err, size_t err_len);   /* bool * */
+int usk_json_decode_int32(const json_t *val, void *out, char *err, size_t err_len);  /* int32_t * */
+int usk_json_decode_uint8(const json_t *val, void *out, char *err, size_t err_len);  /* uint8_t * */
+int usk_json_decode_uint16(const json_t *val, void *out, char *err, size_t err_len); /* uint16_t *
+										      */
+int usk_json_decode_uint32(const json_t *val, void *out, char *err, size_t err_len); /* uint32_t *
+										      */
+int usk_json_decode_uint64(const json_t *val, void *out, char *err, size_t err_len); /* uint64_t *
+										      */
+int usk_json_decode_double(const json_t *val, void *out, char *err, size_t err_len); /* double * */
 /**
  * A transport service ID such as trsvcid (char **, strdup'ed): a JSON string as
  * usk_json_decode_string, or an integer port 0..65535 as its decimal string (SPDK's schema has a

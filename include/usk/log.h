@@ -34,9 +34,11 @@ void usk_log_register_flag(const char *name, struct usk_log_flag *flag);
 
 /** Register a log component, e.g. USK_LOG_REGISTER_COMPONENT(nvmf) then USK_DEBUGLOG(nvmf, ...). */
 #define USK_LOG_REGISTER_COMPONENT(FLAG) \
-	struct usk_log_flag USK_LOG_##FLAG = { .name = #FLAG, .enabled = false }; \
+	struct usk_log_flag USK_LOG_##FLAG = {.name = #FLAG, .enabled = false}; \
 	__attribute__((constructor)) static void usk_log_register_##FLAG(void) \
-	{ usk_log_register_flag(#FLAG, &USK_LOG_##FLAG); }
+	{ \
+		usk_log_register_flag(#FLAG, &USK_LOG_##FLAG); \
+	}
 
 /**
  * Log one message (USK_ERRLOG and friends call it). Any thread; one fprintf per line, so lines
@@ -49,19 +51,24 @@ void usk_log(enum usk_log_level level, const char *file, int line, const char *f
 void usk_vlog(enum usk_log_level level, const char *file, int line, const char *func,
 	      const char *format, va_list ap);
 
-#define USK_ERRLOG(...) usk_log(USK_LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define USK_WARNLOG(...) usk_log(USK_LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define USK_ERRLOG(...)	   usk_log(USK_LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define USK_WARNLOG(...)   usk_log(USK_LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define USK_NOTICELOG(...) usk_log(USK_LOG_NOTICE, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define USK_INFOLOG(FLAG, ...) do { \
-	extern struct usk_log_flag USK_LOG_##FLAG; \
-	if (USK_LOG_##FLAG.enabled) usk_log(USK_LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__); \
-} while (0)
-#define USK_DEBUGLOG(FLAG, ...) do { \
-	extern struct usk_log_flag USK_LOG_##FLAG; \
-	if (USK_LOG_##FLAG.enabled) usk_log(USK_LOG_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__); \
-} while (0)
+#define USK_INFOLOG(FLAG, ...) \
+	do { \
+		extern struct usk_log_flag USK_LOG_##FLAG; \
+		if (USK_LOG_##FLAG.enabled) \
+			usk_log(USK_LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__); \
+	} while (0)
+#define USK_DEBUGLOG(FLAG, ...) \
+	do { \
+		extern struct usk_log_flag USK_LOG_##FLAG; \
+		if (USK_LOG_##FLAG.enabled) \
+			usk_log(USK_LOG_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__); \
+	} while (0)
 
-/* Messages at or below the log level are recorded (syslog); at or below print level, printed to stderr. */
+/* Messages at or below the log level are recorded (syslog); at or below print level, printed to
+ * stderr. */
 void usk_log_set_level(enum usk_log_level level);
 /** The level set by usk_log_set_level. Any thread. */
 enum usk_log_level usk_log_get_level(void);

@@ -17,14 +17,14 @@ extern "C" {
 #endif
 
 enum usk_metric_type {
-	USK_METRIC_COUNTER,	/* monotonic; the name should end in _total */
+	USK_METRIC_COUNTER, /* monotonic; the name should end in _total */
 	USK_METRIC_GAUGE,
-	USK_METRIC_SUMMARY,	/* _sum and _count samples, no quantiles */
+	USK_METRIC_SUMMARY, /* _sum and _count samples, no quantiles */
 };
 
 struct usk_metrics_label {
-	const char *name;	/* [a-zA-Z_][a-zA-Z0-9_]* */
-	const char *value;	/* any bytes; escaped on output */
+	const char *name;  /* [a-zA-Z_][a-zA-Z0-9_]* */
+	const char *value; /* any bytes; escaped on output */
 };
 
 /* One scrape's output under construction, samples grouped by family. */
@@ -63,7 +63,9 @@ struct usk_metrics_collector {
 void usk_metrics_register_collector(struct usk_metrics_collector *collector);
 #define USK_METRICS_COLLECTOR_REGISTER(_c) \
 	__attribute__((constructor)) static void _c##_metrics_register(void) \
-	{ usk_metrics_register_collector(&_c); }
+	{ \
+		usk_metrics_register_collector(&_c); \
+	}
 
 /** End of a collector's collect(); the next collector runs. App thread only. */
 void usk_metrics_collect_done(struct usk_metrics_writer *w);

@@ -64,8 +64,9 @@ struct usk_nvme_trid_extra {
  * into err (err_len bytes, NUL-terminated), e.g. "unknown key 'traddrx'" or
  * "bad value 'TCPX' for key 'trtype'". Any thread.
  */
-int usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_trid_extra *extra,
-				const char *str, char *err, size_t err_len);
+int usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid,
+				struct usk_nvme_trid_extra *extra, const char *str, char *err,
+				size_t err_len);
 
 /** Parse a trtype name ("PCIe", "TCP", case-insensitive). Returns 0 or -EINVAL. */
 int usk_nvme_transport_id_parse_trtype(enum usk_nvme_transport_type *trtype, const char *str);
@@ -82,7 +83,8 @@ void usk_nvme_trid_populate_transport(struct usk_nvme_transport_id *trid,
 int usk_nvme_transport_id_compare(const struct usk_nvme_transport_id *a,
 				  const struct usk_nvme_transport_id *b);
 /** Format "trtype:TCP adrfam:IPv4 traddr:... trsvcid:... subnqn:..." into buf. Returns buf. */
-const char *usk_nvme_transport_id_fmt(const struct usk_nvme_transport_id *trid, char *buf, size_t len);
+const char *usk_nvme_transport_id_fmt(const struct usk_nvme_transport_id *trid, char *buf,
+				      size_t len);
 
 /* ---- controller options ---- */
 
@@ -97,7 +99,8 @@ struct usk_nvme_ctrlr_opts {
 	uint32_t io_queue_requests;
 	/* admin queue entries; default 32 */
 	uint32_t admin_queue_size;
-	/* keep-alive timeout in ms, sent in Connect (fabrics) / Set Features; 0 = off; default 10000 */
+	/* keep-alive timeout in ms, sent in Connect (fabrics) / Set Features; 0 = off; default
+	 * 10000 */
 	uint32_t keep_alive_timeout_ms;
 	/* default timeout of admin commands during init and of sync admin helpers; default 30000 */
 	uint32_t admin_timeout_ms;
@@ -127,7 +130,8 @@ struct usk_nvme_ctrlr_opts {
 	/* interrupt mode: I/O qpairs expose a pollable fd (usk_nvme_qpair_get_fd); default false */
 	bool enable_interrupts;
 };
-static_assert(sizeof(struct usk_nvme_ctrlr_opts) == 576, "usk_nvme_ctrlr_opts grew: bump deliberately");
+static_assert(sizeof(struct usk_nvme_ctrlr_opts) == 576,
+	      "usk_nvme_ctrlr_opts grew: bump deliberately");
 
 /** Fill opts (opts_size bytes known by the caller) with the defaults. Any thread. */
 void usk_nvme_ctrlr_get_default_ctrlr_opts(struct usk_nvme_ctrlr_opts *opts, size_t opts_size);
@@ -142,7 +146,8 @@ typedef bool (*usk_nvme_probe_cb)(void *cb_ctx, const struct usk_nvme_transport_
 				  struct usk_nvme_ctrlr_opts *opts);
 /** Called once a controller finished initialisation (state READY). */
 typedef void (*usk_nvme_attach_cb)(void *cb_ctx, const struct usk_nvme_transport_id *trid,
-				   struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_ctrlr_opts *opts);
+				   struct usk_nvme_ctrlr *ctrlr,
+				   const struct usk_nvme_ctrlr_opts *opts);
 /**
  * Called once when an attached controller is gone for good: its transport reported it removed
  * (PCIe hot-remove: the device left sysfs or reads as all ones). A controller that merely failed
@@ -158,15 +163,17 @@ typedef void (*usk_nvme_remove_cb)(void *cb_ctx, struct usk_nvme_ctrlr *ctrlr);
  * controller is attached or failed. Controllers that fail to initialise are logged and freed.
  * Returns 0 if the scan ran (even if nothing attached), or -errno. Any thread.
  */
-int usk_nvme_probe(const struct usk_nvme_transport_id *trid, void *cb_ctx, usk_nvme_probe_cb probe_cb,
-		   usk_nvme_attach_cb attach_cb, usk_nvme_remove_cb remove_cb);
+int usk_nvme_probe(const struct usk_nvme_transport_id *trid, void *cb_ctx,
+		   usk_nvme_probe_cb probe_cb, usk_nvme_attach_cb attach_cb,
+		   usk_nvme_remove_cb remove_cb);
 
 /**
  * Start a probe and return a context to poll with usk_nvme_probe_poll_async(); same callbacks as
  * usk_nvme_probe. NULL on error (bad trid, no such transport, out of memory).
  */
-struct usk_nvme_probe_ctx *usk_nvme_probe_async(const struct usk_nvme_transport_id *trid, void *cb_ctx,
-						usk_nvme_probe_cb probe_cb, usk_nvme_attach_cb attach_cb,
+struct usk_nvme_probe_ctx *usk_nvme_probe_async(const struct usk_nvme_transport_id *trid,
+						void *cb_ctx, usk_nvme_probe_cb probe_cb,
+						usk_nvme_attach_cb attach_cb,
 						usk_nvme_remove_cb remove_cb);
 
 /**
@@ -175,8 +182,9 @@ struct usk_nvme_probe_ctx *usk_nvme_probe_async(const struct usk_nvme_transport_
  * attach_cb runs when it is READY. NULL on error.
  */
 struct usk_nvme_probe_ctx *usk_nvme_connect_async(const struct usk_nvme_transport_id *trid,
-						  const struct usk_nvme_ctrlr_opts *opts, size_t opts_size,
-						  usk_nvme_attach_cb attach_cb, void *cb_ctx);
+						  const struct usk_nvme_ctrlr_opts *opts,
+						  size_t opts_size, usk_nvme_attach_cb attach_cb,
+						  void *cb_ctx);
 
 /**
  * Advance every controller of probe_ctx through its init state machine (non-blocking). Returns
@@ -240,7 +248,8 @@ int32_t usk_nvme_ctrlr_process_admin_completions(struct usk_nvme_ctrlr *ctrlr);
 /** Asynchronous event callback: cpl->cdw0 is a union usk_nvme_async_event_completion. */
 typedef void (*usk_nvme_aer_cb)(void *aer_cb_arg, const struct usk_nvme_cpl *cpl);
 /** Register (or clear with NULL) the AER callback. Runs from process_admin_completions. */
-void usk_nvme_ctrlr_register_aer_callback(struct usk_nvme_ctrlr *ctrlr, usk_nvme_aer_cb cb, void *arg);
+void usk_nvme_ctrlr_register_aer_callback(struct usk_nvme_ctrlr *ctrlr, usk_nvme_aer_cb cb,
+					  void *arg);
 
 /**
  * A command has been outstanding longer than its timeout. qpair is NULL for the admin queue.
@@ -254,7 +263,8 @@ typedef void (*usk_nvme_timeout_cb)(void *cb_arg, struct usk_nvme_ctrlr *ctrlr,
  * 0 disables that check. Each command is reported once. Call before allocating I/O qpairs.
  */
 void usk_nvme_ctrlr_register_timeout_callback(struct usk_nvme_ctrlr *ctrlr, uint64_t timeout_io_us,
-					      uint64_t timeout_admin_us, usk_nvme_timeout_cb cb, void *cb_arg);
+					      uint64_t timeout_admin_us, usk_nvme_timeout_cb cb,
+					      void *cb_arg);
 
 /**
  * Reset synchronously: disconnect every qpair (outstanding requests complete with ABORTED - SQ
@@ -290,8 +300,9 @@ typedef void (*usk_nvme_cmd_cb)(void *cb_arg, const struct usk_nvme_cpl *cpl);
 int usk_nvme_ctrlr_cmd_admin_raw(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_cmd *cmd,
 				 void *buf, uint32_t len, usk_nvme_cmd_cb cb, void *cb_arg);
 /** Identify with CNS cns, CNTID cntid, NSID nsid, CSI csi into payload (usually 4096 bytes). */
-int usk_nvme_ctrlr_cmd_identify(struct usk_nvme_ctrlr *ctrlr, uint8_t cns, uint16_t cntid, uint32_t nsid,
-				uint8_t csi, void *payload, size_t payload_size, usk_nvme_cmd_cb cb, void *cb_arg);
+int usk_nvme_ctrlr_cmd_identify(struct usk_nvme_ctrlr *ctrlr, uint8_t cns, uint16_t cntid,
+				uint32_t nsid, uint8_t csi, void *payload, size_t payload_size,
+				usk_nvme_cmd_cb cb, void *cb_arg);
 /** Get Log Page (NUMD from payload_size, offset in bytes). */
 int usk_nvme_ctrlr_cmd_get_log_page(struct usk_nvme_ctrlr *ctrlr, uint8_t log_page, uint32_t nsid,
 				    void *payload, uint32_t payload_size, uint64_t offset,
@@ -300,13 +311,14 @@ int usk_nvme_ctrlr_cmd_set_feature(struct usk_nvme_ctrlr *ctrlr, uint8_t feature
 				   uint32_t cdw12, void *payload, uint32_t payload_size,
 				   usk_nvme_cmd_cb cb, void *cb_arg);
 int usk_nvme_ctrlr_cmd_get_feature(struct usk_nvme_ctrlr *ctrlr, uint8_t feature, uint32_t cdw11,
-				   void *payload, uint32_t payload_size, usk_nvme_cmd_cb cb, void *cb_arg);
+				   void *payload, uint32_t payload_size, usk_nvme_cmd_cb cb,
+				   void *cb_arg);
 /**
  * Abort command cid on qpair (NULL = admin queue). cb gets the Abort command's completion
  * (cdw0 bit 0 = 1: the command was not aborted).
  */
-int usk_nvme_ctrlr_cmd_abort(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair, uint16_t cid,
-			     usk_nvme_cmd_cb cb, void *cb_arg);
+int usk_nvme_ctrlr_cmd_abort(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair,
+			     uint16_t cid, usk_nvme_cmd_cb cb, void *cb_arg);
 
 /* ---- I/O qpairs ---- */
 
@@ -320,21 +332,25 @@ struct usk_nvme_io_qpair_opts {
 	uint32_t io_queue_requests;
 	/* allocate only: connect later with usk_nvme_ctrlr_connect_io_qpair(); default false */
 	bool create_only;
-	/* do not ring the doorbell per command: once per process_completions (PCIe); default false */
+	/* do not ring the doorbell per command: once per process_completions (PCIe); default false
+	 */
 	bool delay_cmd_submit;
 	uint8_t reserved[6];
 };
-static_assert(sizeof(struct usk_nvme_io_qpair_opts) == 32, "usk_nvme_io_qpair_opts grew: bump deliberately");
+static_assert(sizeof(struct usk_nvme_io_qpair_opts) == 32,
+	      "usk_nvme_io_qpair_opts grew: bump deliberately");
 
 void usk_nvme_ctrlr_get_default_io_qpair_opts(struct usk_nvme_ctrlr *ctrlr,
-					      struct usk_nvme_io_qpair_opts *opts, size_t opts_size);
+					      struct usk_nvme_io_qpair_opts *opts,
+					      size_t opts_size);
 /**
  * Allocate an I/O qpair (opts NULL = defaults). Unless opts->create_only, it is also connected
  * synchronously (PCIe: Create I/O CQ/SQ; TCP: a new connection, ICReq and Fabrics Connect).
  * The calling thread then owns it. NULL on error (logged).
  */
 struct usk_nvme_qpair *usk_nvme_ctrlr_alloc_io_qpair(struct usk_nvme_ctrlr *ctrlr,
-						     const struct usk_nvme_io_qpair_opts *opts, size_t opts_size);
+						     const struct usk_nvme_io_qpair_opts *opts,
+						     size_t opts_size);
 /** Connect a create_only or disconnected qpair synchronously. Returns 0 or -errno. */
 int usk_nvme_ctrlr_connect_io_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair);
 /**
@@ -370,8 +386,8 @@ struct usk_nvme_ctrlr *usk_nvme_qpair_get_ctrlr(struct usk_nvme_qpair *qpair);
 
 /** Raw I/O command on qpair; buf contiguous (may be NULL with len 0). cmd->cid is ignored. */
 int usk_nvme_ctrlr_cmd_io_raw(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair,
-			      struct usk_nvme_cmd *cmd, void *buf, uint32_t len,
-			      usk_nvme_cmd_cb cb, void *cb_arg);
+			      struct usk_nvme_cmd *cmd, void *buf, uint32_t len, usk_nvme_cmd_cb cb,
+			      void *cb_arg);
 
 /* ---- namespaces ---- */
 
@@ -410,12 +426,15 @@ typedef void (*usk_nvme_req_reset_sgl_cb)(void *cb_arg, uint32_t offset);
 /** Return the next segment (address and length) of a scattered payload. 0 or -errno. */
 typedef int (*usk_nvme_req_next_sge_cb)(void *cb_arg, void **address, uint32_t *length);
 
-int usk_nvme_ns_cmd_read(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void *buf, uint64_t lba,
-			 uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags);
-int usk_nvme_ns_cmd_write(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void *buf, uint64_t lba,
-			  uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags);
-int usk_nvme_ns_cmd_compare(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void *buf, uint64_t lba,
-			    uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags);
+int usk_nvme_ns_cmd_read(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void *buf,
+			 uint64_t lba, uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg,
+			 uint32_t io_flags);
+int usk_nvme_ns_cmd_write(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void *buf,
+			  uint64_t lba, uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg,
+			  uint32_t io_flags);
+int usk_nvme_ns_cmd_compare(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void *buf,
+			    uint64_t lba, uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg,
+			    uint32_t io_flags);
 /** Scattered variants: cb_arg is passed to reset_sgl/next_sge as well. */
 int usk_nvme_ns_cmd_readv(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba,
 			  uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
@@ -424,11 +443,14 @@ int usk_nvme_ns_cmd_writev(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair,
 			   uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
 			   usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge);
 int usk_nvme_ns_cmd_comparev(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba,
-			     uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
-			     usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge);
-/** Write Zeroes (io_flags may carry USK_NVME_IO_FLAGS_DEALLOCATE); at most 65536 blocks per command (split above). */
+			     uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg,
+			     uint32_t io_flags, usk_nvme_req_reset_sgl_cb reset_sgl,
+			     usk_nvme_req_next_sge_cb next_sge);
+/** Write Zeroes (io_flags may carry USK_NVME_IO_FLAGS_DEALLOCATE); at most 65536 blocks per command
+ * (split above). */
 int usk_nvme_ns_cmd_write_zeroes(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba,
-				 uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags);
+				 uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg,
+				 uint32_t io_flags);
 /** Flush the volatile write cache. */
 int usk_nvme_ns_cmd_flush(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, usk_nvme_cmd_cb cb,
 			  void *cb_arg);
@@ -436,9 +458,9 @@ int usk_nvme_ns_cmd_flush(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, 
  * Dataset Management: type is USK_NVME_DSM_ATTR_* (deallocate...); ranges (1..256) is copied
  * by the driver before return.
  */
-int usk_nvme_ns_cmd_dataset_management(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint32_t type,
-				       const struct usk_nvme_dsm_range *ranges, uint16_t num_ranges,
-				       usk_nvme_cmd_cb cb, void *cb_arg);
+int usk_nvme_ns_cmd_dataset_management(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair,
+				       uint32_t type, const struct usk_nvme_dsm_range *ranges,
+				       uint16_t num_ranges, usk_nvme_cmd_cb cb, void *cb_arg);
 
 /* ---- completions ---- */
 
@@ -451,7 +473,8 @@ usk_nvme_cpl_is_error(const struct usk_nvme_cpl *cpl)
 static inline bool
 usk_nvme_cpl_is_aborted_sq_deletion(const struct usk_nvme_cpl *cpl)
 {
-	return cpl->status.sct == USK_NVME_SCT_GENERIC && cpl->status.sc == USK_NVME_SC_ABORTED_SQ_DELETION;
+	return cpl->status.sct == USK_NVME_SCT_GENERIC &&
+	       cpl->status.sc == USK_NVME_SC_ABORTED_SQ_DELETION;
 }
 
 static inline bool

@@ -15,24 +15,24 @@
 extern "C" {
 #endif
 
-#define USK_NVME_NQN_FIELD_SIZE		256
-#define USK_NVMF_NQN_MAX_LEN		223
-#define USK_NVMF_NQN_MIN_LEN		11
-#define USK_NVMF_NQN_UUID_PRE		"nqn.2014-08.org.nvmexpress:uuid:"
-#define USK_NVMF_NQN_UUID_PRE_LEN	32
-#define USK_NVMF_DISCOVERY_NQN		"nqn.2014-08.org.nvmexpress.discovery"
-#define USK_NVMF_TRSTRING_MAX_LEN	32
-#define USK_NVMF_TRADDR_MAX_LEN		256
-#define USK_NVMF_TRSVCID_MAX_LEN	32
-#define USK_NVME_CTRLR_SN_LEN		20
-#define USK_NVME_CTRLR_MN_LEN		40
-#define USK_NVME_CTRLR_FR_LEN		8
-#define USK_NVME_MAX_IO_QUEUES		65535
+#define USK_NVME_NQN_FIELD_SIZE		 256
+#define USK_NVMF_NQN_MAX_LEN		 223
+#define USK_NVMF_NQN_MIN_LEN		 11
+#define USK_NVMF_NQN_UUID_PRE		 "nqn.2014-08.org.nvmexpress:uuid:"
+#define USK_NVMF_NQN_UUID_PRE_LEN	 32
+#define USK_NVMF_DISCOVERY_NQN		 "nqn.2014-08.org.nvmexpress.discovery"
+#define USK_NVMF_TRSTRING_MAX_LEN	 32
+#define USK_NVMF_TRADDR_MAX_LEN		 256
+#define USK_NVMF_TRSVCID_MAX_LEN	 32
+#define USK_NVME_CTRLR_SN_LEN		 20
+#define USK_NVME_CTRLR_MN_LEN		 40
+#define USK_NVME_CTRLR_FR_LEN		 8
+#define USK_NVME_MAX_IO_QUEUES		 65535
 #define USK_NVME_ADMIN_QUEUE_MIN_ENTRIES 2
-#define USK_NVME_IO_QUEUE_MIN_ENTRIES	2
-#define USK_NVMF_CNTLID_MIN		1
-#define USK_NVMF_CNTLID_MAX		0xffef
-#define USK_NVMF_CNTLID_DYNAMIC		0xffff
+#define USK_NVME_IO_QUEUE_MIN_ENTRIES	 2
+#define USK_NVMF_CNTLID_MIN		 1
+#define USK_NVMF_CNTLID_MAX		 0xffef
+#define USK_NVMF_CNTLID_DYNAMIC		 0xffff
 
 /* ---- transport identifiers (shared by host driver and target) ---- */
 
@@ -69,12 +69,13 @@ enum usk_nvmf_subtype {
 };
 
 /* TREQ: secure channel bits 1:0, SQ flow control disable bit 2 */
-#define USK_NVMF_TREQ_SECURE_CHANNEL_NOT_SPECIFIED	0x0
-#define USK_NVMF_TREQ_SECURE_CHANNEL_REQUIRED		0x1
-#define USK_NVMF_TREQ_SECURE_CHANNEL_NOT_REQUIRED	0x2
-#define USK_NVMF_TREQ_DISABLE_SQFLOW			0x4
+#define USK_NVMF_TREQ_SECURE_CHANNEL_NOT_SPECIFIED 0x0
+#define USK_NVMF_TREQ_SECURE_CHANNEL_REQUIRED	   0x1
+#define USK_NVMF_TREQ_SECURE_CHANNEL_NOT_REQUIRED  0x2
+#define USK_NVMF_TREQ_DISABLE_SQFLOW		   0x4
 
-/** Address of a controller or listener, as SPDK's spdk_nvme_transport_id. Strings NUL-terminated. */
+/** Address of a controller or listener, as SPDK's spdk_nvme_transport_id. Strings NUL-terminated.
+ */
 struct usk_nvme_transport_id {
 	char trstring[USK_NVMF_TRSTRING_MAX_LEN + 1];
 	enum usk_nvme_transport_type trtype;
@@ -171,11 +172,11 @@ static_assert(sizeof(struct usk_nvme_cmd) == 64, "nvme cmd size");
 /* ---- completion queue entry ---- */
 
 struct usk_nvme_status {
-	uint16_t p : 1;   /* phase tag */
+	uint16_t p : 1;	  /* phase tag */
 	uint16_t sc : 8;  /* status code */
 	uint16_t sct : 3; /* status code type */
 	uint16_t crd : 2; /* command retry delay */
-	uint16_t m : 1;   /* more */
+	uint16_t m : 1;	  /* more */
 	uint16_t dnr : 1; /* do not retry */
 };
 static_assert(sizeof(struct usk_nvme_status) == 2, "nvme status size");
@@ -382,28 +383,28 @@ usk_nvme_opc_get_data_transfer(uint8_t opc)
 
 /* ---- controller registers ---- */
 
-#define USK_NVME_REG_CAP	0x00
-#define USK_NVME_REG_VS		0x08
-#define USK_NVME_REG_INTMS	0x0c
-#define USK_NVME_REG_INTMC	0x10
-#define USK_NVME_REG_CC		0x14
-#define USK_NVME_REG_CSTS	0x1c
-#define USK_NVME_REG_NSSR	0x20
-#define USK_NVME_REG_AQA	0x24
-#define USK_NVME_REG_ASQ	0x28
-#define USK_NVME_REG_ACQ	0x30
+#define USK_NVME_REG_CAP   0x00
+#define USK_NVME_REG_VS	   0x08
+#define USK_NVME_REG_INTMS 0x0c
+#define USK_NVME_REG_INTMC 0x10
+#define USK_NVME_REG_CC	   0x14
+#define USK_NVME_REG_CSTS  0x1c
+#define USK_NVME_REG_NSSR  0x20
+#define USK_NVME_REG_AQA   0x24
+#define USK_NVME_REG_ASQ   0x28
+#define USK_NVME_REG_ACQ   0x30
 
 union usk_nvme_cap_register {
 	uint64_t raw;
 	struct {
-		uint32_t mqes : 16;	/* maximum queue entries supported, 0's based */
-		uint32_t cqr : 1;	/* contiguous queues required */
-		uint32_t ams : 2;	/* arbitration mechanism supported */
+		uint32_t mqes : 16; /* maximum queue entries supported, 0's based */
+		uint32_t cqr : 1;   /* contiguous queues required */
+		uint32_t ams : 2;   /* arbitration mechanism supported */
 		uint32_t reserved1 : 5;
-		uint32_t to : 8;	/* timeout, 500 ms units */
+		uint32_t to : 8; /* timeout, 500 ms units */
 		uint32_t dstrd : 4;
 		uint32_t nssrs : 1;
-		uint32_t css : 8;	/* command sets supported; bit 0 NVM */
+		uint32_t css : 8; /* command sets supported; bit 0 NVM */
 		uint32_t bps : 1;
 		uint32_t reserved2 : 2;
 		uint32_t mpsmin : 4;
@@ -415,9 +416,9 @@ union usk_nvme_cap_register {
 };
 static_assert(sizeof(union usk_nvme_cap_register) == 8, "cap size");
 
-#define USK_NVME_CAP_CSS_NVM	(1u << 0)
-#define USK_NVME_CAP_CSS_IOCS	(1u << 6)
-#define USK_NVME_CAP_CSS_NOIO	(1u << 7)
+#define USK_NVME_CAP_CSS_NVM  (1u << 0)
+#define USK_NVME_CAP_CSS_IOCS (1u << 6)
+#define USK_NVME_CAP_CSS_NOIO (1u << 7)
 
 union usk_nvme_vs_register {
 	uint32_t raw;
@@ -428,7 +429,8 @@ union usk_nvme_vs_register {
 	} bits;
 };
 static_assert(sizeof(union usk_nvme_vs_register) == 4, "vs size");
-#define USK_NVME_VERSION(mjr, mnr, ter) (((uint32_t)(mjr) << 16) | ((uint32_t)(mnr) << 8) | (uint32_t)(ter))
+#define USK_NVME_VERSION(mjr, mnr, ter) \
+	(((uint32_t)(mjr) << 16) | ((uint32_t)(mnr) << 8) | (uint32_t)(ter))
 
 enum usk_nvme_shn_value {
 	USK_NVME_SHN_NORMAL = 0x1,
@@ -527,59 +529,59 @@ struct usk_nvme_power_state {
 static_assert(sizeof(struct usk_nvme_power_state) == 32, "power state size");
 
 /* OACS bits */
-#define USK_NVME_OACS_SECURITY		(1u << 0)
-#define USK_NVME_OACS_FORMAT		(1u << 1)
-#define USK_NVME_OACS_FIRMWARE		(1u << 2)
-#define USK_NVME_OACS_NS_MANAGE		(1u << 3)
-#define USK_NVME_OACS_DEVICE_SELF_TEST	(1u << 4)
-#define USK_NVME_OACS_DIRECTIVES	(1u << 5)
-#define USK_NVME_OACS_NVME_MI		(1u << 6)
-#define USK_NVME_OACS_VIRT_MGMT		(1u << 7)
-#define USK_NVME_OACS_DB_BUF_CONFIG	(1u << 8)
+#define USK_NVME_OACS_SECURITY	       (1u << 0)
+#define USK_NVME_OACS_FORMAT	       (1u << 1)
+#define USK_NVME_OACS_FIRMWARE	       (1u << 2)
+#define USK_NVME_OACS_NS_MANAGE	       (1u << 3)
+#define USK_NVME_OACS_DEVICE_SELF_TEST (1u << 4)
+#define USK_NVME_OACS_DIRECTIVES       (1u << 5)
+#define USK_NVME_OACS_NVME_MI	       (1u << 6)
+#define USK_NVME_OACS_VIRT_MGMT	       (1u << 7)
+#define USK_NVME_OACS_DB_BUF_CONFIG    (1u << 8)
 /* LPA bits */
-#define USK_NVME_LPA_NS_SMART		(1u << 0)
-#define USK_NVME_LPA_CELP		(1u << 1)
-#define USK_NVME_LPA_EDLP		(1u << 2)
-#define USK_NVME_LPA_TELEMETRY		(1u << 3)
+#define USK_NVME_LPA_NS_SMART  (1u << 0)
+#define USK_NVME_LPA_CELP      (1u << 1)
+#define USK_NVME_LPA_EDLP      (1u << 2)
+#define USK_NVME_LPA_TELEMETRY (1u << 3)
 /* ONCS bits */
 #define USK_NVME_ONCS_COMPARE		(1u << 0)
 #define USK_NVME_ONCS_WRITE_UNC		(1u << 1)
 #define USK_NVME_ONCS_DSM		(1u << 2)
 #define USK_NVME_ONCS_WRITE_ZEROES	(1u << 3)
-#define USK_NVME_ONCS_SET_FEATURES_SAVE	(1u << 4)
+#define USK_NVME_ONCS_SET_FEATURES_SAVE (1u << 4)
 #define USK_NVME_ONCS_RESERVATIONS	(1u << 5)
 #define USK_NVME_ONCS_TIMESTAMP		(1u << 6)
 #define USK_NVME_ONCS_VERIFY		(1u << 7)
 #define USK_NVME_ONCS_COPY		(1u << 8)
 /* OAES bits */
-#define USK_NVME_OAES_NS_ATTR		(1u << 8)
-#define USK_NVME_OAES_FW_ACTIVATION	(1u << 9)
-#define USK_NVME_OAES_ANA_CHANGE	(1u << 11)
+#define USK_NVME_OAES_NS_ATTR		   (1u << 8)
+#define USK_NVME_OAES_FW_ACTIVATION	   (1u << 9)
+#define USK_NVME_OAES_ANA_CHANGE	   (1u << 11)
 #define USK_NVME_OAES_DISCOVERY_LOG_CHANGE (1u << 31)
 /* SGLS bits */
-#define USK_NVME_SGLS_SUPPORTED		(1u << 0)  /* byte-aligned contiguous; 2 = dword aligned */
-#define USK_NVME_SGLS_KEYED		(1u << 2)
-#define USK_NVME_SGLS_BIT_BUCKET	(1u << 16)
-#define USK_NVME_SGLS_METADATA_BYTE	(1u << 17)
-#define USK_NVME_SGLS_OVERSIZED		(1u << 18)
-#define USK_NVME_SGLS_MPTR_SGL		(1u << 19)
-#define USK_NVME_SGLS_ADDRESS_AS_OFFSET	(1u << 20)
+#define USK_NVME_SGLS_SUPPORTED		   (1u << 0) /* byte-aligned contiguous; 2 = dword aligned */
+#define USK_NVME_SGLS_KEYED		   (1u << 2)
+#define USK_NVME_SGLS_BIT_BUCKET	   (1u << 16)
+#define USK_NVME_SGLS_METADATA_BYTE	   (1u << 17)
+#define USK_NVME_SGLS_OVERSIZED		   (1u << 18)
+#define USK_NVME_SGLS_MPTR_SGL		   (1u << 19)
+#define USK_NVME_SGLS_ADDRESS_AS_OFFSET	   (1u << 20)
 #define USK_NVME_SGLS_TRANSPORT_DATA_BLOCK (1u << 21)
 /* CMIC bits */
-#define USK_NVME_CMIC_MULTI_PORT	(1u << 0)
-#define USK_NVME_CMIC_MULTI_CTRLR	(1u << 1)
-#define USK_NVME_CMIC_SRIOV		(1u << 2)
-#define USK_NVME_CMIC_ANA		(1u << 3)
+#define USK_NVME_CMIC_MULTI_PORT  (1u << 0)
+#define USK_NVME_CMIC_MULTI_CTRLR (1u << 1)
+#define USK_NVME_CMIC_SRIOV	  (1u << 2)
+#define USK_NVME_CMIC_ANA	  (1u << 3)
 /* VWC bits */
-#define USK_NVME_VWC_PRESENT		(1u << 0)
+#define USK_NVME_VWC_PRESENT			   (1u << 0)
 #define USK_NVME_VWC_FLUSH_BROADCAST_NOT_SUPPORTED (2u << 1)
 /* FUSES */
-#define USK_NVME_FUSES_COMPARE_WRITE	(1u << 0)
+#define USK_NVME_FUSES_COMPARE_WRITE (1u << 0)
 
 /* Controller type (CNTRLTYPE) */
-#define USK_NVME_CTRLR_TYPE_IO		1
-#define USK_NVME_CTRLR_TYPE_DISCOVERY	2
-#define USK_NVME_CTRLR_TYPE_ADMIN	3
+#define USK_NVME_CTRLR_TYPE_IO	      1
+#define USK_NVME_CTRLR_TYPE_DISCOVERY 2
+#define USK_NVME_CTRLR_TYPE_ADMIN     3
 
 struct __attribute__((packed)) usk_nvme_ctrlr_data {
 	/* bytes 0-255: controller capabilities and features */
@@ -591,7 +593,7 @@ struct __attribute__((packed)) usk_nvme_ctrlr_data {
 	uint8_t rab;
 	uint8_t ieee[3];
 	uint8_t cmic;
-	uint8_t mdts;		/* 2^n units of CAP.MPSMIN; 0 = no limit */
+	uint8_t mdts; /* 2^n units of CAP.MPSMIN; 0 = no limit */
 	uint16_t cntlid;
 	uint32_t ver;
 	uint32_t rtd3r;
@@ -606,15 +608,15 @@ struct __attribute__((packed)) usk_nvme_ctrlr_data {
 	uint16_t crdt2;
 	uint16_t crdt3;
 	uint8_t reserved_134[106];
-	uint8_t reserved_240[16];	/* NVMe-MI */
+	uint8_t reserved_240[16]; /* NVMe-MI */
 
 	/* bytes 256-511: admin command set attributes */
 	uint16_t oacs;
-	uint8_t acl;		/* abort command limit, 0's based */
-	uint8_t aerl;		/* async event request limit, 0's based */
+	uint8_t acl;  /* abort command limit, 0's based */
+	uint8_t aerl; /* async event request limit, 0's based */
 	uint8_t frmw;
 	uint8_t lpa;
-	uint8_t elpe;		/* error log page entries, 0's based */
+	uint8_t elpe; /* error log page entries, 0's based */
 	uint8_t npss;
 	uint8_t avscc;
 	uint8_t apsta;
@@ -629,7 +631,7 @@ struct __attribute__((packed)) usk_nvme_ctrlr_data {
 	uint16_t edstt;
 	uint8_t dsto;
 	uint8_t fwug;
-	uint16_t kas;		/* keep alive support, 100 ms granularity */
+	uint16_t kas; /* keep alive support, 100 ms granularity */
 	uint16_t hctma;
 	uint16_t mntmt;
 	uint16_t mxtmt;
@@ -649,7 +651,7 @@ struct __attribute__((packed)) usk_nvme_ctrlr_data {
 	uint8_t reserved_384[128];
 
 	/* bytes 512-703: NVM command set attributes */
-	uint8_t sqes;		/* bits 3:0 required, 7:4 maximum (log2) */
+	uint8_t sqes; /* bits 3:0 required, 7:4 maximum (log2) */
 	uint8_t cqes;
 	uint16_t maxcmd;
 	uint32_t nn;
@@ -673,11 +675,11 @@ struct __attribute__((packed)) usk_nvme_ctrlr_data {
 
 	/* bytes 1792-2047: NVMe over Fabrics specific */
 	struct {
-		uint32_t ioccsz;	/* I/O queue command capsule size, 16-byte units */
-		uint32_t iorcsz;	/* I/O queue response capsule size, 16-byte units */
-		uint16_t icdoff;	/* in-capsule data offset, 16-byte units */
-		uint8_t ctrattr;	/* bit 0: dynamic controller model */
-		uint8_t msdbd;		/* max SGL data block descriptors */
+		uint32_t ioccsz; /* I/O queue command capsule size, 16-byte units */
+		uint32_t iorcsz; /* I/O queue response capsule size, 16-byte units */
+		uint16_t icdoff; /* in-capsule data offset, 16-byte units */
+		uint8_t ctrattr; /* bit 0: dynamic controller model */
+		uint8_t msdbd;	 /* max SGL data block descriptors */
 		uint16_t ofcs;
 		uint8_t reserved[242];
 	} nvmf_specific;
@@ -696,32 +698,33 @@ static_assert(offsetof(struct usk_nvme_ctrlr_data, subnqn) == 768, "subnqn offse
 static_assert(offsetof(struct usk_nvme_ctrlr_data, nvmf_specific) == 1792, "nvmf offset");
 
 struct usk_nvme_lbaf {
-	uint32_t ms : 16;	/* metadata size */
-	uint32_t lbads : 8;	/* LBA data size, log2 */
-	uint32_t rp : 2;	/* relative performance */
+	uint32_t ms : 16;   /* metadata size */
+	uint32_t lbads : 8; /* LBA data size, log2 */
+	uint32_t rp : 2;    /* relative performance */
 	uint32_t reserved : 6;
 };
 static_assert(sizeof(struct usk_nvme_lbaf) == 4, "lbaf size");
 
 /* NSFEAT bits */
-#define USK_NVME_NSFEAT_THIN_PROV	(1u << 0)
-#define USK_NVME_NSFEAT_NS_ATOMIC	(1u << 1)
-#define USK_NVME_NSFEAT_DEALLOC_ERR	(1u << 2)
+#define USK_NVME_NSFEAT_THIN_PROV	  (1u << 0)
+#define USK_NVME_NSFEAT_NS_ATOMIC	  (1u << 1)
+#define USK_NVME_NSFEAT_DEALLOC_ERR	  (1u << 2)
 #define USK_NVME_NSFEAT_GUID_NEVER_REUSED (1u << 3)
-#define USK_NVME_NSFEAT_OPTPERF		(1u << 4)
-/* DLFEAT: bits 2:0 read behaviour of deallocated blocks (1 = zeroes), bit 3 write zeroes deallocates */
-#define USK_NVME_DLFEAT_READ_ZEROES	0x1
+#define USK_NVME_NSFEAT_OPTPERF		  (1u << 4)
+/* DLFEAT: bits 2:0 read behaviour of deallocated blocks (1 = zeroes), bit 3 write zeroes
+ * deallocates */
+#define USK_NVME_DLFEAT_READ_ZEROES	     0x1
 #define USK_NVME_DLFEAT_WRITE_ZEROES_DEALLOC (1u << 3)
 /* NMIC */
-#define USK_NVME_NMIC_SHARED		(1u << 0)
+#define USK_NVME_NMIC_SHARED (1u << 0)
 
 struct __attribute__((packed)) usk_nvme_ns_data {
 	uint64_t nsze;
 	uint64_t ncap;
 	uint64_t nuse;
 	uint8_t nsfeat;
-	uint8_t nlbaf;		/* number of LBA formats, 0's based */
-	uint8_t flbas;		/* bits 3:0 format index */
+	uint8_t nlbaf; /* number of LBA formats, 0's based */
+	uint8_t flbas; /* bits 3:0 format index */
 	uint8_t mc;
 	uint8_t dpc;
 	uint8_t dps;
@@ -767,8 +770,8 @@ enum usk_nvme_nidt {
 	USK_NVME_NIDT_UUID = 0x03,
 	USK_NVME_NIDT_CSI = 0x04,
 };
-#define USK_NVME_NIDT_EUI64_LEN	8
-#define USK_NVME_NIDT_NGUID_LEN	16
+#define USK_NVME_NIDT_EUI64_LEN 8
+#define USK_NVME_NIDT_NGUID_LEN 16
 #define USK_NVME_NIDT_UUID_LEN	16
 #define USK_NVME_NIDT_CSI_LEN	1
 
@@ -780,8 +783,8 @@ struct usk_nvme_ns_id_desc {
 };
 static_assert(sizeof(struct usk_nvme_ns_id_desc) == 4, "ns id desc header size");
 
-#define USK_NVME_IDENTIFY_BUFLEN	4096
-#define USK_NVME_MAX_NS_LIST_ENTRIES	1024
+#define USK_NVME_IDENTIFY_BUFLEN     4096
+#define USK_NVME_MAX_NS_LIST_ENTRIES 1024
 
 struct usk_nvme_ns_list {
 	uint32_t ns_list[USK_NVME_MAX_NS_LIST_ENTRIES];
@@ -805,7 +808,8 @@ enum usk_nvme_log_page {
 	USK_NVME_LOG_SANITIZE_STATUS = 0x81,
 };
 
-/* Get Log Page CDW10: LID 7:0, LSP 14:8, RAE 15, NUMDL 31:16; CDW11: NUMDU 15:0; CDW12/13: offset */
+/* Get Log Page CDW10: LID 7:0, LSP 14:8, RAE 15, NUMDL 31:16; CDW11: NUMDU 15:0; CDW12/13: offset
+ */
 #define USK_NVME_LOG_PAGE_RAE (1u << 15)
 
 struct __attribute__((packed)) usk_nvme_error_information_entry {
@@ -827,13 +831,13 @@ static_assert(sizeof(struct usk_nvme_error_information_entry) == 64, "error entr
 
 struct __attribute__((packed)) usk_nvme_health_information_page {
 	uint8_t critical_warning;
-	uint16_t temperature;	/* Kelvin */
+	uint16_t temperature; /* Kelvin */
 	uint8_t available_spare;
 	uint8_t available_spare_threshold;
 	uint8_t percentage_used;
 	uint8_t endurance_group_critical_warning;
 	uint8_t reserved[25];
-	uint64_t data_units_read[2];	/* 1000 x 512 bytes, rounded up */
+	uint64_t data_units_read[2]; /* 1000 x 512 bytes, rounded up */
 	uint64_t data_units_written[2];
 	uint64_t host_read_commands[2];
 	uint64_t host_write_commands[2];
@@ -849,10 +853,11 @@ struct __attribute__((packed)) usk_nvme_health_information_page {
 	uint8_t reserved2[296];
 };
 static_assert(sizeof(struct usk_nvme_health_information_page) == 512, "health page size");
-static_assert(offsetof(struct usk_nvme_health_information_page, data_units_read) == 32, "dur offset");
+static_assert(offsetof(struct usk_nvme_health_information_page, data_units_read) == 32,
+	      "dur offset");
 
 struct usk_nvme_firmware_page {
-	uint8_t afi;		/* bits 2:0 active slot */
+	uint8_t afi; /* bits 2:0 active slot */
 	uint8_t reserved[7];
 	uint8_t revision[7][8];
 	uint8_t reserved2[448];
@@ -897,7 +902,7 @@ union usk_nvmf_tsas {
 		uint8_t reserved9[246];
 	} rdma;
 	struct {
-		uint8_t sectype;	/* 0 none, 1 TLS 1.2, 2 TLS 1.3 */
+		uint8_t sectype; /* 0 none, 1 TLS 1.2, 2 TLS 1.3 */
 		uint8_t reserved1[255];
 	} tcp;
 };
@@ -909,14 +914,14 @@ struct usk_nvmf_discovery_log_page_entry {
 	uint8_t subtype;
 	uint8_t treq;
 	uint16_t portid;
-	uint16_t cntlid;	/* 0xffff: dynamic */
+	uint16_t cntlid; /* 0xffff: dynamic */
 	uint16_t asqsz;
 	uint16_t eflags;
 	uint8_t reserved0[20];
-	uint8_t trsvcid[USK_NVMF_TRSVCID_MAX_LEN];	/* space padded */
+	uint8_t trsvcid[USK_NVMF_TRSVCID_MAX_LEN]; /* space padded */
 	uint8_t reserved1[192];
-	uint8_t subnqn[USK_NVME_NQN_FIELD_SIZE];		/* NUL terminated */
-	uint8_t traddr[USK_NVMF_TRADDR_MAX_LEN];		/* space padded */
+	uint8_t subnqn[USK_NVME_NQN_FIELD_SIZE]; /* NUL terminated */
+	uint8_t traddr[USK_NVMF_TRADDR_MAX_LEN]; /* space padded */
 	union usk_nvmf_tsas tsas;
 };
 static_assert(sizeof(struct usk_nvmf_discovery_log_page_entry) == 1024, "discovery entry size");
@@ -1014,20 +1019,20 @@ static_assert(sizeof(union usk_nvme_async_event_completion) == 4, "aer cpl size"
 /* ---- NVM command fields ---- */
 
 /* Read/Write/Compare/Write Zeroes CDW12 */
-#define USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS	(1u << 30)
-#define USK_NVME_IO_FLAGS_LIMITED_RETRY		(1u << 31)
-#define USK_NVME_IO_FLAGS_DEALLOCATE		(1u << 25)	/* write zeroes DEAC */
-#define USK_NVME_IO_NLB_MASK			0xffffu
+#define USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS (1u << 30)
+#define USK_NVME_IO_FLAGS_LIMITED_RETRY	    (1u << 31)
+#define USK_NVME_IO_FLAGS_DEALLOCATE	    (1u << 25) /* write zeroes DEAC */
+#define USK_NVME_IO_NLB_MASK		    0xffffu
 
 /* Dataset Management CDW11 attributes */
-#define USK_NVME_DSM_ATTR_INTEGRAL_READ		(1u << 0)
-#define USK_NVME_DSM_ATTR_INTEGRAL_WRITE	(1u << 1)
-#define USK_NVME_DSM_ATTR_DEALLOCATE		(1u << 2)
-#define USK_NVME_DSM_MAX_RANGES			256
+#define USK_NVME_DSM_ATTR_INTEGRAL_READ	 (1u << 0)
+#define USK_NVME_DSM_ATTR_INTEGRAL_WRITE (1u << 1)
+#define USK_NVME_DSM_ATTR_DEALLOCATE	 (1u << 2)
+#define USK_NVME_DSM_MAX_RANGES		 256
 
 struct usk_nvme_dsm_range {
 	uint32_t attributes;
-	uint32_t length;	/* in logical blocks */
+	uint32_t length; /* in logical blocks */
 	uint64_t starting_lba;
 };
 static_assert(sizeof(struct usk_nvme_dsm_range) == 16, "dsm range size");
@@ -1051,12 +1056,12 @@ struct usk_nvmf_fabric_connect_cmd {
 	uint8_t fctype;
 	uint8_t reserved2[19];
 	struct usk_nvme_sgl_descriptor sgl1;
-	uint16_t recfmt;	/* connect record format, 0 */
-	uint16_t qid;		/* 0 = admin queue */
-	uint16_t sqsize;	/* 0's based */
+	uint16_t recfmt; /* connect record format, 0 */
+	uint16_t qid;	 /* 0 = admin queue */
+	uint16_t sqsize; /* 0's based */
 	uint8_t cattr;
 	uint8_t reserved3;
-	uint32_t kato;		/* keep alive timeout, ms */
+	uint32_t kato; /* keep alive timeout, ms */
 	uint8_t reserved4[12];
 };
 static_assert(sizeof(struct usk_nvmf_fabric_connect_cmd) == 64, "connect cmd size");
@@ -1079,8 +1084,8 @@ struct usk_nvmf_fabric_connect_rsp {
 			uint16_t authreq;
 		} success;
 		struct {
-			uint16_t ipo;	/* invalid parameter offset */
-			uint8_t iattr;	/* 0: in SQE, 1: in connect data */
+			uint16_t ipo;  /* invalid parameter offset */
+			uint8_t iattr; /* 0: in SQE, 1: in connect data */
 			uint8_t reserved;
 		} invalid;
 		uint32_t raw;
@@ -1093,8 +1098,8 @@ struct usk_nvmf_fabric_connect_rsp {
 };
 static_assert(sizeof(struct usk_nvmf_fabric_connect_rsp) == 16, "connect rsp size");
 
-#define USK_NVMF_PROP_SIZE_4	0
-#define USK_NVMF_PROP_SIZE_8	1
+#define USK_NVMF_PROP_SIZE_4 0
+#define USK_NVMF_PROP_SIZE_8 1
 
 struct usk_nvmf_fabric_prop_get_cmd {
 	uint8_t opcode;

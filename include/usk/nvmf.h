@@ -19,8 +19,8 @@ extern "C" {
 #endif
 
 #define USK_NVMF_TGT_NAME_MAX_LENGTH	256
-#define USK_NVMF_DEFAULT_MAX_SUBSYSTEMS	1024
-#define USK_NVMF_DEFAULT_MAX_NAMESPACES	32
+#define USK_NVMF_DEFAULT_MAX_SUBSYSTEMS 1024
+#define USK_NVMF_DEFAULT_MAX_NAMESPACES 32
 
 struct usk_nvmf_tgt;
 struct usk_nvmf_transport;
@@ -39,8 +39,8 @@ struct usk_thread;
 struct usk_nvmf_target_opts {
 	size_t opts_size;
 	char name[USK_NVMF_TGT_NAME_MAX_LENGTH];
-	uint32_t max_subsystems;	/* 0 = USK_NVMF_DEFAULT_MAX_SUBSYSTEMS */
-	uint16_t crdt[3];		/* command retry delay times, 100 ms units */
+	uint32_t max_subsystems; /* 0 = USK_NVMF_DEFAULT_MAX_SUBSYSTEMS */
+	uint16_t crdt[3];	 /* command retry delay times, 100 ms units */
 };
 
 /* Completion callbacks of the asynchronous calls below; status 0 or -errno. */
@@ -48,7 +48,7 @@ typedef void (*usk_nvmf_tgt_destroy_done_fn)(void *ctx, int status);
 typedef void (*usk_nvmf_tgt_add_transport_done_fn)(void *ctx, int status);
 typedef void (*usk_nvmf_transport_destroy_done_fn)(void *ctx);
 typedef void (*usk_nvmf_subsystem_state_change_done)(struct usk_nvmf_subsystem *subsystem,
-		void *cb_arg, int status);
+						     void *cb_arg, int status);
 typedef void (*usk_nvmf_poll_group_destroy_done_fn)(void *ctx, int status);
 
 /* ---- target ---- */
@@ -77,7 +77,8 @@ void usk_nvmf_tgt_write_config_json(json_t *config_array, struct usk_nvmf_tgt *t
 
 /* ---- poll groups (one per thread) ---- */
 
-/** Create the calling thread's poll group for tgt (with a group of each transport). NULL on failure. */
+/** Create the calling thread's poll group for tgt (with a group of each transport). NULL on
+ * failure. */
 struct usk_nvmf_poll_group *usk_nvmf_poll_group_create(struct usk_nvmf_tgt *tgt);
 /**
  * Destroy a poll group on its thread: disconnects its qpairs, then cb_fn(ctx, 0).
@@ -107,7 +108,7 @@ void usk_nvmf_tgt_add_transport(struct usk_nvmf_tgt *tgt, struct usk_nvmf_transp
 				usk_nvmf_tgt_add_transport_done_fn cb_fn, void *ctx);
 /** Transport of tgt named transport_name (case-insensitive) or NULL. */
 struct usk_nvmf_transport *usk_nvmf_tgt_get_transport(struct usk_nvmf_tgt *tgt,
-		const char *transport_name);
+						      const char *transport_name);
 /** Iterate tgt's transports in creation order (NULL at the end). Target thread. */
 struct usk_nvmf_transport *usk_nvmf_transport_get_first(struct usk_nvmf_tgt *tgt);
 /** The transport after transport, or NULL. Target thread. */
@@ -117,7 +118,8 @@ const char *usk_nvmf_get_transport_name(struct usk_nvmf_transport *transport);
 /** The transport's type (TCP). Any thread while it exists. */
 enum usk_nvme_transport_type usk_nvmf_get_transport_type(struct usk_nvmf_transport *transport);
 /** Its validated generic options; read-only, valid while the transport exists. */
-const struct usk_nvmf_transport_opts *usk_nvmf_get_transport_opts(struct usk_nvmf_transport *transport);
+const struct usk_nvmf_transport_opts *
+usk_nvmf_get_transport_opts(struct usk_nvmf_transport *transport);
 /** Generic + transport-specific opts as nvmf_create_transport params (new object). */
 json_t *usk_nvmf_transport_opts_to_json(struct usk_nvmf_transport *transport);
 
@@ -132,7 +134,8 @@ int usk_nvmf_adrfam_parse(const char *str, enum usk_nvmf_adrfam *adrfam);
 /** Canonical name of an address family ("IPv4"; "unknown"). */
 const char *usk_nvmf_adrfam_str(enum usk_nvmf_adrfam adrfam);
 /** Whether two trids name the same address (trtype, adrfam, traddr, trsvcid). */
-bool usk_nvmf_trid_equal(const struct usk_nvme_transport_id *a, const struct usk_nvme_transport_id *b);
+bool usk_nvmf_trid_equal(const struct usk_nvme_transport_id *a,
+			 const struct usk_nvme_transport_id *b);
 
 /* ---- subsystems ---- */
 
@@ -208,8 +211,8 @@ const char *usk_nvmf_subsystem_get_mn(const struct usk_nvmf_subsystem *subsystem
 /** Highest NSID (max_namespaces; 0 for the discovery subsystem). */
 uint32_t usk_nvmf_subsystem_get_max_nsid(struct usk_nvmf_subsystem *subsystem);
 /** Controller ID range for dynamic allocation ([1, 0xffef]). 0 or -EINVAL / -EPERM if active. */
-int usk_nvmf_subsystem_set_cntlid_range(struct usk_nvmf_subsystem *subsystem,
-					uint16_t min_cntlid, uint16_t max_cntlid);
+int usk_nvmf_subsystem_set_cntlid_range(struct usk_nvmf_subsystem *subsystem, uint16_t min_cntlid,
+					uint16_t max_cntlid);
 /** Lowest controller ID it hands out. Target thread. */
 uint16_t usk_nvmf_subsystem_get_min_cntlid(const struct usk_nvmf_subsystem *subsystem);
 /** Highest controller ID it hands out. Target thread. */
@@ -226,7 +229,8 @@ int usk_nvmf_subsystem_add_host(struct usk_nvmf_subsystem *subsystem, const char
 /** Remove hostnqn from the allow list (connected controllers stay). 0 or -ENOENT. */
 int usk_nvmf_subsystem_remove_host(struct usk_nvmf_subsystem *subsystem, const char *hostnqn);
 /** Let every host connect (true) or only the listed ones. Returns 0. */
-int usk_nvmf_subsystem_set_allow_any_host(struct usk_nvmf_subsystem *subsystem, bool allow_any_host);
+int usk_nvmf_subsystem_set_allow_any_host(struct usk_nvmf_subsystem *subsystem,
+					  bool allow_any_host);
 /** Whether every host may connect. Any thread. */
 bool usk_nvmf_subsystem_get_allow_any_host(const struct usk_nvmf_subsystem *subsystem);
 /** Whether hostnqn may connect to subsystem (allow_any_host or listed). Any thread. */
@@ -235,7 +239,7 @@ bool usk_nvmf_subsystem_host_allowed(struct usk_nvmf_subsystem *subsystem, const
 struct usk_nvmf_host *usk_nvmf_subsystem_get_first_host(struct usk_nvmf_subsystem *subsystem);
 /** The allowed host after prev, or NULL. Target thread. */
 struct usk_nvmf_host *usk_nvmf_subsystem_get_next_host(struct usk_nvmf_subsystem *subsystem,
-		struct usk_nvmf_host *prev);
+						       struct usk_nvmf_host *prev);
 /** NQN of an allowed host. Target thread. */
 const char *usk_nvmf_host_get_nqn(const struct usk_nvmf_host *host);
 
@@ -249,30 +253,32 @@ const char *usk_nvmf_host_get_nqn(const struct usk_nvmf_host *host);
 int usk_nvmf_subsystem_add_listener(struct usk_nvmf_subsystem *subsystem,
 				    const struct usk_nvme_transport_id *trid,
 				    const json_t *listen_params);
-/** Stop accepting connections for subsystem on trid (the address stops when unused). 0 or -ENOENT. */
+/** Stop accepting connections for subsystem on trid (the address stops when unused). 0 or -ENOENT.
+ */
 int usk_nvmf_subsystem_remove_listener(struct usk_nvmf_subsystem *subsystem,
 				       const struct usk_nvme_transport_id *trid);
 /** Whether a connection that arrived on trid may reach subsystem. */
 bool usk_nvmf_subsystem_listener_allowed(struct usk_nvmf_subsystem *subsystem,
-		const struct usk_nvme_transport_id *trid);
+					 const struct usk_nvme_transport_id *trid);
 /** Iterate the subsystem's listeners and read their addresses. */
-struct usk_nvmf_subsystem_listener *usk_nvmf_subsystem_get_first_listener(
-	struct usk_nvmf_subsystem *subsystem);
+struct usk_nvmf_subsystem_listener *
+usk_nvmf_subsystem_get_first_listener(struct usk_nvmf_subsystem *subsystem);
 /** The listener after prev, or NULL. Target thread. */
-struct usk_nvmf_subsystem_listener *usk_nvmf_subsystem_get_next_listener(
-	struct usk_nvmf_subsystem *subsystem, struct usk_nvmf_subsystem_listener *prev);
+struct usk_nvmf_subsystem_listener *
+usk_nvmf_subsystem_get_next_listener(struct usk_nvmf_subsystem *subsystem,
+				     struct usk_nvmf_subsystem_listener *prev);
 /** Address of a listener; valid while it is in the subsystem. Target thread. */
-const struct usk_nvme_transport_id *usk_nvmf_subsystem_listener_get_trid(
-	struct usk_nvmf_subsystem_listener *listener);
+const struct usk_nvme_transport_id *
+usk_nvmf_subsystem_listener_get_trid(struct usk_nvmf_subsystem_listener *listener);
 
 /* ---- namespaces ---- */
 
 struct usk_nvmf_ns_opts {
 	size_t opts_size;
-	uint32_t nsid;		/* 0 = first free */
-	uint8_t nguid[16];	/* all zero = none */
-	uint64_t eui64_be;	/* EUI-64 as its 8 bytes read big-endian; 0 = none */
-	uint8_t uuid[16];	/* all zero = the bdev's UUID */
+	uint32_t nsid;	   /* 0 = first free */
+	uint8_t nguid[16]; /* all zero = none */
+	uint64_t eui64_be; /* EUI-64 as its 8 bytes read big-endian; 0 = none */
+	uint8_t uuid[16];  /* all zero = the bdev's UUID */
 	uint32_t anagrpid;
 };
 
@@ -295,7 +301,7 @@ struct usk_nvmf_ns *usk_nvmf_subsystem_get_ns(struct usk_nvmf_subsystem *subsyst
 struct usk_nvmf_ns *usk_nvmf_subsystem_get_first_ns(struct usk_nvmf_subsystem *subsystem);
 /** The namespace after prev in NSID order, or NULL. Target thread. */
 struct usk_nvmf_ns *usk_nvmf_subsystem_get_next_ns(struct usk_nvmf_subsystem *subsystem,
-		struct usk_nvmf_ns *prev);
+						   struct usk_nvmf_ns *prev);
 /** The namespace's NSID. */
 uint32_t usk_nvmf_ns_get_id(const struct usk_nvmf_ns *ns);
 /** The namespace's bdev (struct usk_bdev *). */
@@ -303,7 +309,8 @@ struct usk_bdev *usk_nvmf_ns_get_bdev(struct usk_nvmf_ns *ns);
 /**
  * Copy the namespace's options (opts_size bytes, normally sizeof(*opts)) into opts. Target thread.
  */
-void usk_nvmf_ns_get_opts(const struct usk_nvmf_ns *ns, struct usk_nvmf_ns_opts *opts, size_t opts_size);
+void usk_nvmf_ns_get_opts(const struct usk_nvmf_ns *ns, struct usk_nvmf_ns_opts *opts,
+			  size_t opts_size);
 
 #ifdef __cplusplus
 }

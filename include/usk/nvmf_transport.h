@@ -39,9 +39,9 @@ extern "C" {
 #endif
 
 /* Maximum data buffers (iovecs) per request: max_io_size / io_unit_size must stay below it. */
-#define USK_NVMF_REQ_MAX_BUFFERS	33
+#define USK_NVMF_REQ_MAX_BUFFERS 33
 /* Alignment of data buffers handed out by usk_nvmf_request_get_buffers() (mempool stride). */
-#define USK_NVMF_DATA_BUFFER_ALIGNMENT	64
+#define USK_NVMF_DATA_BUFFER_ALIGNMENT 64
 
 struct usk_nvmf_transport;
 struct usk_nvmf_transport_poll_group;
@@ -76,11 +76,11 @@ static_assert(sizeof(union usk_nvmf_c2h_msg) == 16, "c2h msg size");
 struct usk_nvmf_request {
 	/* Filled by the transport before usk_nvmf_request_exec(). */
 	struct usk_nvmf_qpair *qpair;
-	uint32_t length;		/* data length from the SGL, bytes */
-	uint8_t xfer;			/* enum usk_nvme_data_transfer (usk_nvmf_req_get_xfer) */
-	bool data_from_pool;		/* buffers came from usk_nvmf_request_get_buffers */
+	uint32_t length;     /* data length from the SGL, bytes */
+	uint8_t xfer;	     /* enum usk_nvme_data_transfer (usk_nvmf_req_get_xfer) */
+	bool data_from_pool; /* buffers came from usk_nvmf_request_get_buffers */
 	uint16_t reserved0;
-	void *data;			/* == iov[0].iov_base when iovcnt == 1 (admin data) */
+	void *data; /* == iov[0].iov_base when iovcnt == 1 (admin data) */
 	union usk_nvmf_h2c_msg *cmd;
 	union usk_nvmf_c2h_msg *rsp;
 	uint32_t iovcnt;
@@ -88,22 +88,24 @@ struct usk_nvmf_request {
 	void *buffers[USK_NVMF_REQ_MAX_BUFFERS]; /* pool buffers to return (data_from_pool) */
 
 	/* ---- below: owned by the core while the request executes; transports don't touch ---- */
-	TAILQ_ENTRY(usk_nvmf_request) link;	/* qpair outstanding list / ctrlr AER slots / pause queue */
+	TAILQ_ENTRY(usk_nvmf_request)
+	link; /* qpair outstanding list / ctrlr AER slots / pause queue */
 	struct usk_nvmf_request *req_to_abort;
 	uint32_t core_flags;
-	uint32_t core_count;			/* sub-I/Os in flight (DSM ranges) */
-	uint16_t core_status;			/* first sub-I/O error, raw NVMe status */
+	uint32_t core_count;  /* sub-I/Os in flight (DSM ranges) */
+	uint16_t core_status; /* first sub-I/O error, raw NVMe status */
 	uint16_t reserved1;
 	uint32_t reserved2;
-	/* Storage for the core's struct usk_bdev_io_wait_entry (ENOMEM retry); size checked there. */
+	/* Storage for the core's struct usk_bdev_io_wait_entry (ENOMEM retry); size checked there.
+	 */
 	uint64_t bdev_io_wait[8];
 };
 
 enum usk_nvmf_qpair_state {
-	USK_NVMF_QPAIR_UNINITIALIZED = 0,	/* accepted, before Connect */
-	USK_NVMF_QPAIR_CONNECTING,		/* Connect in progress */
-	USK_NVMF_QPAIR_ENABLED,			/* Connect succeeded */
-	USK_NVMF_QPAIR_DEACTIVATING,		/* usk_nvmf_qpair_disconnect() was called */
+	USK_NVMF_QPAIR_UNINITIALIZED = 0, /* accepted, before Connect */
+	USK_NVMF_QPAIR_CONNECTING,	  /* Connect in progress */
+	USK_NVMF_QPAIR_ENABLED,		  /* Connect succeeded */
+	USK_NVMF_QPAIR_DEACTIVATING,	  /* usk_nvmf_qpair_disconnect() was called */
 	USK_NVMF_QPAIR_ERROR,
 };
 
@@ -113,20 +115,20 @@ enum usk_nvmf_qpair_state {
  */
 struct usk_nvmf_qpair {
 	struct usk_nvmf_transport *transport;
-	struct usk_nvmf_ctrlr *ctrlr;		/* set by a successful Connect */
-	struct usk_nvmf_poll_group *group;	/* set before poll_group_add */
+	struct usk_nvmf_ctrlr *ctrlr;	   /* set by a successful Connect */
+	struct usk_nvmf_poll_group *group; /* set before poll_group_add */
 	enum usk_nvmf_qpair_state state;
-	uint16_t qid;				/* from Connect: 0 = admin */
+	uint16_t qid; /* from Connect: 0 = admin */
 	uint16_t sq_head;
-	uint16_t sq_head_max;			/* SQSIZE from Connect (0's based) */
+	uint16_t sq_head_max; /* SQSIZE from Connect (0's based) */
 	bool connect_received;
 	bool disconnect_started;
-	bool data_wait_detached;		/* core: the controller no longer counts ours */
-	uint32_t data_wait_bufs;		/* usk_nvmf_qpair_data_wait_reserve, qpair thread */
-	uint32_t data_wait_ctrlr_bufs;		/* the part added to the controller's count */
-	TAILQ_HEAD(, usk_nvmf_request) outstanding;	/* executing in the core */
-	TAILQ_ENTRY(usk_nvmf_qpair) link;	/* core's poll group list */
-	TAILQ_ENTRY(usk_nvmf_qpair) ctrlr_link;	/* core's controller list */
+	bool data_wait_detached;       /* core: the controller no longer counts ours */
+	uint32_t data_wait_bufs;       /* usk_nvmf_qpair_data_wait_reserve, qpair thread */
+	uint32_t data_wait_ctrlr_bufs; /* the part added to the controller's count */
+	TAILQ_HEAD(, usk_nvmf_request) outstanding; /* executing in the core */
+	TAILQ_ENTRY(usk_nvmf_qpair) link;	    /* core's poll group list */
+	TAILQ_ENTRY(usk_nvmf_qpair) ctrlr_link;	    /* core's controller list */
 	uint64_t core_priv[4];
 };
 
@@ -136,23 +138,24 @@ struct usk_nvmf_qpair {
  */
 struct usk_nvmf_transport_opts {
 	size_t opts_size;
-	uint16_t max_queue_depth;		/* I/O queue entries */
-	uint16_t max_qpairs_per_ctrlr;		/* admin + I/O */
+	uint16_t max_queue_depth;      /* I/O queue entries */
+	uint16_t max_qpairs_per_ctrlr; /* admin + I/O */
 	uint32_t in_capsule_data_size;
 	uint32_t max_io_size;
 	uint32_t io_unit_size;
-	uint32_t max_aq_depth;			/* admin queue entries */
-	uint32_t num_shared_buffers;		/* data buffers in the shared pool (0 = no pool) */
-	uint32_t buf_cache_size;		/* buffers each poll group keeps for itself */
+	uint32_t max_aq_depth;	     /* admin queue entries */
+	uint32_t num_shared_buffers; /* data buffers in the shared pool (0 = no pool) */
+	uint32_t buf_cache_size;     /* buffers each poll group keeps for itself */
 	bool dif_insert_or_strip;
 	bool zcopy;
 	uint16_t reserved;
 	uint32_t abort_timeout_sec;
-	uint32_t association_timeout;		/* ms */
-	uint32_t acceptor_poll_rate;		/* us */
+	uint32_t association_timeout; /* ms */
+	uint32_t acceptor_poll_rate;  /* us */
 	/*
 	 * Ceiling of the shared data buffer pool: it starts with num_shared_buffers and grows by
-	 * chunks, off the I/O path, while requests wait for buffers. 0 = num_shared_buffers (fixed).
+	 * chunks, off the I/O path, while requests wait for buffers. 0 = num_shared_buffers
+	 * (fixed).
 	 */
 	uint32_t max_shared_buffers;
 	/*
@@ -180,11 +183,11 @@ struct usk_nvmf_transport {
 	struct usk_nvmf_tgt *tgt;
 	const struct usk_nvmf_transport_ops *ops;
 	struct usk_nvmf_transport_opts opts;
-	struct usk_mempool *data_buf_pool;	/* io_unit_size buffers, NULL when none */
+	struct usk_mempool *data_buf_pool; /* io_unit_size buffers, NULL when none */
 	/* core-private */
-	struct nvmf_pool_grower *pool_grower;	/* grows data_buf_pool on the creating thread */
-	_Atomic uint64_t pool_grows;		/* chunks added */
-	_Atomic uint64_t pool_grow_failures;	/* at the ceiling or out of memory */
+	struct nvmf_pool_grower *pool_grower; /* grows data_buf_pool on the creating thread */
+	_Atomic uint64_t pool_grows;	      /* chunks added */
+	_Atomic uint64_t pool_grow_failures;  /* at the ceiling or out of memory */
 	TAILQ_HEAD(, usk_nvmf_listener) listeners;
 	TAILQ_ENTRY(usk_nvmf_transport) link;
 };
@@ -224,29 +227,33 @@ struct usk_nvmf_transport_ops {
 	void (*opts_init)(struct usk_nvmf_transport_opts *opts);
 
 	/*
-	 * Create an instance from validated generic opts; decode and validate the transport-specific
-	 * members of opts->transport_specific (relaxed: generic members are present too). On a bad
-	 * value write "field: reason" into err and return -EINVAL. Return 0 and *transport, or -errno.
+	 * Create an instance from validated generic opts; decode and validate the
+	 * transport-specific members of opts->transport_specific (relaxed: generic members are
+	 * present too). On a bad value write "field: reason" into err and return -EINVAL. Return 0
+	 * and *transport, or -errno.
 	 */
-	int (*create)(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport **transport,
-		      char *err, size_t err_len);
+	int (*create)(const struct usk_nvmf_transport_opts *opts,
+		      struct usk_nvmf_transport **transport, char *err, size_t err_len);
 
-	/* Add the transport-specific members to params (nvmf_get_transports, save_config). May be NULL. */
+	/* Add the transport-specific members to params (nvmf_get_transports, save_config). May be
+	 * NULL. */
 	void (*dump_opts)(struct usk_nvmf_transport *transport, json_t *params);
 
 	/*
 	 * Destroy the instance (all poll groups and qpairs are gone already). Return 0 and call
 	 * cb_fn(cb_arg) when done (may be synchronous), or -errno (then cb_fn is not called).
 	 */
-	int (*destroy)(struct usk_nvmf_transport *transport, usk_nvmf_transport_destroy_done_cb cb_fn,
-		       void *cb_arg);
+	int (*destroy)(struct usk_nvmf_transport *transport,
+		       usk_nvmf_transport_destroy_done_cb cb_fn, void *cb_arg);
 
 	/* Start listening on trid. The core calls it once per distinct trid. 0 or -errno. */
-	int (*listen)(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid,
+	int (*listen)(struct usk_nvmf_transport *transport,
+		      const struct usk_nvme_transport_id *trid,
 		      const struct usk_nvmf_listen_opts *opts);
 
 	/* Stop listening on trid; connections already accepted stay. */
-	void (*stop_listen)(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid);
+	void (*stop_listen)(struct usk_nvmf_transport *transport,
+			    const struct usk_nvme_transport_id *trid);
 
 	/* A subsystem was associated with a listener (vfio-user needs this). May be NULL. */
 	int (*listen_associate)(struct usk_nvmf_transport *transport,
@@ -254,7 +261,8 @@ struct usk_nvmf_transport_ops {
 				const struct usk_nvme_transport_id *trid);
 
 	/* Adjust Identify Controller data for this transport (ioccsz, sgls...). May be NULL. */
-	void (*cdata_init)(struct usk_nvmf_transport *transport, const struct usk_nvmf_subsystem *subsystem,
+	void (*cdata_init)(struct usk_nvmf_transport *transport,
+			   const struct usk_nvmf_subsystem *subsystem,
 			   struct usk_nvme_ctrlr_data *cdata);
 
 	/*
@@ -266,14 +274,16 @@ struct usk_nvmf_transport_ops {
 				  struct usk_nvmf_discovery_log_page_entry *entry);
 
 	/* Per-thread state; runs on the poll group's thread. NULL on failure. */
-	struct usk_nvmf_transport_poll_group *(*poll_group_create)(struct usk_nvmf_transport *transport,
-			struct usk_nvmf_poll_group *group);
+	struct usk_nvmf_transport_poll_group *(*poll_group_create)(
+		struct usk_nvmf_transport *transport, struct usk_nvmf_poll_group *group);
 	/* Pick the group a new qpair should go to (any thread). May be NULL; may return NULL. */
-	struct usk_nvmf_transport_poll_group *(*get_optimal_poll_group)(struct usk_nvmf_qpair *qpair);
+	struct usk_nvmf_transport_poll_group *(*get_optimal_poll_group)(
+		struct usk_nvmf_qpair *qpair);
 	/* Free per-thread state (no qpairs left); on its thread. */
 	void (*poll_group_destroy)(struct usk_nvmf_transport_poll_group *tgroup);
 	/* Start handling qpair on tgroup's thread. 0 or -errno (the core then calls qpair_fini). */
-	int (*poll_group_add)(struct usk_nvmf_transport_poll_group *tgroup, struct usk_nvmf_qpair *qpair);
+	int (*poll_group_add)(struct usk_nvmf_transport_poll_group *tgroup,
+			      struct usk_nvmf_qpair *qpair);
 	/* Stop handling qpair (before qpair_fini). May be NULL. */
 	int (*poll_group_remove)(struct usk_nvmf_transport_poll_group *tgroup,
 				 struct usk_nvmf_qpair *qpair);
@@ -292,19 +302,23 @@ struct usk_nvmf_transport_ops {
 
 	/* Release a request the core will not complete (pending AER at teardown). Returns 0. */
 	int (*req_free)(struct usk_nvmf_request *req);
-	/* The core finished req (rsp filled): send data (controller-to-host) and the response. 0 or -errno. */
+	/* The core finished req (rsp filled): send data (controller-to-host) and the response. 0 or
+	 * -errno. */
 	int (*req_complete)(struct usk_nvmf_request *req);
 
 	/*
-	 * Free the qpair: the core holds no request of it any more. Call cb_fn(cb_arg) (if not NULL)
-	 * once done; the transport may then free the memory.
+	 * Free the qpair: the core holds no request of it any more. Call cb_fn(cb_arg) (if not
+	 * NULL) once done; the transport may then free the memory.
 	 */
 	void (*qpair_fini)(struct usk_nvmf_qpair *qpair, usk_nvmf_transport_qpair_fini_cb cb_fn,
 			   void *cb_arg);
 	/* Addresses of the connection. 0 or -errno. */
-	int (*qpair_get_peer_trid)(struct usk_nvmf_qpair *qpair, struct usk_nvme_transport_id *trid);
-	int (*qpair_get_local_trid)(struct usk_nvmf_qpair *qpair, struct usk_nvme_transport_id *trid);
-	int (*qpair_get_listen_trid)(struct usk_nvmf_qpair *qpair, struct usk_nvme_transport_id *trid);
+	int (*qpair_get_peer_trid)(struct usk_nvmf_qpair *qpair,
+				   struct usk_nvme_transport_id *trid);
+	int (*qpair_get_local_trid)(struct usk_nvmf_qpair *qpair,
+				    struct usk_nvme_transport_id *trid);
+	int (*qpair_get_listen_trid)(struct usk_nvmf_qpair *qpair,
+				     struct usk_nvme_transport_id *trid);
 
 	/*
 	 * The host sent Abort for command cid of qpair, and the core does not hold it. If such a
@@ -322,7 +336,9 @@ void usk_nvmf_transport_register(const struct usk_nvmf_transport_ops *ops);
 
 #define USK_NVMF_TRANSPORT_REGISTER(name, transport_ops) \
 	__attribute__((constructor)) static void usk_nvmf_transport_register_##name(void) \
-	{ usk_nvmf_transport_register(transport_ops); }
+	{ \
+		usk_nvmf_transport_register(transport_ops); \
+	}
 
 /* ---- called by transports ---- */
 

@@ -30,8 +30,8 @@ extern "C" {
 
 /* Class code (base class, subclass, programming interface) of an NVMe controller. */
 #define USK_PCI_CLASS_NVME 0x010802u
-#define USK_PCI_ANY_CLASS UINT32_MAX
-#define USK_PCI_MAX_BARS 6
+#define USK_PCI_ANY_CLASS  UINT32_MAX
+#define USK_PCI_MAX_BARS   6
 /* "dddd:bb:dd.f" and a NUL */
 #define USK_PCI_ADDR_STRLEN 13
 
@@ -39,10 +39,10 @@ extern "C" {
 #define USK_PCI_LOCK_PREFIX "/var/tmp/usk_pci_lock_"
 
 /* PCI command register bits usk drivers set: Bus Master Enable and Interrupt Disable. */
-#define USK_PCI_CMD_MEMORY 0x0002u
-#define USK_PCI_CMD_BUS_MASTER 0x0004u
+#define USK_PCI_CMD_MEMORY	 0x0002u
+#define USK_PCI_CMD_BUS_MASTER	 0x0004u
 #define USK_PCI_CMD_INTX_DISABLE 0x0400u
-#define USK_PCI_CFG_COMMAND 0x04u
+#define USK_PCI_CFG_COMMAND	 0x04u
 
 struct usk_pci_addr {
 	uint32_t domain;

@@ -17,14 +17,15 @@ extern "C" {
 #endif
 
 #define USK_DEFAULT_RPC_ADDR "/var/tmp/usk.sock"
-#define USK_JSONRPC_MAX_REQUEST (1024 * 1024) /* a larger request is an error; the connection closes */
+#define USK_JSONRPC_MAX_REQUEST \
+	(1024 * 1024) /* a larger request is an error; the connection closes */
 
-#define USK_JSONRPC_ERROR_PARSE_ERROR -32700
-#define USK_JSONRPC_ERROR_INVALID_REQUEST -32600
+#define USK_JSONRPC_ERROR_PARSE_ERROR	   -32700
+#define USK_JSONRPC_ERROR_INVALID_REQUEST  -32600
 #define USK_JSONRPC_ERROR_METHOD_NOT_FOUND -32601
-#define USK_JSONRPC_ERROR_INVALID_PARAMS -32602
-#define USK_JSONRPC_ERROR_INTERNAL_ERROR -32603
-#define USK_JSONRPC_ERROR_INVALID_STATE -1
+#define USK_JSONRPC_ERROR_INVALID_PARAMS   -32602
+#define USK_JSONRPC_ERROR_INTERNAL_ERROR   -32603
+#define USK_JSONRPC_ERROR_INVALID_STATE	   -1
 
 /* States in which a method may be called (a mask). */
 #define USK_RPC_STARTUP 0x1 /* before subsystems are initialised (--wait-for-rpc) */
@@ -47,12 +48,17 @@ void usk_rpc_register_method(const char *method, usk_rpc_method_handler func, ui
 void usk_rpc_register_alias_deprecated(const char *method, const char *alias);
 #define USK_RPC_REGISTER(method, func, state_mask) \
 	__attribute__((constructor)) static void rpc_register_##func(void) \
-	{ usk_rpc_register_method(method, func, state_mask); }
+	{ \
+		usk_rpc_register_method(method, func, state_mask); \
+	}
 #define USK_RPC_REGISTER_ALIAS_DEPRECATED(method, alias) \
 	__attribute__((constructor)) static void rpc_register_alias_##alias(void) \
-	{ usk_rpc_register_alias_deprecated(#method, #alias); }
+	{ \
+		usk_rpc_register_alias_deprecated(#method, #alias); \
+	}
 
-/** Whether method (or alias) exists (-ENOENT) and is allowed in any state of state_mask (-EPERM / 0). */
+/** Whether method (or alias) exists (-ENOENT) and is allowed in any state of state_mask (-EPERM /
+ * 0). */
 int usk_rpc_is_method_allowed(const char *method, uint32_t state_mask);
 /** Set the server state (USK_RPC_STARTUP or USK_RPC_RUNTIME); requests are checked against it. */
 void usk_rpc_set_state(uint32_t state);
@@ -88,17 +94,20 @@ void usk_jsonrpc_send_result(struct usk_jsonrpc_request *request, json_t *result
 /** Reply with a JSON boolean. */
 void usk_jsonrpc_send_bool_response(struct usk_jsonrpc_request *request, bool value);
 /** Reply with an error object {"code": code, "message": msg}. */
-void usk_jsonrpc_send_error_response(struct usk_jsonrpc_request *request, int code, const char *msg);
+void usk_jsonrpc_send_error_response(struct usk_jsonrpc_request *request, int code,
+				     const char *msg);
 /** As usk_jsonrpc_send_error_response with a printf-style message (truncated at 1 KiB). */
 void usk_jsonrpc_send_error_response_fmt(struct usk_jsonrpc_request *request, int code,
-		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+					 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /**
  * Decode params with decoders (see usk_json_decode_object); on failure reply with
  * INVALID_PARAMS naming the field and return false. params NULL with required fields is an error.
  */
 bool usk_rpc_decode_params(struct usk_jsonrpc_request *request, const json_t *params,
-			   const struct usk_json_object_decoder *decoders, size_t num_decoders, void *out);
+			   const struct usk_json_object_decoder *decoders, size_t num_decoders,
+			   void *out);
 
 /**
  * Run a request in-process without a socket (used by --json config replay and tests).

@@ -53,7 +53,8 @@ void usk_sock_get_default_opts(struct usk_sock_opts *opts, size_t opts_size);
  * the socket is non-blocking. port 0 picks a free port (read it with usk_sock_getaddr).
  * opts may be NULL for defaults. Returns 0 and *out, or -errno (-EINVAL for a bad address).
  */
-int usk_sock_listen(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out);
+int usk_sock_listen(const char *ip, int port, const struct usk_sock_opts *opts,
+		    struct usk_sock **out);
 
 /**
  * Accept one connection from a listening socket. The new socket is non-blocking and inherits
@@ -67,7 +68,8 @@ int usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out);
  * retries; meant for tests, tools and benchmarks, never a reactor); the socket is non-blocking.
  * Returns 0 and *out or -errno (-ECONNREFUSED ...).
  */
-int usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, struct usk_sock **out);
+int usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts,
+		     struct usk_sock **out);
 
 /**
  * Start a non-blocking connect to ip:port (numeric address only: nothing here resolves names,
@@ -110,8 +112,8 @@ int usk_sock_get_fd(const struct usk_sock *sock);
  * Local (saddr, sport) and peer (caddr, cport) numeric address and port. Any output pointer may
  * be NULL; buffers should hold USK_SOCK_ADDR_LEN bytes. Returns 0 or -errno.
  */
-int usk_sock_getaddr(struct usk_sock *sock, char *saddr, int slen, uint16_t *sport,
-		     char *caddr, int clen, uint16_t *cport);
+int usk_sock_getaddr(struct usk_sock *sock, char *saddr, int slen, uint16_t *sport, char *caddr,
+		     int clen, uint16_t *cport);
 /** true if the socket is bound to an IPv6 address. */
 bool usk_sock_is_ipv6(const struct usk_sock *sock);
 /** Opaque per-socket user context. */
@@ -132,8 +134,8 @@ void *usk_sock_group_get_ctx(const struct usk_sock_group *group);
  * Add sock to group: cb(cb_arg, group, sock) runs from usk_sock_group_poll when sock is
  * readable. A socket belongs to at most one group. Returns 0, -EBUSY if already in a group, -errno.
  */
-int usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock,
-			    usk_sock_cb cb, void *cb_arg);
+int usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock, usk_sock_cb cb,
+			    void *cb_arg);
 /**
  * Remove sock from its group. Safe from inside a callback of the same poll (even for another
  * socket whose event is still pending: that event is dropped). Returns 0 or -EINVAL.

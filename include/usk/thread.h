@@ -300,8 +300,8 @@ void usk_interrupt_unregister(struct usk_interrupt **pintr);
  * -ENOMEM or -EEXIST (io_device already registered).
  */
 int usk_io_device_register(void *io_device, usk_io_channel_create_cb create_cb,
-			    usk_io_channel_destroy_cb destroy_cb, uint32_t ctx_size,
-			    const char *name);
+			   usk_io_channel_destroy_cb destroy_cb, uint32_t ctx_size,
+			   const char *name);
 /**
  * Unregister; unregister_cb (may be NULL) runs on the calling thread once every channel is gone.
  */
@@ -328,7 +328,7 @@ void *usk_io_channel_get_io_device(struct usk_io_channel *ch);
  * usk thread): neither fn nor cpl runs.
  */
 int usk_for_each_channel(void *io_device, usk_channel_msg fn, void *ctx,
-			  usk_channel_for_each_cpl cpl);
+			 usk_channel_for_each_cpl cpl);
 /** io_device being walked. */
 void *usk_io_channel_iter_get_io_device(struct usk_io_channel_iter *i);
 /** Channel of the current thread (in fn); NULL in cpl. */

@@ -18,27 +18,27 @@ extern "C" {
 
 /* Groups: bit i of the mask enables group i. */
 enum usk_trace_group {
-	USK_TRACE_GROUP_BDEV = 0,	/* bdev I/O submitted / completed */
-	USK_TRACE_GROUP_NVMF_TCP = 1,	/* NVMe/TCP PDUs received / sent, request states */
-	USK_TRACE_GROUP_THREAD = 2,	/* poller runs longer than the threshold */
+	USK_TRACE_GROUP_BDEV = 0,     /* bdev I/O submitted / completed */
+	USK_TRACE_GROUP_NVMF_TCP = 1, /* NVMe/TCP PDUs received / sent, request states */
+	USK_TRACE_GROUP_THREAD = 2,   /* poller runs longer than the threshold */
 	USK_TRACE_GROUP_COUNT
 };
 
 enum usk_tpoint {
-	USK_TPOINT_BDEV_IO_START = 0,	/* obj bdev_io; a1 io type, a2 offset_blocks */
-	USK_TPOINT_BDEV_IO_DONE,	/* obj bdev_io; a1 status */
-	USK_TPOINT_TCP_PDU_RECV,	/* obj qpair; a1 PDU type, a2 PDU length */
-	USK_TPOINT_TCP_PDU_SEND,	/* obj qpair; a1 iovec count, a2 bytes */
-	USK_TPOINT_TCP_REQ_NEW,		/* obj request; a1 cid, a2 opcode */
-	USK_TPOINT_TCP_REQ_EXEC,	/* obj request; a1 cid */
-	USK_TPOINT_TCP_REQ_DONE,	/* obj request (back on its free list) */
-	USK_TPOINT_POLLER_SLOW,		/* obj poller; a1 run time in ticks, a2 thread id */
-	USK_TPOINT_OBJECT_NAME,		/* obj any; a1, a2: its name's first 16 bytes (NUL-padded) */
+	USK_TPOINT_BDEV_IO_START = 0, /* obj bdev_io; a1 io type, a2 offset_blocks */
+	USK_TPOINT_BDEV_IO_DONE,      /* obj bdev_io; a1 status */
+	USK_TPOINT_TCP_PDU_RECV,      /* obj qpair; a1 PDU type, a2 PDU length */
+	USK_TPOINT_TCP_PDU_SEND,      /* obj qpair; a1 iovec count, a2 bytes */
+	USK_TPOINT_TCP_REQ_NEW,	      /* obj request; a1 cid, a2 opcode */
+	USK_TPOINT_TCP_REQ_EXEC,      /* obj request; a1 cid */
+	USK_TPOINT_TCP_REQ_DONE,      /* obj request (back on its free list) */
+	USK_TPOINT_POLLER_SLOW,	      /* obj poller; a1 run time in ticks, a2 thread id */
+	USK_TPOINT_OBJECT_NAME,	      /* obj any; a1, a2: its name's first 16 bytes (NUL-padded) */
 	USK_TPOINT_COUNT
 };
 
 /* On-file layout (version 1). Fields only grow at the end. */
-#define USK_TRACE_MAGIC 0x31435254534b5355ULL /* "USKSTRC1" */
+#define USK_TRACE_MAGIC	    0x31435254534b5355ULL /* "USKSTRC1" */
 #define USK_TRACE_MAX_CORES 128
 
 struct usk_trace_entry {
@@ -62,9 +62,9 @@ struct usk_trace_ring {
 struct usk_trace_header {
 	uint64_t magic;
 	uint64_t tsc_rate;
-	uint32_t num_cores;	/* rings that follow the header */
-	uint32_t num_entries;	/* per ring, a power of two */
-	uint64_t tpoint_mask;	/* groups enabled now (informational for readers) */
+	uint32_t num_cores;   /* rings that follow the header */
+	uint32_t num_entries; /* per ring, a power of two */
+	uint64_t tpoint_mask; /* groups enabled now (informational for readers) */
 	char app_name[32];
 	uint64_t pid;
 	uint8_t pad[8];

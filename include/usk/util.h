@@ -12,19 +12,19 @@
 extern "C" {
 #endif
 
-#define USK_CACHE_LINE_SIZE 64
-#define usk_likely(x) __builtin_expect(!!(x), 1)
-#define usk_unlikely(x) __builtin_expect(!!(x), 0)
-#define USK_COUNTOF(arr) (sizeof(arr) / sizeof((arr)[0]))
-#define USK_CONTAINEROF(ptr, type, member) ((type *)((uintptr_t)(ptr) - offsetof(type, member)))
-#define USK_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define USK_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define USK_ALIGN_CEIL(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
-#define USK_ALIGN_FLOOR(x, a) ((x) & ~((__typeof__(x))(a) - 1))
-#define USK_IS_POW2(x) ((x) != 0 && (((x) & ((x) - 1)) == 0))
-#define USK_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
-#define USK_SEC_TO_USEC 1000000ULL
-#define USK_SEC_TO_NSEC 1000000000ULL
+#define USK_CACHE_LINE_SIZE		   64
+#define usk_likely(x)			   __builtin_expect(!!(x), 1)
+#define usk_unlikely(x)			   __builtin_expect(!!(x), 0)
+#define USK_COUNTOF(arr)		   (sizeof(arr) / sizeof((arr)[0]))
+#define USK_CONTAINEROF(ptr, type, member) ((type *)((uintptr_t)(ptr)-offsetof(type, member)))
+#define USK_MIN(a, b)			   ((a) < (b) ? (a) : (b))
+#define USK_MAX(a, b)			   ((a) > (b) ? (a) : (b))
+#define USK_ALIGN_CEIL(x, a)		   (((x) + (a)-1) & ~((__typeof__(x))(a)-1))
+#define USK_ALIGN_FLOOR(x, a)		   ((x) & ~((__typeof__(x))(a)-1))
+#define USK_IS_POW2(x)			   ((x) != 0 && (((x) & ((x)-1)) == 0))
+#define USK_STATIC_ASSERT(cond, msg)	   _Static_assert(cond, msg)
+#define USK_SEC_TO_USEC			   1000000ULL
+#define USK_SEC_TO_NSEC			   1000000000ULL
 
 static inline uint32_t
 usk_u32log2(uint32_t x)
@@ -88,7 +88,7 @@ size_t usk_strlen_pad(const void *str, size_t size, int pad);
  */
 char *usk_str_escape(char *dst, size_t dst_size, const void *src, size_t src_len);
 /** Size of a buffer that holds usk_str_escape of src_len bytes uncut. */
-#define USK_STR_ESCAPE_SIZE(src_len) ((src_len) * 4 + 1)
+#define USK_STR_ESCAPE_SIZE(src_len) ((src_len)*4 + 1)
 
 /* ---- iovecs ---- */
 

@@ -20,16 +20,16 @@
 extern "C" {
 #endif
 
-#define USK_VHOST_MAX_NAME_LEN 128
+#define USK_VHOST_MAX_NAME_LEN	     128
 #define USK_VHOST_DEFAULT_SOCKET_DIR "/var/tmp"
 
 struct usk_vhost_blk_opts {
-	size_t opts_size;	/* sizeof(struct usk_vhost_blk_opts) */
-	const char *name;	/* controller name = socket file name */
+	size_t opts_size; /* sizeof(struct usk_vhost_blk_opts) */
+	const char *name; /* controller name = socket file name */
 	const char *bdev_name;
-	const char *cpumask;	/* NULL = the app's core mask */
+	const char *cpumask; /* NULL = the app's core mask */
 	bool readonly;
-	bool packed_ring;	/* offer VIRTIO_F_RING_PACKED (off unless asked, as SPDK) */
+	bool packed_ring; /* offer VIRTIO_F_RING_PACKED (off unless asked, as SPDK) */
 };
 
 typedef void (*usk_vhost_cb)(void *cb_arg, int rc);

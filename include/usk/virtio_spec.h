@@ -17,68 +17,68 @@ extern "C" {
 #endif
 
 /* ---- device-independent feature bits (virtio 1.2 section 6) ---- */
-#define USK_VIRTIO_F_NOTIFY_ON_EMPTY		24
-#define USK_VIRTIO_F_ANY_LAYOUT			27
-#define USK_VIRTIO_F_RING_INDIRECT_DESC		28
-#define USK_VIRTIO_F_RING_EVENT_IDX		29
-#define USK_VIRTIO_F_VERSION_1			32
-#define USK_VIRTIO_F_ACCESS_PLATFORM		33
-#define USK_VIRTIO_F_RING_PACKED		34
-#define USK_VIRTIO_F_IN_ORDER			35
-#define USK_VIRTIO_F_ORDER_PLATFORM		36
-#define USK_VIRTIO_F_SR_IOV			37
-#define USK_VIRTIO_F_NOTIFICATION_DATA		38
-#define USK_VIRTIO_F_RING_RESET			40
+#define USK_VIRTIO_F_NOTIFY_ON_EMPTY	24
+#define USK_VIRTIO_F_ANY_LAYOUT		27
+#define USK_VIRTIO_F_RING_INDIRECT_DESC 28
+#define USK_VIRTIO_F_RING_EVENT_IDX	29
+#define USK_VIRTIO_F_VERSION_1		32
+#define USK_VIRTIO_F_ACCESS_PLATFORM	33
+#define USK_VIRTIO_F_RING_PACKED	34
+#define USK_VIRTIO_F_IN_ORDER		35
+#define USK_VIRTIO_F_ORDER_PLATFORM	36
+#define USK_VIRTIO_F_SR_IOV		37
+#define USK_VIRTIO_F_NOTIFICATION_DATA	38
+#define USK_VIRTIO_F_RING_RESET		40
 
 /* Device status bits (virtio 1.2 2.1). */
-#define USK_VIRTIO_CONFIG_S_ACKNOWLEDGE		1
-#define USK_VIRTIO_CONFIG_S_DRIVER		2
-#define USK_VIRTIO_CONFIG_S_DRIVER_OK		4
-#define USK_VIRTIO_CONFIG_S_FEATURES_OK		8
-#define USK_VIRTIO_CONFIG_S_NEEDS_RESET		0x40
-#define USK_VIRTIO_CONFIG_S_FAILED		0x80
+#define USK_VIRTIO_CONFIG_S_ACKNOWLEDGE 1
+#define USK_VIRTIO_CONFIG_S_DRIVER	2
+#define USK_VIRTIO_CONFIG_S_DRIVER_OK	4
+#define USK_VIRTIO_CONFIG_S_FEATURES_OK 8
+#define USK_VIRTIO_CONFIG_S_NEEDS_RESET 0x40
+#define USK_VIRTIO_CONFIG_S_FAILED	0x80
 
 /* ---- split virtqueue (virtio 1.2 2.7) ---- */
-#define USK_VRING_DESC_F_NEXT			1
-#define USK_VRING_DESC_F_WRITE			2
-#define USK_VRING_DESC_F_INDIRECT		4
+#define USK_VRING_DESC_F_NEXT	  1
+#define USK_VRING_DESC_F_WRITE	  2
+#define USK_VRING_DESC_F_INDIRECT 4
 
-#define USK_VRING_AVAIL_F_NO_INTERRUPT		1
-#define USK_VRING_USED_F_NO_NOTIFY		1
+#define USK_VRING_AVAIL_F_NO_INTERRUPT 1
+#define USK_VRING_USED_F_NO_NOTIFY     1
 
 /** Maximum queue size of a split ring (2^15). */
-#define USK_VIRTQ_MAX_SIZE			32768
+#define USK_VIRTQ_MAX_SIZE 32768
 
 /** Split-ring alignment requirements (virtio 1.2 2.7, table "Virtqueue Part Alignment"). */
-#define USK_VRING_DESC_ALIGN			16
-#define USK_VRING_AVAIL_ALIGN			2
-#define USK_VRING_USED_ALIGN			4
+#define USK_VRING_DESC_ALIGN  16
+#define USK_VRING_AVAIL_ALIGN 2
+#define USK_VRING_USED_ALIGN  4
 
 struct usk_vring_desc {
-	uint64_t addr;		/* guest-physical address */
+	uint64_t addr; /* guest-physical address */
 	uint32_t len;
-	uint16_t flags;		/* USK_VRING_DESC_F_* */
+	uint16_t flags; /* USK_VRING_DESC_F_* */
 	uint16_t next;
 };
 static_assert(sizeof(struct usk_vring_desc) == 16, "vring desc size");
 
 /** Driver area. With EVENT_IDX, ring[num] is used_event. */
 struct usk_vring_avail {
-	uint16_t flags;		/* USK_VRING_AVAIL_F_* */
+	uint16_t flags; /* USK_VRING_AVAIL_F_* */
 	uint16_t idx;
 	uint16_t ring[];
 };
 static_assert(sizeof(struct usk_vring_avail) == 4, "vring avail header size");
 
 struct usk_vring_used_elem {
-	uint32_t id;		/* head of the chain (32 bits for padding reasons) */
-	uint32_t len;		/* bytes written into device-writable buffers */
+	uint32_t id;  /* head of the chain (32 bits for padding reasons) */
+	uint32_t len; /* bytes written into device-writable buffers */
 };
 static_assert(sizeof(struct usk_vring_used_elem) == 8, "vring used elem size");
 
 /** Device area. With EVENT_IDX, *(uint16_t *)&ring[num] is avail_event. */
 struct usk_vring_used {
-	uint16_t flags;		/* USK_VRING_USED_F_* */
+	uint16_t flags; /* USK_VRING_USED_F_* */
 	uint16_t idx;
 	struct usk_vring_used_elem ring[];
 };
@@ -115,68 +115,68 @@ usk_vring_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old_idx)
 }
 
 /* ---- packed virtqueue (virtio 1.2 2.8) ---- */
-#define USK_VRING_PACKED_DESC_F_AVAIL		(1u << 7)
-#define USK_VRING_PACKED_DESC_F_USED		(1u << 15)
+#define USK_VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define USK_VRING_PACKED_DESC_F_USED  (1u << 15)
 
-#define USK_VRING_PACKED_EVENT_FLAG_ENABLE	0x0
-#define USK_VRING_PACKED_EVENT_FLAG_DISABLE	0x1
-#define USK_VRING_PACKED_EVENT_FLAG_DESC	0x2
+#define USK_VRING_PACKED_EVENT_FLAG_ENABLE  0x0
+#define USK_VRING_PACKED_EVENT_FLAG_DISABLE 0x1
+#define USK_VRING_PACKED_EVENT_FLAG_DESC    0x2
 
 /** off_wrap: bits 0-14 descriptor offset, bit 15 wrap counter. */
-#define USK_VRING_PACKED_EVENT_F_WRAP_CTR	15
+#define USK_VRING_PACKED_EVENT_F_WRAP_CTR 15
 
 struct usk_vring_packed_desc {
 	uint64_t addr;
 	uint32_t len;
-	uint16_t id;		/* buffer id */
-	uint16_t flags;		/* USK_VRING_DESC_F_* | AVAIL | USED */
+	uint16_t id;	/* buffer id */
+	uint16_t flags; /* USK_VRING_DESC_F_* | AVAIL | USED */
 };
 static_assert(sizeof(struct usk_vring_packed_desc) == 16, "packed desc size");
 
 /** Driver and device event suppression areas. */
 struct usk_vring_packed_desc_event {
 	uint16_t off_wrap;
-	uint16_t flags;		/* USK_VRING_PACKED_EVENT_FLAG_* */
+	uint16_t flags; /* USK_VRING_PACKED_EVENT_FLAG_* */
 };
 static_assert(sizeof(struct usk_vring_packed_desc_event) == 4, "packed event size");
 
 /* ---- virtio-blk (virtio 1.2 5.2) ---- */
-#define USK_VIRTIO_ID_BLOCK			2
+#define USK_VIRTIO_ID_BLOCK 2
 
-#define USK_VIRTIO_BLK_F_SIZE_MAX		1
-#define USK_VIRTIO_BLK_F_SEG_MAX		2
-#define USK_VIRTIO_BLK_F_GEOMETRY		4
-#define USK_VIRTIO_BLK_F_RO			5
-#define USK_VIRTIO_BLK_F_BLK_SIZE		6
-#define USK_VIRTIO_BLK_F_FLUSH			9
-#define USK_VIRTIO_BLK_F_TOPOLOGY		10
-#define USK_VIRTIO_BLK_F_CONFIG_WCE		11
-#define USK_VIRTIO_BLK_F_MQ			12
-#define USK_VIRTIO_BLK_F_DISCARD		13
-#define USK_VIRTIO_BLK_F_WRITE_ZEROES		14
-#define USK_VIRTIO_BLK_F_LIFETIME		15
-#define USK_VIRTIO_BLK_F_SECURE_ERASE		16
+#define USK_VIRTIO_BLK_F_SIZE_MAX     1
+#define USK_VIRTIO_BLK_F_SEG_MAX      2
+#define USK_VIRTIO_BLK_F_GEOMETRY     4
+#define USK_VIRTIO_BLK_F_RO	      5
+#define USK_VIRTIO_BLK_F_BLK_SIZE     6
+#define USK_VIRTIO_BLK_F_FLUSH	      9
+#define USK_VIRTIO_BLK_F_TOPOLOGY     10
+#define USK_VIRTIO_BLK_F_CONFIG_WCE   11
+#define USK_VIRTIO_BLK_F_MQ	      12
+#define USK_VIRTIO_BLK_F_DISCARD      13
+#define USK_VIRTIO_BLK_F_WRITE_ZEROES 14
+#define USK_VIRTIO_BLK_F_LIFETIME     15
+#define USK_VIRTIO_BLK_F_SECURE_ERASE 16
 
-#define USK_VIRTIO_BLK_T_IN			0
-#define USK_VIRTIO_BLK_T_OUT			1
-#define USK_VIRTIO_BLK_T_FLUSH			4
-#define USK_VIRTIO_BLK_T_GET_ID			8
-#define USK_VIRTIO_BLK_T_GET_LIFETIME		10
-#define USK_VIRTIO_BLK_T_DISCARD		11
-#define USK_VIRTIO_BLK_T_WRITE_ZEROES		13
-#define USK_VIRTIO_BLK_T_SECURE_ERASE		14
+#define USK_VIRTIO_BLK_T_IN	      0
+#define USK_VIRTIO_BLK_T_OUT	      1
+#define USK_VIRTIO_BLK_T_FLUSH	      4
+#define USK_VIRTIO_BLK_T_GET_ID	      8
+#define USK_VIRTIO_BLK_T_GET_LIFETIME 10
+#define USK_VIRTIO_BLK_T_DISCARD      11
+#define USK_VIRTIO_BLK_T_WRITE_ZEROES 13
+#define USK_VIRTIO_BLK_T_SECURE_ERASE 14
 
-#define USK_VIRTIO_BLK_S_OK			0
-#define USK_VIRTIO_BLK_S_IOERR			1
-#define USK_VIRTIO_BLK_S_UNSUPP			2
+#define USK_VIRTIO_BLK_S_OK	0
+#define USK_VIRTIO_BLK_S_IOERR	1
+#define USK_VIRTIO_BLK_S_UNSUPP 2
 
 /** Sector size of every virtio-blk sector field, whatever blk_size is. */
-#define USK_VIRTIO_BLK_SECTOR_SIZE		512
+#define USK_VIRTIO_BLK_SECTOR_SIZE 512
 /** GET_ID answer length: a serial string, not NUL-terminated when it fills all 20 bytes. */
-#define USK_VIRTIO_BLK_ID_BYTES			20
+#define USK_VIRTIO_BLK_ID_BYTES 20
 
 /** Flag of struct usk_virtio_blk_discard_write_zeroes.flags. */
-#define USK_VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP	1
+#define USK_VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
 
 struct usk_virtio_blk_geometry {
 	uint16_t cylinders;
@@ -197,7 +197,7 @@ struct usk_virtio_blk_topology {
  * rejects GET_CONFIG requests larger than its struct.
  */
 struct usk_virtio_blk_config {
-	uint64_t capacity;		/* in 512-byte sectors */
+	uint64_t capacity; /* in 512-byte sectors */
 	uint32_t size_max;
 	uint32_t seg_max;
 	struct usk_virtio_blk_geometry geometry;
@@ -225,9 +225,9 @@ static_assert(offsetof(struct usk_virtio_blk_config, write_zeroes_may_unmap) == 
 
 /** Request header: the first device-readable bytes of every request. */
 struct usk_virtio_blk_outhdr {
-	uint32_t type;		/* USK_VIRTIO_BLK_T_* */
+	uint32_t type; /* USK_VIRTIO_BLK_T_* */
 	uint32_t ioprio;
-	uint64_t sector;	/* 512-byte units */
+	uint64_t sector; /* 512-byte units */
 };
 static_assert(sizeof(struct usk_virtio_blk_outhdr) == 16, "virtio_blk_outhdr size");
 
@@ -235,7 +235,7 @@ static_assert(sizeof(struct usk_virtio_blk_outhdr) == 16, "virtio_blk_outhdr siz
 struct usk_virtio_blk_discard_write_zeroes {
 	uint64_t sector;
 	uint32_t num_sectors;
-	uint32_t flags;		/* USK_VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP */
+	uint32_t flags; /* USK_VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP */
 };
 static_assert(sizeof(struct usk_virtio_blk_discard_write_zeroes) == 16, "discard seg size");
 
@@ -288,54 +288,54 @@ enum usk_vhost_user_request {
 };
 
 /** Virtio feature bit 30 in GET/SET_FEATURES: the back-end speaks protocol features. */
-#define USK_VHOST_USER_F_PROTOCOL_FEATURES	30
+#define USK_VHOST_USER_F_PROTOCOL_FEATURES 30
 
 /* Protocol feature bits (GET/SET_PROTOCOL_FEATURES). */
-#define USK_VHOST_USER_PROTOCOL_F_MQ			0
-#define USK_VHOST_USER_PROTOCOL_F_LOG_SHMFD		1
-#define USK_VHOST_USER_PROTOCOL_F_RARP			2
-#define USK_VHOST_USER_PROTOCOL_F_REPLY_ACK		3
-#define USK_VHOST_USER_PROTOCOL_F_NET_MTU		4
-#define USK_VHOST_USER_PROTOCOL_F_BACKEND_REQ		5
-#define USK_VHOST_USER_PROTOCOL_F_CROSS_ENDIAN		6
-#define USK_VHOST_USER_PROTOCOL_F_CRYPTO_SESSION	7
-#define USK_VHOST_USER_PROTOCOL_F_PAGEFAULT		8
-#define USK_VHOST_USER_PROTOCOL_F_CONFIG		9
-#define USK_VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD	10
-#define USK_VHOST_USER_PROTOCOL_F_HOST_NOTIFIER		11
-#define USK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD	12
-#define USK_VHOST_USER_PROTOCOL_F_RESET_DEVICE		13
-#define USK_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS	14
-#define USK_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS	15
-#define USK_VHOST_USER_PROTOCOL_F_STATUS		16
+#define USK_VHOST_USER_PROTOCOL_F_MQ		       0
+#define USK_VHOST_USER_PROTOCOL_F_LOG_SHMFD	       1
+#define USK_VHOST_USER_PROTOCOL_F_RARP		       2
+#define USK_VHOST_USER_PROTOCOL_F_REPLY_ACK	       3
+#define USK_VHOST_USER_PROTOCOL_F_NET_MTU	       4
+#define USK_VHOST_USER_PROTOCOL_F_BACKEND_REQ	       5
+#define USK_VHOST_USER_PROTOCOL_F_CROSS_ENDIAN	       6
+#define USK_VHOST_USER_PROTOCOL_F_CRYPTO_SESSION       7
+#define USK_VHOST_USER_PROTOCOL_F_PAGEFAULT	       8
+#define USK_VHOST_USER_PROTOCOL_F_CONFIG	       9
+#define USK_VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD      10
+#define USK_VHOST_USER_PROTOCOL_F_HOST_NOTIFIER	       11
+#define USK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD       12
+#define USK_VHOST_USER_PROTOCOL_F_RESET_DEVICE	       13
+#define USK_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS 14
+#define USK_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS  15
+#define USK_VHOST_USER_PROTOCOL_F_STATUS	       16
 
 /* Header flags. */
-#define USK_VHOST_USER_VERSION_MASK		0x3
-#define USK_VHOST_USER_VERSION			0x1
-#define USK_VHOST_USER_REPLY_MASK		(1u << 2)
-#define USK_VHOST_USER_NEED_REPLY_MASK		(1u << 3)
+#define USK_VHOST_USER_VERSION_MASK    0x3
+#define USK_VHOST_USER_VERSION	       0x1
+#define USK_VHOST_USER_REPLY_MASK      (1u << 2)
+#define USK_VHOST_USER_NEED_REPLY_MASK (1u << 3)
 
 /** SET_VRING_KICK/CALL/ERR u64 payload: bits 0-7 vring index, bit 8 "no fd passed". */
-#define USK_VHOST_USER_VRING_IDX_MASK		0xffu
-#define USK_VHOST_USER_VRING_NOFD_MASK		(1u << 8)
+#define USK_VHOST_USER_VRING_IDX_MASK  0xffu
+#define USK_VHOST_USER_VRING_NOFD_MASK (1u << 8)
 
 /** Maximum memory regions in SET_MEM_TABLE, and fds in one message. */
-#define USK_VHOST_USER_MEMORY_MAX_NREGIONS	8
-#define USK_VHOST_USER_MAX_FDS			8
+#define USK_VHOST_USER_MEMORY_MAX_NREGIONS 8
+#define USK_VHOST_USER_MAX_FDS		   8
 /** Largest GET/SET_CONFIG payload region. */
-#define USK_VHOST_USER_MAX_CONFIG_SIZE		256
+#define USK_VHOST_USER_MAX_CONFIG_SIZE 256
 
 /** SET_VRING_ADDR flags: bit 0 requests dirty logging of the used ring. */
-#define USK_VHOST_VRING_F_LOG			0
+#define USK_VHOST_VRING_F_LOG 0
 
 /** GET/SET_CONFIG flags. */
-#define USK_VHOST_SET_CONFIG_TYPE_FRONTEND	0
-#define USK_VHOST_SET_CONFIG_TYPE_MIGRATION	1
+#define USK_VHOST_SET_CONFIG_TYPE_FRONTEND  0
+#define USK_VHOST_SET_CONFIG_TYPE_MIGRATION 1
 
 struct usk_vhost_user_hdr {
-	uint32_t request;	/* enum usk_vhost_user_request */
-	uint32_t flags;		/* version | REPLY | NEED_REPLY */
-	uint32_t size;		/* payload bytes following the header */
+	uint32_t request; /* enum usk_vhost_user_request */
+	uint32_t flags;	  /* version | REPLY | NEED_REPLY */
+	uint32_t size;	  /* payload bytes following the header */
 };
 static_assert(sizeof(struct usk_vhost_user_hdr) == 12, "vhost-user header size");
 
@@ -361,7 +361,7 @@ struct usk_vhost_user_memory_region {
 	uint64_t guest_phys_addr;
 	uint64_t memory_size;
 	uint64_t userspace_addr;
-	uint64_t mmap_offset;	/* offset into the region's fd */
+	uint64_t mmap_offset; /* offset into the region's fd */
 };
 static_assert(sizeof(struct usk_vhost_user_memory_region) == 32, "memory region size");
 
@@ -395,7 +395,7 @@ struct usk_vhost_user_config {
 	uint8_t region[USK_VHOST_USER_MAX_CONFIG_SIZE];
 };
 static_assert(sizeof(struct usk_vhost_user_config) == 12 + 256, "config size");
-#define USK_VHOST_USER_CONFIG_HDR_SIZE	offsetof(struct usk_vhost_user_config, region)
+#define USK_VHOST_USER_CONFIG_HDR_SIZE offsetof(struct usk_vhost_user_config, region)
 
 /** GET_INFLIGHT_FD / SET_INFLIGHT_FD (fd passed with SET and with the GET reply). */
 struct usk_vhost_user_inflight {
@@ -406,7 +406,7 @@ struct usk_vhost_user_inflight {
 };
 static_assert(sizeof(struct usk_vhost_user_inflight) == 24, "inflight size (padded)");
 /** On the wire the inflight payload is 20 bytes (no tail padding); accept >= this. */
-#define USK_VHOST_USER_INFLIGHT_WIRE_SIZE	20
+#define USK_VHOST_USER_INFLIGHT_WIRE_SIZE 20
 
 union usk_vhost_user_payload {
 	uint64_t u64;
@@ -420,7 +420,7 @@ union usk_vhost_user_payload {
 };
 /* The largest member (config) is 268 bytes; 8-byte alignment rounds the union to 272. */
 static_assert(sizeof(union usk_vhost_user_payload) == 272, "vhost-user payload size");
-#define USK_VHOST_USER_MAX_PAYLOAD_SIZE	sizeof(struct usk_vhost_user_config)
+#define USK_VHOST_USER_MAX_PAYLOAD_SIZE sizeof(struct usk_vhost_user_config)
 
 /** One message as it travels on the socket (header immediately followed by the payload). */
 struct usk_vhost_user_msg {
@@ -435,14 +435,14 @@ static_assert(sizeof(struct usk_vhost_user_msg) == 12 + 272, "vhost-user message
  * it fetches a chain and clears it when the used element is visible, so that a restarted
  * back-end (or front-end) resubmits the requests that never completed.
  */
-#define USK_VHOST_INFLIGHT_VERSION		1
-#define USK_VHOST_INFLIGHT_ALIGNMENT		64
+#define USK_VHOST_INFLIGHT_VERSION   1
+#define USK_VHOST_INFLIGHT_ALIGNMENT 64
 
 struct usk_vhost_inflight_desc_split {
-	uint8_t inflight;	/* 1 while the request is in the back-end */
+	uint8_t inflight; /* 1 while the request is in the back-end */
 	uint8_t padding[5];
-	uint16_t next;		/* link in the back-end's last batch (not used by usk) */
-	uint64_t counter;	/* fetch order, to resubmit in order */
+	uint16_t next;	  /* link in the back-end's last batch (not used by usk) */
+	uint64_t counter; /* fetch order, to resubmit in order */
 };
 static_assert(sizeof(struct usk_vhost_inflight_desc_split) == 16, "inflight split desc size");
 
@@ -451,7 +451,7 @@ struct usk_vhost_inflight_split {
 	uint16_t version;
 	uint16_t desc_num;
 	uint16_t last_batch_head;
-	uint16_t used_idx;	/* used->idx as last committed by the back-end */
+	uint16_t used_idx; /* used->idx as last committed by the back-end */
 	struct usk_vhost_inflight_desc_split desc[];
 };
 static_assert(sizeof(struct usk_vhost_inflight_split) == 16, "inflight split header size");

@@ -35,8 +35,9 @@ static inline bool
 usk_bdev_rpc_check_name(struct usk_jsonrpc_request *request, const char *name)
 {
 	if (name && (name[0] == '\0' || strlen(name) >= USK_BDEV_MAX_NAME_LEN)) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: name: must be 1..255 characters");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: name: must be 1..255 characters");
 		return false;
 	}
 	return true;
@@ -47,8 +48,9 @@ static inline bool
 usk_bdev_rpc_check_md_size(struct usk_jsonrpc_request *request, uint32_t md_size)
 {
 	if (md_size != 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: md_size: separate metadata is not supported (use 0)");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: md_size: separate metadata is not supported (use 0)");
 		return false;
 	}
 	return true;
@@ -59,9 +61,9 @@ static inline bool
 usk_bdev_rpc_parse_uuid(struct usk_jsonrpc_request *request, const char *uuid_str, uuid_t out)
 {
 	if (uuid_str && uuid_parse(uuid_str, out) != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: uuid: '%s' is not a valid UUID",
-						    uuid_str);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: uuid: '%s' is not a valid UUID", uuid_str);
 		return false;
 	}
 	return true;
@@ -72,8 +74,8 @@ static inline bool
 usk_bdev_rpc_check_name_free(struct usk_jsonrpc_request *request, const char *name)
 {
 	if (name && usk_bdev_get_by_name(name) != NULL) {
-		usk_jsonrpc_send_error_response_fmt(request, -EEXIST, "name: bdev %s already exists",
-						    name);
+		usk_jsonrpc_send_error_response_fmt(request, -EEXIST,
+						    "name: bdev %s already exists", name);
 		return false;
 	}
 	return true;
@@ -85,8 +87,8 @@ usk_bdev_rpc_reply_created(struct usk_jsonrpc_request *request, int rc, struct u
 			   const char *module)
 {
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "could not create %s bdev: %s", module,
-						    strerror(-rc));
+		usk_jsonrpc_send_error_response_fmt(request, rc, "could not create %s bdev: %s",
+						    module, strerror(-rc));
 		return;
 	}
 	usk_jsonrpc_send_result(request, json_string(usk_bdev_get_name(bdev)));

@@ -124,8 +124,9 @@ usk_bdev_set_opts(const struct usk_bdev_opts *opts)
 	tmp.opts_size = sizeof(tmp);
 	min_pool = tmp.bdev_io_cache_size * (usk_thread_get_count() + 1);
 	if (tmp.bdev_io_pool_size == 0 || tmp.bdev_io_pool_size < min_pool) {
-		USK_ERRLOG("bdev_io_pool_size %u must be >= bdev_io_cache_size * (threads + 1) = %u\n",
-			   tmp.bdev_io_pool_size, min_pool);
+		USK_ERRLOG(
+			"bdev_io_pool_size %u must be >= bdev_io_cache_size * (threads + 1) = %u\n",
+			tmp.bdev_io_pool_size, min_pool);
 		return -EINVAL;
 	}
 	if (tmp.small_buf_pool_size == 0 || tmp.large_buf_pool_size == 0) {
@@ -278,14 +279,16 @@ usk_bdev_initialize(usk_bdev_init_cb cb_fn, void *cb_arg)
 			ctx_size = (size_t)m->get_ctx_size();
 		}
 	}
-	g_bdev_mgr.bdev_io_size = USK_ALIGN_CEIL(sizeof(struct usk_bdev_io) + ctx_size,
-					(size_t)USK_CACHE_LINE_SIZE);
+	g_bdev_mgr.bdev_io_size =
+		USK_ALIGN_CEIL(sizeof(struct usk_bdev_io) + ctx_size, (size_t)USK_CACHE_LINE_SIZE);
 	/* Every core's mgmt channel cache must fit, with room to spare. */
-	g_bdev_opts.bdev_io_pool_size = USK_MAX(g_bdev_opts.bdev_io_pool_size,
-						g_bdev_opts.bdev_io_cache_size * (usk_env_get_core_count() + 1));
+	g_bdev_opts.bdev_io_pool_size =
+		USK_MAX(g_bdev_opts.bdev_io_pool_size,
+			g_bdev_opts.bdev_io_cache_size * (usk_env_get_core_count() + 1));
 	/* Each thread's mgmt channel keeps its own cache, so the pool needs no per-thread cache. */
 	g_bdev_mgr.bdev_io_pool = usk_mempool_create("bdev_io", g_bdev_opts.bdev_io_pool_size,
-				  g_bdev_mgr.bdev_io_size, 0, USK_ENV_SOCKET_ID_ANY);
+						     g_bdev_mgr.bdev_io_size, 0,
+						     USK_ENV_SOCKET_ID_ANY);
 	/* The data buffer pools are created off the reactors on the first usk_bdev_io_get_buf()
 	 * (most setups never need them), or here at start-up with buf_pools_at_init. */
 	g_bdev_mgr.zero_buffer = usk_dma_zmalloc(BDEV_ZERO_BUFFER_SIZE, USK_BDEV_BUF_ALIGN, NULL);
@@ -315,7 +318,8 @@ usk_bdev_initialize(usk_bdev_init_cb cb_fn, void *cb_arg)
 		if (m->module_init) {
 			rc = m->module_init();
 			if (rc != 0) {
-				USK_ERRLOG("bdev module %s failed to initialise: %d\n", m->name, rc);
+				USK_ERRLOG("bdev module %s failed to initialise: %d\n", m->name,
+					   rc);
 				g_init_in_modules = false;
 				bdev_init_complete(rc);
 				return;
@@ -615,7 +619,8 @@ usk_bdev_wait_for_examine(usk_bdev_wait_for_examine_cb cb_fn, void *cb_arg)
 	w->thread = usk_get_thread();
 	TAILQ_INSERT_TAIL(&g_examine_waiters, w, link);
 	/* Checked from a message so cb never runs inside this call. */
-	if (usk_thread_send_msg(g_app_thread ? g_app_thread : w->thread, examine_check_msg, NULL) != 0) {
+	if (usk_thread_send_msg(g_app_thread ? g_app_thread : w->thread, examine_check_msg, NULL) !=
+	    0) {
 		TAILQ_REMOVE(&g_examine_waiters, w, link);
 		free(w);
 		return -ENOMEM;
@@ -651,8 +656,9 @@ bdev_do_examine(struct usk_bdev *bdev)
 			m->internal.action_in_progress++;
 			m->examine_config(bdev);
 			if (m->internal.action_in_progress > before) {
-				USK_ERRLOG("module %s did not call usk_bdev_module_examine_done in examine_config\n",
-					   m->name);
+				USK_ERRLOG(
+					"module %s did not call usk_bdev_module_examine_done in examine_config\n",
+					m->name);
 				m->internal.action_in_progress = before;
 			}
 		}
@@ -729,7 +735,8 @@ usk_bdev_register(struct usk_bdev *bdev)
 	    bdev->fn_table == NULL || bdev->fn_table->submit_request == NULL ||
 	    bdev->fn_table->get_io_channel == NULL || bdev->fn_table->destruct == NULL ||
 	    bdev->fn_table->io_type_supported == NULL || bdev->module == NULL) {
-		USK_ERRLOG("bdev_register: invalid bdev (name, blocklen, module and fn_table required)\n");
+		USK_ERRLOG(
+			"bdev_register: invalid bdev (name, blocklen, module and fn_table required)\n");
 		return -EINVAL;
 	}
 	if (strlen(bdev->name) >= USK_BDEV_MAX_NAME_LEN) {
@@ -1019,8 +1026,8 @@ bdev_desc_send_event(struct usk_bdev_desc *desc, enum usk_bdev_event_type type)
 }
 
 int
-usk_bdev_open_ext(const char *bdev_name, bool write, usk_bdev_event_cb_t event_cb,
-		  void *event_ctx, struct usk_bdev_desc **_desc)
+usk_bdev_open_ext(const char *bdev_name, bool write, usk_bdev_event_cb_t event_cb, void *event_ctx,
+		  struct usk_bdev_desc **_desc)
 {
 	struct usk_bdev_internal *bi;
 	struct usk_bdev_desc *desc;
@@ -1074,8 +1081,9 @@ usk_bdev_close(struct usk_bdev_desc *desc)
 	bool last;
 
 	if (desc->thread != usk_get_thread()) {
-		USK_ERRLOG("descriptor of %s closed on a thread other than the one that opened it\n",
-			   desc->bdev->name);
+		USK_ERRLOG(
+			"descriptor of %s closed on a thread other than the one that opened it\n",
+			desc->bdev->name);
 	}
 	pthread_mutex_lock(&bi->mutex);
 	TAILQ_REMOVE(&bi->descs, desc, link);
@@ -1089,7 +1097,8 @@ usk_bdev_close(struct usk_bdev_desc *desc)
 	desc->closed = true;
 	desc_put(desc);
 	if (last) {
-		struct usk_thread *t = bi->unregister_thread ? bi->unregister_thread : usk_get_thread();
+		struct usk_thread *t = bi->unregister_thread ? bi->unregister_thread :
+							       usk_get_thread();
 
 		if (usk_thread_send_msg(t, bdev_unregister_descs_closed, bi) != 0) {
 			bdev_unregister_descs_closed(bi);
@@ -1328,7 +1337,7 @@ usk_bdev_io_type_supported(struct usk_bdev *bdev, enum usk_bdev_io_type io_type)
 		case USK_BDEV_IO_TYPE_WRITE_ZEROES:
 			/* Emulated with writes of a zero buffer. */
 			supported = bdev->fn_table->io_type_supported(bdev->ctxt,
-					USK_BDEV_IO_TYPE_WRITE);
+								      USK_BDEV_IO_TYPE_WRITE);
 			break;
 		default:
 			break;

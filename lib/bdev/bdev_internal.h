@@ -14,27 +14,27 @@
 #include "usk/util.h"
 
 /* bdev_io->internal.flags */
-#define BDEV_IO_F_CHILD 0x01      /* child of a split / emulated parent */
-#define BDEV_IO_F_HAS_BUF 0x02    /* internal.buf must go back to the buffer pool */
-#define BDEV_IO_F_QOS_FWD 0x04    /* submitted on another thread's channel by QoS */
-#define BDEV_IO_F_PARENT 0x10     /* split / emulation parent, reset, abort: special completion */
+#define BDEV_IO_F_CHILD	     0x01 /* child of a split / emulated parent */
+#define BDEV_IO_F_HAS_BUF    0x02 /* internal.buf must go back to the buffer pool */
+#define BDEV_IO_F_QOS_FWD    0x04 /* submitted on another thread's channel by QoS */
+#define BDEV_IO_F_PARENT     0x10 /* split / emulation parent, reset, abort: special completion */
 #define BDEV_IO_F_RESET_DONE 0x20 /* a reset whose channels are unfrozen again */
 /* A FUA write on a module without native FUA: a flush follows before the user's callback. */
 #define BDEV_IO_F_FUA_EMU 0x40
 
 /* bdev channel flags */
 #define BDEV_CH_RESET_IN_PROGRESS 0x1
-#define BDEV_CH_QOS_ENABLED 0x2
+#define BDEV_CH_QOS_ENABLED	  0x2
 /* Splitting may be needed: check every read/write. */
 #define BDEV_CH_SPLIT 0x4
 /* Destroyed by lib/thread while I/O was still in flight: freed when the last one is done. */
 #define BDEV_CH_ZOMBIE 0x8
-#define BDEV_CH_SLOW (BDEV_CH_RESET_IN_PROGRESS | BDEV_CH_QOS_ENABLED | BDEV_CH_SPLIT)
+#define BDEV_CH_SLOW   (BDEV_CH_RESET_IN_PROGRESS | BDEV_CH_QOS_ENABLED | BDEV_CH_SPLIT)
 
 #define BDEV_ZERO_BUFFER_SIZE (1024 * 1024)
 #define BDEV_QOS_TIMESLICE_US 1000
-#define BDEV_NOMEM_RETRY_US 100
-#define BDEV_BUF_RETRY_US 100
+#define BDEV_NOMEM_RETRY_US   100
+#define BDEV_BUF_RETRY_US     100
 
 enum bdev_status {
 	BDEV_STATUS_READY,
@@ -127,7 +127,8 @@ struct usk_bdev_internal {
 	enum bdev_status status;
 	TAILQ_HEAD(, bdev_alias) aliases;
 	TAILQ_ENTRY(usk_bdev_internal) link;
-	/* Protects descs, open counts, claim, stat_closed, channels (may be touched from any thread). */
+	/* Protects descs, open counts, claim, stat_closed, channels (may be touched from any
+	 * thread). */
 	pthread_mutex_t mutex;
 	TAILQ_HEAD(, usk_bdev_desc) descs;
 	uint32_t open_descs;
@@ -157,7 +158,6 @@ struct usk_bdev_internal {
 	usk_channel_msg reset_walk_fn;
 	usk_channel_for_each_cpl reset_walk_done;
 };
-
 
 struct bdev_mgr {
 	struct usk_mempool *bdev_io_pool;
@@ -189,11 +189,12 @@ void bdev_io_submit(struct usk_bdev_io *bdev_io);
 void bdev_io_do_submit(struct usk_bdev_channel *bch, struct usk_bdev_io *bdev_io);
 void bdev_io_complete_final(struct usk_bdev_io *bdev_io);
 uint32_t bdev_channel_abort_queued(struct usk_bdev_channel *bch, struct usk_bdev_io **head,
-			       struct usk_bdev_io **tail, void *bio_cb_arg, bool sync);
+				   struct usk_bdev_io **tail, void *bio_cb_arg, bool sync);
 /* Complete later from a message on the channel's thread (never inside a submit call). */
 void bdev_io_complete_deferred(struct usk_bdev_io *bdev_io, enum usk_bdev_io_status status);
 struct usk_bdev_io *bdev_io_alloc_internal(struct usk_bdev_channel *bch, struct usk_bdev *bdev,
-		uint8_t type, usk_bdev_io_completion_cb cb, void *cb_arg);
+					   uint8_t type, usk_bdev_io_completion_cb cb,
+					   void *cb_arg);
 bool bdev_io_should_split(struct usk_bdev_io *bdev_io);
 void bdev_io_split(struct usk_bdev_io *bdev_io);
 void bdev_write_zeroes_emulate(struct usk_bdev_io *parent);
@@ -212,7 +213,8 @@ void bdev_qos_channel_init(struct usk_bdev_channel *bch);
 void bdev_qos_channel_destroy(struct usk_bdev_channel *bch);
 void bdev_qos_destroy(struct usk_bdev *bdev);
 void bdev_qos_write_config(struct usk_bdev *bdev, json_t *config_array);
-/* Abort I/O queued by QoS on bch (the QoS channel) matching bio_cb_arg (NULL: all). Returns count. */
+/* Abort I/O queued by QoS on bch (the QoS channel) matching bio_cb_arg (NULL: all). Returns count.
+ */
 uint32_t bdev_qos_abort_queued(struct usk_bdev_channel *bch, void *bio_cb_arg);
 /* Let a parent wait for a free bdev_io on its thread. */
 void bdev_mgmt_queue_wait(struct bdev_mgmt_channel *mgmt, struct usk_bdev_io_wait_entry *entry);

@@ -198,9 +198,10 @@ bdev_channel_destroy(void *io_device, void *ctx_buf)
 		bi->zombies++;
 		bch->flags |= BDEV_CH_ZOMBIE;
 		pthread_mutex_unlock(&bi->mutex);
-		USK_WARNLOG("bdev %s: channel put with %lu I/O in flight; freed when it completes\n",
-			    bi->bdev->name,
-			    (unsigned long)USK_MAX(bch->io_outstanding, bch->user_inflight));
+		USK_WARNLOG(
+			"bdev %s: channel put with %lu I/O in flight; freed when it completes\n",
+			bi->bdev->name,
+			(unsigned long)USK_MAX(bch->io_outstanding, bch->user_inflight));
 		return;
 	}
 	bdev_stat_add(&bi->stat_closed, &bch->stat);
@@ -227,8 +228,8 @@ static void
 mgmt_ensure_retry_poller(struct bdev_mgmt_channel *mgmt)
 {
 	if (mgmt->buf_retry_poller == NULL) {
-		mgmt->buf_retry_poller = usk_poller_register_named(mgmt_retry_poll, mgmt,
-					 BDEV_BUF_RETRY_US, "bdev_mgmt_retry");
+		mgmt->buf_retry_poller = usk_poller_register_named(
+			mgmt_retry_poll, mgmt, BDEV_BUF_RETRY_US, "bdev_mgmt_retry");
 	}
 }
 
@@ -318,9 +319,9 @@ enum buf_pool_state {
 };
 
 static pthread_mutex_t g_buf_pool_mutex = PTHREAD_MUTEX_INITIALIZER;
-static int g_buf_pool_state;          /* enum buf_pool_state */
-static pthread_t g_buf_pool_thread;   /* valid while g_buf_pool_joinable */
-static bool g_buf_pool_joinable;      /* under g_buf_pool_mutex */
+static int g_buf_pool_state;	    /* enum buf_pool_state */
+static pthread_t g_buf_pool_thread; /* valid while g_buf_pool_joinable */
+static bool g_buf_pool_joinable;    /* under g_buf_pool_mutex */
 
 int
 bdev_buf_pools_create(void)
@@ -413,7 +414,8 @@ bdev_buf_pools_free(void)
 static inline struct usk_mempool *
 buf_pool_for(uint64_t len)
 {
-	return len <= USK_BDEV_SMALL_BUF_MAX_SIZE ? g_bdev_mgr.small_buf_pool : g_bdev_mgr.large_buf_pool;
+	return len <= USK_BDEV_SMALL_BUF_MAX_SIZE ? g_bdev_mgr.small_buf_pool :
+						    g_bdev_mgr.large_buf_pool;
 }
 
 static void
@@ -461,7 +463,8 @@ mgmt_run_buf_waiters(struct bdev_mgmt_channel *mgmt)
 	case BUF_POOLS_READY:
 		break;
 	case BUF_POOLS_FAILED:
-		while ((io = bdev_io_fifo_pop(&mgmt->buf_wait_head, &mgmt->buf_wait_tail)) != NULL) {
+		while ((io = bdev_io_fifo_pop(&mgmt->buf_wait_head, &mgmt->buf_wait_tail)) !=
+		       NULL) {
 			mgmt->buf_wait_count--;
 			io->internal.get_buf_cb(io->internal.ch->module_ch, io, false);
 		}
@@ -518,7 +521,8 @@ mgmt_retry_poll(void *ctx)
 		deferred_drain_msg(mgmt);
 		busy = 1;
 	}
-	if (mgmt->buf_wait_head == NULL && mgmt->io_wait_head == NULL && mgmt->deferred_head == NULL) {
+	if (mgmt->buf_wait_head == NULL && mgmt->io_wait_head == NULL &&
+	    mgmt->deferred_head == NULL) {
 		usk_poller_unregister(&mgmt->buf_retry_poller);
 	}
 	return busy ? USK_POLLER_BUSY : USK_POLLER_IDLE;
@@ -531,7 +535,8 @@ usk_bdev_io_get_buf(struct usk_bdev_io *bdev_io, usk_bdev_io_get_buf_cb cb, uint
 	struct bdev_mgmt_channel *mgmt = bch->mgmt;
 	enum buf_pool_state state;
 
-	if (bdev_io->u.bdev.iovs && bdev_io->u.bdev.iovcnt > 0 && bdev_io->u.bdev.iovs[0].iov_base) {
+	if (bdev_io->u.bdev.iovs && bdev_io->u.bdev.iovcnt > 0 &&
+	    bdev_io->u.bdev.iovs[0].iov_base) {
 		cb(bch->module_ch, bdev_io, true);
 		return;
 	}
@@ -733,9 +738,9 @@ bdev_rw_blocks_flags(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void
 }
 
 static inline int
-bdev_rw_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
-	       struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
-	       uint8_t type, usk_bdev_io_completion_cb cb, void *cb_arg)
+bdev_rw_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf, struct iovec *iov,
+	       int iovcnt, uint64_t offset_blocks, uint64_t num_blocks, uint8_t type,
+	       usk_bdev_io_completion_cb cb, void *cb_arg)
 {
 	return bdev_rw_blocks_flags(desc, ch, buf, iov, iovcnt, offset_blocks, num_blocks, type, cb,
 				    cb_arg, 0);
@@ -768,16 +773,16 @@ bdev_io_set_fua(struct usk_bdev_io *io)
 		io->u.bdev.fua = true;
 		return;
 	}
-	if (bdev->write_cache && bdev->fn_table->io_type_supported(bdev->ctxt,
-			USK_BDEV_IO_TYPE_FLUSH)) {
+	if (bdev->write_cache &&
+	    bdev->fn_table->io_type_supported(bdev->ctxt, USK_BDEV_IO_TYPE_FLUSH)) {
 		io->internal.flags |= BDEV_IO_F_FUA_EMU;
 	}
 	/* Otherwise no volatile cache: a completed write is durable already. */
 }
 
 static inline int
-bytes_to_blocks(const struct usk_bdev *bdev, uint64_t offset, uint64_t *offset_blocks,
-		uint64_t len, uint64_t *num_blocks)
+bytes_to_blocks(const struct usk_bdev *bdev, uint64_t offset, uint64_t *offset_blocks, uint64_t len,
+		uint64_t *num_blocks)
 {
 	uint32_t bs = bdev->blocklen;
 
@@ -809,8 +814,8 @@ usk_bdev_read_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void
 }
 
 int
-usk_bdev_read(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
-	      uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg)
+usk_bdev_read(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf, uint64_t offset,
+	      uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg)
 {
 	uint64_t ob, nb;
 
@@ -835,9 +840,8 @@ usk_bdev_readv_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, str
 }
 
 int
-usk_bdev_readv(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov,
-	       int iovcnt, uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb,
-	       void *cb_arg)
+usk_bdev_readv(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov, int iovcnt,
+	       uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg)
 {
 	uint64_t ob, nb;
 
@@ -860,8 +864,8 @@ usk_bdev_write_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, voi
 }
 
 int
-usk_bdev_write(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf,
-	       uint64_t offset, uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg)
+usk_bdev_write(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *buf, uint64_t offset,
+	       uint64_t nbytes, usk_bdev_io_completion_cb cb, void *cb_arg)
 {
 	uint64_t ob, nb;
 
@@ -887,8 +891,8 @@ usk_bdev_writev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, st
 }
 
 int
-usk_bdev_writev_blocks_ext(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
-			   struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+usk_bdev_writev_blocks_ext(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov,
+			   int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			   usk_bdev_io_completion_cb cb, void *cb_arg,
 			   const struct usk_bdev_ext_io_opts *opts)
 {
@@ -906,7 +910,8 @@ usk_bdev_writev_blocks_ext(struct usk_bdev_desc *desc, struct usk_io_channel *ch
 
 int
 usk_bdev_writev(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov,
-		int iovcnt, uint64_t offset, uint64_t len, usk_bdev_io_completion_cb cb, void *cb_arg)
+		int iovcnt, uint64_t offset, uint64_t len, usk_bdev_io_completion_cb cb,
+		void *cb_arg)
 {
 	uint64_t ob, nb;
 
@@ -917,8 +922,8 @@ usk_bdev_writev(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct io
 }
 
 int
-usk_bdev_comparev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
-			 struct iovec *iov, int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+usk_bdev_comparev_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, struct iovec *iov,
+			 int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			 usk_bdev_io_completion_cb cb, void *cb_arg)
 {
 	struct usk_bdev *bdev = desc->bdev;
@@ -980,9 +985,8 @@ bdev_nodata_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64
 }
 
 int
-usk_bdev_unmap_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
-		      uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
-		      void *cb_arg)
+usk_bdev_unmap_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64_t offset_blocks,
+		      uint64_t num_blocks, usk_bdev_io_completion_cb cb, void *cb_arg)
 {
 	struct usk_bdev *bdev = desc->bdev;
 	struct usk_bdev_io *io;
@@ -1015,9 +1019,8 @@ usk_bdev_unmap(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64_t o
 }
 
 int
-usk_bdev_flush_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
-		      uint64_t offset_blocks, uint64_t num_blocks, usk_bdev_io_completion_cb cb,
-		      void *cb_arg)
+usk_bdev_flush_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64_t offset_blocks,
+		      uint64_t num_blocks, usk_bdev_io_completion_cb cb, void *cb_arg)
 {
 	struct usk_bdev *bdev = desc->bdev;
 	struct usk_bdev_io *io;
@@ -1049,7 +1052,6 @@ usk_bdev_flush(struct usk_bdev_desc *desc, struct usk_io_channel *ch, uint64_t o
 	}
 	return usk_bdev_flush_blocks(desc, ch, ob, nb, cb, cb_arg);
 }
-
 
 int
 usk_bdev_write_zeroes_blocks(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
@@ -1169,7 +1171,6 @@ bdev_io_complete_deferred(struct usk_bdev_io *bdev_io, enum usk_bdev_io_status s
 	bdev_io_defer(bdev_io);
 }
 
-
 static inline void
 stat_lat(uint64_t *sum, uint64_t *max, uint64_t *min, uint64_t lat)
 {
@@ -1232,7 +1233,7 @@ bdev_io_complete_final_inline(struct usk_bdev_io *bdev_io)
 	uint64_t now, saved;
 
 	if (usk_unlikely(bdev_io->internal.flags & (BDEV_IO_F_CHILD | BDEV_IO_F_QOS_FWD |
-			 BDEV_IO_F_PARENT | BDEV_IO_F_FUA_EMU))) {
+						    BDEV_IO_F_PARENT | BDEV_IO_F_FUA_EMU))) {
 		if (bdev_io_complete_special(bdev_io)) {
 			return;
 		}
@@ -1270,8 +1271,8 @@ usk_bdev_io_complete(struct usk_bdev_io *bdev_io, enum usk_bdev_io_status status
 		bdev_io_fifo_push(&bch->nomem_head, &bch->nomem_tail, bdev_io);
 		if (bch->nomem_poller == NULL) {
 			/* Guarantees progress when no other completion comes to retry it. */
-			bch->nomem_poller = usk_poller_register_named(nomem_poll, bch,
-					    BDEV_NOMEM_RETRY_US, "bdev_nomem_retry");
+			bch->nomem_poller = usk_poller_register_named(
+				nomem_poll, bch, BDEV_NOMEM_RETRY_US, "bdev_nomem_retry");
 		}
 		return;
 	}
@@ -1320,7 +1321,7 @@ usk_bdev_io_complete_aio_status(struct usk_bdev_io *bdev_io, int aio_result)
 {
 	bdev_io->internal.aio_errno = aio_result;
 	usk_bdev_io_complete(bdev_io, aio_result == 0 ? USK_BDEV_IO_STATUS_SUCCESS :
-			     USK_BDEV_IO_STATUS_AIO_ERROR);
+							USK_BDEV_IO_STATUS_AIO_ERROR);
 }
 
 void

@@ -12,7 +12,7 @@
 
 /* A reset gives up waiting for in-flight I/O after this long and lets the module abort it. */
 #define BDEV_RESET_DRAIN_TIMEOUT_SEC 5
-#define BDEV_RESET_POLL_US 100
+#define BDEV_RESET_POLL_US	     100
 
 static void bdev_split_next(struct usk_bdev_io *parent);
 static void bdev_wz_next(struct usk_bdev_io *parent);
@@ -166,7 +166,8 @@ bdev_split_next(struct usk_bdev_io *parent)
 					break; /* continue once this round's children are done */
 				}
 				USK_ERRLOG("bdev %s: cannot split I/O into whole blocks within the "
-					   "segment limits (or iovecs shorter than the I/O)\n", bdev->name);
+					   "segment limits (or iovecs shorter than the I/O)\n",
+					   bdev->name);
 				pi->split_status = USK_BDEV_IO_STATUS_FAILED;
 				break;
 			}
@@ -291,7 +292,8 @@ bdev_child_done(struct usk_bdev_io *child)
 	}
 	if (parent->type == USK_BDEV_IO_TYPE_WRITE_ZEROES) {
 		bdev_wz_next(parent);
-	} else if (pi->split_remaining_blocks > 0 && pi->split_status == USK_BDEV_IO_STATUS_SUCCESS) {
+	} else if (pi->split_remaining_blocks > 0 &&
+		   pi->split_status == USK_BDEV_IO_STATUS_SUCCESS) {
 		bdev_split_next(parent);
 	} else {
 		parent->internal.status = pi->split_status;
@@ -386,10 +388,10 @@ reset_check_done(struct usk_io_channel_iter *i, int status)
 	struct usk_bdev *bdev = reset->bdev;
 	struct usk_bdev_internal *bi = bdev->internal;
 
-	if (status == -EBUSY &&
-	    usk_get_ticks() - bi->reset_start_tsc < BDEV_RESET_DRAIN_TIMEOUT_SEC * usk_get_ticks_hz()) {
-		bi->reset_poller = usk_poller_register_named(reset_retry_poll, reset,
-				   BDEV_RESET_POLL_US, "bdev_reset_drain");
+	if (status == -EBUSY && usk_get_ticks() - bi->reset_start_tsc <
+					BDEV_RESET_DRAIN_TIMEOUT_SEC * usk_get_ticks_hz()) {
+		bi->reset_poller = usk_poller_register_named(
+			reset_retry_poll, reset, BDEV_RESET_POLL_US, "bdev_reset_drain");
 		if (bi->reset_poller) {
 			return;
 		}
@@ -443,8 +445,8 @@ reset_walk(struct usk_bdev_io *reset, usk_channel_msg fn, usk_channel_for_each_c
 	if (rc == -ENOMEM) {
 		bi->reset_walk_fn = fn;
 		bi->reset_walk_done = done;
-		bi->reset_poller = usk_poller_register_named(reset_walk_retry_poll, reset,
-				   BDEV_RESET_POLL_US, "bdev_reset_retry");
+		bi->reset_poller = usk_poller_register_named(
+			reset_walk_retry_poll, reset, BDEV_RESET_POLL_US, "bdev_reset_retry");
 		if (bi->reset_poller != NULL) {
 			return;
 		}
@@ -459,8 +461,8 @@ bdev_reset_start(struct usk_bdev_io *reset)
 }
 
 int
-usk_bdev_reset(struct usk_bdev_desc *desc, struct usk_io_channel *ch,
-	       usk_bdev_io_completion_cb cb, void *cb_arg)
+usk_bdev_reset(struct usk_bdev_desc *desc, struct usk_io_channel *ch, usk_bdev_io_completion_cb cb,
+	       void *cb_arg)
 {
 	struct usk_bdev *bdev = desc->bdev;
 	struct usk_bdev_internal *bi = bdev->internal;
@@ -516,10 +518,11 @@ usk_bdev_abort(struct usk_bdev_desc *desc, struct usk_io_channel *ch, void *bio_
 	bch->user_inflight++;
 	/* I/O not yet in the module (NOMEM retry queue, QoS queue) is aborted here; I/O the
 	 * module holds completes on its own. */
-	count = bdev_channel_abort_queued(bch, &bch->nomem_head, &bch->nomem_tail, bio_cb_arg, false);
+	count = bdev_channel_abort_queued(bch, &bch->nomem_head, &bch->nomem_tail, bio_cb_arg,
+					  false);
 	count += bdev_qos_abort_queued(bch, bio_cb_arg);
 	bdev_io_complete_deferred(io, count > 0 ? USK_BDEV_IO_STATUS_SUCCESS :
-				  USK_BDEV_IO_STATUS_FAILED);
+						  USK_BDEV_IO_STATUS_FAILED);
 	return 0;
 }
 
@@ -645,12 +648,16 @@ bdev_stat_add(struct usk_bdev_io_stat *t, const struct usk_bdev_io_stat *a)
 	t->unmap_latency_ticks += a->unmap_latency_ticks;
 	t->copy_latency_ticks += a->copy_latency_ticks;
 	t->max_read_latency_ticks = USK_MAX(t->max_read_latency_ticks, a->max_read_latency_ticks);
-	t->max_write_latency_ticks = USK_MAX(t->max_write_latency_ticks, a->max_write_latency_ticks);
-	t->max_unmap_latency_ticks = USK_MAX(t->max_unmap_latency_ticks, a->max_unmap_latency_ticks);
+	t->max_write_latency_ticks =
+		USK_MAX(t->max_write_latency_ticks, a->max_write_latency_ticks);
+	t->max_unmap_latency_ticks =
+		USK_MAX(t->max_unmap_latency_ticks, a->max_unmap_latency_ticks);
 	t->max_copy_latency_ticks = USK_MAX(t->max_copy_latency_ticks, a->max_copy_latency_ticks);
 	t->min_read_latency_ticks = USK_MIN(t->min_read_latency_ticks, a->min_read_latency_ticks);
-	t->min_write_latency_ticks = USK_MIN(t->min_write_latency_ticks, a->min_write_latency_ticks);
-	t->min_unmap_latency_ticks = USK_MIN(t->min_unmap_latency_ticks, a->min_unmap_latency_ticks);
+	t->min_write_latency_ticks =
+		USK_MIN(t->min_write_latency_ticks, a->min_write_latency_ticks);
+	t->min_unmap_latency_ticks =
+		USK_MIN(t->min_unmap_latency_ticks, a->min_unmap_latency_ticks);
 	t->min_copy_latency_ticks = USK_MIN(t->min_copy_latency_ticks, a->min_copy_latency_ticks);
 	for (i = 0; i < USK_BDEV_NUM_IO_TYPES; i++) {
 		t->io_error[i] += a->io_error[i];

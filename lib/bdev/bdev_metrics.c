@@ -14,7 +14,7 @@
 
 struct bdev_metrics_ctx {
 	struct usk_metrics_writer *w;
-	char **names;		/* snapshot of the registry: a bdev may go away meanwhile */
+	char **names; /* snapshot of the registry: a bdev may go away meanwhile */
 	size_t count;
 	size_t idx;
 	struct usk_bdev_desc *desc;
@@ -30,13 +30,16 @@ desc_event_cb(enum usk_bdev_event_type type, struct usk_bdev *bdev, void *event_
 }
 
 struct io_kind {
-	const char *op;		/* read, write, unmap, copy */
+	const char *op; /* read, write, unmap, copy */
 	size_t bytes_off, ops_off, lat_off;
 	enum usk_bdev_io_type type;
 };
 
-#define KIND(_op, _b, _n, _l, _t) { _op, offsetof(struct usk_bdev_io_stat, _b), \
-	offsetof(struct usk_bdev_io_stat, _n), offsetof(struct usk_bdev_io_stat, _l), _t }
+#define KIND(_op, _b, _n, _l, _t) \
+	{ \
+		_op, offsetof(struct usk_bdev_io_stat, _b), offsetof(struct usk_bdev_io_stat, _n), \
+			offsetof(struct usk_bdev_io_stat, _l), _t \
+	}
 static const struct io_kind g_kinds[] = {
 	KIND("read", bytes_read, num_read_ops, read_latency_ticks, USK_BDEV_IO_TYPE_READ),
 	KIND("write", bytes_written, num_write_ops, write_latency_ticks, USK_BDEV_IO_TYPE_WRITE),
@@ -61,17 +64,20 @@ emit_bdev(struct usk_metrics_writer *w, const char *name, const struct usk_bdev_
 
 		snprintf(metric, sizeof(metric), "usk_bdev_%s_bytes_total", k->op);
 		snprintf(help, sizeof(help), "Bytes of completed %s I/O", k->op);
-		usk_metrics_add_u64(w, metric, USK_METRIC_COUNTER, help, l, 1, FIELD(st, k->bytes_off));
+		usk_metrics_add_u64(w, metric, USK_METRIC_COUNTER, help, l, 1,
+				    FIELD(st, k->bytes_off));
 		snprintf(metric, sizeof(metric), "usk_bdev_%s_ops_total", k->op);
 		snprintf(help, sizeof(help), "Completed %s I/O", k->op);
-		usk_metrics_add_u64(w, metric, USK_METRIC_COUNTER, help, l, 1, FIELD(st, k->ops_off));
+		usk_metrics_add_u64(w, metric, USK_METRIC_COUNTER, help, l, 1,
+				    FIELD(st, k->ops_off));
 		snprintf(metric, sizeof(metric), "usk_bdev_%s_latency_seconds", k->op);
 		snprintf(help, sizeof(help), "Submit-to-completion time of %s I/O", k->op);
 		usk_metrics_add_summary(w, metric, help, l, 1, (double)FIELD(st, k->lat_off) / hz,
 					FIELD(st, k->ops_off));
 		snprintf(metric, sizeof(metric), "usk_bdev_%s_errors_total", k->op);
 		snprintf(help, sizeof(help), "Failed %s I/O", k->op);
-		usk_metrics_add_u64(w, metric, USK_METRIC_COUNTER, help, l, 1, st->io_error[k->type]);
+		usk_metrics_add_u64(w, metric, USK_METRIC_COUNTER, help, l, 1,
+				    st->io_error[k->type]);
 	}
 }
 

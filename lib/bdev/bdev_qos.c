@@ -26,7 +26,10 @@ struct bdev_qos {
 };
 
 static const char *const g_qos_rpc_names[USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES] = {
-	"rw_ios_per_sec", "rw_mbytes_per_sec", "r_mbytes_per_sec", "w_mbytes_per_sec",
+	"rw_ios_per_sec",
+	"rw_mbytes_per_sec",
+	"r_mbytes_per_sec",
+	"w_mbytes_per_sec",
 };
 
 const char *
@@ -303,7 +306,8 @@ bdev_qos_abort_queued(struct usk_bdev_channel *bch, void *bio_cb_arg)
 	qos->tail = NULL;
 	while ((io = list) != NULL) {
 		struct usk_bdev_channel *orig = (io->internal.flags & BDEV_IO_F_QOS_FWD) ?
-						io->internal.io_submit_ch : io->internal.ch;
+							io->internal.io_submit_ch :
+							io->internal.ch;
 
 		list = io->internal.link;
 		if (bio_cb_arg == NULL || (io->internal.caller_ctx == bio_cb_arg && orig == bch)) {
@@ -419,7 +423,8 @@ usk_bdev_set_qos_rate_limits(struct usk_bdev *bdev, uint64_t *limits,
 	ctx->cb_arg = cb_arg;
 	rc = usk_for_each_channel(bdev_io_device(bdev), qos_update_ch, ctx, qos_update_done);
 	if (rc != 0) {
-		/* The new limits are stored; channels pick them up with the next successful call. */
+		/* The new limits are stored; channels pick them up with the next successful call.
+		 */
 		free(ctx);
 		if (cb_fn) {
 			cb_fn(cb_arg, rc);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* JSON-RPC methods of the bdev layer (SPDK names and params): bdev_get_bdevs, iostat, QoS, options. */
+/* JSON-RPC methods of the bdev layer (SPDK names and params): bdev_get_bdevs, iostat, QoS, options.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@ add_alias(const char *alias, void *ctx)
 static json_t *
 bdev_info_json(struct usk_bdev *bdev)
 {
-	json_t *o = json_object(), *a = json_array(), *limits = json_object(), *types = json_object();
+	json_t *o = json_object(), *a = json_array(), *limits = json_object(),
+	       *types = json_object();
 	json_t *ds = json_object();
 	uint64_t qos[USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES];
 	char uuid_str[37];
@@ -54,7 +56,7 @@ bdev_info_json(struct usk_bdev *bdev)
 	usk_json_set(o, "md_size", json_integer(0));
 	for (i = 1; i < USK_BDEV_NUM_IO_TYPES; i++) {
 		usk_json_set(types, usk_bdev_io_type_name(i),
-				    json_boolean(usk_bdev_io_type_supported(bdev, i)));
+			     json_boolean(usk_bdev_io_type_supported(bdev, i)));
 	}
 	usk_json_set(o, "supported_io_types", types);
 	usk_bdev_dump_info_json(bdev, ds);
@@ -104,7 +106,8 @@ rpc_bdev_get_bdevs(struct usk_jsonrpc_request *request, const json_t *params)
 	struct rpc_get_bdevs_params p = {0};
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_get_bdevs_params, name), usk_json_decode_string, true},
-		{"timeout", offsetof(struct rpc_get_bdevs_params, timeout), usk_json_decode_uint64, true},
+		{"timeout", offsetof(struct rpc_get_bdevs_params, timeout), usk_json_decode_uint64,
+		 true},
 	};
 	struct usk_bdev *bdev;
 	json_t *res;
@@ -134,8 +137,8 @@ rpc_bdev_get_bdevs(struct usk_jsonrpc_request *request, const json_t *params)
 		}
 		if (bdev == NULL) {
 			json_decref(res);
-			usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "bdev not found: %s (name)",
-							    p.name);
+			usk_jsonrpc_send_error_response_fmt(request, -ENODEV,
+							    "bdev not found: %s (name)", p.name);
 			free(p.name);
 			return;
 		}
@@ -183,12 +186,18 @@ rpc_bdev_set_options(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct usk_bdev_opts opts;
 	const struct usk_json_object_decoder d[] = {
-		{"bdev_io_pool_size", offsetof(struct usk_bdev_opts, bdev_io_pool_size), usk_json_decode_uint32, true},
-		{"bdev_io_cache_size", offsetof(struct usk_bdev_opts, bdev_io_cache_size), usk_json_decode_uint32, true},
-		{"bdev_auto_examine", offsetof(struct usk_bdev_opts, bdev_auto_examine), usk_json_decode_bool, true},
-		{"small_buf_pool_size", offsetof(struct usk_bdev_opts, small_buf_pool_size), usk_json_decode_uint32, true},
-		{"large_buf_pool_size", offsetof(struct usk_bdev_opts, large_buf_pool_size), usk_json_decode_uint32, true},
-		{"buf_pools_at_init", offsetof(struct usk_bdev_opts, buf_pools_at_init), usk_json_decode_bool, true},
+		{"bdev_io_pool_size", offsetof(struct usk_bdev_opts, bdev_io_pool_size),
+		 usk_json_decode_uint32, true},
+		{"bdev_io_cache_size", offsetof(struct usk_bdev_opts, bdev_io_cache_size),
+		 usk_json_decode_uint32, true},
+		{"bdev_auto_examine", offsetof(struct usk_bdev_opts, bdev_auto_examine),
+		 usk_json_decode_bool, true},
+		{"small_buf_pool_size", offsetof(struct usk_bdev_opts, small_buf_pool_size),
+		 usk_json_decode_uint32, true},
+		{"large_buf_pool_size", offsetof(struct usk_bdev_opts, large_buf_pool_size),
+		 usk_json_decode_uint32, true},
+		{"buf_pools_at_init", offsetof(struct usk_bdev_opts, buf_pools_at_init),
+		 usk_json_decode_bool, true},
 	};
 	int rc;
 
@@ -198,14 +207,16 @@ rpc_bdev_set_options(struct usk_jsonrpc_request *request, const json_t *params)
 	}
 	rc = usk_bdev_set_opts(&opts);
 	if (rc == -EBUSY) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_STATE,
-						"bdev_set_options is only allowed before the bdev layer starts");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_STATE,
+			"bdev_set_options is only allowed before the bdev layer starts");
 		return;
 	}
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: bdev_io_pool_size must be >= bdev_io_cache_size * (threads + 1) "
-						"and the buffer pool sizes > 0");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: bdev_io_pool_size must be >= bdev_io_cache_size * (threads + 1) "
+			"and the buffer pool sizes > 0");
 		return;
 	}
 	usk_jsonrpc_send_bool_response(request, true);
@@ -229,8 +240,8 @@ rpc_bdev_examine(struct usk_jsonrpc_request *request, const json_t *params)
 		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_STATE,
 						"bdev_examine needs bdev_auto_examine=false");
 	} else if (rc == -EEXIST) {
-		usk_jsonrpc_send_error_response_fmt(request, -EEXIST,
-						    "name: %s is already on the examine list", name);
+		usk_jsonrpc_send_error_response_fmt(
+			request, -EEXIST, "name: %s is already on the examine list", name);
 	} else if (rc != 0) {
 		usk_jsonrpc_send_error_response(request, rc, strerror(-rc));
 	} else {
@@ -245,7 +256,7 @@ USK_RPC_REGISTER("bdev_examine", rpc_bdev_examine, USK_RPC_RUNTIME)
 static void
 stat_to_json(json_t *o, const struct usk_bdev_io_stat *s)
 {
-#define SET(f) usk_json_set(o, #f, json_integer((json_int_t)s->f))
+#define SET(f)	  usk_json_set(o, #f, json_integer((json_int_t)s->f))
 #define SETMIN(f) usk_json_set(o, #f, json_integer((json_int_t)(s->f == UINT64_MAX ? 0 : s->f)))
 	SET(bytes_read);
 	SET(num_read_ops);
@@ -276,7 +287,7 @@ stat_to_json(json_t *o, const struct usk_bdev_io_stat *s)
 		for (i = 1; i < USK_BDEV_NUM_IO_TYPES; i++) {
 			if (s->io_error[i]) {
 				usk_json_set(err, usk_bdev_io_type_name(i),
-						    json_integer((json_int_t)s->io_error[i]));
+					     json_integer((json_int_t)s->io_error[i]));
 			}
 		}
 		usk_json_set(o, "io_error", err);
@@ -362,22 +373,24 @@ iostat_next(struct iostat_ctx *ctx)
 	json_t *res;
 
 	while (ctx->idx < ctx->count) {
-		if (usk_bdev_open_ext(ctx->names[ctx->idx], false, iostat_event_cb, NULL, &ctx->desc) != 0) {
+		if (usk_bdev_open_ext(ctx->names[ctx->idx], false, iostat_event_cb, NULL,
+				      &ctx->desc) != 0) {
 			ctx->idx++; /* removed meanwhile */
 			continue;
 		}
 		if (ctx->per_channel) {
 			ctx->channels = json_array();
 			if (ctx->channels == NULL ||
-			    usk_for_each_channel(bdev_io_device(ctx->desc->bdev), iostat_channel, ctx,
-						 iostat_channels_done) != 0) {
+			    usk_for_each_channel(bdev_io_device(ctx->desc->bdev), iostat_channel,
+						 ctx, iostat_channels_done) != 0) {
 				/* Left out of the reply, as a failed device stat is. */
 				json_decref(ctx->channels);
 				ctx->channels = NULL;
 				iostat_finish_one(ctx);
 			}
 		} else {
-			usk_bdev_get_device_stat(ctx->desc->bdev, &ctx->stat, iostat_device_done, ctx);
+			usk_bdev_get_device_stat(ctx->desc->bdev, &ctx->stat, iostat_device_done,
+						 ctx);
 		}
 		return;
 	}
@@ -404,7 +417,8 @@ rpc_bdev_get_iostat(struct usk_jsonrpc_request *request, const json_t *params)
 	struct rpc_iostat_params p = {0};
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_iostat_params, name), usk_json_decode_string, true},
-		{"per_channel", offsetof(struct rpc_iostat_params, per_channel), usk_json_decode_bool, true},
+		{"per_channel", offsetof(struct rpc_iostat_params, per_channel),
+		 usk_json_decode_bool, true},
 	};
 	struct iostat_ctx *ctx;
 	struct usk_bdev *bdev;
@@ -415,7 +429,8 @@ rpc_bdev_get_iostat(struct usk_jsonrpc_request *request, const json_t *params)
 		return;
 	}
 	if (p.name && usk_bdev_get_by_name(p.name) == NULL) {
-		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "bdev not found: %s (name)", p.name);
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "bdev not found: %s (name)",
+						    p.name);
 		free(p.name);
 		return;
 	}
@@ -482,7 +497,8 @@ reset_iostat_next(struct reset_iostat_ctx *ctx)
 	size_t i;
 
 	while (ctx->idx < ctx->count) {
-		if (usk_bdev_open_ext(ctx->names[ctx->idx], false, iostat_event_cb, NULL, &ctx->desc) != 0) {
+		if (usk_bdev_open_ext(ctx->names[ctx->idx], false, iostat_event_cb, NULL,
+				      &ctx->desc) != 0) {
 			ctx->idx++;
 			continue;
 		}
@@ -507,8 +523,10 @@ rpc_bdev_reset_iostat(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct rpc_reset_iostat_params p = {0};
 	const struct usk_json_object_decoder d[] = {
-		{"name", offsetof(struct rpc_reset_iostat_params, name), usk_json_decode_string, true},
-		{"mode", offsetof(struct rpc_reset_iostat_params, mode), usk_json_decode_string, true},
+		{"name", offsetof(struct rpc_reset_iostat_params, name), usk_json_decode_string,
+		 true},
+		{"mode", offsetof(struct rpc_reset_iostat_params, mode), usk_json_decode_string,
+		 true},
 	};
 	struct reset_iostat_ctx *ctx;
 	struct usk_bdev *bdev;
@@ -518,12 +536,14 @@ rpc_bdev_reset_iostat(struct usk_jsonrpc_request *request, const json_t *params)
 		goto out;
 	}
 	if (p.mode && strcmp(p.mode, "all") != 0 && strcmp(p.mode, "maxmin") != 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: mode: must be \"all\" or \"maxmin\"");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: mode: must be \"all\" or \"maxmin\"");
 		goto out;
 	}
 	if (p.name && usk_bdev_get_by_name(p.name) == NULL) {
-		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "bdev not found: %s (name)", p.name);
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "bdev not found: %s (name)",
+						    p.name);
 		goto out;
 	}
 	ctx = calloc(1, sizeof(*ctx));
@@ -537,7 +557,7 @@ rpc_bdev_reset_iostat(struct usk_jsonrpc_request *request, const json_t *params)
 	}
 	ctx->request = request;
 	ctx->mode = (p.mode && strcmp(p.mode, "maxmin") == 0) ? USK_BDEV_RESET_STAT_MAXMIN :
-		    USK_BDEV_RESET_STAT_ALL;
+								USK_BDEV_RESET_STAT_ALL;
 	if (p.name) {
 		ctx->names[ctx->count++] = p.name;
 		p.name = NULL;
@@ -580,10 +600,14 @@ rpc_bdev_set_qos_limit(struct usk_jsonrpc_request *request, const json_t *params
 	struct rpc_qos_params p;
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_qos_params, name), usk_json_decode_string, false},
-		{"rw_ios_per_sec", offsetof(struct rpc_qos_params, v[0]), usk_json_decode_uint64, true},
-		{"rw_mbytes_per_sec", offsetof(struct rpc_qos_params, v[1]), usk_json_decode_uint64, true},
-		{"r_mbytes_per_sec", offsetof(struct rpc_qos_params, v[2]), usk_json_decode_uint64, true},
-		{"w_mbytes_per_sec", offsetof(struct rpc_qos_params, v[3]), usk_json_decode_uint64, true},
+		{"rw_ios_per_sec", offsetof(struct rpc_qos_params, v[0]), usk_json_decode_uint64,
+		 true},
+		{"rw_mbytes_per_sec", offsetof(struct rpc_qos_params, v[1]), usk_json_decode_uint64,
+		 true},
+		{"r_mbytes_per_sec", offsetof(struct rpc_qos_params, v[2]), usk_json_decode_uint64,
+		 true},
+		{"w_mbytes_per_sec", offsetof(struct rpc_qos_params, v[3]), usk_json_decode_uint64,
+		 true},
 	};
 	uint64_t limits[USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES];
 	struct usk_bdev *bdev;
@@ -599,7 +623,8 @@ rpc_bdev_set_qos_limit(struct usk_jsonrpc_request *request, const json_t *params
 	}
 	bdev = usk_bdev_get_by_name(p.name);
 	if (bdev == NULL) {
-		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "bdev not found: %s (name)", p.name);
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "bdev not found: %s (name)",
+						    p.name);
 		goto out;
 	}
 	for (i = 0; i < USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES; i++) {
@@ -610,26 +635,29 @@ rpc_bdev_set_qos_limit(struct usk_jsonrpc_request *request, const json_t *params
 		any = true;
 		if (i == USK_BDEV_QOS_RW_IOPS_RATE_LIMIT) {
 			if (p.v[i] % USK_BDEV_QOS_MIN_IOS_PER_SEC) {
-				usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-								    "Invalid parameters: rw_ios_per_sec: must be a multiple of %u (0 = unlimited)",
-								    USK_BDEV_QOS_MIN_IOS_PER_SEC);
+				usk_jsonrpc_send_error_response_fmt(
+					request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+					"Invalid parameters: rw_ios_per_sec: must be a multiple of %u (0 = unlimited)",
+					USK_BDEV_QOS_MIN_IOS_PER_SEC);
 				goto out;
 			}
 			limits[i] = p.v[i];
 		} else {
 			if (p.v[i] > UINT64_MAX / (1024 * 1024)) {
-				usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-								    "Invalid parameters: %s: too large",
-								    usk_bdev_get_qos_rpc_type(i));
+				usk_jsonrpc_send_error_response_fmt(
+					request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+					"Invalid parameters: %s: too large",
+					usk_bdev_get_qos_rpc_type(i));
 				goto out;
 			}
 			limits[i] = p.v[i] * 1024 * 1024;
 		}
 	}
 	if (!any) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: need at least one of rw_ios_per_sec, "
-						"rw_mbytes_per_sec, r_mbytes_per_sec, w_mbytes_per_sec");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: need at least one of rw_ios_per_sec, "
+			"rw_mbytes_per_sec, r_mbytes_per_sec, w_mbytes_per_sec");
 		goto out;
 	}
 	usk_bdev_set_qos_rate_limits(bdev, limits, qos_set_done, request);

@@ -32,15 +32,15 @@
 #include "usk/util.h"
 #include "env_internal.h"
 
-#define MIN_ORDER 6            /* 64 B */
-#define CHUNK_ORDER SHIFT_2MB  /* 2 MiB */
+#define MIN_ORDER	6	  /* 64 B */
+#define CHUNK_ORDER	SHIFT_2MB /* 2 MiB */
 #define MAX_SMALL_ORDER (CHUNK_ORDER - 1)
 #define UNITS_PER_CHUNK (1u << (CHUNK_ORDER - MIN_ORDER))
 
 /* Per-64-B-unit state byte at the head of each block; 0 for units inside a block. */
 #define ST_ORDER_MASK 0x1f
-#define ST_FREE 0x40
-#define ST_ALLOC 0x80
+#define ST_FREE	      0x40
+#define ST_ALLOC      0x80
 
 enum region_type {
 	REGION_CHUNK = 1,
@@ -163,7 +163,7 @@ free_2mb_hugepages(void)
  * range is taken (e.g. ASan's shadow) the kernel picks an address and vfio says if the IOMMU
  * cannot reach it.
  */
-#define DMA_VA_BASE 0x2000000000ULL  /* 128 GiB */
+#define DMA_VA_BASE  0x2000000000ULL /* 128 GiB */
 #define DMA_VA_LIMIT 0x7f00000000ULL /* below 2^39 */
 /* Only a hint: racing callers (big_alloc takes no lock) at worst get a kernel-chosen address. */
 static _Atomic uintptr_t g_va_hint = DMA_VA_BASE;
@@ -186,7 +186,8 @@ reserve_aligned(size_t size, size_t align)
 		return NULL;
 	}
 	if ((uintptr_t)p >= DMA_VA_BASE && (uintptr_t)p < DMA_VA_LIMIT) {
-		atomic_store_explicit(&g_va_hint, (uintptr_t)p + size + align, memory_order_relaxed);
+		atomic_store_explicit(&g_va_hint, (uintptr_t)p + size + align,
+				      memory_order_relaxed);
 	}
 	raw = (uintptr_t)p;
 	aligned = USK_ALIGN_CEIL(raw, (uintptr_t)align);
@@ -233,7 +234,7 @@ arena_create_locked(void)
 		return -ENOMEM;
 	}
 	g_arena_cap = 16;
-	g_arena_free[0] = (struct arena_extent){ .off = 0, .len = size };
+	g_arena_free[0] = (struct arena_extent){.off = 0, .len = size};
 	g_arena_nfree = 1;
 	g_arena_base = (uintptr_t)base;
 	g_arena_size = size;
@@ -266,8 +267,8 @@ arena_take_locked(size_t size, size_t align)
 		} else {
 			/* Split in two: needs one more slot. */
 			if (g_arena_nfree == g_arena_cap) {
-				struct arena_extent *n = realloc(g_arena_free,
-								 2 * g_arena_cap * sizeof(*n));
+				struct arena_extent *n =
+					realloc(g_arena_free, 2 * g_arena_cap * sizeof(*n));
 
 				if (n == NULL) {
 					return SIZE_MAX;
@@ -277,7 +278,7 @@ arena_take_locked(size_t size, size_t align)
 				e = &g_arena_free[i];
 			}
 			memmove(e + 2, e + 1, (g_arena_nfree - i - 1) * sizeof(*e));
-			e[1] = (struct arena_extent){ .off = end, .len = e->off + e->len - end };
+			e[1] = (struct arena_extent){.off = end, .len = e->off + e->len - end};
 			e->len = start - e->off;
 			g_arena_nfree++;
 		}
@@ -320,7 +321,7 @@ arena_give_locked(size_t off, size_t len)
 		g_arena_cap *= 2;
 	}
 	memmove(&g_arena_free[i + 1], &g_arena_free[i], (g_arena_nfree - i) * sizeof(*e));
-	g_arena_free[i] = (struct arena_extent){ .off = off, .len = len };
+	g_arena_free[i] = (struct arena_extent){.off = off, .len = len};
 	g_arena_nfree++;
 	return 0;
 }
@@ -340,8 +341,8 @@ arena_map(size_t size, size_t align)
 		USK_ERRLOG("dma: the DMA arena has no free %zu bytes\n", size);
 		goto out;
 	}
-	p = mmap((void *)(g_arena_base + off), size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, g_arena_fd, (off_t)off);
+	p = mmap((void *)(g_arena_base + off), size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 g_arena_fd, (off_t)off);
 	if (p == MAP_FAILED) {
 		USK_ERRLOG("dma: mapping %zu bytes of the DMA memfd failed: %s\n", size,
 			   strerror(errno));
@@ -366,8 +367,9 @@ arena_unmap(void *addr, size_t size)
 			    strerror(errno));
 	}
 	/* Back to reserved address space, so nothing else is mapped there. */
-	if (mmap(addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-		 -1, 0) == MAP_FAILED || arena_give_locked(off, size) != 0) {
+	if (mmap(addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+		 0) == MAP_FAILED ||
+	    arena_give_locked(off, size) != 0) {
 		USK_WARNLOG("dma: %zu bytes of the DMA arena not reusable\n", size);
 	}
 	pthread_mutex_unlock(&g_arena_lock);
@@ -398,7 +400,10 @@ usk_dma_get_fd_regions(struct usk_dma_fd_region *regions, int max_regions)
 	}
 	if (max_regions > 0 && regions != NULL) {
 		regions[0] = (struct usk_dma_fd_region){
-			.vaddr = (void *)g_arena_base, .size = g_arena_size, .fd = g_arena_fd, .offset = 0,
+			.vaddr = (void *)g_arena_base,
+			.size = g_arena_size,
+			.fd = g_arena_fd,
+			.offset = 0,
 		};
 	}
 	n = 1;
@@ -429,7 +434,8 @@ hugetlb_map(size_t size, size_t align)
 	unlink(path);
 	close(fd);
 	if (p == MAP_FAILED) {
-		USK_ERRLOG("dma: no free 2 MiB hugepages for %zu bytes (%s)\n", size, strerror(errno));
+		USK_ERRLOG("dma: no free 2 MiB hugepages for %zu bytes (%s)\n", size,
+			   strerror(errno));
 		munmap(addr, size);
 		return NULL;
 	}
@@ -454,7 +460,8 @@ backend_map(size_t size, size_t align)
 		if (!g_mlock_warned) {
 			g_mlock_warned = true;
 			USK_WARNLOG("dma: mlock failed (%s); DMA memory is not pinned (raise "
-				    "RLIMIT_MEMLOCK / ulimit -l, or mount hugetlbfs)\n", strerror(errno));
+				    "RLIMIT_MEMLOCK / ulimit -l, or mount hugetlbfs)\n",
+				    strerror(errno));
 		}
 	}
 	return p;
@@ -502,7 +509,8 @@ env_dma_init(const struct usk_env_opts *opts)
 
 	if (atomic_load_explicit(&g_dma_ready, memory_order_acquire)) {
 		if (opts != NULL && opts->no_huge && g_hugepages) {
-			USK_NOTICELOG("dma: memory was already set up with hugepages; no_huge ignored\n");
+			USK_NOTICELOG(
+				"dma: memory was already set up with hugepages; no_huge ignored\n");
 		}
 		return 0;
 	}
@@ -512,7 +520,8 @@ env_dma_init(const struct usk_env_opts *opts)
 	}
 	g_hugepages = false;
 	if (opts == NULL || !opts->no_huge) {
-		g_hugepages = find_hugetlbfs(opts ? opts->hugedir : NULL, g_hugedir, sizeof(g_hugedir));
+		g_hugepages =
+			find_hugetlbfs(opts ? opts->hugedir : NULL, g_hugedir, sizeof(g_hugedir));
 		if (!g_hugepages && opts != NULL && opts->hugedir != NULL) {
 			USK_ERRLOG("dma: %s is not a 2 MiB hugetlbfs mount\n", opts->hugedir);
 			rc = -EINVAL;
@@ -524,7 +533,8 @@ env_dma_init(const struct usk_env_opts *opts)
 		 */
 		if (g_hugepages && free_2mb_hugepages() == 0) {
 			USK_NOTICELOG("dma: %s is mounted but no 2 MiB hugepages are free; using "
-				      "memfd memory (IOVA = VA)\n", g_hugedir);
+				      "memfd memory (IOVA = VA)\n",
+				      g_hugedir);
 			g_hugepages = false;
 		}
 	}
@@ -641,7 +651,8 @@ chunk_add_locked(void *mem, size_t size)
 		chunks[i]->type = REGION_CHUNK;
 		chunks[i]->base = base;
 		chunks[i]->state[0] = ST_FREE | CHUNK_ORDER;
-		usk_mem_map_set_translation(g_heap_map, base, VALUE_2MB, (uint64_t)(uintptr_t)chunks[i]);
+		usk_mem_map_set_translation(g_heap_map, base, VALUE_2MB,
+					    (uint64_t)(uintptr_t)chunks[i]);
 		free_push(CHUNK_ORDER, base);
 	}
 	free(chunks);

@@ -72,7 +72,8 @@ ticks_init(void)
 		/* Round to 100 kHz so repeated runs agree. */
 		hz = (hz + 50000) / 100000 * 100000;
 		g_use_tsc = true;
-		/* Release pairs with the acquire loads in usk_get_ticks*(): g_use_tsc is seen set. */
+		/* Release pairs with the acquire loads in usk_get_ticks*(): g_use_tsc is seen set.
+		 */
 		__atomic_store_n(&g_ticks_hz, hz, __ATOMIC_RELEASE);
 		return;
 	}
@@ -128,7 +129,7 @@ usk_delay_us(unsigned int us)
 
 /* ---- init ---- */
 
-static struct usk_cpuset g_core_mask = { .cpus = { 1 } };
+static struct usk_cpuset g_core_mask = {.cpus = {1}};
 static uint32_t g_main_core;
 static bool g_env_initialized;
 static __thread uint32_t tls_core = USK_ENV_LCORE_ID_ANY;
@@ -213,7 +214,8 @@ usk_env_init(const struct usk_env_opts *user_opts)
 	}
 	if (opts.core_mask == NULL || usk_cpuset_parse(&mask, opts.core_mask) != 0) {
 		USK_ERRLOG("env: invalid core mask '%s' (use hex like 0x3 or a list like [0,1] or "
-			   "[0-3,5])\n", opts.core_mask ? opts.core_mask : "(null)");
+			   "[0-3,5])\n",
+			   opts.core_mask ? opts.core_mask : "(null)");
 		return -EINVAL;
 	}
 	if (usk_cpuset_count(&mask) == 0) {
@@ -337,8 +339,9 @@ usk_env_pin_current(uint32_t core)
 	CPU_SET(core, &set);
 	rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	if (rc != 0) {
-		USK_ERRLOG("env: cannot pin thread to core %u: %s (outside this process's cpuset?)\n",
-			   core, strerror(rc));
+		USK_ERRLOG(
+			"env: cannot pin thread to core %u: %s (outside this process's cpuset?)\n",
+			core, strerror(rc));
 		return -rc;
 	}
 	tls_core = core;

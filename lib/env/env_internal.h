@@ -8,17 +8,17 @@
 
 #include "usk/env.h"
 
-#define VALUE_2MB USK_MEM_MAP_PAGE_SIZE
-#define MASK_2MB (VALUE_2MB - 1)
-#define SHIFT_2MB USK_MEM_MAP_PAGE_SHIFT
-#define SHIFT_1GB 30
+#define VALUE_2MB   USK_MEM_MAP_PAGE_SIZE
+#define MASK_2MB    (VALUE_2MB - 1)
+#define SHIFT_2MB   USK_MEM_MAP_PAGE_SHIFT
+#define SHIFT_1GB   30
 #define SHIFT_256TB 48
 /* User-space virtual addresses fit in 48 bits on x86-64 (4-level paging) and arm64. */
 #define MAX_VADDR (1ULL << SHIFT_256TB)
 
 enum env_phys_mode {
-	ENV_PHYS_IOVA_VA,  /* "physical" address == virtual address */
-	ENV_PHYS_PAGEMAP,  /* real physical addresses from /proc/self/pagemap */
+	ENV_PHYS_IOVA_VA, /* "physical" address == virtual address */
+	ENV_PHYS_PAGEMAP, /* real physical addresses from /proc/self/pagemap */
 };
 
 /* memory.c */

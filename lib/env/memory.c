@@ -41,12 +41,12 @@ struct usk_mem_map {
 };
 
 /* Flags kept in g_reg_map for each registered 2 MiB page. */
-#define REG_REGISTERED (1ULL << 0)
+#define REG_REGISTERED	 (1ULL << 0)
 #define REG_REGION_START (1ULL << 1)
 
 static pthread_mutex_t g_maps_lock = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, usk_mem_map) g_maps = TAILQ_HEAD_INITIALIZER(g_maps);
-static struct usk_mem_map *g_reg_map;   /* not on g_maps, never notified */
+static struct usk_mem_map *g_reg_map; /* not on g_maps, never notified */
 static struct usk_mem_map *g_vtophys_map;
 static enum env_phys_mode g_phys_mode = ENV_PHYS_IOVA_VA;
 
@@ -294,16 +294,17 @@ usk_mem_map_alloc(uint64_t default_translation, const struct usk_mem_map_ops *op
 	}
 	pthread_mutex_lock(&g_maps_lock);
 	if (map->ops.notify_cb != NULL) {
-		n = (struct notify_ctx){ .map = map, .action = USK_MEM_MAP_NOTIFY_REGISTER,
-					 .stop_at = UINT64_MAX };
-		f = (struct fail_ctx){ .n = &n };
+		n = (struct notify_ctx){
+			.map = map, .action = USK_MEM_MAP_NOTIFY_REGISTER, .stop_at = UINT64_MAX};
+		f = (struct fail_ctx){.n = &n};
 		if (walk_regions(notify_region_track, &f) != 0) {
 			/* Undo the regions notified before the failing one. */
 			n.action = USK_MEM_MAP_NOTIFY_UNREGISTER;
 			n.stop_at = f.failed_at;
 			walk_regions(notify_region, &n);
 			pthread_mutex_unlock(&g_maps_lock);
-			USK_ERRLOG("mem map: notify_cb failed (%d) replaying region 0x%" PRIx64 "\n",
+			USK_ERRLOG("mem map: notify_cb failed (%d) replaying region 0x%" PRIx64
+				   "\n",
 				   f.rc, f.failed_at);
 			map_destroy(map);
 			return NULL;
@@ -327,8 +328,8 @@ usk_mem_map_free(struct usk_mem_map **pmap)
 	pthread_mutex_lock(&g_maps_lock);
 	TAILQ_REMOVE(&g_maps, map, link);
 	if (map->ops.notify_cb != NULL) {
-		n = (struct notify_ctx){ .map = map, .action = USK_MEM_MAP_NOTIFY_UNREGISTER,
-					 .stop_at = UINT64_MAX };
+		n = (struct notify_ctx){
+			.map = map, .action = USK_MEM_MAP_NOTIFY_UNREGISTER, .stop_at = UINT64_MAX};
 		walk_regions(notify_region, &n);
 	}
 	pthread_mutex_unlock(&g_maps_lock);
@@ -438,7 +439,8 @@ usk_mem_unregister(void *vaddr, size_t len)
 		TAILQ_FOREACH(map, &g_maps, link) {
 			if (map->ops.notify_cb != NULL) {
 				int r = map->ops.notify_cb(map->cb_ctx, map,
-							   USK_MEM_MAP_NOTIFY_UNREGISTER, vaddr, len);
+							   USK_MEM_MAP_NOTIFY_UNREGISTER, vaddr,
+							   len);
 				if (r != 0 && rc == 0) {
 					rc = r;
 				}
@@ -494,10 +496,12 @@ vtophys_notify(void *cb_ctx, struct usk_mem_map *map, enum usk_mem_map_notify_ac
 	for (off = 0; off < size; off += VALUE_2MB) {
 		if (g_phys_mode == ENV_PHYS_PAGEMAP) {
 			/* Touch so the page is present; hugepages are pinned once faulted. */
-			*(volatile char *)(uintptr_t)(va + off) = *(volatile char *)(uintptr_t)(va + off);
+			*(volatile char *)(uintptr_t)(va + off) =
+				*(volatile char *)(uintptr_t)(va + off);
 			pa = pagemap_phys(va + off);
 			if (pa == USK_VTOPHYS_ERROR) {
-				USK_ERRLOG("vtophys: no physical address for 0x%" PRIx64 "\n", va + off);
+				USK_ERRLOG("vtophys: no physical address for 0x%" PRIx64 "\n",
+					   va + off);
 				usk_mem_map_clear_translation(map, va, off);
 				return -EFAULT;
 			}

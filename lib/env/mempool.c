@@ -23,13 +23,13 @@
 
 #define MEMPOOL_MAX_SLOTS 256
 #define MEMPOOL_CACHE_MAX 512
-#define SLOT_UNSET (-1)
-#define SLOT_NONE (-2) /* no slot (table full or thread exiting): bypass caches */
+#define SLOT_UNSET	  (-1)
+#define SLOT_NONE	  (-2) /* no slot (table full or thread exiting): bypass caches */
 
 struct mempool_cache {
 	/* Written by the owner thread only; len is read racily by usk_mempool_count(). */
 	uint32_t len;
-	uint32_t size;  /* cache_size; holds up to 2 * size while a put is in progress */
+	uint32_t size; /* cache_size; holds up to 2 * size while a put is in progress */
 	void *objs[];
 };
 
@@ -50,11 +50,11 @@ struct usk_mempool {
 	_Atomic uint64_t exhausted __attribute__((aligned(USK_CACHE_LINE_SIZE)));
 	/* Objects that exist: grows (usk_mempool_grow) up to max_count, never shrinks. */
 	_Atomic size_t count;
-	size_t max_count;	/* the ring holds this many: every put fits */
+	size_t max_count; /* the ring holds this many: every put fits */
 	size_t stride;
-	char *objs;		/* the first count-at-create objects */
-	pthread_mutex_t grow_lock;	/* serializes growers; never taken by get/put */
-	struct mempool_chunk *chunks;	/* added by usk_mempool_grow, freed with the pool */
+	char *objs;		      /* the first count-at-create objects */
+	pthread_mutex_t grow_lock;    /* serializes growers; never taken by get/put */
+	struct mempool_chunk *chunks; /* added by usk_mempool_grow, freed with the pool */
 	char name[64];
 	TAILQ_ENTRY(usk_mempool) link;
 };
@@ -113,7 +113,8 @@ slot_acquire(void)
 	if (slot == MEMPOOL_MAX_SLOTS) {
 		pthread_mutex_unlock(&g_slot_lock);
 		USK_WARNLOG("mempool: more than %d threads use mempools; this one runs without "
-			    "cache\n", MEMPOOL_MAX_SLOTS);
+			    "cache\n",
+			    MEMPOOL_MAX_SLOTS);
 		tls_slot = SLOT_NONE;
 		return SLOT_NONE;
 	}
@@ -301,8 +302,8 @@ usk_mempool_put_bulk(struct usk_mempool *mp, void **ele_arr, size_t count)
 /* ---- lifecycle ---- */
 
 static struct usk_mempool *
-mempool_create(const char *name, size_t count, size_t max_count, size_t ele_size,
-	       size_t cache_size, usk_mempool_obj_cb_t *obj_init, void *obj_init_arg)
+mempool_create(const char *name, size_t count, size_t max_count, size_t ele_size, size_t cache_size,
+	       usk_mempool_obj_cb_t *obj_init, void *obj_init_arg)
 {
 	struct usk_mempool *mp;
 	size_t i;
@@ -329,15 +330,15 @@ mempool_create(const char *name, size_t count, size_t max_count, size_t ele_size
 	pthread_mutex_init(&mp->grow_lock, NULL);
 	/* Whole cache lines per object so objects used by different threads never share one. */
 	mp->stride = USK_ALIGN_CEIL(ele_size, (size_t)USK_CACHE_LINE_SIZE);
-	mp->ring = ring_create_internal(USK_RING_TYPE_MP_MC,
-					(uint32_t)usk_align64pow2(max_count + 1));
+	mp->ring =
+		ring_create_internal(USK_RING_TYPE_MP_MC, (uint32_t)usk_align64pow2(max_count + 1));
 	if (mp->ring == NULL) {
 		goto err_free_mp;
 	}
 	mp->objs = usk_dma_malloc(count * mp->stride, USK_CACHE_LINE_SIZE, NULL);
 	if (mp->objs == NULL) {
-		USK_ERRLOG("mempool %s: no DMA memory for %zu objects of %zu bytes\n", mp->name, count,
-			   ele_size);
+		USK_ERRLOG("mempool %s: no DMA memory for %zu objects of %zu bytes\n", mp->name,
+			   count, ele_size);
 		goto err_free_ring;
 	}
 	for (i = 0; i < count; i++) {
@@ -475,7 +476,8 @@ usk_mempool_count(const struct usk_mempool *mp)
 
 	for (i = 0; i < MEMPOOL_MAX_SLOTS; i++) {
 		/* Acquire pairs with the release store in cache_create(). */
-		c = atomic_load_explicit(&((struct usk_mempool *)mp)->caches[i], memory_order_acquire);
+		c = atomic_load_explicit(&((struct usk_mempool *)mp)->caches[i],
+					 memory_order_acquire);
 		if (c != NULL) {
 			n += __atomic_load_n(&c->len, __ATOMIC_RELAXED);
 		}

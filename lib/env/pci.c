@@ -24,7 +24,7 @@
 USK_LOG_REGISTER_COMPONENT(pci)
 
 #define REMOVED_CHECK_MS 100
-#define MAX_LIST 128
+#define MAX_LIST	 128
 
 /* Serialises enumerate/attach/detach and guards the lists and g_attached. */
 static pthread_mutex_t g_pci_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -48,8 +48,9 @@ parse_hex(const char **s, uint32_t *out)
 		if (++n > 8) {
 			return -EINVAL;
 		}
-		v = v * 16 + (uint32_t)(isdigit((unsigned char)*p) ? *p - '0' :
-					 tolower((unsigned char)*p) - 'a' + 10);
+		v = v * 16 + (uint32_t)(isdigit((unsigned char)*p) ?
+						*p - '0' :
+						tolower((unsigned char)*p) - 'a' + 10);
 		p++;
 	}
 	if (n == 0) {
@@ -91,7 +92,7 @@ usk_pci_addr_parse(struct usk_pci_addr *addr, const char *str)
 	case 3:
 		if (sep[0] == ':' && sep[1] == '.') { /* bb:dd.f */
 			domain = 0, bus = tok[0], dev = tok[1], func = tok[2];
-		} else if (sep[0] == sep[1]) {        /* dddd:bb:dd or dddd.bb.dd */
+		} else if (sep[0] == sep[1]) { /* dddd:bb:dd or dddd.bb.dd */
 			domain = tok[0], bus = tok[1], dev = tok[2];
 		} else {
 			return -EINVAL;
@@ -128,8 +129,10 @@ usk_pci_addr_fmt(char *buf, size_t len, const struct usk_pci_addr *addr)
 int
 usk_pci_addr_compare(const struct usk_pci_addr *a, const struct usk_pci_addr *b)
 {
-	uint64_t ka = ((uint64_t)a->domain << 24) | ((uint32_t)a->bus << 16) | (a->dev << 8) | a->func;
-	uint64_t kb = ((uint64_t)b->domain << 24) | ((uint32_t)b->bus << 16) | (b->dev << 8) | b->func;
+	uint64_t ka = ((uint64_t)a->domain << 24) | ((uint32_t)a->bus << 16) | (a->dev << 8) |
+		      a->func;
+	uint64_t kb = ((uint64_t)b->domain << 24) | ((uint32_t)b->bus << 16) | (b->dev << 8) |
+		      b->func;
 
 	return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
@@ -157,8 +160,9 @@ set_list(const char *what, const char *list, struct usk_pci_addr *arr, size_t *c
 				break;
 			}
 			if (usk_pci_addr_parse(&tmp[n], tok) != 0) {
-				USK_ERRLOG("PCI %s list: '%s' is not a PCI address (dddd:bb:dd.f)\n",
-					   what, tok);
+				USK_ERRLOG(
+					"PCI %s list: '%s' is not a PCI address (dddd:bb:dd.f)\n",
+					what, tok);
 				rc = -EINVAL;
 				break;
 			}
@@ -312,8 +316,8 @@ static int
 read_ids(const char *name, struct usk_pci_id *id)
 {
 	uint64_t v[5];
-	static const char *const attrs[] = { "class", "vendor", "device", "subsystem_vendor",
-					     "subsystem_device" };
+	static const char *const attrs[] = {"class", "vendor", "device", "subsystem_vendor",
+					    "subsystem_device"};
 	size_t i;
 	int rc;
 
@@ -390,7 +394,7 @@ int
 pci_claim(struct usk_pci_device *dev)
 {
 	char path[64], pid[24];
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	struct stat a, b;
 	int fd, tries;
 
@@ -403,7 +407,7 @@ pci_claim(struct usk_pci_device *dev)
 			return -errno;
 		}
 		if (fcntl(fd, F_SETLK, &fl) != 0) {
-			struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+			struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 
 			if (fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK) {
 				USK_ERRLOG("%s: cannot claim the device: process %d holds %s\n",
@@ -492,12 +496,13 @@ device_open(const struct usk_pci_addr *addr, struct usk_pci_device **out)
 		free(dev);
 		return rc == -ENOENT ? -ENODEV : rc;
 	}
-	dev->numa_node = pci_sysfs_read_u64(dev->name, "numa_node", &numa) == 0 ?
-			 (int)(int64_t)numa : -1;
+	dev->numa_node =
+		pci_sysfs_read_u64(dev->name, "numa_node", &numa) == 0 ? (int)(int64_t)numa : -1;
 	dev->kdriver = pci_sysfs_kdriver(dev->name, drv, sizeof(drv));
 	if (dev->kdriver != USK_PCI_KDRIVER_VFIO && dev->kdriver != USK_PCI_KDRIVER_UIO) {
 		USK_ERRLOG("%s: bound to %s, not to vfio-pci or uio_pci_generic; run "
-			   "scripts/setup.sh (as root) to bind it\n", dev->name, drv);
+			   "scripts/setup.sh (as root) to bind it\n",
+			   dev->name, drv);
 		free(dev);
 		return -ENXIO;
 	}
@@ -516,9 +521,11 @@ device_open(const struct usk_pci_addr *addr, struct usk_pci_device **out)
 		/* uio devices do DMA to physical addresses, which only hugepage memory has. */
 		rc = env_dma_init(NULL);
 		if (rc == 0 && env_phys_mode() != ENV_PHYS_PAGEMAP) {
-			USK_ERRLOG("%s: uio_pci_generic needs physical addresses, which usk only has "
-				   "for hugepage memory: reserve hugepages and mount hugetlbfs "
-				   "(scripts/setup.sh), or bind the device to vfio-pci\n", dev->name);
+			USK_ERRLOG(
+				"%s: uio_pci_generic needs physical addresses, which usk only has "
+				"for hugepage memory: reserve hugepages and mount hugetlbfs "
+				"(scripts/setup.sh), or bind the device to vfio-pci\n",
+				dev->name);
 			rc = -EFAULT;
 		}
 		if (rc == 0) {
@@ -643,7 +650,7 @@ scan_visit(void *ctx, const struct usk_pci_addr *addr, const struct usk_pci_id *
 int
 usk_pci_scan(uint32_t class_id, usk_pci_scan_cb cb, void *ctx)
 {
-	struct scan_ctx s = { .cb = cb, .ctx = ctx };
+	struct scan_ctx s = {.cb = cb, .ctx = ctx};
 	int rc;
 
 	if (cb == NULL) {
@@ -681,7 +688,7 @@ enum_visit(void *ctx, const struct usk_pci_addr *addr, const struct usk_pci_id *
 int
 usk_pci_enumerate(uint32_t class_id, usk_pci_enum_cb cb, void *ctx)
 {
-	struct enum_ctx e = { .cb = cb, .ctx = ctx };
+	struct enum_ctx e = {.cb = cb, .ctx = ctx};
 	int rc;
 
 	if (cb == NULL) {
@@ -779,8 +786,8 @@ usk_pci_device_get_numa_node(const struct usk_pci_device *dev)
 /* ---- BARs and config space ---- */
 
 int
-usk_pci_device_map_bar(struct usk_pci_device *dev, uint32_t bar, void **addr,
-		       uint64_t *phys_addr, uint64_t *size)
+usk_pci_device_map_bar(struct usk_pci_device *dev, uint32_t bar, void **addr, uint64_t *phys_addr,
+		       uint64_t *size)
 {
 	int rc;
 
@@ -789,7 +796,7 @@ usk_pci_device_map_bar(struct usk_pci_device *dev, uint32_t bar, void **addr,
 	}
 	if (dev->bars[bar].addr == NULL) {
 		rc = dev->kdriver == USK_PCI_KDRIVER_VFIO ? pci_vfio_map_bar(dev, bar) :
-		     pci_uio_map_bar(dev, bar);
+							    pci_uio_map_bar(dev, bar);
 		if (rc != 0) {
 			return rc;
 		}
@@ -830,8 +837,7 @@ usk_pci_device_cfg_read(struct usk_pci_device *dev, void *buf, uint32_t len, uin
 }
 
 int
-usk_pci_device_cfg_write(struct usk_pci_device *dev, const void *buf, uint32_t len,
-			 uint32_t offset)
+usk_pci_device_cfg_write(struct usk_pci_device *dev, const void *buf, uint32_t len, uint32_t offset)
 {
 	int fd = dev->kdriver == USK_PCI_KDRIVER_VFIO ? dev->vfio_fd : dev->cfg_fd;
 	off_t base = dev->kdriver == USK_PCI_KDRIVER_VFIO ? (off_t)dev->vfio_cfg_off : 0;
@@ -892,7 +898,8 @@ usk_pci_device_is_removed(struct usk_pci_device *dev)
 	dev->next_check_tick = now + usk_get_ticks_hz() * REMOVED_CHECK_MS / 1000;
 	if (pci_sysfs_kdriver(dev->name, NULL, 0) != dev->kdriver) {
 		USK_NOTICELOG("%s: removed (gone from sysfs or no longer bound to %s)\n", dev->name,
-			      dev->kdriver == USK_PCI_KDRIVER_VFIO ? "vfio-pci" : "uio_pci_generic");
+			      dev->kdriver == USK_PCI_KDRIVER_VFIO ? "vfio-pci" :
+								     "uio_pci_generic");
 		dev->removed = true;
 	}
 	return dev->removed;

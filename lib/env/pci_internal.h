@@ -12,12 +12,12 @@
 #define PCI_SYSFS_DEVICES "/sys/bus/pci/devices"
 
 struct pci_bar {
-	void *addr;        /* NULL until mapped */
-	uint64_t size;     /* from sysfs resource (uio) or region info (vfio) */
-	uint64_t phys;     /* bus address from sysfs resource */
-	bool is_mem;       /* memory BAR (IO-port BARs are not mappable) */
+	void *addr;	   /* NULL until mapped */
+	uint64_t size;	   /* from sysfs resource (uio) or region info (vfio) */
+	uint64_t phys;	   /* bus address from sysfs resource */
+	bool is_mem;	   /* memory BAR (IO-port BARs are not mappable) */
 	uint64_t vfio_off; /* offset of the region in the vfio device fd */
-	bool vfio_mmap;    /* region may be mmapped */
+	bool vfio_mmap;	   /* region may be mmapped */
 };
 
 struct vfio_group;
@@ -32,16 +32,16 @@ struct usk_pci_device {
 	char name[USK_PCI_ADDR_STRLEN];
 	enum usk_pci_kdriver kdriver;
 	int numa_node;
-	int lock_fd;                /* claim: fcntl write lock on USK_PCI_LOCK_PREFIX<name> */
+	int lock_fd; /* claim: fcntl write lock on USK_PCI_LOCK_PREFIX<name> */
 	struct pci_bar bars[USK_PCI_MAX_BARS];
 	/* uio */
-	int uio_fd;                 /* /dev/uioN, held open while attached */
-	int cfg_fd;                 /* sysfs config (uio) */
+	int uio_fd; /* /dev/uioN, held open while attached */
+	int cfg_fd; /* sysfs config (uio) */
 	/* vfio */
 	struct vfio_group *group;
-	int vfio_fd;                /* device fd */
-	uint64_t vfio_cfg_off;      /* config region offset in vfio_fd */
-	int req_efd;                /* eventfd the kernel signals when it wants the device back */
+	int vfio_fd;	       /* device fd */
+	uint64_t vfio_cfg_off; /* config region offset in vfio_fd */
+	int req_efd;	       /* eventfd the kernel signals when it wants the device back */
 	/* hot remove */
 	bool removed;
 	uint64_t next_check_tick;

@@ -87,15 +87,16 @@ dma_map_one(uint64_t vaddr, uint64_t iova, uint64_t size)
 	if (!iova_fits(iova, size)) {
 		USK_ERRLOG("vfio: IOVA 0x%" PRIx64 "+0x%" PRIx64 " is outside what the IOMMU can "
 			   "address (first range 0x%" PRIx64 "-0x%" PRIx64 "); the memory at that "
-			   "virtual address cannot be used for DMA\n", iova, size,
-			   g_vfio.ranges[0].start, g_vfio.ranges[0].end);
+			   "virtual address cannot be used for DMA\n",
+			   iova, size, g_vfio.ranges[0].start, g_vfio.ranges[0].end);
 		return -ERANGE;
 	}
 	if (ioctl(g_vfio.container_fd, VFIO_IOMMU_MAP_DMA, &m) != 0) {
 		int rc = -errno;
 
-		USK_ERRLOG("vfio: VFIO_IOMMU_MAP_DMA vaddr 0x%" PRIx64 " iova 0x%" PRIx64 " size 0x%"
-			   PRIx64 ": %s\n", vaddr, iova, size, strerror(errno));
+		USK_ERRLOG("vfio: VFIO_IOMMU_MAP_DMA vaddr 0x%" PRIx64 " iova 0x%" PRIx64
+			   " size 0x%" PRIx64 ": %s\n",
+			   vaddr, iova, size, strerror(errno));
 		return rc;
 	}
 	return 0;
@@ -178,7 +179,8 @@ find_cap(const void *buf, uint32_t len, uint32_t first, uint16_t id, void *cap, 
 	struct vfio_info_cap_header hdr;
 	uint32_t off, hops = 0;
 
-	for (off = first; off != 0 && off + sizeof(hdr) <= len && hops < 64; off = hdr.next, hops++) {
+	for (off = first; off != 0 && off + sizeof(hdr) <= len && hops < 64;
+	     off = hdr.next, hops++) {
 		memcpy(&hdr, (const char *)buf + off, sizeof(hdr));
 		if (hdr.id == id) {
 			if (off + cap_len > len) {
@@ -194,7 +196,7 @@ find_cap(const void *buf, uint32_t len, uint32_t first, uint16_t id, void *cap, 
 static void
 read_iova_ranges(void)
 {
-	struct vfio_iommu_type1_info probe = { .argsz = sizeof(probe) }, *info;
+	struct vfio_iommu_type1_info probe = {.argsz = sizeof(probe)}, *info;
 	struct vfio_iommu_type1_info_cap_iova_range cap;
 	struct vfio_iova_range r;
 	uint32_t off, i;
@@ -224,8 +226,8 @@ read_iova_ranges(void)
 		memcpy(&r, (char *)info + at, sizeof(r));
 		g_vfio.ranges[g_vfio.num_ranges].start = r.start;
 		g_vfio.ranges[g_vfio.num_ranges].end = r.end;
-		USK_INFOLOG(pci, "vfio: IOVA range 0x%" PRIx64 "-0x%" PRIx64 "\n", (uint64_t)r.start,
-			    (uint64_t)r.end);
+		USK_INFOLOG(pci, "vfio: IOVA range 0x%" PRIx64 "-0x%" PRIx64 "\n",
+			    (uint64_t)r.start, (uint64_t)r.end);
 		g_vfio.num_ranges++;
 	}
 	free(info);
@@ -315,7 +317,7 @@ group_put(struct vfio_group *g)
 static int
 group_get(const char *bdf, struct vfio_group **out)
 {
-	struct vfio_group_status st = { .argsz = sizeof(st) };
+	struct vfio_group_status st = {.argsz = sizeof(st)};
 	struct vfio_group *g;
 	char path[64];
 	int num = -1, rc;
@@ -324,7 +326,8 @@ group_get(const char *bdf, struct vfio_group **out)
 	rc = group_num(bdf, &num);
 	if (rc != 0) {
 		USK_ERRLOG("%s: bound to vfio-pci but has no IOMMU group (%s): boot with the IOMMU "
-			   "on (intel_iommu=on) or use uio_pci_generic\n", bdf, strerror(-rc));
+			   "on (intel_iommu=on) or use uio_pci_generic\n",
+			   bdf, strerror(-rc));
 		return rc;
 	}
 	TAILQ_FOREACH(g, &g_vfio.groups, link) {
@@ -357,7 +360,8 @@ group_get(const char *bdf, struct vfio_group **out)
 	if (ioctl(g->fd, VFIO_GROUP_GET_STATUS, &st) != 0 ||
 	    !(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
 		USK_ERRLOG("%s: IOMMU group %d is not viable: bind every device in "
-			   "/sys/kernel/iommu_groups/%d/devices to vfio-pci\n", bdf, num, num);
+			   "/sys/kernel/iommu_groups/%d/devices to vfio-pci\n",
+			   bdf, num, num);
 		rc = -EPERM;
 		goto err_close;
 	}
@@ -403,7 +407,7 @@ err_container:
 static int
 region_info(int fd, uint32_t index, struct vfio_region_info **out)
 {
-	struct vfio_region_info probe = { .argsz = sizeof(probe), .index = index }, *ri;
+	struct vfio_region_info probe = {.argsz = sizeof(probe), .index = index}, *ri;
 
 	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &probe) != 0) {
 		return -errno;
@@ -426,7 +430,7 @@ region_info(int fd, uint32_t index, struct vfio_region_info **out)
 static void
 setup_req_notifier(struct usk_pci_device *dev)
 {
-	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_REQ_IRQ_INDEX };
+	struct vfio_irq_info ii = {.argsz = sizeof(ii), .index = VFIO_PCI_REQ_IRQ_INDEX};
 	char buf[sizeof(struct vfio_irq_set) + sizeof(int)];
 	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
 	int efd;
@@ -455,7 +459,7 @@ setup_req_notifier(struct usk_pci_device *dev)
 int
 pci_vfio_open(struct usk_pci_device *dev)
 {
-	struct vfio_device_info di = { .argsz = sizeof(di) };
+	struct vfio_device_info di = {.argsz = sizeof(di)};
 	struct vfio_region_info *ri;
 	uint32_t i;
 	int rc;
@@ -470,8 +474,8 @@ pci_vfio_open(struct usk_pci_device *dev)
 		USK_ERRLOG("%s: VFIO_GROUP_GET_DEVICE_FD: %s\n", dev->name, strerror(errno));
 		goto err_group;
 	}
-	if (ioctl(dev->vfio_fd, VFIO_DEVICE_GET_INFO, &di) != 0 || !(di.flags & VFIO_DEVICE_FLAGS_PCI) ||
-	    di.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
+	if (ioctl(dev->vfio_fd, VFIO_DEVICE_GET_INFO, &di) != 0 ||
+	    !(di.flags & VFIO_DEVICE_FLAGS_PCI) || di.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
 		USK_ERRLOG("%s: not a vfio PCI device\n", dev->name);
 		rc = -ENODEV;
 		goto err_dev;
@@ -543,7 +547,8 @@ pci_vfio_map_bar(struct usk_pci_device *dev, uint32_t bar)
 	if (!b->is_mem || b->size == 0 || !b->vfio_mmap) {
 		return -EINVAL;
 	}
-	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->vfio_fd, (off_t)b->vfio_off);
+	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->vfio_fd,
+		 (off_t)b->vfio_off);
 	if (p != MAP_FAILED) {
 		b->addr = p;
 		return 0;
@@ -553,9 +558,11 @@ pci_vfio_map_bar(struct usk_pci_device *dev, uint32_t bar)
 	    !(ri->flags & VFIO_REGION_INFO_FLAG_CAPS)) {
 		goto err;
 	}
-	off = find_cap(ri, ri->argsz, ri->cap_offset, VFIO_REGION_INFO_CAP_SPARSE_MMAP, &sp, sizeof(sp));
+	off = find_cap(ri, ri->argsz, ri->cap_offset, VFIO_REGION_INFO_CAP_SPARSE_MMAP, &sp,
+		       sizeof(sp));
 	if (off != 0) {
-		p = mmap(NULL, b->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		p = mmap(NULL, b->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			 0);
 		if (p == MAP_FAILED) {
 			rc = -errno;
 			goto err;
@@ -602,7 +609,7 @@ pci_vfio_req_pending(struct usk_pci_device *dev)
 uint32_t
 usk_pci_device_get_msix_count(struct usk_pci_device *dev)
 {
-	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+	struct vfio_irq_info ii = {.argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX};
 
 	if (dev->kdriver != USK_PCI_KDRIVER_VFIO || dev->vfio_fd < 0 ||
 	    ioctl(dev->vfio_fd, VFIO_DEVICE_GET_IRQ_INFO, &ii) != 0 ||

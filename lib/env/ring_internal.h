@@ -121,8 +121,9 @@ ring_move_prod_head(struct usk_ring *r, uint32_t n, bool fixed, bool single, uin
 			 * Relaxed is enough: the CAS only arbitrates between producers; on failure
 			 * old_head is reloaded and the room re-checked in the next round.
 			 */
-			ok = atomic_compare_exchange_weak_explicit(&r->prod.head, old_head, new_head,
-					memory_order_relaxed, memory_order_relaxed);
+			ok = atomic_compare_exchange_weak_explicit(&r->prod.head, old_head,
+								   new_head, memory_order_relaxed,
+								   memory_order_relaxed);
 		}
 	} while (usk_unlikely(!ok));
 	return n;
@@ -163,8 +164,9 @@ ring_move_cons_head(struct usk_ring *r, uint32_t n, bool fixed, bool single, uin
 			ok = true;
 		} else {
 			/* As for producers: the CAS only arbitrates among consumers. */
-			ok = atomic_compare_exchange_weak_explicit(&r->cons.head, old_head, new_head,
-					memory_order_relaxed, memory_order_relaxed);
+			ok = atomic_compare_exchange_weak_explicit(&r->cons.head, old_head,
+								   new_head, memory_order_relaxed,
+								   memory_order_relaxed);
 		}
 	} while (usk_unlikely(!ok));
 	return n;

@@ -35,7 +35,7 @@ static struct usk_thread *g_app_thread;
 static usk_msg_fn g_start_fn;
 static void *g_start_ctx;
 static json_t *g_config;
-static int g_app_rc;                 /* set by usk_app_stop from any thread */
+static int g_app_rc; /* set by usk_app_stop from any thread */
 static int g_fail_rc;
 static struct init_waiter *g_waiters;
 
@@ -86,9 +86,11 @@ static struct {
 
 static const bool g_app_edges[APP_PHASE_COUNT][APP_PHASE_COUNT] = {
 	[APP_PHASE_IDLE] = {[APP_PHASE_STARTUP] = true},
-	[APP_PHASE_STARTUP] = {[APP_PHASE_INITIALIZING] = true, [APP_PHASE_FINISHING] = true,
+	[APP_PHASE_STARTUP] = {[APP_PHASE_INITIALIZING] = true,
+			       [APP_PHASE_FINISHING] = true,
 			       [APP_PHASE_STOPPED] = true},
-	[APP_PHASE_INITIALIZING] = {[APP_PHASE_RUNNING] = true, [APP_PHASE_INIT_FAILED] = true,
+	[APP_PHASE_INITIALIZING] = {[APP_PHASE_RUNNING] = true,
+				    [APP_PHASE_INIT_FAILED] = true,
 				    [APP_PHASE_STOPPED] = true},
 	[APP_PHASE_RUNNING] = {[APP_PHASE_FINISHING] = true, [APP_PHASE_STOPPED] = true},
 	[APP_PHASE_INIT_FAILED] = {[APP_PHASE_FINISHING] = true, [APP_PHASE_STOPPED] = true},
@@ -294,9 +296,9 @@ parse_int(const char *arg, int *out)
 }
 
 enum usk_app_parse_args_rvals
-usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
-		   const char *app_getopt_str, const struct option *app_long_opts,
-		   int (*parse)(int ch, char *arg), void (*usage)(void))
+usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts, const char *app_getopt_str,
+		   const struct option *app_long_opts, int (*parse)(int ch, char *arg),
+		   void (*usage)(void))
 {
 	size_t n_app = 0, n_common = USK_COUNTOF(g_common_opts), i;
 	struct option *longopts;
@@ -309,9 +311,10 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 
 	if (app_getopt_str != NULL) {
 		for (i = 0; app_getopt_str[i] != '\0'; i++) {
-			if (app_getopt_str[i] != ':' && strchr(APP_GETOPT_STR, app_getopt_str[i]) != NULL) {
-				fprintf(stderr, "%s: option -%c is used by the framework\n", argv[0],
-					app_getopt_str[i]);
+			if (app_getopt_str[i] != ':' &&
+			    strchr(APP_GETOPT_STR, app_getopt_str[i]) != NULL) {
+				fprintf(stderr, "%s: option -%c is used by the framework\n",
+					argv[0], app_getopt_str[i]);
 				return USK_APP_PARSE_ARGS_FAIL;
 			}
 		}
@@ -341,12 +344,13 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 		switch (ch) {
 		case 'A':
 		case 'B':
-			/* Process-wide lists in lib/env; each flag adds to what earlier ones gave. */
+			/* Process-wide lists in lib/env; each flag adds to what earlier ones gave.
+			 */
 			if (pci_list_add(ch == 'A' ? &pci_allowed : &pci_blocked, optarg) != 0 ||
 			    (ch == 'A' ? usk_pci_set_allowed(pci_allowed) :
-			     usk_pci_set_blocked(pci_blocked)) != 0) {
-				fprintf(stderr, "%s: -%c '%s' is not a PCI address list\n", argv[0], ch,
-					optarg);
+					 usk_pci_set_blocked(pci_blocked)) != 0) {
+				fprintf(stderr, "%s: -%c '%s' is not a PCI address list\n", argv[0],
+					ch, optarg);
 				rval = USK_APP_PARSE_ARGS_FAIL;
 			}
 			break;
@@ -376,7 +380,8 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 			break;
 		case 'm':
 			if (app_parse_mask(optarg, &set) != 0) {
-				fprintf(stderr, "%s: invalid reactor mask '%s' (use hex like 0x3 or a list like [0,1])\n",
+				fprintf(stderr,
+					"%s: invalid reactor mask '%s' (use hex like 0x3 or a list like [0,1])\n",
 					argv[0], optarg);
 				rval = USK_APP_PARSE_ARGS_FAIL;
 			}
@@ -425,8 +430,10 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 			break;
 		case 'e':
 			if (usk_trace_parse_mask(optarg, &opts->tpoint_group_mask) != 0) {
-				fprintf(stderr, "%s: invalid trace group(s) '%s' (bdev, nvmf_tcp, thread, all, "
-					"or a mask)\n", argv[0], optarg);
+				fprintf(stderr,
+					"%s: invalid trace group(s) '%s' (bdev, nvmf_tcp, thread, all, "
+					"or a mask)\n",
+					argv[0], optarg);
 				rval = USK_APP_PARSE_ARGS_FAIL;
 				break;
 			}
@@ -434,7 +441,8 @@ usk_app_parse_args(int argc, char **argv, struct usk_app_opts *opts,
 			break;
 		case OPT_TRACE_ENTRIES:
 			if (parse_int(optarg, &v) != 0 || v <= 0 || v > (1 << 24)) {
-				fprintf(stderr, "%s: invalid trace entry count '%s'\n", argv[0], optarg);
+				fprintf(stderr, "%s: invalid trace entry count '%s'\n", argv[0],
+					optarg);
 				rval = USK_APP_PARSE_ARGS_FAIL;
 				break;
 			}
@@ -602,7 +610,6 @@ app_version_string(void)
 	return USK_VERSION_STRING;
 }
 
-
 void
 app_on_init_done(void (*cb)(void *arg), void *arg)
 {
@@ -697,7 +704,8 @@ app_init_done_cb(int rc, void *arg)
 	if (!wait_for_rpc) {
 		rc = usk_rpc_listen(g_opts.rpc_addr);
 		if (rc != 0) {
-			USK_ERRLOG("cannot start the RPC server at %s: %s\n", g_opts.rpc_addr, strerror(-rc));
+			USK_ERRLOG("cannot start the RPC server at %s: %s\n", g_opts.rpc_addr,
+				   strerror(-rc));
 			app_fail(rc);
 			return;
 		}
@@ -725,16 +733,18 @@ startup_replay_done(int rc, void *arg)
 	if (g_opts.wait_for_rpc) {
 		rc = usk_rpc_listen(g_opts.rpc_addr);
 		if (rc != 0) {
-			USK_ERRLOG("cannot start the RPC server at %s: %s\n", g_opts.rpc_addr, strerror(-rc));
+			USK_ERRLOG("cannot start the RPC server at %s: %s\n", g_opts.rpc_addr,
+				   strerror(-rc));
 			app_fail(rc);
 			return;
 		}
-		USK_NOTICELOG("Waiting for the framework_start_init RPC to initialise subsystems\n");
+		USK_NOTICELOG(
+			"Waiting for the framework_start_init RPC to initialise subsystems\n");
 		/* framework_start_init calls app_framework_start_init; start_fn runs after it. */
 		g_start_init_cb = NULL;
 		return;
 	}
-	app_framework_start_init(app_init_done_cb, (void *)(uintptr_t)false);
+	app_framework_start_init(app_init_done_cb, (void *)(uintptr_t) false);
 }
 
 static void
@@ -744,7 +754,8 @@ app_start_msg(void *ctx)
 	int rc;
 
 	usk_rpc_set_state(USK_RPC_STARTUP);
-	/* Order now so save_config and framework_get_subsystems show init order even before init. */
+	/* Order now so save_config and framework_get_subsystems show init order even before init.
+	 */
 	rc = subsystem_sort(err, sizeof(err));
 	if (rc != 0) {
 		USK_ERRLOG("cannot order subsystems: %s\n", err);
@@ -764,7 +775,7 @@ void app_wait_for_rpc_init_done(int rc, void *arg);
 void
 app_wait_for_rpc_init_done(int rc, void *arg)
 {
-	app_init_done_cb(rc, (void *)(uintptr_t)true);
+	app_init_done_cb(rc, (void *)(uintptr_t) true);
 }
 
 static int
@@ -860,8 +871,9 @@ usk_app_start(struct usk_app_opts *opts, usk_msg_fn start_fn, void *ctx)
 	}
 	msg_pool = g_opts.msg_mempool_size;
 	if (msg_pool == 0) {
-		msg_pool = USK_MAX((size_t)USK_APP_MSG_POOL_MIN,
-				   (size_t)USK_APP_MSG_POOL_PER_CORE * usk_app_get_core_count() - 1);
+		msg_pool =
+			USK_MAX((size_t)USK_APP_MSG_POOL_MIN,
+				(size_t)USK_APP_MSG_POOL_PER_CORE * usk_app_get_core_count() - 1);
 	}
 	rc = usk_thread_lib_init_ext(reactor_thread_op, reactor_thread_op_supported,
 				     reactor_thread_ctx_size(), msg_pool);

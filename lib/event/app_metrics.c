@@ -58,7 +58,8 @@ reactor_collect(struct usk_metrics_writer *w)
 	struct usk_metrics_label l[] = {{"core", core}};
 	size_t i;
 
-	json_array_foreach(arr, i, r) {
+	json_array_foreach(arr, i, r)
+	{
 		snprintf(core, sizeof(core), "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(json_object_get(r, "lcore")));
 		usk_metrics_add(w, "usk_reactor_busy_seconds_total", USK_METRIC_COUNTER,
@@ -124,10 +125,10 @@ rpc_framework_set_metrics_listener(struct usk_jsonrpc_request *request, const js
 	}
 	rc = usk_metrics_listen(p.address);
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc == -EINVAL ?
-						    USK_JSONRPC_ERROR_INVALID_PARAMS : rc,
-						    "cannot listen on %s (address): %s", p.address,
-						    rc == -EINVAL ? "want IPv4:PORT" : strerror(-rc));
+		usk_jsonrpc_send_error_response_fmt(
+			request, rc == -EINVAL ? USK_JSONRPC_ERROR_INVALID_PARAMS : rc,
+			"cannot listen on %s (address): %s", p.address,
+			rc == -EINVAL ? "want IPv4:PORT" : strerror(-rc));
 		goto out;
 	}
 	res = json_object();

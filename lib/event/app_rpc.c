@@ -23,7 +23,8 @@ start_init_done(int rc, void *arg)
 
 	if (rc != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "framework initialisation failed: %s", strerror(rc < 0 ? -rc : rc));
+						    "framework initialisation failed: %s",
+						    strerror(rc < 0 ? -rc : rc));
 	} else {
 		usk_jsonrpc_send_bool_response(request, true);
 	}
@@ -84,7 +85,8 @@ rpc_framework_get_subsystems(struct usk_jsonrpc_request *request, const json_t *
 		json_t *deps = json_array();
 
 		subsystem_foreach_depend(s->name, append_dep, deps);
-		usk_json_append(arr, json_pack("{s:s, s:o}", "subsystem", s->name, "depends_on", deps));
+		usk_json_append(arr,
+				json_pack("{s:s, s:o}", "subsystem", s->name, "depends_on", deps));
 	}
 	usk_jsonrpc_send_result(request, arr);
 }
@@ -104,7 +106,8 @@ decode_subsystem(struct usk_jsonrpc_request *request, const json_t *params)
 	struct rpc_name_param p = {};
 	struct usk_subsystem *s;
 
-	if (!usk_rpc_decode_params(request, params, name_decoders, USK_COUNTOF(name_decoders), &p)) {
+	if (!usk_rpc_decode_params(request, params, name_decoders, USK_COUNTOF(name_decoders),
+				   &p)) {
 		return NULL;
 	}
 	s = usk_subsystem_find(p.name);
@@ -134,10 +137,11 @@ rpc_save_subsystem_config(struct usk_jsonrpc_request *request, const json_t *par
 
 	if (s != NULL) {
 		usk_jsonrpc_send_result(request, json_pack("{s:s, s:o}", "subsystem", s->name,
-					"config", subsystem_config_json(s)));
+							   "config", subsystem_config_json(s)));
 	}
 }
-USK_RPC_REGISTER("save_subsystem_config", rpc_save_subsystem_config, USK_RPC_STARTUP | USK_RPC_RUNTIME)
+USK_RPC_REGISTER("save_subsystem_config", rpc_save_subsystem_config,
+		 USK_RPC_STARTUP | USK_RPC_RUNTIME)
 
 static void
 rpc_save_config(struct usk_jsonrpc_request *request, const json_t *params)
@@ -146,8 +150,8 @@ rpc_save_config(struct usk_jsonrpc_request *request, const json_t *params)
 	struct usk_subsystem *s;
 
 	for (s = usk_subsystem_get_first(); s != NULL; s = usk_subsystem_get_next(s)) {
-		usk_json_append(arr, json_pack("{s:s, s:o}", "subsystem", s->name,
-						     "config", subsystem_config_json(s)));
+		usk_json_append(arr, json_pack("{s:s, s:o}", "subsystem", s->name, "config",
+					       subsystem_config_json(s)));
 	}
 	usk_jsonrpc_send_result(request, json_pack("{s:o}", "subsystems", arr));
 }
@@ -185,8 +189,8 @@ count_poller(const struct usk_poller_info *info, void *ctx)
 	if (arr == NULL) {
 		return;
 	}
-	p = json_pack("{s:s, s:s, s:I, s:I}", "name", info->name, "state", info->state,
-		      "run_count", (json_int_t)info->run_count, "busy_count", (json_int_t)info->busy_count);
+	p = json_pack("{s:s, s:s, s:I, s:I}", "name", info->name, "state", info->state, "run_count",
+		      (json_int_t)info->run_count, "busy_count", (json_int_t)info->busy_count);
 	if (info->period_ticks != 0) {
 		usk_json_set(p, "period_ticks", json_integer((json_int_t)info->period_ticks));
 	}
@@ -208,7 +212,8 @@ thread_walk_fn(void *arg)
 		c.paused_arr = json_array();
 	}
 	usk_thread_foreach_poller(t, count_poller, &c);
-	o = json_pack("{s:s, s:I}", "name", usk_thread_get_name(t), "id", (json_int_t)usk_thread_get_id(t));
+	o = json_pack("{s:s, s:I}", "name", usk_thread_get_name(t), "id",
+		      (json_int_t)usk_thread_get_id(t));
 	if (w->pollers) {
 		usk_json_set(o, "active_pollers", c.active_arr);
 		usk_json_set(o, "timed_pollers", c.timed_arr);
@@ -230,8 +235,9 @@ thread_walk_done(void *arg)
 {
 	struct thread_walk *w = arg;
 
-	usk_jsonrpc_send_result(w->request, json_pack("{s:I, s:o}", "tick_rate",
-				(json_int_t)usk_get_ticks_hz(), "threads", w->threads));
+	usk_jsonrpc_send_result(w->request,
+				json_pack("{s:I, s:o}", "tick_rate", (json_int_t)usk_get_ticks_hz(),
+					  "threads", w->threads));
 	free(w);
 }
 
@@ -248,7 +254,8 @@ thread_walk_start(struct usk_jsonrpc_request *request, const json_t *params, boo
 	}
 	w = calloc(1, sizeof(*w));
 	if (w == NULL) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR, "Out of memory");
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						"Out of memory");
 		return;
 	}
 	w->request = request;
@@ -256,7 +263,8 @@ thread_walk_start(struct usk_jsonrpc_request *request, const json_t *params, boo
 	w->pollers = pollers;
 	if (w->threads == NULL) {
 		free(w);
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR, "Out of memory");
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						"Out of memory");
 		return;
 	}
 	rc = usk_for_each_thread(thread_walk_fn, w, thread_walk_done);
@@ -296,8 +304,8 @@ static const struct {
 	const char *name;
 	int sig;
 } g_signals[] = {
-	{"SIGINT", SIGINT}, {"SIGTERM", SIGTERM}, {"SIGQUIT", SIGQUIT}, {"SIGHUP", SIGHUP},
-	{"SIGKILL", SIGKILL},
+	{"SIGINT", SIGINT}, {"SIGTERM", SIGTERM}, {"SIGQUIT", SIGQUIT},
+	{"SIGHUP", SIGHUP}, {"SIGKILL", SIGKILL},
 };
 
 static void
@@ -307,7 +315,8 @@ rpc_spdk_kill_instance(struct usk_jsonrpc_request *request, const json_t *params
 	size_t i;
 	int sig = 0;
 
-	if (!usk_rpc_decode_params(request, params, kill_decoders, USK_COUNTOF(kill_decoders), &p)) {
+	if (!usk_rpc_decode_params(request, params, kill_decoders, USK_COUNTOF(kill_decoders),
+				   &p)) {
 		return;
 	}
 	for (i = 0; i < USK_COUNTOF(g_signals); i++) {
@@ -317,8 +326,10 @@ rpc_spdk_kill_instance(struct usk_jsonrpc_request *request, const json_t *params
 		}
 	}
 	if (sig == 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-				"sig_name: unknown signal '%s' (SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGKILL)", p.sig_name);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"sig_name: unknown signal '%s' (SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGKILL)",
+			p.sig_name);
 		free(p.sig_name);
 		return;
 	}
@@ -379,7 +390,8 @@ rpc_thread_set_cpumask(struct usk_jsonrpc_request *request, const json_t *params
 	uint32_t core;
 
 	if (ctx == NULL) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR, "Out of memory");
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						"Out of memory");
 		return;
 	}
 	if (!usk_rpc_decode_params(request, params, set_cpumask_decoders,
@@ -398,7 +410,8 @@ rpc_thread_set_cpumask(struct usk_jsonrpc_request *request, const json_t *params
 	usk_cpuset_and(&reactors, &ctx->set);
 	if (!usk_cpuset_equal(&reactors, &ctx->set)) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "cpumask: '%s' has cores without a reactor", ctx->cpumask);
+						    "cpumask: '%s' has cores without a reactor",
+						    ctx->cpumask);
 		goto err_free;
 	}
 	thread = usk_thread_get_by_id(ctx->id);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* --json config files: load and check the save_config format, replay it through the method table. */
+/* --json config files: load and check the save_config format, replay it through the method table.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,30 +50,38 @@ json_config_load(const char *path, json_t **config, char *err, size_t err_len)
 		snprintf(err, err_len, "\"subsystems\": missing or not an array");
 		goto err_free;
 	}
-	json_array_foreach(subsystems, i, s) {
+	json_array_foreach(subsystems, i, s)
+	{
 		if (!json_is_object(s) || !json_is_string(json_object_get(s, "subsystem"))) {
-			snprintf(err, err_len, "subsystems[%zu]: \"subsystem\": missing or not a string", i);
+			snprintf(err, err_len,
+				 "subsystems[%zu]: \"subsystem\": missing or not a string", i);
 			goto err_free;
 		}
 		cfg = json_object_get(s, "config");
 		if (cfg != NULL && !json_is_null(cfg) && !json_is_array(cfg)) {
-			snprintf(err, err_len, "subsystem '%s': \"config\" must be an array or null",
+			snprintf(err, err_len,
+				 "subsystem '%s': \"config\" must be an array or null",
 				 json_string_value(json_object_get(s, "subsystem")));
 			goto err_free;
 		}
-		json_array_foreach(cfg, j, e) {
+		json_array_foreach(cfg, j, e)
+		{
 			json_t *params = json_object_get(e, "params");
 
 			if (!json_is_object(e) || !json_is_string(json_object_get(e, "method"))) {
-				snprintf(err, err_len, "subsystem '%s': config[%zu]: \"method\": missing or not a string",
-					 json_string_value(json_object_get(s, "subsystem")), j);
+				snprintf(
+					err, err_len,
+					"subsystem '%s': config[%zu]: \"method\": missing or not a string",
+					json_string_value(json_object_get(s, "subsystem")), j);
 				goto err_free;
 			}
 			if (params != NULL && !json_is_object(params) && !json_is_array(params) &&
 			    !json_is_null(params)) {
-				snprintf(err, err_len, "subsystem '%s': config[%zu] (%s): \"params\" must be an object",
-					 json_string_value(json_object_get(s, "subsystem")), j,
-					 json_string_value(json_object_get(e, "method")));
+				snprintf(
+					err, err_len,
+					"subsystem '%s': config[%zu] (%s): \"params\" must be an object",
+					json_string_value(json_object_get(s, "subsystem")), j,
+					json_string_value(json_object_get(e, "method")));
 				goto err_free;
 			}
 		}
@@ -129,19 +138,22 @@ replay_response(void *arg, const json_t *response)
 	json_t *error = json_object_get(response, "error");
 
 	if (error != NULL) {
-		USK_ERRLOG("--json %s: subsystem '%s' config[%zu]: method '%s' failed: %s (code %lld)\n",
-			   ctx->path, json_string_value(json_object_get(sub, "subsystem")), ctx->entry_idx,
-			   json_string_value(json_object_get(entry, "method")),
-			   json_string_value(json_object_get(error, "message")),
-			   (long long)json_integer_value(json_object_get(error, "code")));
+		USK_ERRLOG(
+			"--json %s: subsystem '%s' config[%zu]: method '%s' failed: %s (code %lld)\n",
+			ctx->path, json_string_value(json_object_get(sub, "subsystem")),
+			ctx->entry_idx, json_string_value(json_object_get(entry, "method")),
+			json_string_value(json_object_get(error, "message")),
+			(long long)json_integer_value(json_object_get(error, "code")));
 		if (!ctx->ignore_errors) {
 			ctx->rc = -EINVAL;
 		}
 	} else if (!json_is_object(response)) {
 		/* No response object: it could not be built (out of memory). */
-		USK_ERRLOG("--json %s: subsystem '%s' config[%zu]: method '%s': no response (out of "
-			   "memory)\n", ctx->path, json_string_value(json_object_get(sub, "subsystem")),
-			   ctx->entry_idx, json_string_value(json_object_get(entry, "method")));
+		USK_ERRLOG(
+			"--json %s: subsystem '%s' config[%zu]: method '%s': no response (out of "
+			"memory)\n",
+			ctx->path, json_string_value(json_object_get(sub, "subsystem")),
+			ctx->entry_idx, json_string_value(json_object_get(entry, "method")));
 		if (!ctx->ignore_errors) {
 			ctx->rc = -ENOMEM;
 		}
@@ -181,9 +193,9 @@ replay_next(void *arg)
 		if (rc == 0) {
 			return;
 		}
-		USK_ERRLOG("--json %s: subsystem '%s' config[%zu]: cannot call '%s': %s\n", ctx->path,
-			   json_string_value(json_object_get(sub, "subsystem")), ctx->entry_idx, method,
-			   strerror(-rc));
+		USK_ERRLOG("--json %s: subsystem '%s' config[%zu]: cannot call '%s': %s\n",
+			   ctx->path, json_string_value(json_object_get(sub, "subsystem")),
+			   ctx->entry_idx, method, strerror(-rc));
 		if (!ctx->ignore_errors) {
 			ctx->rc = rc;
 		}

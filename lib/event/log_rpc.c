@@ -84,8 +84,9 @@ rpc_log_set_level_common(struct usk_jsonrpc_request *request, const json_t *para
 		return;
 	}
 	if (usk_log_level_from_name(name, &level) != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-				"level: unknown level '%s' (ERROR, WARNING, NOTICE, INFO, DEBUG)", name);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"level: unknown level '%s' (ERROR, WARNING, NOTICE, INFO, DEBUG)", name);
 		free(name);
 		return;
 	}
@@ -122,6 +123,7 @@ USK_RPC_REGISTER("log_get_level", rpc_log_get_level, USK_RPC_STARTUP | USK_RPC_R
 static void
 rpc_log_get_print_level(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	usk_jsonrpc_send_result(request, json_string(usk_log_level_name(usk_log_get_print_level())));
+	usk_jsonrpc_send_result(request,
+				json_string(usk_log_level_name(usk_log_get_print_level())));
 }
 USK_RPC_REGISTER("log_get_print_level", rpc_log_get_print_level, USK_RPC_STARTUP | USK_RPC_RUNTIME)

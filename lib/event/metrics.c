@@ -21,7 +21,7 @@ struct mbuf {
 struct metric_family {
 	char *name;
 	enum usk_metric_type type;
-	struct mbuf samples;	/* sample lines of this family, in add order */
+	struct mbuf samples; /* sample lines of this family, in add order */
 };
 
 /*
@@ -32,7 +32,7 @@ struct usk_metrics_writer {
 	struct metric_family *families;
 	size_t nfamilies;
 	size_t cap_families;
-	char **helps;		/* [cap_families]: HELP text of each family */
+	char **helps; /* [cap_families]: HELP text of each family */
 	struct mbuf out;
 	bool oom;
 	/* scrape driver */

@@ -25,26 +25,26 @@
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
-	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); (var) = (tvar))
+	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); \
+	     (var) = (tvar))
 #endif
 
-
-#define METRICS_POLL_PERIOD_US 5000
-#define METRICS_MAX_CONNS 64
+#define METRICS_POLL_PERIOD_US	5000
+#define METRICS_MAX_CONNS	64
 #define METRICS_CONN_DEADLINE_S 10
 
 enum mconn_state {
-	MCONN_READING,		/* collecting the request head */
-	MCONN_WAIT_SCRAPE,	/* GET /metrics parsed; waiting for the scrape in flight */
-	MCONN_WRITING,		/* sending out[out_off..out_len), then close */
+	MCONN_READING,	   /* collecting the request head */
+	MCONN_WAIT_SCRAPE, /* GET /metrics parsed; waiting for the scrape in flight */
+	MCONN_WRITING,	   /* sending out[out_off..out_len), then close */
 };
 
 struct mconn {
 	int fd;
 	enum mconn_state state;
 	bool head_only;
-	bool dead;		/* out of memory replying: closed by the poller, never in place */
-	uint64_t deadline;	/* tick count after which the connection is dropped */
+	bool dead;	   /* out of memory replying: closed by the poller, never in place */
+	uint64_t deadline; /* tick count after which the connection is dropped */
 	char in[METRICS_HTTP_MAX_REQUEST];
 	size_t in_len;
 	char *out;
@@ -61,10 +61,11 @@ struct metrics_server {
 	TAILQ_HEAD(, mconn) conns;
 	size_t nconns;
 	bool scrape_in_flight;
-	uint64_t generation;	/* bumped at close: a scrape of an older one is discarded */
+	uint64_t generation; /* bumped at close: a scrape of an older one is discarded */
 };
 
-static struct metrics_server g_msrv = { .listen_fd = -1, .conns = TAILQ_HEAD_INITIALIZER(g_msrv.conns) };
+static struct metrics_server g_msrv = {.listen_fd = -1,
+				       .conns = TAILQ_HEAD_INITIALIZER(g_msrv.conns)};
 
 uint16_t
 usk_metrics_get_port(void)
@@ -91,7 +92,8 @@ mconn_reply(struct mconn *c, const char *status, const char *ctype, const char *
 	size_t hlen;
 
 	hdr = usk_sprintf_alloc("HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-				"Connection: close\r\n\r\n", status, ctype, body_len);
+				"Connection: close\r\n\r\n",
+				status, ctype, body_len);
 	if (hdr == NULL) {
 		c->dead = true;
 		return;
@@ -146,7 +148,8 @@ scrape_done(struct usk_metrics_writer *w, void *ctx)
 		if (text == NULL) {
 			mconn_reply_text(c, "500 Internal Server Error", "out of memory\n");
 		} else {
-			mconn_reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
+			mconn_reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text,
+				    len);
 		}
 	}
 	metrics_writer_free(w);
@@ -170,8 +173,10 @@ log_bad_request(struct mconn *c, int rc)
 	}
 	esc[o] = '\0';
 	USK_ERRLOG("metrics: closing %s: %s request \"%s\"\n", c->peer,
-		   rc == -E2BIG ? "oversized" : rc == -ENOTSUP ? "unsupported HTTP version in" :
-		   "malformed", esc);
+		   rc == -E2BIG	  ? "oversized" :
+		   rc == -ENOTSUP ? "unsupported HTTP version in" :
+				    "malformed",
+		   esc);
 }
 
 static void
@@ -186,8 +191,10 @@ mconn_handle_request(struct mconn *c)
 	}
 	if (rc != 0) {
 		log_bad_request(c, rc);
-		mconn_reply_text(c, rc == -E2BIG ? "431 Request Header Fields Too Large" :
-				 rc == -ENOTSUP ? "505 HTTP Version Not Supported" : "400 Bad Request",
+		mconn_reply_text(c,
+				 rc == -E2BIG	? "431 Request Header Fields Too Large" :
+				 rc == -ENOTSUP ? "505 HTTP Version Not Supported" :
+						  "400 Bad Request",
 				 "bad request\n");
 		return;
 	}
@@ -233,7 +240,8 @@ mconn_service(struct mconn *c, uint64_t now)
 	}
 	if (c->state == MCONN_READING) {
 		n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		if (n == 0 ||
+		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 			mconn_close(c);
 			return 1;
 		}
@@ -290,7 +298,8 @@ server_accept(uint64_t now)
 		}
 		n++;
 		if (g_msrv.nconns >= METRICS_MAX_CONNS) {
-			USK_ERRLOG("metrics: %d connections open; refusing one\n", METRICS_MAX_CONNS);
+			USK_ERRLOG("metrics: %d connections open; refusing one\n",
+				   METRICS_MAX_CONNS);
 			close(fd);
 			continue;
 		}
@@ -303,8 +312,8 @@ server_accept(uint64_t now)
 		c->state = MCONN_READING;
 		c->deadline = now + METRICS_CONN_DEADLINE_S * usk_get_ticks_hz();
 		if (inet_ntop(AF_INET, &peer.sin_addr, c->peer, INET_ADDRSTRLEN) != NULL) {
-			snprintf(c->peer + strlen(c->peer), sizeof(c->peer) - strlen(c->peer), ":%u",
-				 ntohs(peer.sin_port));
+			snprintf(c->peer + strlen(c->peer), sizeof(c->peer) - strlen(c->peer),
+				 ":%u", ntohs(peer.sin_port));
 		}
 		TAILQ_INSERT_TAIL(&g_msrv.conns, c, link);
 		g_msrv.nconns++;
@@ -370,7 +379,8 @@ usk_metrics_listen(const char *addr)
 		return -EBUSY;
 	}
 	if (addr == NULL || parse_addr(addr, &sin) != 0) {
-		USK_ERRLOG("metrics: invalid listen address '%s' (want IPv4:PORT)\n", addr ? addr : "");
+		USK_ERRLOG("metrics: invalid listen address '%s' (want IPv4:PORT)\n",
+			   addr ? addr : "");
 		return -EINVAL;
 	}
 	g_msrv.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -386,15 +396,17 @@ usk_metrics_listen(const char *addr)
 		goto err_close;
 	}
 	g_msrv.port = ntohs(sin.sin_port);
-	/* A timed poller serves both modes: in interrupt mode it is driven by the thread's timerfd. */
+	/* A timed poller serves both modes: in interrupt mode it is driven by the thread's timerfd.
+	 */
 	g_msrv.poller = usk_poller_register_named(server_poll, NULL, METRICS_POLL_PERIOD_US,
-			"metrics_http_poll");
+						  "metrics_http_poll");
 	if (g_msrv.poller == NULL) {
 		rc = -ENOMEM;
 		goto err_close;
 	}
 	USK_NOTICELOG("metrics: serving http://%s:%u/metrics\n",
-		      inet_ntop(AF_INET, &sin.sin_addr, (char[INET_ADDRSTRLEN]) {0}, INET_ADDRSTRLEN),
+		      inet_ntop(AF_INET, &sin.sin_addr, (char[INET_ADDRSTRLEN]){0},
+				INET_ADDRSTRLEN),
 		      g_msrv.port);
 	return 0;
 

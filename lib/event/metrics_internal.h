@@ -35,8 +35,8 @@ enum metrics_http_method {
 
 struct metrics_http_request {
 	enum metrics_http_method method;
-	char path[256];		/* target without the query string */
-	size_t header_len;	/* bytes up to and including the blank line */
+	char path[256];	   /* target without the query string */
+	size_t header_len; /* bytes up to and including the blank line */
 };
 
 /**

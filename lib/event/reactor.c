@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Reactors: one pinned OS thread per core that polls its usk_threads, or sleeps in interrupt mode. */
+/* Reactors: one pinned OS thread per core that polls its usk_threads, or sleeps in interrupt mode.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,14 +20,14 @@
 
 /* Longest sleep in interrupt mode; a safety net, wake-ups normally come from the fds. */
 #define REACTOR_MAX_SLEEP_MS 1000
-#define REACTOR_MAX_EVENTS 32
+#define REACTOR_MAX_EVENTS   32
 
 /* Framework context of every usk_thread (usk_thread_get_ctx). */
 struct lw_thread {
 	struct usk_reactor *reactor;
 	uint64_t tsc_start;
 	bool in_epoll;
-	bool resched;           /* cpumask changed: move after this poll (set on the thread itself) */
+	bool resched; /* cpumask changed: move after this poll (set on the thread itself) */
 	TAILQ_ENTRY(lw_thread) link;
 };
 
@@ -99,7 +100,7 @@ reactors_wake_main(void)
 int
 reactors_init(bool interrupt_mode)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	uint32_t core, i = 0;
 
 	g_num_reactors = usk_env_get_core_count();
@@ -210,7 +211,8 @@ reactor_thread_op(struct usk_thread *thread, enum usk_thread_op op)
 	r = reactor_pick(usk_thread_get_cpumask(thread));
 	if (r == NULL) {
 		USK_WARNLOG("thread %s: cpumask %s matches no reactor; placing it anyway\n",
-			    usk_thread_get_name(thread), usk_cpuset_fmt(usk_thread_get_cpumask(thread)));
+			    usk_thread_get_name(thread),
+			    usk_cpuset_fmt(usk_thread_get_cpumask(thread)));
 		r = reactor_pick(NULL);
 	}
 	lw->reactor = r;
@@ -226,7 +228,7 @@ reactor_thread_op(struct usk_thread *thread, enum usk_thread_op op)
 static void
 reactor_take_incoming(struct usk_reactor *r)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	struct lw_thread *lw;
 	int fd;
 
@@ -421,7 +423,8 @@ reactors_start(void)
 		}
 		rc = usk_env_thread_launch_pinned(r->core, reactor_run, r);
 		if (rc != 0) {
-			USK_ERRLOG("cannot launch reactor on core %u: %s\n", r->core, strerror(-rc));
+			USK_ERRLOG("cannot launch reactor on core %u: %s\n", r->core,
+				   strerror(-rc));
 			/* Its threads are re-homed on the main reactor. */
 			pthread_mutex_lock(&r->lock);
 			while (!TAILQ_EMPTY(&r->incoming)) {
@@ -470,20 +473,21 @@ reactors_get_info(void)
 		TAILQ_FOREACH(lw, &r->threads, link) {
 			struct usk_thread *t = usk_thread_get_from_ctx(lw);
 
-			usk_json_append(threads, json_pack("{s:s, s:I, s:s, s:I}",
-					      "name", usk_thread_get_name(t),
-					      "id", (json_int_t)usk_thread_get_id(t),
-					      "cpumask", usk_cpuset_fmt(usk_thread_get_cpumask(t)),
-					      "elapsed", (json_int_t)(now - lw->tsc_start)));
+			usk_json_append(threads,
+					json_pack("{s:s, s:I, s:s, s:I}", "name",
+						  usk_thread_get_name(t), "id",
+						  (json_int_t)usk_thread_get_id(t), "cpumask",
+						  usk_cpuset_fmt(usk_thread_get_cpumask(t)),
+						  "elapsed", (json_int_t)(now - lw->tsc_start)));
 		}
 		pthread_mutex_unlock(&r->lock);
-		usk_json_append(arr, json_pack("{s:i, s:I, s:I, s:b, s:I, s:o}",
-				      "lcore", (int)r->core,
-				      "busy", (json_int_t)atomic_load(&r->busy_tsc),
-				      "idle", (json_int_t)atomic_load(&r->idle_tsc),
-				      "in_interrupt", (int)atomic_load(&r->in_interrupt),
-				      "irq_count", (json_int_t)atomic_load(&r->irq_count),
-				      "lw_threads", threads));
+		usk_json_append(arr,
+				json_pack("{s:i, s:I, s:I, s:b, s:I, s:o}", "lcore", (int)r->core,
+					  "busy", (json_int_t)atomic_load(&r->busy_tsc), "idle",
+					  (json_int_t)atomic_load(&r->idle_tsc), "in_interrupt",
+					  (int)atomic_load(&r->in_interrupt), "irq_count",
+					  (json_int_t)atomic_load(&r->irq_count), "lw_threads",
+					  threads));
 	}
 	return arr;
 }

@@ -22,7 +22,7 @@ static struct usk_subsystem_depend **g_depends_tail = &g_depends;
 
 static struct usk_subsystem **g_order;
 static size_t g_num_subsystems;
-static size_t g_init_idx;       /* next subsystem to init */
+static size_t g_init_idx; /* next subsystem to init */
 static size_t g_num_inited;
 
 /*
@@ -44,8 +44,8 @@ enum subsys_phase {
 static enum subsys_phase g_subsys_phase;
 
 static const bool g_subsys_edges[SUBSYS_PHASE_COUNT][SUBSYS_PHASE_COUNT] = {
-	[SUBSYS_IDLE] = {[SUBSYS_INITIALIZING] = true, [SUBSYS_FAILED] = true,
-			 [SUBSYS_FINISHING] = true},
+	[SUBSYS_IDLE] =
+		{[SUBSYS_INITIALIZING] = true, [SUBSYS_FAILED] = true, [SUBSYS_FINISHING] = true},
 	[SUBSYS_INITIALIZING] = {[SUBSYS_INITIALIZED] = true, [SUBSYS_FAILED] = true},
 	[SUBSYS_INITIALIZED] = {[SUBSYS_FINISHING] = true},
 	[SUBSYS_FAILED] = {[SUBSYS_FINISHING] = true},
@@ -167,7 +167,8 @@ subsystem_sort(char *err, size_t err_len)
 
 	for (d = g_depends; d != NULL; d = d->next) {
 		if (usk_subsystem_find(d->name) == NULL) {
-			snprintf(err, err_len, "dependency declared for unknown subsystem '%s'", d->name);
+			snprintf(err, err_len, "dependency declared for unknown subsystem '%s'",
+				 d->name);
 			return -ENOENT;
 		}
 		if (usk_subsystem_find(d->depends_on) == NULL) {
@@ -209,7 +210,8 @@ subsystem_sort(char *err, size_t err_len)
 			int len = snprintf(err, err_len, "dependency cycle among subsystems:");
 
 			for (i = 0; i < nrest && len >= 0 && (size_t)len < err_len; i++) {
-				len += snprintf(err + len, err_len - (size_t)len, " %s", rest[i]->name);
+				len += snprintf(err + len, err_len - (size_t)len, " %s",
+						rest[i]->name);
 			}
 			free(order);
 			free(rest);
@@ -258,8 +260,8 @@ usk_subsystem_init_next(int rc)
 	}
 	if (rc != 0) {
 		if (g_init_idx > 0) {
-			USK_ERRLOG("init of subsystem %s failed: %s\n", g_order[g_init_idx - 1]->name,
-				   strerror(rc < 0 ? -rc : rc));
+			USK_ERRLOG("init of subsystem %s failed: %s\n",
+				   g_order[g_init_idx - 1]->name, strerror(rc < 0 ? -rc : rc));
 			/* It did not come up: fini only the ones before it. */
 			g_num_inited = g_init_idx - 1;
 		}

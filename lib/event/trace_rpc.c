@@ -20,8 +20,8 @@ rpc_trace_get_tpoint_group_mask(struct usk_jsonrpc_request *request, const json_
 
 	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)mask);
 	json_object_set_new(res, "tpoint_group_mask", json_string(buf));
-	json_object_set_new(res, "path", usk_trace_get_path() ? json_string(usk_trace_get_path()) :
-			    json_null());
+	json_object_set_new(res, "path",
+			    usk_trace_get_path() ? json_string(usk_trace_get_path()) : json_null());
 	for (g = 0; g < USK_TRACE_GROUP_COUNT; g++) {
 		snprintf(buf, sizeof(buf), "0x%llx", 1ULL << g);
 		json_object_set_new(groups, usk_trace_group_name(g),
@@ -36,7 +36,7 @@ USK_RPC_REGISTER("trace_get_tpoint_group_mask", rpc_trace_get_tpoint_group_mask,
 
 struct rpc_tpoint_group {
 	char *name;
-	uint64_t poller_threshold_us;	/* usk only: POLLER_SLOW threshold; 0 = unchanged */
+	uint64_t poller_threshold_us; /* usk only: POLLER_SLOW threshold; 0 = unchanged */
 };
 
 static void
@@ -57,13 +57,14 @@ tpoint_group_set(struct usk_jsonrpc_request *request, const json_t *params, bool
 	if (usk_trace_parse_mask(p.name, &mask) != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
 						    "unknown tracepoint group '%s' (name): bdev, "
-						    "nvmf_tcp, thread or all", p.name);
+						    "nvmf_tcp, thread or all",
+						    p.name);
 		goto out;
 	}
 	rc = usk_trace_set_mask(mask, on);
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response(request, rc,
-						"tracing is off: start the app with -e (e.g. -e 0)");
+		usk_jsonrpc_send_error_response(
+			request, rc, "tracing is off: start the app with -e (e.g. -e 0)");
 		goto out;
 	}
 	if (p.poller_threshold_us != 0) {

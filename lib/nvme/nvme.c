@@ -55,22 +55,20 @@ static const struct {
 	const char *name;
 	enum usk_nvme_transport_type type;
 } g_trtypes[] = {
-	{ "PCIe", USK_NVME_TRANSPORT_PCIE },
-	{ "TCP", USK_NVME_TRANSPORT_TCP },
-	{ "RDMA", USK_NVME_TRANSPORT_RDMA },
-	{ "FC", USK_NVME_TRANSPORT_FC },
-	{ "VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER },
+	{"PCIe", USK_NVME_TRANSPORT_PCIE},	   {"TCP", USK_NVME_TRANSPORT_TCP},
+	{"RDMA", USK_NVME_TRANSPORT_RDMA},	   {"FC", USK_NVME_TRANSPORT_FC},
+	{"VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER},
 };
 
 static const struct {
 	const char *name;
 	enum usk_nvmf_adrfam adrfam;
 } g_adrfams[] = {
-	{ "IPv4", USK_NVMF_ADRFAM_IPV4 },
-	{ "IPv6", USK_NVMF_ADRFAM_IPV6 },
-	{ "IB", USK_NVMF_ADRFAM_IB },
-	{ "FC", USK_NVMF_ADRFAM_FC },
-	{ "INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST },
+	{"IPv4", USK_NVMF_ADRFAM_IPV4},
+	{"IPv6", USK_NVMF_ADRFAM_IPV6},
+	{"IB", USK_NVMF_ADRFAM_IB},
+	{"FC", USK_NVMF_ADRFAM_FC},
+	{"INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST},
 };
 
 int
@@ -120,7 +118,8 @@ usk_nvme_transport_id_adrfam_str(enum usk_nvmf_adrfam adrfam)
 }
 
 void
-usk_nvme_trid_populate_transport(struct usk_nvme_transport_id *trid, enum usk_nvme_transport_type trtype)
+usk_nvme_trid_populate_transport(struct usk_nvme_transport_id *trid,
+				 enum usk_nvme_transport_type trtype)
 {
 	const char *name = usk_nvme_transport_id_trtype_str(trtype);
 
@@ -203,14 +202,16 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 		}
 		klen = (size_t)(p - kstart);
 		if (*p != ':' && *p != '=') {
-			return parse_error(err, err_len, "key '%.*s' has no value (expected key:value)",
+			return parse_error(err, err_len,
+					   "key '%.*s' has no value (expected key:value)",
 					   (int)USK_MIN(klen, 64), kstart);
 		}
 		if (klen == 0) {
 			return parse_error(err, err_len, "empty key before '%c'", *p);
 		}
 		if (klen >= sizeof(key)) {
-			return parse_error(err, err_len, "unknown key '%.*s'", (int)USK_MIN(klen, 64), kstart);
+			return parse_error(err, err_len, "unknown key '%.*s'",
+					   (int)USK_MIN(klen, 64), kstart);
 		}
 		memcpy(key, kstart, klen);
 		key[klen] = '\0';
@@ -233,13 +234,15 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 			enum usk_nvme_transport_type t;
 
 			if (usk_nvme_transport_id_parse_trtype(&t, val) != 0) {
-				return parse_error(err, err_len, "bad value '%s' for key 'trtype'", val);
+				return parse_error(err, err_len, "bad value '%s' for key 'trtype'",
+						   val);
 			}
 			usk_nvme_trid_populate_transport(trid, t);
 			have_trtype = true;
 		} else if (strcasecmp(key, "adrfam") == 0) {
 			if (usk_nvme_transport_id_parse_adrfam(&trid->adrfam, val) != 0) {
-				return parse_error(err, err_len, "bad value '%s' for key 'adrfam'", val);
+				return parse_error(err, err_len, "bad value '%s' for key 'adrfam'",
+						   val);
 			}
 		} else if (strcasecmp(key, "traddr") == 0) {
 			if (!copy_value(trid->traddr, sizeof(trid->traddr), val, vlen)) {
@@ -247,11 +250,13 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 			}
 		} else if (strcasecmp(key, "trsvcid") == 0) {
 			if (!copy_value(trid->trsvcid, sizeof(trid->trsvcid), val, vlen)) {
-				return parse_error(err, err_len, "value too long for key 'trsvcid'");
+				return parse_error(err, err_len,
+						   "value too long for key 'trsvcid'");
 			}
 		} else if (strcasecmp(key, "subnqn") == 0) {
 			if (vlen > USK_NVMF_NQN_MAX_LEN) {
-				return parse_error(err, err_len, "value too long for key 'subnqn' (max %d)",
+				return parse_error(err, err_len,
+						   "value too long for key 'subnqn' (max %d)",
 						   USK_NVMF_NQN_MAX_LEN);
 			}
 			copy_value(trid->subnqn, sizeof(trid->subnqn), val, vlen);
@@ -260,12 +265,14 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 			long v = strtol(val, &end, 10);
 
 			if (*end != '\0' || v < 0 || v > 0xffff) {
-				return parse_error(err, err_len, "bad value '%s' for key 'priority'", val);
+				return parse_error(err, err_len,
+						   "bad value '%s' for key 'priority'", val);
 			}
 			trid->priority = (int)v;
 		} else if (strcasecmp(key, "hostnqn") == 0) {
 			if (vlen > USK_NVMF_NQN_MAX_LEN) {
-				return parse_error(err, err_len, "value too long for key 'hostnqn' (max %d)",
+				return parse_error(err, err_len,
+						   "value too long for key 'hostnqn' (max %d)",
 						   USK_NVMF_NQN_MAX_LEN);
 			}
 			if (extra != NULL) {
@@ -276,7 +283,8 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 			unsigned long v = strtoul(val, &end, 0);
 
 			if (*end != '\0' || v == 0 || v > 0xfffffffeUL || val[0] == '-') {
-				return parse_error(err, err_len, "bad value '%s' for key 'ns'", val);
+				return parse_error(err, err_len, "bad value '%s' for key 'ns'",
+						   val);
 			}
 			if (extra != NULL) {
 				extra->nsid = (uint32_t)v;
@@ -289,24 +297,31 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 		return parse_error(err, err_len, "missing key 'trtype'");
 	}
 	if (trid->trtype == USK_NVME_TRANSPORT_PCIE) {
-		if (trid->traddr[0] != '\0' && !normalize_pci_addr(trid->traddr, sizeof(trid->traddr))) {
-			return parse_error(err, err_len, "bad value '%s' for key 'traddr' (PCI address "
-					   "dddd:bb:dd.f)", trid->traddr);
+		if (trid->traddr[0] != '\0' &&
+		    !normalize_pci_addr(trid->traddr, sizeof(trid->traddr))) {
+			return parse_error(err, err_len,
+					   "bad value '%s' for key 'traddr' (PCI address "
+					   "dddd:bb:dd.f)",
+					   trid->traddr);
 		}
-	} else if (trid->trtype == USK_NVME_TRANSPORT_TCP || trid->trtype == USK_NVME_TRANSPORT_RDMA) {
+	} else if (trid->trtype == USK_NVME_TRANSPORT_TCP ||
+		   trid->trtype == USK_NVME_TRANSPORT_RDMA) {
 		if (trid->traddr[0] == '\0') {
 			return parse_error(err, err_len, "missing key 'traddr'");
 		}
 		if (trid->adrfam == 0) {
-			trid->adrfam = strchr(trid->traddr, ':') ? USK_NVMF_ADRFAM_IPV6 : USK_NVMF_ADRFAM_IPV4;
+			trid->adrfam = strchr(trid->traddr, ':') ? USK_NVMF_ADRFAM_IPV6 :
+								   USK_NVMF_ADRFAM_IPV4;
 		}
 		if (trid->trsvcid[0] != '\0') {
 			char *end;
 			unsigned long port = strtoul(trid->trsvcid, &end, 10);
 
 			if (*end != '\0' || port == 0 || port > 65535) {
-				return parse_error(err, err_len, "bad value '%s' for key 'trsvcid' (port 1-65535)",
-						   trid->trsvcid);
+				return parse_error(
+					err, err_len,
+					"bad value '%s' for key 'trsvcid' (port 1-65535)",
+					trid->trsvcid);
 			}
 		}
 	}
@@ -314,7 +329,8 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 }
 
 int
-usk_nvme_transport_id_compare(const struct usk_nvme_transport_id *a, const struct usk_nvme_transport_id *b)
+usk_nvme_transport_id_compare(const struct usk_nvme_transport_id *a,
+			      const struct usk_nvme_transport_id *b)
 {
 	int c;
 
@@ -322,7 +338,7 @@ usk_nvme_transport_id_compare(const struct usk_nvme_transport_id *a, const struc
 		return a->trtype < b->trtype ? -1 : 1;
 	}
 	c = a->trtype == USK_NVME_TRANSPORT_PCIE ? strcasecmp(a->traddr, b->traddr) :
-	    strcmp(a->traddr, b->traddr);
+						   strcmp(a->traddr, b->traddr);
 	if (c != 0 || a->trtype == USK_NVME_TRANSPORT_PCIE) {
 		return c;
 	}
@@ -341,8 +357,8 @@ usk_nvme_transport_id_fmt(const struct usk_nvme_transport_id *trid, char *buf, s
 	if (trid->trtype == USK_NVME_TRANSPORT_PCIE) {
 		snprintf(buf, len, "trtype:PCIe traddr:%s", trid->traddr);
 	} else {
-		snprintf(buf, len, "trtype:%s adrfam:%s traddr:%s trsvcid:%s subnqn:%s", trid->trstring,
-			 af ? af : "?", trid->traddr, trid->trsvcid, trid->subnqn);
+		snprintf(buf, len, "trtype:%s adrfam:%s traddr:%s trsvcid:%s subnqn:%s",
+			 trid->trstring, af ? af : "?", trid->traddr, trid->trsvcid, trid->subnqn);
 	}
 	return buf;
 }
@@ -367,7 +383,8 @@ static TAILQ_HEAD(, usk_nvme_ctrlr) g_attached_ctrlrs = TAILQ_HEAD_INITIALIZER(g
 static pthread_mutex_t g_attached_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool
-nvme_probe_ctx_is_attached(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_nvme_transport_id *trid)
+nvme_probe_ctx_is_attached(struct usk_nvme_probe_ctx *probe_ctx,
+			   const struct usk_nvme_transport_id *trid)
 {
 	struct usk_nvme_ctrlr *c;
 	bool found = false;
@@ -384,8 +401,8 @@ nvme_probe_ctx_is_attached(struct usk_nvme_probe_ctx *probe_ctx, const struct us
 }
 
 int
-nvme_probe_ctx_add_ctrlr(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_nvme_transport_id *trid,
-			 void *devhandle)
+nvme_probe_ctx_add_ctrlr(struct usk_nvme_probe_ctx *probe_ctx,
+			 const struct usk_nvme_transport_id *trid, void *devhandle)
 {
 	struct usk_nvme_ctrlr_opts opts;
 	struct usk_nvme_ctrlr *ctrlr;
@@ -397,7 +414,8 @@ nvme_probe_ctx_add_ctrlr(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_
 	}
 	/* A subsystem NQN means nothing on PCIe: tools that pre-fill the discovery NQN for fabrics
 	 * (as spdk_nvme_perf does) must not turn a PCIe SSD into a discovery controller. */
-	if (nvme_trtype_is_fabrics(trid->trtype) && strcmp(trid->subnqn, USK_NVMF_DISCOVERY_NQN) == 0) {
+	if (nvme_trtype_is_fabrics(trid->trtype) &&
+	    strcmp(trid->subnqn, USK_NVMF_DISCOVERY_NQN) == 0) {
 		opts.is_discovery = true;
 	}
 	if (probe_ctx->probe_cb != NULL && !probe_ctx->probe_cb(probe_ctx->cb_ctx, trid, &opts)) {
@@ -451,10 +469,12 @@ probe_ctx_scan(struct usk_nvme_probe_ctx *ctx)
 }
 
 struct usk_nvme_probe_ctx *
-usk_nvme_probe_async(const struct usk_nvme_transport_id *trid, void *cb_ctx, usk_nvme_probe_cb probe_cb,
-		     usk_nvme_attach_cb attach_cb, usk_nvme_remove_cb remove_cb)
+usk_nvme_probe_async(const struct usk_nvme_transport_id *trid, void *cb_ctx,
+		     usk_nvme_probe_cb probe_cb, usk_nvme_attach_cb attach_cb,
+		     usk_nvme_remove_cb remove_cb)
 {
-	struct usk_nvme_probe_ctx *ctx = probe_ctx_create(trid, cb_ctx, probe_cb, attach_cb, remove_cb);
+	struct usk_nvme_probe_ctx *ctx =
+		probe_ctx_create(trid, cb_ctx, probe_cb, attach_cb, remove_cb);
 	int rc;
 
 	if (ctx == NULL) {
@@ -469,8 +489,9 @@ usk_nvme_probe_async(const struct usk_nvme_transport_id *trid, void *cb_ctx, usk
 }
 
 struct usk_nvme_probe_ctx *
-usk_nvme_connect_async(const struct usk_nvme_transport_id *trid, const struct usk_nvme_ctrlr_opts *opts,
-		       size_t opts_size, usk_nvme_attach_cb attach_cb, void *cb_ctx)
+usk_nvme_connect_async(const struct usk_nvme_transport_id *trid,
+		       const struct usk_nvme_ctrlr_opts *opts, size_t opts_size,
+		       usk_nvme_attach_cb attach_cb, void *cb_ctx)
 {
 	struct usk_nvme_probe_ctx *ctx;
 	int rc;
@@ -535,7 +556,8 @@ int
 usk_nvme_probe(const struct usk_nvme_transport_id *trid, void *cb_ctx, usk_nvme_probe_cb probe_cb,
 	       usk_nvme_attach_cb attach_cb, usk_nvme_remove_cb remove_cb)
 {
-	struct usk_nvme_probe_ctx *ctx = usk_nvme_probe_async(trid, cb_ctx, probe_cb, attach_cb, remove_cb);
+	struct usk_nvme_probe_ctx *ctx =
+		usk_nvme_probe_async(trid, cb_ctx, probe_cb, attach_cb, remove_cb);
 
 	if (ctx == NULL) {
 		return -ENODEV;
@@ -551,8 +573,8 @@ struct connect_sync_ctx {
 };
 
 static void
-connect_sync_attach_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ctrlr *ctrlr,
-		       const struct usk_nvme_ctrlr_opts *opts)
+connect_sync_attach_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid,
+		       struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_ctrlr_opts *opts)
 {
 	((struct connect_sync_ctx *)cb_ctx)->ctrlr = ctrlr;
 }
@@ -561,9 +583,9 @@ struct usk_nvme_ctrlr *
 usk_nvme_connect(const struct usk_nvme_transport_id *trid, const struct usk_nvme_ctrlr_opts *opts,
 		 size_t opts_size)
 {
-	struct connect_sync_ctx sctx = { 0 };
-	struct usk_nvme_probe_ctx *ctx = usk_nvme_connect_async(trid, opts, opts_size,
-							       connect_sync_attach_cb, &sctx);
+	struct connect_sync_ctx sctx = {0};
+	struct usk_nvme_probe_ctx *ctx =
+		usk_nvme_connect_async(trid, opts, opts_size, connect_sync_attach_cb, &sctx);
 
 	if (ctx == NULL) {
 		return NULL;
@@ -600,38 +622,65 @@ usk_nvme_cpl_get_status_string(const struct usk_nvme_status *status)
 {
 	if (status->sct == USK_NVME_SCT_GENERIC) {
 		switch (status->sc) {
-		case USK_NVME_SC_SUCCESS: return "SUCCESS";
-		case 0x01: return "INVALID OPCODE";
-		case 0x02: return "INVALID FIELD";
-		case 0x03: return "COMMAND ID CONFLICT";
-		case 0x04: return "DATA TRANSFER ERROR";
-		case USK_NVME_SC_ABORTED_POWER_LOSS: return "ABORTED - POWER LOSS";
-		case 0x06: return "INTERNAL DEVICE ERROR";
-		case USK_NVME_SC_ABORTED_BY_REQUEST: return "ABORTED - BY REQUEST";
-		case USK_NVME_SC_ABORTED_SQ_DELETION: return "ABORTED - SQ DELETION";
-		case 0x0b: return "INVALID NAMESPACE OR FORMAT";
-		case 0x0c: return "COMMAND SEQUENCE ERROR";
-		case 0x0d: return "INVALID SGL SEGMENT DESCRIPTOR";
-		case 0x0f: return "DATA SGL LENGTH INVALID";
-		case 0x80: return "LBA OUT OF RANGE";
-		case 0x81: return "CAPACITY EXCEEDED";
-		case 0x82: return "NAMESPACE NOT READY";
-		case USK_NVME_SC_KEEP_ALIVE_EXPIRED: return "KEEP ALIVE EXPIRED";
-		default: return "GENERIC ERROR";
+		case USK_NVME_SC_SUCCESS:
+			return "SUCCESS";
+		case 0x01:
+			return "INVALID OPCODE";
+		case 0x02:
+			return "INVALID FIELD";
+		case 0x03:
+			return "COMMAND ID CONFLICT";
+		case 0x04:
+			return "DATA TRANSFER ERROR";
+		case USK_NVME_SC_ABORTED_POWER_LOSS:
+			return "ABORTED - POWER LOSS";
+		case 0x06:
+			return "INTERNAL DEVICE ERROR";
+		case USK_NVME_SC_ABORTED_BY_REQUEST:
+			return "ABORTED - BY REQUEST";
+		case USK_NVME_SC_ABORTED_SQ_DELETION:
+			return "ABORTED - SQ DELETION";
+		case 0x0b:
+			return "INVALID NAMESPACE OR FORMAT";
+		case 0x0c:
+			return "COMMAND SEQUENCE ERROR";
+		case 0x0d:
+			return "INVALID SGL SEGMENT DESCRIPTOR";
+		case 0x0f:
+			return "DATA SGL LENGTH INVALID";
+		case 0x80:
+			return "LBA OUT OF RANGE";
+		case 0x81:
+			return "CAPACITY EXCEEDED";
+		case 0x82:
+			return "NAMESPACE NOT READY";
+		case USK_NVME_SC_KEEP_ALIVE_EXPIRED:
+			return "KEEP ALIVE EXPIRED";
+		default:
+			return "GENERIC ERROR";
 		}
 	}
 	switch (status->sct) {
 	case USK_NVME_SCT_COMMAND_SPECIFIC:
 		switch (status->sc) {
-		case 0x01: return "INVALID QUEUE IDENTIFIER";
-		case 0x02: return "INVALID QUEUE SIZE";
-		case 0x03: return "ABORT COMMAND LIMIT EXCEEDED";
-		case 0x05: return "ASYNC EVENT REQUEST LIMIT EXCEEDED";
-		case 0x0b: return "INVALID LOG PAGE";
-		case 0x80: return "CONFLICTING ATTRIBUTES / CONNECT INCOMPATIBLE FORMAT";
-		case 0x82: return "CONNECT INVALID PARAMETERS / ATTEMPTED WRITE TO READ ONLY RANGE";
-		case 0x84: return "CONNECT INVALID HOST";
-		default: return "COMMAND SPECIFIC ERROR";
+		case 0x01:
+			return "INVALID QUEUE IDENTIFIER";
+		case 0x02:
+			return "INVALID QUEUE SIZE";
+		case 0x03:
+			return "ABORT COMMAND LIMIT EXCEEDED";
+		case 0x05:
+			return "ASYNC EVENT REQUEST LIMIT EXCEEDED";
+		case 0x0b:
+			return "INVALID LOG PAGE";
+		case 0x80:
+			return "CONFLICTING ATTRIBUTES / CONNECT INCOMPATIBLE FORMAT";
+		case 0x82:
+			return "CONNECT INVALID PARAMETERS / ATTEMPTED WRITE TO READ ONLY RANGE";
+		case 0x84:
+			return "CONNECT INVALID HOST";
+		default:
+			return "COMMAND SPECIFIC ERROR";
 		}
 	case USK_NVME_SCT_MEDIA_ERROR:
 		return "MEDIA ERROR";
@@ -649,30 +698,52 @@ usk_nvme_opc_get_string(bool admin, uint8_t opc)
 {
 	if (admin) {
 		switch (opc) {
-		case 0x00: return "DELETE IO SQ";
-		case 0x01: return "CREATE IO SQ";
-		case 0x02: return "GET LOG PAGE";
-		case 0x04: return "DELETE IO CQ";
-		case 0x05: return "CREATE IO CQ";
-		case 0x06: return "IDENTIFY";
-		case 0x08: return "ABORT";
-		case 0x09: return "SET FEATURES";
-		case 0x0a: return "GET FEATURES";
-		case 0x0c: return "ASYNC EVENT REQUEST";
-		case 0x18: return "KEEP ALIVE";
-		case 0x7c: return "DOORBELL BUFFER CONFIG";
-		case 0x7f: return "FABRIC";
-		default: return "ADMIN";
+		case 0x00:
+			return "DELETE IO SQ";
+		case 0x01:
+			return "CREATE IO SQ";
+		case 0x02:
+			return "GET LOG PAGE";
+		case 0x04:
+			return "DELETE IO CQ";
+		case 0x05:
+			return "CREATE IO CQ";
+		case 0x06:
+			return "IDENTIFY";
+		case 0x08:
+			return "ABORT";
+		case 0x09:
+			return "SET FEATURES";
+		case 0x0a:
+			return "GET FEATURES";
+		case 0x0c:
+			return "ASYNC EVENT REQUEST";
+		case 0x18:
+			return "KEEP ALIVE";
+		case 0x7c:
+			return "DOORBELL BUFFER CONFIG";
+		case 0x7f:
+			return "FABRIC";
+		default:
+			return "ADMIN";
 		}
 	}
 	switch (opc) {
-	case 0x00: return "FLUSH";
-	case 0x01: return "WRITE";
-	case 0x02: return "READ";
-	case 0x05: return "COMPARE";
-	case 0x08: return "WRITE ZEROES";
-	case 0x09: return "DATASET MANAGEMENT";
-	case 0x7f: return "FABRIC";
-	default: return "IO";
+	case 0x00:
+		return "FLUSH";
+	case 0x01:
+		return "WRITE";
+	case 0x02:
+		return "READ";
+	case 0x05:
+		return "COMPARE";
+	case 0x08:
+		return "WRITE ZEROES";
+	case 0x09:
+		return "DATASET MANAGEMENT";
+	case 0x7f:
+		return "FABRIC";
+	default:
+		return "IO";
 	}
 }

@@ -27,7 +27,7 @@ hostid_init(void)
 void
 usk_nvme_ctrlr_get_default_ctrlr_opts(struct usk_nvme_ctrlr_opts *opts, size_t opts_size)
 {
-	struct usk_nvme_ctrlr_opts d = { 0 };
+	struct usk_nvme_ctrlr_opts d = {0};
 
 	pthread_once(&g_hostid_once, hostid_init);
 	d.opts_size = opts_size;
@@ -67,9 +67,11 @@ nvme_ctrlr_state_string(enum nvme_ctrlr_state state)
 			"disable and wait for CSTS.RDY = 0 reg",
 		[NVME_CTRLR_STATE_DISABLED] = "controller is disabled",
 		[NVME_CTRLR_STATE_ENABLE] = "enable controller by writing CC.EN = 1",
-		[NVME_CTRLR_STATE_ENABLE_WAIT_FOR_CC] = "enable controller by writing CC.EN = 1 reg",
+		[NVME_CTRLR_STATE_ENABLE_WAIT_FOR_CC] =
+			"enable controller by writing CC.EN = 1 reg",
 		[NVME_CTRLR_STATE_ENABLE_WAIT_FOR_READY_1] = "wait for CSTS.RDY = 1",
-		[NVME_CTRLR_STATE_ENABLE_WAIT_FOR_READY_1_WAIT_FOR_CSTS] = "wait for CSTS.RDY = 1 reg",
+		[NVME_CTRLR_STATE_ENABLE_WAIT_FOR_READY_1_WAIT_FOR_CSTS] =
+			"wait for CSTS.RDY = 1 reg",
 		[NVME_CTRLR_STATE_RESET_ADMIN_QUEUE] = "reset admin queue",
 		[NVME_CTRLR_STATE_IDENTIFY] = "identify controller",
 		[NVME_CTRLR_STATE_WAIT_FOR_IDENTIFY] = "wait for identify controller",
@@ -84,7 +86,8 @@ nvme_ctrlr_state_string(enum nvme_ctrlr_state state)
 		[NVME_CTRLR_STATE_IDENTIFY_NS] = "identify ns",
 		[NVME_CTRLR_STATE_WAIT_FOR_IDENTIFY_NS] = "wait for identify ns",
 		[NVME_CTRLR_STATE_IDENTIFY_ID_DESCS] = "identify namespace id descriptors",
-		[NVME_CTRLR_STATE_WAIT_FOR_IDENTIFY_ID_DESCS] = "wait for identify namespace id descriptors",
+		[NVME_CTRLR_STATE_WAIT_FOR_IDENTIFY_ID_DESCS] =
+			"wait for identify namespace id descriptors",
 		[NVME_CTRLR_STATE_SET_SUPPORTED_LOG_PAGES] = "set supported log pages",
 		[NVME_CTRLR_STATE_SET_SUPPORTED_FEATURES] = "set supported features",
 		[NVME_CTRLR_STATE_SET_DB_BUF_CFG] = "set doorbell buffer config",
@@ -112,8 +115,9 @@ nvme_ctrlr_construct(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_transpo
 	ctrlr->trid = *trid;
 	usk_nvme_ctrlr_get_default_ctrlr_opts(&ctrlr->opts, sizeof(ctrlr->opts));
 	if (opts != NULL) {
-		memcpy(&ctrlr->opts, opts, USK_MIN(opts->opts_size ? opts->opts_size : sizeof(*opts),
-						   sizeof(ctrlr->opts)));
+		memcpy(&ctrlr->opts, opts,
+		       USK_MIN(opts->opts_size ? opts->opts_size : sizeof(*opts),
+			       sizeof(ctrlr->opts)));
 		ctrlr->opts.opts_size = sizeof(ctrlr->opts);
 	}
 	if (ctrlr->opts.admin_queue_size < USK_NVME_ADMIN_QUEUE_MIN_ENTRIES) {
@@ -125,8 +129,8 @@ nvme_ctrlr_construct(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_transpo
 	if (trid->trtype == USK_NVME_TRANSPORT_PCIE) {
 		snprintf(ctrlr->log_name, sizeof(ctrlr->log_name), "PCIe %.200s", trid->traddr);
 	} else {
-		snprintf(ctrlr->log_name, sizeof(ctrlr->log_name), "%.16s %.200s:%.32s", trid->trstring,
-			 trid->traddr, trid->trsvcid);
+		snprintf(ctrlr->log_name, sizeof(ctrlr->log_name), "%.16s %.200s:%.32s",
+			 trid->trstring, trid->traddr, trid->trsvcid);
 	}
 	if (pthread_mutexattr_init(&attr) != 0) {
 		return -ENOMEM;
@@ -165,7 +169,8 @@ nvme_ctrlr_fail(struct usk_nvme_ctrlr *ctrlr, bool hot_remove)
 	}
 	if (!ctrlr->is_failed) {
 		NVME_CTRLR_ERRLOG(ctrlr, "controller failed%s\n", hot_remove ? " (removed)" : "");
-		/* Pairs with the relaxed loads in the I/O path: a late reader notices one poll later. */
+		/* Pairs with the relaxed loads in the I/O path: a late reader notices one poll
+		 * later. */
 		__atomic_store_n(&ctrlr->is_failed, true, __ATOMIC_RELEASE);
 	}
 	/*
@@ -192,7 +197,7 @@ static int
 reg_get_4(struct usk_nvme_ctrlr *ctrlr, uint32_t off, nvme_reg_cb cb, void *arg)
 {
 	const struct usk_nvme_transport_ops *t = ctrlr->transport;
-	struct usk_nvme_cpl cpl = { 0 };
+	struct usk_nvme_cpl cpl = {0};
 	uint32_t v;
 	int rc;
 
@@ -210,7 +215,7 @@ static int
 reg_get_8(struct usk_nvme_ctrlr *ctrlr, uint32_t off, nvme_reg_cb cb, void *arg)
 {
 	const struct usk_nvme_transport_ops *t = ctrlr->transport;
-	struct usk_nvme_cpl cpl = { 0 };
+	struct usk_nvme_cpl cpl = {0};
 	uint64_t v;
 	int rc;
 
@@ -228,7 +233,7 @@ static int
 reg_set_4(struct usk_nvme_ctrlr *ctrlr, uint32_t off, uint32_t value, nvme_reg_cb cb, void *arg)
 {
 	const struct usk_nvme_transport_ops *t = ctrlr->transport;
-	struct usk_nvme_cpl cpl = { 0 };
+	struct usk_nvme_cpl cpl = {0};
 	int rc;
 
 	if (t->ctrlr_set_reg_4_async != NULL) {
@@ -272,7 +277,8 @@ init_fail(struct usk_nvme_ctrlr *ctrlr, int err, const char *what, const struct 
 {
 	if (cpl != NULL) {
 		NVME_CTRLR_ERRLOG(ctrlr, "%s failed: %s (sct 0x%x sc 0x%x)\n", what,
-				  usk_nvme_cpl_get_status_string(&cpl->status), cpl->status.sct, cpl->status.sc);
+				  usk_nvme_cpl_get_status_string(&cpl->status), cpl->status.sct,
+				  cpl->status.sc);
 	} else {
 		NVME_CTRLR_ERRLOG(ctrlr, "%s failed: %s\n", what, strerror(-err));
 	}
@@ -326,10 +332,13 @@ check_en_done(void *arg, uint64_t value, const struct usk_nvme_cpl *cpl)
 	}
 	ctrlr->cc.raw = (uint32_t)value;
 	if (ctrlr->cc.bits.en) {
-		/* Enabled: wait for RDY = 1 before clearing EN (clearing EN while RDY = 0 is undefined). */
-		set_state(ctrlr, NVME_CTRLR_STATE_DISABLE_WAIT_FOR_READY_1, ready_timeout_ms(ctrlr));
+		/* Enabled: wait for RDY = 1 before clearing EN (clearing EN while RDY = 0 is
+		 * undefined). */
+		set_state(ctrlr, NVME_CTRLR_STATE_DISABLE_WAIT_FOR_READY_1,
+			  ready_timeout_ms(ctrlr));
 	} else {
-		set_state(ctrlr, NVME_CTRLR_STATE_DISABLE_WAIT_FOR_READY_0, ready_timeout_ms(ctrlr));
+		set_state(ctrlr, NVME_CTRLR_STATE_DISABLE_WAIT_FOR_READY_0,
+			  ready_timeout_ms(ctrlr));
 	}
 }
 
@@ -414,7 +423,7 @@ csts_ready1(void *arg, uint64_t value, const struct usk_nvme_cpl *cpl)
 static int
 ctrlr_enable(struct usk_nvme_ctrlr *ctrlr)
 {
-	union usk_nvme_cc_register cc = { .raw = 0 };
+	union usk_nvme_cc_register cc = {.raw = 0};
 	int rc;
 
 	if (ctrlr->transport->ctrlr_enable != NULL) {
@@ -424,20 +433,20 @@ ctrlr_enable(struct usk_nvme_ctrlr *ctrlr)
 		}
 	}
 	cc.bits.en = 1;
-	cc.bits.css = 0;	/* NVM command set */
+	cc.bits.css = 0; /* NVM command set */
 	cc.bits.shn = 0;
-	cc.bits.iosqes = 6;	/* 64-byte SQEs */
-	cc.bits.iocqes = 4;	/* 16-byte CQEs */
+	cc.bits.iosqes = 6; /* 64-byte SQEs */
+	cc.bits.iocqes = 4; /* 16-byte CQEs */
 	cc.bits.mps = usk_u32log2(ctrlr->page_size) - 12;
-	cc.bits.ams = 0;	/* round robin */
+	cc.bits.ams = 0; /* round robin */
 	ctrlr->cc = cc;
 	return reg_set_4(ctrlr, USK_NVME_REG_CC, cc.raw, enable_done, ctrlr);
 }
 
 /* Admin command of an init state, with its data bounced through DMA memory. */
 static int
-init_admin_cmd(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_cmd *cmd, void *buf, uint32_t len,
-	       usk_nvme_cmd_cb cb)
+init_admin_cmd(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_cmd *cmd, void *buf,
+	       uint32_t len, usk_nvme_cmd_cb cb)
 {
 	return usk_nvme_ctrlr_cmd_admin_raw(ctrlr, cmd, buf, len, cb, ctrlr);
 }
@@ -447,7 +456,8 @@ identify_done(void *arg, const struct usk_nvme_cpl *cpl)
 {
 	struct usk_nvme_ctrlr *ctrlr = arg;
 	uint32_t max = ctrlr->transport->ctrlr_get_max_xfer_size ?
-		       ctrlr->transport->ctrlr_get_max_xfer_size(ctrlr) : NVME_MAX_XFER_SIZE_DEFAULT;
+			       ctrlr->transport->ctrlr_get_max_xfer_size(ctrlr) :
+			       NVME_MAX_XFER_SIZE_DEFAULT;
 
 	if (usk_nvme_cpl_is_error(cpl)) {
 		init_fail(ctrlr, -EIO, "Identify Controller", cpl);
@@ -463,7 +473,8 @@ identify_done(void *arg, const struct usk_nvme_cpl *cpl)
 		ctrlr->cntlid = ctrlr->cdata.cntlid;
 	}
 	ctrlr->max_sges = ctrlr->transport->ctrlr_get_max_sges ?
-			  ctrlr->transport->ctrlr_get_max_sges(ctrlr) : 1;
+				  ctrlr->transport->ctrlr_get_max_sges(ctrlr) :
+				  1;
 	NVME_CTRLR_DEBUGLOG(ctrlr, "MDTS max_xfer_size %u, cntlid 0x%04x\n", max, ctrlr->cntlid);
 	set_state(ctrlr, NVME_CTRLR_STATE_CONFIGURE_AER, admin_timeout_ms(ctrlr));
 }
@@ -504,7 +515,8 @@ aer_submit(struct usk_nvme_ctrlr *ctrlr)
 	uint32_t limit = USK_MIN((uint32_t)ctrlr->cdata.aerl + 1, (uint32_t)NVME_MAX_ASYNC_EVENTS);
 
 	while (ctrlr->num_aers < limit) {
-		struct nvme_request *req = nvme_allocate_request_null(ctrlr->adminq, aer_done, ctrlr);
+		struct nvme_request *req =
+			nvme_allocate_request_null(ctrlr->adminq, aer_done, ctrlr);
 
 		if (req == NULL) {
 			return;
@@ -524,8 +536,10 @@ configure_aer_done(void *arg, const struct usk_nvme_cpl *cpl)
 	struct usk_nvme_ctrlr *ctrlr = arg;
 
 	if (usk_nvme_cpl_is_error(cpl)) {
-		NVME_CTRLR_NOTICELOG(ctrlr, "Set Features - Async Event Configuration failed: %s; "
-				     "continuing without AERs\n", usk_nvme_cpl_get_status_string(&cpl->status));
+		NVME_CTRLR_NOTICELOG(ctrlr,
+				     "Set Features - Async Event Configuration failed: %s; "
+				     "continuing without AERs\n",
+				     usk_nvme_cpl_get_status_string(&cpl->status));
 	} else {
 		aer_submit(ctrlr);
 	}
@@ -535,8 +549,8 @@ configure_aer_done(void *arg, const struct usk_nvme_cpl *cpl)
 static void
 configure_aer(struct usk_nvme_ctrlr *ctrlr)
 {
-	union usk_nvme_async_event_config cfg = { .raw = 0 };
-	struct usk_nvme_cmd cmd = { 0 };
+	union usk_nvme_async_event_config cfg = {.raw = 0};
+	struct usk_nvme_cmd cmd = {0};
 
 	if (ctrlr->opts.is_discovery || ctrlr->cdata.oaes == 0) {
 		cfg.bits.crit_warn = ctrlr->opts.is_discovery ? 0 : 0xff;
@@ -569,7 +583,8 @@ keep_alive_timeout_done(void *arg, const struct usk_nvme_cpl *cpl)
 
 	if (!usk_nvme_cpl_is_error(cpl)) {
 		if (cpl->cdw0 != kato) {
-			NVME_CTRLR_NOTICELOG(ctrlr, "controller adjusted keep alive timeout to %u ms\n",
+			NVME_CTRLR_NOTICELOG(ctrlr,
+					     "controller adjusted keep alive timeout to %u ms\n",
 					     cpl->cdw0);
 		}
 		kato = cpl->cdw0;
@@ -579,8 +594,8 @@ keep_alive_timeout_done(void *arg, const struct usk_nvme_cpl *cpl)
 	}
 	ctrlr->opts.keep_alive_timeout_ms = kato;
 	if (kato != 0) {
-		ctrlr->keep_alive_interval_ticks = (uint64_t)kato * usk_get_ticks_hz() / 1000 /
-						   NVME_KEEP_ALIVE_DIVISOR;
+		ctrlr->keep_alive_interval_ticks =
+			(uint64_t)kato * usk_get_ticks_hz() / 1000 / NVME_KEEP_ALIVE_DIVISOR;
 		if (ctrlr->keep_alive_interval_ticks == 0) {
 			ctrlr->keep_alive_interval_ticks = 1;
 		}
@@ -594,7 +609,7 @@ keep_alive_timeout_done(void *arg, const struct usk_nvme_cpl *cpl)
 static void
 set_keep_alive_timeout(struct usk_nvme_ctrlr *ctrlr)
 {
-	struct usk_nvme_cmd cmd = { 0 };
+	struct usk_nvme_cmd cmd = {0};
 	bool fabrics = ctrlr->trid.trtype != USK_NVME_TRANSPORT_PCIE;
 
 	if (ctrlr->opts.keep_alive_timeout_ms == 0 || (!fabrics && ctrlr->cdata.kas == 0)) {
@@ -625,8 +640,10 @@ set_num_queues_done(void *arg, const struct usk_nvme_cpl *cpl)
 	uint32_t nsq, ncq, n;
 
 	if (usk_nvme_cpl_is_error(cpl)) {
-		NVME_CTRLR_NOTICELOG(ctrlr, "Set Features - Number of Queues failed: %s; using %u\n",
-				     usk_nvme_cpl_get_status_string(&cpl->status), ctrlr->opts.num_io_queues);
+		NVME_CTRLR_NOTICELOG(ctrlr,
+				     "Set Features - Number of Queues failed: %s; using %u\n",
+				     usk_nvme_cpl_get_status_string(&cpl->status),
+				     ctrlr->opts.num_io_queues);
 		n = ctrlr->opts.num_io_queues;
 	} else {
 		nsq = (cpl->cdw0 & 0xffff) + 1;
@@ -660,7 +677,7 @@ set_num_queues_done(void *arg, const struct usk_nvme_cpl *cpl)
 static void
 set_num_queues(struct usk_nvme_ctrlr *ctrlr)
 {
-	struct usk_nvme_cmd cmd = { 0 };
+	struct usk_nvme_cmd cmd = {0};
 	uint32_t n = ctrlr->opts.num_io_queues;
 
 	if (n == 0 || ctrlr->opts.is_discovery) {
@@ -689,7 +706,8 @@ struct active_ns_ctx {
 	uint32_t cap;
 };
 
-static void identify_active_ns_page(struct usk_nvme_ctrlr *ctrlr, struct active_ns_ctx *ctx, uint32_t start);
+static void identify_active_ns_page(struct usk_nvme_ctrlr *ctrlr, struct active_ns_ctx *ctx,
+				    uint32_t start);
 
 /*
  * Namespace objects stay where they are across resets (users hold pointers to them): the array
@@ -744,10 +762,11 @@ active_ns_done(void *arg, const struct usk_nvme_cpl *cpl)
 	for (n = 0; n < USK_NVME_MAX_NS_LIST_ENTRIES && ctx->page[n] != 0; n++) {
 		uint32_t id = ctx->page[n];
 
-		/* IDs must ascend and stay within NN; a hostile target gets no out-of-range index. */
+		/* IDs must ascend and stay within NN; a hostile target gets no out-of-range index.
+		 */
 		if (id <= last || (ctrlr->num_ns != 0 && id > ctrlr->num_ns) || id == 0xffffffffu) {
-			NVME_CTRLR_ERRLOG(ctrlr, "active namespace list has bad nsid %u (NN %u)\n", id,
-					  ctrlr->num_ns);
+			NVME_CTRLR_ERRLOG(ctrlr, "active namespace list has bad nsid %u (NN %u)\n",
+					  id, ctrlr->num_ns);
 			init_fail(ctrlr, -EPROTO, "Identify Active Namespace List", NULL);
 			free(ctx->list);
 			free(ctx);
@@ -789,8 +808,8 @@ identify_active_ns_page(struct usk_nvme_ctrlr *ctrlr, struct active_ns_ctx *ctx,
 	int rc;
 
 	memset(ctx->page, 0, sizeof(ctx->page));
-	rc = usk_nvme_ctrlr_cmd_identify(ctrlr, USK_NVME_IDENTIFY_ACTIVE_NS_LIST, 0, start, 0, ctx->page,
-					 sizeof(ctx->page), active_ns_done, ctx);
+	rc = usk_nvme_ctrlr_cmd_identify(ctrlr, USK_NVME_IDENTIFY_ACTIVE_NS_LIST, 0, start, 0,
+					 ctx->page, sizeof(ctx->page), active_ns_done, ctx);
 	if (rc != 0) {
 		free(ctx->list);
 		free(ctx);
@@ -933,8 +952,8 @@ identify_id_descs(struct usk_nvme_ctrlr *ctrlr)
 	}
 	ctx->ctrlr = ctrlr;
 	set_state(ctrlr, NVME_CTRLR_STATE_WAIT_FOR_IDENTIFY_ID_DESCS, admin_timeout_ms(ctrlr));
-	rc = usk_nvme_ctrlr_cmd_identify(ctrlr, USK_NVME_IDENTIFY_NS_ID_DESCRIPTOR_LIST, 0, ns->id, 0,
-					 ctx->buf, sizeof(ctx->buf), id_descs_done, ctx);
+	rc = usk_nvme_ctrlr_cmd_identify(ctrlr, USK_NVME_IDENTIFY_NS_ID_DESCRIPTOR_LIST, 0, ns->id,
+					 0, ctx->buf, sizeof(ctx->buf), id_descs_done, ctx);
 	if (rc != 0) {
 		free(ctx);
 		init_fail(ctrlr, rc, "submitting Identify NS ID descriptors", NULL);
@@ -964,10 +983,14 @@ static void
 set_supported_features(struct usk_nvme_ctrlr *ctrlr)
 {
 	static const uint8_t mandatory[] = {
-		USK_NVME_FEAT_ARBITRATION, USK_NVME_FEAT_POWER_MANAGEMENT,
-		USK_NVME_FEAT_TEMPERATURE_THRESHOLD, USK_NVME_FEAT_ERROR_RECOVERY,
-		USK_NVME_FEAT_NUMBER_OF_QUEUES, USK_NVME_FEAT_INTERRUPT_COALESCING,
-		USK_NVME_FEAT_INTERRUPT_VECTOR_CONFIGURATION, USK_NVME_FEAT_WRITE_ATOMICITY,
+		USK_NVME_FEAT_ARBITRATION,
+		USK_NVME_FEAT_POWER_MANAGEMENT,
+		USK_NVME_FEAT_TEMPERATURE_THRESHOLD,
+		USK_NVME_FEAT_ERROR_RECOVERY,
+		USK_NVME_FEAT_NUMBER_OF_QUEUES,
+		USK_NVME_FEAT_INTERRUPT_COALESCING,
+		USK_NVME_FEAT_INTERRUPT_VECTOR_CONFIGURATION,
+		USK_NVME_FEAT_WRITE_ATOMICITY,
 		USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION,
 	};
 
@@ -1021,7 +1044,8 @@ nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr)
 		if (rc < 0 && rc != -EAGAIN) {
 			if (ctrlr->state != NVME_CTRLR_STATE_WAIT_FOR_CONNECT_ADMINQ) {
 				init_fail(ctrlr, -ECONNRESET, "admin queue", NULL);
-			} else if (ctrlr->adminq->transport_failure_reason == NVME_QPAIR_FAILURE_TIMEOUT) {
+			} else if (ctrlr->adminq->transport_failure_reason ==
+				   NVME_QPAIR_FAILURE_TIMEOUT) {
 				init_fail(ctrlr, -ETIMEDOUT, "connecting the admin queue", NULL);
 			} else {
 				init_fail(ctrlr, -ECONNREFUSED, "connecting the admin queue", NULL);
@@ -1035,7 +1059,8 @@ nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr)
 		init_fail(ctrlr, -ECONNREFUSED, "connecting the admin queue", NULL);
 		return ctrlr->init_error;
 	}
-	if (ctrlr->state_timeout_tsc != NVME_TIMEOUT_INFINITE && usk_get_ticks() > ctrlr->state_timeout_tsc) {
+	if (ctrlr->state_timeout_tsc != NVME_TIMEOUT_INFINITE &&
+	    usk_get_ticks() > ctrlr->state_timeout_tsc) {
 		NVME_CTRLR_ERRLOG(ctrlr, "initialisation timed out in state '%s'\n",
 				  nvme_ctrlr_state_string(ctrlr->state));
 		ctrlr->init_error = -ETIMEDOUT;
@@ -1050,7 +1075,8 @@ nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr)
 		break;
 	case NVME_CTRLR_STATE_CONNECT_ADMINQ:
 		set_state(ctrlr, NVME_CTRLR_STATE_WAIT_FOR_CONNECT_ADMINQ,
-			  USK_MAX(admin_timeout_ms(ctrlr), ctrlr->opts.transport_connect_timeout_ms));
+			  USK_MAX(admin_timeout_ms(ctrlr),
+				  ctrlr->opts.transport_connect_timeout_ms));
 		rc = ctrlr->transport->ctrlr_connect_qpair(ctrlr, ctrlr->adminq);
 		if (rc != 0) {
 			init_fail(ctrlr, rc, "connecting the admin queue", NULL);
@@ -1104,8 +1130,9 @@ nvme_ctrlr_process_init(struct usk_nvme_ctrlr *ctrlr)
 		break;
 	case NVME_CTRLR_STATE_IDENTIFY:
 		set_state(ctrlr, NVME_CTRLR_STATE_WAIT_FOR_IDENTIFY, admin_timeout_ms(ctrlr));
-		rc = usk_nvme_ctrlr_cmd_identify(ctrlr, USK_NVME_IDENTIFY_CTRLR, 0, 0, 0, &ctrlr->cdata,
-						 sizeof(ctrlr->cdata), identify_done, ctrlr);
+		rc = usk_nvme_ctrlr_cmd_identify(ctrlr, USK_NVME_IDENTIFY_CTRLR, 0, 0, 0,
+						 &ctrlr->cdata, sizeof(ctrlr->cdata), identify_done,
+						 ctrlr);
 		break;
 	case NVME_CTRLR_STATE_CONFIGURE_AER:
 		configure_aer(ctrlr);
@@ -1164,7 +1191,8 @@ keep_alive_done(void *arg, const struct usk_nvme_cpl *cpl)
 
 	ctrlr->keep_alive_outstanding = false;
 	if (usk_nvme_cpl_is_error(cpl) && !usk_nvme_cpl_is_abort(cpl)) {
-		NVME_CTRLR_ERRLOG(ctrlr, "Keep Alive failed: %s\n", usk_nvme_cpl_get_status_string(&cpl->status));
+		NVME_CTRLR_ERRLOG(ctrlr, "Keep Alive failed: %s\n",
+				  usk_nvme_cpl_get_status_string(&cpl->status));
 	}
 }
 
@@ -1252,7 +1280,8 @@ usk_nvme_ctrlr_register_aer_callback(struct usk_nvme_ctrlr *ctrlr, usk_nvme_aer_
 
 void
 usk_nvme_ctrlr_register_timeout_callback(struct usk_nvme_ctrlr *ctrlr, uint64_t timeout_io_us,
-					 uint64_t timeout_admin_us, usk_nvme_timeout_cb cb, void *cb_arg)
+					 uint64_t timeout_admin_us, usk_nvme_timeout_cb cb,
+					 void *cb_arg)
 {
 	uint64_t hz = usk_get_ticks_hz();
 
@@ -1294,7 +1323,8 @@ usk_nvme_ctrlr_disconnect(struct usk_nvme_ctrlr *ctrlr)
 		return -ENODEV;
 	}
 	NVME_CTRLR_NOTICELOG(ctrlr, "resetting controller\n");
-	/* Release pairs with the relaxed loads of the I/O path: their next poll disconnects them. */
+	/* Release pairs with the relaxed loads of the I/O path: their next poll disconnects them.
+	 */
 	__atomic_store_n(&ctrlr->is_resetting, true, __ATOMIC_RELEASE);
 	TAILQ_FOREACH(qp, &ctrlr->active_io_qpairs, tailq) {
 		qp->transport_failure_reason = NVME_QPAIR_FAILURE_LOCAL;
@@ -1368,7 +1398,8 @@ usk_nvme_ctrlr_reset(struct usk_nvme_ctrlr *ctrlr)
 		int qrc = usk_nvme_ctrlr_connect_io_qpair(ctrlr, qp);
 
 		if (qrc != 0) {
-			NVME_CTRLR_ERRLOG(ctrlr, "reconnecting I/O qpair %u failed: %s\n", qp->id, strerror(-qrc));
+			NVME_CTRLR_ERRLOG(ctrlr, "reconnecting I/O qpair %u failed: %s\n", qp->id,
+					  strerror(-qrc));
 			rc = qrc;
 		}
 	}
@@ -1412,7 +1443,7 @@ sync_reg_wait(struct usk_nvme_ctrlr *ctrlr, struct sync_reg *s, uint64_t deadlin
 static void
 ctrlr_shutdown(struct usk_nvme_ctrlr *ctrlr)
 {
-	struct sync_reg s = { 0 };
+	struct sync_reg s = {0};
 	uint64_t deadline;
 	uint32_t rtd3e_ms = ctrlr->cdata.rtd3e / 1000;
 	union usk_nvme_cc_register cc = ctrlr->cc;

@@ -7,8 +7,8 @@
 #include "nvme_internal.h"
 
 int
-usk_nvme_ctrlr_cmd_admin_raw(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_cmd *cmd, void *buf,
-			     uint32_t len, usk_nvme_cmd_cb cb, void *cb_arg)
+usk_nvme_ctrlr_cmd_admin_raw(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_cmd *cmd,
+			     void *buf, uint32_t len, usk_nvme_cmd_cb cb, void *cb_arg)
 {
 	enum usk_nvme_data_transfer xfer = usk_nvme_opc_get_data_transfer(cmd->opc);
 	struct nvme_request *req;
@@ -17,7 +17,7 @@ usk_nvme_ctrlr_cmd_admin_raw(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme
 	pthread_mutex_lock(&ctrlr->ctrlr_lock);
 	req = nvme_allocate_request_user_copy(ctrlr->adminq, buf, len, cb, cb_arg,
 					      xfer == USK_NVME_DATA_HOST_TO_CONTROLLER ||
-					      xfer == USK_NVME_DATA_BIDIRECTIONAL);
+						      xfer == USK_NVME_DATA_BIDIRECTIONAL);
 	if (req == NULL) {
 		pthread_mutex_unlock(&ctrlr->ctrlr_lock);
 		return -ENOMEM;
@@ -30,16 +30,18 @@ usk_nvme_ctrlr_cmd_admin_raw(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme
 }
 
 int
-usk_nvme_ctrlr_cmd_identify(struct usk_nvme_ctrlr *ctrlr, uint8_t cns, uint16_t cntid, uint32_t nsid,
-			    uint8_t csi, void *payload, size_t payload_size, usk_nvme_cmd_cb cb, void *cb_arg)
+usk_nvme_ctrlr_cmd_identify(struct usk_nvme_ctrlr *ctrlr, uint8_t cns, uint16_t cntid,
+			    uint32_t nsid, uint8_t csi, void *payload, size_t payload_size,
+			    usk_nvme_cmd_cb cb, void *cb_arg)
 {
-	struct usk_nvme_cmd cmd = { 0 };
+	struct usk_nvme_cmd cmd = {0};
 
 	cmd.opc = USK_NVME_OPC_IDENTIFY;
 	cmd.nsid = nsid;
 	cmd.cdw10 = cns | ((uint32_t)cntid << 16);
 	cmd.cdw11 = (uint32_t)csi << 24;
-	return usk_nvme_ctrlr_cmd_admin_raw(ctrlr, &cmd, payload, (uint32_t)payload_size, cb, cb_arg);
+	return usk_nvme_ctrlr_cmd_admin_raw(ctrlr, &cmd, payload, (uint32_t)payload_size, cb,
+					    cb_arg);
 }
 
 int
@@ -47,7 +49,7 @@ usk_nvme_ctrlr_cmd_get_log_page(struct usk_nvme_ctrlr *ctrlr, uint8_t log_page, 
 				void *payload, uint32_t payload_size, uint64_t offset,
 				usk_nvme_cmd_cb cb, void *cb_arg)
 {
-	struct usk_nvme_cmd cmd = { 0 };
+	struct usk_nvme_cmd cmd = {0};
 	uint32_t numd;
 
 	if (payload_size == 0 || (payload_size & 3) || (offset & 3)) {
@@ -64,10 +66,11 @@ usk_nvme_ctrlr_cmd_get_log_page(struct usk_nvme_ctrlr *ctrlr, uint8_t log_page, 
 }
 
 int
-usk_nvme_ctrlr_cmd_set_feature(struct usk_nvme_ctrlr *ctrlr, uint8_t feature, uint32_t cdw11, uint32_t cdw12,
-			       void *payload, uint32_t payload_size, usk_nvme_cmd_cb cb, void *cb_arg)
+usk_nvme_ctrlr_cmd_set_feature(struct usk_nvme_ctrlr *ctrlr, uint8_t feature, uint32_t cdw11,
+			       uint32_t cdw12, void *payload, uint32_t payload_size,
+			       usk_nvme_cmd_cb cb, void *cb_arg)
 {
-	struct usk_nvme_cmd cmd = { 0 };
+	struct usk_nvme_cmd cmd = {0};
 
 	cmd.opc = USK_NVME_OPC_SET_FEATURES;
 	cmd.cdw10 = feature;
@@ -78,9 +81,10 @@ usk_nvme_ctrlr_cmd_set_feature(struct usk_nvme_ctrlr *ctrlr, uint8_t feature, ui
 
 int
 usk_nvme_ctrlr_cmd_get_feature(struct usk_nvme_ctrlr *ctrlr, uint8_t feature, uint32_t cdw11,
-			       void *payload, uint32_t payload_size, usk_nvme_cmd_cb cb, void *cb_arg)
+			       void *payload, uint32_t payload_size, usk_nvme_cmd_cb cb,
+			       void *cb_arg)
 {
-	struct usk_nvme_cmd cmd = { 0 };
+	struct usk_nvme_cmd cmd = {0};
 
 	cmd.opc = USK_NVME_OPC_GET_FEATURES;
 	cmd.cdw10 = feature;
@@ -92,7 +96,7 @@ int
 usk_nvme_ctrlr_cmd_abort(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair, uint16_t cid,
 			 usk_nvme_cmd_cb cb, void *cb_arg)
 {
-	struct usk_nvme_cmd cmd = { 0 };
+	struct usk_nvme_cmd cmd = {0};
 
 	cmd.opc = USK_NVME_OPC_ABORT;
 	cmd.cdw10 = (qpair ? qpair->id : 0) | ((uint32_t)cid << 16);
@@ -102,10 +106,10 @@ usk_nvme_ctrlr_cmd_abort(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qp
 /* ---- I/O qpairs ---- */
 
 void
-usk_nvme_ctrlr_get_default_io_qpair_opts(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_io_qpair_opts *opts,
-					 size_t opts_size)
+usk_nvme_ctrlr_get_default_io_qpair_opts(struct usk_nvme_ctrlr *ctrlr,
+					 struct usk_nvme_io_qpair_opts *opts, size_t opts_size)
 {
-	struct usk_nvme_io_qpair_opts d = { 0 };
+	struct usk_nvme_io_qpair_opts d = {0};
 
 	d.opts_size = opts_size;
 	d.io_queue_size = ctrlr->opts.io_queue_size;
@@ -136,8 +140,8 @@ free_qid(struct usk_nvme_ctrlr *ctrlr, uint16_t qid)
 }
 
 struct usk_nvme_qpair *
-usk_nvme_ctrlr_alloc_io_qpair(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_io_qpair_opts *user_opts,
-			      size_t opts_size)
+usk_nvme_ctrlr_alloc_io_qpair(struct usk_nvme_ctrlr *ctrlr,
+			      const struct usk_nvme_io_qpair_opts *user_opts, size_t opts_size)
 {
 	struct usk_nvme_io_qpair_opts opts;
 	struct usk_nvme_qpair *qpair;
@@ -165,7 +169,8 @@ usk_nvme_ctrlr_alloc_io_qpair(struct usk_nvme_ctrlr *ctrlr, const struct usk_nvm
 	}
 	qid = alloc_qid(ctrlr);
 	if (qid < 0) {
-		NVME_CTRLR_ERRLOG(ctrlr, "no free I/O queue IDs (%u granted)\n", ctrlr->num_io_queues);
+		NVME_CTRLR_ERRLOG(ctrlr, "no free I/O queue IDs (%u granted)\n",
+				  ctrlr->num_io_queues);
 		pthread_mutex_unlock(&ctrlr->ctrlr_lock);
 		return NULL;
 	}
@@ -193,7 +198,8 @@ usk_nvme_ctrlr_reconnect_io_qpair(struct usk_nvme_qpair *qpair)
 	struct usk_nvme_ctrlr *ctrlr = qpair->ctrlr;
 	int rc;
 
-	if (usk_nvme_ctrlr_is_failed(ctrlr) || __atomic_load_n(&ctrlr->is_resetting, __ATOMIC_ACQUIRE) ||
+	if (usk_nvme_ctrlr_is_failed(ctrlr) ||
+	    __atomic_load_n(&ctrlr->is_resetting, __ATOMIC_ACQUIRE) ||
 	    ctrlr->state != NVME_CTRLR_STATE_READY) {
 		return -EAGAIN;
 	}
@@ -219,8 +225,8 @@ usk_nvme_ctrlr_reconnect_io_qpair(struct usk_nvme_qpair *qpair)
 int
 usk_nvme_ctrlr_connect_io_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair)
 {
-	uint64_t deadline = nvme_ticks_after_ms(USK_MAX(ctrlr->opts.admin_timeout_ms,
-							ctrlr->opts.transport_connect_timeout_ms));
+	uint64_t deadline = nvme_ticks_after_ms(
+		USK_MAX(ctrlr->opts.admin_timeout_ms, ctrlr->opts.transport_connect_timeout_ms));
 	int rc;
 
 	rc = usk_nvme_ctrlr_reconnect_io_qpair(qpair);
@@ -235,7 +241,7 @@ usk_nvme_ctrlr_connect_io_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qp
 		}
 		rc = nvme_qpair_poll(qpair, 0);
 		if (rc < 0 && rc != -EAGAIN) {
-			break;	/* the connect failed: DISCONNECTED */
+			break; /* the connect failed: DISCONNECTED */
 		}
 		if (usk_get_ticks() > deadline) {
 			NVME_CTRLR_ERRLOG(ctrlr, "connecting I/O qpair %u timed out\n", qpair->id);

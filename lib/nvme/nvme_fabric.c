@@ -10,7 +10,7 @@
 struct prop_ctx {
 	nvme_reg_cb cb;
 	void *cb_arg;
-	uint64_t value;		/* set: the value written */
+	uint64_t value; /* set: the value written */
 	bool is_get;
 };
 
@@ -88,13 +88,15 @@ nvme_fabric_ctrlr_set_reg_8_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset,
 }
 
 int
-nvme_fabric_ctrlr_get_reg_4_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, nvme_reg_cb cb, void *cb_arg)
+nvme_fabric_ctrlr_get_reg_4_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, nvme_reg_cb cb,
+				  void *cb_arg)
 {
 	return prop_cmd(ctrlr, true, offset, USK_NVMF_PROP_SIZE_4, 0, cb, cb_arg);
 }
 
 int
-nvme_fabric_ctrlr_get_reg_8_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, nvme_reg_cb cb, void *cb_arg)
+nvme_fabric_ctrlr_get_reg_8_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, nvme_reg_cb cb,
+				  void *cb_arg)
 {
 	return prop_cmd(ctrlr, true, offset, USK_NVMF_PROP_SIZE_8, 0, cb, cb_arg);
 }
@@ -184,21 +186,24 @@ nvme_fabric_qpair_connect_poll(struct usk_nvme_qpair *qpair)
 		bool ipo = ctx->cpl.status.sct == USK_NVME_SCT_COMMAND_SPECIFIC &&
 			   ctx->cpl.status.sc == USK_NVMF_FABRIC_SC_INVALID_PARAM;
 
-		NVME_CTRLR_ERRLOG(ctrlr, "Fabrics Connect on qpair %u failed: %s (sct 0x%x sc 0x%x)%s%u%s\n",
-				  qpair->id, usk_nvme_cpl_get_status_string(&ctx->cpl.status),
-				  ctx->cpl.status.sct, ctx->cpl.status.sc,
-				  ipo ? ", invalid parameter at offset " : "",
-				  ipo ? rsp->status_code_specific.invalid.ipo : 0,
-				  ipo ? (rsp->status_code_specific.invalid.iattr ? " of the connect data" :
-					 " of the command") : "");
+		NVME_CTRLR_ERRLOG(
+			ctrlr, "Fabrics Connect on qpair %u failed: %s (sct 0x%x sc 0x%x)%s%u%s\n",
+			qpair->id, usk_nvme_cpl_get_status_string(&ctx->cpl.status),
+			ctx->cpl.status.sct, ctx->cpl.status.sc,
+			ipo ? ", invalid parameter at offset " : "",
+			ipo ? rsp->status_code_specific.invalid.ipo : 0,
+			ipo ? (rsp->status_code_specific.invalid.iattr ? " of the connect data" :
+									 " of the command") :
+			      "");
 		rc = -ECONNREFUSED;
 		break;
 	}
 	case CONNECT_DONE:
 		if (qpair->is_admin) {
-			ctrlr->cntlid = ((const struct usk_nvmf_fabric_connect_rsp *)&ctx->cpl)->
-					status_code_specific.success.cntlid;
-			NVME_CTRLR_DEBUGLOG(ctrlr, "admin queue connected, CNTLID 0x%04x\n", ctrlr->cntlid);
+			ctrlr->cntlid = ((const struct usk_nvmf_fabric_connect_rsp *)&ctx->cpl)
+						->status_code_specific.success.cntlid;
+			NVME_CTRLR_DEBUGLOG(ctrlr, "admin queue connected, CNTLID 0x%04x\n",
+					    ctrlr->cntlid);
 		}
 		break;
 	}

@@ -65,12 +65,12 @@ struct nvme_request;
 /* glibc's sys/queue.h lacks the _SAFE iterators. */
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
-	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); (var) = (tvar))
+	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); \
+	     (var) = (tvar))
 #endif
 
 /* Log with the controller's address in front (trtype traddr[:trsvcid]). */
-#define NVME_CTRLR_ERRLOG(ctrlr, fmt, ...) \
-	USK_ERRLOG("[%s] " fmt, (ctrlr)->log_name, ##__VA_ARGS__)
+#define NVME_CTRLR_ERRLOG(ctrlr, fmt, ...) USK_ERRLOG("[%s] " fmt, (ctrlr)->log_name, ##__VA_ARGS__)
 #define NVME_CTRLR_WARNLOG(ctrlr, fmt, ...) \
 	USK_WARNLOG("[%s] " fmt, (ctrlr)->log_name, ##__VA_ARGS__)
 #define NVME_CTRLR_NOTICELOG(ctrlr, fmt, ...) \
@@ -79,17 +79,17 @@ struct nvme_request;
 	USK_DEBUGLOG(nvme, "[%s] " fmt, (ctrlr)->log_name, ##__VA_ARGS__)
 
 /* Sentinel for "no timeout" in state and request deadlines. */
-#define NVME_TIMEOUT_INFINITE		0
+#define NVME_TIMEOUT_INFINITE 0
 /* Keep-alive is sent at half the negotiated KATO, as the spec recommends. */
-#define NVME_KEEP_ALIVE_DIVISOR		2
+#define NVME_KEEP_ALIVE_DIVISOR 2
 /* Outstanding AERs the host keeps posted (capped by Identify AERL+1). */
-#define NVME_MAX_ASYNC_EVENTS		8
+#define NVME_MAX_ASYNC_EVENTS 8
 /* Admin requests preallocated per controller (init needs a handful; AERs stay outstanding). */
-#define NVME_ADMIN_REQUESTS		64
+#define NVME_ADMIN_REQUESTS 64
 /* Largest default transfer when the controller reports MDTS = 0 (no limit). */
-#define NVME_MAX_XFER_SIZE_DEFAULT	(2u * 1024 * 1024)
+#define NVME_MAX_XFER_SIZE_DEFAULT (2u * 1024 * 1024)
 /* Memory page size the host uses (CC.MPS = 0). */
-#define NVME_HOST_PAGE_SIZE		4096u
+#define NVME_HOST_PAGE_SIZE 4096u
 
 /* ---- requests ---- */
 
@@ -103,10 +103,10 @@ enum nvme_payload_type {
 
 /** Where a request's data lives. For SGL payloads the transport walks the segments itself. */
 struct nvme_payload {
-	usk_nvme_req_reset_sgl_cb reset_sgl_fn;	/* NULL for CONTIG */
+	usk_nvme_req_reset_sgl_cb reset_sgl_fn; /* NULL for CONTIG */
 	usk_nvme_req_next_sge_cb next_sge_fn;
 	void *contig_or_cb_arg;
-	void *md;				/* separate metadata buffer, or NULL */
+	void *md; /* separate metadata buffer, or NULL */
 };
 
 static inline enum nvme_payload_type
@@ -116,11 +116,16 @@ nvme_payload_type(const struct nvme_payload *payload)
 }
 
 #define NVME_PAYLOAD_CONTIG(buf, md_) \
-	(struct nvme_payload) { .reset_sgl_fn = NULL, .next_sge_fn = NULL, \
-				.contig_or_cb_arg = (buf), .md = (md_) }
+	(struct nvme_payload) \
+	{ \
+		.reset_sgl_fn = NULL, .next_sge_fn = NULL, .contig_or_cb_arg = (buf), .md = (md_) \
+	}
 #define NVME_PAYLOAD_SGL(reset, next, arg, md_) \
-	(struct nvme_payload) { .reset_sgl_fn = (reset), .next_sge_fn = (next), \
-				.contig_or_cb_arg = (arg), .md = (md_) }
+	(struct nvme_payload) \
+	{ \
+		.reset_sgl_fn = (reset), .next_sge_fn = (next), .contig_or_cb_arg = (arg), \
+		.md = (md_) \
+	}
 
 /**
  * One command. Preallocated per qpair (qpair->req_buf), never allocated on the I/O path.
@@ -129,7 +134,7 @@ nvme_payload_type(const struct nvme_payload *payload)
  * The hot fields (touched on every submit and completion) come first.
  */
 struct nvme_request {
-	struct usk_nvme_cmd cmd;		/* cid filled in by the transport */
+	struct usk_nvme_cmd cmd; /* cid filled in by the transport */
 
 	/* byte offset of this request's data within payload (children of a split request) */
 	uint32_t payload_offset;
@@ -148,8 +153,8 @@ struct nvme_request {
 
 	/* submit time (usk_get_ticks) when a timeout callback is registered, else 0 */
 	uint64_t submit_tick;
-	STAILQ_ENTRY(nvme_request) stailq;	/* free_req / queued_req */
-	TAILQ_ENTRY(nvme_request) outstanding;	/* qpair->outstanding (core's view) */
+	STAILQ_ENTRY(nvme_request) stailq;     /* free_req / queued_req */
+	TAILQ_ENTRY(nvme_request) outstanding; /* qpair->outstanding (core's view) */
 
 	/* ---- cold: split requests, admin bounce buffers ---- */
 	struct nvme_request *parent;
@@ -175,18 +180,18 @@ enum nvme_qpair_state {
 	NVME_QPAIR_DISCONNECTED = 0,
 	NVME_QPAIR_DISCONNECTING,
 	NVME_QPAIR_CONNECTING,
-	NVME_QPAIR_CONNECTED,	/* transport connected; core not yet submitting */
+	NVME_QPAIR_CONNECTED, /* transport connected; core not yet submitting */
 	NVME_QPAIR_ENABLING,
-	NVME_QPAIR_ENABLED,	/* commands flow */
+	NVME_QPAIR_ENABLED, /* commands flow */
 	NVME_QPAIR_DESTROYING,
 };
 
 enum nvme_qpair_failure_reason {
 	NVME_QPAIR_FAILURE_NONE = 0,
-	NVME_QPAIR_FAILURE_LOCAL,	/* we disconnected it */
-	NVME_QPAIR_FAILURE_REMOTE,	/* the peer closed / reset the connection */
-	NVME_QPAIR_FAILURE_TIMEOUT,	/* connect or keep-alive timed out */
-	NVME_QPAIR_FAILURE_PROTOCOL,	/* the peer sent something invalid */
+	NVME_QPAIR_FAILURE_LOCAL,    /* we disconnected it */
+	NVME_QPAIR_FAILURE_REMOTE,   /* the peer closed / reset the connection */
+	NVME_QPAIR_FAILURE_TIMEOUT,  /* connect or keep-alive timed out */
+	NVME_QPAIR_FAILURE_PROTOCOL, /* the peer sent something invalid */
 	NVME_QPAIR_FAILURE_UNKNOWN,
 };
 
@@ -196,9 +201,9 @@ enum nvme_qpair_failure_reason {
 struct usk_nvme_qpair {
 	struct usk_nvme_ctrlr *ctrlr;
 	const struct usk_nvme_transport_ops *transport;
-	uint16_t id;			/* 0 = admin */
+	uint16_t id; /* 0 = admin */
 	uint8_t qprio;
-	uint8_t state;			/* enum nvme_qpair_state */
+	uint8_t state;			  /* enum nvme_qpair_state */
 	uint8_t transport_failure_reason; /* enum nvme_qpair_failure_reason */
 	bool is_admin;
 	/* inside process_completions: frees are deferred to its end */
@@ -207,7 +212,7 @@ struct usk_nvme_qpair {
 	bool delay_cmd_submit;
 	/* requests submitted and not yet completed (core's count) */
 	uint32_t num_outstanding;
-	uint32_t num_entries;		/* queue size the transport uses */
+	uint32_t num_entries; /* queue size the transport uses */
 
 	STAILQ_HEAD(, nvme_request) free_req;
 	/* requests waiting for a transport slot or for the qpair to be enabled again */
@@ -220,7 +225,7 @@ struct usk_nvme_qpair {
 	uint32_t num_requests;
 	/* timeout check runs every ~10 ms, not per poll */
 	uint64_t next_timeout_check_tick;
-	TAILQ_ENTRY(usk_nvme_qpair) tailq;	/* ctrlr->active_io_qpairs */
+	TAILQ_ENTRY(usk_nvme_qpair) tailq; /* ctrlr->active_io_qpairs */
 	/* Fabrics Connect in flight on this qpair (nvme_fabric.c), else NULL */
 	void *fabric_connect_ctx;
 	/* qpair opts it was allocated with */
@@ -286,12 +291,12 @@ struct usk_nvme_ns {
 	struct usk_nvme_ctrlr *ctrlr;
 	uint32_t id;
 	bool active;
-	uint32_t sector_size;		/* data bytes per block */
-	uint32_t extended_lba_size;	/* data + interleaved metadata */
+	uint32_t sector_size;	    /* data bytes per block */
+	uint32_t extended_lba_size; /* data + interleaved metadata */
 	uint32_t md_size;
 	uint32_t sectors_per_max_io;
-	uint32_t sectors_per_stripe;	/* NOIOB, 0 if none */
-	uint32_t flags;			/* USK_NVME_NS_* below */
+	uint32_t sectors_per_stripe; /* NOIOB, 0 if none */
+	uint32_t flags;		     /* USK_NVME_NS_* below */
 	uint64_t num_sectors;
 	struct usk_nvme_ns_data nsdata;
 	bool has_uuid;
@@ -302,10 +307,10 @@ struct usk_nvme_ns {
 	uint8_t eui64[8];
 };
 
-#define USK_NVME_NS_COMPARE_SUPPORTED		(1u << 0)
-#define USK_NVME_NS_DSM_SUPPORTED		(1u << 1)
-#define USK_NVME_NS_WRITE_ZEROES_SUPPORTED	(1u << 2)
-#define USK_NVME_NS_FLUSH_SUPPORTED		(1u << 3)
+#define USK_NVME_NS_COMPARE_SUPPORTED	   (1u << 0)
+#define USK_NVME_NS_DSM_SUPPORTED	   (1u << 1)
+#define USK_NVME_NS_WRITE_ZEROES_SUPPORTED (1u << 2)
+#define USK_NVME_NS_FLUSH_SUPPORTED	   (1u << 3)
 
 /* Register read/write completion for the async register ops. */
 typedef void (*nvme_reg_cb)(void *cb_arg, uint64_t value, const struct usk_nvme_cpl *cpl);
@@ -321,7 +326,7 @@ struct usk_nvme_ctrlr {
 	/* "TCP 127.0.0.1:4420" / "PCIe 0000:00:04.0": prefix of this controller's log lines */
 	char log_name[USK_NVMF_TRADDR_MAX_LEN + 48];
 
-	pthread_mutex_t ctrlr_lock;	/* recursive */
+	pthread_mutex_t ctrlr_lock; /* recursive */
 	struct usk_nvme_qpair *adminq;
 
 	/* ---- init state machine ---- */
@@ -345,25 +350,25 @@ struct usk_nvme_ctrlr {
 	/* ---- values read at init ---- */
 	union usk_nvme_cap_register cap;
 	union usk_nvme_vs_register vs;
-	union usk_nvme_csts_register csts;	/* last value read */
-	union usk_nvme_cc_register cc;		/* last value written */
+	union usk_nvme_csts_register csts; /* last value read */
+	union usk_nvme_cc_register cc;	   /* last value written */
 	struct usk_nvme_ctrlr_data cdata;
 	uint16_t cntlid;
-	uint32_t num_ns;			/* NN */
-	struct usk_nvme_ns *ns;			/* num_ns entries */
-	uint32_t *active_ns_list;		/* sorted active nsids */
+	uint32_t num_ns;	  /* NN */
+	struct usk_nvme_ns *ns;	  /* num_ns entries */
+	uint32_t *active_ns_list; /* sorted active nsids */
 	uint32_t active_ns_count;
-	uint32_t max_xfer_size;			/* bytes */
-	uint32_t min_page_size;			/* 1 << (12 + CAP.MPSMIN) */
-	uint32_t page_size;			/* host memory page size in CC.MPS */
-	uint32_t num_io_queues;			/* granted */
+	uint32_t max_xfer_size; /* bytes */
+	uint32_t min_page_size; /* 1 << (12 + CAP.MPSMIN) */
+	uint32_t page_size;	/* host memory page size in CC.MPS */
+	uint32_t num_io_queues; /* granted */
 	uint32_t max_sges;
 	uint16_t max_cmd_timeouts_logged;
 	bool log_page_supported[256];
 	bool feature_supported[256];
 
 	/* ---- keep-alive ---- */
-	uint64_t keep_alive_interval_ticks;	/* 0 = off */
+	uint64_t keep_alive_interval_ticks; /* 0 = off */
 	uint64_t next_keep_alive_tick;
 	bool keep_alive_outstanding;
 
@@ -387,7 +392,7 @@ struct usk_nvme_ctrlr {
 	/* remove callback of the probe that attached it */
 	usk_nvme_remove_cb remove_cb;
 	void *remove_cb_ctx;
-	TAILQ_ENTRY(usk_nvme_ctrlr) tailq;	/* probe ctx init list / global attached list */
+	TAILQ_ENTRY(usk_nvme_ctrlr) tailq; /* probe ctx init list / global attached list */
 	/* entries of ns[] (largest active nsid; <= num_ns) */
 	uint32_t ns_array_size;
 	/* keep-alive outstanding since (ticks), for the host-side keep-alive timeout */
@@ -396,7 +401,7 @@ struct usk_nvme_ctrlr {
 	bool sync_reset;
 	/* namespace rescan after a Namespace Attribute Changed AEN (nvme_ns_rescan.c) */
 	struct ns_rescan *ns_rescan;
-	bool ns_rescan_again;		/* another AEN arrived during the rescan */
+	bool ns_rescan_again; /* another AEN arrived during the rescan */
 };
 
 /* ---- transport ops ---- */
@@ -417,14 +422,16 @@ struct usk_nvme_transport_ops {
 	 * NVME_ADMIN_REQUESTS requests). Returns the base or NULL (logged).
 	 */
 	struct usk_nvme_ctrlr *(*ctrlr_construct)(const struct usk_nvme_transport_id *trid,
-						  const struct usk_nvme_ctrlr_opts *opts, void *devhandle);
+						  const struct usk_nvme_ctrlr_opts *opts,
+						  void *devhandle);
 
 	/**
 	 * Find controllers (PCIe: enumerate/claim devices matching trid, or all when traddr is "")
 	 * and call nvme_probe_ctx_add_ctrlr(probe_ctx, trid, devhandle) for each.
 	 * May be NULL: the core then treats trid as the one controller (fabrics direct connect).
 	 */
-	int (*ctrlr_scan)(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_nvme_transport_id *trid);
+	int (*ctrlr_scan)(struct usk_nvme_probe_ctx *probe_ctx,
+			  const struct usk_nvme_transport_id *trid);
 
 	/** Free everything of the controller, including the adminq object. Called last. */
 	void (*ctrlr_destruct)(struct usk_nvme_ctrlr *ctrlr);
@@ -449,10 +456,10 @@ struct usk_nvme_transport_ops {
 				     nvme_reg_cb cb, void *cb_arg);
 	int (*ctrlr_set_reg_8_async)(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, uint64_t value,
 				     nvme_reg_cb cb, void *cb_arg);
-	int (*ctrlr_get_reg_4_async)(struct usk_nvme_ctrlr *ctrlr, uint32_t offset,
-				     nvme_reg_cb cb, void *cb_arg);
-	int (*ctrlr_get_reg_8_async)(struct usk_nvme_ctrlr *ctrlr, uint32_t offset,
-				     nvme_reg_cb cb, void *cb_arg);
+	int (*ctrlr_get_reg_4_async)(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, nvme_reg_cb cb,
+				     void *cb_arg);
+	int (*ctrlr_get_reg_8_async)(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, nvme_reg_cb cb,
+				     void *cb_arg);
 
 	/** Largest transfer per command the transport supports (bytes), before MDTS. */
 	uint32_t (*ctrlr_get_max_xfer_size)(struct usk_nvme_ctrlr *ctrlr);
@@ -486,18 +493,21 @@ struct usk_nvme_transport_ops {
 	 */
 	void (*qpair_abort_reqs)(struct usk_nvme_qpair *qpair, uint32_t dnr);
 
-	/** Submit req (see the file comment). 0, -EAGAIN (no slot: queued by the core) or -errno. */
+	/** Submit req (see the file comment). 0, -EAGAIN (no slot: queued by the core) or -errno.
+	 */
 	int (*qpair_submit_request)(struct usk_nvme_qpair *qpair, struct nvme_request *req);
 
 	/** Reap completions (see the file comment). max 0 = no limit beyond the queue size. */
-	int32_t (*qpair_process_completions)(struct usk_nvme_qpair *qpair, uint32_t max_completions);
+	int32_t (*qpair_process_completions)(struct usk_nvme_qpair *qpair,
+					     uint32_t max_completions);
 
 	/** Interrupt-mode fd of qpair, or -ENOTSUP. May be NULL. */
 	int (*qpair_get_fd)(struct usk_nvme_qpair *qpair);
 
 	/**
 	 * Called when the controller reaches READY after (re)initialisation: transports that need
-	 * per-controller set-up after Identify (PCIe: shadow doorbells, CMB) do it here. May be NULL.
+	 * per-controller set-up after Identify (PCIe: shadow doorbells, CMB) do it here. May be
+	 * NULL.
 	 */
 	int (*ctrlr_ready)(struct usk_nvme_ctrlr *ctrlr);
 };
@@ -509,7 +519,9 @@ const struct usk_nvme_transport_ops *nvme_get_transport(const struct usk_nvme_tr
 
 #define USK_NVME_TRANSPORT_REGISTER(name, ops) \
 	__attribute__((constructor)) static void usk_nvme_transport_register_##name(void) \
-	{ usk_nvme_transport_register(ops); }
+	{ \
+		usk_nvme_transport_register(ops); \
+	}
 
 /* ---- core functions for transports ---- */
 
@@ -674,10 +686,11 @@ nvme_trtype_is_fabrics(enum usk_nvme_transport_type trtype)
 }
 
 /** Called by ctrlr_scan for every controller found. Returns 0 or -errno. */
-int nvme_probe_ctx_add_ctrlr(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_nvme_transport_id *trid,
-			     void *devhandle);
+int nvme_probe_ctx_add_ctrlr(struct usk_nvme_probe_ctx *probe_ctx,
+			     const struct usk_nvme_transport_id *trid, void *devhandle);
 /** The remove callback (cb_ctx) of a probe, for transports that detect hot removal in scan. */
-bool nvme_probe_ctx_is_attached(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_nvme_transport_id *trid);
+bool nvme_probe_ctx_is_attached(struct usk_nvme_probe_ctx *probe_ctx,
+				const struct usk_nvme_transport_id *trid);
 
 /* ---- fabrics helpers (nvme_fabric.c): used by TCP, usable by any fabrics transport ---- */
 
@@ -685,10 +698,10 @@ int nvme_fabric_ctrlr_set_reg_4_async(struct usk_nvme_ctrlr *ctrlr, uint32_t off
 				      nvme_reg_cb cb, void *cb_arg);
 int nvme_fabric_ctrlr_set_reg_8_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, uint64_t value,
 				      nvme_reg_cb cb, void *cb_arg);
-int nvme_fabric_ctrlr_get_reg_4_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset,
-				      nvme_reg_cb cb, void *cb_arg);
-int nvme_fabric_ctrlr_get_reg_8_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset,
-				      nvme_reg_cb cb, void *cb_arg);
+int nvme_fabric_ctrlr_get_reg_4_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, nvme_reg_cb cb,
+				      void *cb_arg);
+int nvme_fabric_ctrlr_get_reg_8_async(struct usk_nvme_ctrlr *ctrlr, uint32_t offset, nvme_reg_cb cb,
+				      void *cb_arg);
 /**
  * Send Fabrics Connect on qpair (admin: cntlid 0xffff; I/O: ctrlr->cntlid) with the connect data
  * built from ctrlr->opts/trid. The transport calls it once its own connection is up and polls

@@ -219,7 +219,8 @@ child_blocks(const struct usk_nvme_ns *ns, uint64_t lba, uint32_t remaining, uin
 	uint32_t n = USK_MIN(remaining, max_per_io);
 
 	if (ns->sectors_per_stripe != 0) {
-		uint32_t to_boundary = ns->sectors_per_stripe - (uint32_t)(lba % ns->sectors_per_stripe);
+		uint32_t to_boundary =
+			ns->sectors_per_stripe - (uint32_t)(lba % ns->sectors_per_stripe);
 
 		n = USK_MIN(n, to_boundary);
 	}
@@ -234,8 +235,9 @@ child_blocks(const struct usk_nvme_ns *ns, uint64_t lba, uint32_t remaining, uin
  * still completes exactly once.
  */
 static int
-submit_split(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, struct nvme_request *parent, uint8_t opc,
-	     uint64_t lba, uint32_t lba_count, uint32_t io_flags, uint32_t max_per_io, bool has_data)
+submit_split(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, struct nvme_request *parent,
+	     uint8_t opc, uint64_t lba, uint32_t lba_count, uint32_t io_flags, uint32_t max_per_io,
+	     bool has_data)
 {
 	uint32_t offset = 0, remaining = lba_count, built = 0;
 	struct nvme_request *child, *tmp;
@@ -248,8 +250,9 @@ submit_split(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, struct nvme_r
 		uint32_t n = child_blocks(ns, lba, remaining, max_per_io);
 		uint32_t bytes = has_data ? n * ns->extended_lba_size : 0;
 
-		child = built < UINT16_MAX ? nvme_allocate_request(qpair, &parent->payload, bytes, NULL, NULL) :
-			NULL;
+		child = built < UINT16_MAX ?
+				nvme_allocate_request(qpair, &parent->payload, bytes, NULL, NULL) :
+				NULL;
 		if (child == NULL) {
 			/* Give back what was built: nothing is submitted yet. */
 			TAILQ_FOREACH_SAFE(child, &parent->children, child_tailq, tmp) {
@@ -292,7 +295,8 @@ submit_split(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, struct nvme_r
 		nvme_cpl_set_abort(&parent->parent_status, 0, 1);
 		while ((child = tmp) != NULL) {
 			tmp = TAILQ_NEXT(child, child_tailq);
-			nvme_complete_request_status(child, USK_NVME_SCT_GENERIC, USK_NVME_SC_ABORTED_SQ_DELETION);
+			nvme_complete_request_status(child, USK_NVME_SCT_GENERIC,
+						     USK_NVME_SC_ABORTED_SQ_DELETION);
 		}
 		return 0;
 	}
@@ -300,8 +304,9 @@ submit_split(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, struct nvme_r
 }
 
 static int
-ns_rw(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, const struct nvme_payload *payload, uint8_t opc,
-      uint64_t lba, uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags)
+ns_rw(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, const struct nvme_payload *payload,
+      uint8_t opc, uint64_t lba, uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg,
+      uint32_t io_flags)
 {
 	struct nvme_request *req;
 	uint32_t max = USK_MIN(ns->sectors_per_max_io, NVME_MAX_NLB);
@@ -318,8 +323,9 @@ ns_rw(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, const struct nvme_pa
 	if (usk_unlikely(req == NULL)) {
 		return usk_nvme_qpair_is_failed(qpair) ? -ENXIO : -ENOMEM;
 	}
-	if (usk_likely(lba_count <= max && (ns->sectors_per_stripe == 0 ||
-					    lba % ns->sectors_per_stripe + lba_count <= ns->sectors_per_stripe))) {
+	if (usk_likely(lba_count <= max &&
+		       (ns->sectors_per_stripe == 0 ||
+			lba % ns->sectors_per_stripe + lba_count <= ns->sectors_per_stripe))) {
 		rw_cmd_fill(&req->cmd, opc, ns->id, lba, lba_count, io_flags);
 		return nvme_qpair_submit_request(qpair, req);
 	}
@@ -345,8 +351,9 @@ usk_nvme_ns_cmd_write(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void
 }
 
 int
-usk_nvme_ns_cmd_compare(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void *buf, uint64_t lba,
-			uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags)
+usk_nvme_ns_cmd_compare(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, void *buf,
+			uint64_t lba, uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg,
+			uint32_t io_flags)
 {
 	struct nvme_payload p = NVME_PAYLOAD_CONTIG(buf, NULL);
 
@@ -354,8 +361,8 @@ usk_nvme_ns_cmd_compare(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, vo
 }
 
 int
-usk_nvme_ns_cmd_readv(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba, uint32_t lba_count,
-		      usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
+usk_nvme_ns_cmd_readv(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba,
+		      uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
 		      usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge)
 {
 	struct nvme_payload p = NVME_PAYLOAD_SGL(reset_sgl, next_sge, cb_arg, NULL);
@@ -367,8 +374,8 @@ usk_nvme_ns_cmd_readv(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint
 }
 
 int
-usk_nvme_ns_cmd_writev(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba, uint32_t lba_count,
-		       usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
+usk_nvme_ns_cmd_writev(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba,
+		       uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
 		       usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge)
 {
 	struct nvme_payload p = NVME_PAYLOAD_SGL(reset_sgl, next_sge, cb_arg, NULL);
@@ -394,7 +401,8 @@ usk_nvme_ns_cmd_comparev(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, u
 
 int
 usk_nvme_ns_cmd_write_zeroes(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba,
-			     uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags)
+			     uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg,
+			     uint32_t io_flags)
 {
 	struct nvme_payload p = NVME_PAYLOAD_CONTIG(NULL, NULL);
 	struct nvme_request *req;
@@ -416,7 +424,8 @@ usk_nvme_ns_cmd_write_zeroes(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpai
 }
 
 int
-usk_nvme_ns_cmd_flush(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, usk_nvme_cmd_cb cb, void *cb_arg)
+usk_nvme_ns_cmd_flush(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, usk_nvme_cmd_cb cb,
+		      void *cb_arg)
 {
 	struct nvme_request *req = nvme_allocate_request_null(qpair, cb, cb_arg);
 
@@ -429,9 +438,9 @@ usk_nvme_ns_cmd_flush(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, usk_
 }
 
 int
-usk_nvme_ns_cmd_dataset_management(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint32_t type,
-				   const struct usk_nvme_dsm_range *ranges, uint16_t num_ranges,
-				   usk_nvme_cmd_cb cb, void *cb_arg)
+usk_nvme_ns_cmd_dataset_management(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair,
+				   uint32_t type, const struct usk_nvme_dsm_range *ranges,
+				   uint16_t num_ranges, usk_nvme_cmd_cb cb, void *cb_arg)
 {
 	struct nvme_request *req;
 	void *buf;

@@ -15,12 +15,12 @@
 
 struct ns_rescan {
 	struct usk_nvme_ctrlr *ctrlr;
-	struct usk_nvme_cpl aen;		/* the AEN, given to the AER callback at the end */
-	uint32_t page[USK_NVME_MAX_NS_LIST_ENTRIES];	/* log page / active list page */
+	struct usk_nvme_cpl aen; /* the AEN, given to the AER callback at the end */
+	uint32_t page[USK_NVME_MAX_NS_LIST_ENTRIES]; /* log page / active list page */
 	uint32_t *list;
 	uint32_t count, cap;
-	uint32_t idx;				/* namespace being identified */
-	bool descs;				/* idx is at the ID descriptor step */
+	uint32_t idx; /* namespace being identified */
+	bool descs;   /* idx is at the ID descriptor step */
 	uint8_t buf[USK_NVME_IDENTIFY_BUFLEN];
 };
 
@@ -59,7 +59,7 @@ static bool
 rescan_cpl_ok(struct ns_rescan *r, const struct usk_nvme_cpl *cpl, const char *what)
 {
 	if (usk_nvme_cpl_is_abort(cpl) || r->ctrlr->is_failed) {
-		rescan_finish(r, -ECANCELED);	/* detach / reset: init scans again */
+		rescan_finish(r, -ECANCELED); /* detach / reset: init scans again */
 		return false;
 	}
 	if (usk_nvme_cpl_is_error(cpl)) {
@@ -114,10 +114,10 @@ rescan_next_ns(struct ns_rescan *r)
 		return;
 	}
 	memset(r->buf, 0, sizeof(r->buf));
-	rc = usk_nvme_ctrlr_cmd_identify(ctrlr, r->descs ? USK_NVME_IDENTIFY_NS_ID_DESCRIPTOR_LIST :
-					 USK_NVME_IDENTIFY_NS, 0, ctrlr->active_ns_list[r->idx], 0,
-					 r->buf, r->descs ? sizeof(r->buf) : sizeof(struct usk_nvme_ns_data),
-					 rescan_id_done, r);
+	rc = usk_nvme_ctrlr_cmd_identify(
+		ctrlr, r->descs ? USK_NVME_IDENTIFY_NS_ID_DESCRIPTOR_LIST : USK_NVME_IDENTIFY_NS, 0,
+		ctrlr->active_ns_list[r->idx], 0, r->buf,
+		r->descs ? sizeof(r->buf) : sizeof(struct usk_nvme_ns_data), rescan_id_done, r);
 	if (rc != 0) {
 		rescan_finish(r, rc);
 	}
@@ -136,10 +136,12 @@ rescan_active_done(void *arg, const struct usk_nvme_cpl *cpl)
 	for (n = 0; n < USK_NVME_MAX_NS_LIST_ENTRIES && r->page[n] != 0; n++) {
 		uint32_t id = r->page[n];
 
-		/* IDs must ascend and stay within NN; a hostile target gets no out-of-range index. */
+		/* IDs must ascend and stay within NN; a hostile target gets no out-of-range index.
+		 */
 		if (id <= last || id > ctrlr->num_ns) {
-			NVME_CTRLR_ERRLOG(ctrlr, "namespace rescan: bad nsid %u in the active list (NN %u)\n",
-					  id, ctrlr->num_ns);
+			NVME_CTRLR_ERRLOG(
+				ctrlr, "namespace rescan: bad nsid %u in the active list (NN %u)\n",
+				id, ctrlr->num_ns);
 			rescan_finish(r, -EPROTO);
 			return;
 		}
@@ -165,10 +167,11 @@ rescan_active_done(void *arg, const struct usk_nvme_cpl *cpl)
 		rescan_finish(r, -ENOMEM);
 		return;
 	}
-	r->list = NULL;	/* owned by ctrlr->active_ns_list now */
+	r->list = NULL; /* owned by ctrlr->active_ns_list now */
 	r->idx = 0;
 	r->descs = false;
-	NVME_CTRLR_NOTICELOG(ctrlr, "namespace rescan: %u active namespaces\n", ctrlr->active_ns_count);
+	NVME_CTRLR_NOTICELOG(ctrlr, "namespace rescan: %u active namespaces\n",
+			     ctrlr->active_ns_count);
 	rescan_next_ns(r);
 }
 
@@ -196,7 +199,8 @@ rescan_log_done(void *arg, const struct usk_nvme_cpl *cpl)
 		return;
 	}
 	if (usk_nvme_cpl_is_error(cpl)) {
-		NVME_CTRLR_NOTICELOG(r->ctrlr, "Changed Namespace List log: %s; rescanning anyway\n",
+		NVME_CTRLR_NOTICELOG(r->ctrlr,
+				     "Changed Namespace List log: %s; rescanning anyway\n",
 				     usk_nvme_cpl_get_status_string(&cpl->status));
 	}
 	rescan_active_page(r, 0);

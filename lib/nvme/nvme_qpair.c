@@ -7,8 +7,8 @@
 #include "nvme_internal.h"
 
 int
-nvme_qpair_init(struct usk_nvme_qpair *qpair, uint16_t id, struct usk_nvme_ctrlr *ctrlr, uint8_t qprio,
-		uint32_t num_entries, uint32_t num_requests)
+nvme_qpair_init(struct usk_nvme_qpair *qpair, uint16_t id, struct usk_nvme_ctrlr *ctrlr,
+		uint8_t qprio, uint32_t num_entries, uint32_t num_requests)
 {
 	qpair->ctrlr = ctrlr;
 	qpair->transport = ctrlr->transport;
@@ -108,7 +108,8 @@ nvme_complete_request(struct nvme_request *req, const struct usk_nvme_cpl *cpl)
 	if (parent != NULL) {
 		TAILQ_REMOVE(&parent->children, req, child_tailq);
 		req->parent = NULL;
-		if (usk_nvme_cpl_is_error(&local) && !usk_nvme_cpl_is_error(&parent->parent_status)) {
+		if (usk_nvme_cpl_is_error(&local) &&
+		    !usk_nvme_cpl_is_error(&parent->parent_status)) {
 			parent->parent_status = local;
 		}
 		if (--parent->num_children > 0) {
@@ -127,7 +128,7 @@ nvme_complete_request(struct nvme_request *req, const struct usk_nvme_cpl *cpl)
 void
 nvme_complete_request_status(struct nvme_request *req, uint8_t sct, uint8_t sc)
 {
-	struct usk_nvme_cpl cpl = { 0 };
+	struct usk_nvme_cpl cpl = {0};
 
 	cpl.status.sct = sct;
 	cpl.status.sc = sc;
@@ -148,7 +149,8 @@ nvme_qpair_abort_queued_reqs(struct usk_nvme_qpair *qpair)
 	STAILQ_CONCAT(&tmp, &qpair->queued_req);
 	while ((req = STAILQ_FIRST(&tmp)) != NULL) {
 		STAILQ_REMOVE_HEAD(&tmp, stailq);
-		nvme_complete_request_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_ABORTED_SQ_DELETION);
+		nvme_complete_request_status(req, USK_NVME_SCT_GENERIC,
+					     USK_NVME_SC_ABORTED_SQ_DELETION);
 	}
 }
 
@@ -187,8 +189,9 @@ nvme_qpair_submit_request(struct usk_nvme_qpair *qpair, struct nvme_request *req
 
 	if (usk_unlikely(state != NVME_QPAIR_ENABLED)) {
 		if (state == NVME_QPAIR_CONNECTING || state == NVME_QPAIR_CONNECTED ||
-		    state == NVME_QPAIR_ENABLING || (qpair->is_admin && state != NVME_QPAIR_DESTROYING &&
-						     qpair->ctrlr->state < NVME_CTRLR_STATE_READY)) {
+		    state == NVME_QPAIR_ENABLING ||
+		    (qpair->is_admin && state != NVME_QPAIR_DESTROYING &&
+		     qpair->ctrlr->state < NVME_CTRLR_STATE_READY)) {
 			STAILQ_INSERT_TAIL(&qpair->queued_req, req, stailq);
 			return 0;
 		}
@@ -274,8 +277,10 @@ nvme_qpair_check_timeouts(struct usk_nvme_qpair *qpair)
 		req->timed_out = true;
 		NVME_CTRLR_WARNLOG(ctrlr, "%s command %s (cid %u) on qpair %u timed out\n",
 				   qpair->is_admin ? "admin" : "I/O",
-				   usk_nvme_opc_get_string(qpair->is_admin, req->cmd.opc), req->cid, qpair->id);
-		ctrlr->timeout_cb_fn(ctrlr->timeout_cb_arg, ctrlr, qpair->is_admin ? NULL : qpair, req->cid);
+				   usk_nvme_opc_get_string(qpair->is_admin, req->cmd.opc), req->cid,
+				   qpair->id);
+		ctrlr->timeout_cb_fn(ctrlr->timeout_cb_arg, ctrlr, qpair->is_admin ? NULL : qpair,
+				     req->cid);
 	}
 }
 
@@ -333,7 +338,8 @@ usk_nvme_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max_co
 			return -ENXIO;
 		}
 	} else if (usk_unlikely(!qpair->is_admin && ctrlr_io_blocked(qpair->ctrlr))) {
-		/* The controller is resetting or failed: this qpair's connection is no longer valid. */
+		/* The controller is resetting or failed: this qpair's connection is no longer
+		 * valid. */
 		usk_nvme_ctrlr_disconnect_io_qpair(qpair);
 		return -ENXIO;
 	}
@@ -394,7 +400,8 @@ usk_nvme_qpair_get_ctrlr(struct usk_nvme_qpair *qpair)
 
 int
 usk_nvme_ctrlr_cmd_io_raw(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpair,
-			  struct usk_nvme_cmd *cmd, void *buf, uint32_t len, usk_nvme_cmd_cb cb, void *cb_arg)
+			  struct usk_nvme_cmd *cmd, void *buf, uint32_t len, usk_nvme_cmd_cb cb,
+			  void *cb_arg)
 {
 	struct nvme_request *req = nvme_allocate_request_contig(qpair, buf, len, cb, cb_arg);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* NVMe/TCP host transport: controllers, qpair objects, connection set-up (ICReq/ICResp, Connect). */
+/* NVMe/TCP host transport: controllers, qpair objects, connection set-up (ICReq/ICResp, Connect).
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,8 @@ struct nvme_tcp_ctrlr {
 static const struct usk_nvme_transport_ops g_tcp_ops;
 
 static int
-tcp_qpair_init(struct nvme_tcp_qpair *tq, struct usk_nvme_ctrlr *ctrlr, uint16_t qid, uint32_t entries,
-	       uint32_t requests)
+tcp_qpair_init(struct nvme_tcp_qpair *tq, struct usk_nvme_ctrlr *ctrlr, uint16_t qid,
+	       uint32_t entries, uint32_t requests)
 {
 	int rc;
 
@@ -47,8 +48,8 @@ tcp_qpair_fini(struct nvme_tcp_qpair *tq)
 }
 
 static struct usk_nvme_ctrlr *
-tcp_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_nvme_ctrlr_opts *opts,
-		    void *devhandle)
+tcp_ctrlr_construct(const struct usk_nvme_transport_id *trid,
+		    const struct usk_nvme_ctrlr_opts *opts, void *devhandle)
 {
 	struct nvme_tcp_ctrlr *tc;
 	struct nvme_tcp_qpair *aq;
@@ -77,7 +78,8 @@ tcp_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_n
 	if (nvme_ctrlr_construct(&tc->base, trid, opts) != 0) {
 		goto err_free;
 	}
-	if (tcp_qpair_init(aq, &tc->base, 0, tc->base.opts.admin_queue_size, NVME_ADMIN_REQUESTS) != 0) {
+	if (tcp_qpair_init(aq, &tc->base, 0, tc->base.opts.admin_queue_size, NVME_ADMIN_REQUESTS) !=
+	    0) {
 		nvme_ctrlr_destruct_base(&tc->base);
 		goto err_free;
 	}
@@ -117,7 +119,8 @@ tcp_ctrlr_get_max_sges(struct usk_nvme_ctrlr *ctrlr)
 }
 
 static struct usk_nvme_qpair *
-tcp_ctrlr_create_io_qpair(struct usk_nvme_ctrlr *ctrlr, uint16_t qid, const struct usk_nvme_io_qpair_opts *opts)
+tcp_ctrlr_create_io_qpair(struct usk_nvme_ctrlr *ctrlr, uint16_t qid,
+			  const struct usk_nvme_io_qpair_opts *opts)
 {
 	struct nvme_tcp_qpair *tq = calloc(1, sizeof(*tq));
 
@@ -199,7 +202,8 @@ tcp_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpa
 	usk_sock_get_default_opts(&sopts, sizeof(sopts));
 	sopts.nodelay = true;
 	sopts.priority = ctrlr->trid.priority;
-	rc = usk_sock_connect_async(ctrlr->trid.traddr, atoi(ctrlr->trid.trsvcid), &sopts, &tq->sock);
+	rc = usk_sock_connect_async(ctrlr->trid.traddr, atoi(ctrlr->trid.trsvcid), &sopts,
+				    &tq->sock);
 	if (rc != 0) {
 		NVME_CTRLR_ERRLOG(ctrlr, "connecting qpair %u to %s:%s failed: %s\n", qpair->id,
 				  ctrlr->trid.traddr, ctrlr->trid.trsvcid, strerror(-rc));
@@ -239,7 +243,7 @@ nvme_tcp_sock_connect_poll(struct nvme_tcp_qpair *tq)
 		NVME_CTRLR_ERRLOG(ctrlr, "qpair %u: TCP connect to %s:%s failed: %s\n", tq->base.id,
 				  ctrlr->trid.traddr, ctrlr->trid.trsvcid, strerror(-rc));
 		tq->base.transport_failure_reason = rc == -ETIMEDOUT ? NVME_QPAIR_FAILURE_TIMEOUT :
-						    NVME_QPAIR_FAILURE_REMOTE;
+								       NVME_QPAIR_FAILURE_REMOTE;
 		nvme_tcp_qpair_fail(tq, "TCP connect failed");
 		return rc;
 	}
@@ -308,13 +312,16 @@ nvme_tcp_handle_icresp(struct nvme_tcp_qpair *tq, const struct usk_nvme_tcp_ic_r
 	if (tq->base.is_admin) {
 		tq->max_icd = NVME_TCP_ADMIN_ICD;
 	} else {
-		/* IOCCSZ counts the 64-byte SQE; ICDOFF != 0 puts data at an offset we do not use. */
+		/* IOCCSZ counts the 64-byte SQE; ICDOFF != 0 puts data at an offset we do not use.
+		 */
 		ioccsz = ctrlr->cdata.nvmf_specific.ioccsz * 16;
-		tq->max_icd = (ioccsz > 64 && ctrlr->cdata.nvmf_specific.icdoff == 0) ? ioccsz - 64 : 0;
+		tq->max_icd =
+			(ioccsz > 64 && ctrlr->cdata.nvmf_specific.icdoff == 0) ? ioccsz - 64 : 0;
 	}
-	NVME_CTRLR_DEBUGLOG(ctrlr, "qpair %u: ICResp hdgst %d ddgst %d cpda %u maxh2cdata %u icd %u\n",
-			    tq->base.id, tq->params.hdgst, tq->params.ddgst, tq->cpda, tq->maxh2cdata,
-			    tq->max_icd);
+	NVME_CTRLR_DEBUGLOG(ctrlr,
+			    "qpair %u: ICResp hdgst %d ddgst %d cpda %u maxh2cdata %u icd %u\n",
+			    tq->base.id, tq->params.hdgst, tq->params.ddgst, tq->cpda,
+			    tq->maxh2cdata, tq->max_icd);
 	tq->conn_state = NVME_TCP_CONN_FABRIC_CONNECT;
 	rc = nvme_fabric_qpair_connect_async(&tq->base, tq->base.num_entries);
 	if (rc != 0) {
@@ -342,7 +349,8 @@ nvme_tcp_connect_progress(struct nvme_tcp_qpair *tq)
 			return rc;
 		}
 	}
-	if (tq->connect_deadline != NVME_TIMEOUT_INFINITE && usk_get_ticks() > tq->connect_deadline) {
+	if (tq->connect_deadline != NVME_TIMEOUT_INFINITE &&
+	    usk_get_ticks() > tq->connect_deadline) {
 		NVME_CTRLR_ERRLOG(tq->base.ctrlr, "qpair %u: connect timed out\n", tq->base.id);
 		tq->base.transport_failure_reason = NVME_QPAIR_FAILURE_TIMEOUT;
 		nvme_tcp_qpair_fail(tq, "connect timeout");

@@ -6,13 +6,13 @@
 #include "usk/util.h"
 #include "nvme_tcp_pdu.h"
 
-#define CH_LEN ((uint32_t)sizeof(struct usk_nvme_tcp_common_pdu_hdr))
+#define CH_LEN	     ((uint32_t)sizeof(struct usk_nvme_tcp_common_pdu_hdr))
 #define FEI_PDU_TYPE offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdu_type)
-#define FEI_FLAGS offsetof(struct usk_nvme_tcp_common_pdu_hdr, flags)
-#define FEI_HLEN offsetof(struct usk_nvme_tcp_common_pdu_hdr, hlen)
-#define FEI_PDO offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdo)
-#define FEI_PLEN offsetof(struct usk_nvme_tcp_common_pdu_hdr, plen)
-#define HDR24 24u
+#define FEI_FLAGS    offsetof(struct usk_nvme_tcp_common_pdu_hdr, flags)
+#define FEI_HLEN     offsetof(struct usk_nvme_tcp_common_pdu_hdr, hlen)
+#define FEI_PDO	     offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdo)
+#define FEI_PLEN     offsetof(struct usk_nvme_tcp_common_pdu_hdr, plen)
+#define HDR24	     24u
 
 void
 nvme_tcp_rx_init(struct nvme_tcp_rx *rx)
@@ -50,7 +50,7 @@ check_hdgst_flag(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_hd
 	if (has != p->hdgst) {
 		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_FLAGS,
 			       p->hdgst ? "header digest flag missing" :
-			       "header digest flag set but not negotiated");
+					  "header digest flag set but not negotiated");
 	}
 	rx->hdgst_len = has ? USK_NVME_TCP_DIGEST_LEN : 0;
 	return 0;
@@ -82,22 +82,26 @@ validate_c2h_data(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_h
 	bool has_ddgst = (ch->flags & USK_NVME_TCP_CH_FLAGS_DDGSTF) != 0;
 
 	if (ch->hlen != HDR24) {
-		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN, "C2HData hlen is not 24");
+		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN,
+			       "C2HData hlen is not 24");
 	}
 	if (check_hdgst_flag(rx, ch, p) != 0) {
 		return -EPROTO;
 	}
 	if (has_ddgst != p->ddgst) {
 		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_FLAGS,
-			       p->ddgst ? "data digest flag missing" : "data digest flag set but not negotiated");
+			       p->ddgst ? "data digest flag missing" :
+					  "data digest flag set but not negotiated");
 	}
 	rx->ddgst_len = has_ddgst ? USK_NVME_TCP_DIGEST_LEN : 0;
 	if (ch->pdo < HDR24 + rx->hdgst_len || ch->pdo % align != 0 ||
 	    ch->pdo - HDR24 - rx->hdgst_len >= USK_NVME_TCP_PDO_MAX_ALIGN) {
-		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PDO, "pdo out of range or misaligned");
+		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PDO,
+			       "pdo out of range or misaligned");
 	}
 	if (ch->plen <= (uint32_t)ch->pdo + rx->ddgst_len) {
-		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN, "plen does not cover the data");
+		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN,
+			       "plen does not cover the data");
 	}
 	rx->pad_len = (uint16_t)(ch->pdo - HDR24 - rx->hdgst_len);
 	rx->data_len = ch->plen - ch->pdo - rx->ddgst_len;
@@ -120,10 +124,12 @@ nvme_tcp_ch_validate(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pd
 			return ch_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0, "second ICResp");
 		}
 		if (ch->hlen != sizeof(struct usk_nvme_tcp_ic_resp)) {
-			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN, "ICResp hlen is not 128");
+			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN,
+				       "ICResp hlen is not 128");
 		}
 		if (ch->plen != sizeof(struct usk_nvme_tcp_ic_resp)) {
-			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN, "ICResp plen is not 128");
+			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN,
+				       "ICResp plen is not 128");
 		}
 		rx->psh_len = ch->hlen - CH_LEN;
 		return 0;
@@ -144,7 +150,8 @@ nvme_tcp_ch_validate(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pd
 	case USK_NVME_TCP_PDU_TYPE_R2T:
 		break;
 	default:
-		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PDU_TYPE, "unexpected PDU type");
+		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PDU_TYPE,
+			       "unexpected PDU type");
 	}
 	if (!p->ic_done) {
 		return ch_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0, "PDU before ICResp");
@@ -175,7 +182,8 @@ psh_done(struct nvme_tcp_rx *rx)
 		nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_HDGST_ERROR, 0, "header digest mismatch");
 		return NVME_TCP_RX_EV_ERROR;
 	}
-	if (ch->pdu_type == USK_NVME_TCP_PDU_TYPE_C2H_DATA && rx->hdr.c2h_data.datal != rx->data_len) {
+	if (ch->pdu_type == USK_NVME_TCP_PDU_TYPE_C2H_DATA &&
+	    rx->hdr.c2h_data.datal != rx->data_len) {
 		nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
 				 offsetof(struct usk_nvme_tcp_c2h_data_hdr, datal),
 				 "C2HData datal does not match plen");
@@ -194,7 +202,7 @@ nvme_tcp_rx_set_dest(struct nvme_tcp_rx *rx, const struct iovec *iov, int iovcnt
 
 	if (rx->state != NVME_TCP_RX_AWAIT_DEST || iovcnt < 0 || iovcnt > NVME_TCP_RX_MAX_IOV) {
 		nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, 0,
-				"internal: bad data destination");
+				 "internal: bad data destination");
 		return -EINVAL;
 	}
 	for (i = 0; i < iovcnt; i++) {
@@ -206,7 +214,7 @@ nvme_tcp_rx_set_dest(struct nvme_tcp_rx *rx, const struct iovec *iov, int iovcnt
 	}
 	if (total != rx->data_len) {
 		nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
-				"data destination does not match PDU data length");
+				 "data destination does not match PDU data length");
 		return -EINVAL;
 	}
 	rx->iovcnt = n;
@@ -275,8 +283,8 @@ nvme_tcp_rx_payload_advance(struct nvme_tcp_rx *rx, size_t n)
 		size_t chunk = USK_MIN(n, v->iov_len - rx->iov_off);
 
 		if (rx->ddgst_len != 0) {
-			rx->data_crc = usk_crc32c_update((uint8_t *)v->iov_base + rx->iov_off, chunk,
-							 rx->data_crc);
+			rx->data_crc = usk_crc32c_update((uint8_t *)v->iov_base + rx->iov_off,
+							 chunk, rx->data_crc);
 		}
 		rx->iov_off += (uint32_t)chunk;
 		rx->data_have += (uint32_t)chunk;
@@ -316,8 +324,8 @@ payload_copy(struct nvme_tcp_rx *rx, const uint8_t *buf, size_t len)
 }
 
 enum nvme_tcp_rx_event
-nvme_tcp_rx_feed(struct nvme_tcp_rx *rx, const struct nvme_tcp_rx_params *p,
-		const uint8_t *buf, size_t len, size_t *consumed)
+nvme_tcp_rx_feed(struct nvme_tcp_rx *rx, const struct nvme_tcp_rx_params *p, const uint8_t *buf,
+		 size_t len, size_t *consumed)
 {
 	size_t off = 0, chunk;
 	enum nvme_tcp_rx_event ev;
@@ -353,11 +361,13 @@ nvme_tcp_rx_feed(struct nvme_tcp_rx *rx, const struct nvme_tcp_rx_params *p,
 					chunk = USK_MIN(len - off, (size_t)(rest - rx->have));
 					memcpy(rx->hdr.raw + CH_LEN + rx->have, buf + off, chunk);
 				} else if (rx->have < rest + rx->hdgst_len) {
-					chunk = USK_MIN(len - off, (size_t)(rest + rx->hdgst_len - rx->have));
+					chunk = USK_MIN(len - off,
+							(size_t)(rest + rx->hdgst_len - rx->have));
 					memcpy(rx->hdgst + (rx->have - rest), buf + off, chunk);
 				} else {
 					/* padding up to PDO: skipped */
-					chunk = USK_MIN(len - off, (size_t)(rx->psh_len - rx->have));
+					chunk = USK_MIN(len - off,
+							(size_t)(rx->psh_len - rx->have));
 				}
 				rx->have += (uint32_t)chunk;
 				off += chunk;

@@ -20,27 +20,27 @@
 #define NVME_TCP_RX_MAX_IOV 34
 
 enum nvme_tcp_rx_state {
-	NVME_TCP_RX_AWAIT_CH,		/* the 8-byte common header */
-	NVME_TCP_RX_AWAIT_PSH,		/* rest of the header, header digest, padding up to PDO */
-	NVME_TCP_RX_AWAIT_DEST,		/* header done: the caller must set a data destination */
-	NVME_TCP_RX_AWAIT_PAYLOAD,	/* payload and data digest */
-	NVME_TCP_RX_DONE,		/* a whole PDU is ready; the next feed starts a new one */
-	NVME_TCP_RX_ERROR,		/* fatal: send H2CTermReq (fes/fei) and close */
+	NVME_TCP_RX_AWAIT_CH,	   /* the 8-byte common header */
+	NVME_TCP_RX_AWAIT_PSH,	   /* rest of the header, header digest, padding up to PDO */
+	NVME_TCP_RX_AWAIT_DEST,	   /* header done: the caller must set a data destination */
+	NVME_TCP_RX_AWAIT_PAYLOAD, /* payload and data digest */
+	NVME_TCP_RX_DONE,	   /* a whole PDU is ready; the next feed starts a new one */
+	NVME_TCP_RX_ERROR,	   /* fatal: send H2CTermReq (fes/fei) and close */
 };
 
 enum nvme_tcp_rx_event {
-	NVME_TCP_RX_EV_NEED_MORE,	/* all input consumed, PDU incomplete */
-	NVME_TCP_RX_EV_HEADER,		/* header validated: call nvme_tcp_rx_set_dest or _fail */
-	NVME_TCP_RX_EV_PDU,		/* PDU complete (data and digests checked) */
-	NVME_TCP_RX_EV_ERROR,		/* fatal error: rx->fes, rx->fei, rx->reason */
+	NVME_TCP_RX_EV_NEED_MORE, /* all input consumed, PDU incomplete */
+	NVME_TCP_RX_EV_HEADER,	  /* header validated: call nvme_tcp_rx_set_dest or _fail */
+	NVME_TCP_RX_EV_PDU,	  /* PDU complete (data and digests checked) */
+	NVME_TCP_RX_EV_ERROR,	  /* fatal error: rx->fes, rx->fei, rx->reason */
 };
 
 /* What the connection negotiated. */
 struct nvme_tcp_rx_params {
-	bool ic_done;		/* ICResp received */
-	bool hdgst;		/* header digest enabled */
-	bool ddgst;		/* data digest enabled */
-	uint8_t hpda;		/* our HPDA: PDO of C2HData must be a multiple of (hpda+1)*4 */
+	bool ic_done; /* ICResp received */
+	bool hdgst;   /* header digest enabled */
+	bool ddgst;   /* data digest enabled */
+	uint8_t hpda; /* our HPDA: PDO of C2HData must be a multiple of (hpda+1)*4 */
 };
 
 struct nvme_tcp_rx {
@@ -90,7 +90,8 @@ uint32_t nvme_tcp_hdgst(const void *hdr, uint32_t hlen);
 static inline uint32_t
 nvme_tcp_get_le32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
 }
 
 static inline void

@@ -40,7 +40,8 @@ nvme_tcp_qpair_fail(struct nvme_tcp_qpair *tq, const char *why)
 	if (tq->conn_state == NVME_TCP_CONN_FAILED) {
 		return;
 	}
-	NVME_CTRLR_ERRLOG(tq->base.ctrlr, "qpair %u: %s; closing the connection\n", tq->base.id, why);
+	NVME_CTRLR_ERRLOG(tq->base.ctrlr, "qpair %u: %s; closing the connection\n", tq->base.id,
+			  why);
 	tq->conn_state = NVME_TCP_CONN_FAILED;
 	if (tq->base.transport_failure_reason == NVME_QPAIR_FAILURE_NONE) {
 		tq->base.transport_failure_reason = NVME_QPAIR_FAILURE_REMOTE;
@@ -72,7 +73,8 @@ iov_add(struct iovec *iov, int n, void *base, uint32_t len, uint32_t *skip)
 }
 
 static void send_h2c_chunk(struct nvme_tcp_qpair *tq, struct nvme_tcp_req *treq);
-static void req_complete(struct nvme_tcp_qpair *tq, struct nvme_tcp_req *treq, const struct usk_nvme_cpl *cpl);
+static void req_complete(struct nvme_tcp_qpair *tq, struct nvme_tcp_req *treq,
+			 const struct usk_nvme_cpl *cpl);
 
 /* A PDU left completely: move the request on (next H2CData chunk, or a deferred completion). */
 static void
@@ -115,7 +117,8 @@ nvme_tcp_flush(struct nvme_tcp_qpair *tq)
 		}
 		n = iov_add(iov, n, pdu->hdr, pdu->hdr_len, &skip);
 		for (int i = 0; i < pdu->iovcnt; i++) {
-			n = iov_add(iov, n, pdu->iov[i].iov_base, (uint32_t)pdu->iov[i].iov_len, &skip);
+			n = iov_add(iov, n, pdu->iov[i].iov_base, (uint32_t)pdu->iov[i].iov_len,
+				    &skip);
 		}
 		if (pdu->has_ddgst) {
 			n = iov_add(iov, n, pdu->ddgst, USK_NVME_TCP_DIGEST_LEN, &skip);
@@ -179,13 +182,15 @@ pdu_set_ddgst(struct nvme_tcp_qpair *tq, struct nvme_tcp_pdu_tx *pdu)
 {
 	pdu->has_ddgst = tq->params.ddgst && pdu->iovcnt > 0;
 	if (pdu->has_ddgst) {
-		nvme_tcp_put_le32(pdu->ddgst, usk_crc32c_iov_update(pdu->iov, pdu->iovcnt, ~0u) ^ ~0u);
+		nvme_tcp_put_le32(pdu->ddgst,
+				  usk_crc32c_iov_update(pdu->iov, pdu->iovcnt, ~0u) ^ ~0u);
 	}
 }
 
 /* Copy the [off, off + len) byte range of src into dst; returns the entry count. */
 static int
-iov_subrange(struct iovec *dst, int max, const struct iovec *src, int srccnt, uint32_t off, uint32_t len)
+iov_subrange(struct iovec *dst, int max, const struct iovec *src, int srccnt, uint32_t off,
+	     uint32_t len)
 {
 	int n = 0;
 
@@ -255,7 +260,8 @@ build_iov(struct nvme_tcp_req *treq, struct nvme_request *req)
 		return 0;
 	}
 	if (nvme_payload_type(&req->payload) == NVME_PAYLOAD_TYPE_CONTIG) {
-		treq->iov[0].iov_base = (uint8_t *)req->payload.contig_or_cb_arg + req->payload_offset;
+		treq->iov[0].iov_base =
+			(uint8_t *)req->payload.contig_or_cb_arg + req->payload_offset;
 		treq->iov[0].iov_len = remaining;
 		treq->iovcnt = 1;
 		return 0;
@@ -266,7 +272,8 @@ build_iov(struct nvme_tcp_req *treq, struct nvme_request *req)
 		uint32_t len;
 
 		if (treq->iovcnt == NVME_TCP_MAX_SGE ||
-		    req->payload.next_sge_fn(req->payload.contig_or_cb_arg, &addr, &len) != 0 || len == 0) {
+		    req->payload.next_sge_fn(req->payload.contig_or_cb_arg, &addr, &len) != 0 ||
+		    len == 0) {
 			return -EINVAL;
 		}
 		len = USK_MIN(len, remaining);
@@ -313,7 +320,7 @@ nvme_tcp_qpair_submit_request(struct usk_nvme_qpair *qpair, struct nvme_request 
 
 	/* Fabrics commands carry data only for Connect (host to controller). */
 	xfer = req->cmd.opc == USK_NVME_OPC_FABRIC ? USK_NVME_DATA_HOST_TO_CONTROLLER :
-	       usk_nvme_opc_get_data_transfer(req->cmd.opc);
+						     usk_nvme_opc_get_data_transfer(req->cmd.opc);
 	treq->c2h = treq->len > 0 && xfer == USK_NVME_DATA_CONTROLLER_TO_HOST;
 	treq->in_capsule = treq->len > 0 && !treq->c2h && treq->len <= tq->max_icd;
 	has_icd = treq->in_capsule;
@@ -351,7 +358,8 @@ nvme_tcp_qpair_submit_request(struct usk_nvme_qpair *qpair, struct nvme_request 
 			       (pdu->has_ddgst ? USK_NVME_TCP_DIGEST_LEN : 0);
 	if (tq->params.hdgst) {
 		/* plen changed after the digest was computed over the header: redo it. */
-		nvme_tcp_put_le32(pdu->hdr + sizeof(*capsule), nvme_tcp_hdgst(pdu->hdr, sizeof(*capsule)));
+		nvme_tcp_put_le32(pdu->hdr + sizeof(*capsule),
+				  nvme_tcp_hdgst(pdu->hdr, sizeof(*capsule)));
 	}
 	pdu->total = capsule->common.plen;
 	treq->send_pending = true;
@@ -416,12 +424,14 @@ protocol_error(struct nvme_tcp_qpair *tq, uint16_t fes, uint32_t fei, const char
 {
 	struct nvme_tcp_pdu_tx *pdu = &tq->ctrl_pdu;
 	struct usk_nvme_tcp_term_req_hdr *t = (void *)pdu->hdr;
-	uint32_t copy = USK_MIN((uint32_t)tq->rx.hdr.common.hlen, USK_NVME_TCP_TERM_REQ_ERROR_DATA_MAX_SIZE);
+	uint32_t copy = USK_MIN((uint32_t)tq->rx.hdr.common.hlen,
+				USK_NVME_TCP_TERM_REQ_ERROR_DATA_MAX_SIZE);
 	struct iovec iov[2];
 
-	NVME_CTRLR_ERRLOG(tq->base.ctrlr, "qpair %u: protocol error from the controller: %s "
-			  "(PDU type 0x%02x, FES 0x%x, FEI %u)\n", tq->base.id, reason,
-			  tq->rx.hdr.common.pdu_type, fes, fei);
+	NVME_CTRLR_ERRLOG(tq->base.ctrlr,
+			  "qpair %u: protocol error from the controller: %s "
+			  "(PDU type 0x%02x, FES 0x%x, FEI %u)\n",
+			  tq->base.id, reason, tq->rx.hdr.common.pdu_type, fes, fei);
 	tq->base.transport_failure_reason = NVME_QPAIR_FAILURE_PROTOCOL;
 	if (tq->sock != NULL && tq->params.ic_done) {
 		memset(t, 0, sizeof(*t));
@@ -463,14 +473,17 @@ on_header(struct nvme_tcp_qpair *tq)
 				       "C2HData for a command that is not an outstanding read");
 			return -EPROTO;
 		}
-		if (c2h->datao != treq->c2h_received || (uint64_t)c2h->datao + c2h->datal > treq->len) {
+		if (c2h->datao != treq->c2h_received ||
+		    (uint64_t)c2h->datao + c2h->datal > treq->len) {
 			protocol_error(tq, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
 				       "C2HData offset/length outside the command's data");
 			return -EPROTO;
 		}
-		n = iov_subrange(iov, NVME_TCP_RX_MAX_IOV, treq->iov, treq->iovcnt, c2h->datao, c2h->datal);
+		n = iov_subrange(iov, NVME_TCP_RX_MAX_IOV, treq->iov, treq->iovcnt, c2h->datao,
+				 c2h->datal);
 		if (n < 0 || nvme_tcp_rx_set_dest(rx, iov, n) != 0) {
-			protocol_error(tq, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0, "C2HData destination");
+			protocol_error(tq, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
+				       "C2HData destination");
 			return -EPROTO;
 		}
 		tq->rx_req = treq;
@@ -493,8 +506,10 @@ on_pdu(struct nvme_tcp_qpair *tq)
 	case USK_NVME_TCP_PDU_TYPE_IC_RESP:
 		return nvme_tcp_handle_icresp(tq, &rx->hdr.ic_resp);
 	case USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ:
-		NVME_CTRLR_ERRLOG(tq->base.ctrlr, "qpair %u: controller terminated the connection "
-				  "(C2HTermReq FES 0x%x FEI %u)\n", tq->base.id, rx->hdr.term_req.fes,
+		NVME_CTRLR_ERRLOG(tq->base.ctrlr,
+				  "qpair %u: controller terminated the connection "
+				  "(C2HTermReq FES 0x%x FEI %u)\n",
+				  tq->base.id, rx->hdr.term_req.fes,
 				  nvme_tcp_get_le32(rx->hdr.term_req.fei));
 		nvme_tcp_qpair_fail(tq, "C2HTermReq");
 		return -ECONNRESET;
@@ -503,7 +518,8 @@ on_pdu(struct nvme_tcp_qpair *tq)
 		if (treq == NULL) {
 			protocol_error(tq, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
 				       sizeof(struct usk_nvme_tcp_common_pdu_hdr) +
-				       offsetof(struct usk_nvme_cpl, cid), "CapsuleResp for an unknown command");
+					       offsetof(struct usk_nvme_cpl, cid),
+				       "CapsuleResp for an unknown command");
 			return -EPROTO;
 		}
 		treq->rsp = rx->hdr.capsule_resp.rccqe;
@@ -522,7 +538,8 @@ on_pdu(struct nvme_tcp_qpair *tq)
 		}
 		treq->c2h_received += rx->hdr.c2h_data.datal;
 		if (rx->hdr.c2h_data.common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_SUCCESS) {
-			if (!(rx->hdr.c2h_data.common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_LAST_PDU) ||
+			if (!(rx->hdr.c2h_data.common.flags &
+			      USK_NVME_TCP_C2H_DATA_FLAGS_LAST_PDU) ||
 			    treq->c2h_received != treq->len) {
 				protocol_error(tq, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
 					       offsetof(struct usk_nvme_tcp_common_pdu_hdr, flags),
@@ -546,7 +563,8 @@ on_pdu(struct nvme_tcp_qpair *tq)
 			return -EPROTO;
 		}
 		if (r2t->r2tl == 0 || r2t->r2to != treq->h2c_offset ||
-		    (uint64_t)r2t->r2to + r2t->r2tl > treq->len || treq->h2c_offset < treq->r2t_end) {
+		    (uint64_t)r2t->r2to + r2t->r2tl > treq->len ||
+		    treq->h2c_offset < treq->r2t_end) {
 			protocol_error(tq, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
 				       "R2T offset/length outside the command's data");
 			return -EPROTO;
@@ -580,7 +598,8 @@ handle_event(struct nvme_tcp_qpair *tq, enum nvme_tcp_rx_event ev, int *completi
 		*completions += rc;
 		return 0;
 	case NVME_TCP_RX_EV_ERROR:
-		protocol_error(tq, tq->rx.fes, tq->rx.fei, tq->rx.reason ? tq->rx.reason : "bad PDU");
+		protocol_error(tq, tq->rx.fes, tq->rx.fei,
+			       tq->rx.reason ? tq->rx.reason : "bad PDU");
 		return -EPROTO;
 	default:
 		return 0;
@@ -700,8 +719,9 @@ nvme_tcp_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max)
 	rc = do_recv(tq, &completions);
 	if (rc < 0) {
 		if (tq->conn_state != NVME_TCP_CONN_FAILED) {
-			nvme_tcp_qpair_fail(tq, rc == -ECONNRESET ? "connection closed by the controller" :
-					    "receive failed");
+			nvme_tcp_qpair_fail(tq, rc == -ECONNRESET ?
+							"connection closed by the controller" :
+							"receive failed");
 		}
 		return -ENXIO;
 	}
@@ -718,7 +738,7 @@ nvme_tcp_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max)
 		return -ENXIO;
 	}
 	if (usk_unlikely(tq->conn_state != NVME_TCP_CONN_RUNNING)) {
-		return -EAGAIN;	/* ICResp or Fabrics Connect still outstanding */
+		return -EAGAIN; /* ICResp or Fabrics Connect still outstanding */
 	}
 	return completions;
 }

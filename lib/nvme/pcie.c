@@ -128,7 +128,7 @@ static int
 pcie_ctrlr_scan(struct usk_nvme_probe_ctx *probe_ctx, const struct usk_nvme_transport_id *trid)
 {
 	struct usk_nvme_transport_id t;
-	struct scan_list list = { .n = 0 };
+	struct scan_list list = {.n = 0};
 	int i, rc, first_rc = 0;
 
 	if (trid->traddr[0] != '\0') {
@@ -237,8 +237,10 @@ setup_msix(struct nvme_pcie_ctrlr *pctrlr, const struct usk_nvme_ctrlr_opts *opt
 
 	n = USK_MIN(usk_pci_device_get_msix_count(pctrlr->devhandle), want);
 	if (n < 2) {
-		NVME_CTRLR_NOTICELOG(&pctrlr->ctrlr, "no MSI-X vectors for user space (%s): I/O "
-				     "qpairs stay polled\n", usk_pci_device_get_type(pctrlr->devhandle));
+		NVME_CTRLR_NOTICELOG(&pctrlr->ctrlr,
+				     "no MSI-X vectors for user space (%s): I/O "
+				     "qpairs stay polled\n",
+				     usk_pci_device_get_type(pctrlr->devhandle));
 		return;
 	}
 	pctrlr->msix_efds = calloc(n, sizeof(int));
@@ -253,10 +255,12 @@ setup_msix(struct nvme_pcie_ctrlr *pctrlr, const struct usk_nvme_ctrlr_opts *opt
 	}
 	pctrlr->msix_nvec = i;
 	rc = i == n ? usk_pci_device_set_msix_eventfds(pctrlr->devhandle, pctrlr->msix_efds, n) :
-	     -errno;
+		      -errno;
 	if (rc != 0) {
-		NVME_CTRLR_NOTICELOG(&pctrlr->ctrlr, "MSI-X set-up failed (%s): I/O qpairs stay "
-				     "polled\n", strerror(-rc));
+		NVME_CTRLR_NOTICELOG(&pctrlr->ctrlr,
+				     "MSI-X set-up failed (%s): I/O qpairs stay "
+				     "polled\n",
+				     strerror(-rc));
 		for (i = 0; i < pctrlr->msix_nvec; i++) {
 			close(pctrlr->msix_efds[i]);
 		}
@@ -269,8 +273,8 @@ setup_msix(struct nvme_pcie_ctrlr *pctrlr, const struct usk_nvme_ctrlr_opts *opt
 }
 
 static struct usk_nvme_ctrlr *
-pcie_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_nvme_ctrlr_opts *opts,
-		     void *devhandle)
+pcie_ctrlr_construct(const struct usk_nvme_transport_id *trid,
+		     const struct usk_nvme_ctrlr_opts *opts, void *devhandle)
 {
 	struct nvme_pcie_ctrlr *pctrlr;
 	struct nvme_pcie_qpair *aq;
@@ -282,7 +286,8 @@ pcie_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_
 
 	if (dev == NULL) {
 		if (usk_pci_addr_parse(&addr, trid->traddr) != 0) {
-			USK_ERRLOG("PCIe traddr '%s' is not a PCI address (dddd:bb:dd.f)\n", trid->traddr);
+			USK_ERRLOG("PCIe traddr '%s' is not a PCI address (dddd:bb:dd.f)\n",
+				   trid->traddr);
 			return NULL;
 		}
 		rc = usk_pci_device_attach(&addr, keep_device, &dev);
@@ -308,12 +313,14 @@ pcie_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_
 		rc = enable_bus_master(pctrlr);
 	}
 	if (rc != 0) {
-		NVME_CTRLR_ERRLOG(&pctrlr->ctrlr, "cannot set up the PCI device: %s\n", strerror(-rc));
+		NVME_CTRLR_ERRLOG(&pctrlr->ctrlr, "cannot set up the PCI device: %s\n",
+				  strerror(-rc));
 		goto err;
 	}
 	pcie_get_reg_8(&pctrlr->ctrlr, USK_NVME_REG_CAP, &cap.raw);
 	if (cap.raw == UINT64_MAX) {
-		NVME_CTRLR_ERRLOG(&pctrlr->ctrlr, "CAP reads all ones: the device does not answer\n");
+		NVME_CTRLR_ERRLOG(&pctrlr->ctrlr,
+				  "CAP reads all ones: the device does not answer\n");
 		goto err;
 	}
 	pctrlr->ctrlr.cap = cap;
@@ -323,8 +330,8 @@ pcie_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_
 	if (aq == NULL) {
 		goto err;
 	}
-	entries = USK_MIN(USK_MAX(opts->admin_queue_size, (uint32_t)USK_NVME_ADMIN_QUEUE_MIN_ENTRIES),
-			  4096u);
+	entries = USK_MIN(
+		USK_MAX(opts->admin_queue_size, (uint32_t)USK_NVME_ADMIN_QUEUE_MIN_ENTRIES), 4096u);
 	entries = USK_MIN(entries, (uint32_t)cap.bits.mqes + 1);
 	if (nvme_qpair_init(&aq->qpair, 0, &pctrlr->ctrlr, 0, entries, NVME_ADMIN_REQUESTS) != 0) {
 		free(aq);
@@ -338,10 +345,12 @@ pcie_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_
 	if (opts->enable_interrupts) {
 		setup_msix(pctrlr, opts);
 	}
-	NVME_CTRLR_DEBUGLOG(&pctrlr->ctrlr, "%s device %04x:%04x, CAP 0x%016" PRIx64 " (MQES %u "
-			    "DSTRD %u TO %u ms)\n", usk_pci_device_get_type(dev),
-			    usk_pci_device_get_id(dev)->vendor_id, usk_pci_device_get_id(dev)->device_id,
-			    cap.raw, cap.bits.mqes + 1, cap.bits.dstrd, cap.bits.to * 500);
+	NVME_CTRLR_DEBUGLOG(&pctrlr->ctrlr,
+			    "%s device %04x:%04x, CAP 0x%016" PRIx64 " (MQES %u "
+			    "DSTRD %u TO %u ms)\n",
+			    usk_pci_device_get_type(dev), usk_pci_device_get_id(dev)->vendor_id,
+			    usk_pci_device_get_id(dev)->device_id, cap.raw, cap.bits.mqes + 1,
+			    cap.bits.dstrd, cap.bits.to * 500);
 	return &pctrlr->ctrlr;
 
 err:
@@ -384,7 +393,7 @@ static int
 pcie_ctrlr_enable(struct usk_nvme_ctrlr *ctrlr)
 {
 	struct nvme_pcie_qpair *aq = nvme_pcie_qpair(ctrlr->adminq);
-	union usk_nvme_aqa_register aqa = { .raw = 0 };
+	union usk_nvme_aqa_register aqa = {.raw = 0};
 	int rc;
 
 	nvme_pcie_qpair_abort_reqs(&aq->qpair, 1);
@@ -411,8 +420,9 @@ pcie_ctrlr_get_max_sges(struct usk_nvme_ctrlr *ctrlr)
 	struct nvme_pcie_ctrlr *pctrlr = nvme_pcie_ctrlr(ctrlr);
 
 	/* PRPs: any number of page-aligned segments; SGLs: one list page of descriptors. */
-	return pctrlr->sgl_supported && ctrlr->opts.prefer_sgl ? NVME_PCIE_SGLS_PER_TRACKER :
-	       (uint16_t)(NVME_PCIE_LIST_PAGES * NVME_PCIE_PRPS_PER_PAGE - 1);
+	return pctrlr->sgl_supported && ctrlr->opts.prefer_sgl ?
+		       NVME_PCIE_SGLS_PER_TRACKER :
+		       (uint16_t)(NVME_PCIE_LIST_PAGES * NVME_PCIE_PRPS_PER_PAGE - 1);
 }
 
 /* ---- after Identify: SGL support and shadow doorbells ---- */
@@ -442,19 +452,19 @@ static void
 setup_shadow_doorbells(struct nvme_pcie_ctrlr *pctrlr)
 {
 	struct usk_nvme_ctrlr *ctrlr = &pctrlr->ctrlr;
-	struct dbbc_wait w = { .done = false };
+	struct dbbc_wait w = {.done = false};
 	struct nvme_request *req;
 	uint64_t deadline;
 	int rc;
 
-	if (ctrlr->opts.disable_shadow_doorbells || !(ctrlr->cdata.oacs & USK_NVME_OACS_DB_BUF_CONFIG) ||
-	    pctrlr->shadow_doorbell_enabled) {
+	if (ctrlr->opts.disable_shadow_doorbells ||
+	    !(ctrlr->cdata.oacs & USK_NVME_OACS_DB_BUF_CONFIG) || pctrlr->shadow_doorbell_enabled) {
 		return;
 	}
-	pctrlr->shadow_dbs = usk_dma_zmalloc(NVME_HOST_PAGE_SIZE, NVME_HOST_PAGE_SIZE,
-					     &pctrlr->shadow_dbs_bus);
-	pctrlr->eventidx = usk_dma_zmalloc(NVME_HOST_PAGE_SIZE, NVME_HOST_PAGE_SIZE,
-					   &pctrlr->eventidx_bus);
+	pctrlr->shadow_dbs =
+		usk_dma_zmalloc(NVME_HOST_PAGE_SIZE, NVME_HOST_PAGE_SIZE, &pctrlr->shadow_dbs_bus);
+	pctrlr->eventidx =
+		usk_dma_zmalloc(NVME_HOST_PAGE_SIZE, NVME_HOST_PAGE_SIZE, &pctrlr->eventidx_bus);
 	if (pctrlr->shadow_dbs == NULL || pctrlr->eventidx == NULL) {
 		free_shadow(pctrlr);
 		return;

@@ -14,16 +14,16 @@
 #include "nvme_internal.h"
 
 /* Per-tracker PRP list / SGL segment area: two chained 4 KiB list pages. */
-#define NVME_PCIE_LIST_PAGES		2
-#define NVME_PCIE_PRPS_PER_PAGE		(NVME_HOST_PAGE_SIZE / sizeof(uint64_t))
-#define NVME_PCIE_SGLS_PER_TRACKER	(NVME_HOST_PAGE_SIZE / sizeof(struct usk_nvme_sgl_descriptor))
+#define NVME_PCIE_LIST_PAGES	   2
+#define NVME_PCIE_PRPS_PER_PAGE	   (NVME_HOST_PAGE_SIZE / sizeof(uint64_t))
+#define NVME_PCIE_SGLS_PER_TRACKER (NVME_HOST_PAGE_SIZE / sizeof(struct usk_nvme_sgl_descriptor))
 /*
  * Largest transfer: the list holds 2 * 512 - 1 entries (one is the chain pointer), plus PRP1;
  * 4 MiB keeps every transfer (even one starting mid-page) inside that.
  */
-#define NVME_PCIE_MAX_XFER_SIZE		(4u * 1024 * 1024)
+#define NVME_PCIE_MAX_XFER_SIZE (4u * 1024 * 1024)
 /* Completions reaped per call when the caller gives no limit. */
-#define NVME_PCIE_MAX_COMPLETIONS_CAP	64
+#define NVME_PCIE_MAX_COMPLETIONS_CAP 64
 
 /*
  * One command slot: cid = index. A tracker is either on the free stack or holds req.
@@ -31,8 +31,8 @@
  */
 struct nvme_pcie_tracker {
 	struct nvme_request *req;
-	uint64_t *list;				/* NVME_PCIE_LIST_PAGES pages */
-	uint64_t list_bus[NVME_PCIE_LIST_PAGES];	/* bus address of each page */
+	uint64_t *list;				 /* NVME_PCIE_LIST_PAGES pages */
+	uint64_t list_bus[NVME_PCIE_LIST_PAGES]; /* bus address of each page */
 };
 
 /* Shadow doorbell and EventIdx slots of one queue (Doorbell Buffer Config). */
@@ -47,17 +47,17 @@ struct nvme_pcie_qpair {
 	struct usk_nvme_qpair qpair;
 
 	/* ---- hot: every submit and completion ---- */
-	struct usk_nvme_cmd *cmd;		/* SQ ring */
-	volatile struct usk_nvme_cpl *cpl;	/* CQ ring */
-	struct nvme_pcie_tracker *tr;		/* num_entries trackers, cid = index */
-	uint16_t *free_tr;			/* stack of free cids */
+	struct usk_nvme_cmd *cmd;	   /* SQ ring */
+	volatile struct usk_nvme_cpl *cpl; /* CQ ring */
+	struct nvme_pcie_tracker *tr;	   /* num_entries trackers, cid = index */
+	uint16_t *free_tr;		   /* stack of free cids */
 	uint16_t num_free_tr;
 	uint16_t sq_tail;
-	uint16_t sq_head;			/* from completions' sqhd */
+	uint16_t sq_head; /* from completions' sqhd */
 	uint16_t cq_head;
-	uint16_t last_sq_tail;			/* tail last written to the doorbell */
+	uint16_t last_sq_tail; /* tail last written to the doorbell */
 	uint8_t phase;
-	bool sq_doorbell_pending;		/* delay_cmd_submit: ring at end of poll */
+	bool sq_doorbell_pending; /* delay_cmd_submit: ring at end of poll */
 	bool use_sgl;
 	bool has_shadow;
 	/* Create I/O CQ/SQ outstanding on the admin queue (their callbacks hold this qpair) */
@@ -72,7 +72,7 @@ struct nvme_pcie_qpair {
 	/* ---- cold: set up and teardown ---- */
 	uint64_t cmd_bus_addr;
 	uint64_t cpl_bus_addr;
-	void *list_mem;				/* all trackers' list pages */
+	void *list_mem; /* all trackers' list pages */
 	/* stats */
 	uint64_t sq_mmio_doorbell_updates;
 	uint64_t cq_mmio_doorbell_updates;
@@ -81,10 +81,10 @@ struct nvme_pcie_qpair {
 struct nvme_pcie_ctrlr {
 	struct usk_nvme_ctrlr ctrlr;
 	struct usk_pci_device *devhandle;
-	volatile uint8_t *regs;			/* BAR0 */
+	volatile uint8_t *regs; /* BAR0 */
 	uint64_t regs_size;
-	volatile uint32_t *doorbell_base;	/* regs + 0x1000 */
-	uint32_t doorbell_stride_u32;		/* 1 << CAP.DSTRD (in 4-byte units) */
+	volatile uint32_t *doorbell_base; /* regs + 0x1000 */
+	uint32_t doorbell_stride_u32;	  /* 1 << CAP.DSTRD (in 4-byte units) */
 	/* Doorbell Buffer Config pages (shadow doorbells and EventIdx), NULL if not in use */
 	uint32_t *shadow_dbs;
 	uint32_t *eventidx;

@@ -17,7 +17,7 @@
 #include "usk/util.h"
 #include "pcie_internal.h"
 
-#define PAGE_MASK ((uint64_t)NVME_HOST_PAGE_SIZE - 1)
+#define PAGE_MASK  ((uint64_t)NVME_HOST_PAGE_SIZE - 1)
 #define LIST_SLOTS (NVME_PCIE_LIST_PAGES * NVME_PCIE_PRPS_PER_PAGE)
 /* With a chained list, slot 511 of page 0 holds the pointer to page 1. */
 #define CHAIN_SLOT (NVME_PCIE_PRPS_PER_PAGE - 1)
@@ -213,7 +213,8 @@ build_payload(struct nvme_pcie_qpair *pq, struct nvme_request *req, struct nvme_
 		ctx = req;
 	}
 	if (pq->use_sgl && !pq->qpair.is_admin) {
-		return nvme_pcie_build_sgl(&req->cmd, tr, req->payload_size, next, ctx, usk_vtophys);
+		return nvme_pcie_build_sgl(&req->cmd, tr, req->payload_size, next, ctx,
+					   usk_vtophys);
 	}
 	return nvme_pcie_build_prps(&req->cmd, tr, req->payload_size, next, ctx, usk_vtophys);
 }
@@ -295,9 +296,10 @@ nvme_pcie_qpair_submit_request(struct usk_nvme_qpair *qpair, struct nvme_request
 	rc = build_payload(pq, req, tr);
 	if (usk_unlikely(rc != 0)) {
 		pq->free_tr[pq->num_free_tr++] = cid;
-		NVME_CTRLR_ERRLOG(qpair->ctrlr, "qid %u: cannot describe the payload of %s (%u bytes) "
-				  "for DMA: %s\n", qpair->id,
-				  usk_nvme_opc_get_string(qpair->is_admin, req->cmd.opc),
+		NVME_CTRLR_ERRLOG(qpair->ctrlr,
+				  "qid %u: cannot describe the payload of %s (%u bytes) "
+				  "for DMA: %s\n",
+				  qpair->id, usk_nvme_opc_get_string(qpair->is_admin, req->cmd.opc),
 				  req->payload_size, strerror(-rc));
 		return rc;
 	}
@@ -351,10 +353,11 @@ nvme_pcie_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max_c
 	if (pq->efd >= 0) {
 		uint64_t v;
 
-		/* Before reaping: an interrupt for entries posted after this read wakes us again. */
+		/* Before reaping: an interrupt for entries posted after this read wakes us again.
+		 */
 		if (read(pq->efd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
-			NVME_CTRLR_ERRLOG(ctrlr, "qid %u: reading its interrupt eventfd: %s\n", qpair->id,
-					  strerror(errno));
+			NVME_CTRLR_ERRLOG(ctrlr, "qid %u: reading its interrupt eventfd: %s\n",
+					  qpair->id, strerror(errno));
 		}
 	}
 	if (max_completions == 0 || max_completions > pq->max_completions_cap) {
@@ -365,7 +368,8 @@ nvme_pcie_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max_c
 		if (slot->status.p != pq->phase) {
 			break;
 		}
-		/* Read the rest of the entry only after seeing its phase (pairs with the DMA write). */
+		/* Read the rest of the entry only after seeing its phase (pairs with the DMA
+		 * write). */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		cpl = *(const struct usk_nvme_cpl *)(uintptr_t)slot;
 		if (++pq->cq_head == qpair->num_entries) {
@@ -375,9 +379,10 @@ nvme_pcie_qpair_process_completions(struct usk_nvme_qpair *qpair, uint32_t max_c
 		pq->sq_head = cpl.sqhd;
 		n++;
 		if (usk_unlikely(cpl.cid >= qpair->num_entries || pq->tr[cpl.cid].req == NULL)) {
-			NVME_CTRLR_ERRLOG(ctrlr, "qid %u: completion for cid %u, which is not "
-					  "outstanding (sqhd %u status 0x%04x); ignored\n", qpair->id,
-					  cpl.cid, cpl.sqhd, cpl.status_raw);
+			NVME_CTRLR_ERRLOG(ctrlr,
+					  "qid %u: completion for cid %u, which is not "
+					  "outstanding (sqhd %u status 0x%04x); ignored\n",
+					  qpair->id, cpl.cid, cpl.sqhd, cpl.status_raw);
 			continue;
 		}
 		tr = &pq->tr[cpl.cid];
@@ -437,7 +442,8 @@ alloc_ring(size_t size, uint64_t *bus)
 	uint64_t len = size;
 	void *p;
 
-	p = usk_dma_zmalloc(size, USK_MAX(usk_align64pow2(size), (uint64_t)NVME_HOST_PAGE_SIZE), NULL);
+	p = usk_dma_zmalloc(size, USK_MAX(usk_align64pow2(size), (uint64_t)NVME_HOST_PAGE_SIZE),
+			    NULL);
 	if (p == NULL) {
 		return NULL;
 	}
@@ -465,16 +471,18 @@ nvme_pcie_qpair_construct(struct nvme_pcie_qpair *pq, struct nvme_pcie_ctrlr *pc
 				       NVME_HOST_PAGE_SIZE, NULL);
 	if (pq->cmd == NULL || pq->cpl == NULL || pq->tr == NULL || pq->free_tr == NULL ||
 	    pq->list_mem == NULL) {
-		NVME_CTRLR_ERRLOG(&pctrlr->ctrlr, "qid %u: no DMA memory for %u entries\n", qpair->id, n);
+		NVME_CTRLR_ERRLOG(&pctrlr->ctrlr, "qid %u: no DMA memory for %u entries\n",
+				  qpair->id, n);
 		nvme_pcie_qpair_destroy(pq);
 		return -ENOMEM;
 	}
 	list = pq->list_mem;
 	for (i = 0; i < n - 1; i++) {
-		pq->tr[i].list = (uint64_t *)(list + (size_t)i * NVME_PCIE_LIST_PAGES * NVME_HOST_PAGE_SIZE);
+		pq->tr[i].list =
+			(uint64_t *)(list + (size_t)i * NVME_PCIE_LIST_PAGES * NVME_HOST_PAGE_SIZE);
 		for (p = 0; p < NVME_PCIE_LIST_PAGES; p++) {
-			pq->tr[i].list_bus[p] = usk_vtophys((uint8_t *)pq->tr[i].list +
-							    p * NVME_HOST_PAGE_SIZE, NULL);
+			pq->tr[i].list_bus[p] = usk_vtophys(
+				(uint8_t *)pq->tr[i].list + p * NVME_HOST_PAGE_SIZE, NULL);
 			if (pq->tr[i].list_bus[p] == USK_VTOPHYS_ERROR) {
 				nvme_pcie_qpair_destroy(pq);
 				return -EFAULT;
@@ -607,7 +615,8 @@ attach_shadow(struct nvme_pcie_qpair *pq)
 	if (!pctrlr->shadow_doorbell_enabled || qid == 0) {
 		return;
 	}
-	/* Same layout as the doorbell registers: 2 * qid * stride for the SQ, +stride for the CQ. */
+	/* Same layout as the doorbell registers: 2 * qid * stride for the SQ, +stride for the CQ.
+	 */
 	pq->shadow.sq_tdbl = pctrlr->shadow_dbs + 2 * qid * s;
 	pq->shadow.cq_hdbl = pctrlr->shadow_dbs + (2 * qid + 1) * s;
 	pq->shadow.sq_eventidx = pctrlr->eventidx + 2 * qid * s;
@@ -625,7 +634,8 @@ create_sq_done(void *arg, const struct usk_nvme_cpl *cpl)
 	if (usk_nvme_cpl_is_error(cpl)) {
 		connect_failed(pq, "Create I/O SQ", cpl);
 		/* Give the CQ back; nobody waits for this. */
-		admin_cmd(pq->qpair.ctrlr, USK_NVME_OPC_DELETE_IO_CQ, pq->qpair.id, 0, 0, NULL, NULL);
+		admin_cmd(pq->qpair.ctrlr, USK_NVME_OPC_DELETE_IO_CQ, pq->qpair.id, 0, 0, NULL,
+			  NULL);
 		return;
 	}
 	attach_shadow(pq);
@@ -650,7 +660,7 @@ create_cq_done(void *arg, const struct usk_nvme_cpl *cpl)
 	rc = admin_cmd(qpair->ctrlr, USK_NVME_OPC_CREATE_IO_SQ, cdw10, cdw11, pq->cmd_bus_addr,
 		       create_sq_done, pq);
 	if (rc != 0) {
-		struct usk_nvme_cpl err = { 0 };
+		struct usk_nvme_cpl err = {0};
 
 		err.status.sct = USK_NVME_SCT_GENERIC;
 		err.status.sc = USK_NVME_SC_INTERNAL_DEVICE_ERROR;
@@ -683,7 +693,8 @@ nvme_pcie_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpai
 	if (pq->efd >= 0) {
 		cdw11 |= (1u << 1) | ((uint32_t)qpair->id << 16);
 	}
-	rc = admin_cmd(ctrlr, USK_NVME_OPC_CREATE_IO_CQ, cdw10, cdw11, pq->cpl_bus_addr, create_cq_done, pq);
+	rc = admin_cmd(ctrlr, USK_NVME_OPC_CREATE_IO_CQ, cdw10, cdw11, pq->cpl_bus_addr,
+		       create_cq_done, pq);
 	if (rc != 0) {
 		pq->connect_pending = false;
 		nvme_qpair_set_state(qpair, NVME_QPAIR_DISCONNECTED);
@@ -710,7 +721,7 @@ delete_done(void *arg, const struct usk_nvme_cpl *cpl)
 static int
 delete_queue_sync(struct usk_nvme_ctrlr *ctrlr, uint8_t opc, uint16_t qid)
 {
-	struct delete_wait w = { 0 };
+	struct delete_wait w = {0};
 	uint64_t deadline;
 	int rc;
 
@@ -721,7 +732,8 @@ delete_queue_sync(struct usk_nvme_ctrlr *ctrlr, uint8_t opc, uint16_t qid)
 	deadline = usk_get_ticks() + usk_get_ticks_hz() * ctrlr->opts.admin_timeout_ms / 1000;
 	while (!w.done) {
 		if (usk_nvme_ctrlr_process_admin_completions(ctrlr) < 0 && !w.done) {
-			return -ENXIO; /* the core failed the admin queue: our callback ran or will not */
+			return -ENXIO; /* the core failed the admin queue: our callback ran or will
+					  not */
 		}
 		if (!w.done && usk_get_ticks() > deadline) {
 			NVME_CTRLR_ERRLOG(ctrlr, "qid %u: %s timed out\n", qid,
@@ -752,8 +764,10 @@ wait_connect_done(struct usk_nvme_ctrlr *ctrlr, struct nvme_pcie_qpair *pq)
 		}
 	}
 	if (pq->connect_pending) {
-		NVME_CTRLR_ERRLOG(ctrlr, "qid %u: Create I/O queue commands did not complete; failing "
-				  "the controller\n", pq->qpair.id);
+		NVME_CTRLR_ERRLOG(ctrlr,
+				  "qid %u: Create I/O queue commands did not complete; failing "
+				  "the controller\n",
+				  pq->qpair.id);
 		nvme_ctrlr_fail(ctrlr, false);
 		pthread_mutex_lock(&ctrlr->ctrlr_lock);
 		nvme_pcie_qpair_abort_reqs(ctrlr->adminq, 1);

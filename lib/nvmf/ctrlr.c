@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* NVMe-oF controllers: Connect, Property Get/Set, enable/shutdown, keep alive, asynchronous events. */
+/* NVMe-oF controllers: Connect, Property Get/Set, enable/shutdown, keep alive, asynchronous events.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,9 @@ connect_done_msg(void *arg)
 	if (ctx->qid == 0 && qpair->state == USK_NVMF_QPAIR_ENABLED) {
 		nvmf_ctrlr_keep_alive_touch(ctrlr);
 		if (ctrlr->feat.keep_alive_timer) {
-			ctrlr->keep_alive_poller = usk_poller_register(nvmf_ctrlr_keep_alive_poll, ctrlr,
-						   (uint64_t)ctrlr->feat.keep_alive_timer * 1000);
+			ctrlr->keep_alive_poller =
+				usk_poller_register(nvmf_ctrlr_keep_alive_poll, ctrlr,
+						    (uint64_t)ctrlr->feat.keep_alive_timer * 1000);
 		}
 	}
 	ctx->req->rsp->connect_rsp.status_code_specific.success.cntlid = ctrlr->cntlid;
@@ -109,7 +111,7 @@ ctrlr_init_props(struct usk_nvmf_ctrlr *ctrlr, const struct usk_nvmf_transport_o
 	ctrlr->cap.bits.cqr = 1;
 	ctrlr->cap.bits.to = NVMF_CC_TIMEOUT_UNITS;
 	ctrlr->cap.bits.css = USK_NVME_CAP_CSS_NVM;
-	ctrlr->cap.bits.mpsmin = 0;	/* 4 KiB */
+	ctrlr->cap.bits.mpsmin = 0; /* 4 KiB */
 	ctrlr->cap.bits.mpsmax = 0;
 	ctrlr->vs.raw = USK_NVME_VERSION(1, 3, 0);
 	ctrlr->cc.raw = 0;
@@ -117,7 +119,7 @@ ctrlr_init_props(struct usk_nvmf_ctrlr *ctrlr, const struct usk_nvmf_transport_o
 	ctrlr->feat.number_of_queues = ((uint32_t)(ctrlr->max_qpairs - 2) << 16) |
 				       (uint32_t)(ctrlr->max_qpairs - 2);
 	ctrlr->feat.volatile_write_cache = 1;
-	ctrlr->feat.temperature_threshold = 0x0157;	/* 343 K */
+	ctrlr->feat.temperature_threshold = 0x0157; /* 343 K */
 	ctrlr->feat.arbitration = 0;
 	ctrlr->feat.power_management = 0;
 }
@@ -154,8 +156,8 @@ connect_admin(struct nvmf_connect_ctx *ctx, struct usk_nvmf_subsystem *subsystem
 	memcpy(ctrlr->hostnqn, ctx->data.hostnqn, sizeof(ctrlr->hostnqn));
 	memcpy(ctrlr->hostid, ctx->data.hostid, sizeof(ctrlr->hostid));
 	ctrlr->listen_trid = ctx->listen_trid;
-	ctrlr->max_qpairs = nvmf_subsystem_is_discovery(subsystem) ? 1 :
-			    transport->opts.max_qpairs_per_ctrlr;
+	ctrlr->max_qpairs =
+		nvmf_subsystem_is_discovery(subsystem) ? 1 : transport->opts.max_qpairs_per_ctrlr;
 	ctrlr->qpair_mask = calloc(ctrlr->max_qpairs, 1);
 	if (ctrlr->qpair_mask == NULL) {
 		free(ctrlr);
@@ -180,7 +182,8 @@ connect_admin(struct nvmf_connect_ctx *ctx, struct usk_nvmf_subsystem *subsystem
 		char host[USK_STR_ESCAPE_SIZE(USK_NVME_NQN_FIELD_SIZE)];
 
 		USK_DEBUGLOG(nvmf, "controller %u of %s for %s\n", cntlid, subsystem->subnqn,
-			     usk_str_escape(host, sizeof(host), ctrlr->hostnqn, sizeof(ctrlr->hostnqn)));
+			     usk_str_escape(host, sizeof(host), ctrlr->hostnqn,
+					    sizeof(ctrlr->hostnqn)));
 	}
 	if (usk_thread_send_msg(ctx->qpair_thread, connect_done_msg, ctx) != 0) {
 		USK_ERRLOG("cannot send the connect reply\n");
@@ -211,7 +214,8 @@ connect_io(struct nvmf_connect_ctx *ctx, struct usk_nvmf_subsystem *subsystem)
 	}
 	if (!ctrlr->cc.bits.en || !ctrlr->csts.bits.rdy) {
 		USK_ERRLOG("connect: I/O queue %u before the controller was enabled\n", ctx->qid);
-		nvmf_connect_ctx_fail(ctx, USK_NVME_SCT_GENERIC, USK_NVME_SC_COMMAND_SEQUENCE_ERROR);
+		nvmf_connect_ctx_fail(ctx, USK_NVME_SCT_GENERIC,
+				      USK_NVME_SC_COMMAND_SEQUENCE_ERROR);
 		return;
 	}
 	if (ctrlr->qpair_mask[ctx->qid]) {
@@ -247,7 +251,8 @@ nvmf_connect_ctx_run(struct nvmf_connect_ctx *ctx)
 		/* the NQN is the host's bytes: escaped, it cannot forge log lines */
 		USK_NOTICELOG("connect: host %s may not access %s\n",
 			      usk_str_escape(host, sizeof(host), ctx->data.hostnqn,
-					     sizeof(ctx->data.hostnqn)), subsystem->subnqn);
+					     sizeof(ctx->data.hostnqn)),
+			      subsystem->subnqn);
 		connect_set_invalid_param(ctx->req->rsp, 1,
 					  offsetof(struct usk_nvmf_fabric_connect_data, hostnqn));
 		ctx->req->rsp->nvme_cpl.status.sc = USK_NVMF_FABRIC_SC_INVALID_HOST;
@@ -273,7 +278,8 @@ connect_on_tgt(void *arg)
 		char nqn[USK_STR_ESCAPE_SIZE(USK_NVME_NQN_FIELD_SIZE)];
 
 		USK_ERRLOG("connect: unknown subsystem %s\n",
-			   usk_str_escape(nqn, sizeof(nqn), ctx->data.subnqn, sizeof(ctx->data.subnqn)));
+			   usk_str_escape(nqn, sizeof(nqn), ctx->data.subnqn,
+					  sizeof(ctx->data.subnqn)));
 		connect_fail_param(ctx, 1, offsetof(struct usk_nvmf_fabric_connect_data, subnqn));
 		return;
 	}
@@ -317,24 +323,25 @@ ctrlr_cmd_connect(struct usk_nvmf_request *req)
 		return NVMF_REQ_EXEC_COMPLETE;
 	}
 	/* SQSIZE is 0's based: at least 2 entries, at most the transport's queue depth. */
-	if (cmd->sqsize == 0 ||
-	    (cmd->qid == 0 && (uint32_t)cmd->sqsize + 1 > opts->max_aq_depth) ||
+	if (cmd->sqsize == 0 || (cmd->qid == 0 && (uint32_t)cmd->sqsize + 1 > opts->max_aq_depth) ||
 	    (cmd->qid != 0 && (uint32_t)cmd->sqsize + 1 > opts->max_queue_depth)) {
 		USK_ERRLOG("connect: qid %u sqsize %u out of range (admin max %u, I/O max %u)\n",
 			   cmd->qid, cmd->sqsize, opts->max_aq_depth, opts->max_queue_depth);
-		connect_set_invalid_param(req->rsp, 0, offsetof(struct usk_nvmf_fabric_connect_cmd, sqsize));
+		connect_set_invalid_param(req->rsp, 0,
+					  offsetof(struct usk_nvmf_fabric_connect_cmd, sqsize));
 		return NVMF_REQ_EXEC_COMPLETE;
 	}
 	if (qpair->transport->ops->qpair_set_sq_size != NULL) {
 		int rc = qpair->transport->ops->qpair_set_sq_size(qpair, (uint32_t)cmd->sqsize + 1);
 
 		if (rc == -ENOMEM) {
-			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INTERNAL_DEVICE_ERROR);
+			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC,
+					    USK_NVME_SC_INTERNAL_DEVICE_ERROR);
 			return NVMF_REQ_EXEC_COMPLETE;
 		}
 		if (rc != 0) {
-			connect_set_invalid_param(req->rsp, 0,
-						  offsetof(struct usk_nvmf_fabric_connect_cmd, sqsize));
+			connect_set_invalid_param(
+				req->rsp, 0, offsetof(struct usk_nvmf_fabric_connect_cmd, sqsize));
 			return NVMF_REQ_EXEC_COMPLETE;
 		}
 	}
@@ -344,15 +351,18 @@ ctrlr_cmd_connect(struct usk_nvmf_request *req)
 		return NVMF_REQ_EXEC_COMPLETE;
 	}
 	usk_iov_to_buf(req->iov, (int)req->iovcnt, &ctx->data, sizeof(ctx->data));
-	if (strnlen((const char *)ctx->data.subnqn, sizeof(ctx->data.subnqn)) == sizeof(ctx->data.subnqn)) {
+	if (strnlen((const char *)ctx->data.subnqn, sizeof(ctx->data.subnqn)) ==
+	    sizeof(ctx->data.subnqn)) {
 		free(ctx);
-		connect_set_invalid_param(req->rsp, 1, offsetof(struct usk_nvmf_fabric_connect_data, subnqn));
+		connect_set_invalid_param(req->rsp, 1,
+					  offsetof(struct usk_nvmf_fabric_connect_data, subnqn));
 		return NVMF_REQ_EXEC_COMPLETE;
 	}
 	if (strnlen((const char *)ctx->data.hostnqn, sizeof(ctx->data.hostnqn)) ==
 	    sizeof(ctx->data.hostnqn)) {
 		free(ctx);
-		connect_set_invalid_param(req->rsp, 1, offsetof(struct usk_nvmf_fabric_connect_data, hostnqn));
+		connect_set_invalid_param(req->rsp, 1,
+					  offsetof(struct usk_nvmf_fabric_connect_data, hostnqn));
 		return NVMF_REQ_EXEC_COMPLETE;
 	}
 	ctx->req = req;
@@ -402,13 +412,13 @@ ctrlr_reset_on_tgt(void *arg)
 static void
 ctrlr_set_cc(struct usk_nvmf_ctrlr *ctrlr, uint32_t value)
 {
-	union usk_nvme_cc_register cc = { .raw = value };
+	union usk_nvme_cc_register cc = {.raw = value};
 	bool discovery = nvmf_ctrlr_is_discovery(ctrlr);
 
 	if (cc.bits.en && !ctrlr->cc.bits.en) {
 		if (!discovery && (cc.bits.iosqes != 6 || cc.bits.iocqes != 4)) {
-			USK_ERRLOG("CC.EN with IOSQES %u IOCQES %u (need 6 and 4)\n", cc.bits.iosqes,
-				   cc.bits.iocqes);
+			USK_ERRLOG("CC.EN with IOSQES %u IOCQES %u (need 6 and 4)\n",
+				   cc.bits.iosqes, cc.bits.iocqes);
 			ctrlr->csts.bits.cfs = 1;
 		} else if (cc.bits.mps != 0) {
 			USK_ERRLOG("CC.EN with MPS %u (only 4 KiB pages)\n", cc.bits.mps);
@@ -466,7 +476,8 @@ ctrlr_cmd_property_get(struct usk_nvmf_request *req)
 		return NVMF_REQ_EXEC_COMPLETE;
 	default:
 		USK_DEBUGLOG(nvmf, "property get of unknown offset 0x%x\n", cmd->ofst);
-		nvmf_req_set_status(req, USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVMF_FABRIC_SC_INVALID_PARAM);
+		nvmf_req_set_status(req, USK_NVME_SCT_COMMAND_SPECIFIC,
+				    USK_NVMF_FABRIC_SC_INVALID_PARAM);
 		return NVMF_REQ_EXEC_COMPLETE;
 	}
 }
@@ -487,7 +498,8 @@ ctrlr_cmd_property_set(struct usk_nvmf_request *req)
 	default:
 		break;
 	}
-	USK_DEBUGLOG(nvmf, "property set of offset 0x%x size %u refused\n", cmd->ofst, cmd->attrib.size);
+	USK_DEBUGLOG(nvmf, "property set of offset 0x%x size %u refused\n", cmd->ofst,
+		     cmd->attrib.size);
 	nvmf_req_set_status(req, USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVMF_FABRIC_SC_INVALID_PARAM);
 	return NVMF_REQ_EXEC_COMPLETE;
 }
@@ -552,7 +564,8 @@ qpair_gone_on_tgt(void *arg)
 		ctrlr->admin_qpair = NULL;
 		ctrlr->in_destruct = true;
 		TAILQ_FOREACH(qpair, &ctrlr->io_qpairs, ctrlr_link) {
-			usk_thread_send_msg(qpair->group->thread, ctrlr_disconnect_io_qpairs_msg, qpair);
+			usk_thread_send_msg(qpair->group->thread, ctrlr_disconnect_io_qpairs_msg,
+					    qpair);
 		}
 	} else {
 		TAILQ_FOREACH(qpair, &ctrlr->io_qpairs, ctrlr_link) {
@@ -567,7 +580,8 @@ qpair_gone_on_tgt(void *arg)
 	usk_thread_send_msg(ctx->qpair_thread, ctx->cb, ctx->cb_arg);
 	free(ctx);
 	if (ctrlr->in_destruct && ctrlr->admin_qpair == NULL && TAILQ_EMPTY(&ctrlr->io_qpairs)) {
-		USK_DEBUGLOG(nvmf, "controller %u of %s destroyed\n", ctrlr->cntlid, subsystem->subnqn);
+		USK_DEBUGLOG(nvmf, "controller %u of %s destroyed\n", ctrlr->cntlid,
+			     subsystem->subnqn);
 		TAILQ_REMOVE(&subsystem->ctrlrs, ctrlr, link);
 		/* Freed on its own thread, after any message already sent there about it. */
 		usk_thread_send_msg(ctrlr->thread, ctrlr_free_msg, ctrlr);
@@ -712,10 +726,10 @@ nvmf_ctrlr_clear_notice(struct usk_nvmf_ctrlr *ctrlr, uint8_t info)
 static void
 raise_notice(struct usk_nvmf_ctrlr *ctrlr, uint8_t info, uint8_t lid, uint32_t bit)
 {
-	union usk_nvme_async_event_completion ev = { .raw = 0 };
+	union usk_nvme_async_event_completion ev = {.raw = 0};
 
 	if (ctrlr->notice_mask & bit) {
-		return;	/* already reported, the host has not read the log yet */
+		return; /* already reported, the host has not read the log yet */
 	}
 	ctrlr->notice_mask |= bit;
 	ev.bits.async_event_type = USK_NVME_ASYNC_EVENT_TYPE_NOTICE;
@@ -742,7 +756,8 @@ nvmf_ctrlr_ns_changed(struct usk_nvmf_ctrlr *ctrlr, uint32_t nsid)
 		}
 	}
 	if (ctrlr->feat.async_event_configuration.bits.ns_attr_notice) {
-		raise_notice(ctrlr, USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED, USK_NVME_LOG_CHANGED_NS_LIST,
+		raise_notice(ctrlr, USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED,
+			     USK_NVME_LOG_CHANGED_NS_LIST,
 			     1u << USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED);
 	}
 }
@@ -751,7 +766,7 @@ void
 nvmf_ctrlr_async_event_discovery_change(struct usk_nvmf_ctrlr *ctrlr)
 {
 	if (ctrlr->feat.async_event_configuration.bits.discovery_log_change_notice) {
-		raise_notice(ctrlr, USK_NVME_ASYNC_EVENT_DISCOVERY_LOG_CHANGE, USK_NVME_LOG_DISCOVERY,
-			     1u << 31);
+		raise_notice(ctrlr, USK_NVME_ASYNC_EVENT_DISCOVERY_LOG_CHANGE,
+			     USK_NVME_LOG_DISCOVERY, 1u << 31);
 	}
 }

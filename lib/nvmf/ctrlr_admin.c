@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* NVMe-oF admin commands: Identify, Get Log Page, Get/Set Features, Abort, Keep Alive, AER dispatch. */
+/* NVMe-oF admin commands: Identify, Get Log Page, Get/Set Features, Abort, Keep Alive, AER
+ * dispatch. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ nvmf_ctrlr_build_cdata(struct usk_nvmf_ctrlr *ctrlr, struct usk_nvme_ctrlr_data 
 {
 	struct usk_nvmf_subsystem *subsystem = ctrlr->subsys;
 	struct usk_nvmf_transport *transport = ctrlr->admin_qpair ? ctrlr->admin_qpair->transport :
-					       NULL;
+								    NULL;
 	bool discovery = nvmf_ctrlr_is_discovery(ctrlr);
 	uint32_t max_io_size, mdts_units;
 
@@ -68,12 +69,12 @@ nvmf_ctrlr_build_cdata(struct usk_nvmf_ctrlr *ctrlr, struct usk_nvme_ctrlr_data 
 	cdata->cntrltype = discovery ? USK_NVME_CTRLR_TYPE_DISCOVERY : USK_NVME_CTRLR_TYPE_IO;
 	cdata->acl = 3;
 	cdata->aerl = NVMF_MAX_ASYNC_EVENTS - 1;
-	cdata->frmw = 0x3;	/* slot 1 read-only, one slot */
+	cdata->frmw = 0x3; /* slot 1 read-only, one slot */
 	cdata->lpa = USK_NVME_LPA_EDLP | USK_NVME_LPA_CELP;
 	cdata->elpe = NVMF_ERROR_LOG_ENTRIES - 1;
 	cdata->wctemp = 0x157;
 	cdata->cctemp = 0x175;
-	cdata->kas = 1;		/* 100 ms granularity */
+	cdata->kas = 1; /* 100 ms granularity */
 	cdata->sqes = 0x66;
 	cdata->cqes = 0x44;
 	cdata->sgls = USK_NVME_SGLS_SUPPORTED;
@@ -90,8 +91,8 @@ nvmf_ctrlr_build_cdata(struct usk_nvmf_ctrlr *ctrlr, struct usk_nvme_ctrlr_data 
 		if (opts->in_capsule_data_size) {
 			cdata->sgls |= USK_NVME_SGLS_ADDRESS_AS_OFFSET;
 		}
-		cdata->nvmf_specific.ioccsz = (uint32_t)(sizeof(struct usk_nvme_cmd) +
-					      opts->in_capsule_data_size) / 16;
+		cdata->nvmf_specific.ioccsz =
+			(uint32_t)(sizeof(struct usk_nvme_cmd) + opts->in_capsule_data_size) / 16;
 	}
 	if (discovery) {
 		cdata->oaes = USK_NVME_OAES_DISCOVERY_LOG_CHANGE;
@@ -99,20 +100,21 @@ nvmf_ctrlr_build_cdata(struct usk_nvmf_ctrlr *ctrlr, struct usk_nvme_ctrlr_data 
 		cdata->cmic = USK_NVME_CMIC_MULTI_CTRLR;
 		if (subsystem->ana_reporting) {
 			cdata->cmic |= USK_NVME_CMIC_ANA;
-			cdata->anatt = 10;			/* seconds */
-			cdata->anacap = 0x01 | 0x40;		/* optimized state; ANAGRPID fixed */
+			cdata->anatt = 10;	     /* seconds */
+			cdata->anacap = 0x01 | 0x40; /* optimized state; ANAGRPID fixed */
 			cdata->anagrpmax = subsystem->max_nsid;
 			cdata->nanagrpid = subsystem->max_nsid;
 		}
 		cdata->oaes = USK_NVME_OAES_NS_ATTR;
 		cdata->nn = subsystem->max_nsid;
 		cdata->mnan = subsystem->max_nsid;
-		cdata->oncs = USK_NVME_ONCS_COMPARE | USK_NVME_ONCS_DSM | USK_NVME_ONCS_WRITE_ZEROES;
+		cdata->oncs = USK_NVME_ONCS_COMPARE | USK_NVME_ONCS_DSM |
+			      USK_NVME_ONCS_WRITE_ZEROES;
 		cdata->vwc = USK_NVME_VWC_PRESENT | USK_NVME_VWC_FLUSH_BROADCAST_NOT_SUPPORTED;
 		cdata->awun = 0;
 		cdata->awupf = 0;
 	}
-	cdata->psd[0].mp = 1000;	/* 10 W, centiwatts */
+	cdata->psd[0].mp = 1000; /* 10 W, centiwatts */
 	cdata->crdt1 = subsystem->tgt->crdt[0];
 	cdata->crdt2 = subsystem->tgt->crdt[1];
 	cdata->crdt3 = subsystem->tgt->crdt[2];
@@ -184,7 +186,8 @@ static int
 identify_ns_id_desc_list(struct usk_nvmf_request *req, uint32_t nsid)
 {
 	struct usk_nvmf_subsystem *subsystem = req->qpair->ctrlr->subsys;
-	struct usk_nvmf_ns *ns = nsid && nsid <= subsystem->max_nsid ? subsystem->ns[nsid - 1] : NULL;
+	struct usk_nvmf_ns *ns = nsid && nsid <= subsystem->max_nsid ? subsystem->ns[nsid - 1] :
+								       NULL;
 	uint8_t buf[USK_NVME_IDENTIFY_BUFLEN];
 	uint8_t eui64[8];
 	size_t off = 0;
@@ -198,7 +201,8 @@ identify_ns_id_desc_list(struct usk_nvmf_request *req, uint32_t nsid)
 		eui64[i] = (uint8_t)(ns->opts.eui64_be >> (56 - 8 * i));
 	}
 	off = add_ns_id_desc(buf, off, USK_NVME_NIDT_EUI64, eui64, USK_NVME_NIDT_EUI64_LEN);
-	off = add_ns_id_desc(buf, off, USK_NVME_NIDT_NGUID, ns->opts.nguid, USK_NVME_NIDT_NGUID_LEN);
+	off = add_ns_id_desc(buf, off, USK_NVME_NIDT_NGUID, ns->opts.nguid,
+			     USK_NVME_NIDT_NGUID_LEN);
 	add_ns_id_desc(buf, off, USK_NVME_NIDT_UUID, ns->opts.uuid, USK_NVME_NIDT_UUID_LEN);
 	nvmf_req_copy_to_host(req, buf, sizeof(buf));
 	return NVMF_REQ_EXEC_COMPLETE;
@@ -254,7 +258,8 @@ copy_log(struct usk_nvmf_request *req, const void *page, size_t page_size, uint6
 	if (tmp == NULL) {
 		return status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INTERNAL_DEVICE_ERROR);
 	}
-	memcpy(tmp, (const uint8_t *)page + offset, USK_MIN((size_t)len, page_size - (size_t)offset));
+	memcpy(tmp, (const uint8_t *)page + offset,
+	       USK_MIN((size_t)len, page_size - (size_t)offset));
 	nvmf_req_copy_to_host(req, tmp, len);
 	free(tmp);
 	return NVMF_REQ_EXEC_COMPLETE;
@@ -270,7 +275,7 @@ log_health(struct usk_nvmf_request *req, uint64_t offset, uint32_t len)
 	 * per controller would need cross-thread updates on the hot path.
 	 */
 	memset(&page, 0, sizeof(page));
-	page.temperature = 0x127;	/* 295 K */
+	page.temperature = 0x127; /* 295 K */
 	page.available_spare = 100;
 	page.available_spare_threshold = 10;
 	page.percentage_used = 0;
@@ -326,9 +331,10 @@ log_cmd_effects(struct usk_nvmf_request *req, uint64_t offset, uint32_t len)
 {
 	struct usk_nvme_cmds_and_effect_log_page *page = calloc(1, sizeof(*page));
 	static const uint8_t admin[] = {
-		USK_NVME_OPC_GET_LOG_PAGE, USK_NVME_OPC_IDENTIFY, USK_NVME_OPC_ABORT,
-		USK_NVME_OPC_SET_FEATURES, USK_NVME_OPC_GET_FEATURES,
-		USK_NVME_OPC_ASYNC_EVENT_REQUEST, USK_NVME_OPC_KEEP_ALIVE,
+		USK_NVME_OPC_GET_LOG_PAGE, USK_NVME_OPC_IDENTIFY,
+		USK_NVME_OPC_ABORT,	   USK_NVME_OPC_SET_FEATURES,
+		USK_NVME_OPC_GET_FEATURES, USK_NVME_OPC_ASYNC_EVENT_REQUEST,
+		USK_NVME_OPC_KEEP_ALIVE,
 	};
 	size_t i;
 	int rc;
@@ -384,13 +390,13 @@ log_ana(struct usk_nvmf_request *req, uint64_t offset, uint32_t len, bool rgo)
 		}
 	}
 	/* header: CHGCNT (8), NGRPS (2), reserved (6) */
-	memcpy(page + 8, &(uint16_t){ (uint16_t)ngrps }, 2);
+	memcpy(page + 8, &(uint16_t){(uint16_t)ngrps}, 2);
 	for (j = 0; j < ngrps; j++) {
 		uint8_t *desc = page + off;
 		uint32_t nnsids = 0;
 
-		memcpy(desc, &grps[j], 4);		/* ANAGRPID */
-		desc[16] = 0x01;			/* ANA state: optimized */
+		memcpy(desc, &grps[j], 4); /* ANAGRPID */
+		desc[16] = 0x01;	   /* ANA state: optimized */
 		off += 32;
 		for (i = 0; i < max && !rgo; i++) {
 			struct usk_nvmf_ns *ns = subsystem->ns[i];
@@ -401,7 +407,7 @@ log_ana(struct usk_nvmf_request *req, uint64_t offset, uint32_t len, bool rgo)
 				nnsids++;
 			}
 		}
-		memcpy(desc + 4, &nnsids, 4);		/* NNSIDS */
+		memcpy(desc + 4, &nnsids, 4); /* NNSIDS */
 	}
 	rc = copy_log(req, page, off, offset, len);
 	free(grps);
@@ -430,14 +436,16 @@ cmd_get_log_page(struct usk_nvmf_request *req)
 		switch (lid) {
 		case USK_NVME_LOG_DISCOVERY:
 			if (!rae) {
-				nvmf_ctrlr_clear_notice(ctrlr, USK_NVME_ASYNC_EVENT_DISCOVERY_LOG_CHANGE);
+				nvmf_ctrlr_clear_notice(ctrlr,
+							USK_NVME_ASYNC_EVENT_DISCOVERY_LOG_CHANGE);
 			}
 			nvmf_discovery_get_log_page(req, offset, (uint32_t)len);
 			return NVMF_REQ_EXEC_ASYNC;
 		case USK_NVME_LOG_ERROR:
 			return copy_log(req, "", 0, 0, (uint32_t)len);
 		default:
-			return status(req, USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVME_SC_INVALID_LOG_PAGE);
+			return status(req, USK_NVME_SCT_COMMAND_SPECIFIC,
+				      USK_NVME_SC_INVALID_LOG_PAGE);
 		}
 	}
 	switch (lid) {
@@ -468,7 +476,8 @@ cmd_get_log_page(struct usk_nvmf_request *req)
 static bool
 feature_allowed_on_discovery(uint8_t fid)
 {
-	return fid == USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION || fid == USK_NVME_FEAT_KEEP_ALIVE_TIMER;
+	return fid == USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION ||
+	       fid == USK_NVME_FEAT_KEEP_ALIVE_TIMER;
 }
 
 static int
@@ -520,7 +529,8 @@ cmd_get_features(struct usk_nvmf_request *req)
 			return invalid_field(req);
 		}
 		if (req->length < sizeof(ctrlr->hostid) || req->iovcnt == 0) {
-			return status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
+			return status(req, USK_NVME_SCT_GENERIC,
+				      USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
 		}
 		nvmf_req_copy_to_host(req, ctrlr->hostid, sizeof(ctrlr->hostid));
 		break;
@@ -547,24 +557,25 @@ cmd_set_features(struct usk_nvmf_request *req)
 		return invalid_field(req);
 	}
 	if (save) {
-		return status(req, USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVME_SC_FEATURE_ID_NOT_SAVEABLE);
+		return status(req, USK_NVME_SCT_COMMAND_SPECIFIC,
+			      USK_NVME_SC_FEATURE_ID_NOT_SAVEABLE);
 	}
 	switch (fid) {
 	case USK_NVME_FEAT_ARBITRATION:
 		ctrlr->feat.arbitration = v;
 		break;
 	case USK_NVME_FEAT_POWER_MANAGEMENT:
-		if ((v & 0x1f) != 0) {	/* only power state 0 exists */
+		if ((v & 0x1f) != 0) { /* only power state 0 exists */
 			return invalid_field(req);
 		}
 		ctrlr->feat.power_management = v & 0xff;
 		break;
 	case USK_NVME_FEAT_TEMPERATURE_THRESHOLD:
 		if (((v >> 16) & 0xf) != 0 && ((v >> 16) & 0xf) != 0xf) {
-			return invalid_field(req);	/* TMPSEL: composite only */
+			return invalid_field(req); /* TMPSEL: composite only */
 		}
 		if (((v >> 20) & 0x3) > 1) {
-			return invalid_field(req);	/* THSEL */
+			return invalid_field(req); /* THSEL */
 		}
 		if (((v >> 20) & 0x3) == 0) {
 			ctrlr->feat.temperature_threshold = v & 0xffff;
@@ -581,7 +592,8 @@ cmd_set_features(struct usk_nvmf_request *req)
 			return invalid_field(req);
 		}
 		if (ctrlr->num_io_qpairs > 0) {
-			return status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_COMMAND_SEQUENCE_ERROR);
+			return status(req, USK_NVME_SCT_GENERIC,
+				      USK_NVME_SC_COMMAND_SEQUENCE_ERROR);
 		}
 		/* The number is fixed by the transport; report what is allocated. */
 		req->rsp->nvme_cpl.cdw0 = ctrlr->feat.number_of_queues;
@@ -600,8 +612,9 @@ cmd_set_features(struct usk_nvmf_request *req)
 					       NVMF_KAS_GRANULARITY_MS * NVMF_KAS_GRANULARITY_MS;
 		usk_poller_unregister(&ctrlr->keep_alive_poller);
 		nvmf_ctrlr_keep_alive_touch(ctrlr);
-		ctrlr->keep_alive_poller = usk_poller_register(nvmf_ctrlr_keep_alive_poll, ctrlr,
-					   (uint64_t)ctrlr->feat.keep_alive_timer * 1000);
+		ctrlr->keep_alive_poller =
+			usk_poller_register(nvmf_ctrlr_keep_alive_poll, ctrlr,
+					    (uint64_t)ctrlr->feat.keep_alive_timer * 1000);
 		break;
 	case USK_NVME_FEAT_HOST_IDENTIFIER:
 		/* Fabrics hosts give their identifier in Connect. */
@@ -623,7 +636,7 @@ cmd_abort(struct usk_nvmf_request *req)
 	uint16_t cid = req->cmd->nvme_cmd.cdw10 >> 16;
 	uint8_t i;
 
-	req->rsp->nvme_cpl.cdw0 = 1;	/* not aborted */
+	req->rsp->nvme_cpl.cdw0 = 1; /* not aborted */
 	if (sqid != 0) {
 		/*
 		 * I/O queues live on other threads and their commands complete quickly; Abort is
@@ -638,7 +651,8 @@ cmd_abort(struct usk_nvmf_request *req)
 			memmove(&ctrlr->aer_req[i], &ctrlr->aer_req[i + 1],
 				(size_t)(ctrlr->nr_aer_reqs - i - 1) * sizeof(ctrlr->aer_req[0]));
 			ctrlr->aer_req[--ctrlr->nr_aer_reqs] = NULL;
-			nvmf_req_set_status(aer, USK_NVME_SCT_GENERIC, USK_NVME_SC_ABORTED_BY_REQUEST);
+			nvmf_req_set_status(aer, USK_NVME_SCT_GENERIC,
+					    USK_NVME_SC_ABORTED_BY_REQUEST);
 			usk_nvmf_request_complete(aer);
 			req->rsp->nvme_cpl.cdw0 = 0;
 			return NVMF_REQ_EXEC_COMPLETE;

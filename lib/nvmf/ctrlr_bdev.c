@@ -5,7 +5,8 @@
 
 #include "nvmf_internal.h"
 
-static_assert(sizeof(struct usk_bdev_io_wait_entry) <= sizeof(((struct usk_nvmf_request *)0)->bdev_io_wait),
+static_assert(sizeof(struct usk_bdev_io_wait_entry) <=
+		      sizeof(((struct usk_nvmf_request *)0)->bdev_io_wait),
 	      "bdev_io_wait storage too small");
 
 static inline struct usk_bdev_io_wait_entry *
@@ -139,7 +140,8 @@ write_needs_fua(const struct usk_nvmf_request *req, const struct usk_nvme_cmd *c
 }
 
 static const struct usk_bdev_ext_io_opts g_fua_opts = {
-	.size = sizeof(g_fua_opts), .flags = USK_BDEV_IO_FLAG_FUA,
+	.size = sizeof(g_fua_opts),
+	.flags = USK_BDEV_IO_FLAG_FUA,
 };
 
 static int
@@ -158,22 +160,23 @@ rw_cmd(struct usk_nvmf_request *req, struct nvmf_ns_info *info, uint8_t opc)
 	}
 	switch (opc) {
 	case USK_NVME_OPC_READ:
-		rc = usk_bdev_readv_blocks(info->desc, info->ch, req->iov, (int)req->iovcnt, slba, nlb,
-					   bdev_io_done, req);
+		rc = usk_bdev_readv_blocks(info->desc, info->ch, req->iov, (int)req->iovcnt, slba,
+					   nlb, bdev_io_done, req);
 		break;
 	case USK_NVME_OPC_WRITE:
 		/* Read FUA needs nothing: a read returns the latest data whatever the cache. */
 		if (usk_unlikely(write_needs_fua(req, cmd))) {
-			rc = usk_bdev_writev_blocks_ext(info->desc, info->ch, req->iov, (int)req->iovcnt,
-							slba, nlb, bdev_io_done, req, &g_fua_opts);
+			rc = usk_bdev_writev_blocks_ext(info->desc, info->ch, req->iov,
+							(int)req->iovcnt, slba, nlb, bdev_io_done,
+							req, &g_fua_opts);
 			break;
 		}
-		rc = usk_bdev_writev_blocks(info->desc, info->ch, req->iov, (int)req->iovcnt, slba, nlb,
-					    bdev_io_done, req);
+		rc = usk_bdev_writev_blocks(info->desc, info->ch, req->iov, (int)req->iovcnt, slba,
+					    nlb, bdev_io_done, req);
 		break;
 	default:
-		rc = usk_bdev_comparev_blocks(info->desc, info->ch, req->iov, (int)req->iovcnt, slba,
-					      nlb, bdev_io_done, req);
+		rc = usk_bdev_comparev_blocks(info->desc, info->ch, req->iov, (int)req->iovcnt,
+					      slba, nlb, bdev_io_done, req);
 		break;
 	}
 	return handle_submit_rc(req, info, rc);
@@ -189,15 +192,18 @@ write_zeroes_cmd(struct usk_nvmf_request *req, struct nvmf_ns_info *info)
 	if (!lba_range_ok(info, slba, nlb)) {
 		return req_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_LBA_OUT_OF_RANGE);
 	}
-	return handle_submit_rc(req, info, usk_bdev_write_zeroes_blocks_ext(info->desc, info->ch, slba,
-				nlb, bdev_io_done, req, write_needs_fua(req, cmd) ? &g_fua_opts : NULL));
+	return handle_submit_rc(
+		req, info,
+		usk_bdev_write_zeroes_blocks_ext(info->desc, info->ch, slba, nlb, bdev_io_done, req,
+						 write_needs_fua(req, cmd) ? &g_fua_opts : NULL));
 }
 
 static int
 flush_cmd(struct usk_nvmf_request *req, struct nvmf_ns_info *info)
 {
-	return handle_submit_rc(req, info, usk_bdev_flush_blocks(info->desc, info->ch, 0,
-				info->num_blocks, bdev_io_done, req));
+	return handle_submit_rc(req, info,
+				usk_bdev_flush_blocks(info->desc, info->ch, 0, info->num_blocks,
+						      bdev_io_done, req));
 }
 
 /*
@@ -237,7 +243,8 @@ dsm_next(struct usk_nvmf_request *req, struct nvmf_ns_info *info)
 	int rc;
 
 	usk_iov_to_buf(req->iov, (int)req->iovcnt, ranges, nr * sizeof(ranges[0]));
-	while (req->core_count < nr && (req->core_status != 0 || ranges[req->core_count].length == 0)) {
+	while (req->core_count < nr &&
+	       (req->core_status != 0 || ranges[req->core_count].length == 0)) {
 		req->core_count++;
 	}
 	if (req->core_count >= nr) {
@@ -261,19 +268,21 @@ dsm_cmd(struct usk_nvmf_request *req, struct nvmf_ns_info *info)
 	uint32_t i;
 
 	if (!(cmd->cdw11 & USK_NVME_DSM_ATTR_DEALLOCATE)) {
-		return NVMF_REQ_EXEC_COMPLETE;	/* hints only */
+		return NVMF_REQ_EXEC_COMPLETE; /* hints only */
 	}
 	if (req->length < nr * sizeof(ranges[0]) || req->iovcnt == 0) {
 		return req_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_DATA_SGL_LENGTH_INVALID);
 	}
 	usk_iov_to_buf(req->iov, (int)req->iovcnt, ranges, nr * sizeof(ranges[0]));
 	for (i = 0; i < nr; i++) {
-		if (ranges[i].length && !lba_range_ok(info, ranges[i].starting_lba, ranges[i].length)) {
+		if (ranges[i].length &&
+		    !lba_range_ok(info, ranges[i].starting_lba, ranges[i].length)) {
 			return req_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_LBA_OUT_OF_RANGE);
 		}
 	}
-	if (!usk_bdev_io_type_supported(usk_bdev_desc_get_bdev(info->desc), USK_BDEV_IO_TYPE_UNMAP)) {
-		return NVMF_REQ_EXEC_COMPLETE;	/* deallocate is advisory */
+	if (!usk_bdev_io_type_supported(usk_bdev_desc_get_bdev(info->desc),
+					USK_BDEV_IO_TYPE_UNMAP)) {
+		return NVMF_REQ_EXEC_COMPLETE; /* deallocate is advisory */
 	}
 	/* core_count/core_status start at 0 (usk_nvmf_request_exec) and survive -ENOMEM retries. */
 	return dsm_next(req, info);
@@ -289,11 +298,13 @@ nvmf_ctrlr_process_io_cmd(struct usk_nvmf_request *req)
 	uint32_t nsid = cmd->nsid;
 
 	if (usk_unlikely(nsid == 0 || nsid > sgroup->num_ns)) {
-		return req_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INVALID_NAMESPACE_OR_FORMAT);
+		return req_status(req, USK_NVME_SCT_GENERIC,
+				  USK_NVME_SC_INVALID_NAMESPACE_OR_FORMAT);
 	}
 	info = &sgroup->ns_info[nsid - 1];
 	if (usk_unlikely(info->ns == NULL)) {
-		return req_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INVALID_NAMESPACE_OR_FORMAT);
+		return req_status(req, USK_NVME_SCT_GENERIC,
+				  USK_NVME_SC_INVALID_NAMESPACE_OR_FORMAT);
 	}
 	if (usk_unlikely(info->ns->removing)) {
 		return req_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_NAMESPACE_NOT_READY);

@@ -34,13 +34,16 @@ add_entries(struct usk_nvmf_tgt *tgt, struct usk_nvmf_subsystem *subsystem,
 		if (numrec < max) {
 			entry = &log->entries[numrec];
 			memset(entry, 0, sizeof(*entry));
-			nvmf_transport_listener_discover(listener->transport, &listener->trid, entry);
+			nvmf_transport_listener_discover(listener->transport, &listener->trid,
+							 entry);
 			entry->subtype = nvmf_subsystem_is_discovery(subsystem) ?
-					 USK_NVMF_SUBTYPE_DISCOVERY_CURRENT : USK_NVMF_SUBTYPE_NVME;
+						 USK_NVMF_SUBTYPE_DISCOVERY_CURRENT :
+						 USK_NVMF_SUBTYPE_NVME;
 			entry->portid = listener_portid(tgt, &listener->trid);
 			entry->cntlid = USK_NVMF_CNTLID_DYNAMIC;
 			entry->asqsz = (uint16_t)listener->transport->opts.max_aq_depth;
-			snprintf((char *)entry->subnqn, sizeof(entry->subnqn), "%s", subsystem->subnqn);
+			snprintf((char *)entry->subnqn, sizeof(entry->subnqn), "%s",
+				 subsystem->subnqn);
 		}
 		numrec++;
 	}
@@ -92,7 +95,7 @@ struct discovery_ctx {
 	uint64_t offset;
 	uint32_t length;
 	char hostnqn[USK_NVME_NQN_FIELD_SIZE];
-	uint8_t *data;		/* length bytes to send */
+	uint8_t *data; /* length bytes to send */
 	bool failed;
 };
 
@@ -102,7 +105,8 @@ discovery_reply(void *arg)
 	struct discovery_ctx *ctx = arg;
 
 	if (ctx->failed) {
-		nvmf_req_set_status(ctx->req, USK_NVME_SCT_GENERIC, USK_NVME_SC_INTERNAL_DEVICE_ERROR);
+		nvmf_req_set_status(ctx->req, USK_NVME_SCT_GENERIC,
+				    USK_NVME_SC_INTERNAL_DEVICE_ERROR);
 	} else {
 		nvmf_req_copy_to_host(ctx->req, ctx->data, ctx->length);
 	}
@@ -122,7 +126,8 @@ discovery_build_on_tgt(void *arg)
 	if (log == NULL || ctx->data == NULL) {
 		ctx->failed = true;
 	} else if (ctx->offset < size) {
-		memcpy(ctx->data, log + ctx->offset, USK_MIN((size_t)ctx->length, size - ctx->offset));
+		memcpy(ctx->data, log + ctx->offset,
+		       USK_MIN((size_t)ctx->length, size - ctx->offset));
 	}
 	free(log);
 	if (usk_thread_send_msg(ctx->thread, discovery_reply, ctx) != 0) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* NVMe-oF target core: targets, per-thread poll groups, qpair placement and teardown, request dispatch. */
+/* NVMe-oF target core: targets, per-thread poll groups, qpair placement and teardown, request
+ * dispatch. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,8 @@ poll_group_create_cb(void *io_device, void *ctx_buf)
 			goto err_tgroups;
 		}
 		group->sgroups[i].state = subsystem->state == USK_NVMF_SUBSYSTEM_ACTIVE ?
-					  USK_NVMF_SUBSYSTEM_ACTIVE : USK_NVMF_SUBSYSTEM_PAUSED;
+						  USK_NVMF_SUBSYSTEM_ACTIVE :
+						  USK_NVMF_SUBSYSTEM_PAUSED;
 	}
 	group->poller = USK_POLLER_REGISTER(poll_group_poll, group, 0);
 	if (group->poller == NULL) {
@@ -190,7 +192,7 @@ usk_nvmf_tgt_create(const struct usk_nvmf_target_opts *opts, struct usk_nvmf_tgt
 	}
 	snprintf(tgt->name, sizeof(tgt->name), "%s", name);
 	tgt->max_subsystems = opts && opts->max_subsystems ? opts->max_subsystems :
-			      USK_NVMF_DEFAULT_MAX_SUBSYSTEMS;
+							     USK_NVMF_DEFAULT_MAX_SUBSYSTEMS;
 	if (opts) {
 		memcpy(tgt->crdt, opts->crdt, sizeof(tgt->crdt));
 	}
@@ -204,8 +206,9 @@ usk_nvmf_tgt_create(const struct usk_nvmf_target_opts *opts, struct usk_nvmf_tgt
 		rc = -ENOMEM;
 		goto err_free_tgt;
 	}
-	rc = usk_nvmf_subsystem_create(tgt, USK_NVMF_DISCOVERY_NQN, USK_NVMF_SUBTYPE_DISCOVERY_CURRENT,
-				       0, &tgt->discovery_subsystem);
+	rc = usk_nvmf_subsystem_create(tgt, USK_NVMF_DISCOVERY_NQN,
+				       USK_NVMF_SUBTYPE_DISCOVERY_CURRENT, 0,
+				       &tgt->discovery_subsystem);
 	if (rc != 0) {
 		goto err_free_subsystems;
 	}
@@ -348,7 +351,8 @@ usk_nvmf_tgt_new_qpair(struct usk_nvmf_tgt *tgt, struct usk_nvmf_qpair *qpair)
 	}
 	if (group == NULL) {
 		pthread_mutex_lock(&tgt->mutex);
-		group = tgt->next_poll_group ? tgt->next_poll_group : TAILQ_FIRST(&tgt->poll_groups);
+		group = tgt->next_poll_group ? tgt->next_poll_group :
+					       TAILQ_FIRST(&tgt->poll_groups);
 		if (group) {
 			tgt->next_poll_group = TAILQ_NEXT(group, link);
 		}
@@ -397,7 +401,7 @@ qpair_check_drained(struct usk_nvmf_qpair *qpair)
 	if (qpair->state != USK_NVMF_QPAIR_DEACTIVATING || !TAILQ_EMPTY(&qpair->outstanding)) {
 		return;
 	}
-	qpair->state = USK_NVMF_QPAIR_ERROR;	/* drained: never come back here */
+	qpair->state = USK_NVMF_QPAIR_ERROR; /* drained: never come back here */
 	if (qpair->ctrlr) {
 		/* the controller may be freed once the qpair is gone: stop counting against it */
 		nvmf_qpair_data_wait_detach(qpair);
@@ -419,7 +423,8 @@ qpair_abort_queued(struct usk_nvmf_qpair *qpair)
 	TAILQ_FOREACH_SAFE(req, &sgroup->queued, link, tmp) {
 		if (req->qpair == qpair) {
 			TAILQ_REMOVE(&sgroup->queued, req, link);
-			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_ABORTED_SQ_DELETION);
+			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC,
+					    USK_NVME_SC_ABORTED_SQ_DELETION);
 			usk_nvmf_request_complete(req);
 		}
 	}
@@ -450,7 +455,6 @@ usk_nvmf_qpair_disconnect(struct usk_nvmf_qpair *qpair)
 
 /* ---- requests ---- */
 
-
 void
 nvmf_sgroup_request_done(struct nvmf_sgroup *sgroup)
 {
@@ -472,11 +476,11 @@ nvmf_req_set_status(struct usk_nvmf_request *req, uint8_t sct, uint8_t sc)
 	req->rsp->nvme_cpl.status.sct = sct & 7;
 	req->rsp->nvme_cpl.status.sc = sc;
 	/* Conditions that go away by themselves may be retried by the host. */
-	req->rsp->nvme_cpl.status.dnr = (sct != USK_NVME_SCT_GENERIC || sc != USK_NVME_SC_SUCCESS) &&
-					!(sct == USK_NVME_SCT_GENERIC &&
-					  (sc == USK_NVME_SC_NAMESPACE_NOT_READY ||
-					   sc == USK_NVME_SC_COMMAND_INTERRUPTED ||
-					   sc == USK_NVME_SC_TRANSIENT_TRANSPORT_ERROR));
+	req->rsp->nvme_cpl.status.dnr =
+		(sct != USK_NVME_SCT_GENERIC || sc != USK_NVME_SC_SUCCESS) &&
+		!(sct == USK_NVME_SCT_GENERIC &&
+		  (sc == USK_NVME_SC_NAMESPACE_NOT_READY || sc == USK_NVME_SC_COMMAND_INTERRUPTED ||
+		   sc == USK_NVME_SC_TRANSIENT_TRANSPORT_ERROR));
 }
 
 int
@@ -603,7 +607,8 @@ usk_nvmf_request_exec(struct usk_nvmf_request *req)
 	if (usk_unlikely(sgroup->state != USK_NVMF_SUBSYSTEM_ACTIVE)) {
 		if (sgroup->state == USK_NVMF_SUBSYSTEM_INACTIVE) {
 			/* Subsystem stopping: its qpairs are being disconnected. */
-			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_NAMESPACE_NOT_READY);
+			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC,
+					    USK_NVME_SC_NAMESPACE_NOT_READY);
 			usk_nvmf_request_complete(req);
 			return;
 		}

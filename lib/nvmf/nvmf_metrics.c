@@ -16,7 +16,7 @@
 struct nvmf_metrics_ctx {
 	struct usk_metrics_writer *w;
 	struct usk_nvmf_tgt *tgt;
-	uint64_t *conns;	/* [tgt->max_subsystems], by subsystem id */
+	uint64_t *conns; /* [tgt->max_subsystems], by subsystem id */
 	uint32_t nconns;
 };
 
@@ -32,7 +32,8 @@ emit_transport_json(struct usk_metrics_writer *w, const struct usk_metrics_label
 	json_t *v;
 	char name[96];
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		bool gauge;
 		size_t klen = strlen(key);
 
@@ -52,7 +53,8 @@ static void
 collect_group(struct usk_io_channel_iter *i)
 {
 	struct nvmf_metrics_ctx *ctx = usk_io_channel_iter_get_ctx(i);
-	struct usk_nvmf_poll_group *group = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_nvmf_poll_group *group =
+		usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
 	struct usk_nvmf_transport_poll_group *tgroup;
 	struct usk_nvmf_qpair *qpair;
 	struct usk_metrics_writer *w = ctx->w;
@@ -66,10 +68,10 @@ collect_group(struct usk_io_channel_iter *i)
 			    "Admin queue pairs connected", l, 2, group->stat.admin_qpairs);
 	usk_metrics_add_u64(w, "usk_nvmf_io_qpairs_total", USK_METRIC_COUNTER,
 			    "I/O queue pairs connected", l, 2, group->stat.io_qpairs);
-	usk_metrics_add_u64(w, "usk_nvmf_admin_qpairs", USK_METRIC_GAUGE,
-			    "Admin queue pairs now", l, 2, group->stat.current_admin_qpairs);
-	usk_metrics_add_u64(w, "usk_nvmf_io_qpairs", USK_METRIC_GAUGE,
-			    "I/O queue pairs now", l, 2, group->stat.current_io_qpairs);
+	usk_metrics_add_u64(w, "usk_nvmf_admin_qpairs", USK_METRIC_GAUGE, "Admin queue pairs now",
+			    l, 2, group->stat.current_admin_qpairs);
+	usk_metrics_add_u64(w, "usk_nvmf_io_qpairs", USK_METRIC_GAUGE, "I/O queue pairs now", l, 2,
+			    group->stat.current_io_qpairs);
 	usk_metrics_add_u64(w, "usk_nvmf_pending_bdev_io", USK_METRIC_GAUGE,
 			    "Requests waiting for a bdev_io", l, 2, group->stat.pending_bdev_io);
 	usk_metrics_add_u64(w, "usk_nvmf_completed_nvme_io_total", USK_METRIC_COUNTER,
@@ -110,7 +112,8 @@ collect_group_done(struct usk_io_channel_iter *i, int status)
 		if (s == NULL) {
 			continue;
 		}
-		struct usk_metrics_label l[] = {{"target", ctx->tgt->name}, {"subsystem", s->subnqn}};
+		struct usk_metrics_label l[] = {{"target", ctx->tgt->name},
+						{"subsystem", s->subnqn}};
 
 		usk_metrics_add_u64(ctx->w, "usk_nvmf_subsystem_qpairs", USK_METRIC_GAUGE,
 				    "Queue pairs (admin and I/O) connected to the subsystem", l, 2,

@@ -67,8 +67,8 @@ nvmf_rpc_get_tgt(struct usk_jsonrpc_request *request, const char *tgt_name)
 
 	if (tgt == NULL) {
 		if (tgt_name) {
-			nvmf_rpc_reply_invalid(request, "tgt_name: no target named '%s'%s", tgt_name,
-					       "");
+			nvmf_rpc_reply_invalid(request, "tgt_name: no target named '%s'%s",
+					       tgt_name, "");
 		} else {
 			usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_STATE,
 							"the NVMe-oF target is not running");
@@ -101,7 +101,8 @@ struct usk_nvmf_subsystem *
 nvmf_rpc_decode_subsystem(struct usk_jsonrpc_request *request, const json_t *params,
 			  struct rpc_nqn_only *req, struct usk_nvmf_tgt **tgt)
 {
-	if (!usk_rpc_decode_params(request, params, g_nqn_decoders, USK_COUNTOF(g_nqn_decoders), req)) {
+	if (!usk_rpc_decode_params(request, params, g_nqn_decoders, USK_COUNTOF(g_nqn_decoders),
+				   req)) {
 		return NULL;
 	}
 	return nvmf_rpc_find_subsystem(request, req->tgt_name, req->nqn, tgt);
@@ -172,12 +173,12 @@ static const struct usk_json_object_decoder g_create_transport_decoders[] = {
 		usk_json_decode_uint16, true),
 	DECODER("in_capsule_data_size", struct rpc_create_transport, opts.in_capsule_data_size,
 		usk_json_decode_uint32, true),
-	DECODER("max_io_size", struct rpc_create_transport, opts.max_io_size, usk_json_decode_uint32,
-		true),
-	DECODER("io_unit_size", struct rpc_create_transport, opts.io_unit_size, usk_json_decode_uint32,
-		true),
-	DECODER("max_aq_depth", struct rpc_create_transport, opts.max_aq_depth, usk_json_decode_uint32,
-		true),
+	DECODER("max_io_size", struct rpc_create_transport, opts.max_io_size,
+		usk_json_decode_uint32, true),
+	DECODER("io_unit_size", struct rpc_create_transport, opts.io_unit_size,
+		usk_json_decode_uint32, true),
+	DECODER("max_aq_depth", struct rpc_create_transport, opts.max_aq_depth,
+		usk_json_decode_uint32, true),
 	DECODER("num_shared_buffers", struct rpc_create_transport, opts.num_shared_buffers,
 		usk_json_decode_uint32, true),
 	DECODER("max_shared_buffers", struct rpc_create_transport, opts.max_shared_buffers,
@@ -209,9 +210,10 @@ create_transport_added(void *arg, int status)
 	struct rpc_create_transport *ctx = arg;
 
 	if (status != 0) {
-		usk_jsonrpc_send_error_response_fmt(ctx->request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "cannot add the %s transport to the poll groups: %s",
-						    ctx->trtype, strerror(-status));
+		usk_jsonrpc_send_error_response_fmt(
+			ctx->request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+			"cannot add the %s transport to the poll groups: %s", ctx->trtype,
+			strerror(-status));
 	} else {
 		usk_jsonrpc_send_bool_response(ctx->request, true);
 	}
@@ -236,12 +238,13 @@ rpc_nvmf_create_transport(struct usk_jsonrpc_request *request, const json_t *par
 	if (trtype == NULL || !json_is_string(trtype)) {
 		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
 						trtype ? "trtype: must be a string" :
-						"trtype: missing required field");
+							 "trtype: missing required field");
 		goto err_free;
 	}
-	if (!usk_nvmf_transport_opts_init(json_string_value(trtype), &ctx->opts, sizeof(ctx->opts))) {
+	if (!usk_nvmf_transport_opts_init(json_string_value(trtype), &ctx->opts,
+					  sizeof(ctx->opts))) {
 		nvmf_rpc_reply_invalid(request, "trtype: transport '%s' is not available%s",
-			      json_string_value(trtype), "");
+				       json_string_value(trtype), "");
 		goto err_free;
 	}
 	ctx->max_io_qpairs_per_ctrlr = 0xffff;
@@ -260,15 +263,18 @@ rpc_nvmf_create_transport(struct usk_jsonrpc_request *request, const json_t *par
 		goto err_free;
 	}
 	if (usk_nvmf_tgt_get_transport(tgt, ctx->trtype) != NULL) {
-		nvmf_rpc_reply_invalid(request, "trtype: transport %s already exists%s", ctx->trtype, "");
+		nvmf_rpc_reply_invalid(request, "trtype: transport %s already exists%s",
+				       ctx->trtype, "");
 		goto err_free;
 	}
 	ctx->opts.transport_specific = params;
 	rc = usk_nvmf_transport_create(ctx->trtype, &ctx->opts, &ctx->transport, err, sizeof(err));
 	ctx->opts.transport_specific = NULL;
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response(request, rc == -ENOMEM ? USK_JSONRPC_ERROR_INTERNAL_ERROR :
-						USK_JSONRPC_ERROR_INVALID_PARAMS, err);
+		usk_jsonrpc_send_error_response(request,
+						rc == -ENOMEM ? USK_JSONRPC_ERROR_INTERNAL_ERROR :
+								USK_JSONRPC_ERROR_INVALID_PARAMS,
+						err);
 		goto err_free;
 	}
 	usk_nvmf_tgt_add_transport(tgt, ctx->transport, create_transport_added, ctx);
@@ -329,7 +335,7 @@ USK_RPC_REGISTER("nvmf_get_transports", rpc_nvmf_get_transports, USK_RPC_RUNTIME
 /* Walks every poll group (one per thread) collecting JSON. */
 struct rpc_group_walk {
 	struct usk_jsonrpc_request *request;
-	struct usk_nvmf_subsystem *subsystem;	/* get_qpairs */
+	struct usk_nvmf_subsystem *subsystem; /* get_qpairs */
 	json_t *array;
 };
 
@@ -367,7 +373,8 @@ static void
 get_qpairs_on_group(struct usk_io_channel_iter *i)
 {
 	struct rpc_group_walk *ctx = usk_io_channel_iter_get_ctx(i);
-	struct usk_nvmf_poll_group *group = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_nvmf_poll_group *group =
+		usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
 	struct usk_nvmf_qpair *qpair;
 	struct usk_nvme_transport_id trid;
 
@@ -383,8 +390,7 @@ get_qpairs_on_group(struct usk_io_channel_iter *i)
 		usk_json_set(q, "state", json_string(qpair_state_str(qpair->state)));
 		usk_json_set(q, "thread", json_string(usk_thread_get_name(group->thread)));
 		usk_json_set(q, "hostnqn", json_string(qpair->ctrlr->hostnqn));
-		usk_json_set(q, "outstanding",
-				    json_integer(nvmf_rpc_qpair_outstanding(qpair)));
+		usk_json_set(q, "outstanding", json_integer(nvmf_rpc_qpair_outstanding(qpair)));
 		if (qpair->transport->ops->qpair_get_listen_trid(qpair, &trid) == 0) {
 			usk_json_set(q, "listen_address", nvmf_rpc_trid_to_json(&trid));
 		}
@@ -432,7 +438,8 @@ group_walk_start(struct usk_jsonrpc_request *request, struct usk_nvmf_tgt *tgt,
 		json_decref(ctx->array);
 		free(ctx);
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "cannot walk the poll groups: %s", strerror(-rc));
+						    "cannot walk the poll groups: %s",
+						    strerror(-rc));
 	}
 }
 
@@ -455,7 +462,8 @@ static void
 get_stats_on_group(struct usk_io_channel_iter *i)
 {
 	struct rpc_group_walk *ctx = usk_io_channel_iter_get_ctx(i);
-	struct usk_nvmf_poll_group *group = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_nvmf_poll_group *group =
+		usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
 	struct usk_nvmf_transport_poll_group *tgroup;
 	json_t *g = json_object(), *transports = json_array();
 
@@ -463,12 +471,12 @@ get_stats_on_group(struct usk_io_channel_iter *i)
 	usk_json_set(g, "admin_qpairs", json_integer((json_int_t)group->stat.admin_qpairs));
 	usk_json_set(g, "io_qpairs", json_integer((json_int_t)group->stat.io_qpairs));
 	usk_json_set(g, "current_admin_qpairs",
-			    json_integer((json_int_t)group->stat.current_admin_qpairs));
+		     json_integer((json_int_t)group->stat.current_admin_qpairs));
 	usk_json_set(g, "current_io_qpairs",
-			    json_integer((json_int_t)group->stat.current_io_qpairs));
+		     json_integer((json_int_t)group->stat.current_io_qpairs));
 	usk_json_set(g, "pending_bdev_io", json_integer((json_int_t)group->stat.pending_bdev_io));
 	usk_json_set(g, "completed_nvme_io",
-			    json_integer((json_int_t)group->stat.completed_nvme_io));
+		     json_integer((json_int_t)group->stat.completed_nvme_io));
 	TAILQ_FOREACH(tgroup, &group->tgroups, link) {
 		json_t *t = json_object();
 
@@ -535,7 +543,8 @@ usk_nvmf_tgt_write_config_json(json_t *config, struct usk_nvmf_tgt *tgt)
 
 	for (transport = usk_nvmf_transport_get_first(tgt); transport;
 	     transport = usk_nvmf_transport_get_next(transport)) {
-		usk_json_config_add(config, "nvmf_create_transport", usk_nvmf_transport_opts_to_json(transport));
+		usk_json_config_add(config, "nvmf_create_transport",
+				    usk_nvmf_transport_opts_to_json(transport));
 	}
 	for (subsystem = usk_nvmf_subsystem_get_first(tgt); subsystem;
 	     subsystem = usk_nvmf_subsystem_get_next(subsystem)) {

@@ -13,7 +13,10 @@
 #include "usk/rpc.h"
 #include "nvmf_internal.h"
 
-#define DECODER(name, type, field, fn, opt) { name, offsetof(type, field), fn, opt }
+#define DECODER(name, type, field, fn, opt) \
+	{ \
+		name, offsetof(type, field), fn, opt \
+	}
 
 /* Params of the RPCs that name a subsystem and nothing else ("nqn", optional "tgt_name"). */
 struct rpc_nqn_only {
@@ -46,12 +49,14 @@ struct usk_nvmf_tgt *nvmf_rpc_get_tgt(struct usk_jsonrpc_request *request, const
 /* The subsystem `nqn` of the target `tgt_name`; replies with the error and returns NULL if
  * either is not found. *tgt (may be NULL) is set to the target. */
 struct usk_nvmf_subsystem *nvmf_rpc_find_subsystem(struct usk_jsonrpc_request *request,
-		const char *tgt_name, const char *nqn, struct usk_nvmf_tgt **tgt);
+						   const char *tgt_name, const char *nqn,
+						   struct usk_nvmf_tgt **tgt);
 
 /* Decode params into req (struct rpc_nqn_only with g_nqn_decoders) and find its subsystem; on
  * any error replies and returns NULL. The caller clears req in both cases. */
 struct usk_nvmf_subsystem *nvmf_rpc_decode_subsystem(struct usk_jsonrpc_request *request,
-		const json_t *params, struct rpc_nqn_only *req, struct usk_nvmf_tgt **tgt);
+						     const json_t *params, struct rpc_nqn_only *req,
+						     struct usk_nvmf_tgt **tgt);
 
 /* A transport id as the RPCs show it: trtype, adrfam, traddr, trsvcid. */
 json_t *nvmf_rpc_trid_to_json(const struct usk_nvme_transport_id *trid);

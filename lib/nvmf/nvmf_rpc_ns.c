@@ -26,7 +26,7 @@ struct rpc_ns_change {
 	char *nqn;
 	char *tgt_name;
 	json_t *namespace;
-	uint32_t nsid;		/* remove_ns */
+	uint32_t nsid; /* remove_ns */
 	struct rpc_ns_params ns;
 	struct usk_nvmf_ns_opts opts;
 	bool add;
@@ -43,7 +43,8 @@ static const struct usk_json_object_decoder g_ns_decoders[] = {
 	DECODER("eui64", struct rpc_ns_params, eui64, usk_json_decode_string, true),
 	DECODER("anagrpid", struct rpc_ns_params, anagrpid, usk_json_decode_uint32, true),
 	DECODER("ptpl_file", struct rpc_ns_params, ptpl_file, usk_json_decode_string, true),
-	DECODER("no_auto_visible", struct rpc_ns_params, no_auto_visible, usk_json_decode_bool, true),
+	DECODER("no_auto_visible", struct rpc_ns_params, no_auto_visible, usk_json_decode_bool,
+		true),
 };
 
 static const struct usk_json_object_decoder g_add_ns_decoders[] = {
@@ -114,7 +115,8 @@ ns_change_reply(struct rpc_ns_change *ctx)
 		}
 		break;
 	case -ENODEV:
-		nvmf_rpc_reply_invalid(ctx->request, "namespace.bdev_name: bdev '%s' not found%s", what, "");
+		nvmf_rpc_reply_invalid(ctx->request, "namespace.bdev_name: bdev '%s' not found%s",
+				       what, "");
 		break;
 	case -EEXIST:
 		usk_jsonrpc_send_error_response_fmt(ctx->request, USK_JSONRPC_ERROR_INVALID_PARAMS,
@@ -122,25 +124,29 @@ ns_change_reply(struct rpc_ns_change *ctx)
 						    ctx->opts.nsid);
 		break;
 	case -EINVAL:
-		usk_jsonrpc_send_error_response_fmt(ctx->request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "namespace.nsid: %u is above the subsystem's max_namespaces",
-						    ctx->opts.nsid);
+		usk_jsonrpc_send_error_response_fmt(
+			ctx->request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"namespace.nsid: %u is above the subsystem's max_namespaces",
+			ctx->opts.nsid);
 		break;
 	case -ENOSPC:
-		usk_jsonrpc_send_error_response(ctx->request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"nqn: the subsystem has no free namespace ID (max_namespaces)");
+		usk_jsonrpc_send_error_response(
+			ctx->request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"nqn: the subsystem has no free namespace ID (max_namespaces)");
 		break;
 	case -ENOENT:
 		usk_jsonrpc_send_error_response_fmt(ctx->request, USK_JSONRPC_ERROR_INVALID_PARAMS,
 						    "nsid: namespace %u not found", ctx->nsid);
 		break;
 	case -EPERM:
-		nvmf_rpc_reply_invalid(ctx->request, "bdev_name: bdev '%s' cannot be opened for writing (claimed)%s",
-			      what, "");
+		nvmf_rpc_reply_invalid(
+			ctx->request,
+			"bdev_name: bdev '%s' cannot be opened for writing (claimed)%s", what, "");
 		break;
 	default:
 		usk_jsonrpc_send_error_response_fmt(ctx->request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "namespace change failed: %s", strerror(-ctx->rc));
+						    "namespace change failed: %s",
+						    strerror(-ctx->rc));
 		break;
 	}
 	ns_change_free(ctx);
@@ -169,7 +175,7 @@ ns_change_apply(struct usk_nvmf_subsystem *subsystem, void *cb_arg, int status)
 	}
 	if (ctx->add) {
 		ctx->rc = usk_nvmf_subsystem_add_ns_ext(subsystem, ctx->ns.bdev_name, &ctx->opts,
-						       sizeof(ctx->opts), &ctx->nsid);
+							sizeof(ctx->opts), &ctx->nsid);
 	} else {
 		ctx->rc = usk_nvmf_subsystem_remove_ns(subsystem, ctx->nsid);
 	}
@@ -193,7 +199,8 @@ ns_change_start(struct usk_jsonrpc_request *request, struct rpc_ns_change *ctx)
 		return;
 	}
 	if (nvmf_subsystem_is_discovery(subsystem)) {
-		nvmf_rpc_reply_invalid(request, "nqn: the discovery subsystem %s has no namespaces%s",
+		nvmf_rpc_reply_invalid(request,
+				       "nqn: the discovery subsystem %s has no namespaces%s",
 				       ctx->nqn, "");
 		ns_change_free(ctx);
 		return;
@@ -228,13 +235,13 @@ rpc_nvmf_subsystem_add_ns(struct usk_jsonrpc_request *request, const json_t *par
 	}
 	ctx->request = request;
 	ctx->add = true;
-	if (!usk_rpc_decode_params(request, params, g_add_ns_decoders, USK_COUNTOF(g_add_ns_decoders),
-				   ctx)) {
+	if (!usk_rpc_decode_params(request, params, g_add_ns_decoders,
+				   USK_COUNTOF(g_add_ns_decoders), ctx)) {
 		ns_change_free(ctx);
 		return;
 	}
-	if (usk_json_decode_object(ctx->namespace, g_ns_decoders, USK_COUNTOF(g_ns_decoders), &ctx->ns,
-				   err, sizeof(err)) != 0) {
+	if (usk_json_decode_object(ctx->namespace, g_ns_decoders, USK_COUNTOF(g_ns_decoders),
+				   &ctx->ns, err, sizeof(err)) != 0) {
 		nvmf_rpc_reply_invalid(request, "namespace.%s%s", err, "");
 		ns_change_free(ctx);
 		return;
@@ -244,14 +251,16 @@ rpc_nvmf_subsystem_add_ns(struct usk_jsonrpc_request *request, const json_t *par
 	ctx->opts.anagrpid = ctx->ns.anagrpid;
 	if (ctx->ns.uuid) {
 		if (uuid_parse(ctx->ns.uuid, uuid) != 0) {
-			nvmf_rpc_reply_invalid(request, "namespace.uuid: '%s' is not a UUID%s", ctx->ns.uuid, "");
+			nvmf_rpc_reply_invalid(request, "namespace.uuid: '%s' is not a UUID%s",
+					       ctx->ns.uuid, "");
 			ns_change_free(ctx);
 			return;
 		}
 		memcpy(ctx->opts.uuid, uuid, 16);
 	}
 	if (ctx->ns.nguid && parse_hex(ctx->ns.nguid, ctx->opts.nguid, 16) != 0) {
-		nvmf_rpc_reply_invalid(request, "namespace.nguid: '%s' must be 32 hex digits%s", ctx->ns.nguid, "");
+		nvmf_rpc_reply_invalid(request, "namespace.nguid: '%s' must be 32 hex digits%s",
+				       ctx->ns.nguid, "");
 		ns_change_free(ctx);
 		return;
 	}
@@ -260,8 +269,9 @@ rpc_nvmf_subsystem_add_ns(struct usk_jsonrpc_request *request, const json_t *par
 		int i;
 
 		if (parse_hex(ctx->ns.eui64, b, 8) != 0) {
-			nvmf_rpc_reply_invalid(request, "namespace.eui64: '%s' must be 16 hex digits%s", ctx->ns.eui64,
-				      "");
+			nvmf_rpc_reply_invalid(request,
+					       "namespace.eui64: '%s' must be 16 hex digits%s",
+					       ctx->ns.eui64, "");
 			ns_change_free(ctx);
 			return;
 		}

@@ -32,14 +32,16 @@ static const struct usk_json_object_decoder g_create_subsystem_decoders[] = {
 	DECODER("model_number", struct rpc_create_subsystem, model_number, usk_json_decode_string,
 		true),
 	DECODER("tgt_name", struct rpc_create_subsystem, tgt_name, usk_json_decode_string, true),
-	DECODER("max_namespaces", struct rpc_create_subsystem, max_namespaces, usk_json_decode_uint32,
-		true),
+	DECODER("max_namespaces", struct rpc_create_subsystem, max_namespaces,
+		usk_json_decode_uint32, true),
 	DECODER("allow_any_host", struct rpc_create_subsystem, allow_any_host, usk_json_decode_bool,
 		true),
 	DECODER("ana_reporting", struct rpc_create_subsystem, ana_reporting, usk_json_decode_bool,
 		true),
-	DECODER("min_cntlid", struct rpc_create_subsystem, min_cntlid, usk_json_decode_uint16, true),
-	DECODER("max_cntlid", struct rpc_create_subsystem, max_cntlid, usk_json_decode_uint16, true),
+	DECODER("min_cntlid", struct rpc_create_subsystem, min_cntlid, usk_json_decode_uint16,
+		true),
+	DECODER("max_cntlid", struct rpc_create_subsystem, max_cntlid, usk_json_decode_uint16,
+		true),
 };
 
 static void
@@ -92,7 +94,8 @@ rpc_nvmf_create_subsystem(struct usk_jsonrpc_request *request, const json_t *par
 		goto err_free;
 	}
 	if (!usk_nvmf_nqn_is_valid(req->nqn, reason, sizeof(reason))) {
-		nvmf_rpc_reply_invalid(request, "nqn: '%s' is not a valid NQN: %s", req->nqn, reason);
+		nvmf_rpc_reply_invalid(request, "nqn: '%s' is not a valid NQN: %s", req->nqn,
+				       reason);
 		goto err_free;
 	}
 	if (strcmp(req->nqn, USK_NVMF_DISCOVERY_NQN) == 0 ||
@@ -102,28 +105,35 @@ rpc_nvmf_create_subsystem(struct usk_jsonrpc_request *request, const json_t *par
 	}
 	if (req->min_cntlid < USK_NVMF_CNTLID_MIN || req->max_cntlid > USK_NVMF_CNTLID_MAX ||
 	    req->min_cntlid > req->max_cntlid) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "min_cntlid, max_cntlid: need %u <= min_cntlid <= max_cntlid <= %u",
-						    USK_NVMF_CNTLID_MIN, USK_NVMF_CNTLID_MAX);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"min_cntlid, max_cntlid: need %u <= min_cntlid <= max_cntlid <= %u",
+			USK_NVMF_CNTLID_MIN, USK_NVMF_CNTLID_MAX);
 		goto err_free;
 	}
 	rc = usk_nvmf_subsystem_create(tgt, req->nqn, USK_NVMF_SUBTYPE_NVME, req->max_namespaces,
 				       &subsystem);
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc == -ENOSPC ?
-						    USK_JSONRPC_ERROR_INVALID_STATE : USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "cannot create subsystem %s: %s", req->nqn,
-						    rc == -ENOSPC ? "too many subsystems" : strerror(-rc));
+		usk_jsonrpc_send_error_response_fmt(
+			request,
+			rc == -ENOSPC ? USK_JSONRPC_ERROR_INVALID_STATE :
+					USK_JSONRPC_ERROR_INTERNAL_ERROR,
+			"cannot create subsystem %s: %s", req->nqn,
+			rc == -ENOSPC ? "too many subsystems" : strerror(-rc));
 		goto err_free;
 	}
 	if (req->serial_number && usk_nvmf_subsystem_set_sn(subsystem, req->serial_number) != 0) {
-		nvmf_rpc_reply_invalid(request, "serial_number: '%s' must be printable ASCII of at most 20 characters%s",
-			      req->serial_number, "");
+		nvmf_rpc_reply_invalid(
+			request,
+			"serial_number: '%s' must be printable ASCII of at most 20 characters%s",
+			req->serial_number, "");
 		goto err_destroy;
 	}
 	if (req->model_number && usk_nvmf_subsystem_set_mn(subsystem, req->model_number) != 0) {
-		nvmf_rpc_reply_invalid(request, "model_number: '%s' must be printable ASCII of at most 40 characters%s",
-			      req->model_number, "");
+		nvmf_rpc_reply_invalid(
+			request,
+			"model_number: '%s' must be printable ASCII of at most 40 characters%s",
+			req->model_number, "");
 		goto err_destroy;
 	}
 	usk_nvmf_subsystem_set_cntlid_range(subsystem, req->min_cntlid, req->max_cntlid);
@@ -132,7 +142,8 @@ rpc_nvmf_create_subsystem(struct usk_jsonrpc_request *request, const json_t *par
 	rc = usk_nvmf_subsystem_start(subsystem, create_subsystem_started, req);
 	if (rc != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "cannot start subsystem %s: %s", req->nqn, strerror(-rc));
+						    "cannot start subsystem %s: %s", req->nqn,
+						    strerror(-rc));
 		goto err_destroy;
 	}
 	return;
@@ -182,7 +193,8 @@ rpc_nvmf_delete_subsystem(struct usk_jsonrpc_request *request, const json_t *par
 		goto err_free;
 	}
 	if (nvmf_subsystem_is_discovery(subsystem)) {
-		nvmf_rpc_reply_invalid(request, "nqn: the discovery subsystem %s cannot be deleted%s",
+		nvmf_rpc_reply_invalid(request,
+				       "nqn: the discovery subsystem %s cannot be deleted%s",
 				       req->nqn, "");
 		goto err_free;
 	}
@@ -260,8 +272,9 @@ decode_listener(struct usk_jsonrpc_request *request, const json_t *params, struc
 		return false;
 	}
 	if (req->secure_channel) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"secure_channel: TLS listeners are not supported by usk yet");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"secure_channel: TLS listeners are not supported by usk yet");
 		return false;
 	}
 	/* Relaxed: a transport may read its own members from listen_address. */
@@ -273,33 +286,40 @@ decode_listener(struct usk_jsonrpc_request *request, const json_t *params, struc
 	}
 	memset(trid, 0, sizeof(*trid));
 	if (usk_nvmf_trtype_parse(req->addr.trtype, &trid->trtype) != 0) {
-		nvmf_rpc_reply_invalid(request, "listen_address.trtype: unknown transport type '%s'%s",
-			      req->addr.trtype, "");
+		nvmf_rpc_reply_invalid(request,
+				       "listen_address.trtype: unknown transport type '%s'%s",
+				       req->addr.trtype, "");
 		return false;
 	}
 	snprintf(trid->trstring, sizeof(trid->trstring), "%s", usk_nvmf_trtype_str(trid->trtype));
 	trid->adrfam = USK_NVMF_ADRFAM_IPV4;
 	if (req->addr.adrfam && usk_nvmf_adrfam_parse(req->addr.adrfam, &trid->adrfam) != 0) {
-		nvmf_rpc_reply_invalid(request, "listen_address.adrfam: unknown address family '%s' (IPv4, IPv6, IB, FC)%s",
-			      req->addr.adrfam, "");
+		nvmf_rpc_reply_invalid(
+			request,
+			"listen_address.adrfam: unknown address family '%s' (IPv4, IPv6, IB, FC)%s",
+			req->addr.adrfam, "");
 		return false;
 	}
 	if (strlen(req->addr.traddr) == 0 || strlen(req->addr.traddr) > USK_NVMF_TRADDR_MAX_LEN) {
-		nvmf_rpc_reply_invalid(request, "listen_address.traddr: '%s' must be 1..256 characters%s",
-			      req->addr.traddr, "");
+		nvmf_rpc_reply_invalid(request,
+				       "listen_address.traddr: '%s' must be 1..256 characters%s",
+				       req->addr.traddr, "");
 		return false;
 	}
 	snprintf(trid->traddr, sizeof(trid->traddr), "%s", req->addr.traddr);
-	if (req->addr.trsvcid == NULL && (trid->trtype == USK_NVME_TRANSPORT_TCP ||
-					  trid->trtype == USK_NVME_TRANSPORT_RDMA)) {
-		nvmf_rpc_reply_invalid(request, "listen_address.trsvcid: missing required field for %s%s",
-			      trid->trstring, "");
+	if (req->addr.trsvcid == NULL &&
+	    (trid->trtype == USK_NVME_TRANSPORT_TCP || trid->trtype == USK_NVME_TRANSPORT_RDMA)) {
+		nvmf_rpc_reply_invalid(request,
+				       "listen_address.trsvcid: missing required field for %s%s",
+				       trid->trstring, "");
 		return false;
 	}
 	if (req->addr.trsvcid) {
-		if (strlen(req->addr.trsvcid) == 0 || strlen(req->addr.trsvcid) > USK_NVMF_TRSVCID_MAX_LEN) {
-			nvmf_rpc_reply_invalid(request, "listen_address.trsvcid: '%s' must be 1..32 characters%s",
-				      req->addr.trsvcid, "");
+		if (strlen(req->addr.trsvcid) == 0 ||
+		    strlen(req->addr.trsvcid) > USK_NVMF_TRSVCID_MAX_LEN) {
+			nvmf_rpc_reply_invalid(
+				request, "listen_address.trsvcid: '%s' must be 1..32 characters%s",
+				req->addr.trsvcid, "");
 			return false;
 		}
 		snprintf(trid->trsvcid, sizeof(trid->trsvcid), "%s", req->addr.trsvcid);
@@ -328,18 +348,21 @@ rpc_nvmf_subsystem_add_listener(struct usk_jsonrpc_request *request, const json_
 		usk_jsonrpc_send_bool_response(request, true);
 		break;
 	case -ENOENT:
-		nvmf_rpc_reply_invalid(request, "listen_address.trtype: transport %s has not been created (nvmf_create_transport)%s",
-			      trid.trstring, "");
+		nvmf_rpc_reply_invalid(
+			request,
+			"listen_address.trtype: transport %s has not been created (nvmf_create_transport)%s",
+			trid.trstring, "");
 		break;
 	case -EEXIST:
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "listen_address: %s already listens on %s:%s", req.nqn,
-						    trid.traddr, trid.trsvcid);
+						    "listen_address: %s already listens on %s:%s",
+						    req.nqn, trid.traddr, trid.trsvcid);
 		break;
 	default:
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
 						    "listen_address: cannot listen on %s %s:%s: %s",
-						    trid.trstring, trid.traddr, trid.trsvcid, strerror(-rc));
+						    trid.trstring, trid.traddr, trid.trsvcid,
+						    strerror(-rc));
 		break;
 	}
 out:
@@ -362,9 +385,10 @@ rpc_nvmf_subsystem_remove_listener(struct usk_jsonrpc_request *request, const js
 		goto out;
 	}
 	if (usk_nvmf_subsystem_remove_listener(subsystem, &trid) != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "listen_address: %s has no listener on %s %s:%s",
-						    req.nqn, trid.trstring, trid.traddr, trid.trsvcid);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"listen_address: %s has no listener on %s %s:%s", req.nqn, trid.trstring,
+			trid.traddr, trid.trsvcid);
 	} else {
 		usk_jsonrpc_send_bool_response(request, true);
 	}
@@ -419,7 +443,8 @@ host_rpc_subsystem(struct usk_jsonrpc_request *request, struct rpc_host *req)
 		return NULL;
 	}
 	if (nvmf_subsystem_is_discovery(subsystem)) {
-		nvmf_rpc_reply_invalid(request, "nqn: the discovery subsystem %s admits every host%s",
+		nvmf_rpc_reply_invalid(request,
+				       "nqn: the discovery subsystem %s admits every host%s",
 				       req->nqn, "");
 		return NULL;
 	}
@@ -440,17 +465,20 @@ rpc_nvmf_subsystem_add_host(struct usk_jsonrpc_request *request, const json_t *p
 		goto out;
 	}
 	if (!usk_nvmf_nqn_is_valid(req.host, reason, sizeof(reason))) {
-		nvmf_rpc_reply_invalid(request, "host: '%s' is not a valid NQN: %s", req.host, reason);
+		nvmf_rpc_reply_invalid(request, "host: '%s' is not a valid NQN: %s", req.host,
+				       reason);
 		goto out;
 	}
 	rc = usk_nvmf_subsystem_add_host(subsystem, req.host);
 	if (rc == 0) {
 		usk_jsonrpc_send_bool_response(request, true);
 	} else if (rc == -EEXIST) {
-		nvmf_rpc_reply_invalid(request, "host: %s is already allowed on %s", req.host, req.nqn);
+		nvmf_rpc_reply_invalid(request, "host: %s is already allowed on %s", req.host,
+				       req.nqn);
 	} else {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "cannot add host %s: %s", req.host, strerror(-rc));
+						    "cannot add host %s: %s", req.host,
+						    strerror(-rc));
 	}
 out:
 	host_free(&req);
@@ -469,7 +497,8 @@ rpc_nvmf_subsystem_remove_host(struct usk_jsonrpc_request *request, const json_t
 		goto out;
 	}
 	if (usk_nvmf_subsystem_remove_host(subsystem, req.host) != 0) {
-		nvmf_rpc_reply_invalid(request, "host: %s is not in the host list of %s", req.host, req.nqn);
+		nvmf_rpc_reply_invalid(request, "host: %s is not in the host list of %s", req.host,
+				       req.nqn);
 	} else {
 		usk_jsonrpc_send_bool_response(request, true);
 	}
@@ -508,8 +537,8 @@ subsystem_to_json(struct usk_nvmf_subsystem *subsystem)
 	struct usk_nvmf_ns *ns;
 
 	usk_json_set(o, "nqn", json_string(subsystem->subnqn));
-	usk_json_set(o, "subtype", json_string(nvmf_subsystem_is_discovery(subsystem) ?
-			    "Discovery" : "NVMe"));
+	usk_json_set(o, "subtype",
+		     json_string(nvmf_subsystem_is_discovery(subsystem) ? "Discovery" : "NVMe"));
 	arr = json_array();
 	TAILQ_FOREACH(listener, &subsystem->listeners, link) {
 		json_t *l = nvmf_rpc_trid_to_json(&listener->trid);
@@ -643,5 +672,4 @@ rpc_nvmf_subsystem_get_listeners(struct usk_jsonrpc_request *request, const json
 out:
 	nvmf_rpc_nqn_only_clear(&req);
 }
-USK_RPC_REGISTER("nvmf_subsystem_get_listeners", rpc_nvmf_subsystem_get_listeners,
-		 USK_RPC_RUNTIME)
+USK_RPC_REGISTER("nvmf_subsystem_get_listeners", rpc_nvmf_subsystem_get_listeners, USK_RPC_RUNTIME)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The "nvmf" usk_subsystem: creates the target and one poll group thread per core, tears them down. */
+/* The "nvmf" usk_subsystem: creates the target and one poll group thread per core, tears them down.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +59,8 @@ group_create_on_thread(void *arg)
 static void
 nvmf_subsystem_init(void)
 {
-	struct usk_nvmf_target_opts opts = { .opts_size = sizeof(opts), .name = "nvmf_tgt",
-		       .max_subsystems = g_max_subsystems };
+	struct usk_nvmf_target_opts opts = {
+		.opts_size = sizeof(opts), .name = "nvmf_tgt", .max_subsystems = g_max_subsystems};
 	struct usk_cpuset mask;
 	char name[32];
 	uint32_t core;
@@ -75,7 +76,8 @@ nvmf_subsystem_init(void)
 	}
 	g_num_groups = 0;
 	g_init_rc = 0;
-	for (core = usk_env_get_first_core(); core != UINT32_MAX && g_num_groups < NVMF_GLUE_MAX_GROUPS;
+	for (core = usk_env_get_first_core();
+	     core != UINT32_MAX && g_num_groups < NVMF_GLUE_MAX_GROUPS;
 	     core = usk_env_get_next_core(core)) {
 		if (g_poll_groups_mask_set && !usk_cpuset_get_cpu(&g_poll_groups_mask, core)) {
 			continue;
@@ -197,8 +199,9 @@ nvmf_subsystem_write_config_json(json_t *config)
 	usk_json_config_add(config, "nvmf_set_config", params);
 	usk_json_config_add(config, "nvmf_set_max_subsystems",
 			    json_pack("{s:i}", "max_subsystems", (json_int_t)g_max_subsystems));
-	usk_json_config_add(config, "nvmf_set_crdt", json_pack("{s:i, s:i, s:i}", "crdt1", g_crdt[0],
-			    "crdt2", g_crdt[1], "crdt3", g_crdt[2]));
+	usk_json_config_add(config, "nvmf_set_crdt",
+			    json_pack("{s:i, s:i, s:i}", "crdt1", g_crdt[0], "crdt2", g_crdt[1],
+				      "crdt3", g_crdt[2]));
 	if (g_tgt) {
 		usk_nvmf_tgt_write_config_json(config, g_tgt);
 	}
@@ -218,12 +221,18 @@ struct rpc_set_config {
 };
 
 static const struct usk_json_object_decoder g_set_config_decoders[] = {
-	{ "discovery_filter", offsetof(struct rpc_set_config, discovery_filter), usk_json_decode_string, true },
-	{ "poll_groups_mask", offsetof(struct rpc_set_config, poll_groups_mask), usk_json_decode_string, true },
-	{ "admin_cmd_passthru", offsetof(struct rpc_set_config, admin_cmd_passthru), usk_json_decode_json, true },
-	{ "dhchap_digests", offsetof(struct rpc_set_config, dhchap_digests), usk_json_decode_json, true },
-	{ "dhchap_dhgroups", offsetof(struct rpc_set_config, dhchap_dhgroups), usk_json_decode_json, true },
-	{ "acceptor_poll_rate", offsetof(struct rpc_set_config, acceptor_poll_rate), usk_json_decode_uint32, true },
+	{"discovery_filter", offsetof(struct rpc_set_config, discovery_filter),
+	 usk_json_decode_string, true},
+	{"poll_groups_mask", offsetof(struct rpc_set_config, poll_groups_mask),
+	 usk_json_decode_string, true},
+	{"admin_cmd_passthru", offsetof(struct rpc_set_config, admin_cmd_passthru),
+	 usk_json_decode_json, true},
+	{"dhchap_digests", offsetof(struct rpc_set_config, dhchap_digests), usk_json_decode_json,
+	 true},
+	{"dhchap_dhgroups", offsetof(struct rpc_set_config, dhchap_dhgroups), usk_json_decode_json,
+	 true},
+	{"acceptor_poll_rate", offsetof(struct rpc_set_config, acceptor_poll_rate),
+	 usk_json_decode_uint32, true},
 };
 
 static void
@@ -248,34 +257,41 @@ rpc_nvmf_set_config(struct usk_jsonrpc_request *request, const json_t *params)
 		goto out;
 	}
 	if (req.discovery_filter && strcmp(req.discovery_filter, "match_any") != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "discovery_filter: only \"match_any\" is supported (got \"%s\")",
-						    req.discovery_filter);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"discovery_filter: only \"match_any\" is supported (got \"%s\")",
+			req.discovery_filter);
 		goto out;
 	}
 	if (req.admin_cmd_passthru) {
 		identify = json_is_object(req.admin_cmd_passthru) ?
-			   json_object_get(req.admin_cmd_passthru, "identify_ctrlr") : NULL;
-		if (!json_is_object(req.admin_cmd_passthru) || json_object_size(req.admin_cmd_passthru) >
-		    (identify ? 1u : 0u) || (identify && !json_is_false(identify))) {
-			usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-							"admin_cmd_passthru: only {\"identify_ctrlr\": false} is supported");
+				   json_object_get(req.admin_cmd_passthru, "identify_ctrlr") :
+				   NULL;
+		if (!json_is_object(req.admin_cmd_passthru) ||
+		    json_object_size(req.admin_cmd_passthru) > (identify ? 1u : 0u) ||
+		    (identify && !json_is_false(identify))) {
+			usk_jsonrpc_send_error_response(
+				request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+				"admin_cmd_passthru: only {\"identify_ctrlr\": false} is supported");
 			goto out;
 		}
 	}
 	/* SPDK's save_config always writes the DH-HMAC-CHAP algorithm lists. usk has no host keys
-	 * (nvmf_subsystem_add_host refuses dhchap_key), so the lists change nothing: check shape only. */
+	 * (nvmf_subsystem_add_host refuses dhchap_key), so the lists change nothing: check shape
+	 * only. */
 	if ((req.dhchap_digests && !json_is_array(req.dhchap_digests)) ||
 	    (req.dhchap_dhgroups && !json_is_array(req.dhchap_dhgroups))) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"dhchap_digests, dhchap_dhgroups: must be arrays of strings");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"dhchap_digests, dhchap_dhgroups: must be arrays of strings");
 		goto out;
 	}
 	if (req.poll_groups_mask) {
-		if (usk_cpuset_parse(&mask, req.poll_groups_mask) != 0 || usk_cpuset_count(&mask) == 0) {
-			usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-							    "poll_groups_mask: '%s' is not a CPU mask",
-							    req.poll_groups_mask);
+		if (usk_cpuset_parse(&mask, req.poll_groups_mask) != 0 ||
+		    usk_cpuset_count(&mask) == 0) {
+			usk_jsonrpc_send_error_response_fmt(
+				request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+				"poll_groups_mask: '%s' is not a CPU mask", req.poll_groups_mask);
 			goto out;
 		}
 		g_poll_groups_mask = mask;
@@ -288,7 +304,8 @@ out:
 USK_RPC_REGISTER("nvmf_set_config", rpc_nvmf_set_config, USK_RPC_STARTUP)
 
 static const struct usk_json_object_decoder g_max_subsystems_decoders[] = {
-	{ "max_subsystems", offsetof(struct rpc_set_config, max_subsystems), usk_json_decode_uint32, false },
+	{"max_subsystems", offsetof(struct rpc_set_config, max_subsystems), usk_json_decode_uint32,
+	 false},
 };
 
 static void
@@ -312,9 +329,9 @@ rpc_nvmf_set_max_subsystems(struct usk_jsonrpc_request *request, const json_t *p
 USK_RPC_REGISTER("nvmf_set_max_subsystems", rpc_nvmf_set_max_subsystems, USK_RPC_STARTUP)
 
 static const struct usk_json_object_decoder g_crdt_decoders[] = {
-	{ "crdt1", offsetof(struct rpc_set_config, crdt[0]), usk_json_decode_uint16, true },
-	{ "crdt2", offsetof(struct rpc_set_config, crdt[1]), usk_json_decode_uint16, true },
-	{ "crdt3", offsetof(struct rpc_set_config, crdt[2]), usk_json_decode_uint16, true },
+	{"crdt1", offsetof(struct rpc_set_config, crdt[0]), usk_json_decode_uint16, true},
+	{"crdt2", offsetof(struct rpc_set_config, crdt[1]), usk_json_decode_uint16, true},
+	{"crdt3", offsetof(struct rpc_set_config, crdt[2]), usk_json_decode_uint16, true},
 };
 
 static void
@@ -322,7 +339,8 @@ rpc_nvmf_set_crdt(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct rpc_set_config req = {};
 
-	if (!usk_rpc_decode_params(request, params, g_crdt_decoders, USK_COUNTOF(g_crdt_decoders), &req)) {
+	if (!usk_rpc_decode_params(request, params, g_crdt_decoders, USK_COUNTOF(g_crdt_decoders),
+				   &req)) {
 		return;
 	}
 	memcpy(g_crdt, req.crdt, sizeof(g_crdt));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* NVMe-oF subsystems: NQN rules, hosts, listeners, namespaces and the inactive/active/paused state machine. */
+/* NVMe-oF subsystems: NQN rules, hosts, listeners, namespaces and the inactive/active/paused state
+ * machine. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -99,7 +100,8 @@ usk_nvmf_nqn_is_valid(const char *nqn, char *err, size_t err_len)
 		size_t label_len = dot ? (size_t)(dot - p) : (size_t)(dom + dom_len - p);
 
 		if (!domain_label_ok(p, label_len)) {
-			snprintf(err, err_len, "reverse domain label '%.*s' is invalid", (int)label_len, p);
+			snprintf(err, err_len, "reverse domain label '%.*s' is invalid",
+				 (int)label_len, p);
 			return false;
 		}
 		p += label_len + (dot ? 1 : 0);
@@ -284,8 +286,8 @@ nvmf_subsystem_ctrlr_gone(struct usk_nvmf_subsystem *subsystem)
 
 struct state_change_ctx {
 	struct usk_nvmf_subsystem *subsystem;
-	enum usk_nvmf_subsystem_state requested;	/* ACTIVE, PAUSED or INACTIVE */
-	bool deactivate_pass;				/* second pass of a stop */
+	enum usk_nvmf_subsystem_state requested; /* ACTIVE, PAUSED or INACTIVE */
+	bool deactivate_pass;			 /* second pass of a stop */
 };
 
 void
@@ -361,7 +363,8 @@ static void
 state_change_on_group(struct usk_io_channel_iter *i)
 {
 	struct state_change_ctx *ctx = usk_io_channel_iter_get_ctx(i);
-	struct usk_nvmf_poll_group *group = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_nvmf_poll_group *group =
+		usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
 	struct usk_nvmf_subsystem *subsystem = ctx->subsystem;
 	struct nvmf_sgroup *sgroup = &group->sgroups[subsystem->id];
 	struct usk_nvmf_qpair *qpair, *tmp;
@@ -377,7 +380,8 @@ state_change_on_group(struct usk_io_channel_iter *i)
 		}
 		while ((req = TAILQ_FIRST(&sgroup->queued)) != NULL) {
 			TAILQ_REMOVE(&sgroup->queued, req, link);
-			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC, USK_NVME_SC_ABORTED_SQ_DELETION);
+			nvmf_req_set_status(req, USK_NVME_SCT_GENERIC,
+					    USK_NVME_SC_ABORTED_SQ_DELETION);
 			usk_nvmf_request_complete(req);
 		}
 		nvmf_sgroup_release(sgroup);
@@ -403,7 +407,7 @@ state_change_on_group(struct usk_io_channel_iter *i)
 			sgroup->state = USK_NVMF_SUBSYSTEM_PAUSED;
 			usk_for_each_channel_continue(i, 0);
 		} else {
-			sgroup->pause_iter = i;	/* nvmf_sgroup_request_done continues */
+			sgroup->pause_iter = i; /* nvmf_sgroup_request_done continues */
 		}
 		return;
 	default:
@@ -509,27 +513,27 @@ int
 usk_nvmf_subsystem_stop(struct usk_nvmf_subsystem *subsystem,
 			usk_nvmf_subsystem_state_change_done cb_fn, void *cb_arg)
 {
-	return subsystem_change_state(subsystem, USK_NVMF_SUBSYSTEM_ACTIVE, USK_NVMF_SUBSYSTEM_PAUSED,
-				      USK_NVMF_SUBSYSTEM_DEACTIVATING, USK_NVMF_SUBSYSTEM_INACTIVE,
-				      cb_fn, cb_arg);
+	return subsystem_change_state(subsystem, USK_NVMF_SUBSYSTEM_ACTIVE,
+				      USK_NVMF_SUBSYSTEM_PAUSED, USK_NVMF_SUBSYSTEM_DEACTIVATING,
+				      USK_NVMF_SUBSYSTEM_INACTIVE, cb_fn, cb_arg);
 }
 
 int
 usk_nvmf_subsystem_pause(struct usk_nvmf_subsystem *subsystem,
 			 usk_nvmf_subsystem_state_change_done cb_fn, void *cb_arg)
 {
-	return subsystem_change_state(subsystem, USK_NVMF_SUBSYSTEM_ACTIVE, USK_NVMF_SUBSYSTEM_ACTIVE,
-				      USK_NVMF_SUBSYSTEM_PAUSING, USK_NVMF_SUBSYSTEM_PAUSED,
-				      cb_fn, cb_arg);
+	return subsystem_change_state(subsystem, USK_NVMF_SUBSYSTEM_ACTIVE,
+				      USK_NVMF_SUBSYSTEM_ACTIVE, USK_NVMF_SUBSYSTEM_PAUSING,
+				      USK_NVMF_SUBSYSTEM_PAUSED, cb_fn, cb_arg);
 }
 
 int
 usk_nvmf_subsystem_resume(struct usk_nvmf_subsystem *subsystem,
 			  usk_nvmf_subsystem_state_change_done cb_fn, void *cb_arg)
 {
-	return subsystem_change_state(subsystem, USK_NVMF_SUBSYSTEM_PAUSED, USK_NVMF_SUBSYSTEM_PAUSED,
-				      USK_NVMF_SUBSYSTEM_RESUMING, USK_NVMF_SUBSYSTEM_ACTIVE,
-				      cb_fn, cb_arg);
+	return subsystem_change_state(subsystem, USK_NVMF_SUBSYSTEM_PAUSED,
+				      USK_NVMF_SUBSYSTEM_PAUSED, USK_NVMF_SUBSYSTEM_RESUMING,
+				      USK_NVMF_SUBSYSTEM_ACTIVE, cb_fn, cb_arg);
 }
 
 enum usk_nvmf_subsystem_state
@@ -719,12 +723,12 @@ nvmf_subsystem_gen_cntlid(struct usk_nvmf_subsystem *subsystem)
 	for (tries = 0; tries < count; tries++) {
 		cntlid = subsystem->next_cntlid;
 		subsystem->next_cntlid = cntlid >= subsystem->max_cntlid ? subsystem->min_cntlid :
-					 cntlid + 1;
+									   cntlid + 1;
 		if (nvmf_subsystem_get_ctrlr(subsystem, cntlid) == NULL) {
 			return cntlid;
 		}
 	}
-	return 0xffff;	/* all in use */
+	return 0xffff; /* all in use */
 }
 
 /* ---- hosts ---- */
@@ -843,7 +847,8 @@ find_listener(struct usk_nvmf_subsystem *subsystem, const struct usk_nvme_transp
 
 int
 usk_nvmf_subsystem_add_listener(struct usk_nvmf_subsystem *subsystem,
-				const struct usk_nvme_transport_id *trid, const json_t *listen_params)
+				const struct usk_nvme_transport_id *trid,
+				const json_t *listen_params)
 {
 	struct usk_nvmf_subsystem_listener *listener;
 	struct usk_nvmf_transport *transport;
@@ -862,7 +867,8 @@ usk_nvmf_subsystem_add_listener(struct usk_nvmf_subsystem *subsystem,
 		return -ENOMEM;
 	}
 	listener->trid = *trid;
-	snprintf(listener->trid.trstring, sizeof(listener->trid.trstring), "%s", transport->ops->name);
+	snprintf(listener->trid.trstring, sizeof(listener->trid.trstring), "%s",
+		 transport->ops->name);
 	listener->trid.trtype = transport->ops->type;
 	listener->transport = transport;
 	listener->subsystem = subsystem;
@@ -894,7 +900,8 @@ static void
 listener_gone_on_group(struct usk_io_channel_iter *i)
 {
 	struct listener_gone_ctx *ctx = usk_io_channel_iter_get_ctx(i);
-	struct usk_nvmf_poll_group *group = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_nvmf_poll_group *group =
+		usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
 	struct usk_nvmf_qpair *qpair, *tmp;
 	struct usk_nvme_transport_id trid;
 

@@ -42,7 +42,8 @@ static int
 tcp_opts_check(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len)
 {
 	if (o->max_queue_depth < 2) {
-		snprintf(err, err_len, "max_queue_depth: must be at least 2, got %u", o->max_queue_depth);
+		snprintf(err, err_len, "max_queue_depth: must be at least 2, got %u",
+			 o->max_queue_depth);
 		return -EINVAL;
 	}
 	if (o->max_aq_depth < 2 || o->max_aq_depth > 4096) {
@@ -51,7 +52,8 @@ tcp_opts_check(const struct usk_nvmf_transport_opts *o, char *err, size_t err_le
 	}
 	if (o->in_capsule_data_size > TCP_MAX_IN_CAPSULE_DATA_SIZE ||
 	    o->in_capsule_data_size % 16 != 0) {
-		snprintf(err, err_len, "in_capsule_data_size: must be a multiple of 16 up to %u, got %u",
+		snprintf(err, err_len,
+			 "in_capsule_data_size: must be a multiple of 16 up to %u, got %u",
 			 TCP_MAX_IN_CAPSULE_DATA_SIZE, o->in_capsule_data_size);
 		return -EINVAL;
 	}
@@ -65,10 +67,12 @@ tcp_opts_check(const struct usk_nvmf_transport_opts *o, char *err, size_t err_le
 			 o->max_io_size);
 		return -EINVAL;
 	}
-	if ((o->max_io_size + o->io_unit_size - 1) / o->io_unit_size > USK_NVMF_REQ_MAX_BUFFERS - 1) {
-		snprintf(err, err_len, "io_unit_size: %u is too small for max_io_size %u "
-			 "(at most %u buffers per I/O)", o->io_unit_size, o->max_io_size,
-			 USK_NVMF_REQ_MAX_BUFFERS - 1);
+	if ((o->max_io_size + o->io_unit_size - 1) / o->io_unit_size >
+	    USK_NVMF_REQ_MAX_BUFFERS - 1) {
+		snprintf(err, err_len,
+			 "io_unit_size: %u is too small for max_io_size %u "
+			 "(at most %u buffers per I/O)",
+			 o->io_unit_size, o->max_io_size, USK_NVMF_REQ_MAX_BUFFERS - 1);
 		return -EINVAL;
 	}
 	if (o->num_shared_buffers == 0) {
@@ -107,11 +111,11 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 		uint32_t *val;
 		uint32_t max;
 	} u32_opts[] = {
-		{ "r2t_timeout_ms", &r2t_timeout_ms, 3600000 },
-		{ "connect_timeout_ms", &connect_timeout_ms, 3600000 },
-		{ "max_connections_per_listener", &max_conns, 1u << 20 },
-		{ "max_r2t_buffers_per_qpair", &qpair_share, 1u << 20 },
-		{ "max_r2t_buffers_per_ctrlr", &ctrlr_share, 1u << 20 },
+		{"r2t_timeout_ms", &r2t_timeout_ms, 3600000},
+		{"connect_timeout_ms", &connect_timeout_ms, 3600000},
+		{"max_connections_per_listener", &max_conns, 1u << 20},
+		{"max_r2t_buffers_per_qpair", &qpair_share, 1u << 20},
+		{"max_r2t_buffers_per_ctrlr", &ctrlr_share, 1u << 20},
 	};
 	size_t k;
 
@@ -123,8 +127,8 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 			}
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > u32_opts[k].max) {
-				snprintf(err, err_len, "%s: must be an integer 0..%u", u32_opts[k].name,
-					 u32_opts[k].max);
+				snprintf(err, err_len, "%s: must be an integer 0..%u",
+					 u32_opts[k].name, u32_opts[k].max);
 				return -EINVAL;
 			}
 			*u32_opts[k].val = (uint32_t)json_integer_value(v);
@@ -169,10 +173,14 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	 */
 	ceiling = USK_MAX(opts->max_shared_buffers, opts->num_shared_buffers);
 	io_bufs = (opts->max_io_size + opts->io_unit_size - 1) / opts->io_unit_size;
-	if ((qpair_share != 0 && qpair_share < io_bufs) || (ctrlr_share != 0 && ctrlr_share < io_bufs)) {
-		snprintf(err, err_len, "%s: must be 0 (automatic) or at least %u buffers (one "
-			 "max_io_size I/O)", qpair_share != 0 && qpair_share < io_bufs ?
-			 "max_r2t_buffers_per_qpair" : "max_r2t_buffers_per_ctrlr", io_bufs);
+	if ((qpair_share != 0 && qpair_share < io_bufs) ||
+	    (ctrlr_share != 0 && ctrlr_share < io_bufs)) {
+		snprintf(err, err_len,
+			 "%s: must be 0 (automatic) or at least %u buffers (one "
+			 "max_io_size I/O)",
+			 qpair_share != 0 && qpair_share < io_bufs ? "max_r2t_buffers_per_qpair" :
+								     "max_r2t_buffers_per_ctrlr",
+			 io_bufs);
 		return -EINVAL;
 	}
 	tt = calloc(1, sizeof(*tt));
@@ -191,15 +199,15 @@ tcp_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transport
 	TAILQ_INIT(&tt->listeners);
 	TAILQ_INIT(&tt->closed_listeners);
 	*transport = &tt->transport;
-	USK_NOTICELOG("TCP transport created: max_queue_depth %u max_io_size %u io_unit_size %u "
-		      "in_capsule_data_size %u num_shared_buffers %u max_shared_buffers %u "
-		      "buf_cache_size %u; data-wait share %u per qpair, %u per controller (0: of the "
-		      "pool now); r2t_timeout_ms %u connect_timeout_ms %u "
-		      "max_connections_per_listener %u\n",
-		      opts->max_queue_depth, opts->max_io_size, opts->io_unit_size,
-		      opts->in_capsule_data_size, opts->num_shared_buffers, ceiling,
-		      opts->buf_cache_size, qpair_share, ctrlr_share, r2t_timeout_ms,
-		      connect_timeout_ms, max_conns);
+	USK_NOTICELOG(
+		"TCP transport created: max_queue_depth %u max_io_size %u io_unit_size %u "
+		"in_capsule_data_size %u num_shared_buffers %u max_shared_buffers %u "
+		"buf_cache_size %u; data-wait share %u per qpair, %u per controller (0: of the "
+		"pool now); r2t_timeout_ms %u connect_timeout_ms %u "
+		"max_connections_per_listener %u\n",
+		opts->max_queue_depth, opts->max_io_size, opts->io_unit_size,
+		opts->in_capsule_data_size, opts->num_shared_buffers, ceiling, opts->buf_cache_size,
+		qpair_share, ctrlr_share, r2t_timeout_ms, connect_timeout_ms, max_conns);
 	return 0;
 }
 
@@ -213,11 +221,9 @@ tcp_dump_opts(struct usk_nvmf_transport *transport, json_t *params)
 	usk_json_set(params, "r2t_timeout_ms", json_integer(tt->r2t_timeout_ms));
 	usk_json_set(params, "connect_timeout_ms", json_integer(tt->connect_timeout_ms));
 	usk_json_set(params, "max_connections_per_listener",
-			    json_integer(tt->max_conns_per_listener));
-	usk_json_set(params, "max_r2t_buffers_per_qpair",
-			    json_integer(tt->max_r2t_bufs_per_qpair));
-	usk_json_set(params, "max_r2t_buffers_per_ctrlr",
-			    json_integer(tt->max_r2t_bufs_per_ctrlr));
+		     json_integer(tt->max_conns_per_listener));
+	usk_json_set(params, "max_r2t_buffers_per_qpair", json_integer(tt->max_r2t_bufs_per_qpair));
+	usk_json_set(params, "max_r2t_buffers_per_ctrlr", json_integer(tt->max_r2t_bufs_per_ctrlr));
 	if (tt->sock_impl[0] != '\0') {
 		usk_json_set(params, "sock_impl", json_string(tt->sock_impl));
 	}
@@ -260,9 +266,11 @@ listener_refuse(struct tcp_transport *tt, struct tcp_listener *l, struct usk_soc
 	l->refused++;
 	if (l->refused == 1 || now - l->refused_logged >= usk_get_ticks_hz()) {
 		usk_sock_getaddr(sock, NULL, 0, NULL, addr, sizeof(addr), &port);
-		USK_ERRLOG("NVMe/TCP listener %s:%s has %u connections (max_connections_per_listener): "
-			   "refusing %s:%u (%" PRIu64 " refused so far)\n", l->trid.traddr,
-			   l->trid.trsvcid, tt->max_conns_per_listener, addr, port, l->refused);
+		USK_ERRLOG(
+			"NVMe/TCP listener %s:%s has %u connections (max_connections_per_listener): "
+			"refusing %s:%u (%" PRIu64 " refused so far)\n",
+			l->trid.traddr, l->trid.trsvcid, tt->max_conns_per_listener, addr, port,
+			l->refused);
 		l->refused_logged = now;
 	}
 	usk_sock_close(&sock);
@@ -288,7 +296,8 @@ tcp_accept_poll(void *arg)
 				}
 				break;
 			}
-			/* relaxed: only a limit (a connection closing meanwhile is seen next time) */
+			/* relaxed: only a limit (a connection closing meanwhile is seen next time)
+			 */
 			if (atomic_load_explicit(&l->num_conns, memory_order_relaxed) >=
 			    tt->max_conns_per_listener) {
 				listener_refuse(tt, l, sock);
@@ -336,7 +345,8 @@ tcp_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_transport
 	sopts.priority = tt->sock_priority;
 	rc = usk_sock_listen(trid->traddr, (int)port, &sopts, &l->sock);
 	if (rc != 0) {
-		USK_ERRLOG("cannot listen on %s:%s: %s\n", trid->traddr, trid->trsvcid, strerror(-rc));
+		USK_ERRLOG("cannot listen on %s:%s: %s\n", trid->traddr, trid->trsvcid,
+			   strerror(-rc));
 		free(l);
 		return rc;
 	}
@@ -349,8 +359,8 @@ tcp_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_transport
 			goto err_close;
 		}
 	} else if (tt->accept_poller == NULL) {
-		tt->accept_poller = usk_poller_register_named(tcp_accept_poll, tt,
-				    transport->opts.acceptor_poll_rate, "nvmf_tcp_accept");
+		tt->accept_poller = usk_poller_register_named(
+			tcp_accept_poll, tt, transport->opts.acceptor_poll_rate, "nvmf_tcp_accept");
 		if (tt->accept_poller == NULL) {
 			goto err_close;
 		}
@@ -401,15 +411,16 @@ tcp_cdata_init(struct usk_nvmf_transport *transport, const struct usk_nvmf_subsy
 	/* SGL data block with offset (in-capsule) and transport data blocks */
 	cdata->sgls = USK_NVME_SGLS_SUPPORTED | USK_NVME_SGLS_ADDRESS_AS_OFFSET |
 		      USK_NVME_SGLS_TRANSPORT_DATA_BLOCK;
-	cdata->nvmf_specific.ioccsz = (uint32_t)(sizeof(struct usk_nvme_cmd) +
-				      transport->opts.in_capsule_data_size) / 16;
+	cdata->nvmf_specific.ioccsz =
+		(uint32_t)(sizeof(struct usk_nvme_cmd) + transport->opts.in_capsule_data_size) / 16;
 	cdata->nvmf_specific.iorcsz = sizeof(struct usk_nvme_cpl) / 16;
 	cdata->nvmf_specific.icdoff = 0;
 	cdata->nvmf_specific.msdbd = 1;
 }
 
 static void
-tcp_listener_discover(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid,
+tcp_listener_discover(struct usk_nvmf_transport *transport,
+		      const struct usk_nvme_transport_id *trid,
 		      struct usk_nvmf_discovery_log_page_entry *entry)
 {
 	entry->trtype = USK_NVMF_TRTYPE_TCP;
@@ -449,7 +460,7 @@ tcp_poll_group_create(struct usk_nvmf_transport *transport, struct usk_nvmf_poll
 	TAILQ_INIT(&tg->pending_buf_queue);
 	tg->group.transport = transport;
 	tg->timeout_poller = usk_poller_register_named(tcp_group_timeout_poll, tg,
-			     TCP_TIMEOUT_POLL_US, "nvmf_tcp_timeout");
+						       TCP_TIMEOUT_POLL_US, "nvmf_tcp_timeout");
 	if (tg->timeout_poller == NULL) {
 		usk_sock_group_close(&tg->sock_group);
 		free(tg);
@@ -584,7 +595,8 @@ tcp_poll_group_poll(struct usk_nvmf_transport_poll_group *group)
 		if (tq->send_inflight) {
 			/* async send: its completion queues the qpair again if more is left */
 		} else if (!STAILQ_EMPTY(&tq->send_queue)) {
-			/* socket full: retried on the next poll (or when writable, in interrupt mode) */
+			/* socket full: retried on the next poll (or when writable, in interrupt
+			 * mode) */
 			tq->in_flush_list = true;
 			TAILQ_INSERT_TAIL(&tg->flush_list, tq, flush_link);
 			if (tg->intr != NULL) {

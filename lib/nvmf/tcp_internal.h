@@ -13,41 +13,41 @@
 #include "usk/sock.h"
 #include "tcp_pdu.h"
 
-#define TCP_DEFAULT_MAX_QUEUE_DEPTH		128
-#define TCP_DEFAULT_MAX_QPAIRS_PER_CTRLR	128
-#define TCP_DEFAULT_IN_CAPSULE_DATA_SIZE	4096
-#define TCP_DEFAULT_MAX_IO_SIZE			131072
-#define TCP_DEFAULT_IO_UNIT_SIZE		131072
-#define TCP_DEFAULT_MAX_AQ_DEPTH		128
-#define TCP_DEFAULT_NUM_SHARED_BUFFERS		511
-#define TCP_DEFAULT_BUF_CACHE_SIZE		32
-#define TCP_DEFAULT_ABORT_TIMEOUT_SEC		1
-#define TCP_DEFAULT_ACCEPTOR_POLL_RATE		10000
+#define TCP_DEFAULT_MAX_QUEUE_DEPTH	 128
+#define TCP_DEFAULT_MAX_QPAIRS_PER_CTRLR 128
+#define TCP_DEFAULT_IN_CAPSULE_DATA_SIZE 4096
+#define TCP_DEFAULT_MAX_IO_SIZE		 131072
+#define TCP_DEFAULT_IO_UNIT_SIZE	 131072
+#define TCP_DEFAULT_MAX_AQ_DEPTH	 128
+#define TCP_DEFAULT_NUM_SHARED_BUFFERS	 511
+#define TCP_DEFAULT_BUF_CACHE_SIZE	 32
+#define TCP_DEFAULT_ABORT_TIMEOUT_SEC	 1
+#define TCP_DEFAULT_ACCEPTOR_POLL_RATE	 10000
 /* Data asked for with an R2T that does not come within this fails and closes the connection. */
-#define TCP_DEFAULT_R2T_TIMEOUT_MS		5000
+#define TCP_DEFAULT_R2T_TIMEOUT_MS 5000
 /* ICReq and a successful Connect must complete within this after the TCP accept. */
-#define TCP_DEFAULT_CONNECT_TIMEOUT_MS		10000
-#define TCP_DEFAULT_MAX_CONNS_PER_LISTENER	1024
+#define TCP_DEFAULT_CONNECT_TIMEOUT_MS	   10000
+#define TCP_DEFAULT_MAX_CONNS_PER_LISTENER 1024
 /* Period of each poll group's timeout check. */
-#define TCP_TIMEOUT_POLL_US			100000
-#define TCP_DEFAULT_C2H_SUCCESS			true
-#define TCP_DEFAULT_SOCK_PRIORITY		0
-#define TCP_MAX_SOCK_PRIORITY			16
-#define TCP_MAX_IN_CAPSULE_DATA_SIZE		131072
+#define TCP_TIMEOUT_POLL_US	     100000
+#define TCP_DEFAULT_C2H_SUCCESS	     true
+#define TCP_DEFAULT_SOCK_PRIORITY    0
+#define TCP_MAX_SOCK_PRIORITY	     16
+#define TCP_MAX_IN_CAPSULE_DATA_SIZE 131072
 /* Linux hosts send up to 8 KiB capsules on the admin queue (NVME_TCP_ADMIN_CCSZ). */
-#define TCP_ADMIN_ICD_SIZE			8192
+#define TCP_ADMIN_ICD_SIZE 8192
 /* MAXH2CDATA we announce in ICResp. */
-#define TCP_MAXH2CDATA				131072
+#define TCP_MAXH2CDATA 131072
 /* Receive buffer of a connection: several PDUs are parsed from one recv(). */
-#define TCP_RECV_BUF_SIZE			65536
+#define TCP_RECV_BUF_SIZE 65536
 /* Payloads at least this large are read straight into the request's buffers. */
-#define TCP_DIRECT_READ_MIN			8192
+#define TCP_DIRECT_READ_MIN 8192
 /* Reads per connection per poll before giving other connections a turn. */
-#define TCP_RECV_BUDGET				8
+#define TCP_RECV_BUDGET 8
 /* iovecs of one request's send: PDU header, data buffers, data digest, CapsuleResp. */
-#define TCP_REQ_TX_IOV				(USK_NVMF_REQ_MAX_BUFFERS + 3)
+#define TCP_REQ_TX_IOV (USK_NVMF_REQ_MAX_BUFFERS + 3)
 /* Room for a C2HData/R2T header, its digest and padding up to the host's alignment (HPDA). */
-#define TCP_TX_HDR_MAX				(24 + 4 + USK_NVME_TCP_PDO_MAX_ALIGN)
+#define TCP_TX_HDR_MAX (24 + 4 + USK_NVME_TCP_PDO_MAX_ALIGN)
 
 extern struct usk_log_flag USK_LOG_nvmf_tcp;
 
@@ -79,8 +79,8 @@ struct tcp_tx {
 	STAILQ_ENTRY(tcp_tx) link;
 	struct iovec *iov;
 	int iovcnt;
-	int idx;		/* first iovec not fully sent */
-	size_t off;		/* bytes of iov[idx] already sent */
+	int idx;    /* first iovec not fully sent */
+	size_t off; /* bytes of iov[idx] already sent */
 	void (*done)(struct tcp_qpair *tq, struct tcp_tx *tx);
 };
 
@@ -89,13 +89,13 @@ struct tcp_req {
 	union usk_nvmf_h2c_msg cmd;
 	union usk_nvmf_c2h_msg rsp;
 	enum tcp_req_state state;
-	uint16_t ttag;		/* index + 1, the R2T transfer tag */
-	bool tx_queued;		/* tx is on the qpair's send queue */
-	bool uses_big_icd;	/* in-capsule data is in the qpair's big_icd_buf */
-	uint32_t h2c_offset;	/* host data received so far */
-	uint32_t wait_bufs;	/* reserved with usk_nvmf_qpair_data_wait_reserve until data came */
-	uint64_t r2t_deadline;	/* ticks: the host data must be in by then */
-	uint8_t *icd_buf;	/* in-capsule data slot (in_capsule_data_size) */
+	uint16_t ttag;	       /* index + 1, the R2T transfer tag */
+	bool tx_queued;	       /* tx is on the qpair's send queue */
+	bool uses_big_icd;     /* in-capsule data is in the qpair's big_icd_buf */
+	uint32_t h2c_offset;   /* host data received so far */
+	uint32_t wait_bufs;    /* reserved with usk_nvmf_qpair_data_wait_reserve until data came */
+	uint64_t r2t_deadline; /* ticks: the host data must be in by then */
+	uint8_t *icd_buf;      /* in-capsule data slot (in_capsule_data_size) */
 	/* free list, group's pending_buf_queue, qpair's share_wait or r2t_wait (by state) */
 	TAILQ_ENTRY(tcp_req) link;
 	struct tcp_tx tx;
@@ -123,9 +123,9 @@ struct tcp_qpair {
 	struct usk_sock *sock;
 	enum tcp_qpair_state state;
 	bool in_flush_list;
-	bool send_inflight;	/* an async send (usk_sock_writev_async) is with the kernel */
+	bool send_inflight; /* an async send (usk_sock_writev_async) is with the kernel */
 	bool disconnect_started;
-	bool close_after_send;	/* a C2HTermReq is queued: close once it is out */
+	bool close_after_send; /* a C2HTermReq is queued: close once it is out */
 	uint8_t hpda;
 	uint32_t maxr2t;
 	struct tcp_pdu_params params;
@@ -139,10 +139,10 @@ struct tcp_qpair {
 	uint32_t rbuf_len;
 	STAILQ_HEAD(, tcp_tx) send_queue;
 	TAILQ_HEAD(, tcp_req) free_reqs;
-	TAILQ_HEAD(, tcp_req) r2t_wait;		/* R2T sent, data not all in; oldest first */
-	TAILQ_HEAD(, tcp_req) share_wait;	/* NEED_SHARE, FIFO */
-	TAILQ_ENTRY(tcp_qpair) link;		/* group's qpairs */
-	TAILQ_ENTRY(tcp_qpair) flush_link;	/* group's flush list */
+	TAILQ_HEAD(, tcp_req) r2t_wait;	   /* R2T sent, data not all in; oldest first */
+	TAILQ_HEAD(, tcp_req) share_wait;  /* NEED_SHARE, FIFO */
+	TAILQ_ENTRY(tcp_qpair) link;	   /* group's qpairs */
+	TAILQ_ENTRY(tcp_qpair) flush_link; /* group's flush list */
 	/* ---- cold ---- */
 	/*
 	 * reqs[ttag - 1]: one request until Connect (only Connect may come first), then the host's
@@ -152,14 +152,14 @@ struct tcp_qpair {
 	struct tcp_req **reqs;
 	uint32_t num_reqs;
 	bool sq_sized;
-	uint32_t outstanding;	/* requests not FREE */
+	uint32_t outstanding; /* requests not FREE */
 	struct tcp_req *first_req;
 	struct tcp_req *sq_reqs;
 	uint8_t *sq_icd_bufs;
-	uint8_t *icd_bufs;	/* the first request's in-capsule buffer */
-	uint64_t accept_tsc;	/* connect timeout runs from here */
-	struct tcp_listener *listener;	/* counts this connection */
-	uint8_t *big_icd_buf;	/* one larger in-capsule buffer (admin capsules up to 8 KiB) */
+	uint8_t *icd_bufs;	       /* the first request's in-capsule buffer */
+	uint64_t accept_tsc;	       /* connect timeout runs from here */
+	struct tcp_listener *listener; /* counts this connection */
+	uint8_t *big_icd_buf; /* one larger in-capsule buffer (admin capsules up to 8 KiB) */
 	bool big_icd_busy;
 	struct tcp_tx icresp_tx;
 	struct iovec icresp_iov[1];
@@ -185,17 +185,17 @@ struct tcp_poll_group {
 	/* Interrupt mode: work that no fd event will announce (a response queued by a bdev
 	 * completion, a request waiting for a buffer) is picked up by a message to this thread. */
 	bool in_poll;
-	bool wake_pending;	/* a tcp_group_wake message is in flight */
-	bool destroyed;		/* destroy ran while wake_pending: the message frees the group */
-	struct usk_poller *timeout_poller;	/* R2T data and connect timeouts */
-	uint32_t share_wait_now;	/* requests in NEED_SHARE on this group's qpairs */
+	bool wake_pending; /* a tcp_group_wake message is in flight */
+	bool destroyed;	   /* destroy ran while wake_pending: the message frees the group */
+	struct usk_poller *timeout_poller; /* R2T data and connect timeouts */
+	uint32_t share_wait_now;	   /* requests in NEED_SHARE on this group's qpairs */
 	/* statistics (nvmf_get_stats) */
-	uint64_t pending_buf_waits;	/* times a request had to wait for a data buffer */
+	uint64_t pending_buf_waits; /* times a request had to wait for a data buffer */
 	uint32_t pending_buf_now;
-	uint64_t share_waits;		/* times a request waited for its qpair's/ctrlr's share */
+	uint64_t share_waits; /* times a request waited for its qpair's/ctrlr's share */
 	uint64_t r2t_timeouts;
 	uint64_t connect_timeouts;
-	uint64_t sq_overflows;		/* hosts that sent more commands than SQSIZE + 1 */
+	uint64_t sq_overflows; /* hosts that sent more commands than SQSIZE + 1 */
 	uint64_t fatal_errors;
 	uint64_t qpairs_accepted;
 };
@@ -204,10 +204,10 @@ struct tcp_listener {
 	/* Connections alive from this listener (decremented on their poll group threads). A
 	 * stopped listener with connections left waits on closed_listeners until they are gone. */
 	_Atomic uint32_t num_conns;
-	uint64_t refused;		/* over max_connections_per_listener */
-	uint64_t refused_logged;	/* ticks of the last log line about it */
+	uint64_t refused;	 /* over max_connections_per_listener */
+	uint64_t refused_logged; /* ticks of the last log line about it */
 	struct usk_sock *sock;
-	struct usk_interrupt *intr;	/* interrupt mode: accept when the listen fd is readable */
+	struct usk_interrupt *intr; /* interrupt mode: accept when the listen fd is readable */
 	struct usk_nvme_transport_id trid;
 	TAILQ_ENTRY(tcp_listener) link;
 };
@@ -222,7 +222,7 @@ struct tcp_transport {
 	/* cap on buffers held by commands waiting for host data: 0 = a share of the pool ceiling */
 	uint32_t max_r2t_bufs_per_qpair;
 	uint32_t max_r2t_bufs_per_ctrlr;
-	uint32_t io_bufs;		/* buffers of one max_io_size I/O: the least a share is */
+	uint32_t io_bufs; /* buffers of one max_io_size I/O: the least a share is */
 	/* socket implementation of the poll groups ("" = usk_sock_get_default_impl()) */
 	char sock_impl[USK_SOCK_IMPL_NAME_MAX];
 	struct usk_poller *accept_poller;

@@ -6,12 +6,12 @@
 #include "usk/util.h"
 #include "tcp_pdu.h"
 
-#define CH_LEN ((uint32_t)sizeof(struct usk_nvme_tcp_common_pdu_hdr))
+#define CH_LEN	     ((uint32_t)sizeof(struct usk_nvme_tcp_common_pdu_hdr))
 #define FEI_PDU_TYPE offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdu_type)
-#define FEI_FLAGS offsetof(struct usk_nvme_tcp_common_pdu_hdr, flags)
-#define FEI_HLEN offsetof(struct usk_nvme_tcp_common_pdu_hdr, hlen)
-#define FEI_PDO offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdo)
-#define FEI_PLEN offsetof(struct usk_nvme_tcp_common_pdu_hdr, plen)
+#define FEI_FLAGS    offsetof(struct usk_nvme_tcp_common_pdu_hdr, flags)
+#define FEI_HLEN     offsetof(struct usk_nvme_tcp_common_pdu_hdr, hlen)
+#define FEI_PDO	     offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdo)
+#define FEI_PLEN     offsetof(struct usk_nvme_tcp_common_pdu_hdr, plen)
 
 void
 tcp_pdu_rx_init(struct tcp_pdu_rx *rx)
@@ -43,16 +43,26 @@ const char *
 tcp_pdu_type_name(uint8_t type)
 {
 	switch (type) {
-	case USK_NVME_TCP_PDU_TYPE_IC_REQ: return "ICReq";
-	case USK_NVME_TCP_PDU_TYPE_IC_RESP: return "ICResp";
-	case USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ: return "H2CTermReq";
-	case USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ: return "C2HTermReq";
-	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD: return "CapsuleCmd";
-	case USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP: return "CapsuleResp";
-	case USK_NVME_TCP_PDU_TYPE_H2C_DATA: return "H2CData";
-	case USK_NVME_TCP_PDU_TYPE_C2H_DATA: return "C2HData";
-	case USK_NVME_TCP_PDU_TYPE_R2T: return "R2T";
-	default: return "unknown";
+	case USK_NVME_TCP_PDU_TYPE_IC_REQ:
+		return "ICReq";
+	case USK_NVME_TCP_PDU_TYPE_IC_RESP:
+		return "ICResp";
+	case USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ:
+		return "H2CTermReq";
+	case USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ:
+		return "C2HTermReq";
+	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD:
+		return "CapsuleCmd";
+	case USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP:
+		return "CapsuleResp";
+	case USK_NVME_TCP_PDU_TYPE_H2C_DATA:
+		return "H2CData";
+	case USK_NVME_TCP_PDU_TYPE_C2H_DATA:
+		return "C2HData";
+	case USK_NVME_TCP_PDU_TYPE_R2T:
+		return "R2T";
+	default:
+		return "unknown";
 	}
 }
 
@@ -71,7 +81,7 @@ validate_data_pdu(struct tcp_pdu_rx *rx, const struct usk_nvme_tcp_common_pdu_hd
 	if (has_hdgst != p->hdgst) {
 		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_FLAGS,
 			       p->hdgst ? "header digest flag missing" :
-			       "header digest flag set but not negotiated");
+					  "header digest flag set but not negotiated");
 	}
 	rx->hdgst_len = has_hdgst ? USK_NVME_TCP_DIGEST_LEN : 0;
 	if (plen < hlen + rx->hdgst_len) {
@@ -92,7 +102,7 @@ validate_data_pdu(struct tcp_pdu_rx *rx, const struct usk_nvme_tcp_common_pdu_hd
 	if (has_ddgst != p->ddgst) {
 		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_FLAGS,
 			       p->ddgst ? "data digest flag missing" :
-			       "data digest flag set but not negotiated");
+					  "data digest flag set but not negotiated");
 	}
 	rx->ddgst_len = has_ddgst ? USK_NVME_TCP_DIGEST_LEN : 0;
 	align = ((uint32_t)p->cpda + 1) * 4;
@@ -159,8 +169,7 @@ tcp_pdu_ch_validate(struct tcp_pdu_rx *rx, const struct usk_nvme_tcp_common_pdu_
 	}
 
 	if (!p->ic_done) {
-		return ch_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
-			       "PDU before ICReq");
+		return ch_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0, "PDU before ICReq");
 	}
 	if (ch->pdu_type == USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD) {
 		if (ch->hlen != sizeof(struct usk_nvme_tcp_cmd)) {
@@ -203,7 +212,8 @@ psh_done(struct tcp_pdu_rx *rx)
 		tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_HDGST_ERROR, 0, "header digest mismatch");
 		return TCP_PDU_RX_EV_ERROR;
 	}
-	if (ch->pdu_type == USK_NVME_TCP_PDU_TYPE_H2C_DATA && rx->hdr.h2c_data.datal != rx->data_len) {
+	if (ch->pdu_type == USK_NVME_TCP_PDU_TYPE_H2C_DATA &&
+	    rx->hdr.h2c_data.datal != rx->data_len) {
 		tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
 				offsetof(struct usk_nvme_tcp_h2c_data_hdr, datal),
 				"H2CData datal does not match plen");
@@ -303,8 +313,8 @@ tcp_pdu_rx_payload_advance(struct tcp_pdu_rx *rx, size_t n)
 		size_t chunk = USK_MIN(n, v->iov_len - rx->iov_off);
 
 		if (rx->ddgst_len != 0) {
-			rx->data_crc = usk_crc32c_update((uint8_t *)v->iov_base + rx->iov_off, chunk,
-							 rx->data_crc);
+			rx->data_crc = usk_crc32c_update((uint8_t *)v->iov_base + rx->iov_off,
+							 chunk, rx->data_crc);
 		}
 		rx->iov_off += (uint32_t)chunk;
 		rx->data_have += (uint32_t)chunk;
@@ -344,8 +354,8 @@ payload_copy(struct tcp_pdu_rx *rx, const uint8_t *buf, size_t len)
 }
 
 enum tcp_pdu_rx_event
-tcp_pdu_rx_feed(struct tcp_pdu_rx *rx, const struct tcp_pdu_params *p,
-		const uint8_t *buf, size_t len, size_t *consumed)
+tcp_pdu_rx_feed(struct tcp_pdu_rx *rx, const struct tcp_pdu_params *p, const uint8_t *buf,
+		size_t len, size_t *consumed)
 {
 	size_t off = 0, chunk;
 	enum tcp_pdu_rx_event ev;
@@ -381,11 +391,13 @@ tcp_pdu_rx_feed(struct tcp_pdu_rx *rx, const struct tcp_pdu_params *p,
 					chunk = USK_MIN(len - off, (size_t)(rest - rx->have));
 					memcpy(rx->hdr.raw + CH_LEN + rx->have, buf + off, chunk);
 				} else if (rx->have < rest + rx->hdgst_len) {
-					chunk = USK_MIN(len - off, (size_t)(rest + rx->hdgst_len - rx->have));
+					chunk = USK_MIN(len - off,
+							(size_t)(rest + rx->hdgst_len - rx->have));
 					memcpy(rx->hdgst + (rx->have - rest), buf + off, chunk);
 				} else {
 					/* padding up to PDO: skipped */
-					chunk = USK_MIN(len - off, (size_t)(rx->psh_len - rx->have));
+					chunk = USK_MIN(len - off,
+							(size_t)(rx->psh_len - rx->have));
 				}
 				rx->have += (uint32_t)chunk;
 				off += chunk;

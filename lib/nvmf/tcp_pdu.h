@@ -18,29 +18,29 @@
 #define TCP_PDU_MAX_DATA_IOV 34
 
 enum tcp_pdu_rx_state {
-	TCP_PDU_RX_AWAIT_CH,		/* the 8-byte common header */
-	TCP_PDU_RX_AWAIT_PSH,		/* rest of the header, header digest, padding up to PDO */
-	TCP_PDU_RX_AWAIT_DEST,		/* header done: the caller must set a data destination */
-	TCP_PDU_RX_AWAIT_PAYLOAD,	/* payload and data digest */
-	TCP_PDU_RX_DONE,		/* a whole PDU is ready; the next feed starts a new one */
-	TCP_PDU_RX_ERROR,		/* fatal: send C2HTermReq (fes/fei) and close */
+	TCP_PDU_RX_AWAIT_CH,	  /* the 8-byte common header */
+	TCP_PDU_RX_AWAIT_PSH,	  /* rest of the header, header digest, padding up to PDO */
+	TCP_PDU_RX_AWAIT_DEST,	  /* header done: the caller must set a data destination */
+	TCP_PDU_RX_AWAIT_PAYLOAD, /* payload and data digest */
+	TCP_PDU_RX_DONE,	  /* a whole PDU is ready; the next feed starts a new one */
+	TCP_PDU_RX_ERROR,	  /* fatal: send C2HTermReq (fes/fei) and close */
 };
 
 enum tcp_pdu_rx_event {
-	TCP_PDU_RX_EV_NEED_MORE,	/* all input consumed, PDU incomplete */
-	TCP_PDU_RX_EV_HEADER,		/* header validated: call tcp_pdu_rx_set_dest or _fail */
-	TCP_PDU_RX_EV_PDU,		/* PDU complete (data and digests checked) */
-	TCP_PDU_RX_EV_ERROR,		/* fatal error: rx->fes, rx->fei, rx->reason */
+	TCP_PDU_RX_EV_NEED_MORE, /* all input consumed, PDU incomplete */
+	TCP_PDU_RX_EV_HEADER,	 /* header validated: call tcp_pdu_rx_set_dest or _fail */
+	TCP_PDU_RX_EV_PDU,	 /* PDU complete (data and digests checked) */
+	TCP_PDU_RX_EV_ERROR,	 /* fatal error: rx->fes, rx->fei, rx->reason */
 };
 
 /* What the connection negotiated (and the limits the validator enforces). */
 struct tcp_pdu_params {
-	bool ic_done;		/* ICReq received and answered */
-	bool hdgst;		/* header digest enabled */
-	bool ddgst;		/* data digest enabled */
-	uint8_t cpda;		/* our CPDA: PDO of host PDUs must be a multiple of (cpda+1)*4 */
-	uint32_t max_icd;	/* in-capsule data size */
-	uint32_t maxh2cdata;	/* MAXH2CDATA we announced */
+	bool ic_done;	     /* ICReq received and answered */
+	bool hdgst;	     /* header digest enabled */
+	bool ddgst;	     /* data digest enabled */
+	uint8_t cpda;	     /* our CPDA: PDO of host PDUs must be a multiple of (cpda+1)*4 */
+	uint32_t max_icd;    /* in-capsule data size */
+	uint32_t maxh2cdata; /* MAXH2CDATA we announced */
 };
 
 struct tcp_pdu_rx {
@@ -57,8 +57,8 @@ struct tcp_pdu_rx {
 	uint32_t data_have;
 	uint32_t data_crc;
 	int iovcnt;
-	int iov_idx;		/* current destination iovec */
-	uint32_t iov_off;	/* offset in iov[iov_idx] */
+	int iov_idx;	  /* current destination iovec */
+	uint32_t iov_off; /* offset in iov[iov_idx] */
 	/* fatal error information (valid in TCP_PDU_RX_ERROR) */
 	uint16_t fes;
 	uint32_t fei;

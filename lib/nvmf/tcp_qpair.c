@@ -63,7 +63,8 @@ tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
 			goto err_free;
 		}
 	}
-	tq->big_icd_buf = usk_dma_zmalloc(USK_MAX(TCP_ADMIN_ICD_SIZE, icd), USK_CACHE_LINE_SIZE, NULL);
+	tq->big_icd_buf =
+		usk_dma_zmalloc(USK_MAX(TCP_ADMIN_ICD_SIZE, icd), USK_CACHE_LINE_SIZE, NULL);
 	if (tq->big_icd_buf == NULL) {
 		goto err_free;
 	}
@@ -127,7 +128,8 @@ tcp_qpair_set_sq_size(struct usk_nvmf_qpair *qpair, uint32_t entries)
 	tq->sq_reqs = sq_reqs;
 	tq->sq_icd_bufs = icd_bufs;
 	for (i = 1; i < entries; i++) {
-		req_init(tq, &sq_reqs[i - 1], i, icd != 0 ? icd_bufs + (size_t)(i - 1) * icd : NULL);
+		req_init(tq, &sq_reqs[i - 1], i,
+			 icd != 0 ? icd_bufs + (size_t)(i - 1) * icd : NULL);
 	}
 	tq->num_reqs = entries;
 	tq->sq_sized = true;
@@ -505,7 +507,8 @@ tcp_group_process_share_wait(struct tcp_poll_group *tg)
 	int n = 0;
 
 	TAILQ_FOREACH(tq, &tg->qpairs, link) {
-		while ((r = TAILQ_FIRST(&tq->share_wait)) != NULL && tq->state != TCP_QPAIR_EXITING) {
+		while ((r = TAILQ_FIRST(&tq->share_wait)) != NULL &&
+		       tq->state != TCP_QPAIR_EXITING) {
 			if (!req_take_share(tq, r)) {
 				break;
 			}
@@ -720,7 +723,8 @@ tcp_qpair_abort_request(struct usk_nvmf_qpair *qpair, uint16_t cid)
 	for (i = 0; i < tq->num_reqs; i++) {
 		struct tcp_req *r = tq->reqs[i];
 
-		if ((r->state == TCP_REQ_STATE_NEED_BUFFER || r->state == TCP_REQ_STATE_NEED_SHARE) &&
+		if ((r->state == TCP_REQ_STATE_NEED_BUFFER ||
+		     r->state == TCP_REQ_STATE_NEED_SHARE) &&
 		    r->cmd.nvme_cmd.cid == cid) {
 			if (r->state == TCP_REQ_STATE_NEED_BUFFER) {
 				TAILQ_REMOVE(&tq->tgroup->pending_buf_queue, r, link);
@@ -792,9 +796,10 @@ qpair_fatal(struct tcp_qpair *tq)
 		return;
 	}
 	USK_ERRLOG("NVMe/TCP qpair from %s:%u: %s (PDU type 0x%02x %s, FES 0x%x, FEI %u): "
-		   "sending C2HTermReq and closing the connection\n", tq->peer_addr, tq->peer_port,
-		   tq->rx.reason ? tq->rx.reason : "protocol error", tq->rx.hdr.common.pdu_type,
-		   tcp_pdu_type_name(tq->rx.hdr.common.pdu_type), tq->rx.fes, tq->rx.fei);
+		   "sending C2HTermReq and closing the connection\n",
+		   tq->peer_addr, tq->peer_port, tq->rx.reason ? tq->rx.reason : "protocol error",
+		   tq->rx.hdr.common.pdu_type, tcp_pdu_type_name(tq->rx.hdr.common.pdu_type),
+		   tq->rx.fes, tq->rx.fei);
 	if (tq->tgroup != NULL) {
 		tq->tgroup->fatal_errors++;
 	}
@@ -862,7 +867,8 @@ handle_icreq(struct tcp_qpair *tq)
 
 /* Slice [off, off+len) of the request's data iovecs into out. Returns the count or -1. */
 static int
-iov_slice(const struct usk_nvmf_request *req, uint32_t off, uint32_t len, struct iovec *out, int max)
+iov_slice(const struct usk_nvmf_request *req, uint32_t off, uint32_t len, struct iovec *out,
+	  int max)
 {
 	uint32_t i;
 	int n = 0;
@@ -907,7 +913,7 @@ handle_header(struct tcp_qpair *tq)
 			tq->tgroup->sq_overflows++;
 			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
 					tq->sq_sized ? "more commands outstanding than SQSIZE + 1" :
-					"a command before Connect completed");
+						       "a command before Connect completed");
 			return -1;
 		}
 		TAILQ_REMOVE(&tq->free_reqs, r, link);
@@ -987,8 +993,9 @@ handle_pdu(struct tcp_qpair *tq)
 		handle_icreq(tq);
 		break;
 	case USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ:
-		USK_ERRLOG("NVMe/TCP host %s:%u sent H2CTermReq (FES 0x%x): closing the connection\n",
-			   tq->peer_addr, tq->peer_port, rx->hdr.term_req.fes);
+		USK_ERRLOG(
+			"NVMe/TCP host %s:%u sent H2CTermReq (FES 0x%x): closing the connection\n",
+			tq->peer_addr, tq->peer_port, rx->hdr.term_req.fes);
 		tcp_qpair_disconnect(tq);
 		break;
 	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD:
@@ -1045,8 +1052,8 @@ static void
 qpair_conn_lost(struct tcp_qpair *tq, int rc)
 {
 	if (rc == -ECONNRESET) {
-		USK_DEBUGLOG(nvmf_tcp, "NVMe/TCP host %s:%u closed the connection\n",
-			     tq->peer_addr, tq->peer_port);
+		USK_DEBUGLOG(nvmf_tcp, "NVMe/TCP host %s:%u closed the connection\n", tq->peer_addr,
+			     tq->peer_port);
 	} else {
 		USK_NOTICELOG("NVMe/TCP connection from %s:%u failed: %s\n", tq->peer_addr,
 			      tq->peer_port, strerror(-rc));
@@ -1075,7 +1082,8 @@ tcp_qpair_sock_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock
 			rc = usk_sock_readv(sock, iov, n + 1);
 			if (rc > 0) {
 				size_t direct = USK_MIN((size_t)rc, (size_t)rem);
-				enum tcp_pdu_rx_event ev = tcp_pdu_rx_payload_advance(&tq->rx, direct);
+				enum tcp_pdu_rx_event ev =
+					tcp_pdu_rx_payload_advance(&tq->rx, direct);
 
 				if (ev == TCP_PDU_RX_EV_ERROR) {
 					qpair_fatal(tq);
@@ -1136,7 +1144,8 @@ qpair_r2t_timeout(struct tcp_qpair *tq, struct tcp_req *r)
 	USK_ERRLOG("NVMe/TCP host %s (%s:%u): no data for cid %u within %u ms of its R2T "
 		   "(%u of %u bytes came): failing it and closing the connection\n",
 		   qpair_host_name(tq, host, sizeof(host)), tq->peer_addr, tq->peer_port,
-		   r->cmd.nvme_cmd.cid, tq->ttransport->r2t_timeout_ms, r->h2c_offset, r->req.length);
+		   r->cmd.nvme_cmd.cid, tq->ttransport->r2t_timeout_ms, r->h2c_offset,
+		   r->req.length);
 	tq->tgroup->r2t_timeouts++;
 	TAILQ_REMOVE(&tq->r2t_wait, r, link);
 	req_data_wait_done(tq, r);
@@ -1162,8 +1171,8 @@ int
 tcp_group_timeout_poll(void *arg)
 {
 	struct tcp_poll_group *tg = arg;
-	struct tcp_transport *tt = USK_CONTAINEROF(tg->group.transport, struct tcp_transport,
-				   transport);
+	struct tcp_transport *tt =
+		USK_CONTAINEROF(tg->group.transport, struct tcp_transport, transport);
 	uint64_t now = usk_get_ticks(), hz = usk_get_ticks_hz();
 	uint64_t connect_ticks = (uint64_t)tt->connect_timeout_ms * hz / 1000;
 	struct tcp_qpair *tq, *next;
@@ -1177,10 +1186,11 @@ tcp_group_timeout_poll(void *arg)
 		}
 		if (tq->qpair.ctrlr == NULL && connect_ticks != 0 &&
 		    now - tq->accept_tsc > connect_ticks) {
-			USK_ERRLOG("NVMe/TCP connection from %s:%u: no %s within %u ms: closing it\n",
-				   tq->peer_addr, tq->peer_port,
-				   tq->params.ic_done ? "successful Connect" : "ICReq",
-				   tt->connect_timeout_ms);
+			USK_ERRLOG(
+				"NVMe/TCP connection from %s:%u: no %s within %u ms: closing it\n",
+				tq->peer_addr, tq->peer_port,
+				tq->params.ic_done ? "successful Connect" : "ICReq",
+				tt->connect_timeout_ms);
 			tg->connect_timeouts++;
 			tcp_qpair_disconnect(tq);
 			n++;

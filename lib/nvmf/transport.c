@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* NVMe-oF target transports: registry, option validation, shared data buffers, listener refcounts. */
+/* NVMe-oF target transports: registry, option validation, shared data buffers, listener refcounts.
+ */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -18,9 +19,9 @@
  * a grow message still queued when the transport is destroyed (on that same thread) finds it.
  */
 struct nvmf_pool_grower {
-	struct usk_nvmf_transport *transport;	/* NULL: destroyed, the message frees this */
+	struct usk_nvmf_transport *transport; /* NULL: destroyed, the message frees this */
 	struct usk_thread *thread;
-	_Atomic bool pending;			/* a grow message is in flight */
+	_Atomic bool pending; /* a grow message is in flight */
 };
 
 static const struct usk_nvmf_transport_ops *g_transport_ops[NVMF_MAX_TRANSPORT_OPS];
@@ -58,7 +59,7 @@ usk_nvmf_transport_opts_init(const char *transport_name, struct usk_nvmf_transpo
 			     size_t opts_size)
 {
 	const struct usk_nvmf_transport_ops *ops = nvmf_transport_find_ops(transport_name);
-	struct usk_nvmf_transport_opts defaults = { .opts_size = sizeof(defaults) };
+	struct usk_nvmf_transport_opts defaults = {.opts_size = sizeof(defaults)};
 
 	if (ops == NULL) {
 		return false;
@@ -75,7 +76,8 @@ static int
 validate_opts(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len)
 {
 	if (o->max_queue_depth < 2) {
-		snprintf(err, err_len, "max_queue_depth: must be at least 2 (got %u)", o->max_queue_depth);
+		snprintf(err, err_len, "max_queue_depth: must be at least 2 (got %u)",
+			 o->max_queue_depth);
 		return -EINVAL;
 	}
 	if (o->max_qpairs_per_ctrlr < 2) {
@@ -83,7 +85,8 @@ validate_opts(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len
 		return -EINVAL;
 	}
 	if (o->max_aq_depth < USK_NVME_ADMIN_QUEUE_MIN_ENTRIES || o->max_aq_depth > 4096) {
-		snprintf(err, err_len, "max_aq_depth: must be in 2..4096 (got %u)", o->max_aq_depth);
+		snprintf(err, err_len, "max_aq_depth: must be in 2..4096 (got %u)",
+			 o->max_aq_depth);
 		return -EINVAL;
 	}
 	if (o->io_unit_size == 0 || o->io_unit_size % 512 != 0) {
@@ -107,18 +110,22 @@ validate_opts(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len
 		return -EINVAL;
 	}
 	if (o->in_capsule_data_size % 16 != 0 || o->in_capsule_data_size > 128 * 1024) {
-		snprintf(err, err_len, "in_capsule_data_size: must be a multiple of 16 up to 131072 (got %u)",
+		snprintf(err, err_len,
+			 "in_capsule_data_size: must be a multiple of 16 up to 131072 (got %u)",
 			 o->in_capsule_data_size);
 		return -EINVAL;
 	}
 	if (o->num_shared_buffers && o->num_shared_buffers < o->max_io_size / o->io_unit_size) {
-		snprintf(err, err_len, "num_shared_buffers: must hold at least one max_io_size I/O (%u)",
+		snprintf(err, err_len,
+			 "num_shared_buffers: must hold at least one max_io_size I/O (%u)",
 			 o->max_io_size / o->io_unit_size);
 		return -EINVAL;
 	}
 	if (o->max_shared_buffers != 0 && o->max_shared_buffers < o->num_shared_buffers) {
-		snprintf(err, err_len, "max_shared_buffers: must be 0 or at least num_shared_buffers "
-			 "(%u < %u)", o->max_shared_buffers, o->num_shared_buffers);
+		snprintf(err, err_len,
+			 "max_shared_buffers: must be 0 or at least num_shared_buffers "
+			 "(%u < %u)",
+			 o->max_shared_buffers, o->num_shared_buffers);
 		return -EINVAL;
 	}
 	if (o->max_shared_buffers > (1u << 20)) {
@@ -127,7 +134,8 @@ validate_opts(const struct usk_nvmf_transport_opts *o, char *err, size_t err_len
 		return -EINVAL;
 	}
 	if (o->num_shared_buffers && o->buf_cache_size > o->num_shared_buffers) {
-		snprintf(err, err_len, "buf_cache_size: must not exceed num_shared_buffers (%u > %u)",
+		snprintf(err, err_len,
+			 "buf_cache_size: must not exceed num_shared_buffers (%u > %u)",
 			 o->buf_cache_size, o->num_shared_buffers);
 		return -EINVAL;
 	}
@@ -172,8 +180,9 @@ usk_nvmf_transport_create(const char *transport_name, struct usk_nvmf_transport_
 		if (o.max_shared_buffers == 0) {
 			transport->opts.max_shared_buffers = o.num_shared_buffers;
 		}
-		transport->data_buf_pool = usk_mempool_create_growable(pool_name, o.num_shared_buffers,
-					   transport->opts.max_shared_buffers, o.io_unit_size, 0, -1);
+		transport->data_buf_pool = usk_mempool_create_growable(
+			pool_name, o.num_shared_buffers, transport->opts.max_shared_buffers,
+			o.io_unit_size, 0, -1);
 		if (transport->opts.max_shared_buffers > o.num_shared_buffers) {
 			transport->pool_grower = calloc(1, sizeof(*transport->pool_grower));
 			if (transport->pool_grower == NULL) {
@@ -186,7 +195,8 @@ usk_nvmf_transport_create(const char *transport_name, struct usk_nvmf_transport_
 			transport->pool_grower->thread = usk_get_thread();
 		}
 		if (transport->data_buf_pool == NULL) {
-			snprintf(err, err_len, "num_shared_buffers: cannot allocate %u buffers of %u bytes",
+			snprintf(err, err_len,
+				 "num_shared_buffers: cannot allocate %u buffers of %u bytes",
 				 o.num_shared_buffers, o.io_unit_size);
 			ops->destroy(transport, NULL, NULL);
 			return -ENOMEM;
@@ -249,7 +259,8 @@ static void
 add_transport_on_group(struct usk_io_channel_iter *i)
 {
 	struct add_transport_ctx *ctx = usk_io_channel_iter_get_ctx(i);
-	struct usk_nvmf_poll_group *group = usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
+	struct usk_nvmf_poll_group *group =
+		usk_io_channel_get_ctx(usk_io_channel_iter_get_channel(i));
 	struct usk_nvmf_transport_poll_group *tgroup;
 
 	TAILQ_FOREACH(tgroup, &group->tgroups, link) {
@@ -301,7 +312,8 @@ usk_nvmf_tgt_add_transport(struct usk_nvmf_tgt *tgt, struct usk_nvmf_transport *
 	TAILQ_INSERT_TAIL(&tgt->transports, transport, link);
 	rc = usk_for_each_channel(tgt, add_transport_on_group, ctx, add_transport_done);
 	if (rc != 0) {
-		/* As if the walk had failed: the caller sees the error and removes the transport. */
+		/* As if the walk had failed: the caller sees the error and removes the transport.
+		 */
 		if (cb_fn != NULL) {
 			cb_fn(cb_arg, rc);
 		}
@@ -363,8 +375,7 @@ usk_nvmf_transport_opts_to_json(struct usk_nvmf_transport *transport)
 	}
 	usk_json_set(params, "trtype", json_string(transport->ops->name));
 	usk_json_set(params, "max_queue_depth", json_integer(o->max_queue_depth));
-	usk_json_set(params, "max_io_qpairs_per_ctrlr",
-			    json_integer(o->max_qpairs_per_ctrlr - 1));
+	usk_json_set(params, "max_io_qpairs_per_ctrlr", json_integer(o->max_qpairs_per_ctrlr - 1));
 	usk_json_set(params, "in_capsule_data_size", json_integer(o->in_capsule_data_size));
 	usk_json_set(params, "max_io_size", json_integer(o->max_io_size));
 	usk_json_set(params, "io_unit_size", json_integer(o->io_unit_size));
@@ -476,9 +487,10 @@ pool_grow_msg(void *arg)
 	rc = usk_mempool_grow(transport->data_buf_pool, chunk);
 	if (rc > 0) {
 		atomic_fetch_add_explicit(&transport->pool_grows, 1, memory_order_relaxed);
-		USK_NOTICELOG("%s transport: shared data buffer pool grew by %d to %zu (ceiling %u)\n",
-			      transport->ops->name, rc, usk_mempool_get_size(transport->data_buf_pool),
-			      o->max_shared_buffers);
+		USK_NOTICELOG(
+			"%s transport: shared data buffer pool grew by %d to %zu (ceiling %u)\n",
+			transport->ops->name, rc, usk_mempool_get_size(transport->data_buf_pool),
+			o->max_shared_buffers);
 	} else {
 		atomic_fetch_add_explicit(&transport->pool_grow_failures, 1, memory_order_relaxed);
 	}
@@ -510,7 +522,8 @@ pool_want_grow(struct usk_nvmf_transport *transport)
 uint32_t
 usk_nvmf_transport_pool_size(struct usk_nvmf_transport *transport)
 {
-	return transport->data_buf_pool ? (uint32_t)usk_mempool_get_size(transport->data_buf_pool) : 0;
+	return transport->data_buf_pool ? (uint32_t)usk_mempool_get_size(transport->data_buf_pool) :
+					  0;
 }
 
 void
@@ -523,14 +536,15 @@ nvmf_transport_dump_pool_stat(struct usk_nvmf_transport *transport, json_t *obj)
 	}
 	usk_json_set(obj, "shared_buffers", json_integer((json_int_t)usk_mempool_get_size(mp)));
 	usk_json_set(obj, "shared_buffers_free", json_integer((json_int_t)usk_mempool_count(mp)));
-	usk_json_set(obj, "max_shared_buffers",
-			    json_integer(transport->opts.max_shared_buffers));
-	usk_json_set(obj, "shared_buffer_grows", json_integer((json_int_t)
-			    atomic_load_explicit(&transport->pool_grows, memory_order_relaxed)));
-	usk_json_set(obj, "shared_buffer_grow_failures", json_integer((json_int_t)
-			    atomic_load_explicit(&transport->pool_grow_failures, memory_order_relaxed)));
+	usk_json_set(obj, "max_shared_buffers", json_integer(transport->opts.max_shared_buffers));
+	usk_json_set(obj, "shared_buffer_grows",
+		     json_integer((json_int_t)atomic_load_explicit(&transport->pool_grows,
+								   memory_order_relaxed)));
+	usk_json_set(obj, "shared_buffer_grow_failures",
+		     json_integer((json_int_t)atomic_load_explicit(&transport->pool_grow_failures,
+								   memory_order_relaxed)));
 	usk_json_set(obj, "shared_buffer_exhausted",
-			    json_integer((json_int_t)usk_mempool_get_exhausted_count(mp)));
+		     json_integer((json_int_t)usk_mempool_get_exhausted_count(mp)));
 }
 
 int
@@ -555,8 +569,8 @@ usk_nvmf_request_get_buffers(struct usk_nvmf_request *req,
 		tgroup->buf_cache_count--;
 		from_cache++;
 	}
-	if (from_cache < num &&
-	    usk_mempool_get_bulk(transport->data_buf_pool, &bufs[from_cache], num - from_cache) != 0) {
+	if (from_cache < num && usk_mempool_get_bulk(transport->data_buf_pool, &bufs[from_cache],
+						     num - from_cache) != 0) {
 		/* Give back what we took and let the transport retry later. */
 		for (i = 0; i < from_cache; i++) {
 			struct usk_nvmf_transport_pg_cache_buf *buf = bufs[i];
@@ -592,7 +606,8 @@ usk_nvmf_qpair_data_wait_reserve(struct usk_nvmf_qpair *qpair, uint32_t n, uint3
 		return -EAGAIN;
 	}
 	if (ctrlr != NULL) {
-		/* add first, then check: two qpairs on two threads cannot both slip under the cap */
+		/* add first, then check: two qpairs on two threads cannot both slip under the cap
+		 */
 		prev = atomic_fetch_add_explicit(&ctrlr->data_wait_bufs, n, memory_order_relaxed);
 		if (prev + n > ctrlr_cap) {
 			atomic_fetch_sub_explicit(&ctrlr->data_wait_bufs, n, memory_order_relaxed);
@@ -621,8 +636,8 @@ void
 nvmf_qpair_data_wait_detach(struct usk_nvmf_qpair *qpair)
 {
 	if (qpair->ctrlr != NULL && qpair->data_wait_ctrlr_bufs != 0) {
-		atomic_fetch_sub_explicit(&qpair->ctrlr->data_wait_bufs, qpair->data_wait_ctrlr_bufs,
-					  memory_order_relaxed);
+		atomic_fetch_sub_explicit(&qpair->ctrlr->data_wait_bufs,
+					  qpair->data_wait_ctrlr_bufs, memory_order_relaxed);
 	}
 	qpair->data_wait_ctrlr_bufs = 0;
 	qpair->data_wait_detached = true;
@@ -631,11 +646,12 @@ nvmf_qpair_data_wait_detach(struct usk_nvmf_qpair *qpair)
 /* ---- listeners ---- */
 
 int
-nvmf_transport_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid,
-		      const json_t *params)
+nvmf_transport_listen(struct usk_nvmf_transport *transport,
+		      const struct usk_nvme_transport_id *trid, const json_t *params)
 {
 	struct usk_nvmf_listener *listener;
-	struct usk_nvmf_listen_opts opts = { .opts_size = sizeof(opts), .transport_specific = params };
+	struct usk_nvmf_listen_opts opts = {.opts_size = sizeof(opts),
+					    .transport_specific = params};
 	int rc;
 
 	TAILQ_FOREACH(listener, &transport->listeners, link) {
@@ -698,11 +714,11 @@ static const struct {
 	const char *name;
 	enum usk_nvme_transport_type type;
 } g_trtypes[] = {
-	{ "TCP", USK_NVME_TRANSPORT_TCP },
-	{ "RDMA", USK_NVME_TRANSPORT_RDMA },
-	{ "FC", USK_NVME_TRANSPORT_FC },
-	{ "PCIe", USK_NVME_TRANSPORT_PCIE },
-	{ "VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER },
+	{"TCP", USK_NVME_TRANSPORT_TCP},
+	{"RDMA", USK_NVME_TRANSPORT_RDMA},
+	{"FC", USK_NVME_TRANSPORT_FC},
+	{"PCIe", USK_NVME_TRANSPORT_PCIE},
+	{"VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER},
 };
 
 int
@@ -736,11 +752,11 @@ static const struct {
 	const char *name;
 	enum usk_nvmf_adrfam adrfam;
 } g_adrfams[] = {
-	{ "IPv4", USK_NVMF_ADRFAM_IPV4 },
-	{ "IPv6", USK_NVMF_ADRFAM_IPV6 },
-	{ "IB", USK_NVMF_ADRFAM_IB },
-	{ "FC", USK_NVMF_ADRFAM_FC },
-	{ "INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST },
+	{"IPv4", USK_NVMF_ADRFAM_IPV4},
+	{"IPv6", USK_NVMF_ADRFAM_IPV6},
+	{"IB", USK_NVMF_ADRFAM_IB},
+	{"FC", USK_NVMF_ADRFAM_FC},
+	{"INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST},
 };
 
 int

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* JSON-RPC 2.0 connection core: framing of a byte stream into requests, dispatch, ordered replies. */
+/* JSON-RPC 2.0 connection core: framing of a byte stream into requests, dispatch, ordered replies.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -136,8 +137,8 @@ conn_append_oom(struct jsonrpc_conn *conn, const json_t *id)
 		bool plain = true;
 
 		for (size_t i = 0; s[i] != '\0'; i++) {
-			if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
-			    s[i] == '\\') {
+			if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ||
+			    s[i] == '"' || s[i] == '\\') {
 				plain = false;
 				break;
 			}
@@ -281,7 +282,8 @@ batch_put(struct usk_jsonrpc_request *parent)
 	/* Drop the notifications' placeholders; an all-notification batch gets no reply. */
 	arr = parent->batch_failed ? NULL : json_array();
 	if (arr != NULL) {
-		json_array_foreach(parent->batch, i, v) {
+		json_array_foreach(parent->batch, i, v)
+		{
 			if (!json_is_null(v) && json_array_append(arr, v) != 0) {
 				json_decref(arr);
 				arr = NULL;
@@ -290,7 +292,8 @@ batch_put(struct usk_jsonrpc_request *parent)
 		}
 	}
 	if (arr == NULL) {
-		/* Out of memory somewhere in the batch: one Internal error (null id) for all of it. */
+		/* Out of memory somewhere in the batch: one Internal error (null id) for all of it.
+		 */
 		parent->batch_failed = true;
 		parent->id = json_null();
 	} else if (json_array_size(arr) > 0) {
@@ -429,8 +432,8 @@ usk_jsonrpc_send_error_response(struct usk_jsonrpc_request *request, int code, c
 }
 
 void
-usk_jsonrpc_send_error_response_fmt(struct usk_jsonrpc_request *request, int code,
-				    const char *fmt, ...)
+usk_jsonrpc_send_error_response_fmt(struct usk_jsonrpc_request *request, int code, const char *fmt,
+				    ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -458,8 +461,9 @@ handle_request(struct usk_jsonrpc_request *req, json_t *obj)
 		if (!json_is_string(id) && !json_is_number(id) && !json_is_null(id)) {
 			/* The id cannot be echoed: reply with a null id, as the spec says. */
 			req->id = json_null();
-			usk_jsonrpc_send_error_response(req, USK_JSONRPC_ERROR_INVALID_REQUEST,
-							"Invalid request: id must be a string, number or null");
+			usk_jsonrpc_send_error_response(
+				req, USK_JSONRPC_ERROR_INVALID_REQUEST,
+				"Invalid request: id must be a string, number or null");
 			return;
 		}
 		req->id = json_incref(id);
@@ -490,8 +494,9 @@ handle_request(struct usk_jsonrpc_request *req, json_t *obj)
 		if (req->id == NULL) {
 			req->id = json_null();
 		}
-		usk_jsonrpc_send_error_response(req, USK_JSONRPC_ERROR_INVALID_REQUEST,
-						"Invalid request: params must be an object or an array");
+		usk_jsonrpc_send_error_response(
+			req, USK_JSONRPC_ERROR_INVALID_REQUEST,
+			"Invalid request: params must be an object or an array");
 		return;
 	}
 	rpc_dispatch(req, json_string_value(method), params);
@@ -674,7 +679,8 @@ conn_process(struct jsonrpc_conn *conn)
 			/* A scalar or garbage: valid JSON here is still not a request. */
 			val = json_loadb(conn->recv_buf + conn->recv_off, avail,
 					 JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &jerr);
-			if (val == NULL && json_error_code(&jerr) == json_error_premature_end_of_input &&
+			if (val == NULL &&
+			    json_error_code(&jerr) == json_error_premature_end_of_input &&
 			    avail <= 64) {
 				break;
 			}
@@ -701,7 +707,8 @@ conn_process(struct jsonrpc_conn *conn)
 			continue;
 		}
 		if (val == NULL) {
-			snprintf(msg, sizeof(msg), "Parse error: %s (at byte %d)", jerr.text, jerr.position);
+			snprintf(msg, sizeof(msg), "Parse error: %s (at byte %d)", jerr.text,
+				 jerr.position);
 			return conn_fail(conn, USK_JSONRPC_ERROR_PARSE_ERROR, msg);
 		}
 		conn->recv_off += conn->scan.pos;
@@ -709,7 +716,8 @@ conn_process(struct jsonrpc_conn *conn)
 		conn_handle_value(conn, val);
 		json_decref(val);
 	}
-	if (conn->recv_off > 0 && (conn->recv_off == conn->recv_len || conn->recv_off > conn->recv_cap / 2)) {
+	if (conn->recv_off > 0 &&
+	    (conn->recv_off == conn->recv_len || conn->recv_off > conn->recv_cap / 2)) {
 		compact_input(conn);
 	}
 	return conn->fatal ? -EPROTO : 0;

@@ -18,18 +18,19 @@
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
-	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); (var) = (tvar))
+	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); \
+	     (var) = (tvar))
 #endif
 
 #define RPC_POLL_PERIOD_US 4000
-#define RPC_RECV_CHUNK (64 * 1024)
+#define RPC_RECV_CHUNK	   (64 * 1024)
 /*
  * Unread replies a client may leave queued here. A client that sends more requests while this
  * much is still unread does not read its replies: it is closed (it would hold the connection
  * and the memory forever otherwise).
  */
 #define RPC_SEND_BACKLOG_MAX (8 * 1024 * 1024)
-#define RPC_MAX_CONNS 1024
+#define RPC_MAX_CONNS	     1024
 /* Bound the work one connection gets per wake-up so one client cannot starve the others. */
 #define RPC_RECV_BUDGET 16
 
@@ -37,10 +38,10 @@ struct rpc_sconn {
 	int fd;
 	struct jsonrpc_conn *core;
 	struct usk_interrupt *intr;
-	uint32_t events;        /* events registered with intr (0: not registered) */
+	uint32_t events; /* events registered with intr (0: not registered) */
 	bool peer_eof;
 	bool in_service;
-	bool dead;              /* I/O error: close at the end of service */
+	bool dead; /* I/O error: close at the end of service */
 	TAILQ_ENTRY(rpc_sconn) link;
 };
 
@@ -52,12 +53,12 @@ struct rpc_server {
 	struct usk_thread *thread;
 	TAILQ_HEAD(, rpc_sconn) conns;
 	size_t nconns;
-	int in_service;         /* >0 while handlers may run from the server's own stack */
+	int in_service; /* >0 while handlers may run from the server's own stack */
 	bool close_pending;
 	bool interrupt;
 };
 
-static struct rpc_server g_srv = { .listen_fd = -1, .conns = TAILQ_HEAD_INITIALIZER(g_srv.conns) };
+static struct rpc_server g_srv = {.listen_fd = -1, .conns = TAILQ_HEAD_INITIALIZER(g_srv.conns)};
 
 static void sconn_service(struct rpc_sconn *sc);
 static void server_close_now(void);
@@ -118,7 +119,8 @@ sconn_update_events(struct rpc_sconn *sc)
 	if (want == 0) {
 		usk_interrupt_unregister(&sc->intr);
 	} else if (sc->intr == NULL) {
-		sc->intr = usk_interrupt_register_for_events(sc->fd, want, sconn_intr_fn, sc, "rpc_conn");
+		sc->intr = usk_interrupt_register_for_events(sc->fd, want, sconn_intr_fn, sc,
+							     "rpc_conn");
 		if (sc->intr == NULL) {
 			USK_ERRLOG("cannot watch RPC connection fd %d\n", sc->fd);
 			sc->dead = true;
@@ -174,9 +176,10 @@ sconn_read(struct rpc_sconn *sc)
 
 			/* a big reply being read is fine; more requests on top of it are not */
 			if (recv(sc->fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) > 0) {
-				USK_ERRLOG("RPC client on fd %d sends requests but has %zu bytes of replies "
-					   "unread (limit %d): closing the connection\n", sc->fd, out,
-					   RPC_SEND_BACKLOG_MAX);
+				USK_ERRLOG(
+					"RPC client on fd %d sends requests but has %zu bytes of replies "
+					"unread (limit %d): closing the connection\n",
+					sc->fd, out, RPC_SEND_BACKLOG_MAX);
 				sc->dead = true;
 			}
 			break;
@@ -322,7 +325,7 @@ listen_intr_fn(void *arg)
 static int
 check_stale(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct stat st;
 	int fd, rc;
 
@@ -353,7 +356,7 @@ check_stale(const char *path)
 int
 usk_rpc_listen(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char tmp_path[sizeof(addr.sun_path) + 32];
 	mode_t old_umask;
 	int rc;
@@ -365,7 +368,8 @@ usk_rpc_listen(const char *path)
 		return -EBUSY;
 	}
 	if (strlen(path) >= sizeof(addr.sun_path)) {
-		USK_ERRLOG("RPC address %s is too long (max %zu bytes)\n", path, sizeof(addr.sun_path) - 1);
+		USK_ERRLOG("RPC address %s is too long (max %zu bytes)\n", path,
+			   sizeof(addr.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	rc = check_stale(path);
@@ -411,13 +415,15 @@ usk_rpc_listen(const char *path)
 	g_srv.thread = usk_get_thread();
 	g_srv.interrupt = usk_interrupt_mode_is_enabled();
 	if (g_srv.interrupt) {
-		g_srv.listen_intr = usk_interrupt_register(g_srv.listen_fd, listen_intr_fn, NULL, "rpc_listen");
+		g_srv.listen_intr =
+			usk_interrupt_register(g_srv.listen_fd, listen_intr_fn, NULL, "rpc_listen");
 		if (g_srv.listen_intr == NULL) {
 			rc = -ENOMEM;
 			goto err_unlink;
 		}
 	} else {
-		g_srv.poller = usk_poller_register_named(server_poll, NULL, RPC_POLL_PERIOD_US, "rpc_subsystem_poll");
+		g_srv.poller = usk_poller_register_named(server_poll, NULL, RPC_POLL_PERIOD_US,
+							 "rpc_subsystem_poll");
 		if (g_srv.poller == NULL) {
 			rc = -ENOMEM;
 			goto err_unlink;

@@ -18,8 +18,8 @@ struct rpc_method {
 	char *name;
 	usk_rpc_method_handler func;
 	uint32_t state_mask;
-	char *alias_of;         /* set for a deprecated alias */
-	bool warned;            /* deprecation warning printed once */
+	char *alias_of; /* set for a deprecated alias */
+	bool warned;	/* deprecation warning printed once */
 	struct rpc_method *next;
 };
 
@@ -169,7 +169,8 @@ rpc_dispatch(struct usk_jsonrpc_request *request, const char *method, const json
 
 bool
 usk_rpc_decode_params(struct usk_jsonrpc_request *request, const json_t *params,
-		      const struct usk_json_object_decoder *decoders, size_t num_decoders, void *out)
+		      const struct usk_json_object_decoder *decoders, size_t num_decoders,
+		      void *out)
 {
 	char err[512];
 	size_t i;
@@ -177,9 +178,10 @@ usk_rpc_decode_params(struct usk_jsonrpc_request *request, const json_t *params,
 	if (params == NULL) {
 		for (i = 0; i < num_decoders; i++) {
 			if (!decoders[i].optional) {
-				usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: %s: missing required field",
-						decoders[i].name);
+				usk_jsonrpc_send_error_response_fmt(
+					request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+					"Invalid parameters: %s: missing required field",
+					decoders[i].name);
 				return false;
 			}
 		}
@@ -193,7 +195,8 @@ usk_rpc_decode_params(struct usk_jsonrpc_request *request, const json_t *params,
 	err[0] = '\0';
 	if (usk_json_decode_object(params, decoders, num_decoders, out, err, sizeof(err)) != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: %s", err[0] ? err : "cannot decode");
+						    "Invalid parameters: %s",
+						    err[0] ? err : "cannot decode");
 		return false;
 	}
 	return true;

@@ -20,52 +20,53 @@ struct jsonrpc_conn;
  * A batch is a parent request whose children are not queued; it completes when they all have.
  */
 struct usk_jsonrpc_request {
-	struct jsonrpc_conn *conn;        /* NULL for local calls and batch children */
+	struct jsonrpc_conn *conn;	    /* NULL for local calls and batch children */
 	struct usk_jsonrpc_request *parent; /* batch parent, or NULL */
-	json_t *id;                       /* NULL: notification (no reply is sent) */
-	json_t *response;                 /* set once the handler has replied */
-	json_t *batch;                    /* parent only: responses, one slot per child */
+	json_t *id;			    /* NULL: notification (no reply is sent) */
+	json_t *response;		    /* set once the handler has replied */
+	json_t *batch;			    /* parent only: responses, one slot per child */
 	size_t batch_index;
 	size_t batch_outstanding;
-	struct usk_thread *thread;        /* where the request was received; replies land here */
+	struct usk_thread *thread; /* where the request was received; replies land here */
 	usk_rpc_local_cb local_cb;
 	void *local_ctx;
 	bool done;
-	bool replied;                     /* guards against a second reply from a buggy handler */
-	bool batch_failed;                /* parent only: a child's reply was lost (no memory) */
-	uint64_t json_failures;           /* usk_json_build_failures() when it arrived */
+	bool replied;		/* guards against a second reply from a buggy handler */
+	bool batch_failed;	/* parent only: a child's reply was lost (no memory) */
+	uint64_t json_failures; /* usk_json_build_failures() when it arrived */
 	TAILQ_ENTRY(usk_jsonrpc_request) link;
 };
 
 struct jsonrpc_conn_ops {
-	/* Output was appended to the send buffer (possibly from a later async reply). May be NULL. */
+	/* Output was appended to the send buffer (possibly from a later async reply). May be NULL.
+	 */
 	void (*output_ready)(struct jsonrpc_conn *conn);
 };
 
 /* Framing state: where the current value starts and how far it has been scanned. */
 struct jsonrpc_scan {
-	size_t pos;        /* bytes of the current value already scanned */
+	size_t pos; /* bytes of the current value already scanned */
 	size_t depth;
-	bool started;      /* first non-blank byte seen */
+	bool started; /* first non-blank byte seen */
 	bool in_string;
 	bool escape;
 };
 
 struct jsonrpc_conn {
 	const struct jsonrpc_conn_ops *ops;
-	void *ctx;                        /* owner (the socket connection); NULL once closed */
+	void *ctx; /* owner (the socket connection); NULL once closed */
 	char *recv_buf;
-	size_t recv_off;                  /* start of unconsumed input */
-	size_t recv_len;                  /* end of input */
+	size_t recv_off; /* start of unconsumed input */
+	size_t recv_len; /* end of input */
 	size_t recv_cap;
 	struct jsonrpc_scan scan;
 	char *send_buf;
 	size_t send_off;
 	size_t send_len;
 	size_t send_cap;
-	size_t outstanding;               /* requests whose handler has not replied yet */
-	bool fatal;                       /* protocol error: no more input is accepted */
-	bool closed;                      /* owner gone; free when outstanding reaches 0 */
+	size_t outstanding; /* requests whose handler has not replied yet */
+	bool fatal;	    /* protocol error: no more input is accepted */
+	bool closed;	    /* owner gone; free when outstanding reaches 0 */
 	TAILQ_HEAD(, usk_jsonrpc_request) pending;
 };
 

@@ -222,7 +222,7 @@ usk_sock_connect(const char *ip, int port, const struct usk_sock_opts *opts, str
 		return rc;
 	}
 	/* Blocking by contract (tests, tools): wait for the connect, bounded by the SYN retries. */
-	pfd = (struct pollfd) { .fd = (*out)->fd, .events = POLLOUT };
+	pfd = (struct pollfd){.fd = (*out)->fd, .events = POLLOUT};
 	while ((rc = usk_sock_connect_poll(*out)) == -EAGAIN) {
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
 			rc = -errno;
@@ -285,7 +285,7 @@ usk_sock_connect_async(const char *ip, int port, const struct usk_sock_opts *opt
 int
 usk_sock_connect_poll(struct usk_sock *sock)
 {
-	struct pollfd pfd = { .fd = sock->fd, .events = POLLOUT };
+	struct pollfd pfd = {.fd = sock->fd, .events = POLLOUT};
 	socklen_t len = sizeof(int);
 	int err = 0, n;
 
@@ -336,7 +336,7 @@ usk_sock_recv(struct usk_sock *sock, void *buf, size_t len)
 	ssize_t n;
 
 	if (sock->impl_ctx != NULL) {
-		struct iovec iov = { .iov_base = buf, .iov_len = len };
+		struct iovec iov = {.iov_base = buf, .iov_len = len};
 
 		return sock->group->ops->readv(sock, &iov, 1);
 	}
@@ -442,8 +442,8 @@ format_addr(const struct sockaddr_storage *sa, char *addr, int alen, uint16_t *p
 }
 
 int
-usk_sock_getaddr(struct usk_sock *sock, char *saddr, int slen, uint16_t *sport,
-		 char *caddr, int clen, uint16_t *cport)
+usk_sock_getaddr(struct usk_sock *sock, char *saddr, int slen, uint16_t *sport, char *caddr,
+		 int clen, uint16_t *cport)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -570,10 +570,10 @@ usk_sock_group_get_ctx(const struct usk_sock_group *group)
 }
 
 int
-usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock,
-			usk_sock_cb cb, void *cb_arg)
+usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock, usk_sock_cb cb,
+			void *cb_arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sock };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = sock};
 
 	if (sock->group != NULL) {
 		return -EBUSY;
@@ -643,7 +643,7 @@ usk_sock_group_remove_sock(struct usk_sock_group *group, struct usk_sock *sock)
 int
 usk_sock_group_want_write(struct usk_sock_group *group, struct usk_sock *sock, bool want)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = sock };
+	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = sock};
 
 	if (sock->group != group) {
 		return -EINVAL;

@@ -9,7 +9,7 @@
 /* Buffer ring defaults: 512 x 16 KiB = 8 MiB per uring group. A 16 KiB buffer holds a 4 KiB
  * write capsule several times over, and a 128 KiB H2CData payload lands in 8 buffers. */
 #define SOCK_URING_DEFAULT_BUF_COUNT 512
-#define SOCK_URING_DEFAULT_BUF_SIZE 16384
+#define SOCK_URING_DEFAULT_BUF_SIZE  16384
 
 struct sock_impl {
 	const char *name;
@@ -17,10 +17,11 @@ struct sock_impl {
 };
 
 static struct sock_impl g_impls[] = {
-	{ .name = "posix", .opts = { .opts_size = sizeof(struct usk_sock_impl_opts) } },
-	{ .name = "uring", .opts = { .opts_size = sizeof(struct usk_sock_impl_opts),
-				     .buf_count = SOCK_URING_DEFAULT_BUF_COUNT,
-				     .buf_size = SOCK_URING_DEFAULT_BUF_SIZE } },
+	{.name = "posix", .opts = {.opts_size = sizeof(struct usk_sock_impl_opts)}},
+	{.name = "uring",
+	 .opts = {.opts_size = sizeof(struct usk_sock_impl_opts),
+		  .buf_count = SOCK_URING_DEFAULT_BUF_COUNT,
+		  .buf_size = SOCK_URING_DEFAULT_BUF_SIZE}},
 };
 
 /* See docs/performance.md for why posix is the default. */
@@ -103,8 +104,9 @@ usk_sock_impl_set_opts(const char *name, const struct usk_sock_impl_opts *opts)
 	memcpy(&o, opts, USK_MIN(opts->opts_size, sizeof(o)));
 	o.opts_size = sizeof(o);
 	if (strcmp(impl->name, "uring") == 0) {
-		if (o.buf_count < 16 || o.buf_count > 32768 || (o.buf_count & (o.buf_count - 1)) != 0 ||
-		    o.buf_size < 4096 || o.buf_size > 1048576) {
+		if (o.buf_count < 16 || o.buf_count > 32768 ||
+		    (o.buf_count & (o.buf_count - 1)) != 0 || o.buf_size < 4096 ||
+		    o.buf_size > 1048576) {
 			return -EINVAL;
 		}
 	} else {

@@ -8,7 +8,7 @@
 
 #include "usk/sock.h"
 
-#define SOCK_GROUP_MAX_EVENTS 128
+#define SOCK_GROUP_MAX_EVENTS	  128
 #define SOCK_GROUP_DEFAULT_EVENTS 32
 
 struct sock_group_ops;

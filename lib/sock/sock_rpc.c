@@ -13,7 +13,7 @@
 #include "usk/sock.h"
 #include "usk/util.h"
 
-static const char *const g_impl_names[] = { "posix", "uring" };
+static const char *const g_impl_names[] = {"posix", "uring"};
 
 static bool
 impl_name_ok(struct usk_jsonrpc_request *request, const char *name)
@@ -35,7 +35,8 @@ static char *
 decode_impl_name(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct usk_json_object_decoder d[] = {
-		{"impl_name", offsetof(struct rpc_impl_name, impl_name), usk_json_decode_string, false},
+		{"impl_name", offsetof(struct rpc_impl_name, impl_name), usk_json_decode_string,
+		 false},
 	};
 	struct rpc_impl_name p = {0};
 
@@ -60,7 +61,8 @@ rpc_sock_set_default_impl(struct usk_jsonrpc_request *request, const json_t *par
 		free(name);
 	}
 }
-USK_RPC_REGISTER("sock_set_default_impl", rpc_sock_set_default_impl, USK_RPC_STARTUP | USK_RPC_RUNTIME)
+USK_RPC_REGISTER("sock_set_default_impl", rpc_sock_set_default_impl,
+		 USK_RPC_STARTUP | USK_RPC_RUNTIME)
 
 static void
 rpc_sock_get_default_impl(struct usk_jsonrpc_request *request, const json_t *params)
@@ -70,7 +72,8 @@ rpc_sock_get_default_impl(struct usk_jsonrpc_request *request, const json_t *par
 	usk_json_set(res, "impl_name", json_string(usk_sock_get_default_impl()));
 	usk_jsonrpc_send_result(request, res);
 }
-USK_RPC_REGISTER("sock_get_default_impl", rpc_sock_get_default_impl, USK_RPC_STARTUP | USK_RPC_RUNTIME)
+USK_RPC_REGISTER("sock_get_default_impl", rpc_sock_get_default_impl,
+		 USK_RPC_STARTUP | USK_RPC_RUNTIME)
 
 static json_t *
 impl_opts_json(const char *name)
@@ -99,7 +102,8 @@ rpc_sock_impl_get_options(struct usk_jsonrpc_request *request, const json_t *par
 		free(name);
 	}
 }
-USK_RPC_REGISTER("sock_impl_get_options", rpc_sock_impl_get_options, USK_RPC_STARTUP | USK_RPC_RUNTIME)
+USK_RPC_REGISTER("sock_impl_get_options", rpc_sock_impl_get_options,
+		 USK_RPC_STARTUP | USK_RPC_RUNTIME)
 
 struct rpc_impl_opts {
 	char *impl_name;
@@ -110,11 +114,16 @@ static void
 rpc_sock_impl_set_options(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct usk_json_object_decoder d[] = {
-		{"impl_name", offsetof(struct rpc_impl_opts, impl_name), usk_json_decode_string, false},
-		{"recv_buf_size", offsetof(struct rpc_impl_opts, o.recv_buf_size), usk_json_decode_uint32, true},
-		{"send_buf_size", offsetof(struct rpc_impl_opts, o.send_buf_size), usk_json_decode_uint32, true},
-		{"buf_count", offsetof(struct rpc_impl_opts, o.buf_count), usk_json_decode_uint32, true},
-		{"buf_size", offsetof(struct rpc_impl_opts, o.buf_size), usk_json_decode_uint32, true},
+		{"impl_name", offsetof(struct rpc_impl_opts, impl_name), usk_json_decode_string,
+		 false},
+		{"recv_buf_size", offsetof(struct rpc_impl_opts, o.recv_buf_size),
+		 usk_json_decode_uint32, true},
+		{"send_buf_size", offsetof(struct rpc_impl_opts, o.send_buf_size),
+		 usk_json_decode_uint32, true},
+		{"buf_count", offsetof(struct rpc_impl_opts, o.buf_count), usk_json_decode_uint32,
+		 true},
+		{"buf_size", offsetof(struct rpc_impl_opts, o.buf_size), usk_json_decode_uint32,
+		 true},
 	};
 	struct rpc_impl_opts p = {0};
 
@@ -145,12 +154,14 @@ rpc_sock_impl_set_options(struct usk_jsonrpc_request *request, const json_t *par
 	p.o.opts_size = sizeof(p.o);
 	if (strcmp(p.impl_name, "posix") == 0 &&
 	    (json_object_get(params, "buf_count") || json_object_get(params, "buf_size"))) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"buf_count/buf_size: only the uring impl has a buffer ring");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"buf_count/buf_size: only the uring impl has a buffer ring");
 		goto out;
 	}
 	if (usk_sock_impl_set_opts(p.impl_name, &p.o) != 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
 			"buf_count: power of two 16..32768, buf_size: 4096..1048576, "
 			"recv_buf_size/send_buf_size: at most 1 GiB");
 		goto out;
@@ -159,7 +170,8 @@ rpc_sock_impl_set_options(struct usk_jsonrpc_request *request, const json_t *par
 out:
 	free(p.impl_name);
 }
-USK_RPC_REGISTER("sock_impl_set_options", rpc_sock_impl_set_options, USK_RPC_STARTUP | USK_RPC_RUNTIME)
+USK_RPC_REGISTER("sock_impl_set_options", rpc_sock_impl_set_options,
+		 USK_RPC_STARTUP | USK_RPC_RUNTIME)
 
 /* ---- the "sock" subsystem: nothing to start, it writes its config ---- */
 

@@ -29,7 +29,7 @@
 
 #define UR_SQ_ENTRIES 512
 #define UR_CQ_ENTRIES 4096
-#define UR_BGID 1
+#define UR_BGID	      1
 /* low bits of user_data: which operation of the connection completed */
 #define UR_OP_RECV 1u
 #define UR_OP_SEND 2u
@@ -47,7 +47,7 @@ struct ur_conn {
 	struct usk_sock *sock;
 	struct ur_group *ug;
 	int fd;
-	int fd_flags;		/* file status flags before the group changed them */
+	int fd_flags; /* file status flags before the group changed them */
 	/* received chunks in order (a FIFO of capacity ug->nbufs) */
 	struct ur_chunk *rq;
 	uint32_t rq_head;
@@ -63,9 +63,9 @@ struct ur_conn {
 	void *warg;
 	struct msghdr msg;
 	struct iovec iov[USK_SOCK_MAX_IOV];
-	int inflight;		/* operations the kernel still holds */
+	int inflight; /* operations the kernel still holds */
 	bool removed;
-	bool zombie;		/* removed, and still held by the kernel after the cancel wait */
+	bool zombie; /* removed, and still held by the kernel after the cancel wait */
 	bool in_ready;
 	bool in_arm;
 	TAILQ_ENTRY(ur_conn) ready_link;
@@ -107,7 +107,8 @@ sock_uring_available(void)
 	}
 	probe = io_uring_get_probe_ring(&ring);
 	if (probe != NULL) {
-		/* multishot recv and buffer rings came with 6.0; PROVIDE_BUFFERS marks the op table */
+		/* multishot recv and buffer rings came with 6.0; PROVIDE_BUFFERS marks the op table
+		 */
 		ok = io_uring_opcode_supported(probe, IORING_OP_RECV) &&
 		     io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
 		     io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) &&
@@ -237,7 +238,8 @@ ur_handle_cqe(struct ur_group *ug, struct io_uring_cqe *cqe)
 			c->rx_err = cqe->res;
 		}
 		if (!more) {
-			/* out of buffers, or the kernel ended the multishot: re-arm on the next poll */
+			/* out of buffers, or the kernel ended the multishot: re-arm on the next
+			 * poll */
 			ur_mark_arm(ug, c);
 		}
 		ur_mark_ready(ug, c);
@@ -266,7 +268,8 @@ ur_reap(struct ur_group *ug)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	io_uring_for_each_cqe(&ug->ring, head, cqe) {
+	io_uring_for_each_cqe(&ug->ring, head, cqe)
+	{
 		ur_handle_cqe(ug, cqe);
 		n++;
 	}
@@ -356,8 +359,9 @@ ur_destroy(struct usk_sock_group *group)
 	struct ur_group *ug = group->impl;
 
 	if (ug->zombies != 0) {
-		USK_WARNLOG("sock: uring group closed with %u connections still held by the kernel\n",
-			    ug->zombies);
+		USK_WARNLOG(
+			"sock: uring group closed with %u connections still held by the kernel\n",
+			ug->zombies);
 	}
 	/* exiting the ring completes (and frees) whatever the kernel still held */
 	io_uring_queue_exit(&ug->ring);
@@ -414,7 +418,7 @@ ur_remove(struct usk_sock_group *group, struct usk_sock *sock)
 {
 	struct ur_group *ug = group->impl;
 	struct ur_conn *c = conn_of(sock);
-	struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
+	struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	int i;
@@ -600,8 +604,8 @@ ur_readv(struct usk_sock *sock, const struct iovec *iov, int iovcnt)
 }
 
 static int
-ur_writev_async(struct usk_sock *sock, const struct iovec *iov, int iovcnt,
-		usk_sock_write_cb cb, void *cb_arg)
+ur_writev_async(struct usk_sock *sock, const struct iovec *iov, int iovcnt, usk_sock_write_cb cb,
+		void *cb_arg)
 {
 	struct ur_conn *c = conn_of(sock);
 	struct io_uring_sqe *sqe;

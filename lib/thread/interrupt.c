@@ -113,12 +113,12 @@ thread_interrupt_init(struct usk_thread *thread)
 		goto err_fini;
 	}
 	thread->timer_intr =
-	    intr_add(thread, thread->timer_fd, EPOLLIN, timer_intr_fn, thread, "timer");
+		intr_add(thread, thread->timer_fd, EPOLLIN, timer_intr_fn, thread, "timer");
 	if (thread->timer_intr == NULL) {
 		goto err_fini;
 	}
 	thread->busy_intr =
-	    intr_add(thread, thread->busy_fd, EPOLLIN, busy_intr_fn, thread, "busy");
+		intr_add(thread, thread->busy_fd, EPOLLIN, busy_intr_fn, thread, "busy");
 	if (thread->busy_intr == NULL) {
 		goto err_fini;
 	}
@@ -221,7 +221,7 @@ thread_interrupt_rearm_timer(struct usk_thread *thread, uint64_t now)
 		uint64_t delta = next > now ? next - now : 1;
 		/* Round up so the timer never fires before the poller is due. */
 		unsigned __int128 ns =
-		    ((unsigned __int128)delta * USK_SEC_TO_NSEC + g_ticks_hz - 1) / g_ticks_hz;
+			((unsigned __int128)delta * USK_SEC_TO_NSEC + g_ticks_hz - 1) / g_ticks_hz;
 
 		if (ns == 0) {
 			ns = 1;

@@ -54,8 +54,7 @@ io_device_find_locked(void *io_device)
 {
 	struct io_device *dev;
 
-	TAILQ_FOREACH(dev, &g_io_devices, tailq)
-	{
+	TAILQ_FOREACH(dev, &g_io_devices, tailq) {
 		if (dev->io_device == io_device) {
 			return dev;
 		}
@@ -68,8 +67,7 @@ thread_find_channel(struct usk_thread *thread, struct io_device *dev)
 {
 	struct usk_io_channel *ch;
 
-	TAILQ_FOREACH(ch, &thread->io_channels, tailq)
-	{
+	TAILQ_FOREACH(ch, &thread->io_channels, tailq) {
 		if (ch->dev == dev) {
 			return ch;
 		}
@@ -216,15 +214,14 @@ usk_get_io_channel(void *io_device)
 		return NULL;
 	}
 	/* Fast path: only this thread changes its own list, so no lock is needed to read it. */
-	TAILQ_FOREACH(ch, &thread->io_channels, tailq)
-	{
+	TAILQ_FOREACH(ch, &thread->io_channels, tailq) {
 		if (ch->dev->io_device == io_device) {
 			/*
 			 * A channel of an unregistered device (still waiting for its last put) is
 			 * skipped: the slow path fails, or finds the device registered again.
 			 */
 			if (usk_unlikely(
-				__atomic_load_n(&ch->dev->unregistered, __ATOMIC_RELAXED))) {
+				    __atomic_load_n(&ch->dev->unregistered, __ATOMIC_RELAXED))) {
 				break;
 			}
 			ch->ref++;

@@ -97,8 +97,10 @@ thread_slow_report(struct usk_thread *thread, const char *kind, const char *name
 {
 	*logged = ticks;
 	if (name != NULL) {
-		USK_WARNLOG("slow %s '%s' on thread %s: %" PRIu64 " us (limit %d us); a reactor must "
-			    "not block\n", kind, name, thread->name, ticks / g_ticks_real_per_us,
+		USK_WARNLOG("slow %s '%s' on thread %s: %" PRIu64
+			    " us (limit %d us); a reactor must "
+			    "not block\n",
+			    kind, name, thread->name, ticks / g_ticks_real_per_us,
 			    USK_SLOW_POLL_WARN_US);
 	} else {
 		/* Binary + offset, so that addr2line -f -e <binary> <offset> names it under PIE. */
@@ -108,13 +110,13 @@ thread_slow_report(struct usk_thread *thread, const char *kind, const char *name
 
 		if (dladdr(fn, &info) != 0 && info.dli_fname != NULL) {
 			obj = strrchr(info.dli_fname, '/') ? strrchr(info.dli_fname, '/') + 1 :
-			      info.dli_fname;
+							     info.dli_fname;
 			off = (uintptr_t)fn - (uintptr_t)info.dli_fbase;
 		}
 		USK_WARNLOG("slow %s %s+0x%" PRIxPTR " (%s) on thread %s: %" PRIu64 " us (limit %d "
-			    "us); a reactor must not block\n", kind, obj, off,
-			    info.dli_sname != NULL ? info.dli_sname : "static", thread->name,
-			    ticks / g_ticks_real_per_us, USK_SLOW_POLL_WARN_US);
+			    "us); a reactor must not block\n",
+			    kind, obj, off, info.dli_sname != NULL ? info.dli_sname : "static",
+			    thread->name, ticks / g_ticks_real_per_us, USK_SLOW_POLL_WARN_US);
 	}
 }
 
@@ -181,8 +183,7 @@ default_cpumask(struct usk_cpuset *mask)
 	uint32_t core;
 
 	usk_cpuset_zero(mask);
-	USK_ENV_FOREACH_CORE(core)
-	{
+	USK_ENV_FOREACH_CORE(core) {
 		usk_cpuset_set_cpu(mask, core, true);
 	}
 	if (usk_cpuset_count(mask) == 0) {
@@ -261,7 +262,7 @@ usk_thread_create(const char *name, const struct usk_cpuset *cpumask)
 	}
 
 	thread->messages =
-	    usk_ring_create(USK_RING_TYPE_MP_SC, USK_MSG_RING_SIZE, USK_ENV_SOCKET_ID_ANY);
+		usk_ring_create(USK_RING_TYPE_MP_SC, USK_MSG_RING_SIZE, USK_ENV_SOCKET_ID_ANY);
 	if (thread->messages == NULL) {
 		USK_ERRLOG("cannot allocate the message ring of thread %s\n", thread->name);
 		free(thread);
@@ -363,8 +364,7 @@ thread_exit_check(struct usk_thread *thread, uint64_t now)
 			   thread->name);
 		goto exited;
 	}
-	TAILQ_FOREACH(poller, &thread->active_pollers, tailq)
-	{
+	TAILQ_FOREACH(poller, &thread->active_pollers, tailq) {
 		if (poller->state != POLLER_STATE_UNREGISTERED) {
 			USK_INFOLOG(thread, "thread %s still has active poller %s\n", thread->name,
 				    poller->name);
@@ -446,8 +446,7 @@ usk_thread_destroy(struct usk_thread *thread)
 		TAILQ_REMOVE(&thread->paused_pollers, poller, tailq);
 		poller_free(thread, poller);
 	}
-	TAILQ_FOREACH(ch, &thread->io_channels, tailq)
-	{
+	TAILQ_FOREACH(ch, &thread->io_channels, tailq) {
 		USK_ERRLOG("thread %s still has a channel for io_device %p\n", thread->name,
 			   usk_io_channel_get_io_device(ch));
 	}
@@ -542,8 +541,7 @@ usk_thread_get_by_id(uint64_t id)
 	struct usk_thread *thread;
 
 	pthread_mutex_lock(&g_devlist_mutex);
-	TAILQ_FOREACH(thread, &g_threads, tailq)
-	{
+	TAILQ_FOREACH(thread, &g_threads, tailq) {
 		if (thread->id == id) {
 			break;
 		}
@@ -1108,9 +1106,9 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 		if (usk_unlikely(only_busy && !poller->notice_logged)) {
 			poller->notice_logged = true;
 			USK_NOTICELOG(
-			    "poller %s on thread %s has no interrupt mode; the thread keeps "
-			    "polling\n",
-			    poller->name, thread->name);
+				"poller %s on thread %s has no interrupt mode; the thread keeps "
+				"polling\n",
+				poller->name, thread->name);
 		}
 		poller->running = true;
 		t0 = slow_start();
@@ -1254,8 +1252,7 @@ usk_thread_has_active_pollers(struct usk_thread *thread)
 {
 	struct usk_poller *poller;
 
-	TAILQ_FOREACH(poller, &thread->active_pollers, tailq)
-	{
+	TAILQ_FOREACH(poller, &thread->active_pollers, tailq) {
 		if (poller->state == POLLER_STATE_WAITING) {
 			return 1;
 		}
@@ -1281,10 +1278,10 @@ poller_info_emit(struct usk_poller *poller, void (*fn)(const struct usk_poller_i
 		 void *ctx)
 {
 	struct usk_poller_info info = {
-	    .name = poller->name,
-	    .run_count = poller->run_count,
-	    .busy_count = poller->busy_count,
-	    .period_ticks = poller->period_ticks,
+		.name = poller->name,
+		.run_count = poller->run_count,
+		.busy_count = poller->busy_count,
+		.period_ticks = poller->period_ticks,
 	};
 
 	if (poller->state == POLLER_STATE_UNREGISTERED) {
@@ -1306,15 +1303,13 @@ usk_thread_foreach_poller(struct usk_thread *thread,
 {
 	struct usk_poller *poller;
 
-	TAILQ_FOREACH(poller, &thread->active_pollers, tailq)
-	{
+	TAILQ_FOREACH(poller, &thread->active_pollers, tailq) {
 		poller_info_emit(poller, fn, ctx);
 	}
 	for (uint32_t i = 0; i < thread->timed_count; i++) {
 		poller_info_emit(thread->timed[i], fn, ctx);
 	}
-	TAILQ_FOREACH(poller, &thread->paused_pollers, tailq)
-	{
+	TAILQ_FOREACH(poller, &thread->paused_pollers, tailq) {
 		poller_info_emit(poller, fn, ctx);
 	}
 }

@@ -16,9 +16,9 @@
 uint64_t g_usk_trace_mask;
 
 struct trace_state {
-	struct usk_trace_header *hdr;	/* NULL until usk_trace_init */
+	struct usk_trace_header *hdr; /* NULL until usk_trace_init */
 	size_t map_len;
-	size_t ring_size;		/* bytes per ring */
+	size_t ring_size; /* bytes per ring */
 	uint32_t entry_mask;
 	char path[128];
 	uint64_t poller_threshold_ticks;
@@ -136,9 +136,11 @@ usk_trace_init(const char *name, uint32_t num_cores, uint32_t num_entries, uint6
 	while (n < num_entries) {
 		n <<= 1;
 	}
-	g_trace.ring_size = sizeof(struct usk_trace_ring) + (size_t)n * sizeof(struct usk_trace_entry);
+	g_trace.ring_size =
+		sizeof(struct usk_trace_ring) + (size_t)n * sizeof(struct usk_trace_entry);
 	len = sizeof(struct usk_trace_header) + (size_t)num_cores * g_trace.ring_size;
-	snprintf(g_trace.path, sizeof(g_trace.path), "/dev/shm/%s_trace.pid%d", name, (int)getpid());
+	snprintf(g_trace.path, sizeof(g_trace.path), "/dev/shm/%s_trace.pid%d", name,
+		 (int)getpid());
 	fd = open(g_trace.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;

@@ -22,7 +22,7 @@ usk_cpuset_set_cpu(struct usk_cpuset *set, uint32_t cpu, bool state)
 	if (state) {
 		set->cpus[cpu / 8] |= (uint8_t)(1u << (cpu % 8));
 	} else {
-		set->cpus[cpu / 8] &= (uint8_t)~(1u << (cpu % 8));
+		set->cpus[cpu / 8] &= (uint8_t) ~(1u << (cpu % 8));
 	}
 }
 

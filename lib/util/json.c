@@ -15,20 +15,27 @@ static const char *
 type_name(const json_t *val)
 {
 	switch (json_typeof(val)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
 	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
 	}
 	return "unknown";
 }
 
-static int
-set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set_err(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int
 set_err(char *err, size_t err_len, const char *fmt, ...)
@@ -92,16 +99,18 @@ usk_json_decode_bool(const json_t *val, void *out, char *err, size_t err_len)
 }
 
 static int
-decode_int_range(const json_t *val, json_int_t min, json_int_t max, const char *what,
-		 json_int_t *v, char *err, size_t err_len)
+decode_int_range(const json_t *val, json_int_t min, json_int_t max, const char *what, json_int_t *v,
+		 char *err, size_t err_len)
 {
 	if (val == NULL || !json_is_integer(val)) {
 		return wrong_type(val, what, err, err_len);
 	}
 	*v = json_integer_value(val);
 	if (*v < min || *v > max) {
-		return set_err(err, err_len, "out of range: %" JSON_INTEGER_FORMAT " is not in %"
-			       JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT, *v, min, max);
+		return set_err(err, err_len,
+			       "out of range: %" JSON_INTEGER_FORMAT
+			       " is not in %" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT,
+			       *v, min, max);
 	}
 	return 0;
 }
@@ -204,7 +213,8 @@ decode_object(const json_t *obj, const struct usk_json_object_decoder *decoders,
 		return wrong_type(obj, "an object", err, err_len);
 	}
 	if (obj != NULL && !relaxed) {
-		json_object_foreach((json_t *)obj, key, member) {
+		json_object_foreach((json_t *)obj, key, member)
+		{
 			for (i = 0; i < num_decoders; i++) {
 				if (strcmp(decoders[i].name, key) == 0) {
 					break;

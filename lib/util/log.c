@@ -12,19 +12,13 @@
 #include "usk/log.h"
 
 static const char *const g_level_names[] = {
-	[USK_LOG_ERROR] = "ERROR",
-	[USK_LOG_WARN] = "WARNING",
-	[USK_LOG_NOTICE] = "NOTICE",
-	[USK_LOG_INFO] = "INFO",
-	[USK_LOG_DEBUG] = "DEBUG",
+	[USK_LOG_ERROR] = "ERROR", [USK_LOG_WARN] = "WARNING", [USK_LOG_NOTICE] = "NOTICE",
+	[USK_LOG_INFO] = "INFO",   [USK_LOG_DEBUG] = "DEBUG",
 };
 
 static const int g_syslog_prio[] = {
-	[USK_LOG_ERROR] = LOG_ERR,
-	[USK_LOG_WARN] = LOG_WARNING,
-	[USK_LOG_NOTICE] = LOG_NOTICE,
-	[USK_LOG_INFO] = LOG_INFO,
-	[USK_LOG_DEBUG] = LOG_DEBUG,
+	[USK_LOG_ERROR] = LOG_ERR, [USK_LOG_WARN] = LOG_WARNING, [USK_LOG_NOTICE] = LOG_NOTICE,
+	[USK_LOG_INFO] = LOG_INFO, [USK_LOG_DEBUG] = LOG_DEBUG,
 };
 
 /* Levels are read without a lock on every log call; a stale value only mis-filters one line. */
@@ -221,8 +215,8 @@ basename_of(const char *file)
 }
 
 void
-usk_vlog(enum usk_log_level level, const char *file, int line, const char *func,
-	 const char *format, va_list ap)
+usk_vlog(enum usk_log_level level, const char *file, int line, const char *func, const char *format,
+	 va_list ap)
 {
 	char buf[1024];
 	char ts[64];
@@ -261,8 +255,8 @@ usk_vlog(enum usk_log_level level, const char *file, int line, const char *func,
 }
 
 void
-usk_log(enum usk_log_level level, const char *file, int line, const char *func,
-	const char *format, ...)
+usk_log(enum usk_log_level level, const char *file, int line, const char *func, const char *format,
+	...)
 {
 	va_list ap;
 

@@ -133,14 +133,17 @@ construct_on_thread(void *arg)
 
 	rc = usk_bdev_open_ext(dev->bdev_name, !dev->readonly, bdev_event_cb, dev, &dev->bdev_desc);
 	if (rc != 0) {
-		USK_ERRLOG("vhost %s: cannot open bdev %s: %s\n", dev->name, dev->bdev_name, strerror(-rc));
+		USK_ERRLOG("vhost %s: cannot open bdev %s: %s\n", dev->name, dev->bdev_name,
+			   strerror(-rc));
 		goto err;
 	}
 	dev->bdev = usk_bdev_desc_get_bdev(dev->bdev_desc);
 	dev->block_size = usk_bdev_get_block_size(dev->bdev);
 	dev->num_blocks = usk_bdev_get_num_blocks(dev->bdev);
-	if (dev->block_size < USK_VIRTIO_BLK_SECTOR_SIZE || dev->block_size % USK_VIRTIO_BLK_SECTOR_SIZE) {
-		USK_ERRLOG("vhost %s: block size %u is not a multiple of 512\n", dev->name, dev->block_size);
+	if (dev->block_size < USK_VIRTIO_BLK_SECTOR_SIZE ||
+	    dev->block_size % USK_VIRTIO_BLK_SECTOR_SIZE) {
+		USK_ERRLOG("vhost %s: block size %u is not a multiple of 512\n", dev->name,
+			   dev->block_size);
 		rc = -EINVAL;
 		goto err;
 	}
@@ -152,7 +155,8 @@ construct_on_thread(void *arg)
 	vhost_blk_set_coalescing_ticks(dev);
 	rc = vhost_user_listen(dev);
 	if (rc != 0) {
-		USK_ERRLOG("vhost %s: cannot listen on %s: %s\n", dev->name, dev->socket_path, strerror(-rc));
+		USK_ERRLOG("vhost %s: cannot listen on %s: %s\n", dev->name, dev->socket_path,
+			   strerror(-rc));
 		goto err;
 	}
 	ctx->rc = 0;
@@ -172,7 +176,8 @@ parse_cpumask(const char *mask, struct usk_cpuset *out, char *err, size_t err_le
 	uint32_t core;
 
 	usk_cpuset_zero(&app);
-	for (core = usk_env_get_first_core(); core != UINT32_MAX; core = usk_env_get_next_core(core)) {
+	for (core = usk_env_get_first_core(); core != UINT32_MAX;
+	     core = usk_env_get_next_core(core)) {
 		usk_cpuset_set_cpu(&app, core, true);
 	}
 	if (mask == NULL) {
@@ -186,8 +191,8 @@ parse_cpumask(const char *mask, struct usk_cpuset *out, char *err, size_t err_le
 	tmp = *out;
 	usk_cpuset_and(&tmp, &app);
 	if (!usk_cpuset_equal(&tmp, out)) {
-		snprintf(err, err_len, "cpumask: '%s' is not a subset of the reactor mask 0x%s", mask,
-			 usk_cpuset_fmt(&app));
+		snprintf(err, err_len, "cpumask: '%s' is not a subset of the reactor mask 0x%s",
+			 mask, usk_cpuset_fmt(&app));
 		return -EINVAL;
 	}
 	return 0;
@@ -208,7 +213,8 @@ usk_vhost_blk_construct(const struct usk_vhost_blk_opts *opts, usk_vhost_cb cb, 
 	nlen = opts->name ? strlen(opts->name) : 0;
 	if (nlen == 0 || nlen >= USK_VHOST_MAX_NAME_LEN || strchr(opts->name, '/') != NULL ||
 	    strcmp(opts->name, ".") == 0 || strcmp(opts->name, "..") == 0) {
-		snprintf(err, err_len, "ctrlr: must be 1..%d characters without '/'", USK_VHOST_MAX_NAME_LEN - 1);
+		snprintf(err, err_len, "ctrlr: must be 1..%d characters without '/'",
+			 USK_VHOST_MAX_NAME_LEN - 1);
 		return -EINVAL;
 	}
 	if (dev_find(opts->name) != NULL) {
@@ -216,7 +222,8 @@ usk_vhost_blk_construct(const struct usk_vhost_blk_opts *opts, usk_vhost_cb cb, 
 		return -EEXIST;
 	}
 	if (opts->bdev_name == NULL || usk_bdev_get_by_name(opts->bdev_name) == NULL) {
-		snprintf(err, err_len, "dev_name: no bdev named %s", opts->bdev_name ? opts->bdev_name : "(null)");
+		snprintf(err, err_len, "dev_name: no bdev named %s",
+			 opts->bdev_name ? opts->bdev_name : "(null)");
 		return -ENODEV;
 	}
 	dev = calloc(1, sizeof(*dev));
@@ -237,7 +244,8 @@ usk_vhost_blk_construct(const struct usk_vhost_blk_opts *opts, usk_vhost_cb cb, 
 		goto err_free;
 	}
 	if (strlen(dev->socket_path) >= 108) {
-		snprintf(err, err_len, "ctrlr: socket path %s is longer than 107 bytes", dev->socket_path);
+		snprintf(err, err_len, "ctrlr: socket path %s is longer than 107 bytes",
+			 dev->socket_path);
 		rc = -ENAMETOOLONG;
 		goto err_free;
 	}
@@ -374,8 +382,8 @@ usk_vhost_set_coalescing(const char *name, uint32_t delay_base_us, uint32_t iops
 		return -ENODEV;
 	}
 	/* SPDK's limits: delay_base_us <= 1 s, iops_threshold in 1..1M when coalescing is on. */
-	if (delay_base_us > 1000000 || (delay_base_us > 0 && (iops_threshold == 0 ||
-					iops_threshold > 1000000))) {
+	if (delay_base_us > 1000000 ||
+	    (delay_base_us > 0 && (iops_threshold == 0 || iops_threshold > 1000000))) {
 		return -EINVAL;
 	}
 	ctx = calloc(1, sizeof(*ctx));
@@ -402,14 +410,13 @@ dev_json(const struct vhost_blk_dev *dev)
 	char mask[USK_CPUSET_SIZE / 4 + 3];
 
 	snprintf(mask, sizeof(mask), "0x%s", usk_cpuset_fmt(&dev->cpumask));
-	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:{s:{s:b, s:s, s:b, s:s}}}",
-			 "ctrlr", dev->name, "cpumask", mask,
-			 "delay_base_us", (json_int_t)dev->cfg_delay_base_us,
-			 "iops_threshold", (json_int_t)dev->cfg_iops_threshold,
-			 "socket", dev->socket_path,
-			 "backend_specific", "block", "readonly", dev->readonly,
-			 "bdev", dev->bdev_name, "packed_ring", dev->packed_ring,
-			 "transport", "vhost_user_blk");
+	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:{s:{s:b, s:s, s:b, s:s}}}", "ctrlr",
+			 dev->name, "cpumask", mask, "delay_base_us",
+			 (json_int_t)dev->cfg_delay_base_us, "iops_threshold",
+			 (json_int_t)dev->cfg_iops_threshold, "socket", dev->socket_path,
+			 "backend_specific", "block", "readonly", dev->readonly, "bdev",
+			 dev->bdev_name, "packed_ring", dev->packed_ring, "transport",
+			 "vhost_user_blk");
 }
 
 int
@@ -445,12 +452,14 @@ usk_vhost_write_config_json(json_t *config)
 		usk_json_config_add(config, "vhost_create_blk_controller",
 				    json_pack("{s:s, s:s, s:s, s:b, s:b}", "ctrlr", dev->name,
 					      "dev_name", dev->bdev_name, "cpumask", mask,
-					      "readonly", dev->readonly, "packed_ring", dev->packed_ring));
+					      "readonly", dev->readonly, "packed_ring",
+					      dev->packed_ring));
 		if (dev->cfg_delay_base_us != 0) {
-			usk_json_config_add(config, "vhost_controller_set_coalescing",
-					    json_pack("{s:s, s:i, s:i}", "ctrlr", dev->name,
-						      "delay_base_us", (json_int_t)dev->cfg_delay_base_us,
-						      "iops_threshold", (json_int_t)dev->cfg_iops_threshold));
+			usk_json_config_add(
+				config, "vhost_controller_set_coalescing",
+				json_pack("{s:s, s:i, s:i}", "ctrlr", dev->name, "delay_base_us",
+					  (json_int_t)dev->cfg_delay_base_us, "iops_threshold",
+					  (json_int_t)dev->cfg_iops_threshold));
 		}
 	}
 }

@@ -21,7 +21,8 @@ uint64_t
 vhost_blk_features(const struct vhost_blk_dev *dev)
 {
 	uint64_t f = (1ULL << USK_VIRTIO_F_VERSION_1) | (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC) |
-		     (1ULL << USK_VIRTIO_F_RING_EVENT_IDX) | (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES) |
+		     (1ULL << USK_VIRTIO_F_RING_EVENT_IDX) |
+		     (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES) |
 		     (1ULL << USK_VIRTIO_BLK_F_SEG_MAX) | (1ULL << USK_VIRTIO_BLK_F_BLK_SIZE) |
 		     (1ULL << USK_VIRTIO_BLK_F_TOPOLOGY) | (1ULL << USK_VIRTIO_BLK_F_FLUSH) |
 		     (1ULL << USK_VIRTIO_BLK_F_MQ);
@@ -40,7 +41,7 @@ vhost_blk_features(const struct vhost_blk_dev *dev)
 	return f;
 }
 
-#define VHOST_MAX_DISCARD_SECTORS	(1u << 20)
+#define VHOST_MAX_DISCARD_SECTORS (1u << 20)
 
 void
 vhost_blk_get_config(const struct vhost_blk_dev *dev, struct usk_virtio_blk_config *cfg)
@@ -305,7 +306,8 @@ task_setup(struct vhost_blk_dev *dev, struct vhost_blk_task *task, const struct 
 		/* Data: the writable bytes before the status byte. */
 		last->iov_len--;
 		task->data_iovs = &task->iovs[chain->out_iovcnt];
-		task->data_iovcnt = chain->iovcnt - chain->out_iovcnt - (last->iov_len == 0 ? 1 : 0);
+		task->data_iovcnt =
+			chain->iovcnt - chain->out_iovcnt - (last->iov_len == 0 ? 1 : 0);
 		task->nbytes = chain->in_len - 1;
 		if (hdr.type == USK_VIRTIO_BLK_T_IN) {
 			task->used_len = chain->in_len;
@@ -333,11 +335,15 @@ task_setup(struct vhost_blk_dev *dev, struct vhost_blk_task *task, const struct 
 	case USK_VIRTIO_BLK_T_WRITE_ZEROES: {
 		struct usk_virtio_blk_discard_write_zeroes seg;
 		uint32_t allowed = hdr.type == USK_VIRTIO_BLK_T_WRITE_ZEROES ?
-				   USK_VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+					   USK_VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP :
+					   0;
 
-		if (!(vhost_blk_features(dev) & (1ULL << (hdr.type == USK_VIRTIO_BLK_T_DISCARD ?
-				USK_VIRTIO_BLK_F_DISCARD : USK_VIRTIO_BLK_F_WRITE_ZEROES)))) {
-			task_complete(task, dev->readonly ? USK_VIRTIO_BLK_S_IOERR : USK_VIRTIO_BLK_S_UNSUPP);
+		if (!(vhost_blk_features(dev) &
+		      (1ULL << (hdr.type == USK_VIRTIO_BLK_T_DISCARD ?
+					USK_VIRTIO_BLK_F_DISCARD :
+					USK_VIRTIO_BLK_F_WRITE_ZEROES)))) {
+			task_complete(task, dev->readonly ? USK_VIRTIO_BLK_S_IOERR :
+							    USK_VIRTIO_BLK_S_UNSUPP);
 			return 1;
 		}
 		if (task->nbytes != sizeof(seg)) {
@@ -352,7 +358,8 @@ task_setup(struct vhost_blk_dev *dev, struct vhost_blk_task *task, const struct 
 		}
 		task->sector = seg.sector;
 		task->nbytes = (uint64_t)seg.num_sectors * USK_VIRTIO_BLK_SECTOR_SIZE;
-		if (seg.num_sectors > VHOST_MAX_DISCARD_SECTORS || !range_ok(dev, seg.sector, task->nbytes)) {
+		if (seg.num_sectors > VHOST_MAX_DISCARD_SECTORS ||
+		    !range_ok(dev, seg.sector, task->nbytes)) {
 			task_complete(task, USK_VIRTIO_BLK_S_IOERR);
 			return 1;
 		}
@@ -378,7 +385,8 @@ task_submit(struct vhost_blk_task *task)
 	int rc;
 
 	if (task->merge) {
-		for (t = task->mr_next, nbytes = task->nbytes, iovcnt = task->data_iovcnt; t; t = t->mr_next) {
+		for (t = task->mr_next, nbytes = task->nbytes, iovcnt = task->data_iovcnt; t;
+		     t = t->mr_next) {
 			nbytes += t->nbytes;
 			iovcnt += t->data_iovcnt;
 		}
@@ -399,15 +407,16 @@ task_submit(struct vhost_blk_task *task)
 					    num_blocks, bdev_done, task);
 		break;
 	case USK_VIRTIO_BLK_T_FLUSH:
-		rc = usk_bdev_flush_blocks(dev->bdev_desc, dev->ch, 0, dev->num_blocks, bdev_done, task);
-		break;
-	case USK_VIRTIO_BLK_T_DISCARD:
-		rc = usk_bdev_unmap_blocks(dev->bdev_desc, dev->ch, offset_blocks, num_blocks, bdev_done,
+		rc = usk_bdev_flush_blocks(dev->bdev_desc, dev->ch, 0, dev->num_blocks, bdev_done,
 					   task);
 		break;
+	case USK_VIRTIO_BLK_T_DISCARD:
+		rc = usk_bdev_unmap_blocks(dev->bdev_desc, dev->ch, offset_blocks, num_blocks,
+					   bdev_done, task);
+		break;
 	case USK_VIRTIO_BLK_T_WRITE_ZEROES:
-		rc = usk_bdev_write_zeroes_blocks(dev->bdev_desc, dev->ch, offset_blocks, num_blocks,
-						  bdev_done, task);
+		rc = usk_bdev_write_zeroes_blocks(dev->bdev_desc, dev->ch, offset_blocks,
+						  num_blocks, bdev_done, task);
 		break;
 	case USK_VIRTIO_BLK_T_GET_ID: {
 		/* The serial: the bdev name, NUL-padded, not terminated when it fills 20 bytes. */
@@ -477,7 +486,8 @@ submit_run(struct vhost_blk_dev *dev, struct vhost_blk_task **tasks, int n)
 
 	if (n > 1 && (m = merge_get(dev)) != NULL) {
 		for (i = 0; i < n; i++) {
-			memcpy(&m->iovs[k], tasks[i]->data_iovs, tasks[i]->data_iovcnt * sizeof(struct iovec));
+			memcpy(&m->iovs[k], tasks[i]->data_iovs,
+			       tasks[i]->data_iovcnt * sizeof(struct iovec));
 			k += tasks[i]->data_iovcnt;
 			tasks[i]->mr_next = i + 1 < n ? tasks[i + 1] : NULL;
 		}
@@ -509,10 +519,11 @@ submit_multireq(struct vhost_blk_dev *dev, struct vhost_blk_task **tasks, int n)
 	for (i = 0; i < n; i++) {
 		struct vhost_blk_task *t = tasks[i];
 
-		if (num > 0 && (sector_num + nb_sectors != t->sector ||
-				niov + t->data_iovcnt > VHOST_MERGE_MAX_IOVS ||
-				t->nbytes > VHOST_MERGE_MAX_BYTES ||
-				nb_sectors * USK_VIRTIO_BLK_SECTOR_SIZE > VHOST_MERGE_MAX_BYTES - t->nbytes)) {
+		if (num > 0 &&
+		    (sector_num + nb_sectors != t->sector ||
+		     niov + t->data_iovcnt > VHOST_MERGE_MAX_IOVS ||
+		     t->nbytes > VHOST_MERGE_MAX_BYTES ||
+		     nb_sectors * USK_VIRTIO_BLK_SECTOR_SIZE > VHOST_MERGE_MAX_BYTES - t->nbytes)) {
 			submit_run(dev, &tasks[start], num);
 			num = 0;
 		}
@@ -564,7 +575,8 @@ fetch_split(struct vhost_blk_dev *dev, struct vhost_vq *vq, struct vhost_blk_tas
 
 	avail = vring_split_avail_count(vq);
 	if (avail < 0) {
-		vhost_user_close_conn(dev, "split ring: avail index ran more than the queue size ahead");
+		vhost_user_close_conn(dev,
+				      "split ring: avail index ran more than the queue size ahead");
 		return -EINVAL;
 	}
 	avail = USK_MIN(avail, VHOST_BATCH);
@@ -582,9 +594,10 @@ fetch_split(struct vhost_blk_dev *dev, struct vhost_vq *vq, struct vhost_blk_tas
 		}
 		rc = vring_split_get_chain(vq, &dev->mem, head, task->iovs, VHOST_MAX_IOVS, &chain);
 		if (rc != 0) {
-			vhost_user_close_conn(dev, rc == -EFAULT ? "descriptor outside guest memory" :
-					      rc == -E2BIG ? "descriptor chain too long" :
-					      "malformed descriptor chain");
+			vhost_user_close_conn(dev, rc == -EFAULT ?
+							   "descriptor outside guest memory" :
+						   rc == -E2BIG ? "descriptor chain too long" :
+								  "malformed descriptor chain");
 			return -EINVAL;
 		}
 		task->state = VHOST_TASK_QUEUED;
@@ -625,9 +638,10 @@ fetch_packed(struct vhost_blk_dev *dev, struct vhost_vq *vq, struct vhost_blk_ta
 		rc = vring_packed_get_chain_copy(vq, &dev->mem, descs, USK_COUNTOF(descs), scratch,
 						 VHOST_MAX_IOVS, &chain);
 		if (rc != 0) {
-			vhost_user_close_conn(dev, rc == -EFAULT ? "descriptor outside guest memory" :
-					      rc == -E2BIG ? "descriptor chain too long" :
-					      "malformed packed descriptor chain");
+			vhost_user_close_conn(dev,
+					      rc == -EFAULT ? "descriptor outside guest memory" :
+					      rc == -E2BIG  ? "descriptor chain too long" :
+							      "malformed packed descriptor chain");
 			return -EINVAL;
 		}
 		task = &vq->tasks[chain.id];
@@ -636,10 +650,12 @@ fetch_packed(struct vhost_blk_dev *dev, struct vhost_vq *vq, struct vhost_blk_ta
 			return -EINVAL;
 		}
 		if (vq->inflight_descs + chain.ndescs > vq->size) {
-			vhost_user_close_conn(dev, "packed ring: more descriptors in flight than entries");
+			vhost_user_close_conn(
+				dev, "packed ring: more descriptors in flight than entries");
 			return -EINVAL;
 		}
-		if (vq->inflight_pk != NULL && !inflight_packed_fetch(vq, task, descs, chain.ndescs)) {
+		if (vq->inflight_pk != NULL &&
+		    !inflight_packed_fetch(vq, task, descs, chain.ndescs)) {
 			vhost_user_close_conn(dev, "packed inflight region: free list broken");
 			return -EINVAL;
 		}
@@ -721,12 +737,13 @@ check_dev_io_stats(struct vhost_blk_dev *dev, uint64_t now)
 		req_cnt = vq->req_cnt + vq->used_since_signal;
 		vq->req_cnt = 0;
 		if (threshold == 0 || req_cnt <= threshold) {
-			/* SPDK keeps the last delay below the threshold; usk drops it, so a queue that
-			 * calmed down gets its interrupts at once again. */
+			/* SPDK keeps the last delay below the threshold; usk drops it, so a queue
+			 * that calmed down gets its interrupts at once again. */
 			vq->irq_delay_ticks = 0;
 			continue;
 		}
-		vq->irq_delay_ticks = dev->coalescing_delay_ticks * (req_cnt - threshold) / threshold;
+		vq->irq_delay_ticks =
+			dev->coalescing_delay_ticks * (req_cnt - threshold) / threshold;
 		vq->next_event_time = now;
 	}
 }
@@ -810,11 +827,11 @@ vq_poller(void *arg)
 	if (dev->yield_when_idle && dev->idle_polls > 0) {
 		/*
 		 * A polled target pinned to a core it shares (an oversubscribed host) waits for its
-		 * time slices while its driver, on another core, waits for it. From the second empty
-		 * poll in a row give the core to whoever else is runnable instead of spinning out the
-		 * slice (sched_yield returns at once when nobody is), as the uring bdev does for its
-		 * io-wq workers. 4 KiB randread QD 128 at load 14 on 2 vCPUs: 70-74 K IOPS spinning,
-		 * 115-200 K yielding (docs/performance.md).
+		 * time slices while its driver, on another core, waits for it. From the second
+		 * empty poll in a row give the core to whoever else is runnable instead of spinning
+		 * out the slice (sched_yield returns at once when nobody is), as the uring bdev
+		 * does for its io-wq workers. 4 KiB randread QD 128 at load 14 on 2 vCPUs: 70-74 K
+		 * IOPS spinning, 115-200 K yielding (docs/performance.md).
 		 */
 		sched_yield();
 	}
@@ -842,7 +859,8 @@ vq_process_notified(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 		vring_set_notification(vq, true);
 		if (!vq->live || dev->paused ||
 		    (vq->packed ? !vring_packed_avail(vq) : vring_split_avail_count(vq) == 0)) {
-			/* (Paused: a held message waits for a drain; its end polls the queues again.) */
+			/* (Paused: a held message waits for a drain; its end polls the queues
+			 * again.) */
 			break;
 		}
 	}
@@ -886,12 +904,13 @@ vhost_blk_update_poller(struct vhost_blk_dev *dev)
 	bool need_poll = !usk_interrupt_mode_is_enabled();
 
 	for (i = 0; i < VHOST_MAX_QUEUES; i++) {
-		if (dev->vqs[i].live || dev->vqs[i].inflight_cnt > 0 || dev->vqs[i].used_since_signal) {
+		if (dev->vqs[i].live || dev->vqs[i].inflight_cnt > 0 ||
+		    dev->vqs[i].used_since_signal) {
 			max = i + 1;
 		}
 		if (dev->vqs[i].live && dev->vqs[i].kickfd < 0) {
-			/* A front-end that gave no kick fd ("no fd" bit) is polled even in interrupt
-			 * mode: nothing would wake us for it. */
+			/* A front-end that gave no kick fd ("no fd" bit) is polled even in
+			 * interrupt mode: nothing would wake us for it. */
 			need_poll = true;
 		}
 	}
@@ -906,7 +925,8 @@ vhost_blk_update_poller(struct vhost_blk_dev *dev)
 		cpu_set_t set;
 
 		/* (Runs on the controller thread: the affinity is that of its reactor.) */
-		dev->yield_when_idle = sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1;
+		dev->yield_when_idle = sched_getaffinity(0, sizeof(set), &set) == 0 &&
+				       CPU_COUNT(&set) == 1;
 		dev->idle_polls = 0;
 		dev->vq_poller = usk_poller_register_named(vq_poller, dev, 0, "vhost_vq_poller");
 	} else if (max == 0 && dev->vq_poller != NULL) {
@@ -969,14 +989,16 @@ resubmit_inflight(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 	/* Every fetched request is either used (used_idx of them) or in flight (n). */
 	vq->last_avail_idx = (uint16_t)(used_idx + n);
 	if (n > 0) {
-		USK_NOTICELOG("vhost %s: queue %u resubmits %u in-flight requests\n", dev->name, vq->index, n);
+		USK_NOTICELOG("vhost %s: queue %u resubmits %u in-flight requests\n", dev->name,
+			      vq->index, n);
 	}
 	for (i = 0; i < n; i++) {
 		struct vhost_blk_task *task = &vq->tasks[heads[i]];
 		struct vring_chain chain;
 		int rc;
 
-		rc = vring_split_get_chain(vq, &dev->mem, heads[i], task->iovs, VHOST_MAX_IOVS, &chain);
+		rc = vring_split_get_chain(vq, &dev->mem, heads[i], task->iovs, VHOST_MAX_IOVS,
+					   &chain);
 		if (rc != 0) {
 			return rc;
 		}
@@ -1042,11 +1064,13 @@ resubmit_inflight_packed(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 			   dev->name, vq->index);
 		return -EINVAL;
 	}
-	if (inf->used_idx != inf->old_used_idx || inf->used_wrap_counter != inf->old_used_wrap_counter) {
-		/* We died inside a completion. Its chain (now at free_head) was used if the ring slot
-		 * at the committed used position carries the device's USED bit of that lap. */
+	if (inf->used_idx != inf->old_used_idx ||
+	    inf->used_wrap_counter != inf->old_used_wrap_counter) {
+		/* We died inside a completion. Its chain (now at free_head) was used if the ring
+		 * slot at the committed used position carries the device's USED bit of that lap. */
 		uint16_t flags = vq->pk.desc[inf->old_used_idx].flags;
-		bool published = !!(flags & USK_VRING_PACKED_DESC_F_USED) == inf->old_used_wrap_counter;
+		bool published = !!(flags & USK_VRING_PACKED_DESC_F_USED) ==
+				 inf->old_used_wrap_counter;
 
 		if (published && inf->free_head < vq->size) {
 			inf->desc[inf->free_head].inflight = 0;
@@ -1136,8 +1160,8 @@ resubmit_inflight_packed(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 	}
 	vq->last_avail_idx = (uint16_t)pos;
 	if (n > 0) {
-		USK_NOTICELOG("vhost %s: queue %u resubmits %u in-flight requests (packed)\n", dev->name,
-			      vq->index, n);
+		USK_NOTICELOG("vhost %s: queue %u resubmits %u in-flight requests (packed)\n",
+			      dev->name, vq->index, n);
 	}
 	for (i = 0; i < n; i++) {
 		uint16_t e = heads[i], num = inf->desc[e].num;
@@ -1145,9 +1169,11 @@ resubmit_inflight_packed(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 		struct vring_chain chain;
 
 		for (j = 0; j < num; j++) {
-			descs[j] = (struct usk_vring_packed_desc) {
-				.addr = inf->desc[e].addr, .len = inf->desc[e].len,
-				.id = inf->desc[e].id, .flags = inf->desc[e].flags,
+			descs[j] = (struct usk_vring_packed_desc){
+				.addr = inf->desc[e].addr,
+				.len = inf->desc[e].len,
+				.id = inf->desc[e].id,
+				.flags = inf->desc[e].flags,
 			};
 			e = inf->desc[e].next;
 		}
@@ -1159,7 +1185,8 @@ resubmit_inflight_packed(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 		if (task->state != VHOST_TASK_FREE) {
 			return -EINVAL;
 		}
-		rc = vring_packed_walk_descs(vq, &dev->mem, descs, num, task->iovs, VHOST_MAX_IOVS, &chain);
+		rc = vring_packed_walk_descs(vq, &dev->mem, descs, num, task->iovs, VHOST_MAX_IOVS,
+					     &chain);
 		if (rc != 0) {
 			return rc;
 		}
@@ -1187,15 +1214,17 @@ vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 	vq->packed = dev->features & (1ULL << USK_VIRTIO_F_RING_PACKED);
 	vq->event_idx = dev->features & (1ULL << USK_VIRTIO_F_RING_EVENT_IDX);
 	if (vq->packed) {
-		vq->pk.desc = vhost_uva_to_vva(&dev->mem, vq->desc_uva, usk_vring_desc_size(vq->size));
+		vq->pk.desc =
+			vhost_uva_to_vva(&dev->mem, vq->desc_uva, usk_vring_desc_size(vq->size));
 		vq->pk.driver_event = vhost_uva_to_vva(&dev->mem, vq->avail_uva, 4);
 		vq->pk.device_event = vhost_uva_to_vva(&dev->mem, vq->used_uva, 4);
-		if (vq->pk.desc == NULL || vq->pk.driver_event == NULL || vq->pk.device_event == NULL ||
-		    ((uintptr_t)vq->pk.desc % 16) || ((uintptr_t)vq->pk.driver_event % 4) ||
-		    ((uintptr_t)vq->pk.device_event % 4)) {
+		if (vq->pk.desc == NULL || vq->pk.driver_event == NULL ||
+		    vq->pk.device_event == NULL || ((uintptr_t)vq->pk.desc % 16) ||
+		    ((uintptr_t)vq->pk.driver_event % 4) || ((uintptr_t)vq->pk.device_event % 4)) {
 			return -EFAULT;
 		}
-		/* QEMU's encoding: bits 0-14 avail index, 15 avail wrap, 16-30 used, 31 used wrap. */
+		/* QEMU's encoding: bits 0-14 avail index, 15 avail wrap, 16-30 used, 31 used wrap.
+		 */
 		vq->last_avail_idx = vq->base_idx & 0x7fff;
 		vq->avail_wrap = (vq->base_idx >> 15) & 1;
 		vq->last_used_idx = (vq->base_idx >> 16) & 0x7fff;
@@ -1207,9 +1236,12 @@ vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 		if (!USK_IS_POW2(vq->size)) {
 			return -EINVAL;
 		}
-		vq->split.desc = vhost_uva_to_vva(&dev->mem, vq->desc_uva, usk_vring_desc_size(vq->size));
-		vq->split.avail = vhost_uva_to_vva(&dev->mem, vq->avail_uva, usk_vring_avail_size(vq->size));
-		vq->split.used = vhost_uva_to_vva(&dev->mem, vq->used_uva, usk_vring_used_size(vq->size));
+		vq->split.desc =
+			vhost_uva_to_vva(&dev->mem, vq->desc_uva, usk_vring_desc_size(vq->size));
+		vq->split.avail =
+			vhost_uva_to_vva(&dev->mem, vq->avail_uva, usk_vring_avail_size(vq->size));
+		vq->split.used =
+			vhost_uva_to_vva(&dev->mem, vq->used_uva, usk_vring_used_size(vq->size));
 		if (vq->split.desc == NULL || vq->split.avail == NULL || vq->split.used == NULL ||
 		    ((uintptr_t)vq->split.desc % USK_VRING_DESC_ALIGN) ||
 		    ((uintptr_t)vq->split.avail % USK_VRING_AVAIL_ALIGN) ||
@@ -1236,7 +1268,8 @@ vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 	vq->live = true;
 	vring_set_notification(vq, usk_interrupt_mode_is_enabled());
 	if (usk_interrupt_mode_is_enabled() && vq->kickfd >= 0) {
-		vq->kick_intr = usk_interrupt_register(vq->kickfd, vq_kick_handler, vq, "vhost_kick");
+		vq->kick_intr =
+			usk_interrupt_register(vq->kickfd, vq_kick_handler, vq, "vhost_kick");
 		if (vq->kick_intr == NULL) {
 			vq->live = false;
 			return -ENOMEM;
@@ -1244,7 +1277,8 @@ vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 	}
 	vhost_blk_update_poller(dev);
 	if (vq->inflight != NULL) {
-		int rc = vq->packed ? resubmit_inflight_packed(dev, vq) : resubmit_inflight(dev, vq);
+		int rc = vq->packed ? resubmit_inflight_packed(dev, vq) :
+				      resubmit_inflight(dev, vq);
 
 		if (rc != 0) {
 			return rc;

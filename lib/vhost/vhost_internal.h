@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* lib/vhost private structures: guest memory table, virtqueues, vhost-user connection, blk device. */
+/* lib/vhost private structures: guest memory table, virtqueues, vhost-user connection, blk device.
+ */
 #ifndef USK_VHOST_INTERNAL_H
 #define USK_VHOST_INTERNAL_H
 
@@ -15,29 +16,30 @@
 #include "usk/virtio_spec.h"
 
 /* Virtqueues per controller (GET_QUEUE_NUM answer). */
-#define VHOST_MAX_QUEUES		16
+#define VHOST_MAX_QUEUES 16
 /* iovecs one request may use (header and status included); seg_max = this - 2. */
-#define VHOST_MAX_IOVS			128
+#define VHOST_MAX_IOVS 128
 /* Longest direct packed chain taken (descriptors; each usually one iovec). */
-#define VHOST_MAX_PACKED_CHAIN		VHOST_MAX_IOVS
-/* Requests taken from one queue per poll (the merge window, as QEMU's VIRTIO_BLK_MAX_MERGE_REQS). */
-#define VHOST_BATCH			32
+#define VHOST_MAX_PACKED_CHAIN VHOST_MAX_IOVS
+/* Requests taken from one queue per poll (the merge window, as QEMU's VIRTIO_BLK_MAX_MERGE_REQS).
+ */
+#define VHOST_BATCH 32
 /* Merged I/O limits (QEMU: blk_get_max_iov, max_transfer). */
-#define VHOST_MERGE_MAX_IOVS		256
-#define VHOST_MERGE_MAX_BYTES		(1u << 20)
-#define VHOST_MERGE_SLOTS		8
+#define VHOST_MERGE_MAX_IOVS  256
+#define VHOST_MERGE_MAX_BYTES (1u << 20)
+#define VHOST_MERGE_SLOTS     8
 /* Coalescing statistics window (SPDK's SPDK_VHOST_STATS_CHECK_INTERVAL_MS). */
-#define VHOST_STATS_CHECK_INTERVAL_MS	10
-#define VHOST_DEFAULT_IOPS_THRESHOLD	60000
+#define VHOST_STATS_CHECK_INTERVAL_MS 10
+#define VHOST_DEFAULT_IOPS_THRESHOLD  60000
 
 /* ---- guest memory (vhost_mem.c) ---- */
 
 struct vhost_mem_region {
-	uint64_t gpa;		/* guest physical start */
+	uint64_t gpa; /* guest physical start */
 	uint64_t size;
-	uint64_t uva;		/* front-end (QEMU) virtual start: ring addresses use these */
-	uint8_t *host;		/* our mapping of gpa */
-	void *mmap_addr;	/* what munmap gets */
+	uint64_t uva;	 /* front-end (QEMU) virtual start: ring addresses use these */
+	uint8_t *host;	 /* our mapping of gpa */
+	void *mmap_addr; /* what munmap gets */
 	size_t mmap_size;
 };
 
@@ -68,11 +70,11 @@ struct vhost_vq {
 	uint16_t size;
 	bool packed;
 	bool event_idx;
-	bool live;		/* addresses translated, kick received, enabled */
-	uint16_t last_avail_idx;	/* split: free-running; packed: ring position */
+	bool live;		 /* addresses translated, kick received, enabled */
+	uint16_t last_avail_idx; /* split: free-running; packed: ring position */
 	uint16_t last_used_idx;
-	bool avail_wrap;	/* packed: driver wrap counter we expect */
-	bool used_wrap;		/* packed: device wrap counter */
+	bool avail_wrap; /* packed: driver wrap counter we expect */
+	bool used_wrap;	 /* packed: device wrap counter */
 	union {
 		struct {
 			struct usk_vring_desc *desc;
@@ -85,10 +87,10 @@ struct vhost_vq {
 			struct usk_vring_packed_desc_event *device_event;
 		} pk;
 	};
-	uint16_t used_since_signal;	/* completions not yet signalled */
-	uint16_t signalled_used;	/* used idx at the last signal (EVENT_IDX) */
+	uint16_t used_since_signal; /* completions not yet signalled */
+	uint16_t signalled_used;    /* used idx at the last signal (EVENT_IDX) */
 	bool signalled_used_valid;
-	uint32_t inflight_cnt;		/* requests fetched and not completed */
+	uint32_t inflight_cnt; /* requests fetched and not completed */
 	/* Coalescing (SPDK check_dev_io_stats). */
 	uint64_t next_event_time;
 	uint64_t irq_delay_ticks;
@@ -101,27 +103,27 @@ struct vhost_vq {
 	int kickfd;
 	int callfd;
 	int errfd;
-	uint32_t base_idx;		/* SET_VRING_BASE value (packed: avail in bits 0-15, used in 16-31) */
+	uint32_t base_idx; /* SET_VRING_BASE value (packed: avail in bits 0-15, used in 16-31) */
 	struct usk_interrupt *kick_intr;
 	/* Inflight tracking region of this queue (NULL without INFLIGHT_SHMFD). */
 	union {
 		struct usk_vhost_inflight_split *inflight;
-		struct usk_vhost_inflight_packed *inflight_pk;	/* same pointer, packed layout */
+		struct usk_vhost_inflight_packed *inflight_pk; /* same pointer, packed layout */
 	};
 	uint64_t inflight_counter;
-	uint32_t inflight_descs;	/* packed: ring slots fetched and not used */
+	uint32_t inflight_descs; /* packed: ring slots fetched and not used */
 	uint16_t index;
-	struct vhost_blk_task *tasks;	/* size entries, indexed by head / buffer id */
+	struct vhost_blk_task *tasks; /* size entries, indexed by head / buffer id */
 };
 
 /* One descriptor chain as walked: device-readable iovecs first, then device-writable ones. */
 struct vring_chain {
-	uint16_t id;		/* split: head index; packed: buffer id */
-	uint16_t ndescs;	/* packed: ring slots consumed */
+	uint16_t id;	 /* split: head index; packed: buffer id */
+	uint16_t ndescs; /* packed: ring slots consumed */
 	uint16_t iovcnt;
-	uint16_t out_iovcnt;	/* leading device-readable iovecs */
-	uint32_t out_len;	/* bytes readable */
-	uint32_t in_len;	/* bytes writable */
+	uint16_t out_iovcnt; /* leading device-readable iovecs */
+	uint32_t out_len;    /* bytes readable */
+	uint32_t in_len;     /* bytes writable */
 	bool writable_seen;
 };
 
@@ -162,7 +164,8 @@ void vring_set_notification(struct vhost_vq *vq, bool enable);
 
 /* ---- vhost-user messages (vhost_msg.c: pure checks) ---- */
 
-/* Payload bytes a request needs, with the fds it must carry. Returns 0 or -EINVAL (reason in err). */
+/* Payload bytes a request needs, with the fds it must carry. Returns 0 or -EINVAL (reason in err).
+ */
 int vhost_user_msg_check(const struct usk_vhost_user_hdr *hdr, int nfds, char *err, size_t err_len);
 const char *vhost_user_req_name(uint32_t request);
 /* Escape non-printable bytes of wire data for a log line. */
@@ -172,9 +175,9 @@ void vhost_escape(const void *data, size_t len, char *out, size_t out_len);
 
 enum vhost_task_state {
 	VHOST_TASK_FREE = 0,
-	VHOST_TASK_QUEUED,	/* collected in the merge window */
-	VHOST_TASK_SUBMITTED,	/* bdev I/O outstanding */
-	VHOST_TASK_WAIT_IO,	/* waiting for a bdev_io (ENOMEM) */
+	VHOST_TASK_QUEUED,    /* collected in the merge window */
+	VHOST_TASK_SUBMITTED, /* bdev I/O outstanding */
+	VHOST_TASK_WAIT_IO,   /* waiting for a bdev_io (ENOMEM) */
 };
 
 struct vhost_blk_merge;
@@ -185,8 +188,8 @@ struct vhost_blk_task {
 	enum vhost_task_state state;
 	uint16_t id;
 	uint16_t ndescs;
-	uint16_t inflight_head;		/* packed: first inflight-region entry of the chain */
-	uint16_t inflight_last;		/* packed: its last entry */
+	uint16_t inflight_head; /* packed: first inflight-region entry of the chain */
+	uint16_t inflight_last; /* packed: its last entry */
 	uint32_t type;
 	uint64_t sector;
 	uint64_t nbytes;
@@ -194,7 +197,7 @@ struct vhost_blk_task {
 	uint32_t used_len;
 	uint16_t data_iovcnt;
 	struct iovec *data_iovs;
-	struct vhost_blk_task *mr_next;	/* merged chain: the next request of the same bdev I/O */
+	struct vhost_blk_task *mr_next; /* merged chain: the next request of the same bdev I/O */
 	struct vhost_blk_merge *merge;	/* owner of the merged iovec array (head task only) */
 	struct usk_bdev_io_wait_entry wait;
 	struct iovec iovs[VHOST_MAX_IOVS];
@@ -206,10 +209,10 @@ struct vhost_blk_merge {
 };
 
 enum vhost_conn_state {
-	VHOST_CONN_NONE = 0,	/* listening, no front-end */
-	VHOST_CONN_ACTIVE,	/* reading messages */
-	VHOST_CONN_STALLED,	/* a message waits for in-flight requests to finish */
-	VHOST_CONN_CLOSING,	/* closing: draining in-flight requests before unmapping */
+	VHOST_CONN_NONE = 0, /* listening, no front-end */
+	VHOST_CONN_ACTIVE,   /* reading messages */
+	VHOST_CONN_STALLED,  /* a message waits for in-flight requests to finish */
+	VHOST_CONN_CLOSING,  /* closing: draining in-flight requests before unmapping */
 };
 
 enum vhost_rx_state {
@@ -220,12 +223,12 @@ enum vhost_rx_state {
 struct vhost_blk_dev {
 	/* Hot (ctrlr thread). */
 	struct vhost_vq vqs[VHOST_MAX_QUEUES];
-	uint16_t max_queues;		/* highest live queue + 1 */
-	bool paused;			/* no fetching (stall / close) */
-	bool signal_pending;		/* a flush message is queued (interrupt mode) */
-	bool yield_when_idle;		/* polled on a thread pinned to one core: see vq_poller */
-	uint8_t idle_polls;		/* 1 after an empty poll, 0 after a busy one */
-	uint64_t features;		/* negotiated */
+	uint16_t max_queues;  /* highest live queue + 1 */
+	bool paused;	      /* no fetching (stall / close) */
+	bool signal_pending;  /* a flush message is queued (interrupt mode) */
+	bool yield_when_idle; /* polled on a thread pinned to one core: see vq_poller */
+	uint8_t idle_polls;   /* 1 after an empty poll, 0 after a busy one */
+	uint64_t features;    /* negotiated */
 	struct usk_bdev_desc *bdev_desc;
 	struct usk_io_channel *ch;
 	struct usk_bdev *bdev;
@@ -235,7 +238,7 @@ struct vhost_blk_dev {
 	struct vhost_blk_merge merges[VHOST_MERGE_SLOTS];
 	/* Coalescing, ticks. */
 	uint64_t coalescing_delay_ticks;
-	uint32_t coalescing_io_threshold;	/* requests per stats window */
+	uint32_t coalescing_io_threshold; /* requests per stats window */
 	uint64_t next_stats_check_time;
 	uint64_t stats_check_ticks;
 	struct usk_poller *vq_poller;
@@ -246,11 +249,11 @@ struct vhost_blk_dev {
 	struct usk_cpuset cpumask;
 	bool readonly;
 	bool packed_ring;
-	uint32_t delay_base_us;		/* ctrlr thread's copy */
+	uint32_t delay_base_us; /* ctrlr thread's copy */
 	uint32_t iops_threshold;
-	uint32_t cfg_delay_base_us;	/* app thread's copy (dumps, save_config) */
+	uint32_t cfg_delay_base_us; /* app thread's copy (dumps, save_config) */
 	uint32_t cfg_iops_threshold;
-	bool app_removing;		/* app thread: a removal was started */
+	bool app_removing; /* app thread: a removal was started */
 	struct usk_thread *thread;
 	int listen_fd;
 	int conn_fd;
@@ -259,7 +262,7 @@ struct vhost_blk_dev {
 	struct usk_vhost_user_hdr rx_hdr;
 	union usk_vhost_user_payload rx_payload;
 	size_t rx_got;
-	bool rx_held;			/* rx_msg is complete and waits for a drain */
+	bool rx_held; /* rx_msg is complete and waits for a drain */
 	int rx_fds[USK_VHOST_USER_MAX_FDS];
 	int rx_nfds;
 	uint64_t protocol_features;
@@ -274,13 +277,13 @@ struct vhost_blk_dev {
 	size_t inflight_size;
 	uint16_t inflight_num_queues;
 	uint16_t inflight_queue_size;
-	uint64_t connections;		/* accepted so far */
-	uint64_t protocol_errors;	/* connections closed for bad input */
+	uint64_t connections;	  /* accepted so far */
+	uint64_t protocol_errors; /* connections closed for bad input */
 	bool removing;
-	bool bdev_removed;		/* hot-removed: released once the connection is gone */
+	bool bdev_removed; /* hot-removed: released once the connection is gone */
 	void (*remove_cb)(void *cb_arg, int rc);
 	void *remove_cb_arg;
-	TAILQ_ENTRY(vhost_blk_dev) link;	/* g_vhost_devs, app thread */
+	TAILQ_ENTRY(vhost_blk_dev) link; /* g_vhost_devs, app thread */
 };
 
 /* vhost_user.c (ctrlr thread) */

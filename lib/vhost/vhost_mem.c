@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Guest memory table: mmap of SET_MEM_TABLE regions and guest-physical / front-end address translation. */
+/* Guest memory table: mmap of SET_MEM_TABLE regions and guest-physical / front-end address
+ * translation. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,8 @@ vhost_mem_map(struct vhost_mem *mem, const struct usk_vhost_user_memory *msg, co
 	memset(mem, 0, sizeof(*mem));
 	if (msg->nregions == 0 || msg->nregions > USK_VHOST_USER_MEMORY_MAX_NREGIONS ||
 	    (int)msg->nregions != nfds) {
-		snprintf(err, err_len, "SET_MEM_TABLE: %u regions with %d fds", msg->nregions, nfds);
+		snprintf(err, err_len, "SET_MEM_TABLE: %u regions with %d fds", msg->nregions,
+			 nfds);
 		rc = -EINVAL;
 		goto out_close;
 	}
@@ -42,11 +44,13 @@ vhost_mem_map(struct vhost_mem *mem, const struct usk_vhost_user_memory *msg, co
 		const struct usk_vhost_user_memory_region *r = &msg->regions[i];
 		uint64_t end;
 
-		if (r->memory_size == 0 || __builtin_add_overflow(r->guest_phys_addr, r->memory_size, &end) ||
+		if (r->memory_size == 0 ||
+		    __builtin_add_overflow(r->guest_phys_addr, r->memory_size, &end) ||
 		    __builtin_add_overflow(r->userspace_addr, r->memory_size, &end) ||
 		    __builtin_add_overflow(r->mmap_offset, r->memory_size, &end) ||
 		    r->mmap_offset + r->memory_size > SIZE_MAX) {
-			snprintf(err, err_len, "SET_MEM_TABLE: region %u has a bad size or offset", i);
+			snprintf(err, err_len, "SET_MEM_TABLE: region %u has a bad size or offset",
+				 i);
 			rc = -EINVAL;
 			goto out_close;
 		}
@@ -55,7 +59,8 @@ vhost_mem_map(struct vhost_mem *mem, const struct usk_vhost_user_memory *msg, co
 
 			if (r->guest_phys_addr < o->guest_phys_addr + o->memory_size &&
 			    o->guest_phys_addr < r->guest_phys_addr + r->memory_size) {
-				snprintf(err, err_len, "SET_MEM_TABLE: regions %u and %u overlap", j, i);
+				snprintf(err, err_len, "SET_MEM_TABLE: regions %u and %u overlap",
+					 j, i);
 				rc = -EINVAL;
 				goto out_close;
 			}
@@ -69,12 +74,15 @@ vhost_mem_map(struct vhost_mem *mem, const struct usk_vhost_user_memory *msg, co
 		void *addr;
 		int seals;
 
-		/* Touching a mapping past the end of its file is SIGBUS: the file must hold it all. */
-		if (fstat(fds[i], &st) != 0 || (uint64_t)st.st_size < r->mmap_offset + r->memory_size) {
-			snprintf(err, err_len, "SET_MEM_TABLE: region %u (%llu bytes at offset %llu) is "
-				 "beyond the end of its file (%lld bytes)", i,
-				 (unsigned long long)r->memory_size, (unsigned long long)r->mmap_offset,
-				 (long long)st.st_size);
+		/* Touching a mapping past the end of its file is SIGBUS: the file must hold it all.
+		 */
+		if (fstat(fds[i], &st) != 0 ||
+		    (uint64_t)st.st_size < r->mmap_offset + r->memory_size) {
+			snprintf(err, err_len,
+				 "SET_MEM_TABLE: region %u (%llu bytes at offset %llu) is "
+				 "beyond the end of its file (%lld bytes)",
+				 i, (unsigned long long)r->memory_size,
+				 (unsigned long long)r->mmap_offset, (long long)st.st_size);
 			rc = -EINVAL;
 			mem->nregions = i;
 			vhost_mem_unmap(mem);
@@ -84,15 +92,18 @@ vhost_mem_map(struct vhost_mem *mem, const struct usk_vhost_user_memory *msg, co
 		 * seals it (seal=on). Only noted: hugetlbfs files cannot be sealed. */
 		seals = fcntl(fds[i], F_GET_SEALS);
 		if (seals >= 0 && !(seals & F_SEAL_SHRINK)) {
-			USK_INFOLOG(vhost, "memory region %u: memfd not sealed against shrinking\n", i);
+			USK_INFOLOG(vhost, "memory region %u: memfd not sealed against shrinking\n",
+				    i);
 		}
 
 		/* The offset need not be page aligned: map from 0 and skip it. */
-		addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fds[i], 0);
+		addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fds[i],
+			    0);
 		if (addr == MAP_FAILED) {
 			rc = -errno;
-			snprintf(err, err_len, "SET_MEM_TABLE: mmap of region %u (%zu bytes) failed: %s", i,
-				 len, strerror(errno));
+			snprintf(err, err_len,
+				 "SET_MEM_TABLE: mmap of region %u (%zu bytes) failed: %s", i, len,
+				 strerror(errno));
 			mem->nregions = i;
 			vhost_mem_unmap(mem);
 			goto out_close;

@@ -79,33 +79,37 @@ vhost_escape(const void *data, size_t len, char *out, size_t out_len)
 struct msg_rule {
 	uint32_t min;
 	uint32_t max;
-	int8_t fds;	/* fds required: 0, 1, -1 = SET_MEM_TABLE (1..8), -2 = vring fd (0 or 1) */
+	int8_t fds; /* fds required: 0, 1, -1 = SET_MEM_TABLE (1..8), -2 = vring fd (0 or 1) */
 };
 
 #define U64 sizeof(uint64_t)
 static const struct msg_rule g_rules[USK_VHOST_USER_MAX] = {
 	/* "Get" requests carry no input; some front-ends send a zero u64 anyway. */
-	[USK_VHOST_USER_GET_FEATURES] = { 0, U64, 0 },
-	[USK_VHOST_USER_SET_FEATURES] = { U64, U64, 0 },
-	[USK_VHOST_USER_SET_OWNER] = { 0, U64, 0 },
-	[USK_VHOST_USER_RESET_OWNER] = { 0, U64, 0 },
-	[USK_VHOST_USER_SET_MEM_TABLE] = { 8 + sizeof(struct usk_vhost_user_memory_region),
-					   sizeof(struct usk_vhost_user_memory), -1 },
-	[USK_VHOST_USER_SET_VRING_NUM] = { 8, 8, 0 },
-	[USK_VHOST_USER_SET_VRING_ADDR] = { 40, 40, 0 },
-	[USK_VHOST_USER_SET_VRING_BASE] = { 8, 8, 0 },
-	[USK_VHOST_USER_GET_VRING_BASE] = { 8, 8, 0 },
-	[USK_VHOST_USER_SET_VRING_KICK] = { U64, U64, -2 },
-	[USK_VHOST_USER_SET_VRING_CALL] = { U64, U64, -2 },
-	[USK_VHOST_USER_SET_VRING_ERR] = { U64, U64, -2 },
-	[USK_VHOST_USER_GET_PROTOCOL_FEATURES] = { 0, U64, 0 },
-	[USK_VHOST_USER_SET_PROTOCOL_FEATURES] = { U64, U64, 0 },
-	[USK_VHOST_USER_GET_QUEUE_NUM] = { 0, U64, 0 },
-	[USK_VHOST_USER_SET_VRING_ENABLE] = { 8, 8, 0 },
-	[USK_VHOST_USER_GET_CONFIG] = { USK_VHOST_USER_CONFIG_HDR_SIZE, sizeof(struct usk_vhost_user_config), 0 },
-	[USK_VHOST_USER_SET_CONFIG] = { USK_VHOST_USER_CONFIG_HDR_SIZE, sizeof(struct usk_vhost_user_config), 0 },
-	[USK_VHOST_USER_GET_INFLIGHT_FD] = { USK_VHOST_USER_INFLIGHT_WIRE_SIZE, sizeof(struct usk_vhost_user_inflight), 0 },
-	[USK_VHOST_USER_SET_INFLIGHT_FD] = { USK_VHOST_USER_INFLIGHT_WIRE_SIZE, sizeof(struct usk_vhost_user_inflight), 1 },
+	[USK_VHOST_USER_GET_FEATURES] = {0, U64, 0},
+	[USK_VHOST_USER_SET_FEATURES] = {U64, U64, 0},
+	[USK_VHOST_USER_SET_OWNER] = {0, U64, 0},
+	[USK_VHOST_USER_RESET_OWNER] = {0, U64, 0},
+	[USK_VHOST_USER_SET_MEM_TABLE] = {8 + sizeof(struct usk_vhost_user_memory_region),
+					  sizeof(struct usk_vhost_user_memory), -1},
+	[USK_VHOST_USER_SET_VRING_NUM] = {8, 8, 0},
+	[USK_VHOST_USER_SET_VRING_ADDR] = {40, 40, 0},
+	[USK_VHOST_USER_SET_VRING_BASE] = {8, 8, 0},
+	[USK_VHOST_USER_GET_VRING_BASE] = {8, 8, 0},
+	[USK_VHOST_USER_SET_VRING_KICK] = {U64, U64, -2},
+	[USK_VHOST_USER_SET_VRING_CALL] = {U64, U64, -2},
+	[USK_VHOST_USER_SET_VRING_ERR] = {U64, U64, -2},
+	[USK_VHOST_USER_GET_PROTOCOL_FEATURES] = {0, U64, 0},
+	[USK_VHOST_USER_SET_PROTOCOL_FEATURES] = {U64, U64, 0},
+	[USK_VHOST_USER_GET_QUEUE_NUM] = {0, U64, 0},
+	[USK_VHOST_USER_SET_VRING_ENABLE] = {8, 8, 0},
+	[USK_VHOST_USER_GET_CONFIG] = {USK_VHOST_USER_CONFIG_HDR_SIZE,
+				       sizeof(struct usk_vhost_user_config), 0},
+	[USK_VHOST_USER_SET_CONFIG] = {USK_VHOST_USER_CONFIG_HDR_SIZE,
+				       sizeof(struct usk_vhost_user_config), 0},
+	[USK_VHOST_USER_GET_INFLIGHT_FD] = {USK_VHOST_USER_INFLIGHT_WIRE_SIZE,
+					    sizeof(struct usk_vhost_user_inflight), 0},
+	[USK_VHOST_USER_SET_INFLIGHT_FD] = {USK_VHOST_USER_INFLIGHT_WIRE_SIZE,
+					    sizeof(struct usk_vhost_user_inflight), 1},
 };
 
 int
@@ -115,7 +119,8 @@ vhost_user_msg_check(const struct usk_vhost_user_hdr *hdr, int nfds, char *err, 
 
 	if ((hdr->flags & USK_VHOST_USER_VERSION_MASK) != USK_VHOST_USER_VERSION ||
 	    (hdr->flags & USK_VHOST_USER_REPLY_MASK)) {
-		snprintf(err, err_len, "request %u: bad header flags 0x%x", hdr->request, hdr->flags);
+		snprintf(err, err_len, "request %u: bad header flags 0x%x", hdr->request,
+			 hdr->flags);
 		return -EINVAL;
 	}
 	/* Every supported request allows some payload (max > 0); the others are zero rows. */
@@ -149,7 +154,7 @@ vhost_user_msg_check(const struct usk_vhost_user_hdr *hdr, int nfds, char *err, 
 	}
 	return 0;
 bad_fds:
-	snprintf(err, err_len, "%s: %d file descriptors attached", vhost_user_req_name(hdr->request),
-		 nfds);
+	snprintf(err, err_len, "%s: %d file descriptors attached",
+		 vhost_user_req_name(hdr->request), nfds);
 	return -EINVAL;
 }

@@ -19,13 +19,14 @@ struct rpc_create_blk {
 };
 
 static const struct usk_json_object_decoder g_create_blk_decoders[] = {
-	{ "ctrlr", offsetof(struct rpc_create_blk, ctrlr), usk_json_decode_string, false },
-	{ "dev_name", offsetof(struct rpc_create_blk, dev_name), usk_json_decode_string, false },
-	{ "cpumask", offsetof(struct rpc_create_blk, cpumask), usk_json_decode_string, true },
-	{ "transport", offsetof(struct rpc_create_blk, transport), usk_json_decode_string, true },
-	{ "readonly", offsetof(struct rpc_create_blk, readonly), usk_json_decode_bool, true },
-	{ "packed_ring", offsetof(struct rpc_create_blk, packed_ring), usk_json_decode_bool, true },
-	{ "packed_ring_recovery", offsetof(struct rpc_create_blk, packed_ring_recovery), usk_json_decode_bool, true },
+	{"ctrlr", offsetof(struct rpc_create_blk, ctrlr), usk_json_decode_string, false},
+	{"dev_name", offsetof(struct rpc_create_blk, dev_name), usk_json_decode_string, false},
+	{"cpumask", offsetof(struct rpc_create_blk, cpumask), usk_json_decode_string, true},
+	{"transport", offsetof(struct rpc_create_blk, transport), usk_json_decode_string, true},
+	{"readonly", offsetof(struct rpc_create_blk, readonly), usk_json_decode_bool, true},
+	{"packed_ring", offsetof(struct rpc_create_blk, packed_ring), usk_json_decode_bool, true},
+	{"packed_ring_recovery", offsetof(struct rpc_create_blk, packed_ring_recovery),
+	 usk_json_decode_bool, true},
 };
 
 static void
@@ -36,9 +37,10 @@ reply_done(void *cb_arg, int rc)
 	if (rc == 0) {
 		usk_jsonrpc_send_bool_response(request, true);
 	} else {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR, "%s",
-						    rc == -EADDRINUSE ? "ctrlr: socket is in use by another process" :
-						    strerror(-rc));
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INTERNAL_ERROR, "%s",
+			rc == -EADDRINUSE ? "ctrlr: socket is in use by another process" :
+					    strerror(-rc));
 	}
 }
 
@@ -46,7 +48,7 @@ static void
 rpc_vhost_create_blk_controller(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct rpc_create_blk req = {};
-	struct usk_vhost_blk_opts opts = { .opts_size = sizeof(opts) };
+	struct usk_vhost_blk_opts opts = {.opts_size = sizeof(opts)};
 	char err[256];
 	int rc;
 
@@ -55,9 +57,10 @@ rpc_vhost_create_blk_controller(struct usk_jsonrpc_request *request, const json_
 		goto out;
 	}
 	if (req.transport && strcmp(req.transport, "vhost_user_blk") != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "transport: only \"vhost_user_blk\" is supported (got \"%s\")",
-						    req.transport);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"transport: only \"vhost_user_blk\" is supported (got \"%s\")",
+			req.transport);
 		goto out;
 	}
 	opts.name = req.ctrlr;
@@ -86,7 +89,7 @@ struct rpc_ctrlr {
 };
 
 static const struct usk_json_object_decoder g_delete_decoders[] = {
-	{ "ctrlr", offsetof(struct rpc_ctrlr, ctrlr), usk_json_decode_string, false },
+	{"ctrlr", offsetof(struct rpc_ctrlr, ctrlr), usk_json_decode_string, false},
 };
 
 static void
@@ -94,8 +97,8 @@ rpc_vhost_delete_controller(struct usk_jsonrpc_request *request, const json_t *p
 {
 	struct rpc_ctrlr req = {};
 
-	if (!usk_rpc_decode_params(request, params, g_delete_decoders, USK_COUNTOF(g_delete_decoders),
-				   &req)) {
+	if (!usk_rpc_decode_params(request, params, g_delete_decoders,
+				   USK_COUNTOF(g_delete_decoders), &req)) {
 		goto out;
 	}
 	if (usk_vhost_dev_remove(req.ctrlr, reply_done, request) != 0) {
@@ -108,7 +111,7 @@ out:
 USK_RPC_REGISTER("vhost_delete_controller", rpc_vhost_delete_controller, USK_RPC_RUNTIME)
 
 static const struct usk_json_object_decoder g_get_decoders[] = {
-	{ "name", offsetof(struct rpc_ctrlr, name), usk_json_decode_string, true },
+	{"name", offsetof(struct rpc_ctrlr, name), usk_json_decode_string, true},
 };
 
 static void
@@ -117,7 +120,8 @@ rpc_vhost_get_controllers(struct usk_jsonrpc_request *request, const json_t *par
 	struct rpc_ctrlr req = {};
 	json_t *arr;
 
-	if (!usk_rpc_decode_params(request, params, g_get_decoders, USK_COUNTOF(g_get_decoders), &req)) {
+	if (!usk_rpc_decode_params(request, params, g_get_decoders, USK_COUNTOF(g_get_decoders),
+				   &req)) {
 		return;
 	}
 	arr = json_array();
@@ -133,9 +137,10 @@ rpc_vhost_get_controllers(struct usk_jsonrpc_request *request, const json_t *par
 USK_RPC_REGISTER("vhost_get_controllers", rpc_vhost_get_controllers, USK_RPC_RUNTIME)
 
 static const struct usk_json_object_decoder g_coalescing_decoders[] = {
-	{ "ctrlr", offsetof(struct rpc_ctrlr, ctrlr), usk_json_decode_string, false },
-	{ "delay_base_us", offsetof(struct rpc_ctrlr, delay_base_us), usk_json_decode_uint32, false },
-	{ "iops_threshold", offsetof(struct rpc_ctrlr, iops_threshold), usk_json_decode_uint32, false },
+	{"ctrlr", offsetof(struct rpc_ctrlr, ctrlr), usk_json_decode_string, false},
+	{"delay_base_us", offsetof(struct rpc_ctrlr, delay_base_us), usk_json_decode_uint32, false},
+	{"iops_threshold", offsetof(struct rpc_ctrlr, iops_threshold), usk_json_decode_uint32,
+	 false},
 };
 
 static void
@@ -153,16 +158,19 @@ rpc_vhost_controller_set_coalescing(struct usk_jsonrpc_request *request, const j
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
 						    "ctrlr: no controller named %s", req.ctrlr);
 	} else if (rc == -EINVAL) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						req.delay_base_us > 1000000 ?
-						"delay_base_us: must be at most 1000000" :
-						"iops_threshold: must be in 1..1000000 when delay_base_us is set");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			req.delay_base_us > 1000000 ?
+				"delay_base_us: must be at most 1000000" :
+				"iops_threshold: must be in 1..1000000 when delay_base_us is set");
 	} else if (rc != 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR, strerror(-rc));
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+						strerror(-rc));
 	} else {
 		usk_jsonrpc_send_bool_response(request, true);
 	}
 out:
 	free(req.ctrlr);
 }
-USK_RPC_REGISTER("vhost_controller_set_coalescing", rpc_vhost_controller_set_coalescing, USK_RPC_RUNTIME)
+USK_RPC_REGISTER("vhost_controller_set_coalescing", rpc_vhost_controller_set_coalescing,
+		 USK_RPC_RUNTIME)

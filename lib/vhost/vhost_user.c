@@ -19,13 +19,13 @@
 #include "usk/log.h"
 #include "vhost_internal.h"
 
-#define VHOST_CONN_POLL_US	100
-#define VHOST_DRAIN_POLL_US	50
+#define VHOST_CONN_POLL_US  100
+#define VHOST_DRAIN_POLL_US 50
 
-#define VHOST_PROTOCOL_FEATURES ((1ULL << USK_VHOST_USER_PROTOCOL_F_MQ) | \
-				 (1ULL << USK_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
-				 (1ULL << USK_VHOST_USER_PROTOCOL_F_CONFIG) | \
-				 (1ULL << USK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+#define VHOST_PROTOCOL_FEATURES \
+	((1ULL << USK_VHOST_USER_PROTOCOL_F_MQ) | (1ULL << USK_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
+	 (1ULL << USK_VHOST_USER_PROTOCOL_F_CONFIG) | \
+	 (1ULL << USK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 
 static int conn_readable(void *arg);
 static int listen_readable(void *arg);
@@ -65,10 +65,10 @@ send_reply(struct vhost_blk_dev *dev, const void *payload, uint32_t size, int fd
 	};
 	char cbuf[CMSG_SPACE(sizeof(int))] = {};
 	struct iovec iov[2] = {
-		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = (void *)payload, .iov_len = size },
+		{.iov_base = &hdr, .iov_len = sizeof(hdr)},
+		{.iov_base = (void *)payload, .iov_len = size},
 	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 	ssize_t n;
 
 	if (fd >= 0) {
@@ -105,9 +105,11 @@ inflight_queue_region(uint16_t queue_size)
 	/* Sized for the packed layout (the larger one) whatever the features say: QEMU before 5.2
 	 * asks for the region before SET_FEATURES, and a split ring simply uses less of it. */
 	static_assert(sizeof(struct usk_vhost_inflight_desc_packed) >=
-		      sizeof(struct usk_vhost_inflight_desc_split), "packed entries are the larger");
+			      sizeof(struct usk_vhost_inflight_desc_split),
+		      "packed entries are the larger");
 	return USK_ALIGN_CEIL(sizeof(struct usk_vhost_inflight_packed) +
-			      (size_t)queue_size * sizeof(struct usk_vhost_inflight_desc_packed),
+				      (size_t)queue_size *
+					      sizeof(struct usk_vhost_inflight_desc_packed),
 			      (size_t)USK_VHOST_INFLIGHT_ALIGNMENT);
 }
 
@@ -139,7 +141,8 @@ vq_base(const struct vhost_vq *vq)
 static int
 vq_try_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 {
-	bool enabled = vq->enabled || !(dev->features & (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES));
+	bool enabled = vq->enabled ||
+		       !(dev->features & (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES));
 	int rc;
 
 	if (vq->live || dev->mem.nregions == 0 || !vq->addr_set || !vq->kick_received ||
@@ -157,7 +160,8 @@ vq_try_start(struct vhost_blk_dev *dev, struct vhost_vq *vq)
 		char why[96];
 
 		snprintf(why, sizeof(why), "cannot start queue %u: %s", vq->index,
-			 rc == -EFAULT ? "rings outside guest memory or misaligned" : strerror(-rc));
+			 rc == -EFAULT ? "rings outside guest memory or misaligned" :
+					 strerror(-rc));
 		vhost_user_close_conn(dev, why);
 		return rc;
 	}
@@ -182,16 +186,17 @@ static bool
 needs_drain(const struct vhost_blk_dev *dev, uint32_t request)
 {
 	/* These change or hand back ring state and memory that in-flight requests still use. */
-	return (request == USK_VHOST_USER_GET_VRING_BASE || request == USK_VHOST_USER_SET_MEM_TABLE ||
-		request == USK_VHOST_USER_RESET_OWNER) && vhost_blk_inflight(dev) > 0;
+	return (request == USK_VHOST_USER_GET_VRING_BASE ||
+		request == USK_VHOST_USER_SET_MEM_TABLE || request == USK_VHOST_USER_RESET_OWNER) &&
+	       vhost_blk_inflight(dev) > 0;
 }
 
 static int
 vq_index(struct vhost_blk_dev *dev, uint32_t index, char *err, size_t err_len)
 {
 	if (index >= VHOST_MAX_QUEUES) {
-		snprintf(err, err_len, "%s: queue index %u >= %u", vhost_user_req_name(dev->rx_hdr.request),
-			 index, VHOST_MAX_QUEUES);
+		snprintf(err, err_len, "%s: queue index %u >= %u",
+			 vhost_user_req_name(dev->rx_hdr.request), index, VHOST_MAX_QUEUES);
 		return -EINVAL;
 	}
 	return 0;
@@ -223,7 +228,7 @@ handle_mem_table(struct vhost_blk_dev *dev, char *err, size_t err_len)
 	}
 	vhost_mem_unmap(&dev->mem);
 	rc = vhost_mem_map(&dev->mem, m, dev->rx_fds, dev->rx_nfds, err, err_len);
-	dev->rx_nfds = 0;	/* closed by vhost_mem_map */
+	dev->rx_nfds = 0; /* closed by vhost_mem_map */
 	if (rc != 0) {
 		return rc;
 	}
@@ -269,7 +274,8 @@ handle_get_inflight(struct vhost_blk_dev *dev, char *err, size_t err_len)
 	fd = memfd_create("usk-vhost-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
 		rc = -errno;
-		snprintf(err, err_len, "GET_INFLIGHT_FD: memfd of %zu bytes: %s", size, strerror(errno));
+		snprintf(err, err_len, "GET_INFLIGHT_FD: memfd of %zu bytes: %s", size,
+			 strerror(errno));
 		if (fd >= 0) {
 			close(fd);
 		}
@@ -305,7 +311,8 @@ handle_set_inflight(struct vhost_blk_dev *dev, char *err, size_t err_len)
 	    inf->queue_size > USK_VIRTQ_MAX_SIZE || inf->mmap_size > SIZE_MAX ||
 	    inf->mmap_size < inflight_queue_region(inf->queue_size) * inf->num_queues ||
 	    inf->mmap_offset % (uint64_t)sysconf(_SC_PAGESIZE) != 0) {
-		snprintf(err, err_len, "SET_INFLIGHT_FD: %u queues of %u entries in %llu bytes at %llu",
+		snprintf(err, err_len,
+			 "SET_INFLIGHT_FD: %u queues of %u entries in %llu bytes at %llu",
 			 inf->num_queues, inf->queue_size, (unsigned long long)inf->mmap_size,
 			 (unsigned long long)inf->mmap_offset);
 		return -EINVAL;
@@ -321,7 +328,8 @@ handle_set_inflight(struct vhost_blk_dev *dev, char *err, size_t err_len)
 	dev->inflight_size = inf->mmap_size;
 	dev->inflight_num_queues = inf->num_queues;
 	dev->inflight_queue_size = inf->queue_size;
-	USK_INFOLOG(vhost, "vhost %s: inflight region of %u queues set\n", dev->name, inf->num_queues);
+	USK_INFOLOG(vhost, "vhost %s: inflight region of %u queues set\n", dev->name,
+		    inf->num_queues);
 	return 0;
 }
 
@@ -332,15 +340,18 @@ handle_config(struct vhost_blk_dev *dev, char *err, size_t err_len)
 	struct usk_virtio_blk_config cfg;
 	uint8_t space[USK_VHOST_USER_MAX_CONFIG_SIZE] = {};
 
-	if (c->size > USK_VHOST_USER_MAX_CONFIG_SIZE || c->offset > USK_VHOST_USER_MAX_CONFIG_SIZE - c->size ||
+	if (c->size > USK_VHOST_USER_MAX_CONFIG_SIZE ||
+	    c->offset > USK_VHOST_USER_MAX_CONFIG_SIZE - c->size ||
 	    dev->rx_hdr.size < USK_VHOST_USER_CONFIG_HDR_SIZE + c->size) {
 		snprintf(err, err_len, "%s: window %u+%u in a %u-byte payload",
-			 vhost_user_req_name(dev->rx_hdr.request), c->offset, c->size, dev->rx_hdr.size);
+			 vhost_user_req_name(dev->rx_hdr.request), c->offset, c->size,
+			 dev->rx_hdr.size);
 		return -EINVAL;
 	}
 	if (dev->rx_hdr.request == USK_VHOST_USER_SET_CONFIG) {
 		/* Only "writeback" is writable, with CONFIG_WCE, which usk does not offer. */
-		USK_INFOLOG(vhost, "vhost %s: SET_CONFIG %u+%u ignored\n", dev->name, c->offset, c->size);
+		USK_INFOLOG(vhost, "vhost %s: SET_CONFIG %u+%u ignored\n", dev->name, c->offset,
+			    c->size);
 		return 0;
 	}
 	vhost_blk_get_config(dev, &cfg);
@@ -358,7 +369,8 @@ take_vring_fd(struct vhost_blk_dev *dev, int *slot, char *err, size_t err_len)
 	if ((v & ~(uint64_t)(USK_VHOST_USER_VRING_IDX_MASK | USK_VHOST_USER_VRING_NOFD_MASK)) ||
 	    nofd != (dev->rx_nfds == 0)) {
 		snprintf(err, err_len, "%s: payload 0x%llx with %d fds",
-			 vhost_user_req_name(dev->rx_hdr.request), (unsigned long long)v, dev->rx_nfds);
+			 vhost_user_req_name(dev->rx_hdr.request), (unsigned long long)v,
+			 dev->rx_nfds);
 		return -EINVAL;
 	}
 	close_fd(slot);
@@ -420,7 +432,8 @@ with_index:
 	case USK_VHOST_USER_SET_FEATURES:
 		if (p->u64 & ~vhost_blk_features(dev)) {
 			snprintf(err, err_len, "SET_FEATURES: 0x%llx has bits not offered (0x%llx)",
-				 (unsigned long long)p->u64, (unsigned long long)vhost_blk_features(dev));
+				 (unsigned long long)p->u64,
+				 (unsigned long long)vhost_blk_features(dev));
 			return -EINVAL;
 		}
 		dev->features = p->u64;
@@ -454,8 +467,8 @@ with_index:
 		break;
 	case USK_VHOST_USER_SET_VRING_NUM:
 		if (p->state.num == 0 || p->state.num > USK_VIRTQ_MAX_SIZE || vq->live) {
-			snprintf(err, err_len, "SET_VRING_NUM: queue %u size %u%s", idx, p->state.num,
-				 vq->live ? " while running" : "");
+			snprintf(err, err_len, "SET_VRING_NUM: queue %u size %u%s", idx,
+				 p->state.num, vq->live ? " while running" : "");
 			return -EINVAL;
 		}
 		if (vq->size != p->state.num) {
@@ -477,14 +490,14 @@ with_index:
 	case USK_VHOST_USER_SET_VRING_BASE:
 		if (vq->live || (p->state.num > UINT16_MAX &&
 				 !(dev->features & (1ULL << USK_VIRTIO_F_RING_PACKED)))) {
-			snprintf(err, err_len, "SET_VRING_BASE: queue %u base %u%s", idx, p->state.num,
-				 vq->live ? " while running" : "");
+			snprintf(err, err_len, "SET_VRING_BASE: queue %u base %u%s", idx,
+				 p->state.num, vq->live ? " while running" : "");
 			return -EINVAL;
 		}
 		vq->base_idx = p->state.num;
 		break;
 	case USK_VHOST_USER_GET_VRING_BASE: {
-		struct usk_vhost_vring_state st = { .index = idx };
+		struct usk_vhost_vring_state st = {.index = idx};
 
 		st.num = vq->live ? vq_base(vq) : vq->base_idx;
 		vhost_blk_vq_stop(dev, vq);
@@ -510,7 +523,8 @@ with_index:
 		break;
 	case USK_VHOST_USER_SET_VRING_ENABLE:
 		if (p->state.num > 1) {
-			snprintf(err, err_len, "SET_VRING_ENABLE: queue %u value %u", idx, p->state.num);
+			snprintf(err, err_len, "SET_VRING_ENABLE: queue %u value %u", idx,
+				 p->state.num);
 			return -EINVAL;
 		}
 		vq->enabled = p->state.num;
@@ -592,9 +606,10 @@ finish_close(struct vhost_blk_dev *dev)
 	}
 	if (!dev->removing && dev->listen_fd >= 0 && usk_interrupt_mode_is_enabled()) {
 		dev->listen_intr = usk_interrupt_register(dev->listen_fd, listen_readable, dev,
-				   "vhost_listen");
+							  "vhost_listen");
 		if (dev->listen_intr == NULL) {
-			USK_ERRLOG("vhost %s: cannot watch the socket again; no new front-end\n", dev->name);
+			USK_ERRLOG("vhost %s: cannot watch the socket again; no new front-end\n",
+				   dev->name);
 		}
 	}
 	if (dev->removing) {
@@ -621,7 +636,8 @@ drain_poll(void *arg)
 	dev->conn_state = VHOST_CONN_ACTIVE;
 	dev->paused = false;
 	if (usk_interrupt_mode_is_enabled()) {
-		dev->conn_intr = usk_interrupt_register(dev->conn_fd, conn_readable, dev, "vhost_conn");
+		dev->conn_intr =
+			usk_interrupt_register(dev->conn_fd, conn_readable, dev, "vhost_conn");
 	}
 	process_messages(dev);
 	if (!dev->paused) {
@@ -635,7 +651,7 @@ drain_start(struct vhost_blk_dev *dev)
 {
 	if (dev->drain_poller == NULL) {
 		dev->drain_poller = usk_poller_register_named(drain_poll, dev, VHOST_DRAIN_POLL_US,
-				    "vhost_drain");
+							      "vhost_drain");
 	}
 }
 
@@ -673,8 +689,10 @@ rx_some(struct vhost_blk_dev *dev, char *err, size_t err_len)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * USK_VHOST_USER_MAX_FDS)];
 	struct iovec iov;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf) };
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 	size_t want;
 	ssize_t n;
@@ -715,7 +733,8 @@ rx_some(struct vhost_blk_dev *dev, char *err, size_t err_len)
 				dev->rx_fds[dev->rx_nfds++] = fd;
 			} else {
 				close(fd);
-				snprintf(err, err_len, "more than %d fds with one message", USK_VHOST_USER_MAX_FDS);
+				snprintf(err, err_len, "more than %d fds with one message",
+					 USK_VHOST_USER_MAX_FDS);
 				return -EINVAL;
 			}
 		}
@@ -812,7 +831,8 @@ accept_conn(struct vhost_blk_dev *dev)
 	}
 	assert(dev->conn_state == VHOST_CONN_NONE);
 	if (dev->bdev_desc == NULL) {
-		USK_ERRLOG("vhost %s: refusing a front-end: bdev %s is gone\n", dev->name, dev->bdev_name);
+		USK_ERRLOG("vhost %s: refusing a front-end: bdev %s is gone\n", dev->name,
+			   dev->bdev_name);
 		close(fd);
 		return;
 	}
@@ -857,7 +877,7 @@ conn_poll(void *arg)
 int
 vhost_user_listen(struct vhost_blk_dev *dev)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
 	int fd, rc;
 
@@ -909,7 +929,7 @@ vhost_user_listen(struct vhost_blk_dev *dev)
 		}
 	} else {
 		dev->conn_poller = usk_poller_register_named(conn_poll, dev, VHOST_CONN_POLL_US,
-				   "vhost_conn_poller");
+							     "vhost_conn_poller");
 		if (dev->conn_poller == NULL) {
 			close_fd(&dev->listen_fd);
 			unlink(dev->socket_path);

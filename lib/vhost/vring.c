@@ -35,7 +35,8 @@ store_release16(uint16_t *p, uint16_t v)
 static inline void
 read_desc(const void *table, uint32_t idx, struct usk_vring_desc *d)
 {
-	/* Indirect tables need not be aligned: memcpy, and a compiler barrier so it is one fetch. */
+	/* Indirect tables need not be aligned: memcpy, and a compiler barrier so it is one fetch.
+	 */
 	memcpy(d, (const uint8_t *)table + (size_t)idx * sizeof(*d), sizeof(*d));
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
@@ -49,7 +50,8 @@ chain_add(const struct vhost_mem *mem, uint64_t addr, uint32_t len, bool writabl
 	if (writable) {
 		chain->writable_seen = true;
 	} else if (chain->writable_seen) {
-		/* virtio 1.2 2.7.4.2: device-readable descriptors come before device-writable ones. */
+		/* virtio 1.2 2.7.4.2: device-readable descriptors come before device-writable ones.
+		 */
 		return -EINVAL;
 	}
 	rc = vhost_gpa_to_iovs(mem, addr, len, iovs, &chain->iovcnt, max_iovs);
@@ -89,7 +91,7 @@ walk_indirect(const struct vhost_mem *mem, const struct usk_vring_desc *ind, boo
 	}
 	for (;;) {
 		if (++count > n) {
-			return -EINVAL;	/* a loop */
+			return -EINVAL; /* a loop */
 		}
 		if (packed) {
 			struct usk_vring_packed_desc pd;
@@ -105,7 +107,7 @@ walk_indirect(const struct vhost_mem *mem, const struct usk_vring_desc *ind, boo
 			read_desc(table, idx, &d);
 		}
 		if (d.flags & USK_VRING_DESC_F_INDIRECT) {
-			return -EINVAL;	/* nested indirection (2.7.5.3.1) */
+			return -EINVAL; /* nested indirection (2.7.5.3.1) */
 		}
 		rc = chain_add(mem, d.addr, d.len, d.flags & USK_VRING_DESC_F_WRITE, iovs, max_iovs,
 			       chain);
@@ -148,16 +150,16 @@ vring_split_get_chain(const struct vhost_vq *vq, const struct vhost_mem *mem, ui
 	read_desc(vq->split.desc, head, &d);
 	if (d.flags & USK_VRING_DESC_F_INDIRECT) {
 		if (d.flags & USK_VRING_DESC_F_NEXT) {
-			return -EINVAL;	/* INDIRECT and NEXT together (2.7.5.3.1) */
+			return -EINVAL; /* INDIRECT and NEXT together (2.7.5.3.1) */
 		}
 		return walk_indirect(mem, &d, false, iovs, max_iovs, chain);
 	}
 	for (;;) {
 		if (++count > vq->size) {
-			return -EINVAL;	/* a loop */
+			return -EINVAL; /* a loop */
 		}
 		if (d.flags & USK_VRING_DESC_F_INDIRECT) {
-			return -EINVAL;	/* only the head may be indirect */
+			return -EINVAL; /* only the head may be indirect */
 		}
 		rc = chain_add(mem, d.addr, d.len, d.flags & USK_VRING_DESC_F_WRITE, iovs, max_iovs,
 			       chain);
@@ -232,8 +234,8 @@ vring_packed_avail(const struct vhost_vq *vq)
 static int
 packed_walk(const struct vhost_vq *vq, const struct vhost_mem *mem,
 	    const struct usk_vring_packed_desc *ring, uint16_t ring_len, uint16_t pos,
-	    struct usk_vring_packed_desc *copies, uint16_t max_copies,
-	    struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain)
+	    struct usk_vring_packed_desc *copies, uint16_t max_copies, struct iovec *iovs,
+	    uint16_t max_iovs, struct vring_chain *chain)
 {
 	struct usk_vring_desc d;
 	int rc;
@@ -265,8 +267,8 @@ packed_walk(const struct vhost_vq *vq, const struct vhost_mem *mem,
 			rc = walk_indirect(mem, &d, true, iovs, max_iovs, chain);
 			break;
 		}
-		rc = chain_add(mem, pd.addr, pd.len, pd.flags & USK_VRING_DESC_F_WRITE, iovs, max_iovs,
-			       chain);
+		rc = chain_add(mem, pd.addr, pd.len, pd.flags & USK_VRING_DESC_F_WRITE, iovs,
+			       max_iovs, chain);
 		if (rc != 0) {
 			return rc;
 		}
@@ -280,15 +282,16 @@ packed_walk(const struct vhost_vq *vq, const struct vhost_mem *mem,
 		}
 	}
 	if (rc == 0 && chain->id >= vq->size) {
-		/* usk keeps one task per id: ids must be below the queue size (Linux and QEMU do). */
+		/* usk keeps one task per id: ids must be below the queue size (Linux and QEMU do).
+		 */
 		return -EINVAL;
 	}
 	return rc;
 }
 
 int
-vring_packed_get_chain(const struct vhost_vq *vq, const struct vhost_mem *mem,
-		       struct iovec *iovs, uint16_t max_iovs, struct vring_chain *chain)
+vring_packed_get_chain(const struct vhost_vq *vq, const struct vhost_mem *mem, struct iovec *iovs,
+		       uint16_t max_iovs, struct vring_chain *chain)
 {
 	return packed_walk(vq, mem, vq->pk.desc, vq->size, vq->last_avail_idx, NULL, 0, iovs,
 			   max_iovs, chain);
@@ -335,7 +338,8 @@ void
 vring_packed_push_used(struct vhost_vq *vq, uint16_t id, uint32_t len, uint16_t ndescs)
 {
 	struct usk_vring_packed_desc *d = &vq->pk.desc[vq->last_used_idx];
-	uint16_t flags = vq->used_wrap ? (USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED) : 0;
+	uint16_t flags =
+		vq->used_wrap ? (USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED) : 0;
 
 	d->id = id;
 	d->len = len;
@@ -367,7 +371,7 @@ vring_need_signal(struct vhost_vq *vq)
 		valid = vq->signalled_used_valid;
 		vq->signalled_used = new;
 		vq->signalled_used_valid = true;
-		event = load16(&vq->split.avail->ring[vq->size]);	/* used_event */
+		event = load16(&vq->split.avail->ring[vq->size]); /* used_event */
 		return !valid || usk_vring_need_event(event, new, old);
 	}
 	flags = load16(&vq->pk.driver_event->flags);
@@ -402,13 +406,15 @@ void
 vring_set_notification(struct vhost_vq *vq, bool enable)
 {
 	if (vq->packed) {
-		store_release16(&vq->pk.device_event->flags, enable ? USK_VRING_PACKED_EVENT_FLAG_ENABLE :
-				USK_VRING_PACKED_EVENT_FLAG_DISABLE);
+		store_release16(&vq->pk.device_event->flags,
+				enable ? USK_VRING_PACKED_EVENT_FLAG_ENABLE :
+					 USK_VRING_PACKED_EVENT_FLAG_DISABLE);
 	} else if (vq->event_idx) {
-		/* avail_event: kick us once avail->idx passes what we have consumed. Left stale when
-		 * disabled, so the driver's vring_need_event stays false. */
+		/* avail_event: kick us once avail->idx passes what we have consumed. Left stale
+		 * when disabled, so the driver's vring_need_event stays false. */
 		if (enable) {
-			store_release16((uint16_t *)&vq->split.used->ring[vq->size], vq->last_avail_idx);
+			store_release16((uint16_t *)&vq->split.used->ring[vq->size],
+					vq->last_avail_idx);
 		}
 	} else {
 		store_release16(&vq->split.used->flags, enable ? 0 : USK_VRING_USED_F_NO_NOTIFY);

@@ -24,7 +24,11 @@ int g_fail_sct = -1, g_fail_sc;
 
 static int mock_init(void);
 static void mock_fini(void);
-static int mock_ctx_size(void) { return 0; }
+static int
+mock_ctx_size(void)
+{
+	return 0;
+}
 
 static struct usk_bdev_module g_mock_module = {
 	.name = "nvmf_ut_mock",
@@ -34,8 +38,15 @@ static struct usk_bdev_module g_mock_module = {
 };
 USK_BDEV_MODULE_REGISTER(nvmf_ut_mock, &g_mock_module)
 
-static int mock_ch_create(void *dev, void *ctx) { return 0; }
-static void mock_ch_destroy(void *dev, void *ctx) { }
+static int
+mock_ch_create(void *dev, void *ctx)
+{
+	return 0;
+}
+static void
+mock_ch_destroy(void *dev, void *ctx)
+{
+}
 
 static int
 mock_init(void)
@@ -157,8 +168,6 @@ release_held(void)
 
 /* ---- fake transport ---- */
 
-
-
 static void
 fake_opts_init(struct usk_nvmf_transport_opts *opts)
 {
@@ -177,7 +186,8 @@ fake_create(const struct usk_nvmf_transport_opts *opts, struct usk_nvmf_transpor
 	    size_t err_len)
 {
 	struct fake_transport *ft;
-	json_t *knob = opts->transport_specific ? json_object_get(opts->transport_specific, "knob") : NULL;
+	json_t *knob =
+		opts->transport_specific ? json_object_get(opts->transport_specific, "knob") : NULL;
 
 	if (knob && !json_is_integer(knob)) {
 		snprintf(err, err_len, "knob: must be an integer");
@@ -222,7 +232,8 @@ fake_stop_listen(struct usk_nvmf_transport *transport, const struct usk_nvme_tra
 }
 
 static void
-fake_listener_discover(struct usk_nvmf_transport *transport, const struct usk_nvme_transport_id *trid,
+fake_listener_discover(struct usk_nvmf_transport *transport,
+		       const struct usk_nvme_transport_id *trid,
 		       struct usk_nvmf_discovery_log_page_entry *entry)
 {
 	entry->trtype = USK_NVMF_TRTYPE_TCP;

@@ -15,7 +15,7 @@
 #include "usk/nvmf.h"
 #include "usk/nvmf_transport.h"
 
-#define SUBNQN "nqn.2016-06.io.usk:cnode1"
+#define SUBNQN	"nqn.2016-06.io.usk:cnode1"
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"
 /* Size of every mock bdev. */
 #define NUM_BLOCKS 1024
@@ -56,8 +56,8 @@ struct fake_qpair {
 	struct usk_nvme_transport_id listen_trid;
 	bool added;
 	bool finied;
-	uint32_t sq_entries;	/* what Connect asked qpair_set_sq_size for (0: not called) */
-	int sq_size_rc;		/* what qpair_set_sq_size returns */
+	uint32_t sq_entries; /* what Connect asked qpair_set_sq_size for (0: not called) */
+	int sq_size_rc;	     /* what qpair_set_sq_size returns */
 };
 
 struct fake_req {

@@ -20,7 +20,7 @@
 
 /* Events per io_context: the most I/O a channel has in flight (more completes as NOMEM). */
 #define AIO_QUEUE_DEPTH 1024
-#define AIO_REAP_BATCH 128
+#define AIO_REAP_BATCH	128
 
 /*
  * Per (disk, thread). Invariant: inflight counts iocbs handed to the kernel; npending iocbs
@@ -81,7 +81,8 @@ aio_sync_req_done(void *arg)
 {
 	struct usk_file_sync_req *req = arg;
 
-	usk_file_channel_sync_done(&USK_CONTAINEROF(req, struct aio_channel, sync_req)->fc, req->rc);
+	usk_file_channel_sync_done(&USK_CONTAINEROF(req, struct aio_channel, sync_req)->fc,
+				   req->rc);
 }
 
 static void
@@ -135,8 +136,10 @@ aio_sync_refused(struct aio_channel *ch, int rc)
 		return;
 	}
 	if (!__atomic_exchange_n(&disk->kernel_sync_unsupported, true, __ATOMIC_RELAXED)) {
-		USK_NOTICELOG("aio %s: the kernel has no asynchronous fdatasync for '%s'; syncs run "
-			      "on a helper thread\n", disk->bdev.name, disk->filename);
+		USK_NOTICELOG(
+			"aio %s: the kernel has no asynchronous fdatasync for '%s'; syncs run "
+			"on a helper thread\n",
+			disk->bdev.name, disk->filename);
 	}
 	aio_sync_on_helper(ch);
 }
@@ -164,7 +167,7 @@ aio_reap(struct aio_channel *ch, struct io_event *events, int max)
 	uint32_t head, tail, count;
 
 	if (usk_unlikely(ring->version != AIO_RING_VERSION || ring->incompat_features != 0)) {
-		struct timespec timeout = { 0, 0 };
+		struct timespec timeout = {0, 0};
 
 		return io_getevents(ch->ctx, 0, max, events, &timeout);
 	}
@@ -248,7 +251,8 @@ aio_flush_pending(struct aio_channel *ch)
 	while (done < ch->npending) {
 		rc = io_submit(ch->ctx, (long)(ch->npending - done), &ch->pending[done]);
 		if (rc > 0) {
-			if (usk_unlikely(ch->fc.flushq.sync_inflight && !ch->fc.flushq.sync_started)) {
+			if (usk_unlikely(ch->fc.flushq.sync_inflight &&
+					 !ch->fc.flushq.sync_started)) {
 				aio_note_sync_started(ch, done, (uint32_t)rc);
 			}
 			done += (uint32_t)rc;
@@ -272,7 +276,8 @@ aio_flush_pending(struct aio_channel *ch)
 	if (done != 0) {
 		ch->npending -= done;
 		if (ch->npending != 0) {
-			memmove(ch->pending, &ch->pending[done], ch->npending * sizeof(ch->pending[0]));
+			memmove(ch->pending, &ch->pending[done],
+				ch->npending * sizeof(ch->pending[0]));
 		}
 	}
 	return (int)done;
@@ -377,10 +382,10 @@ aio_dump_info_json(void *ctx, json_t *obj)
 {
 	struct usk_file_disk *disk = ctx;
 
-	usk_json_set(obj, "aio", json_pack("{s:s, s:b, s:b, s:b}",
-			    "filename", disk->filename,
-			    "readonly", disk->readonly, "fallocate", disk->fallocate,
-			    "direct", disk->direct));
+	usk_json_set(obj, "aio",
+		     json_pack("{s:s, s:b, s:b, s:b}", "filename", disk->filename, "readonly",
+			       disk->readonly, "fallocate", disk->fallocate, "direct",
+			       disk->direct));
 	return 0;
 }
 
@@ -390,8 +395,8 @@ aio_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 	struct usk_file_disk *disk = bdev->ctxt;
 
 	usk_json_config_add(config_array, "bdev_aio_create",
-			    json_pack("{s:s, s:s, s:I, s:b, s:b}", "name", bdev->name,
-				      "filename", disk->filename, "block_size", (json_int_t)bdev->blocklen,
+			    json_pack("{s:s, s:s, s:I, s:b, s:b}", "name", bdev->name, "filename",
+				      disk->filename, "block_size", (json_int_t)bdev->blocklen,
 				      "readonly", disk->readonly, "fallocate", disk->fallocate));
 }
 

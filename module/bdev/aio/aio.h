@@ -17,8 +17,8 @@ struct usk_bdev;
  * fallocate(2). On failure err gets a message naming the offending parameter.
  * Returns 0, -EEXIST (name taken), -EINVAL (bad block_size, file too small), -errno of open.
  */
-int usk_bdev_aio_create(const char *name, const char *filename, uint32_t block_size,
-			bool readonly, bool fallocate, char *err, size_t err_len);
+int usk_bdev_aio_create(const char *name, const char *filename, uint32_t block_size, bool readonly,
+			bool fallocate, char *err, size_t err_len);
 
 typedef void (*usk_bdev_aio_delete_cb)(void *cb_arg, int rc);
 /** Unregister the aio bdev name; cb_fn(cb_arg, rc) when gone. Returns 0 or -ENODEV. */

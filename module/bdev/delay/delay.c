@@ -53,7 +53,10 @@ struct dl_channel {
 #define MAX_LATENCY_US (3600ULL * USK_SEC_TO_USEC)
 
 static const char *const g_latency_param[USK_DELAY_NUM_LATENCY_TYPES] = {
-	"avg_read_latency", "p99_read_latency", "avg_write_latency", "p99_write_latency",
+	"avg_read_latency",
+	"p99_read_latency",
+	"avg_write_latency",
+	"p99_write_latency",
 };
 
 static void dl_examine_config(struct usk_bdev *bdev);
@@ -103,7 +106,7 @@ dl_io_done(struct usk_bdev_io *base_io, bool success, void *cb_arg)
 		q = USK_DELAY_AVG_WRITE;
 	} else {
 		usk_bdev_io_complete(bdev_io, success ? USK_BDEV_IO_STATUS_SUCCESS :
-				     USK_BDEV_IO_STATUS_FAILED);
+							USK_BDEV_IO_STATUS_FAILED);
 		return;
 	}
 	ch = usk_io_channel_get_ctx(usk_bdev_io_get_io_channel(bdev_io));
@@ -113,7 +116,7 @@ dl_io_done(struct usk_bdev_io *base_io, bool success, void *cb_arg)
 	}
 	if (dl->latency_ticks[q] == 0) {
 		usk_bdev_io_complete(bdev_io, success ? USK_BDEV_IO_STATUS_SUCCESS :
-				     USK_BDEV_IO_STATUS_FAILED);
+							USK_BDEV_IO_STATUS_FAILED);
 		return;
 	}
 	io->success = success;
@@ -139,8 +142,9 @@ dl_poll(void *arg)
 			STAILQ_REMOVE_HEAD(&ch->queues[q], link);
 			ch->queued--;
 			done++;
-			usk_bdev_io_complete(usk_bdev_io_from_ctx(io), io->success ?
-					     USK_BDEV_IO_STATUS_SUCCESS : USK_BDEV_IO_STATUS_FAILED);
+			usk_bdev_io_complete(usk_bdev_io_from_ctx(io),
+					     io->success ? USK_BDEV_IO_STATUS_SUCCESS :
+							   USK_BDEV_IO_STATUS_FAILED);
 		}
 	}
 	return done > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
@@ -161,8 +165,8 @@ dl_channel_create(void *io_device, void *ctx_buf)
 		return -ENOMEM;
 	}
 	/* In interrupt mode an active poller never runs: poll on a short timer instead. */
-	ch->poller = usk_poller_register_named(dl_poll, ch,
-					       usk_interrupt_mode_is_enabled() ? 10 : 0, "delay_poll");
+	ch->poller = usk_poller_register_named(
+		dl_poll, ch, usk_interrupt_mode_is_enabled() ? 10 : 0, "delay_poll");
 	if (ch->poller == NULL) {
 		usk_vbdev_channel_destroy(io_device, ctx_buf);
 		return -ENOMEM;
@@ -181,8 +185,9 @@ dl_channel_destroy(void *io_device, void *ctx_buf)
 	for (int q = 0; q < USK_DELAY_NUM_LATENCY_TYPES; q++) {
 		while ((io = STAILQ_FIRST(&ch->queues[q])) != NULL) {
 			STAILQ_REMOVE_HEAD(&ch->queues[q], link);
-			usk_bdev_io_complete(usk_bdev_io_from_ctx(io), io->success ?
-					     USK_BDEV_IO_STATUS_SUCCESS : USK_BDEV_IO_STATUS_FAILED);
+			usk_bdev_io_complete(usk_bdev_io_from_ctx(io),
+					     io->success ? USK_BDEV_IO_STATUS_SUCCESS :
+							   USK_BDEV_IO_STATUS_FAILED);
 		}
 	}
 	usk_vbdev_channel_destroy(io_device, ctx_buf);
@@ -195,13 +200,14 @@ dl_dump_info_json(void *ctx, json_t *obj)
 {
 	struct dl_vbdev *dl = ctx;
 
-	usk_json_set(obj, "delay", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
-			    "name", dl->common.bdev.name,
-			    "base_bdev_name", usk_bdev_get_name(dl->common.base),
-			    "avg_read_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_READ],
-			    "p99_read_latency", (json_int_t)dl->latency_us[USK_DELAY_P99_READ],
-			    "avg_write_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_WRITE],
-			    "p99_write_latency", (json_int_t)dl->latency_us[USK_DELAY_P99_WRITE]));
+	usk_json_set(obj, "delay",
+		     json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "name", dl->common.bdev.name,
+			       "base_bdev_name", usk_bdev_get_name(dl->common.base),
+			       "avg_read_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_READ],
+			       "p99_read_latency", (json_int_t)dl->latency_us[USK_DELAY_P99_READ],
+			       "avg_write_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_WRITE],
+			       "p99_write_latency",
+			       (json_int_t)dl->latency_us[USK_DELAY_P99_WRITE]));
 	return 0;
 }
 
@@ -210,13 +216,14 @@ dl_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 {
 	struct dl_vbdev *dl = bdev->ctxt;
 
-	usk_json_config_add(config_array, "bdev_delay_create",
-			    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
-				      "base_bdev_name", usk_bdev_get_name(dl->common.base), "name", bdev->name,
-				      "avg_read_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_READ],
-				      "p99_read_latency", (json_int_t)dl->latency_us[USK_DELAY_P99_READ],
-				      "avg_write_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_WRITE],
-				      "p99_write_latency", (json_int_t)dl->latency_us[USK_DELAY_P99_WRITE]));
+	usk_json_config_add(
+		config_array, "bdev_delay_create",
+		json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "base_bdev_name",
+			  usk_bdev_get_name(dl->common.base), "name", bdev->name,
+			  "avg_read_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_READ],
+			  "p99_read_latency", (json_int_t)dl->latency_us[USK_DELAY_P99_READ],
+			  "avg_write_latency", (json_int_t)dl->latency_us[USK_DELAY_AVG_WRITE],
+			  "p99_write_latency", (json_int_t)dl->latency_us[USK_DELAY_P99_WRITE]));
 }
 
 static const struct usk_bdev_fn_table g_dl_fn_table = {
@@ -269,25 +276,29 @@ dl_module_fini(void)
 
 int
 usk_bdev_delay_create(const char *base_bdev_name, const char *name,
-		      const uint64_t latency_us[USK_DELAY_NUM_LATENCY_TYPES], char *err, size_t err_len)
+		      const uint64_t latency_us[USK_DELAY_NUM_LATENCY_TYPES], char *err,
+		      size_t err_len)
 {
 	struct usk_vbdev_config *common;
 	struct dl_config *config;
 	int rc;
 
 	if (latency_us[USK_DELAY_P99_READ] < latency_us[USK_DELAY_AVG_READ]) {
-		snprintf(err, err_len, "p99_read_latency: %" PRIu64 " is below avg_read_latency %" PRIu64,
+		snprintf(err, err_len,
+			 "p99_read_latency: %" PRIu64 " is below avg_read_latency %" PRIu64,
 			 latency_us[USK_DELAY_P99_READ], latency_us[USK_DELAY_AVG_READ]);
 		return -EINVAL;
 	}
 	if (latency_us[USK_DELAY_P99_WRITE] < latency_us[USK_DELAY_AVG_WRITE]) {
-		snprintf(err, err_len, "p99_write_latency: %" PRIu64 " is below avg_write_latency %" PRIu64,
+		snprintf(err, err_len,
+			 "p99_write_latency: %" PRIu64 " is below avg_write_latency %" PRIu64,
 			 latency_us[USK_DELAY_P99_WRITE], latency_us[USK_DELAY_AVG_WRITE]);
 		return -EINVAL;
 	}
 	for (int q = 0; q < USK_DELAY_NUM_LATENCY_TYPES; q++) {
 		if (latency_us[q] > MAX_LATENCY_US) {
-			snprintf(err, err_len, "%s: %" PRIu64 " us is above the limit of %" PRIu64 " us",
+			snprintf(err, err_len,
+				 "%s: %" PRIu64 " us is above the limit of %" PRIu64 " us",
 				 g_latency_param[q], latency_us[q], (uint64_t)MAX_LATENCY_US);
 			return -EINVAL;
 		}
@@ -329,7 +340,8 @@ usk_bdev_delay_update_latency(const char *name, enum usk_delay_latency_type type
 		return -EINVAL;
 	}
 	if (latency_us > MAX_LATENCY_US) {
-		snprintf(err, err_len, "latency_us: %" PRIu64 " us is above the limit of %" PRIu64 " us",
+		snprintf(err, err_len,
+			 "latency_us: %" PRIu64 " us is above the limit of %" PRIu64 " us",
 			 latency_us, (uint64_t)MAX_LATENCY_US);
 		return -EINVAL;
 	}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* JSON-RPC methods of the delay vbdev: bdev_delay_create, bdev_delay_delete, bdev_delay_update_latency. */
+/* JSON-RPC methods of the delay vbdev: bdev_delay_create, bdev_delay_delete,
+ * bdev_delay_update_latency. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,18 @@ struct rpc_delay_create {
 };
 
 static const struct usk_json_object_decoder g_rpc_delay_create_decoders[] = {
-	{ "base_bdev_name", offsetof(struct rpc_delay_create, base_bdev_name), usk_json_decode_string, false },
-	{ "name", offsetof(struct rpc_delay_create, name), usk_json_decode_string, false },
-	{ "avg_read_latency", offsetof(struct rpc_delay_create, latency_us[USK_DELAY_AVG_READ]), usk_json_decode_uint64, false },
-	{ "p99_read_latency", offsetof(struct rpc_delay_create, latency_us[USK_DELAY_P99_READ]), usk_json_decode_uint64, false },
-	{ "avg_write_latency", offsetof(struct rpc_delay_create, latency_us[USK_DELAY_AVG_WRITE]), usk_json_decode_uint64, false },
-	{ "p99_write_latency", offsetof(struct rpc_delay_create, latency_us[USK_DELAY_P99_WRITE]), usk_json_decode_uint64, false },
-	{ "uuid", offsetof(struct rpc_delay_create, uuid), usk_json_decode_string, true },
+	{"base_bdev_name", offsetof(struct rpc_delay_create, base_bdev_name),
+	 usk_json_decode_string, false},
+	{"name", offsetof(struct rpc_delay_create, name), usk_json_decode_string, false},
+	{"avg_read_latency", offsetof(struct rpc_delay_create, latency_us[USK_DELAY_AVG_READ]),
+	 usk_json_decode_uint64, false},
+	{"p99_read_latency", offsetof(struct rpc_delay_create, latency_us[USK_DELAY_P99_READ]),
+	 usk_json_decode_uint64, false},
+	{"avg_write_latency", offsetof(struct rpc_delay_create, latency_us[USK_DELAY_AVG_WRITE]),
+	 usk_json_decode_uint64, false},
+	{"p99_write_latency", offsetof(struct rpc_delay_create, latency_us[USK_DELAY_P99_WRITE]),
+	 usk_json_decode_uint64, false},
+	{"uuid", offsetof(struct rpc_delay_create, uuid), usk_json_decode_string, true},
 };
 
 static void
@@ -71,17 +77,22 @@ struct rpc_delay_update {
 };
 
 static const struct usk_json_object_decoder g_rpc_delay_update_decoders[] = {
-	{ "delay_bdev_name", offsetof(struct rpc_delay_update, delay_bdev_name), usk_json_decode_string, false },
-	{ "latency_type", offsetof(struct rpc_delay_update, latency_type), usk_json_decode_string, false },
-	{ "latency_us", offsetof(struct rpc_delay_update, latency_us), usk_json_decode_uint64, false },
+	{"delay_bdev_name", offsetof(struct rpc_delay_update, delay_bdev_name),
+	 usk_json_decode_string, false},
+	{"latency_type", offsetof(struct rpc_delay_update, latency_type), usk_json_decode_string,
+	 false},
+	{"latency_us", offsetof(struct rpc_delay_update, latency_us), usk_json_decode_uint64,
+	 false},
 };
 
 static void
 rpc_bdev_delay_update_latency(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	static const char *const types[USK_DELAY_NUM_LATENCY_TYPES] = {
-		[USK_DELAY_AVG_READ] = "avg_read", [USK_DELAY_P99_READ] = "p99_read",
-		[USK_DELAY_AVG_WRITE] = "avg_write", [USK_DELAY_P99_WRITE] = "p99_write",
+		[USK_DELAY_AVG_READ] = "avg_read",
+		[USK_DELAY_P99_READ] = "p99_read",
+		[USK_DELAY_AVG_WRITE] = "avg_write",
+		[USK_DELAY_P99_WRITE] = "p99_write",
 	};
 	struct rpc_delay_update req = {};
 	char err[512] = "";
@@ -97,16 +108,17 @@ rpc_bdev_delay_update_latency(struct usk_jsonrpc_request *request, const json_t 
 		}
 	}
 	if (type == USK_DELAY_NUM_LATENCY_TYPES) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "latency_type: '%s' is not one of avg_read, p99_read, avg_write, p99_write",
-						    req.latency_type);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"latency_type: '%s' is not one of avg_read, p99_read, avg_write, p99_write",
+			req.latency_type);
 		goto cleanup;
 	}
 	rc = usk_bdev_delay_update_latency(req.delay_bdev_name, (enum usk_delay_latency_type)type,
 					   req.latency_us, err, sizeof(err));
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response(request, rc == -ENODEV ? -ENODEV :
-						USK_JSONRPC_ERROR_INVALID_PARAMS, err);
+		usk_jsonrpc_send_error_response(
+			request, rc == -ENODEV ? -ENODEV : USK_JSONRPC_ERROR_INVALID_PARAMS, err);
 		goto cleanup;
 	}
 	usk_jsonrpc_send_bool_response(request, true);

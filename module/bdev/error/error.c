@@ -233,8 +233,8 @@ ee_dump_info_json(void *ctx, json_t *obj)
 {
 	struct ee_vbdev *ee = ctx;
 
-	usk_json_set(obj, "error_disk", json_pack("{s:s}", "base_bdev",
-			    usk_bdev_get_name(ee->common.base)));
+	usk_json_set(obj, "error_disk",
+		     json_pack("{s:s}", "base_bdev", usk_bdev_get_name(ee->common.base)));
 	return 0;
 }
 
@@ -294,8 +294,8 @@ usk_bdev_error_create(const char *base_bdev_name, char *err, size_t err_len)
 	}
 
 	if (usk_vbdev_config_find(&g_ee_type, name) != NULL) {
-		snprintf(err, err_len, "base_name: an error bdev on it ('%s') is already configured",
-			 name);
+		snprintf(err, err_len,
+			 "base_name: an error bdev on it ('%s') is already configured", name);
 		return -EEXIST;
 	}
 	rc = usk_vbdev_config_new(&g_ee_type, sizeof(*config), name, base_bdev_name, &config, err,
@@ -329,7 +329,8 @@ usk_bdev_error_inject(const char *name, const struct usk_error_inject_opts *opts
 		return 0;
 	}
 	if (opts->error_type == USK_ERROR_TYPE_CORRUPT_DATA && opts->corrupt_value == 0) {
-		snprintf(err, err_len, "corrupt_value: must be non-zero for error_type corrupt_data");
+		snprintf(err, err_len,
+			 "corrupt_value: must be non-zero for error_type corrupt_data");
 		return -EINVAL;
 	}
 	if (opts->io_type == USK_ERROR_IO_TYPE_ALL) {

@@ -97,8 +97,9 @@ file_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev_io)
 	case USK_BDEV_IO_TYPE_UNMAP:
 	case USK_BDEV_IO_TYPE_WRITE_ZEROES: {
 		/* Rare and metadata-only for the file system: done inline, like flush. */
-		int mode = FALLOC_FL_KEEP_SIZE | (bdev_io->type == USK_BDEV_IO_TYPE_UNMAP ?
-						  FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+		int mode = FALLOC_FL_KEEP_SIZE |
+			   (bdev_io->type == USK_BDEV_IO_TYPE_UNMAP ? FALLOC_FL_PUNCH_HOLE :
+								      FALLOC_FL_ZERO_RANGE);
 
 		if (!disk->fallocate) {
 			usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_FAILED);
@@ -108,7 +109,8 @@ file_submit_inline(struct usk_file_disk *disk, struct usk_bdev_io *bdev_io)
 			usk_bdev_io_complete_aio_status(bdev_io, -EBADF);
 			return;
 		}
-		if (fallocate(disk->fd, mode, (off_t)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen),
+		if (fallocate(disk->fd, mode,
+			      (off_t)(bdev_io->u.bdev.offset_blocks * disk->bdev.blocklen),
 			      (off_t)(bdev_io->u.bdev.num_blocks * disk->bdev.blocklen)) != 0) {
 			usk_bdev_io_complete_aio_status(bdev_io, -errno);
 			return;
@@ -146,7 +148,8 @@ usk_file_disk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bde
 
 	switch (bdev_io->type) {
 	case USK_BDEV_IO_TYPE_READ:
-		if (usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
+		if (usk_unlikely(bdev_io->u.bdev.iovs == NULL ||
+				 bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
 			usk_bdev_io_get_buf(bdev_io, file_get_buf_cb,
 					    bdev_io->u.bdev.num_blocks * disk->bdev.blocklen);
 			return;
@@ -161,7 +164,8 @@ usk_file_disk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bde
 		ch->ops->rw(ch, bdev_io, true);
 		return;
 	case USK_BDEV_IO_TYPE_FLUSH:
-		if (usk_file_flush_enqueue(&ch->flushq, (struct usk_file_io *)bdev_io->driver_ctx)) {
+		if (usk_file_flush_enqueue(&ch->flushq,
+					   (struct usk_file_io *)bdev_io->driver_ctx)) {
 			ch->ops->start_sync(ch);
 		}
 		return;
@@ -276,8 +280,10 @@ sync_helper_send_done(struct usk_file_disk *disk, struct usk_file_sync_req *req)
 	 */
 	for (int i = 0; usk_thread_send_msg(req->thread, req->done_fn, req) != 0; i++) {
 		if (i == 10000) {
-			USK_ERRLOG("%s: cannot return a sync result to its thread for 1 s; the flush "
-				   "is lost\n", disk->bdev.name);
+			USK_ERRLOG(
+				"%s: cannot return a sync result to its thread for 1 s; the flush "
+				"is lost\n",
+				disk->bdev.name);
 			return;
 		}
 		usleep(100);
@@ -404,7 +410,8 @@ file_channel_intr(void *arg)
 
 	/* Reset the eventfd counter before reaping so that no completion is missed. */
 	if (read(ch->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
-		USK_ERRLOG("%s: read of eventfd failed: %s\n", ch->disk->bdev.name, strerror(errno));
+		USK_ERRLOG("%s: read of eventfd failed: %s\n", ch->disk->bdev.name,
+			   strerror(errno));
 	}
 	return ch->ops->poll(ch);
 }
@@ -436,7 +443,8 @@ file_channel_create(void *io_device, void *ctx_buf)
 				goto err_close_efd;
 			}
 		}
-		ch->intr = usk_interrupt_register(ch->efd, file_channel_intr, ch, ch->ops->intr_name);
+		ch->intr =
+			usk_interrupt_register(ch->efd, file_channel_intr, ch, ch->ops->intr_name);
 		if (ch->intr == NULL) {
 			rc = -ENOMEM;
 			goto err_close_efd;
@@ -565,14 +573,16 @@ usk_file_disk_create(struct usk_file_disk_type *type, const char *name, const ch
 	if (block_size == 0) {
 		block_size = detected;
 	} else if (disk->direct && block_size < detected) {
-		snprintf(err, err_len, "block_size: %u is smaller than the device's %u required for"
-			 " direct I/O", block_size, detected);
+		snprintf(err, err_len,
+			 "block_size: %u is smaller than the device's %u required for"
+			 " direct I/O",
+			 block_size, detected);
 		rc = -EINVAL;
 		goto err_free_disk;
 	}
 	if (size < block_size) {
-		snprintf(err, err_len, "filename: '%s' is smaller than one block (%u bytes)", filename,
-			 block_size);
+		snprintf(err, err_len, "filename: '%s' is smaller than one block (%u bytes)",
+			 filename, block_size);
 		rc = -EINVAL;
 		goto err_free_disk;
 	}
@@ -602,7 +612,8 @@ usk_file_disk_create(struct usk_file_disk_type *type, const char *name, const ch
 	rc = usk_io_device_register(disk, file_channel_create, file_channel_destroy,
 				    type->channel_size, disk->bdev.name);
 	if (rc != 0) {
-		snprintf(err, err_len, "name: cannot register io_device '%s': %s", name, strerror(-rc));
+		snprintf(err, err_len, "name: cannot register io_device '%s': %s", name,
+			 strerror(-rc));
 		goto err_free_disk;
 	}
 	rc = usk_bdev_register(&disk->bdev);
@@ -683,18 +694,20 @@ usk_file_disk_rescan(struct usk_file_disk_type *type, const char *name)
 /* ---------------------------------------------------------------- RPC helpers */
 
 static const struct usk_json_object_decoder g_rpc_create_flags_decoders[] = {
-	{ "name", offsetof(struct usk_file_rpc_create, name), usk_json_decode_string, false },
-	{ "filename", offsetof(struct usk_file_rpc_create, filename), usk_json_decode_string, false },
-	{ "block_size", offsetof(struct usk_file_rpc_create, block_size), usk_json_decode_uint32, true },
-	{ "readonly", offsetof(struct usk_file_rpc_create, readonly), usk_json_decode_bool, true },
-	{ "fallocate", offsetof(struct usk_file_rpc_create, fallocate), usk_json_decode_bool, true },
+	{"name", offsetof(struct usk_file_rpc_create, name), usk_json_decode_string, false},
+	{"filename", offsetof(struct usk_file_rpc_create, filename), usk_json_decode_string, false},
+	{"block_size", offsetof(struct usk_file_rpc_create, block_size), usk_json_decode_uint32,
+	 true},
+	{"readonly", offsetof(struct usk_file_rpc_create, readonly), usk_json_decode_bool, true},
+	{"fallocate", offsetof(struct usk_file_rpc_create, fallocate), usk_json_decode_bool, true},
 };
 
 static const struct usk_json_object_decoder g_rpc_create_uuid_decoders[] = {
-	{ "name", offsetof(struct usk_file_rpc_create, name), usk_json_decode_string, false },
-	{ "filename", offsetof(struct usk_file_rpc_create, filename), usk_json_decode_string, false },
-	{ "block_size", offsetof(struct usk_file_rpc_create, block_size), usk_json_decode_uint32, true },
-	{ "uuid", offsetof(struct usk_file_rpc_create, uuid), usk_json_decode_string, true },
+	{"name", offsetof(struct usk_file_rpc_create, name), usk_json_decode_string, false},
+	{"filename", offsetof(struct usk_file_rpc_create, filename), usk_json_decode_string, false},
+	{"block_size", offsetof(struct usk_file_rpc_create, block_size), usk_json_decode_uint32,
+	 true},
+	{"uuid", offsetof(struct usk_file_rpc_create, uuid), usk_json_decode_string, true},
 };
 
 bool
@@ -705,11 +718,10 @@ usk_file_rpc_create_decode(struct usk_jsonrpc_request *request, const json_t *pa
 	bool ok;
 
 	memset(req, 0, sizeof(*req));
-	ok = with_flags ?
-	     usk_rpc_decode_params(request, params, g_rpc_create_flags_decoders,
-				   USK_COUNTOF(g_rpc_create_flags_decoders), req) :
-	     usk_rpc_decode_params(request, params, g_rpc_create_uuid_decoders,
-				   USK_COUNTOF(g_rpc_create_uuid_decoders), req);
+	ok = with_flags ? usk_rpc_decode_params(request, params, g_rpc_create_flags_decoders,
+						USK_COUNTOF(g_rpc_create_flags_decoders), req) :
+			  usk_rpc_decode_params(request, params, g_rpc_create_uuid_decoders,
+						USK_COUNTOF(g_rpc_create_uuid_decoders), req);
 	if (!ok) {
 		return false;
 	}
@@ -719,9 +731,9 @@ usk_file_rpc_create_decode(struct usk_jsonrpc_request *request, const json_t *pa
 		return false;
 	}
 	if (req->uuid != NULL) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "uuid: setting the UUID of a %s bdev is not supported",
-						    module_name);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"uuid: setting the UUID of a %s bdev is not supported", module_name);
 		return false;
 	}
 	return true;
@@ -740,8 +752,8 @@ usk_file_rpc_create_reply(struct usk_jsonrpc_request *request, int rc, const cha
 			  const char *err)
 {
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response(request, rc == -EEXIST ? -EEXIST :
-						USK_JSONRPC_ERROR_INVALID_PARAMS, err);
+		usk_jsonrpc_send_error_response(
+			request, rc == -EEXIST ? -EEXIST : USK_JSONRPC_ERROR_INVALID_PARAMS, err);
 		return;
 	}
 	usk_jsonrpc_send_result(request, json_string(name));
@@ -752,7 +764,7 @@ struct rpc_file_name {
 };
 
 static const struct usk_json_object_decoder g_rpc_file_name_decoders[] = {
-	{ "name", offsetof(struct rpc_file_name, name), usk_json_decode_string, false },
+	{"name", offsetof(struct rpc_file_name, name), usk_json_decode_string, false},
 };
 
 void
@@ -772,7 +784,8 @@ usk_file_rpc_rescan(struct usk_jsonrpc_request *request, const json_t *params,
 						    module_name, req.name);
 	} else if (rc != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INTERNAL_ERROR,
-						    "rescan of '%s' failed: %s", req.name, strerror(-rc));
+						    "rescan of '%s' failed: %s", req.name,
+						    strerror(-rc));
 	} else {
 		usk_jsonrpc_send_bool_response(request, true);
 	}

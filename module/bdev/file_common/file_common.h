@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Shared pieces of the file bdevs (aio, uring): files, create/delete, submit path, channels, flush. */
+/* Shared pieces of the file bdevs (aio, uring): files, create/delete, submit path, channels, flush.
+ */
 #ifndef USK_MODULE_BDEV_FILE_COMMON_H
 #define USK_MODULE_BDEV_FILE_COMMON_H
 
@@ -151,7 +152,8 @@ struct usk_file_disk_type {
 
 typedef void (*usk_file_disk_delete_cb)(void *cb_arg, int rc);
 
-/** Size in bytes of a regular file or block device. Returns 0, -ENOTSUP or -errno of fstat/ioctl. */
+/** Size in bytes of a regular file or block device. Returns 0, -ENOTSUP or -errno of fstat/ioctl.
+ */
 int usk_file_get_size(int fd, uint64_t *size);
 
 /**
@@ -197,8 +199,8 @@ void usk_file_channel_sync_done(struct usk_file_channel *ch, int rc);
 /* One fdatasync asked of the sync helper thread; owned by the caller until done_fn runs. */
 struct usk_file_sync_req {
 	struct usk_thread *thread; /* where done_fn runs */
-	usk_msg_fn done_fn;        /* done_fn(req) with rc set */
-	int rc;                    /* 0 or -errno of fdatasync */
+	usk_msg_fn done_fn;	   /* done_fn(req) with rc set */
+	int rc;			   /* 0 or -errno of fdatasync */
 	struct usk_file_sync_req *next;
 };
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* malloc bdev module: data in DMA memory, copied with memcpy; read, write, unmap, write_zeroes, flush, reset, compare. */
+/* malloc bdev module: data in DMA memory, copied with memcpy; read, write, unmap, write_zeroes,
+ * flush, reset, compare. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

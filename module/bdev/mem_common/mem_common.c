@@ -20,8 +20,8 @@ usk_mem_bdev_check(const struct usk_mem_bdev_rules *rules, const struct usk_mem_
 		snprintf(err, err_len, "name: a %s bdev needs a name", rules->module_name);
 		return -EINVAL;
 	}
-	if (rules->block_size_pow2 ? opts->block_size < 512 || !USK_IS_POW2(opts->block_size)
-				   : opts->block_size == 0 || opts->block_size % 512 != 0) {
+	if (rules->block_size_pow2 ? opts->block_size < 512 || !USK_IS_POW2(opts->block_size) :
+				     opts->block_size == 0 || opts->block_size % 512 != 0) {
 		snprintf(err, err_len, "block_size: %u is not a %s", opts->block_size,
 			 rules->block_size_pow2 ? "power of two >= 512" : "multiple of 512");
 		return -EINVAL;
@@ -70,7 +70,7 @@ usk_mem_bdev_write_config_json(const struct usk_mem_bdev_rules *rules, const str
 	usk_json_set(params, "uuid", json_string(uuid_str));
 	if (bdev->optimal_io_boundary) {
 		usk_json_set(params, "optimal_io_boundary",
-				    json_integer(bdev->optimal_io_boundary));
+			     json_integer(bdev->optimal_io_boundary));
 	}
 	usk_json_config_add(config_array, rules->create_method, params);
 }
@@ -91,19 +91,19 @@ usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *param
 {
 	struct rpc_mem_create p = {0};
 	const struct usk_json_object_decoder d[] = {
-	    {"name", offsetof(struct rpc_mem_create, name), usk_json_decode_string,
-	     !rules->name_required},
-	    {"uuid", offsetof(struct rpc_mem_create, uuid), usk_json_decode_string, true},
-	    {"num_blocks", offsetof(struct rpc_mem_create, num_blocks), usk_json_decode_uint64,
-	     false},
-	    {"block_size", offsetof(struct rpc_mem_create, block_size), usk_json_decode_uint32,
-	     false},
-	    {"md_size", offsetof(struct rpc_mem_create, md_size), usk_json_decode_uint32, true},
-	    /* Only with rules->optimal_io_boundary (the count below leaves them out). */
-	    {"physical_block_size", offsetof(struct rpc_mem_create, physical_block_size),
-	     usk_json_decode_uint32, true},
-	    {"optimal_io_boundary", offsetof(struct rpc_mem_create, optimal_io_boundary),
-	     usk_json_decode_uint32, true},
+		{"name", offsetof(struct rpc_mem_create, name), usk_json_decode_string,
+		 !rules->name_required},
+		{"uuid", offsetof(struct rpc_mem_create, uuid), usk_json_decode_string, true},
+		{"num_blocks", offsetof(struct rpc_mem_create, num_blocks), usk_json_decode_uint64,
+		 false},
+		{"block_size", offsetof(struct rpc_mem_create, block_size), usk_json_decode_uint32,
+		 false},
+		{"md_size", offsetof(struct rpc_mem_create, md_size), usk_json_decode_uint32, true},
+		/* Only with rules->optimal_io_boundary (the count below leaves them out). */
+		{"physical_block_size", offsetof(struct rpc_mem_create, physical_block_size),
+		 usk_json_decode_uint32, true},
+		{"optimal_io_boundary", offsetof(struct rpc_mem_create, optimal_io_boundary),
+		 usk_json_decode_uint32, true},
 	};
 	struct usk_mem_bdev_opts opts = {0};
 	struct usk_bdev *bdev = NULL;
@@ -142,8 +142,9 @@ usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *param
 	rc = create_fn(&bdev, &opts);
 	if (rc == -EEXIST) {
 		/* The name was free a moment ago: the UUID is taken. */
-		usk_jsonrpc_send_error_response_fmt(
-		    request, rc, "uuid: a bdev with uuid %s already exists", p.uuid ? p.uuid : "");
+		usk_jsonrpc_send_error_response_fmt(request, rc,
+						    "uuid: a bdev with uuid %s already exists",
+						    p.uuid ? p.uuid : "");
 	} else {
 		usk_bdev_rpc_reply_created(request, rc, bdev, rules->module_name);
 	}

@@ -28,7 +28,8 @@ rpc_bdev_null_delete(struct usk_jsonrpc_request *request, const json_t *params)
 	}
 	rc = usk_bdev_null_delete(name, usk_bdev_rpc_delete_done, request);
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s", name);
+		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s",
+						    name);
 	}
 	free(name);
 }
@@ -45,7 +46,8 @@ rpc_bdev_null_resize(struct usk_jsonrpc_request *request, const json_t *params)
 	struct rpc_null_resize p = {0};
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_null_resize, name), usk_json_decode_string, false},
-		{"new_size", offsetof(struct rpc_null_resize, new_size), usk_json_decode_uint64, false},
+		{"new_size", offsetof(struct rpc_null_resize, new_size), usk_json_decode_uint64,
+		 false},
 	};
 	struct usk_bdev *bdev;
 	uint64_t blocks;
@@ -56,7 +58,8 @@ rpc_bdev_null_resize(struct usk_jsonrpc_request *request, const json_t *params)
 	}
 	bdev = usk_bdev_get_by_name(p.name);
 	if (bdev == NULL) {
-		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "name: no null bdev named %s", p.name);
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "name: no null bdev named %s",
+						    p.name);
 		goto out;
 	}
 	/* new_size is in MiB, as in SPDK. */
@@ -68,12 +71,14 @@ rpc_bdev_null_resize(struct usk_jsonrpc_request *request, const json_t *params)
 	blocks = p.new_size * 1024 * 1024 / usk_bdev_get_block_size(bdev);
 	rc = usk_bdev_null_resize(p.name, blocks);
 	if (rc == -ENODEV) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s", p.name);
+		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no null bdev named %s",
+						    p.name);
 	} else if (rc == -EBUSY) {
 		usk_jsonrpc_send_error_response(request, rc,
 						"new_size: cannot shrink a bdev that is open");
 	} else if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "resize failed: %s", strerror(-rc));
+		usk_jsonrpc_send_error_response_fmt(request, rc, "resize failed: %s",
+						    strerror(-rc));
 	} else {
 		usk_jsonrpc_send_bool_response(request, true);
 	}

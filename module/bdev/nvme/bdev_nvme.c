@@ -23,11 +23,11 @@
 #include "bdev_nvme.h"
 
 enum nbc_state {
-	NBC_CONNECTING = 0,	/* attach in progress */
+	NBC_CONNECTING = 0, /* attach in progress */
 	NBC_ENABLED,
-	NBC_RESETTING,		/* reconnect in progress */
-	NBC_RECONNECT_DELAY,	/* waiting reconnect_delay_sec before the next attempt */
-	NBC_FAILED,		/* ctrlr_loss_timeout_sec expired: I/O fails */
+	NBC_RESETTING,	     /* reconnect in progress */
+	NBC_RECONNECT_DELAY, /* waiting reconnect_delay_sec before the next attempt */
+	NBC_FAILED,	     /* ctrlr_loss_timeout_sec expired: I/O fails */
 	NBC_DELETING,
 };
 
@@ -69,7 +69,7 @@ struct nvme_bdev {
 	struct nvme_bdev_ctrlr *nbc;
 	struct usk_nvme_ns *ns;
 	uint32_t nsid;
-	bool removing;		/* namespace gone, unregister in progress */
+	bool removing; /* namespace gone, unregister in progress */
 };
 
 struct nvme_io_channel {
@@ -210,7 +210,8 @@ bdev_nvme_get_opts(struct bdev_nvme_opts *opts)
 int
 bdev_nvme_set_opts(const struct bdev_nvme_opts *opts, char *err, size_t err_len)
 {
-	if (strcmp(opts->action_on_timeout, "none") != 0 && strcmp(opts->action_on_timeout, "reset") != 0 &&
+	if (strcmp(opts->action_on_timeout, "none") != 0 &&
+	    strcmp(opts->action_on_timeout, "reset") != 0 &&
 	    strcmp(opts->action_on_timeout, "abort") != 0) {
 		snprintf(err, err_len, "action_on_timeout: must be none, reset or abort");
 		return -EINVAL;
@@ -220,11 +221,14 @@ bdev_nvme_set_opts(const struct bdev_nvme_opts *opts, char *err, size_t err_len)
 		return -EINVAL;
 	}
 	if (opts->ctrlr_loss_timeout_sec != 0 && opts->reconnect_delay_sec == 0) {
-		snprintf(err, err_len, "reconnect_delay_sec: must be non-zero when ctrlr_loss_timeout_sec is");
+		snprintf(err, err_len,
+			 "reconnect_delay_sec: must be non-zero when ctrlr_loss_timeout_sec is");
 		return -EINVAL;
 	}
-	if (opts->ctrlr_loss_timeout_sec > 0 && opts->reconnect_delay_sec > (uint32_t)opts->ctrlr_loss_timeout_sec) {
-		snprintf(err, err_len, "reconnect_delay_sec: must not exceed ctrlr_loss_timeout_sec");
+	if (opts->ctrlr_loss_timeout_sec > 0 &&
+	    opts->reconnect_delay_sec > (uint32_t)opts->ctrlr_loss_timeout_sec) {
+		snprintf(err, err_len,
+			 "reconnect_delay_sec: must not exceed ctrlr_loss_timeout_sec");
 		return -EINVAL;
 	}
 	g_opts = *opts;
@@ -293,8 +297,8 @@ io_done(void *arg, const struct usk_nvme_cpl *cpl)
 	struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(bio);
 	struct nvme_io_channel *ch = bio->ch;
 
-	if (usk_unlikely(usk_nvme_cpl_is_aborted_sq_deletion(cpl)) && nbc_state(ch->nbc) != NBC_FAILED &&
-	    nbc_state(ch->nbc) != NBC_DELETING) {
+	if (usk_unlikely(usk_nvme_cpl_is_aborted_sq_deletion(cpl)) &&
+	    nbc_state(ch->nbc) != NBC_FAILED && nbc_state(ch->nbc) != NBC_DELETING) {
 		/* The connection went away under it: retry once the controller is back. */
 		io_queue(ch, bdev_io);
 		return;
@@ -318,12 +322,18 @@ io_start(struct nvme_io_channel *ch, struct usk_bdev_io *bdev_io)
 		bio->iovcnt = bdev_io->u.bdev.iovcnt;
 		if (bio->iovcnt == 1) {
 			return bdev_io->type == USK_BDEV_IO_TYPE_READ ?
-			       usk_nvme_ns_cmd_read(nb->ns, ch->qpair, bio->iovs[0].iov_base, lba, n, io_done, bio, 0) :
-			       usk_nvme_ns_cmd_write(nb->ns, ch->qpair, bio->iovs[0].iov_base, lba, n, io_done, bio, 0);
+				       usk_nvme_ns_cmd_read(nb->ns, ch->qpair,
+							    bio->iovs[0].iov_base, lba, n, io_done,
+							    bio, 0) :
+				       usk_nvme_ns_cmd_write(nb->ns, ch->qpair,
+							     bio->iovs[0].iov_base, lba, n, io_done,
+							     bio, 0);
 		}
 		return bdev_io->type == USK_BDEV_IO_TYPE_READ ?
-		       usk_nvme_ns_cmd_readv(nb->ns, ch->qpair, lba, n, io_done, bio, 0, sgl_reset, sgl_next) :
-		       usk_nvme_ns_cmd_writev(nb->ns, ch->qpair, lba, n, io_done, bio, 0, sgl_reset, sgl_next);
+			       usk_nvme_ns_cmd_readv(nb->ns, ch->qpair, lba, n, io_done, bio, 0,
+						     sgl_reset, sgl_next) :
+			       usk_nvme_ns_cmd_writev(nb->ns, ch->qpair, lba, n, io_done, bio, 0,
+						      sgl_reset, sgl_next);
 	case USK_BDEV_IO_TYPE_FLUSH:
 		return usk_nvme_ns_cmd_flush(nb->ns, ch->qpair, io_done, bio);
 	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
@@ -335,8 +345,9 @@ io_start(struct nvme_io_channel *ch, struct usk_bdev_io *bdev_io)
 		bio->range.attributes = 0;
 		bio->range.length = n;
 		bio->range.starting_lba = lba;
-		return usk_nvme_ns_cmd_dataset_management(nb->ns, ch->qpair, USK_NVME_DSM_ATTR_DEALLOCATE,
-							  &bio->range, 1, io_done, bio);
+		return usk_nvme_ns_cmd_dataset_management(nb->ns, ch->qpair,
+							  USK_NVME_DSM_ATTR_DEALLOCATE, &bio->range,
+							  1, io_done, bio);
 	default:
 		return -ENOTSUP;
 	}
@@ -389,7 +400,8 @@ bdev_nvme_submit_request(struct usk_io_channel *ioch, struct usk_bdev_io *bdev_i
 
 	((struct nvme_bdev_io *)bdev_io->driver_ctx)->retries = 0;
 	if (bdev_io->type == USK_BDEV_IO_TYPE_READ && bdev_io->u.bdev.iovs[0].iov_base == NULL) {
-		usk_bdev_io_get_buf(bdev_io, get_buf_cb, bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen);
+		usk_bdev_io_get_buf(bdev_io, get_buf_cb,
+				    bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen);
 		return;
 	}
 	if (bdev_io->type == USK_BDEV_IO_TYPE_RESET) {
@@ -456,7 +468,9 @@ ch_sync_intr(struct nvme_io_channel *ch, bool force)
 	if (!ch->intr_mode) {
 		return;
 	}
-	fd = ch->qpair != NULL && !usk_nvme_qpair_is_failed(ch->qpair) ? usk_nvme_qpair_get_fd(ch->qpair) : -1;
+	fd = ch->qpair != NULL && !usk_nvme_qpair_is_failed(ch->qpair) ?
+		     usk_nvme_qpair_get_fd(ch->qpair) :
+		     -1;
 	if (!force && ch->intr != NULL && fd == ch->intr_fd) {
 		return;
 	}
@@ -557,7 +571,9 @@ ch_create(void *io_device, void *ctx_buf)
 	ch->generation = __atomic_load_n(&nbc->generation, __ATOMIC_ACQUIRE);
 	/* Connect without blocking: I/O submitted meanwhile waits in the core's queue. */
 	if (usk_nvme_ctrlr_reconnect_io_qpair(ch->qpair) != 0) {
-		USK_NOTICELOG("bdev_nvme %s: I/O qpair not connected yet; retrying from the poller\n", nbc->name);
+		USK_NOTICELOG(
+			"bdev_nvme %s: I/O qpair not connected yet; retrying from the poller\n",
+			nbc->name);
 	}
 	ch->intr_fd = -1;
 	ch->intr_mode = usk_interrupt_mode_is_enabled();
@@ -565,8 +581,9 @@ ch_create(void *io_device, void *ctx_buf)
 	 * Interrupt mode: completions wake the thread through the socket; a 10 ms timer still runs
 	 * the reconnect logic and flushes a send that the socket buffer cut short.
 	 */
-	ch->poller = usk_poller_register_named(ch_poll, ch, ch->intr_mode ? 10000 :
-					       g_opts.nvme_ioq_poll_period_us, "bdev_nvme_poll");
+	ch->poller = usk_poller_register_named(
+		ch_poll, ch, ch->intr_mode ? 10000 : g_opts.nvme_ioq_poll_period_us,
+		"bdev_nvme_poll");
 	ch_sync_intr(ch, true);
 	if (ch->poller == NULL) {
 		usk_nvme_ctrlr_free_io_qpair(ch->qpair);
@@ -597,7 +614,7 @@ reset_waiter_complete_msg(void *arg)
 	struct reset_waiter *w = arg;
 
 	usk_bdev_io_complete(w->bdev_io, (intptr_t)w->thread == 0 ? USK_BDEV_IO_STATUS_FAILED :
-			     USK_BDEV_IO_STATUS_SUCCESS);
+								    USK_BDEV_IO_STATUS_SUCCESS);
 	free(w);
 }
 
@@ -693,9 +710,11 @@ adminq_poll(void *arg)
 	case NBC_ENABLED:
 		rc = usk_nvme_ctrlr_process_admin_completions(nbc->ctrlr);
 		if (rc < 0) {
-			USK_NOTICELOG("bdev_nvme %s: controller lost; reconnecting (ctrlr_loss_timeout_sec %d, "
-				      "reconnect_delay_sec %u)\n", nbc->name, nbc->opts.ctrlr_loss_timeout_sec,
-				      nbc->opts.reconnect_delay_sec);
+			USK_NOTICELOG(
+				"bdev_nvme %s: controller lost; reconnecting (ctrlr_loss_timeout_sec %d, "
+				"reconnect_delay_sec %u)\n",
+				nbc->name, nbc->opts.ctrlr_loss_timeout_sec,
+				nbc->opts.reconnect_delay_sec);
 			start_reset(nbc);
 		}
 		return rc > 0 ? USK_POLLER_BUSY : USK_POLLER_IDLE;
@@ -712,20 +731,23 @@ adminq_poll(void *arg)
 			return USK_POLLER_BUSY;
 		}
 		if (loss_timeout_expired(nbc)) {
-			USK_ERRLOG("bdev_nvme %s: ctrlr_loss_timeout_sec (%d) expired; failing I/O\n", nbc->name,
-				   nbc->opts.ctrlr_loss_timeout_sec);
+			USK_ERRLOG(
+				"bdev_nvme %s: ctrlr_loss_timeout_sec (%d) expired; failing I/O\n",
+				nbc->name, nbc->opts.ctrlr_loss_timeout_sec);
 			nbc_set_state(nbc, NBC_FAILED);
 			reset_finish(nbc, false);
 			return USK_POLLER_BUSY;
 		}
-		nbc->next_reconnect_tick = usk_get_ticks() +
-					   (uint64_t)nbc->opts.reconnect_delay_sec * usk_get_ticks_hz();
+		nbc->next_reconnect_tick =
+			usk_get_ticks() +
+			(uint64_t)nbc->opts.reconnect_delay_sec * usk_get_ticks_hz();
 		nbc_set_state(nbc, NBC_RECONNECT_DELAY);
 		return USK_POLLER_BUSY;
 	case NBC_RECONNECT_DELAY:
 		if (loss_timeout_expired(nbc)) {
-			USK_ERRLOG("bdev_nvme %s: ctrlr_loss_timeout_sec (%d) expired; failing I/O\n", nbc->name,
-				   nbc->opts.ctrlr_loss_timeout_sec);
+			USK_ERRLOG(
+				"bdev_nvme %s: ctrlr_loss_timeout_sec (%d) expired; failing I/O\n",
+				nbc->name, nbc->opts.ctrlr_loss_timeout_sec);
 			nbc_set_state(nbc, NBC_FAILED);
 			reset_finish(nbc, false);
 		} else if (usk_get_ticks() >= nbc->next_reconnect_tick) {
@@ -742,8 +764,8 @@ timeout_cb(void *cb_arg, struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qp
 {
 	struct nvme_bdev_ctrlr *nbc = cb_arg;
 
-	USK_WARNLOG("bdev_nvme %s: command cid %u on %s queue timed out (action %s)\n", nbc->name, cid,
-		    qpair ? "an I/O" : "the admin", g_opts.action_on_timeout);
+	USK_WARNLOG("bdev_nvme %s: command cid %u on %s queue timed out (action %s)\n", nbc->name,
+		    cid, qpair ? "an I/O" : "the admin", g_opts.action_on_timeout);
 	if (strcmp(g_opts.action_on_timeout, "abort") == 0) {
 		usk_nvme_ctrlr_cmd_abort(ctrlr, qpair, cid, NULL, NULL);
 	} else if (strcmp(g_opts.action_on_timeout, "reset") == 0 && qpair == NULL &&
@@ -813,9 +835,11 @@ bdev_nvme_dump_info_json(void *ctx, json_t *driver)
 	const struct usk_nvme_ctrlr_data *cd = usk_nvme_ctrlr_get_data(nb->nbc->ctrlr);
 
 	usk_json_set(o, "trid", trid_json(&nb->nbc->opts.trid));
-	usk_json_set(o, "ctrlr_data", json_pack("{s:i,s:s%,s:s%}", "cntlid", cd->cntlid,
-			    "model_number", (const char *)cd->mn, usk_strlen_pad(cd->mn, sizeof(cd->mn), ' '),
-			    "serial_number", (const char *)cd->sn, usk_strlen_pad(cd->sn, sizeof(cd->sn), ' ')));
+	usk_json_set(o, "ctrlr_data",
+		     json_pack("{s:i,s:s%,s:s%}", "cntlid", cd->cntlid, "model_number",
+			       (const char *)cd->mn, usk_strlen_pad(cd->mn, sizeof(cd->mn), ' '),
+			       "serial_number", (const char *)cd->sn,
+			       usk_strlen_pad(cd->sn, sizeof(cd->sn), ' ')));
 	usk_json_set(ns, "id", json_integer(nb->nsid));
 	usk_json_set(o, "ns_data", ns);
 	json_array_append_new(arr, o);
@@ -911,7 +935,8 @@ static struct nvme_bdev *
 find_ns_bdev(struct nvme_bdev_ctrlr *nbc, uint32_t nsid)
 {
 	for (uint32_t i = 0; i < nbc->num_bdevs; i++) {
-		if (nbc->bdevs[i] != NULL && nbc->bdevs[i]->nsid == nsid && !nbc->bdevs[i]->removing) {
+		if (nbc->bdevs[i] != NULL && nbc->bdevs[i]->nsid == nsid &&
+		    !nbc->bdevs[i]->removing) {
 			return nbc->bdevs[i];
 		}
 	}
@@ -936,18 +961,21 @@ ns_changed(struct nvme_bdev_ctrlr *nbc)
 			continue;
 		}
 		if (!usk_nvme_ctrlr_is_active_ns(nbc->ctrlr, nb->nsid)) {
-			USK_NOTICELOG("bdev_nvme %s: namespace %u removed: unregistering %s\n", nbc->name,
-				      nb->nsid, nb->disk.name);
+			USK_NOTICELOG("bdev_nvme %s: namespace %u removed: unregistering %s\n",
+				      nbc->name, nb->nsid, nb->disk.name);
 			nb->removing = true;
 			usk_bdev_unregister(&nb->disk, NULL, NULL);
 			continue;
 		}
 		blocks = usk_nvme_ns_get_num_sectors(nb->ns);
 		if (blocks != nb->disk.blockcnt) {
-			USK_NOTICELOG("bdev_nvme %s: namespace %u resized: %s %" PRIu64 " -> %" PRIu64
-				      " blocks\n", nbc->name, nb->nsid, nb->disk.name, nb->disk.blockcnt, blocks);
+			USK_NOTICELOG("bdev_nvme %s: namespace %u resized: %s %" PRIu64
+				      " -> %" PRIu64 " blocks\n",
+				      nbc->name, nb->nsid, nb->disk.name, nb->disk.blockcnt,
+				      blocks);
 			if (usk_bdev_notify_blockcnt_change(&nb->disk, blocks) != 0) {
-				USK_ERRLOG("bdev_nvme %s: resizing %s refused\n", nbc->name, nb->disk.name);
+				USK_ERRLOG("bdev_nvme %s: resizing %s refused\n", nbc->name,
+					   nb->disk.name);
 			}
 		}
 	}
@@ -964,7 +992,8 @@ ns_changed(struct nvme_bdev_ctrlr *nbc)
 		if (slot == nbc->num_bdevs) {
 			nbs = realloc(nbc->bdevs, (nbc->num_bdevs + 1) * sizeof(*nbs));
 			if (nbs == NULL) {
-				USK_ERRLOG("bdev_nvme %s: no memory for namespace %u\n", nbc->name, nsid);
+				USK_ERRLOG("bdev_nvme %s: no memory for namespace %u\n", nbc->name,
+					   nsid);
 				return;
 			}
 			nbc->bdevs = nbs;
@@ -975,7 +1004,8 @@ ns_changed(struct nvme_bdev_ctrlr *nbc)
 			continue;
 		}
 		nbc->bdevs[slot] = nb;
-		USK_NOTICELOG("bdev_nvme %s: namespace %u added: %s\n", nbc->name, nsid, nb->disk.name);
+		USK_NOTICELOG("bdev_nvme %s: namespace %u added: %s\n", nbc->name, nsid,
+			      nb->disk.name);
 	}
 }
 
@@ -983,7 +1013,7 @@ static void
 aer_cb(void *arg, const struct usk_nvme_cpl *cpl)
 {
 	struct nvme_bdev_ctrlr *nbc = arg;
-	union usk_nvme_async_event_completion ev = { .raw = cpl->cdw0 };
+	union usk_nvme_async_event_completion ev = {.raw = cpl->cdw0};
 
 	if (ev.bits.async_event_type == USK_NVME_ASYNC_EVENT_TYPE_NOTICE &&
 	    ev.bits.async_event_info == USK_NVME_ASYNC_EVENT_NS_ATTR_CHANGED &&
@@ -1039,8 +1069,8 @@ attach_poll(void *arg)
 		return USK_POLLER_BUSY;
 	}
 	if (g_opts.timeout_us != 0 || g_opts.timeout_admin_us != 0) {
-		usk_nvme_ctrlr_register_timeout_callback(nbc->ctrlr, g_opts.timeout_us, g_opts.timeout_admin_us,
-							 timeout_cb, nbc);
+		usk_nvme_ctrlr_register_timeout_callback(nbc->ctrlr, g_opts.timeout_us,
+							 g_opts.timeout_admin_us, timeout_cb, nbc);
 	}
 	rc = usk_io_device_register(nbc, ch_create, ch_destroy, sizeof(struct nvme_io_channel),
 				    nbc->name);
@@ -1048,7 +1078,8 @@ attach_poll(void *arg)
 		bdev_nvme_attach_cb cb = nbc->attach_cb;
 		void *cb_arg = nbc->attach_cb_arg;
 
-		USK_ERRLOG("bdev_nvme %s: cannot register io_device: %s\n", nbc->name, strerror(-rc));
+		USK_ERRLOG("bdev_nvme %s: cannot register io_device: %s\n", nbc->name,
+			   strerror(-rc));
 		TAILQ_REMOVE(&g_ctrlrs, nbc, link);
 		usk_nvme_detach(nbc->ctrlr);
 		free(nbc->name);
@@ -1057,8 +1088,8 @@ attach_poll(void *arg)
 		return USK_POLLER_BUSY;
 	}
 	nbc_set_state(nbc, NBC_ENABLED);
-	nbc->adminq_poller = usk_poller_register_named(adminq_poll, nbc, g_opts.nvme_adminq_poll_period_us,
-						       "bdev_nvme_adminq");
+	nbc->adminq_poller = usk_poller_register_named(
+		adminq_poll, nbc, g_opts.nvme_adminq_poll_period_us, "bdev_nvme_adminq");
 	names = json_array();
 	rc = create_bdevs(nbc, names);
 	if (rc != 0) {
@@ -1086,7 +1117,8 @@ attach_done(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_n
 }
 
 int
-bdev_nvme_attach_controller(const struct bdev_nvme_attach_opts *opts, bdev_nvme_attach_cb cb, void *cb_arg)
+bdev_nvme_attach_controller(const struct bdev_nvme_attach_opts *opts, bdev_nvme_attach_cb cb,
+			    void *cb_arg)
 {
 	struct usk_nvme_ctrlr_opts copts;
 	struct nvme_bdev_ctrlr *nbc;
@@ -1163,13 +1195,20 @@ static const char *
 state_name(int s)
 {
 	switch (s) {
-	case NBC_CONNECTING: return "connecting";
-	case NBC_ENABLED: return "enabled";
-	case NBC_RESETTING: return "resetting";
-	case NBC_RECONNECT_DELAY: return "reconnect_is_delayed";
-	case NBC_FAILED: return "failed";
-	case NBC_DELETING: return "deleting";
-	default: return "unknown";
+	case NBC_CONNECTING:
+		return "connecting";
+	case NBC_ENABLED:
+		return "enabled";
+	case NBC_RESETTING:
+		return "resetting";
+	case NBC_RECONNECT_DELAY:
+		return "reconnect_is_delayed";
+	case NBC_FAILED:
+		return "failed";
+	case NBC_DELETING:
+		return "deleting";
+	default:
+		return "unknown";
 	}
 }
 
@@ -1195,8 +1234,10 @@ bdev_nvme_get_controllers(const char *name, json_t *array)
 		if (nbc->ctrlr != NULL) {
 			usk_json_set(c, "cntlid", json_integer(usk_nvme_ctrlr_get_id(nbc->ctrlr)));
 		}
-		usk_json_set(c, "host", json_pack("{s:s}", "nqn", nbc->ctrlr ?
-				    usk_nvme_ctrlr_get_opts(nbc->ctrlr)->hostnqn : nbc->opts.hostnqn));
+		usk_json_set(c, "host",
+			     json_pack("{s:s}", "nqn",
+				       nbc->ctrlr ? usk_nvme_ctrlr_get_opts(nbc->ctrlr)->hostnqn :
+						    nbc->opts.hostnqn));
 		json_array_append_new(ctrlrs, c);
 		usk_json_set(o, "ctrlrs", ctrlrs);
 		json_array_append_new(array, o);
@@ -1210,18 +1251,18 @@ bdev_nvme_config_json(json_t *config)
 	struct nvme_bdev_ctrlr *nbc;
 	json_t *p;
 
-	p = json_pack("{s:s,s:I,s:I,s:i,s:I,s:I,s:i,s:i,s:i,s:i}",
-		      "action_on_timeout", g_opts.action_on_timeout,
-		      "timeout_us", (json_int_t)g_opts.timeout_us,
+	p = json_pack("{s:s,s:I,s:I,s:i,s:I,s:I,s:i,s:i,s:i,s:i}", "action_on_timeout",
+		      g_opts.action_on_timeout, "timeout_us", (json_int_t)g_opts.timeout_us,
 		      "timeout_admin_us", (json_int_t)g_opts.timeout_admin_us,
 		      "keep_alive_timeout_ms", (int)g_opts.keep_alive_timeout_ms,
 		      "nvme_adminq_poll_period_us", (json_int_t)g_opts.nvme_adminq_poll_period_us,
 		      "nvme_ioq_poll_period_us", (json_int_t)g_opts.nvme_ioq_poll_period_us,
-		      "bdev_retry_count", g_opts.bdev_retry_count,
-		      "ctrlr_loss_timeout_sec", g_opts.ctrlr_loss_timeout_sec,
-		      "reconnect_delay_sec", (int)g_opts.reconnect_delay_sec,
-		      "fast_io_fail_timeout_sec", (int)g_opts.fast_io_fail_timeout_sec);
-	json_array_append_new(config, json_pack("{s:s,s:o}", "method", "bdev_nvme_set_options", "params", p));
+		      "bdev_retry_count", g_opts.bdev_retry_count, "ctrlr_loss_timeout_sec",
+		      g_opts.ctrlr_loss_timeout_sec, "reconnect_delay_sec",
+		      (int)g_opts.reconnect_delay_sec, "fast_io_fail_timeout_sec",
+		      (int)g_opts.fast_io_fail_timeout_sec);
+	json_array_append_new(config, json_pack("{s:s,s:o}", "method", "bdev_nvme_set_options",
+						"params", p));
 	TAILQ_FOREACH(nbc, &g_ctrlrs, link) {
 		const struct usk_nvme_transport_id *t = &nbc->opts.trid;
 
@@ -1237,12 +1278,14 @@ bdev_nvme_config_json(json_t *config)
 			usk_json_set(p, "hdgst", json_boolean(nbc->opts.hdgst));
 			usk_json_set(p, "ddgst", json_boolean(nbc->opts.ddgst));
 		}
-		usk_json_set(p, "ctrlr_loss_timeout_sec", json_integer(nbc->opts.ctrlr_loss_timeout_sec));
+		usk_json_set(p, "ctrlr_loss_timeout_sec",
+			     json_integer(nbc->opts.ctrlr_loss_timeout_sec));
 		usk_json_set(p, "reconnect_delay_sec", json_integer(nbc->opts.reconnect_delay_sec));
 		usk_json_set(p, "fast_io_fail_timeout_sec",
-				    json_integer(nbc->opts.fast_io_fail_timeout_sec));
-		json_array_append_new(config, json_pack("{s:s,s:o}", "method", "bdev_nvme_attach_controller",
-							"params", p));
+			     json_integer(nbc->opts.fast_io_fail_timeout_sec));
+		json_array_append_new(config,
+				      json_pack("{s:s,s:o}", "method",
+						"bdev_nvme_attach_controller", "params", p));
 	}
 	return 0;
 }

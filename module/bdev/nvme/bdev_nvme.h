@@ -11,15 +11,15 @@
 
 /* Module-wide options (bdev_nvme_set_options, SPDK's names). */
 struct bdev_nvme_opts {
-	uint64_t timeout_us;		/* I/O timeout; 0 = none */
-	uint64_t timeout_admin_us;	/* admin timeout; 0 = none */
+	uint64_t timeout_us;	   /* I/O timeout; 0 = none */
+	uint64_t timeout_admin_us; /* admin timeout; 0 = none */
 	/* "none", "reset" or "abort" */
 	char action_on_timeout[8];
 	uint32_t keep_alive_timeout_ms;
 	uint64_t nvme_adminq_poll_period_us;
 	uint64_t nvme_ioq_poll_period_us;
 	int32_t bdev_retry_count;
-	int32_t ctrlr_loss_timeout_sec;	/* -1 = reconnect forever, 0 = fail at the first loss */
+	int32_t ctrlr_loss_timeout_sec; /* -1 = reconnect forever, 0 = fail at the first loss */
 	uint32_t reconnect_delay_sec;
 	uint32_t fast_io_fail_timeout_sec;
 };
@@ -48,7 +48,8 @@ int bdev_nvme_set_opts(const struct bdev_nvme_opts *opts, char *err, size_t err_
  * array of bdev names (cb owns it), or -errno (-EEXIST: name taken; -ECONNREFUSED...). 0 return:
  * cb runs later exactly once. App thread.
  */
-int bdev_nvme_attach_controller(const struct bdev_nvme_attach_opts *opts, bdev_nvme_attach_cb cb, void *cb_arg);
+int bdev_nvme_attach_controller(const struct bdev_nvme_attach_opts *opts, bdev_nvme_attach_cb cb,
+				void *cb_arg);
 
 /** Unregister the bdevs and detach. cb(cb_arg, rc) when done. -ENODEV if name is unknown. */
 int bdev_nvme_detach_controller(const char *name, void (*cb)(void *cb_arg, int rc), void *cb_arg);

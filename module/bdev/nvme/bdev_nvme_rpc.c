@@ -46,22 +46,24 @@ attach_done(void *cb_arg, int rc, json_t *names)
 	struct usk_jsonrpc_request *request = cb_arg;
 
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "could not attach the NVMe controller: %s",
-						    strerror(-rc));
+		usk_jsonrpc_send_error_response_fmt(
+			request, rc, "could not attach the NVMe controller: %s", strerror(-rc));
 		return;
 	}
 	usk_jsonrpc_send_result(request, names);
 }
 
 static bool
-copy_field(struct usk_jsonrpc_request *request, char *dst, size_t size, const char *val, const char *field)
+copy_field(struct usk_jsonrpc_request *request, char *dst, size_t size, const char *val,
+	   const char *field)
 {
 	if (val == NULL) {
 		return true;
 	}
 	if (strlen(val) >= size) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: %s: too long (max %zu)", field, size - 1);
+						    "Invalid parameters: %s: too long (max %zu)",
+						    field, size - 1);
 		return false;
 	}
 	memcpy(dst, val, strlen(val) + 1);
@@ -72,7 +74,7 @@ static void
 rpc_bdev_nvme_attach_controller(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct bdev_nvme_opts mod;
-	struct rpc_attach p = { 0 };
+	struct rpc_attach p = {0};
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_attach, name), usk_json_decode_string, false},
 		{"trtype", offsetof(struct rpc_attach, trtype), usk_json_decode_string, false},
@@ -87,7 +89,8 @@ rpc_bdev_nvme_attach_controller(struct usk_jsonrpc_request *request, const json_
 		{"priority", offsetof(struct rpc_attach, priority), usk_json_decode_int32, true},
 		{"ctrlr_loss_timeout_sec", offsetof(struct rpc_attach, ctrlr_loss_timeout_sec),
 		 usk_json_decode_int32, true},
-		{"reconnect_delay_sec", offsetof(struct rpc_attach, reconnect_delay_sec), usk_json_decode_uint32, true},
+		{"reconnect_delay_sec", offsetof(struct rpc_attach, reconnect_delay_sec),
+		 usk_json_decode_uint32, true},
 		{"fast_io_fail_timeout_sec", offsetof(struct rpc_attach, fast_io_fail_timeout_sec),
 		 usk_json_decode_uint32, true},
 	};
@@ -107,14 +110,16 @@ rpc_bdev_nvme_attach_controller(struct usk_jsonrpc_request *request, const json_
 	memset(&o, 0, sizeof(o));
 	o.name = p.name;
 	if (usk_nvme_transport_id_parse_trtype(&o.trid.trtype, p.trtype) != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: trtype: unknown transport '%s'", p.trtype);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: trtype: unknown transport '%s'", p.trtype);
 		goto out;
 	}
 	usk_nvme_trid_populate_transport(&o.trid, o.trid.trtype);
 	if (p.adrfam != NULL && usk_nvme_transport_id_parse_adrfam(&o.trid.adrfam, p.adrfam) != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: adrfam: unknown address family '%s'", p.adrfam);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: adrfam: unknown address family '%s'", p.adrfam);
 		goto out;
 	}
 	if (!copy_field(request, o.trid.traddr, sizeof(o.trid.traddr), p.traddr, "traddr") ||
@@ -128,35 +133,42 @@ rpc_bdev_nvme_attach_controller(struct usk_jsonrpc_request *request, const json_
 			snprintf(o.trid.trsvcid, sizeof(o.trid.trsvcid), "4420");
 		}
 		if (o.trid.adrfam == 0) {
-			o.trid.adrfam = strchr(o.trid.traddr, ':') ? USK_NVMF_ADRFAM_IPV6 : USK_NVMF_ADRFAM_IPV4;
+			o.trid.adrfam = strchr(o.trid.traddr, ':') ? USK_NVMF_ADRFAM_IPV6 :
+								     USK_NVMF_ADRFAM_IPV4;
 		}
 		if (o.trid.subnqn[0] == '\0') {
-			usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-							"Invalid parameters: subnqn: required for TCP");
+			usk_jsonrpc_send_error_response(
+				request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+				"Invalid parameters: subnqn: required for TCP");
 			goto out;
 		}
 	}
 	if (p.multipath != NULL && strcmp(p.multipath, "disable") != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: multipath: '%s' is not supported (only disable)",
-						    p.multipath);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: multipath: '%s' is not supported (only disable)",
+			p.multipath);
 		goto out;
 	}
 	if (p.ctrlr_loss_timeout_sec < -1) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: ctrlr_loss_timeout_sec: must be -1 or >= 0");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: ctrlr_loss_timeout_sec: must be -1 or >= 0");
 		goto out;
 	}
 	if (p.ctrlr_loss_timeout_sec != 0 && p.reconnect_delay_sec == 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: reconnect_delay_sec: must be non-zero when "
-						"ctrlr_loss_timeout_sec is non-zero");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: reconnect_delay_sec: must be non-zero when "
+			"ctrlr_loss_timeout_sec is non-zero");
 		goto out;
 	}
-	if (p.ctrlr_loss_timeout_sec > 0 && p.reconnect_delay_sec > (uint32_t)p.ctrlr_loss_timeout_sec) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: reconnect_delay_sec: must not exceed "
-						"ctrlr_loss_timeout_sec");
+	if (p.ctrlr_loss_timeout_sec > 0 &&
+	    p.reconnect_delay_sec > (uint32_t)p.ctrlr_loss_timeout_sec) {
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: reconnect_delay_sec: must not exceed "
+			"ctrlr_loss_timeout_sec");
 		goto out;
 	}
 	o.trid.priority = p.priority;
@@ -167,11 +179,11 @@ rpc_bdev_nvme_attach_controller(struct usk_jsonrpc_request *request, const json_
 	o.fast_io_fail_timeout_sec = p.fast_io_fail_timeout_sec;
 	rc = bdev_nvme_attach_controller(&o, attach_done, request);
 	if (rc == -EEXIST) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: a controller named %s already exists",
-						    p.name);
+		usk_jsonrpc_send_error_response_fmt(
+			request, rc, "name: a controller named %s already exists", p.name);
 	} else if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "could not attach the NVMe controller: %s",
-						    strerror(-rc));
+		usk_jsonrpc_send_error_response_fmt(
+			request, rc, "could not attach the NVMe controller: %s", strerror(-rc));
 	}
 out:
 	rpc_attach_free(&p);
@@ -196,9 +208,11 @@ rpc_bdev_nvme_detach_controller(struct usk_jsonrpc_request *request, const json_
 	}
 	rc = bdev_nvme_detach_controller(name, detach_done, request);
 	if (rc == -ENODEV) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no NVMe controller named %s", name);
+		usk_jsonrpc_send_error_response_fmt(request, rc,
+						    "name: no NVMe controller named %s", name);
 	} else if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: %s is being detached already", name);
+		usk_jsonrpc_send_error_response_fmt(request, rc,
+						    "name: %s is being detached already", name);
 	}
 	free(name);
 }
@@ -211,7 +225,7 @@ struct rpc_get {
 static void
 rpc_bdev_nvme_get_controllers(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	struct rpc_get p = { 0 };
+	struct rpc_get p = {0};
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_get, name), usk_json_decode_string, true},
 	};
@@ -223,7 +237,8 @@ rpc_bdev_nvme_get_controllers(struct usk_jsonrpc_request *request, const json_t 
 	arr = json_array();
 	if (bdev_nvme_get_controllers(p.name, arr) != 0) {
 		json_decref(arr);
-		usk_jsonrpc_send_error_response_fmt(request, -ENODEV, "name: no NVMe controller named %s", p.name);
+		usk_jsonrpc_send_error_response_fmt(request, -ENODEV,
+						    "name: no NVMe controller named %s", p.name);
 		goto out;
 	}
 	usk_jsonrpc_send_result(request, arr);
@@ -242,25 +257,33 @@ struct rpc_set_opts {
 static void
 rpc_bdev_nvme_set_options(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	struct rpc_set_opts p = { 0 };
+	struct rpc_set_opts p = {0};
 	const struct usk_json_object_decoder d[] = {
-		{"action_on_timeout", offsetof(struct rpc_set_opts, action_on_timeout), usk_json_decode_string, true},
-		{"timeout_us", offsetof(struct rpc_set_opts, o.timeout_us), usk_json_decode_uint64, true},
-		{"timeout_admin_us", offsetof(struct rpc_set_opts, o.timeout_admin_us), usk_json_decode_uint64, true},
+		{"action_on_timeout", offsetof(struct rpc_set_opts, action_on_timeout),
+		 usk_json_decode_string, true},
+		{"timeout_us", offsetof(struct rpc_set_opts, o.timeout_us), usk_json_decode_uint64,
+		 true},
+		{"timeout_admin_us", offsetof(struct rpc_set_opts, o.timeout_admin_us),
+		 usk_json_decode_uint64, true},
 		{"keep_alive_timeout_ms", offsetof(struct rpc_set_opts, o.keep_alive_timeout_ms),
 		 usk_json_decode_uint32, true},
 		{"transport_retry_count", offsetof(struct rpc_set_opts, transport_retry_count),
 		 usk_json_decode_int32, true},
-		{"nvme_adminq_poll_period_us", offsetof(struct rpc_set_opts, o.nvme_adminq_poll_period_us),
+		{"nvme_adminq_poll_period_us",
+		 offsetof(struct rpc_set_opts, o.nvme_adminq_poll_period_us),
 		 usk_json_decode_uint64, true},
-		{"nvme_ioq_poll_period_us", offsetof(struct rpc_set_opts, o.nvme_ioq_poll_period_us),
-		 usk_json_decode_uint64, true},
-		{"bdev_retry_count", offsetof(struct rpc_set_opts, o.bdev_retry_count), usk_json_decode_int32, true},
+		{"nvme_ioq_poll_period_us",
+		 offsetof(struct rpc_set_opts, o.nvme_ioq_poll_period_us), usk_json_decode_uint64,
+		 true},
+		{"bdev_retry_count", offsetof(struct rpc_set_opts, o.bdev_retry_count),
+		 usk_json_decode_int32, true},
 		{"ctrlr_loss_timeout_sec", offsetof(struct rpc_set_opts, o.ctrlr_loss_timeout_sec),
 		 usk_json_decode_int32, true},
-		{"reconnect_delay_sec", offsetof(struct rpc_set_opts, o.reconnect_delay_sec), usk_json_decode_uint32, true},
-		{"fast_io_fail_timeout_sec", offsetof(struct rpc_set_opts, o.fast_io_fail_timeout_sec),
+		{"reconnect_delay_sec", offsetof(struct rpc_set_opts, o.reconnect_delay_sec),
 		 usk_json_decode_uint32, true},
+		{"fast_io_fail_timeout_sec",
+		 offsetof(struct rpc_set_opts, o.fast_io_fail_timeout_sec), usk_json_decode_uint32,
+		 true},
 	};
 	char err[160];
 
@@ -270,15 +293,18 @@ rpc_bdev_nvme_set_options(struct usk_jsonrpc_request *request, const json_t *par
 	}
 	if (p.action_on_timeout != NULL) {
 		if (strlen(p.action_on_timeout) >= sizeof(p.o.action_on_timeout)) {
-			usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-							"Invalid parameters: action_on_timeout: must be none, reset or abort");
+			usk_jsonrpc_send_error_response(
+				request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+				"Invalid parameters: action_on_timeout: must be none, reset or abort");
 			goto out;
 		}
-		snprintf(p.o.action_on_timeout, sizeof(p.o.action_on_timeout), "%s", p.action_on_timeout);
+		snprintf(p.o.action_on_timeout, sizeof(p.o.action_on_timeout), "%s",
+			 p.action_on_timeout);
 	}
 	if (p.o.nvme_adminq_poll_period_us == 0) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: nvme_adminq_poll_period_us: must be > 0");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: nvme_adminq_poll_period_us: must be > 0");
 		goto out;
 	}
 	if (bdev_nvme_set_opts(&p.o, err, sizeof(err)) != 0) {
@@ -290,4 +316,5 @@ rpc_bdev_nvme_set_options(struct usk_jsonrpc_request *request, const json_t *par
 out:
 	free(p.action_on_timeout);
 }
-USK_RPC_REGISTER("bdev_nvme_set_options", rpc_bdev_nvme_set_options, USK_RPC_STARTUP | USK_RPC_RUNTIME)
+USK_RPC_REGISTER("bdev_nvme_set_options", rpc_bdev_nvme_set_options,
+		 USK_RPC_STARTUP | USK_RPC_RUNTIME)

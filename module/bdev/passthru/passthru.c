@@ -24,8 +24,9 @@ pt_dump_info_json(void *ctx, json_t *obj)
 {
 	struct usk_vbdev *pt = ctx;
 
-	usk_json_set(obj, "passthru", json_pack("{s:s, s:s}", "name", pt->bdev.name,
-			    "base_bdev_name", usk_bdev_get_name(pt->base)));
+	usk_json_set(obj, "passthru",
+		     json_pack("{s:s, s:s}", "name", pt->bdev.name, "base_bdev_name",
+			       usk_bdev_get_name(pt->base)));
 	return 0;
 }
 
@@ -77,7 +78,8 @@ usk_bdev_passthru_create(const char *base_bdev_name, const char *name, char *err
 	int rc;
 
 	if (usk_vbdev_config_find(&g_pt_type, name) != NULL) {
-		snprintf(err, err_len, "name: a passthru bdev named '%s' is already configured", name);
+		snprintf(err, err_len, "name: a passthru bdev named '%s' is already configured",
+			 name);
 		return -EEXIST;
 	}
 	rc = usk_vbdev_config_new(&g_pt_type, sizeof(*config), name, base_bdev_name, &config, err,

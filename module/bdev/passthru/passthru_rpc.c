@@ -18,9 +18,10 @@ struct rpc_passthru_create {
 };
 
 static const struct usk_json_object_decoder g_rpc_passthru_create_decoders[] = {
-	{ "base_bdev_name", offsetof(struct rpc_passthru_create, base_bdev_name), usk_json_decode_string, false },
-	{ "name", offsetof(struct rpc_passthru_create, name), usk_json_decode_string, false },
-	{ "uuid", offsetof(struct rpc_passthru_create, uuid), usk_json_decode_string, true },
+	{"base_bdev_name", offsetof(struct rpc_passthru_create, base_bdev_name),
+	 usk_json_decode_string, false},
+	{"name", offsetof(struct rpc_passthru_create, name), usk_json_decode_string, false},
+	{"uuid", offsetof(struct rpc_passthru_create, uuid), usk_json_decode_string, true},
 };
 
 static void

@@ -35,7 +35,7 @@
 /* Most I/O a channel has at librbd at once (more completes as NOMEM and is retried). */
 #define RBD_CHANNEL_DEPTH 1024
 /* Completion ring: room for every in-flight task, so a librbd thread never finds it full. */
-#define RBD_RING_SIZE (2 * RBD_CHANNEL_DEPTH)
+#define RBD_RING_SIZE  (2 * RBD_CHANNEL_DEPTH)
 #define RBD_REAP_BATCH 64
 
 /* ---------------------------------------------------------------- bdev and channels */
@@ -62,7 +62,7 @@ struct rbd_disk {
 	rados_t rados;
 	rados_ioctx_t ioctx;
 	rbd_image_t image;
-	uint64_t size; /* bytes, as last read */
+	uint64_t size;		       /* bytes, as last read */
 	struct usk_thread *app_thread; /* where create ran: lifecycle and watch messages go there */
 	uint64_t watch_handle;
 	bool watching;
@@ -90,7 +90,7 @@ struct rbd_channel {
 /* Per-I/O context in bdev_io->driver_ctx. */
 struct rbd_task {
 	struct rbd_cq *cq;
-	ssize_t rc;      /* librbd's return value, written by a librbd thread before the push */
+	ssize_t rc;	 /* librbd's return value, written by a librbd thread before the push */
 	uint64_t expect; /* bytes a read must return (0: any non-negative value) */
 };
 
@@ -127,13 +127,20 @@ static const char *
 io_type_name(uint8_t type)
 {
 	switch (type) {
-	case USK_BDEV_IO_TYPE_READ: return "read";
-	case USK_BDEV_IO_TYPE_WRITE: return "write";
-	case USK_BDEV_IO_TYPE_FLUSH: return "flush";
-	case USK_BDEV_IO_TYPE_UNMAP: return "unmap";
-	case USK_BDEV_IO_TYPE_WRITE_ZEROES: return "write_zeroes";
-	case USK_BDEV_IO_TYPE_RESET: return "reset";
-	default: return "io";
+	case USK_BDEV_IO_TYPE_READ:
+		return "read";
+	case USK_BDEV_IO_TYPE_WRITE:
+		return "write";
+	case USK_BDEV_IO_TYPE_FLUSH:
+		return "flush";
+	case USK_BDEV_IO_TYPE_UNMAP:
+		return "unmap";
+	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
+		return "write_zeroes";
+	case USK_BDEV_IO_TYPE_RESET:
+		return "reset";
+	default:
+		return "io";
 	}
 }
 
@@ -171,8 +178,8 @@ rbd_reap(struct rbd_channel *ch)
 			struct rbd_task *task = objs[i];
 			struct usk_bdev_io *bdev_io = usk_bdev_io_from_ctx(task);
 
-			if (usk_likely(task->rc >= 0 && (task->expect == 0 ||
-							 (uint64_t)task->rc == task->expect))) {
+			if (usk_likely(task->rc >= 0 &&
+				       (task->expect == 0 || (uint64_t)task->rc == task->expect))) {
 				usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
 				continue;
 			}
@@ -180,7 +187,8 @@ rbd_reap(struct rbd_channel *ch)
 				   bdev_io->bdev->name, io_type_name(bdev_io->type),
 				   bdev_io->u.bdev.num_blocks, bdev_io->u.bdev.offset_blocks,
 				   task->rc < 0 ? strerror((int)-task->rc) : "short transfer");
-			usk_bdev_io_complete_aio_status(bdev_io, task->rc < 0 ? (int)task->rc : -EIO);
+			usk_bdev_io_complete_aio_status(bdev_io,
+							task->rc < 0 ? (int)task->rc : -EIO);
 		}
 		total += n;
 	} while (n == RBD_REAP_BATCH);
@@ -299,7 +307,8 @@ rbd_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 	struct rbd_channel *ch = usk_io_channel_get_ctx(_ch);
 
 	if (bdev_io->type == USK_BDEV_IO_TYPE_READ &&
-	    usk_unlikely(bdev_io->u.bdev.iovs == NULL || bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
+	    usk_unlikely(bdev_io->u.bdev.iovs == NULL ||
+			 bdev_io->u.bdev.iovs[0].iov_base == NULL)) {
 		usk_bdev_io_get_buf(bdev_io, rbd_get_buf_cb,
 				    bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen);
 		return;
@@ -491,8 +500,8 @@ static int
 rbd_dump_info_json(void *ctx, json_t *obj)
 {
 	struct rbd_disk *disk = ctx;
-	json_t *o = json_pack("{s:s, s:s}", "pool_name", disk->pool_name, "rbd_name",
-			      disk->rbd_name);
+	json_t *o =
+		json_pack("{s:s, s:s}", "pool_name", disk->pool_name, "rbd_name", disk->rbd_name);
 
 	if (disk->cluster != NULL) {
 		usk_json_set(o, "cluster_name", json_string(disk->cluster->name));
@@ -618,7 +627,8 @@ watch_size_done(void *ctx)
 	rc = usk_bdev_notify_blockcnt_change(&disk->bdev, blocks);
 	if (rc != 0) {
 		USK_ERRLOG("rbd: %s: image resized to %" PRIu64 " bytes by another client, but the "
-			   "bdev cannot follow: %s\n", disk->bdev.name, look->size, strerror(-rc));
+			   "bdev cannot follow: %s\n",
+			   disk->bdev.name, look->size, strerror(-rc));
 		goto out;
 	}
 	USK_NOTICELOG("rbd: %s: image resized by another client: %" PRIu64 " blocks\n",
@@ -678,8 +688,8 @@ disk_open_work(void *ctx)
 	} else {
 		snprintf(who, sizeof(who), "cluster '%s'", disk->cluster->name);
 	}
-	rc = rados_ioctx_create(disk->cluster ? disk->cluster->rados : disk->rados,
-				disk->pool_name, &disk->ioctx);
+	rc = rados_ioctx_create(disk->cluster ? disk->cluster->rados : disk->rados, disk->pool_name,
+				&disk->ioctx);
 	if (rc < 0) {
 		disk->ioctx = NULL;
 		snprintf(disk->err, sizeof(disk->err), "%s: pool_name '%s': %s", who,
@@ -717,9 +727,9 @@ disk_open_work(void *ctx)
 	}
 	if (disk->size < disk->bdev.blocklen) {
 		rc = -EINVAL;
-		snprintf(disk->err, sizeof(disk->err), "%s: image '%s/%s' of %" PRIu64
-			 " bytes is smaller than one block", who, disk->pool_name, disk->rbd_name,
-			 disk->size);
+		snprintf(disk->err, sizeof(disk->err),
+			 "%s: image '%s/%s' of %" PRIu64 " bytes is smaller than one block", who,
+			 disk->pool_name, disk->rbd_name, disk->size);
 		goto out;
 	}
 out:
@@ -793,8 +803,8 @@ usk_rbd_bdev_create(const struct usk_rbd_bdev_opts *opts, usk_rbd_create_cb cb, 
 			return -ENODEV;
 		}
 	}
-	if (opts->name != NULL && (usk_bdev_get_by_name(opts->name) != NULL ||
-				   disk_find(opts->name) != NULL)) {
+	if (opts->name != NULL &&
+	    (usk_bdev_get_by_name(opts->name) != NULL || disk_find(opts->name) != NULL)) {
 		return -EEXIST;
 	}
 	disk = calloc(1, sizeof(*disk));
@@ -891,10 +901,12 @@ resize_done(void *ctx)
 	}
 	if (rc == 0 && disk != NULL) {
 		disk->size = r->new_size;
-		rc = usk_bdev_notify_blockcnt_change(&disk->bdev, r->new_size / disk->bdev.blocklen);
+		rc = usk_bdev_notify_blockcnt_change(&disk->bdev,
+						     r->new_size / disk->bdev.blocklen);
 		if (rc != 0) {
-			snprintf(r->err, sizeof(r->err), "bdev '%s': cannot report the new size: %s",
-				 disk->bdev.name, strerror(-rc));
+			snprintf(r->err, sizeof(r->err),
+				 "bdev '%s': cannot report the new size: %s", disk->bdev.name,
+				 strerror(-rc));
 		}
 	}
 	if (rc != 0) {

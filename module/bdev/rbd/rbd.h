@@ -20,18 +20,18 @@ struct usk_bdev;
  * an unreachable cluster fails in seconds and an OSD that never comes back fails I/O instead of
  * holding it (and shutdown) forever. Values in seconds.
  */
-#define USK_RBD_DEFAULT_MOUNT_TIMEOUT "10"
+#define USK_RBD_DEFAULT_MOUNT_TIMEOUT  "10"
 #define USK_RBD_DEFAULT_MON_OP_TIMEOUT "10"
 #define USK_RBD_DEFAULT_OSD_OP_TIMEOUT "30"
 
 /** Parameters of a cluster connection (all strings may be NULL; the module copies them). */
 struct usk_rbd_cluster_opts {
-	const char *name;        /* registered clusters only */
-	const char *user_id;     /* cephx user without "client.", NULL: admin */
-	const json_t *config;    /* object of string values: rados_conf_set each, may be NULL */
+	const char *name;	 /* registered clusters only */
+	const char *user_id;	 /* cephx user without "client.", NULL: admin */
+	const json_t *config;	 /* object of string values: rados_conf_set each, may be NULL */
 	const char *config_file; /* NULL: the default search (/etc/ceph/ceph.conf) */
-	const char *key_file;    /* keyring path, NULL: from the config */
-	const char *core_mask;   /* hex cpu mask for librados' threads, NULL: inherit */
+	const char *key_file;	 /* keyring path, NULL: from the config */
+	const char *core_mask;	 /* hex cpu mask for librados' threads, NULL: inherit */
 };
 
 /** Callback of an asynchronous call: rc 0 or -errno; err says why (empty on success). */
@@ -57,11 +57,11 @@ int usk_rbd_unregister_cluster(const char *name, usk_rbd_cb cb, void *cb_arg);
 json_t *usk_rbd_get_clusters_info(const char *name);
 
 struct usk_rbd_bdev_opts {
-	const char *name;         /* NULL: "Ceph<N>" */
+	const char *name; /* NULL: "Ceph<N>" */
 	const char *pool_name;
 	const char *rbd_name;
-	uint32_t block_size;      /* power of two >= 512 */
-	const uint8_t *uuid;      /* 16 bytes, NULL: generated */
+	uint32_t block_size;	  /* power of two >= 512 */
+	const uint8_t *uuid;	  /* 16 bytes, NULL: generated */
 	const char *cluster_name; /* registered cluster, or NULL: a private connection with: */
 	const char *user_id;
 	const json_t *config;

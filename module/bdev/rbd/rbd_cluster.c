@@ -67,7 +67,8 @@ worker_unaffinitize(void)
 		CPU_SET(i, &all);
 	}
 	if (pthread_setaffinity_np(pthread_self(), sizeof(all), &all) != 0) {
-		USK_WARNLOG("rbd: cannot unpin the worker thread; librbd's threads share its cores\n");
+		USK_WARNLOG(
+			"rbd: cannot unpin the worker thread; librbd's threads share its cores\n");
 	}
 }
 
@@ -249,11 +250,13 @@ rbd_rados_connect(rados_t *out, const char *who, const char *user_id, const json
 	if (key_file != NULL) {
 		rc = rados_conf_set(r, "keyring", key_file);
 		if (rc < 0) {
-			snprintf(err, err_len, "%s: key_file '%s': %s", who, key_file, strerror(-rc));
+			snprintf(err, err_len, "%s: key_file '%s': %s", who, key_file,
+				 strerror(-rc));
 			goto err_shutdown;
 		}
 	}
-	json_object_foreach((json_t *)config, key, val) {
+	json_object_foreach((json_t *)config, key, val)
+	{
 		rc = rados_conf_set(r, key, json_string_value(val));
 		if (rc < 0) {
 			snprintf(err, err_len, "%s: config key '%s': %s", who, key, strerror(-rc));

@@ -27,16 +27,18 @@ check_config_map(struct usk_jsonrpc_request *request, const char *field, const j
 		return true;
 	}
 	if (!json_is_object(map)) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: %s: expected an object of strings",
-						    field);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: %s: expected an object of strings", field);
 		return false;
 	}
-	json_object_foreach((json_t *)map, key, val) {
+	json_object_foreach((json_t *)map, key, val)
+	{
 		if (!json_is_string(val)) {
-			usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-							    "Invalid parameters: %s: value of '%s' must be a string",
-							    field, key);
+			usk_jsonrpc_send_error_response_fmt(
+				request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+				"Invalid parameters: %s: value of '%s' must be a string", field,
+				key);
 			return false;
 		}
 	}
@@ -89,12 +91,18 @@ rpc_bdev_rbd_register_cluster(struct usk_jsonrpc_request *request, const json_t 
 {
 	struct rpc_register_cluster p = {0};
 	const struct usk_json_object_decoder d[] = {
-		{"name", offsetof(struct rpc_register_cluster, name), usk_json_decode_string, false},
-		{"user_id", offsetof(struct rpc_register_cluster, user_id), usk_json_decode_string, true},
-		{"config_param", offsetof(struct rpc_register_cluster, config_param), usk_json_decode_json, true},
-		{"config_file", offsetof(struct rpc_register_cluster, config_file), usk_json_decode_string, true},
-		{"key_file", offsetof(struct rpc_register_cluster, key_file), usk_json_decode_string, true},
-		{"core_mask", offsetof(struct rpc_register_cluster, core_mask), usk_json_decode_string, true},
+		{"name", offsetof(struct rpc_register_cluster, name), usk_json_decode_string,
+		 false},
+		{"user_id", offsetof(struct rpc_register_cluster, user_id), usk_json_decode_string,
+		 true},
+		{"config_param", offsetof(struct rpc_register_cluster, config_param),
+		 usk_json_decode_json, true},
+		{"config_file", offsetof(struct rpc_register_cluster, config_file),
+		 usk_json_decode_string, true},
+		{"key_file", offsetof(struct rpc_register_cluster, key_file),
+		 usk_json_decode_string, true},
+		{"core_mask", offsetof(struct rpc_register_cluster, core_mask),
+		 usk_json_decode_string, true},
 	};
 	struct usk_rbd_cluster_opts opts;
 	struct rpc_register_ctx *ctx = NULL;
@@ -115,20 +123,25 @@ rpc_bdev_rbd_register_cluster(struct usk_jsonrpc_request *request, const json_t 
 		goto out;
 	}
 	ctx->request = request;
-	opts = (struct usk_rbd_cluster_opts) {
-		.name = p.name, .user_id = p.user_id, .config = p.config_param,
-		.config_file = p.config_file, .key_file = p.key_file, .core_mask = p.core_mask,
+	opts = (struct usk_rbd_cluster_opts){
+		.name = p.name,
+		.user_id = p.user_id,
+		.config = p.config_param,
+		.config_file = p.config_file,
+		.key_file = p.key_file,
+		.core_mask = p.core_mask,
 	};
 	rc = usk_rbd_register_cluster(&opts, rpc_register_cluster_cb, ctx);
 	if (rc == 0) {
 		ctx = NULL;
 	} else if (rc == -EEXIST) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: cluster '%s' is already registered",
-						    p.name);
+		usk_jsonrpc_send_error_response_fmt(
+			request, rc, "name: cluster '%s' is already registered", p.name);
 	} else if (rc == -EINVAL) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: core_mask: '%s' is not a hex cpu mask",
-						    p.core_mask ? p.core_mask : "");
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: core_mask: '%s' is not a hex cpu mask",
+			p.core_mask ? p.core_mask : "");
 	} else {
 		usk_jsonrpc_send_error_response_fmt(request, rc, "cluster '%s': %s", p.name,
 						    strerror(-rc));
@@ -159,10 +172,11 @@ rpc_bdev_rbd_unregister_cluster(struct usk_jsonrpc_request *request, const json_
 	}
 	rc = usk_rbd_unregister_cluster(name, rpc_rbd_done, request);
 	if (rc == -ENOENT) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no cluster named '%s'", name);
+		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no cluster named '%s'",
+						    name);
 	} else if (rc == -EBUSY) {
-		usk_jsonrpc_send_error_response_fmt(request, rc,
-						    "name: cluster '%s' is connecting or has bdevs", name);
+		usk_jsonrpc_send_error_response_fmt(
+			request, rc, "name: cluster '%s' is connecting or has bdevs", name);
 	} else if (rc != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, rc, "cluster '%s': %s", name,
 						    strerror(-rc));
@@ -212,7 +226,8 @@ rpc_rbd_create_cb(void *cb_arg, struct usk_bdev *bdev, int rc, const char *err)
 	struct usk_jsonrpc_request *request = cb_arg;
 
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "could not create rbd bdev: %s", err);
+		usk_jsonrpc_send_error_response_fmt(request, rc, "could not create rbd bdev: %s",
+						    err);
 		return;
 	}
 	usk_jsonrpc_send_result(request, json_string(usk_bdev_get_name(bdev)));
@@ -225,11 +240,15 @@ rpc_bdev_rbd_create(struct usk_jsonrpc_request *request, const json_t *params)
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_rbd_create, name), usk_json_decode_string, true},
 		{"user_id", offsetof(struct rpc_rbd_create, user_id), usk_json_decode_string, true},
-		{"pool_name", offsetof(struct rpc_rbd_create, pool_name), usk_json_decode_string, false},
-		{"rbd_name", offsetof(struct rpc_rbd_create, rbd_name), usk_json_decode_string, false},
-		{"block_size", offsetof(struct rpc_rbd_create, block_size), usk_json_decode_uint32, false},
+		{"pool_name", offsetof(struct rpc_rbd_create, pool_name), usk_json_decode_string,
+		 false},
+		{"rbd_name", offsetof(struct rpc_rbd_create, rbd_name), usk_json_decode_string,
+		 false},
+		{"block_size", offsetof(struct rpc_rbd_create, block_size), usk_json_decode_uint32,
+		 false},
 		{"config", offsetof(struct rpc_rbd_create, config), usk_json_decode_json, true},
-		{"cluster_name", offsetof(struct rpc_rbd_create, cluster_name), usk_json_decode_string, true},
+		{"cluster_name", offsetof(struct rpc_rbd_create, cluster_name),
+		 usk_json_decode_string, true},
 		{"uuid", offsetof(struct rpc_rbd_create, uuid), usk_json_decode_string, true},
 	};
 	struct usk_rbd_bdev_opts opts = {0};
@@ -244,26 +263,34 @@ rpc_bdev_rbd_create(struct usk_jsonrpc_request *request, const json_t *params)
 		goto out;
 	}
 	if (p.block_size < 512 || !USK_IS_POW2(p.block_size)) {
-		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: block_size: %u is not a power of two >= 512",
-						    p.block_size);
+		usk_jsonrpc_send_error_response_fmt(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: block_size: %u is not a power of two >= 512",
+			p.block_size);
 		goto out;
 	}
 	if (p.pool_name[0] == '\0' || p.rbd_name[0] == '\0') {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
 						    "Invalid parameters: %s: must not be empty",
-						    p.pool_name[0] == '\0' ? "pool_name" : "rbd_name");
+						    p.pool_name[0] == '\0' ? "pool_name" :
+									     "rbd_name");
 		goto out;
 	}
 	if (p.cluster_name != NULL && (p.user_id != NULL || p.config != NULL)) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						"Invalid parameters: cluster_name: user_id and config belong to the registered cluster, not to bdev_rbd_create");
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"Invalid parameters: cluster_name: user_id and config belong to the registered cluster, not to bdev_rbd_create");
 		goto out;
 	}
-	opts = (struct usk_rbd_bdev_opts) {
-		.name = p.name, .pool_name = p.pool_name, .rbd_name = p.rbd_name,
-		.block_size = p.block_size, .uuid = p.uuid ? uuid : NULL,
-		.cluster_name = p.cluster_name, .user_id = p.user_id, .config = p.config,
+	opts = (struct usk_rbd_bdev_opts){
+		.name = p.name,
+		.pool_name = p.pool_name,
+		.rbd_name = p.rbd_name,
+		.block_size = p.block_size,
+		.uuid = p.uuid ? uuid : NULL,
+		.cluster_name = p.cluster_name,
+		.user_id = p.user_id,
+		.config = p.config,
 	};
 	rc = usk_rbd_bdev_create(&opts, rpc_rbd_create_cb, request);
 	if (rc == -ENODEV) {
@@ -271,7 +298,8 @@ rpc_bdev_rbd_create(struct usk_jsonrpc_request *request, const json_t *params)
 						    "cluster_name: no connected cluster named '%s'",
 						    p.cluster_name);
 	} else if (rc == -EEXIST) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: bdev %s already exists", p.name);
+		usk_jsonrpc_send_error_response_fmt(request, rc, "name: bdev %s already exists",
+						    p.name);
 	} else if (rc != 0) {
 		usk_jsonrpc_send_error_response_fmt(request, rc, "could not create rbd bdev: %s",
 						    strerror(-rc));
@@ -299,7 +327,8 @@ rpc_bdev_rbd_delete(struct usk_jsonrpc_request *request, const json_t *params)
 	}
 	rc = usk_rbd_bdev_delete(name, usk_bdev_rpc_delete_done, request);
 	if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no rbd bdev named %s", name);
+		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no rbd bdev named %s",
+						    name);
 	}
 	free(name);
 }
@@ -316,7 +345,8 @@ rpc_bdev_rbd_resize(struct usk_jsonrpc_request *request, const json_t *params)
 	struct rpc_rbd_resize p = {0};
 	const struct usk_json_object_decoder d[] = {
 		{"name", offsetof(struct rpc_rbd_resize, name), usk_json_decode_string, false},
-		{"new_size", offsetof(struct rpc_rbd_resize, new_size), usk_json_decode_uint64, false},
+		{"new_size", offsetof(struct rpc_rbd_resize, new_size), usk_json_decode_uint64,
+		 false},
 	};
 	int rc;
 
@@ -325,13 +355,16 @@ rpc_bdev_rbd_resize(struct usk_jsonrpc_request *request, const json_t *params)
 	}
 	rc = usk_rbd_bdev_resize(p.name, p.new_size, rpc_rbd_done, request);
 	if (rc == -ENODEV) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no rbd bdev named %s", p.name);
+		usk_jsonrpc_send_error_response_fmt(request, rc, "name: no rbd bdev named %s",
+						    p.name);
 	} else if (rc == -EINVAL) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "Invalid parameters: new_size: %" PRIu64 " MiB is not larger than the current size",
+						    "Invalid parameters: new_size: %" PRIu64
+						    " MiB is not larger than the current size",
 						    p.new_size);
 	} else if (rc != 0) {
-		usk_jsonrpc_send_error_response_fmt(request, rc, "bdev %s: %s", p.name, strerror(-rc));
+		usk_jsonrpc_send_error_response_fmt(request, rc, "bdev %s: %s", p.name,
+						    strerror(-rc));
 	}
 out:
 	free(p.name);

@@ -67,9 +67,10 @@ split_submit(struct usk_vbdev_channel *ch, struct usk_bdev_io *bdev_io)
 {
 	struct split_part *part = bdev_io->bdev->ctxt;
 
-	usk_vbdev_submit_rc(bdev_io, usk_vbdev_forward_io(part->base->desc, ch->base_ch, bdev_io,
-			    bdev_io->u.bdev.offset_blocks + part->offset_blocks,
-			    usk_vbdev_io_done));
+	usk_vbdev_submit_rc(
+		bdev_io, usk_vbdev_forward_io(part->base->desc, ch->base_ch, bdev_io,
+					      bdev_io->u.bdev.offset_blocks + part->offset_blocks,
+					      usk_vbdev_io_done));
 }
 
 static void
@@ -157,9 +158,9 @@ split_dump_info_json(void *ctx, json_t *obj)
 {
 	struct split_part *part = ctx;
 
-	usk_json_set(obj, "split", json_pack("{s:s, s:I}", "base_bdev",
-			    usk_bdev_get_name(part->base->bdev), "offset_blocks",
-			    (json_int_t)part->offset_blocks));
+	usk_json_set(obj, "split",
+		     json_pack("{s:s, s:I}", "base_bdev", usk_bdev_get_name(part->base->bdev),
+			       "offset_blocks", (json_int_t)part->offset_blocks));
 	return 0;
 }
 
@@ -177,7 +178,8 @@ split_write_config_json(struct usk_bdev *bdev, json_t *config_array)
 	params = json_pack("{s:s, s:i}", "base_bdev", sb->config->base_name, "split_count",
 			   (int)sb->config->split_count);
 	if (sb->config->split_size_mb != 0) {
-		usk_json_set(params, "split_size_mb", json_integer((json_int_t)sb->config->split_size_mb));
+		usk_json_set(params, "split_size_mb",
+			     json_integer((json_int_t)sb->config->split_size_mb));
 	}
 	usk_json_config_add(config_array, "bdev_split_create", params);
 }
@@ -229,8 +231,10 @@ split_part_blocks(const struct split_config *config, const struct usk_bdev *base
 		}
 		blocks = bytes / base->blocklen;
 		if (blocks > base->blockcnt / config->split_count) {
-			snprintf(err, err_len, "split_size_mb: %u parts of %" PRIu64 " MiB exceed the "
-				 "%" PRIu64 " MiB of %s", config->split_count, config->split_size_mb,
+			snprintf(err, err_len,
+				 "split_size_mb: %u parts of %" PRIu64 " MiB exceed the "
+				 "%" PRIu64 " MiB of %s",
+				 config->split_count, config->split_size_mb,
 				 base->blockcnt * base->blocklen / (1024 * 1024), base->name);
 			return 0;
 		}
@@ -297,8 +301,8 @@ split_build(struct split_config *config, json_t *names, char *err, size_t err_le
 	for (uint32_t i = 0; i < config->split_count; i++) {
 		struct split_part *part = calloc(1, sizeof(*part));
 
-		if (part == NULL || (part->bdev.name = usk_sprintf_alloc("%sp%u", config->base_name,
-				     i)) == NULL) {
+		if (part == NULL ||
+		    (part->bdev.name = usk_sprintf_alloc("%sp%u", config->base_name, i)) == NULL) {
 			free(part);
 			USK_ERRLOG("split %s: out of memory for part %u\n", config->base_name, i);
 			continue;
@@ -349,7 +353,8 @@ split_examine_config(struct usk_bdev *bdev)
 	char err[256];
 
 	TAILQ_FOREACH(config, &g_split_configs, link) {
-		if (config->live == NULL && strcmp(config->base_name, usk_bdev_get_name(bdev)) == 0) {
+		if (config->live == NULL &&
+		    strcmp(config->base_name, usk_bdev_get_name(bdev)) == 0) {
 			if (split_build(config, NULL, err, sizeof(err)) != 0) {
 				USK_ERRLOG("split %s: %s\n", config->base_name, err);
 			}
@@ -417,7 +422,8 @@ usk_bdev_split_create(const char *base_bdev, uint32_t split_count, uint64_t spli
 			return rc;
 		}
 	} else {
-		USK_NOTICELOG("split: base bdev %s not present yet, creation deferred\n", base_bdev);
+		USK_NOTICELOG("split: base bdev %s not present yet, creation deferred\n",
+			      base_bdev);
 	}
 	TAILQ_INSERT_TAIL(&g_split_configs, config, link);
 	if (names != NULL) {

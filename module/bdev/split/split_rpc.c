@@ -18,9 +18,11 @@ struct rpc_split_create {
 };
 
 static const struct usk_json_object_decoder g_rpc_split_create_decoders[] = {
-	{ "base_bdev", offsetof(struct rpc_split_create, base_bdev), usk_json_decode_string, false },
-	{ "split_count", offsetof(struct rpc_split_create, split_count), usk_json_decode_uint32, false },
-	{ "split_size_mb", offsetof(struct rpc_split_create, split_size_mb), usk_json_decode_uint64, true },
+	{"base_bdev", offsetof(struct rpc_split_create, base_bdev), usk_json_decode_string, false},
+	{"split_count", offsetof(struct rpc_split_create, split_count), usk_json_decode_uint32,
+	 false},
+	{"split_size_mb", offsetof(struct rpc_split_create, split_size_mb), usk_json_decode_uint64,
+	 true},
 };
 
 static void

@@ -20,7 +20,7 @@
 
 /* SQ entries per ring, and the most I/O a channel keeps in flight (CQ is twice as large). */
 #define URING_QUEUE_DEPTH 512
-#define URING_REAP_BATCH 128
+#define URING_REAP_BATCH  128
 
 /*
  * Per (disk, thread). Invariant: inflight counts SQEs given to the kernel with io_uring_submit
@@ -78,8 +78,9 @@ uring_reap(struct uring_channel *ch)
 				usk_file_channel_sync_done(&ch->fc, res < 0 ? res : 0);
 				continue;
 			}
-			if (usk_likely(res >= 0 && (uint64_t)res ==
-				       bdev_io->u.bdev.num_blocks * bdev_io->bdev->blocklen)) {
+			if (usk_likely(res >= 0 &&
+				       (uint64_t)res == bdev_io->u.bdev.num_blocks *
+								bdev_io->bdev->blocklen)) {
 				usk_bdev_io_complete(bdev_io, USK_BDEV_IO_STATUS_SUCCESS);
 			} else {
 				usk_bdev_io_complete_aio_status(bdev_io, res < 0 ? res : -EIO);
@@ -257,7 +258,8 @@ uring_set_worker_affinity(struct uring_channel *ch)
 		CPU_SET(c, &all);
 	}
 	if (io_uring_register_iowq_aff(&ch->ring, sizeof(all), &all) != 0) {
-		USK_NOTICELOG("uring %s: cannot set the io-wq worker affinity\n", ch->fc.disk->bdev.name);
+		USK_NOTICELOG("uring %s: cannot set the io-wq worker affinity\n",
+			      ch->fc.disk->bdev.name);
 	}
 }
 
@@ -281,7 +283,8 @@ uring_setup(struct usk_file_channel *fc)
 		rc = io_uring_queue_init_params(URING_QUEUE_DEPTH, &ch->ring, &p);
 	}
 	if (rc != 0) {
-		USK_ERRLOG("uring %s: io_uring_queue_init failed: %s\n", disk->bdev.name, strerror(-rc));
+		USK_ERRLOG("uring %s: io_uring_queue_init failed: %s\n", disk->bdev.name,
+			   strerror(-rc));
 		return rc;
 	}
 	/* A registered file saves the kernel an fget/fput per I/O. */
@@ -320,8 +323,8 @@ uring_dump_info_json(void *ctx, json_t *obj)
 {
 	struct usk_file_disk *disk = ctx;
 
-	usk_json_set(obj, "uring", json_pack("{s:s, s:b}", "filename", disk->filename,
-			    "direct", disk->direct));
+	usk_json_set(obj, "uring",
+		     json_pack("{s:s, s:b}", "filename", disk->filename, "direct", disk->direct));
 	return 0;
 }
 
@@ -354,11 +357,11 @@ static struct usk_file_disk_type g_uring_type = {
 };
 
 int
-usk_bdev_uring_create(const char *name, const char *filename, uint32_t block_size,
-		      bool readonly, char *err, size_t err_len)
+usk_bdev_uring_create(const char *name, const char *filename, uint32_t block_size, bool readonly,
+		      char *err, size_t err_len)
 {
-	return usk_file_disk_create(&g_uring_type, name, filename, block_size, readonly, false,
-				    err, err_len);
+	return usk_file_disk_create(&g_uring_type, name, filename, block_size, readonly, false, err,
+				    err_len);
 }
 
 int

@@ -17,7 +17,7 @@ struct usk_bdev;
  * Returns 0, -EEXIST (name taken), -EINVAL (bad block_size, file too small), -errno of open.
  */
 int usk_bdev_uring_create(const char *name, const char *filename, uint32_t block_size,
-			bool readonly, char *err, size_t err_len);
+			  bool readonly, char *err, size_t err_len);
 
 typedef void (*usk_bdev_uring_delete_cb)(void *cb_arg, int rc);
 /** Unregister the uring bdev name; cb_fn(cb_arg, rc) when gone. Returns 0 or -ENODEV. */

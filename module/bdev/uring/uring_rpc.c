@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* JSON-RPC methods of the uring bdev module: bdev_uring_create, bdev_uring_delete, bdev_uring_rescan. */
+/* JSON-RPC methods of the uring bdev module: bdev_uring_create, bdev_uring_delete,
+ * bdev_uring_rescan. */
 #include "usk/bdev.h"
 #include "usk/json.h"
 #include "usk/rpc.h"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Shared pieces of the virtual bdevs that sit on one claimed base bdev (passthru, delay, error, split). */
+/* Shared pieces of the virtual bdevs that sit on one claimed base bdev (passthru, delay, error,
+ * split). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,9 @@ usk_vbdev_open_claim_base(const char *base_name, const char *base_param,
 	rc = usk_bdev_module_claim_bdev(base, *desc, module);
 	if (rc != 0) {
 		snprintf(err, err_len, "%s: '%s' is already claimed by module %s", base_param,
-			 base_name, usk_bdev_get_claim_module(base) ?
-			 usk_bdev_get_claim_module(base)->name : "?");
+			 base_name,
+			 usk_bdev_get_claim_module(base) ? usk_bdev_get_claim_module(base)->name :
+							   "?");
 		usk_bdev_close(*desc);
 		*desc = NULL;
 		return rc;
@@ -85,20 +87,21 @@ usk_vbdev_forward_io(struct usk_bdev_desc *d, struct usk_io_channel *base_ch,
 
 	switch (bdev_io->type) {
 	case USK_BDEV_IO_TYPE_READ:
-		return usk_bdev_readv_blocks(d, base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
-					     off, num, cb, bdev_io);
+		return usk_bdev_readv_blocks(d, base_ch, bdev_io->u.bdev.iovs,
+					     bdev_io->u.bdev.iovcnt, off, num, cb, bdev_io);
 	case USK_BDEV_IO_TYPE_WRITE:
 		if (usk_unlikely(bdev_io->u.bdev.fua)) {
 			struct usk_bdev_ext_io_opts opts = {
-				.size = sizeof(opts), .flags = USK_BDEV_IO_FLAG_FUA,
+				.size = sizeof(opts),
+				.flags = USK_BDEV_IO_FLAG_FUA,
 			};
 
 			return usk_bdev_writev_blocks_ext(d, base_ch, bdev_io->u.bdev.iovs,
 							  bdev_io->u.bdev.iovcnt, off, num, cb,
 							  bdev_io, &opts);
 		}
-		return usk_bdev_writev_blocks(d, base_ch, bdev_io->u.bdev.iovs, bdev_io->u.bdev.iovcnt,
-					      off, num, cb, bdev_io);
+		return usk_bdev_writev_blocks(d, base_ch, bdev_io->u.bdev.iovs,
+					      bdev_io->u.bdev.iovcnt, off, num, cb, bdev_io);
 	case USK_BDEV_IO_TYPE_UNMAP:
 		return usk_bdev_unmap_blocks(d, base_ch, off, num, cb, bdev_io);
 	case USK_BDEV_IO_TYPE_WRITE_ZEROES:
@@ -144,8 +147,8 @@ usk_vbdev_submit_rc(struct usk_bdev_io *bdev_io, int rc)
 		return;
 	}
 	/* NOMEM: the bdev layer parks the I/O and resubmits it once resources are back. */
-	usk_bdev_io_complete(bdev_io, rc == -ENOMEM ? USK_BDEV_IO_STATUS_NOMEM :
-			     USK_BDEV_IO_STATUS_FAILED);
+	usk_bdev_io_complete(bdev_io,
+			     rc == -ENOMEM ? USK_BDEV_IO_STATUS_NOMEM : USK_BDEV_IO_STATUS_FAILED);
 }
 
 bool
@@ -173,10 +176,10 @@ vbdev_forward(struct usk_io_channel *_ch, struct usk_bdev_io *bdev_io)
 	struct usk_vbdev *vb = bdev_io->bdev->ctxt;
 	struct usk_vbdev_channel *ch = usk_io_channel_get_ctx(_ch);
 	usk_bdev_io_completion_cb cb = vb->type->io_done != NULL ? vb->type->io_done :
-				       usk_vbdev_io_done;
+								   usk_vbdev_io_done;
 
 	usk_vbdev_submit_rc(bdev_io, usk_vbdev_forward_io(vb->base_desc, ch->base_ch, bdev_io,
-			    bdev_io->u.bdev.offset_blocks, cb));
+							  bdev_io->u.bdev.offset_blocks, cb));
 }
 
 static void
@@ -283,8 +286,7 @@ vbdev_base_event_cb(enum usk_bdev_event_type type, struct usk_bdev *bdev, void *
 
 /* Build the vbdev of config on its (present) base. */
 static int
-vbdev_build(struct usk_vbdev_type *type, struct usk_vbdev_config *config, char *err,
-	    size_t err_len)
+vbdev_build(struct usk_vbdev_type *type, struct usk_vbdev_config *config, char *err, size_t err_len)
 {
 	struct usk_vbdev *vb;
 	int rc;
@@ -318,11 +320,11 @@ vbdev_build(struct usk_vbdev_type *type, struct usk_vbdev_config *config, char *
 	vb->bdev.fn_table = type->fn_table;
 	usk_vbdev_copy_geometry(&vb->bdev, vb->base);
 
-	rc = usk_io_device_register(vb, type->channel_create ? type->channel_create :
-				    usk_vbdev_channel_create, type->channel_destroy ?
-				    type->channel_destroy : usk_vbdev_channel_destroy,
-				    type->channel_size ? type->channel_size :
-				    sizeof(struct usk_vbdev_channel), vb->bdev.name);
+	rc = usk_io_device_register(
+		vb, type->channel_create ? type->channel_create : usk_vbdev_channel_create,
+		type->channel_destroy ? type->channel_destroy : usk_vbdev_channel_destroy,
+		type->channel_size ? type->channel_size : sizeof(struct usk_vbdev_channel),
+		vb->bdev.name);
 	if (rc != 0) {
 		snprintf(err, err_len, "name: cannot register io_device '%s': %s", config->name,
 			 strerror(-rc));
@@ -354,7 +356,8 @@ usk_vbdev_examine(struct usk_vbdev_type *type, struct usk_bdev *bdev)
 	char err[256];
 
 	TAILQ_FOREACH(config, &type->configs, link) {
-		if (config->vbdev == NULL && strcmp(config->base_name, usk_bdev_get_name(bdev)) == 0) {
+		if (config->vbdev == NULL &&
+		    strcmp(config->base_name, usk_bdev_get_name(bdev)) == 0) {
 			if (vbdev_build(type, config, err, sizeof(err)) != 0) {
 				USK_ERRLOG("%s %s: %s\n", type->module->name, config->name, err);
 			}
@@ -388,12 +391,14 @@ usk_vbdev_config_free(struct usk_vbdev_config *config)
 
 int
 usk_vbdev_config_new(struct usk_vbdev_type *type, size_t size, const char *name,
-		     const char *base_name, struct usk_vbdev_config **out, char *err, size_t err_len)
+		     const char *base_name, struct usk_vbdev_config **out, char *err,
+		     size_t err_len)
 {
 	struct usk_vbdev_config *config;
 
 	if (usk_bdev_get_by_name(name) != NULL) {
-		snprintf(err, err_len, "%s: a bdev named '%s' already exists", type->name_param, name);
+		snprintf(err, err_len, "%s: a bdev named '%s' already exists", type->name_param,
+			 name);
 		return -EEXIST;
 	}
 	config = calloc(1, size);
@@ -520,7 +525,7 @@ usk_vbdev_rpc_delete(struct usk_jsonrpc_request *request, const json_t *params, 
 		     const char *not_found_fmt)
 {
 	const struct usk_json_object_decoder decoders[] = {
-		{ param, offsetof(struct rpc_vbdev_delete, name), usk_json_decode_string, false },
+		{param, offsetof(struct rpc_vbdev_delete, name), usk_json_decode_string, false},
 	};
 	struct rpc_vbdev_delete req = {};
 
@@ -537,8 +542,8 @@ cleanup:
 void
 usk_vbdev_rpc_create_error(struct usk_jsonrpc_request *request, int rc, const char *err)
 {
-	usk_jsonrpc_send_error_response(request, rc == -EEXIST ? -EEXIST :
-					USK_JSONRPC_ERROR_INVALID_PARAMS, err);
+	usk_jsonrpc_send_error_response(
+		request, rc == -EEXIST ? -EEXIST : USK_JSONRPC_ERROR_INVALID_PARAMS, err);
 }
 
 bool
@@ -558,7 +563,8 @@ usk_vbdev_rpc_check_create(struct usk_jsonrpc_request *request, const char *name
 	}
 	if (uuid != NULL) {
 		usk_jsonrpc_send_error_response_fmt(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
-						    "uuid: setting the UUID of %s is not supported", what);
+						    "uuid: setting the UUID of %s is not supported",
+						    what);
 		return false;
 	}
 	return true;

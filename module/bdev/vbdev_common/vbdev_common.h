@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Shared pieces of the virtual bdevs that sit on one claimed base bdev (passthru, delay, error, split). */
+/* Shared pieces of the virtual bdevs that sit on one claimed base bdev (passthru, delay, error,
+ * split). */
 #ifndef USK_MODULE_BDEV_VBDEV_COMMON_H
 #define USK_MODULE_BDEV_VBDEV_COMMON_H
 
@@ -32,13 +33,14 @@ struct usk_vbdev_type {
 	struct usk_bdev_module *module;
 	const struct usk_bdev_fn_table *fn_table;
 	const char *product_name;
-	const char *name_param;   /* RPC parameter naming the vbdev, for error messages */
-	const char *base_param;   /* RPC parameter naming the base, for error messages */
-	size_t vbdev_size;        /* size of the module's vbdev struct */
+	const char *name_param; /* RPC parameter naming the vbdev, for error messages */
+	const char *base_param; /* RPC parameter naming the base, for error messages */
+	size_t vbdev_size;	/* size of the module's vbdev struct */
 	usk_io_channel_create_cb channel_create;   /* may be NULL: usk_vbdev_channel_create */
 	usk_io_channel_destroy_cb channel_destroy; /* may be NULL: usk_vbdev_channel_destroy */
-	uint32_t channel_size;    /* 0: sizeof(struct usk_vbdev_channel) */
-	/* Completion of forwarded I/O used by usk_vbdev_submit_request; may be NULL: usk_vbdev_io_done. */
+	uint32_t channel_size;			   /* 0: sizeof(struct usk_vbdev_channel) */
+	/* Completion of forwarded I/O used by usk_vbdev_submit_request; may be NULL:
+	 * usk_vbdev_io_done. */
 	usk_bdev_io_completion_cb io_done;
 	/* Called once the base is claimed, before registration; may be NULL. */
 	void (*init)(struct usk_vbdev *vbdev);
@@ -49,7 +51,7 @@ struct usk_vbdev {
 	struct usk_bdev bdev;
 	struct usk_bdev *base;
 	struct usk_bdev_desc *base_desc;
-	struct usk_thread *desc_thread; /* where base_desc was opened and must be closed */
+	struct usk_thread *desc_thread;	 /* where base_desc was opened and must be closed */
 	struct usk_vbdev_config *config; /* NULL once deleted */
 	struct usk_vbdev_type *type;
 };
@@ -67,9 +69,9 @@ typedef void (*usk_vbdev_delete_cb)(void *cb_arg, int rc);
  * with base_param and nothing stays open. *desc_thread is where *desc must be closed.
  */
 int usk_vbdev_open_claim_base(const char *base_name, const char *base_param,
-			      struct usk_bdev_module *module, usk_bdev_event_cb_t event_cb, void *ctx,
-			      struct usk_bdev_desc **desc, struct usk_thread **desc_thread, char *err,
-			      size_t err_len);
+			      struct usk_bdev_module *module, usk_bdev_event_cb_t event_cb,
+			      void *ctx, struct usk_bdev_desc **desc,
+			      struct usk_thread **desc_thread, char *err, size_t err_len);
 
 /** Release the claim of base and close desc on desc_thread (now when already there). */
 void usk_vbdev_release_base(struct usk_bdev *base, struct usk_bdev_desc *desc,
@@ -162,10 +164,10 @@ int usk_vbdev_delete(struct usk_vbdev_type *type, const char *name, usk_vbdev_de
  * Body of a bdev_<x>_delete RPC: decode the one string parameter param, call delete_fn and
  * answer true, or -ENODEV with not_found_fmt (one %s: the name) when delete_fn fails.
  */
-void usk_vbdev_rpc_delete(struct usk_jsonrpc_request *request, const json_t *params,
-			  const char *param,
-			  int (*delete_fn)(const char *name, usk_vbdev_delete_cb cb_fn, void *cb_arg),
-			  const char *not_found_fmt);
+void
+usk_vbdev_rpc_delete(struct usk_jsonrpc_request *request, const json_t *params, const char *param,
+		     int (*delete_fn)(const char *name, usk_vbdev_delete_cb cb_fn, void *cb_arg),
+		     const char *not_found_fmt);
 
 /**
  * Checks of a create RPC: name (NULL when the module derives it) and base_name not empty, uuid

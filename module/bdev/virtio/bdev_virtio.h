@@ -12,13 +12,13 @@
 #include "usk/bdev_module.h"
 
 #define BDEV_VIRTIO_DEFAULT_VQ_COUNT 1
-#define BDEV_VIRTIO_DEFAULT_VQ_SIZE 512
+#define BDEV_VIRTIO_DEFAULT_VQ_SIZE  512
 
 struct bdev_virtio_blk_opts {
-	const char *name;   /* controller and bdev name */
-	const char *path;   /* vhost-user socket */
-	uint32_t vq_count;  /* queues wanted (at most what the back-end offers) */
-	uint32_t vq_size;   /* entries per queue: a power of two, 2..32768 */
+	const char *name;  /* controller and bdev name */
+	const char *path;  /* vhost-user socket */
+	uint32_t vq_count; /* queues wanted (at most what the back-end offers) */
+	uint32_t vq_size;  /* entries per queue: a power of two, 2..32768 */
 };
 
 /**

@@ -38,9 +38,9 @@
 #include "usk/thread.h"
 #include "usk/util.h"
 
-#define VBLK_TIMEOUT_MS 5000
-#define VBLK_POLL_BATCH 64
-#define VBLK_MONITOR_US 100000
+#define VBLK_TIMEOUT_MS	 5000
+#define VBLK_POLL_BATCH	 64
+#define VBLK_MONITOR_US	 100000
 #define VBLK_MAX_REGIONS USK_VHOST_USER_MEMORY_MAX_NREGIONS
 
 /* Per-head DMA area: the request header, a discard/write-zeroes range, the status byte. */
@@ -80,7 +80,7 @@ struct vblk_dev {
 	int nregions;
 	struct usk_mem_map *mem_map;
 	bool mem_table_sent;
-	struct usk_poller *monitor;        /* polled mode: looks at the socket every 100 ms */
+	struct usk_poller *monitor;	    /* polled mode: looks at the socket every 100 ms */
 	struct usk_interrupt *monitor_intr; /* interrupt mode: the socket in the fd group */
 	atomic_bool failed;
 	TAILQ_ENTRY(vblk_dev) link;
@@ -93,8 +93,8 @@ struct vblk_channel {
 	struct usk_interrupt *intr;
 	/*
 	 * I/O waiting for ring space, oldest first. While it is not empty new I/O queues behind it,
-	 * so that a completion's freed head is not taken by the I/O its callback submits (which would
-	 * starve the queued ones); the FIFO is drained after each batch of completions.
+	 * so that a completion's freed head is not taken by the I/O its callback submits (which
+	 * would starve the queued ones); the FIFO is drained after each batch of completions.
 	 */
 	struct usk_bdev_io *pend_head;
 	struct usk_bdev_io **pend_tailp;
@@ -144,7 +144,8 @@ vblk_buf_shared(const struct vblk_dev *dev, const void *base, size_t len)
 	for (i = 0; i < dev->nregions; i++) {
 		uintptr_t r = (uintptr_t)dev->regions[i].vaddr;
 
-		if (a >= r && a - r <= dev->regions[i].size && len <= dev->regions[i].size - (a - r)) {
+		if (a >= r && a - r <= dev->regions[i].size &&
+		    len <= dev->regions[i].size - (a - r)) {
 			return true;
 		}
 	}
@@ -169,7 +170,8 @@ vblk_io_done(struct usk_bdev_io *io)
 {
 	struct vblk_io *vio = (struct vblk_io *)io->driver_ctx;
 
-	usk_bdev_io_complete(io, vio->failed ? USK_BDEV_IO_STATUS_FAILED : USK_BDEV_IO_STATUS_SUCCESS);
+	usk_bdev_io_complete(io,
+			     vio->failed ? USK_BDEV_IO_STATUS_FAILED : USK_BDEV_IO_STATUS_SUCCESS);
 }
 
 static int vblk_submit_ranges(struct vblk_channel *ch, struct usk_bdev_io *io);
@@ -183,7 +185,8 @@ vblk_complete_req(struct vblk_channel *ch, const struct virtio_vq_done *d)
 
 	if (usk_unlikely(!d->len_ok)) {
 		USK_ERRLOG("virtio_blk %s: the back-end reports %u bytes written, more than the "
-			   "request had room for\n", ch->dev->bdev.name, d->len);
+			   "request had room for\n",
+			   ch->dev->bdev.name, d->len);
 		vio->failed = true;
 	} else if (usk_unlikely(req->status != USK_VIRTIO_BLK_S_OK)) {
 		vio->failed = true;
@@ -247,8 +250,8 @@ vblk_process(struct vblk_channel *ch)
 	struct virtio_vq *vq = &ch->q->vq;
 	int n, i, total = 0;
 
-	if (usk_unlikely(ch->failed || atomic_load_explicit(&ch->dev->failed,
-			 memory_order_relaxed))) {
+	if (usk_unlikely(ch->failed ||
+			 atomic_load_explicit(&ch->dev->failed, memory_order_relaxed))) {
 		if (!ch->failed || vq->inflight > 0) {
 			vblk_fail_inflight(ch);
 		}
@@ -335,8 +338,10 @@ vblk_submit_rw(struct vblk_channel *ch, struct usk_bdev_io *io)
 	req = virtio_vq_slot_priv(&ch->q->vq, (uint16_t)head);
 	req->hdr.type = type;
 	req->hdr.ioprio = 0;
-	req->hdr.sector = type == USK_VIRTIO_BLK_T_FLUSH ? 0 :
-			  io->u.bdev.offset_blocks * (dev->bdev.blocklen / USK_VIRTIO_BLK_SECTOR_SIZE);
+	req->hdr.sector = type == USK_VIRTIO_BLK_T_FLUSH ?
+				  0 :
+				  io->u.bdev.offset_blocks *
+					  (dev->bdev.blocklen / USK_VIRTIO_BLK_SECTOR_SIZE);
 	req->status = 0xff;
 	bufs[0].addr = (uint64_t)(uintptr_t)&req->hdr;
 	bufs[0].len = sizeof(req->hdr);
@@ -347,7 +352,8 @@ vblk_submit_rw(struct vblk_channel *ch, struct usk_bdev_io *io)
 	bufs[1 + nseg].addr = (uint64_t)(uintptr_t)&req->status;
 	bufs[1 + nseg].len = 1;
 	/* Reads: data and status writable; writes and flush: only the status. */
-	virtio_vq_submit(&ch->q->vq, (uint16_t)head, bufs, in ? 1 : nseg + 1, in ? nseg + 1 : 1, io);
+	virtio_vq_submit(&ch->q->vq, (uint16_t)head, bufs, in ? 1 : nseg + 1, in ? nseg + 1 : 1,
+			 io);
 	return 0;
 }
 
@@ -358,7 +364,7 @@ vblk_submit_ranges(struct vblk_channel *ch, struct usk_bdev_io *io)
 	struct vblk_io *vio = (struct vblk_io *)io->driver_ctx;
 	bool wz = io->type == USK_BDEV_IO_TYPE_WRITE_ZEROES;
 	uint32_t max = wz ? ch->dev->params.max_write_zeroes_sectors :
-		       ch->dev->params.max_discard_sectors;
+			    ch->dev->params.max_discard_sectors;
 	struct virtio_vq_buf bufs[3];
 	struct vblk_req *req;
 	uint64_t n;
@@ -378,9 +384,10 @@ vblk_submit_ranges(struct vblk_channel *ch, struct usk_bdev_io *io)
 		req->range.num_sectors = (uint32_t)n;
 		req->range.flags = 0;
 		req->status = 0xff;
-		bufs[0] = (struct virtio_vq_buf){ (uint64_t)(uintptr_t)&req->hdr, sizeof(req->hdr) };
-		bufs[1] = (struct virtio_vq_buf){ (uint64_t)(uintptr_t)&req->range, sizeof(req->range) };
-		bufs[2] = (struct virtio_vq_buf){ (uint64_t)(uintptr_t)&req->status, 1 };
+		bufs[0] = (struct virtio_vq_buf){(uint64_t)(uintptr_t)&req->hdr, sizeof(req->hdr)};
+		bufs[1] = (struct virtio_vq_buf){(uint64_t)(uintptr_t)&req->range,
+						 sizeof(req->range)};
+		bufs[2] = (struct virtio_vq_buf){(uint64_t)(uintptr_t)&req->status, 1};
 		virtio_vq_submit(&ch->q->vq, (uint16_t)head, bufs, 2, 1, io);
 		vio->next_sector += n;
 		vio->sectors_left -= n;
@@ -477,8 +484,10 @@ vblk_submit_request(struct usk_io_channel *_ch, struct usk_bdev_io *io)
 		for (i = 0; i < io->u.bdev.iovcnt; i++) {
 			if (usk_unlikely(!vblk_buf_shared(dev, io->u.bdev.iovs[i].iov_base,
 							  io->u.bdev.iovs[i].iov_len))) {
-				USK_ERRLOG("virtio_blk %s: buffer %p is not DMA memory the back-end "
-					   "can see\n", dev->bdev.name, io->u.bdev.iovs[i].iov_base);
+				USK_ERRLOG(
+					"virtio_blk %s: buffer %p is not DMA memory the back-end "
+					"can see\n",
+					dev->bdev.name, io->u.bdev.iovs[i].iov_base);
 				usk_bdev_io_complete(io, USK_BDEV_IO_STATUS_FAILED);
 				return;
 			}
@@ -539,7 +548,8 @@ vblk_ch_create(void *io_device, void *ctx_buf)
 	}
 	if (i == dev->vq_count) {
 		USK_ERRLOG("virtio_blk %s: all %u queues are in use by other threads (attach with "
-			   "a larger vq_count)\n", dev->bdev.name, dev->vq_count);
+			   "a larger vq_count)\n",
+			   dev->bdev.name, dev->vq_count);
 		return -EBUSY;
 	}
 	ch->q = &dev->queues[i];
@@ -593,7 +603,7 @@ static int
 vblk_monitor(void *arg)
 {
 	struct vblk_dev *dev = arg;
-	struct pollfd pfd = { .fd = dev->client.fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = dev->client.fd, .events = POLLIN};
 	int rc;
 
 	if (atomic_load(&dev->failed)) {
@@ -609,8 +619,8 @@ vblk_monitor(void *arg)
 	pthread_mutex_unlock(&dev->client.lock);
 	if (rc > 0) {
 		USK_ERRLOG("virtio_blk %s: vhost-user socket %s %s; failing I/O\n", dev->bdev.name,
-			   dev->path, (pfd.revents & (POLLHUP | POLLERR)) ? "closed" :
-			   "has unexpected data");
+			   dev->path,
+			   (pfd.revents & (POLLHUP | POLLERR)) ? "closed" : "has unexpected data");
 		atomic_store(&dev->failed, true);
 		/* Wake every channel so that its in-flight I/O fails even in interrupt mode. */
 		for (uint32_t i = 0; i < dev->vq_count; i++) {
@@ -618,7 +628,8 @@ vblk_monitor(void *arg)
 
 			if (dev->queues[i].callfd >= 0 &&
 			    write(dev->queues[i].callfd, &one, sizeof(one)) < 0) {
-				USK_ERRLOG("virtio_blk %s: waking queue %u failed\n", dev->bdev.name, i);
+				USK_ERRLOG("virtio_blk %s: waking queue %u failed\n",
+					   dev->bdev.name, i);
 			}
 		}
 		if (dev->monitor_intr != NULL) {
@@ -663,14 +674,15 @@ vblk_mem_notify(void *cb_ctx, struct usk_mem_map *map, enum usk_mem_map_notify_a
 	}
 	n = usk_dma_get_fd_regions(dev->regions, VBLK_MAX_REGIONS);
 	if (n > VBLK_MAX_REGIONS) {
-		USK_ERRLOG("virtio_blk %s: %d DMA regions, SET_MEM_TABLE takes %d\n", dev->bdev.name,
-			   n, VBLK_MAX_REGIONS);
+		USK_ERRLOG("virtio_blk %s: %d DMA regions, SET_MEM_TABLE takes %d\n",
+			   dev->bdev.name, n, VBLK_MAX_REGIONS);
 		n = VBLK_MAX_REGIONS;
 	}
 	dev->nregions = n < 0 ? 0 : n;
 	if (!vblk_buf_shared(dev, vaddr, size)) {
 		USK_WARNLOG("virtio_blk %s: registered memory %p (+%zu) is not fd-backed; I/O "
-			    "buffers there fail\n", dev->bdev.name, vaddr, size);
+			    "buffers there fail\n",
+			    dev->bdev.name, vaddr, size);
 		return 0;
 	}
 	if (dev->mem_table_sent && vblk_send_mem_table(dev) != 0) {
@@ -689,12 +701,12 @@ static int
 vblk_setup_queue(struct vblk_dev *dev, uint32_t i)
 {
 	struct vblk_queue *q = &dev->queues[i];
-	struct usk_vhost_vring_addr addr = { .index = i };
+	struct usk_vhost_vring_addr addr = {.index = i};
 	int rc;
 
-	rc = virtio_vq_init(&q->vq, (uint16_t)dev->vq_size, dev->features &
-			    (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC), dev->max_bufs,
-			    sizeof(struct vblk_req));
+	rc = virtio_vq_init(&q->vq, (uint16_t)dev->vq_size,
+			    dev->features & (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC),
+			    dev->max_bufs, sizeof(struct vblk_req));
 	if (rc != 0) {
 		return rc;
 	}
@@ -709,7 +721,8 @@ vblk_setup_queue(struct vblk_dev *dev, uint32_t i)
 	addr.desc_user_addr = (uint64_t)(uintptr_t)q->vq.desc;
 	addr.avail_user_addr = (uint64_t)(uintptr_t)q->vq.avail;
 	addr.used_user_addr = (uint64_t)(uintptr_t)q->vq.used;
-	rc = vhu_client_set_vring_state(&dev->client, USK_VHOST_USER_SET_VRING_NUM, i, dev->vq_size);
+	rc = vhu_client_set_vring_state(&dev->client, USK_VHOST_USER_SET_VRING_NUM, i,
+					dev->vq_size);
 	if (rc == 0) {
 		rc = vhu_client_set_vring_state(&dev->client, USK_VHOST_USER_SET_VRING_BASE, i, 0);
 	}
@@ -723,7 +736,8 @@ vblk_setup_queue(struct vblk_dev *dev, uint32_t i)
 		rc = vhu_client_set_u64(&dev->client, USK_VHOST_USER_SET_VRING_KICK, i, q->kickfd);
 	}
 	if (rc == 0 && (dev->features & (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES))) {
-		rc = vhu_client_set_vring_state(&dev->client, USK_VHOST_USER_SET_VRING_ENABLE, i, 1);
+		rc = vhu_client_set_vring_state(&dev->client, USK_VHOST_USER_SET_VRING_ENABLE, i,
+						1);
 	}
 	return rc;
 }
@@ -742,7 +756,8 @@ vblk_handshake(struct vblk_dev *dev, uint32_t vq_count)
 	}
 	if (!(host & (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES))) {
 		USK_ERRLOG("virtio_blk %s: the back-end has no protocol features (config space "
-			   "needed)\n", dev->bdev.name);
+			   "needed)\n",
+			   dev->bdev.name);
 		return -ENOTSUP;
 	}
 	rc = vhu_client_get_u64(&dev->client, USK_VHOST_USER_GET_PROTOCOL_FEATURES, &proto);
@@ -783,8 +798,9 @@ vblk_handshake(struct vblk_dev *dev, uint32_t vq_count)
 	if (vq_count > 1 && (vq_count > dev->params.num_queues ||
 			     (proto & (1ULL << USK_VHOST_USER_PROTOCOL_F_MQ) && vq_count > qnum))) {
 		USK_ERRLOG("virtio_blk %s: vq_count %u but the back-end offers %u queue(s)\n",
-			   dev->bdev.name, vq_count, USK_MIN(dev->params.num_queues, (uint32_t)(
-				   qnum ? qnum : dev->params.num_queues)));
+			   dev->bdev.name, vq_count,
+			   USK_MIN(dev->params.num_queues,
+				   (uint32_t)(qnum ? qnum : dev->params.num_queues)));
 		return -EINVAL;
 	}
 	dev->vq_count = vq_count;
@@ -797,8 +813,10 @@ vblk_handshake(struct vblk_dev *dev, uint32_t vq_count)
 		dev->max_bufs = USK_MIN(dev->max_bufs, dev->vq_size);
 	}
 	if (dev->max_bufs < 3) {
-		USK_ERRLOG("virtio_blk %s: a %u-entry ring without indirect descriptors cannot hold "
-			   "a request\n", dev->bdev.name, dev->vq_size);
+		USK_ERRLOG(
+			"virtio_blk %s: a %u-entry ring without indirect descriptors cannot hold "
+			"a request\n",
+			dev->bdev.name, dev->vq_size);
 		return -EINVAL;
 	}
 	return 0;
@@ -869,10 +887,10 @@ vblk_dump_info_json(void *ctx, json_t *driver_specific)
 	usk_json_set(o, "vq_count", json_integer(dev->vq_count));
 	usk_json_set(o, "vq_size", json_integer(dev->vq_size));
 	usk_json_set(o, "features", json_integer((json_int_t)dev->features));
-	usk_json_set(o, "indirect_desc", json_boolean(dev->features &
-			    (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC)));
-	usk_json_set(o, "event_idx", json_boolean(dev->features &
-			    (1ULL << USK_VIRTIO_F_RING_EVENT_IDX)));
+	usk_json_set(o, "indirect_desc",
+		     json_boolean(dev->features & (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC)));
+	usk_json_set(o, "event_idx",
+		     json_boolean(dev->features & (1ULL << USK_VIRTIO_F_RING_EVENT_IDX)));
 	usk_json_set(o, "max_segments", json_integer(dev->max_bufs - 2));
 	usk_json_set(o, "failed", json_boolean(atomic_load(&dev->failed)));
 	usk_json_set(driver_specific, "virtio_blk", o);
@@ -933,8 +951,8 @@ bdev_virtio_user_blk_create(const struct bdev_virtio_blk_opts *opts, struct usk_
 	dev->nregions = usk_dma_get_fd_regions(dev->regions, VBLK_MAX_REGIONS);
 	if (dev->nregions <= 0 || dev->nregions > VBLK_MAX_REGIONS) {
 		USK_ERRLOG("virtio_blk %s: DMA memory is not fd-backed (%d regions); vhost-user "
-			   "needs usk's memfd memory: run without hugepages\n", opts->name,
-			   dev->nregions);
+			   "needs usk's memfd memory: run without hugepages\n",
+			   opts->name, dev->nregions);
 		dev->nregions = 0;
 		rc = -ENOTSUP;
 		goto err;
@@ -1010,10 +1028,12 @@ bdev_virtio_user_blk_create(const struct bdev_virtio_blk_opts *opts, struct usk_
 	}
 	TAILQ_INSERT_TAIL(&g_vblk_devs, dev, link);
 	USK_NOTICELOG("virtio_blk %s: %s, %" PRIu64 " blocks of %u, %u queue(s) of %u, %s "
-		      "descriptors, up to %u segments\n", opts->name, opts->path,
-		      dev->params.num_blocks, dev->params.blk_size, dev->vq_count, dev->vq_size,
+		      "descriptors, up to %u segments\n",
+		      opts->name, opts->path, dev->params.num_blocks, dev->params.blk_size,
+		      dev->vq_count, dev->vq_size,
 		      (dev->features & (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC)) ? "indirect" :
-		      "direct", dev->max_bufs - 2);
+										    "direct",
+		      dev->max_bufs - 2);
 	*bdev = &dev->bdev;
 	return 0;
 

@@ -52,8 +52,9 @@ vhu_check_reply(const struct usk_vhost_user_hdr *hdr, uint32_t req, uint32_t min
 	}
 	if ((hdr->flags & USK_VHOST_USER_VERSION_MASK) != USK_VHOST_USER_VERSION ||
 	    !(hdr->flags & USK_VHOST_USER_REPLY_MASK)) {
-		USK_ERRLOG("vhost-user: reply to %s has flags 0x%x (version 1 and REPLY expected)\n",
-			   vhu_request_name(req), hdr->flags);
+		USK_ERRLOG(
+			"vhost-user: reply to %s has flags 0x%x (version 1 and REPLY expected)\n",
+			vhu_request_name(req), hdr->flags);
 		return -EPROTO;
 	}
 	if (hdr->size < min_size || hdr->size > max_size) {
@@ -69,7 +70,8 @@ vhu_check_config_reply(const struct usk_vhost_user_config *cfg, uint32_t len, ui
 {
 	if (len != USK_VHOST_USER_CONFIG_HDR_SIZE + size || cfg->offset != 0 || cfg->size != size) {
 		USK_ERRLOG("vhost-user: GET_CONFIG reply of %u bytes for offset %u size %u "
-			   "(asked offset 0 size %u)\n", len, cfg->offset, cfg->size, size);
+			   "(asked offset 0 size %u)\n",
+			   len, cfg->offset, cfg->size, size);
 		return -EPROTO;
 	}
 	return 0;
@@ -89,7 +91,7 @@ vhu_check_ack(uint64_t val, uint32_t req)
 int
 vhu_client_connect(struct vhu_client *c, const char *path, int timeout_ms)
 {
-	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
 	struct timeval tv;
 	int fd, rc;
 
@@ -132,8 +134,8 @@ static int
 send_msg(struct vhu_client *c, struct usk_vhost_user_msg *msg, const int *fds, int nfds)
 {
 	char control[CMSG_SPACE(sizeof(int) * USK_VHOST_USER_MAX_FDS)] = {0};
-	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg->hdr) + msg->hdr.size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg->hdr) + msg->hdr.size};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *cm;
 	ssize_t n;
 
@@ -150,7 +152,8 @@ send_msg(struct vhu_client *c, struct usk_vhost_user_msg *msg, const int *fds, i
 		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 	} while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)iov.iov_len) {
-		USK_ERRLOG("vhost-user: sending %s failed: %s\n", vhu_request_name(msg->hdr.request),
+		USK_ERRLOG("vhost-user: sending %s failed: %s\n",
+			   vhu_request_name(msg->hdr.request),
 			   n < 0 ? strerror(errno) : "short write");
 		return n < 0 ? -errno : -EIO;
 	}
@@ -167,9 +170,11 @@ recv_exact(struct vhu_client *c, void *buf, size_t len)
 	ssize_t n;
 
 	while (got < len) {
-		struct iovec iov = { .iov_base = (uint8_t *)buf + got, .iov_len = len - got };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-				     .msg_controllen = sizeof(control) };
+		struct iovec iov = {.iov_base = (uint8_t *)buf + got, .iov_len = len - got};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = control,
+				    .msg_controllen = sizeof(control)};
 
 		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR) {
@@ -198,22 +203,22 @@ static int
 recv_reply(struct vhu_client *c, struct usk_vhost_user_msg *msg, uint32_t req, uint32_t min,
 	   uint32_t max)
 {
-
 	struct usk_vhost_user_hdr hdr;
 	int rc;
 
 	rc = recv_exact(c, &hdr, sizeof(hdr));
 	if (rc == 0) {
 		/* Size checked before the payload is read: never past the message buffer. */
-		rc = vhu_check_reply(&hdr, req, min, USK_MIN(max,
-				     (uint32_t)USK_VHOST_USER_MAX_PAYLOAD_SIZE));
+		rc = vhu_check_reply(&hdr, req, min,
+				     USK_MIN(max, (uint32_t)USK_VHOST_USER_MAX_PAYLOAD_SIZE));
 		msg->hdr = hdr;
 	}
 	if (rc == 0 && msg->hdr.size > 0) {
 		rc = recv_exact(c, &msg->payload, msg->hdr.size);
 	}
 	if (rc != 0 && rc != -EPROTO) {
-		USK_ERRLOG("vhost-user: no reply to %s: %s\n", vhu_request_name(req), strerror(-rc));
+		USK_ERRLOG("vhost-user: no reply to %s: %s\n", vhu_request_name(req),
+			   strerror(-rc));
 	}
 	return rc;
 }
@@ -244,7 +249,7 @@ send_no_reply(struct vhu_client *c, struct usk_vhost_user_msg *msg, const int *f
 int
 vhu_client_get_u64(struct vhu_client *c, enum usk_vhost_user_request req, uint64_t *val)
 {
-	struct usk_vhost_user_msg msg = { .hdr = { .request = req, .flags = USK_VHOST_USER_VERSION } };
+	struct usk_vhost_user_msg msg = {.hdr = {.request = req, .flags = USK_VHOST_USER_VERSION}};
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
@@ -262,7 +267,7 @@ vhu_client_get_u64(struct vhu_client *c, enum usk_vhost_user_request req, uint64
 int
 vhu_client_set_u64(struct vhu_client *c, enum usk_vhost_user_request req, uint64_t val, int fd)
 {
-	struct usk_vhost_user_msg msg = { .hdr = { .request = req, .size = sizeof(uint64_t) } };
+	struct usk_vhost_user_msg msg = {.hdr = {.request = req, .size = sizeof(uint64_t)}};
 	int rc;
 
 	msg.payload.u64 = val;
@@ -275,7 +280,7 @@ vhu_client_set_u64(struct vhu_client *c, enum usk_vhost_user_request req, uint64
 int
 vhu_client_set_owner(struct vhu_client *c)
 {
-	struct usk_vhost_user_msg msg = { .hdr = { .request = USK_VHOST_USER_SET_OWNER } };
+	struct usk_vhost_user_msg msg = {.hdr = {.request = USK_VHOST_USER_SET_OWNER}};
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
@@ -288,8 +293,8 @@ int
 vhu_client_set_vring_state(struct vhu_client *c, enum usk_vhost_user_request req, uint32_t index,
 			   uint32_t num)
 {
-	struct usk_vhost_user_msg msg = { .hdr = { .request = req,
-				    .size = sizeof(struct usk_vhost_vring_state) } };
+	struct usk_vhost_user_msg msg = {
+		.hdr = {.request = req, .size = sizeof(struct usk_vhost_vring_state)}};
 	int rc;
 
 	msg.payload.state.index = index;
@@ -303,9 +308,9 @@ vhu_client_set_vring_state(struct vhu_client *c, enum usk_vhost_user_request req
 int
 vhu_client_get_vring_base(struct vhu_client *c, uint32_t index, uint32_t *num)
 {
-	struct usk_vhost_user_msg msg = { .hdr = { .request = USK_VHOST_USER_GET_VRING_BASE,
-				    .flags = USK_VHOST_USER_VERSION,
-				    .size = sizeof(struct usk_vhost_vring_state) } };
+	struct usk_vhost_user_msg msg = {.hdr = {.request = USK_VHOST_USER_GET_VRING_BASE,
+						 .flags = USK_VHOST_USER_VERSION,
+						 .size = sizeof(struct usk_vhost_vring_state)}};
 	int rc;
 
 	msg.payload.state.index = index;
@@ -313,7 +318,8 @@ vhu_client_get_vring_base(struct vhu_client *c, uint32_t index, uint32_t *num)
 	rc = send_msg(c, &msg, NULL, 0);
 	if (rc == 0) {
 		rc = recv_reply(c, &msg, USK_VHOST_USER_GET_VRING_BASE,
-				sizeof(struct usk_vhost_vring_state), sizeof(struct usk_vhost_vring_state));
+				sizeof(struct usk_vhost_vring_state),
+				sizeof(struct usk_vhost_vring_state));
 	}
 	if (rc == 0) {
 		*num = msg.payload.state.num;
@@ -325,8 +331,8 @@ vhu_client_get_vring_base(struct vhu_client *c, uint32_t index, uint32_t *num)
 int
 vhu_client_set_vring_addr(struct vhu_client *c, const struct usk_vhost_vring_addr *addr)
 {
-	struct usk_vhost_user_msg msg = { .hdr = { .request = USK_VHOST_USER_SET_VRING_ADDR,
-				    .size = sizeof(*addr) } };
+	struct usk_vhost_user_msg msg = {
+		.hdr = {.request = USK_VHOST_USER_SET_VRING_ADDR, .size = sizeof(*addr)}};
 	int rc;
 
 	msg.payload.addr = *addr;
@@ -339,7 +345,7 @@ vhu_client_set_vring_addr(struct vhu_client *c, const struct usk_vhost_vring_add
 int
 vhu_client_set_mem_table(struct vhu_client *c, const struct vhu_mem_region *regions, int n)
 {
-	struct usk_vhost_user_msg msg = { .hdr = { .request = USK_VHOST_USER_SET_MEM_TABLE } };
+	struct usk_vhost_user_msg msg = {.hdr = {.request = USK_VHOST_USER_SET_MEM_TABLE}};
 	int fds[USK_VHOST_USER_MEMORY_MAX_NREGIONS];
 	int i, rc;
 
@@ -367,8 +373,8 @@ vhu_client_set_mem_table(struct vhu_client *c, const struct vhu_mem_region *regi
 int
 vhu_client_get_config(struct vhu_client *c, void *buf, uint32_t size)
 {
-	struct usk_vhost_user_msg msg = { .hdr = { .request = USK_VHOST_USER_GET_CONFIG,
-				    .flags = USK_VHOST_USER_VERSION } };
+	struct usk_vhost_user_msg msg = {
+		.hdr = {.request = USK_VHOST_USER_GET_CONFIG, .flags = USK_VHOST_USER_VERSION}};
 	int rc;
 
 	if (size == 0 || size > USK_VHOST_USER_MAX_CONFIG_SIZE) {

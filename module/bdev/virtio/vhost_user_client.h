@@ -24,7 +24,7 @@ struct vhu_client {
 
 /** A memory region as SET_MEM_TABLE sends it, with its fd. */
 struct vhu_mem_region {
-	uint64_t gpa;  /* what descriptors will carry (usk: = uaddr) */
+	uint64_t gpa; /* what descriptors will carry (usk: = uaddr) */
 	uint64_t size;
 	uint64_t uaddr;
 	uint64_t offset;
@@ -42,8 +42,7 @@ int vhu_client_get_u64(struct vhu_client *c, enum usk_vhost_user_request req, ui
  * fd >= 0, or without a payload when req is SET_OWNER). Waits for the ack when REPLY_ACK is
  * negotiated (not for SET_PROTOCOL_FEATURES itself, nor SET_FEATURES... as the spec allows).
  */
-int vhu_client_set_u64(struct vhu_client *c, enum usk_vhost_user_request req, uint64_t val,
-		       int fd);
+int vhu_client_set_u64(struct vhu_client *c, enum usk_vhost_user_request req, uint64_t val, int fd);
 int vhu_client_set_owner(struct vhu_client *c);
 /** SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ENABLE. */
 int vhu_client_set_vring_state(struct vhu_client *c, enum usk_vhost_user_request req,
@@ -64,8 +63,7 @@ int vhu_client_get_config(struct vhu_client *c, void *buf, uint32_t size);
 int vhu_check_reply(const struct usk_vhost_user_hdr *hdr, uint32_t req, uint32_t min_size,
 		    uint32_t max_size);
 /** A GET_CONFIG reply payload of len bytes to a request for size bytes at offset 0. */
-int vhu_check_config_reply(const struct usk_vhost_user_config *cfg, uint32_t len,
-			   uint32_t size);
+int vhu_check_config_reply(const struct usk_vhost_user_config *cfg, uint32_t len, uint32_t size);
 /** A REPLY_ACK payload: 0 or -EIO (the back-end said it failed). */
 int vhu_check_ack(uint64_t val, uint32_t req);
 

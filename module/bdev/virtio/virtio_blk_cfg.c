@@ -30,7 +30,8 @@ vblk_parse_config(const struct usk_virtio_blk_config *cfg, size_t len, uint64_t 
 	if (has(features, USK_VIRTIO_BLK_F_BLK_SIZE)) {
 		if (cfg->blk_size < 512 || cfg->blk_size > 65536 || !USK_IS_POW2(cfg->blk_size)) {
 			USK_ERRLOG("virtio_blk config: blk_size %u is not a power of two in "
-				   "512..65536\n", cfg->blk_size);
+				   "512..65536\n",
+				   cfg->blk_size);
 			return -EINVAL;
 		}
 		out->blk_size = cfg->blk_size;
@@ -38,7 +39,8 @@ vblk_parse_config(const struct usk_virtio_blk_config *cfg, size_t len, uint64_t 
 	spb = out->blk_size / USK_VIRTIO_BLK_SECTOR_SIZE;
 	if (cfg->capacity == 0 || cfg->capacity % spb != 0 || cfg->capacity > (UINT64_MAX >> 9)) {
 		USK_ERRLOG("virtio_blk config: capacity %" PRIu64 " sectors is not a non-zero "
-			   "multiple of %u\n", cfg->capacity, spb);
+			   "multiple of %u\n",
+			   cfg->capacity, spb);
 		return -EINVAL;
 	}
 	out->num_blocks = cfg->capacity / spb;
@@ -56,8 +58,8 @@ vblk_parse_config(const struct usk_virtio_blk_config *cfg, size_t len, uint64_t 
 		 * must hold at least one block, or no I/O could be built.
 		 */
 		if (cfg->size_max != 0 && cfg->size_max < out->blk_size) {
-			USK_ERRLOG("virtio_blk config: size_max %u below blk_size %u\n", cfg->size_max,
-				   out->blk_size);
+			USK_ERRLOG("virtio_blk config: size_max %u below blk_size %u\n",
+				   cfg->size_max, out->blk_size);
 			return -EINVAL;
 		}
 		out->size_max = cfg->size_max & ~(out->blk_size - 1);
@@ -74,21 +76,24 @@ vblk_parse_config(const struct usk_virtio_blk_config *cfg, size_t len, uint64_t 
 	out->flush = has(features, USK_VIRTIO_BLK_F_FLUSH);
 	/* Ranges go one per request; a limit is whole blocks so pieces stay block-aligned. */
 	if (has(features, USK_VIRTIO_BLK_F_DISCARD)) {
-		out->max_discard_sectors = cfg->max_discard_sectors - cfg->max_discard_sectors % spb;
+		out->max_discard_sectors =
+			cfg->max_discard_sectors - cfg->max_discard_sectors % spb;
 		if (cfg->max_discard_seg == 0 || out->max_discard_sectors == 0) {
-			USK_WARNLOG("virtio_blk config: DISCARD offered with max_discard_sectors %u, "
-				    "max_discard_seg %u: not used\n", cfg->max_discard_sectors,
-				    cfg->max_discard_seg);
+			USK_WARNLOG(
+				"virtio_blk config: DISCARD offered with max_discard_sectors %u, "
+				"max_discard_seg %u: not used\n",
+				cfg->max_discard_sectors, cfg->max_discard_seg);
 			out->max_discard_sectors = 0;
 		}
 	}
 	if (has(features, USK_VIRTIO_BLK_F_WRITE_ZEROES)) {
-		out->max_write_zeroes_sectors = cfg->max_write_zeroes_sectors -
-						cfg->max_write_zeroes_sectors % spb;
+		out->max_write_zeroes_sectors =
+			cfg->max_write_zeroes_sectors - cfg->max_write_zeroes_sectors % spb;
 		if (cfg->max_write_zeroes_seg == 0 || out->max_write_zeroes_sectors == 0) {
-			USK_WARNLOG("virtio_blk config: WRITE_ZEROES offered with "
-				    "max_write_zeroes_sectors %u, max_write_zeroes_seg %u: not used\n",
-				    cfg->max_write_zeroes_sectors, cfg->max_write_zeroes_seg);
+			USK_WARNLOG(
+				"virtio_blk config: WRITE_ZEROES offered with "
+				"max_write_zeroes_sectors %u, max_write_zeroes_seg %u: not used\n",
+				cfg->max_write_zeroes_sectors, cfg->max_write_zeroes_seg);
 			out->max_write_zeroes_sectors = 0;
 		}
 	}

@@ -10,22 +10,17 @@
 #include "usk/virtio_spec.h"
 
 /* Feature bits the driver accepts (the back-end's offer is masked with these). */
-#define VBLK_DRIVER_FEATURES ((1ULL << USK_VIRTIO_F_VERSION_1) | \
-			      (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC) | \
-			      (1ULL << USK_VIRTIO_F_RING_EVENT_IDX) | \
-			      (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES) | \
-			      (1ULL << USK_VIRTIO_BLK_F_SIZE_MAX) | \
-			      (1ULL << USK_VIRTIO_BLK_F_SEG_MAX) | \
-			      (1ULL << USK_VIRTIO_BLK_F_RO) | \
-			      (1ULL << USK_VIRTIO_BLK_F_BLK_SIZE) | \
-			      (1ULL << USK_VIRTIO_BLK_F_FLUSH) | \
-			      (1ULL << USK_VIRTIO_BLK_F_MQ) | \
-			      (1ULL << USK_VIRTIO_BLK_F_DISCARD) | \
-			      (1ULL << USK_VIRTIO_BLK_F_WRITE_ZEROES))
+#define VBLK_DRIVER_FEATURES \
+	((1ULL << USK_VIRTIO_F_VERSION_1) | (1ULL << USK_VIRTIO_F_RING_INDIRECT_DESC) | \
+	 (1ULL << USK_VIRTIO_F_RING_EVENT_IDX) | (1ULL << USK_VHOST_USER_F_PROTOCOL_FEATURES) | \
+	 (1ULL << USK_VIRTIO_BLK_F_SIZE_MAX) | (1ULL << USK_VIRTIO_BLK_F_SEG_MAX) | \
+	 (1ULL << USK_VIRTIO_BLK_F_RO) | (1ULL << USK_VIRTIO_BLK_F_BLK_SIZE) | \
+	 (1ULL << USK_VIRTIO_BLK_F_FLUSH) | (1ULL << USK_VIRTIO_BLK_F_MQ) | \
+	 (1ULL << USK_VIRTIO_BLK_F_DISCARD) | (1ULL << USK_VIRTIO_BLK_F_WRITE_ZEROES))
 
-#define VBLK_PROTOCOL_FEATURES ((1ULL << USK_VHOST_USER_PROTOCOL_F_MQ) | \
-				(1ULL << USK_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
-				(1ULL << USK_VHOST_USER_PROTOCOL_F_CONFIG))
+#define VBLK_PROTOCOL_FEATURES \
+	((1ULL << USK_VHOST_USER_PROTOCOL_F_MQ) | (1ULL << USK_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
+	 (1ULL << USK_VHOST_USER_PROTOCOL_F_CONFIG))
 
 /*
  * Config bytes read with GET_CONFIG: up to write_zeroes_may_unmap (virtio 1.1's struct). QEMU's
@@ -39,10 +34,10 @@
 struct vblk_params {
 	uint64_t num_blocks;
 	uint32_t blk_size;
-	uint32_t seg_max;      /* data segments per request, 1..VBLK_MAX_SEGMENTS */
-	uint32_t size_max;     /* bytes per segment; 0 = no limit (also what 0 in the config means) */
+	uint32_t seg_max;  /* data segments per request, 1..VBLK_MAX_SEGMENTS */
+	uint32_t size_max; /* bytes per segment; 0 = no limit (also what 0 in the config means) */
 	uint32_t num_queues;
-	uint32_t max_discard_sectors;     /* 0: no DISCARD */
+	uint32_t max_discard_sectors;	   /* 0: no DISCARD */
 	uint32_t max_write_zeroes_sectors; /* 0: no WRITE_ZEROES */
 	bool read_only;
 	bool flush;

@@ -91,8 +91,8 @@ virtio_vq_init(struct virtio_vq *vq, uint16_t size, bool indirect, uint32_t max_
 		}
 	}
 	if (indirect) {
-		vq->indirect_tables = usk_dma_zmalloc((size_t)size * max_bufs *
-						      sizeof(struct usk_vring_desc), 64, NULL);
+		vq->indirect_tables = usk_dma_zmalloc(
+			(size_t)size * max_bufs * sizeof(struct usk_vring_desc), 64, NULL);
 		if (vq->indirect_tables == NULL) {
 			goto err;
 		}
@@ -215,7 +215,8 @@ void
 virtio_vq_set_interrupts(struct virtio_vq *vq, bool enable)
 {
 	if (vq->event_idx) {
-		__atomic_store_n(used_event_word(vq), (uint16_t)(vq->last_used_idx - (enable ? 0 : 1)),
+		__atomic_store_n(used_event_word(vq),
+				 (uint16_t)(vq->last_used_idx - (enable ? 0 : 1)),
 				 __ATOMIC_RELAXED);
 	} else {
 		__atomic_store_n(&vq->avail->flags, enable ? 0 : USK_VRING_AVAIL_F_NO_INTERRUPT,

@@ -24,31 +24,31 @@ struct virtio_vq_buf {
 
 /* Private (never device-visible) state of one descriptor head. */
 struct virtio_vq_slot {
-	void *cookie;    /* NULL while the head is free */
-	uint32_t wlen;   /* device-writable bytes of the request: a used len above is refused */
-	uint16_t ndesc;  /* ring descriptors the request holds */
-	uint16_t last;   /* last ring descriptor of a direct chain */
+	void *cookie;	/* NULL while the head is free */
+	uint32_t wlen;	/* device-writable bytes of the request: a used len above is refused */
+	uint16_t ndesc; /* ring descriptors the request holds */
+	uint16_t last;	/* last ring descriptor of a direct chain */
 };
 
 struct virtio_vq {
 	uint16_t size;
 	uint16_t num_free;
 	uint16_t free_head;
-	uint16_t avail_idx;      /* next avail->idx to publish (shadow) */
-	uint16_t last_used_idx;  /* used entries consumed */
-	uint16_t published_idx;  /* avail->idx as last published */
+	uint16_t avail_idx;	/* next avail->idx to publish (shadow) */
+	uint16_t last_used_idx; /* used entries consumed */
+	uint16_t published_idx; /* avail->idx as last published */
 	uint16_t inflight;
 	bool indirect;
-	bool event_idx;          /* VIRTIO_F_RING_EVENT_IDX: used_event / avail_event, not flags */
-	bool broken;             /* the device wrote something impossible; stop using the queue */
-	uint32_t max_bufs;       /* per request */
+	bool event_idx;	   /* VIRTIO_F_RING_EVENT_IDX: used_event / avail_event, not flags */
+	bool broken;	   /* the device wrote something impossible; stop using the queue */
+	uint32_t max_bufs; /* per request */
 	struct usk_vring_desc *desc;
 	struct usk_vring_avail *avail;
 	struct usk_vring_used *used;
 	struct usk_vring_desc *indirect_tables; /* size * max_bufs, one table per head */
-	uint8_t *slot_priv;      /* size * slot_priv_size bytes of DMA memory per head */
+	uint8_t *slot_priv; /* size * slot_priv_size bytes of DMA memory per head */
 	uint32_t slot_priv_size;
-	uint16_t *next_free;     /* private free-list links (device-visible desc.next is not trusted) */
+	uint16_t *next_free; /* private free-list links (device-visible desc.next is not trusted) */
 	struct virtio_vq_slot *slots;
 	void *ring_mem;
 };

@@ -51,9 +51,11 @@ fuzz_decode(const uint8_t *data, size_t size, bool relaxed)
 		return;
 	}
 	if (relaxed) {
-		usk_json_decode_object_relaxed(v, g_decoders, USK_COUNTOF(g_decoders), &p, err, sizeof(err));
+		usk_json_decode_object_relaxed(v, g_decoders, USK_COUNTOF(g_decoders), &p, err,
+					       sizeof(err));
 	} else {
-		usk_json_decode_object(v, g_decoders, USK_COUNTOF(g_decoders), &p, err, sizeof(err));
+		usk_json_decode_object(v, g_decoders, USK_COUNTOF(g_decoders), &p, err,
+				       sizeof(err));
 	}
 	free(p.name);
 	json_decref(p.obj);

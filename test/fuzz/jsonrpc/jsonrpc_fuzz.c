@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libFuzzer target: JSON-RPC request path (framing, validation, dispatch, batches) without sockets. */
+/* libFuzzer target: JSON-RPC request path (framing, validation, dispatch, batches) without sockets.
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,8 +45,9 @@ fuzz_method(struct usk_jsonrpc_request *request, const json_t *params)
 	struct fuzz_params p = {};
 
 	if (usk_rpc_decode_params(request, params, fuzz_decoders, 4, &p)) {
-		usk_jsonrpc_send_result(request, json_pack("{s:s, s:i, s:b, s:O?}", "name", p.name,
-					"size", (int)p.size, "flag", p.flag, "obj", p.obj));
+		usk_jsonrpc_send_result(request,
+					json_pack("{s:s, s:i, s:b, s:O?}", "name", p.name, "size",
+						  (int)p.size, "flag", p.flag, "obj", p.obj));
 	}
 	free(p.name);
 	json_decref(p.obj);

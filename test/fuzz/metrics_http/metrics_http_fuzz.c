@@ -31,7 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(buf[req.header_len - 1] == '\n');
 		assert(req.path[0] == '/');
 		for (i = 0; req.path[i] != '\0'; i++) {
-			assert((unsigned char)req.path[i] > 0x20 && (unsigned char)req.path[i] < 0x7f);
+			assert((unsigned char)req.path[i] > 0x20 &&
+			       (unsigned char)req.path[i] < 0x7f);
 		}
 	}
 	if (rc == -EAGAIN) {

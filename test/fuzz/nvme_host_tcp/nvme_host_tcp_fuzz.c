@@ -27,8 +27,10 @@ static void
 fuzz_parser(const uint8_t *data, size_t size, uint8_t ctl)
 {
 	struct nvme_tcp_rx rx;
-	struct nvme_tcp_rx_params p = { .ic_done = (ctl & 2) != 0, .hdgst = (ctl & 4) != 0,
-					.ddgst = (ctl & 8) != 0, .hpda = 0 };
+	struct nvme_tcp_rx_params p = {.ic_done = (ctl & 2) != 0,
+				       .hdgst = (ctl & 4) != 0,
+				       .ddgst = (ctl & 8) != 0,
+				       .hpda = 0};
 	size_t off = 0, step = (ctl >> 4) + 1;
 
 	nvme_tcp_rx_init(&rx);
@@ -45,7 +47,8 @@ fuzz_parser(const uint8_t *data, size_t size, uint8_t ctl)
 			uint32_t l = rx.data_len;
 
 			if (l > sizeof(g_data)) {
-				nvme_tcp_rx_fail(&rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0, "too long");
+				nvme_tcp_rx_fail(&rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE,
+						 0, "too long");
 				return;
 			}
 			/* two segments: the split must not matter */
@@ -87,8 +90,8 @@ static uint16_t g_port;
 static void
 prefix_handshake(uint8_t *buf, size_t *len)
 {
-	struct usk_nvme_tcp_ic_resp ic = { 0 };
-	struct usk_nvme_tcp_rsp rsp = { 0 };
+	struct usk_nvme_tcp_ic_resp ic = {0};
+	struct usk_nvme_tcp_rsp rsp = {0};
 
 	ic.common.pdu_type = USK_NVME_TCP_PDU_TYPE_IC_RESP;
 	ic.common.hlen = sizeof(ic);
@@ -100,7 +103,7 @@ prefix_handshake(uint8_t *buf, size_t *len)
 	rsp.common.hlen = sizeof(rsp);
 	rsp.common.plen = sizeof(rsp);
 	rsp.rccqe.cid = 0;
-	rsp.rccqe.cdw0 = 1;	/* cntlid */
+	rsp.rccqe.cdw0 = 1; /* cntlid */
 	memcpy(buf + sizeof(ic), &rsp, sizeof(rsp));
 	*len = sizeof(ic) + sizeof(rsp);
 }
@@ -108,7 +111,7 @@ prefix_handshake(uint8_t *buf, size_t *len)
 static void
 fuzz_driver(const uint8_t *data, size_t size, uint8_t ctl)
 {
-	struct usk_nvme_transport_id trid = { 0 };
+	struct usk_nvme_transport_id trid = {0};
 	struct usk_nvme_ctrlr_opts opts;
 	struct usk_nvme_probe_ctx *probe;
 	struct usk_sock *peer = NULL;
@@ -150,7 +153,7 @@ fuzz_driver(const uint8_t *data, size_t size, uint8_t ctl)
 	while (!done) {
 		done = usk_nvme_probe_poll_async(probe) != -EAGAIN;
 		if (peer != NULL && sent < n) {
-			struct iovec iov = { out + sent, n - sent };
+			struct iovec iov = {out + sent, n - sent};
 			ssize_t w = usk_sock_writev(peer, &iov, 1);
 
 			if (w > 0) {

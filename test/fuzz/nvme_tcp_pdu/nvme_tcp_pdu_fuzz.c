@@ -42,7 +42,8 @@ set_dest(struct tcp_pdu_rx *rx)
 	case USK_NVME_TCP_PDU_TYPE_H2C_DATA:
 		/* like a request buffer split over two pool buffers */
 		if (len > sizeof(g_data)) {
-			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0, "too long");
+			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
+					"too long");
 			return -1;
 		}
 		iov[0].iov_base = g_data;
@@ -86,7 +87,7 @@ pump(struct usk_sock *client)
 static int
 transport_init(void)
 {
-	struct usk_nvmf_transport_opts opts = { .opts_size = sizeof(opts) };
+	struct usk_nvmf_transport_opts opts = {.opts_size = sizeof(opts)};
 	struct usk_nvme_transport_id trid = {0};
 	struct usk_sock *probe;
 	char err[256];

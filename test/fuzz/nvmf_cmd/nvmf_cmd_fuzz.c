@@ -14,22 +14,41 @@
 #include "ut_multithread.h"
 
 /* cmocka-style asserts: abort so libFuzzer reports a crash. */
-#define assert_int_equal(a, b) do { if ((long long)(a) != (long long)(b)) { \
-	fprintf(stderr, "%s:%d: %lld != %lld\n", __FILE__, __LINE__, (long long)(a), (long long)(b)); \
-	abort(); } } while (0)
-#define assert_true(c) do { if (!(c)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); abort(); } } while (0)
+#define assert_int_equal(a, b) \
+	do { \
+		if ((long long)(a) != (long long)(b)) { \
+			fprintf(stderr, "%s:%d: %lld != %lld\n", __FILE__, __LINE__, \
+				(long long)(a), (long long)(b)); \
+			abort(); \
+		} \
+	} while (0)
+#define assert_true(c) \
+	do { \
+		if (!(c)) { \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
+			abort(); \
+		} \
+	} while (0)
 
 static struct usk_nvmf_tgt *g_tgt;
 static struct usk_nvmf_transport *g_transport;
 static struct usk_nvmf_subsystem *g_subsystem;
 
-static void add_cb(void *arg, int status) { *(int *)arg = status; }
-static void state_cb(struct usk_nvmf_subsystem *s, void *arg, int status) { *(int *)arg = status; }
+static void
+add_cb(void *arg, int status)
+{
+	*(int *)arg = status;
+}
+static void
+state_cb(struct usk_nvmf_subsystem *s, void *arg, int status)
+{
+	*(int *)arg = status;
+}
 
 static void
 setup_once(void)
 {
-	struct usk_nvmf_target_opts topts = { .opts_size = sizeof(topts), .name = "fuzz" };
+	struct usk_nvmf_target_opts topts = {.opts_size = sizeof(topts), .name = "fuzz"};
 	struct usk_nvmf_transport_opts opts;
 	struct usk_nvme_transport_id trid;
 	char err[128];
@@ -45,12 +64,15 @@ setup_once(void)
 	assert_true(usk_nvmf_poll_group_create(g_tgt) != NULL);
 	ut_set_thread(0);
 	usk_nvmf_transport_opts_init("FAKE", &opts, sizeof(opts));
-	assert_int_equal(usk_nvmf_transport_create("FAKE", &opts, &g_transport, err, sizeof(err)), 0);
+	assert_int_equal(usk_nvmf_transport_create("FAKE", &opts, &g_transport, err, sizeof(err)),
+			 0);
 	rc = 1;
 	usk_nvmf_tgt_add_transport(g_tgt, g_transport, add_cb, &rc);
 	ut_poll_threads();
 	assert_int_equal(rc, 0);
-	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, SUBNQN, USK_NVMF_SUBTYPE_NVME, 4, &g_subsystem), 0);
+	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, SUBNQN, USK_NVMF_SUBTYPE_NVME, 4,
+						   &g_subsystem),
+			 0);
 	usk_nvmf_subsystem_set_allow_any_host(g_subsystem, true);
 	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock0", NULL, 0, &nsid), 0);
 	fake_trid(&trid, "4420");
@@ -149,7 +171,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		target = io;
 		break;
 	default:
-		target = qpair_new();	/* nothing connected yet */
+		target = qpair_new(); /* nothing connected yet */
 		break;
 	}
 	len = (uint32_t)USK_MIN(size - 1 - sizeof(struct usk_nvme_cmd), sizeof(r->buf));

@@ -22,7 +22,7 @@
 #include "usk/log.h"
 #include "../../../lib/vhost/vhost_internal.h"
 
-#define GUEST_SIZE	(256 * 1024)
+#define GUEST_SIZE (256 * 1024)
 
 /* ---- mocks: bdev (completions queued), pollers (captured), thread ---- */
 
@@ -42,44 +42,91 @@ queue_io(usk_bdev_io_completion_cb cb, void *arg)
 	if (g_npending == (int)USK_COUNTOF(g_pending)) {
 		return -ENOMEM;
 	}
-	g_pending[g_npending++] = (struct pending_io) { cb, arg };
+	g_pending[g_npending++] = (struct pending_io){cb, arg};
 	return 0;
 }
 
-bool usk_bdev_io_type_supported(struct usk_bdev *b, enum usk_bdev_io_type t) { return true; }
-int usk_bdev_readv_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, struct iovec *iov, int n,
-			  uint64_t o, uint64_t b, usk_bdev_io_completion_cb cb, void *a)
+bool
+usk_bdev_io_type_supported(struct usk_bdev *b, enum usk_bdev_io_type t)
+{
+	return true;
+}
+int
+usk_bdev_readv_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, struct iovec *iov, int n,
+		      uint64_t o, uint64_t b, usk_bdev_io_completion_cb cb, void *a)
 {
 	if (usk_iov_length(iov, n) != b * 512) {
 		abort();
 	}
 	return queue_io(cb, a);
 }
-int usk_bdev_writev_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, struct iovec *iov, int n,
-			   uint64_t o, uint64_t b, usk_bdev_io_completion_cb cb, void *a)
+int
+usk_bdev_writev_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, struct iovec *iov, int n,
+		       uint64_t o, uint64_t b, usk_bdev_io_completion_cb cb, void *a)
 {
 	if (usk_iov_length(iov, n) != b * 512) {
 		abort();
 	}
 	return queue_io(cb, a);
 }
-int usk_bdev_flush_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, uint64_t o, uint64_t b,
-			  usk_bdev_io_completion_cb cb, void *a) { return queue_io(cb, a); }
-int usk_bdev_unmap_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, uint64_t o, uint64_t b,
-			  usk_bdev_io_completion_cb cb, void *a) { return queue_io(cb, a); }
-int usk_bdev_write_zeroes_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, uint64_t o,
-				 uint64_t b, usk_bdev_io_completion_cb cb, void *a) { return queue_io(cb, a); }
-void usk_bdev_free_io(struct usk_bdev_io *io) {}
-int usk_bdev_queue_io_wait(struct usk_bdev *b, struct usk_io_channel *c, struct usk_bdev_io_wait_entry *e)
+int
+usk_bdev_flush_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, uint64_t o, uint64_t b,
+		      usk_bdev_io_completion_cb cb, void *a)
+{
+	return queue_io(cb, a);
+}
+int
+usk_bdev_unmap_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, uint64_t o, uint64_t b,
+		      usk_bdev_io_completion_cb cb, void *a)
+{
+	return queue_io(cb, a);
+}
+int
+usk_bdev_write_zeroes_blocks(struct usk_bdev_desc *d, struct usk_io_channel *c, uint64_t o,
+			     uint64_t b, usk_bdev_io_completion_cb cb, void *a)
+{
+	return queue_io(cb, a);
+}
+void
+usk_bdev_free_io(struct usk_bdev_io *io)
+{
+}
+int
+usk_bdev_queue_io_wait(struct usk_bdev *b, struct usk_io_channel *c,
+		       struct usk_bdev_io_wait_entry *e)
 {
 	return -EINVAL;
 }
-uint64_t usk_get_ticks(void) { return 1; }
-uint64_t usk_get_ticks_hz(void) { return 1000000; }
-bool usk_interrupt_mode_is_enabled(void) { return false; }
-int usk_thread_send_msg(const struct usk_thread *t, usk_msg_fn fn, void *ctx) { return -EIO; }
-struct usk_interrupt *usk_interrupt_register(int fd, usk_interrupt_fn fn, void *arg, const char *n) { return NULL; }
-void usk_interrupt_unregister(struct usk_interrupt **p) { *p = NULL; }
+uint64_t
+usk_get_ticks(void)
+{
+	return 1;
+}
+uint64_t
+usk_get_ticks_hz(void)
+{
+	return 1000000;
+}
+bool
+usk_interrupt_mode_is_enabled(void)
+{
+	return false;
+}
+int
+usk_thread_send_msg(const struct usk_thread *t, usk_msg_fn fn, void *ctx)
+{
+	return -EIO;
+}
+struct usk_interrupt *
+usk_interrupt_register(int fd, usk_interrupt_fn fn, void *arg, const char *n)
+{
+	return NULL;
+}
+void
+usk_interrupt_unregister(struct usk_interrupt **p)
+{
+	*p = NULL;
+}
 
 struct usk_poller {
 	usk_poller_fn fn;
@@ -93,7 +140,7 @@ usk_poller_register_named(usk_poller_fn fn, void *arg, uint64_t us, const char *
 {
 	for (size_t i = 0; i < USK_COUNTOF(g_pollers); i++) {
 		if (!g_pollers[i].live) {
-			g_pollers[i] = (struct usk_poller) { fn, arg, true };
+			g_pollers[i] = (struct usk_poller){fn, arg, true};
 			return &g_pollers[i];
 		}
 	}
@@ -110,8 +157,16 @@ usk_poller_unregister(struct usk_poller **p)
 }
 
 static bool g_removed;
-void vhost_dev_remove_continue(struct vhost_blk_dev *dev) { g_removed = true; }
-void vhost_dev_release_bdev(struct vhost_blk_dev *dev) { dev->bdev_desc = NULL; }
+void
+vhost_dev_remove_continue(struct vhost_blk_dev *dev)
+{
+	g_removed = true;
+}
+void
+vhost_dev_release_bdev(struct vhost_blk_dev *dev)
+{
+	dev->bdev_desc = NULL;
+}
 
 static void
 run_pollers(void)
@@ -137,8 +192,8 @@ static int
 send_rec(int sock, const uint8_t *buf, size_t len, int nfds, int memfd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 3)] = {};
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	int fds[3], i, rc;
 
 	if (nfds > 0) {
@@ -181,7 +236,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct vhost_blk_dev dev;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char path[64];
 	int sv[2], memfd, i;
 	size_t off = 0;
@@ -231,7 +286,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	off = 1;
-	while (off + 13 <= size && dev.conn_state != VHOST_CONN_NONE && dev.conn_state != VHOST_CONN_CLOSING) {
+	while (off + 13 <= size && dev.conn_state != VHOST_CONN_NONE &&
+	       dev.conn_state != VHOST_CONN_CLOSING) {
 		struct usk_vhost_user_hdr h;
 		int nfds = data[off] % 4;
 		size_t len;
@@ -250,19 +306,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			char buf[4096];
 			char cbuf[CMSG_SPACE(sizeof(int) * 8)];
-			struct iovec iov = { buf, sizeof(buf) };
-			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				.msg_controllen = sizeof(cbuf) };
+			struct iovec iov = {buf, sizeof(buf)};
+			struct msghdr mh = {.msg_iov = &iov,
+					    .msg_iovlen = 1,
+					    .msg_control = cbuf,
+					    .msg_controllen = sizeof(cbuf)};
 			while (recvmsg(sv[1], &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) > 0) {
 				struct cmsghdr *c;
 
 				for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-					int k, nfd = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+					int k, nfd = (int)((c->cmsg_len - CMSG_LEN(0)) /
+							   sizeof(int));
 
 					for (k = 0; k < nfd; k++) {
 						int fd;
 
-						memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+						memcpy(&fd, CMSG_DATA(c) + k * sizeof(int),
+						       sizeof(int));
 						close(fd);
 					}
 				}
@@ -274,7 +334,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[1]);
 	run_pollers();
 	if (dev.conn_state != VHOST_CONN_NONE) {
-		abort();	/* a closed connection must always finish closing */
+		abort(); /* a closed connection must always finish closing */
 	}
 	vhost_user_shutdown(&dev);
 	if (!g_removed) {
@@ -282,13 +342,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (i = 0; i < (int)USK_COUNTOF(g_pollers); i++) {
 		if (g_pollers[i].live) {
-			abort();	/* every poller is gone after shutdown */
+			abort(); /* every poller is gone after shutdown */
 		}
 	}
 	munmap(g, GUEST_SIZE);
 	close(memfd);
 	if (getenv("VHOST_FUZZ_VERBOSE") != NULL) {
-		fprintf(stderr, "vhost_user_msg_fuzz: %llu bdev I/Os so far\n", (unsigned long long)g_total_ios);
+		fprintf(stderr, "vhost_user_msg_fuzz: %llu bdev I/Os so far\n",
+			(unsigned long long)g_total_ios);
 	}
 	return 0;
 }

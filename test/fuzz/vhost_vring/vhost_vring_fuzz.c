@@ -13,9 +13,9 @@
 
 #include "../../../lib/vhost/vhost_internal.h"
 
-#define RAM_SIZE	(64 * 1024)
-#define GPA_BASE	0x100000ULL
-#define MAX_IOVS	64
+#define RAM_SIZE (64 * 1024)
+#define GPA_BASE 0x100000ULL
+#define MAX_IOVS 64
 
 static uint8_t g_ram[RAM_SIZE] __attribute__((aligned(4096)));
 
@@ -32,7 +32,7 @@ check_chain(const struct vhost_mem *mem, const struct iovec *iovs, const struct 
 		const uint8_t *b = iovs[i].iov_base;
 
 		if (b < g_ram || b + iovs[i].iov_len > g_ram + RAM_SIZE) {
-			abort();	/* an iovec outside guest memory */
+			abort(); /* an iovec outside guest memory */
 		}
 		if (i < c->out_iovcnt) {
 			out += iovs[i].iov_len;
@@ -63,16 +63,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	ctl = data[0];
-	qsize = (uint16_t)(1u << (data[1] % 9));	/* 1..256 */
+	qsize = (uint16_t)(1u << (data[1] % 9)); /* 1..256 */
 	head = data[2];
 	memset(g_ram, 0, sizeof(g_ram));
 	memcpy(g_ram, data + 3, USK_MIN(size - 3, sizeof(g_ram)));
 	/* two adjacent regions, so buffers may straddle a region boundary */
 	mem.nregions = 2;
-	mem.regions[0] = (struct vhost_mem_region) { .gpa = GPA_BASE, .size = RAM_SIZE / 2,
-		.uva = 0x1000000, .host = g_ram };
-	mem.regions[1] = (struct vhost_mem_region) { .gpa = GPA_BASE + RAM_SIZE / 2,
-		.size = RAM_SIZE / 2, .uva = 0x2000000, .host = g_ram + RAM_SIZE / 2 };
+	mem.regions[0] = (struct vhost_mem_region){
+		.gpa = GPA_BASE, .size = RAM_SIZE / 2, .uva = 0x1000000, .host = g_ram};
+	mem.regions[1] = (struct vhost_mem_region){.gpa = GPA_BASE + RAM_SIZE / 2,
+						   .size = RAM_SIZE / 2,
+						   .uva = 0x2000000,
+						   .host = g_ram + RAM_SIZE / 2};
 	vq.size = qsize;
 	vq.event_idx = ctl & 2;
 	if (ctl & 1) {
@@ -93,16 +95,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (c.id >= qsize || c.ndescs == 0 || c.ndescs > qsize) {
 				abort();
 			}
-			/* The copying walk (what the inflight region records) agrees, and walking the
-			 * copies again (a resubmission after a restart) gives the same chain. */
-			rc = vring_packed_get_chain_copy(&vq, &mem, copies, USK_COUNTOF(copies), iovs2,
-							 MAX_IOVS, &c2);
+			/* The copying walk (what the inflight region records) agrees, and walking
+			 * the copies again (a resubmission after a restart) gives the same chain.
+			 */
+			rc = vring_packed_get_chain_copy(&vq, &mem, copies, USK_COUNTOF(copies),
+							 iovs2, MAX_IOVS, &c2);
 			if (rc == 0) {
 				if (memcmp(&c, &c2, sizeof(c)) != 0 ||
 				    memcmp(iovs, iovs2, c.iovcnt * sizeof(iovs[0])) != 0) {
 					abort();
 				}
-				rc = vring_packed_walk_descs(&vq, &mem, copies, c.ndescs, iovs2, MAX_IOVS, &c2);
+				rc = vring_packed_walk_descs(&vq, &mem, copies, c.ndescs, iovs2,
+							     MAX_IOVS, &c2);
 				if (rc != 0 || memcmp(&c, &c2, sizeof(c)) != 0 ||
 				    memcmp(iovs, iovs2, c.iovcnt * sizeof(iovs[0])) != 0) {
 					abort();

@@ -27,10 +27,10 @@
 static void
 fuzz_socket(const uint8_t *data, size_t len)
 {
-	struct vhu_client c = { .fd = -1 };
+	struct vhu_client c = {.fd = -1};
 	struct usk_virtio_blk_config cfg;
 	struct vblk_params params;
-	struct vhu_mem_region r = { .gpa = 0x200000, .size = 0x200000, .uaddr = 0x200000 };
+	struct vhu_mem_region r = {.gpa = 0x200000, .size = 0x200000, .uaddr = 0x200000};
 	uint64_t features = 0, proto = 0, qnum = 0;
 	int sv[2], sndbuf = 1 << 20;
 
@@ -90,7 +90,7 @@ fuzz_used_ring(const uint8_t *data, size_t len)
 {
 	static struct virtio_vq vq;
 	static bool ready;
-	struct virtio_vq_buf bufs[3] = { { 0x1000, 16 }, { 0x2000, 4096 }, { 0x3000, 1 } };
+	struct virtio_vq_buf bufs[3] = {{0x1000, 16}, {0x2000, 4096}, {0x3000, 1}};
 	struct virtio_vq_done done[QSIZE];
 	void *drained[QSIZE];
 	static int cookies[QSIZE];

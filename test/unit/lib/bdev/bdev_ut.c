@@ -170,7 +170,8 @@ mock_submit(struct usk_io_channel *ch, struct usk_bdev_io *io)
 		return;
 	}
 	if (g_use_get_buf && io->type == USK_BDEV_IO_TYPE_READ) {
-		usk_bdev_io_get_buf(io, mock_get_buf_cb, io->u.bdev.num_blocks * io->bdev->blocklen);
+		usk_bdev_io_get_buf(io, mock_get_buf_cb,
+				    io->u.bdev.num_blocks * io->bdev->blocklen);
 		return;
 	}
 	if (g_complete_inline) {
@@ -633,8 +634,7 @@ test_device_stat_multi_channel(void **state)
 	assert_int_equal(submit_read(&e0, buf, 0, 1), 0);
 	ut_poll_threads();
 	g_dev_stat_done = 0;
-	usk_bdev_get_device_stat(usk_bdev_desc_get_bdev(e0.desc), &g_dev_stat,
-				 dev_stat_cb, NULL);
+	usk_bdev_get_device_stat(usk_bdev_desc_get_bdev(e0.desc), &g_dev_stat, dev_stat_cb, NULL);
 	ut_poll_threads();
 	assert_int_equal(g_dev_stat_done, 1);
 	assert_int_equal(g_dev_stat.num_read_ops, 3);
@@ -645,7 +645,8 @@ test_device_stat_multi_channel(void **state)
 	usk_bdev_get_device_stat(usk_bdev_desc_get_bdev(e0.desc), &g_dev_stat, dev_stat_cb, NULL);
 	ut_poll_threads();
 	assert_int_equal(g_dev_stat.num_read_ops, 3);
-	usk_bdev_reset_device_stat(usk_bdev_desc_get_bdev(e0.desc), USK_BDEV_RESET_STAT_ALL, NULL, NULL);
+	usk_bdev_reset_device_stat(usk_bdev_desc_get_bdev(e0.desc), USK_BDEV_RESET_STAT_ALL, NULL,
+				   NULL);
 	ut_poll_threads();
 	usk_bdev_get_device_stat(usk_bdev_desc_get_bdev(e0.desc), &g_dev_stat, dev_stat_cb, NULL);
 	ut_poll_threads();
@@ -884,7 +885,7 @@ test_write_zeroes_emulation(void **state)
 static int
 submit_write_fua(struct io_env *e, struct iovec *iov, uint64_t off, uint64_t n)
 {
-	struct usk_bdev_ext_io_opts opts = { .size = sizeof(opts), .flags = USK_BDEV_IO_FLAG_FUA };
+	struct usk_bdev_ext_io_opts opts = {.size = sizeof(opts), .flags = USK_BDEV_IO_FLAG_FUA};
 	int rc;
 
 	g_in_submit = true;
@@ -898,9 +899,9 @@ static void
 test_fua(void **state)
 {
 	struct ut_bdev *ub = mock_bdev_new("fua", 1000, 512);
-	struct usk_bdev_ext_io_opts bad = { .size = sizeof(bad), .flags = 0x80 };
+	struct usk_bdev_ext_io_opts bad = {.size = sizeof(bad), .flags = 0x80};
 	char buf[4096];
-	struct iovec iov = { buf, sizeof(buf) };
+	struct iovec iov = {buf, sizeof(buf)};
 	struct io_env e;
 
 	ub->bdev.write_cache = true;
@@ -912,11 +913,13 @@ test_fua(void **state)
 
 	/* Unknown flags and a zero size are refused before anything is submitted. */
 	assert_int_equal(usk_bdev_writev_blocks_ext(e.desc, e.ch, &iov, 1, 0, 8, io_done, NULL,
-			 &bad), -EINVAL);
+						    &bad),
+			 -EINVAL);
 	bad.flags = USK_BDEV_IO_FLAG_FUA;
 	bad.size = 0;
 	assert_int_equal(usk_bdev_writev_blocks_ext(e.desc, e.ch, &iov, 1, 0, 8, io_done, NULL,
-			 &bad), -EINVAL);
+						    &bad),
+			 -EINVAL);
 	assert_int_equal(g_log_n, 0);
 
 	/* Emulated: the write reaches the module without fua; the flush only after it. */
@@ -966,7 +969,8 @@ test_fua(void **state)
 	reset_counters();
 	g_complete_inline = true;
 	bad.size = sizeof(bad);
-	assert_int_equal(usk_bdev_write_zeroes_blocks_ext(e.desc, e.ch, 0, 4, io_done, NULL, &bad), 0);
+	assert_int_equal(usk_bdev_write_zeroes_blocks_ext(e.desc, e.ch, 0, 4, io_done, NULL, &bad),
+			 0);
 	ut_poll_threads();
 	assert_int_equal(g_log_n, 2);
 	assert_int_equal(g_log[0].type, USK_BDEV_IO_TYPE_WRITE_ZEROES);
@@ -1126,7 +1130,7 @@ test_reset_with_io_in_flight(void **state)
 		ut_poll_threads();
 	}
 	assert_int_equal(g_reset_done, 0); /* waits for both channels' I/O */
-	assert_int_equal(g_log_n, 2);      /* reset not yet sent to the module */
+	assert_int_equal(g_log_n, 2);	   /* reset not yet sent to the module */
 	/* New I/O during the reset is aborted. */
 	assert_int_equal(submit_read(&e0, buf, 0, 1), 0);
 	ut_poll_threads();
@@ -1218,7 +1222,7 @@ test_hot_remove_close_with_io(void **state)
 	env_close(&e);
 	ut_set_thread(0);
 	ut_poll_threads();
-	assert_int_equal(g_unreg_count, 0);  /* waits for the in-flight I/O */
+	assert_int_equal(g_unreg_count, 0); /* waits for the in-flight I/O */
 	assert_int_equal(g_destruct_count, 0);
 	ut_set_thread(1);
 	complete_held(0, USK_BDEV_IO_STATUS_SUCCESS);
@@ -1271,7 +1275,8 @@ static void
 test_qos_iops(void **state)
 {
 	struct ut_bdev *ub = mock_bdev_create("qos", 100, 512);
-	uint64_t limits[USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES] = {1000, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+	uint64_t limits[USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES] = {1000, UINT64_MAX, UINT64_MAX,
+							      UINT64_MAX};
 	uint64_t got[USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES];
 	struct io_env e0, e1;
 	char buf[512];
@@ -1333,7 +1338,7 @@ test_qos_bandwidth(void **state)
 	struct ut_bdev *ub = mock_bdev_create("qbw", 10000, 512);
 	/* 1 MiB/s write = 1048 bytes per ms slice: one 4 KiB write overdraws ~4 slices. */
 	uint64_t limits[USK_BDEV_QOS_NUM_RATE_LIMIT_TYPES] = {UINT64_MAX, UINT64_MAX, UINT64_MAX,
-							       1024 * 1024};
+							      1024 * 1024};
 	static char buf[4096];
 	struct io_env e;
 	int i;
@@ -1438,7 +1443,8 @@ test_get_buf(void **state)
 	/* Exhaust the 32 small buffers: held I/O keeps its buffer; the rest wait and retry. */
 	g_complete_inline = false;
 	for (i = 0; i < n; i++) {
-		assert_int_equal(usk_bdev_readv_blocks(e.desc, e.ch, NULL, 0, 0, 8, io_done, NULL), 0);
+		assert_int_equal(usk_bdev_readv_blocks(e.desc, e.ch, NULL, 0, 0, 8, io_done, NULL),
+				 0);
 	}
 	ut_poll_threads();
 	assert_true(g_held_n < n);
@@ -1526,19 +1532,24 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_claims, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_basic_io_and_iostat, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_byte_api, setup, ut_bdev_teardown),
-		cmocka_unit_test_setup_teardown(test_device_stat_multi_channel, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_device_stat_multi_channel, setup,
+						ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_bdev_io_exhaustion, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_split_boundary, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_split_segments, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_split_max_rw, setup, ut_bdev_teardown),
-		cmocka_unit_test_setup_teardown(test_write_zeroes_emulation, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_write_zeroes_emulation, setup,
+						ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_fua, setup, ut_bdev_teardown),
-		cmocka_unit_test_setup_teardown(test_nvme_status_passthrough, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_nvme_status_passthrough, setup,
+						ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_module_nomem_retry, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_module_nomem_fifo, setup, ut_bdev_teardown),
-		cmocka_unit_test_setup_teardown(test_reset_with_io_in_flight, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_with_io_in_flight, setup,
+						ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_hot_remove_with_io, setup, ut_bdev_teardown),
-		cmocka_unit_test_setup_teardown(test_hot_remove_close_with_io, setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_hot_remove_close_with_io, setup,
+						ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_resize_event, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_qos_iops, setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_qos_bandwidth, setup, ut_bdev_teardown),

@@ -132,7 +132,8 @@ test_init_cores_launch(void **state)
 	assert_int_equal(usk_env_thread_launch_pinned(0, record_core, (void *)1), -EINVAL);
 	assert_int_equal(usk_env_thread_launch_pinned(5000, record_core, (void *)1), -EINVAL);
 	assert_int_equal(usk_env_thread_launch_pinned(ncpu + 1 < USK_ENV_MAX_CORES ? ncpu + 1 : 127,
-			 record_core, (void *)1), -EINVAL);
+						      record_core, (void *)1),
+			 -EINVAL);
 	assert_int_equal(usk_env_pin_current(127), -EINVAL);
 	if (two) {
 		assert_int_equal(usk_env_thread_launch_pinned(1, record_core, (void *)7), 0);

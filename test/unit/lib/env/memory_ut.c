@@ -71,7 +71,7 @@ plus_2mb(uint64_t a, uint64_t b)
 static void
 test_mem_map_translation(void **state)
 {
-	const struct usk_mem_map_ops ops = { .notify_cb = NULL, .are_contiguous = plus_2mb };
+	const struct usk_mem_map_ops ops = {.notify_cb = NULL, .are_contiguous = plus_2mb};
 	struct usk_mem_map *map = usk_mem_map_alloc(0xdead, &ops, NULL);
 	struct usk_mem_map *plain = usk_mem_map_alloc(7, NULL, NULL);
 	uint64_t base = 0x7f0000000000ULL - 4 * MB2; /* crosses a 1 GiB boundary */
@@ -93,9 +93,10 @@ test_mem_map_translation(void **state)
 
 	/* four pages with contiguous translations, set one by one */
 	assert_int_equal(usk_mem_map_set_translation(map, base, MB2, 0x100000000ULL), 0);
-	assert_int_equal(usk_mem_map_set_translation(map, base + MB2, MB2, 0x100000000ULL + MB2), 0);
-	assert_int_equal(usk_mem_map_set_translation(map, base + 2 * MB2, MB2,
-			 0x100000000ULL + 2 * MB2), 0);
+	assert_int_equal(usk_mem_map_set_translation(map, base + MB2, MB2, 0x100000000ULL + MB2),
+			 0);
+	assert_int_equal(
+		usk_mem_map_set_translation(map, base + 2 * MB2, MB2, 0x100000000ULL + 2 * MB2), 0);
 	assert_int_equal(usk_mem_map_set_translation(map, base + 3 * MB2, MB2, 0x900000000ULL), 0);
 	assert_int_equal(usk_mem_map_translate(map, base + 5, NULL), 0x100000000ULL);
 	assert_int_equal(usk_mem_map_translate(map, base + MB2 + 5, NULL), 0x100000000ULL + MB2);
@@ -135,9 +136,9 @@ static void
 test_mem_register_notify(void **state)
 {
 	uint8_t *mem = map_aligned(8 * MB2);
-	struct notify_log l1 = { .lo = (uintptr_t)mem, .hi = (uintptr_t)mem + 8 * MB2 };
+	struct notify_log l1 = {.lo = (uintptr_t)mem, .hi = (uintptr_t)mem + 8 * MB2};
 	struct notify_log l2 = l1, l3 = l1;
-	const struct usk_mem_map_ops ops = { .notify_cb = log_notify };
+	const struct usk_mem_map_ops ops = {.notify_cb = log_notify};
 	struct usk_mem_map *m1, *m2, *m3;
 
 	m1 = usk_mem_map_alloc(0, &ops, &l1);
@@ -184,8 +185,8 @@ test_mem_register_notify(void **state)
 	}
 
 	/* unregister: only whole regions */
-	assert_int_equal(usk_mem_unregister(mem + MB2, MB2), -EINVAL);     /* middle of region */
-	assert_int_equal(usk_mem_unregister(mem, MB2), -ERANGE);           /* part of region */
+	assert_int_equal(usk_mem_unregister(mem + MB2, MB2), -EINVAL);	   /* middle of region */
+	assert_int_equal(usk_mem_unregister(mem, MB2), -ERANGE);	   /* part of region */
 	assert_int_equal(usk_mem_unregister(mem + 6 * MB2, MB2), -EINVAL); /* not registered */
 	assert_int_equal(usk_mem_unregister(mem + 4096, MB2), -EINVAL);
 	assert_int_equal(l1.unregisters, 0);
@@ -308,7 +309,9 @@ test_dma_realloc(void **state)
 static void
 test_dma_many_small(void **state)
 {
-	enum { N = 20000 };
+	enum {
+		N = 20000
+	};
 	void **ptrs = calloc(N, sizeof(void *));
 	size_t i;
 

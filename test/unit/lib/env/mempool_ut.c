@@ -35,8 +35,8 @@ check_distinct(void **objs, size_t n)
 static void
 get_put(size_t cache_size)
 {
-	struct usk_mempool *mp = usk_mempool_create("ut_pool", 100, 100, cache_size,
-					   USK_ENV_SOCKET_ID_ANY);
+	struct usk_mempool *mp =
+		usk_mempool_create("ut_pool", 100, 100, cache_size, USK_ENV_SOCKET_ID_ANY);
 	void *objs[100];
 	size_t i;
 
@@ -87,7 +87,7 @@ test_mempool_bulk(void **state)
 	void *a[128], *b[128];
 
 	assert_non_null(mp);
-	assert_int_equal(usk_mempool_get_bulk(mp, a, 8), 0);    /* cache path */
+	assert_int_equal(usk_mempool_get_bulk(mp, a, 8), 0);	  /* cache path */
 	assert_int_equal(usk_mempool_get_bulk(mp, &a[8], 60), 0); /* larger than cache */
 	assert_int_equal(usk_mempool_count(mp), 60);
 	/* all or nothing */
@@ -131,8 +131,8 @@ static void
 test_mempool_ctor_iter(void **state)
 {
 	unsigned calls = 0;
-	struct usk_mempool *mp = usk_mempool_create_ctor("ut_ctor", 37, 24, 4, USK_ENV_SOCKET_ID_ANY,
-			obj_ctor, &calls);
+	struct usk_mempool *mp = usk_mempool_create_ctor("ut_ctor", 37, 24, 4,
+							 USK_ENV_SOCKET_ID_ANY, obj_ctor, &calls);
 
 	assert_non_null(mp);
 	assert_int_equal(calls, 37);
@@ -154,8 +154,8 @@ count_obj(struct usk_mempool *mp, void *arg, void *obj, unsigned idx)
 static void
 test_mempool_grow(void **state)
 {
-	struct usk_mempool *mp = usk_mempool_create_growable("ut_grow", 8, 20, 4096, 0,
-				 USK_ENV_SOCKET_ID_ANY);
+	struct usk_mempool *mp =
+		usk_mempool_create_growable("ut_grow", 8, 20, 4096, 0, USK_ENV_SOCKET_ID_ANY);
 	void *objs[20];
 	unsigned i, n = 0;
 
@@ -171,7 +171,7 @@ test_mempool_grow(void **state)
 	assert_int_equal(usk_mempool_get_size(mp), 18);
 	assert_int_equal(usk_mempool_get_bulk(mp, &objs[8], 10), 0);
 	for (i = 8; i < 18; i++) {
-		memset(objs[i], 0xab, 4096);	/* the new objects are whole and writable */
+		memset(objs[i], 0xab, 4096); /* the new objects are whole and writable */
 	}
 	/* only 2 more fit under the ceiling */
 	assert_int_equal(usk_mempool_grow(mp, 10), 2);
@@ -214,7 +214,7 @@ static void
 test_mempool_cache_flush_on_exit(void **state)
 {
 	struct usk_mempool *mp = usk_mempool_create("ut_flush", 64, 32, 40, USK_ENV_SOCKET_ID_ANY);
-	struct hog h = { .mp = mp, .n = 30 };
+	struct hog h = {.mp = mp, .n = 30};
 	void *objs[64];
 	pthread_t tid;
 	size_t i;
@@ -234,7 +234,7 @@ test_mempool_cache_flush_on_exit(void **state)
 }
 
 #define MT_THREADS 4
-#define MT_ITERS 100000
+#define MT_ITERS   100000
 
 struct worker {
 	struct usk_mempool *mp;
@@ -293,7 +293,7 @@ test_mempool_multithread(void **state)
 
 	assert_non_null(mp);
 	for (i = 0; i < MT_THREADS; i++) {
-		w[i] = (struct worker){ .mp = mp, .id = i + 1 };
+		w[i] = (struct worker){.mp = mp, .id = i + 1};
 		assert_int_equal(pthread_create(&w[i].tid, NULL, worker_fn, &w[i]), 0);
 	}
 	for (i = 0; i < MT_THREADS; i++) {
@@ -321,7 +321,7 @@ test_mempool_multithread_scarce(void **state)
 
 	assert_non_null(mp);
 	for (i = 0; i < MT_THREADS; i++) {
-		w[i] = (struct worker){ .mp = mp, .id = i + 1 };
+		w[i] = (struct worker){.mp = mp, .id = i + 1};
 		assert_int_equal(pthread_create(&w[i].tid, NULL, worker_fn, &w[i]), 0);
 	}
 	for (i = 0; i < MT_THREADS; i++) {

@@ -83,7 +83,8 @@ test_ring_full_empty(void **state)
 static void
 test_ring_wraparound(void **state)
 {
-	enum usk_ring_type types[] = {USK_RING_TYPE_SP_SC, USK_RING_TYPE_MP_SC, USK_RING_TYPE_MP_MC};
+	enum usk_ring_type types[] = {USK_RING_TYPE_SP_SC, USK_RING_TYPE_MP_SC,
+				      USK_RING_TYPE_MP_MC};
 	uintptr_t next_in = 1, next_out = 1;
 	void *buf[8];
 	size_t t, iter, i, n, burst;
@@ -92,7 +93,8 @@ test_ring_wraparound(void **state)
 		struct usk_ring *r = usk_ring_create(types[t], 16, USK_ENV_SOCKET_ID_ANY);
 
 		assert_non_null(r);
-		/* odd bursts so slot indexes wrap at every position, and counters pass 2^32 never */
+		/* odd bursts so slot indexes wrap at every position, and counters pass 2^32 never
+		 */
 		for (iter = 0; iter < 1000; iter++) {
 			burst = 1 + iter % 7;
 			for (i = 0; i < burst; i++) {
@@ -116,7 +118,7 @@ test_ring_wraparound(void **state)
 }
 
 #define STRESS_PER_PRODUCER 200000
-#define STRESS_PRODUCERS 4
+#define STRESS_PRODUCERS    4
 
 struct producer {
 	struct usk_ring *ring;
@@ -238,7 +240,7 @@ test_ring_mp_mc_stress(void **state)
 
 	assert_non_null(r);
 	for (i = 0; i < 2; i++) {
-		cons[i] = (struct mc_consumer){ .ring = r, .remaining = &remaining };
+		cons[i] = (struct mc_consumer){.ring = r, .remaining = &remaining};
 		assert_int_equal(pthread_create(&cons[i].tid, NULL, consumer_fn, &cons[i]), 0);
 	}
 	for (i = 0; i < 2; i++) {

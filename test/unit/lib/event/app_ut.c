@@ -27,19 +27,47 @@ trace(const char *what)
 	strncat(g_trace, what, sizeof(g_trace) - strlen(g_trace) - 1);
 }
 
-static void ut_a_init(void) { trace("+a"); usk_subsystem_init_next(0); }
-static void ut_a_fini(void) { trace("-a"); usk_subsystem_fini_next(); }
-static void ut_a_config(json_t *arr) { usk_json_config_add(arr, "ut_noop", json_pack("{s:i}", "x", 1)); }
-static struct usk_subsystem ut_a = { .name = "ut_a", .init = ut_a_init, .fini = ut_a_fini,
-				     .write_config_json = ut_a_config };
+static void
+ut_a_init(void)
+{
+	trace("+a");
+	usk_subsystem_init_next(0);
+}
+static void
+ut_a_fini(void)
+{
+	trace("-a");
+	usk_subsystem_fini_next();
+}
+static void
+ut_a_config(json_t *arr)
+{
+	usk_json_config_add(arr, "ut_noop", json_pack("{s:i}", "x", 1));
+}
+static struct usk_subsystem ut_a = {
+	.name = "ut_a", .init = ut_a_init, .fini = ut_a_fini, .write_config_json = ut_a_config};
 USK_SUBSYSTEM_REGISTER(ut_a)
 USK_SUBSYSTEM_DEPEND(ut_a, ut_b)
 
 /* ut_b finishes its init asynchronously, from a message. */
-static void ut_b_init_done(void *ctx) { trace("+b"); usk_subsystem_init_next(0); }
-static void ut_b_init(void) { usk_thread_send_msg(usk_get_thread(), ut_b_init_done, NULL); }
-static void ut_b_fini(void) { trace("-b"); usk_subsystem_fini_next(); }
-static struct usk_subsystem ut_b = { .name = "ut_b", .init = ut_b_init, .fini = ut_b_fini };
+static void
+ut_b_init_done(void *ctx)
+{
+	trace("+b");
+	usk_subsystem_init_next(0);
+}
+static void
+ut_b_init(void)
+{
+	usk_thread_send_msg(usk_get_thread(), ut_b_init_done, NULL);
+}
+static void
+ut_b_fini(void)
+{
+	trace("-b");
+	usk_subsystem_fini_next();
+}
+static struct usk_subsystem ut_b = {.name = "ut_b", .init = ut_b_init, .fini = ut_b_fini};
 USK_SUBSYSTEM_REGISTER(ut_b)
 
 static struct usk_thread *g_app_thread;
@@ -58,10 +86,14 @@ reactors_cb(void *ctx, const json_t *resp)
 	size_t i, j;
 
 	g_reactors_seen = (int)json_array_size(reactors);
-	json_array_foreach(reactors, i, r) {
-		json_array_foreach(json_object_get(r, "lw_threads"), j, t) {
-			if (strcmp(json_string_value(json_object_get(t, "name")), "ut_worker") == 0 &&
-			    json_integer_value(json_object_get(r, "lcore")) == usk_env_get_main_core()) {
+	json_array_foreach(reactors, i, r)
+	{
+		json_array_foreach(json_object_get(r, "lw_threads"), j, t)
+		{
+			if (strcmp(json_string_value(json_object_get(t, "name")), "ut_worker") ==
+				    0 &&
+			    json_integer_value(json_object_get(r, "lcore")) ==
+				    usk_env_get_main_core()) {
 				g_worker_listed = true;
 			}
 		}
@@ -91,8 +123,9 @@ app_move_cb(void *ctx, const json_t *resp)
 {
 	json_t *err = json_object_get(resp, "error");
 
-	g_app_move_refused = err != NULL &&
-			     strstr(json_string_value(json_object_get(err, "message")), "app thread") != NULL;
+	g_app_move_refused =
+		err != NULL &&
+		strstr(json_string_value(json_object_get(err, "message")), "app thread") != NULL;
 }
 
 static void
@@ -118,7 +151,8 @@ back_on_app_thread(void *ctx)
 
 	usk_rpc_call_local("framework_get_reactors", NULL, reactors_cb, NULL);
 	usk_rpc_call_local("save_config", NULL, config_cb, NULL);
-	p = json_pack("{s:I, s:s}", "id", (json_int_t)usk_thread_get_id(g_app_thread), "cpumask", "0x1");
+	p = json_pack("{s:I, s:s}", "id", (json_int_t)usk_thread_get_id(g_app_thread), "cpumask",
+		      "0x1");
 	usk_rpc_call_local("thread_set_cpumask", p, app_move_cb, NULL);
 	json_decref(p);
 	/* thread_set_cpumask replies once the worker has switched; it moves after that poll. */

@@ -25,9 +25,17 @@ trace(const char *what)
 }
 
 #define DEF_SUBSYSTEM(n) \
-	static void n##_init(void) { trace("+" #n); usk_subsystem_init_next(0); } \
-	static void n##_fini(void) { trace("-" #n); usk_subsystem_fini_next(); } \
-	static struct usk_subsystem g_##n = { .name = #n, .init = n##_init, .fini = n##_fini };
+	static void n##_init(void) \
+	{ \
+		trace("+" #n); \
+		usk_subsystem_init_next(0); \
+	} \
+	static void n##_fini(void) \
+	{ \
+		trace("-" #n); \
+		usk_subsystem_fini_next(); \
+	} \
+	static struct usk_subsystem g_##n = {.name = #n, .init = n##_init, .fini = n##_fini};
 
 DEF_SUBSYSTEM(a)
 DEF_SUBSYSTEM(b)
@@ -40,13 +48,13 @@ failing_init(void)
 	trace("+x!");
 	usk_subsystem_init_next(-EIO);
 }
-static struct usk_subsystem g_x = { .name = "x", .init = failing_init };
+static struct usk_subsystem g_x = {.name = "x", .init = failing_init};
 
-static struct usk_subsystem_depend g_dep_b_c = { .name = "b", .depends_on = "c" };
-static struct usk_subsystem_depend g_dep_a_b = { .name = "a", .depends_on = "b" };
-static struct usk_subsystem_depend g_dep_a_d = { .name = "a", .depends_on = "d" };
-static struct usk_subsystem_depend g_dep_c_a = { .name = "c", .depends_on = "a" };
-static struct usk_subsystem_depend g_dep_missing = { .name = "b", .depends_on = "nvmf" };
+static struct usk_subsystem_depend g_dep_b_c = {.name = "b", .depends_on = "c"};
+static struct usk_subsystem_depend g_dep_a_b = {.name = "a", .depends_on = "b"};
+static struct usk_subsystem_depend g_dep_a_d = {.name = "a", .depends_on = "d"};
+static struct usk_subsystem_depend g_dep_c_a = {.name = "c", .depends_on = "a"};
+static struct usk_subsystem_depend g_dep_missing = {.name = "b", .depends_on = "nvmf"};
 
 static void
 order_str(char *buf, size_t len)
@@ -170,13 +178,14 @@ write_cfg(json_t *arr)
 static void
 test_config_json(void **state)
 {
-	struct usk_subsystem with = { .name = "w", .write_config_json = write_cfg };
-	struct usk_subsystem without = { .name = "n" };
+	struct usk_subsystem with = {.name = "w", .write_config_json = write_cfg};
+	struct usk_subsystem without = {.name = "n"};
 	json_t *j;
 
 	j = subsystem_config_json(&with);
 	assert_true(json_is_array(j));
-	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "method")), "x_create");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "method")),
+			    "x_create");
 	json_decref(j);
 	j = subsystem_config_json(&without);
 	assert_true(json_is_null(j));
@@ -231,9 +240,23 @@ static void
 test_parse_args(void **state)
 {
 	struct usk_app_opts opts;
-	const char *ok[] = {"-m", "0x3", "-r", "/tmp/x.sock", "--wait-for-rpc", "--interrupt-mode",
-			    "-s", "1G", "--json", "/tmp/cfg.json", "--json-ignore-init-errors", "--no-huge",
-			    "-p", "1", "-q", "42", NULL};
+	const char *ok[] = {"-m",
+			    "0x3",
+			    "-r",
+			    "/tmp/x.sock",
+			    "--wait-for-rpc",
+			    "--interrupt-mode",
+			    "-s",
+			    "1G",
+			    "--json",
+			    "/tmp/cfg.json",
+			    "--json-ignore-init-errors",
+			    "--no-huge",
+			    "-p",
+			    "1",
+			    "-q",
+			    "42",
+			    NULL};
 	const char *list[] = {"--cpumask", "[0,1]", "--mem-size", "512", NULL};
 	const char *bad_mask[] = {"-m", "0xZ", NULL};
 	const char *bad_flag[] = {"-L", "no_such_flag", NULL};
@@ -302,13 +325,15 @@ test_json_config_load(void **state)
 		const char *msg;
 	} cases[] = {
 		{"{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"m\",\"params\":{}}]},"
-		 "{\"subsystem\":\"nvmf\",\"config\":null}]}", 0, NULL},
+		 "{\"subsystem\":\"nvmf\",\"config\":null}]}",
+		 0, NULL},
 		{"{\"subsystems\":[", -EINVAL, "line 1"},
 		{"[]", -EINVAL, "top level"},
 		{"{\"subsystems\":{}}", -EINVAL, "subsystems"},
 		{"{\"subsystems\":[{\"config\":[]}]}", -EINVAL, "subsystem"},
 		{"{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":5}]}", -EINVAL, "config"},
-		{"{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"params\":{}}]}]}", -EINVAL, "method"},
+		{"{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"params\":{}}]}]}",
+		 -EINVAL, "method"},
 		{"{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"m\",\"params\":1}]}]}",
 		 -EINVAL, "params"},
 	};
@@ -334,7 +359,8 @@ test_json_config_load(void **state)
 		}
 	}
 	unlink(g_cfg_path);
-	assert_int_equal(json_config_load("/nonexistent/usk.json", &cfg, err, sizeof(err)), -ENOENT);
+	assert_int_equal(json_config_load("/nonexistent/usk.json", &cfg, err, sizeof(err)),
+			 -ENOENT);
 }
 
 /* Replay without threads: handlers reply inline. */
@@ -350,7 +376,8 @@ static void
 rpc_ut_runtime(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	if (params == NULL || json_integer_value(json_object_get(params, "v")) != 1) {
-		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS, "v: must be 1");
+		usk_jsonrpc_send_error_response(request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+						"v: must be 1");
 		return;
 	}
 	g_calls += 100;
@@ -370,10 +397,12 @@ test_json_config_replay(void **state)
 {
 	json_t *cfg = json_loads("{\"subsystems\":[{\"subsystem\":\"s\",\"config\":["
 				 "{\"method\":\"ut_runtime\",\"params\":{\"v\":1}},"
-				 "{\"method\":\"ut_startup\"}]}]}", 0, NULL);
+				 "{\"method\":\"ut_startup\"}]}]}",
+				 0, NULL);
 	json_t *bad = json_loads("{\"subsystems\":[{\"subsystem\":\"s\",\"config\":["
 				 "{\"method\":\"ut_runtime\",\"params\":{\"v\":2}},"
-				 "{\"method\":\"ut_runtime\",\"params\":{\"v\":1}}]}]}", 0, NULL);
+				 "{\"method\":\"ut_runtime\",\"params\":{\"v\":1}}]}]}",
+				 0, NULL);
 
 	g_calls = 0;
 	usk_rpc_set_state(USK_RPC_STARTUP);

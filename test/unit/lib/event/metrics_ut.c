@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests: metrics exposition formatting (escaping, grouping, types), scrape driver, HTTP parser. */
+/* Unit tests: metrics exposition formatting (escaping, grouping, types), scrape driver, HTTP
+ * parser. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -31,7 +32,8 @@ test_label_escaping(void **state)
 	struct usk_metrics_label l[] = {{"bdev", "a\\b\"c\nd"}, {"thread", "plain"}};
 
 	assert_int_equal(usk_metrics_add_u64(w, "usk_x_total", USK_METRIC_COUNTER,
-					     "help with \\ and\nnewline \"quoted\"", l, 2, 7), 0);
+					     "help with \\ and\nnewline \"quoted\"", l, 2, 7),
+			 0);
 	assert_string_equal(text_of(w),
 			    "# HELP usk_x_total help with \\\\ and\\nnewline \"quoted\"\n"
 			    "# TYPE usk_x_total counter\n"
@@ -46,25 +48,26 @@ test_grouping_and_types(void **state)
 	struct usk_metrics_label a[] = {{"bdev", "A"}}, b[] = {{"bdev", "B"}};
 
 	/* Interleaved adds come out grouped per family, families in first-use order. */
-	assert_int_equal(usk_metrics_add_u64(w, "m_ops_total", USK_METRIC_COUNTER, "ops", a, 1, 1), 0);
+	assert_int_equal(usk_metrics_add_u64(w, "m_ops_total", USK_METRIC_COUNTER, "ops", a, 1, 1),
+			 0);
 	assert_int_equal(usk_metrics_add(w, "m_depth", USK_METRIC_GAUGE, "depth", a, 1, 0.5), 0);
 	assert_int_equal(usk_metrics_add_u64(w, "m_ops_total", USK_METRIC_COUNTER, "ops", b, 1,
-					     UINT64_MAX), 0);
+					     UINT64_MAX),
+			 0);
 	assert_int_equal(usk_metrics_add_summary(w, "m_lat_seconds", "lat", b, 1, 1.25, 3), 0);
 	assert_int_equal(usk_metrics_add(w, "m_depth", USK_METRIC_GAUGE, "depth", NULL, 0, NAN), 0);
 	assert_int_equal(usk_metrics_add(w, "m_inf", USK_METRIC_GAUGE, "", NULL, 0, -INFINITY), 0);
-	assert_string_equal(text_of(w),
-			    "# HELP m_ops_total ops\n# TYPE m_ops_total counter\n"
-			    "m_ops_total{bdev=\"A\"} 1\n"
-			    "m_ops_total{bdev=\"B\"} 18446744073709551615\n"
-			    "# HELP m_depth depth\n# TYPE m_depth gauge\n"
-			    "m_depth{bdev=\"A\"} 0.5\n"
-			    "m_depth NaN\n"
-			    "# HELP m_lat_seconds lat\n# TYPE m_lat_seconds summary\n"
-			    "m_lat_seconds_sum{bdev=\"B\"} 1.25\n"
-			    "m_lat_seconds_count{bdev=\"B\"} 3\n"
-			    "# HELP m_inf \n# TYPE m_inf gauge\n"
-			    "m_inf -Inf\n");
+	assert_string_equal(text_of(w), "# HELP m_ops_total ops\n# TYPE m_ops_total counter\n"
+					"m_ops_total{bdev=\"A\"} 1\n"
+					"m_ops_total{bdev=\"B\"} 18446744073709551615\n"
+					"# HELP m_depth depth\n# TYPE m_depth gauge\n"
+					"m_depth{bdev=\"A\"} 0.5\n"
+					"m_depth NaN\n"
+					"# HELP m_lat_seconds lat\n# TYPE m_lat_seconds summary\n"
+					"m_lat_seconds_sum{bdev=\"B\"} 1.25\n"
+					"m_lat_seconds_count{bdev=\"B\"} 3\n"
+					"# HELP m_inf \n# TYPE m_inf gauge\n"
+					"m_inf -Inf\n");
 	metrics_writer_free(w);
 }
 
@@ -73,7 +76,7 @@ test_invalid_names(void **state)
 {
 	struct usk_metrics_writer *w = metrics_writer_create();
 	struct usk_metrics_label bad1[] = {{"1bdev", "x"}}, bad2[] = {{"a:b", "x"}},
-		bad3[] = {{"", "x"}}, ok[] = {{"_ok9", NULL}};
+				 bad3[] = {{"", "x"}}, ok[] = {{"_ok9", NULL}};
 
 	assert_int_equal(usk_metrics_add(w, "9abc", USK_METRIC_GAUGE, "", NULL, 0, 1), -EINVAL);
 	assert_int_equal(usk_metrics_add(w, "a-b", USK_METRIC_GAUGE, "", NULL, 0, 1), -EINVAL);
@@ -140,9 +143,9 @@ scrape_cb(struct usk_metrics_writer *w, void *ctx)
 static void
 test_scrape_order(void **state)
 {
-	static struct usk_metrics_collector c1 = { .name = "c1", .collect = sync_collect };
-	static struct usk_metrics_collector c2 = { .name = "c2", .collect = async_collect };
-	static struct usk_metrics_collector c3 = { .name = "c3", .collect = late_collect };
+	static struct usk_metrics_collector c1 = {.name = "c1", .collect = sync_collect};
+	static struct usk_metrics_collector c2 = {.name = "c2", .collect = async_collect};
+	static struct usk_metrics_collector c3 = {.name = "c3", .collect = late_collect};
 
 	metrics_registry_reset();
 	usk_metrics_register_collector(&c1);
@@ -156,7 +159,7 @@ test_scrape_order(void **state)
 	usk_metrics_collect_done(g_pending);
 	assert_int_equal(g_done_calls, 1);
 	assert_string_equal(g_result, "# HELP first \n# TYPE first gauge\nfirst 1\nfirst 3\n"
-			    "# HELP second \n# TYPE second gauge\nsecond 2\n");
+				      "# HELP second \n# TYPE second gauge\nsecond 2\n");
 	/* no collectors: the callback still runs, with an empty writer */
 	metrics_registry_reset();
 	metrics_scrape(scrape_cb, &g_done_calls);
@@ -203,12 +206,12 @@ static void
 test_http_malformed(void **state)
 {
 	static const char *const bad[] = {
-		"\r\n\r\n",				/* empty request line */
+		"\r\n\r\n", /* empty request line */
 		"GET\r\n\r\n",
-		"GET /metrics\r\n\r\n",			/* HTTP/0.9 */
-		"GET  /metrics HTTP/1.1\r\n\r\n",	/* double space */
-		"GET metrics HTTP/1.1\r\n\r\n",		/* not origin-form */
-		"G(T /metrics HTTP/1.1\r\n\r\n",	/* not a token */
+		"GET /metrics\r\n\r\n",		  /* HTTP/0.9 */
+		"GET  /metrics HTTP/1.1\r\n\r\n", /* double space */
+		"GET metrics HTTP/1.1\r\n\r\n",	  /* not origin-form */
+		"G(T /metrics HTTP/1.1\r\n\r\n",  /* not a token */
 		"GET /met\x01rics HTTP/1.1\r\n\r\n",
 		"GET /metrics HTTP/1.1 \r\n\r\n",
 		"GET /metrics HTTX/1.1\r\n\r\n",
@@ -259,14 +262,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_label_escaping),
-		cmocka_unit_test(test_grouping_and_types),
-		cmocka_unit_test(test_invalid_names),
-		cmocka_unit_test(test_empty_writer),
-		cmocka_unit_test(test_scrape_order),
-		cmocka_unit_test(test_http_valid),
-		cmocka_unit_test(test_http_malformed),
-		cmocka_unit_test(test_http_limits),
+		cmocka_unit_test(test_label_escaping), cmocka_unit_test(test_grouping_and_types),
+		cmocka_unit_test(test_invalid_names),  cmocka_unit_test(test_empty_writer),
+		cmocka_unit_test(test_scrape_order),   cmocka_unit_test(test_http_valid),
+		cmocka_unit_test(test_http_malformed), cmocka_unit_test(test_http_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,7 +57,7 @@ now_ms(void)
 static int
 listener(int backlog, uint16_t *port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -89,7 +89,7 @@ closed_port(void)
 static int
 fill_backlog(uint16_t port, int *fills, int max)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int n;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -103,7 +103,7 @@ fill_backlog(uint16_t port, int *fills, int max)
 			continue;
 		}
 		assert_int_equal(errno, EINPROGRESS);
-		pfd = (struct pollfd) { .fd = fd, .events = POLLOUT };
+		pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
 		if (poll(&pfd, 1, 200) == 0) {
 			/* This one is black-holed: the queue is full. */
 			return n + 1;
@@ -126,13 +126,14 @@ make_trid(struct usk_nvme_transport_id *trid, uint16_t port)
 
 struct run_result {
 	double elapsed_ms;
-	double max_poll_ms;	/* longest single probe poll: the reactor stall */
-	uint64_t other_polls;	/* iterations of the "other poller" */
+	double max_poll_ms;   /* longest single probe poll: the reactor stall */
+	uint64_t other_polls; /* iterations of the "other poller" */
 };
 
 /* Poll the connect like a reactor would, with another poller in the same loop. */
 static void
-run_connect(uint16_t port, uint32_t timeout_ms, struct run_result *res, int accept_fd, int *accepted)
+run_connect(uint16_t port, uint32_t timeout_ms, struct run_result *res, int accept_fd,
+	    int *accepted)
 {
 	struct usk_nvme_transport_id trid;
 	struct usk_nvme_ctrlr_opts opts;
@@ -201,8 +202,9 @@ test_black_hole_times_out(void **state)
 	 */
 	assert_true(res.max_poll_ms < 400.0);
 	assert_true(res.other_polls > 1000);
-	print_message("# black hole: failed after %.0f ms, longest poll %.2f ms, %llu other polls\n",
-		      res.elapsed_ms, res.max_poll_ms, (unsigned long long)res.other_polls);
+	print_message(
+		"# black hole: failed after %.0f ms, longest poll %.2f ms, %llu other polls\n",
+		res.elapsed_ms, res.max_poll_ms, (unsigned long long)res.other_polls);
 	for (i = 0; i < nfill; i++) {
 		close(fills[i]);
 	}
@@ -232,7 +234,7 @@ test_connected_sends_icreq(void **state)
 		n += r;
 	}
 	assert_int_equal(n, 128);
-	assert_int_equal(buf[0], 0x00);	/* ICReq */
+	assert_int_equal(buf[0], 0x00); /* ICReq */
 	assert_int_equal(buf[2], 128);	/* hlen */
 	close(afd);
 	close(lfd);

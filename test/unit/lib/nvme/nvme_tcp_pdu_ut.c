@@ -11,7 +11,7 @@
 #include "usk/util.h"
 #include "../../../../lib/nvme/nvme_tcp_pdu.h"
 
-static const struct nvme_tcp_rx_params g_plain = { .ic_done = true };
+static const struct nvme_tcp_rx_params g_plain = {.ic_done = true};
 
 /* Feed buf in chunks of step bytes; set the destination at HEADER. Returns the last event. */
 static enum nvme_tcp_rx_event
@@ -26,7 +26,7 @@ feed_all(struct nvme_tcp_rx *rx, const struct nvme_tcp_rx_params *p, const uint8
 
 		off += used;
 		if (ev == NVME_TCP_RX_EV_HEADER) {
-			struct iovec iov = { dest, rx->data_len };
+			struct iovec iov = {dest, rx->data_len};
 
 			assert_true(rx->data_len <= dest_len);
 			assert_int_equal(nvme_tcp_rx_set_dest(rx, &iov, rx->data_len ? 1 : 0), 0);
@@ -64,7 +64,8 @@ test_capsule_resp(void **state)
 
 	for (size_t step = 1; step <= len; step++) {
 		nvme_tcp_rx_init(&rx);
-		assert_int_equal(feed_all(&rx, &g_plain, buf, len, step, NULL, 0), NVME_TCP_RX_EV_PDU);
+		assert_int_equal(feed_all(&rx, &g_plain, buf, len, step, NULL, 0),
+				 NVME_TCP_RX_EV_PDU);
 		assert_int_equal(rx.hdr.capsule_resp.rccqe.cid, 7);
 	}
 }
@@ -72,7 +73,7 @@ test_capsule_resp(void **state)
 static void
 test_header_digest(void **state)
 {
-	struct nvme_tcp_rx_params p = { .ic_done = true, .hdgst = true };
+	struct nvme_tcp_rx_params p = {.ic_done = true, .hdgst = true};
 	struct nvme_tcp_rx rx;
 	uint8_t buf[64];
 	size_t len = build_rsp(buf, 3, true);
@@ -93,8 +94,8 @@ test_header_digest(void **state)
 }
 
 static size_t
-build_c2h(uint8_t *buf, uint16_t cid, uint32_t datao, const uint8_t *data, uint32_t datal, bool ddgst,
-	  uint8_t pad)
+build_c2h(uint8_t *buf, uint16_t cid, uint32_t datao, const uint8_t *data, uint32_t datal,
+	  bool ddgst, uint8_t pad)
 {
 	struct usk_nvme_tcp_c2h_data_hdr *h = (void *)buf;
 	uint32_t pdo = sizeof(*h) + pad;
@@ -118,7 +119,7 @@ build_c2h(uint8_t *buf, uint16_t cid, uint32_t datao, const uint8_t *data, uint3
 static void
 test_c2h_data(void **state)
 {
-	struct nvme_tcp_rx_params p = { .ic_done = true, .ddgst = true };
+	struct nvme_tcp_rx_params p = {.ic_done = true, .ddgst = true};
 	static uint8_t data[5000], buf[6000], dest[5000];
 	struct nvme_tcp_rx rx;
 	size_t len;
@@ -130,23 +131,27 @@ test_c2h_data(void **state)
 	for (size_t step = 1; step < 300; step += 37) {
 		memset(dest, 0, sizeof(dest));
 		nvme_tcp_rx_init(&rx);
-		assert_int_equal(feed_all(&rx, &p, buf, len, step, dest, sizeof(dest)), NVME_TCP_RX_EV_PDU);
+		assert_int_equal(feed_all(&rx, &p, buf, len, step, dest, sizeof(dest)),
+				 NVME_TCP_RX_EV_PDU);
 		assert_memory_equal(dest, data, sizeof(data));
 	}
 	/* corrupted payload: data digest mismatch */
 	buf[sizeof(struct usk_nvme_tcp_c2h_data_hdr) + 8 + 100] ^= 0x80;
 	nvme_tcp_rx_init(&rx);
-	assert_int_equal(feed_all(&rx, &p, buf, len, len, dest, sizeof(dest)), NVME_TCP_RX_EV_ERROR);
+	assert_int_equal(feed_all(&rx, &p, buf, len, len, dest, sizeof(dest)),
+			 NVME_TCP_RX_EV_ERROR);
 	/* DATAL that does not match PLEN */
 	len = build_c2h(buf, 1, 0, data, 100, false, 0);
 	((struct usk_nvme_tcp_c2h_data_hdr *)buf)->datal = 99;
 	nvme_tcp_rx_init(&rx);
-	assert_int_equal(feed_all(&rx, &g_plain, buf, len, len, dest, sizeof(dest)), NVME_TCP_RX_EV_ERROR);
+	assert_int_equal(feed_all(&rx, &g_plain, buf, len, len, dest, sizeof(dest)),
+			 NVME_TCP_RX_EV_ERROR);
 	/* PDO inside the header */
 	len = build_c2h(buf, 1, 0, data, 100, false, 0);
 	((struct usk_nvme_tcp_c2h_data_hdr *)buf)->common.pdo = 8;
 	nvme_tcp_rx_init(&rx);
-	assert_int_equal(feed_all(&rx, &g_plain, buf, len, len, dest, sizeof(dest)), NVME_TCP_RX_EV_ERROR);
+	assert_int_equal(feed_all(&rx, &g_plain, buf, len, len, dest, sizeof(dest)),
+			 NVME_TCP_RX_EV_ERROR);
 	assert_int_equal(rx.fei, offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdo));
 }
 
@@ -169,7 +174,8 @@ test_direct_read(void **state)
 	d.iov_base = dest;
 	d.iov_len = sizeof(dest);
 	assert_int_equal(nvme_tcp_rx_set_dest(&rx, &d, 1), 0);
-	assert_int_equal(nvme_tcp_rx_feed(&rx, &g_plain, buf + 24, 10, &used), NVME_TCP_RX_EV_NEED_MORE);
+	assert_int_equal(nvme_tcp_rx_feed(&rx, &g_plain, buf + 24, 10, &used),
+			 NVME_TCP_RX_EV_NEED_MORE);
 	assert_int_equal(nvme_tcp_rx_payload_remaining(&rx), sizeof(data) - 10);
 	n = nvme_tcp_rx_payload_iovs(&rx, iov, 8);
 	assert_int_equal(n, 1);
@@ -183,23 +189,28 @@ static void
 test_rejected_types(void **state)
 {
 	struct nvme_tcp_rx rx;
-	uint8_t buf[128] = { 0 };
+	uint8_t buf[128] = {0};
 	struct usk_nvme_tcp_common_pdu_hdr *ch = (void *)buf;
-	const uint8_t bad[] = { USK_NVME_TCP_PDU_TYPE_IC_REQ, USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD,
-				USK_NVME_TCP_PDU_TYPE_H2C_DATA, USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ, 0x08, 0x7f };
+	const uint8_t bad[] = {USK_NVME_TCP_PDU_TYPE_IC_REQ,
+			       USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD,
+			       USK_NVME_TCP_PDU_TYPE_H2C_DATA,
+			       USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ,
+			       0x08,
+			       0x7f};
 
 	for (size_t i = 0; i < sizeof(bad); i++) {
 		ch->pdu_type = bad[i];
 		ch->hlen = 24;
 		ch->plen = 24;
 		nvme_tcp_rx_init(&rx);
-		assert_int_equal(feed_all(&rx, &g_plain, buf, 24, 24, NULL, 0), NVME_TCP_RX_EV_ERROR);
+		assert_int_equal(feed_all(&rx, &g_plain, buf, 24, 24, NULL, 0),
+				 NVME_TCP_RX_EV_ERROR);
 		assert_int_equal(rx.fei, offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdu_type));
 	}
 	/* CapsuleResp before ICResp, and a second ICResp */
 	build_rsp(buf, 0, false);
 	nvme_tcp_rx_init(&rx);
-	struct nvme_tcp_rx_params pre = { 0 };
+	struct nvme_tcp_rx_params pre = {0};
 	assert_int_equal(feed_all(&rx, &pre, buf, 24, 24, NULL, 0), NVME_TCP_RX_EV_ERROR);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR);
 	memset(buf, 0, sizeof(buf));
@@ -224,10 +235,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capsule_resp),
-		cmocka_unit_test(test_header_digest),
-		cmocka_unit_test(test_c2h_data),
-		cmocka_unit_test(test_direct_read),
+		cmocka_unit_test(test_capsule_resp),   cmocka_unit_test(test_header_digest),
+		cmocka_unit_test(test_c2h_data),       cmocka_unit_test(test_direct_read),
 		cmocka_unit_test(test_rejected_types),
 	};
 

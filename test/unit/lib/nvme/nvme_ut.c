@@ -21,12 +21,16 @@
 static void
 test_trid_parse_tcp(void **state)
 {
-	struct usk_nvme_transport_id t = { 0 };
-	struct usk_nvme_trid_extra x = { 0 };
+	struct usk_nvme_transport_id t = {0};
+	struct usk_nvme_trid_extra x = {0};
 	char err[128];
 
-	assert_int_equal(usk_nvme_transport_id_parse(&t, &x, "TrType:tcp  ADRFAM:ipv4 traddr:127.0.0.1 "
-			 "trsvcid:4420 subnqn:nqn.2016-06.io.usk:cnode1 hostnqn:nqn.h ns:3", err, sizeof(err)), 0);
+	assert_int_equal(usk_nvme_transport_id_parse(
+				 &t, &x,
+				 "TrType:tcp  ADRFAM:ipv4 traddr:127.0.0.1 "
+				 "trsvcid:4420 subnqn:nqn.2016-06.io.usk:cnode1 hostnqn:nqn.h ns:3",
+				 err, sizeof(err)),
+			 0);
 	assert_int_equal(t.trtype, USK_NVME_TRANSPORT_TCP);
 	assert_string_equal(t.trstring, "TCP");
 	assert_int_equal(t.adrfam, USK_NVMF_ADRFAM_IPV4);
@@ -40,20 +44,25 @@ test_trid_parse_tcp(void **state)
 static void
 test_trid_parse_pcie(void **state)
 {
-	struct usk_nvme_transport_id t = { 0 };
+	struct usk_nvme_transport_id t = {0};
 	char err[128];
 
-	assert_int_equal(usk_nvme_transport_id_parse(&t, NULL, "trtype:PCIe traddr:00:04.0", err, sizeof(err)), 0);
+	assert_int_equal(usk_nvme_transport_id_parse(&t, NULL, "trtype:PCIe traddr:00:04.0", err,
+						     sizeof(err)),
+			 0);
 	assert_int_equal(t.trtype, USK_NVME_TRANSPORT_PCIE);
 	assert_string_equal(t.traddr, "0000:00:04.0");
 	memset(&t, 0, sizeof(t));
-	assert_int_equal(usk_nvme_transport_id_parse(&t, NULL, "trtype=pcie traddr=0000:AF:00.1", err,
-						     sizeof(err)), 0);
+	assert_int_equal(usk_nvme_transport_id_parse(&t, NULL, "trtype=pcie traddr=0000:AF:00.1",
+						     err, sizeof(err)),
+			 0);
 	assert_string_equal(t.traddr, "0000:af:00.1");
 	/* IPv6 values keep their colons; adrfam is inferred */
 	memset(&t, 0, sizeof(t));
-	assert_int_equal(usk_nvme_transport_id_parse(&t, NULL, "trtype:TCP traddr:::1 trsvcid:4420 subnqn:n",
-						     err, sizeof(err)), 0);
+	assert_int_equal(usk_nvme_transport_id_parse(&t, NULL,
+						     "trtype:TCP traddr:::1 trsvcid:4420 subnqn:n",
+						     err, sizeof(err)),
+			 0);
 	assert_string_equal(t.traddr, "::1");
 	assert_int_equal(t.adrfam, USK_NVMF_ADRFAM_IPV6);
 }
@@ -61,7 +70,7 @@ test_trid_parse_pcie(void **state)
 static void
 expect_bad(const char *str, const char *msg)
 {
-	struct usk_nvme_transport_id t = { 0 };
+	struct usk_nvme_transport_id t = {0};
 	char err[160] = "";
 
 	assert_int_equal(usk_nvme_transport_id_parse(&t, NULL, str, err, sizeof(err)), -EINVAL);
@@ -103,7 +112,7 @@ test_trid_parse_errors(void **state)
 static void
 test_trid_compare_fmt(void **state)
 {
-	struct usk_nvme_transport_id a = { 0 }, b = { 0 };
+	struct usk_nvme_transport_id a = {0}, b = {0};
 	char buf[600];
 
 	usk_nvme_transport_id_parse(&a, NULL, "trtype:PCIe traddr:0000:00:04.0", NULL, 0);
@@ -125,7 +134,7 @@ struct fake_ctrlr {
 	union usk_nvme_cap_register cap;
 	union usk_nvme_cc_register cc;
 	uint32_t csts_rdy;
-	int polls_until_ready;	/* CSTS.RDY follows CC.EN after this many CSTS reads; < 0 never */
+	int polls_until_ready; /* CSTS.RDY follows CC.EN after this many CSTS reads; < 0 never */
 	int csts_reads;
 	/* behaviour */
 	bool fail_identify;
@@ -136,12 +145,13 @@ struct fake_ctrlr {
 	uint32_t shutdowns;
 	/* qpair connects stay CONNECTING (process returns -EAGAIN) for this many polls */
 	int connect_polls;
-	bool connect_fails;		/* ... and then fail instead of connecting */
+	bool connect_fails; /* ... and then fail instead of connecting */
 	uint32_t eagain_returned;
-	/* namespaces: active_mask bit (nsid - 1) (0 = all of 1..nn), nsze[nsid] (0 = 1 Mi blocks) */
+	/* namespaces: active_mask bit (nsid - 1) (0 = all of 1..nn), nsze[nsid] (0 = 1 Mi blocks)
+	 */
 	uint32_t active_mask;
 	uint64_t nsze[8];
-	bool fire_ns_aen;		/* complete one outstanding AER with Namespace Attribute Changed */
+	bool fire_ns_aen; /* complete one outstanding AER with Namespace Attribute Changed */
 	uint32_t changed_log_reads;
 	uint32_t states_seen[NVME_CTRLR_STATE_DISCONNECTED + 1];
 };
@@ -149,13 +159,13 @@ struct fake_ctrlr {
 struct fake_qpair {
 	struct usk_nvme_qpair base;
 	struct nvme_request *slots[FAKE_SLOTS];
-	uint32_t num_slots;		/* slots this qpair offers (-EAGAIN above) */
+	uint32_t num_slots; /* slots this qpair offers (-EAGAIN above) */
 	/* I/O commands seen (for splitting tests) */
 	struct usk_nvme_cmd seen[FAKE_SLOTS];
 	uint32_t seen_payload_offset[FAKE_SLOTS];
 	uint32_t seen_payload_size[FAKE_SLOTS];
 	uint32_t num_seen;
-	bool auto_complete;		/* admin: complete in the next poll */
+	bool auto_complete; /* admin: complete in the next poll */
 	bool dead;
 	int connect_polls_left;
 };
@@ -170,15 +180,16 @@ fq(struct usk_nvme_qpair *q)
 }
 
 static struct usk_nvme_ctrlr *
-fake_ctrlr_construct(const struct usk_nvme_transport_id *trid, const struct usk_nvme_ctrlr_opts *opts,
-		     void *devhandle)
+fake_ctrlr_construct(const struct usk_nvme_transport_id *trid,
+		     const struct usk_nvme_ctrlr_opts *opts, void *devhandle)
 {
 	struct fake_qpair *aq = calloc(1, sizeof(*aq));
 
 	assert_non_null(g_fake);
 	g_fake->base.transport = &g_fake_ops;
 	assert_int_equal(nvme_ctrlr_construct(&g_fake->base, trid, opts), 0);
-	assert_int_equal(nvme_qpair_init(&aq->base, 0, &g_fake->base, 0, 32, NVME_ADMIN_REQUESTS), 0);
+	assert_int_equal(nvme_qpair_init(&aq->base, 0, &g_fake->base, 0, 32, NVME_ADMIN_REQUESTS),
+			 0);
 	aq->num_slots = FAKE_SLOTS;
 	aq->auto_complete = true;
 	g_fake->base.adminq = &aq->base;
@@ -254,11 +265,14 @@ fake_max_xfer(struct usk_nvme_ctrlr *ctrlr)
 }
 
 static struct usk_nvme_qpair *
-fake_create_io_qpair(struct usk_nvme_ctrlr *ctrlr, uint16_t qid, const struct usk_nvme_io_qpair_opts *opts)
+fake_create_io_qpair(struct usk_nvme_ctrlr *ctrlr, uint16_t qid,
+		     const struct usk_nvme_io_qpair_opts *opts)
 {
 	struct fake_qpair *q = calloc(1, sizeof(*q));
 
-	assert_int_equal(nvme_qpair_init(&q->base, qid, ctrlr, 0, opts->io_queue_size, opts->io_queue_requests), 0);
+	assert_int_equal(nvme_qpair_init(&q->base, qid, ctrlr, 0, opts->io_queue_size,
+					 opts->io_queue_requests),
+			 0);
 	q->num_slots = FAKE_SLOTS;
 	return &q->base;
 }
@@ -369,7 +383,9 @@ fake_admin_answer(struct nvme_request *req, struct usk_nvme_cpl *cpl)
 			struct usk_nvme_ns_data *nd = buf;
 
 			memset(nd, 0, sizeof(*nd));
-			nd->nsze = req->cmd.nsid < 8 && f->nsze[req->cmd.nsid] ? f->nsze[req->cmd.nsid] : 1 << 20;
+			nd->nsze = req->cmd.nsid < 8 && f->nsze[req->cmd.nsid] ?
+					   f->nsze[req->cmd.nsid] :
+					   1 << 20;
 			nd->lbaf[0].lbads = 9;
 			nd->noiob = f->noiob;
 			return;
@@ -387,7 +403,7 @@ fake_admin_answer(struct nvme_request *req, struct usk_nvme_cpl *cpl)
 		return;
 	case USK_NVME_OPC_ASYNC_EVENT_REQUEST:
 		if (f->fire_ns_aen) {
-			union usk_nvme_async_event_completion ev = { .raw = 0 };
+			union usk_nvme_async_event_completion ev = {.raw = 0};
 
 			f->fire_ns_aen = false;
 			ev.bits.async_event_type = USK_NVME_ASYNC_EVENT_TYPE_NOTICE;
@@ -477,11 +493,11 @@ fake_new(void)
 	struct fake_ctrlr *f = calloc(1, sizeof(*f));
 
 	f->cap.bits.mqes = 127;
-	f->cap.bits.to = 1;		/* 500 ms */
+	f->cap.bits.to = 1; /* 500 ms */
 	f->cap.bits.css = 1;
 	f->polls_until_ready = 2;
 	f->nn = 2;
-	f->mdts = 5;			/* 4 KiB << 5 = 128 KiB */
+	f->mdts = 5; /* 4 KiB << 5 = 128 KiB */
 	f->granted_queues = 4;
 	g_fake = f;
 	return f;
@@ -490,7 +506,7 @@ fake_new(void)
 static struct usk_nvme_ctrlr *
 fake_connect(void)
 {
-	struct usk_nvme_transport_id trid = { 0 };
+	struct usk_nvme_transport_id trid = {0};
 
 	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_CUSTOM);
 	snprintf(trid.trstring, sizeof(trid.trstring), "CUSTOM");
@@ -546,7 +562,7 @@ test_init_ready_timeout(void **state)
 	uint64_t t0 = usk_get_ticks();
 	double sec;
 
-	f->polls_until_ready = -1;	/* CSTS.RDY never becomes 1 */
+	f->polls_until_ready = -1; /* CSTS.RDY never becomes 1 */
 	assert_null(fake_connect());
 	sec = (double)(usk_get_ticks() - t0) / (double)usk_get_ticks_hz();
 	/* CAP.TO = 1 is 500 ms: the wait must give up after about that long */
@@ -610,7 +626,7 @@ test_split_mdts(void **state)
 	struct usk_nvme_qpair *qp;
 	struct usk_nvme_ns *ns;
 	struct fake_qpair *q;
-	struct cb_count c = { 0 };
+	struct cb_count c = {0};
 	static uint8_t buf[600 * 512];
 
 	assert_non_null(ctrlr);
@@ -641,7 +657,8 @@ test_split_mdts(void **state)
 	q->num_seen = 0;
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(usk_nvme_ns_cmd_write(ns, qp, buf, 7, 8, count_cb, &c,
-					       USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS), 0);
+					       USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS),
+			 0);
 	assert_int_equal(q->num_seen, 1);
 	assert_int_equal(q->seen[0].cdw12, 7u | USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS);
 	complete_all_io(q, 0);
@@ -650,7 +667,8 @@ test_split_mdts(void **state)
 
 	/* bad arguments */
 	assert_int_equal(usk_nvme_ns_cmd_read(ns, qp, buf, 0, 0, count_cb, &c, 0), -EINVAL);
-	assert_int_equal(usk_nvme_ns_cmd_read(ns, qp, buf, UINT64_MAX, 2, count_cb, &c, 0), -EINVAL);
+	assert_int_equal(usk_nvme_ns_cmd_read(ns, qp, buf, UINT64_MAX, 2, count_cb, &c, 0),
+			 -EINVAL);
 	usk_nvme_ctrlr_free_io_qpair(qp);
 	usk_nvme_detach(ctrlr);
 	free(f);
@@ -663,7 +681,7 @@ test_split_noiob(void **state)
 	struct usk_nvme_ctrlr *ctrlr;
 	struct usk_nvme_qpair *qp;
 	struct fake_qpair *q;
-	struct cb_count c = { 0 };
+	struct cb_count c = {0};
 	static uint8_t buf[64 * 512];
 
 	f->noiob = 16;
@@ -672,7 +690,9 @@ test_split_noiob(void **state)
 	qp = usk_nvme_ctrlr_alloc_io_qpair(ctrlr, NULL, 0);
 	q = fq(qp);
 	/* blocks 10..41 cross boundaries 16 and 32: 6 + 16 + 10 */
-	assert_int_equal(usk_nvme_ns_cmd_read(usk_nvme_ctrlr_get_ns(ctrlr, 1), qp, buf, 10, 32, count_cb, &c, 0), 0);
+	assert_int_equal(usk_nvme_ns_cmd_read(usk_nvme_ctrlr_get_ns(ctrlr, 1), qp, buf, 10, 32,
+					      count_cb, &c, 0),
+			 0);
 	assert_int_equal(q->num_seen, 3);
 	assert_int_equal(q->seen[0].cdw12 & 0xffff, 5);
 	assert_int_equal(q->seen[1].cdw10, 16);
@@ -695,7 +715,7 @@ test_pool_and_queueing(void **state)
 	struct usk_nvme_qpair *qp;
 	struct fake_qpair *q;
 	struct usk_nvme_ns *ns;
-	struct cb_count c = { 0 };
+	struct cb_count c = {0};
 	static uint8_t buf[4096];
 	int rc, n = 0;
 
@@ -707,7 +727,7 @@ test_pool_and_queueing(void **state)
 	qp = usk_nvme_ctrlr_alloc_io_qpair(ctrlr, &o, sizeof(o));
 	assert_non_null(qp);
 	q = fq(qp);
-	q->num_slots = 4;	/* transport full after 4: the rest wait in the core's queue */
+	q->num_slots = 4; /* transport full after 4: the rest wait in the core's queue */
 	while ((rc = usk_nvme_ns_cmd_read(ns, qp, buf, 0, 8, count_cb, &c, 0)) == 0) {
 		n++;
 	}
@@ -737,13 +757,14 @@ test_detach_aborts_admin(void **state)
 {
 	struct fake_ctrlr *f = fake_new();
 	struct usk_nvme_ctrlr *ctrlr = fake_connect();
-	struct cb_count c = { 0 };
+	struct cb_count c = {0};
 	uint8_t page[512];
 
 	assert_non_null(ctrlr);
 	fq(ctrlr->adminq)->auto_complete = false;
-	assert_int_equal(usk_nvme_ctrlr_cmd_get_log_page(ctrlr, USK_NVME_LOG_ERROR, 0, page, sizeof(page), 0,
-							 count_cb, &c), 0);
+	assert_int_equal(usk_nvme_ctrlr_cmd_get_log_page(ctrlr, USK_NVME_LOG_ERROR, 0, page,
+							 sizeof(page), 0, count_cb, &c),
+			 0);
 	assert_int_equal(c.calls, 0);
 	usk_nvme_detach(ctrlr);
 	assert_int_equal(c.calls, 1);
@@ -762,7 +783,7 @@ test_admin_timeout_cb(void **state)
 {
 	struct fake_ctrlr *f = fake_new();
 	struct usk_nvme_ctrlr *ctrlr = fake_connect();
-	struct cb_count c = { 0 };
+	struct cb_count c = {0};
 	uint8_t page[512];
 	int timeouts = 0;
 	uint64_t end;
@@ -770,9 +791,10 @@ test_admin_timeout_cb(void **state)
 	assert_non_null(ctrlr);
 	usk_nvme_ctrlr_register_timeout_callback(ctrlr, 0, 20000, timeout_cb, &timeouts);
 	fq(ctrlr->adminq)->auto_complete = false;
-	assert_int_equal(usk_nvme_ctrlr_cmd_get_log_page(ctrlr, USK_NVME_LOG_ERROR, 0, page, sizeof(page), 0,
-							 count_cb, &c), 0);
-	end = usk_get_ticks() + usk_get_ticks_hz() / 5;	/* 200 ms */
+	assert_int_equal(usk_nvme_ctrlr_cmd_get_log_page(ctrlr, USK_NVME_LOG_ERROR, 0, page,
+							 sizeof(page), 0, count_cb, &c),
+			 0);
+	end = usk_get_ticks() + usk_get_ticks_hz() / 5; /* 200 ms */
 	while (usk_get_ticks() < end) {
 		usk_nvme_ctrlr_process_admin_completions(ctrlr);
 	}
@@ -827,8 +849,8 @@ remove_cb(void *cb_ctx, struct usk_nvme_ctrlr *ctrlr)
 }
 
 static void
-probe_attach_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ctrlr *ctrlr,
-		const struct usk_nvme_ctrlr_opts *opts)
+probe_attach_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid,
+		struct usk_nvme_ctrlr *ctrlr, const struct usk_nvme_ctrlr_opts *opts)
 {
 	*(struct usk_nvme_ctrlr **)cb_ctx = ctrlr;
 }
@@ -838,7 +860,7 @@ static void
 test_remove_cb(void **state)
 {
 	struct fake_ctrlr *f = fake_new();
-	struct usk_nvme_transport_id trid = { 0 };
+	struct usk_nvme_transport_id trid = {0};
 	struct usk_nvme_ctrlr *ctrlr = NULL, *seen = NULL;
 
 	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_CUSTOM);
@@ -861,7 +883,8 @@ test_remove_cb(void **state)
 
 /* The discovery NQN makes a discovery controller on fabrics only. */
 static bool
-probe_disc_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk_nvme_ctrlr_opts *opts)
+probe_disc_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid,
+	      struct usk_nvme_ctrlr_opts *opts)
 {
 	*(bool *)cb_ctx = opts->is_discovery;
 	return false;
@@ -869,18 +892,22 @@ probe_disc_cb(void *cb_ctx, const struct usk_nvme_transport_id *trid, struct usk
 
 /* Stand-ins for the PCIe and TCP transports: only the probe callback is reached. */
 static const struct usk_nvme_transport_ops g_fake_pcie_ops = {
-	.name = "PCIe", .type = USK_NVME_TRANSPORT_PCIE, .ctrlr_construct = fake_ctrlr_construct,
+	.name = "PCIe",
+	.type = USK_NVME_TRANSPORT_PCIE,
+	.ctrlr_construct = fake_ctrlr_construct,
 };
 USK_NVME_TRANSPORT_REGISTER(fake_pcie, &g_fake_pcie_ops)
 static const struct usk_nvme_transport_ops g_fake_tcp_ops = {
-	.name = "TCP", .type = USK_NVME_TRANSPORT_TCP, .ctrlr_construct = fake_ctrlr_construct,
+	.name = "TCP",
+	.type = USK_NVME_TRANSPORT_TCP,
+	.ctrlr_construct = fake_ctrlr_construct,
 };
 USK_NVME_TRANSPORT_REGISTER(fake_tcp, &g_fake_tcp_ops)
 
 static void
 test_discovery_nqn_fabrics_only(void **state)
 {
-	struct usk_nvme_transport_id trid = { 0 };
+	struct usk_nvme_transport_id trid = {0};
 	bool disc = true;
 
 	usk_nvme_trid_populate_transport(&trid, USK_NVME_TRANSPORT_PCIE);
@@ -920,7 +947,7 @@ test_ns_rescan(void **state)
 	uint64_t end;
 
 	f->nn = 4;
-	f->active_mask = 0x3;		/* 1 and 2 */
+	f->active_mask = 0x3; /* 1 and 2 */
 	ctrlr = fake_connect();
 	assert_non_null(ctrlr);
 	fq(ctrlr->adminq)->auto_complete = true;

@@ -126,13 +126,13 @@ segs_next(void *ctx, void **addr, uint32_t *len)
 static uint64_t g_list[NVME_PCIE_LIST_PAGES * NVME_PCIE_PRPS_PER_PAGE];
 static struct nvme_pcie_tracker g_tr = {
 	.list = g_list,
-	.list_bus = { 0xa0000000, 0xb0000000 },
+	.list_bus = {0xa0000000, 0xb0000000},
 };
 
 static int
 build(struct usk_nvme_cmd *cmd, uintptr_t va, uint32_t len)
 {
-	struct segs s = { .addr = { (void *)va }, .len = { len }, .n = 1 };
+	struct segs s = {.addr = {(void *)va}, .len = {len}, .n = 1};
 
 	memset(cmd, 0, sizeof(*cmd));
 	memset(g_list, 0, sizeof(g_list));
@@ -243,7 +243,7 @@ build_segs(struct usk_nvme_cmd *cmd, struct segs *s, uint32_t total, bool sgl)
 	memset(g_list, 0, sizeof(g_list));
 	s->i = 0;
 	return sgl ? nvme_pcie_build_sgl(cmd, &g_tr, total, segs_next, s, fake_vtop) :
-	       nvme_pcie_build_prps(cmd, &g_tr, total, segs_next, s, fake_vtop);
+		     nvme_pcie_build_prps(cmd, &g_tr, total, segs_next, s, fake_vtop);
 }
 
 static void
@@ -252,15 +252,20 @@ test_prp_scattered(void **state)
 	struct usk_nvme_cmd cmd;
 	/* tail of one page, two whole pages elsewhere, 100 bytes of a third buffer */
 	struct segs ok = {
-		.addr = { (void *)(BASE + 0xe00), (void *)(BASE + 0x10000), (void *)(BASE + 0x20000) },
-		.len = { 0x200, 0x2000, 100 }, .n = 3,
+		.addr = {(void *)(BASE + 0xe00), (void *)(BASE + 0x10000),
+			 (void *)(BASE + 0x20000)},
+		.len = {0x200, 0x2000, 100},
+		.n = 3,
 	};
 	struct segs mid_unaligned = {
-		.addr = { (void *)BASE, (void *)(BASE + 0x10100) }, .len = { 4096, 4096 }, .n = 2,
+		.addr = {(void *)BASE, (void *)(BASE + 0x10100)},
+		.len = {4096, 4096},
+		.n = 2,
 	};
 	struct segs short_middle = {
-		.addr = { (void *)BASE, (void *)(BASE + 0x10000), (void *)(BASE + 0x20000) },
-		.len = { 4096, 1000, 4096 }, .n = 3,
+		.addr = {(void *)BASE, (void *)(BASE + 0x10000), (void *)(BASE + 0x20000)},
+		.len = {4096, 1000, 4096},
+		.n = 3,
 	};
 
 	assert_int_equal(build_segs(&cmd, &ok, 0x200 + 0x2000 + 100, false), 0);
@@ -292,7 +297,7 @@ static void
 test_sgl_single(void **state)
 {
 	struct usk_nvme_cmd cmd;
-	struct segs one = { .addr = { (void *)(BASE + 3) }, .len = { 777 }, .n = 1 };
+	struct segs one = {.addr = {(void *)(BASE + 3)}, .len = {777}, .n = 1};
 
 	assert_int_equal(build_segs(&cmd, &one, 777, true), 0);
 	assert_int_equal(cmd.dptr.sgl1.unkeyed.type, USK_NVME_SGL_TYPE_DATA_BLOCK);
@@ -338,7 +343,7 @@ free_qpair(struct nvme_pcie_qpair *pq)
 static void
 post_cpl(struct nvme_pcie_qpair *pq, uint32_t slot, uint16_t cid, uint8_t phase, uint8_t sc)
 {
-	struct usk_nvme_cpl c = { .cid = cid, .sqid = 1, .sqhd = (uint16_t)slot };
+	struct usk_nvme_cpl c = {.cid = cid, .sqid = 1, .sqhd = (uint16_t)slot};
 
 	c.status.p = phase;
 	c.status.sc = sc;
@@ -445,7 +450,7 @@ static void
 test_shadow_doorbells(void **state)
 {
 	struct nvme_pcie_qpair *pq = make_qpair(16, false);
-	uint32_t shadow[8] = { 0 }, eventidx[8] = { 0 };
+	uint32_t shadow[8] = {0}, eventidx[8] = {0};
 	struct nvme_request reqs[3];
 	int i;
 
@@ -493,16 +498,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prp_single_page),
-		cmocka_unit_test(test_prp_two_pages),
-		cmocka_unit_test(test_prp_list),
-		cmocka_unit_test(test_prp_chained),
-		cmocka_unit_test(test_prp_bad),
-		cmocka_unit_test(test_prp_scattered),
-		cmocka_unit_test(test_sgl_single),
-		cmocka_unit_test(test_submit_and_complete),
-		cmocka_unit_test(test_delayed_doorbell),
-		cmocka_unit_test(test_shadow_doorbells),
+		cmocka_unit_test(test_prp_single_page),	 cmocka_unit_test(test_prp_two_pages),
+		cmocka_unit_test(test_prp_list),	 cmocka_unit_test(test_prp_chained),
+		cmocka_unit_test(test_prp_bad),		 cmocka_unit_test(test_prp_scattered),
+		cmocka_unit_test(test_sgl_single),	 cmocka_unit_test(test_submit_and_complete),
+		cmocka_unit_test(test_delayed_doorbell), cmocka_unit_test(test_shadow_doorbells),
 		cmocka_unit_test(test_need_event),
 	};
 

@@ -55,7 +55,8 @@ test_connect_admin_and_io(void **state)
 	assert_int_equal(sct_sc(r), SC(0, USK_NVME_SC_COMMAND_SEQUENCE_ERROR));
 	free(r);
 
-	r = prop_cmd(admin, true, USK_NVME_REG_CC, USK_NVMF_PROP_SIZE_4, 1 | (6u << 16) | (4u << 20));
+	r = prop_cmd(admin, true, USK_NVME_REG_CC, USK_NVMF_PROP_SIZE_4,
+		     1 | (6u << 16) | (4u << 20));
 	assert_int_equal(sct_sc(r), 0);
 	free(r);
 	r = prop_cmd(admin, false, USK_NVME_REG_CSTS, USK_NVMF_PROP_SIZE_4, 0);
@@ -69,7 +70,7 @@ test_connect_admin_and_io(void **state)
 	assert_memory_equal(cdata->sn, "USK00000000000001   ", 20);
 	assert_memory_equal(cdata->mn, "usk Controller", 14);
 	assert_string_equal((char *)cdata->subnqn, SUBNQN);
-	assert_int_equal(cdata->mdts, 5);	/* 128 KiB / 4 KiB = 2^5 */
+	assert_int_equal(cdata->mdts, 5); /* 128 KiB / 4 KiB = 2^5 */
 	assert_int_equal(cdata->nn, 8);
 	assert_int_equal(cdata->maxcmd, 128);
 	assert_int_equal(cdata->sqes, 0x66);
@@ -106,7 +107,7 @@ test_connect_admin_and_io(void **state)
 	r = connect_cmd(io2, 1, 127, cntlid, SUBNQN, HOSTNQN, 0);
 	assert_int_equal(sct_sc(r), SC(1, USK_NVME_SC_INVALID_QUEUE_IDENTIFIER));
 	free(r);
-	r = connect_cmd(io2, 4, 127, cntlid, SUBNQN, HOSTNQN, 0);	/* max_qpairs_per_ctrlr 4 */
+	r = connect_cmd(io2, 4, 127, cntlid, SUBNQN, HOSTNQN, 0); /* max_qpairs_per_ctrlr 4 */
 	assert_int_equal(sct_sc(r), SC(1, USK_NVMF_FABRIC_SC_INVALID_PARAM));
 	free(r);
 
@@ -149,14 +150,14 @@ test_connect_refused(void **state)
 	qpair_drop(fq);
 
 	fq = qpair_new("4420");
-	r = connect_cmd(fq, 0, 0, 0xffff, SUBNQN, HOSTNQN2, 0);	/* SQSIZE 0 */
+	r = connect_cmd(fq, 0, 0, 0xffff, SUBNQN, HOSTNQN2, 0); /* SQSIZE 0 */
 	assert_int_equal(sct_sc(r), SC(1, USK_NVMF_FABRIC_SC_INVALID_PARAM));
 	assert_int_equal(r->rsp.connect_rsp.status_code_specific.invalid.ipo, 44);
 	free(r);
-	r = connect_cmd(fq, 0, 32, 0xffff, SUBNQN, HOSTNQN2, 0);	/* max_aq_depth 32 */
+	r = connect_cmd(fq, 0, 32, 0xffff, SUBNQN, HOSTNQN2, 0); /* max_aq_depth 32 */
 	assert_int_equal(sct_sc(r), SC(1, USK_NVMF_FABRIC_SC_INVALID_PARAM));
 	free(r);
-	r = connect_cmd(fq, 0, 31, 5, SUBNQN, HOSTNQN2, 0);	/* static controller model */
+	r = connect_cmd(fq, 0, 31, 5, SUBNQN, HOSTNQN2, 0); /* static controller model */
 	assert_int_equal(sct_sc(r), SC(1, USK_NVMF_FABRIC_SC_INVALID_PARAM));
 	free(r);
 	qpair_drop(fq);
@@ -251,15 +252,16 @@ test_identify_ns(void **state)
 	r = nvme_cmd(admin, USK_NVME_OPC_IDENTIFY, 1, USK_NVME_IDENTIFY_ACTIVE_NS_LIST, 0, 0, 4096);
 	assert_int_equal(((struct usk_nvme_ns_list *)r->buf)->ns_list[0], 0);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_IDENTIFY, 1, USK_NVME_IDENTIFY_NS_ID_DESCRIPTOR_LIST, 0, 0, 4096);
+	r = nvme_cmd(admin, USK_NVME_OPC_IDENTIFY, 1, USK_NVME_IDENTIFY_NS_ID_DESCRIPTOR_LIST, 0, 0,
+		     4096);
 	assert_int_equal(sct_sc(r), 0);
 	desc = (struct usk_nvme_ns_id_desc *)r->buf;
-	assert_int_equal(desc->nidt, USK_NVME_NIDT_UUID);	/* the bdev's UUID */
+	assert_int_equal(desc->nidt, USK_NVME_NIDT_UUID); /* the bdev's UUID */
 	assert_int_equal(desc->nidl, 16);
 	assert_int_equal(desc->nid[0], 0xab);
 	assert_int_equal(desc->nid[15], 0xcd);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_IDENTIFY, 0, 0x15, 0, 0, 4096);	/* unsupported CNS */
+	r = nvme_cmd(admin, USK_NVME_OPC_IDENTIFY, 0, 0x15, 0, 0, 4096); /* unsupported CNS */
 	assert_int_equal(sct_sc(r), SC(0, USK_NVME_SC_INVALID_FIELD));
 	free(r);
 	qpair_drop(admin);
@@ -274,34 +276,41 @@ test_features_and_opcodes(void **state)
 
 	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_NUMBER_OF_QUEUES, 0, 0, 0);
 	assert_int_equal(sct_sc(r), 0);
-	assert_int_equal(r->rsp.nvme_cpl.cdw0, (2u << 16) | 2u);	/* 3 I/O queues, 0's based */
+	assert_int_equal(r->rsp.nvme_cpl.cdw0, (2u << 16) | 2u); /* 3 I/O queues, 0's based */
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_NUMBER_OF_QUEUES, 0x00100010, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_NUMBER_OF_QUEUES,
+		     0x00100010, 0, 0);
 	assert_int_equal(sct_sc(r), 0);
 	assert_int_equal(r->rsp.nvme_cpl.cdw0, (2u << 16) | 2u);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0,
+		     0);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0,
+		     0);
 	assert_int_equal(r->rsp.nvme_cpl.cdw0, 0);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_KEEP_ALIVE_TIMER, 1050, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_KEEP_ALIVE_TIMER, 1050, 0,
+		     0);
 	free(r);
 	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_KEEP_ALIVE_TIMER, 0, 0, 0);
-	assert_int_equal(r->rsp.nvme_cpl.cdw0, 1100);	/* rounded up to 100 ms */
+	assert_int_equal(r->rsp.nvme_cpl.cdw0, 1100); /* rounded up to 100 ms */
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION, 0x100, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION,
+		     0x100, 0, 0);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION, 0, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION,
+		     0, 0, 0);
 	assert_int_equal(r->rsp.nvme_cpl.cdw0, 0x100);
 	free(r);
 	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ARBITRATION, 3, 0, 0);
 	assert_int_equal(sct_sc(r), 0);
 	free(r);
 	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_POWER_MANAGEMENT, 1, 0, 0);
-	assert_int_equal(sct_sc(r), SC(0, USK_NVME_SC_INVALID_FIELD));	/* no power state 1 */
+	assert_int_equal(sct_sc(r), SC(0, USK_NVME_SC_INVALID_FIELD)); /* no power state 1 */
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ARBITRATION | (1u << 31), 3, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ARBITRATION | (1u << 31), 3,
+		     0, 0);
 	assert_int_equal(sct_sc(r), SC(1, USK_NVME_SC_FEATURE_ID_NOT_SAVEABLE));
 	free(r);
 	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, 0x7e, 0, 0, 0);
@@ -320,18 +329,22 @@ test_features_and_opcodes(void **state)
 	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, 0x42 | (127u << 16), 0, 0, 512);
 	assert_int_equal(sct_sc(r), SC(1, USK_NVME_SC_INVALID_LOG_PAGE));
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_HEALTH_INFORMATION | (127u << 16), 0, 0, 512);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0,
+		     USK_NVME_LOG_HEALTH_INFORMATION | (127u << 16), 0, 0, 512);
 	assert_int_equal(sct_sc(r), 0);
 	assert_int_equal(((struct usk_nvme_health_information_page *)r->buf)->available_spare, 100);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_FIRMWARE_SLOT | (127u << 16), 0, 0, 512);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_FIRMWARE_SLOT | (127u << 16),
+		     0, 0, 512);
 	assert_int_equal(((struct usk_nvme_firmware_page *)r->buf)->afi, 1);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_ERROR | (15u << 16), 0, 0, 64);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_ERROR | (15u << 16), 0, 0,
+		     64);
 	assert_int_equal(sct_sc(r), 0);
 	free(r);
 	/* log length larger than the buffer */
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_HEALTH_INFORMATION | (1023u << 16), 0, 0, 512);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0,
+		     USK_NVME_LOG_HEALTH_INFORMATION | (1023u << 16), 0, 0, 512);
 	assert_int_not_equal(sct_sc(r), 0);
 	free(r);
 	r = req_new(admin, 0);
@@ -346,7 +359,8 @@ test_features_and_opcodes(void **state)
 	qpair_drop(admin);
 }
 
-/* The FUA bit of Write / Write Zeroes reaches the bdev; with the host's VWC off every write is FUA. */
+/* The FUA bit of Write / Write Zeroes reaches the bdev; with the host's VWC off every write is FUA.
+ */
 static void
 test_write_fua(void **state)
 {
@@ -356,7 +370,8 @@ test_write_fua(void **state)
 	struct fake_req *r;
 
 	g_log_n = 0;
-	r = nvme_cmd(io, USK_NVME_OPC_WRITE, 1, 100, 0, 7 | USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS, 4096);
+	r = nvme_cmd(io, USK_NVME_OPC_WRITE, 1, 100, 0, 7 | USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS,
+		     4096);
 	assert_int_equal(sct_sc(r), 0);
 	free(r);
 	r = nvme_cmd(io, USK_NVME_OPC_WRITE, 1, 100, 0, 7, 4096);
@@ -370,7 +385,8 @@ test_write_fua(void **state)
 	/* Write Zeroes FUA on a bdev with a write cache: zeroes, then a flush. */
 	g_bdev0->write_cache = true;
 	g_log_n = 0;
-	r = nvme_cmd(io, USK_NVME_OPC_WRITE_ZEROES, 1, 10, 0, 3 | USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS, 0);
+	r = nvme_cmd(io, USK_NVME_OPC_WRITE_ZEROES, 1, 10, 0,
+		     3 | USK_NVME_IO_FLAGS_FORCE_UNIT_ACCESS, 0);
 	assert_int_equal(sct_sc(r), 0);
 	free(r);
 	assert_int_equal(g_log_n, 2);
@@ -378,10 +394,12 @@ test_write_fua(void **state)
 	assert_int_equal(g_log[1].type, USK_BDEV_IO_TYPE_FLUSH);
 
 	/* The host turns the volatile write cache off: writes become write-through. */
-	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0,
+		     0);
 	assert_int_equal(sct_sc(r), 0);
 	free(r);
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_FEATURES, 0, USK_NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0,
+		     0);
 	assert_int_equal(r->rsp.nvme_cpl.cdw0, 0);
 	free(r);
 	g_log_n = 0;
@@ -418,10 +436,10 @@ test_io_commands(void **state)
 	r = nvme_cmd(io, USK_NVME_OPC_READ, 1, 1017, 0, 7, 4096);
 	assert_int_equal(sct_sc(r), SC(0, USK_NVME_SC_LBA_OUT_OF_RANGE));
 	free(r);
-	r = nvme_cmd(io, USK_NVME_OPC_READ, 1, 0, 1, 0, 512);	/* SLBA above 2^32 */
+	r = nvme_cmd(io, USK_NVME_OPC_READ, 1, 0, 1, 0, 512); /* SLBA above 2^32 */
 	assert_int_equal(sct_sc(r), SC(0, USK_NVME_SC_LBA_OUT_OF_RANGE));
 	free(r);
-	r = nvme_cmd(io, USK_NVME_OPC_READ, 1, 0, 0, 15, 4096);	/* 8 KiB into 4 KiB */
+	r = nvme_cmd(io, USK_NVME_OPC_READ, 1, 0, 0, 15, 4096); /* 8 KiB into 4 KiB */
 	assert_int_equal(sct_sc(r), SC(0, USK_NVME_SC_DATA_SGL_LENGTH_INVALID));
 	free(r);
 	r = nvme_cmd(io, USK_NVME_OPC_COMPARE, 1, 0, 0, 0, 512);
@@ -480,7 +498,8 @@ test_io_commands(void **state)
 	g_fail_sct = USK_NVME_SCT_MEDIA_ERROR;
 	g_fail_sc = USK_NVME_SC_UNRECOVERED_READ_ERROR;
 	r = nvme_cmd(io, USK_NVME_OPC_READ, 1, 0, 0, 0, 512);
-	assert_int_equal(sct_sc(r), SC(USK_NVME_SCT_MEDIA_ERROR, USK_NVME_SC_UNRECOVERED_READ_ERROR));
+	assert_int_equal(sct_sc(r),
+			 SC(USK_NVME_SCT_MEDIA_ERROR, USK_NVME_SC_UNRECOVERED_READ_ERROR));
 	free(r);
 	g_fail_sct = -1;
 
@@ -512,7 +531,8 @@ test_ns_change_aen(void **state)
 	uint32_t nsid;
 	int i;
 
-	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION, 0x100, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION,
+		     0x100, 0, 0);
 	free(r);
 	for (i = 0; i < 4; i++) {
 		aer[i] = aer_submit(admin);
@@ -543,15 +563,15 @@ test_ns_change_aen(void **state)
 	wait_state_change(usk_nvmf_subsystem_resume(g_subsystem, state_cb, NULL));
 	assert_int_equal(aer[1]->completions, 0);
 
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_CHANGED_NS_LIST | (1023u << 16),
-		     0, 0, 4096);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0,
+		     USK_NVME_LOG_CHANGED_NS_LIST | (1023u << 16), 0, 0, 4096);
 	assert_int_equal(sct_sc(r), 0);
 	assert_int_equal(((uint32_t *)r->buf)[0], 2);
 	assert_int_equal(((uint32_t *)r->buf)[1], 0);
 	free(r);
 	/* after the read the list is empty and events fire again */
-	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_CHANGED_NS_LIST | (1023u << 16),
-		     0, 0, 4096);
+	r = nvme_cmd(admin, USK_NVME_OPC_GET_LOG_PAGE, 0,
+		     USK_NVME_LOG_CHANGED_NS_LIST | (1023u << 16), 0, 0, 4096);
 	assert_int_equal(((uint32_t *)r->buf)[0], 0);
 	free(r);
 	ut_set_thread(0);
@@ -561,7 +581,8 @@ test_ns_change_aen(void **state)
 	assert_int_equal(aer[1]->completions, 1);
 
 	/* Abort an outstanding AER */
-	r = nvme_cmd(admin, USK_NVME_OPC_ABORT, 0, (uint32_t)aer[2]->cmd.nvme_cmd.cid << 16, 0, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_ABORT, 0, (uint32_t)aer[2]->cmd.nvme_cmd.cid << 16, 0, 0,
+		     0);
 	assert_int_equal(r->rsp.nvme_cpl.cdw0, 0);
 	assert_int_equal(aer[2]->completions, 1);
 	assert_int_equal(sct_sc(aer[2]), SC(0, USK_NVME_SC_ABORTED_BY_REQUEST));
@@ -622,7 +643,7 @@ test_pause_with_io_in_flight(void **state)
 	g_cb_done = false;
 	assert_int_equal(usk_nvmf_subsystem_pause(g_subsystem, state_cb, NULL), 0);
 	ut_poll_threads();
-	assert_false(g_cb_done);	/* waits for the write */
+	assert_false(g_cb_done); /* waits for the write */
 	assert_int_equal(usk_nvmf_subsystem_pause(g_subsystem, state_cb, NULL), -EBUSY);
 
 	/* new I/O while pausing is queued, not submitted */
@@ -659,7 +680,9 @@ test_enomem_retry(void **state)
 	uint16_t cntlid;
 	struct fake_qpair *admin = ctrlr_up(SUBNQN, HOSTNQN, 0, &cntlid);
 	struct fake_qpair *io = io_qpair_up(cntlid, 1);
-	enum { N = 200 };	/* more than the 128 bdev_io of the pool */
+	enum {
+		N = 200
+	}; /* more than the 128 bdev_io of the pool */
 	struct fake_req *r[N];
 	int i, done = 0;
 
@@ -673,7 +696,7 @@ test_enomem_retry(void **state)
 		usk_nvmf_request_exec(&r[i]->req);
 	}
 	ut_poll_threads();
-	assert_true(g_held_n > 0 && g_held_n < N);	/* the rest wait for a bdev_io */
+	assert_true(g_held_n > 0 && g_held_n < N); /* the rest wait for a bdev_io */
 	g_hold_io = false;
 	release_held();
 	ut_poll_threads();
@@ -720,12 +743,12 @@ test_ana_log(void **state)
 	memcpy(&ngrps, r->buf + 8, 2);
 	assert_int_equal(ngrps, 1);
 	memcpy(&v32, r->buf + 16, 4);
-	assert_int_equal(v32, 1);		/* ANAGRPID */
+	assert_int_equal(v32, 1); /* ANAGRPID */
 	memcpy(&v32, r->buf + 20, 4);
-	assert_int_equal(v32, 1);		/* NNSIDS */
-	assert_int_equal(r->buf[32], 0x01);	/* optimized */
+	assert_int_equal(v32, 1);	    /* NNSIDS */
+	assert_int_equal(r->buf[32], 0x01); /* optimized */
 	memcpy(&v32, r->buf + 48, 4);
-	assert_int_equal(v32, 1);		/* NSID */
+	assert_int_equal(v32, 1); /* NSID */
 	free(r);
 	qpair_drop(admin);
 }
@@ -754,7 +777,8 @@ test_sq_size_and_data_wait(void **state)
 	free(r);
 	bad->sq_size_rc = -EINVAL;
 	r = connect_cmd(bad, 2, 15, cntlid, SUBNQN, HOSTNQN, 0);
-	assert_int_equal(sct_sc(r), SC(USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVMF_FABRIC_SC_INVALID_PARAM));
+	assert_int_equal(sct_sc(r),
+			 SC(USK_NVME_SCT_COMMAND_SPECIFIC, USK_NVMF_FABRIC_SC_INVALID_PARAM));
 	free(r);
 	bad->sq_size_rc = 0;
 	io2 = bad;

@@ -32,7 +32,8 @@ test_nqn_validation(void **state)
 	assert_false(usk_nvmf_nqn_is_valid("nqn.16-06.io.usk:x", err, sizeof(err)));
 	assert_false(usk_nvmf_nqn_is_valid("nqn.2016-06.1io.usk:x", err, sizeof(err)));
 	assert_false(usk_nvmf_nqn_is_valid("nqn.2016-06.io.usk:", err, sizeof(err)));
-	assert_false(usk_nvmf_nqn_is_valid("nqn.2014-08.org.nvmexpress:uuid:not-a-uuid", err, sizeof(err)));
+	assert_false(usk_nvmf_nqn_is_valid("nqn.2014-08.org.nvmexpress:uuid:not-a-uuid", err,
+					   sizeof(err)));
 	assert_false(usk_nvmf_nqn_is_valid("nqn.1", err, sizeof(err)));
 	memset(longnqn, 'a', sizeof(longnqn));
 	memcpy(longnqn, "nqn.2016-06.io.usk:", 19);
@@ -43,8 +44,10 @@ test_nqn_validation(void **state)
 	assert_true(usk_nvmf_nqn_is_valid(longnqn, err, sizeof(err)));
 	/* subsystem creation enforces it */
 	struct usk_nvmf_subsystem *s;
-	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, "bad", USK_NVMF_SUBTYPE_NVME, 0, &s), -EINVAL);
-	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, SUBNQN, USK_NVMF_SUBTYPE_NVME, 0, &s), -EEXIST);
+	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, "bad", USK_NVMF_SUBTYPE_NVME, 0, &s),
+			 -EINVAL);
+	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, SUBNQN, USK_NVMF_SUBTYPE_NVME, 0, &s),
+			 -EEXIST);
 }
 
 static void
@@ -60,8 +63,9 @@ test_discovery_log(void **state)
 	uint64_t genctr;
 
 	ut_set_thread(0);
-	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, "nqn.2016-06.io.usk:cnode2", USK_NVMF_SUBTYPE_NVME,
-			 0, &s2), 0);
+	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, "nqn.2016-06.io.usk:cnode2",
+						   USK_NVMF_SUBTYPE_NVME, 0, &s2),
+			 0);
 	assert_int_equal(usk_nvmf_subsystem_add_host(s2, HOSTNQN2), 0);
 	fake_trid(&trid, "4430");
 	assert_int_equal(usk_nvmf_subsystem_add_listener(s2, &trid, NULL), 0);
@@ -83,7 +87,8 @@ test_discovery_log(void **state)
 	free(r);
 
 	/* HOSTNQN sees cnode1 (any host) but not cnode2 (HOSTNQN2 only) */
-	r = nvme_cmd(disc, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_DISCOVERY | (1023u << 16), 0, 0, 4096);
+	r = nvme_cmd(disc, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_DISCOVERY | (1023u << 16), 0,
+		     0, 4096);
 	assert_int_equal(sct_sc(r), 0);
 	log = (struct usk_nvmf_discovery_log_page *)r->buf;
 	assert_int_equal(log->numrec, 1);
@@ -103,9 +108,12 @@ test_discovery_log(void **state)
 	ut_set_thread(0);
 	assert_int_equal(usk_nvmf_subsystem_add_host(s2, HOSTNQN), 0);
 	fake_trid(&trid, "4420");
-	assert_int_equal(usk_nvmf_subsystem_add_listener(usk_nvmf_tgt_find_subsystem(g_tgt,
-			 USK_NVMF_DISCOVERY_NQN), &trid, NULL), 0);
-	r = nvme_cmd(disc, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_DISCOVERY | (1023u << 16), 0, 0, 4096);
+	assert_int_equal(usk_nvmf_subsystem_add_listener(
+				 usk_nvmf_tgt_find_subsystem(g_tgt, USK_NVMF_DISCOVERY_NQN), &trid,
+				 NULL),
+			 0);
+	r = nvme_cmd(disc, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_DISCOVERY | (1023u << 16), 0,
+		     0, 4096);
 	log = (struct usk_nvmf_discovery_log_page *)r->buf;
 	assert_int_equal(log->numrec, 3);
 	assert_true(log->genctr > genctr);
@@ -115,12 +123,14 @@ test_discovery_log(void **state)
 	assert_memory_equal(log->entries[2].trsvcid, "4430", 4);
 	free(r);
 	/* header only, and an offset into the entries */
-	r = nvme_cmd(disc, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_DISCOVERY | (255u << 16), 0, 1024, 1024);
+	r = nvme_cmd(disc, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_DISCOVERY | (255u << 16), 0,
+		     1024, 1024);
 	assert_int_equal(sct_sc(r), 0);
 	assert_int_equal(r->buf[0], USK_NVMF_TRTYPE_TCP);
 	free(r);
 	/* other logs are not on a discovery controller */
-	r = nvme_cmd(disc, USK_NVME_OPC_GET_LOG_PAGE, 0, USK_NVME_LOG_HEALTH_INFORMATION | (127u << 16), 0, 0, 512);
+	r = nvme_cmd(disc, USK_NVME_OPC_GET_LOG_PAGE, 0,
+		     USK_NVME_LOG_HEALTH_INFORMATION | (127u << 16), 0, 0, 512);
 	assert_int_equal(sct_sc(r), SC(1, USK_NVME_SC_INVALID_LOG_PAGE));
 	free(r);
 	qpair_drop(disc);
@@ -145,7 +155,7 @@ test_transport_opts_and_buffers(void **state)
 	assert_int_equal(usk_nvmf_transport_create("FAKE", &opts, &t, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "max_io_size"));
 	usk_nvmf_transport_opts_init("FAKE", &opts, sizeof(opts));
-	opts.io_unit_size = 1024;	/* 128 buffers per I/O: too many */
+	opts.io_unit_size = 1024; /* 128 buffers per I/O: too many */
 	assert_int_equal(usk_nvmf_transport_create("FAKE", &opts, &t, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "io_unit_size"));
 	usk_nvmf_transport_opts_init("FAKE", &opts, sizeof(opts));
@@ -180,7 +190,7 @@ test_transport_opts_and_buffers(void **state)
 	assert_int_equal(usk_nvmf_request_get_buffers(&r->req, &tg, g_transport, 200000), -EINVAL);
 	usk_nvmf_request_free_buffers(&r->req, &tg, g_transport);
 	assert_int_equal(r->req.iovcnt, 0);
-	assert_int_equal(tg.buf_cache_count, 2);	/* cache refilled, the rest back in the pool */
+	assert_int_equal(tg.buf_cache_count, 2); /* cache refilled, the rest back in the pool */
 	assert_int_equal(usk_nvmf_request_get_buffers(&r->req, &tg, g_transport, 8192), 0);
 	assert_int_equal(tg.buf_cache_count, 1);
 	usk_nvmf_request_free_buffers(&r->req, &tg, g_transport);
@@ -202,22 +212,29 @@ test_subsystem_hosts_and_ns(void **state)
 
 	ut_set_thread(0);
 	/* changes need a paused or inactive subsystem */
-	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock1", NULL, 0, &nsid), -EPERM);
+	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock1", NULL, 0, &nsid),
+			 -EPERM);
 	wait_state_change(usk_nvmf_subsystem_pause(g_subsystem, state_cb, NULL));
-	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "NoSuch", NULL, 0, &nsid), -ENODEV);
+	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "NoSuch", NULL, 0, &nsid),
+			 -ENODEV);
 	usk_nvmf_ns_opts_get_defaults(&nopts, sizeof(nopts));
 	nopts.nsid = 1;
-	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock1", &nopts, sizeof(nopts), &nsid),
+	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock1", &nopts, sizeof(nopts),
+						       &nsid),
 			 -EEXIST);
 	nopts.nsid = 9;
-	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock1", &nopts, sizeof(nopts), &nsid),
+	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock1", &nopts, sizeof(nopts),
+						       &nsid),
 			 -EINVAL);
 	nopts.nsid = 5;
 	nopts.eui64_be = 0x0011223344556677ULL;
-	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock1", &nopts, sizeof(nopts), &nsid), 0);
+	assert_int_equal(usk_nvmf_subsystem_add_ns_ext(g_subsystem, "Mock1", &nopts, sizeof(nopts),
+						       &nsid),
+			 0);
 	assert_int_equal(nsid, 5);
-	assert_int_equal(usk_nvmf_ns_get_id(usk_nvmf_subsystem_get_next_ns(g_subsystem,
-			 usk_nvmf_subsystem_get_first_ns(g_subsystem))), 5);
+	assert_int_equal(usk_nvmf_ns_get_id(usk_nvmf_subsystem_get_next_ns(
+				 g_subsystem, usk_nvmf_subsystem_get_first_ns(g_subsystem))),
+			 5);
 	assert_int_equal(usk_nvmf_subsystem_remove_ns(g_subsystem, 3), -ENOENT);
 	assert_int_equal(usk_nvmf_subsystem_remove_ns(g_subsystem, 5), 0);
 	wait_state_change(usk_nvmf_subsystem_resume(g_subsystem, state_cb, NULL));
@@ -233,7 +250,8 @@ test_subsystem_hosts_and_ns(void **state)
 	assert_int_equal(usk_nvmf_subsystem_remove_host(g_subsystem, HOSTNQN), 0);
 	assert_int_equal(usk_nvmf_subsystem_remove_host(g_subsystem, HOSTNQN), -ENOENT);
 	assert_false(usk_nvmf_subsystem_host_allowed(g_subsystem, HOSTNQN));
-	assert_int_equal(usk_nvmf_subsystem_set_sn(g_subsystem, "this serial is far too long"), -EINVAL);
+	assert_int_equal(usk_nvmf_subsystem_set_sn(g_subsystem, "this serial is far too long"),
+			 -EINVAL);
 	assert_int_equal(usk_nvmf_subsystem_set_cntlid_range(g_subsystem, 1, 10), -EPERM);
 }
 
@@ -251,7 +269,8 @@ test_hot_remove(void **state)
 	struct fake_req *aer, *r;
 	bool done = false;
 
-	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION, 0x100, 0, 0);
+	r = nvme_cmd(admin, USK_NVME_OPC_SET_FEATURES, 0, USK_NVME_FEAT_ASYNC_EVENT_CONFIGURATION,
+		     0x100, 0, 0);
 	free(r);
 	aer = aer_submit(admin);
 	ut_set_thread(0);
@@ -300,7 +319,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transport_opts_and_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subsystem_hosts_and_ns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hot_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_listener_drops_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_listener_drops_connections, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,8 +25,17 @@ struct usk_bdev *g_bdev0, *g_bdev1;
 int g_cb_status;
 bool g_cb_done;
 
-static void fini_cb(void *arg) { *(bool *)arg = true; }
-static void add_transport_cb(void *arg, int status) { g_cb_status = status; g_cb_done = true; }
+static void
+fini_cb(void *arg)
+{
+	*(bool *)arg = true;
+}
+static void
+add_transport_cb(void *arg, int status)
+{
+	g_cb_status = status;
+	g_cb_done = true;
+}
 
 void
 state_cb(struct usk_nvmf_subsystem *subsystem, void *arg, int status)
@@ -48,7 +57,7 @@ wait_state_change(int rc)
 int
 setup(void **state)
 {
-	struct usk_nvmf_target_opts topts = { .opts_size = sizeof(topts), .name = "ut" };
+	struct usk_nvmf_target_opts topts = {.opts_size = sizeof(topts), .name = "ut"};
 	struct usk_nvmf_transport_opts opts;
 	struct usk_nvme_transport_id trid;
 	char err[128] = "";
@@ -71,14 +80,17 @@ setup(void **state)
 	}
 	ut_set_thread(0);
 	assert_true(usk_nvmf_transport_opts_init("fake", &opts, sizeof(opts)));
-	assert_int_equal(usk_nvmf_transport_create("FAKE", &opts, &g_transport, err, sizeof(err)), 0);
+	assert_int_equal(usk_nvmf_transport_create("FAKE", &opts, &g_transport, err, sizeof(err)),
+			 0);
 	usk_nvmf_tgt_add_transport(g_tgt, g_transport, add_transport_cb, NULL);
 	ut_poll_threads();
 	assert_true(g_cb_done);
 	assert_int_equal(g_cb_status, 0);
 	g_cb_done = false;
 
-	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, SUBNQN, USK_NVMF_SUBTYPE_NVME, 8, &g_subsystem), 0);
+	assert_int_equal(usk_nvmf_subsystem_create(g_tgt, SUBNQN, USK_NVMF_SUBTYPE_NVME, 8,
+						   &g_subsystem),
+			 0);
 	assert_int_equal(usk_nvmf_subsystem_set_sn(g_subsystem, "USK00000000000001"), 0);
 	assert_int_equal(usk_nvmf_subsystem_set_mn(g_subsystem, "usk Controller"), 0);
 	usk_nvmf_subsystem_set_allow_any_host(g_subsystem, true);
@@ -94,8 +106,16 @@ setup(void **state)
 	return 0;
 }
 
-static void poll_group_destroyed(void *ctx, int status) { (*(int *)ctx)++; }
-static void tgt_destroyed(void *ctx, int status) { *(bool *)ctx = true; }
+static void
+poll_group_destroyed(void *ctx, int status)
+{
+	(*(int *)ctx)++;
+}
+static void
+tgt_destroyed(void *ctx, int status)
+{
+	*(bool *)ctx = true;
+}
 
 int
 teardown(void **state)
@@ -200,7 +220,7 @@ prop_cmd(struct fake_qpair *fq, bool set, uint32_t ofst, uint8_t size, uint64_t 
 
 	r->cmd.prop_get_cmd.opcode = USK_NVME_OPC_FABRIC;
 	r->cmd.prop_get_cmd.fctype = set ? USK_NVMF_FABRIC_COMMAND_PROPERTY_SET :
-				     USK_NVMF_FABRIC_COMMAND_PROPERTY_GET;
+					   USK_NVMF_FABRIC_COMMAND_PROPERTY_GET;
 	r->cmd.prop_get_cmd.attrib.size = size;
 	r->cmd.prop_get_cmd.ofst = ofst;
 	if (set) {
@@ -237,8 +257,7 @@ ctrlr_up(const char *subnqn, const char *hostnqn, uint32_t kato, uint16_t *cntli
 	*cntlid = r->rsp.connect_rsp.status_code_specific.success.cntlid;
 	assert_true(*cntlid >= 1 && *cntlid <= 0xffef);
 	free(r);
-	r = prop_cmd(fq, true, USK_NVME_REG_CC, USK_NVMF_PROP_SIZE_4,
-		     1 | (6u << 16) | (4u << 20));
+	r = prop_cmd(fq, true, USK_NVME_REG_CC, USK_NVMF_PROP_SIZE_4, 1 | (6u << 16) | (4u << 20));
 	assert_int_equal(sct_sc(r), 0);
 	free(r);
 	r = prop_cmd(fq, false, USK_NVME_REG_CSTS, USK_NVMF_PROP_SIZE_4, 0);

@@ -130,7 +130,8 @@ assert_error(json_t *resp, int code, const char *substr)
 	}
 }
 
-static const char *REQ = "{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":7,\"params\":{\"name\":\"x\"}}";
+static const char *REQ =
+	"{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":7,\"params\":{\"name\":\"x\"}}";
 
 static void
 test_byte_by_byte(void **state)
@@ -148,7 +149,8 @@ test_byte_by_byte(void **state)
 	}
 	resp = take_one(conn);
 	assert_int_equal(json_integer_value(json_object_get(resp, "id")), 7);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(resp, "result"), "name")), "x");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(resp, "result"), "name")), "x");
 	assert_string_equal(json_string_value(json_object_get(resp, "jsonrpc")), "2.0");
 	json_decref(resp);
 	jsonrpc_conn_close(conn);
@@ -158,16 +160,20 @@ static void
 test_two_in_one_read(void **state)
 {
 	struct jsonrpc_conn *conn = jsonrpc_conn_create(NULL, NULL);
-	const char *two = "{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":1,\"params\":{\"name\":\"a}\"}}\n"
-			  "  {\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":\"two\",\"params\":{\"name\":\"b\\\"{\"}}";
+	const char *two =
+		"{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":1,\"params\":{\"name\":\"a}\"}}\n"
+		"  {\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":\"two\",\"params\":{\"name\":\"b\\\"{\"}}";
 	json_t *v[3];
 
 	assert_int_equal(jsonrpc_conn_recv(conn, two, strlen(two)), 0);
 	assert_int_equal(take_output(conn, v, 3), 2);
 	assert_int_equal(json_integer_value(json_object_get(v[0], "id")), 1);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(v[0], "result"), "name")), "a}");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(v[0], "result"), "name")), "a}");
 	assert_string_equal(json_string_value(json_object_get(v[1], "id")), "two");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(v[1], "result"), "name")), "b\"{");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(v[1], "result"), "name")),
+		"b\"{");
 	json_decref(v[0]);
 	json_decref(v[1]);
 	jsonrpc_conn_close(conn);
@@ -207,22 +213,26 @@ test_invalid_requests(void **state)
 	} cases[] = {
 		{"42", USK_JSONRPC_ERROR_INVALID_REQUEST, "not a JSON object"},
 		{"{\"jsonrpc\":\"2.0\",\"id\":1}", USK_JSONRPC_ERROR_INVALID_REQUEST, "method"},
-		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}", USK_JSONRPC_ERROR_INVALID_REQUEST, "method"},
-		{"{\"method\":\"test_echo\",\"id\":1}", USK_JSONRPC_ERROR_INVALID_REQUEST, "jsonrpc"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}", USK_JSONRPC_ERROR_INVALID_REQUEST,
+		 "method"},
+		{"{\"method\":\"test_echo\",\"id\":1}", USK_JSONRPC_ERROR_INVALID_REQUEST,
+		 "jsonrpc"},
 		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_echo\",\"params\":3}",
 		 USK_JSONRPC_ERROR_INVALID_REQUEST, "params"},
-		{"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"test_echo\"}", USK_JSONRPC_ERROR_INVALID_REQUEST, "id"},
-		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"foo\"}", USK_JSONRPC_ERROR_METHOD_NOT_FOUND,
-		 "Method not found: foo"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"test_echo\"}",
+		 USK_JSONRPC_ERROR_INVALID_REQUEST, "id"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"foo\"}",
+		 USK_JSONRPC_ERROR_METHOD_NOT_FOUND, "Method not found: foo"},
 		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_echo\",\"params\":{\"count\":1}}",
 		 USK_JSONRPC_ERROR_INVALID_PARAMS, "name"},
 		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_echo\",\"params\":{\"name\":\"x\",\"count\":\"z\"}}",
 		 USK_JSONRPC_ERROR_INVALID_PARAMS, "count"},
 		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_echo\",\"params\":{\"name\":\"x\",\"bogus\":1}}",
 		 USK_JSONRPC_ERROR_INVALID_PARAMS, "bogus"},
-		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_echo\"}", USK_JSONRPC_ERROR_INVALID_PARAMS, "name"},
-		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_startup_only\"}", USK_JSONRPC_ERROR_INVALID_STATE,
-		 "Method may only be called at startup"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_echo\"}",
+		 USK_JSONRPC_ERROR_INVALID_PARAMS, "name"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_startup_only\"}",
+		 USK_JSONRPC_ERROR_INVALID_STATE, "Method may only be called at startup"},
 		{"[]", USK_JSONRPC_ERROR_INVALID_REQUEST, "empty batch"},
 	};
 	size_t i;
@@ -250,7 +260,8 @@ static void
 test_state_and_alias(void **state)
 {
 	struct jsonrpc_conn *conn = jsonrpc_conn_create(NULL, NULL);
-	const char *alias = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"old_test_echo\",\"params\":{\"name\":\"q\"}}";
+	const char *alias =
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"old_test_echo\",\"params\":{\"name\":\"q\"}}";
 	json_t *resp;
 
 	assert_int_equal(usk_rpc_is_method_allowed("test_echo", USK_RPC_RUNTIME), 0);
@@ -261,7 +272,8 @@ test_state_and_alias(void **state)
 
 	jsonrpc_conn_recv(conn, alias, strlen(alias));
 	resp = take_one(conn);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(resp, "result"), "name")), "q");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(resp, "result"), "name")), "q");
 	json_decref(resp);
 
 	usk_rpc_set_state(USK_RPC_STARTUP);
@@ -304,11 +316,13 @@ static void
 test_batch(void **state)
 {
 	struct jsonrpc_conn *conn = jsonrpc_conn_create(NULL, NULL);
-	const char *batch = "[{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":1,\"params\":{\"name\":\"a\"}},"
-			    "{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"params\":{\"name\":\"n\"}},"
-			    "7,"
-			    "{\"jsonrpc\":\"2.0\",\"method\":\"foo\",\"id\":3}]";
-	const char *all_notif = "[{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"params\":{\"name\":\"n\"}}]";
+	const char *batch =
+		"[{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":1,\"params\":{\"name\":\"a\"}},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"params\":{\"name\":\"n\"}},"
+		"7,"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"foo\",\"id\":3}]";
+	const char *all_notif =
+		"[{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"params\":{\"name\":\"n\"}}]";
 	json_t *resp;
 	size_t len;
 
@@ -331,7 +345,8 @@ static void
 test_notification(void **state)
 {
 	struct jsonrpc_conn *conn = jsonrpc_conn_create(NULL, NULL);
-	const char *n1 = "{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"params\":{\"name\":\"n\"}}";
+	const char *n1 =
+		"{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"params\":{\"name\":\"n\"}}";
 	const char *n2 = "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}";
 	size_t len;
 
@@ -387,7 +402,9 @@ test_call_local(void **state)
 
 	assert_int_equal(usk_rpc_call_local("test_echo", params, local_cb, NULL), 0);
 	assert_non_null(g_local_resp);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(g_local_resp, "result"), "name")), "loc");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(g_local_resp, "result"), "name")),
+		"loc");
 	json_decref(g_local_resp);
 	assert_int_equal(usk_rpc_call_local("nope", NULL, local_cb, NULL), 0);
 	assert_error(g_local_resp, USK_JSONRPC_ERROR_METHOD_NOT_FOUND, "nope");
@@ -406,7 +423,8 @@ test_get_methods(void **state)
 {
 	struct jsonrpc_conn *conn = jsonrpc_conn_create(NULL, NULL);
 	const char *r1 = "{\"jsonrpc\":\"2.0\",\"method\":\"rpc_get_methods\",\"id\":1}";
-	const char *r2 = "{\"jsonrpc\":\"2.0\",\"method\":\"rpc_get_methods\",\"id\":2,\"params\":{\"current\":true,\"include_aliases\":true}}";
+	const char *r2 =
+		"{\"jsonrpc\":\"2.0\",\"method\":\"rpc_get_methods\",\"id\":2,\"params\":{\"current\":true,\"include_aliases\":true}}";
 	const char *r3 = "{\"jsonrpc\":\"2.0\",\"method\":\"spdk_get_version\",\"id\":3}";
 	json_t *v[4];
 	int all = 0, with_alias = 0;
@@ -421,10 +439,13 @@ test_get_methods(void **state)
 	assert_int_equal(json_array_size(json_object_get(v[0], "result")), all);
 	/* runtime state: test_startup_only is not current, the alias is included */
 	assert_int_equal(json_array_size(json_object_get(v[1], "result")), all);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(v[2], "result"), "version")),
-			    "usk v0.1.0");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(v[2], "result"),
-					    "fields"), "minor")), 1);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(v[2], "result"), "version")),
+		"usk v0.1.0");
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(v[2], "result"), "fields"), "minor")),
+		1);
 	json_decref(v[0]);
 	json_decref(v[1]);
 	json_decref(v[2]);
@@ -484,10 +505,12 @@ oom_sweep(const char *req, const char *expected_text)
 			/* A failure that mattered: an Internal error, never a partial result. */
 			errors++;
 			if (json_is_array(resp)) {
-				/* A batch: each reply complete, or an Internal error with its id. */
+				/* A batch: each reply complete, or an Internal error with its id.
+				 */
 				assert_int_equal(json_array_size(resp), json_array_size(expected));
 				for (size_t i = 0; i < json_array_size(resp); i++) {
-					json_t *r = json_array_get(resp, i), *e = json_array_get(expected, i);
+					json_t *r = json_array_get(resp, i),
+					       *e = json_array_get(expected, i);
 
 					if (!json_equal(r, e)) {
 						assert_true(json_equal(json_object_get(r, "id"),
@@ -497,7 +520,8 @@ oom_sweep(const char *req, const char *expected_text)
 					}
 				}
 			} else {
-				assert_error(resp, USK_JSONRPC_ERROR_INTERNAL_ERROR, "Internal error");
+				assert_error(resp, USK_JSONRPC_ERROR_INTERNAL_ERROR,
+					     "Internal error");
 			}
 		}
 		json_decref(resp);

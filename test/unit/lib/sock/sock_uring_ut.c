@@ -86,7 +86,7 @@ test_impl_registry(void **state)
 	assert_int_equal(usk_sock_impl_get_opts("uring", &o, sizeof(o)), 0);
 	assert_true(o.buf_count >= 16 && o.buf_size >= 4096);
 	bad = o;
-	bad.buf_count = 100;	/* not a power of two */
+	bad.buf_count = 100; /* not a power of two */
 	assert_int_equal(usk_sock_impl_set_opts("uring", &bad), -EINVAL);
 	bad = o;
 	bad.buf_size = 100;
@@ -106,7 +106,7 @@ test_impl_registry(void **state)
 struct rx_ctx {
 	uint8_t *buf;
 	size_t len;
-	size_t chunk;		/* bytes read per callback: short reads leave data queued */
+	size_t chunk; /* bytes read per callback: short reads leave data queued */
 	int calls;
 	int last_rc;
 };
@@ -131,7 +131,7 @@ test_uring_recv_short_reads(void **state)
 	const size_t total = 300000;
 	struct usk_sock_group *g;
 	struct usk_sock *l, *c, *s;
-	struct rx_ctx ctx = { .chunk = 1000 };
+	struct rx_ctx ctx = {.chunk = 1000};
 	uint8_t *src = malloc(total);
 	size_t sent = 0, i;
 	int n;
@@ -148,7 +148,7 @@ test_uring_recv_short_reads(void **state)
 	assert_false(usk_sock_has_async_writev(c));
 	for (n = 0; n < 20000 && ctx.len < total; n++) {
 		if (sent < total) {
-			struct iovec iov = { .iov_base = src + sent, .iov_len = total - sent };
+			struct iovec iov = {.iov_base = src + sent, .iov_len = total - sent};
 			ssize_t rc = usk_sock_writev(c, &iov, 1);
 
 			if (rc > 0) {
@@ -206,7 +206,7 @@ test_uring_partial_send_stalled_peer(void **state)
 	struct usk_sock_impl_opts o, saved;
 	struct usk_sock_group *g;
 	struct usk_sock *l, *l2, *c, *s, *c2, *s2;
-	struct rx_ctx rx2 = { .chunk = 64 };
+	struct rx_ctx rx2 = {.chunk = 64};
 	struct tx_ctx tx = {0};
 	uint8_t *src = malloc(total), *dst = malloc(total);
 	struct iovec iov[2];
@@ -249,7 +249,7 @@ test_uring_partial_send_stalled_peer(void **state)
 			worst = now_us() - t0;
 		}
 		if (n == 50) {
-			struct iovec one = { .iov_base = "ping", .iov_len = 4 };
+			struct iovec one = {.iov_base = "ping", .iov_len = 4};
 
 			assert_int_equal(usk_sock_writev(c2, &one, 1), 4);
 		}
@@ -265,7 +265,7 @@ test_uring_partial_send_stalled_peer(void **state)
 
 	/* the peer drains; resubmit the rest after each completion until all is out */
 	for (n = 0; n < 200000 && got < total; n++) {
-		struct iovec r = { .iov_base = dst + got, .iov_len = total - got };
+		struct iovec r = {.iov_base = dst + got, .iov_len = total - got};
 		ssize_t rc = usk_sock_readv(c, &r, 1);
 
 		if (rc > 0) {
@@ -277,7 +277,8 @@ test_uring_partial_send_stalled_peer(void **state)
 			sent += (size_t)tx.rc;
 			tx.done = 0;
 			if (sent < total) {
-				struct iovec rest = { .iov_base = src + sent, .iov_len = total - sent };
+				struct iovec rest = {.iov_base = src + sent,
+						     .iov_len = total - sent};
 
 				assert_int_equal(usk_sock_writev_async(s, &rest, 1, tx_cb, &tx), 0);
 			}
@@ -341,7 +342,7 @@ test_uring_close_in_write_cb(void **state)
 	struct usk_sock_group *g;
 	struct usk_sock *l, *c;
 	struct close_ctx ctx = {0};
-	struct iovec iov = { .iov_base = "data", .iov_len = 4 };
+	struct iovec iov = {.iov_base = "data", .iov_len = 4};
 	char buf[8];
 	int n;
 
@@ -373,8 +374,8 @@ test_uring_eventfd(void **state)
 {
 	struct usk_sock_group *g;
 	struct usk_sock *l, *c, *s;
-	struct rx_ctx ctx = { .chunk = 100 };
-	struct iovec iov = { .iov_base = "wake", .iov_len = 4 };
+	struct rx_ctx ctx = {.chunk = 100};
+	struct iovec iov = {.iov_base = "wake", .iov_len = 4};
 	struct pollfd pfd;
 	int fd, n;
 

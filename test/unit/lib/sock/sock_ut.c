@@ -72,8 +72,8 @@ test_accept_connect_io(void **state)
 
 	make_pair("127.0.0.1", &l, &c, &s);
 	assert_false(usk_sock_is_ipv6(s));
-	assert_int_equal(usk_sock_getaddr(s, saddr, sizeof(saddr), &sport, caddr, sizeof(caddr),
-					  &cport), 0);
+	assert_int_equal(
+		usk_sock_getaddr(s, saddr, sizeof(saddr), &sport, caddr, sizeof(caddr), &cport), 0);
 	assert_string_equal(saddr, "127.0.0.1");
 	assert_string_equal(caddr, "127.0.0.1");
 	/* accepted sockets get TCP_NODELAY and the listener's priority */
@@ -161,7 +161,7 @@ test_ipv6(void **state)
 
 struct cb_ctx {
 	int calls;
-	struct usk_sock *other;	/* removed and closed from inside the callback */
+	struct usk_sock *other; /* removed and closed from inside the callback */
 	struct usk_sock_group *group;
 };
 
@@ -185,7 +185,7 @@ test_group(void **state)
 	struct usk_sock_group *g;
 	struct usk_sock *l, *c1, *s1, *c2, *s2;
 	struct cb_ctx ctx1 = {0}, ctx2 = {0};
-	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+	struct iovec iov = {.iov_base = "x", .iov_len = 1};
 	int i, n = 0;
 
 	assert_int_equal(usk_sock_group_create(&ctx1, &g), 0);
@@ -290,7 +290,7 @@ test_connect_async(void **state)
 	assert_int_equal(rc, 0);
 	assert_int_equal(usk_sock_connect_poll(c), 0);
 	s = accept_wait(l);
-	assert_int_equal(usk_sock_writev(c, &(struct iovec){ .iov_base = "x", .iov_len = 1 }, 1), 1);
+	assert_int_equal(usk_sock_writev(c, &(struct iovec){.iov_base = "x", .iov_len = 1}, 1), 1);
 	usk_sock_close(&s);
 	usk_sock_close(&c);
 	usk_sock_close(&l);

@@ -117,7 +117,8 @@ test_slow_poller_warning(void **state)
 	ut_poll_thread(0);
 	usk_log_close();
 	assert_int_equal(g_slow_n, 2);
-	assert_non_null(strstr(g_slow_lines[0], "slow poller 'ut_slow_poller' on thread ut_thread0"));
+	assert_non_null(
+		strstr(g_slow_lines[0], "slow poller 'ut_slow_poller' on thread ut_thread0"));
 	assert_non_null(strstr(g_slow_lines[1], "slow message thread_lib_ut+0x"));
 }
 
@@ -125,8 +126,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_lib_opts),
-	    cmocka_unit_test_setup_teardown(test_slow_poller_warning, setup_threads, teardown_threads),
+		cmocka_unit_test(test_lib_opts),
+		cmocka_unit_test_setup_teardown(test_slow_poller_warning, setup_threads,
+						teardown_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -330,7 +330,7 @@ static void
 test_timed_poller_order(void **state)
 {
 	struct poller_ctx c[5] = {
-	    {.id = 0}, {.id = 1}, {.id = 2}, {.id = 3}, {.id = 4},
+		{.id = 0}, {.id = 1}, {.id = 2}, {.id = 3}, {.id = 4},
 	};
 	/* Periods in microseconds (= fake ticks). */
 	const uint64_t period[5] = {300, 100, 200, 100, 250};
@@ -338,10 +338,10 @@ test_timed_poller_order(void **state)
 	struct usk_thread *t0 = ut_get_thread(0);
 	uint64_t start = ut_now();
 	static const int expect[] = {
-	    1, 3,    /* t=100: both 100 us pollers, in registration order */
-	    2, 1, 3, /* t=200 */
-	    4,	     /* t=250 */
-	    0, 1, 3, /* t=300 */
+		1, 3,	 /* t=100: both 100 us pollers, in registration order */
+		2, 1, 3, /* t=200 */
+		4,	 /* t=250 */
+		0, 1, 3, /* t=300 */
 	};
 
 	log_reset();
@@ -606,8 +606,8 @@ test_io_channel_refcount(void **state)
 
 	io_reset();
 	ut_set_thread(0);
-	assert_int_equal(usk_io_device_register(&g_dev1, ch_create, ch_destroy, sizeof(struct dev_ctx),
-						"dev1"),
+	assert_int_equal(usk_io_device_register(&g_dev1, ch_create, ch_destroy,
+						sizeof(struct dev_ctx), "dev1"),
 			 0);
 	/* A second registration of the same pointer is refused. */
 	assert_int_equal(usk_io_device_register(&g_dev1, ch_create, ch_destroy, 0, "dup"), -EEXIST);
@@ -670,8 +670,8 @@ test_io_device_unregister_deferred(void **state)
 
 	io_reset();
 	ut_set_thread(0);
-	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx),
-						NULL),
+	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy,
+						sizeof(struct dev_ctx), NULL),
 			 0);
 	ch0 = usk_get_io_channel(&g_dev2);
 	ut_set_thread(2);
@@ -684,8 +684,8 @@ test_io_device_unregister_deferred(void **state)
 	ut_set_thread(2);
 	assert_null(usk_get_io_channel(&g_dev2));
 	/* The same pointer registered again gets fresh channels next to the old one. */
-	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx),
-						"again"),
+	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy,
+						sizeof(struct dev_ctx), "again"),
 			 0);
 	{
 		struct usk_io_channel *fresh = usk_get_io_channel(&g_dev2);
@@ -748,8 +748,8 @@ test_for_each_channel(void **state)
 	io_reset();
 	log_reset();
 	ut_set_thread(0);
-	assert_int_equal(usk_io_device_register(&g_dev1, ch_create, ch_destroy, sizeof(struct dev_ctx),
-						"dev1"),
+	assert_int_equal(usk_io_device_register(&g_dev1, ch_create, ch_destroy,
+						sizeof(struct dev_ctx), "dev1"),
 			 0);
 	ch0 = usk_get_io_channel(&g_dev1);
 	ut_set_thread(2);
@@ -843,8 +843,8 @@ test_thread_exit_waits(void **state)
 	t = usk_thread_create("exiting", NULL);
 	assert_non_null(t);
 	usk_set_thread(t);
-	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy, sizeof(struct dev_ctx),
-						"dev2"),
+	assert_int_equal(usk_io_device_register(&g_dev2, ch_create, ch_destroy,
+						sizeof(struct dev_ctx), "dev2"),
 			 0);
 	pa = usk_poller_register(poller_fn, &a, 0);
 	ch = usk_get_io_channel(&g_dev2);
@@ -996,7 +996,8 @@ test_msg_pool_exhaustion(void **state)
 	assert_true(sent > 0);
 	/* With the pool empty a thread walk cannot start: -ENOMEM and its callbacks never run. */
 	memset(g_thread_visits, 0, sizeof(g_thread_visits));
-	assert_int_equal(usk_for_each_thread(for_each_thread_fn, NULL, for_each_thread_cpl), -ENOMEM);
+	assert_int_equal(usk_for_each_thread(for_each_thread_fn, NULL, for_each_thread_cpl),
+			 -ENOMEM);
 	ut_poll_threads();
 	assert_int_equal(g_log_n, sent);
 	assert_int_equal(g_thread_visits[0] + g_thread_visits[1], 0);
@@ -1424,45 +1425,51 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_thread_basics, setup_threads3, teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_msg_order_and_batch, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_msg_cross_thread, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_msg_from_os_threads, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_critical_msg, setup_threads3, teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_for_each_thread, setup_threads3, teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_active_poller, setup_threads3, teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_timed_poller_order, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_poller_pause_resume, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_timed_poller_model, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_poller_unregister_in_callback, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_poller_stats, setup_threads3, teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_io_channel_refcount, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_io_device_unregister_deferred, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_for_each_channel, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_thread_exit_waits, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_thread_exit_timeout, setup_threads3,
-					    teardown_threads),
-	    cmocka_unit_test_setup_teardown(test_framework_hook, setup_framework,
-					    teardown_framework),
-	    cmocka_unit_test_setup_teardown(test_msg_pool_exhaustion, setup_framework,
-					    teardown_framework),
-	    cmocka_unit_test_setup_teardown(test_intr_msg_wakeup, setup_intr, teardown_intr),
-	    cmocka_unit_test_setup_teardown(test_intr_timer, setup_intr, teardown_intr),
-	    cmocka_unit_test_setup_teardown(test_intr_registered_fd, setup_intr, teardown_intr),
-	    cmocka_unit_test_setup_teardown(test_intr_busy_poller, setup_intr, teardown_intr),
-	    cmocka_unit_test_setup_teardown(test_intr_thread_exit, setup_intr, teardown_intr),
-	    cmocka_unit_test_setup_teardown(test_intr_no_lost_wakeup, setup_intr, teardown_intr),
+		cmocka_unit_test_setup_teardown(test_thread_basics, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_msg_order_and_batch, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_msg_cross_thread, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_msg_from_os_threads, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_critical_msg, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_for_each_thread, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_active_poller, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_timed_poller_order, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_poller_pause_resume, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_timed_poller_model, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_poller_unregister_in_callback, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_poller_stats, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_io_channel_refcount, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_io_device_unregister_deferred, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_for_each_channel, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_thread_exit_waits, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_thread_exit_timeout, setup_threads3,
+						teardown_threads),
+		cmocka_unit_test_setup_teardown(test_framework_hook, setup_framework,
+						teardown_framework),
+		cmocka_unit_test_setup_teardown(test_msg_pool_exhaustion, setup_framework,
+						teardown_framework),
+		cmocka_unit_test_setup_teardown(test_intr_msg_wakeup, setup_intr, teardown_intr),
+		cmocka_unit_test_setup_teardown(test_intr_timer, setup_intr, teardown_intr),
+		cmocka_unit_test_setup_teardown(test_intr_registered_fd, setup_intr, teardown_intr),
+		cmocka_unit_test_setup_teardown(test_intr_busy_poller, setup_intr, teardown_intr),
+		cmocka_unit_test_setup_teardown(test_intr_thread_exit, setup_intr, teardown_intr),
+		cmocka_unit_test_setup_teardown(test_intr_no_lost_wakeup, setup_intr,
+						teardown_intr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,8 @@ test_parse_mask(void **state)
 	assert_int_equal(usk_trace_parse_mask("12abc", &m), -EINVAL);
 	assert_string_equal(usk_trace_group_name(USK_TRACE_GROUP_NVMF_TCP), "nvmf_tcp");
 	assert_int_equal(usk_trace_group_from_name("thread"), USK_TRACE_GROUP_THREAD);
-	assert_int_equal(usk_trace_tpoint_group_bit(USK_TPOINT_TCP_PDU_RECV), 1ULL << USK_TRACE_GROUP_NVMF_TCP);
+	assert_int_equal(usk_trace_tpoint_group_bit(USK_TPOINT_TCP_PDU_RECV),
+			 1ULL << USK_TRACE_GROUP_NVMF_TCP);
 }
 
 /* Map the file the library wrote, as usk_trace does. */
@@ -75,7 +76,8 @@ test_records_and_wrap(void **state)
 	assert_int_equal(h->magic, USK_TRACE_MAGIC);
 	assert_int_equal(h->num_cores, 2);
 	assert_int_equal(h->num_entries, 8); /* rounded up to a power of two */
-	assert_int_equal(len, sizeof(*h) + 2 * (sizeof(struct usk_trace_ring) + 8 * sizeof(struct usk_trace_entry)));
+	assert_int_equal(len, sizeof(*h) + 2 * (sizeof(struct usk_trace_ring) +
+						8 * sizeof(struct usk_trace_entry)));
 
 	/* a disabled group records nothing */
 	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_PDU_RECV, 1, 2, 3);
@@ -95,7 +97,8 @@ test_records_and_wrap(void **state)
 		USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_PDU_SEND, 100 + i, i, 0);
 	}
 	assert_int_equal(r->head, 11);
-	/* entry k lives at k % 8: the newest (k = 10, i = 9) at slot 2, the oldest kept (k = 3) at 3 */
+	/* entry k lives at k % 8: the newest (k = 10, i = 9) at slot 2, the oldest kept (k = 3) at
+	 * 3 */
 	assert_int_equal(r->entries[10 % 8].object_id, 109);
 	assert_int_equal(r->entries[3].object_id, 102);
 	assert_true(r->entries[10 % 8].tsc >= r->entries[3].tsc);

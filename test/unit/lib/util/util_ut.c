@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests for lib/util: log flags and levels, JSON decoders, cpusets, strings, iovecs, CRC32C. */
+/* Unit tests for lib/util: log flags and levels, JSON decoders, cpusets, strings, iovecs, CRC32C.
+ */
 #include <errno.h>
 #include <regex.h>
 #include <setjmp.h>
@@ -127,9 +128,12 @@ test_log_stderr_format(void **state)
 	rewind(tmp);
 	assert_true(fread(buf, 1, sizeof(buf) - 1, tmp) > 0);
 	fclose(tmp);
-	assert_int_equal(regcomp(&re, "^\\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\."
+	assert_int_equal(regcomp(&re,
+				 "^\\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\."
 				 "[0-9]{6}\\] util_ut\\.c: *([0-9]+):test_log_stderr_format: "
-				 "\\*ERROR\\*: disk nvme0 is on fire\n$", REG_EXTENDED), 0);
+				 "\\*ERROR\\*: disk nvme0 is on fire\n$",
+				 REG_EXTENDED),
+			 0);
 	assert_int_equal(regexec(&re, buf, 0, NULL, 0), 0);
 	regfree(&re);
 	assert_non_null(strstr(buf, " util_ut.c:"));
@@ -207,7 +211,9 @@ test_json_decode_ok(void **state)
 
 	assert_int_equal(decode_str("{\"name\":\"Malloc0\",\"block_size\":4096,\"num_blocks\":1024,"
 				    "\"u8\":255,\"u16\":65535,\"i32\":-5,\"flag\":true,\"d\":1.5,"
-				    "\"extra\":{\"a\":[1]}}", &p, err, sizeof(err)), 0);
+				    "\"extra\":{\"a\":[1]}}",
+				    &p, err, sizeof(err)),
+			 0);
 	assert_string_equal(p.name, "Malloc0");
 	assert_int_equal(p.block_size, 4096);
 	assert_int_equal(p.num_blocks, 1024);
@@ -265,7 +271,8 @@ test_json_decode_errors(void **state)
 
 	/* Not an object at all. */
 	arr = json_array();
-	assert_int_equal(usk_json_decode_object(arr, g_decoders, 1, &i32, err, sizeof(err)), -EINVAL);
+	assert_int_equal(usk_json_decode_object(arr, g_decoders, 1, &i32, err, sizeof(err)),
+			 -EINVAL);
 	assert_string_equal(err, "wrong type: expected an object, got an array");
 	json_decref(arr);
 }
@@ -289,7 +296,8 @@ test_json_decode_relaxed_and_null(void **state)
 	v = 3;
 	assert_int_equal(usk_json_decode_object(NULL, opt, 1, &v, err, sizeof(err)), 0);
 	assert_int_equal(v, 3);
-	assert_int_equal(usk_json_decode_object(NULL, g_decoders, 1, &v, err, sizeof(err)), -EINVAL);
+	assert_int_equal(usk_json_decode_object(NULL, g_decoders, 1, &v, err, sizeof(err)),
+			 -EINVAL);
 	assert_string_equal(err, "name: missing required field");
 }
 
@@ -338,8 +346,9 @@ test_json_config_add(void **state)
 	assert_int_equal(json_array_size(arr), 2);
 	e = json_array_get(arr, 0);
 	assert_string_equal(json_string_value(json_object_get(e, "method")), "bdev_malloc_create");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "params"), "name")),
-			    "Malloc0");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(e, "params"), "name")),
+		"Malloc0");
 	assert_null(json_object_get(json_array_get(arr, 1), "params"));
 	json_decref(arr);
 }
@@ -488,7 +497,8 @@ static void
 test_crc32c(void **state)
 {
 	const char *check = "123456789";
-	struct iovec iov[3] = {{(void *)check, 2}, {(void *)(check + 2), 0}, {(void *)(check + 2), 7}};
+	struct iovec iov[3] = {
+		{(void *)check, 2}, {(void *)(check + 2), 0}, {(void *)(check + 2), 7}};
 	uint32_t crc;
 	char zeros[32] = {0};
 

@@ -19,15 +19,15 @@
 
 #include "../../../../lib/vhost/vhost_internal.h"
 
-#define GPA_BASE	0x40000000ULL
-#define MEM_SIZE	(8u << 20)
-#define QSIZE		64
-#define DESC_OFF	0x0
-#define AVAIL_OFF	0x1000
-#define USED_OFF	0x2000
-#define HDR_OFF		0x4000		/* 64 headers of 16 bytes */
-#define STATUS_OFF	0x5000		/* 64 status bytes */
-#define DATA_OFF	0x10000
+#define GPA_BASE   0x40000000ULL
+#define MEM_SIZE   (8u << 20)
+#define QSIZE	   64
+#define DESC_OFF   0x0
+#define AVAIL_OFF  0x1000
+#define USED_OFF   0x2000
+#define HDR_OFF	   0x4000 /* 64 headers of 16 bytes */
+#define STATUS_OFF 0x5000 /* 64 status bytes */
+#define DATA_OFF   0x10000
 
 /* ---- mocks of the layers below ---- */
 
@@ -75,14 +75,16 @@ usk_bdev_io_type_supported(struct usk_bdev *bdev, enum usk_bdev_io_type t)
 
 int
 usk_bdev_readv_blocks(struct usk_bdev_desc *d, struct usk_io_channel *ch, struct iovec *iov,
-		      int iovcnt, uint64_t off, uint64_t num, usk_bdev_io_completion_cb cb, void *arg)
+		      int iovcnt, uint64_t off, uint64_t num, usk_bdev_io_completion_cb cb,
+		      void *arg)
 {
 	return mock_submit(USK_BDEV_IO_TYPE_READ, iov, iovcnt, off, num, cb, arg);
 }
 
 int
 usk_bdev_writev_blocks(struct usk_bdev_desc *d, struct usk_io_channel *ch, struct iovec *iov,
-		       int iovcnt, uint64_t off, uint64_t num, usk_bdev_io_completion_cb cb, void *arg)
+		       int iovcnt, uint64_t off, uint64_t num, usk_bdev_io_completion_cb cb,
+		       void *arg)
 {
 	return mock_submit(USK_BDEV_IO_TYPE_WRITE, iov, iovcnt, off, num, cb, arg);
 }
@@ -121,17 +123,46 @@ usk_bdev_queue_io_wait(struct usk_bdev *bdev, struct usk_io_channel *ch,
 }
 
 static uint64_t g_now = 1000;
-uint64_t usk_get_ticks(void) { return g_now; }
-uint64_t usk_get_ticks_hz(void) { return 1000000; }
-bool usk_interrupt_mode_is_enabled(void) { return false; }
-int usk_thread_send_msg(const struct usk_thread *t, usk_msg_fn fn, void *ctx) { return 0; }
-struct usk_interrupt *usk_interrupt_register(int efd, usk_interrupt_fn fn, void *arg, const char *n) { return NULL; }
-void usk_interrupt_unregister(struct usk_interrupt **p) { *p = NULL; }
-struct usk_poller *usk_poller_register_named(usk_poller_fn fn, void *arg, uint64_t us, const char *n)
+uint64_t
+usk_get_ticks(void)
+{
+	return g_now;
+}
+uint64_t
+usk_get_ticks_hz(void)
+{
+	return 1000000;
+}
+bool
+usk_interrupt_mode_is_enabled(void)
+{
+	return false;
+}
+int
+usk_thread_send_msg(const struct usk_thread *t, usk_msg_fn fn, void *ctx)
+{
+	return 0;
+}
+struct usk_interrupt *
+usk_interrupt_register(int efd, usk_interrupt_fn fn, void *arg, const char *n)
+{
+	return NULL;
+}
+void
+usk_interrupt_unregister(struct usk_interrupt **p)
+{
+	*p = NULL;
+}
+struct usk_poller *
+usk_poller_register_named(usk_poller_fn fn, void *arg, uint64_t us, const char *n)
 {
 	return (struct usk_poller *)arg;
 }
-void usk_poller_unregister(struct usk_poller **p) { *p = NULL; }
+void
+usk_poller_unregister(struct usk_poller **p)
+{
+	*p = NULL;
+}
 
 void
 vhost_user_close_conn(struct vhost_blk_dev *dev, const char *why)
@@ -160,8 +191,8 @@ setup(void **state)
 	memset(g_ram, 0, MEM_SIZE);
 	g_dev = calloc(1, sizeof(*g_dev));
 	g_dev->mem.nregions = 1;
-	g_dev->mem.regions[0] = (struct vhost_mem_region) { .gpa = GPA_BASE, .size = MEM_SIZE,
-		.uva = 0x7f0000000000ULL, .host = g_ram };
+	g_dev->mem.regions[0] = (struct vhost_mem_region){
+		.gpa = GPA_BASE, .size = MEM_SIZE, .uva = 0x7f0000000000ULL, .host = g_ram};
 	g_dev->block_size = 512;
 	g_dev->num_blocks = 1 << 20;
 	g_dev->bdev_desc = (void *)0x1;
@@ -204,17 +235,21 @@ add_req(uint32_t type, uint64_t sector, uint32_t nseg, uint32_t seg_len)
 
 	hdr->type = type;
 	hdr->sector = sector;
-	d[head] = (struct usk_vring_desc) { .addr = gpa(HDR_OFF + head * 16), .len = 16,
-		.flags = USK_VRING_DESC_F_NEXT, .next = (uint16_t)(head + 1) };
+	d[head] = (struct usk_vring_desc){.addr = gpa(HDR_OFF + head * 16),
+					  .len = 16,
+					  .flags = USK_VRING_DESC_F_NEXT,
+					  .next = (uint16_t)(head + 1)};
 	cur = head + 1;
 	for (i = 0; i < nseg; i++, cur++) {
-		d[cur] = (struct usk_vring_desc) { .addr = gpa(DATA_OFF + cur * 0x10000), .len = seg_len,
-			.flags = USK_VRING_DESC_F_NEXT | (in ? USK_VRING_DESC_F_WRITE : 0),
-			.next = (uint16_t)(cur + 1) };
+		d[cur] = (struct usk_vring_desc){.addr = gpa(DATA_OFF + cur * 0x10000),
+						 .len = seg_len,
+						 .flags = USK_VRING_DESC_F_NEXT |
+							  (in ? USK_VRING_DESC_F_WRITE : 0),
+						 .next = (uint16_t)(cur + 1)};
 	}
 	g_ram[STATUS_OFF + head] = 0xee;
-	d[cur] = (struct usk_vring_desc) { .addr = gpa(STATUS_OFF + head), .len = 1,
-		.flags = USK_VRING_DESC_F_WRITE };
+	d[cur] = (struct usk_vring_desc){
+		.addr = gpa(STATUS_OFF + head), .len = 1, .flags = USK_VRING_DESC_F_WRITE};
 	g_next_desc = cur + 1;
 	g_vq->split.avail->ring[g_vq->split.avail->idx % QSIZE] = head;
 	g_vq->split.avail->idx++;
@@ -254,7 +289,7 @@ test_single_read(void **state)
 	assert_int_equal(status_of(h), USK_VIRTIO_BLK_S_OK);
 	assert_int_equal(g_vq->split.used->idx, 1);
 	assert_int_equal(g_vq->split.used->ring[0].id, h);
-	assert_int_equal(g_vq->split.used->ring[0].len, 4097);	/* data + status */
+	assert_int_equal(g_vq->split.used->ring[0].len, 4097); /* data + status */
 	assert_int_equal(vhost_blk_inflight(g_dev), 0);
 }
 
@@ -408,7 +443,7 @@ test_bad_chain_closes(void **state)
 
 	a = add_req(USK_VIRTIO_BLK_T_IN, 0, 1, 4096);
 	b = add_req(USK_VIRTIO_BLK_T_IN, 8, 1, 4096);
-	d[b + 1].addr = 0x10;	/* the second one points outside guest memory */
+	d[b + 1].addr = 0x10; /* the second one points outside guest memory */
 	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), -EINVAL);
 	assert_int_equal(g_closed, 1);
 	/* the request taken before the bad one was still submitted, and completes */
@@ -425,7 +460,7 @@ test_no_status_byte_closes(void **state)
 	struct usk_vring_desc *d = g_vq->split.desc;
 	uint16_t h = add_req(USK_VIRTIO_BLK_T_OUT, 0, 1, 4096);
 
-	d[h + 1].flags = 0;	/* chain ends before the status descriptor */
+	d[h + 1].flags = 0; /* chain ends before the status descriptor */
 	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), -EINVAL);
 	assert_int_equal(g_closed, 1);
 	assert_int_equal(vhost_blk_inflight(g_dev), 0);
@@ -457,9 +492,9 @@ test_one_signal_per_batch(void **state)
 	complete_all(true);
 	assert_int_equal(g_vq->used_since_signal, 8);
 	vhost_blk_signal_all(g_dev, g_now);
-	assert_int_equal(signals(efd), 1);	/* 8 completions, one eventfd write */
+	assert_int_equal(signals(efd), 1); /* 8 completions, one eventfd write */
 	vhost_blk_signal_all(g_dev, g_now);
-	assert_int_equal(signals(efd), 0);	/* nothing new */
+	assert_int_equal(signals(efd), 0); /* nothing new */
 	/* the driver asked for no interrupts */
 	g_vq->split.avail->flags = USK_VRING_AVAIL_F_NO_INTERRUPT;
 	add_req(USK_VIRTIO_BLK_T_IN, 0, 1, 512);
@@ -505,7 +540,7 @@ test_coalescing(void **state)
 	g_next_desc = 0;
 	vhost_blk_vq_poll(g_dev, g_vq);
 	complete_all(true);
-	vhost_blk_signal_all(g_dev, g_now);	/* stats check: delay set, first signal goes at once */
+	vhost_blk_signal_all(g_dev, g_now); /* stats check: delay set, first signal goes at once */
 	assert_int_equal(g_vq->irq_delay_ticks, 100 * (41 - 10) / 10);
 	assert_int_equal(signals(efd), 1);
 	/* a completion 100 us later waits: delay 310 us */
@@ -534,7 +569,8 @@ test_coalescing(void **state)
 static void
 test_inflight_resubmit(void **state)
 {
-	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
+	struct usk_vhost_inflight_split *inf =
+		calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
 	uint16_t h0, h1, h2;
 
 	/* before the "crash": three requests fetched, h1 completed (used idx 1) but the back-end
@@ -543,15 +579,15 @@ test_inflight_resubmit(void **state)
 	h1 = add_req(USK_VIRTIO_BLK_T_OUT, 64, 1, 4096);
 	h2 = add_req(USK_VIRTIO_BLK_T_IN, 128, 1, 4096);
 	vhost_blk_vq_stop(g_dev, g_vq);
-	g_vq->split.used->ring[0] = (struct usk_vring_used_elem) { .id = h1, .len = 1 };
+	g_vq->split.used->ring[0] = (struct usk_vring_used_elem){.id = h1, .len = 1};
 	g_vq->split.used->idx = 1;
 	inf->version = USK_VHOST_INFLIGHT_VERSION;
 	inf->desc_num = QSIZE;
 	inf->used_idx = 0;
 	inf->last_batch_head = h1;
-	inf->desc[h0] = (struct usk_vhost_inflight_desc_split) { .inflight = 1, .counter = 7 };
-	inf->desc[h1] = (struct usk_vhost_inflight_desc_split) { .inflight = 1, .counter = 8 };
-	inf->desc[h2] = (struct usk_vhost_inflight_desc_split) { .inflight = 1, .counter = 5 };
+	inf->desc[h0] = (struct usk_vhost_inflight_desc_split){.inflight = 1, .counter = 7};
+	inf->desc[h1] = (struct usk_vhost_inflight_desc_split){.inflight = 1, .counter = 8};
+	inf->desc[h2] = (struct usk_vhost_inflight_desc_split){.inflight = 1, .counter = 5};
 	/* restart: QEMU sets the base to used->idx */
 	g_vq->inflight = inf;
 	g_vq->base_idx = 1;
@@ -587,7 +623,8 @@ test_inflight_resubmit(void **state)
 static void
 test_inflight_split_bad_batch_head(void **state)
 {
-	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
+	struct usk_vhost_inflight_split *inf =
+		calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
 
 	/* a half-finished completion naming a head past the queue: refused, nothing written */
 	vhost_blk_vq_stop(g_dev, g_vq);
@@ -607,7 +644,8 @@ test_inflight_split_bad_batch_head(void **state)
 static void
 test_inflight_fresh_region(void **state)
 {
-	struct usk_vhost_inflight_split *inf = calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
+	struct usk_vhost_inflight_split *inf =
+		calloc(1, sizeof(*inf) + QSIZE * sizeof(inf->desc[0]));
 
 	/* QEMU's first GET_INFLIGHT_FD region is zeroed: claimed, nothing resubmitted */
 	vhost_blk_vq_stop(g_dev, g_vq);
@@ -622,8 +660,9 @@ test_inflight_fresh_region(void **state)
 
 /* ---- packed ring with an inflight region ---- */
 
-#define PK_REGION_SIZE	(sizeof(struct usk_vhost_inflight_packed) + \
-			 QSIZE * sizeof(struct usk_vhost_inflight_desc_packed))
+#define PK_REGION_SIZE \
+	(sizeof(struct usk_vhost_inflight_packed) + \
+	 QSIZE * sizeof(struct usk_vhost_inflight_desc_packed))
 
 static uint16_t g_pk_slot;
 static bool g_pk_wrap;
@@ -665,12 +704,14 @@ add_req_packed(uint16_t id, uint32_t type, uint64_t sector, uint32_t len)
 	hdr->type = type;
 	hdr->sector = sector;
 	g_ram[STATUS_OFF + id] = 0xee;
-	pk_put((struct usk_vring_packed_desc) { .addr = gpa(HDR_OFF + id * 16), .len = 16,
-		.flags = USK_VRING_DESC_F_NEXT });
-	pk_put((struct usk_vring_packed_desc) { .addr = gpa(DATA_OFF + id * 0x10000), .len = len,
-		.flags = USK_VRING_DESC_F_NEXT | (in ? USK_VRING_DESC_F_WRITE : 0) });
-	pk_put((struct usk_vring_packed_desc) { .addr = gpa(STATUS_OFF + id), .len = 1, .id = id,
-		.flags = USK_VRING_DESC_F_WRITE });
+	pk_put((struct usk_vring_packed_desc){
+		.addr = gpa(HDR_OFF + id * 16), .len = 16, .flags = USK_VRING_DESC_F_NEXT});
+	pk_put((struct usk_vring_packed_desc){.addr = gpa(DATA_OFF + id * 0x10000),
+					      .len = len,
+					      .flags = USK_VRING_DESC_F_NEXT |
+						       (in ? USK_VRING_DESC_F_WRITE : 0)});
+	pk_put((struct usk_vring_packed_desc){
+		.addr = gpa(STATUS_OFF + id), .len = 1, .id = id, .flags = USK_VRING_DESC_F_WRITE});
 }
 
 static int
@@ -706,7 +747,8 @@ packed_three(void)
 
 	g_pk_slot = 0;
 	g_pk_wrap = true;
-	/* a zeroed region (QEMU's first GET_INFLIGHT_FD) is claimed at the SET_VRING_BASE position */
+	/* a zeroed region (QEMU's first GET_INFLIGHT_FD) is claimed at the SET_VRING_BASE position
+	 */
 	assert_int_equal(packed_restart(inf, 0x80008000u), 0);
 	assert_int_equal(inf->version, USK_VHOST_INFLIGHT_VERSION);
 	assert_int_equal(inf->desc_num, QSIZE);
@@ -748,7 +790,7 @@ test_inflight_packed_resubmit(void **state)
 	/* usk_tgt dies with A and C in the bdev; QEMU's base for a packed ring is stale (0) */
 	assert_int_equal(packed_restart(inf, 0x80008000u), 0);
 	assert_int_equal(g_nios, 2);
-	assert_int_equal(g_ios[0].type, USK_BDEV_IO_TYPE_WRITE);	/* A first: fetch order */
+	assert_int_equal(g_ios[0].type, USK_BDEV_IO_TYPE_WRITE); /* A first: fetch order */
 	assert_int_equal(g_ios[0].offset_blocks, 0);
 	assert_int_equal(g_ios[1].type, USK_BDEV_IO_TYPE_READ);
 	assert_int_equal(g_ios[1].offset_blocks, 128);
@@ -763,7 +805,8 @@ test_inflight_packed_resubmit(void **state)
 	complete_one(0);
 	assert_int_equal(g_vq->pk.desc[3].id, 2);
 	assert_int_equal(g_vq->pk.desc[6].id, 5);
-	assert_int_equal(g_vq->pk.desc[6].flags & (USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED),
+	assert_int_equal(g_vq->pk.desc[6].flags &
+				 (USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED),
 			 USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED);
 	assert_int_equal(status_of(5), USK_VIRTIO_BLK_S_OK);
 	assert_int_equal(status_of(2), USK_VIRTIO_BLK_S_OK);
@@ -794,7 +837,7 @@ test_inflight_packed_half_completion(void **state)
 	inf->old_used_idx = 0;
 	inf->old_free_head = 9;
 	assert_int_equal(packed_restart(inf, 0x80008000u), 0);
-	assert_int_equal(g_nios, 2);	/* B not done twice */
+	assert_int_equal(g_nios, 2); /* B not done twice */
 	assert_int_equal(inf->desc[3].inflight, 0);
 	assert_int_equal(g_vq->last_used_idx, 3);
 	assert_int_equal(g_vq->last_avail_idx, 9);
@@ -807,7 +850,7 @@ test_inflight_packed_half_completion(void **state)
 	inf->free_head = 3;
 	inf->used_idx = 3;
 	assert_int_equal(packed_restart(inf, 0x80008000u), 0);
-	assert_int_equal(g_nios, 3);	/* B resubmitted */
+	assert_int_equal(g_nios, 3); /* B resubmitted */
 	assert_int_equal(g_ios[1].offset_blocks, 64);
 	assert_int_equal(g_vq->last_used_idx, 0);
 	assert_int_equal(inf->used_idx, 0);
@@ -848,7 +891,7 @@ static void
 test_sort(void **state)
 {
 	struct vhost_blk_task t[5], *p[5];
-	uint64_t s[5] = { 9, 3, 7, 3, 1 };
+	uint64_t s[5] = {9, 3, 7, 3, 1};
 	int i;
 
 	for (i = 0; i < 5; i++) {
@@ -857,7 +900,7 @@ test_sort(void **state)
 	}
 	vhost_blk_sort_tasks(p, 5);
 	assert_ptr_equal(p[0], &t[4]);
-	assert_ptr_equal(p[1], &t[1]);	/* stable: the first 3 before the second */
+	assert_ptr_equal(p[1], &t[1]); /* stable: the first 3 before the second */
 	assert_ptr_equal(p[2], &t[3]);
 	assert_ptr_equal(p[3], &t[2]);
 	assert_ptr_equal(p[4], &t[0]);
@@ -880,9 +923,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_resubmit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_fresh_region, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inflight_split_bad_batch_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_split_bad_batch_head, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_packed_resubmit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inflight_packed_half_completion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_packed_half_completion, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_packed_bad_region, setup, teardown),
 		cmocka_unit_test(test_sort),
 	};

@@ -15,13 +15,13 @@
 
 #include "../../../../lib/vhost/vhost_internal.h"
 
-#define GPA_BASE	0x10000000ULL
-#define MEM_SIZE	(1u << 20)
-#define QSIZE		16
-#define DESC_OFF	0x0
-#define AVAIL_OFF	0x1000
-#define USED_OFF	0x2000
-#define DATA_OFF	0x10000
+#define GPA_BASE  0x10000000ULL
+#define MEM_SIZE  (1u << 20)
+#define QSIZE	  16
+#define DESC_OFF  0x0
+#define AVAIL_OFF 0x1000
+#define USED_OFF  0x2000
+#define DATA_OFF  0x10000
 
 static uint8_t *g_ram;
 static struct vhost_mem g_mem;
@@ -40,8 +40,8 @@ setup(void **state)
 	memset(g_ram, 0, MEM_SIZE);
 	memset(&g_mem, 0, sizeof(g_mem));
 	g_mem.nregions = 1;
-	g_mem.regions[0] = (struct vhost_mem_region) { .gpa = GPA_BASE, .size = MEM_SIZE,
-		.uva = 0x7f0000000000ULL, .host = g_ram };
+	g_mem.regions[0] = (struct vhost_mem_region){
+		.gpa = GPA_BASE, .size = MEM_SIZE, .uva = 0x7f0000000000ULL, .host = g_ram};
 	memset(&g_vq, 0, sizeof(g_vq));
 	g_vq.size = QSIZE;
 	g_vq.split.desc = (void *)(g_ram + DESC_OFF);
@@ -62,7 +62,7 @@ static void
 set_desc(struct usk_vring_desc *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
 	 uint16_t next)
 {
-	t[i] = (struct usk_vring_desc) { .addr = addr, .len = len, .flags = flags, .next = next };
+	t[i] = (struct usk_vring_desc){.addr = addr, .len = len, .flags = flags, .next = next};
 }
 
 static void
@@ -73,22 +73,25 @@ test_mem_translate(void **state)
 
 	assert_ptr_equal(vhost_gpa_to_vva(&g_mem, gpa(0x100), 16), g_ram + 0x100);
 	assert_null(vhost_gpa_to_vva(&g_mem, GPA_BASE - 1, 2));
-	assert_null(vhost_gpa_to_vva(&g_mem, gpa(MEM_SIZE - 8), 16));	/* runs off the end */
+	assert_null(vhost_gpa_to_vva(&g_mem, gpa(MEM_SIZE - 8), 16)); /* runs off the end */
 	assert_null(vhost_gpa_to_vva(&g_mem, UINT64_MAX - 4, 16));
 	assert_ptr_equal(vhost_uva_to_vva(&g_mem, 0x7f0000000010ULL, 4), g_ram + 0x10);
 	assert_null(vhost_uva_to_vva(&g_mem, 0x7f0000000000ULL + MEM_SIZE, 1));
 	/* two adjacent regions: a buffer across them becomes two iovecs */
 	g_mem.nregions = 2;
 	g_mem.regions[0].size = MEM_SIZE / 2;
-	g_mem.regions[1] = (struct vhost_mem_region) { .gpa = GPA_BASE + MEM_SIZE / 2,
-		.size = MEM_SIZE / 2, .uva = 0x7e0000000000ULL, .host = g_ram + MEM_SIZE / 2 };
+	g_mem.regions[1] = (struct vhost_mem_region){.gpa = GPA_BASE + MEM_SIZE / 2,
+						     .size = MEM_SIZE / 2,
+						     .uva = 0x7e0000000000ULL,
+						     .host = g_ram + MEM_SIZE / 2};
 	assert_int_equal(vhost_gpa_to_iovs(&g_mem, gpa(MEM_SIZE / 2 - 100), 300, iovs, &cnt, 4), 0);
 	assert_int_equal(cnt, 2);
 	assert_int_equal(iovs[0].iov_len, 100);
 	assert_int_equal(iovs[1].iov_len, 200);
 	assert_ptr_equal(iovs[1].iov_base, g_ram + MEM_SIZE / 2);
 	cnt = 0;
-	assert_int_equal(vhost_gpa_to_iovs(&g_mem, gpa(MEM_SIZE / 2 - 100), 300, iovs, &cnt, 1), -E2BIG);
+	assert_int_equal(vhost_gpa_to_iovs(&g_mem, gpa(MEM_SIZE / 2 - 100), 300, iovs, &cnt, 1),
+			 -E2BIG);
 	cnt = 0;
 	assert_int_equal(vhost_gpa_to_iovs(&g_mem, gpa(MEM_SIZE - 10), 20, iovs, &cnt, 4), -EFAULT);
 }
@@ -96,7 +99,7 @@ test_mem_translate(void **state)
 static void
 test_mem_map_checks(void **state)
 {
-	struct usk_vhost_user_memory m = { .nregions = 1 };
+	struct usk_vhost_user_memory m = {.nregions = 1};
 	struct vhost_mem mem;
 	char err[256];
 	int fd;
@@ -104,8 +107,10 @@ test_mem_map_checks(void **state)
 	/* a region larger than its file would SIGBUS on access: refused */
 	fd = memfd_create("ut", MFD_CLOEXEC);
 	assert_int_equal(ftruncate(fd, 65536), 0);
-	m.regions[0] = (struct usk_vhost_user_memory_region) { .guest_phys_addr = 0,
-		.memory_size = 65536, .userspace_addr = 0x1000, .mmap_offset = 4096 };
+	m.regions[0] = (struct usk_vhost_user_memory_region){.guest_phys_addr = 0,
+							     .memory_size = 65536,
+							     .userspace_addr = 0x1000,
+							     .mmap_offset = 4096};
 	assert_int_equal(vhost_mem_map(&mem, &m, &fd, 1, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "beyond the end of its file"));
 	/* it fits with offset 0; the translation honours the offset */
@@ -119,7 +124,7 @@ test_mem_map_checks(void **state)
 	m.nregions = 2;
 	m.regions[1] = m.regions[0];
 	fd = memfd_create("ut", MFD_CLOEXEC);
-	int fds[2] = { fd, dup(fd) };
+	int fds[2] = {fd, dup(fd)};
 	assert_int_equal(vhost_mem_map(&mem, &m, fds, 2, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "overlap"));
 	fd = memfd_create("ut", MFD_CLOEXEC);
@@ -134,7 +139,8 @@ test_split_chain_direct(void **state)
 	struct iovec iovs[8];
 
 	set_desc(d, 3, gpa(DATA_OFF), 16, USK_VRING_DESC_F_NEXT, 7);
-	set_desc(d, 7, gpa(DATA_OFF + 0x1000), 4096, USK_VRING_DESC_F_NEXT | USK_VRING_DESC_F_WRITE, 1);
+	set_desc(d, 7, gpa(DATA_OFF + 0x1000), 4096, USK_VRING_DESC_F_NEXT | USK_VRING_DESC_F_WRITE,
+		 1);
 	set_desc(d, 1, gpa(DATA_OFF + 0x3000), 1, USK_VRING_DESC_F_WRITE, 0);
 	assert_int_equal(vring_split_get_chain(&g_vq, &g_mem, 3, iovs, 8, &c), 0);
 	assert_int_equal(c.id, 3);
@@ -200,7 +206,8 @@ test_split_chain_indirect(void **state)
 	assert_int_equal(c.out_len, 528);
 	assert_int_equal(c.in_len, 1);
 	/* INDIRECT together with NEXT */
-	set_desc(d, 5, gpa(DATA_OFF + 0x8000), 3 * 16, USK_VRING_DESC_F_INDIRECT | USK_VRING_DESC_F_NEXT, 6);
+	set_desc(d, 5, gpa(DATA_OFF + 0x8000), 3 * 16,
+		 USK_VRING_DESC_F_INDIRECT | USK_VRING_DESC_F_NEXT, 6);
 	assert_int_equal(vring_split_get_chain(&g_vq, &g_mem, 5, iovs, 8, &c), -EINVAL);
 	/* table length not a multiple of 16, zero, outside memory */
 	set_desc(d, 5, gpa(DATA_OFF + 0x8000), 40, USK_VRING_DESC_F_INDIRECT, 0);
@@ -226,7 +233,7 @@ test_split_avail_used(void **state)
 	struct usk_vring_used *u = g_vq.split.used;
 	uint16_t head;
 
-	g_vq.last_avail_idx = 65534;	/* across the 16-bit wrap */
+	g_vq.last_avail_idx = 65534; /* across the 16-bit wrap */
 	a->idx = 65534;
 	assert_int_equal(vring_split_avail_count(&g_vq), 0);
 	a->ring[65534 % QSIZE] = 4;
@@ -272,15 +279,15 @@ test_split_notify(void **state)
 	assert_int_equal(u->flags, 0);
 	/* EVENT_IDX: signal only when used idx passes used_event */
 	g_vq.event_idx = true;
-	a->flags = USK_VRING_AVAIL_F_NO_INTERRUPT;	/* ignored with EVENT_IDX */
-	assert_true(vring_need_signal(&g_vq));	/* first signal: always */
+	a->flags = USK_VRING_AVAIL_F_NO_INTERRUPT; /* ignored with EVENT_IDX */
+	assert_true(vring_need_signal(&g_vq));	   /* first signal: always */
 	*used_event = 3;
-	vring_split_push_used(&g_vq, 1, 1);	/* used idx 2 */
+	vring_split_push_used(&g_vq, 1, 1); /* used idx 2 */
 	assert_false(vring_need_signal(&g_vq));
-	vring_split_push_used(&g_vq, 2, 1);	/* 3 */
-	vring_split_push_used(&g_vq, 3, 1);	/* 4: passed 3 */
+	vring_split_push_used(&g_vq, 2, 1); /* 3 */
+	vring_split_push_used(&g_vq, 3, 1); /* 4: passed 3 */
 	assert_true(vring_need_signal(&g_vq));
-	vring_split_push_used(&g_vq, 4, 1);	/* 5: event 3 is behind */
+	vring_split_push_used(&g_vq, 4, 1); /* 5: event 3 is behind */
 	assert_false(vring_need_signal(&g_vq));
 	g_vq.last_avail_idx = 42;
 	vring_set_notification(&g_vq, true);
@@ -310,7 +317,8 @@ set_pdesc(uint16_t pos, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags
 	} else {
 		flags |= USK_VRING_PACKED_DESC_F_USED;
 	}
-	g_pd[pos] = (struct usk_vring_packed_desc) { .addr = addr, .len = len, .id = id, .flags = flags };
+	g_pd[pos] =
+		(struct usk_vring_packed_desc){.addr = addr, .len = len, .id = id, .flags = flags};
 }
 
 static void
@@ -324,7 +332,8 @@ test_packed_ring(void **state)
 	/* a 3-descriptor chain at the end of the ring, wrapping to slot 0; id in the last one */
 	g_vq.last_avail_idx = QSIZE - 2;
 	set_pdesc(QSIZE - 2, gpa(DATA_OFF), 16, 99, USK_VRING_DESC_F_NEXT, true);
-	set_pdesc(QSIZE - 1, gpa(DATA_OFF + 0x1000), 4096, 99, USK_VRING_DESC_F_NEXT | USK_VRING_DESC_F_WRITE, true);
+	set_pdesc(QSIZE - 1, gpa(DATA_OFF + 0x1000), 4096, 99,
+		  USK_VRING_DESC_F_NEXT | USK_VRING_DESC_F_WRITE, true);
 	set_pdesc(0, gpa(DATA_OFF + 0x3000), 1, 5, USK_VRING_DESC_F_WRITE, false);
 	assert_true(vring_packed_avail(&g_vq));
 	assert_int_equal(vring_packed_get_chain(&g_vq, &g_mem, iovs, 8, &c), 0);
@@ -335,12 +344,14 @@ test_packed_ring(void **state)
 	vring_packed_advance(&g_vq, c.ndescs);
 	assert_int_equal(g_vq.last_avail_idx, 1);
 	assert_false(g_vq.avail_wrap);
-	/* used: written at the used position with our wrap counter, advancing by the chain length */
+	/* used: written at the used position with our wrap counter, advancing by the chain length
+	 */
 	g_vq.last_used_idx = QSIZE - 2;
 	vring_packed_push_used(&g_vq, 5, 4097, 3);
 	assert_int_equal(g_pd[QSIZE - 2].id, 5);
 	assert_int_equal(g_pd[QSIZE - 2].len, 4097);
-	assert_int_equal(g_pd[QSIZE - 2].flags, USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED);
+	assert_int_equal(g_pd[QSIZE - 2].flags,
+			 USK_VRING_PACKED_DESC_F_AVAIL | USK_VRING_PACKED_DESC_F_USED);
 	assert_int_equal(g_vq.last_used_idx, 1);
 	assert_false(g_vq.used_wrap);
 	/* the slot we just used is not "available" to us any more */
@@ -370,11 +381,11 @@ test_packed_bad(void **state)
 	set_pdesc(0, 0x42, 16, 1, 0, true);
 	assert_int_equal(vring_packed_get_chain(&g_vq, &g_mem, iovs, 8, &c), -EFAULT);
 	/* indirect: the whole table, in order, NEXT ignored */
-	ind[0] = (struct usk_vring_packed_desc) { .addr = gpa(DATA_OFF), .len = 16 };
-	ind[1] = (struct usk_vring_packed_desc) { .addr = gpa(DATA_OFF + 0x1000), .len = 512,
-		.flags = USK_VRING_DESC_F_WRITE };
-	ind[2] = (struct usk_vring_packed_desc) { .addr = gpa(DATA_OFF + 0x2000), .len = 1,
-		.flags = USK_VRING_DESC_F_WRITE };
+	ind[0] = (struct usk_vring_packed_desc){.addr = gpa(DATA_OFF), .len = 16};
+	ind[1] = (struct usk_vring_packed_desc){
+		.addr = gpa(DATA_OFF + 0x1000), .len = 512, .flags = USK_VRING_DESC_F_WRITE};
+	ind[2] = (struct usk_vring_packed_desc){
+		.addr = gpa(DATA_OFF + 0x2000), .len = 1, .flags = USK_VRING_DESC_F_WRITE};
 	set_pdesc(0, gpa(DATA_OFF + 0x8000), 48, 7, USK_VRING_DESC_F_INDIRECT, true);
 	assert_int_equal(vring_packed_get_chain(&g_vq, &g_mem, iovs, 8, &c), 0);
 	assert_int_equal(c.id, 7);
@@ -411,7 +422,7 @@ test_packed_notify(void **state)
 	g_vq.signalled_used_valid = false;
 	drv->flags = USK_VRING_PACKED_EVENT_FLAG_DESC;
 	g_vq.last_used_idx = 2;
-	assert_true(vring_need_signal(&g_vq));	/* first: always */
+	assert_true(vring_need_signal(&g_vq)); /* first: always */
 	drv->off_wrap = 5 | (1u << 15);
 	g_vq.last_used_idx = 4;
 	assert_false(vring_need_signal(&g_vq));
@@ -426,13 +437,14 @@ test_packed_notify(void **state)
 static void
 test_msg_check(void **state)
 {
-	struct usk_vhost_user_hdr h = { .request = USK_VHOST_USER_GET_FEATURES, .flags = 1, .size = 0 };
+	struct usk_vhost_user_hdr h = {
+		.request = USK_VHOST_USER_GET_FEATURES, .flags = 1, .size = 0};
 	char err[128];
 
 	assert_int_equal(vhost_user_msg_check(&h, 0, err, sizeof(err)), 0);
-	h.flags = 2;	/* version 2 */
+	h.flags = 2; /* version 2 */
 	assert_int_equal(vhost_user_msg_check(&h, 0, err, sizeof(err)), -EINVAL);
-	h.flags = 1 | USK_VHOST_USER_REPLY_MASK;	/* a reply sent to the back-end */
+	h.flags = 1 | USK_VHOST_USER_REPLY_MASK; /* a reply sent to the back-end */
 	assert_int_equal(vhost_user_msg_check(&h, 0, err, sizeof(err)), -EINVAL);
 	h.flags = 1;
 	h.request = USK_VHOST_USER_SET_FEATURES;
@@ -440,10 +452,10 @@ test_msg_check(void **state)
 	assert_int_equal(vhost_user_msg_check(&h, 0, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "SET_FEATURES"));
 	h.size = 8;
-	assert_int_equal(vhost_user_msg_check(&h, 1, err, sizeof(err)), -EINVAL);	/* stray fd */
+	assert_int_equal(vhost_user_msg_check(&h, 1, err, sizeof(err)), -EINVAL); /* stray fd */
 	h.request = USK_VHOST_USER_SET_MEM_TABLE;
 	h.size = 8 + 32;
-	assert_int_equal(vhost_user_msg_check(&h, 0, err, sizeof(err)), -EINVAL);	/* no fd */
+	assert_int_equal(vhost_user_msg_check(&h, 0, err, sizeof(err)), -EINVAL); /* no fd */
 	assert_int_equal(vhost_user_msg_check(&h, 1, err, sizeof(err)), 0);
 	h.size = 8 + 9 * 32;
 	assert_int_equal(vhost_user_msg_check(&h, 1, err, sizeof(err)), -EINVAL);
@@ -451,7 +463,7 @@ test_msg_check(void **state)
 	h.size = 8;
 	assert_int_equal(vhost_user_msg_check(&h, 2, err, sizeof(err)), -EINVAL);
 	assert_int_equal(vhost_user_msg_check(&h, 1, err, sizeof(err)), 0);
-	h.request = USK_VHOST_USER_SET_LOG_BASE;	/* LOG_SHMFD is not offered */
+	h.request = USK_VHOST_USER_SET_LOG_BASE; /* LOG_SHMFD is not offered */
 	assert_int_equal(vhost_user_msg_check(&h, 1, err, sizeof(err)), -ENOTSUP);
 	h.request = 0xdeadbeef;
 	assert_int_equal(vhost_user_msg_check(&h, 0, err, sizeof(err)), -ENOTSUP);

@@ -234,7 +234,8 @@ usk_nvmf_request_get_buffers(struct usk_nvmf_request *req, struct usk_nvmf_trans
 }
 
 void
-usk_nvmf_request_free_buffers(struct usk_nvmf_request *req, struct usk_nvmf_transport_poll_group *tg,
+usk_nvmf_request_free_buffers(struct usk_nvmf_request *req,
+			      struct usk_nvmf_transport_poll_group *tg,
 			      struct usk_nvmf_transport *transport)
 {
 	uint32_t i;

@@ -45,7 +45,7 @@ static struct env g_env;
 static uint8_t g_hpda;
 static int g_client_rcvbuf;
 static uint32_t g_sq_entries = 32;
-static json_t *g_extra_spec;	/* more transport-specific options for env_setup */
+static json_t *g_extra_spec; /* more transport-specific options for env_setup */
 
 static void
 pump(void)
@@ -67,7 +67,7 @@ pump(void)
 static void
 env_setup(uint32_t icd, bool c2h_success)
 {
-	struct usk_nvmf_transport_opts opts = { .opts_size = sizeof(opts) };
+	struct usk_nvmf_transport_opts opts = {.opts_size = sizeof(opts)};
 	struct usk_sock *probe;
 	json_t *spec = json_pack("{s:b}", "c2h_success", c2h_success);
 
@@ -114,7 +114,7 @@ env_teardown(void)
 static void
 conn_send(struct conn *c, const void *buf, size_t len)
 {
-	struct iovec iov = { (void *)buf, len };
+	struct iovec iov = {(void *)buf, len};
 	ssize_t n;
 
 	while (iov.iov_len > 0) {
@@ -138,7 +138,8 @@ conn_send_pdu(struct conn *c, void *hdr, const void *data, uint32_t dlen)
 	bool hd = c->hdgst && ch->pdu_type != USK_NVME_TCP_PDU_TYPE_IC_REQ;
 	bool dd = c->ddgst && dlen && ch->pdu_type != USK_NVME_TCP_PDU_TYPE_IC_REQ;
 
-	ch->flags |= (hd ? USK_NVME_TCP_CH_FLAGS_HDGSTF : 0) | (dd ? USK_NVME_TCP_CH_FLAGS_DDGSTF : 0);
+	ch->flags |= (hd ? USK_NVME_TCP_CH_FLAGS_HDGSTF : 0) |
+		     (dd ? USK_NVME_TCP_CH_FLAGS_DDGSTF : 0);
 	ch->pdo = dlen ? (uint8_t)(ch->hlen + (hd ? 4 : 0)) : 0;
 	ch->plen = ch->hlen + (hd ? 4 : 0) + dlen + (dd ? 4 : 0);
 	conn_send(c, hdr, ch->hlen);
@@ -241,7 +242,8 @@ conn_core_teardown(struct conn *c)
 }
 
 static void
-make_cmd(struct usk_nvme_tcp_cmd *pdu, uint8_t opc, uint16_t cid, uint32_t lba, uint32_t len, bool icd)
+make_cmd(struct usk_nvme_tcp_cmd *pdu, uint8_t opc, uint16_t cid, uint32_t lba, uint32_t len,
+	 bool icd)
 {
 	memset(pdu, 0, sizeof(*pdu));
 	pdu->common.pdu_type = USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD;
@@ -252,9 +254,9 @@ make_cmd(struct usk_nvme_tcp_cmd *pdu, uint8_t opc, uint16_t cid, uint32_t lba, 
 	pdu->ccsqe.cdw10 = lba;
 	pdu->ccsqe.dptr.sgl1.unkeyed.length = len;
 	pdu->ccsqe.dptr.sgl1.unkeyed.type = icd ? USK_NVME_SGL_TYPE_DATA_BLOCK :
-					    USK_NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK;
+						  USK_NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK;
 	pdu->ccsqe.dptr.sgl1.unkeyed.subtype = icd ? USK_NVME_SGL_SUBTYPE_OFFSET :
-					       USK_NVME_SGL_SUBTYPE_TRANSPORT;
+						     USK_NVME_SGL_SUBTYPE_TRANSPORT;
 }
 
 static void
@@ -272,7 +274,8 @@ expect_resp(struct conn *c, uint16_t cid, uint16_t status)
 	assert_int_equal(r->rccqe.status_raw >> 1, status);
 }
 
-/* Read len bytes at lba; check C2HData (+ digests) against g_disk. Returns whether SUCCESS was set. */
+/* Read len bytes at lba; check C2HData (+ digests) against g_disk. Returns whether SUCCESS was set.
+ */
 static bool
 do_read(struct conn *c, uint16_t cid, uint32_t lba, uint32_t len)
 {
@@ -288,7 +291,8 @@ do_read(struct conn *c, uint16_t cid, uint32_t lba, uint32_t len)
 	assert_int_equal(h->datal, len);
 	assert_int_equal(h->datao, 0);
 	assert_true(h->common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_LAST_PDU);
-	assert_int_equal(h->common.pdo, USK_ALIGN_CEIL(24u + (c->hdgst ? 4 : 0), (g_hpda + 1u) * 4));
+	assert_int_equal(h->common.pdo,
+			 USK_ALIGN_CEIL(24u + (c->hdgst ? 4 : 0), (g_hpda + 1u) * 4));
 	assert_int_equal(h->common.plen, h->common.pdo + len + (c->ddgst ? 4 : 0));
 	assert_memory_equal(c->buf + h->common.pdo, g_disk + lba * 512, len);
 	if (c->ddgst) {
@@ -308,7 +312,7 @@ do_read(struct conn *c, uint16_t cid, uint32_t lba, uint32_t len)
 static void
 test_opts_validation(void **state)
 {
-	struct usk_nvmf_transport_opts opts = { .opts_size = sizeof(opts) };
+	struct usk_nvmf_transport_opts opts = {.opts_size = sizeof(opts)};
 	struct usk_nvmf_transport *t;
 	json_t *spec;
 	char err[256];
@@ -360,7 +364,8 @@ test_opts_validation(void **state)
 		g_ops->poll_group_dump_stat(tg, st);
 		assert_string_equal(json_string_value(json_object_get(st, "sock_impl")), "posix");
 		g_ops->dump_opts(t, params);
-		assert_string_equal(json_string_value(json_object_get(params, "sock_impl")), "posix");
+		assert_string_equal(json_string_value(json_object_get(params, "sock_impl")),
+				    "posix");
 		json_decref(st);
 		json_decref(params);
 		g_ops->poll_group_destroy(tg);
@@ -506,7 +511,8 @@ test_fatal_errors(void **state)
 	/* the host gives up with an H2CTermReq: the connection just goes, no C2HTermReq */
 	conn_open(&c, false, false);
 	{
-		uint8_t term[24 + 8] = { USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ, 0, 24, 0, 32, 0, 0, 0, 0x02 };
+		uint8_t term[24 + 8] = {
+			USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ, 0, 24, 0, 32, 0, 0, 0, 0x02};
 		int spins;
 
 		g_disconnects = 0;
@@ -603,7 +609,8 @@ test_partial_sends(void **state)
 	env_teardown();
 }
 
-/* ------------------------------------------------------------------ queue size, shares, timeouts */
+/* ------------------------------------------------------------------ queue size, shares, timeouts
+ */
 
 static int64_t
 stat_of(const char *name)
@@ -738,8 +745,8 @@ test_r2t_share_and_timeout(void **state)
 	int i;
 
 	/* io_unit 16 KiB, max_io 128 KiB: 8 buffers per qpair = two 64 KiB writes */
-	g_extra_spec = json_pack("{s:i,s:i,s:i}", "max_r2t_buffers_per_qpair", 8,
-				 "r2t_timeout_ms", 2000, "connect_timeout_ms", 0);
+	g_extra_spec = json_pack("{s:i,s:i,s:i}", "max_r2t_buffers_per_qpair", 8, "r2t_timeout_ms",
+				 2000, "connect_timeout_ms", 0);
 	env_setup(4096, true);
 	json_decref(g_extra_spec);
 	g_extra_spec = NULL;
@@ -916,9 +923,11 @@ use_uring(void **state)
 	return usk_sock_set_default_impl("uring");
 }
 
-#define BOTH_IMPLS(t)                                                                        \
-	{.name = #t " (posix)", .test_func = t, .setup_func = use_posix},                     \
-		{.name = #t " (uring)", .test_func = t, .setup_func = use_uring}
+#define BOTH_IMPLS(t) \
+	{.name = #t " (posix)", .test_func = t, .setup_func = use_posix}, \
+	{ \
+		.name = #t " (uring)", .test_func = t, .setup_func = use_uring \
+	}
 
 int
 main(void)

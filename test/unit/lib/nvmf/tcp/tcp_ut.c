@@ -27,8 +27,8 @@ params_reset(void)
 
 /* Build a PDU into g_pdu: header of hlen (type set), optional hdgst, pad, data, ddgst. */
 static size_t
-build_pdu(uint8_t type, uint8_t hlen, bool hdgst, bool ddgst, uint8_t pad,
-	  const uint8_t *data, uint32_t data_len)
+build_pdu(uint8_t type, uint8_t hlen, bool hdgst, bool ddgst, uint8_t pad, const uint8_t *data,
+	  uint32_t data_len)
 {
 	struct usk_nvme_tcp_common_pdu_hdr *ch = (void *)g_pdu;
 	size_t off;
@@ -80,7 +80,7 @@ feed_all(struct tcp_pdu_rx *rx, const uint8_t *buf, size_t len, size_t step)
 		off += c;
 		switch (ev) {
 		case TCP_PDU_RX_EV_HEADER: {
-			struct iovec iov = { g_dest, rx->data_len };
+			struct iovec iov = {g_dest, rx->data_len};
 
 			assert_int_equal(tcp_pdu_rx_set_dest(rx, &iov, rx->data_len ? 1 : 0), 0);
 			break;
@@ -167,7 +167,7 @@ test_icreq_bad_fields(void **state)
 static void
 test_bad_types_and_sequence(void **state)
 {
-	static const uint8_t bad_types[] = { 0x01, 0x03, 0x05, 0x07, 0x08, 0x09, 0x0a, 0xff };
+	static const uint8_t bad_types[] = {0x01, 0x03, 0x05, 0x07, 0x08, 0x09, 0x0a, 0xff};
 	struct tcp_pdu_rx rx;
 	size_t len, i;
 
@@ -240,7 +240,7 @@ test_capsule_in_capsule_data(void **state)
 {
 	uint8_t data[4096];
 	struct tcp_pdu_rx rx;
-	size_t len, i, steps[] = { 0, 1, 3, 7, 71, 72, 73, 76, 77, 100, 1000, 4095 };
+	size_t len, i, steps[] = {0, 1, 3, 7, 71, 72, 73, 76, 77, 100, 1000, 4095};
 
 	for (i = 0; i < sizeof(data); i++) {
 		data[i] = (uint8_t)(i * 7 + 3);
@@ -249,7 +249,8 @@ test_capsule_in_capsule_data(void **state)
 	g_params.hdgst = true;
 	g_params.ddgst = true;
 	for (i = 0; i < USK_COUNTOF(steps); i++) {
-		len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, true, 0, data, sizeof(data));
+		len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, true, 0, data,
+				sizeof(data));
 		assert_int_equal(len, 72 + 4 + 4096 + 4);
 		memset(g_dest, 0, sizeof(data));
 		tcp_pdu_rx_init(&rx);

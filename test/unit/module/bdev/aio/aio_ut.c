@@ -3,9 +3,9 @@
 #include "aio.h"
 
 #define FILE_CREATE(n, f, b, ro, e, l) usk_bdev_aio_create(n, f, b, ro, true, e, l)
-#define FILE_DELETE usk_bdev_aio_delete
-#define FILE_RESCAN usk_bdev_aio_rescan
-#define MODULE_NAME "aio"
+#define FILE_DELETE		       usk_bdev_aio_delete
+#define FILE_RESCAN		       usk_bdev_aio_rescan
+#define MODULE_NAME		       "aio"
 #include "file_bdev_ut.h"
 
 static void
@@ -16,8 +16,10 @@ test_fallocate_unmap_write_zeroes(void **state)
 	char err[256];
 	uint8_t *buf, zero[4096] = {};
 
-	assert_int_equal(usk_bdev_aio_create("F2", g_path, 4096, false, false, err, sizeof(err)), 0);
-	assert_false(usk_bdev_io_type_supported(usk_bdev_get_by_name("F2"), USK_BDEV_IO_TYPE_UNMAP));
+	assert_int_equal(usk_bdev_aio_create("F2", g_path, 4096, false, false, err, sizeof(err)),
+			 0);
+	assert_false(
+		usk_bdev_io_type_supported(usk_bdev_get_by_name("F2"), USK_BDEV_IO_TYPE_UNMAP));
 	assert_int_equal(usk_bdev_aio_create("F3", g_path, 4096, false, true, err, sizeof(err)), 0);
 	assert_true(usk_bdev_io_type_supported(usk_bdev_get_by_name("F3"), USK_BDEV_IO_TYPE_UNMAP));
 	assert_int_equal(usk_bdev_open_ext("F3", true, ut_ev_cb, NULL, &d), 0);
@@ -29,8 +31,10 @@ test_fallocate_unmap_write_zeroes(void **state)
 		assert_int_equal(usk_bdev_write_blocks(d, ch, buf, 7, 1, ut_io_cb, NULL), 0);
 		assert_true(wait_done());
 		g_io_done = 0;
-		assert_int_equal(type == 0 ? usk_bdev_unmap_blocks(d, ch, 7, 1, ut_io_cb, NULL) :
-				 usk_bdev_write_zeroes_blocks(d, ch, 7, 1, ut_io_cb, NULL), 0);
+		assert_int_equal(type == 0 ?
+					 usk_bdev_unmap_blocks(d, ch, 7, 1, ut_io_cb, NULL) :
+					 usk_bdev_write_zeroes_blocks(d, ch, 7, 1, ut_io_cb, NULL),
+				 0);
 		assert_true(wait_done());
 		g_io_done = 0;
 		assert_int_equal(usk_bdev_read_blocks(d, ch, buf, 7, 1, ut_io_cb, NULL), 0);
@@ -51,7 +55,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_io_reaches_file, file_setup, file_teardown),
 		cmocka_unit_test(test_flush_coalescing),
 		cmocka_unit_test_setup_teardown(test_flush_and_fua, file_setup, file_teardown),
-		cmocka_unit_test_setup_teardown(test_flush_on_sync_thread, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_on_sync_thread, file_setup,
+						file_teardown),
 		cmocka_unit_test_setup_teardown(test_fallocate_unmap_write_zeroes, file_setup,
 						file_teardown),
 	};

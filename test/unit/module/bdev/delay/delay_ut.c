@@ -8,7 +8,7 @@
 static void
 test_latency(void **state)
 {
-	uint64_t lat[USK_DELAY_NUM_LATENCY_TYPES] = { 20000, 20000, 0, 0 }; /* reads 20 ms */
+	uint64_t lat[USK_DELAY_NUM_LATENCY_TYPES] = {20000, 20000, 0, 0}; /* reads 20 ms */
 	struct usk_bdev_desc *d = NULL;
 	struct usk_io_channel *ch;
 	char err[256];
@@ -43,10 +43,13 @@ test_latency(void **state)
 	assert_true(usk_get_ticks() - t0 >= usk_get_ticks_hz() / 50);
 
 	/* Lowering the read latencies to 0 takes effect for the next I/O. */
-	assert_int_equal(usk_bdev_delay_update_latency("D0", USK_DELAY_AVG_READ, 0, err, sizeof(err)), 0);
-	assert_int_equal(usk_bdev_delay_update_latency("D0", USK_DELAY_P99_READ, 0, err, sizeof(err)), 0);
+	assert_int_equal(
+		usk_bdev_delay_update_latency("D0", USK_DELAY_AVG_READ, 0, err, sizeof(err)), 0);
+	assert_int_equal(
+		usk_bdev_delay_update_latency("D0", USK_DELAY_P99_READ, 0, err, sizeof(err)), 0);
 	assert_true(ut_read(d, ch, buf, 0, 1));
-	assert_int_equal(usk_bdev_delay_update_latency("nope", USK_DELAY_AVG_READ, 0, err, sizeof(err)),
+	assert_int_equal(usk_bdev_delay_update_latency("nope", USK_DELAY_AVG_READ, 0, err,
+						       sizeof(err)),
 			 -ENODEV);
 	assert_non_null(strstr(err, "delay_bdev_name"));
 
@@ -59,8 +62,8 @@ test_latency(void **state)
 static void
 test_errors_and_deferred(void **state)
 {
-	uint64_t bad[USK_DELAY_NUM_LATENCY_TYPES] = { 100, 10, 1, 1 };
-	uint64_t ok[USK_DELAY_NUM_LATENCY_TYPES] = { 1, 2, 3, 4 };
+	uint64_t bad[USK_DELAY_NUM_LATENCY_TYPES] = {100, 10, 1, 1};
+	uint64_t ok[USK_DELAY_NUM_LATENCY_TYPES] = {1, 2, 3, 4};
 	char err[256];
 
 	ut_malloc("M1", 64, 512);

@@ -36,8 +36,11 @@ close_ee(struct fixture *f)
 static void
 inject(const char *name, int io_type, enum usk_error_type type, uint32_t count, int expect_rc)
 {
-	struct usk_error_inject_opts o = { .io_type = io_type, .error_type = type, .count = count,
-		       .corrupt_offset = 7, .corrupt_value = 0x0F };
+	struct usk_error_inject_opts o = {.io_type = io_type,
+					  .error_type = type,
+					  .count = count,
+					  .corrupt_offset = 7,
+					  .corrupt_value = 0x0F};
 	char err[256];
 
 	assert_int_equal(usk_bdev_error_inject(name, &o, err, sizeof(err)), expect_rc);
@@ -119,8 +122,9 @@ test_corrupt_data(void **state)
 static void
 test_errors(void **state)
 {
-	struct usk_error_inject_opts o = { .io_type = USK_BDEV_IO_TYPE_READ,
-		       .error_type = USK_ERROR_TYPE_CORRUPT_DATA, .count = 1 };
+	struct usk_error_inject_opts o = {.io_type = USK_BDEV_IO_TYPE_READ,
+					  .error_type = USK_ERROR_TYPE_CORRUPT_DATA,
+					  .count = 1};
 	char err[256];
 
 	ut_malloc("M1", 64, 512);

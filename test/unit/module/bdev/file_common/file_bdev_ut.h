@@ -90,7 +90,8 @@ test_create_errors(void **state)
 {
 	char err[256];
 
-	assert_int_equal(FILE_CREATE("F0", "/nonexistent/x.img", 0, false, err, sizeof(err)), -ENOENT);
+	assert_int_equal(FILE_CREATE("F0", "/nonexistent/x.img", 0, false, err, sizeof(err)),
+			 -ENOENT);
 	assert_non_null(strstr(err, "filename"));
 	assert_int_equal(FILE_CREATE("F0", g_path, 513, false, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "block_size"));
@@ -172,24 +173,24 @@ test_flush_coalescing(void **state)
 	struct usk_file_io *done;
 	bool next;
 
-	assert_true(usk_file_flush_enqueue(&q, &io[0]));   /* sync 1 prepared for io0 */
-	assert_false(usk_file_flush_enqueue(&q, &io[1]));  /* the kernel has not seen it: rides */
-	usk_file_flush_sync_started(&q);                   /* sync 1 handed to the kernel */
-	assert_false(usk_file_flush_enqueue(&q, &io[2]));  /* after sync 1 began: waits */
+	assert_true(usk_file_flush_enqueue(&q, &io[0]));  /* sync 1 prepared for io0 */
+	assert_false(usk_file_flush_enqueue(&q, &io[1])); /* the kernel has not seen it: rides */
+	usk_file_flush_sync_started(&q);		  /* sync 1 handed to the kernel */
+	assert_false(usk_file_flush_enqueue(&q, &io[2])); /* after sync 1 began: waits */
 	assert_false(usk_file_flush_enqueue(&q, &io[3]));
-	done = usk_file_flush_sync_done(&q, &next);        /* sync 1 covers io0, io1 only */
+	done = usk_file_flush_sync_done(&q, &next); /* sync 1 covers io0, io1 only */
 	assert_ptr_equal(done, &io[0]);
 	assert_ptr_equal(done->next, &io[1]);
 	assert_null(io[1].next);
-	assert_true(next);                                 /* sync 2 prepared for io2, io3 */
+	assert_true(next); /* sync 2 prepared for io2, io3 */
 	assert_false(q.sync_started);
 	usk_file_flush_sync_started(&q);
-	assert_false(usk_file_flush_enqueue(&q, &io[4]));  /* after sync 2 began: waits */
+	assert_false(usk_file_flush_enqueue(&q, &io[4])); /* after sync 2 began: waits */
 	done = usk_file_flush_sync_done(&q, &next);
 	assert_ptr_equal(done, &io[2]);
 	assert_ptr_equal(done->next, &io[3]);
 	assert_null(io[3].next);
-	assert_true(next);                                 /* sync 3 for io4 */
+	assert_true(next); /* sync 3 for io4 */
 	usk_file_flush_sync_started(&q);
 	done = usk_file_flush_sync_done(&q, &next);
 	assert_ptr_equal(done, &io[4]);
@@ -197,7 +198,7 @@ test_flush_coalescing(void **state)
 	assert_false(next);
 	assert_false(q.sync_inflight);
 	assert_int_equal(q.syncs, 3);
-	assert_true(usk_file_flush_enqueue(&q, &io[5]));   /* idle again: starts at once */
+	assert_true(usk_file_flush_enqueue(&q, &io[5])); /* idle again: starts at once */
 	assert_int_equal(q.syncs, 4);
 }
 
@@ -209,7 +210,7 @@ test_flush_coalescing(void **state)
 static void
 flush_and_fua(bool helper)
 {
-	struct usk_bdev_ext_io_opts fua = { .size = sizeof(fua), .flags = USK_BDEV_IO_FLAG_FUA };
+	struct usk_bdev_ext_io_opts fua = {.size = sizeof(fua), .flags = USK_BDEV_IO_FLAG_FUA};
 	struct usk_bdev_desc *d = NULL;
 	struct usk_io_channel *ch;
 	struct usk_file_disk *disk;

@@ -82,7 +82,8 @@ test_rw_unmap(void **state)
 	struct usk_bdev *b;
 	struct usk_bdev_desc *desc;
 	struct usk_io_channel *ch;
-	uint8_t *wbuf = usk_dma_zmalloc(8 * 4096, 4096, NULL), *rbuf = usk_dma_zmalloc(8 * 4096, 4096, NULL);
+	uint8_t *wbuf = usk_dma_zmalloc(8 * 4096, 4096, NULL),
+		*rbuf = usk_dma_zmalloc(8 * 4096, 4096, NULL);
 	struct iovec iov[2];
 	size_t i;
 
@@ -176,11 +177,13 @@ test_config_json(void **state)
 	assert_true(n >= 3);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "method")),
 			    "bdev_set_options");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(arr, n - 1), "method")),
-			    "bdev_wait_for_examine");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(arr, n - 1), "method")),
+		"bdev_wait_for_examine");
 	for (i = 0; i < n; i++) {
 		e = json_array_get(arr, i);
-		if (strcmp(json_string_value(json_object_get(e, "method")), "bdev_malloc_create") == 0) {
+		if (strcmp(json_string_value(json_object_get(e, "method")), "bdev_malloc_create") ==
+		    0) {
 			p = json_object_get(e, "params");
 			assert_string_equal(json_string_value(json_object_get(p, "name")), "cfg");
 			assert_int_equal(json_integer_value(json_object_get(p, "num_blocks")), 32);
@@ -198,7 +201,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_errors, ut_bdev_setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_create_errors, ut_bdev_setup,
+						ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_rw_unmap, ut_bdev_setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_config_json, ut_bdev_setup, ut_bdev_teardown),
 	};

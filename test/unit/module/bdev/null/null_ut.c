@@ -89,7 +89,9 @@ test_null_io(void **state)
 	g_ch = usk_bdev_get_io_channel(g_desc);
 	g_in_submit = true;
 	for (i = 0; i < 16; i++) {
-		assert_int_equal(usk_bdev_read_blocks(g_desc, g_ch, g_buf, (uint64_t)i, 1, io_done, NULL), 0);
+		assert_int_equal(usk_bdev_read_blocks(g_desc, g_ch, g_buf, (uint64_t)i, 1, io_done,
+						      NULL),
+				 0);
 	}
 	assert_int_equal(usk_bdev_write_blocks(g_desc, g_ch, g_buf, 0, 1, io_done, NULL), 0);
 	assert_int_equal(usk_bdev_unmap_blocks(g_desc, g_ch, 0, 8, io_done, NULL), 0);

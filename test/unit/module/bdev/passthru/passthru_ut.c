@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests of the passthru vbdev: create (now and deferred), I/O forwarding, hot remove, errors. */
+/* Unit tests of the passthru vbdev: create (now and deferred), I/O forwarding, hot remove, errors.
+ */
 #include "vbdev_ut_helpers.h"
 #include "passthru.h"
 
@@ -55,7 +56,8 @@ test_create_and_io(void **state)
 	assert_memory_equal(wbuf, rbuf, 4096);
 	/* Out of range stays out of range. */
 	g_io_done = 0;
-	assert_int_equal(usk_bdev_read_blocks(pt_desc, pt_ch, rbuf, 1020, 8, ut_io_cb, NULL), -EINVAL);
+	assert_int_equal(usk_bdev_read_blocks(pt_desc, pt_ch, rbuf, 1020, 8, ut_io_cb, NULL),
+			 -EINVAL);
 	usk_put_io_channel(pt_ch);
 	usk_put_io_channel(base_ch);
 	ut_poll_threads();
@@ -144,7 +146,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_and_io, ut_setup, ut_teardown),
-		cmocka_unit_test_setup_teardown(test_deferred_and_hot_remove, ut_setup, ut_teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_and_hot_remove, ut_setup,
+						ut_teardown),
 		cmocka_unit_test_setup_teardown(test_errors, ut_setup, ut_teardown),
 	};
 

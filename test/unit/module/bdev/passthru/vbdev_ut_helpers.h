@@ -57,8 +57,8 @@ ut_io_cb(struct usk_bdev_io *io, bool success, void *arg)
 static __attribute__((unused)) struct usk_bdev *
 ut_malloc(const char *name, uint64_t num_blocks, uint32_t block_size)
 {
-	struct usk_mem_bdev_opts o = { .name = name, .num_blocks = num_blocks,
-		       .block_size = block_size };
+	struct usk_mem_bdev_opts o = {
+		.name = name, .num_blocks = num_blocks, .block_size = block_size};
 	struct usk_bdev *b = NULL;
 
 	assert_int_equal(usk_bdev_malloc_create(&b, &o), 0);
@@ -67,15 +67,16 @@ ut_malloc(const char *name, uint64_t num_blocks, uint32_t block_size)
 }
 
 /* Submit with fn, poll until done; returns the completion status. */
-#define UT_SYNC_IO(call) ({ \
-	int _rc; \
-	g_io_done = 0; \
-	_rc = (call); \
-	assert_int_equal(_rc, 0); \
-	ut_poll_threads(); \
-	assert_int_equal(g_io_done, 1); \
-	g_io_success; \
-})
+#define UT_SYNC_IO(call) \
+	({ \
+		int _rc; \
+		g_io_done = 0; \
+		_rc = (call); \
+		assert_int_equal(_rc, 0); \
+		ut_poll_threads(); \
+		assert_int_equal(g_io_done, 1); \
+		g_io_success; \
+	})
 
 static __attribute__((unused)) bool
 ut_write(struct usk_bdev_desc *d, struct usk_io_channel *ch, void *buf, uint64_t off, uint64_t n)

@@ -161,18 +161,21 @@ struct fake_rados {
 	char mon_host[64];
 };
 
-int rados_create(rados_t *cluster, const char *const id)
+int
+rados_create(rados_t *cluster, const char *const id)
 {
 	*cluster = calloc(1, sizeof(struct fake_rados));
 	return 0;
 }
 
-int rados_conf_read_file(rados_t cluster, const char *path)
+int
+rados_conf_read_file(rados_t cluster, const char *path)
 {
 	return path && strcmp(path, "/nonexistent") == 0 ? -ENOENT : 0;
 }
 
-int rados_conf_set(rados_t cluster, const char *option, const char *value)
+int
+rados_conf_set(rados_t cluster, const char *option, const char *value)
 {
 	struct fake_rados *r = cluster;
 
@@ -185,7 +188,8 @@ int rados_conf_set(rados_t cluster, const char *option, const char *value)
 	return 0;
 }
 
-int rados_conf_get(rados_t cluster, const char *option, char *buf, size_t len)
+int
+rados_conf_get(rados_t cluster, const char *option, char *buf, size_t len)
 {
 	struct fake_rados *r = cluster;
 
@@ -199,17 +203,20 @@ int rados_conf_get(rados_t cluster, const char *option, char *buf, size_t len)
 	return 0;
 }
 
-int rados_connect(rados_t cluster)
+int
+rados_connect(rados_t cluster)
 {
 	return g_fake_connect_rc;
 }
 
-void rados_shutdown(rados_t cluster)
+void
+rados_shutdown(rados_t cluster)
 {
 	free(cluster);
 }
 
-int rados_ioctx_create(rados_t cluster, const char *pool_name, rados_ioctx_t *ioctx)
+int
+rados_ioctx_create(rados_t cluster, const char *pool_name, rados_ioctx_t *ioctx)
 {
 	if (strcmp(pool_name, "rbd") != 0) {
 		return -ENOENT;
@@ -218,14 +225,16 @@ int rados_ioctx_create(rados_t cluster, const char *pool_name, rados_ioctx_t *io
 	return 0;
 }
 
-void rados_ioctx_destroy(rados_ioctx_t io)
+void
+rados_ioctx_destroy(rados_ioctx_t io)
 {
 	free(io);
 }
 
 /* ---- librbd ---- */
 
-int rbd_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name)
+int
+rbd_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name)
 {
 	struct fake_image *img = find(io, name);
 
@@ -237,19 +246,22 @@ int rbd_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char 
 	return 0;
 }
 
-int rbd_close(rbd_image_t image)
+int
+rbd_close(rbd_image_t image)
 {
 	((struct fake_image *)image)->opens--;
 	return 0;
 }
 
-int rbd_get_size(rbd_image_t image, uint64_t *size)
+int
+rbd_get_size(rbd_image_t image, uint64_t *size)
 {
 	*size = ((struct fake_image *)image)->size;
 	return 0;
 }
 
-int rbd_resize(rbd_image_t image, uint64_t size)
+int
+rbd_resize(rbd_image_t image, uint64_t size)
 {
 	struct fake_image *img = image;
 	uint8_t *d = realloc(img->data, size);
@@ -265,7 +277,8 @@ int rbd_resize(rbd_image_t image, uint64_t size)
 	return 0;
 }
 
-int rbd_aio_create_completion(void *cb_arg, rbd_callback_t complete_cb, rbd_completion_t *c)
+int
+rbd_aio_create_completion(void *cb_arg, rbd_callback_t complete_cb, rbd_completion_t *c)
 {
 	struct fake_comp *fc = calloc(1, sizeof(*fc));
 
@@ -275,12 +288,14 @@ int rbd_aio_create_completion(void *cb_arg, rbd_callback_t complete_cb, rbd_comp
 	return 0;
 }
 
-void rbd_aio_release(rbd_completion_t c)
+void
+rbd_aio_release(rbd_completion_t c)
 {
 	free(c);
 }
 
-ssize_t rbd_aio_get_return_value(rbd_completion_t c)
+ssize_t
+rbd_aio_get_return_value(rbd_completion_t c)
 {
 	return ((struct fake_comp *)c)->ret;
 }
@@ -308,47 +323,53 @@ rw(rbd_image_t image, const struct iovec *iov, int iovcnt, uint64_t off, rbd_com
 	return 0;
 }
 
-int rbd_aio_readv(rbd_image_t image, const struct iovec *iov, int iovcnt, uint64_t off,
-		  rbd_completion_t c)
+int
+rbd_aio_readv(rbd_image_t image, const struct iovec *iov, int iovcnt, uint64_t off,
+	      rbd_completion_t c)
 {
 	return rw(image, iov, iovcnt, off, c, false);
 }
 
-int rbd_aio_writev(rbd_image_t image, const struct iovec *iov, int iovcnt, uint64_t off,
-		   rbd_completion_t c)
+int
+rbd_aio_writev(rbd_image_t image, const struct iovec *iov, int iovcnt, uint64_t off,
+	       rbd_completion_t c)
 {
 	return rw(image, iov, iovcnt, off, c, true);
 }
 
-int rbd_aio_discard(rbd_image_t image, uint64_t off, uint64_t len, rbd_completion_t c)
+int
+rbd_aio_discard(rbd_image_t image, uint64_t off, uint64_t len, rbd_completion_t c)
 {
 	memset(((struct fake_image *)image)->data + off, 0, len);
 	complete_later(c, 0);
 	return 0;
 }
 
-int rbd_aio_write_zeroes(rbd_image_t image, uint64_t off, size_t len, rbd_completion_t c,
-			 int zero_flags, int op_flags)
+int
+rbd_aio_write_zeroes(rbd_image_t image, uint64_t off, size_t len, rbd_completion_t c,
+		     int zero_flags, int op_flags)
 {
 	memset(((struct fake_image *)image)->data + off, 0, len);
 	complete_later(c, 0);
 	return 0;
 }
 
-int rbd_aio_flush(rbd_image_t image, rbd_completion_t c)
+int
+rbd_aio_flush(rbd_image_t image, rbd_completion_t c)
 {
 	complete_later(c, 0);
 	return 0;
 }
 
-int rbd_update_watch(rbd_image_t image, uint64_t *handle, rbd_update_callback_t watch_cb,
-		     void *arg)
+int
+rbd_update_watch(rbd_image_t image, uint64_t *handle, rbd_update_callback_t watch_cb, void *arg)
 {
 	*handle = 1;
 	return 0;
 }
 
-int rbd_update_unwatch(rbd_image_t image, uint64_t handle)
+int
+rbd_update_unwatch(rbd_image_t image, uint64_t handle)
 {
 	return 0;
 }

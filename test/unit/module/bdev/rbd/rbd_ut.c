@@ -83,7 +83,7 @@ teardown(void **state)
 static int
 register_c0(void)
 {
-	struct usk_rbd_cluster_opts o = { .name = "c0", .config_file = "/etc/ceph/ceph.conf" };
+	struct usk_rbd_cluster_opts o = {.name = "c0", .config_file = "/etc/ceph/ceph.conf"};
 	int before = g_cb_count;
 	int rc = usk_rbd_register_cluster(&o, rbd_cb, NULL);
 
@@ -97,8 +97,11 @@ register_c0(void)
 static struct usk_bdev *
 create(const char *name, const char *cluster, const char *pool, const char *image)
 {
-	struct usk_rbd_bdev_opts o = { .name = name, .pool_name = pool, .rbd_name = image,
-		.block_size = 512, .cluster_name = cluster };
+	struct usk_rbd_bdev_opts o = {.name = name,
+				      .pool_name = pool,
+				      .rbd_name = image,
+				      .block_size = 512,
+				      .cluster_name = cluster};
 	int before = g_cb_count;
 
 	g_cb_bdev = NULL;
@@ -110,7 +113,7 @@ create(const char *name, const char *cluster, const char *pool, const char *imag
 static void
 test_clusters(void **state)
 {
-	struct usk_rbd_cluster_opts o = { .name = "c0" };
+	struct usk_rbd_cluster_opts o = {.name = "c0"};
 	json_t *info;
 
 	assert_int_equal(register_c0(), 0);
@@ -130,7 +133,7 @@ test_clusters(void **state)
 	/* Unreachable: the error names the cluster, the monitors and the reason; not listed. */
 	g_fake_connect_rc = -ETIMEDOUT;
 	json_t *cfg = json_pack("{s:s}", "mon_host", "127.0.0.1:1");
-	o = (struct usk_rbd_cluster_opts) { .name = "down", .config = cfg };
+	o = (struct usk_rbd_cluster_opts){.name = "down", .config = cfg};
 	assert_int_equal(usk_rbd_register_cluster(&o, rbd_cb, NULL), 0);
 	wait_for(&g_cb_count, 2);
 	assert_int_equal(g_cb_rc, -ETIMEDOUT);
@@ -157,7 +160,7 @@ test_clusters(void **state)
 static void
 test_create_errors(void **state)
 {
-	struct usk_rbd_bdev_opts o = { .pool_name = "rbd", .rbd_name = "i0", .block_size = 1000 };
+	struct usk_rbd_bdev_opts o = {.pool_name = "rbd", .rbd_name = "i0", .block_size = 1000};
 
 	fake_image_add("rbd", "i0", 1 << 20);
 	assert_int_equal(usk_rbd_bdev_create(&o, create_cb, NULL), -EINVAL);
@@ -181,8 +184,11 @@ test_create_errors(void **state)
 	assert_string_equal(g_cb_bdev->name, "Ceph0");
 	assert_true(g_cb_bdev->write_cache);
 	assert_int_equal(usk_rbd_unregister_cluster("c0", rbd_cb, NULL), -EBUSY);
-	o = (struct usk_rbd_bdev_opts) { .name = "Ceph0", .pool_name = "rbd", .rbd_name = "i0",
-		.block_size = 512, .cluster_name = "c0" };
+	o = (struct usk_rbd_bdev_opts){.name = "Ceph0",
+				       .pool_name = "rbd",
+				       .rbd_name = "i0",
+				       .block_size = 512,
+				       .cluster_name = "c0"};
 	assert_int_equal(usk_rbd_bdev_create(&o, create_cb, NULL), -EEXIST);
 	assert_int_equal(fake_open_images(), 1);
 }

@@ -119,7 +119,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parts_and_offsets, ut_setup, ut_teardown),
 		cmocka_unit_test_setup_teardown(test_sizes_and_errors, ut_setup, ut_teardown),
-		cmocka_unit_test_setup_teardown(test_deferred_and_hot_remove, ut_setup, ut_teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_and_hot_remove, ut_setup,
+						ut_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

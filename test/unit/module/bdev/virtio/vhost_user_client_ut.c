@@ -24,7 +24,7 @@ static void
 client_open(struct vhu_client *c)
 {
 	int sv[2];
-	struct timeval tv = { .tv_sec = 1 };
+	struct timeval tv = {.tv_sec = 1};
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -46,7 +46,7 @@ client_done(struct vhu_client *c)
 static void
 reply(uint32_t req, uint32_t flags, const void *payload, uint32_t size)
 {
-	struct usk_vhost_user_hdr h = { .request = req, .flags = flags, .size = size };
+	struct usk_vhost_user_hdr h = {.request = req, .flags = flags, .size = size};
 
 	assert_int_equal(write(g_peer, &h, sizeof(h)), sizeof(h));
 	if (size > 0) {
@@ -61,9 +61,11 @@ static int
 peer_read(struct usk_vhost_user_msg *msg, int *fds, int max_fds)
 {
 	char control[CMSG_SPACE(sizeof(int) * 8)];
-	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(*msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-			     .msg_controllen = sizeof(control) };
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(*msg)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control,
+			    .msg_controllen = sizeof(control)};
 	struct cmsghdr *cm;
 	int nfds = 0;
 	ssize_t n;
@@ -87,7 +89,7 @@ test_get_config_size(void **state)
 {
 	struct vhu_client c;
 	struct usk_vhost_user_msg m;
-	struct usk_vhost_user_config cfg = { .offset = 0, .size = 60 };
+	struct usk_vhost_user_config cfg = {.offset = 0, .size = 60};
 	uint8_t buf[60];
 
 	client_open(&c);
@@ -136,11 +138,12 @@ test_bad_replies(void **state)
 	client_done(&c);
 	client_open(&c);
 	{
-		struct usk_vhost_user_hdr h = { .request = USK_VHOST_USER_GET_FEATURES, .flags = OKF,
-						.size = 1u << 30 };
+		struct usk_vhost_user_hdr h = {
+			.request = USK_VHOST_USER_GET_FEATURES, .flags = OKF, .size = 1u << 30};
 
 		assert_int_equal(write(g_peer, &h, sizeof(h)), sizeof(h));
-		assert_int_equal(vhu_client_get_u64(&c, USK_VHOST_USER_GET_FEATURES, &got), -EPROTO);
+		assert_int_equal(vhu_client_get_u64(&c, USK_VHOST_USER_GET_FEATURES, &got),
+				 -EPROTO);
 	}
 	client_done(&c);
 	client_open(&c);
@@ -192,10 +195,10 @@ test_reply_ack_and_fds(void **state)
 	close(fds[0]);
 
 	/* SET_MEM_TABLE: one fd per region, the table in order. */
-	r[0] = (struct vhu_mem_region){ .gpa = 0x200000, .size = 0x400000, .uaddr = 0x200000,
-					.offset = 0, .fd = efd };
-	r[1] = (struct vhu_mem_region){ .gpa = 0x800000, .size = 0x200000, .uaddr = 0x800000,
-					.offset = 0x1000, .fd = efd };
+	r[0] = (struct vhu_mem_region){
+		.gpa = 0x200000, .size = 0x400000, .uaddr = 0x200000, .offset = 0, .fd = efd};
+	r[1] = (struct vhu_mem_region){
+		.gpa = 0x800000, .size = 0x200000, .uaddr = 0x800000, .offset = 0x1000, .fd = efd};
 	reply(USK_VHOST_USER_SET_MEM_TABLE, OKF, &zero, 8);
 	assert_int_equal(vhu_client_set_mem_table(&c, r, 2), 0);
 	assert_int_equal(peer_read(&m, fds, 8), 2);

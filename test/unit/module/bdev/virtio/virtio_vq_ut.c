@@ -27,7 +27,7 @@ dev_use(struct virtio_vq *vq, uint32_t id, uint32_t len)
 {
 	uint16_t idx = vq->used->idx;
 
-	vq->used->ring[idx & (vq->size - 1)] = (struct usk_vring_used_elem){ .id = id, .len = len };
+	vq->used->ring[idx & (vq->size - 1)] = (struct usk_vring_used_elem){.id = id, .len = len};
 	__atomic_store_n(&vq->used->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
 }
 
@@ -37,7 +37,7 @@ test_init_args(void **state)
 	struct virtio_vq vq;
 
 	assert_int_equal(virtio_vq_init(&vq, 0, true, 4, 0), -EINVAL);
-	assert_int_equal(virtio_vq_init(&vq, 6, true, 4, 0), -EINVAL);  /* not a power of two */
+	assert_int_equal(virtio_vq_init(&vq, 6, true, 4, 0), -EINVAL);	/* not a power of two */
 	assert_int_equal(virtio_vq_init(&vq, 4, false, 8, 0), -EINVAL); /* chain longer than ring */
 	assert_int_equal(virtio_vq_init(&vq, 4, true, VIRTIO_VQ_MAX_BUFS + 1, 0), -EINVAL);
 	assert_int_equal(virtio_vq_init(&vq, 4, true, 1, 0), -EINVAL);
@@ -63,7 +63,8 @@ test_indirect(void **state)
 
 	assert_int_equal(virtio_vq_init(&vq, 4, true, 10, 32), 0);
 	for (i = 0; i < 10; i++) {
-		bufs[i] = (struct virtio_vq_buf){ .addr = 0x1000u * (unsigned)(i + 1), .len = 100u + i };
+		bufs[i] = (struct virtio_vq_buf){.addr = 0x1000u * (unsigned)(i + 1),
+						 .len = 100u + i};
 	}
 	for (i = 0; i < 4; i++) {
 		heads[i] = virtio_vq_alloc_head(&vq, 10);
@@ -115,7 +116,7 @@ static void
 test_direct_chains(void **state)
 {
 	struct virtio_vq vq;
-	struct virtio_vq_buf bufs[3] = { { 0x10, 16 }, { 0x20, 4096 }, { 0x30, 1 } };
+	struct virtio_vq_buf bufs[3] = {{0x10, 16}, {0x20, 4096}, {0x30, 1}};
 	struct virtio_vq_done done[4];
 	int c1, c2, h1, h2, h3;
 	struct usk_vring_desc *d;
@@ -161,7 +162,7 @@ static void
 test_hostile_used_ring(void **state)
 {
 	struct virtio_vq vq;
-	struct virtio_vq_buf bufs[2] = { { 0x10, 16 }, { 0x20, 1 } };
+	struct virtio_vq_buf bufs[2] = {{0x10, 16}, {0x20, 1}};
 	struct virtio_vq_done done[8];
 	void *drained[8];
 	int c[3], h[3], i;
@@ -217,7 +218,7 @@ static void
 test_notify_and_wrap(void **state)
 {
 	struct virtio_vq vq;
-	struct virtio_vq_buf bufs[2] = { { 0x10, 16 }, { 0x20, 1 } };
+	struct virtio_vq_buf bufs[2] = {{0x10, 16}, {0x20, 1}};
 	struct virtio_vq_done done[4];
 	int c, h;
 	uint32_t i;
@@ -251,7 +252,7 @@ static void
 test_event_idx(void **state)
 {
 	struct virtio_vq vq;
-	struct virtio_vq_buf bufs[2] = { { 0x10, 16 }, { 0x20, 1 } };
+	struct virtio_vq_buf bufs[2] = {{0x10, 16}, {0x20, 1}};
 	struct virtio_vq_done done[4];
 	uint16_t *avail_event, *used_event;
 	int c, h, i;
@@ -377,12 +378,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_args),
-		cmocka_unit_test(test_indirect),
-		cmocka_unit_test(test_direct_chains),
-		cmocka_unit_test(test_hostile_used_ring),
-		cmocka_unit_test(test_notify_and_wrap),
-		cmocka_unit_test(test_event_idx),
+		cmocka_unit_test(test_init_args),	cmocka_unit_test(test_indirect),
+		cmocka_unit_test(test_direct_chains),	cmocka_unit_test(test_hostile_used_ring),
+		cmocka_unit_test(test_notify_and_wrap), cmocka_unit_test(test_event_idx),
 		cmocka_unit_test(test_config),
 	};
 
