@@ -5,7 +5,8 @@
 # removed one takes its bdev away, while the first namespace's bdev stays.
 set -u
 NAME=nvme_tcp_ns_rescan
-. "$(dirname "$0")/nvmf_lib/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 skip_unless_ready
 
 PORT=$(free_port)
