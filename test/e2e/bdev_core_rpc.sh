@@ -13,47 +13,14 @@ e2e_require_python
 
 # The checks, as a small JSON-RPC client; exit 1 with a message on the first failed check.
 cat >"$TMP/check.py" <<'EOF'
-import json, socket, sys
+import json, sys
+
+sys.path.insert(0, sys.argv[-1])
+from rpc_client import RpcClient
 
 sock_path, phase, saved = sys.argv[1], sys.argv[2], sys.argv[3]
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect(sock_path)
-n = 0
-
-def call(method, params=None):
-    global n
-    n += 1
-    req = {"jsonrpc": "2.0", "method": method, "id": n}
-    if params is not None:
-        req["params"] = params
-    s.sendall(json.dumps(req).encode())
-    buf = b""
-    while True:
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            raise SystemExit("connection closed during " + method)
-        buf += chunk
-        try:
-            return json.loads(buf)
-        except ValueError:
-            pass
-
-def ok(method, params=None):
-    r = call(method, params)
-    if "error" in r:
-        raise SystemExit("%s %s failed: %s" % (method, params, r["error"]))
-    return r["result"]
-
-def err(method, params, field):
-    r = call(method, params)
-    if "error" not in r:
-        raise SystemExit("%s %s succeeded, expected an error naming %s" % (method, params, field))
-    if field not in r["error"]["message"]:
-        raise SystemExit("%s %s: error %r does not name %s" % (method, params, r["error"], field))
-
-def names():
-    return sorted(b["name"] for b in ok("bdev_get_bdevs"))
+rpc = RpcClient(sock_path, 10)
+call, ok, err, names = rpc.call, rpc.ok, rpc.err, rpc.names
 
 if phase == "first":
     assert ok("bdev_malloc_create", {"num_blocks": 256, "block_size": 512, "name": "M0",
@@ -143,10 +110,10 @@ print("ok", phase)
 EOF
 
 e2e_start_tgt 0x1
-timeout 60 python3 "$TMP/check.py" "$SOCK" first "$TMP/saved.json" || fail "first phase"
+timeout 60 python3 "$TMP/check.py" "$SOCK" first "$TMP/saved.json" "$E2E_DIR/lib" || fail "first phase"
 e2e_stop_tgt INT
 e2e_start_tgt 0x1 --json "$TMP/saved.json"
-timeout 60 python3 "$TMP/check.py" "$SOCK" replay "$TMP/saved.json" || fail "replay phase"
+timeout 60 python3 "$TMP/check.py" "$SOCK" replay "$TMP/saved.json" "$E2E_DIR/lib" || fail "replay phase"
 e2e_stop_tgt INT
 echo "PASS: bdev_core_rpc"
 exit 0

@@ -140,47 +140,14 @@ stop_qsd
 # 3. RPCs on usk_tgt, save_config and replay.
 start_qsd "$TMP/disk.img"
 cat >"$TMP/check.py" <<'EOF'
-import json, socket, sys
+import json, sys
+
+sys.path.insert(0, sys.argv[-1])
+from rpc_client import RpcClient
 
 sock_path, phase, saved, vsock = sys.argv[1:5]
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(20)
-s.connect(sock_path)
-n = 0
-
-def call(method, params=None):
-    global n
-    n += 1
-    req = {"jsonrpc": "2.0", "method": method, "id": n}
-    if params is not None:
-        req["params"] = params
-    s.sendall(json.dumps(req).encode())
-    buf = b""
-    while True:
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            raise SystemExit("connection closed during " + method)
-        buf += chunk
-        try:
-            return json.loads(buf)
-        except ValueError:
-            pass
-
-def ok(method, params=None):
-    r = call(method, params)
-    if "error" in r:
-        raise SystemExit("%s %s failed: %s" % (method, params, r["error"]))
-    return r["result"]
-
-def err(method, params, field):
-    r = call(method, params)
-    if "error" not in r:
-        raise SystemExit("%s %s succeeded, expected an error naming %s" % (method, params, field))
-    if field not in r["error"]["message"]:
-        raise SystemExit("%s %s: error %r does not name %s" % (method, params, r["error"], field))
-
-def names():
-    return sorted(b["name"] for b in ok("bdev_get_bdevs"))
+rpc = RpcClient(sock_path, 20)
+call, ok, err, names = rpc.call, rpc.ok, rpc.err, rpc.names
 
 good = {"name": "VirtioBlk0", "trtype": "user", "traddr": vsock, "dev_type": "blk",
         "vq_count": 2, "vq_size": 128}
@@ -226,10 +193,10 @@ else:
 print("ok", phase)
 EOF
 e2e_start_tgt 0x1 --no-huge
-timeout 90 python3 "$TMP/check.py" "$SOCK" first "$TMP/saved.json" "$VSOCK" || fail "RPC phase"
+timeout 90 python3 "$TMP/check.py" "$SOCK" first "$TMP/saved.json" "$VSOCK" "$E2E_DIR/lib" || fail "RPC phase"
 e2e_stop_tgt INT
 e2e_start_tgt 0x1 --no-huge --json "$TMP/saved.json"
-timeout 60 python3 "$TMP/check.py" "$SOCK" replay "$TMP/saved.json" "$VSOCK" || fail "replay phase"
+timeout 60 python3 "$TMP/check.py" "$SOCK" replay "$TMP/saved.json" "$VSOCK" "$E2E_DIR/lib" || fail "replay phase"
 e2e_stop_tgt INT
 
 # 4. The back-end dies during I/O: the I/O fails, usk_bdevperf ends on its own; polled (the
