@@ -16,7 +16,9 @@ skip_unless_ready
 
 PORT=$(free_port)
 tcp_config "$PORT" "$MALLOC_BDEV" >"$TMP/tgt.json"
-start_tgt "$TMP/tgt.json" -e nvmf_tcp,bdev
+# rings big enough that 2 s of I/O never wraps them (a wrapped ring loses the oldest records,
+# and the new/done counts below would differ)
+start_tgt "$TMP/tgt.json" -e nvmf_tcp,bdev --num-trace-entries 1048576
 SHM=/dev/shm/usk_tgt_trace.pid$TGT_PID
 [ -f "$SHM" ] || fail "no $SHM"
 rpc trace_get_tpoint_group_mask >"$TMP/mask.json" || fail "trace_get_tpoint_group_mask"
