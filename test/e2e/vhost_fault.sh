@@ -28,24 +28,15 @@ cat >"$TMP/tgt.json" <<JSON
 JSON
 start_tgt "$TMP/tgt.json" -S "$VDIR"
 
-# a good client on vhost.b, over and over, while vhost.a is attacked.
-# KNOWN OPEN DEFECT (issue 11, docs/vhost.md "Known problems"): about one run in 10-160 of this
-# client loses a request on a fresh connection (also without any attack), so one failed run of
-# the 15 is reported and tolerated; two fail the test. Remove the allowance with the fix.
-( lost=0
-  for _ in $(seq 1 15); do
-	timeout 20 python3 "$CLIENT_PY" "$VDIR/vhost.b" io && continue
-	lost=$((lost + 1))
-	echo "KNOWN DEFECT (issue 11): a good vhost.b run failed ($lost so far)"
-	[ "$lost" -le 1 ] || exit 1
-  done ) >"$TMP/good.log" 2>&1 &
+# a good client on vhost.b, over and over, while vhost.a is attacked
+( for _ in $(seq 1 15); do timeout 20 python3 "$CLIENT_PY" "$VDIR/vhost.b" io || exit 1; done ) \
+	>"$TMP/good.log" 2>&1 &
 GOOD=$!
 BG_PIDS+=("$GOOD")
 for mode in garbage baddesc badmem shortmem; do
 	timeout 20 python3 "$CLIENT_PY" "$VDIR/vhost.a" "$mode" || fail "$mode client: connection not closed"
 done
 wait "$GOOD" || { cat "$TMP/good.log"; fail "the good client on vhost.b failed while vhost.a was attacked"; }
-grep KNOWN "$TMP/good.log" || true
 tgt_alive || fail "usk_tgt died"
 for why in "announces a" "descriptor outside guest memory" "SET_MEM_TABLE: 2 regions with 1 fds" \
 	"beyond the end of its file"; do

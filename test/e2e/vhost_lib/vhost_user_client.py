@@ -34,6 +34,7 @@ class Client:
         self.fd = os.memfd_create("guest", os.MFD_CLOEXEC)
         os.ftruncate(self.fd, MEM)
         self.m = mmap.mmap(self.fd, MEM)
+        self.m16 = memoryview(self.m).cast("H")
         self.kick = os.eventfd(0, os.EFD_NONBLOCK)
         self.call = os.eventfd(0, os.EFD_NONBLOCK)
         self.avail_idx = 0
@@ -95,6 +96,11 @@ class Client:
         self.ack(SET_VRING_KICK, struct.pack("<Q", 0), [self.kick])
         self.ack(SET_VRING_ENABLE, struct.pack("<II", 0, 1))
 
+    def store16(self, off, val):
+        """One 16-bit store, as a driver publishes avail->idx. struct.pack_into zero-fills its
+        bytes before writing them, so the back-end could read a transient 0 (a torn index)."""
+        self.m16[off // 2] = val
+
     def desc(self, i, addr, ln, flags, nxt):
         struct.pack_into("<QIHH", self.m, DESC + 16 * i, addr, ln, flags, nxt)
 
@@ -107,9 +113,9 @@ class Client:
         self.desc(0, HDR, 16, 1, 1)
         self.desc(1, data_addr, ln, 1 | (2 if typ == 0 else 0), 2)
         self.desc(2, STATUS, 1, 2, 0)
-        struct.pack_into("<H", self.m, AVAIL + 4 + 2 * (self.avail_idx % QSIZE), 0)
+        self.store16(AVAIL + 4 + 2 * (self.avail_idx % QSIZE), 0)
         self.avail_idx += 1
-        struct.pack_into("<H", self.m, AVAIL + 2, self.avail_idx & 0xffff)
+        self.store16(AVAIL + 2, self.avail_idx & 0xffff)
         os.eventfd_write(self.kick, 1)
         deadline = time.time() + 5
         while time.time() < deadline:
@@ -165,9 +171,9 @@ def main():
         c.desc(0, HDR, 16, 1, 1)
         c.desc(1, MEM + 0x100000, 4096, 1 | 2, 2)      # beyond guest memory
         c.desc(2, STATUS, 1, 2, 0)
-        struct.pack_into("<H", c.m, AVAIL + 4 + 2 * (c.avail_idx % QSIZE), 0)
+        c.store16(AVAIL + 4 + 2 * (c.avail_idx % QSIZE), 0)
         c.avail_idx += 1
-        struct.pack_into("<H", c.m, AVAIL + 2, c.avail_idx)
+        c.store16(AVAIL + 2, c.avail_idx & 0xffff)
         os.eventfd_write(c.kick, 1)
         ok = c.closed_by_peer()
         print("baddesc: connection closed by the back-end" if ok else "baddesc: still open")
