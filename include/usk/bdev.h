@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <jansson.h>
+#include "usk/histogram.h"
 #include "usk/thread.h"
 
 #ifdef __cplusplus
@@ -387,6 +388,10 @@ struct usk_bdev_io_stat {
 	uint64_t ticks_rate;
 	/* Failed I/O per type (index enum usk_bdev_io_type). */
 	uint64_t io_error[USK_BDEV_NUM_IO_TYPES];
+	/* Submit-to-completion latency (ticks) of each successful read / write; kept last so the
+	 * counters above share the hot cache lines. Reset by ALL, not by MAXMIN. */
+	struct usk_histogram read_latency_hist;
+	struct usk_histogram write_latency_hist;
 };
 
 enum usk_bdev_reset_stat_mode {

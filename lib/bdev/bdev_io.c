@@ -1201,12 +1201,14 @@ bdev_io_update_stat(struct usk_bdev_channel *bch, struct usk_bdev_io *io, uint64
 		st->num_read_ops++;
 		stat_lat(&st->read_latency_ticks, &st->max_read_latency_ticks,
 			 &st->min_read_latency_ticks, lat);
+		usk_histogram_add(&st->read_latency_hist, lat);
 		break;
 	case USK_BDEV_IO_TYPE_WRITE:
 		st->bytes_written += bytes;
 		st->num_write_ops++;
 		stat_lat(&st->write_latency_ticks, &st->max_write_latency_ticks,
 			 &st->min_write_latency_ticks, lat);
+		usk_histogram_add(&st->write_latency_hist, lat);
 		break;
 	case USK_BDEV_IO_TYPE_UNMAP:
 		st->bytes_unmapped += bytes;

@@ -662,6 +662,8 @@ bdev_stat_add(struct usk_bdev_io_stat *t, const struct usk_bdev_io_stat *a)
 	for (i = 0; i < USK_BDEV_NUM_IO_TYPES; i++) {
 		t->io_error[i] += a->io_error[i];
 	}
+	usk_histogram_merge(&t->read_latency_hist, &a->read_latency_hist);
+	usk_histogram_merge(&t->write_latency_hist, &a->write_latency_hist);
 }
 
 void

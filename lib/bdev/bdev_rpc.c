@@ -253,6 +253,40 @@ USK_RPC_REGISTER("bdev_examine", rpc_bdev_examine, USK_RPC_RUNTIME)
 
 /* ---- bdev_get_iostat / bdev_reset_iostat ---- */
 
+/* The non-zero buckets as [[index, count], ...] (the layout of include/usk/histogram.h). */
+static json_t *
+hist_to_json(const struct usk_histogram *h)
+{
+	json_t *a = json_array();
+	uint32_t i;
+
+	for (i = 0; i < USK_HISTOGRAM_NUM_BUCKETS; i++) {
+		if (h->bucket[i]) {
+			usk_json_append(a, json_pack("[I, I]", (json_int_t)i,
+						     (json_int_t)h->bucket[i]));
+		}
+	}
+	return a;
+}
+
+static void
+percentiles_to_json(json_t *o, const char *kind, const struct usk_histogram *h)
+{
+	static const struct {
+		const char *name;
+		double pct;
+	} pcts[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}};
+	char key[64];
+	size_t i;
+
+	for (i = 0; i < USK_COUNTOF(pcts); i++) {
+		snprintf(key, sizeof(key), "%s_latency_%s_ticks", kind, pcts[i].name);
+		usk_json_set(o, key,
+			     json_integer((json_int_t)usk_histogram_percentile(
+				     h->bucket, USK_HISTOGRAM_NUM_BUCKETS, pcts[i].pct)));
+	}
+}
+
 static void
 stat_to_json(json_t *o, const struct usk_bdev_io_stat *s)
 {
@@ -291,6 +325,17 @@ stat_to_json(json_t *o, const struct usk_bdev_io_stat *s)
 			}
 		}
 		usk_json_set(o, "io_error", err);
+	}
+	percentiles_to_json(o, "read", &s->read_latency_hist);
+	percentiles_to_json(o, "write", &s->write_latency_hist);
+	{
+		json_t *h = json_object();
+
+		usk_json_set(h, "bucket_shift", json_integer(USK_HISTOGRAM_BUCKET_SHIFT));
+		usk_json_set(h, "num_buckets", json_integer(USK_HISTOGRAM_NUM_BUCKETS));
+		usk_json_set(h, "read", hist_to_json(&s->read_latency_hist));
+		usk_json_set(h, "write", hist_to_json(&s->write_latency_hist));
+		usk_json_set(o, "latency_histogram", h);
 	}
 }
 

@@ -524,6 +524,14 @@ test_basic_io_and_iostat(void **state)
 	assert_int_equal(stat.num_unmap_ops, 1);
 	assert_int_equal(stat.bytes_unmapped, 10 * 512);
 	assert_true(stat.min_read_latency_ticks <= stat.max_read_latency_ticks);
+	/* the one read's latency is counted in its bucket, the two writes in theirs */
+	assert_int_equal(
+		stat.read_latency_hist.bucket[usk_histogram_bucket_index(stat.read_latency_ticks)],
+		1);
+	assert_int_equal(
+		usk_histogram_total(stat.read_latency_hist.bucket, USK_HISTOGRAM_NUM_BUCKETS), 1);
+	assert_int_equal(
+		usk_histogram_total(stat.write_latency_hist.bucket, USK_HISTOGRAM_NUM_BUCKETS), 2);
 
 	/* Errors are counted per type. */
 	g_fail_nth = g_log_n;
@@ -638,6 +646,13 @@ test_device_stat_multi_channel(void **state)
 	ut_poll_threads();
 	assert_int_equal(g_dev_stat_done, 1);
 	assert_int_equal(g_dev_stat.num_read_ops, 3);
+	/* the latency histograms of both channels are summed: one count per read */
+	assert_int_equal(usk_histogram_total(g_dev_stat.read_latency_hist.bucket,
+					     USK_HISTOGRAM_NUM_BUCKETS),
+			 3);
+	assert_int_equal(usk_histogram_total(g_dev_stat.write_latency_hist.bucket,
+					     USK_HISTOGRAM_NUM_BUCKETS),
+			 0);
 	/* Closing a channel keeps its counts. */
 	ut_set_thread(1);
 	env_close(&e1);
@@ -645,12 +660,18 @@ test_device_stat_multi_channel(void **state)
 	usk_bdev_get_device_stat(usk_bdev_desc_get_bdev(e0.desc), &g_dev_stat, dev_stat_cb, NULL);
 	ut_poll_threads();
 	assert_int_equal(g_dev_stat.num_read_ops, 3);
+	assert_int_equal(usk_histogram_total(g_dev_stat.read_latency_hist.bucket,
+					     USK_HISTOGRAM_NUM_BUCKETS),
+			 3);
 	usk_bdev_reset_device_stat(usk_bdev_desc_get_bdev(e0.desc), USK_BDEV_RESET_STAT_ALL, NULL,
 				   NULL);
 	ut_poll_threads();
 	usk_bdev_get_device_stat(usk_bdev_desc_get_bdev(e0.desc), &g_dev_stat, dev_stat_cb, NULL);
 	ut_poll_threads();
 	assert_int_equal(g_dev_stat.num_read_ops, 0);
+	assert_int_equal(usk_histogram_total(g_dev_stat.read_latency_hist.bucket,
+					     USK_HISTOGRAM_NUM_BUCKETS),
+			 0);
 	env_close(&e0);
 	usk_bdev_unregister(usk_bdev_get_by_name("st"), NULL, NULL);
 	ut_poll_threads();
