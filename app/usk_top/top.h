@@ -16,7 +16,7 @@ enum top_tab {
 	TOP_TAB_COUNT,
 };
 
-#define TOP_MAX_COLS 10
+#define TOP_MAX_COLS 12
 #define TOP_CELL     64
 
 struct top_col {

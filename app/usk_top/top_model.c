@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "usk/histogram.h"
+
 #include "top.h"
 
 #define TOP_RPC_TIMEOUT_MS 5000
@@ -498,10 +500,56 @@ table_cores(struct top_model *m, struct top_table *t)
 }
 
 static const struct top_col g_bdev_cols[] = {
-	{"BDEV", 20, false},   {"R_IOPS", 10, true},  {"W_IOPS", 10, true},
-	{"R_MB/s", 9, true},   {"W_MB/s", 9, true},   {"R_LAT_us", 9, true},
-	{"W_LAT_us", 9, true}, {"R_MAX_us", 9, true}, {"W_MAX_us", 9, true},
+	{"BDEV", 20, false},   {"R_IOPS", 10, true},  {"W_IOPS", 10, true},  {"R_MB/s", 9, true},
+	{"W_MB/s", 9, true},   {"R_LAT_us", 9, true}, {"R_P99_us", 9, true}, {"W_LAT_us", 9, true},
+	{"W_P99_us", 9, true}, {"R_MAX_us", 9, true}, {"W_MAX_us", 9, true},
 };
+
+/*
+ * Add the latency histogram kind ("read", "write") of bdev_get_iostat entry b to bucket (sign
+ * +1 or -1, for the difference of two snapshots). false if b has none in our layout.
+ */
+static bool
+hist_add(json_t *b, const char *kind, int64_t sign, int64_t *bucket)
+{
+	json_t *h = json_object_get(b, "latency_histogram"), *arr, *e;
+	size_t i;
+
+	if (jnum(h, "bucket_shift") != USK_HISTOGRAM_BUCKET_SHIFT ||
+	    jnum(h, "num_buckets") != USK_HISTOGRAM_NUM_BUCKETS) {
+		return false;
+	}
+	arr = json_object_get(h, kind);
+	if (!json_is_array(arr)) {
+		return false;
+	}
+	json_array_foreach(arr, i, e)
+	{
+		json_int_t idx = json_integer_value(json_array_get(e, 0));
+
+		if (idx >= 0 && idx < USK_HISTOGRAM_NUM_BUCKETS) {
+			bucket[idx] += sign * (int64_t)json_integer_value(json_array_get(e, 1));
+		}
+	}
+	return true;
+}
+
+/* p99 in µs of the reads or writes completed between snapshots pb and b; -1 if unknown. */
+static double
+interval_p99_us(json_t *b, json_t *pb, const char *kind, double hz)
+{
+	int64_t d[USK_HISTOGRAM_NUM_BUCKETS] = {0};
+	uint64_t u[USK_HISTOGRAM_NUM_BUCKETS];
+	uint32_t i;
+
+	if (hz <= 0 || !hist_add(b, kind, 1, d) || (pb != NULL && !hist_add(pb, kind, -1, d))) {
+		return -1;
+	}
+	for (i = 0; i < USK_HISTOGRAM_NUM_BUCKETS; i++) {
+		u[i] = d[i] > 0 ? (uint64_t)d[i] : 0; /* negative: the stats were reset between */
+	}
+	return (double)usk_histogram_percentile(u, USK_HISTOGRAM_NUM_BUCKETS, 99) * 1e6 / hz;
+}
 
 static void
 table_bdevs(struct top_model *m, struct top_table *t)
@@ -516,6 +564,7 @@ table_bdevs(struct top_model *m, struct top_table *t)
 		double rops = jnum(b, "num_read_ops"), wops = jnum(b, "num_write_ops");
 		double rb = jnum(b, "bytes_read"), wb = jnum(b, "bytes_written");
 		double rl = jnum(b, "read_latency_ticks"), wl = jnum(b, "write_latency_ticks");
+		double rp99 = 0, wp99 = 0;
 
 		if (r == NULL) {
 			return;
@@ -530,6 +579,8 @@ table_bdevs(struct top_model *m, struct top_table *t)
 			wb -= jnum(pb, "bytes_written");
 			rl -= jnum(pb, "read_latency_ticks");
 			wl -= jnum(pb, "write_latency_ticks");
+			rp99 = interval_p99_us(b, pb, "read", hz);
+			wp99 = interval_p99_us(b, pb, "write", hz);
 		}
 		set_text(r, 0, json_string_value(json_object_get(b, "name")));
 		set_num(r, 1, dt > 0 ? rops / dt : 0, "%.0f");
@@ -537,21 +588,60 @@ table_bdevs(struct top_model *m, struct top_table *t)
 		set_num(r, 3, dt > 0 ? rb / dt / 1e6 : 0, "%.2f");
 		set_num(r, 4, dt > 0 ? wb / dt / 1e6 : 0, "%.2f");
 		set_num(r, 5, rops > 0 && hz > 0 ? rl / rops * 1e6 / hz : 0, "%.1f");
-		set_num(r, 6, wops > 0 && hz > 0 ? wl / wops * 1e6 / hz : 0, "%.1f");
-		set_num(r, 7, hz > 0 ? jnum(b, "max_read_latency_ticks") * 1e6 / hz : 0, "%.1f");
-		set_num(r, 8, hz > 0 ? jnum(b, "max_write_latency_ticks") * 1e6 / hz : 0, "%.1f");
+		set_num(r, 6, rp99, "%.1f");
+		set_num(r, 7, wops > 0 && hz > 0 ? wl / wops * 1e6 / hz : 0, "%.1f");
+		set_num(r, 8, wp99, "%.1f");
+		set_num(r, 9, hz > 0 ? jnum(b, "max_read_latency_ticks") * 1e6 / hz : 0, "%.1f");
+		set_num(r, 10, hz > 0 ? jnum(b, "max_write_latency_ticks") * 1e6 / hz : 0, "%.1f");
+		if (rp99 < 0 || wp99 < 0) {
+			if (rp99 < 0) {
+				set_text(r, 6, "-");
+			}
+			if (wp99 < 0) {
+				set_text(r, 8, "-");
+			}
+			snprintf(
+				t->note, sizeof(t->note),
+				"P99: the target's bdev_get_iostat has no latency histogram in the "
+				"layout this usk_top knows");
+		}
 	}
 }
 
 static const struct top_col g_nvmf_cols[] = {
-	{"SUBSYSTEM", 36, false}, {"CNTLID", 6, true},	 {"QID", 4, true},    {"STATE", 8, false},
-	{"QD", 4, true},	  {"THREAD", 24, false}, {"HOST", 30, false}, {"PEER", 22, false},
+	{"SUBSYSTEM", 36, false}, {"CNTLID", 6, true}, {"QID", 4, true},
+	{"STATE", 8, false},	  {"QD", 4, true},     {"IOPS", 9, true},
+	{"THREAD", 24, false},	  {"HOST", 30, false}, {"PEER", 22, false},
 };
+
+/* The qpair of subsystem nqn with q's cntlid and qid in snapshot snap (SRC_SUBSYS). */
+static json_t *
+find_qpair(json_t *snap, const char *nqn, json_t *q)
+{
+	json_t *s, *e;
+	size_t i, j;
+
+	json_array_foreach(snap, i, s)
+	{
+		if (strcmp(json_string_value(json_object_get(s, "nqn")) ?: "", nqn) != 0) {
+			continue;
+		}
+		json_array_foreach(json_object_get(s, "qpairs"), j, e)
+		{
+			if (jnum(e, "cntlid") == jnum(q, "cntlid") &&
+			    jnum(e, "qid") == jnum(q, "qid")) {
+				return e;
+			}
+		}
+	}
+	return NULL;
+}
 
 static void
 table_nvmf(struct top_model *m, struct top_table *t)
 {
-	json_t *s, *q, *peer;
+	json_t *s, *q, *pq, *peer;
+	double dt = m->interval_s;
 	size_t i, j;
 
 	if (m->nvmf_err[0] != '\0') {
@@ -561,37 +651,57 @@ table_nvmf(struct top_model *m, struct top_table *t)
 	{
 		const char *nqn = json_string_value(json_object_get(s, "nqn"));
 		json_t *qp = json_object_get(s, "qpairs");
-		struct top_row *r;
+		struct top_row *r, *sr;
+		double sub_qd = 0, sub_iops = 0;
 
-		/* one summary row per subsystem, then its connections */
-		r = add_row(t);
-		if (r == NULL) {
+		/* one summary row per subsystem (its qpairs, their queue depth and IOPS summed),
+		 * then its connections */
+		sr = add_row(t);
+		if (sr == NULL) {
 			return;
 		}
-		set_text(r, 0, nqn);
-		set_num(r, 1, (double)json_array_size(qp), "%.0f qp");
-		set_text(r, 3, json_string_value(json_object_get(s, "subtype")));
+		set_text(sr, 0, nqn);
+		set_num(sr, 1, (double)json_array_size(qp), "%.0f qp");
+		set_text(sr, 3, json_string_value(json_object_get(s, "subtype")));
 		json_array_foreach(qp, j, q)
 		{
 			char addr[TOP_CELL];
+			/* in_flight (the transport's count: all the host's commands at the target)
+			 * where the transport reports it, else the core's outstanding */
+			double qd = json_object_get(q, "in_flight") ? jnum(q, "in_flight") :
+								      jnum(q, "outstanding");
+			double iops = 0;
 
 			r = add_row(t);
 			if (r == NULL) {
 				return;
 			}
+			pq = find_qpair(m->prev[SRC_SUBSYS], nqn ?: "", q);
+			if (pq != NULL && dt > 0 && json_object_get(q, "completed") &&
+			    jnum(q, "completed") >= jnum(pq, "completed")) {
+				iops = (jnum(q, "completed") - jnum(pq, "completed")) / dt;
+			}
+			sub_qd += qd;
+			sub_iops += iops;
 			snprintf(r->cell[0], TOP_CELL, "  %s", nqn);
 			set_num(r, 1, jnum(q, "cntlid"), "%.0f");
 			set_num(r, 2, jnum(q, "qid"), "%.0f");
 			set_text(r, 3, json_string_value(json_object_get(q, "state")));
-			set_num(r, 4, jnum(q, "outstanding"), "%.0f");
-			set_text(r, 5, json_string_value(json_object_get(q, "thread")));
-			set_text(r, 6, json_string_value(json_object_get(q, "hostnqn")));
+			set_num(r, 4, qd, "%.0f");
+			set_num(r, 5, iops, "%.0f");
+			if (json_object_get(q, "completed") == NULL) {
+				set_text(r, 5, "-");
+			}
+			set_text(r, 6, json_string_value(json_object_get(q, "thread")));
+			set_text(r, 7, json_string_value(json_object_get(q, "hostnqn")));
 			peer = json_object_get(q, "peer_address");
 			snprintf(addr, sizeof(addr), "%s:%s",
 				 json_string_value(json_object_get(peer, "traddr")) ?: "-",
 				 json_string_value(json_object_get(peer, "trsvcid")) ?: "-");
-			set_text(r, 7, addr);
+			set_text(r, 8, addr);
 		}
+		set_num(sr, 4, sub_qd, "%.0f");
+		set_num(sr, 5, sub_iops, "%.0f");
 	}
 }
 

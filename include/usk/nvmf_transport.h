@@ -319,6 +319,12 @@ struct usk_nvmf_transport_ops {
 				    struct usk_nvme_transport_id *trid);
 	int (*qpair_get_listen_trid)(struct usk_nvmf_qpair *qpair,
 				     struct usk_nvme_transport_id *trid);
+	/*
+	 * Add per-connection counters to obj (nvmf_subsystem_get_qpairs): TCP adds in_flight
+	 * (commands the host has at the target) and completed (commands completed). On the
+	 * qpair's poll group thread. May be NULL.
+	 */
+	void (*qpair_dump_stat)(struct usk_nvmf_qpair *qpair, json_t *obj);
 
 	/*
 	 * The host sent Abort for command cid of qpair, and the core does not hold it. If such a

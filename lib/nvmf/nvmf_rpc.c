@@ -391,6 +391,9 @@ get_qpairs_on_group(struct usk_io_channel_iter *i)
 		usk_json_set(q, "thread", json_string(usk_thread_get_name(group->thread)));
 		usk_json_set(q, "hostnqn", json_string(qpair->ctrlr->hostnqn));
 		usk_json_set(q, "outstanding", json_integer(nvmf_rpc_qpair_outstanding(qpair)));
+		if (qpair->transport->ops->qpair_dump_stat) {
+			qpair->transport->ops->qpair_dump_stat(qpair, q);
+		}
 		if (qpair->transport->ops->qpair_get_listen_trid(qpair, &trid) == 0) {
 			usk_json_set(q, "listen_address", nvmf_rpc_trid_to_json(&trid));
 		}

@@ -736,6 +736,15 @@ tcp_qpair_get_listen_trid(struct usk_nvmf_qpair *qpair, struct usk_nvme_transpor
 	return 0;
 }
 
+static void
+tcp_qpair_dump_stat(struct usk_nvmf_qpair *qpair, json_t *obj)
+{
+	struct tcp_qpair *tq = tcp_qpair_from(qpair);
+
+	usk_json_set(obj, "in_flight", json_integer(tq->outstanding));
+	usk_json_set(obj, "completed", json_integer((json_int_t)tq->completed));
+}
+
 static const struct usk_nvmf_transport_ops g_tcp_ops = {
 	.name = "TCP",
 	.type = USK_NVME_TRANSPORT_TCP,
@@ -759,6 +768,7 @@ static const struct usk_nvmf_transport_ops g_tcp_ops = {
 	.qpair_get_peer_trid = tcp_qpair_get_peer_trid,
 	.qpair_get_local_trid = tcp_qpair_get_local_trid,
 	.qpair_get_listen_trid = tcp_qpair_get_listen_trid,
+	.qpair_dump_stat = tcp_qpair_dump_stat,
 	.qpair_abort_request = tcp_qpair_abort_request,
 	.qpair_set_sq_size = tcp_qpair_set_sq_size,
 };

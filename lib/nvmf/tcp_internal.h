@@ -152,7 +152,8 @@ struct tcp_qpair {
 	struct tcp_req **reqs;
 	uint32_t num_reqs;
 	bool sq_sized;
-	uint32_t outstanding; /* requests not FREE */
+	uint32_t outstanding; /* requests not FREE: the host's queue depth at the target */
+	uint64_t completed;   /* commands the core completed (tcp_req_complete) */
 	struct tcp_req *first_req;
 	struct tcp_req *sq_reqs;
 	uint8_t *sq_icd_bufs;

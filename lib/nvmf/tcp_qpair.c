@@ -688,6 +688,7 @@ tcp_req_complete(struct usk_nvmf_request *req)
 	bool success_flag = false;
 	int n = 0;
 
+	tq->completed++; /* qpair thread only: a plain increment */
 	if (tq->disconnect_started || r->tx_queued) {
 		/* the connection is going away: nothing to send */
 		req_release(tq, r);

@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # usk_top against a usk_tgt serving an NVMe/TCP host doing I/O: batch mode (-b -n 2) prints
 # every tab with the busy poll group thread, the busy bdev (mean IOPS of the two screens within
-# 1.5x of bdev_get_iostat's own rate over the same seconds) and the host's connections; then the interactive view under
-# tmux: keys switch tabs (send-keys), the screen (capture-pane) shows the same, q quits with 0.
+# 1.5x of bdev_get_iostat's own rate over the same seconds; p99 read and write latency of the
+# interval non-zero and at most the max) and the host's connections (the I/O qpair with the host
+# NQN and IOPS within 1.5x of the bdev's); then the interactive view under tmux: keys switch tabs
+# (send-keys), the screen (capture-pane) shows the same, q quits with 0. At the end the iostat
+# histograms count every completed read and write once.
 set -u
 NAME=usk_top
 # shellcheck source=lib/common.sh
@@ -31,6 +34,32 @@ iostat_reads() {
 	rpc bdev_get_iostat name=Malloc0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["bdevs"][0]["num_read_ops"])'
 }
 
+# check_p99 FILE WHERE: Malloc0's R_P99_us and W_P99_us (columns 7, 9) are non-zero and at
+# most its R_MAX_us / W_MAX_us (10, 11) plus the histogram's bucket width (6.25 %)
+check_p99() {
+	rp99=$(col Malloc0 7 "$1")
+	wp99=$(col Malloc0 9 "$1")
+	awk -v p="${rp99:-x}" -v mx="$(col Malloc0 10 "$1")" 'BEGIN { exit !(p + 0 > 0 && p <= mx * 1.0625 + 0.1) }' ||
+		{ cat "$1" >&2; fail "$2: Malloc0 R_P99_us '$rp99' not in (0, R_MAX_us]"; }
+	awk -v p="${wp99:-x}" -v mx="$(col Malloc0 11 "$1")" 'BEGIN { exit !(p + 0 > 0 && p <= mx * 1.0625 + 0.1) }' ||
+		{ cat "$1" >&2; fail "$2: Malloc0 W_P99_us '$wp99' not in (0, W_MAX_us]"; }
+}
+# check_ioq FILE WHERE R_IOPS W_IOPS: the qid 1 row has the host NQN and IOPS > 0, within 1.5x of
+# the bdev's read + write IOPS over the same interval (if given)
+check_ioq() {
+	local row
+	row=$(awk -v n="$NQN" '$1 == n && $3 == 1 && $4 == "enabled" { print; exit }' "$1")
+	[ -n "$row" ] || { cat "$1" >&2; fail "$2: no I/O qpair row"; }
+	qiops=$(echo "$row" | awk '{ print $6 }')
+	echo "$row" | awk '{ exit !($8 ~ /^nqn\.2014-08\.org\.nvmexpress:uu/) }' ||
+		fail "$2: I/O qpair row lacks the host NQN: $row"
+	awk -v q="${qiops:-x}" 'BEGIN { exit !(q + 0 > 0) }' || { cat "$1" >&2; fail "$2: I/O qpair IOPS '$qiops'"; }
+	if [ -n "${3:-}" ]; then
+		awk -v q="$qiops" -v b="$(($3 + $4))" 'BEGIN { exit !(q > b / 1.5 && q < b * 1.5) }' ||
+			fail "$2: I/O qpair IOPS $qiops vs Malloc0's R+W IOPS $(($3 + $4))"
+	fi
+}
+
 # ---- batch mode
 r0=$(iostat_reads)
 t0=$(date +%s.%N)
@@ -55,12 +84,16 @@ awk -v b="${busy:-x}" 'BEGIN { exit !(b + 0 > 1 && b + 0 <= 100) }' || fail "pol
 awk -v r="$mean" -v x="$rate" 'BEGIN { exit !(r > 0 && r > x / 1.5 && r < x * 1.5) }' ||
 	fail "Malloc0 R_IOPS mean '$mean' ($riops1, $riops) vs bdev_get_iostat's $rate/s over the same time"
 awk -v w="${wiops:-0}" 'BEGIN { exit !(w > 0) }' || fail "Malloc0 W_IOPS '$wiops'"
-grep -Eq "^  $NQN .* enabled +[0-9]+ +nvmf_tgt_poll_group_000 +nqn.2014-08.org.nvmexpress:uuid:" "$TMP/screen2.txt" ||
+grep -Eq "^  $NQN .* enabled +[0-9]+ +[0-9]+ +nvmf_tgt_poll_group_000 +nqn.2014-08.org.nvmexpress:uuid:" "$TMP/screen2.txt" ||
 	fail "nvmf tab lacks the host's connections"
 [ "$(grep -c "^  $NQN " "$TMP/screen2.txt")" -eq 2 ] || fail "want 2 connections (admin + I/O) in the nvmf tab"
+# p99 of the interval: non-zero, at most the bucket-rounded max latency (R_MAX is since start)
+check_p99 "$TMP/screen2.txt" batch
+# the I/O connection (qid 1): the host's NQN, IOPS close to the bdev's (the only host)
+check_ioq "$TMP/screen2.txt" batch "$riops" "$wiops"
 grep -q "^poll_group_poll  *nvmf_tgt_poll_group_000  *active" "$TMP/screen2.txt" || fail "pollers tab lacks poll_group_poll"
 grep -Eq "^ +0 +[0-9.]+ +2 +poll " "$TMP/screen2.txt" || fail "cores tab: core 0 with 2 threads in poll mode"
-pass "batch: poll group ${busy}% busy, Malloc0 $riops1, $riops read IOPS (iostat says $rate/s), ${wiops} write IOPS, 2 connections"
+pass "batch: poll group ${busy}% busy, Malloc0 $riops1, $riops read IOPS (iostat says $rate/s), ${wiops} write IOPS, p99 read $rp99 us write $wp99 us, 2 connections, I/O qpair $qiops IOPS"
 "$TOP" -r "$SOCK" -b -t bogus >/dev/null 2>&1 && fail "-t bogus accepted"
 "$TOP" -r "$TMP/nonexistent.sock" -b >/dev/null 2>"$TMP/err.txt" && fail "missing socket accepted"
 grep -q "cannot connect" "$TMP/err.txt" || fail "missing socket: no 'cannot connect' message"
@@ -105,8 +138,15 @@ sleep 1.2
 screen
 riops=$(col Malloc0 2 "$TMP/screen.txt")
 awk -v r="${riops:-0}" 'BEGIN { exit !(r > 0) }' || { cat "$TMP/screen.txt" >&2; fail "tmux: Malloc0 R_IOPS '$riops'"; }
+grep -q "R_P99_us" "$TMP/screen.txt" || fail "tmux: no R_P99_us column"
+check_p99 "$TMP/screen.txt" tmux
+cp "$TMP/screen.txt" "$TMP/tmux_bdevs.txt"
 tmux_q send-keys -t top 5
 wait_screen "^  $NQN +1 +1 +enabled"
+sleep 1.2 # a refresh with rates
+screen
+check_ioq "$TMP/screen.txt" tmux
+cp "$TMP/screen.txt" "$TMP/tmux_nvmf.txt"
 tmux_q send-keys -t top 2
 wait_screen "^poll_group_poll +nvmf_tgt_poll_group_000"
 tmux_q send-keys -t top Tab
@@ -117,9 +157,22 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 [ "$(cat "$TMP/top.rc" 2>/dev/null)" = 0 ] || fail "usk_top did not quit with 0 on q (rc '$(cat "$TMP/top.rc" 2>/dev/null)')"
-pass "tmux: threads ${busy}% busy, bdevs Malloc0 ${riops} IOPS, nvmf/pollers/cores tabs by key, q quits 0"
+pass "tmux: threads ${busy}% busy, bdevs Malloc0 ${riops} IOPS p99 read $rp99 us write $wp99 us, I/O qpair $qiops IOPS, pollers/cores tabs by key, q quits 0"
 
 wait "$CL_PID" || { cat "$TMP/client.log" >&2; fail "NVMe/TCP client failed"; }
+# I/O has stopped: every completed read and write is counted once in its histogram
+rpc bdev_get_iostat name=Malloc0 | python3 -c '
+import json, sys
+b = json.load(sys.stdin)["bdevs"][0]
+h = b["latency_histogram"]
+for kind, ops in (("read", "num_read_ops"), ("write", "num_write_ops")):
+    n = sum(c for _, c in h[kind])
+    if n != b[ops] or n == 0:
+        sys.exit("%s histogram counts %d, %s %d" % (kind, n, ops, b[ops]))
+    if not 0 < b[kind + "_latency_p99_ticks"] <= b["max_%s_latency_ticks" % kind] * 1.0625 + 1:
+        sys.exit("%s_latency_p99_ticks %d vs max %d" % (kind, b[kind + "_latency_p99_ticks"], b["max_%s_latency_ticks" % kind]))
+' || fail "bdev_get_iostat histograms do not match the op counts"
+pass "bdev_get_iostat: the read and write histograms count every completed I/O once"
 tgt_alive || fail "usk_tgt died"
 kill -TERM "$TGT_PID"
 wait "$TGT_PID"
