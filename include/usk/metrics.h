@@ -80,6 +80,11 @@ int usk_metrics_listen(const char *addr);
 void usk_metrics_close(void);
 /** The listening TCP port, 0 when not listening. */
 uint16_t usk_metrics_get_port(void);
+/**
+ * The bound listener as "IP:PORT" (the port the kernel chose when 0 was asked for) in buf.
+ * 0, -ENOTCONN when not listening, -ENOSPC when len is too small. App thread.
+ */
+int usk_metrics_get_address(char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Framework metrics: per-thread busy/idle time, build info; RPC framework_set_metrics_listener. */
+/* Framework metrics: per-thread busy/idle time, build info; RPC framework_set_metrics_listener
+ * and the "metrics" subsystem that saves it (save_config). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "usk/env.h"
+#include "usk/event.h"
 #include "usk/json.h"
 #include "usk/log.h"
 #include "usk/metrics.h"
@@ -140,3 +142,24 @@ out:
 }
 USK_RPC_REGISTER("framework_set_metrics_listener", rpc_framework_set_metrics_listener,
 		 USK_RPC_STARTUP | USK_RPC_RUNTIME)
+
+/* save_config: the listener, if one is open (from --metrics or the RPC), as the RPC that opens
+ * it again; replayed by --json at start-up. */
+static void
+metrics_write_config_json(json_t *config_array)
+{
+	char addr[64];
+
+	if (usk_metrics_get_address(addr, sizeof(addr)) != 0) {
+		return;
+	}
+	usk_json_append(config_array,
+			json_pack("{s:s, s:{s:s}}", "method", "framework_set_metrics_listener",
+				  "params", "address", addr));
+}
+
+static struct usk_subsystem g_usk_subsystem_metrics = {
+	.name = "metrics",
+	.write_config_json = metrics_write_config_json,
+};
+USK_SUBSYSTEM_REGISTER(g_usk_subsystem_metrics)

@@ -57,6 +57,7 @@ struct mconn {
 struct metrics_server {
 	int listen_fd;
 	uint16_t port;
+	struct in_addr addr; /* bound address */
 	struct usk_poller *poller;
 	TAILQ_HEAD(, mconn) conns;
 	size_t nconns;
@@ -71,6 +72,21 @@ uint16_t
 usk_metrics_get_port(void)
 {
 	return g_msrv.listen_fd >= 0 ? g_msrv.port : 0;
+}
+
+int
+usk_metrics_get_address(char *buf, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	if (g_msrv.listen_fd < 0) {
+		return -ENOTCONN;
+	}
+	if (inet_ntop(AF_INET, &g_msrv.addr, ip, sizeof(ip)) == NULL ||
+	    (size_t)snprintf(buf, len, "%s:%u", ip, g_msrv.port) >= len) {
+		return -ENOSPC;
+	}
+	return 0;
 }
 
 static void
@@ -396,6 +412,7 @@ usk_metrics_listen(const char *addr)
 		goto err_close;
 	}
 	g_msrv.port = ntohs(sin.sin_port);
+	g_msrv.addr = sin.sin_addr;
 	/* A timed poller serves both modes: in interrupt mode it is driven by the thread's timerfd.
 	 */
 	g_msrv.poller = usk_poller_register_named(server_poll, NULL, METRICS_POLL_PERIOD_US,

@@ -173,6 +173,42 @@ for kind, ops in (("read", "num_read_ops"), ("write", "num_write_ops")):
         sys.exit("%s_latency_p99_ticks %d vs max %d" % (kind, b[kind + "_latency_p99_ticks"], b["max_%s_latency_ticks" % kind]))
 ' || fail "bdev_get_iostat histograms do not match the op counts"
 pass "bdev_get_iostat: the read and write histograms count every completed I/O once"
+# SPDK's bdev_get_histogram: base64 of the little-endian buckets, decoded as SPDK's
+# scripts/histogram.py does, holds every read and write; its p99 bound is the iostat's
+rpc bdev_get_iostat name=Malloc0 >"$TMP/iostat.json" || fail "bdev_get_iostat"
+rpc bdev_get_histogram name=Malloc0 >"$TMP/hist.json" || fail "bdev_get_histogram"
+python3 - "$TMP/hist.json" "$TMP/iostat.json" <<'PY' || fail "bdev_get_histogram does not match bdev_get_iostat"
+import base64, json, sys
+h = json.load(open(sys.argv[1]))
+b = json.load(open(sys.argv[2]))["bdevs"][0]
+raw = base64.b64decode(h["histogram"])
+g, lo, hi = h["granularity"], h["min_range"], h["max_range"]
+assert len(raw) == (hi - lo) << g << 3, len(raw)
+counts = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+total = sum(counts)
+assert total == b["num_read_ops"] + b["num_write_ops"], (total, b["num_read_ops"], b["num_write_ops"])
+# upper bounds as histogram.py computes them
+ub = []
+for i in range(hi - lo):
+    for j in range(1 << g):
+        ub.append(((1 << (i + g + lo - 1)) + ((j + 1) << (i + lo - 1))) if i > 0 else (j + 1) << lo)
+cum, p99 = 0, None
+for c, u in zip(counts, ub):
+    cum += c
+    if cum * 100 >= total * 99:
+        p99 = u
+        break
+lo99 = min(b["read_latency_p99_ticks"], b["write_latency_p99_ticks"])
+hi99 = max(b["read_latency_p99_ticks"], b["write_latency_p99_ticks"])
+assert lo99 <= p99 <= hi99, (p99, lo99, hi99)
+assert h["tsc_rate"] > 0
+PY
+rpc bdev_enable_histogram name=Malloc0 enable=true >/dev/null || fail "bdev_enable_histogram enable=true"
+rpc bdev_enable_histogram name=Malloc0 enable=false >/dev/null 2>"$TMP/err" && fail "enable=false accepted"
+grep -q "(enable)" "$TMP/err" || fail "enable=false: error does not name the field"
+rpc bdev_get_histogram name=Nope >/dev/null 2>"$TMP/err" && fail "bdev_get_histogram of a missing bdev"
+grep -q "(name)" "$TMP/err" || fail "missing bdev: error does not name the field"
+pass "bdev_get_histogram: SPDK's format, all reads and writes, p99 between the iostat's read and write p99"
 tgt_alive || fail "usk_tgt died"
 kill -TERM "$TGT_PID"
 wait "$TGT_PID"

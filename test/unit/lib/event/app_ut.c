@@ -100,18 +100,33 @@ reactors_cb(void *ctx, const json_t *resp)
 	}
 }
 
+static bool g_metrics_config_empty;
+
 static void
 config_cb(void *ctx, const json_t *resp)
 {
-	json_t *subs = json_object_get(json_object_get(resp, "result"), "subsystems");
-	json_t *s0 = json_array_get(subs, 0), *s1 = json_array_get(subs, 1);
+	json_t *all = json_object_get(json_object_get(resp, "result"), "subsystems");
+	json_t *subs = json_array(), *s0, *s1, *e;
+	size_t i;
 
+	/* lib/event's own "metrics" subsystem: no listener, so an empty config */
+	json_array_foreach(all, i, e)
+	{
+		if (strcmp(json_string_value(json_object_get(e, "subsystem")), "metrics") == 0) {
+			g_metrics_config_empty = json_array_size(json_object_get(e, "config")) == 0;
+		} else {
+			json_array_append(subs, e);
+		}
+	}
+	s0 = json_array_get(subs, 0);
+	s1 = json_array_get(subs, 1);
 	/* init order, and config null for a subsystem without write_config_json */
 	g_config_ok = json_array_size(subs) == 2 &&
 		      strcmp(json_string_value(json_object_get(s0, "subsystem")), "ut_b") == 0 &&
 		      json_is_null(json_object_get(s0, "config")) &&
 		      strcmp(json_string_value(json_object_get(s1, "subsystem")), "ut_a") == 0 &&
 		      json_array_size(json_object_get(s1, "config")) == 1;
+	json_decref(subs);
 }
 
 static bool g_app_move_refused;
@@ -235,6 +250,7 @@ test_lifecycle(void **state)
 	assert_int_equal(g_reactors_seen, 2);
 	assert_true(g_worker_listed);
 	assert_true(g_config_ok);
+	assert_true(g_metrics_config_empty);
 	assert_string_equal(g_trace, "+b+a-a-b");
 	assert_int_equal(access(sock, F_OK), -1);
 	usk_app_fini();
