@@ -593,7 +593,17 @@ table_bdevs(struct top_model *m, struct top_table *t)
 		set_num(r, 8, wp99, "%.1f");
 		set_num(r, 9, hz > 0 ? jnum(b, "max_read_latency_ticks") * 1e6 / hz : 0, "%.1f");
 		set_num(r, 10, hz > 0 ? jnum(b, "max_write_latency_ticks") * 1e6 / hz : 0, "%.1f");
-		if (rp99 < 0 || wp99 < 0) {
+		if (json_is_false(
+			    json_object_get(json_object_get(b, "latency_histogram"), "enabled"))) {
+			/* switched off on the target: no p99 of this interval */
+			set_text(r, 6, "off");
+			set_text(r, 8, "off");
+			r->key[6] = r->key[8] = -1;
+			snprintf(t->note, sizeof(t->note),
+				 "P99 off: latency histograms disabled for %s "
+				 "(bdev_enable_histogram name=%s enable=true)",
+				 r->cell[0], r->cell[0]);
+		} else if (rp99 < 0 || wp99 < 0) {
 			if (rp99 < 0) {
 				set_text(r, 6, "-");
 			}

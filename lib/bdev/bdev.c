@@ -1385,6 +1385,11 @@ usk_bdev_subsystem_config_json(json_t *config_array)
 			bi->bdev->fn_table->write_config_json(bi->bdev, config_array);
 		}
 		bdev_qos_write_config(bi->bdev, config_array);
+		if (!usk_bdev_histogram_is_enabled(bi->bdev)) {
+			usk_json_config_add(config_array, "bdev_enable_histogram",
+					    json_pack("{s:s, s:b}", "name", bi->bdev->name,
+						      "enable", 0));
+		}
 	}
 	pthread_mutex_unlock(&g_bdev_list_mutex);
 	usk_json_config_add(config_array, "bdev_wait_for_examine", NULL);

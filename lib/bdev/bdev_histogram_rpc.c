@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * SPDK's latency histogram RPCs over the bdev iostat histograms (always on in usk):
+ * SPDK's latency histogram RPCs over the bdev iostat histograms (on by default in usk):
  * bdev_get_histogram returns reads and writes summed over every channel in SPDK's format
  * (base64 of the little-endian bucket array, granularity, min_range, max_range, tsc_rate), so
- * SPDK's scripts/histogram.py reads it; bdev_enable_histogram accepts enable=true.
+ * SPDK's scripts/histogram.py reads it; bdev_enable_histogram switches them per bdev.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -144,6 +144,19 @@ out:
 USK_RPC_REGISTER("bdev_get_histogram", rpc_bdev_get_histogram, USK_RPC_RUNTIME)
 
 static void
+histogram_enable_done(void *cb_arg, int status)
+{
+	struct usk_jsonrpc_request *request = cb_arg;
+
+	if (status != 0) {
+		usk_jsonrpc_send_error_response_fmt(
+			request, status, "cannot switch the histograms: %s", strerror(-status));
+		return;
+	}
+	usk_jsonrpc_send_bool_response(request, true);
+}
+
+static void
 rpc_bdev_enable_histogram(struct usk_jsonrpc_request *request, const json_t *params)
 {
 	struct rpc_histogram_params p = {0};
@@ -159,14 +172,10 @@ rpc_bdev_enable_histogram(struct usk_jsonrpc_request *request, const json_t *par
 	if (!histogram_open(request, p.name, &desc)) {
 		goto out;
 	}
+	/* The channels switch by message; the bdev cannot go away before the walk is done
+	 * (unregistration waits for its channels). */
+	usk_bdev_histogram_enable(desc->bdev, p.enable, histogram_enable_done, request);
 	usk_bdev_close(desc);
-	if (!p.enable) {
-		usk_jsonrpc_send_error_response(request, -ENOTSUP,
-						"latency histograms are always on in usk; "
-						"enable=false is not supported (enable)");
-		goto out;
-	}
-	usk_jsonrpc_send_bool_response(request, true);
 out:
 	free(p.name);
 }

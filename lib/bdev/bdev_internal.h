@@ -29,7 +29,9 @@
 #define BDEV_CH_SPLIT 0x4
 /* Destroyed by lib/thread while I/O was still in flight: freed when the last one is done. */
 #define BDEV_CH_ZOMBIE 0x8
-#define BDEV_CH_SLOW   (BDEV_CH_RESET_IN_PROGRESS | BDEV_CH_QOS_ENABLED | BDEV_CH_SPLIT)
+/* Latency histograms off (usk_bdev_histogram_enable(false)); counters and sums still kept. */
+#define BDEV_CH_NO_HISTOGRAM 0x10
+#define BDEV_CH_SLOW	     (BDEV_CH_RESET_IN_PROGRESS | BDEV_CH_QOS_ENABLED | BDEV_CH_SPLIT)
 
 #define BDEV_ZERO_BUFFER_SIZE (1024 * 1024)
 #define BDEV_QOS_TIMESLICE_US 1000
@@ -134,6 +136,8 @@ struct usk_bdev_internal {
 	uint32_t open_descs;
 	struct usk_bdev_module *claim_module;
 	struct usk_bdev_desc *claim_desc;
+	/* Latency histograms off: new channels start with BDEV_CH_NO_HISTOGRAM (__atomic). */
+	bool histogram_off;
 	/* Accumulated stats of channels already destroyed. */
 	struct usk_bdev_io_stat stat_closed;
 	TAILQ_HEAD(, usk_bdev_channel) channels;

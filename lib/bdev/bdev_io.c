@@ -128,6 +128,9 @@ bdev_channel_create(void *io_device, void *ctx_buf)
 	}
 	bdev_stat_reset(&bch->stat, USK_BDEV_RESET_STAT_ALL);
 	pthread_mutex_lock(&bi->mutex);
+	if (__atomic_load_n(&bi->histogram_off, __ATOMIC_RELAXED)) {
+		bch->flags |= BDEV_CH_NO_HISTOGRAM;
+	}
 	TAILQ_INSERT_TAIL(&bi->channels, bch, link);
 	if (bi->reset_in_progress) {
 		bch->flags |= BDEV_CH_RESET_IN_PROGRESS;
@@ -1201,14 +1204,18 @@ bdev_io_update_stat(struct usk_bdev_channel *bch, struct usk_bdev_io *io, uint64
 		st->num_read_ops++;
 		stat_lat(&st->read_latency_ticks, &st->max_read_latency_ticks,
 			 &st->min_read_latency_ticks, lat);
-		usk_histogram_add(&st->read_latency_hist, lat);
+		if (usk_likely(!(bch->flags & BDEV_CH_NO_HISTOGRAM))) {
+			usk_histogram_add(&st->read_latency_hist, lat);
+		}
 		break;
 	case USK_BDEV_IO_TYPE_WRITE:
 		st->bytes_written += bytes;
 		st->num_write_ops++;
 		stat_lat(&st->write_latency_ticks, &st->max_write_latency_ticks,
 			 &st->min_write_latency_ticks, lat);
-		usk_histogram_add(&st->write_latency_hist, lat);
+		if (usk_likely(!(bch->flags & BDEV_CH_NO_HISTOGRAM))) {
+			usk_histogram_add(&st->write_latency_hist, lat);
+		}
 		break;
 	case USK_BDEV_IO_TYPE_UNMAP:
 		st->bytes_unmapped += bytes;

@@ -779,3 +779,72 @@ usk_bdev_reset_device_stat(struct usk_bdev *bdev, enum usk_bdev_reset_stat_mode 
 		}
 	}
 }
+
+/* ---- latency histograms on / off ---- */
+
+struct histogram_enable_ctx {
+	bool enable;
+	void (*cb_fn)(void *cb_arg, int status);
+	void *cb_arg;
+};
+
+static void
+histogram_enable_ch(struct usk_io_channel_iter *i)
+{
+	struct histogram_enable_ctx *ctx = usk_io_channel_iter_get_ctx(i);
+	struct usk_bdev_channel *bch = iter_bch(i);
+
+	if (ctx->enable) {
+		bch->flags &= ~BDEV_CH_NO_HISTOGRAM;
+	} else {
+		bch->flags |= BDEV_CH_NO_HISTOGRAM;
+	}
+	usk_for_each_channel_continue(i, 0);
+}
+
+static void
+histogram_enable_done(struct usk_io_channel_iter *i, int status)
+{
+	struct histogram_enable_ctx *ctx = usk_io_channel_iter_get_ctx(i);
+
+	if (ctx->cb_fn) {
+		ctx->cb_fn(ctx->cb_arg, status);
+	}
+	free(ctx);
+}
+
+void
+usk_bdev_histogram_enable(struct usk_bdev *bdev, bool enable,
+			  void (*cb_fn)(void *cb_arg, int status), void *cb_arg)
+{
+	struct usk_bdev_internal *bi = bdev->internal;
+	struct histogram_enable_ctx *ctx = calloc(1, sizeof(*ctx));
+	int rc;
+
+	if (ctx == NULL) {
+		if (cb_fn) {
+			cb_fn(cb_arg, -ENOMEM);
+		}
+		return;
+	}
+	ctx->enable = enable;
+	ctx->cb_fn = cb_fn;
+	ctx->cb_arg = cb_arg;
+	__atomic_store_n(&bi->histogram_off, !enable, __ATOMIC_RELAXED);
+	rc = usk_for_each_channel(bdev_io_device(bdev), histogram_enable_ch, ctx,
+				  histogram_enable_done);
+	if (rc != 0) {
+		free(ctx);
+		if (cb_fn) {
+			cb_fn(cb_arg, rc);
+		}
+	}
+}
+
+bool
+usk_bdev_histogram_is_enabled(struct usk_bdev *bdev)
+{
+	struct usk_bdev_internal *bi = bdev->internal;
+
+	return !__atomic_load_n(&bi->histogram_off, __ATOMIC_RELAXED);
+}

@@ -288,7 +288,7 @@ percentiles_to_json(json_t *o, const char *kind, const struct usk_histogram *h)
 }
 
 static void
-stat_to_json(json_t *o, const struct usk_bdev_io_stat *s)
+stat_to_json(json_t *o, const struct usk_bdev_io_stat *s, struct usk_bdev *bdev)
 {
 #define SET(f)	  usk_json_set(o, #f, json_integer((json_int_t)s->f))
 #define SETMIN(f) usk_json_set(o, #f, json_integer((json_int_t)(s->f == UINT64_MAX ? 0 : s->f)))
@@ -331,6 +331,10 @@ stat_to_json(json_t *o, const struct usk_bdev_io_stat *s)
 	{
 		json_t *h = json_object();
 
+		if (bdev != NULL) {
+			usk_json_set(h, "enabled",
+				     json_boolean(usk_bdev_histogram_is_enabled(bdev)));
+		}
 		usk_json_set(h, "bucket_shift", json_integer(USK_HISTOGRAM_BUCKET_SHIFT));
 		usk_json_set(h, "num_buckets", json_integer(USK_HISTOGRAM_NUM_BUCKETS));
 		usk_json_set(h, "read", hist_to_json(&s->read_latency_hist));
@@ -377,7 +381,7 @@ iostat_device_done(struct usk_bdev *bdev, struct usk_bdev_io_stat *stat, void *c
 	if (rc == 0) {
 		o = json_object();
 		usk_json_set(o, "name", json_string(bdev->name));
-		stat_to_json(o, stat);
+		stat_to_json(o, stat, bdev);
 		usk_json_append(ctx->bdevs, o);
 	}
 	iostat_finish_one(ctx);
@@ -393,7 +397,7 @@ iostat_channel(struct usk_io_channel_iter *i)
 
 	usk_bdev_get_io_stat(NULL, ch, &st);
 	usk_json_set(o, "thread_id", json_integer((json_int_t)usk_thread_get_id(usk_get_thread())));
-	stat_to_json(o, &st);
+	stat_to_json(o, &st, ctx->desc->bdev);
 	usk_json_append(ctx->channels, o);
 	usk_for_each_channel_continue(i, 0);
 }

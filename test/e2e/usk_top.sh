@@ -203,12 +203,25 @@ hi99 = max(b["read_latency_p99_ticks"], b["write_latency_p99_ticks"])
 assert lo99 <= p99 <= hi99, (p99, lo99, hi99)
 assert h["tsc_rate"] > 0
 PY
+# switched off: iostat says so, usk_top shows "off", save_config keeps it; on again
+rpc bdev_enable_histogram name=Malloc0 enable=false >/dev/null || fail "bdev_enable_histogram enable=false"
+rpc bdev_get_iostat name=Malloc0 | grep -q '"enabled": false' || fail "iostat does not say the histograms are off"
+"$TOP" -r "$SOCK" -b -n 2 -d 0.3 -t bdevs >"$TMP/off.txt" || fail "usk_top -t bdevs with histograms off"
+[ "$(col Malloc0 7 "$TMP/off.txt")" = off ] || { cat "$TMP/off.txt" >&2; fail "usk_top does not show R_P99 off"; }
+grep -q "bdev_enable_histogram name=Malloc0 enable=true" "$TMP/off.txt" || fail "usk_top does not say how to turn them on"
+rpc save_config | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+b = [s for s in c["subsystems"] if s["subsystem"] == "bdev"][0]["config"]
+assert {"method": "bdev_enable_histogram", "params": {"name": "Malloc0", "enable": False}} in b, b
+' || fail "save_config does not keep the histograms off"
 rpc bdev_enable_histogram name=Malloc0 enable=true >/dev/null || fail "bdev_enable_histogram enable=true"
-rpc bdev_enable_histogram name=Malloc0 enable=false >/dev/null 2>"$TMP/err" && fail "enable=false accepted"
-grep -q "(enable)" "$TMP/err" || fail "enable=false: error does not name the field"
+rpc bdev_get_iostat name=Malloc0 | grep -q '"enabled": true' || fail "histograms not on again"
+rpc bdev_enable_histogram name=Malloc0 >/dev/null 2>"$TMP/err" && fail "bdev_enable_histogram without enable accepted"
+grep -q "enable" "$TMP/err" || fail "missing enable: error does not name the field"
 rpc bdev_get_histogram name=Nope >/dev/null 2>"$TMP/err" && fail "bdev_get_histogram of a missing bdev"
 grep -q "(name)" "$TMP/err" || fail "missing bdev: error does not name the field"
-pass "bdev_get_histogram: SPDK's format, all reads and writes, p99 between the iostat's read and write p99"
+pass "bdev_get_histogram: SPDK's format, all reads and writes, p99 between the iostat's read and write p99; bdev_enable_histogram off (usk_top shows it, save_config keeps it) and on"
 tgt_alive || fail "usk_tgt died"
 kill -TERM "$TGT_PID"
 wait "$TGT_PID"

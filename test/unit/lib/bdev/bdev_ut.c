@@ -624,6 +624,14 @@ dev_stat_cb(struct usk_bdev *bdev, struct usk_bdev_io_stat *stat, void *arg, int
 	g_dev_stat_done++;
 }
 
+static int g_hist_cb_rc;
+
+static void
+hist_cb(void *arg, int rc)
+{
+	g_hist_cb_rc = rc;
+}
+
 static void
 test_device_stat_multi_channel(void **state)
 {
@@ -672,6 +680,42 @@ test_device_stat_multi_channel(void **state)
 	assert_int_equal(usk_histogram_total(g_dev_stat.read_latency_hist.bucket,
 					     USK_HISTOGRAM_NUM_BUCKETS),
 			 0);
+	/* histograms off: reads are counted, not binned; a channel opened later starts off too */
+	assert_true(usk_bdev_histogram_is_enabled(usk_bdev_desc_get_bdev(e0.desc)));
+	g_hist_cb_rc = 1;
+	usk_bdev_histogram_enable(usk_bdev_desc_get_bdev(e0.desc), false, hist_cb, NULL);
+	ut_poll_threads();
+	assert_int_equal(g_hist_cb_rc, 0);
+	assert_false(usk_bdev_histogram_is_enabled(usk_bdev_desc_get_bdev(e0.desc)));
+	ut_set_thread(1);
+	env_open(&e1, "st", true);
+	assert_int_equal(submit_read(&e1, buf, 0, 1), 0);
+	ut_poll_threads();
+	ut_set_thread(0);
+	assert_int_equal(submit_read(&e0, buf, 0, 1), 0);
+	ut_poll_threads();
+	usk_bdev_get_device_stat(usk_bdev_desc_get_bdev(e0.desc), &g_dev_stat, dev_stat_cb, NULL);
+	ut_poll_threads();
+	assert_int_equal(g_dev_stat.num_read_ops, 2);
+	assert_int_equal(usk_histogram_total(g_dev_stat.read_latency_hist.bucket,
+					     USK_HISTOGRAM_NUM_BUCKETS),
+			 0);
+	/* on again: both channels bin */
+	usk_bdev_histogram_enable(usk_bdev_desc_get_bdev(e0.desc), true, hist_cb, NULL);
+	ut_poll_threads();
+	assert_int_equal(submit_read(&e0, buf, 0, 1), 0);
+	ut_poll_threads();
+	ut_set_thread(1);
+	assert_int_equal(submit_read(&e1, buf, 0, 1), 0);
+	ut_poll_threads();
+	env_close(&e1);
+	ut_set_thread(0);
+	usk_bdev_get_device_stat(usk_bdev_desc_get_bdev(e0.desc), &g_dev_stat, dev_stat_cb, NULL);
+	ut_poll_threads();
+	assert_int_equal(g_dev_stat.num_read_ops, 4);
+	assert_int_equal(usk_histogram_total(g_dev_stat.read_latency_hist.bucket,
+					     USK_HISTOGRAM_NUM_BUCKETS),
+			 2);
 	env_close(&e0);
 	usk_bdev_unregister(usk_bdev_get_by_name("st"), NULL, NULL);
 	ut_poll_threads();
