@@ -17,7 +17,7 @@ enum top_tab {
 };
 
 #define TOP_MAX_COLS 12
-#define TOP_CELL     64
+#define TOP_CELL     224 /* an NQN is up to 223 bytes */
 
 struct top_col {
 	const char *name;

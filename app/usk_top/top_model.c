@@ -600,8 +600,8 @@ table_bdevs(struct top_model *m, struct top_table *t)
 			set_text(r, 8, "off");
 			r->key[6] = r->key[8] = -1;
 			snprintf(t->note, sizeof(t->note),
-				 "P99 off: latency histograms disabled for %s "
-				 "(bdev_enable_histogram name=%s enable=true)",
+				 "P99 off: latency histograms disabled for %.100s "
+				 "(bdev_enable_histogram name=%.100s enable=true)",
 				 r->cell[0], r->cell[0]);
 		} else if (rp99 < 0 || wp99 < 0) {
 			if (rp99 < 0) {
@@ -621,7 +621,7 @@ table_bdevs(struct top_model *m, struct top_table *t)
 static const struct top_col g_nvmf_cols[] = {
 	{"SUBSYSTEM", 36, false}, {"CNTLID", 6, true}, {"QID", 4, true},
 	{"STATE", 8, false},	  {"QD", 4, true},     {"IOPS", 9, true},
-	{"THREAD", 24, false},	  {"HOST", 30, false}, {"PEER", 22, false},
+	{"THREAD", 24, false},	  {"PEER", 22, false}, {"HOST", 68, false},
 };
 
 /* The qpair of subsystem nqn with q's cntlid and qid in snapshot snap (SRC_SUBSYS). */
@@ -703,12 +703,13 @@ table_nvmf(struct top_model *m, struct top_table *t)
 				set_text(r, 5, "-");
 			}
 			set_text(r, 6, json_string_value(json_object_get(q, "thread")));
-			set_text(r, 7, json_string_value(json_object_get(q, "hostnqn")));
 			peer = json_object_get(q, "peer_address");
 			snprintf(addr, sizeof(addr), "%s:%s",
 				 json_string_value(json_object_get(peer, "traddr")) ?: "-",
 				 json_string_value(json_object_get(peer, "trsvcid")) ?: "-");
-			set_text(r, 8, addr);
+			set_text(r, 7, addr);
+			/* last: a UUID host NQN is 68 characters, shown whole on a wide screen */
+			set_text(r, 8, json_string_value(json_object_get(q, "hostnqn")));
 		}
 		set_num(sr, 4, sub_qd, "%.0f");
 		set_num(sr, 5, sub_iops, "%.0f");

@@ -51,7 +51,7 @@ check_ioq() {
 	row=$(awk -v n="$NQN" '$1 == n && $3 == 1 && $4 == "enabled" { print; exit }' "$1")
 	[ -n "$row" ] || { cat "$1" >&2; fail "$2: no I/O qpair row"; }
 	qiops=$(echo "$row" | awk '{ print $6 }')
-	echo "$row" | awk '{ exit !($8 ~ /^nqn\.2014-08\.org\.nvmexpress:uu/) }' ||
+	echo "$row" | awk '{ exit !($9 ~ /^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f-]+$/ && length($9) == 68) }' ||
 		fail "$2: I/O qpair row lacks the host NQN: $row"
 	awk -v q="${qiops:-x}" 'BEGIN { exit !(q + 0 > 0) }' || { cat "$1" >&2; fail "$2: I/O qpair IOPS '$qiops'"; }
 	if [ -n "${3:-}" ]; then
@@ -84,7 +84,7 @@ awk -v b="${busy:-x}" 'BEGIN { exit !(b + 0 > 1 && b + 0 <= 100) }' || fail "pol
 awk -v r="$mean" -v x="$rate" 'BEGIN { exit !(r > 0 && r > x / 1.5 && r < x * 1.5) }' ||
 	fail "Malloc0 R_IOPS mean '$mean' ($riops1, $riops) vs bdev_get_iostat's $rate/s over the same time"
 awk -v w="${wiops:-0}" 'BEGIN { exit !(w > 0) }' || fail "Malloc0 W_IOPS '$wiops'"
-grep -Eq "^  $NQN .* enabled +[0-9]+ +[0-9]+ +nvmf_tgt_poll_group_000 +nqn.2014-08.org.nvmexpress:uuid:" "$TMP/screen2.txt" ||
+grep -Eq "^  $NQN .* enabled +[0-9]+ +[0-9]+ +nvmf_tgt_poll_group_000 +127\.0\.0\.1:[0-9]+ +nqn\.2014-08\.org\.nvmexpress:uuid:" "$TMP/screen2.txt" ||
 	fail "nvmf tab lacks the host's connections"
 [ "$(grep -c "^  $NQN " "$TMP/screen2.txt")" -eq 2 ] || fail "want 2 connections (admin + I/O) in the nvmf tab"
 # p99 of the interval: non-zero, at most the bucket-rounded max latency (R_MAX is since start)
