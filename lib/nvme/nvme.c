@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "nvme_internal.h"
+#include "usk_internal/nvme_trid_names.h"
 
 USK_LOG_REGISTER_COMPONENT(nvme)
 
@@ -51,70 +52,28 @@ nvme_ticks_after_ms(uint64_t ms)
 
 /* ---- transport IDs ---- */
 
-static const struct {
-	const char *name;
-	enum usk_nvme_transport_type type;
-} g_trtypes[] = {
-	{"PCIe", USK_NVME_TRANSPORT_PCIE},	   {"TCP", USK_NVME_TRANSPORT_TCP},
-	{"RDMA", USK_NVME_TRANSPORT_RDMA},	   {"FC", USK_NVME_TRANSPORT_FC},
-	{"VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER},
-};
-
-static const struct {
-	const char *name;
-	enum usk_nvmf_adrfam adrfam;
-} g_adrfams[] = {
-	{"IPv4", USK_NVMF_ADRFAM_IPV4},
-	{"IPv6", USK_NVMF_ADRFAM_IPV6},
-	{"IB", USK_NVMF_ADRFAM_IB},
-	{"FC", USK_NVMF_ADRFAM_FC},
-	{"INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST},
-};
-
 int
 usk_nvme_transport_id_parse_trtype(enum usk_nvme_transport_type *trtype, const char *str)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_trtypes); i++) {
-		if (strcasecmp(str, g_trtypes[i].name) == 0) {
-			*trtype = g_trtypes[i].type;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return usk_nvme_trtype_from_name(str, trtype);
 }
 
 int
 usk_nvme_transport_id_parse_adrfam(enum usk_nvmf_adrfam *adrfam, const char *str)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_adrfams); i++) {
-		if (strcasecmp(str, g_adrfams[i].name) == 0) {
-			*adrfam = g_adrfams[i].adrfam;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return usk_nvmf_adrfam_from_name(str, adrfam);
 }
 
 const char *
 usk_nvme_transport_id_trtype_str(enum usk_nvme_transport_type trtype)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_trtypes); i++) {
-		if (g_trtypes[i].type == trtype) {
-			return g_trtypes[i].name;
-		}
-	}
-	return NULL;
+	return usk_nvme_trtype_name(trtype);
 }
 
 const char *
 usk_nvme_transport_id_adrfam_str(enum usk_nvmf_adrfam adrfam)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_adrfams); i++) {
-		if (g_adrfams[i].adrfam == adrfam) {
-			return g_adrfams[i].name;
-		}
-	}
-	return NULL;
+	return usk_nvmf_adrfam_name(adrfam);
 }
 
 void
