@@ -6,19 +6,18 @@
 #include "usk/util.h"
 #include "usk_internal/nvme_trid_names.h"
 
-static const struct {
+struct name_value {
 	const char *name;
-	enum usk_nvme_transport_type type;
-} g_trtypes[] = {
+	int value;
+};
+
+static const struct name_value g_trtypes[] = {
 	{"PCIe", USK_NVME_TRANSPORT_PCIE},	   {"TCP", USK_NVME_TRANSPORT_TCP},
 	{"RDMA", USK_NVME_TRANSPORT_RDMA},	   {"FC", USK_NVME_TRANSPORT_FC},
 	{"VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER},
 };
 
-static const struct {
-	const char *name;
-	enum usk_nvmf_adrfam adrfam;
-} g_adrfams[] = {
+static const struct name_value g_adrfams[] = {
 	{"IPv4", USK_NVMF_ADRFAM_IPV4},
 	{"IPv6", USK_NVMF_ADRFAM_IPV6},
 	{"IB", USK_NVMF_ADRFAM_IB},
@@ -26,48 +25,59 @@ static const struct {
 	{"INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST},
 };
 
-int
-usk_nvme_trtype_from_name(const char *str, enum usk_nvme_transport_type *trtype)
+static int
+value_of(const struct name_value *t, size_t n, const char *str, int *value)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_trtypes); i++) {
-		if (strcasecmp(str, g_trtypes[i].name) == 0) {
-			*trtype = g_trtypes[i].type;
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(str, t[i].name) == 0) {
+			*value = t[i].value;
 			return 0;
 		}
 	}
 	return -EINVAL;
+}
+
+static const char *
+name_of(const struct name_value *t, size_t n, int value)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].value == value) {
+			return t[i].name;
+		}
+	}
+	return NULL;
+}
+
+int
+usk_nvme_trtype_from_name(const char *str, enum usk_nvme_transport_type *trtype)
+{
+	int v, rc = value_of(g_trtypes, USK_COUNTOF(g_trtypes), str, &v);
+
+	if (rc == 0) {
+		*trtype = (enum usk_nvme_transport_type)v;
+	}
+	return rc;
 }
 
 const char *
 usk_nvme_trtype_name(enum usk_nvme_transport_type trtype)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_trtypes); i++) {
-		if (g_trtypes[i].type == trtype) {
-			return g_trtypes[i].name;
-		}
-	}
-	return NULL;
+	return name_of(g_trtypes, USK_COUNTOF(g_trtypes), (int)trtype);
 }
 
 int
 usk_nvmf_adrfam_from_name(const char *str, enum usk_nvmf_adrfam *adrfam)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_adrfams); i++) {
-		if (strcasecmp(str, g_adrfams[i].name) == 0) {
-			*adrfam = g_adrfams[i].adrfam;
-			return 0;
-		}
+	int v, rc = value_of(g_adrfams, USK_COUNTOF(g_adrfams), str, &v);
+
+	if (rc == 0) {
+		*adrfam = (enum usk_nvmf_adrfam)v;
 	}
-	return -EINVAL;
+	return rc;
 }
 
 const char *
 usk_nvmf_adrfam_name(enum usk_nvmf_adrfam adrfam)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_adrfams); i++) {
-		if (g_adrfams[i].adrfam == adrfam) {
-			return g_adrfams[i].name;
-		}
-	}
-	return NULL;
+	return name_of(g_adrfams, USK_COUNTOF(g_adrfams), (int)adrfam);
 }
