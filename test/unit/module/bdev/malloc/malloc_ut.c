@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "malloc.h"
@@ -214,13 +213,7 @@ create_done(void *cb_arg, struct usk_bdev *bdev, int rc)
 static void
 wait_create(void)
 {
-	for (int i = 0; i < 10000 && g_create_calls == 0; i++) {
-		ut_poll_threads();
-		if (g_create_calls == 0) {
-			usleep(1000);
-		}
-	}
-	assert_int_equal(g_create_calls, 1);
+	assert_int_equal(ut_poll_threads_until(&g_create_calls, 1, 10000), 1);
 	g_create_calls = 0;
 }
 
