@@ -3,10 +3,11 @@
 #ifndef USK_ENV_H
 #define USK_ENV_H
 
+#include <assert.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <assert.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -314,6 +315,13 @@ int usk_env_thread_launch_pinned(uint32_t core, usk_thread_fn fn, void *arg);
 void usk_env_thread_wait_all(void);
 /** Pin the calling thread to core. Returns 0 or -errno. */
 int usk_env_pin_current(uint32_t core);
+/**
+ * Let tid run on every online core. For helper threads that a reactor creates for blocking
+ * work (fdatasync, zeroing a large buffer): they inherit the reactor's single-core pinning and
+ * would otherwise compete with the busy-polling reactor for its core. Any thread. Returns 0
+ * or -errno.
+ */
+int usk_env_unpin_thread(pthread_t tid);
 
 #ifdef __cplusplus
 }

@@ -75,6 +75,13 @@ const char *usk_cpuset_fmt(const struct usk_cpuset *set);
 char *usk_strdup(const char *s);
 /** snprintf into a fresh allocation; NULL on failure. */
 char *usk_sprintf_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/**
+ * For parsers that report why they failed in a caller's buffer: format the message into err
+ * (nothing when err is NULL or err_len 0) and return -EINVAL, so that `return usk_set_err(...)`
+ * fails the parse. Any thread.
+ */
+int usk_set_err(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /** Copy src into dst of dst_len, padding with pad (NVMe serial/model fields). */
 void usk_strcpy_pad(void *dst, const char *src, size_t dst_len, int pad);
 /** Length of a space-padded field without the padding. */

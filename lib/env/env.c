@@ -348,6 +348,19 @@ usk_env_pin_current(uint32_t core)
 	return 0;
 }
 
+int
+usk_env_unpin_thread(pthread_t tid)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t all;
+
+	CPU_ZERO(&all);
+	for (long c = 0; c < ncpu && c < CPU_SETSIZE; c++) {
+		CPU_SET(c, &all);
+	}
+	return -pthread_setaffinity_np(tid, sizeof(all), &all);
+}
+
 struct launch {
 	pthread_t tid;
 	uint32_t core;

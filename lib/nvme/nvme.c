@@ -2,13 +2,13 @@
 /* NVMe host driver entry points: transport registry, transport IDs, probe/attach/detach. */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "nvme_internal.h"
+#include "usk_internal/nvme_trid_names.h"
 
 USK_LOG_REGISTER_COMPONENT(nvme)
 
@@ -51,70 +51,28 @@ nvme_ticks_after_ms(uint64_t ms)
 
 /* ---- transport IDs ---- */
 
-static const struct {
-	const char *name;
-	enum usk_nvme_transport_type type;
-} g_trtypes[] = {
-	{"PCIe", USK_NVME_TRANSPORT_PCIE},	   {"TCP", USK_NVME_TRANSPORT_TCP},
-	{"RDMA", USK_NVME_TRANSPORT_RDMA},	   {"FC", USK_NVME_TRANSPORT_FC},
-	{"VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER},
-};
-
-static const struct {
-	const char *name;
-	enum usk_nvmf_adrfam adrfam;
-} g_adrfams[] = {
-	{"IPv4", USK_NVMF_ADRFAM_IPV4},
-	{"IPv6", USK_NVMF_ADRFAM_IPV6},
-	{"IB", USK_NVMF_ADRFAM_IB},
-	{"FC", USK_NVMF_ADRFAM_FC},
-	{"INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST},
-};
-
 int
 usk_nvme_transport_id_parse_trtype(enum usk_nvme_transport_type *trtype, const char *str)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_trtypes); i++) {
-		if (strcasecmp(str, g_trtypes[i].name) == 0) {
-			*trtype = g_trtypes[i].type;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return usk_nvme_trtype_from_name(str, trtype);
 }
 
 int
 usk_nvme_transport_id_parse_adrfam(enum usk_nvmf_adrfam *adrfam, const char *str)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_adrfams); i++) {
-		if (strcasecmp(str, g_adrfams[i].name) == 0) {
-			*adrfam = g_adrfams[i].adrfam;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return usk_nvmf_adrfam_from_name(str, adrfam);
 }
 
 const char *
 usk_nvme_transport_id_trtype_str(enum usk_nvme_transport_type trtype)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_trtypes); i++) {
-		if (g_trtypes[i].type == trtype) {
-			return g_trtypes[i].name;
-		}
-	}
-	return NULL;
+	return usk_nvme_trtype_name(trtype);
 }
 
 const char *
 usk_nvme_transport_id_adrfam_str(enum usk_nvmf_adrfam adrfam)
 {
-	for (size_t i = 0; i < USK_COUNTOF(g_adrfams); i++) {
-		if (g_adrfams[i].adrfam == adrfam) {
-			return g_adrfams[i].name;
-		}
-	}
-	return NULL;
+	return usk_nvmf_adrfam_name(adrfam);
 }
 
 void
@@ -125,19 +83,6 @@ usk_nvme_trid_populate_transport(struct usk_nvme_transport_id *trid,
 
 	trid->trtype = trtype;
 	snprintf(trid->trstring, sizeof(trid->trstring), "%s", name ? name : "CUSTOM");
-}
-
-static int __attribute__((format(printf, 3, 4)))
-parse_error(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && err_len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
 }
 
 /* Copy value into dst (size bytes incl. NUL); false if it does not fit. */
@@ -180,7 +125,7 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 	bool have_trtype = trid->trtype != 0;
 
 	if (str == NULL) {
-		return parse_error(err, err_len, "empty transport ID");
+		return usk_set_err(err, err_len, "empty transport ID");
 	}
 	if (err != NULL && err_len > 0) {
 		err[0] = '\0';
@@ -202,15 +147,15 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 		}
 		klen = (size_t)(p - kstart);
 		if (*p != ':' && *p != '=') {
-			return parse_error(err, err_len,
+			return usk_set_err(err, err_len,
 					   "key '%.*s' has no value (expected key:value)",
 					   (int)USK_MIN(klen, 64), kstart);
 		}
 		if (klen == 0) {
-			return parse_error(err, err_len, "empty key before '%c'", *p);
+			return usk_set_err(err, err_len, "empty key before '%c'", *p);
 		}
 		if (klen >= sizeof(key)) {
-			return parse_error(err, err_len, "unknown key '%.*s'",
+			return usk_set_err(err, err_len, "unknown key '%.*s'",
 					   (int)USK_MIN(klen, 64), kstart);
 		}
 		memcpy(key, kstart, klen);
@@ -222,10 +167,10 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 		}
 		vlen = (size_t)(p - vstart);
 		if (vlen == 0) {
-			return parse_error(err, err_len, "empty value for key '%s'", key);
+			return usk_set_err(err, err_len, "empty value for key '%s'", key);
 		}
 		if (vlen >= sizeof(val)) {
-			return parse_error(err, err_len, "value too long for key '%s'", key);
+			return usk_set_err(err, err_len, "value too long for key '%s'", key);
 		}
 		memcpy(val, vstart, vlen);
 		val[vlen] = '\0';
@@ -234,28 +179,28 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 			enum usk_nvme_transport_type t;
 
 			if (usk_nvme_transport_id_parse_trtype(&t, val) != 0) {
-				return parse_error(err, err_len, "bad value '%s' for key 'trtype'",
+				return usk_set_err(err, err_len, "bad value '%s' for key 'trtype'",
 						   val);
 			}
 			usk_nvme_trid_populate_transport(trid, t);
 			have_trtype = true;
 		} else if (strcasecmp(key, "adrfam") == 0) {
 			if (usk_nvme_transport_id_parse_adrfam(&trid->adrfam, val) != 0) {
-				return parse_error(err, err_len, "bad value '%s' for key 'adrfam'",
+				return usk_set_err(err, err_len, "bad value '%s' for key 'adrfam'",
 						   val);
 			}
 		} else if (strcasecmp(key, "traddr") == 0) {
 			if (!copy_value(trid->traddr, sizeof(trid->traddr), val, vlen)) {
-				return parse_error(err, err_len, "value too long for key 'traddr'");
+				return usk_set_err(err, err_len, "value too long for key 'traddr'");
 			}
 		} else if (strcasecmp(key, "trsvcid") == 0) {
 			if (!copy_value(trid->trsvcid, sizeof(trid->trsvcid), val, vlen)) {
-				return parse_error(err, err_len,
+				return usk_set_err(err, err_len,
 						   "value too long for key 'trsvcid'");
 			}
 		} else if (strcasecmp(key, "subnqn") == 0) {
 			if (vlen > USK_NVMF_NQN_MAX_LEN) {
-				return parse_error(err, err_len,
+				return usk_set_err(err, err_len,
 						   "value too long for key 'subnqn' (max %d)",
 						   USK_NVMF_NQN_MAX_LEN);
 			}
@@ -265,13 +210,13 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 			long v = strtol(val, &end, 10);
 
 			if (*end != '\0' || v < 0 || v > 0xffff) {
-				return parse_error(err, err_len,
+				return usk_set_err(err, err_len,
 						   "bad value '%s' for key 'priority'", val);
 			}
 			trid->priority = (int)v;
 		} else if (strcasecmp(key, "hostnqn") == 0) {
 			if (vlen > USK_NVMF_NQN_MAX_LEN) {
-				return parse_error(err, err_len,
+				return usk_set_err(err, err_len,
 						   "value too long for key 'hostnqn' (max %d)",
 						   USK_NVMF_NQN_MAX_LEN);
 			}
@@ -283,23 +228,23 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 			unsigned long v = strtoul(val, &end, 0);
 
 			if (*end != '\0' || v == 0 || v > 0xfffffffeUL || val[0] == '-') {
-				return parse_error(err, err_len, "bad value '%s' for key 'ns'",
+				return usk_set_err(err, err_len, "bad value '%s' for key 'ns'",
 						   val);
 			}
 			if (extra != NULL) {
 				extra->nsid = (uint32_t)v;
 			}
 		} else {
-			return parse_error(err, err_len, "unknown key '%s'", key);
+			return usk_set_err(err, err_len, "unknown key '%s'", key);
 		}
 	}
 	if (!have_trtype) {
-		return parse_error(err, err_len, "missing key 'trtype'");
+		return usk_set_err(err, err_len, "missing key 'trtype'");
 	}
 	if (trid->trtype == USK_NVME_TRANSPORT_PCIE) {
 		if (trid->traddr[0] != '\0' &&
 		    !normalize_pci_addr(trid->traddr, sizeof(trid->traddr))) {
-			return parse_error(err, err_len,
+			return usk_set_err(err, err_len,
 					   "bad value '%s' for key 'traddr' (PCI address "
 					   "dddd:bb:dd.f)",
 					   trid->traddr);
@@ -307,7 +252,7 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 	} else if (trid->trtype == USK_NVME_TRANSPORT_TCP ||
 		   trid->trtype == USK_NVME_TRANSPORT_RDMA) {
 		if (trid->traddr[0] == '\0') {
-			return parse_error(err, err_len, "missing key 'traddr'");
+			return usk_set_err(err, err_len, "missing key 'traddr'");
 		}
 		if (trid->adrfam == 0) {
 			trid->adrfam = strchr(trid->traddr, ':') ? USK_NVMF_ADRFAM_IPV6 :
@@ -318,7 +263,7 @@ usk_nvme_transport_id_parse(struct usk_nvme_transport_id *trid, struct usk_nvme_
 			unsigned long port = strtoul(trid->trsvcid, &end, 10);
 
 			if (*end != '\0' || port == 0 || port > 65535) {
-				return parse_error(
+				return usk_set_err(
 					err, err_len,
 					"bad value '%s' for key 'trsvcid' (port 1-65535)",
 					trid->trsvcid);

@@ -360,17 +360,27 @@ usk_nvme_ns_cmd_compare(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, vo
 	return ns_rw(ns, qpair, &p, USK_NVME_OPC_COMPARE, lba, lba_count, cb, cb_arg, io_flags);
 }
 
-int
-usk_nvme_ns_cmd_readv(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba,
-		      uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
-		      usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge)
+/* The scattered (SGL callback) form of ns_rw: both callbacks are required. */
+static int
+ns_rwv(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint8_t opc, uint64_t lba,
+       uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
+       usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge)
 {
 	struct nvme_payload p = NVME_PAYLOAD_SGL(reset_sgl, next_sge, cb_arg, NULL);
 
 	if (reset_sgl == NULL || next_sge == NULL) {
 		return -EINVAL;
 	}
-	return ns_rw(ns, qpair, &p, USK_NVME_OPC_READ, lba, lba_count, cb, cb_arg, io_flags);
+	return ns_rw(ns, qpair, &p, opc, lba, lba_count, cb, cb_arg, io_flags);
+}
+
+int
+usk_nvme_ns_cmd_readv(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uint64_t lba,
+		      uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
+		      usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge)
+{
+	return ns_rwv(ns, qpair, USK_NVME_OPC_READ, lba, lba_count, cb, cb_arg, io_flags, reset_sgl,
+		      next_sge);
 }
 
 int
@@ -378,12 +388,8 @@ usk_nvme_ns_cmd_writev(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, uin
 		       uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
 		       usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge)
 {
-	struct nvme_payload p = NVME_PAYLOAD_SGL(reset_sgl, next_sge, cb_arg, NULL);
-
-	if (reset_sgl == NULL || next_sge == NULL) {
-		return -EINVAL;
-	}
-	return ns_rw(ns, qpair, &p, USK_NVME_OPC_WRITE, lba, lba_count, cb, cb_arg, io_flags);
+	return ns_rwv(ns, qpair, USK_NVME_OPC_WRITE, lba, lba_count, cb, cb_arg, io_flags,
+		      reset_sgl, next_sge);
 }
 
 int
@@ -391,12 +397,8 @@ usk_nvme_ns_cmd_comparev(struct usk_nvme_ns *ns, struct usk_nvme_qpair *qpair, u
 			 uint32_t lba_count, usk_nvme_cmd_cb cb, void *cb_arg, uint32_t io_flags,
 			 usk_nvme_req_reset_sgl_cb reset_sgl, usk_nvme_req_next_sge_cb next_sge)
 {
-	struct nvme_payload p = NVME_PAYLOAD_SGL(reset_sgl, next_sge, cb_arg, NULL);
-
-	if (reset_sgl == NULL || next_sge == NULL) {
-		return -EINVAL;
-	}
-	return ns_rw(ns, qpair, &p, USK_NVME_OPC_COMPARE, lba, lba_count, cb, cb_arg, io_flags);
+	return ns_rwv(ns, qpair, USK_NVME_OPC_COMPARE, lba, lba_count, cb, cb_arg, io_flags,
+		      reset_sgl, next_sge);
 }
 
 int

@@ -210,7 +210,7 @@ tcp_ctrlr_connect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *qpa
 		return rc;
 	}
 	memset(&tq->params, 0, sizeof(tq->params));
-	nvme_tcp_rx_init(&tq->rx);
+	nvme_tcp_rx_init(&tq->rx, NVME_TCP_RX_HOST);
 	tq->rbuf_off = tq->rbuf_end = 0;
 	tq->rx_req = NULL;
 	TAILQ_INIT(&tq->send_queue);
@@ -266,7 +266,7 @@ tcp_ctrlr_disconnect_qpair(struct usk_nvme_ctrlr *ctrlr, struct usk_nvme_qpair *
 	}
 	tq->ctrl_pdu.queued = false;
 	tq->rx_req = NULL;
-	nvme_tcp_rx_init(&tq->rx);
+	nvme_tcp_rx_init(&tq->rx, NVME_TCP_RX_HOST);
 	tq->rbuf_off = tq->rbuf_end = 0;
 }
 

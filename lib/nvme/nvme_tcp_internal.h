@@ -10,7 +10,7 @@
 #include "usk/nvme_tcp.h"
 #include "usk/sock.h"
 #include "nvme_internal.h"
-#include "nvme_tcp_pdu.h"
+#include "usk_internal/nvme_tcp_pdu.h"
 
 /* Data segments per request (caller SGEs). */
 #define NVME_TCP_MAX_SGE 32

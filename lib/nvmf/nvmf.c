@@ -36,6 +36,24 @@ poll_group_set_interrupt_mode(struct usk_poller *poller, void *cb_arg, bool inte
 	/* Nothing to switch: see usk_poller_register_interrupt in poll_group_create_cb. */
 }
 
+/* Destroy a poll group's transport poll groups and subsystem groups. */
+static void
+poll_group_release(struct usk_nvmf_poll_group *group)
+{
+	struct usk_nvmf_transport_poll_group *tgroup;
+	uint32_t i;
+
+	while ((tgroup = TAILQ_FIRST(&group->tgroups)) != NULL) {
+		TAILQ_REMOVE(&group->tgroups, tgroup, link);
+		nvmf_transport_poll_group_destroy(tgroup);
+	}
+	for (i = 0; i < group->num_sgroups; i++) {
+		nvmf_sgroup_release(&group->sgroups[i]);
+	}
+	free(group->sgroups);
+	group->sgroups = NULL;
+}
+
 static int
 poll_group_create_cb(void *io_device, void *ctx_buf)
 {
@@ -91,14 +109,7 @@ poll_group_create_cb(void *io_device, void *ctx_buf)
 	return 0;
 
 err_tgroups:
-	while ((tgroup = TAILQ_FIRST(&group->tgroups)) != NULL) {
-		TAILQ_REMOVE(&group->tgroups, tgroup, link);
-		nvmf_transport_poll_group_destroy(tgroup);
-	}
-	for (i = 0; i < group->num_sgroups; i++) {
-		nvmf_sgroup_release(&group->sgroups[i]);
-	}
-	free(group->sgroups);
+	poll_group_release(group);
 	return -ENOMEM;
 }
 
@@ -107,8 +118,6 @@ poll_group_destroy_cb(void *io_device, void *ctx_buf)
 {
 	struct usk_nvmf_tgt *tgt = io_device;
 	struct usk_nvmf_poll_group *group = ctx_buf;
-	struct usk_nvmf_transport_poll_group *tgroup;
-	uint32_t i;
 
 	pthread_mutex_lock(&tgt->mutex);
 	if (tgt->next_poll_group == group) {
@@ -118,15 +127,7 @@ poll_group_destroy_cb(void *io_device, void *ctx_buf)
 	pthread_mutex_unlock(&tgt->mutex);
 
 	usk_poller_unregister(&group->poller);
-	while ((tgroup = TAILQ_FIRST(&group->tgroups)) != NULL) {
-		TAILQ_REMOVE(&group->tgroups, tgroup, link);
-		nvmf_transport_poll_group_destroy(tgroup);
-	}
-	for (i = 0; i < group->num_sgroups; i++) {
-		nvmf_sgroup_release(&group->sgroups[i]);
-	}
-	free(group->sgroups);
-	group->sgroups = NULL;
+	poll_group_release(group);
 }
 
 struct usk_nvmf_poll_group *

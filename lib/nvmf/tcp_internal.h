@@ -11,7 +11,7 @@
 #include "usk/nvme_tcp.h"
 #include "usk/nvmf_transport.h"
 #include "usk/sock.h"
-#include "tcp_pdu.h"
+#include "usk_internal/nvme_tcp_pdu.h"
 
 #define TCP_DEFAULT_MAX_QUEUE_DEPTH	 128
 #define TCP_DEFAULT_MAX_QPAIRS_PER_CTRLR 128
@@ -128,8 +128,8 @@ struct tcp_qpair {
 	bool close_after_send; /* a C2HTermReq is queued: close once it is out */
 	uint8_t hpda;
 	uint32_t maxr2t;
-	struct tcp_pdu_params params;
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx_params params;
+	struct nvme_tcp_rx rx;
 	/* request whose payload rx is receiving (CapsuleCmd ICD or H2CData) */
 	struct tcp_req *rx_req;
 	bool rx_big_icd;

@@ -77,9 +77,9 @@ tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
 	tq->term_tx.iov = tq->term_iov;
 	tq->params.max_icd = USK_MAX(TCP_ADMIN_ICD_SIZE, icd);
 	tq->params.maxh2cdata = TCP_MAXH2CDATA;
-	tq->params.cpda = 0;
+	tq->params.pda = 0;
 	tq->accept_tsc = usk_get_ticks();
-	tcp_pdu_rx_init(&tq->rx);
+	nvme_tcp_rx_init(&tq->rx, NVME_TCP_RX_TARGET);
 	usk_sock_getaddr(sock, tq->local_addr, sizeof(tq->local_addr), &tq->local_port,
 			 tq->peer_addr, sizeof(tq->peer_addr), &tq->peer_port);
 	*out = tq;
@@ -308,7 +308,7 @@ static void
 hdr_digest_append(struct tcp_qpair *tq, uint8_t *hdr, uint32_t hlen)
 {
 	if (tq->params.hdgst) {
-		tcp_pdu_put_le32(hdr + hlen, tcp_pdu_hdgst(hdr, hlen));
+		nvme_tcp_put_le32(hdr + hlen, nvme_tcp_hdgst(hdr, hlen));
 	}
 }
 
@@ -654,7 +654,7 @@ build_c2h_data(struct tcp_qpair *tq, struct tcp_req *r, bool success_flag)
 	if (tq->params.ddgst) {
 		uint32_t crc = usk_crc32c_iov_update(&r->tx_iov[1], n - 1, ~0u) ^ ~0u;
 
-		tcp_pdu_put_le32(r->tx_ddgst, crc);
+		nvme_tcp_put_le32(r->tx_ddgst, crc);
 		r->tx_iov[n].iov_base = r->tx_ddgst;
 		r->tx_iov[n++].iov_len = USK_NVME_TCP_DIGEST_LEN;
 	}
@@ -799,7 +799,7 @@ qpair_fatal(struct tcp_qpair *tq)
 	USK_ERRLOG("NVMe/TCP qpair from %s:%u: %s (PDU type 0x%02x %s, FES 0x%x, FEI %u): "
 		   "sending C2HTermReq and closing the connection\n",
 		   tq->peer_addr, tq->peer_port, tq->rx.reason ? tq->rx.reason : "protocol error",
-		   tq->rx.hdr.common.pdu_type, tcp_pdu_type_name(tq->rx.hdr.common.pdu_type),
+		   tq->rx.hdr.common.pdu_type, nvme_tcp_pdu_type_name(tq->rx.hdr.common.pdu_type),
 		   tq->rx.fes, tq->rx.fei);
 	if (tq->tgroup != NULL) {
 		tq->tgroup->fatal_errors++;
@@ -809,7 +809,7 @@ qpair_fatal(struct tcp_qpair *tq)
 	h->common.hlen = sizeof(*h);
 	h->common.plen = sizeof(*h) + copy;
 	h->fes = tq->rx.fes;
-	tcp_pdu_put_le32(h->fei, tq->rx.fei);
+	nvme_tcp_put_le32(h->fei, tq->rx.fei);
 	memcpy(tq->term_buf + sizeof(*h), tq->rx.hdr.raw, copy);
 	tq->term_iov[0].iov_base = tq->term_buf;
 	tq->term_iov[0].iov_len = h->common.plen;
@@ -832,14 +832,14 @@ handle_icreq(struct tcp_qpair *tq)
 	struct usk_nvme_tcp_ic_resp *rsp = &tq->icresp;
 
 	if (ic->pfv != USK_NVME_TCP_PFV_1_0) {
-		tcp_pdu_rx_fail(&tq->rx, USK_NVME_TCP_FES_UNSUPPORTED_PARAMETER,
-				offsetof(struct usk_nvme_tcp_ic_req, pfv), "ICReq PFV is not 0");
+		nvme_tcp_rx_fail(&tq->rx, USK_NVME_TCP_FES_UNSUPPORTED_PARAMETER,
+				 offsetof(struct usk_nvme_tcp_ic_req, pfv), "ICReq PFV is not 0");
 		qpair_fatal(tq);
 		return;
 	}
 	if (ic->hpda > USK_NVME_TCP_HPDA_MAX) {
-		tcp_pdu_rx_fail(&tq->rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
-				offsetof(struct usk_nvme_tcp_ic_req, hpda), "ICReq HPDA above 31");
+		nvme_tcp_rx_fail(&tq->rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
+				 offsetof(struct usk_nvme_tcp_ic_req, hpda), "ICReq HPDA above 31");
 		qpair_fatal(tq);
 		return;
 	}
@@ -855,7 +855,7 @@ handle_icreq(struct tcp_qpair *tq)
 	rsp->common.hlen = sizeof(*rsp);
 	rsp->common.plen = sizeof(*rsp);
 	rsp->pfv = USK_NVME_TCP_PFV_1_0;
-	rsp->cpda = tq->params.cpda;
+	rsp->cpda = tq->params.pda;
 	rsp->dgst = ic->dgst & (USK_NVME_TCP_DGST_HDGST_ENABLE | USK_NVME_TCP_DGST_DDGST_ENABLE);
 	rsp->maxh2cdata = tq->params.maxh2cdata;
 	tq->icresp_iov[0].iov_base = rsp;
@@ -897,8 +897,8 @@ iov_slice(const struct usk_nvmf_request *req, uint32_t off, uint32_t len, struct
 static int
 handle_header(struct tcp_qpair *tq)
 {
-	struct tcp_pdu_rx *rx = &tq->rx;
-	struct iovec iov[TCP_PDU_MAX_DATA_IOV];
+	struct nvme_tcp_rx *rx = &tq->rx;
+	struct iovec iov[NVME_TCP_RX_MAX_IOV];
 	struct tcp_req *r;
 	int n;
 
@@ -906,15 +906,16 @@ handle_header(struct tcp_qpair *tq)
 	case USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ:
 		iov[0].iov_base = tq->term_data;
 		iov[0].iov_len = rx->data_len;
-		return tcp_pdu_rx_set_dest(rx, iov, rx->data_len ? 1 : 0);
+		return nvme_tcp_rx_set_dest(rx, iov, rx->data_len ? 1 : 0);
 	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD:
 		r = TAILQ_FIRST(&tq->free_reqs);
 		if (r == NULL) {
 			/* the host broke SQ flow control (nvmet_tcp: "out of commands", fatal) */
 			tq->tgroup->sq_overflows++;
-			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
-					tq->sq_sized ? "more commands outstanding than SQSIZE + 1" :
-						       "a command before Connect completed");
+			nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
+					 tq->sq_sized ?
+						 "more commands outstanding than SQSIZE + 1" :
+						 "a command before Connect completed");
 			return -1;
 		}
 		TAILQ_REMOVE(&tq->free_reqs, r, link);
@@ -925,7 +926,7 @@ handle_header(struct tcp_qpair *tq)
 			  r->cmd.nvme_cmd.cid, r->cmd.nvme_cmd.opc);
 		tq->rx_req = r;
 		if (rx->data_len == 0) {
-			return tcp_pdu_rx_set_dest(rx, NULL, 0);
+			return nvme_tcp_rx_set_dest(rx, NULL, 0);
 		}
 		iov[0].iov_len = rx->data_len;
 		if (rx->data_len <= tq->qpair.transport->opts.in_capsule_data_size) {
@@ -935,56 +936,56 @@ handle_header(struct tcp_qpair *tq)
 			r->uses_big_icd = true;
 			iov[0].iov_base = tq->big_icd_buf;
 		} else {
-			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_LIMIT_EXCEEDED, 0,
-					"in-capsule data larger than in_capsule_data_size");
+			nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_LIMIT_EXCEEDED, 0,
+					 "in-capsule data larger than in_capsule_data_size");
 			return -1;
 		}
-		return tcp_pdu_rx_set_dest(rx, iov, 1);
+		return nvme_tcp_rx_set_dest(rx, iov, 1);
 	case USK_NVME_TCP_PDU_TYPE_H2C_DATA: {
 		const struct usk_nvme_tcp_h2c_data_hdr *h = &rx->hdr.h2c_data;
 
 		if (h->ttag == 0 || h->ttag > tq->num_reqs) {
-			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
-					offsetof(struct usk_nvme_tcp_h2c_data_hdr, ttag),
-					"H2CData with an unknown transfer tag");
+			nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
+					 offsetof(struct usk_nvme_tcp_h2c_data_hdr, ttag),
+					 "H2CData with an unknown transfer tag");
 			return -1;
 		}
 		r = tq->reqs[h->ttag - 1];
 		if (r->state != TCP_REQ_STATE_TRANSFERRING_HOST_TO_CONTROLLER || r->tx_queued) {
-			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
-					"H2CData for a command that did not get an R2T");
+			nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
+					 "H2CData for a command that did not get an R2T");
 			return -1;
 		}
 		if (h->cccid != r->cmd.nvme_cmd.cid) {
-			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
-					offsetof(struct usk_nvme_tcp_h2c_data_hdr, cccid),
-					"H2CData cccid does not match the transfer tag");
+			nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
+					 offsetof(struct usk_nvme_tcp_h2c_data_hdr, cccid),
+					 "H2CData cccid does not match the transfer tag");
 			return -1;
 		}
 		if (h->datao != r->h2c_offset || h->datal > r->req.length - r->h2c_offset) {
-			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
-					"H2CData offset/length outside the R2T");
+			nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
+					 "H2CData offset/length outside the R2T");
 			return -1;
 		}
-		n = iov_slice(&r->req, h->datao, h->datal, iov, TCP_PDU_MAX_DATA_IOV);
+		n = iov_slice(&r->req, h->datao, h->datal, iov, NVME_TCP_RX_MAX_IOV);
 		if (n < 0) {
-			tcp_pdu_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
-					"H2CData does not fit the buffers");
+			nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE, 0,
+					 "H2CData does not fit the buffers");
 			return -1;
 		}
 		tq->rx_req = r;
-		return tcp_pdu_rx_set_dest(rx, iov, n);
+		return nvme_tcp_rx_set_dest(rx, iov, n);
 	}
 	default:
 		/* ICReq: no payload */
-		return tcp_pdu_rx_set_dest(rx, NULL, 0);
+		return nvme_tcp_rx_set_dest(rx, NULL, 0);
 	}
 }
 
 static void
 handle_pdu(struct tcp_qpair *tq)
 {
-	struct tcp_pdu_rx *rx = &tq->rx;
+	struct nvme_tcp_rx *rx = &tq->rx;
 	struct tcp_req *r = tq->rx_req;
 
 	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_PDU_RECV, (uintptr_t)tq,
@@ -1021,28 +1022,28 @@ handle_pdu(struct tcp_qpair *tq)
 static void
 qpair_parse(struct tcp_qpair *tq)
 {
-	enum tcp_pdu_rx_event ev;
+	enum nvme_tcp_rx_event ev;
 	size_t c;
 
 	while (tq->state != TCP_QPAIR_EXITING) {
-		ev = tcp_pdu_rx_feed(&tq->rx, &tq->params, tq->rbuf + tq->rbuf_off,
-				     tq->rbuf_len - tq->rbuf_off, &c);
+		ev = nvme_tcp_rx_feed(&tq->rx, &tq->params, tq->rbuf + tq->rbuf_off,
+				      tq->rbuf_len - tq->rbuf_off, &c);
 		tq->rbuf_off += (uint32_t)c;
 		switch (ev) {
-		case TCP_PDU_RX_EV_NEED_MORE:
+		case NVME_TCP_RX_EV_NEED_MORE:
 			tq->rbuf_off = 0;
 			tq->rbuf_len = 0;
 			return;
-		case TCP_PDU_RX_EV_HEADER:
+		case NVME_TCP_RX_EV_HEADER:
 			if (handle_header(tq) != 0) {
 				qpair_fatal(tq);
 				return;
 			}
 			break;
-		case TCP_PDU_RX_EV_PDU:
+		case NVME_TCP_RX_EV_PDU:
 			handle_pdu(tq);
 			break;
-		case TCP_PDU_RX_EV_ERROR:
+		case NVME_TCP_RX_EV_ERROR:
 			qpair_fatal(tq);
 			return;
 		}
@@ -1066,31 +1067,31 @@ void
 tcp_qpair_sock_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock)
 {
 	struct tcp_qpair *tq = arg;
-	struct iovec iov[TCP_PDU_MAX_DATA_IOV + 2];
+	struct iovec iov[NVME_TCP_RX_MAX_IOV + 2];
 	ssize_t rc;
 	size_t want;
 	uint32_t rem;
 	int budget, n;
 
 	for (budget = 0; budget < TCP_RECV_BUDGET && tq->state != TCP_QPAIR_EXITING; budget++) {
-		rem = tcp_pdu_rx_payload_remaining(&tq->rx);
+		rem = nvme_tcp_rx_payload_remaining(&tq->rx);
 		if (rem >= TCP_DIRECT_READ_MIN) {
 			/* large payload: straight into the data buffers, what follows into rbuf */
-			n = tcp_pdu_rx_payload_iovs(&tq->rx, iov, TCP_PDU_MAX_DATA_IOV + 1);
+			n = nvme_tcp_rx_payload_iovs(&tq->rx, iov, NVME_TCP_RX_MAX_IOV + 1);
 			iov[n].iov_base = tq->rbuf;
 			iov[n].iov_len = TCP_RECV_BUF_SIZE;
 			want = rem + TCP_RECV_BUF_SIZE;
 			rc = usk_sock_readv(sock, iov, n + 1);
 			if (rc > 0) {
 				size_t direct = USK_MIN((size_t)rc, (size_t)rem);
-				enum tcp_pdu_rx_event ev =
-					tcp_pdu_rx_payload_advance(&tq->rx, direct);
+				enum nvme_tcp_rx_event ev =
+					nvme_tcp_rx_payload_advance(&tq->rx, direct);
 
-				if (ev == TCP_PDU_RX_EV_ERROR) {
+				if (ev == NVME_TCP_RX_EV_ERROR) {
 					qpair_fatal(tq);
 					return;
 				}
-				if (ev == TCP_PDU_RX_EV_PDU) {
+				if (ev == NVME_TCP_RX_EV_PDU) {
 					handle_pdu(tq);
 				}
 				tq->rbuf_off = 0;

@@ -11,6 +11,7 @@
 #include "usk/env.h"
 #include "usk/json.h"
 #include "nvmf_internal.h"
+#include "usk_internal/nvme_trid_names.h"
 
 #define NVMF_MAX_TRANSPORT_OPS 8
 
@@ -710,80 +711,32 @@ nvmf_transport_listener_discover(struct usk_nvmf_transport *transport,
 
 /* ---- transport ids ---- */
 
-static const struct {
-	const char *name;
-	enum usk_nvme_transport_type type;
-} g_trtypes[] = {
-	{"TCP", USK_NVME_TRANSPORT_TCP},
-	{"RDMA", USK_NVME_TRANSPORT_RDMA},
-	{"FC", USK_NVME_TRANSPORT_FC},
-	{"PCIe", USK_NVME_TRANSPORT_PCIE},
-	{"VFIOUSER", USK_NVME_TRANSPORT_VFIOUSER},
-};
-
 int
 usk_nvmf_trtype_parse(const char *str, enum usk_nvme_transport_type *trtype)
 {
-	size_t i;
-
-	for (i = 0; i < USK_COUNTOF(g_trtypes); i++) {
-		if (strcasecmp(str, g_trtypes[i].name) == 0) {
-			*trtype = g_trtypes[i].type;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return usk_nvme_trtype_from_name(str, trtype);
 }
 
 const char *
 usk_nvmf_trtype_str(enum usk_nvme_transport_type trtype)
 {
-	size_t i;
+	const char *name = usk_nvme_trtype_name(trtype);
 
-	for (i = 0; i < USK_COUNTOF(g_trtypes); i++) {
-		if (g_trtypes[i].type == trtype) {
-			return g_trtypes[i].name;
-		}
-	}
-	return "CUSTOM";
+	return name != NULL ? name : "CUSTOM";
 }
-
-static const struct {
-	const char *name;
-	enum usk_nvmf_adrfam adrfam;
-} g_adrfams[] = {
-	{"IPv4", USK_NVMF_ADRFAM_IPV4},
-	{"IPv6", USK_NVMF_ADRFAM_IPV6},
-	{"IB", USK_NVMF_ADRFAM_IB},
-	{"FC", USK_NVMF_ADRFAM_FC},
-	{"INTRA_HOST", USK_NVMF_ADRFAM_INTRA_HOST},
-};
 
 int
 usk_nvmf_adrfam_parse(const char *str, enum usk_nvmf_adrfam *adrfam)
 {
-	size_t i;
-
-	for (i = 0; i < USK_COUNTOF(g_adrfams); i++) {
-		if (strcasecmp(str, g_adrfams[i].name) == 0) {
-			*adrfam = g_adrfams[i].adrfam;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return usk_nvmf_adrfam_from_name(str, adrfam);
 }
 
 const char *
 usk_nvmf_adrfam_str(enum usk_nvmf_adrfam adrfam)
 {
-	size_t i;
+	const char *name = usk_nvmf_adrfam_name(adrfam);
 
-	for (i = 0; i < USK_COUNTOF(g_adrfams); i++) {
-		if (g_adrfams[i].adrfam == adrfam) {
-			return g_adrfams[i].name;
-		}
-	}
-	return "unknown";
+	return name != NULL ? name : "unknown";
 }
 
 bool

@@ -1082,6 +1082,30 @@ poller_trace_run(struct usk_thread *thread, struct usk_poller *poller, uint64_t 
 	}
 }
 
+/* Run one poller's callback: stats, slow-run log and trace; *rc is the highest result so far. */
+static inline void
+poller_run(struct usk_thread *thread, struct usk_poller *poller, int *rc)
+{
+	uint64_t t0, tt0;
+	int prc;
+
+	poller->running = true;
+	t0 = slow_start();
+	tt0 = usk_trace_group_enabled(USK_TRACE_GROUP_THREAD) ? usk_get_ticks() : 0;
+	prc = poller->fn(poller->arg);
+	slow_check(thread, "poller", poller->name, NULL, t0, &poller->slow_logged);
+	if (usk_unlikely(tt0 != 0)) {
+		poller_trace_run(thread, poller, tt0);
+	}
+	poller->run_count++;
+	if (prc > 0) {
+		poller->busy_count++;
+	}
+	if (prc > *rc) {
+		*rc = prc;
+	}
+}
+
 /* Run every active poller once (only_busy: only those without an interrupt callback). */
 void
 thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
@@ -1091,9 +1115,6 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 	thread->active_iter = true;
 	poller = TAILQ_FIRST(&thread->active_pollers);
 	while (poller != NULL) {
-		uint64_t t0, tt0;
-		int prc;
-
 		if (usk_unlikely(poller->state != POLLER_STATE_WAITING) ||
 		    (only_busy && poller->set_intr_cb_fn != NULL)) {
 			next = TAILQ_NEXT(poller, tailq);
@@ -1110,21 +1131,7 @@ thread_run_active_pollers(struct usk_thread *thread, bool only_busy, int *rc)
 				"polling\n",
 				poller->name, thread->name);
 		}
-		poller->running = true;
-		t0 = slow_start();
-		tt0 = usk_trace_group_enabled(USK_TRACE_GROUP_THREAD) ? usk_get_ticks() : 0;
-		prc = poller->fn(poller->arg);
-		slow_check(thread, "poller", poller->name, NULL, t0, &poller->slow_logged);
-		if (usk_unlikely(tt0 != 0)) {
-			poller_trace_run(thread, poller, tt0);
-		}
-		poller->run_count++;
-		if (prc > 0) {
-			poller->busy_count++;
-		}
-		if (prc > *rc) {
-			*rc = prc;
-		}
+		poller_run(thread, poller, rc);
 		next = TAILQ_NEXT(poller, tailq);
 		poller_after_run(thread, poller, true);
 		poller = next;
@@ -1137,28 +1144,12 @@ thread_run_timed_pollers(struct usk_thread *thread, uint64_t now, int *rc)
 {
 	while (thread->timed_count > 0) {
 		struct usk_poller *poller = thread->timed[0];
-		uint64_t t0, tt0;
-		int prc;
 
 		if (poller->next_run_tick > now) {
 			break;
 		}
 		heap_remove(thread, poller);
-		poller->running = true;
-		t0 = slow_start();
-		tt0 = usk_trace_group_enabled(USK_TRACE_GROUP_THREAD) ? usk_get_ticks() : 0;
-		prc = poller->fn(poller->arg);
-		slow_check(thread, "poller", poller->name, NULL, t0, &poller->slow_logged);
-		if (usk_unlikely(tt0 != 0)) {
-			poller_trace_run(thread, poller, tt0);
-		}
-		poller->run_count++;
-		if (prc > 0) {
-			poller->busy_count++;
-		}
-		if (prc > *rc) {
-			*rc = prc;
-		}
+		poller_run(thread, poller, rc);
 		if (poller_after_run(thread, poller, false)) {
 			if (poller_schedule_timed(thread, poller, now) != 0) {
 				/* Cannot happen: the slot it left is free. */

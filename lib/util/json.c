@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,27 +33,11 @@ type_name(const json_t *val)
 	return "unknown";
 }
 
-static int set_err(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && err_len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 static int
 wrong_type(const json_t *val, const char *expected, char *err, size_t err_len)
 {
-	return set_err(err, err_len, "wrong type: expected %s, got %s", expected,
-		       val ? type_name(val) : "nothing");
+	return usk_set_err(err, err_len, "wrong type: expected %s, got %s", expected,
+			   val ? type_name(val) : "nothing");
 }
 
 int
@@ -67,7 +50,7 @@ usk_json_decode_string(const json_t *val, void *out, char *err, size_t err_len)
 	}
 	s = strdup(json_string_value(val));
 	if (s == NULL) {
-		return set_err(err, err_len, "out of memory");
+		return usk_set_err(err, err_len, "out of memory");
 	}
 	*(char **)out = s;
 	return 0;
@@ -80,7 +63,7 @@ usk_json_decode_trsvcid(const json_t *val, void *out, char *err, size_t err_len)
 
 	if (json_is_integer(val)) {
 		if (json_integer_value(val) < 0 || json_integer_value(val) > 65535) {
-			return set_err(err, err_len, "out of range: a port is 0..65535");
+			return usk_set_err(err, err_len, "out of range: a port is 0..65535");
 		}
 		*s = usk_sprintf_alloc("%lld", (long long)json_integer_value(val));
 		return *s == NULL ? -ENOMEM : 0;
@@ -107,10 +90,10 @@ decode_int_range(const json_t *val, json_int_t min, json_int_t max, const char *
 	}
 	*v = json_integer_value(val);
 	if (*v < min || *v > max) {
-		return set_err(err, err_len,
-			       "out of range: %" JSON_INTEGER_FORMAT
-			       " is not in %" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT,
-			       *v, min, max);
+		return usk_set_err(err, err_len,
+				   "out of range: %" JSON_INTEGER_FORMAT
+				   " is not in %" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT,
+				   *v, min, max);
 	}
 	return 0;
 }
@@ -221,7 +204,7 @@ decode_object(const json_t *obj, const struct usk_json_object_decoder *decoders,
 				}
 			}
 			if (i == num_decoders) {
-				return set_err(err, err_len, "%s: unknown member", key);
+				return usk_set_err(err, err_len, "%s: unknown member", key);
 			}
 		}
 	}
@@ -229,16 +212,16 @@ decode_object(const json_t *obj, const struct usk_json_object_decoder *decoders,
 		member = obj ? json_object_get(obj, decoders[i].name) : NULL;
 		if (member == NULL) {
 			if (!decoders[i].optional) {
-				return set_err(err, err_len, "%s: missing required field",
-					       decoders[i].name);
+				return usk_set_err(err, err_len, "%s: missing required field",
+						   decoders[i].name);
 			}
 			continue;
 		}
 		reason[0] = '\0';
 		if (decoders[i].decode_func(member, (char *)out + decoders[i].offset, reason,
 					    sizeof(reason)) != 0) {
-			return set_err(err, err_len, "%s: %s", decoders[i].name,
-				       reason[0] ? reason : "invalid value");
+			return usk_set_err(err, err_len, "%s: %s", decoders[i].name,
+					   reason[0] ? reason : "invalid value");
 		}
 	}
 	return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* String helpers: strdup, allocating sprintf, padded fixed-width fields. */
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +28,19 @@ usk_sprintf_alloc(const char *fmt, ...)
 	rc = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	return rc < 0 ? NULL : s;
+}
+
+int
+usk_set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && err_len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
 }
 
 void

@@ -559,6 +559,25 @@ task_unfetch(struct vhost_vq *vq, struct vhost_blk_task *task)
 }
 
 /*
+ * Parse a fetched task's request. *slot gets the task, or NULL when it completed at once.
+ * Returns 0, or -EINVAL after closing the connection (the task is given back first).
+ */
+static int
+fetch_setup(struct vhost_blk_dev *dev, struct vhost_vq *vq, struct vhost_blk_task *task,
+	    const struct vring_chain *chain, struct vhost_blk_task **slot)
+{
+	int rc = task_setup(dev, task, chain);
+
+	if (rc < 0) {
+		task_unfetch(vq, task);
+		vhost_user_close_conn(dev, "request without a status byte");
+		return -EINVAL;
+	}
+	*slot = rc == 0 ? task : NULL;
+	return 0;
+}
+
+/*
  * Take up to VHOST_BATCH requests; *count says how many went into batch (NULL entries were
  * completed at once). Returns 0, or -EINVAL after closing the connection on bad input (the
  * requests taken before it are still in batch and must be submitted).
@@ -607,13 +626,9 @@ fetch_split(struct vhost_blk_dev *dev, struct vhost_vq *vq, struct vhost_blk_tas
 			vq->inflight->desc[head].counter = ++vq->inflight_counter;
 			__atomic_store_n(&vq->inflight->desc[head].inflight, 1, __ATOMIC_RELEASE);
 		}
-		rc = task_setup(dev, task, &chain);
-		if (rc < 0) {
-			task_unfetch(vq, task);
-			vhost_user_close_conn(dev, "request without a status byte");
+		if (fetch_setup(dev, vq, task, &chain, &batch[n]) != 0) {
 			return -EINVAL;
 		}
-		batch[n] = rc == 0 ? task : NULL;
 		*count = ++n;
 	}
 	return 0;
@@ -664,13 +679,9 @@ fetch_packed(struct vhost_blk_dev *dev, struct vhost_vq *vq, struct vhost_blk_ta
 		task->state = VHOST_TASK_QUEUED;
 		vq->inflight_cnt++;
 		vq->inflight_descs += chain.ndescs;
-		rc = task_setup(dev, task, &chain);
-		if (rc < 0) {
-			task_unfetch(vq, task);
-			vhost_user_close_conn(dev, "request without a status byte");
+		if (fetch_setup(dev, vq, task, &chain, &batch[n]) != 0) {
 			return -EINVAL;
 		}
-		batch[n] = rc == 0 ? task : NULL;
 		*count = ++n;
 	}
 	return 0;

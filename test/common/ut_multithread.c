@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "ut_multithread.h"
 
@@ -152,6 +153,18 @@ ut_poll_thread_times(int idx, int max_polls)
 		busy++;
 	}
 	return busy;
+}
+
+int
+ut_poll_threads_until(const int *count, int want, unsigned int max_ms)
+{
+	for (unsigned int i = 0; i < max_ms * 5 && *count < want; i++) {
+		ut_poll_threads();
+		if (*count < want) {
+			usleep(200);
+		}
+	}
+	return *count;
 }
 
 int

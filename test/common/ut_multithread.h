@@ -50,6 +50,12 @@ int ut_poll_thread(int idx);
 int ut_poll_thread_times(int idx, int max_polls);
 /** Poll every thread round-robin until a full round does no work. Returns polls that did work. */
 int ut_poll_threads(void);
+/**
+ * For completions that come from another OS thread or the kernel: ut_poll_threads, sleeping
+ * 200 us between rounds, until *count (set by callbacks on these threads) reaches want or
+ * about max_ms passed. Returns *count.
+ */
+int ut_poll_threads_until(const int *count, int want, unsigned int max_ms);
 /** Move the fake clock forward by us microseconds (timed pollers become due). */
 void ut_delay_us(uint64_t us);
 /** Current fake tick value. */

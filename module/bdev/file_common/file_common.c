@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "usk/env.h"
 #include "usk/log.h"
 #include "usk/util.h"
 
@@ -290,26 +291,6 @@ sync_helper_send_done(struct usk_file_disk *disk, struct usk_file_sync_req *req)
 	}
 }
 
-/*
- * The thread is created by a reactor and would inherit its single-core pinning, then compete
- * with the busy-polling reactor for that core (a sync wakes up only when the scheduler preempts
- * the poller: milliseconds). Let it run on any online core instead.
- */
-static void
-sync_helper_set_affinity(pthread_t tid)
-{
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	cpu_set_t all;
-
-	CPU_ZERO(&all);
-	for (long c = 0; c < ncpu && c < CPU_SETSIZE; c++) {
-		CPU_SET(c, &all);
-	}
-	if (pthread_setaffinity_np(tid, sizeof(all), &all) != 0) {
-		USK_NOTICELOG("cannot widen the CPU affinity of the sync thread\n");
-	}
-}
-
 static void *
 sync_helper_main(void *arg)
 {
@@ -361,7 +342,11 @@ usk_file_sync_helper_submit(struct usk_file_disk *disk, struct usk_file_sync_req
 			return rc;
 		}
 		pthread_setname_np(h->tid, "usk_fsync");
-		sync_helper_set_affinity(h->tid);
+		/* Pinned to the reactor's core, a sync would wake up only when the scheduler
+		 * preempts the busy poller (milliseconds): let it run on any online core. */
+		if (usk_env_unpin_thread(h->tid) != 0) {
+			USK_NOTICELOG("cannot widen the CPU affinity of the sync thread\n");
+		}
 		h->started = true;
 	}
 	if (h->tail != NULL) {

@@ -2,16 +2,19 @@
 /* malloc bdev module: data in DMA memory, copied with memcpy; read, write, unmap, write_zeroes,
  * flush, reset, compare. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "malloc.h"
 #include "usk/env.h"
 #include "usk/json.h"
 #include "usk/log.h"
+#include "usk/thread.h"
 #include "usk/util.h"
 
 struct malloc_disk {
@@ -21,6 +24,26 @@ struct malloc_disk {
 };
 
 static TAILQ_HEAD(, malloc_disk) g_malloc_disks = TAILQ_HEAD_INITIALIZER(g_malloc_disks);
+
+/*
+ * A usk_bdev_malloc_create_async in flight: a helper pthread allocates and zeroes the buffer
+ * (where the memory is pinned it faults in every page: seconds for GiBs) so that the creating
+ * thread's reactor keeps running, then sends malloc_create_done to that thread, which
+ * registers the bdev. Only the creating thread touches the list and the fields but orphaned.
+ */
+struct malloc_create {
+	struct malloc_disk *md;
+	usk_bdev_malloc_create_cb cb_fn;
+	void *cb_arg;
+	struct usk_thread *thread;
+	pthread_t tid;
+	bool joined;
+	bool orphaned; /* atomic: the helper could not send malloc_create_done */
+	TAILQ_ENTRY(malloc_create) link;
+};
+
+static TAILQ_HEAD(, malloc_create) g_malloc_pending = TAILQ_HEAD_INITIALIZER(g_malloc_pending);
+static bool g_malloc_fini_started;
 
 static int malloc_module_init(void);
 static void malloc_module_fini(void);
@@ -47,13 +70,32 @@ malloc_ch_destroy(void *io_device, void *ctx_buf)
 static int
 malloc_module_init(void)
 {
+	g_malloc_fini_started = false;
 	return usk_io_device_register(&g_malloc_disks, malloc_ch_create, malloc_ch_destroy, 0,
 				      "malloc");
 }
 
+static void malloc_disk_free(struct malloc_disk *md);
+
 static void
 malloc_module_fini(void)
 {
+	struct malloc_create *c, *tmp;
+
+	/* Creates in flight: wait for their helpers. A done message that was sent runs later
+	 * (messages are drained) and fails the create; one that could not be sent never will. */
+	g_malloc_fini_started = true;
+	for (c = TAILQ_FIRST(&g_malloc_pending); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, link);
+		pthread_join(c->tid, NULL);
+		c->joined = true;
+		if (__atomic_load_n(&c->orphaned, __ATOMIC_ACQUIRE)) {
+			TAILQ_REMOVE(&g_malloc_pending, c, link);
+			malloc_disk_free(c->md);
+			c->cb_fn(c->cb_arg, NULL, -ESHUTDOWN);
+			free(c);
+		}
+	}
 	usk_io_device_unregister(&g_malloc_disks, NULL);
 }
 
@@ -196,25 +238,42 @@ static const struct usk_bdev_fn_table g_malloc_fn_table = {
 	.write_config_json = malloc_write_config_json,
 };
 
-int
-usk_bdev_malloc_create(struct usk_bdev **bdev, const struct usk_mem_bdev_opts *opts)
+/* A name given or picked must be free among the bdevs and the creates in flight. */
+static bool
+malloc_name_free(const char *name)
+{
+	struct malloc_create *c;
+
+	if (usk_bdev_get_by_name(name) != NULL) {
+		return false;
+	}
+	TAILQ_FOREACH(c, &g_malloc_pending, link) {
+		if (strcmp(c->md->disk.name, name) == 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Check opts and build the disk (no buffer yet, not registered). */
+static int
+malloc_disk_prepare(const struct usk_mem_bdev_opts *opts, struct malloc_disk **out)
 {
 	struct malloc_disk *md;
 	char name[32], err[160];
-	uint64_t size;
-	int rc, n;
+	int n;
 
 	if (usk_mem_bdev_check(&usk_bdev_malloc_rules, opts, err, sizeof(err)) != 0) {
 		USK_ERRLOG("malloc bdev: %s\n", err);
 		return -EINVAL;
 	}
-	if (opts->name != NULL && usk_bdev_get_by_name(opts->name) != NULL) {
-		return -EEXIST;
+	if (opts->name != NULL && !malloc_name_free(opts->name)) {
+		return usk_bdev_get_by_name(opts->name) != NULL ? -EEXIST : -EBUSY;
 	}
 	snprintf(name, sizeof(name), "%s", opts->name ? opts->name : "");
 	for (n = 0; opts->name == NULL; n++) {
 		snprintf(name, sizeof(name), "Malloc%d", n);
-		if (usk_bdev_get_by_name(name) == NULL) {
+		if (malloc_name_free(name)) {
 			break;
 		}
 	}
@@ -226,26 +285,155 @@ usk_bdev_malloc_create(struct usk_bdev **bdev, const struct usk_mem_bdev_opts *o
 		free(md);
 		return -ENOMEM;
 	}
-	size = opts->num_blocks * opts->block_size;
-	md->buf = usk_dma_zmalloc(size, USK_BDEV_BUF_ALIGN, NULL);
-	if (md->buf == NULL) {
-		USK_ERRLOG("could not allocate %lu bytes for malloc bdev %s\n", (unsigned long)size,
-			   md->disk.name);
-		free(md->disk.name);
-		free(md);
-		return -ENOMEM;
-	}
 	md->disk.product_name = "Malloc disk";
 	md->disk.ctxt = md;
 	md->disk.fn_table = &g_malloc_fn_table;
 	md->disk.module = &g_malloc_module;
-	rc = usk_bdev_register(&md->disk);
+	*out = md;
+	return 0;
+}
+
+/* The data buffer, zeroed: faults in all of it (any thread; the slow part of a create). */
+static int
+malloc_disk_alloc_buf(struct malloc_disk *md)
+{
+	uint64_t size = md->disk.blockcnt * md->disk.blocklen;
+
+	md->buf = usk_dma_zmalloc(size, USK_BDEV_BUF_ALIGN, NULL);
+	if (md->buf == NULL) {
+		USK_ERRLOG("could not allocate %lu bytes for malloc bdev %s\n", (unsigned long)size,
+			   md->disk.name);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Register a prepared disk with its buffer; frees it on failure. */
+static int
+malloc_disk_register(struct malloc_disk *md)
+{
+	int rc = usk_bdev_register(&md->disk);
+
 	if (rc != 0) {
 		malloc_disk_free(md);
 		return rc;
 	}
 	TAILQ_INSERT_TAIL(&g_malloc_disks, md, link);
-	*bdev = &md->disk;
+	return 0;
+}
+
+int
+usk_bdev_malloc_create(struct usk_bdev **bdev, const struct usk_mem_bdev_opts *opts)
+{
+	struct malloc_disk *md;
+	int rc;
+
+	rc = malloc_disk_prepare(opts, &md);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = malloc_disk_alloc_buf(md);
+	if (rc != 0) {
+		malloc_disk_free(md);
+		return rc;
+	}
+	rc = malloc_disk_register(md);
+	if (rc == 0) {
+		*bdev = &md->disk;
+	}
+	return rc;
+}
+
+/* On the creating thread, once the helper has the buffer (or failed to get it). */
+static void
+malloc_create_done(void *arg)
+{
+	struct malloc_create *c = arg;
+	struct malloc_disk *md = c->md;
+	int rc;
+
+	if (!c->joined) {
+		/* The helper sent this as its last act: the join waits for its return only. */
+		pthread_join(c->tid, NULL);
+	}
+	TAILQ_REMOVE(&g_malloc_pending, c, link);
+	if (g_malloc_fini_started) {
+		rc = -ESHUTDOWN;
+	} else {
+		rc = md->buf != NULL ? 0 : -ENOMEM;
+	}
+	if (rc != 0) {
+		malloc_disk_free(md);
+	} else {
+		rc = malloc_disk_register(md);
+	}
+	c->cb_fn(c->cb_arg, rc == 0 ? &md->disk : NULL, rc);
+	free(c);
+}
+
+static void *
+malloc_create_helper(void *arg)
+{
+	struct malloc_create *c = arg;
+	unsigned int tries = 0;
+	int rc;
+
+	malloc_disk_alloc_buf(c->md); /* md->buf stays NULL on failure */
+	/* The creating thread drains its messages before it exits; a full ring is transient. */
+	while ((rc = usk_thread_send_msg(c->thread, malloc_create_done, c)) != 0 &&
+	       ++tries < 10000) {
+		usleep(100);
+	}
+	if (rc != 0) {
+		USK_ERRLOG("malloc bdev %s: cannot return to the creating thread: %s\n",
+			   c->md->disk.name, strerror(-rc));
+		__atomic_store_n(&c->orphaned, true, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+int
+usk_bdev_malloc_create_async(const struct usk_mem_bdev_opts *opts, usk_bdev_malloc_create_cb cb_fn,
+			     void *cb_arg)
+{
+	struct malloc_create *c;
+	struct malloc_disk *md;
+	int rc;
+
+	if (cb_fn == NULL || usk_get_thread() == NULL) {
+		return -EINVAL;
+	}
+	if (g_malloc_fini_started) {
+		return -ESHUTDOWN;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return -ENOMEM;
+	}
+	rc = malloc_disk_prepare(opts, &md);
+	if (rc != 0) {
+		free(c);
+		return rc;
+	}
+	c->md = md;
+	c->cb_fn = cb_fn;
+	c->cb_arg = cb_arg;
+	c->thread = usk_get_thread();
+	/* In the list before the helper starts: the name is taken from now on. */
+	TAILQ_INSERT_TAIL(&g_malloc_pending, c, link);
+	rc = -pthread_create(&c->tid, NULL, malloc_create_helper, c);
+	if (rc != 0) {
+		USK_ERRLOG("malloc bdev %s: cannot start the allocation thread: %s\n",
+			   md->disk.name, strerror(-rc));
+		TAILQ_REMOVE(&g_malloc_pending, c, link);
+		malloc_disk_free(md);
+		free(c);
+		return rc;
+	}
+	pthread_setname_np(c->tid, "usk_malloc");
+	if (usk_env_unpin_thread(c->tid) != 0) {
+		USK_NOTICELOG("cannot widen the CPU affinity of the malloc allocation thread\n");
+	}
 	return 0;
 }
 

@@ -12,7 +12,10 @@
 static void
 rpc_bdev_malloc_create(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	usk_mem_bdev_rpc_create(request, params, &usk_bdev_malloc_rules, usk_bdev_malloc_create);
+	/* The buffer is allocated and zeroed off the app thread; the reply comes after the bdev
+	 * is registered. */
+	usk_mem_bdev_rpc_create(request, params, &usk_bdev_malloc_rules,
+				usk_bdev_malloc_create_async);
 }
 USK_RPC_REGISTER("bdev_malloc_create", rpc_bdev_malloc_create, USK_RPC_RUNTIME)
 

@@ -85,6 +85,32 @@ struct rpc_mem_create {
 	uint32_t optimal_io_boundary;
 };
 
+struct rpc_mem_create_ctx {
+	struct usk_jsonrpc_request *request;
+	const struct usk_mem_bdev_rules *rules;
+	char *uuid; /* as given, for the error message */
+};
+
+static void
+rpc_mem_create_done(void *cb_arg, struct usk_bdev *bdev, int rc)
+{
+	struct rpc_mem_create_ctx *ctx = cb_arg;
+
+	if (rc == -EEXIST) {
+		/* The name was free a moment ago: the UUID is taken. */
+		usk_jsonrpc_send_error_response_fmt(ctx->request, rc,
+						    "uuid: a bdev with uuid %s already exists",
+						    ctx->uuid ? ctx->uuid : "");
+	} else if (rc == -EBUSY) {
+		usk_jsonrpc_send_error_response(ctx->request, rc,
+						"name: a bdev of that name is being created");
+	} else {
+		usk_bdev_rpc_reply_created(ctx->request, rc, bdev, ctx->rules->module_name);
+	}
+	free(ctx->uuid);
+	free(ctx);
+}
+
 void
 usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *params,
 			const struct usk_mem_bdev_rules *rules, usk_mem_bdev_create_fn create_fn)
@@ -106,7 +132,7 @@ usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *param
 		 usk_json_decode_uint32, true},
 	};
 	struct usk_mem_bdev_opts opts = {0};
-	struct usk_bdev *bdev = NULL;
+	struct rpc_mem_create_ctx *ctx;
 	char err[160];
 	int rc;
 
@@ -139,14 +165,18 @@ usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *param
 	    !usk_bdev_rpc_check_name_free(request, p.name)) {
 		goto cleanup;
 	}
-	rc = create_fn(&bdev, &opts);
-	if (rc == -EEXIST) {
-		/* The name was free a moment ago: the UUID is taken. */
-		usk_jsonrpc_send_error_response_fmt(request, rc,
-						    "uuid: a bdev with uuid %s already exists",
-						    p.uuid ? p.uuid : "");
-	} else {
-		usk_bdev_rpc_reply_created(request, rc, bdev, rules->module_name);
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		usk_jsonrpc_send_error_response(request, -ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	ctx->request = request;
+	ctx->rules = rules;
+	ctx->uuid = p.uuid;
+	p.uuid = NULL;
+	rc = create_fn(&opts, rpc_mem_create_done, ctx);
+	if (rc != 0) {
+		rpc_mem_create_done(ctx, NULL, rc);
 	}
 cleanup:
 	free(p.name);

@@ -59,12 +59,19 @@ int usk_mem_bdev_init(struct usk_bdev *bdev, const struct usk_mem_bdev_opts *opt
 void usk_mem_bdev_write_config_json(const struct usk_mem_bdev_rules *rules,
 				    const struct usk_bdev *bdev, json_t *config_array);
 
-typedef int (*usk_mem_bdev_create_fn)(struct usk_bdev **bdev, const struct usk_mem_bdev_opts *opts);
+/** A create's result: the registered bdev (rc 0), or NULL and rc < 0. */
+typedef void (*usk_mem_bdev_create_cb)(void *cb_arg, struct usk_bdev *bdev, int rc);
+/**
+ * A module's create: 0 means cb_fn runs exactly once (it may run before this returns); < 0
+ * means it never runs. -EEXIST (from either) means the name or UUID is taken.
+ */
+typedef int (*usk_mem_bdev_create_fn)(const struct usk_mem_bdev_opts *opts,
+				      usk_mem_bdev_create_cb cb_fn, void *cb_arg);
 
 /**
  * Body of bdev_<x>_create (app thread): decode name, uuid, num_blocks, block_size, md_size
  * (and physical_block_size, optimal_io_boundary where the rules accept them), check them, call
- * create_fn, reply with the name or an error naming the field.
+ * create_fn, reply (when it completes) with the name or an error naming the field.
  */
 void usk_mem_bdev_rpc_create(struct usk_jsonrpc_request *request, const json_t *params,
 			     const struct usk_mem_bdev_rules *rules,

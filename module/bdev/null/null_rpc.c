@@ -9,10 +9,21 @@
 #include "usk/rpc.h"
 #include "usk/util.h"
 
+/* A null bdev has no data to allocate: created at once, the result reported before return. */
+static int
+null_create(const struct usk_mem_bdev_opts *opts, usk_mem_bdev_create_cb cb_fn, void *cb_arg)
+{
+	struct usk_bdev *bdev = NULL;
+	int rc = usk_bdev_null_create(&bdev, opts);
+
+	cb_fn(cb_arg, rc == 0 ? bdev : NULL, rc);
+	return 0;
+}
+
 static void
 rpc_bdev_null_create(struct usk_jsonrpc_request *request, const json_t *params)
 {
-	usk_mem_bdev_rpc_create(request, params, &usk_bdev_null_rules, usk_bdev_null_create);
+	usk_mem_bdev_rpc_create(request, params, &usk_bdev_null_rules, null_create);
 }
 USK_RPC_REGISTER("bdev_null_create", rpc_bdev_null_create, USK_RPC_RUNTIME)
 

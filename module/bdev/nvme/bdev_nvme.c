@@ -700,6 +700,20 @@ loss_timeout_expired(struct nvme_bdev_ctrlr *nbc)
 	return usk_get_ticks() - nbc->loss_start_tick >= (uint64_t)t * usk_get_ticks_hz();
 }
 
+/* ctrlr_loss_timeout_sec expired: give up on the controller and fail the waiting I/O. */
+static bool
+fail_if_loss_timeout(struct nvme_bdev_ctrlr *nbc)
+{
+	if (!loss_timeout_expired(nbc)) {
+		return false;
+	}
+	USK_ERRLOG("bdev_nvme %s: ctrlr_loss_timeout_sec (%d) expired; failing I/O\n", nbc->name,
+		   nbc->opts.ctrlr_loss_timeout_sec);
+	nbc_set_state(nbc, NBC_FAILED);
+	reset_finish(nbc, false);
+	return true;
+}
+
 static int
 adminq_poll(void *arg)
 {
@@ -730,12 +744,7 @@ adminq_poll(void *arg)
 			reset_finish(nbc, true);
 			return USK_POLLER_BUSY;
 		}
-		if (loss_timeout_expired(nbc)) {
-			USK_ERRLOG(
-				"bdev_nvme %s: ctrlr_loss_timeout_sec (%d) expired; failing I/O\n",
-				nbc->name, nbc->opts.ctrlr_loss_timeout_sec);
-			nbc_set_state(nbc, NBC_FAILED);
-			reset_finish(nbc, false);
+		if (fail_if_loss_timeout(nbc)) {
 			return USK_POLLER_BUSY;
 		}
 		nbc->next_reconnect_tick =
@@ -744,13 +753,7 @@ adminq_poll(void *arg)
 		nbc_set_state(nbc, NBC_RECONNECT_DELAY);
 		return USK_POLLER_BUSY;
 	case NBC_RECONNECT_DELAY:
-		if (loss_timeout_expired(nbc)) {
-			USK_ERRLOG(
-				"bdev_nvme %s: ctrlr_loss_timeout_sec (%d) expired; failing I/O\n",
-				nbc->name, nbc->opts.ctrlr_loss_timeout_sec);
-			nbc_set_state(nbc, NBC_FAILED);
-			reset_finish(nbc, false);
-		} else if (usk_get_ticks() >= nbc->next_reconnect_tick) {
+		if (!fail_if_loss_timeout(nbc) && usk_get_ticks() >= nbc->next_reconnect_tick) {
 			start_reset(nbc);
 		}
 		return USK_POLLER_IDLE;

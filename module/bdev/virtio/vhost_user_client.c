@@ -10,35 +10,15 @@
 #include <sys/un.h>
 
 #include "vhost_user_client.h"
+#include "usk_internal/vhost_user_names.h"
 #include "usk/env.h"
 #include "usk/log.h"
 #include "usk/util.h"
 
-static const char *const g_req_names[] = {
-	[USK_VHOST_USER_GET_FEATURES] = "GET_FEATURES",
-	[USK_VHOST_USER_SET_FEATURES] = "SET_FEATURES",
-	[USK_VHOST_USER_SET_OWNER] = "SET_OWNER",
-	[USK_VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
-	[USK_VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
-	[USK_VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
-	[USK_VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
-	[USK_VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
-	[USK_VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
-	[USK_VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
-	[USK_VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-	[USK_VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-	[USK_VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-	[USK_VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-	[USK_VHOST_USER_GET_CONFIG] = "GET_CONFIG",
-};
-
 const char *
 vhu_request_name(uint32_t req)
 {
-	if (req < USK_COUNTOF(g_req_names) && g_req_names[req] != NULL) {
-		return g_req_names[req];
-	}
-	return "?";
+	return usk_vhost_user_req_name(req, "?");
 }
 
 int

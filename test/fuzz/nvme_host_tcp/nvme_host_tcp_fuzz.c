@@ -19,7 +19,7 @@
 #include "usk/nvme.h"
 #include "usk/sock.h"
 #include "usk/util.h"
-#include "../../../lib/nvme/nvme_tcp_pdu.h"
+#include "usk_internal/nvme_tcp_pdu.h"
 
 static uint8_t g_data[65536];
 
@@ -30,10 +30,10 @@ fuzz_parser(const uint8_t *data, size_t size, uint8_t ctl)
 	struct nvme_tcp_rx_params p = {.ic_done = (ctl & 2) != 0,
 				       .hdgst = (ctl & 4) != 0,
 				       .ddgst = (ctl & 8) != 0,
-				       .hpda = 0};
+				       .pda = 0};
 	size_t off = 0, step = (ctl >> 4) + 1;
 
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	while (off <= size) {
 		size_t len = USK_MIN(step, size - off), used = 0;
 		enum nvme_tcp_rx_event ev = nvme_tcp_rx_feed(&rx, &p, data + off, len, &used);

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "usk/util.h"
-#include "../../../../lib/nvme/nvme_tcp_pdu.h"
+#include "usk_internal/nvme_tcp_pdu.h"
 
 static const struct nvme_tcp_rx_params g_plain = {.ic_done = true};
 
@@ -63,7 +63,7 @@ test_capsule_resp(void **state)
 	size_t len = build_rsp(buf, 7, false);
 
 	for (size_t step = 1; step <= len; step++) {
-		nvme_tcp_rx_init(&rx);
+		nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 		assert_int_equal(feed_all(&rx, &g_plain, buf, len, step, NULL, 0),
 				 NVME_TCP_RX_EV_PDU);
 		assert_int_equal(rx.hdr.capsule_resp.rccqe.cid, 7);
@@ -78,16 +78,16 @@ test_header_digest(void **state)
 	uint8_t buf[64];
 	size_t len = build_rsp(buf, 3, true);
 
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &p, buf, len, len, NULL, 0), NVME_TCP_RX_EV_PDU);
 	/* a flipped bit in the header is caught by the digest */
 	buf[16] ^= 1;
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &p, buf, len, len, NULL, 0), NVME_TCP_RX_EV_ERROR);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_HDGST_ERROR);
 	/* digest flag missing although negotiated */
 	len = build_rsp(buf, 3, false);
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &p, buf, len, len, NULL, 0), NVME_TCP_RX_EV_ERROR);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_INVALID_HEADER_FIELD);
 	assert_int_equal(rx.fei, offsetof(struct usk_nvme_tcp_common_pdu_hdr, flags));
@@ -130,26 +130,26 @@ test_c2h_data(void **state)
 	len = build_c2h(buf, 1, 0, data, sizeof(data), true, 8);
 	for (size_t step = 1; step < 300; step += 37) {
 		memset(dest, 0, sizeof(dest));
-		nvme_tcp_rx_init(&rx);
+		nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 		assert_int_equal(feed_all(&rx, &p, buf, len, step, dest, sizeof(dest)),
 				 NVME_TCP_RX_EV_PDU);
 		assert_memory_equal(dest, data, sizeof(data));
 	}
 	/* corrupted payload: data digest mismatch */
 	buf[sizeof(struct usk_nvme_tcp_c2h_data_hdr) + 8 + 100] ^= 0x80;
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &p, buf, len, len, dest, sizeof(dest)),
 			 NVME_TCP_RX_EV_ERROR);
 	/* DATAL that does not match PLEN */
 	len = build_c2h(buf, 1, 0, data, 100, false, 0);
 	((struct usk_nvme_tcp_c2h_data_hdr *)buf)->datal = 99;
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &g_plain, buf, len, len, dest, sizeof(dest)),
 			 NVME_TCP_RX_EV_ERROR);
 	/* PDO inside the header */
 	len = build_c2h(buf, 1, 0, data, 100, false, 0);
 	((struct usk_nvme_tcp_c2h_data_hdr *)buf)->common.pdo = 8;
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &g_plain, buf, len, len, dest, sizeof(dest)),
 			 NVME_TCP_RX_EV_ERROR);
 	assert_int_equal(rx.fei, offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdo));
@@ -168,7 +168,7 @@ test_direct_read(void **state)
 		data[i] = (uint8_t)(i ^ (i >> 8));
 	}
 	build_c2h(buf, 2, 0, data, sizeof(data), false, 0);
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	/* header + 10 payload bytes through feed, the rest "read" straight into the iovecs */
 	assert_int_equal(nvme_tcp_rx_feed(&rx, &g_plain, buf, 24, &used), NVME_TCP_RX_EV_HEADER);
 	d.iov_base = dest;
@@ -183,6 +183,50 @@ test_direct_read(void **state)
 	memcpy(iov[0].iov_base, buf + 34, iov[0].iov_len);
 	assert_int_equal(nvme_tcp_rx_payload_advance(&rx, iov[0].iov_len), NVME_TCP_RX_EV_PDU);
 	assert_memory_equal(dest, data, sizeof(data));
+}
+
+static void
+test_r2t(void **state)
+{
+	struct nvme_tcp_rx rx;
+	uint8_t buf[24] = {0};
+	struct usk_nvme_tcp_r2t_hdr *r = (void *)buf;
+
+	r->common.pdu_type = USK_NVME_TCP_PDU_TYPE_R2T;
+	r->common.hlen = sizeof(*r);
+	r->common.plen = sizeof(*r);
+	r->cccid = 5;
+	r->r2tl = 8192;
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
+	assert_int_equal(feed_all(&rx, &g_plain, buf, sizeof(buf), 5, NULL, 0), NVME_TCP_RX_EV_PDU);
+	assert_int_equal(rx.hdr.r2t.cccid, 5);
+	assert_int_equal(rx.hdr.r2t.r2tl, 8192);
+	/* an R2T carries no data: plen beyond the header is rejected */
+	r->common.plen = sizeof(*r) + 4;
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
+	assert_int_equal(feed_all(&rx, &g_plain, buf, sizeof(buf), sizeof(buf), NULL, 0),
+			 NVME_TCP_RX_EV_ERROR);
+	assert_int_equal(rx.fei, offsetof(struct usk_nvme_tcp_common_pdu_hdr, plen));
+}
+
+/* The side given to nvme_tcp_rx_init decides what may arrive: a CapsuleResp is for hosts only. */
+static void
+test_side(void **state)
+{
+	struct nvme_tcp_rx_params before_ic = {.ic_done = false};
+	struct nvme_tcp_rx rx;
+	uint8_t buf[64];
+	size_t len = build_rsp(buf, 9, false);
+
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
+	assert_int_equal(feed_all(&rx, &g_plain, buf, len, len, NULL, 0), NVME_TCP_RX_EV_ERROR);
+	assert_int_equal(rx.fes, USK_NVME_TCP_FES_INVALID_HEADER_FIELD);
+	assert_int_equal(rx.fei, offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdu_type));
+	/* before the ICResp a host takes nothing else */
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
+	assert_int_equal(feed_all(&rx, &before_ic, buf, len, len, NULL, 0), NVME_TCP_RX_EV_ERROR);
+	assert_int_equal(rx.fes, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR);
+	assert_string_equal(rx.reason, "PDU before ICResp");
 }
 
 static void
@@ -202,14 +246,14 @@ test_rejected_types(void **state)
 		ch->pdu_type = bad[i];
 		ch->hlen = 24;
 		ch->plen = 24;
-		nvme_tcp_rx_init(&rx);
+		nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 		assert_int_equal(feed_all(&rx, &g_plain, buf, 24, 24, NULL, 0),
 				 NVME_TCP_RX_EV_ERROR);
 		assert_int_equal(rx.fei, offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdu_type));
 	}
 	/* CapsuleResp before ICResp, and a second ICResp */
 	build_rsp(buf, 0, false);
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	struct nvme_tcp_rx_params pre = {0};
 	assert_int_equal(feed_all(&rx, &pre, buf, 24, 24, NULL, 0), NVME_TCP_RX_EV_ERROR);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR);
@@ -217,16 +261,16 @@ test_rejected_types(void **state)
 	ch->pdu_type = USK_NVME_TCP_PDU_TYPE_IC_RESP;
 	ch->hlen = 128;
 	ch->plen = 128;
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &pre, buf, 128, 128, NULL, 0), NVME_TCP_RX_EV_PDU);
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &g_plain, buf, 128, 128, NULL, 0), NVME_TCP_RX_EV_ERROR);
 	/* C2HTermReq larger than allowed */
 	memset(buf, 0, sizeof(buf));
 	ch->pdu_type = USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ;
 	ch->hlen = 24;
 	ch->plen = 153;
-	nvme_tcp_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_HOST);
 	assert_int_equal(feed_all(&rx, &g_plain, buf, 24, 24, NULL, 0), NVME_TCP_RX_EV_ERROR);
 	assert_int_equal(rx.fei, offsetof(struct usk_nvme_tcp_common_pdu_hdr, plen));
 }
@@ -235,8 +279,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capsule_resp),   cmocka_unit_test(test_header_digest),
-		cmocka_unit_test(test_c2h_data),       cmocka_unit_test(test_direct_read),
+		cmocka_unit_test(test_capsule_resp),
+		cmocka_unit_test(test_header_digest),
+		cmocka_unit_test(test_c2h_data),
+		cmocka_unit_test(test_direct_read),
+		cmocka_unit_test(test_r2t),
+		cmocka_unit_test(test_side),
 		cmocka_unit_test(test_rejected_types),
 	};
 

@@ -15,6 +15,7 @@
 #include "usk/json.h"
 #include "usk/log.h"
 #include "usk/util.h"
+#include "usk_internal/nvme_trid_names.h"
 
 USK_LOG_REGISTER_COMPONENT(ut_alpha)
 USK_LOG_REGISTER_COMPONENT(ut_beta)
@@ -514,6 +515,35 @@ test_crc32c(void **state)
 	assert_int_equal(usk_crc32c_update(check, 0, 0x1234u), 0x1234u);
 }
 
+/* Transport type and address family names: SPDK's spelling, parsed case-insensitively. */
+static void
+test_trid_names(void **state)
+{
+	enum usk_nvme_transport_type t;
+	enum usk_nvmf_adrfam a;
+	char err[64];
+
+	assert_int_equal(usk_nvme_trtype_from_name("tcp", &t), 0);
+	assert_int_equal(t, USK_NVME_TRANSPORT_TCP);
+	assert_int_equal(usk_nvme_trtype_from_name("PCIE", &t), 0);
+	assert_int_equal(t, USK_NVME_TRANSPORT_PCIE);
+	assert_string_equal(usk_nvme_trtype_name(USK_NVME_TRANSPORT_PCIE), "PCIe");
+	assert_string_equal(usk_nvme_trtype_name(USK_NVME_TRANSPORT_VFIOUSER), "VFIOUSER");
+	assert_null(usk_nvme_trtype_name(USK_NVME_TRANSPORT_CUSTOM));
+	assert_int_equal(usk_nvme_trtype_from_name("TCPX", &t), -EINVAL);
+	assert_int_equal(usk_nvmf_adrfam_from_name("ipv6", &a), 0);
+	assert_int_equal(a, USK_NVMF_ADRFAM_IPV6);
+	assert_int_equal(usk_nvmf_adrfam_from_name("intra_host", &a), 0);
+	assert_int_equal(a, USK_NVMF_ADRFAM_INTRA_HOST);
+	assert_string_equal(usk_nvmf_adrfam_name(USK_NVMF_ADRFAM_IB), "IB");
+	assert_null(usk_nvmf_adrfam_name((enum usk_nvmf_adrfam)77));
+	assert_int_equal(usk_nvmf_adrfam_from_name("IPv7", &a), -EINVAL);
+	/* usk_set_err: the message for the caller, -EINVAL for the parse */
+	assert_int_equal(usk_set_err(err, sizeof(err), "bad %s", "x"), -EINVAL);
+	assert_string_equal(err, "bad x");
+	assert_int_equal(usk_set_err(NULL, 0, "bad %s", "x"), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -532,6 +562,7 @@ main(void)
 		cmocka_unit_test(test_str_escape),
 		cmocka_unit_test(test_iov),
 		cmocka_unit_test(test_crc32c),
+		cmocka_unit_test(test_trid_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,13 +144,13 @@ conn_send_pdu(struct conn *c, void *hdr, const void *data, uint32_t dlen)
 	ch->plen = ch->hlen + (hd ? 4 : 0) + dlen + (dd ? 4 : 0);
 	conn_send(c, hdr, ch->hlen);
 	if (hd) {
-		tcp_pdu_put_le32(dg, tcp_pdu_hdgst(hdr, ch->hlen));
+		nvme_tcp_put_le32(dg, nvme_tcp_hdgst(hdr, ch->hlen));
 		conn_send(c, dg, 4);
 	}
 	if (dlen) {
 		conn_send(c, data, dlen);
 		if (dd) {
-			tcp_pdu_put_le32(dg, usk_crc32c_update(data, dlen, ~0u) ^ ~0u);
+			nvme_tcp_put_le32(dg, usk_crc32c_update(data, dlen, ~0u) ^ ~0u);
 			conn_send(c, dg, 4);
 		}
 	}
@@ -268,7 +268,7 @@ expect_resp(struct conn *c, uint16_t cid, uint16_t status)
 	assert_int_equal(r->common.pdu_type, USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
 	assert_int_equal(r->common.plen, 24 + (c->hdgst ? 4 : 0));
 	if (c->hdgst) {
-		assert_int_equal(tcp_pdu_get_le32(c->buf + 24), tcp_pdu_hdgst(c->buf, 24));
+		assert_int_equal(nvme_tcp_get_le32(c->buf + 24), nvme_tcp_hdgst(c->buf, 24));
 	}
 	assert_int_equal(r->rccqe.cid, cid);
 	assert_int_equal(r->rccqe.status_raw >> 1, status);
@@ -297,7 +297,7 @@ do_read(struct conn *c, uint16_t cid, uint32_t lba, uint32_t len)
 	assert_memory_equal(c->buf + h->common.pdo, g_disk + lba * 512, len);
 	if (c->ddgst) {
 		assert_true(h->common.flags & USK_NVME_TCP_CH_FLAGS_DDGSTF);
-		assert_int_equal(tcp_pdu_get_le32(c->buf + h->common.pdo + len),
+		assert_int_equal(nvme_tcp_get_le32(c->buf + h->common.pdo + len),
 				 usk_crc32c_update(c->buf + h->common.pdo, len, ~0u) ^ ~0u);
 	}
 	success = h->common.flags & USK_NVME_TCP_C2H_DATA_FLAGS_SUCCESS;
@@ -402,7 +402,7 @@ test_io_digests(void **state)
 	assert_int_equal(r2t->cccid, 2);
 	assert_int_equal(r2t->r2to, 0);
 	assert_int_equal(r2t->r2tl, sizeof(data));
-	assert_int_equal(tcp_pdu_get_le32(c.buf + 24), tcp_pdu_hdgst(c.buf, 24));
+	assert_int_equal(nvme_tcp_get_le32(c.buf + 24), nvme_tcp_hdgst(c.buf, 24));
 	for (i = 0; i < 2; i++) {
 		memset(&h2c, 0, sizeof(h2c));
 		h2c.common.pdu_type = USK_NVME_TCP_PDU_TYPE_H2C_DATA;
@@ -485,7 +485,7 @@ test_fatal_errors(void **state)
 	cmd.common.flags = USK_NVME_TCP_CH_FLAGS_HDGSTF;
 	cmd.common.plen = 76;
 	conn_send(&c, &cmd, sizeof(cmd));
-	tcp_pdu_put_le32(dg, tcp_pdu_hdgst(&cmd, 72) ^ 1);
+	nvme_tcp_put_le32(dg, nvme_tcp_hdgst(&cmd, 72) ^ 1);
 	g_disconnects = 0;
 	conn_send(&c, dg, 4);
 	assert_int_equal(conn_recv_pdu(&c), 0);
@@ -505,7 +505,7 @@ test_fatal_errors(void **state)
 	assert_int_equal(conn_recv_pdu(&c), 0);
 	assert_int_equal(t->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ);
 	assert_int_equal(t->fes, USK_NVME_TCP_FES_INVALID_HEADER_FIELD);
-	assert_int_equal(tcp_pdu_get_le32(t->fei), 4);
+	assert_int_equal(nvme_tcp_get_le32(t->fei), 4);
 	conn_core_teardown(&c);
 
 	/* the host gives up with an H2CTermReq: the connection just goes, no C2HTermReq */
@@ -585,7 +585,7 @@ test_partial_sends(void **state)
 		uint8_t dg[4];
 
 		conn_send(&c, &cmd[i], sizeof(cmd[i]));
-		tcp_pdu_put_le32(dg, tcp_pdu_hdgst(&cmd[i], 72));
+		nvme_tcp_put_le32(dg, nvme_tcp_hdgst(&cmd[i], 72));
 		conn_send(&c, dg, 4);
 	}
 	for (i = 0; i < 2000; i++) {
@@ -599,7 +599,7 @@ test_partial_sends(void **state)
 		assert_int_equal(h->common.pdu_type, USK_NVME_TCP_PDU_TYPE_C2H_DATA);
 		assert_int_equal(h->cccid, 100 + i);
 		assert_memory_equal(c.buf + h->common.pdo, g_disk + lba * 512, 131072);
-		assert_int_equal(tcp_pdu_get_le32(c.buf + h->common.pdo + 131072),
+		assert_int_equal(nvme_tcp_get_le32(c.buf + h->common.pdo + 131072),
 				 usk_crc32c_update(c.buf + h->common.pdo, 131072, ~0u) ^ ~0u);
 		expect_resp(&c, (uint16_t)(100 + i), 0);
 	}

@@ -10,9 +10,9 @@
 #include <cmocka.h>
 
 #include "usk/util.h"
-#include "../../../../../lib/nvmf/tcp_pdu.h"
+#include "usk_internal/nvme_tcp_pdu.h"
 
-static struct tcp_pdu_params g_params;
+static struct nvme_tcp_rx_params g_params;
 static uint8_t g_dest[65536];
 static uint8_t g_pdu[70000];
 
@@ -52,12 +52,12 @@ build_pdu(uint8_t type, uint8_t hlen, bool hdgst, bool ddgst, uint8_t pad, const
 	}
 	off += data_len;
 	if (ddgst && data_len) {
-		tcp_pdu_put_le32(g_pdu + off, usk_crc32c_update(data, data_len, ~0u) ^ ~0u);
+		nvme_tcp_put_le32(g_pdu + off, usk_crc32c_update(data, data_len, ~0u) ^ ~0u);
 		off += 4;
 	}
 	ch->plen = (uint32_t)off;
 	if (hdgst) {
-		tcp_pdu_put_le32(g_pdu + hlen, tcp_pdu_hdgst(g_pdu, hlen));
+		nvme_tcp_put_le32(g_pdu + hlen, nvme_tcp_hdgst(g_pdu, hlen));
 	}
 	return off;
 }
@@ -67,30 +67,30 @@ build_pdu(uint8_t type, uint8_t hlen, bool hdgst, bool ddgst, uint8_t pad, const
  * Returns the number of PDUs completed, or -1 on error.
  */
 static int
-feed_all(struct tcp_pdu_rx *rx, const uint8_t *buf, size_t len, size_t step)
+feed_all(struct nvme_tcp_rx *rx, const uint8_t *buf, size_t len, size_t step)
 {
 	size_t off = 0, c, n;
 	int pdus = 0;
-	enum tcp_pdu_rx_event ev;
+	enum nvme_tcp_rx_event ev;
 
-	while (off < len || rx->state == TCP_PDU_RX_AWAIT_PAYLOAD) {
+	while (off < len || rx->state == NVME_TCP_RX_AWAIT_PAYLOAD) {
 		n = step == 0 ? len - off : USK_MIN(step, len - off);
-		ev = tcp_pdu_rx_feed(rx, &g_params, buf + off, n, &c);
+		ev = nvme_tcp_rx_feed(rx, &g_params, buf + off, n, &c);
 		assert_true(c <= n);
 		off += c;
 		switch (ev) {
-		case TCP_PDU_RX_EV_HEADER: {
+		case NVME_TCP_RX_EV_HEADER: {
 			struct iovec iov = {g_dest, rx->data_len};
 
-			assert_int_equal(tcp_pdu_rx_set_dest(rx, &iov, rx->data_len ? 1 : 0), 0);
+			assert_int_equal(nvme_tcp_rx_set_dest(rx, &iov, rx->data_len ? 1 : 0), 0);
 			break;
 		}
-		case TCP_PDU_RX_EV_PDU:
+		case NVME_TCP_RX_EV_PDU:
 			pdus++;
 			break;
-		case TCP_PDU_RX_EV_ERROR:
+		case NVME_TCP_RX_EV_ERROR:
 			return -1;
-		case TCP_PDU_RX_EV_NEED_MORE:
+		case NVME_TCP_RX_EV_NEED_MORE:
 			if (off == len) {
 				return pdus;
 			}
@@ -117,14 +117,14 @@ build_icreq(void)
 static void
 test_icreq_valid_and_split(void **state)
 {
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 	size_t len, step;
 
 	params_reset();
 	g_params.ic_done = false;
 	for (step = 0; step <= 129; step += (step < 10 ? 1 : 37)) {
 		len = build_icreq();
-		tcp_pdu_rx_init(&rx);
+		nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 		assert_int_equal(feed_all(&rx, g_pdu, len, step), 1);
 		assert_int_equal(rx.hdr.ic_req.maxr2t, 3);
 		assert_int_equal(rx.hdr.ic_req.dgst, USK_NVME_TCP_DGST_HDGST_ENABLE);
@@ -135,21 +135,21 @@ test_icreq_valid_and_split(void **state)
 static void
 test_icreq_bad_fields(void **state)
 {
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 	size_t len;
 
 	params_reset();
 	g_params.ic_done = false;
 	len = build_icreq();
 	g_pdu[2] = 127; /* hlen */
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_INVALID_HEADER_FIELD);
 	assert_int_equal(rx.fei, 2);
 
 	len = build_icreq();
 	((struct usk_nvme_tcp_ic_req *)g_pdu)->common.plen = 200;
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_INVALID_HEADER_FIELD);
 	assert_int_equal(rx.fei, 4);
@@ -157,7 +157,7 @@ test_icreq_bad_fields(void **state)
 	/* second ICReq is a sequence error */
 	g_params.ic_done = true;
 	len = build_icreq();
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR);
 	/* errors are sticky */
@@ -168,13 +168,13 @@ static void
 test_bad_types_and_sequence(void **state)
 {
 	static const uint8_t bad_types[] = {0x01, 0x03, 0x05, 0x07, 0x08, 0x09, 0x0a, 0xff};
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 	size_t len, i;
 
 	params_reset();
 	for (i = 0; i < sizeof(bad_types); i++) {
 		len = build_pdu(bad_types[i], 24, false, false, 0, NULL, 0);
-		tcp_pdu_rx_init(&rx);
+		nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 		assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 		assert_int_equal(rx.fes, USK_NVME_TCP_FES_INVALID_HEADER_FIELD);
 		assert_int_equal(rx.fei, 0);
@@ -183,7 +183,7 @@ test_bad_types_and_sequence(void **state)
 	/* a CapsuleCmd before the ICReq */
 	g_params.ic_done = false;
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, false, false, 0, NULL, 0);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR);
 }
@@ -191,13 +191,13 @@ test_bad_types_and_sequence(void **state)
 static void
 test_capsule_no_data_digests(void **state)
 {
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 	size_t len;
 
 	params_reset();
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, false, false, 0, NULL, 0);
 	g_pdu[8] = 0x02; /* opcode read */
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), 1);
 	assert_int_equal(rx.hdr.capsule_cmd.ccsqe.opc, 0x02);
 
@@ -205,32 +205,32 @@ test_capsule_no_data_digests(void **state)
 	g_params.hdgst = true;
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, false, 0, NULL, 0);
 	assert_int_equal(len, 76);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 1), 1);
 
 	/* corrupt one header byte: digest error */
 	g_pdu[20] ^= 0x40;
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_HDGST_ERROR);
 
 	/* digest negotiated but flag missing */
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, false, false, 0, NULL, 0);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fei, 1);
 
 	/* flag present but not negotiated */
 	g_params.hdgst = false;
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, false, 0, NULL, 0);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_INVALID_HEADER_FIELD);
 	assert_int_equal(rx.fei, 1);
 
 	/* wrong hlen */
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 64, false, false, 0, NULL, 0);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fei, 2);
 }
@@ -239,7 +239,7 @@ static void
 test_capsule_in_capsule_data(void **state)
 {
 	uint8_t data[4096];
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 	size_t len, i, steps[] = {0, 1, 3, 7, 71, 72, 73, 76, 77, 100, 1000, 4095};
 
 	for (i = 0; i < sizeof(data); i++) {
@@ -253,7 +253,7 @@ test_capsule_in_capsule_data(void **state)
 				sizeof(data));
 		assert_int_equal(len, 72 + 4 + 4096 + 4);
 		memset(g_dest, 0, sizeof(data));
-		tcp_pdu_rx_init(&rx);
+		nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 		assert_int_equal(feed_all(&rx, g_pdu, len, steps[i]), 1);
 		assert_int_equal(rx.data_len, 4096);
 		assert_memory_equal(g_dest, data, sizeof(data));
@@ -261,33 +261,33 @@ test_capsule_in_capsule_data(void **state)
 	/* data digest mismatch */
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, true, 0, data, sizeof(data));
 	g_pdu[72 + 4 + 100] ^= 1;
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_string_equal(rx.reason, "data digest mismatch");
 
 	/* padding up to an aligned PDO (CPDA 7 = 32 bytes: pdo 96 = 72 + 4 + 20) */
-	g_params.cpda = 7;
+	g_params.pda = 7;
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, true, 20, data, 512);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 5), 1);
 	assert_memory_equal(g_dest, data, 512);
 	/* misaligned pdo */
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, true, 4, data, 512);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fei, 3);
-	g_params.cpda = 0;
+	g_params.pda = 0;
 	/* pdo inside the header */
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, true, 0, data, 512);
 	g_pdu[3] = 72;
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fei, 3);
 
 	/* more in-capsule data than allowed */
 	g_params.max_icd = 1024;
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, true, true, 0, data, 2048);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_DATA_TRANSFER_LIMIT_EXCEEDED);
 }
@@ -296,33 +296,33 @@ static void
 test_h2c_data(void **state)
 {
 	static uint8_t data[8192];
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 	size_t len;
 
 	memset(data, 0xa5, sizeof(data));
 	params_reset();
 	g_params.ddgst = true;
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_H2C_DATA, 24, false, true, 0, data, sizeof(data));
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 1000), 1);
 	assert_int_equal(rx.hdr.h2c_data.datal, 8192);
 
 	/* datal disagrees with plen */
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_H2C_DATA, 24, false, true, 0, data, sizeof(data));
 	((struct usk_nvme_tcp_h2c_data_hdr *)g_pdu)->datal = 4096;
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 
 	/* H2CData with no data */
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_H2C_DATA, 24, false, true, 0, NULL, 0);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fei, 4);
 
 	/* larger than MAXH2CDATA */
 	g_params.maxh2cdata = 4096;
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_H2C_DATA, 24, false, true, 0, data, sizeof(data));
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fes, USK_NVME_TCP_FES_DATA_TRANSFER_LIMIT_EXCEEDED);
 
@@ -330,7 +330,7 @@ test_h2c_data(void **state)
 	params_reset();
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_H2C_DATA, 24, false, false, 0, data, 16);
 	((struct usk_nvme_tcp_common_pdu_hdr *)g_pdu)->plen = 10;
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, len, 0), -1);
 	assert_int_equal(rx.fei, 4);
 }
@@ -339,18 +339,18 @@ static void
 test_term_req(void **state)
 {
 	uint8_t data[200] = {0};
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 
 	params_reset();
 	build_pdu(USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ, 24, false, false, 0, data, 0);
 	((struct usk_nvme_tcp_common_pdu_hdr *)g_pdu)->plen = 24 + 8;
 	memset(g_pdu + 24, 0x11, 8);
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, 32, 0), 1);
 	assert_int_equal(rx.data_len, 8);
 
 	((struct usk_nvme_tcp_common_pdu_hdr *)g_pdu)->plen = 153;
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, g_pdu, 153, 0), -1);
 	assert_int_equal(rx.fei, 4);
 }
@@ -360,11 +360,11 @@ test_many_pdus_one_buffer_and_direct_read(void **state)
 {
 	static uint8_t stream[16384];
 	uint8_t data[1024];
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 	struct iovec iov[8];
 	size_t len, off = 0, c;
 	int i, n;
-	enum tcp_pdu_rx_event ev;
+	enum nvme_tcp_rx_event ev;
 
 	params_reset();
 	memset(data, 0x3c, sizeof(data));
@@ -374,45 +374,45 @@ test_many_pdus_one_buffer_and_direct_read(void **state)
 		memcpy(stream + off, g_pdu, len);
 		off += len;
 	}
-	tcp_pdu_rx_init(&rx);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 	assert_int_equal(feed_all(&rx, stream, off, 0), 10);
 
 	/* direct read: header fed, payload placed by the caller in two steps */
 	g_params.ddgst = true;
 	len = build_pdu(USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD, 72, false, true, 0, data, sizeof(data));
-	tcp_pdu_rx_init(&rx);
-	ev = tcp_pdu_rx_feed(&rx, &g_params, g_pdu, 72, &c);
-	assert_int_equal(ev, TCP_PDU_RX_EV_HEADER);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
+	ev = nvme_tcp_rx_feed(&rx, &g_params, g_pdu, 72, &c);
+	assert_int_equal(ev, NVME_TCP_RX_EV_HEADER);
 	assert_int_equal(c, 72);
 	iov[0].iov_base = g_dest;
 	iov[0].iov_len = 512;
 	iov[1].iov_base = g_dest + 4096;
 	iov[1].iov_len = 512;
-	assert_int_equal(tcp_pdu_rx_set_dest(&rx, iov, 2), 0);
-	assert_int_equal(tcp_pdu_rx_payload_remaining(&rx), 1028);
-	n = tcp_pdu_rx_payload_iovs(&rx, iov, 8);
+	assert_int_equal(nvme_tcp_rx_set_dest(&rx, iov, 2), 0);
+	assert_int_equal(nvme_tcp_rx_payload_remaining(&rx), 1028);
+	n = nvme_tcp_rx_payload_iovs(&rx, iov, 8);
 	assert_int_equal(n, 3);
 	/* 700 bytes arrive */
 	memcpy(iov[0].iov_base, g_pdu + 72, 512);
 	memcpy(iov[1].iov_base, g_pdu + 72 + 512, 188);
-	assert_int_equal(tcp_pdu_rx_payload_advance(&rx, 700), TCP_PDU_RX_EV_NEED_MORE);
-	n = tcp_pdu_rx_payload_iovs(&rx, iov, 8);
+	assert_int_equal(nvme_tcp_rx_payload_advance(&rx, 700), NVME_TCP_RX_EV_NEED_MORE);
+	n = nvme_tcp_rx_payload_iovs(&rx, iov, 8);
 	assert_int_equal(n, 2);
 	assert_int_equal(iov[0].iov_len, 324);
 	assert_int_equal(iov[1].iov_len, 4);
 	memcpy(iov[0].iov_base, g_pdu + 72 + 700, 324);
 	memcpy(iov[1].iov_base, g_pdu + 72 + 1024, 4);
-	assert_int_equal(tcp_pdu_rx_payload_advance(&rx, 328), TCP_PDU_RX_EV_PDU);
+	assert_int_equal(nvme_tcp_rx_payload_advance(&rx, 328), NVME_TCP_RX_EV_PDU);
 	assert_memory_equal(g_dest + 4096, data, 512);
 
 	/* a destination of the wrong size is refused */
-	tcp_pdu_rx_init(&rx);
-	ev = tcp_pdu_rx_feed(&rx, &g_params, g_pdu, len, &c);
-	assert_int_equal(ev, TCP_PDU_RX_EV_HEADER);
+	nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
+	ev = nvme_tcp_rx_feed(&rx, &g_params, g_pdu, len, &c);
+	assert_int_equal(ev, NVME_TCP_RX_EV_HEADER);
 	iov[0].iov_base = g_dest;
 	iov[0].iov_len = 100;
-	assert_int_equal(tcp_pdu_rx_set_dest(&rx, iov, 1), -EINVAL);
-	assert_int_equal(rx.state, TCP_PDU_RX_ERROR);
+	assert_int_equal(nvme_tcp_rx_set_dest(&rx, iov, 1), -EINVAL);
+	assert_int_equal(rx.state, NVME_TCP_RX_ERROR);
 }
 
 /* Random garbage must end in an error or a clean wait, never a crash or an overrun. */
@@ -420,7 +420,7 @@ static void
 test_random_garbage(void **state)
 {
 	static uint8_t buf[4096];
-	struct tcp_pdu_rx rx;
+	struct nvme_tcp_rx rx;
 	int i, r;
 	size_t j;
 
@@ -436,7 +436,7 @@ test_random_garbage(void **state)
 		g_params.hdgst = rand() % 2;
 		g_params.ddgst = rand() % 2;
 		g_params.maxh2cdata = 32768;
-		tcp_pdu_rx_init(&rx);
+		nvme_tcp_rx_init(&rx, NVME_TCP_RX_TARGET);
 		r = feed_all(&rx, buf, (size_t)(rand() % (int)sizeof(buf)), (size_t)(rand() % 64));
 		assert_true(r >= -1);
 	}

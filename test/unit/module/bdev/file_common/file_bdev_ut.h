@@ -26,13 +26,7 @@ del_cb(void *arg, int rc)
 static bool
 wait_done(void)
 {
-	for (int i = 0; i < 5000 && g_io_done == 0; i++) {
-		ut_poll_threads();
-		if (g_io_done == 0) {
-			usleep(200);
-		}
-	}
-	assert_int_equal(g_io_done, 1);
+	assert_int_equal(ut_poll_threads_until(&g_io_done, 1, 1000), 1);
 	return g_io_success;
 }
 
@@ -42,13 +36,7 @@ wait_n(int n)
 {
 	static int ok;
 
-	for (int i = 0; i < 10000 && g_io_done < n; i++) {
-		ut_poll_threads();
-		if (g_io_done < n) {
-			usleep(200);
-		}
-	}
-	assert_int_equal(g_io_done, n);
+	assert_int_equal(ut_poll_threads_until(&g_io_done, n, 2000), n);
 	ok = g_io_success;
 	return ok;
 }

@@ -197,6 +197,73 @@ test_config_json(void **state)
 	json_decref(arr);
 }
 
+static int g_create_calls;
+static int g_create_rc;
+static struct usk_bdev *g_created;
+
+static void
+create_done(void *cb_arg, struct usk_bdev *bdev, int rc)
+{
+	g_create_calls++;
+	g_create_rc = rc;
+	g_created = bdev;
+}
+
+/* Poll the threads until the helper's result has come back (at most 10 s). */
+static void
+wait_create(void)
+{
+	assert_int_equal(ut_poll_threads_until(&g_create_calls, 1, 10000), 1);
+	g_create_calls = 0;
+}
+
+static void
+test_create_async(void **state)
+{
+	struct usk_mem_bdev_opts o = {.name = "am", .num_blocks = 2048, .block_size = 4096};
+	struct usk_bdev *b;
+	struct usk_bdev_desc *desc;
+	struct usk_io_channel *ch;
+	static uint8_t buf[4096];
+
+	assert_int_equal(usk_bdev_malloc_create_async(&o, NULL, NULL), -EINVAL);
+	assert_int_equal(usk_bdev_malloc_create_async(&o, create_done, NULL), 0);
+	/* the name is reserved while the buffer is being allocated; the callback has not run */
+	assert_int_equal(g_create_calls, 0);
+	assert_null(usk_bdev_get_by_name("am"));
+	assert_int_equal(usk_bdev_malloc_create_async(&o, create_done, NULL), -EBUSY);
+	assert_int_equal(usk_bdev_malloc_create(&b, &o), -EBUSY);
+	wait_create();
+	assert_int_equal(g_create_rc, 0);
+	assert_non_null(g_created);
+	assert_ptr_equal(usk_bdev_get_by_name("am"), g_created);
+	assert_int_equal(usk_bdev_get_num_blocks(g_created), 2048);
+	assert_int_equal(usk_bdev_malloc_create_async(&o, create_done, NULL), -EEXIST);
+	/* the buffer is zeroed: the last block reads back as zeroes */
+	memset(buf, 0xa5, sizeof(buf));
+	assert_int_equal(usk_bdev_open_ext("am", false, ev_cb, NULL, &desc), 0);
+	ch = usk_bdev_get_io_channel(desc);
+	assert_non_null(ch);
+	assert_int_equal(usk_bdev_read_blocks(desc, ch, buf, 2047, 1, io_done, NULL), 0);
+	wait_io();
+	assert_true(g_success);
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		assert_int_equal(buf[i], 0);
+	}
+	usk_put_io_channel(ch);
+	usk_bdev_close(desc);
+	ut_poll_threads();
+	/* a default name skips the ones in flight */
+	o.name = NULL;
+	o.num_blocks = 16;
+	assert_int_equal(usk_bdev_malloc_create_async(&o, create_done, NULL), 0);
+	assert_int_equal(usk_bdev_malloc_create(&b, &o), 0);
+	assert_string_equal(usk_bdev_get_name(b), "Malloc1");
+	wait_create();
+	assert_int_equal(g_create_rc, 0);
+	assert_string_equal(usk_bdev_get_name(g_created), "Malloc0");
+}
+
 int
 main(void)
 {
@@ -205,6 +272,7 @@ main(void)
 						ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_rw_unmap, ut_bdev_setup, ut_bdev_teardown),
 		cmocka_unit_test_setup_teardown(test_config_json, ut_bdev_setup, ut_bdev_teardown),
+		cmocka_unit_test_setup_teardown(test_create_async, ut_bdev_setup, ut_bdev_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

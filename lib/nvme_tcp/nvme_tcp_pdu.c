@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* NVMe/TCP PDU receive state machine and header validator, host side (pure, fuzzable). */
+/*
+ * NVMe/TCP PDU receive state machine and header validator for both ends of a connection
+ * (pure, fuzzable; see include/usk_internal/nvme_tcp_pdu.h). What differs between host and
+ * target is data: the table of PDU types each side may receive and their header rules.
+ */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
 #include "usk/util.h"
-#include "nvme_tcp_pdu.h"
+#include "usk_internal/nvme_tcp_pdu.h"
 
 #define CH_LEN	     ((uint32_t)sizeof(struct usk_nvme_tcp_common_pdu_hdr))
 #define FEI_PDU_TYPE offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdu_type)
@@ -12,12 +17,106 @@
 #define FEI_HLEN     offsetof(struct usk_nvme_tcp_common_pdu_hdr, hlen)
 #define FEI_PDO	     offsetof(struct usk_nvme_tcp_common_pdu_hdr, pdo)
 #define FEI_PLEN     offsetof(struct usk_nvme_tcp_common_pdu_hdr, plen)
-#define HDR24	     24u
+#define FEI_DATAL    offsetof(struct usk_nvme_tcp_h2c_data_hdr, datal)
+static_assert(offsetof(struct usk_nvme_tcp_c2h_data_hdr, datal) == FEI_DATAL,
+	      "H2CData and C2HData carry datal at the same offset");
+
+/* How a received PDU type is checked. */
+enum pdu_kind {
+	PDU_NOT_ACCEPTED = 0, /* this side never receives it */
+	PDU_IC,		      /* ICReq/ICResp: 128 bytes, only before initialization */
+	PDU_TERM,	      /* TermReq: 24-byte header and up to 128 bytes of the bad PDU */
+	PDU_FIXED,	      /* 24-byte header and nothing else but the header digest */
+	PDU_DATA,	      /* header, header digest, pad to PDO, data, data digest */
+};
+
+/* The negotiated cap on a data PDU's payload. */
+enum pdu_limit {
+	LIMIT_NONE,
+	LIMIT_MAX_ICD,	  /* in_capsule_data_size */
+	LIMIT_MAXH2CDATA, /* MAXH2CDATA from our ICResp */
+};
+
+struct pdu_rule {
+	enum pdu_kind kind;
+	uint8_t hlen;	    /* the header length the type has */
+	bool data_required; /* PDU_DATA: a PDU without data is an error */
+	enum pdu_limit limit;
+	const char *hlen_msg;  /* wrong hlen (PDU_FIXED: wrong hlen or plen) */
+	const char *plen_msg;  /* PDU_IC, PDU_TERM: wrong plen */
+	const char *seq_msg;   /* PDU_IC: after initialization */
+	const char *limit_msg; /* data above the limit */
+	const char *datal_msg; /* non-NULL: datal in the header must equal the data length */
+};
+
+#define NTYPES (USK_NVME_TCP_PDU_TYPE_R2T + 1)
+
+/* What a host receives: ICResp, C2HTermReq, CapsuleResp, R2T, C2HData. */
+static const struct pdu_rule g_host_rules[NTYPES] = {
+	[USK_NVME_TCP_PDU_TYPE_IC_RESP] = {.kind = PDU_IC,
+					   .hlen = sizeof(struct usk_nvme_tcp_ic_resp),
+					   .hlen_msg = "ICResp hlen is not 128",
+					   .plen_msg = "ICResp plen is not 128",
+					   .seq_msg = "second ICResp"},
+	[USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ] = {.kind = PDU_TERM,
+						.hlen = sizeof(struct usk_nvme_tcp_term_req_hdr),
+						.hlen_msg = "C2HTermReq hlen is not 24",
+						.plen_msg = "C2HTermReq plen out of range"},
+	[USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP] =
+		{.kind = PDU_FIXED,
+		 .hlen = sizeof(struct usk_nvme_tcp_rsp),
+		 .hlen_msg = "CapsuleResp hlen/plen is not 24 (+ digest)"},
+	[USK_NVME_TCP_PDU_TYPE_R2T] = {.kind = PDU_FIXED,
+				       .hlen = sizeof(struct usk_nvme_tcp_r2t_hdr),
+				       .hlen_msg = "R2T hlen/plen is not 24 (+ digest)"},
+	[USK_NVME_TCP_PDU_TYPE_C2H_DATA] = {.kind = PDU_DATA,
+					    .hlen = sizeof(struct usk_nvme_tcp_c2h_data_hdr),
+					    .data_required = true,
+					    .hlen_msg = "C2HData hlen is not 24",
+					    .datal_msg = "C2HData datal does not match plen"},
+};
+
+/* What a target receives: ICReq, H2CTermReq, CapsuleCmd, H2CData. */
+static const struct pdu_rule g_target_rules[NTYPES] = {
+	[USK_NVME_TCP_PDU_TYPE_IC_REQ] = {.kind = PDU_IC,
+					  .hlen = sizeof(struct usk_nvme_tcp_ic_req),
+					  .hlen_msg = "ICReq hlen is not 128",
+					  .plen_msg = "ICReq plen is not 128",
+					  .seq_msg = "ICReq after connection initialization"},
+	[USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ] = {.kind = PDU_TERM,
+						.hlen = sizeof(struct usk_nvme_tcp_term_req_hdr),
+						.hlen_msg = "H2CTermReq hlen is not 24",
+						.plen_msg = "H2CTermReq plen out of range"},
+	[USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD] = {.kind = PDU_DATA,
+					       .hlen = sizeof(struct usk_nvme_tcp_cmd),
+					       .limit = LIMIT_MAX_ICD,
+					       .hlen_msg = "CapsuleCmd hlen is not 72",
+					       .limit_msg = "in-capsule data larger than "
+							    "in_capsule_data_size"},
+	[USK_NVME_TCP_PDU_TYPE_H2C_DATA] = {.kind = PDU_DATA,
+					    .hlen = sizeof(struct usk_nvme_tcp_h2c_data_hdr),
+					    .data_required = true,
+					    .limit = LIMIT_MAXH2CDATA,
+					    .hlen_msg = "H2CData hlen is not 24",
+					    .limit_msg = "H2CData larger than MAXH2CDATA",
+					    .datal_msg = "H2CData datal does not match plen"},
+};
+
+struct side_rules {
+	const struct pdu_rule *type; /* NTYPES entries */
+	const char *before_ic_msg;   /* any other PDU before initialization */
+};
+
+static const struct side_rules g_side_rules[] = {
+	[NVME_TCP_RX_HOST] = {g_host_rules, "PDU before ICResp"},
+	[NVME_TCP_RX_TARGET] = {g_target_rules, "PDU before ICReq"},
+};
 
 void
-nvme_tcp_rx_init(struct nvme_tcp_rx *rx)
+nvme_tcp_rx_init(struct nvme_tcp_rx *rx, enum nvme_tcp_rx_side side)
 {
 	rx->state = NVME_TCP_RX_AWAIT_CH;
+	rx->side = side;
 	rx->have = 0;
 	rx->fes = 0;
 	rx->fei = 0;
@@ -40,6 +139,44 @@ ch_fail(struct nvme_tcp_rx *rx, uint16_t fes, uint32_t fei, const char *reason)
 	return -EPROTO;
 }
 
+const char *
+nvme_tcp_pdu_type_name(uint8_t type)
+{
+	switch (type) {
+	case USK_NVME_TCP_PDU_TYPE_IC_REQ:
+		return "ICReq";
+	case USK_NVME_TCP_PDU_TYPE_IC_RESP:
+		return "ICResp";
+	case USK_NVME_TCP_PDU_TYPE_H2C_TERM_REQ:
+		return "H2CTermReq";
+	case USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ:
+		return "C2HTermReq";
+	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD:
+		return "CapsuleCmd";
+	case USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP:
+		return "CapsuleResp";
+	case USK_NVME_TCP_PDU_TYPE_H2C_DATA:
+		return "H2CData";
+	case USK_NVME_TCP_PDU_TYPE_C2H_DATA:
+		return "C2HData";
+	case USK_NVME_TCP_PDU_TYPE_R2T:
+		return "R2T";
+	default:
+		return "unknown";
+	}
+}
+
+static const struct pdu_rule *
+rule_of(const struct nvme_tcp_rx *rx, uint8_t type)
+{
+	const struct side_rules *side = &g_side_rules[rx->side];
+
+	if (type >= NTYPES || side->type[type].kind == PDU_NOT_ACCEPTED) {
+		return NULL;
+	}
+	return &side->type[type];
+}
+
 /* HDGSTF must match the negotiated header digest. */
 static int
 check_hdgst_flag(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_hdr *ch,
@@ -56,37 +193,35 @@ check_hdgst_flag(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_hd
 	return 0;
 }
 
-/* A PDU with a fixed 24-byte header and no data (CapsuleResp, R2T). */
+/*
+ * Data-carrying PDUs (host: C2HData; target: CapsuleCmd, H2CData), hlen already checked:
+ * HDGSTF must match the negotiated header digest; DDGSTF must match the negotiated data digest
+ * when there is data. pdo locates the data.
+ */
 static int
-validate_fixed(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_hdr *ch,
-	       const struct nvme_tcp_rx_params *p, const char *what)
+validate_data_pdu(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_hdr *ch,
+		  const struct nvme_tcp_rx_params *p, bool data_required)
 {
-	if (ch->hlen != HDR24) {
-		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN, what);
-	}
-	if (check_hdgst_flag(rx, ch, p) != 0) {
-		return -EPROTO;
-	}
-	if (ch->plen != HDR24 + rx->hdgst_len) {
-		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN, what);
-	}
-	rx->psh_len = HDR24 + rx->hdgst_len - CH_LEN;
-	return 0;
-}
-
-static int
-validate_c2h_data(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_hdr *ch,
-		  const struct nvme_tcp_rx_params *p)
-{
-	uint32_t align = ((uint32_t)p->hpda + 1) * 4;
+	uint32_t hlen = ch->hlen, plen = ch->plen, align;
 	bool has_ddgst = (ch->flags & USK_NVME_TCP_CH_FLAGS_DDGSTF) != 0;
 
-	if (ch->hlen != HDR24) {
-		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN,
-			       "C2HData hlen is not 24");
-	}
 	if (check_hdgst_flag(rx, ch, p) != 0) {
 		return -EPROTO;
+	}
+	if (plen < hlen + rx->hdgst_len) {
+		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN,
+			       "plen shorter than the header");
+	}
+	if (plen == hlen + rx->hdgst_len) {
+		if (data_required) {
+			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN,
+				       "data PDU without data");
+		}
+		rx->pad_len = 0;
+		rx->ddgst_len = 0;
+		rx->data_len = 0;
+		rx->psh_len = hlen + rx->hdgst_len - CH_LEN;
+		return 0;
 	}
 	if (has_ddgst != p->ddgst) {
 		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_FLAGS,
@@ -94,18 +229,51 @@ validate_c2h_data(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_h
 					  "data digest flag set but not negotiated");
 	}
 	rx->ddgst_len = has_ddgst ? USK_NVME_TCP_DIGEST_LEN : 0;
-	if (ch->pdo < HDR24 + rx->hdgst_len || ch->pdo % align != 0 ||
-	    ch->pdo - HDR24 - rx->hdgst_len >= USK_NVME_TCP_PDO_MAX_ALIGN) {
+	align = ((uint32_t)p->pda + 1) * 4;
+	if (ch->pdo < hlen + rx->hdgst_len || ch->pdo % align != 0 ||
+	    ch->pdo - hlen - rx->hdgst_len >= USK_NVME_TCP_PDO_MAX_ALIGN) {
 		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PDO,
 			       "pdo out of range or misaligned");
 	}
-	if (ch->plen <= (uint32_t)ch->pdo + rx->ddgst_len) {
+	if (plen <= (uint32_t)ch->pdo + rx->ddgst_len) {
 		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN,
 			       "plen does not cover the data");
 	}
-	rx->pad_len = (uint16_t)(ch->pdo - HDR24 - rx->hdgst_len);
-	rx->data_len = ch->plen - ch->pdo - rx->ddgst_len;
+	rx->pad_len = (uint16_t)(ch->pdo - hlen - rx->hdgst_len);
+	rx->data_len = plen - ch->pdo - rx->ddgst_len;
 	rx->psh_len = (uint32_t)ch->pdo - CH_LEN;
+	return 0;
+}
+
+static int
+validate_after_ic(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_hdr *ch,
+		  const struct nvme_tcp_rx_params *p, const struct pdu_rule *r)
+{
+	uint32_t limit;
+	int rc;
+
+	if (ch->hlen != r->hlen) {
+		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN, r->hlen_msg);
+	}
+	if (r->kind == PDU_FIXED) {
+		if (check_hdgst_flag(rx, ch, p) != 0) {
+			return -EPROTO;
+		}
+		if (ch->plen != (uint32_t)r->hlen + rx->hdgst_len) {
+			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN,
+				       r->hlen_msg);
+		}
+		rx->psh_len = r->hlen + rx->hdgst_len - CH_LEN;
+		return 0;
+	}
+	rc = validate_data_pdu(rx, ch, p, r->data_required);
+	if (rc != 0 || r->limit == LIMIT_NONE) {
+		return rc;
+	}
+	limit = r->limit == LIMIT_MAX_ICD ? p->max_icd : p->maxh2cdata;
+	if (rx->data_len > limit) {
+		return ch_fail(rx, USK_NVME_TCP_FES_DATA_TRANSFER_LIMIT_EXCEEDED, 0, r->limit_msg);
+	}
 	return 0;
 }
 
@@ -113,56 +281,52 @@ int
 nvme_tcp_ch_validate(struct nvme_tcp_rx *rx, const struct usk_nvme_tcp_common_pdu_hdr *ch,
 		     const struct nvme_tcp_rx_params *p)
 {
+	const struct pdu_rule *r = rule_of(rx, ch->pdu_type);
+
 	rx->hdgst_len = 0;
 	rx->ddgst_len = 0;
 	rx->pad_len = 0;
 	rx->data_len = 0;
 
-	switch (ch->pdu_type) {
-	case USK_NVME_TCP_PDU_TYPE_IC_RESP:
+	if (r == NULL) {
+		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PDU_TYPE,
+			       "unexpected PDU type");
+	}
+	switch (r->kind) {
+	case PDU_IC:
 		if (p->ic_done) {
-			return ch_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0, "second ICResp");
+			return ch_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0, r->seq_msg);
 		}
-		if (ch->hlen != sizeof(struct usk_nvme_tcp_ic_resp)) {
+		if (ch->hlen != r->hlen) {
 			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN,
-				       "ICResp hlen is not 128");
+				       r->hlen_msg);
 		}
-		if (ch->plen != sizeof(struct usk_nvme_tcp_ic_resp)) {
+		if (ch->plen != r->hlen) {
 			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN,
-				       "ICResp plen is not 128");
+				       r->plen_msg);
 		}
 		rx->psh_len = ch->hlen - CH_LEN;
 		return 0;
-	case USK_NVME_TCP_PDU_TYPE_C2H_TERM_REQ:
-		if (ch->hlen != sizeof(struct usk_nvme_tcp_term_req_hdr)) {
+	case PDU_TERM:
+		if (ch->hlen != r->hlen) {
 			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_HLEN,
-				       "C2HTermReq hlen is not 24");
+				       r->hlen_msg);
 		}
 		if (ch->plen < ch->hlen || ch->plen > USK_NVME_TCP_TERM_REQ_PDU_MAX_SIZE) {
 			return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PLEN,
-				       "C2HTermReq plen out of range");
+				       r->plen_msg);
 		}
 		rx->psh_len = ch->hlen - CH_LEN;
 		rx->data_len = ch->plen - ch->hlen;
 		return 0;
-	case USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP:
-	case USK_NVME_TCP_PDU_TYPE_C2H_DATA:
-	case USK_NVME_TCP_PDU_TYPE_R2T:
-		break;
 	default:
-		return ch_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_PDU_TYPE,
-			       "unexpected PDU type");
+		break;
 	}
 	if (!p->ic_done) {
-		return ch_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0, "PDU before ICResp");
+		return ch_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,
+			       g_side_rules[rx->side].before_ic_msg);
 	}
-	if (ch->pdu_type == USK_NVME_TCP_PDU_TYPE_CAPSULE_RESP) {
-		return validate_fixed(rx, ch, p, "CapsuleResp hlen/plen is not 24 (+ digest)");
-	}
-	if (ch->pdu_type == USK_NVME_TCP_PDU_TYPE_R2T) {
-		return validate_fixed(rx, ch, p, "R2T hlen/plen is not 24 (+ digest)");
-	}
-	return validate_c2h_data(rx, ch, p);
+	return validate_after_ic(rx, ch, p, r);
 }
 
 uint32_t
@@ -176,17 +340,17 @@ static enum nvme_tcp_rx_event
 psh_done(struct nvme_tcp_rx *rx)
 {
 	const struct usk_nvme_tcp_common_pdu_hdr *ch = &rx->hdr.common;
+	const struct pdu_rule *r;
 
 	if (rx->hdgst_len != 0 &&
 	    nvme_tcp_get_le32(rx->hdgst) != nvme_tcp_hdgst(rx->hdr.raw, ch->hlen)) {
 		nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_HDGST_ERROR, 0, "header digest mismatch");
 		return NVME_TCP_RX_EV_ERROR;
 	}
-	if (ch->pdu_type == USK_NVME_TCP_PDU_TYPE_C2H_DATA &&
-	    rx->hdr.c2h_data.datal != rx->data_len) {
-		nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD,
-				 offsetof(struct usk_nvme_tcp_c2h_data_hdr, datal),
-				 "C2HData datal does not match plen");
+	r = rule_of(rx, ch->pdu_type);
+	if (r->datal_msg != NULL && rx->hdr.h2c_data.datal != rx->data_len) {
+		nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_INVALID_HEADER_FIELD, FEI_DATAL,
+				 r->datal_msg);
 		return NVME_TCP_RX_EV_ERROR;
 	}
 	rx->state = NVME_TCP_RX_AWAIT_DEST;
