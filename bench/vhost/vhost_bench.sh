@@ -86,9 +86,22 @@ stop_backend() {
 	BPID=
 }
 
-# run_one NAME: one measurement against the running back-end; prints "IOPS CPU_US_PER_IO".
+# Busy TSC ticks of all usk_tgt threads and the tick rate ("- -" for qsd, which has no RPC).
+busy_ticks() {
+	if [ "$1" = qsd ]; then
+		echo "- -"
+		return
+	fi
+	"$RPC" -s "$TMP/rpc.sock" thread_get_stats | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(sum(t["busy"] for t in s["threads"]), s["tick_rate"])'
+}
+
+# run_one NAME: one measurement against the running back-end; prints
+# "IOPS CPU_US_PER_IO BUSY_US_PER_IO" (busy: thread_get_stats busy ticks, "-" for qsd).
 run_one() {
-	local name=$1 c0 c1 iops log=$TMP/$1.perf.log
+	local name=$1 c0 c1 b0 b1 iops log=$TMP/$1.perf.log
 	cat >"$TMP/virtio.json" <<JSON
 {"subsystems":[{"subsystem":"bdev","config":[
  {"method":"bdev_virtio_attach_controller","params":{"name":"VirtioBlk0","trtype":"user",
@@ -96,10 +109,12 @@ run_one() {
 ]}]}
 JSON
 	c0=$(cpu_secs "$BPID")
+	b0=$(busy_ticks "$name")
 	"$PERF" --no-huge -m 0x2 --json "$TMP/virtio.json" -q 128 -o 4096 -w randread -t "$T" \
 		>"$log" 2>&1
 	local rc=$?
 	c1=$(cpu_secs "$BPID")
+	b1=$(busy_ticks "$name")
 	if [ $rc -ne 0 ]; then
 		echo "$name: usk_bdevperf failed ($rc)" >&2
 		tail -15 "$log" >&2
@@ -107,52 +122,77 @@ JSON
 	fi
 	iops=$(awk -F: '/^ Total/ { split($2, f, " "); print f[1] }' "$log")
 	# The back-end's CPU over the whole usk_bdevperf run (start-up included: ~0.1 s).
-	awk -v i="$iops" -v c0="$c0" -v c1="$c1" -v t="$T" \
-		'BEGIN { printf "%.0f %.3f\n", i, (c1 - c0) * 1e6 / (i * t) }'
+	awk -v i="$iops" -v c0="$c0" -v c1="$c1" -v t="$T" -v b0="${b0% *}" -v b1="${b1% *}" \
+		-v hz="${b1#* }" 'BEGIN {
+			busy = (b0 == "-") ? "-" : sprintf("%.3f", (b1 - b0) * 1e6 / hz / (i * t))
+			printf "%.0f %.3f %s\n", i, (c1 - c0) * 1e6 / (i * t), busy }'
 }
 
 median() {
 	sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# report ROUND NAME "IOPS CPU BUSY"
+report() {
+	local f
+	read -r -a f <<<"$3"
+	printf 'round %s %-8s IOPS %9s  target CPU %s us/IO  busy %s us/IO  (load %s)\n' "$1" "$2:" \
+		"${f[0]}" "${f[1]}" "${f[2]}" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+
+# summary NAME FILE
+summary() {
+	local busy
+	[ -s "$2" ] || return 0
+	busy=$(cut -d' ' -f3 "$2" | grep -v -- - | median)
+	[ -n "$busy" ] && [ "$busy" != 0 ] || busy=-
+	printf '%-9s median IOPS %9s  target CPU %s us/IO  busy %s us/IO\n' "$1" \
+		"$(cut -d' ' -f1 "$2" | median)" "$(cut -d' ' -f2 "$2" | median)" "$busy"
+}
+
 echo "== host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== usk_bdevperf -m 0x2 -q 128 -o 4096 -w randread -t $T on virtio-user (vq_size 256, indirect)"
+echo "== target CPU: utime+stime of the back-end / I/Os; busy: usk_tgt's thread_get_stats busy ticks / I/Os"
 : >"$TMP/usk.res"
 : >"$TMP/qsd.res"
 : >"$TMP/uski.res"
+: >"$TMP/ratio.res"
 for r in $(seq 1 "$ROUNDS"); do
+	ures=''
+	qres=''
 	if start_usk; then
-		res=$(run_one usk) && echo "$res" >>"$TMP/usk.res" && echo "round $r usk: IOPS ${res% *}, target CPU ${res#* } us/IO"
+		ures=$(run_one usk) && echo "$ures" >>"$TMP/usk.res" && report "$r" usk "$ures"
 	else
 		echo "usk_tgt vhost set-up failed:" >&2
 		tail -10 "$TMP/usk.log" >&2
 	fi
 	stop_backend
 	if start_usk --interrupt-mode; then
-		res=$(run_one usk-intr) && echo "$res" >>"$TMP/uski.res" && echo "round $r usk-intr: IOPS ${res% *}, target CPU ${res#* } us/IO"
+		res=$(run_one usk-intr) && echo "$res" >>"$TMP/uski.res" && report "$r" usk-intr "$res"
 	fi
 	stop_backend
 	if [ -n "$QSD" ]; then
 		if start_qsd; then
-			res=$(run_one qsd) && echo "$res" >>"$TMP/qsd.res" && echo "round $r qsd: IOPS ${res% *}, target CPU ${res#* } us/IO"
+			qres=$(run_one qsd) && echo "$qres" >>"$TMP/qsd.res" && report "$r" qsd "$qres"
 		else
 			echo "qemu-storage-daemon start failed:" >&2
 			tail -10 "$TMP/qsd.log" >&2
 		fi
 		stop_backend
 	fi
+	if [ -n "$ures" ] && [ -n "$qres" ]; then
+		awk -v u="${ures%% *}" -v q="${qres%% *}" -v r="$r" \
+			'BEGIN { if (q > 0) { printf "%.2f\n", u / q > "/dev/stderr"; printf "round %s ratio usk/qsd: %.2f\n", r, u / q } }' \
+			2>>"$TMP/ratio.res"
+	fi
 done
-u=$(cut -d' ' -f1 "$TMP/usk.res" | median)
-uc=$(cut -d' ' -f2 "$TMP/usk.res" | median)
-echo "usk median IOPS: $u, target CPU ${uc} us/IO"
-if [ -s "$TMP/uski.res" ]; then
-	echo "usk-intr median IOPS: $(cut -d' ' -f1 "$TMP/uski.res" | median), target CPU $(cut -d' ' -f2 "$TMP/uski.res" | median) us/IO"
-fi
+summary usk "$TMP/usk.res"
+summary usk-intr "$TMP/uski.res"
+summary qsd "$TMP/qsd.res"
 if [ -s "$TMP/qsd.res" ]; then
-	q=$(cut -d' ' -f1 "$TMP/qsd.res" | median)
-	qc=$(cut -d' ' -f2 "$TMP/qsd.res" | median)
-	echo "qsd median IOPS: $q, target CPU ${qc} us/IO"
-	awk -v u="$u" -v q="$q" 'BEGIN { if (q > 0) printf "ratio usk/qsd: %.2f\n", u / q }'
+	awk -v u="$(cut -d' ' -f1 "$TMP/usk.res" | median)" -v q="$(cut -d' ' -f1 "$TMP/qsd.res" | median)" \
+		'BEGIN { if (q > 0) printf "ratio of medians usk/qsd: %.2f\n", u / q }'
+	echo "per-round ratios, lowest first: $(sort -n "$TMP/ratio.res" | tr '\n' ' ')"
 fi
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

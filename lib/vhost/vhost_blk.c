@@ -464,6 +464,43 @@ vhost_blk_sort_tasks(struct vhost_blk_task **tasks, int n)
 	}
 }
 
+/*
+ * Does any task start where another ends? One pass over an open-addressed table of end sectors
+ * (n <= VHOST_BATCH), so a batch of random requests costs no sort.
+ */
+bool
+vhost_blk_any_adjacent(struct vhost_blk_task *const *tasks, int n)
+{
+	enum {
+		SLOTS = 2 * VHOST_BATCH
+	};
+	uint64_t ends[SLOTS];
+	bool used[SLOTS] = {false};
+	int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t end = tasks[i]->sector + tasks[i]->nbytes / USK_VIRTIO_BLK_SECTOR_SIZE;
+		uint32_t h = (uint32_t)(end * 0x9E3779B97F4A7C15ull >> 58);
+
+		while (used[h] && ends[h] != end) {
+			h = (h + 1) % SLOTS;
+		}
+		used[h] = true;
+		ends[h] = end;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t start = tasks[i]->sector;
+		uint32_t h = (uint32_t)(start * 0x9E3779B97F4A7C15ull >> 58);
+
+		for (; used[h]; h = (h + 1) % SLOTS) {
+			if (ends[h] == start) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 static struct vhost_blk_merge *
 merge_get(struct vhost_blk_dev *dev)
 {
@@ -513,6 +550,13 @@ submit_multireq(struct vhost_blk_dev *dev, struct vhost_blk_task **tasks, int n)
 
 	if (n == 1) {
 		task_submit(tasks[0]);
+		return;
+	}
+	if (!vhost_blk_any_adjacent(tasks, n)) {
+		/* Random I/O: nothing would merge; skip the sort and keep the arrival order. */
+		for (i = 0; i < n; i++) {
+			task_submit(tasks[i]);
+		}
 		return;
 	}
 	vhost_blk_sort_tasks(tasks, n);
@@ -599,6 +643,9 @@ fetch_split(struct vhost_blk_dev *dev, struct vhost_vq *vq, struct vhost_blk_tas
 		return -EINVAL;
 	}
 	avail = USK_MIN(avail, VHOST_BATCH);
+	if (avail > 1) {
+		vring_split_prefetch(vq, &dev->mem, avail);
+	}
 	while (n < avail) {
 		struct vhost_blk_task *task;
 

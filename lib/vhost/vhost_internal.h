@@ -138,6 +138,7 @@ int vring_split_get_chain(const struct vhost_vq *vq, const struct vhost_mem *mem
 int vring_split_avail_count(const struct vhost_vq *vq);
 /* Next avail head (call after avail_count > 0); advances last_avail_idx. -EINVAL if >= size. */
 int vring_split_next_head(struct vhost_vq *vq, uint16_t *head);
+void vring_split_prefetch(const struct vhost_vq *vq, const struct vhost_mem *mem, int n);
 void vring_split_push_used(struct vhost_vq *vq, uint16_t id, uint32_t len);
 
 /* Whether the packed descriptor at last_avail_idx is available. */
@@ -311,5 +312,6 @@ void vhost_blk_signal_all(struct vhost_blk_dev *dev, uint64_t now);
 
 /* Merge helpers exposed for unit tests (vhost_blk.c). */
 void vhost_blk_sort_tasks(struct vhost_blk_task **tasks, int n);
+bool vhost_blk_any_adjacent(struct vhost_blk_task *const *tasks, int n);
 
 #endif

@@ -164,10 +164,16 @@ virtio_vq_submit(struct virtio_vq *vq, uint16_t head, const struct virtio_vq_buf
 				wlen += bufs[i].len;
 			}
 		}
-		vq->desc[head].addr = (uint64_t)(uintptr_t)table;
-		vq->desc[head].len = n * (uint32_t)sizeof(struct usk_vring_desc);
-		vq->desc[head].flags = USK_VRING_DESC_F_INDIRECT;
-		vq->desc[head].next = 0;
+		/* Each head owns one table, so its descriptor rarely changes: rewriting it anyway
+		 * would take the line away from the back-end's cache on every request. */
+		if (vq->desc[head].addr != (uint64_t)(uintptr_t)table ||
+		    vq->desc[head].len != n * (uint32_t)sizeof(struct usk_vring_desc) ||
+		    vq->desc[head].flags != USK_VRING_DESC_F_INDIRECT) {
+			vq->desc[head].addr = (uint64_t)(uintptr_t)table;
+			vq->desc[head].len = n * (uint32_t)sizeof(struct usk_vring_desc);
+			vq->desc[head].flags = USK_VRING_DESC_F_INDIRECT;
+			vq->desc[head].next = 0;
+		}
 	} else {
 		for (i = 0; i < n; i++) {
 			vq->desc[d].addr = bufs[i].addr;

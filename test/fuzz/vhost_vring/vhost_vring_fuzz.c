@@ -127,6 +127,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vq.split.used = (void *)(g_ram + 0x4000);
 		vq.last_avail_idx = (uint16_t)(data[2] << 8 | data[1]);
 		rc = vring_split_avail_count(&vq);
+		if (rc > 0) {
+			/* Reads ahead of the walk: must stay inside guest memory whatever it finds.
+			 */
+			vring_split_prefetch(&vq, &mem, rc);
+		}
 		for (i = 0; i < rc && i < 8; i++) {
 			if (vring_split_next_head(&vq, &head) != 0) {
 				break;

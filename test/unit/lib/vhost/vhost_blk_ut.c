@@ -906,6 +906,47 @@ test_sort(void **state)
 	assert_ptr_equal(p[4], &t[0]);
 }
 
+static void
+test_any_adjacent(void **state)
+{
+	struct vhost_blk_task t[VHOST_BATCH], *p[VHOST_BATCH];
+	int i;
+
+	/* 32 requests of 8 sectors, 64 sectors apart: nothing touches */
+	for (i = 0; i < VHOST_BATCH; i++) {
+		t[i].sector = (uint64_t)(VHOST_BATCH - i) * 64;
+		t[i].nbytes = 4096;
+		p[i] = &t[i];
+	}
+	assert_false(vhost_blk_any_adjacent(p, VHOST_BATCH));
+	/* one request right behind another, anywhere in the batch */
+	t[17].sector = t[3].sector + 8;
+	assert_true(vhost_blk_any_adjacent(p, VHOST_BATCH));
+	/* the same start twice is not adjacency */
+	t[17].sector = t[3].sector;
+	assert_false(vhost_blk_any_adjacent(p, VHOST_BATCH));
+	/* ends that collide in the table (same hash slot) still find their match */
+	t[0].sector = 0;
+	t[1].sector = 8;
+	assert_true(vhost_blk_any_adjacent(p, 2));
+}
+
+static void
+test_random_batch_keeps_order(void **state)
+{
+	/* reads at 64, 8, 200: nothing merges, each goes down in arrival order, unsorted */
+	add_req(USK_VIRTIO_BLK_T_IN, 64, 1, 4096);
+	add_req(USK_VIRTIO_BLK_T_IN, 8, 1, 4096);
+	add_req(USK_VIRTIO_BLK_T_IN, 200, 1, 4096);
+	assert_int_equal(vhost_blk_vq_poll(g_dev, g_vq), 3);
+	assert_int_equal(g_nios, 3);
+	assert_int_equal(g_ios[0].offset_blocks, 64);
+	assert_int_equal(g_ios[1].offset_blocks, 8);
+	assert_int_equal(g_ios[2].offset_blocks, 200);
+	complete_all(true);
+	assert_int_equal(g_vq->split.used->idx, 3);
+}
+
 int
 main(void)
 {
@@ -930,6 +971,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_packed_bad_region, setup, teardown),
 		cmocka_unit_test(test_sort),
+		cmocka_unit_test(test_any_adjacent),
+		cmocka_unit_test_setup_teardown(test_random_batch_keeps_order, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
