@@ -172,8 +172,9 @@ struct usk_sock_impl_opts {
 	/* SO_RCVBUF / SO_SNDBUF set on a socket added to a group of this impl; 0 = leave as is */
 	uint32_t recv_buf_size;
 	uint32_t send_buf_size;
-	/* uring only: provided receive buffers per group (power of two, 16..32768) and their size
-	 * in bytes (4096..1048576); headers, capsules and payloads are received into them */
+	/* uring only: provided receive buffers per connection (each has its own buffer ring; power
+	 * of two, 16..32768) and their size in bytes (4096..1048576); headers, capsules and
+	 * payloads are received into them */
 	uint32_t buf_count;
 	uint32_t buf_size;
 };

@@ -6,9 +6,10 @@
 #include "usk/util.h"
 #include "sock_internal.h"
 
-/* Buffer ring defaults: 512 x 16 KiB = 8 MiB per uring group. A 16 KiB buffer holds a 4 KiB
- * write capsule several times over, and a 128 KiB H2CData payload lands in 8 buffers. */
-#define SOCK_URING_DEFAULT_BUF_COUNT 512
+/* Buffer ring defaults: 64 x 16 KiB = 1 MiB per connection of a uring group (the kernel's
+ * receive buffer holds the rest). A 16 KiB buffer holds a 4 KiB write capsule several times
+ * over, and a 128 KiB H2CData payload lands in 8 buffers. */
+#define SOCK_URING_DEFAULT_BUF_COUNT 64
 #define SOCK_URING_DEFAULT_BUF_SIZE  16384
 
 struct sock_impl {
