@@ -97,6 +97,13 @@ s = json.load(sys.stdin)
 print(sum(t["busy"] for t in s["threads"]), s["tick_rate"])'
 }
 
+# I/O qpairs connected to the target now
+io_qpairs() {
+	"$RPC" -s "$SOCK" nvmf_get_stats | python3 -c '
+import json, sys
+print(sum(g.get("current_io_qpairs", 0) for g in json.load(sys.stdin)["poll_groups"]))'
+}
+
 # on-CPU ns of all the target's threads (io_uring workers included) and run-queue wait ns of
 # its reactor (the main thread with -m 0x1), from schedstat
 cpu_wait_ns() {
@@ -108,7 +115,7 @@ cpu_wait_ns() {
 
 # run_one IMPL RW SIZE QD CONNS [TGT_BINARY LABEL]
 run_one() {
-	local impl=$1 rw=$2 size=$3 qd=$4 nc=$5 i b0 b1 c0 c1 w0 w1 t0 t1 hz sys ios iops mbs
+	local impl=$1 rw=$2 size=$3 qd=$4 nc=$5 i b0 b1 c0 c1 w0 w1 t0 t1 hz sys ios iops mbs late
 	local label=${7:-$1}
 	start_tgt "$impl" "${6:-$TGT}"
 	LOAD_PIDS=()
@@ -117,8 +124,13 @@ run_one() {
 			${BUSY_LOAD:+-B} >"$TMP/load.$i" 2>&1 &
 		LOAD_PIDS+=($!)
 	done
-	# the connections come up within a few hundred ms; count from then on
-	sleep 0.3
+	# count from when every connection is up (on a loaded machine 16 generators can take
+	# seconds), then a little longer for the queues to fill
+	for _ in $(seq 1 50); do
+		[ "$(io_qpairs)" -ge "$nc" ] && break
+		sleep 0.1
+	done
+	sleep 0.2
 	read -r b0 hz < <(busy_ticks)
 	read -r c0 w0 < <(cpu_wait_ns)
 	t0=$(date +%s%N)
@@ -133,6 +145,12 @@ run_one() {
 	read -r b1 hz < <(busy_ticks)
 	read -r c1 w1 < <(cpu_wait_ns)
 	t1=$(date +%s%N)
+	# a saturated reactor answers RPCs late: if a generator finished inside the window, the
+	# window missed part of the run and the per-I/O figures are not valid (marked "late")
+	late=
+	for i in "${LOAD_PIDS[@]}"; do
+		kill -0 "$i" 2>/dev/null || late=" late"
+	done
 	for i in "${LOAD_PIDS[@]}"; do
 		wait "$i"
 	done
@@ -151,7 +169,7 @@ run_one() {
 	awk -v impl="$label" -v w="$rw $size QD$qd x$nc" -v iops="$iops" -v mbs="$mbs" \
 	    -v b="$((b1 - b0))" -v hz="$hz" -v wall="$((SECS - 1))" -v ios="$ios" -v sys="$sys" \
 	    -v cpu="$((c1 - c0))" -v wait="$((w1 - w0))" -v span="$((t1 - t0))" \
-	    -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+	    -v load="$(cut -d' ' -f1 /proc/loadavg)$late" 'BEGIN {
 		busy = ios > 0 ? b / hz * 1e6 / ios : 0
 		# busy ticks over the same window as the syscall count (wall), I/Os from the IOPS
 		spi = (ios > 0 && sys != "-" && sys != "") ? sprintf("%.2f", sys / ios) : "-"
