@@ -154,11 +154,7 @@ int usk_sock_group_want_write(struct usk_sock_group *group, struct usk_sock *soc
 int usk_sock_group_poll(struct usk_sock_group *group);
 /** As usk_sock_group_poll with a limit of max_events (<= 128). */
 int usk_sock_group_poll_count(struct usk_sock_group *group, int max_events);
-/**
- * The group's fd: readable when a member socket is (for usk_interrupt_register); posix: the
- * epoll fd, uring: an eventfd. A uring group is built for polling (COOP_TASKRUN) and rebuilt
- * for interrupt mode by the first call, which must come before any socket is added (-EBUSY).
- */
+/** The group's epoll fd: readable when a member socket is (for usk_interrupt_register). */
 int usk_sock_group_get_fd(const struct usk_sock_group *group);
 /** Number of sockets in the group. */
 uint32_t usk_sock_group_count(const struct usk_sock_group *group);

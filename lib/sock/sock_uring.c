@@ -92,8 +92,6 @@ struct ur_group {
 	uint8_t bgid_used[65536 / 8];
 	uint16_t bgid_next;
 	int evfd;
-	/* created with IORING_SETUP_COOP_TASKRUN (polled groups; see ur_ring_init) */
-	bool coop;
 	TAILQ_HEAD(, ur_conn) ready;
 	uint32_t nready;
 	/* the connection whose callbacks ur_poll is running (NULL once it is removed) */
@@ -351,47 +349,11 @@ ur_reap(struct ur_group *ug)
 
 /* ---- ops ---- */
 
-/*
- * Set up the group's ring. No DEFER_TASKRUN: with it the socket work runs only inside our
- * enters and the kernel signals the eventfd only when its task work list turns non-empty;
- * measured here (6.18), an interrupt-mode target then slept 30-60 ms per QD 1 I/O (a missed
- * wakeup). Without it the task work runs when it is queued (waking an epoll_wait). coop:
- * IORING_SETUP_COOP_TASKRUN, for a polled group: the kernel does not interrupt the thread
- * (an IPI and a trip through the signal path) each time a peer's data makes a recv ready;
- * the task work waits for the next enter, which a polled group makes every poll. It cannot
- * serve interrupt mode (a thread asleep in epoll_wait would not be woken to run it), so
- * ur_get_fd rebuilds the ring without it.
- */
-static int
-ur_ring_init(struct io_uring *ring, bool coop, bool *coop_out)
-{
-	struct io_uring_params p = {0};
-	int rc;
-
-	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-	if (coop) {
-		p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-	}
-	p.cq_entries = UR_CQ_ENTRIES;
-	rc = io_uring_queue_init_params(UR_SQ_ENTRIES, ring, &p);
-	if (rc == -EINVAL && coop) {
-		/* before 5.19: no COOP_TASKRUN */
-		return ur_ring_init(ring, false, coop_out);
-	}
-	if (rc == -EINVAL) {
-		/* before 5.18: no SUBMIT_ALL */
-		p = (struct io_uring_params){.flags = IORING_SETUP_CQSIZE,
-					     .cq_entries = UR_CQ_ENTRIES};
-		rc = io_uring_queue_init_params(UR_SQ_ENTRIES, ring, &p);
-	}
-	*coop_out = rc == 0 && coop;
-	return rc;
-}
-
 static int
 ur_create(struct usk_sock_group *group)
 {
 	const struct usk_sock_impl_opts *io = sock_impl_opts("uring");
+	struct io_uring_params p = {0};
 	struct ur_group *ug = calloc(1, sizeof(*ug));
 	int rc;
 
@@ -405,7 +367,21 @@ ur_create(struct usk_sock_group *group)
 	ug->bgid_next = 1;
 	TAILQ_INIT(&ug->ready);
 	TAILQ_INIT(&ug->arm);
-	rc = ur_ring_init(&ug->ring, true, &ug->coop);
+	/*
+	 * No DEFER_TASKRUN: with it the socket work runs only inside our enters and the kernel
+	 * signals the eventfd only when its task work list turns non-empty; measured here (6.18),
+	 * an interrupt-mode target then slept 30-60 ms per QD 1 I/O (a missed wakeup). Without it
+	 * the task work runs when it is queued (waking an epoll_wait), at no measurable cost to
+	 * the polled mode (docs/performance.md).
+	 */
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+	p.cq_entries = UR_CQ_ENTRIES;
+	rc = io_uring_queue_init_params(UR_SQ_ENTRIES, &ug->ring, &p);
+	if (rc == -EINVAL) {
+		/* before 5.18: no SUBMIT_ALL */
+		p.flags = IORING_SETUP_CQSIZE;
+		rc = io_uring_queue_init_params(UR_SQ_ENTRIES, &ug->ring, &p);
+	}
 	if (rc != 0) {
 		free(ug);
 		return rc;
@@ -603,27 +579,10 @@ static int
 ur_get_fd(struct usk_sock_group *group)
 {
 	struct ur_group *ug = group->impl;
-	int fd, rc;
+	int fd;
 
 	if (ug->evfd >= 0) {
 		return ug->evfd;
-	}
-	if (ug->coop) {
-		/* interrupt mode: rebuild the ring without COOP_TASKRUN (ur_ring_init); only
-		 * possible while it serves no socket (the transports ask right after create) */
-		struct io_uring nr;
-		bool coop;
-
-		if (group->count != 0 || ug->zombies != 0) {
-			return -EBUSY;
-		}
-		rc = ur_ring_init(&nr, false, &coop);
-		if (rc != 0) {
-			return rc;
-		}
-		io_uring_queue_exit(&ug->ring);
-		ug->ring = nr;
-		ug->coop = false;
 	}
 	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fd < 0) {
