@@ -75,6 +75,9 @@ enum tcp_req_state {
 struct tcp_qpair;
 
 /* A unit on a qpair's send queue: iovecs written in order; done() runs once all are sent. */
+/* zero-copy sends of a connection whose completion may be outstanding at once */
+#define TCP_ZC_WINDOW 4096
+
 struct tcp_tx {
 	STAILQ_ENTRY(tcp_tx) link;
 	struct iovec *iov;
@@ -144,9 +147,12 @@ struct tcp_qpair {
 	STAILQ_HEAD(, tcp_tx) send_queue;
 	/* sent zero-copy, waiting for the kernel's completion (in send-number order) */
 	STAILQ_HEAD(, tcp_tx) zc_wait;
-	bool zc_any_done;
-	uint32_t zc_done; /* the newest send number the kernel has completed */
 	uint32_t zc_held; /* requests answered whose slot waits on zc_wait */
+	/* zero-copy send numbers: [zc_base, zc_next) not all completed yet; the kernel may
+	 * report them out of order (seen on loopback), so one bit per number in a window */
+	uint32_t zc_base;
+	uint32_t zc_next;
+	uint64_t *zc_bits; /* TCP_ZC_WINDOW bits, allocated when zero-copy is on */
 	TAILQ_HEAD(, tcp_req) free_reqs;
 	TAILQ_HEAD(, tcp_req) r2t_wait;	   /* R2T sent, data not all in; oldest first */
 	TAILQ_HEAD(, tcp_req) share_wait;  /* NEED_SHARE, FIFO */

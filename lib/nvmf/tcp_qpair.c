@@ -164,6 +164,7 @@ tcp_qpair_destroy(struct tcp_qpair *tq)
 	free(tq->sq_reqs);
 	free(tq->first_req);
 	free(tq->reqs);
+	free(tq->zc_bits);
 	free(tq);
 }
 
@@ -238,18 +239,22 @@ tx_zc_ok(const struct tcp_tx *tx)
 	return r->state == TCP_REQ_STATE_TRANSFERRING_CONTROLLER_TO_HOST;
 }
 
-/* As tx_gather, over the leading txs that may go out zero-copy only. */
+/*
+ * As tx_gather, over the leading txs that may go out zero-copy only, and at most max_tx of
+ * them (each may then hold its request slot until the kernel's completion).
+ */
 static int
-tx_gather_zc(struct tcp_qpair *tq, struct iovec *iov, size_t *want)
+tx_gather_zc(struct tcp_qpair *tq, struct iovec *iov, size_t *want, uint32_t max_tx)
 {
 	struct tcp_tx *tx;
 	int n = 0, i;
 
 	*want = 0;
 	STAILQ_FOREACH(tx, &tq->send_queue, link) {
-		if (!tx_zc_ok(tx)) {
+		if (max_tx == 0 || !tx_zc_ok(tx)) {
 			break;
 		}
+		max_tx--;
 		for (i = tx->idx; i < tx->iovcnt && n < USK_SOCK_MAX_IOV; i++) {
 			size_t off = i == tx->idx ? tx->off : 0;
 
@@ -268,27 +273,39 @@ tx_gather_zc(struct tcp_qpair *tq, struct iovec *iov, size_t *want)
 	return n;
 }
 
+/* Every zero-copy send up to and including seq has completed. */
 static bool
 zc_seq_done(const struct tcp_qpair *tq, uint32_t seq)
 {
-	return tq->zc_any_done && (int32_t)(seq - tq->zc_done) <= 0;
+	return (int32_t)(seq - tq->zc_base) < 0;
 }
 
-/* The kernel released zero-copy sends lo..hi of tq's socket: finish the txs they carried. */
+#define ZC_BIT(tq, s) ((tq)->zc_bits[((s) % TCP_ZC_WINDOW) / 64])
+#define ZC_MASK(s)    (1ull << ((s) % 64))
+
+/*
+ * The kernel released zero-copy sends lo..hi of tq's socket. Ranges may come out of order, so
+ * each number is marked and only the completed prefix counts: a tx (which waits for the last
+ * send that carried its bytes) is finished once every send up to that one has completed.
+ */
 static void
 tcp_qpair_zc_done(void *arg, struct usk_sock *sock, uint32_t lo, uint32_t hi)
 {
 	struct tcp_qpair *tq = arg;
 	struct tcp_tx *tx;
+	uint32_t s;
 
-	(void)lo;
 	if (tq->tgroup != NULL) {
 		tq->tgroup->zcopy_done += hi - lo + 1;
 	}
-	/* TCP completes its sends in order: everything up to hi is released */
-	if (!tq->zc_any_done || (int32_t)(hi - tq->zc_done) > 0) {
-		tq->zc_done = hi;
-		tq->zc_any_done = true;
+	for (s = lo; (int32_t)(hi - s) >= 0; s++) {
+		if ((int32_t)(s - tq->zc_base) >= 0 && (int32_t)(tq->zc_next - s) > 0) {
+			ZC_BIT(tq, s) |= ZC_MASK(s);
+		}
+	}
+	while (tq->zc_base != tq->zc_next && (ZC_BIT(tq, tq->zc_base) & ZC_MASK(tq->zc_base))) {
+		ZC_BIT(tq, tq->zc_base) &= ~ZC_MASK(tq->zc_base);
+		tq->zc_base++;
 	}
 	while ((tx = STAILQ_FIRST(&tq->zc_wait)) != NULL && zc_seq_done(tq, tx->zc_seq)) {
 		STAILQ_REMOVE_HEAD(&tq->zc_wait, link);
@@ -301,10 +318,16 @@ tcp_qpair_zc_done(void *arg, struct usk_sock *sock, uint32_t lo, uint32_t hi)
 void
 tcp_qpair_zc_setup(struct tcp_qpair *tq)
 {
-	if (usk_sock_zerocopy_enabled(tq->sock)) {
-		/* cannot fail: zero-copy is on */
-		(void)usk_sock_set_zerocopy_cb(tq->sock, tcp_qpair_zc_done, tq);
+	if (!usk_sock_zerocopy_enabled(tq->sock) || tq->zc_bits != NULL) {
+		return;
 	}
+	tq->zc_bits = calloc(TCP_ZC_WINDOW / 64, sizeof(uint64_t));
+	if (tq->zc_bits == NULL) {
+		/* no zero-copy for this connection: its sends are copied */
+		return;
+	}
+	/* cannot fail: zero-copy is on */
+	(void)usk_sock_set_zerocopy_cb(tq->sock, tcp_qpair_zc_done, tq);
 }
 
 /*
@@ -397,16 +420,27 @@ tcp_qpair_flush(struct tcp_qpair *tq)
 		uint32_t seq = 0;
 
 		n = 0;
-		if (usk_unlikely(usk_sock_zerocopy_enabled(tq->sock))) {
-			/* large responses zero-copy (usk_sock_writev_zc applies the threshold) */
-			n = tx_gather_zc(tq, iov, &want);
+		rc = 0;
+		if (usk_unlikely(tq->zc_bits != NULL) &&
+		    tq->zc_next - tq->zc_base < TCP_ZC_WINDOW &&
+		    tq->num_reqs > tq->sq_limit + tq->zc_held) {
+			/* large responses zero-copy (usk_sock_writev_zc applies the threshold), as
+			 * many as there are spare slots to hold them: the host may reuse the SQ
+			 * entries of all of them (and a late completion holds the later ones too)
+			 */
+			n = tx_gather_zc(tq, iov, &want, tq->num_reqs - tq->sq_limit - tq->zc_held);
+			if (n > 0) {
+				rc = usk_sock_writev_zc(tq->sock, iov, n, &zc, &seq);
+			}
 		}
 		if (n == 0) {
+			/* everything else (R2T, ICResp, ...) is copied: never held by the kernel */
 			n = tx_gather(tq, iov, &want);
+			if (n > 0) {
+				rc = usk_sock_writev(tq->sock, iov, n);
+			}
 		}
-		rc = 0;
 		if (n > 0) {
-			rc = usk_sock_writev_zc(tq->sock, iov, n, &zc, &seq);
 			if (rc == -EAGAIN) {
 				break;
 			}
@@ -414,6 +448,8 @@ tcp_qpair_flush(struct tcp_qpair *tq)
 				return (int)rc;
 			}
 			if (zc) {
+				/* the kernel numbers a socket's zero-copy sends 0, 1, ... */
+				tq->zc_next = seq + 1;
 				tq->tgroup->zcopy_sends++;
 			}
 		}
