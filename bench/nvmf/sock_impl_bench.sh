@@ -4,17 +4,25 @@
 # For every workload and connection count each backend gets a fresh usk_tgt (core 0, null bdev,
 # sock_set_default_impl IMPL) and nvmf_tcp_load processes on core 1 (one connection each, all at
 # the same QD). Prints IOPS, MB/s, the target's busy reactor time per I/O (thread_get_stats busy
-# ticks; and its CPU time per I/O from /proc/PID/stat, which excludes time preempted), its
-# syscalls per I/O (perf stat -e raw_syscalls:sys_enter, or strace -c -f) and, once, a
-# raw TCP loopback stream (iperf3) for scale.
+# ticks: wall time of polls that did work, so it includes time the reactor was preempted in
+# them), its on-CPU time per I/O (sum_exec_runtime of all its threads from
+# /proc/PID/task/*/schedstat, ns-exact; idle polling included in polled mode), the share of the
+# window its reactor waited for a CPU (schedstat run_delay / wall: other processes on core 0), its
+# syscalls per I/O (perf stat -e raw_syscalls:sys_enter, or strace -c -f), the 1-min load, and a
+# raw TCP loopback stream (iperf3) before and after the rows for scale.
 #   sock_impl_bench.sh [BUILD_DIR] [SECONDS]
 # IMPLS="posix uring" WORKLOADS="read:4096:1 ..." (rw:size:qd) CONNS="1 4 16" ROUNDS=1
 # INTR=1: usk_tgt --interrupt-mode (busy time is then the work done, syscalls exclude idle polls).
+# TGT_BIN=/path/usk_tgt: another target binary. BASE_TGT=/path/usk_tgt: A/B against an older
+# build: every row runs first with BASE_TGT (impl shown as IMPL-base), then with TGT.
+# BUSY_LOAD=1: the load generators busy-poll (-B, like spdk_nvme_perf: the target's sends then
+# wake no sleeping initiator; one core, so only sensible with few connections).
+# SOCK_OPTS='"enable_zerocopy_send_server": true': posix sock_impl_set_options params.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 SECS=${2:-4}
-TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
+TGT=${TGT_BIN:-$BUILD_DIR/app/usk_tgt/usk_tgt}
 RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
 LOAD=$BUILD_DIR/bench/nvmf/nvmf_tcp_load
 NQN=nqn.2016-06.io.spdk:cnode1
@@ -46,11 +54,24 @@ elif command -v strace >/dev/null; then
 fi
 
 start_tgt() {
-	local impl=$1
+	local impl=$1 bin=${2:-$TGT}
 	PORT=$(bench_free_port)
 	bench_nvmf_tgt_json "$TMP/tgt.json" "$PORT" "$NQN" "$impl"
+	if [ -n "${SOCK_OPTS:-}" ]; then
+		python3 - "$TMP/tgt.json" "$SOCK_OPTS" <<'PY' || exit 1
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+opts = dict(json.loads("{" + sys.argv[2] + "}"), impl_name="posix")
+sock = [s for s in cfg["subsystems"] if s["subsystem"] == "sock"]
+if not sock:
+    sock = [{"subsystem": "sock", "config": []}]
+    cfg["subsystems"].insert(0, sock[0])
+sock[0]["config"].insert(0, {"method": "sock_impl_set_options", "params": opts})
+json.dump(cfg, open(sys.argv[1], "w"))
+PY
+	fi
 	rm -f "$SOCK"
-	"$TGT" -m 0x1 ${INTR:+--interrupt-mode} -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
+	"$bin" -m 0x1 ${INTR:+--interrupt-mode} -r "$SOCK" --json "$TMP/tgt.json" >"$TMP/tgt.log" 2>&1 &
 	PID=$!
 	bench_wait_rpc "$RPC" "$SOCK" "$PID" "$TMP/tgt.log"
 	"$RPC" -s "$SOCK" nvmf_get_stats 2>/dev/null | grep -q '"sock_impl": "'"$impl"'"' || {
@@ -76,24 +97,45 @@ s = json.load(sys.stdin)
 print(sum(t["busy"] for t in s["threads"]), s["tick_rate"])'
 }
 
-# utime + stime of the target in clock ticks
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
-CLK=$(getconf CLK_TCK)
+# I/O qpairs connected to the target now
+io_qpairs() {
+	"$RPC" -s "$SOCK" nvmf_get_stats | python3 -c '
+import json, sys
+print(sum(g.get("current_io_qpairs", 0) for g in json.load(sys.stdin)["poll_groups"]))'
+}
 
-# run_one IMPL RW SIZE QD CONNS
+# on-CPU ns of all the target's threads (io_uring workers included) and run-queue wait ns of
+# its reactor (the main thread with -m 0x1), from schedstat
+cpu_wait_ns() {
+	local w
+	w=$(awk '{print $2}' /proc/"$PID"/task/"$PID"/schedstat)
+	cat /proc/"$PID"/task/*/schedstat 2>/dev/null |
+		awk -v w="$w" '{c += $1} END {printf "%.0f %.0f\n", c, w}'
+}
+
+# run_one IMPL RW SIZE QD CONNS [TGT_BINARY LABEL]
 run_one() {
-	local impl=$1 rw=$2 size=$3 qd=$4 nc=$5 i b0 b1 c0 c1 hz sys ios iops mbs
-	start_tgt "$impl"
+	local impl=$1 rw=$2 size=$3 qd=$4 nc=$5 i b0 b1 c0 c1 w0 w1 t0 t1 hz sys ios iops mbs late
+	local label=${7:-$1}
+	start_tgt "$impl" "${6:-$TGT}"
 	LOAD_PIDS=()
 	for i in $(seq 1 "$nc"); do
-		taskset -c 1 "$LOAD" -p "$PORT" -n "$NQN" -w "$rw" -s "$size" -q "$qd" -t "$SECS" \
-			>"$TMP/load.$i" 2>&1 &
+		# the generators outlast the counting window (SECS - 1 s after every connection is
+		# up) by 2 s, so that the RPCs around it may be slow
+		taskset -c 1 "$LOAD" -p "$PORT" -n "$NQN" -w "$rw" -s "$size" -q "$qd" -t "$((SECS + 2))" \
+			${BUSY_LOAD:+-B} >"$TMP/load.$i" 2>&1 &
 		LOAD_PIDS+=($!)
 	done
-	# the connections come up within a few hundred ms; count from then on
-	sleep 0.3
+	# count from when every connection is up (on a loaded machine 16 generators can take
+	# seconds), then a little longer for the queues to fill
+	for _ in $(seq 1 50); do
+		[ "$(io_qpairs)" -ge "$nc" ] && break
+		sleep 0.1
+	done
+	sleep 0.2
 	read -r b0 hz < <(busy_ticks)
-	c0=$(cpu_ticks)
+	read -r c0 w0 < <(cpu_wait_ns)
+	t0=$(date +%s%N)
 	case $SYSCNT in
 	perf) perf stat -x, -e raw_syscalls:sys_enter -p "$PID" -o "$TMP/sys" -- sleep $((SECS - 1)) \
 		>/dev/null 2>&1 & PERF_PID=$! ;;
@@ -103,7 +145,14 @@ run_one() {
 	[ -n "$PERF_PID" ] && wait "$PERF_PID"
 	PERF_PID=
 	read -r b1 hz < <(busy_ticks)
-	c1=$(cpu_ticks)
+	read -r c1 w1 < <(cpu_wait_ns)
+	t1=$(date +%s%N)
+	# a saturated reactor answers RPCs late: if a generator finished inside the window, the
+	# window missed part of the run and the per-I/O figures are not valid (marked "late")
+	late=
+	for i in "${LOAD_PIDS[@]}"; do
+		kill -0 "$i" 2>/dev/null || late=" late"
+	done
 	for i in "${LOAD_PIDS[@]}"; do
 		wait "$i"
 	done
@@ -119,25 +168,32 @@ run_one() {
 	elif [ "$SYSCNT" = strace ]; then
 		sys=$(awk '$NF == "total" {print $3}' "$TMP/sys")
 	fi
-	awk -v impl="$impl" -v w="$rw $size QD$qd x$nc" -v iops="$iops" -v mbs="$mbs" \
+	awk -v impl="$label" -v w="$rw $size QD$qd x$nc" -v iops="$iops" -v mbs="$mbs" \
 	    -v b="$((b1 - b0))" -v hz="$hz" -v wall="$((SECS - 1))" -v ios="$ios" -v sys="$sys" \
-	    -v cpu="$((c1 - c0))" -v clk="$CLK" \
-	    -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+	    -v cpu="$((c1 - c0))" -v wait="$((w1 - w0))" -v span="$((t1 - t0))" \
+	    -v load="$(cut -d' ' -f1 /proc/loadavg)$late" 'BEGIN {
 		busy = ios > 0 ? b / hz * 1e6 / ios : 0
 		# busy ticks over the same window as the syscall count (wall), I/Os from the IOPS
 		spi = (ios > 0 && sys != "-" && sys != "") ? sprintf("%.2f", sys / ios) : "-"
-		cpi = ios > 0 ? cpu / clk * 1e6 / ios : 0
-		printf "%-6s %-24s %10d %8d %10.2f %10.2f %8s %6s\n", impl, w, iops, mbs, busy, cpi, spi, load }'
+		cpi = ios > 0 ? cpu / 1e3 / ios : 0
+		printf "%-11s %-24s %10d %8d %10.2f %10.2f %7.0f%% %8s %6s\n", impl, w, iops, mbs, busy,
+			cpi, (span > 0 ? wait / span * 100 : 0), spi, load }'
 }
 
-echo "usk_tgt -m 0x1${INTR:+ --interrupt-mode} (null bdev) <- nvmf_tcp_load x CONNS on core 1," \
-	"${SECS}s per run, syscalls via $SYSCNT"
-printf '%-6s %-24s %10s %8s %10s %10s %8s %6s\n' impl workload IOPS MB/s "busy-us/IO" "cpu-us/IO" "sys/IO" load
+bench_require ${BASE_TGT:+"$BASE_TGT"}
+echo "usk_tgt -m 0x1${INTR:+ --interrupt-mode} (null bdev) <- nvmf_tcp_load${BUSY_LOAD:+ -B} x CONNS on core 1," \
+	"counted over $((SECS - 1)) s per run, syscalls via $SYSCNT"
+bench_iperf_loopback 3
+printf '%-11s %-24s %10s %8s %10s %10s %8s %8s %6s\n' impl workload IOPS MB/s "busy-us/IO" "cpu-us/IO" \
+	preempt "sys/IO" load
 for _ in $(seq 1 "$ROUNDS"); do
 	for w in $WORKLOADS; do
 		IFS=: read -r rw size qd <<<"$w"
 		for nc in $CONNS; do
 			for impl in $IMPLS; do
+				if [ -n "${BASE_TGT:-}" ]; then
+					run_one "$impl" "$rw" "$size" "$qd" "$nc" "$BASE_TGT" "$impl-base"
+				fi
 				run_one "$impl" "$rw" "$size" "$qd" "$nc"
 			done
 		done

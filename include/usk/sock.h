@@ -172,10 +172,16 @@ struct usk_sock_impl_opts {
 	/* SO_RCVBUF / SO_SNDBUF set on a socket added to a group of this impl; 0 = leave as is */
 	uint32_t recv_buf_size;
 	uint32_t send_buf_size;
-	/* uring only: provided receive buffers per group (power of two, 16..32768) and their size
-	 * in bytes (4096..1048576); headers, capsules and payloads are received into them */
+	/* uring only: provided receive buffers per connection (each has its own buffer ring; power
+	 * of two, 16..32768) and their size in bytes (4096..1048576); headers, capsules and
+	 * payloads are received into them */
 	uint32_t buf_count;
 	uint32_t buf_size;
+	/* posix only: SO_ZEROCOPY on accepted (server) sockets added to a group, and sends of at
+	 * least zerocopy_threshold bytes through usk_sock_writev_zc go out with MSG_ZEROCOPY
+	 * (default off: on loopback the kernel copies anyway, docs/performance.md) */
+	bool enable_zerocopy_send_server;
+	uint32_t zerocopy_threshold;
 };
 
 /**
@@ -223,6 +229,41 @@ bool usk_sock_has_async_writev(const struct usk_sock *sock);
  */
 int usk_sock_writev_async(struct usk_sock *sock, const struct iovec *iov, int iovcnt,
 			  usk_sock_write_cb cb, void *cb_arg);
+/* ---- MSG_ZEROCOPY sends (posix groups, enable_zerocopy_send_server) ---- */
+
+/**
+ * Zero-copy completion: the kernel no longer references the data of the zero-copy sends
+ * numbered lo..hi (inclusive, wrapping uint32; the numbers usk_sock_writev_zc returned).
+ * Runs from usk_sock_group_poll (or usk_sock_zerocopy_reap) on the socket's thread.
+ */
+typedef void (*usk_sock_zc_cb)(void *cb_arg, struct usk_sock *sock, uint32_t lo, uint32_t hi);
+
+/** true when sends of sock may go out zero-copy (SO_ZEROCOPY is on). Socket's thread. */
+bool usk_sock_zerocopy_enabled(const struct usk_sock *sock);
+/** Set the completion callback of sock's zero-copy sends. Returns 0 or -ENOTSUP. */
+int usk_sock_set_zerocopy_cb(struct usk_sock *sock, usk_sock_zc_cb cb, void *cb_arg);
+/**
+ * As usk_sock_writev; when sock has zero-copy sends on and the iovecs hold at least its
+ * threshold, with MSG_ZEROCOPY: then *zc is true and *seq the send's number, and the data must
+ * stay unchanged until the completion callback has reported seq. Otherwise *zc is false (the
+ * data was copied). Socket's thread.
+ */
+ssize_t usk_sock_writev_zc(struct usk_sock *sock, const struct iovec *iov, int iovcnt, bool *zc,
+			   uint32_t *seq);
+/**
+ * Read the socket's error queue and run the completion callback for each zero-copy range
+ * (usk_sock_group_poll does this when the socket reports EPOLLERR). Returns the ranges read
+ * or -errno.
+ */
+int usk_sock_zerocopy_reap(struct usk_sock *sock);
+/** Zero-copy sends of sock not completed yet. */
+uint32_t usk_sock_zerocopy_pending(const struct usk_sock *sock);
+/**
+ * Reset the connection now (RST, the kernel's send queue dropped): for a caller that is about
+ * to reuse the memory of zero-copy sends that have not completed. Socket's thread.
+ */
+void usk_sock_abort(struct usk_sock *sock);
+
 /**
  * Hand the sends queued since the last poll to the kernel now (one io_uring_enter for the
  * group; nothing for posix). Call at the end of a poll. Returns 0 or -errno.

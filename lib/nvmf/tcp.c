@@ -534,6 +534,7 @@ tcp_poll_group_add(struct usk_nvmf_transport_poll_group *group, struct usk_nvmf_
 		return rc;
 	}
 	tq->tgroup = tg;
+	tcp_qpair_zc_setup(tq);
 	tg->qpairs_accepted++;
 	TAILQ_INSERT_TAIL(&tg->qpairs, tq, link);
 	return 0;
@@ -633,6 +634,8 @@ tcp_poll_group_dump_stat(struct usk_nvmf_transport_poll_group *group, json_t *ob
 	usk_json_set(obj, "sock_impl", json_string(usk_sock_group_get_impl(tg->sock_group)));
 	usk_json_set(obj, "current_qpairs", json_integer(n));
 	usk_json_set(obj, "accepted_qpairs", json_integer((json_int_t)tg->qpairs_accepted));
+	usk_json_set(obj, "zcopy_sends", json_integer((json_int_t)tg->zcopy_sends));
+	usk_json_set(obj, "zcopy_done", json_integer((json_int_t)tg->zcopy_done));
 	usk_json_set(obj, "pending_data_buffer", json_integer(tg->pending_buf_now));
 	usk_json_set(obj, "data_buffer_waits", json_integer((json_int_t)tg->pending_buf_waits));
 	usk_json_set(obj, "fatal_pdu_errors", json_integer((json_int_t)tg->fatal_errors));

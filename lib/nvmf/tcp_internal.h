@@ -75,12 +75,19 @@ enum tcp_req_state {
 struct tcp_qpair;
 
 /* A unit on a qpair's send queue: iovecs written in order; done() runs once all are sent. */
+/* zero-copy sends of a connection whose completion may be outstanding at once */
+#define TCP_ZC_WINDOW 4096
+
 struct tcp_tx {
 	STAILQ_ENTRY(tcp_tx) link;
 	struct iovec *iov;
 	int iovcnt;
 	int idx;    /* first iovec not fully sent */
 	size_t off; /* bytes of iov[idx] already sent */
+	/* some bytes went out with MSG_ZEROCOPY, the last of them in send number zc_seq: done()
+	 * waits (on the qpair's zc_wait) until the kernel has released that send */
+	bool zc;
+	uint32_t zc_seq;
 	void (*done)(struct tcp_qpair *tq, struct tcp_tx *tx);
 };
 
@@ -138,6 +145,14 @@ struct tcp_qpair {
 	uint32_t rbuf_off;
 	uint32_t rbuf_len;
 	STAILQ_HEAD(, tcp_tx) send_queue;
+	/* sent zero-copy, waiting for the kernel's completion (in send-number order) */
+	STAILQ_HEAD(, tcp_tx) zc_wait;
+	uint32_t zc_held; /* requests answered whose slot waits on zc_wait */
+	/* zero-copy send numbers: [zc_base, zc_next) not all completed yet; the kernel may
+	 * report them out of order (seen on loopback), so one bit per number in a window */
+	uint32_t zc_base;
+	uint32_t zc_next;
+	uint64_t *zc_bits; /* TCP_ZC_WINDOW bits, allocated when zero-copy is on */
 	TAILQ_HEAD(, tcp_req) free_reqs;
 	TAILQ_HEAD(, tcp_req) r2t_wait;	   /* R2T sent, data not all in; oldest first */
 	TAILQ_HEAD(, tcp_req) share_wait;  /* NEED_SHARE, FIFO */
@@ -151,6 +166,7 @@ struct tcp_qpair {
 	 */
 	struct tcp_req **reqs;
 	uint32_t num_reqs;
+	uint32_t sq_limit; /* commands the host may have outstanding: SQSIZE + 1 */
 	bool sq_sized;
 	uint32_t outstanding; /* requests not FREE: the host's queue depth at the target */
 	uint64_t completed;   /* commands the core completed (tcp_req_complete) */
@@ -199,6 +215,8 @@ struct tcp_poll_group {
 	uint64_t sq_overflows; /* hosts that sent more commands than SQSIZE + 1 */
 	uint64_t fatal_errors;
 	uint64_t qpairs_accepted;
+	uint64_t zcopy_sends; /* sendmsg calls with MSG_ZEROCOPY */
+	uint64_t zcopy_done;  /* their completions */
 };
 
 struct tcp_listener {
@@ -255,6 +273,8 @@ void tcp_qpair_destroy(struct tcp_qpair *tq);
 /* socket readable (sock group callback) */
 void tcp_qpair_sock_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock);
 /* write what is queued; returns bytes written or < 0 when the qpair failed */
+/* Route tq's zero-copy send completions to it (when its socket has zero-copy sends on). */
+void tcp_qpair_zc_setup(struct tcp_qpair *tq);
 int tcp_qpair_flush(struct tcp_qpair *tq);
 /* retry requests waiting for buffers; returns how many got going */
 int tcp_group_process_pending(struct tcp_poll_group *tg);

@@ -13,6 +13,7 @@
 #include "tcp_internal.h"
 
 static void req_exec(struct tcp_qpair *tq, struct tcp_req *r);
+static void req_tx_done(struct tcp_qpair *tq, struct tcp_tx *tx);
 
 /* ---------------------------------------------------------------- setup / teardown */
 
@@ -51,6 +52,7 @@ tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
 	tq->sock = sock;
 	tq->listen_trid = *listen_trid;
 	tq->num_reqs = 1;
+	tq->sq_limit = 1;
 	tq->reqs = calloc(1, sizeof(*tq->reqs));
 	tq->first_req = calloc(1, sizeof(*tq->first_req));
 	tq->rbuf = malloc(TCP_RECV_BUF_SIZE);
@@ -72,6 +74,7 @@ tcp_qpair_create(struct tcp_transport *tt, struct usk_sock *sock,
 	TAILQ_INIT(&tq->r2t_wait);
 	TAILQ_INIT(&tq->share_wait);
 	STAILQ_INIT(&tq->send_queue);
+	STAILQ_INIT(&tq->zc_wait);
 	req_init(tq, tq->first_req, 0, tq->icd_bufs);
 	tq->icresp_tx.iov = tq->icresp_iov;
 	tq->term_tx.iov = tq->term_iov;
@@ -99,21 +102,25 @@ int
 tcp_qpair_set_sq_size(struct usk_nvmf_qpair *qpair, uint32_t entries)
 {
 	struct tcp_qpair *tq = tcp_qpair_from(qpair);
-	uint32_t icd = qpair->transport->opts.in_capsule_data_size, i;
+	uint32_t icd = qpair->transport->opts.in_capsule_data_size, i, slots;
 	struct tcp_req **reqs, *sq_reqs;
 	uint8_t *icd_bufs = NULL;
 
 	if (tq->sq_sized) {
 		/* a second Connect after a failed one: the slots already handed out stay */
-		return entries == tq->num_reqs ? 0 : -EINVAL;
+		return entries == tq->sq_limit ? 0 : -EINVAL;
 	}
 	if (entries < 2 || entries > 65535) {
 		return -EINVAL;
 	}
-	reqs = calloc(entries, sizeof(*reqs));
-	sq_reqs = calloc(entries - 1, sizeof(*sq_reqs));
+	/* zero-copy sends: a request answered but not yet released by the kernel keeps its slot
+	 * (its header and data are still referenced) while the host may already reuse the SQ
+	 * entry, so twice the slots; the SQ limit stays SQSIZE + 1 (see handle_header) */
+	slots = usk_sock_zerocopy_enabled(tq->sock) ? USK_MIN(2 * entries, 65535u) : entries;
+	reqs = calloc(slots, sizeof(*reqs));
+	sq_reqs = calloc(slots - 1, sizeof(*sq_reqs));
 	if (icd != 0) {
-		icd_bufs = usk_dma_zmalloc((size_t)(entries - 1) * icd, USK_CACHE_LINE_SIZE, NULL);
+		icd_bufs = usk_dma_zmalloc((size_t)(slots - 1) * icd, USK_CACHE_LINE_SIZE, NULL);
 	}
 	if (reqs == NULL || sq_reqs == NULL || (icd != 0 && icd_bufs == NULL)) {
 		free(reqs);
@@ -127,11 +134,12 @@ tcp_qpair_set_sq_size(struct usk_nvmf_qpair *qpair, uint32_t entries)
 	tq->reqs = reqs;
 	tq->sq_reqs = sq_reqs;
 	tq->sq_icd_bufs = icd_bufs;
-	for (i = 1; i < entries; i++) {
+	for (i = 1; i < slots; i++) {
 		req_init(tq, &sq_reqs[i - 1], i,
 			 icd != 0 ? icd_bufs + (size_t)(i - 1) * icd : NULL);
 	}
-	tq->num_reqs = entries;
+	tq->num_reqs = slots;
+	tq->sq_limit = entries;
 	tq->sq_sized = true;
 	USK_DEBUGLOG(nvmf_tcp, "qpair %s:%u sized for %u commands\n", tq->peer_addr, tq->peer_port,
 		     entries);
@@ -156,6 +164,7 @@ tcp_qpair_destroy(struct tcp_qpair *tq)
 	free(tq->sq_reqs);
 	free(tq->first_req);
 	free(tq->reqs);
+	free(tq->zc_bits);
 	free(tq);
 }
 
@@ -178,6 +187,7 @@ tx_queue(struct tcp_qpair *tq, struct tcp_tx *tx, int iovcnt,
 	tx->iovcnt = iovcnt;
 	tx->idx = 0;
 	tx->off = 0;
+	tx->zc = false;
 	tx->done = done;
 	USK_TRACE(USK_TRACE_GROUP_NVMF_TCP, USK_TPOINT_TCP_PDU_SEND, (uintptr_t)tq, iovcnt,
 		  iovcnt > 0 ? tx->iov[0].iov_len : 0);
@@ -212,13 +222,128 @@ tx_gather(struct tcp_qpair *tq, struct iovec *iov, size_t *want)
 	return n;
 }
 
-/* Retire sent bytes from the head of the send queue; done() may recycle the request. */
+/*
+ * A tx that may go out zero-copy: a response that ends its request (C2HData, CapsuleResp),
+ * whose memory stays untouched until done(). Not R2T (its request goes on, and its H2CData
+ * may come before the kernel reports the send), ICResp or C2HTermReq.
+ */
+static bool
+tx_zc_ok(const struct tcp_tx *tx)
+{
+	const struct tcp_req *r;
+
+	if (tx->done != req_tx_done) {
+		return false;
+	}
+	r = USK_CONTAINEROF(tx, const struct tcp_req, tx);
+	return r->state == TCP_REQ_STATE_TRANSFERRING_CONTROLLER_TO_HOST;
+}
+
+/*
+ * As tx_gather, over the leading txs that may go out zero-copy only, and at most max_tx of
+ * them (each may then hold its request slot until the kernel's completion).
+ */
+static int
+tx_gather_zc(struct tcp_qpair *tq, struct iovec *iov, size_t *want, uint32_t max_tx)
+{
+	struct tcp_tx *tx;
+	int n = 0, i;
+
+	*want = 0;
+	STAILQ_FOREACH(tx, &tq->send_queue, link) {
+		if (max_tx == 0 || !tx_zc_ok(tx)) {
+			break;
+		}
+		max_tx--;
+		for (i = tx->idx; i < tx->iovcnt && n < USK_SOCK_MAX_IOV; i++) {
+			size_t off = i == tx->idx ? tx->off : 0;
+
+			if (tx->iov[i].iov_len == off) {
+				continue;
+			}
+			iov[n].iov_base = (uint8_t *)tx->iov[i].iov_base + off;
+			iov[n].iov_len = tx->iov[i].iov_len - off;
+			*want += iov[n].iov_len;
+			n++;
+		}
+		if (n == USK_SOCK_MAX_IOV) {
+			break;
+		}
+	}
+	return n;
+}
+
+/* Every zero-copy send up to and including seq has completed. */
+static bool
+zc_seq_done(const struct tcp_qpair *tq, uint32_t seq)
+{
+	return (int32_t)(seq - tq->zc_base) < 0;
+}
+
+#define ZC_BIT(tq, s) ((tq)->zc_bits[((s) % TCP_ZC_WINDOW) / 64])
+#define ZC_MASK(s)    (1ull << ((s) % 64))
+
+/*
+ * The kernel released zero-copy sends lo..hi of tq's socket. Ranges may come out of order, so
+ * each number is marked and only the completed prefix counts: a tx (which waits for the last
+ * send that carried its bytes) is finished once every send up to that one has completed.
+ */
 static void
-tx_retire(struct tcp_qpair *tq, size_t left)
+tcp_qpair_zc_done(void *arg, struct usk_sock *sock, uint32_t lo, uint32_t hi)
+{
+	struct tcp_qpair *tq = arg;
+	struct tcp_tx *tx;
+	uint32_t s;
+
+	if (tq->tgroup != NULL) {
+		tq->tgroup->zcopy_done += hi - lo + 1;
+	}
+	for (s = lo; (int32_t)(hi - s) >= 0; s++) {
+		if ((int32_t)(s - tq->zc_base) >= 0 && (int32_t)(tq->zc_next - s) > 0) {
+			ZC_BIT(tq, s) |= ZC_MASK(s);
+		}
+	}
+	while (tq->zc_base != tq->zc_next && (ZC_BIT(tq, tq->zc_base) & ZC_MASK(tq->zc_base))) {
+		ZC_BIT(tq, tq->zc_base) &= ~ZC_MASK(tq->zc_base);
+		tq->zc_base++;
+	}
+	while ((tx = STAILQ_FIRST(&tq->zc_wait)) != NULL && zc_seq_done(tq, tx->zc_seq)) {
+		STAILQ_REMOVE_HEAD(&tq->zc_wait, link);
+		tq->zc_held--;
+		tx->zc = false;
+		tx->done(tq, tx);
+	}
+}
+
+void
+tcp_qpair_zc_setup(struct tcp_qpair *tq)
+{
+	if (!usk_sock_zerocopy_enabled(tq->sock) || tq->zc_bits != NULL) {
+		return;
+	}
+	tq->zc_bits = calloc(TCP_ZC_WINDOW / 64, sizeof(uint64_t));
+	if (tq->zc_bits == NULL) {
+		/* no zero-copy for this connection: its sends are copied */
+		return;
+	}
+	/* cannot fail: zero-copy is on */
+	(void)usk_sock_set_zerocopy_cb(tq->sock, tcp_qpair_zc_done, tq);
+}
+
+/*
+ * Retire sent bytes from the head of the send queue; done() may recycle the request. zc: the
+ * bytes went out zero-copy as send number seq: the txs they finish wait for its completion.
+ */
+static void
+tx_retire(struct tcp_qpair *tq, size_t left, bool zc, uint32_t seq)
 {
 	struct tcp_tx *tx;
 
 	while ((tx = STAILQ_FIRST(&tq->send_queue)) != NULL) {
+		if (zc && left > 0) {
+			tx->zc = true;
+			tx->zc_seq = seq;
+		}
 		while (tx->idx < tx->iovcnt) {
 			size_t rest = tx->iov[tx->idx].iov_len - tx->off;
 
@@ -235,6 +360,14 @@ tx_retire(struct tcp_qpair *tq, size_t left)
 			break;
 		}
 		STAILQ_REMOVE_HEAD(&tq->send_queue, link);
+		if (tx->zc && !zc_seq_done(tq, tx->zc_seq)) {
+			/* answered as far as the host is concerned; the slot waits for the kernel
+			 */
+			STAILQ_INSERT_TAIL(&tq->zc_wait, tx, link);
+			tq->zc_held++;
+			continue;
+		}
+		tx->zc = false;
 		tx->done(tq, tx);
 	}
 }
@@ -251,7 +384,7 @@ tx_async_done(void *arg, struct usk_sock *sock, ssize_t rc)
 		tcp_qpair_disconnect(tq);
 		return;
 	}
-	tx_retire(tq, (size_t)rc);
+	tx_retire(tq, (size_t)rc, false, 0);
 	if (!STAILQ_EMPTY(&tq->send_queue)) {
 		/* partial send, or PDUs queued meanwhile: the next flush sends them */
 		qpair_want_flush(tq);
@@ -283,19 +416,45 @@ tcp_qpair_flush(struct tcp_qpair *tq)
 		return 0;
 	}
 	while (!STAILQ_EMPTY(&tq->send_queue)) {
-		n = tx_gather(tq, iov, &want);
+		bool zc = false;
+		uint32_t seq = 0;
+
+		n = 0;
 		rc = 0;
+		if (usk_unlikely(tq->zc_bits != NULL) &&
+		    tq->zc_next - tq->zc_base < TCP_ZC_WINDOW &&
+		    tq->num_reqs > tq->sq_limit + tq->zc_held) {
+			/* large responses zero-copy (usk_sock_writev_zc applies the threshold), as
+			 * many as there are spare slots to hold them: the host may reuse the SQ
+			 * entries of all of them (and a late completion holds the later ones too)
+			 */
+			n = tx_gather_zc(tq, iov, &want, tq->num_reqs - tq->sq_limit - tq->zc_held);
+			if (n > 0) {
+				rc = usk_sock_writev_zc(tq->sock, iov, n, &zc, &seq);
+			}
+		}
+		if (n == 0) {
+			/* everything else (R2T, ICResp, ...) is copied: never held by the kernel */
+			n = tx_gather(tq, iov, &want);
+			if (n > 0) {
+				rc = usk_sock_writev(tq->sock, iov, n);
+			}
+		}
 		if (n > 0) {
-			rc = usk_sock_writev(tq->sock, iov, n);
 			if (rc == -EAGAIN) {
 				break;
 			}
 			if (rc < 0) {
 				return (int)rc;
 			}
+			if (zc) {
+				/* the kernel numbers a socket's zero-copy sends 0, 1, ... */
+				tq->zc_next = seq + 1;
+				tq->tgroup->zcopy_sends++;
+			}
 		}
 		total += (int)rc;
-		tx_retire(tq, (size_t)rc);
+		tx_retire(tq, (size_t)rc, zc, seq);
 		if ((size_t)rc < want) {
 			/* socket buffer full: the rest goes on a later poll */
 			break;
@@ -747,7 +906,14 @@ tcp_qpair_release_all(struct tcp_qpair *tq)
 {
 	uint32_t i;
 
+	if (!STAILQ_EMPTY(&tq->zc_wait) || usk_sock_zerocopy_pending(tq->sock) > 0) {
+		/* the kernel still holds response data zero-copy: reset the connection so that it
+		 * is never sent (or retransmitted) after the buffers go to other requests */
+		usk_sock_abort(tq->sock);
+	}
 	STAILQ_INIT(&tq->send_queue);
+	STAILQ_INIT(&tq->zc_wait);
+	tq->zc_held = 0;
 	for (i = 0; i < tq->num_reqs; i++) {
 		struct tcp_req *r = tq->reqs[i];
 
@@ -909,7 +1075,7 @@ handle_header(struct tcp_qpair *tq)
 		return nvme_tcp_rx_set_dest(rx, iov, rx->data_len ? 1 : 0);
 	case USK_NVME_TCP_PDU_TYPE_CAPSULE_CMD:
 		r = TAILQ_FIRST(&tq->free_reqs);
-		if (r == NULL) {
+		if (r == NULL || tq->outstanding - tq->zc_held >= tq->sq_limit) {
 			/* the host broke SQ flow control (nvmet_tcp: "out of commands", fatal) */
 			tq->tgroup->sq_overflows++;
 			nvme_tcp_rx_fail(rx, USK_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0,

@@ -208,6 +208,7 @@ usk_sock_accept(struct usk_sock *lsock, struct usk_sock **out)
 		close(fd);
 		return -ENOMEM;
 	}
+	(*out)->server = true;
 	return 0;
 }
 
@@ -324,6 +325,11 @@ usk_sock_close(struct usk_sock **psock)
 	}
 	if (sock->group != NULL) {
 		usk_sock_group_remove_sock(sock->group, sock);
+	}
+	if (sock->zc_pending > 0) {
+		/* the kernel still references memory the caller reuses after this: no graceful
+		 * close that would send (or retransmit) it later */
+		usk_sock_abort(sock);
 	}
 	close(sock->fd);
 	free(sock);
@@ -602,6 +608,9 @@ usk_sock_group_add_sock(struct usk_sock_group *group, struct usk_sock *sock, usk
 	if (epoll_ctl(group->epfd, EPOLL_CTL_ADD, sock->fd, &ev) != 0) {
 		return -errno;
 	}
+	if (sock->server) {
+		sock_zc_setup(sock);
+	}
 	sock->group = group;
 	sock->cb = cb;
 	sock->cb_arg = cb_arg;
@@ -684,9 +693,23 @@ usk_sock_group_poll_count(struct usk_sock_group *group, int max_events)
 	group->nevents = n;
 	for (group->cur = 0; group->cur < n; group->cur++) {
 		struct usk_sock *sock = group->events[group->cur].data.ptr;
+		uint32_t ev = group->events[group->cur].events;
 
 		if (sock == NULL || sock->cb == NULL) {
 			continue;
+		}
+		if (usk_unlikely(sock->zc && (ev & EPOLLERR) != 0)) {
+			/* zero-copy completions on the error queue; a real error has none (and the
+			 * callback's recv reports it) */
+			int r = usk_sock_zerocopy_reap(sock);
+
+			if (group->events[group->cur].data.ptr == NULL) {
+				continue; /* removed by the completion callback */
+			}
+			if (r > 0 && (ev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) == 0) {
+				handled++;
+				continue;
+			}
 		}
 		sock->cb(sock->cb_arg, group, sock);
 		handled++;

@@ -6,10 +6,14 @@
 #include "usk/util.h"
 #include "sock_internal.h"
 
-/* Buffer ring defaults: 512 x 16 KiB = 8 MiB per uring group. A 16 KiB buffer holds a 4 KiB
- * write capsule several times over, and a 128 KiB H2CData payload lands in 8 buffers. */
-#define SOCK_URING_DEFAULT_BUF_COUNT 512
+/* Buffer ring defaults: 64 x 16 KiB = 1 MiB per connection of a uring group (the kernel's
+ * receive buffer holds the rest). A 16 KiB buffer holds a 4 KiB write capsule several times
+ * over, and a 128 KiB H2CData payload lands in 8 buffers. */
+#define SOCK_URING_DEFAULT_BUF_COUNT 64
 #define SOCK_URING_DEFAULT_BUF_SIZE  16384
+/* posix MSG_ZEROCOPY: only sends of at least this many bytes (pinning pages and reading the
+ * error queue costs more than copying a few KiB) */
+#define SOCK_ZEROCOPY_DEFAULT_THRESHOLD 65536
 
 struct sock_impl {
 	const char *name;
@@ -17,7 +21,9 @@ struct sock_impl {
 };
 
 static struct sock_impl g_impls[] = {
-	{.name = "posix", .opts = {.opts_size = sizeof(struct usk_sock_impl_opts)}},
+	{.name = "posix",
+	 .opts = {.opts_size = sizeof(struct usk_sock_impl_opts),
+		  .zerocopy_threshold = SOCK_ZEROCOPY_DEFAULT_THRESHOLD}},
 	{.name = "uring",
 	 .opts = {.opts_size = sizeof(struct usk_sock_impl_opts),
 		  .buf_count = SOCK_URING_DEFAULT_BUF_COUNT,
@@ -109,6 +115,8 @@ usk_sock_impl_set_opts(const char *name, const struct usk_sock_impl_opts *opts)
 		    o.buf_size > 1048576) {
 			return -EINVAL;
 		}
+		/* zero-copy sends are posix only */
+		o.enable_zerocopy_send_server = false;
 	} else {
 		/* posix has no buffer ring */
 		o.buf_count = 0;

@@ -28,7 +28,20 @@ struct usk_sock {
 	void *cb_arg;
 	/* the group implementation's per-socket state (NULL for posix) */
 	void *impl_ctx;
+	/* accepted by usk_sock_accept (a server-side socket) */
+	bool server;
+	/* MSG_ZEROCOPY sends (sock_zc.c): on, threshold, next send number, not completed yet */
+	bool zc;
+	uint32_t zc_threshold;
+	uint32_t zc_next;
+	uint32_t zc_pending;
+	uint64_t zc_copied; /* completions the kernel reported as copied (loopback) */
+	usk_sock_zc_cb zc_cb;
+	void *zc_arg;
 };
+
+/* Turn on SO_ZEROCOPY for a server socket joining a posix group, if the posix opts say so. */
+void sock_zc_setup(struct usk_sock *sock);
 
 struct usk_sock_group {
 	const struct sock_group_ops *ops;

@@ -84,6 +84,11 @@ impl_opts_json(const char *name)
 	usk_sock_impl_get_opts(name, &o, sizeof(o));
 	usk_json_set(res, "recv_buf_size", json_integer(o.recv_buf_size));
 	usk_json_set(res, "send_buf_size", json_integer(o.send_buf_size));
+	if (strcmp(name, "posix") == 0) {
+		usk_json_set(res, "enable_zerocopy_send_server",
+			     json_boolean(o.enable_zerocopy_send_server));
+		usk_json_set(res, "zerocopy_threshold", json_integer(o.zerocopy_threshold));
+	}
 	if (strcmp(name, "uring") == 0) {
 		usk_json_set(res, "buf_count", json_integer(o.buf_count));
 		usk_json_set(res, "buf_size", json_integer(o.buf_size));
@@ -124,6 +129,11 @@ rpc_sock_impl_set_options(struct usk_jsonrpc_request *request, const json_t *par
 		 true},
 		{"buf_size", offsetof(struct rpc_impl_opts, o.buf_size), usk_json_decode_uint32,
 		 true},
+		{"enable_zerocopy_send_server",
+		 offsetof(struct rpc_impl_opts, o.enable_zerocopy_send_server),
+		 usk_json_decode_bool, true},
+		{"zerocopy_threshold", offsetof(struct rpc_impl_opts, o.zerocopy_threshold),
+		 usk_json_decode_uint32, true},
 	};
 	struct rpc_impl_opts p = {0};
 
@@ -150,6 +160,12 @@ rpc_sock_impl_set_options(struct usk_jsonrpc_request *request, const json_t *par
 		if (!json_object_get(params, "buf_size")) {
 			p.o.buf_size = cur.buf_size;
 		}
+		if (!json_object_get(params, "enable_zerocopy_send_server")) {
+			p.o.enable_zerocopy_send_server = cur.enable_zerocopy_send_server;
+		}
+		if (!json_object_get(params, "zerocopy_threshold")) {
+			p.o.zerocopy_threshold = cur.zerocopy_threshold;
+		}
 	}
 	p.o.opts_size = sizeof(p.o);
 	if (strcmp(p.impl_name, "posix") == 0 &&
@@ -157,6 +173,15 @@ rpc_sock_impl_set_options(struct usk_jsonrpc_request *request, const json_t *par
 		usk_jsonrpc_send_error_response(
 			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
 			"buf_count/buf_size: only the uring impl has a buffer ring");
+		goto out;
+	}
+	if (strcmp(p.impl_name, "uring") == 0 &&
+	    (json_object_get(params, "enable_zerocopy_send_server") ||
+	     json_object_get(params, "zerocopy_threshold"))) {
+		usk_jsonrpc_send_error_response(
+			request, USK_JSONRPC_ERROR_INVALID_PARAMS,
+			"enable_zerocopy_send_server/zerocopy_threshold: only the posix impl has "
+			"zero-copy sends");
 		goto out;
 	}
 	if (usk_sock_impl_set_opts(p.impl_name, &p.o) != 0) {

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * io_uring socket groups. One ring per group, used only by the group's thread:
- *  - each socket has one multishot recv armed, selecting buffers from the group's provided
- *    buffer ring; completed chunks queue on the socket and usk_sock_readv copies out of them
- *    (a buffer goes back to the ring as soon as it is consumed);
+ *  - each socket has one multishot recv armed, selecting buffers from its own provided
+ *    buffer ring (buf_count x buf_size, a buffer group per socket); completed chunks queue on
+ *    the socket and usk_sock_readv copies out of them (a buffer goes back to the ring as soon
+ *    as it is consumed). A ring per socket rather than one per group: a multishot recv takes
+ *    up to 32 buffers per pass before its first completion is seen, so with a shared ring a
+ *    socket whose reader does not read (a request waiting for data buffers) took every buffer
+ *    and starved the other sockets (their recvs ended with ENOBUFS until it read). Now such a
+ *    socket only exhausts its own ring; its recv is then re-armed only once the reader has
+ *    consumed a buffer (no ENOBUFS re-arm loop), and its data waits in the kernel meanwhile;
  *  - a send is one IORING_OP_SENDMSG per socket (at most one in flight), its completion
  *    reports the bytes sent, the caller resubmits the rest (partial sends);
  *  - usk_sock_group_poll is one io_uring_submit_and_get_events for all sockets of the group;
@@ -29,7 +35,6 @@
 
 #define UR_SQ_ENTRIES 512
 #define UR_CQ_ENTRIES 4096
-#define UR_BGID	      1
 /* low bits of user_data: which operation of the connection completed */
 #define UR_OP_RECV 1u
 #define UR_OP_SEND 2u
@@ -48,6 +53,11 @@ struct ur_conn {
 	struct ur_group *ug;
 	int fd;
 	int fd_flags; /* file status flags before the group changed them */
+	/* the socket's provided buffer ring: ug->nbufs buffers of ug->buf_size, group bgid */
+	struct io_uring_buf_ring *br;
+	uint8_t *bufs;
+	uint16_t bgid;
+	bool br_registered;
 	/* received chunks in order (a FIFO of capacity ug->nbufs) */
 	struct ur_chunk *rq;
 	uint32_t rq_head;
@@ -74,11 +84,13 @@ struct ur_conn {
 
 struct ur_group {
 	struct io_uring ring;
-	struct io_uring_buf_ring *br;
-	size_t br_len;
-	uint8_t *bufs;
+	/* per socket: buffers in its ring, their size, the ring's mapping size */
 	uint32_t nbufs;
 	uint32_t buf_size;
+	size_t br_len;
+	/* buffer group ids in use (bit per id; 0 is never used) */
+	uint8_t bgid_used[65536 / 8];
+	uint16_t bgid_next;
 	int evfd;
 	TAILQ_HEAD(, ur_conn) ready;
 	uint32_t nready;
@@ -139,18 +151,70 @@ ur_mark_ready(struct ur_group *ug, struct ur_conn *c)
 static void
 ur_mark_arm(struct ur_group *ug, struct ur_conn *c)
 {
-	if (!c->in_arm && !c->removed && !c->eof && c->rx_err == 0) {
+	/* with its ring empty a recv would only end with ENOBUFS: usk_sock_readv marks the
+	 * socket again once it has handed a buffer back */
+	if (!c->in_arm && !c->removed && !c->eof && c->rx_err == 0 && !c->recv_armed &&
+	    c->rq_count < ug->nbufs) {
 		c->in_arm = true;
 		TAILQ_INSERT_TAIL(&ug->arm, c, arm_link);
 	}
 }
 
 static void
-ur_buf_return(struct ur_group *ug, uint16_t bid)
+ur_buf_return(struct ur_group *ug, struct ur_conn *c, uint16_t bid)
 {
-	io_uring_buf_ring_add(ug->br, ug->bufs + (size_t)bid * ug->buf_size, ug->buf_size, bid,
+	io_uring_buf_ring_add(c->br, c->bufs + (size_t)bid * ug->buf_size, ug->buf_size, bid,
 			      io_uring_buf_ring_mask(ug->nbufs), 0);
-	io_uring_buf_ring_advance(ug->br, 1);
+	io_uring_buf_ring_advance(c->br, 1);
+}
+
+/* Map and register c's buffer ring under a free buffer group id. */
+static int
+ur_conn_ring_init(struct ur_group *ug, struct ur_conn *c)
+{
+	struct io_uring_buf_reg reg = {0};
+	uint32_t i;
+	int rc;
+
+	c->br = mmap(NULL, ug->br_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (c->br == MAP_FAILED) {
+		c->br = NULL;
+		return -errno;
+	}
+	c->bufs = mmap(NULL, (size_t)ug->nbufs * ug->buf_size, PROT_READ | PROT_WRITE,
+		       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (c->bufs == MAP_FAILED) {
+		c->bufs = NULL;
+		return -errno;
+	}
+	for (i = 0; i < 65536; i++) {
+		uint16_t id = (uint16_t)(ug->bgid_next + i);
+
+		if (id != 0 && (ug->bgid_used[id / 8] & (1u << (id % 8))) == 0) {
+			c->bgid = id;
+			break;
+		}
+	}
+	if (c->bgid == 0) {
+		return -ENOSPC;
+	}
+	io_uring_buf_ring_init(c->br);
+	reg.ring_addr = (uint64_t)(uintptr_t)c->br;
+	reg.ring_entries = ug->nbufs;
+	reg.bgid = c->bgid;
+	rc = io_uring_register_buf_ring(&ug->ring, &reg, 0);
+	if (rc != 0) {
+		return rc;
+	}
+	c->br_registered = true;
+	ug->bgid_used[c->bgid / 8] |= (uint8_t)(1u << (c->bgid % 8));
+	ug->bgid_next = (uint16_t)(c->bgid + 1);
+	for (i = 0; i < ug->nbufs; i++) {
+		io_uring_buf_ring_add(c->br, c->bufs + (size_t)i * ug->buf_size, ug->buf_size,
+				      (uint16_t)i, io_uring_buf_ring_mask(ug->nbufs), (int)i);
+	}
+	io_uring_buf_ring_advance(c->br, (int)ug->nbufs);
+	return 0;
 }
 
 static struct io_uring_sqe *
@@ -176,20 +240,26 @@ ur_arm_recv(struct ur_group *ug, struct ur_conn *c)
 	}
 	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = UR_BGID;
+	sqe->buf_group = c->bgid;
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | UR_OP_RECV);
 	c->recv_armed = true;
 	c->inflight++;
 	return 0;
 }
 
+/* Free c once the kernel holds none of its operations (so none uses its buffer ring). */
 static void
 ur_conn_free(struct ur_group *ug, struct ur_conn *c)
 {
-	while (c->rq_count > 0) {
-		ur_buf_return(ug, c->rq[c->rq_head].bid);
-		c->rq_head = (c->rq_head + 1) % ug->nbufs;
-		c->rq_count--;
+	if (c->br_registered) {
+		io_uring_unregister_buf_ring(&ug->ring, c->bgid);
+		ug->bgid_used[c->bgid / 8] &= (uint8_t) ~(1u << (c->bgid % 8));
+	}
+	if (c->bufs != NULL) {
+		munmap(c->bufs, (size_t)ug->nbufs * ug->buf_size);
+	}
+	if (c->br != NULL) {
+		munmap(c->br, ug->br_len);
 	}
 	free(c->rq);
 	free(c);
@@ -213,11 +283,11 @@ ur_handle_cqe(struct ur_group *ug, struct io_uring_cqe *cqe)
 			uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 
 			if (c->removed || cqe->res <= 0) {
-				ur_buf_return(ug, bid);
+				ur_buf_return(ug, c, bid);
 			} else {
 				uint32_t tail = (c->rq_head + c->rq_count) % ug->nbufs;
 
-				/* cannot overflow: a connection holds at most all nbufs buffers */
+				/* cannot overflow: a connection holds at most its nbufs buffers */
 				c->rq[tail].bid = bid;
 				c->rq[tail].off = 0;
 				c->rq[tail].len = (uint32_t)cqe->res;
@@ -238,8 +308,8 @@ ur_handle_cqe(struct ur_group *ug, struct io_uring_cqe *cqe)
 			c->rx_err = cqe->res;
 		}
 		if (!more) {
-			/* out of buffers, or the kernel ended the multishot: re-arm on the next
-			 * poll */
+			/* the kernel ended the multishot (ENOBUFS: this socket's ring is empty):
+			 * re-arm on the next poll, or once the reader hands a buffer back */
 			ur_mark_arm(ug, c);
 		}
 		ur_mark_ready(ug, c);
@@ -284,9 +354,7 @@ ur_create(struct usk_sock_group *group)
 {
 	const struct usk_sock_impl_opts *io = sock_impl_opts("uring");
 	struct io_uring_params p = {0};
-	struct io_uring_buf_reg reg = {0};
 	struct ur_group *ug = calloc(1, sizeof(*ug));
-	uint32_t i;
 	int rc;
 
 	if (ug == NULL) {
@@ -295,6 +363,8 @@ ur_create(struct usk_sock_group *group)
 	ug->evfd = -1;
 	ug->nbufs = io->buf_count;
 	ug->buf_size = io->buf_size;
+	ug->br_len = (size_t)ug->nbufs * sizeof(struct io_uring_buf);
+	ug->bgid_next = 1;
 	TAILQ_INIT(&ug->ready);
 	TAILQ_INIT(&ug->arm);
 	/*
@@ -316,41 +386,8 @@ ur_create(struct usk_sock_group *group)
 		free(ug);
 		return rc;
 	}
-	ug->br_len = (size_t)ug->nbufs * sizeof(struct io_uring_buf);
-	ug->br = mmap(NULL, ug->br_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (ug->br == MAP_FAILED) {
-		rc = -errno;
-		goto err_ring;
-	}
-	ug->bufs = mmap(NULL, (size_t)ug->nbufs * ug->buf_size, PROT_READ | PROT_WRITE,
-			MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (ug->bufs == MAP_FAILED) {
-		rc = -errno;
-		goto err_br;
-	}
-	io_uring_buf_ring_init(ug->br);
-	reg.ring_addr = (uint64_t)(uintptr_t)ug->br;
-	reg.ring_entries = ug->nbufs;
-	reg.bgid = UR_BGID;
-	rc = io_uring_register_buf_ring(&ug->ring, &reg, 0);
-	if (rc != 0) {
-		goto err_bufs;
-	}
-	for (i = 0; i < ug->nbufs; i++) {
-		io_uring_buf_ring_add(ug->br, ug->bufs + (size_t)i * ug->buf_size, ug->buf_size,
-				      (uint16_t)i, io_uring_buf_ring_mask(ug->nbufs), (int)i);
-	}
-	io_uring_buf_ring_advance(ug->br, (int)ug->nbufs);
 	group->impl = ug;
 	return 0;
-err_bufs:
-	munmap(ug->bufs, (size_t)ug->nbufs * ug->buf_size);
-err_br:
-	munmap(ug->br, ug->br_len);
-err_ring:
-	io_uring_queue_exit(&ug->ring);
-	free(ug);
-	return rc;
 }
 
 static void
@@ -365,8 +402,6 @@ ur_destroy(struct usk_sock_group *group)
 	}
 	/* exiting the ring completes (and frees) whatever the kernel still held */
 	io_uring_queue_exit(&ug->ring);
-	munmap(ug->bufs, (size_t)ug->nbufs * ug->buf_size);
-	munmap(ug->br, ug->br_len);
 	if (ug->evfd >= 0) {
 		close(ug->evfd);
 	}
@@ -391,6 +426,10 @@ ur_add(struct usk_sock_group *group, struct usk_sock *sock)
 	}
 	c->sock = sock;
 	c->ug = ug;
+	rc = ur_conn_ring_init(ug, c);
+	if (rc != 0) {
+		goto err;
+	}
 	c->fd = usk_sock_get_fd(sock);
 	c->fd_flags = fcntl(c->fd, F_GETFL);
 	if (c->fd_flags < 0 || fcntl(c->fd, F_SETFL, c->fd_flags & ~O_NONBLOCK) != 0) {
@@ -408,8 +447,7 @@ ur_add(struct usk_sock_group *group, struct usk_sock *sock)
 	sock->impl_ctx = c;
 	return 0;
 err:
-	free(c->rq);
-	free(c);
+	ur_conn_free(ug, c);
 	return rc;
 }
 
@@ -579,15 +617,17 @@ ur_readv(struct usk_sock *sock, const struct iovec *iov, int iovcnt)
 		size_t n = USK_MIN((size_t)ch->len, iov[i].iov_len - ioff);
 
 		memcpy((uint8_t *)iov[i].iov_base + ioff,
-		       ug->bufs + (size_t)ch->bid * ug->buf_size + ch->off, n);
+		       c->bufs + (size_t)ch->bid * ug->buf_size + ch->off, n);
 		total += n;
 		ioff += n;
 		ch->off += (uint32_t)n;
 		ch->len -= (uint32_t)n;
 		if (ch->len == 0) {
-			ur_buf_return(ug, ch->bid);
+			ur_buf_return(ug, c, ch->bid);
 			c->rq_head = (c->rq_head + 1) % ug->nbufs;
 			c->rq_count--;
+			/* a recv that ended on this socket's empty ring goes again */
+			ur_mark_arm(ug, c);
 		}
 		if (ioff == iov[i].iov_len) {
 			i++;

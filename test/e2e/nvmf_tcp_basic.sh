@@ -35,6 +35,11 @@ assert t and all(k in t[0] for k in ("accepted_qpairs", "data_buffer_waits", "pe
 assert sum(x["accepted_qpairs"] for x in t) >= 8, t
 impl = os.environ.get("USK_SOCK_IMPL")
 assert not impl or all(x["sock_impl"] == impl for x in t), ("sock_impl", impl, t)
+if os.environ.get("USK_SOCK_ZEROCOPY"):
+    # the guest's reads went out zero-copy, and the kernel reported them released
+    zs, zd = sum(x["zcopy_sends"] for x in t), sum(x["zcopy_done"] for x in t)
+    assert zs > 0 and zd > 0, ("zcopy_sends", zs, "zcopy_done", zd)
+    print("zero-copy sends:", zs, "completed:", zd)
 print("TCP transport stats:", t)
 PY
 stop_tgt

@@ -223,26 +223,33 @@ e2e_launch_tgt() {
 
 # start_tgt CONFIG.json [usk_tgt args...]: usk_tgt -m 0x1 --json CONFIG (later args win).
 # USK_SOCK_IMPL=posix|uring: the target's default socket implementation (sock_set_default_impl).
+# USK_SOCK_ZEROCOPY=THRESHOLD: posix MSG_ZEROCOPY sends of at least THRESHOLD bytes
+# (sock_impl_set_options enable_zerocopy_send_server).
 start_tgt() {
 	local cfg=$1
 
 	shift
-	if [ -n "${USK_SOCK_IMPL:-}" ]; then
-		sock_impl_config "$cfg" "$USK_SOCK_IMPL"
+	if [ -n "${USK_SOCK_IMPL:-}" ] || [ -n "${USK_SOCK_ZEROCOPY:-}" ]; then
+		sock_impl_config "$cfg" "${USK_SOCK_IMPL:-posix}" "${USK_SOCK_ZEROCOPY:-}"
 	fi
 	e2e_launch_tgt -m 0x1 --json "$cfg" "$@"
 }
 
-# sock_impl_config CONFIG.json IMPL: rewrite CONFIG.json so that its first subsystem is "sock"
-# with sock_set_default_impl IMPL (replayed before the transports are created).
+# sock_impl_config CONFIG.json IMPL [ZC_THRESHOLD]: rewrite CONFIG.json so that its first
+# subsystem is "sock" with sock_set_default_impl IMPL (replayed before the transports are
+# created) and, with ZC_THRESHOLD, posix zero-copy sends from that size on.
 sock_impl_config() {
-	python3 - "$1" "$2" <<'PY' || fail "cannot add sock_set_default_impl to $1"
+	python3 - "$1" "$2" "${3:-}" <<'PY' || fail "cannot add sock_set_default_impl to $1"
 import json, sys
-path, impl = sys.argv[1], sys.argv[2]
+path, impl, zc = sys.argv[1], sys.argv[2], sys.argv[3]
 cfg = json.load(open(path))
 subs = [s for s in cfg.get("subsystems", []) if s.get("subsystem") != "sock"]
-subs.insert(0, {"subsystem": "sock", "config": [
-    {"method": "sock_set_default_impl", "params": {"impl_name": impl}}]})
+sock = [{"method": "sock_set_default_impl", "params": {"impl_name": impl}}]
+if zc:
+    sock.insert(0, {"method": "sock_impl_set_options", "params": {
+        "impl_name": "posix", "enable_zerocopy_send_server": True,
+        "zerocopy_threshold": int(zc)}})
+subs.insert(0, {"subsystem": "sock", "config": sock})
 cfg["subsystems"] = subs
 json.dump(cfg, open(path, "w"), indent=1)
 PY

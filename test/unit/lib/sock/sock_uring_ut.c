@@ -2,12 +2,15 @@
 /*
  * Unit tests of the io_uring socket groups (lib/sock/sock_uring.c) and the implementation
  * registry, over loopback TCP pairs: stream integrity through the buffer ring with short reads,
- * partial async sends to a stalled peer (the group keeps serving other sockets), peer close,
+ * partial async sends to a stalled peer (the group keeps serving other sockets), a socket whose
+ * reader stalls (it cannot starve the others of receive buffers; its ring runs out, ENOBUFS, and
+ * it resumes intact once read), peer close,
  * removal with a send in flight, the interrupt-mode eventfd. Skipped where io_uring is missing.
  */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -313,6 +316,134 @@ test_uring_partial_send_stalled_peer(void **state)
 	free(rx2.buf);
 }
 
+/* ---- buffer-ring hoarding: a socket whose reader stalls holds at most its share ---- */
+
+struct hoard_ctx {
+	bool reading; /* false: the callback reads nothing (a request waiting for buffers) */
+	struct rx_ctx rx;
+};
+
+static void
+hoard_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock)
+{
+	struct hoard_ctx *h = arg;
+
+	if (h->reading) {
+		rx_cb(&h->rx, group, sock);
+	}
+}
+
+/* write what the socket takes of src[*sent..total) */
+static void
+push(struct usk_sock *c, const uint8_t *src, size_t total, size_t *sent)
+{
+	struct iovec iov = {.iov_base = (void *)(src + *sent), .iov_len = total - *sent};
+	ssize_t rc;
+
+	if (*sent == total) {
+		return;
+	}
+	rc = usk_sock_writev(c, &iov, 1);
+	if (rc > 0) {
+		*sent += (size_t)rc;
+	} else {
+		assert_int_equal(rc, -EAGAIN);
+	}
+}
+
+static void
+test_uring_hoarding_cap(void **state)
+{
+	const size_t big = 1u << 20, small = 96 * 1024;
+	struct usk_sock_impl_opts o, saved;
+	struct usk_sock_group *g;
+	struct usk_sock *l, *c1, *s1, *c2, *s2, *l3, *c3, *s3;
+	struct hoard_ctx h1 = {.reading = false}, h2 = {.reading = true}, h3 = {.reading = true};
+	uint8_t *src = malloc(big);
+	size_t sent1 = 0, sent2 = 0, sent3 = 0, i;
+	int n;
+
+	for (i = 0; i < big; i++) {
+		src[i] = pattern(i);
+	}
+	h1.rx.buf = calloc(1, big);
+	h1.rx.chunk = big;
+	h2.rx.buf = calloc(1, small);
+	h2.rx.chunk = 4096;
+	h3.rx.buf = calloc(1, small);
+	h3.rx.chunk = 4096;
+	/* small rings: 16 x 4 KiB per socket (a shared ring of 16 was taken whole by socket 1) */
+	assert_int_equal(usk_sock_impl_get_opts("uring", &saved, sizeof(saved)), 0);
+	o = saved;
+	o.buf_count = 16;
+	o.buf_size = 4096;
+	assert_int_equal(usk_sock_impl_set_opts("uring", &o), 0);
+	assert_int_equal(usk_sock_group_create_impl(NULL, "uring", &g), 0);
+	assert_int_equal(usk_sock_impl_set_opts("uring", &saved), 0);
+	make_pair(&l, &c1, &s1);
+	c2 = NULL;
+	{
+		uint16_t port;
+
+		assert_int_equal(usk_sock_getaddr(l, NULL, 0, &port, NULL, 0, NULL), 0);
+		assert_int_equal(usk_sock_connect("127.0.0.1", port, NULL, &c2), 0);
+		s2 = accept_wait(l);
+	}
+	make_pair(&l3, &c3, &s3);
+	usk_sock_close(&l);
+	usk_sock_close(&l3);
+	assert_int_equal(usk_sock_group_add_sock(g, s1, hoard_cb, &h1), 0);
+	assert_int_equal(usk_sock_group_add_sock(g, s2, hoard_cb, &h2), 0);
+	assert_int_equal(usk_sock_group_add_sock(g, s3, hoard_cb, &h3), 0);
+
+	/* socket 1's peer fills its socket while its reader reads nothing */
+	for (n = 0; n < 200; n++) {
+		push(c1, src, big, &sent1);
+		usk_sock_group_poll(g);
+		usk_sock_group_flush(g);
+		usleep(200);
+	}
+	assert_true(sent1 > 16 * 4096); /* more than its ring holds: the rest waits in the kernel */
+	/* the other two still receive everything their peers send, intact */
+	for (n = 0; n < 20000 && (h2.rx.len < small || h3.rx.len < small); n++) {
+		push(c1, src, big, &sent1);
+		push(c2, src, small, &sent2);
+		push(c3, src, small, &sent3);
+		usk_sock_group_poll(g);
+		usk_sock_group_flush(g);
+		if (n % 16 == 0) {
+			usleep(100);
+		}
+	}
+	assert_int_equal(h2.rx.len, small);
+	assert_int_equal(h3.rx.len, small);
+	assert_memory_equal(h2.rx.buf, src, small);
+	assert_memory_equal(h3.rx.buf, src, small);
+	/* socket 1's reader resumes: its stream comes out whole and in order */
+	h1.reading = true;
+	for (n = 0; n < 200000 && h1.rx.len < big; n++) {
+		push(c1, src, big, &sent1);
+		usk_sock_group_poll(g);
+		usk_sock_group_flush(g);
+		if (h1.rx.last_rc == -EAGAIN) {
+			usleep(50);
+		}
+	}
+	assert_int_equal(h1.rx.len, big);
+	assert_memory_equal(h1.rx.buf, src, big);
+	usk_sock_close(&s1);
+	usk_sock_close(&s2);
+	usk_sock_close(&s3);
+	assert_int_equal(usk_sock_group_close(&g), 0);
+	usk_sock_close(&c1);
+	usk_sock_close(&c2);
+	usk_sock_close(&c3);
+	free(src);
+	free(h1.rx.buf);
+	free(h2.rx.buf);
+	free(h3.rx.buf);
+}
+
 /* ---- a write callback that closes its own socket (the NVMe/TCP send-error path) ---- */
 
 struct close_ctx {
@@ -419,6 +550,7 @@ main(void)
 		cmocka_unit_test(test_impl_registry),
 		cmocka_unit_test_setup(test_uring_recv_short_reads, setup_uring),
 		cmocka_unit_test_setup(test_uring_partial_send_stalled_peer, setup_uring),
+		cmocka_unit_test_setup(test_uring_hoarding_cap, setup_uring),
 		cmocka_unit_test_setup(test_uring_close_in_write_cb, setup_uring),
 		cmocka_unit_test_setup(test_uring_eventfd, setup_uring),
 	};

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -307,6 +309,127 @@ test_connect_async(void **state)
 	assert_int_equal(usk_sock_connect_async("not-an-ip", port, NULL, &c), -EINVAL);
 }
 
+/* ---- MSG_ZEROCOPY sends: completions from the error queue, data intact ---- */
+
+struct zc_ctx {
+	uint32_t lo, hi;
+	int calls;
+	uint32_t completed; /* send numbers reported */
+};
+
+static void
+zc_cb(void *arg, struct usk_sock *sock, uint32_t lo, uint32_t hi)
+{
+	struct zc_ctx *z = arg;
+
+	if (z->calls == 0) {
+		z->lo = lo;
+	}
+	z->hi = hi;
+	z->calls++;
+	z->completed += hi - lo + 1;
+}
+
+static void
+nop_cb(void *arg, struct usk_sock_group *group, struct usk_sock *sock)
+{
+}
+
+static void
+test_zerocopy_send(void **state)
+{
+	const size_t len = 256 * 1024;
+	struct usk_sock_impl_opts o, saved;
+	struct usk_sock_group *g;
+	struct usk_sock *l, *c, *s;
+	struct zc_ctx z = {0};
+	uint8_t *src = malloc(len), *dst = malloc(len);
+	size_t sent = 0, got = 0, i;
+	uint32_t seq, nsends = 0, expect = 0;
+	bool zc;
+	int n;
+
+	for (i = 0; i < len; i++) {
+		src[i] = (uint8_t)(i * 13 + (i >> 9));
+	}
+	assert_int_equal(usk_sock_impl_get_opts("posix", &saved, sizeof(saved)), 0);
+	assert_false(saved.enable_zerocopy_send_server);
+	o = saved;
+	o.enable_zerocopy_send_server = true;
+	o.zerocopy_threshold = 8192;
+	assert_int_equal(usk_sock_impl_set_opts("posix", &o), 0);
+	assert_int_equal(usk_sock_group_create(NULL, &g), 0);
+	make_pair("127.0.0.1", &l, &c, &s);
+	/* off outside a group and on the connecting side */
+	assert_false(usk_sock_zerocopy_enabled(s));
+	assert_int_equal(usk_sock_set_zerocopy_cb(s, zc_cb, &z), -ENOTSUP);
+	assert_int_equal(usk_sock_group_add_sock(g, s, nop_cb, NULL), 0);
+	assert_int_equal(usk_sock_impl_set_opts("posix", &saved), 0);
+	if (!usk_sock_zerocopy_enabled(s)) {
+		/* kernel without SO_ZEROCOPY */
+		skip();
+	}
+	assert_int_equal(usk_sock_set_zerocopy_cb(s, zc_cb, &z), 0);
+	/* below the threshold: copied, no number */
+	{
+		struct iovec small = {.iov_base = src, .iov_len = 100};
+
+		assert_int_equal(usk_sock_writev_zc(s, &small, 1, &zc, &seq), 100);
+		assert_false(zc);
+		sent = 100;
+	}
+	/* the rest in 32 KiB zero-copy sends, numbered 0, 1, ... */
+	for (n = 0; n < 100000 && got < len; n++) {
+		if (sent < len) {
+			struct iovec iov = {.iov_base = src + sent,
+					    .iov_len = sent + 32768 <= len ? 32768 : len - sent};
+			ssize_t rc = usk_sock_writev_zc(s, &iov, 1, &zc, &seq);
+
+			if (rc > 0) {
+				if (iov.iov_len >= 8192) {
+					assert_true(zc);
+				}
+				if (zc) {
+					assert_int_equal(seq, expect);
+					expect++;
+					nsends++;
+				}
+				sent += (size_t)rc;
+			} else {
+				assert_int_equal(rc, -EAGAIN);
+			}
+		}
+		{
+			struct iovec r = {.iov_base = dst + got, .iov_len = len - got};
+			ssize_t rc = usk_sock_readv(c, &r, 1);
+
+			if (rc > 0) {
+				got += (size_t)rc;
+			}
+		}
+		usk_sock_group_poll(g);
+	}
+	assert_int_equal(got, len);
+	assert_memory_equal(dst, src, len);
+	assert_true(nsends >= 7);
+	/* every zero-copy send is reported (EPOLLERR on the group) and nothing else */
+	for (n = 0; n < 2000 && z.completed < nsends; n++) {
+		usk_sock_group_poll(g);
+		usleep(500);
+	}
+	assert_int_equal(z.completed, nsends);
+	assert_int_equal(z.lo, 0);
+	assert_int_equal(z.hi, nsends - 1);
+	assert_int_equal(usk_sock_zerocopy_pending(s), 0);
+	assert_int_equal(usk_sock_zerocopy_reap(s), 0);
+	usk_sock_close(&s);
+	assert_int_equal(usk_sock_group_close(&g), 0);
+	usk_sock_close(&c);
+	usk_sock_close(&l);
+	free(src);
+	free(dst);
+}
+
 int
 main(void)
 {
@@ -317,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_want_write),
 		cmocka_unit_test(test_connect_async),
+		cmocka_unit_test(test_zerocopy_send),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
