@@ -23,6 +23,7 @@ ROUNDS=${3:-3}
 PERF=$BUILD_DIR/app/usk_bdevperf/usk_bdevperf
 TGT=$BUILD_DIR/app/usk_tgt/usk_tgt
 RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
+PINGPONG=$BUILD_DIR/bench/vhost/usk_pingpong
 QSD=$(command -v qemu-storage-daemon || true)
 TMP=$(mktemp -d /tmp/usk-bench-vhost-XXXXXX)
 BPID=
@@ -81,6 +82,7 @@ start_qsd() {
 }
 
 stop_backend() {
+	[ -n "$BPID" ] || return 0
 	kill -TERM "$BPID" 2>/dev/null
 	wait "$BPID" 2>/dev/null
 	BPID=
@@ -132,12 +134,30 @@ median() {
 	sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# report ROUND NAME "IOPS CPU BUSY"
+# ns per cache-line round trip between cores 0 and 1 right now ("-" without usk_pingpong): the
+# reference for this shared-memory benchmark. The hypervisor places the two vCPUs on one L3 or
+# on two from run to run, which moves every back-end's figure alike by about 2x.
+pingpong() {
+	if [ -x "$PINGPONG" ]; then
+		"$PINGPONG" 0 1 200000 | awk '{ print $3 }'
+	else
+		echo -
+	fi
+}
+
+# placement BEFORE/AFTER: "near" when both round trips were under 150 ns (the vCPUs shared a
+# cache), "far" when both were over, "mixed" when the hypervisor moved them during the run.
+placement() {
+	awk -F/ '{ if ($1 == "-" || $2 == "-") print "-"; else if ($1 < 150 && $2 < 150) print "near";
+		else if ($1 >= 150 && $2 >= 150) print "far"; else print "mixed" }' <<<"$1"
+}
+
+# report ROUND NAME "IOPS CPU BUSY" PINGPONG_NS_BEFORE/AFTER
 report() {
 	local f
 	read -r -a f <<<"$3"
-	printf 'round %s %-8s IOPS %9s  target CPU %s us/IO  busy %s us/IO  (load %s)\n' "$1" "$2:" \
-		"${f[0]}" "${f[1]}" "${f[2]}" "$(cut -d' ' -f1 /proc/loadavg)"
+	printf 'round %s %-8s IOPS %9s  target CPU %s us/IO  busy %s us/IO  (load %s, pingpong %s ns)\n' \
+		"$1" "$2:" "${f[0]}" "${f[1]}" "${f[2]}" "$(cut -d' ' -f1 /proc/loadavg)" "$4"
 }
 
 # summary NAME FILE
@@ -147,7 +167,7 @@ summary() {
 	busy=$(cut -d' ' -f3 "$2" | grep -v -- - | median)
 	[ -n "$busy" ] && [ "$busy" != 0 ] || busy=-
 	printf '%-9s median IOPS %9s  target CPU %s us/IO  busy %s us/IO\n' "$1" \
-		"$(cut -d' ' -f1 "$2" | median)" "$(cut -d' ' -f2 "$2" | median)" "$busy"
+		"$(cut -d' ' -f1 "$2" | median | xargs printf '%.0f')" "$(cut -d' ' -f2 "$2" | median)" "$busy"
 }
 
 echo "== host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
@@ -158,23 +178,36 @@ echo "== target CPU: utime+stime of the back-end / I/Os; busy: usk_tgt's thread_
 : >"$TMP/qsd.res"
 : >"$TMP/uski.res"
 : >"$TMP/ratio.res"
+rm -f "$TMP/ratio.near" "$TMP/ratio.far"
 for r in $(seq 1 "$ROUNDS"); do
 	ures=''
 	qres=''
+	pp=$(pingpong) # before the back-end starts: a polled one would share core 0 with it
 	if start_usk; then
-		ures=$(run_one usk) && echo "$ures" >>"$TMP/usk.res" && report "$r" usk "$ures"
+		ures=$(run_one usk)
+		stop_backend
+		pp="$pp/$(pingpong)"
+		[ -n "$ures" ] && echo "$ures $(placement "$pp")" >>"$TMP/usk.res" && report "$r" usk "$ures" "$pp"
 	else
 		echo "usk_tgt vhost set-up failed:" >&2
 		tail -10 "$TMP/usk.log" >&2
 	fi
 	stop_backend
+	pp=$(pingpong)
 	if start_usk --interrupt-mode; then
-		res=$(run_one usk-intr) && echo "$res" >>"$TMP/uski.res" && report "$r" usk-intr "$res"
+		res=$(run_one usk-intr)
+		stop_backend
+		pp="$pp/$(pingpong)"
+		[ -n "$res" ] && echo "$res $(placement "$pp")" >>"$TMP/uski.res" && report "$r" usk-intr "$res" "$pp"
 	fi
 	stop_backend
 	if [ -n "$QSD" ]; then
+		pp=$(pingpong)
 		if start_qsd; then
-			qres=$(run_one qsd) && echo "$qres" >>"$TMP/qsd.res" && report "$r" qsd "$qres"
+			qres=$(run_one qsd)
+			stop_backend
+			pp="$pp/$(pingpong)"
+		[ -n "$qres" ] && echo "$qres $(placement "$pp")" >>"$TMP/qsd.res" && report "$r" qsd "$qres" "$pp"
 		else
 			echo "qemu-storage-daemon start failed:" >&2
 			tail -10 "$TMP/qsd.log" >&2
@@ -182,6 +215,12 @@ for r in $(seq 1 "$ROUNDS"); do
 		stop_backend
 	fi
 	if [ -n "$ures" ] && [ -n "$qres" ]; then
+		up=$(tail -1 "$TMP/usk.res" | cut -d' ' -f4)
+		qp=$(tail -1 "$TMP/qsd.res" | cut -d' ' -f4)
+		if [ "$up" = "$qp" ] && [ "$up" != mixed ]; then
+			awk -v u="${ures%% *}" -v q="${qres%% *}" 'BEGIN { if (q > 0) printf "%.2f\n", u / q }' \
+				>>"$TMP/ratio.$up"
+		fi
 		awk -v u="${ures%% *}" -v q="${qres%% *}" -v r="$r" \
 			'BEGIN { if (q > 0) { printf "%.2f\n", u / q > "/dev/stderr"; printf "round %s ratio usk/qsd: %.2f\n", r, u / q } }' \
 			2>>"$TMP/ratio.res"
@@ -194,5 +233,8 @@ if [ -s "$TMP/qsd.res" ]; then
 	awk -v u="$(cut -d' ' -f1 "$TMP/usk.res" | median)" -v q="$(cut -d' ' -f1 "$TMP/qsd.res" | median)" \
 		'BEGIN { if (q > 0) printf "ratio of medians usk/qsd: %.2f\n", u / q }'
 	echo "per-round ratios, lowest first: $(sort -n "$TMP/ratio.res" | tr '\n' ' ')"
+	for c in near far; do
+		[ -s "$TMP/ratio.$c" ] && echo "per-round ratios with both runs $c (pingpong): $(sort -n "$TMP/ratio.$c" | tr '\n' ' ')"
+	done
 fi
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
