@@ -6,7 +6,9 @@
  * them says which case a run was.
  *   usk_pingpong [CPU_A CPU_B [ROUND_TRIPS]]  -> "pingpong cpuA<->cpuB: N ns per round trip"
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>

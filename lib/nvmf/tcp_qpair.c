@@ -195,33 +195,6 @@ tx_queue(struct tcp_qpair *tq, struct tcp_tx *tx, int iovcnt,
 	qpair_want_flush(tq);
 }
 
-/* Gather the unsent part of the send queue into iov; returns the count, *want the bytes. */
-static int
-tx_gather(struct tcp_qpair *tq, struct iovec *iov, size_t *want)
-{
-	struct tcp_tx *tx;
-	int n = 0, i;
-
-	*want = 0;
-	STAILQ_FOREACH(tx, &tq->send_queue, link) {
-		for (i = tx->idx; i < tx->iovcnt && n < USK_SOCK_MAX_IOV; i++) {
-			size_t off = i == tx->idx ? tx->off : 0;
-
-			if (tx->iov[i].iov_len == off) {
-				continue;
-			}
-			iov[n].iov_base = (uint8_t *)tx->iov[i].iov_base + off;
-			iov[n].iov_len = tx->iov[i].iov_len - off;
-			*want += iov[n].iov_len;
-			n++;
-		}
-		if (n == USK_SOCK_MAX_IOV) {
-			break;
-		}
-	}
-	return n;
-}
-
 /*
  * A tx that may go out zero-copy: a response that ends its request (C2HData, CapsuleResp),
  * whose memory stays untouched until done(). Not R2T (its request goes on, and its H2CData
@@ -240,18 +213,19 @@ tx_zc_ok(const struct tcp_tx *tx)
 }
 
 /*
- * As tx_gather, over the leading txs that may go out zero-copy only, and at most max_tx of
- * them (each may then hold its request slot until the kernel's completion).
+ * Gather the queued txs' unsent bytes into iov (at most USK_SOCK_MAX_IOV entries); *want gets
+ * their total. zc_only: stop at the first tx that may not go out zero-copy, or after max_tx
+ * of them (each may then hold its request slot until the kernel's completion).
  */
 static int
-tx_gather_zc(struct tcp_qpair *tq, struct iovec *iov, size_t *want, uint32_t max_tx)
+tx_gather_some(struct tcp_qpair *tq, struct iovec *iov, size_t *want, bool zc_only, uint32_t max_tx)
 {
 	struct tcp_tx *tx;
 	int n = 0, i;
 
 	*want = 0;
 	STAILQ_FOREACH(tx, &tq->send_queue, link) {
-		if (max_tx == 0 || !tx_zc_ok(tx)) {
+		if (zc_only && (max_tx == 0 || !tx_zc_ok(tx))) {
 			break;
 		}
 		max_tx--;
@@ -271,6 +245,18 @@ tx_gather_zc(struct tcp_qpair *tq, struct iovec *iov, size_t *want, uint32_t max
 		}
 	}
 	return n;
+}
+
+static int
+tx_gather(struct tcp_qpair *tq, struct iovec *iov, size_t *want)
+{
+	return tx_gather_some(tq, iov, want, false, 0);
+}
+
+static int
+tx_gather_zc(struct tcp_qpair *tq, struct iovec *iov, size_t *want, uint32_t max_tx)
+{
+	return tx_gather_some(tq, iov, want, true, max_tx);
 }
 
 /* Every zero-copy send up to and including seq has completed. */
