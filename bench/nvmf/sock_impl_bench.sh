@@ -118,6 +118,9 @@ run_one() {
 	local impl=$1 rw=$2 size=$3 qd=$4 nc=$5 i b0 b1 c0 c1 w0 w1 t0 t1 hz sys ios iops mbs late
 	local label=${7:-$1}
 	start_tgt "$impl" "${6:-$TGT}"
+	# IOPS are summed over load.*: a row with fewer connections than the one before must not
+	# count that row's generators again
+	rm -f "$TMP"/load.*
 	LOAD_PIDS=()
 	for i in $(seq 1 "$nc"); do
 		# the generators outlast the counting window (SECS - 1 s after every connection is
