@@ -31,16 +31,6 @@ print(found[0] if found else "none")
 PY
 }
 scrape() { python3 "$PROBE" get "$1" >"$TMP/metrics.txt" && grep -q '^usk_build_info{' "$TMP/metrics.txt"; }
-stop_checked() {
-	kill -TERM "$TGT_PID"
-	wait "$TGT_PID"
-	rc=$?
-	TGT_PID=
-	[ "$rc" -eq 0 ] || fail "usk_tgt exit code $rc ($1)"
-	if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/tgt.log"; then
-		fail "sanitizer report in the usk_tgt log ($1)"
-	fi
-}
 
 MPORT=$(free_port)
 cat >"$TMP/tgt.json" <<JSON
@@ -51,7 +41,7 @@ scrape "$MPORT" || fail "GET /metrics on --metrics 127.0.0.1:$MPORT failed"
 rpc save_config >"$TMP/saved.json" || fail "save_config"
 a=$(saved_listener "$TMP/saved.json") || fail "save_config: $a"
 [ "$a" = "127.0.0.1:$MPORT" ] || fail "save_config has listener '$a', want 127.0.0.1:$MPORT"
-stop_checked "first run"
+stop_tgt
 pass "save_config keeps --metrics 127.0.0.1:$MPORT as framework_set_metrics_listener"
 
 # restart from the saved file alone
@@ -76,5 +66,5 @@ rpc save_config >"$TMP/saved4.json" || fail "save_config"
 a=$(saved_listener "$TMP/saved4.json") || fail "save_config: $a"
 [ "$a" = "127.0.0.1:$p" ] || fail "port-0 listener saved as '$a', want 127.0.0.1:$p"
 scrape "$p" || fail "GET /metrics on the RPC-opened port $p"
-stop_checked "second run"
+stop_tgt
 pass "closed listener not saved; RPC-opened port 0 saved as the bound port $p; usk_tgt exited 0"

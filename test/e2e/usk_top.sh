@@ -223,12 +223,5 @@ rpc bdev_get_histogram name=Nope >/dev/null 2>"$TMP/err" && fail "bdev_get_histo
 grep -q "(name)" "$TMP/err" || fail "missing bdev: error does not name the field"
 pass "bdev_get_histogram: SPDK's format, all reads and writes, p99 between the iostat's read and write p99; bdev_enable_histogram off (usk_top shows it, save_config keeps it) and on"
 tgt_alive || fail "usk_tgt died"
-kill -TERM "$TGT_PID"
-wait "$TGT_PID"
-rc=$?
-TGT_PID=
-[ "$rc" -eq 0 ] || fail "usk_tgt exit code $rc"
-if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/tgt.log"; then
-	fail "sanitizer report in the usk_tgt log"
-fi
+stop_tgt
 pass "usk_tgt exited 0"
