@@ -63,7 +63,7 @@ struct vblk_queue {
 	struct virtio_vq vq;
 	int kickfd;
 	int callfd;
-	bool taken;
+	atomic_bool taken; /* claimed by a channel; channels are created on many threads at once */
 };
 
 struct vblk_dev {
@@ -544,7 +544,12 @@ vblk_ch_create(void *io_device, void *ctx_buf)
 	ch->dev = dev;
 	ch->pend_head = NULL;
 	ch->pend_tailp = &ch->pend_head;
-	for (i = 0; i < dev->vq_count && dev->queues[i].taken; i++) {
+	for (i = 0; i < dev->vq_count; i++) {
+		bool expected = false;
+
+		if (atomic_compare_exchange_strong(&dev->queues[i].taken, &expected, true)) {
+			break;
+		}
 	}
 	if (i == dev->vq_count) {
 		USK_ERRLOG("virtio_blk %s: all %u queues are in use by other threads (attach with "
@@ -556,18 +561,19 @@ vblk_ch_create(void *io_device, void *ctx_buf)
 	if (usk_interrupt_mode_is_enabled()) {
 		ch->intr = usk_interrupt_register(ch->q->callfd, vblk_intr, ch, "virtio_blk_intr");
 		if (ch->intr == NULL) {
+			atomic_store(&ch->q->taken, false);
 			return -ENOMEM;
 		}
 		virtio_vq_set_interrupts(&ch->q->vq, true);
 	} else {
 		ch->poller = usk_poller_register_named(vblk_poll, ch, 0, "virtio_blk_poll");
 		if (ch->poller == NULL) {
+			atomic_store(&ch->q->taken, false);
 			return -ENOMEM;
 		}
 		/* Polled: no eventfd writes from the back-end. */
 		virtio_vq_set_interrupts(&ch->q->vq, false);
 	}
-	ch->q->taken = true;
 	return 0;
 }
 
@@ -583,7 +589,7 @@ vblk_ch_destroy(void *io_device, void *ctx_buf)
 	if (ch->intr != NULL) {
 		usk_interrupt_unregister(&ch->intr);
 	}
-	ch->q->taken = false;
+	atomic_store(&ch->q->taken, false);
 }
 
 static struct usk_io_channel *
