@@ -9,7 +9,10 @@
 # /proc/PID/task/*/schedstat, ns-exact; idle polling included in polled mode), the share of the
 # window its reactor waited for a CPU (schedstat run_delay / wall: other processes on core 0), its
 # syscalls per I/O (perf stat -e raw_syscalls:sys_enter, or strace -c -f), the 1-min load, and a
-# raw TCP loopback stream (iperf3) before and after the rows for scale.
+# raw TCP loopback stream (iperf3) before and after the rows for scale. Before each workload a
+# "tcp-floor" row: tcp_floor, a target that does nothing but the socket I/O of that workload on
+# one connection in the same mode (spinning or sleeping, host polling or not): the kernel's
+# share, under which no target using the kernel's TCP can go on this machine.
 #   sock_impl_bench.sh [BUILD_DIR] [SECONDS]
 # IMPLS="posix uring" WORKLOADS="read:4096:1 ..." (rw:size:qd) CONNS="1 4 16" ROUNDS=1
 # INTR=1: usk_tgt --interrupt-mode (busy time is then the work done, syscalls exclude idle polls).
@@ -25,6 +28,7 @@ SECS=${2:-4}
 TGT=${TGT_BIN:-$BUILD_DIR/app/usk_tgt/usk_tgt}
 RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
 LOAD=$BUILD_DIR/bench/nvmf/nvmf_tcp_load
+FLOOR=$BUILD_DIR/bench/nvmf/tcp_floor
 NQN=nqn.2016-06.io.spdk:cnode1
 IMPLS=${IMPLS:-"posix uring"}
 WORKLOADS=${WORKLOADS:-"read:4096:1 read:4096:32 read:4096:128 write:4096:1 write:4096:32 write:4096:128 read:131072:32"}
@@ -45,7 +49,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-bench_require "$TGT" "$RPC" "$LOAD"
+bench_require "$TGT" "$RPC" "$LOAD" "$FLOOR"
 SYSCNT=none
 if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
 	SYSCNT=perf
@@ -183,6 +187,23 @@ run_one() {
 			cpi, (span > 0 ? wait / span * 100 : 0), spi, load }'
 }
 
+# floor_row RW SIZE QD: tcp_floor on cores 0 (target) and 1 (host), same modes as the rows
+floor_row() {
+	local out
+	out=$("$FLOOR" -w "$1" -s "$2" -q "$3" -t $((SECS - 1)) ${INTR:+-i} ${BUSY_LOAD:+-B}) ||
+		{ echo "tcp_floor failed"; exit 1; }
+	echo "$out" | awk -v w="$1 $2 QD$3 x1" -v load="$(cut -d' ' -f1 /proc/loadavg)" '{
+		for (i = 1; i <= NF; i++) {
+			if ($i == "replies/s") iops = $(i - 1)
+			if ($i == "MB/s") mbs = $(i - 1)
+			if ($i == "busy") busy = $(i + 1)
+			if ($i == "cpu" && cpu == "") cpu = $(i + 1)
+			if ($i == "syscalls/reply") sys = $(i - 1)
+		}
+		printf "%-11s %-24s %10d %8d %10.2f %10.2f %8s %8s %6s\n", "tcp-floor", w, iops, mbs,
+			busy, cpu, "-", sys, load }'
+}
+
 bench_require ${BASE_TGT:+"$BASE_TGT"}
 echo "usk_tgt -m 0x1${INTR:+ --interrupt-mode} (null bdev) <- nvmf_tcp_load${BUSY_LOAD:+ -B} x CONNS on core 1," \
 	"counted over $((SECS - 1)) s per run, syscalls via $SYSCNT"
@@ -192,6 +213,7 @@ printf '%-11s %-24s %10s %8s %10s %10s %8s %8s %6s\n' impl workload IOPS MB/s "b
 for _ in $(seq 1 "$ROUNDS"); do
 	for w in $WORKLOADS; do
 		IFS=: read -r rw size qd <<<"$w"
+		floor_row "$rw" "$size" "$qd"
 		for nc in $CONNS; do
 			for impl in $IMPLS; do
 				if [ -n "${BASE_TGT:-}" ]; then
