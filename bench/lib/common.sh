@@ -80,3 +80,21 @@ bench_iperf_loopback() {
 	wait "$IPERF_PID" 2>/dev/null
 	IPERF_PID=
 }
+
+# bench_pingpong USK_PINGPONG: ns per cache-line round trip between cores 0 and 1 right now ("-"
+# without the binary). Under this hypervisor the two vCPUs sit on one L3 or on two from run to
+# run, which moves every two-core benchmark (shared-memory rings, loopback TCP alike) by ~2x.
+bench_pingpong() {
+	if [ -x "$1" ]; then
+		"$1" 0 1 200000 | awk '{ print $3 }'
+	else
+		echo -
+	fi
+}
+
+# bench_placement BEFORE/AFTER: "near" when both round trips were under 150 ns (the vCPUs shared
+# a cache), "far" when both were over, "mixed" when the hypervisor moved them during the run.
+bench_placement() {
+	awk -F/ '{ if ($1 == "-" || $2 == "-") print "-"; else if ($1 < 150 && $2 < 150) print "near";
+		else if ($1 >= 150 && $2 >= 150) print "far"; else print "mixed" }' <<<"$1"
+}

@@ -12,7 +12,9 @@
 # raw TCP loopback stream (iperf3) before and after the rows for scale. Before each workload a
 # "tcp-floor" row: tcp_floor, a target that does nothing but the socket I/O of that workload on
 # one connection in the same mode (spinning or sleeping, host polling or not): the kernel's
-# share, under which no target using the kernel's TCP can go on this machine.
+# share, under which no target using the kernel's TCP can go on this machine. Each row ends with
+# where the hypervisor had put the two vCPUs (usk_pingpong before and after the row: near = one
+# L3, far = two; far roughly doubles every figure, floor included): compare rows of one class.
 #   sock_impl_bench.sh [BUILD_DIR] [SECONDS]
 # IMPLS="posix uring" WORKLOADS="read:4096:1 ..." (rw:size:qd) CONNS="1 4 16" ROUNDS=1
 # INTR=1: usk_tgt --interrupt-mode (busy time is then the work done, syscalls exclude idle polls).
@@ -29,6 +31,7 @@ TGT=${TGT_BIN:-$BUILD_DIR/app/usk_tgt/usk_tgt}
 RPC=$BUILD_DIR/app/usk_rpc/usk_rpc
 LOAD=$BUILD_DIR/bench/nvmf/nvmf_tcp_load
 FLOOR=$BUILD_DIR/bench/nvmf/tcp_floor
+PINGPONG=$BUILD_DIR/bench/vhost/usk_pingpong
 NQN=nqn.2016-06.io.spdk:cnode1
 IMPLS=${IMPLS:-"posix uring"}
 WORKLOADS=${WORKLOADS:-"read:4096:1 read:4096:32 read:4096:128 write:4096:1 write:4096:32 write:4096:128 read:131072:32"}
@@ -120,7 +123,8 @@ cpu_wait_ns() {
 # run_one IMPL RW SIZE QD CONNS [TGT_BINARY LABEL]
 run_one() {
 	local impl=$1 rw=$2 size=$3 qd=$4 nc=$5 i b0 b1 c0 c1 w0 w1 t0 t1 hz sys ios iops mbs late
-	local label=${7:-$1}
+	local label=${7:-$1} pp
+	pp=$(bench_pingpong "$PINGPONG") # before the target starts: a polled one spins on core 0
 	start_tgt "$impl" "${6:-$TGT}"
 	# IOPS are summed over load.*: a row with fewer connections than the one before must not
 	# count that row's generators again
@@ -165,6 +169,7 @@ run_one() {
 	done
 	LOAD_PIDS=()
 	stop_tgt
+	pp="$pp/$(bench_pingpong "$PINGPONG")"
 	# I/Os in the counting window: IOPS x window (the generators report their whole run)
 	iops=$(cat "$TMP"/load.* | sed -n 's/.*: \([0-9]*\) IOPS.*/\1/p' | awk '{s += $1} END {print s + 0}')
 	mbs=$(awk -v i="$iops" -v s="$size" 'BEGIN {printf "%.0f", i * s / 1e6}')
@@ -178,21 +183,24 @@ run_one() {
 	awk -v impl="$label" -v w="$rw $size QD$qd x$nc" -v iops="$iops" -v mbs="$mbs" \
 	    -v b="$((b1 - b0))" -v hz="$hz" -v wall="$((SECS - 1))" -v ios="$ios" -v sys="$sys" \
 	    -v cpu="$((c1 - c0))" -v wait="$((w1 - w0))" -v span="$((t1 - t0))" \
-	    -v load="$(cut -d' ' -f1 /proc/loadavg)$late" 'BEGIN {
+	    -v load="$(cut -d' ' -f1 /proc/loadavg)$late" -v place="$(bench_placement "$pp")" 'BEGIN {
 		busy = ios > 0 ? b / hz * 1e6 / ios : 0
 		# busy ticks over the same window as the syscall count (wall), I/Os from the IOPS
 		spi = (ios > 0 && sys != "-" && sys != "") ? sprintf("%.2f", sys / ios) : "-"
 		cpi = ios > 0 ? cpu / 1e3 / ios : 0
-		printf "%-11s %-24s %10d %8d %10.2f %10.2f %7.0f%% %8s %6s\n", impl, w, iops, mbs, busy,
-			cpi, (span > 0 ? wait / span * 100 : 0), spi, load }'
+		printf "%-11s %-24s %10d %8d %10.2f %10.2f %7.0f%% %8s %6s %s\n", impl, w, iops, mbs, busy,
+			cpi, (span > 0 ? wait / span * 100 : 0), spi, load, place }'
 }
 
 # floor_row RW SIZE QD: tcp_floor on cores 0 (target) and 1 (host), same modes as the rows
 floor_row() {
-	local out
+	local out pp
+	pp=$(bench_pingpong "$PINGPONG")
 	out=$("$FLOOR" -w "$1" -s "$2" -q "$3" -t $((SECS - 1)) ${INTR:+-i} ${BUSY_LOAD:+-B}) ||
 		{ echo "tcp_floor failed"; exit 1; }
-	echo "$out" | awk -v w="$1 $2 QD$3 x1" -v load="$(cut -d' ' -f1 /proc/loadavg)" '{
+	pp="$pp/$(bench_pingpong "$PINGPONG")"
+	echo "$out" | awk -v w="$1 $2 QD$3 x1" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
+		-v place="$(bench_placement "$pp")" '{
 		for (i = 1; i <= NF; i++) {
 			if ($i == "replies/s") iops = $(i - 1)
 			if ($i == "MB/s") mbs = $(i - 1)
@@ -200,16 +208,16 @@ floor_row() {
 			if ($i == "cpu" && cpu == "") cpu = $(i + 1)
 			if ($i == "syscalls/reply") sys = $(i - 1)
 		}
-		printf "%-11s %-24s %10d %8d %10.2f %10.2f %8s %8s %6s\n", "tcp-floor", w, iops, mbs,
-			busy, cpu, "-", sys, load }'
+		printf "%-11s %-24s %10d %8d %10.2f %10.2f %8s %8s %6s %s\n", "tcp-floor", w, iops, mbs,
+			busy, cpu, "-", sys, load, place }'
 }
 
 bench_require ${BASE_TGT:+"$BASE_TGT"}
 echo "usk_tgt -m 0x1${INTR:+ --interrupt-mode} (null bdev) <- nvmf_tcp_load${BUSY_LOAD:+ -B} x CONNS on core 1," \
 	"counted over $((SECS - 1)) s per run, syscalls via $SYSCNT"
 bench_iperf_loopback 3
-printf '%-11s %-24s %10s %8s %10s %10s %8s %8s %6s\n' impl workload IOPS MB/s "busy-us/IO" "cpu-us/IO" \
-	preempt "sys/IO" load
+printf '%-11s %-24s %10s %8s %10s %10s %8s %8s %6s %s\n' impl workload IOPS MB/s "busy-us/IO" "cpu-us/IO" \
+	preempt "sys/IO" load place
 for _ in $(seq 1 "$ROUNDS"); do
 	for w in $WORKLOADS; do
 		IFS=: read -r rw size qd <<<"$w"

@@ -134,24 +134,6 @@ median() {
 	sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# ns per cache-line round trip between cores 0 and 1 right now ("-" without usk_pingpong): the
-# reference for this shared-memory benchmark. The hypervisor places the two vCPUs on one L3 or
-# on two from run to run, which moves every back-end's figure alike by about 2x.
-pingpong() {
-	if [ -x "$PINGPONG" ]; then
-		"$PINGPONG" 0 1 200000 | awk '{ print $3 }'
-	else
-		echo -
-	fi
-}
-
-# placement BEFORE/AFTER: "near" when both round trips were under 150 ns (the vCPUs shared a
-# cache), "far" when both were over, "mixed" when the hypervisor moved them during the run.
-placement() {
-	awk -F/ '{ if ($1 == "-" || $2 == "-") print "-"; else if ($1 < 150 && $2 < 150) print "near";
-		else if ($1 >= 150 && $2 >= 150) print "far"; else print "mixed" }' <<<"$1"
-}
-
 # report ROUND NAME "IOPS CPU BUSY" PINGPONG_NS_BEFORE/AFTER
 report() {
 	local f
@@ -182,32 +164,32 @@ rm -f "$TMP/ratio.near" "$TMP/ratio.far"
 for r in $(seq 1 "$ROUNDS"); do
 	ures=''
 	qres=''
-	pp=$(pingpong) # before the back-end starts: a polled one would share core 0 with it
+	pp=$(bench_pingpong "$PINGPONG") # before the back-end starts: a polled one would share core 0 with it
 	if start_usk; then
 		ures=$(run_one usk)
 		stop_backend
-		pp="$pp/$(pingpong)"
-		[ -n "$ures" ] && echo "$ures $(placement "$pp")" >>"$TMP/usk.res" && report "$r" usk "$ures" "$pp"
+		pp="$pp/$(bench_pingpong "$PINGPONG")"
+		[ -n "$ures" ] && echo "$ures $(bench_placement "$pp")" >>"$TMP/usk.res" && report "$r" usk "$ures" "$pp"
 	else
 		echo "usk_tgt vhost set-up failed:" >&2
 		tail -10 "$TMP/usk.log" >&2
 	fi
 	stop_backend
-	pp=$(pingpong)
+	pp=$(bench_pingpong "$PINGPONG")
 	if start_usk --interrupt-mode; then
 		res=$(run_one usk-intr)
 		stop_backend
-		pp="$pp/$(pingpong)"
-		[ -n "$res" ] && echo "$res $(placement "$pp")" >>"$TMP/uski.res" && report "$r" usk-intr "$res" "$pp"
+		pp="$pp/$(bench_pingpong "$PINGPONG")"
+		[ -n "$res" ] && echo "$res $(bench_placement "$pp")" >>"$TMP/uski.res" && report "$r" usk-intr "$res" "$pp"
 	fi
 	stop_backend
 	if [ -n "$QSD" ]; then
-		pp=$(pingpong)
+		pp=$(bench_pingpong "$PINGPONG")
 		if start_qsd; then
 			qres=$(run_one qsd)
 			stop_backend
-			pp="$pp/$(pingpong)"
-		[ -n "$qres" ] && echo "$qres $(placement "$pp")" >>"$TMP/qsd.res" && report "$r" qsd "$qres" "$pp"
+			pp="$pp/$(bench_pingpong "$PINGPONG")"
+		[ -n "$qres" ] && echo "$qres $(bench_placement "$pp")" >>"$TMP/qsd.res" && report "$r" qsd "$qres" "$pp"
 		else
 			echo "qemu-storage-daemon start failed:" >&2
 			tail -10 "$TMP/qsd.log" >&2
