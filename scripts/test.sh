@@ -154,6 +154,25 @@ while read -r res name why; do
 done <"$root/build-test.unit.counts"
 echo "unit cases ok: $units_ok (programs registered: $(grep -vc '^ninja:' "$root/build-test.unit.list"))"
 
+# run_e2e SCRIPT LABEL [VAR=VALUE...]: one e2e test with the environment given, 900 s at most,
+# its log in build-test.LABEL.NAME.log, counted as "LABEL: NAME".
+run_e2e() {
+	local t=$1 label=$2 name log start rc why
+
+	shift 2
+	name=$(basename "$t" .sh)
+	log=$root/build-test.$label.$name.log
+	start=$(date +%s)
+	env "$@" timeout -k 10 900 "$t" >"$log" 2>&1
+	rc=$?
+	echo "--- $label $name: rc=$rc ($(($(date +%s) - start)) s)"
+	[ $rc -ne 0 ] && [ $rc -ne 77 ] && tail -40 "$log"
+	why=
+	[ $rc -eq 124 ] || [ $rc -eq 137 ] && why="timed out after 900 s"
+	[ $rc -eq 77 ] && why=$(grep -m1 '^SKIP' "$log")
+	count "$label: $name" $rc "$why"
+}
+
 # End-to-end tests (the QEMU guest kernel and initramfs are built once into ~/.cache/usk-guest).
 # Every test/e2e/*.sh is a test: one without its run bit (here or in git) is a failure.
 echo "=== e2e tests"
@@ -178,16 +197,20 @@ for t in "$root"/test/e2e/*.sh; do
 		count "e2e: $name" 1 "git records it without its run bit (git update-index --chmod=+x)"
 		continue
 	fi
-	log=$root/build-test.e2e.$name.log
-	start=$(date +%s)
-	timeout -k 10 900 "$t" >"$log" 2>&1
-	rc=$?
-	echo "--- $name: rc=$rc ($(($(date +%s) - start)) s)"
-	[ $rc -ne 0 ] && [ $rc -ne 77 ] && tail -40 "$log"
-	why=
-	[ $rc -eq 124 ] || [ $rc -eq 137 ] && why="timed out after 900 s"
-	[ $rc -eq 77 ] && why=$(grep -m1 '^SKIP' "$log")
-	count "e2e: $name" $rc "$why"
+	run_e2e "$t" e2e
+done
+
+# The NVMe-oF/TCP target's tests once more on the io_uring socket backend (USK_SOCK_IMPL=uring
+# rewrites each target config's sock subsystem, and stop_tgt checks that every TCP poll group ran
+# on it). Not: the posix-only zero-copy test, nvmf_tcp_uring (that is this already), and the
+# kernel-target test (no usk_tgt in it).
+echo "=== e2e tests on the io_uring socket backend"
+for t in "$root"/test/e2e/nvmf_*.sh "$root"/test/e2e/nvme_tcp*.sh; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t" .sh)
+	case $name in nvmf_tcp_zcopy | nvmf_tcp_uring | nvme_tcp_kernel_target) continue ;; esac
+	if [ -n "${USK_E2E_FILTER:-}" ] && ! [[ $name =~ $USK_E2E_FILTER ]]; then continue; fi
+	run_e2e "$t" "e2e[uring]" USK_SOCK_IMPL=uring
 done
 
 # Fuzz targets: clang + libFuzzer, a short run each. The targets are the ones meson declares

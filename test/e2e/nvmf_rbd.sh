@@ -89,6 +89,7 @@ pass "I/O after the OSD restart: $(tail -1 "$TMP/client2.log")"
 grep -E "rbd: .* failed" "$TMP/tgt.log" | head -3
 
 # --- SIGTERM exits 0 (the I/O librbd had at the fault is over by now)
+e2e_check_sock_impl
 kill -TERM "$TGT_PID"
 for _ in $(seq 1 300); do
 	kill -0 "$TGT_PID" 2>/dev/null || break
@@ -106,9 +107,18 @@ pass "usk_tgt exits 0 on SIGTERM after the fault"
 # rados_osd_op_timeout, after which librbd fails the I/O it holds; rbd_close then waits the
 # same timeout for each of its own OSD ops (flush, lock release, unwatch). With usk's default
 # of 30 s that took 118 s here; this run sets 5 s through config_param (the override path).
-sed 's/"config_file": "\([^"]*\)"}}/"config_file": "\1", "config_param": {"rados_osd_op_timeout": "5"}}}/' \
-	"$TMP/tgt.json" >"$TMP/tgt5.json"
-grep -q rados_osd_op_timeout "$TMP/tgt5.json" || fail "could not derive the 5 s config"
+python3 - "$TMP/tgt.json" "$TMP/tgt5.json" <<'PY' || fail "could not derive the 5 s config"
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+n = 0
+for sub in cfg["subsystems"]:
+    for m in sub.get("config", []):
+        if "config_file" in m.get("params", {}):
+            m["params"]["config_param"] = {"rados_osd_op_timeout": "5"}
+            n += 1
+assert n == 1, n
+json.dump(cfg, open(sys.argv[2], "w"))
+PY
 start_tgt "$TMP/tgt5.json"
 python3 "$CLIENT" "$PORT" "$NQN" good --seconds 20 >"$TMP/client3.log" 2>&1 &
 CPID=$!

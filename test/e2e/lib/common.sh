@@ -235,6 +235,22 @@ start_tgt() {
 	e2e_launch_tgt -m 0x1 --json "$cfg" "$@"
 }
 
+# e2e_check_sock_impl: with USK_SOCK_IMPL set, every TCP poll group of the running usk_tgt must
+# report that socket implementation (a target that fell back to another one would make a run
+# "on the uring backend" a second posix run). Called by stop_tgt.
+e2e_check_sock_impl() {
+	[ -n "${USK_SOCK_IMPL:-}" ] || return 0
+	e2e_rpc nvmf_get_stats >"$TMP/sock_impl_stats.json" 2>&1 ||
+		fail "nvmf_get_stats failed: $(head -c 300 "$TMP/sock_impl_stats.json")"
+	python3 - "$TMP/sock_impl_stats.json" "$USK_SOCK_IMPL" <<'PY' || fail "TCP poll groups not on sock impl $USK_SOCK_IMPL"
+import json, sys
+st, impl = json.load(open(sys.argv[1])), sys.argv[2]
+t = [t for g in st.get("poll_groups", []) for t in g.get("transports", []) if t.get("trtype") == "TCP"]
+bad = [x.get("sock_impl") for x in t if x.get("sock_impl") != impl]
+assert not bad, ("TCP poll groups on", bad, "instead of", impl)
+PY
+}
+
 # sock_impl_config CONFIG.json IMPL [ZC_THRESHOLD]: rewrite CONFIG.json so that its first
 # subsystem is "sock" with sock_set_default_impl IMPL (replayed before the transports are
 # created) and, with ZC_THRESHOLD, posix zero-copy sends from that size on.
@@ -280,6 +296,7 @@ stop_tgt() {
 	# Nothing started (or already stopped and checked): nothing to do. A usk_tgt that died on
 	# its own still has TGT_PID set and fails below.
 	[ -n "$TGT_PID" ] || return 0
+	tgt_alive && e2e_check_sock_impl
 	e2e_stop_pid "$TGT_PID" "$TMP/tgt.log" usk_tgt "$sig" || { TGT_PID=; PID=; fail "usk_tgt did not stop cleanly on SIG$sig"; }
 	e2e_tgt_done "SIG$sig"
 }
