@@ -17,6 +17,7 @@
 # Build with -Dbuildtype=release and no sanitizers for meaningful figures.
 set -u
 
+. "$(dirname "$0")/../lib/common.sh"
 BUILD_DIR=${1:-${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
 T=${2:-10}
 ROUNDS=${3:-3}
