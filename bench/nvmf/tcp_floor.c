@@ -60,7 +60,10 @@ static bool g_tgt_sleeps;
 static bool g_host_busy;
 static atomic_int g_phase; /* 0 warm-up, 1 counting, 2 stop */
 
-static void __attribute__((noreturn)) die(const char *what)
+static void die(const char *what) __attribute__((noreturn));
+
+static void
+die(const char *what)
 {
 	fprintf(stderr, "tcp_floor: %s: %s\n", what, strerror(errno));
 	exit(1);
