@@ -119,7 +119,8 @@ window_step(struct window *w, struct side_stats *st, uint64_t replies, uint64_t 
 	return true;
 }
 
-struct target_ctx {
+/* One end of the connection: its socket and what it counted in the window. */
+struct side {
 	int fd;
 	struct side_stats st;
 };
@@ -131,7 +132,7 @@ struct target_ctx {
 static void *
 target_main(void *arg)
 {
-	struct target_ctx *t = arg;
+	struct side *t = arg;
 	static struct iovec iov[MAX_IOV];
 	uint8_t *rbuf = malloc(RBUF_LEN), *payload = malloc(g_size);
 	uint8_t hdr[HDR_LEN] = {0x07, 0, HDR_LEN, HDR_LEN};
@@ -209,15 +210,10 @@ target_main(void *arg)
 	return NULL;
 }
 
-struct host_ctx {
-	int fd;
-	struct side_stats st;
-};
-
 static void *
 host_main(void *arg)
 {
-	struct host_ctx *h = arg;
+	struct side *h = arg;
 	static struct iovec iov[2 * MAX_QD];
 	uint8_t *rbuf = malloc(RBUF_LEN), *payload = malloc(g_size), cmd[CMD_LEN];
 	uint64_t replies = 0, syscalls = 0, got = 0;
@@ -303,8 +299,7 @@ connected_pair(int *srv, int *cli)
 int
 main(int argc, char **argv)
 {
-	struct target_ctx t = {0};
-	struct host_ctx h = {0};
+	struct side t = {0}, h = {0};
 	pthread_t tt, ht;
 	int c;
 
